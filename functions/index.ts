@@ -1,0 +1,39 @@
+import { app } from '@azure/functions';
+import { loadConfig } from '../shared/config';
+import { createServices, type ServiceContext } from '../shared/services/context';
+import { bindHttpFunction, bindTimerFunction } from './bind';
+import type { FunctionDefinition } from './definitions';
+import { functionDefinitions } from './registry';
+
+/**
+ * Registers every declared function with the Azure Functions host. This module is the app's
+ * entry point (package.json `main`). Configuration is parsed here, at start-up, so a bad
+ * setting stops the app with its name instead of failing requests one by one.
+ */
+export function registerFunctions(
+  definitions: readonly FunctionDefinition[],
+  getServices: () => ServiceContext,
+  registrar: Pick<typeof app, 'http' | 'timer'> = app,
+): void {
+  for (const definition of definitions) {
+    if (definition.kind === 'http') {
+      registrar.http(definition.name, {
+        route: definition.route,
+        methods: [...definition.methods],
+        authLevel: 'anonymous',
+        handler: bindHttpFunction(definition, getServices),
+      });
+    } else {
+      registrar.timer(definition.name, {
+        schedule: definition.schedule,
+        runOnStartup: definition.runOnStartup ?? false,
+        useMonitor: true,
+        handler: bindTimerFunction(definition, getServices),
+      });
+    }
+  }
+}
+
+const config = loadConfig();
+let services: ServiceContext | undefined;
+registerFunctions(functionDefinitions, () => (services ??= createServices(config)));

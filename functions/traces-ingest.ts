@@ -1,0 +1,47 @@
+import type { HttpResponseInit } from '@azure/functions';
+import { ExportTraceServiceResponse } from '../shared/otlp/proto-schema';
+import { CONTENT_TYPES, checkDeclaredLength, decodeContent, otlpFormatOf } from '../shared/otlp/http-body';
+import { decodeTraceRequest, type OtlpFormat } from '../shared/otlp/trace-request';
+import type { HttpFunctionDefinition } from './definitions';
+
+/**
+ * `POST /v1/traces` (API key): OTLP/HTTP trace export. Spans are grouped into sessions and
+ * stored with the sending key's audit metadata; the 200 goes out only once they are stored.
+ */
+export const tracesIngest: HttpFunctionDefinition = {
+  kind: 'http',
+  name: 'traces-ingest',
+  route: 'v1/traces',
+  methods: ['POST'],
+  auth: 'apiKey',
+  summary: 'OTLP/HTTP trace export (JSON or protobuf); spans are stored as sessions.',
+  handler: async (request, { services, identity }) => {
+    const maxBytes = services.config.ingest.maxBodyBytes;
+    const format = otlpFormatOf(request.headers.get('content-type'));
+    checkDeclaredLength(request.headers.get('content-length'), maxBytes);
+    const raw = new Uint8Array(await request.arrayBuffer());
+    const body = await decodeContent(raw, request.headers.get('content-encoding'), maxBytes);
+    const decoded = decodeTraceRequest(body, format);
+    const result = await services.ingest.ingest(identity, decoded);
+    return exportResponse(format, result.rejectedSpans, result.rejectionMessage);
+  },
+};
+
+/** An ExportTraceServiceResponse in the request's encoding, with partial success when spans were rejected. */
+function exportResponse(format: OtlpFormat, rejectedSpans: number, message: string | undefined): HttpResponseInit {
+  const partialSuccess =
+    rejectedSpans > 0
+      ? { rejectedSpans: String(rejectedSpans), errorMessage: `Rejected ${rejectedSpans} span(s): ${message ?? 'invalid span'}` }
+      : undefined;
+  if (format === 'json') {
+    return {
+      status: 200,
+      headers: { 'content-type': CONTENT_TYPES.json },
+      body: JSON.stringify(partialSuccess ? { partialSuccess } : {}),
+    };
+  }
+  const encoded = ExportTraceServiceResponse.encode(
+    ExportTraceServiceResponse.fromObject(partialSuccess ? { partialSuccess } : {}),
+  ).finish();
+  return { status: 200, headers: { 'content-type': CONTENT_TYPES.protobuf }, body: encoded };
+}

@@ -1,0 +1,218 @@
+import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit, type LogLevel } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { bindHttpFunction, bindTimerFunction } from '../functions/bind';
+import type { FunctionDefinition, HttpFunctionDefinition, TimerFunctionDefinition } from '../functions/definitions';
+import type { ServiceProvider } from '../middleware/error-boundary';
+import { ApiError } from '../shared/errors';
+import { baseHeaders, problem } from '../shared/http/responses';
+import { redact } from '../shared/logging';
+import { Router } from './router';
+import { TimerScheduler } from './timers';
+
+/** Largest request body the local host reads (the Functions host's own limit is 100 MB). */
+export const LOCAL_MAX_BODY_BYTES = 100 * 1024 * 1024;
+/** Largest header section accepted, as on Azure's front ends. */
+export const LOCAL_MAX_HEADER_BYTES = 16 * 1024;
+
+export type LogSink = (level: LogLevel, functionName: string, message: string) => void;
+
+const consoleSink: LogSink = (level, functionName, message) => {
+  const line = `[${new Date().toISOString()}] ${functionName}: ${message}`;
+  if (level === 'error' || level === 'critical') console.error(line);
+  else if (level === 'warning') console.warn(line);
+  else console.log(line);
+};
+
+export interface LocalHostOptions {
+  definitions: readonly FunctionDefinition[];
+  getServices: ServiceProvider;
+  port: number;
+  hostname?: string;
+  log?: LogSink;
+  /** Run timer functions on their schedules (default true). */
+  timers?: boolean;
+}
+
+export interface LocalHost {
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the app's declared functions over plain Node HTTP, the way the Functions host would:
+ * each Node request becomes a real `HttpRequest` and `InvocationContext`, the bound handler
+ * (error boundary, auth, handler) runs, and its `HttpResponseInit` is written back. Timer
+ * functions run on their NCRONTAB schedules.
+ */
+export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
+  const log = options.log ?? consoleSink;
+  const http = options.definitions.filter((d): d is HttpFunctionDefinition => d.kind === 'http');
+  const timers = options.definitions.filter((d): d is TimerFunctionDefinition => d.kind === 'timer');
+  const router = new Router(http);
+  const handlers = new Map(http.map((d) => [d.name, bindHttpFunction(d, options.getServices)]));
+  const timerHandlers = new Map(timers.map((d) => [d.name, bindTimerFunction(d, options.getServices)]));
+
+  const scheduler = new TimerScheduler(timers, async (definition, timer) => {
+    const invocation = new InvocationContext({
+      invocationId: randomUUID(),
+      functionName: definition.name,
+      logHandler: (level, ...args) => log(level, definition.name, args.map(String).join(' ')),
+      options: { trigger: { type: 'timerTrigger', name: 'timer', schedule: definition.schedule } },
+    });
+    await timerHandlers.get(definition.name)!(timer, invocation);
+  });
+
+  const server = createServer({ maxHeaderSize: LOCAL_MAX_HEADER_BYTES }, (req, res) => {
+    void serve(req, res).catch((error: unknown) => {
+      log('error', 'host', `request failed in the local host: ${redact(String(error))}`);
+      if (!res.headersSent) writeResponse(res, hostProblem(new ApiError('internal_error'), randomUUID()));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const invocationId = randomUUID();
+    const url = requestUrl(req);
+    const match = router.match(req.method ?? 'GET', url.pathname);
+    if (match.kind === 'notFound') {
+      req.resume();
+      return writeResponse(res, hostProblem(new ApiError('not_found', 'No function serves this path.'), invocationId));
+    }
+    if (match.kind === 'methodNotAllowed') {
+      req.resume();
+      return writeResponse(
+        res,
+        hostProblem(
+          new ApiError('method_not_allowed', `Use ${match.allow.join(', ')} on this path.`, { headers: { Allow: match.allow.join(', ') } }),
+          invocationId,
+        ),
+      );
+    }
+    const body = await readBody(req, LOCAL_MAX_BODY_BYTES);
+    if (body === 'too_large') {
+      return writeResponse(res, hostProblem(new ApiError('payload_too_large', 'The request body is too large.'), invocationId), true);
+    }
+    let request: HttpRequest;
+    try {
+      request = new HttpRequest({
+        method: req.method ?? 'GET',
+        url: url.toString(),
+        headers: collectHeaders(req),
+        params: match.params,
+        body: { bytes: body },
+      });
+    } catch {
+      return writeResponse(res, hostProblem(new ApiError('invalid_body', 'The request could not be read.'), invocationId));
+    }
+    const definition = match.definition;
+    const invocation = new InvocationContext({
+      invocationId,
+      functionName: definition.name,
+      logHandler: (level, ...args) => log(level, definition.name, args.map(String).join(' ')),
+      options: {
+        trigger: { type: 'httpTrigger', name: 'request', route: definition.route, methods: definition.methods, authLevel: 'anonymous' },
+      },
+    });
+    const result = await handlers.get(definition.name)!(request, invocation);
+    await writeHandlerResponse(res, result);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.hostname ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  if (options.timers !== false) scheduler.start();
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://localhost:${port}`,
+    port,
+    server,
+    async close() {
+      await scheduler.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+function requestUrl(req: IncomingMessage): URL {
+  const path = req.url ?? '/';
+  try {
+    return new URL(path, `http://${req.headers.host ?? 'localhost'}`);
+  } catch {
+    try {
+      return new URL(path, 'http://localhost');
+    } catch {
+      return new URL('http://localhost/');
+    }
+  }
+}
+
+/** Every header, duplicates joined with ", " (Node keeps only the first of some, such as Authorization). */
+function collectHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values) headers[name] = values.join(', ');
+  }
+  return headers;
+}
+
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too_large'> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume();
+    return Promise.resolve('too_large');
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) over = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(over ? 'too_large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function hostProblem(error: ApiError, requestId: string): HttpResponseInit {
+  const response = problem(error, requestId);
+  return { ...response, headers: { ...baseHeaders(requestId), ...(response.headers as Record<string, string>) } };
+}
+
+async function writeHandlerResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse): Promise<void> {
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result);
+  const body = Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => (headers[name] = value));
+  if (response.status === 204 || response.status === 304) {
+    res.writeHead(response.status, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(response.status, { ...headers, 'content-length': String(body.length) });
+  res.end(body);
+}
+
+function writeResponse(res: ServerResponse, init: HttpResponseInit, close = false): void {
+  const body = Buffer.from(JSON.stringify(init.jsonBody ?? {}));
+  res.writeHead(init.status ?? 200, {
+    ...(init.headers as Record<string, string>),
+    'content-length': String(body.length),
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(body);
+}

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ComponentVersion, SecretStore } from '../../ports/secret-store';
+
+interface StoredVersion extends ComponentVersion {
+  createdAt: string;
+}
+
+/**
+ * The local stand-in for Key Vault: every customer's component versions in one JSON file
+ * under the local data folder (git-ignored), written atomically with owner-only permissions,
+ * so keys issued on a developer's machine survive a restart. Never used in Azure.
+ */
+export class FileSecretStore implements SecretStore {
+  private readonly file: string;
+  private writes: Promise<unknown> = Promise.resolve();
+
+  constructor(dataDir: string) {
+    this.file = join(dataDir, 'secrets', 'components.json');
+  }
+
+  async putComponent(customerSlug: string, value: string): Promise<ComponentVersion> {
+    const version = randomBytes(16).toString('hex');
+    const run = this.writes.then(async () => {
+      const all = await this.read();
+      (all[customerSlug] ??= []).push({ version, value, createdAt: new Date().toISOString() });
+      await this.write(all);
+    });
+    this.writes = run.catch(() => undefined);
+    await run;
+    return { version, value };
+  }
+
+  async getComponent(customerSlug: string, version?: string): Promise<ComponentVersion | undefined> {
+    const versions = (await this.read())[customerSlug] ?? [];
+    const found = version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);
+    return found ? { version: found.version, value: found.value } : undefined;
+  }
+
+  private async read(): Promise<Record<string, StoredVersion[]>> {
+    try {
+      return JSON.parse(await readFile(this.file, 'utf8')) as Record<string, StoredVersion[]>;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw error;
+    }
+  }
+
+  private async write(all: Record<string, StoredVersion[]>): Promise<void> {
+    await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
+    const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(temp, JSON.stringify(all, null, 2), { mode: 0o600 });
+    await rename(temp, this.file);
+  }
+}

@@ -1,0 +1,44 @@
+import type { IngestSource, SessionBatch, SessionRepository, StoredSession } from '../../ports/session-repository';
+
+/** In-memory SessionRepository for unit tests. */
+export class MemorySessionRepository implements SessionRepository {
+  readonly sessions = new Map<string, StoredSession>();
+  readonly batches = new Map<string, { hash: string; document: string }[]>();
+
+  async append(source: IngestSource, batch: SessionBatch, receivedAt: string): Promise<'stored' | 'duplicate'> {
+    const key = `${source.customerSlug}/${batch.sessionId}`;
+    const stored = this.batches.get(key) ?? [];
+    if (stored.some((b) => b.hash === batch.contentHash)) return 'duplicate';
+    stored.push({ hash: batch.contentHash, document: batch.document });
+    this.batches.set(key, stored);
+    const current = this.sessions.get(key);
+    const sandbox = source.environment === 'test';
+    this.sessions.set(key, {
+      sessionId: batch.sessionId,
+      sessionIdSource: batch.sessionIdSource,
+      serviceName: current?.serviceName ?? batch.serviceName,
+      keyId: current?.keyId ?? source.keyId,
+      keyLabel: current?.keyLabel ?? source.keyLabel,
+      application: current?.application ?? source.application,
+      environment: current?.environment ?? source.environment,
+      sandbox: current?.sandbox ?? sandbox,
+      anchor: current?.anchor ?? (sandbox ? 'never' : 'pending'),
+      spanCount: (current?.spanCount ?? 0) + batch.spanCount,
+      batchCount: (current?.batchCount ?? 0) + 1,
+      traceIds: [...new Set([...(current?.traceIds ?? []), ...batch.traceIds])].slice(0, 20),
+      startedAt: current?.startedAt ?? batch.startedAt,
+      endedAt: batch.endedAt ?? current?.endedAt,
+      firstReceivedAt: current?.firstReceivedAt ?? receivedAt,
+      lastReceivedAt: receivedAt,
+    });
+    return 'stored';
+  }
+
+  async get(customerSlug: string, sessionId: string): Promise<StoredSession | undefined> {
+    return this.sessions.get(`${customerSlug}/${sessionId}`);
+  }
+
+  async documents(customerSlug: string, sessionId: string): Promise<string[]> {
+    return (this.batches.get(`${customerSlug}/${sessionId}`) ?? []).map((b) => b.document);
+  }
+}

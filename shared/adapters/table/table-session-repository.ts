@@ -1,0 +1,307 @@
+import { odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { createHash } from 'node:crypto';
+import type { KeyEnvironment } from '../../domain';
+import type { IngestSource, SessionBatch, SessionRepository, StoredSession } from '../../ports/session-repository';
+import { BoundedCache } from '../../cache/bounded-cache';
+import { statusOf, type TableStorage } from './table-storage';
+
+/**
+ * Sessions in the `sessions` table, one partition per customer:
+ *
+ * - `i_{sid}`                       index: the session's summary row key (written once, never changed)
+ * - `s_{inverted time}_{sid}`       summary: counts, times, and the key that opened the session;
+ *                                   the inverted first-seen time makes a partition scan newest first
+ * - `b_{sid}_{content hash}_{part}` the span documents of each batch, split over rows and properties
+ *                                   to stay inside Table Storage's entity and property limits
+ *
+ * `{sid}` is a hash of the session id (ids are arbitrary text; row keys are not). Part 000 of a
+ * batch is written in the same entity-group transaction as the summary update, so a batch is
+ * counted exactly once: a retried request finds its part 000 and reports a duplicate.
+ */
+
+/** Characters per string property (Table Storage allows 64 KiB of UTF-16 per property). */
+const CHUNK_CHARS = 30_000;
+/** Data properties per row (an entity may hold 1 MiB). */
+const CHUNKS_PER_ROW = 14;
+/** Upper bound on the body of one entity-group transaction (the service allows 4 MiB). */
+const TRANSACTION_BYTES = 3 * 1024 * 1024;
+const MAX_TRACE_IDS = 20;
+const MAX_ATTEMPTS = 8;
+
+const sid = (sessionId: string): string => createHash('sha256').update(sessionId, 'utf8').digest('hex').slice(0, 32);
+const invertedTime = (iso: string): string => String(9_999_999_999_999 - new Date(iso).getTime()).padStart(13, '0');
+const indexRow = (s: string): string => `i_${s}`;
+const batchRow = (s: string, contentHash: string, part: number): string =>
+  `b_${s}_${contentHash.slice(0, 32)}_${String(part).padStart(3, '0')}`;
+
+type SummaryEntity = {
+  partitionKey: string;
+  rowKey: string;
+  sessionId: string;
+  sessionIdSource: string;
+  serviceName?: string;
+  keyId: string;
+  keyLabel: string;
+  application: string;
+  environment: string;
+  sandbox: boolean;
+  anchor: string;
+  spanCount: number;
+  batchCount: number;
+  traceIds: string;
+  startedAt?: string;
+  endedAt?: string;
+  firstReceivedAt: string;
+  lastReceivedAt: string;
+};
+
+function splitDocument(document: string): Record<string, string>[] {
+  const chunks: string[] = [];
+  for (let i = 0; i < document.length; i += CHUNK_CHARS) chunks.push(document.slice(i, i + CHUNK_CHARS));
+  if (chunks.length === 0) chunks.push('');
+  const rows: Record<string, string>[] = [];
+  for (let i = 0; i < chunks.length; i += CHUNKS_PER_ROW) {
+    const row: Record<string, string> = {};
+    chunks.slice(i, i + CHUNKS_PER_ROW).forEach((chunk, n) => (row[`d${n}`] = chunk));
+    rows.push(row);
+  }
+  return rows;
+}
+
+const entityBytes = (entity: object): number => Buffer.byteLength(JSON.stringify(entity), 'utf8');
+
+function toSession(row: SummaryEntity): StoredSession {
+  return {
+    sessionId: row.sessionId,
+    sessionIdSource: row.sessionIdSource as StoredSession['sessionIdSource'],
+    serviceName: row.serviceName,
+    keyId: row.keyId,
+    keyLabel: row.keyLabel,
+    application: row.application,
+    environment: row.environment as KeyEnvironment,
+    sandbox: row.sandbox,
+    anchor: row.anchor as StoredSession['anchor'],
+    spanCount: row.spanCount,
+    batchCount: row.batchCount,
+    traceIds: JSON.parse(row.traceIds) as string[],
+    startedAt: row.startedAt,
+    endedAt: row.endedAt,
+    firstReceivedAt: row.firstReceivedAt,
+    lastReceivedAt: row.lastReceivedAt,
+  };
+}
+
+const minIso = (a: string | undefined, b: string | undefined) => (a && b ? (a < b ? a : b) : (a ?? b));
+const maxIso = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
+
+function withoutUndefined<T extends object>(entity: T): T {
+  return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined)) as T;
+}
+
+export class TableSessionRepository implements SessionRepository {
+  /** Session id hash -> summary row key; safe to cache because the index never changes. */
+  private readonly summaryKeys = new BoundedCache<string, string>(10_000);
+
+  constructor(private readonly storage: TableStorage) {}
+
+  private get table() {
+    return this.storage.clients.sessions;
+  }
+
+  async append(source: IngestSource, batch: SessionBatch, receivedAt: string): Promise<'stored' | 'duplicate'> {
+    const pk = source.customerSlug;
+    const s = sid(batch.sessionId);
+    const parts = splitDocument(batch.document).map((data, part) => ({
+      ...data,
+      partitionKey: pk,
+      rowKey: batchRow(s, batch.contentHash, part),
+      receivedAt,
+      parts: 0,
+    }));
+    const marker = parts[0]!;
+    marker.parts = parts.length;
+
+    // Parts after the first are written ahead, idempotently; they count only once part 000 exists.
+    await this.writeAhead(parts.slice(1));
+
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const cacheKey = `${pk}/${s}`;
+      const summaryKey = this.summaryKeys.get(cacheKey) ?? (await this.readIndex(pk, s));
+      if (!summaryKey) {
+        const rowKey = `s_${invertedTime(receivedAt)}_${s}`;
+        const summary = this.newSummary(pk, rowKey, source, batch, receivedAt);
+        try {
+          await this.storage.call((o) =>
+            this.table.submitTransaction(
+              [
+                ['create', { partitionKey: pk, rowKey: indexRow(s), summaryRowKey: rowKey }],
+                ['create', withoutUndefined(summary)],
+                ['create', marker],
+              ],
+              o,
+            ),
+          );
+          this.summaryKeys.set(cacheKey, rowKey);
+          return 'stored';
+        } catch (error) {
+          if (statusOf(error) !== 409) throw error;
+          continue; // another request opened this session first: take the update path
+        }
+      }
+      const current = await this.readSummary(pk, summaryKey);
+      if (!current) {
+        this.summaryKeys.delete(cacheKey);
+        continue;
+      }
+      const merged = this.mergeSummary(current, batch, receivedAt);
+      try {
+        await this.storage.call((o) =>
+          this.table.submitTransaction(
+            [
+              ['update', withoutUndefined(merged), 'Merge', { etag: current.etag }],
+              ['create', marker],
+            ] satisfies TransactionAction[],
+            o,
+          ),
+        );
+        this.summaryKeys.set(cacheKey, summaryKey);
+        return 'stored';
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 409) return 'duplicate';
+        if (status === 412) continue;
+        throw error;
+      }
+    }
+    throw new Error('session append: the summary kept changing under concurrent updates');
+  }
+
+  async get(customerSlug: string, sessionId: string): Promise<StoredSession | undefined> {
+    const key = await this.readIndex(customerSlug, sid(sessionId));
+    if (!key) return undefined;
+    const row = await this.readSummary(customerSlug, key);
+    return row ? toSession(row) : undefined;
+  }
+
+  async documents(customerSlug: string, sessionId: string): Promise<string[]> {
+    const s = sid(sessionId);
+    const rows = await this.storage.call(async (o) => {
+      const out: Array<Record<string, unknown> & { rowKey: string; receivedAt: string; parts: number }> = [];
+      const from = `b_${s}_`;
+      const to = `b_${s}\``;
+      for await (const row of this.table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: odata`PartitionKey eq ${customerSlug} and RowKey ge ${from} and RowKey lt ${to}` },
+        abortSignal: o.abortSignal,
+      })) {
+        out.push(row as never);
+      }
+      return out;
+    });
+    const batches = new Map<string, { receivedAt: string; parts: number; rows: Map<number, string> }>();
+    for (const row of rows) {
+      const [, , hash, partText] = row.rowKey.split('_');
+      const part = Number(partText);
+      const entry = batches.get(hash!) ?? { receivedAt: '', parts: 0, rows: new Map<number, string>() };
+      let text = '';
+      for (let n = 0; typeof row[`d${n}`] === 'string'; n++) text += row[`d${n}`] as string;
+      entry.rows.set(part, text);
+      if (part === 0) {
+        entry.receivedAt = row.receivedAt;
+        entry.parts = row.parts;
+      }
+      batches.set(hash!, entry);
+    }
+    return [...batches.values()]
+      .filter((b) => b.parts > 0 && b.rows.size >= b.parts) // a batch without its part 000 was never committed
+      .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))
+      .map((b) => Array.from({ length: b.parts }, (_, i) => b.rows.get(i) ?? '').join(''));
+  }
+
+  private async writeAhead(rows: TableEntity<Record<string, unknown>>[]): Promise<void> {
+    let group: TransactionAction[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (group.length === 0) return;
+      const actions = group;
+      group = [];
+      bytes = 0;
+      await this.storage.call((o) => this.table.submitTransaction(actions, o));
+    };
+    for (const row of rows) {
+      const size = entityBytes(row);
+      if (group.length > 0 && (bytes + size > TRANSACTION_BYTES || group.length >= 99)) await flush();
+      group.push(['upsert', row, 'Replace']);
+      bytes += size;
+    }
+    await flush();
+  }
+
+  private newSummary(pk: string, rowKey: string, source: IngestSource, batch: SessionBatch, receivedAt: string): SummaryEntity {
+    const sandbox = source.environment === 'test';
+    return {
+      partitionKey: pk,
+      rowKey,
+      sessionId: batch.sessionId,
+      sessionIdSource: batch.sessionIdSource,
+      serviceName: batch.serviceName,
+      keyId: source.keyId,
+      keyLabel: source.keyLabel,
+      application: source.application,
+      environment: source.environment,
+      sandbox,
+      anchor: sandbox ? 'never' : 'pending',
+      spanCount: batch.spanCount,
+      batchCount: 1,
+      traceIds: JSON.stringify(batch.traceIds.slice(0, MAX_TRACE_IDS)),
+      startedAt: batch.startedAt,
+      endedAt: batch.endedAt,
+      firstReceivedAt: receivedAt,
+      lastReceivedAt: receivedAt,
+    };
+  }
+
+  private mergeSummary(current: SummaryEntity, batch: SessionBatch, receivedAt: string): SummaryEntity {
+    const traceIds = [...new Set([...(JSON.parse(current.traceIds) as string[]), ...batch.traceIds])];
+    return {
+      partitionKey: current.partitionKey,
+      rowKey: current.rowKey,
+      sessionId: current.sessionId,
+      sessionIdSource: current.sessionIdSource,
+      keyId: current.keyId,
+      keyLabel: current.keyLabel,
+      application: current.application,
+      environment: current.environment,
+      sandbox: current.sandbox,
+      anchor: current.anchor,
+      firstReceivedAt: current.firstReceivedAt,
+      serviceName: current.serviceName ?? batch.serviceName,
+      spanCount: current.spanCount + batch.spanCount,
+      batchCount: current.batchCount + 1,
+      traceIds: JSON.stringify(traceIds.slice(0, MAX_TRACE_IDS)),
+      startedAt: minIso(current.startedAt, batch.startedAt),
+      endedAt: maxIso(current.endedAt, batch.endedAt),
+      lastReceivedAt: maxIso(current.lastReceivedAt, receivedAt)!,
+    };
+  }
+
+  private async readIndex(pk: string, s: string): Promise<string | undefined> {
+    try {
+      const row = await this.storage.call((o) =>
+        this.table.getEntity<{ summaryRowKey: string }>(pk, indexRow(s), { ...o, queryOptions: { select: ['summaryRowKey'] } }),
+      );
+      return row.summaryRowKey;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async readSummary(pk: string, rowKey: string): Promise<(SummaryEntity & { etag: string }) | undefined> {
+    try {
+      return await this.storage.call((o) => this.table.getEntity<SummaryEntity>(pk, rowKey, o));
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+}

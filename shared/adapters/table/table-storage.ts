@@ -1,0 +1,171 @@
+import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
+import type { PipelinePolicy, PipelineRequest } from '@azure/core-rest-pipeline';
+import type { Config } from '../../config';
+import { DependencyUnavailableError } from '../../errors';
+
+/** The tables the service owns (before the configured prefix). */
+export const TABLE_NAMES = {
+  /** Partition per customer: its profile row and one row per key. */
+  customers: 'customers',
+  /** Partitioned by the first four hex digits of a secret hash; one row per active key. */
+  keyLookup: 'keylookup',
+  /** Partition per customer: session summaries, their id index and span documents. */
+  sessions: 'sessions',
+} as const;
+
+export type TableName = keyof typeof TABLE_NAMES;
+
+export type StorageOperationKind = 'read' | 'query' | 'write' | 'batch' | 'table';
+
+/** Counts every HTTP request the Table clients send (retries included): the storage bill. */
+export class StorageOperationCounter {
+  private readonly counts: Record<StorageOperationKind, number> = { read: 0, query: 0, write: 0, batch: 0, table: 0 };
+
+  record(request: PipelineRequest): void {
+    this.counts[classify(request)] += 1;
+  }
+
+  snapshot(): Readonly<Record<StorageOperationKind, number>> & { total: number } {
+    const total = Object.values(this.counts).reduce((a, b) => a + b, 0);
+    return { ...this.counts, total };
+  }
+}
+
+function classify(request: PipelineRequest): StorageOperationKind {
+  const path = new URL(request.url).pathname;
+  if (path.endsWith('/$batch')) return 'batch';
+  if (/\/Tables(\(|$)/.test(path)) return 'table';
+  if (request.method === 'GET') return /\(PartitionKey=.+,RowKey=.+\)$/.test(decodeURIComponent(path)) ? 'read' : 'query';
+  return 'write';
+}
+
+/**
+ * A hook the resilience tests use to stop the process at a given storage step. Production
+ * never sets it.
+ */
+export type StorageFaultHook = (step: string) => void | Promise<void>;
+
+export interface TableStorageOptions {
+  credential?: TokenCredential;
+  faultHook?: StorageFaultHook;
+}
+
+/**
+ * The Table clients of the service, built once per process. Adapters get their clients
+ * from here and run every call through {@link TableStorage.call}, which bounds its time and
+ * turns an unreachable or failing service into {@link DependencyUnavailableError}.
+ */
+export class TableStorage {
+  readonly clients: Record<TableName, TableClient>;
+  readonly operations = new StorageOperationCounter();
+  private readonly timeoutMs: number;
+  private readonly faultHook: StorageFaultHook | undefined;
+  private ready: Promise<void> | undefined;
+
+  constructor(config: Config['tables'], options: TableStorageOptions = {}) {
+    this.timeoutMs = config.timeoutMs;
+    this.faultHook = options.faultHook;
+    const counter: PipelinePolicy = {
+      name: 'storageOperationCounter',
+      sendRequest: (request, next) => {
+        this.operations.record(request);
+        return next(request);
+      },
+    };
+    const clientOptions: TableServiceClientOptions = {
+      retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1000 },
+      additionalPolicies: [{ policy: counter, position: 'perRetry' }],
+    };
+    const build = (table: string): TableClient => {
+      const name = `${config.prefix}${table}`;
+      if (config.connectionString) {
+        const insecure = /(TableEndpoint=http:|UseDevelopmentStorage=true|DefaultEndpointsProtocol=http;)/i.test(
+          config.connectionString,
+        );
+        return TableClient.fromConnectionString(config.connectionString, name, {
+          ...clientOptions,
+          allowInsecureConnection: insecure,
+        });
+      }
+      if (!config.endpoint || !options.credential) {
+        throw new Error('TableStorage needs a connection string, or an endpoint and a credential');
+      }
+      return new TableClient(config.endpoint, name, options.credential, clientOptions);
+    };
+    this.clients = {
+      customers: build(TABLE_NAMES.customers),
+      keyLookup: build(TABLE_NAMES.keyLookup),
+      sessions: build(TABLE_NAMES.sessions),
+    };
+  }
+
+  /**
+   * Creates the tables once per process (idempotent). A failure is not remembered: the next
+   * call tries again, so a storage outage at start-up heals without a restart.
+   */
+  ensureTables(): Promise<void> {
+    if (!this.ready) {
+      this.ready = Promise.all(
+        Object.values(this.clients).map((client) =>
+          client.createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) }),
+        ),
+      ).then(
+        () => undefined,
+        (error: unknown) => {
+          this.ready = undefined;
+          throw toStorageError(error);
+        },
+      );
+    }
+    return this.ready;
+  }
+
+  /**
+   * Runs one storage operation with a time bound. Not-found and conflict answers are returned
+   * to the caller as the SDK's RestError; outages become DependencyUnavailableError.
+   */
+  async call<T>(operation: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
+    await this.ensureTables();
+    try {
+      return await operation({ abortSignal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (error) {
+      throw toStorageError(error);
+    }
+  }
+
+  /** Called by adapters between the writes of a multi-step operation (crash-consistency tests). */
+  async step(name: string): Promise<void> {
+    if (this.faultHook) await this.faultHook(name);
+  }
+
+  /** One cheap round trip: a point read that normally answers 404. */
+  async probe(): Promise<void> {
+    try {
+      await this.clients.customers.getEntity('~probe', '~probe', { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (error) {
+      if (statusOf(error) === 404) return;
+      throw toStorageError(error);
+    }
+  }
+}
+
+export function statusOf(error: unknown): number | undefined {
+  return error instanceof RestError ? error.statusCode : undefined;
+}
+
+/** Outages and server errors become DependencyUnavailableError; client-side answers pass through. */
+export function toStorageError(error: unknown): unknown {
+  if (error instanceof DependencyUnavailableError) return error;
+  if (error instanceof RestError) {
+    const status = error.statusCode;
+    if (status === undefined || status === 408 || status === 429 || status >= 500) {
+      return new DependencyUnavailableError('table storage', error);
+    }
+    return error;
+  }
+  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
+    return new DependencyUnavailableError('table storage', error);
+  }
+  return error;
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+
+/**
+ * Configuration, parsed once from the environment. Nothing else in the service reads
+ * `process.env`: code receives a typed {@link Config}. A missing or bad setting stops
+ * start-up with an error that names the variable.
+ */
+
+const intSetting = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
+
+const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;
+
+export const configSchema = z
+  .object({
+    /** Connection string for our tables: Azurite locally (`UseDevelopmentStorage=true`) or an account key. */
+    TABLES_CONNECTION_STRING: z.string().trim().min(1).optional(),
+    /** Table endpoint of the storage account (`https://<account>.table.core.windows.net`), used with DefaultAzureCredential. */
+    TABLES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /** Optional prefix for every table name, so several deployments (or test runs) can share an account. */
+    TABLES_PREFIX: z
+      .string()
+      .trim()
+      .refine((v) => v === '' || TABLE_PREFIX.test(v), 'must start with a letter and hold at most 30 letters or digits')
+      .default(''),
+    /** Upper bound on one storage call made while a request waits for it. */
+    STORAGE_TIMEOUT_MS: intSetting(3000, 100, 60_000),
+    /** How long an authenticated key may be served from the in-process cache (0 turns the cache off). */
+    AUTH_CACHE_TTL_SECONDS: intSetting(30, 0, 3600),
+    /** Upper bound on cached key lookups (positive and negative), which bounds the cache's memory. */
+    AUTH_CACHE_MAX_ENTRIES: intSetting(10_000, 1, 1_000_000),
+    /** How often the background health probe reads storage. */
+    HEALTH_PROBE_INTERVAL_MS: intSetting(5000, 100, 300_000),
+    /** Largest OTLP request body accepted by `POST /v1/traces` (after decompression). */
+    INGEST_MAX_BODY_BYTES: intSetting(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    /** Folder for local-only state (the local secret store). Ignored in Azure. */
+    LOCAL_DATA_DIR: z.string().trim().min(1).default('.local'),
+  })
+  .superRefine((env, ctx) => {
+    const given = [env.TABLES_CONNECTION_STRING, env.TABLES_ENDPOINT].filter(Boolean).length;
+    if (given !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TABLES_CONNECTION_STRING'],
+        message:
+          given === 0
+            ? 'set TABLES_CONNECTION_STRING (local, e.g. UseDevelopmentStorage=true) or TABLES_ENDPOINT (Azure, with a managed identity)'
+            : 'set only one of TABLES_CONNECTION_STRING and TABLES_ENDPOINT',
+      });
+    }
+  });
+
+export interface Config {
+  tables: {
+    connectionString: string | undefined;
+    endpoint: string | undefined;
+    prefix: string;
+    timeoutMs: number;
+  };
+  authCache: { ttlMs: number; maxEntries: number };
+  health: { probeIntervalMs: number };
+  ingest: { maxBodyBytes: number };
+  localDataDir: string;
+}
+
+/** Thrown when the environment does not describe a runnable service. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Names of every setting the service reads (used by the docs and the infra drift test). */
+export const CONFIG_SETTINGS = Object.keys(configSchema.shape) as Array<keyof typeof configSchema.shape>;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const relevant = Object.fromEntries(
+    CONFIG_SETTINGS.map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  const parsed = configSchema.safeParse(relevant);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`),
+    );
+  }
+  const v = parsed.data;
+  return {
+    tables: {
+      connectionString: v.TABLES_CONNECTION_STRING,
+      endpoint: v.TABLES_ENDPOINT,
+      prefix: v.TABLES_PREFIX,
+      timeoutMs: v.STORAGE_TIMEOUT_MS,
+    },
+    authCache: { ttlMs: v.AUTH_CACHE_TTL_SECONDS * 1000, maxEntries: v.AUTH_CACHE_MAX_ENTRIES },
+    health: { probeIntervalMs: v.HEALTH_PROBE_INTERVAL_MS },
+    ingest: { maxBodyBytes: v.INGEST_MAX_BODY_BYTES },
+    localDataDir: v.LOCAL_DATA_DIR,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The one closed catalogue of error codes this service answers with.
+ *
+ * Every error a client can see is an {@link ApiError} carrying one of these codes; the
+ * error boundary (middleware/error-boundary.ts) is the only place that turns it into an
+ * RFC 9457 `application/problem+json` response. Adding a code means adding its status and
+ * title here, and the compiler refuses a code without them.
+ */
+export const ERROR_CATALOGUE = {
+  api_key_missing: { status: 401, title: 'API key missing' },
+  api_key_malformed: { status: 401, title: 'API key malformed' },
+  api_key_invalid: { status: 401, title: 'API key invalid' },
+  invalid_body: { status: 400, title: 'Request body cannot be read' },
+  validation_failed: { status: 400, title: 'Request failed validation' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  customer_exists: { status: 409, title: 'Customer already exists' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  header_too_large: { status: 431, title: 'Request header fields too large' },
+  internal_error: { status: 500, title: 'Internal error' },
+  dependency_unavailable: { status: 503, title: 'Dependency unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** Statuses by code, as an exhaustive table (a missing code is a compile error). */
+export const STATUS_BY_CODE: Record<ErrorCode, number> = Object.fromEntries(
+  Object.entries(ERROR_CATALOGUE).map(([code, entry]) => [code, entry.status]),
+) as Record<ErrorCode, number>;
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, value);
+}
+
+export interface ApiErrorOptions {
+  /** Extra response headers (`Retry-After`, `WWW-Authenticate`, `Allow`). */
+  headers?: Record<string, string>;
+  /** Extension members added to the problem body (never secrets). */
+  extensions?: Record<string, unknown>;
+  /** The underlying cause, logged server side, never sent to the client. */
+  cause?: unknown;
+}
+
+/** The single error class of the service: a catalogue code plus a client-safe detail. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string;
+  readonly headers: Record<string, string>;
+  readonly extensions: Record<string, unknown>;
+
+  constructor(code: ErrorCode, detail?: string, options: ApiErrorOptions = {}) {
+    super(detail ?? ERROR_CATALOGUE[code].title, { cause: options.cause });
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.detail = detail ?? ERROR_CATALOGUE[code].title;
+    this.headers = options.headers ?? {};
+    this.extensions = options.extensions ?? {};
+  }
+}
+
+/** Seconds a client should wait before retrying after a dependency outage. */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * A dependency (Table Storage, Key Vault) could not be reached or answered with a server
+ * error. Ports throw this so that every caller maps it the same way: 503 with `Retry-After`.
+ */
+export class DependencyUnavailableError extends Error {
+  readonly dependency: string;
+  constructor(dependency: string, cause?: unknown) {
+    super(`${dependency} is unavailable`, { cause });
+    this.name = 'DependencyUnavailableError';
+    this.dependency = dependency;
+  }
+}
+
+export function dependencyUnavailable(dependency: string, cause?: unknown): ApiError {
+  return new ApiError(
+    'dependency_unavailable',
+    `A service this request depends on (${dependency}) is unavailable. Retry later.`,
+    { headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) }, cause },
+  );
+}

@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * A time-ordered identifier (`{prefix}_{26 characters}`): 48 bits of milliseconds then 80
+ * random bits, in Crockford base32. Ids sort by creation time, so a partition of keys lists
+ * oldest first without an index. Ids are identifiers, not secrets.
+ */
+export function newId(prefix: string, now: Date = new Date()): string {
+  let time = now.getTime();
+  let head = '';
+  for (let i = 0; i < 10; i++) {
+    head = CROCKFORD[time % 32] + head;
+    time = Math.floor(time / 32);
+  }
+  const random = randomBytes(10);
+  let tail = '';
+  let bits = 0;
+  let acc = 0;
+  for (const byte of random) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      tail += CROCKFORD[(acc >> bits) & 31];
+    }
+    acc &= (1 << bits) - 1;
+  }
+  return `${prefix}_${head}${tail}`;
+}
+
+/** Matches ids made by {@link newId} with the given prefix. */
+export function isId(prefix: string, value: string): boolean {
+  return new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`).test(value);
+}

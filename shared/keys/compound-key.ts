@@ -1,0 +1,125 @@
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+
+/**
+ * The compound API key: `vp_cust_{slug}.{component}.{secret}`.
+ *
+ * - slug: the customer's slug (2 to 32 characters: lower-case letters and digits, single inner hyphens).
+ * - component: the customer's master component, 32 characters from [A-Za-z0-9].
+ * - secret: 32 bytes from a CSPRNG, base64url without padding (43 characters, canonical).
+ *
+ * This module is the only place that knows the grammar. Parsing never throws: bad input
+ * comes back as a typed {@link KeyParseError}, so the middleware can answer 401 without a
+ * storage call and without echoing the input.
+ */
+
+export const KEY_PREFIX = 'vp_cust_';
+export const SLUG_MIN_LENGTH = 2;
+export const SLUG_MAX_LENGTH = 32;
+export const COMPONENT_LENGTH = 32;
+export const SECRET_BYTES = 32;
+export const SECRET_LENGTH = 43;
+/** Longest well-formed compound key; anything longer is rejected before any pattern runs. */
+export const MAX_KEY_LENGTH = KEY_PREFIX.length + SLUG_MAX_LENGTH + 1 + COMPONENT_LENGTH + 1 + SECRET_LENGTH;
+
+const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const COMPONENT_PATTERN = /^[A-Za-z0-9]{32}$/;
+const SECRET_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+const COMPONENT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+export interface CompoundKey {
+  slug: string;
+  component: string;
+  secret: string;
+}
+
+/** What a client presented: a whole compound key, or the secret segment alone. */
+export type PresentedKey = ({ form: 'compound' } & CompoundKey) | { form: 'secret'; secret: string };
+
+export type KeyParseErrorReason =
+  | 'empty'
+  | 'too_long'
+  | 'bad_prefix'
+  | 'bad_structure'
+  | 'bad_slug'
+  | 'bad_component'
+  | 'bad_secret';
+
+export interface KeyParseError {
+  reason: KeyParseErrorReason;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: KeyParseError };
+
+const fail = <T>(reason: KeyParseErrorReason): ParseResult<T> => ({ ok: false, error: { reason } });
+
+export function isValidSlug(slug: string): boolean {
+  return (
+    slug.length >= SLUG_MIN_LENGTH && slug.length <= SLUG_MAX_LENGTH && SLUG_PATTERN.test(slug)
+  );
+}
+
+export function isValidComponent(component: string): boolean {
+  return COMPONENT_PATTERN.test(component);
+}
+
+/** A secret segment is canonical base64url of exactly 32 bytes (the last character carries 2 padding bits). */
+export function isValidSecret(secret: string): boolean {
+  return SECRET_PATTERN.test(secret);
+}
+
+/** Parses a whole compound key. */
+export function parseCompoundKey(input: unknown): ParseResult<CompoundKey> {
+  if (typeof input !== 'string' || input.length === 0) return fail('empty');
+  if (input.length > MAX_KEY_LENGTH) return fail('too_long');
+  if (!input.startsWith(KEY_PREFIX)) return fail('bad_prefix');
+  const parts = input.slice(KEY_PREFIX.length).split('.');
+  if (parts.length !== 3) return fail('bad_structure');
+  const [slug, component, secret] = parts as [string, string, string];
+  if (!isValidSlug(slug)) return fail('bad_slug');
+  if (!isValidComponent(component)) return fail('bad_component');
+  if (!isValidSecret(secret)) return fail('bad_secret');
+  return { ok: true, value: { slug, component, secret } };
+}
+
+/**
+ * Parses what a client sent as its key: a compound key, or (in `X-API-Key` only) the
+ * secret segment on its own, as the SDK sends it.
+ */
+export function parsePresentedKey(input: unknown, allowBareSecret: boolean): ParseResult<PresentedKey> {
+  if (typeof input !== 'string' || input.length === 0) return fail('empty');
+  if (input.length > MAX_KEY_LENGTH) return fail('too_long');
+  if (allowBareSecret && !input.startsWith(KEY_PREFIX)) {
+    return isValidSecret(input) ? { ok: true, value: { form: 'secret', secret: input } } : fail('bad_secret');
+  }
+  const parsed = parseCompoundKey(input);
+  return parsed.ok ? { ok: true, value: { form: 'compound', ...parsed.value } } : parsed;
+}
+
+export function formatCompoundKey(key: CompoundKey): string {
+  return `${KEY_PREFIX}${key.slug}.${key.component}.${key.secret}`;
+}
+
+/** A fresh secret segment: 32 CSPRNG bytes as base64url without padding. */
+export function generateSecret(): string {
+  return randomBytes(SECRET_BYTES).toString('base64url');
+}
+
+/** A fresh master component: 32 characters drawn uniformly from [A-Za-z0-9] by a CSPRNG. */
+export function generateComponent(): string {
+  let out = '';
+  for (let i = 0; i < COMPONENT_LENGTH; i++) out += COMPONENT_ALPHABET[randomInt(COMPONENT_ALPHABET.length)];
+  return out;
+}
+
+/** SHA-256 of the secret segment (its text), hex. The only form of a secret we store. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/**
+ * The display form stored and listed for a key: prefix and slug, then the first and last
+ * four characters of the secret, e.g. `vp_cust_acme.…3xQr…T4wK`. The component never shows.
+ */
+export function displayForm(slug: string, secret: string): string {
+  return `${KEY_PREFIX}${slug}.…${secret.slice(0, 4)}…${secret.slice(-4)}`;
+}

@@ -1,0 +1,60 @@
+import type { KeyEnvironment } from '../domain';
+
+/** Who sent a batch, recorded with every session it touches (the session's audit metadata). */
+export interface IngestSource {
+  customerId: string;
+  customerSlug: string;
+  keyId: string;
+  keyLabel: string;
+  application: string;
+  environment: KeyEnvironment;
+}
+
+/** The spans of one session that arrived in one request, normalised. */
+export interface SessionBatch {
+  sessionId: string;
+  /** Where the id came from: a `session.id` attribute, or the trace id as a fallback. */
+  sessionIdSource: 'attribute' | 'trace';
+  serviceName: string | undefined;
+  spanCount: number;
+  traceIds: string[];
+  /** Earliest span start and latest span end, ISO 8601 (undefined when spans carry no times). */
+  startedAt: string | undefined;
+  endedAt: string | undefined;
+  /** The spans themselves, as an OTLP/JSON-shaped document holding only this session's spans. */
+  document: string;
+  /** Content hash of `document`, which makes a retried request idempotent. */
+  contentHash: string;
+}
+
+export interface StoredSession {
+  sessionId: string;
+  sessionIdSource: 'attribute' | 'trace';
+  serviceName: string | undefined;
+  keyId: string;
+  keyLabel: string;
+  application: string;
+  environment: KeyEnvironment;
+  /** Sessions sent with a `test` key are sandbox sessions and are never anchored. */
+  sandbox: boolean;
+  anchor: 'pending' | 'never';
+  spanCount: number;
+  batchCount: number;
+  traceIds: string[];
+  startedAt: string | undefined;
+  endedAt: string | undefined;
+  firstReceivedAt: string;
+  lastReceivedAt: string;
+}
+
+export interface SessionRepository {
+  /**
+   * Durably appends one batch to its session (creating the session on first sight). A batch
+   * whose content was already stored for that session is recognised and not counted twice,
+   * so a client retrying after a lost response does not duplicate data.
+   */
+  append(source: IngestSource, batch: SessionBatch, receivedAt: string): Promise<'stored' | 'duplicate'>;
+  get(customerSlug: string, sessionId: string): Promise<StoredSession | undefined>;
+  /** The stored span documents of a session, in arrival order. */
+  documents(customerSlug: string, sessionId: string): Promise<string[]>;
+}

@@ -1,0 +1,52 @@
+import type { Clock } from '../clock';
+import type { Customer } from '../domain';
+import { ApiError } from '../errors';
+import { newId } from '../ids';
+import { generateComponent, isValidSlug } from '../keys/compound-key';
+import type { CustomerRepository } from '../ports/customer-repository';
+import type { SecretStore } from '../ports/secret-store';
+import { createCustomerSchema } from '../schemas/keys';
+import { parseInput } from '../validation';
+
+/** Creating and reading customers. A customer is born with its master component. */
+export class CustomerService {
+  constructor(
+    private readonly customers: CustomerRepository,
+    private readonly secrets: SecretStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: unknown): Promise<Customer> {
+    const { slug, name, plan } = parseInput(createCustomerSchema, input);
+    if (await this.customers.get(slug)) {
+      throw new ApiError('customer_exists', `A customer with the slug '${slug}' already exists.`);
+    }
+    // The component is stored first and the customer row names the version it uses, so a
+    // lost race on the slug leaves an unused version behind, never a changed component.
+    const component = await this.secrets.putComponent(slug, generateComponent());
+    const now = this.clock.now();
+    const customer: Customer = {
+      id: newId('cus', now),
+      slug,
+      name,
+      plan,
+      componentVersion: component.version,
+      createdAt: now.toISOString(),
+    };
+    if ((await this.customers.create(customer)) === 'exists') {
+      throw new ApiError('customer_exists', `A customer with the slug '${slug}' already exists.`);
+    }
+    return customer;
+  }
+
+  async get(slug: string): Promise<Customer | undefined> {
+    return isValidSlug(slug) ? this.customers.get(slug) : undefined;
+  }
+
+  /** The customer, or a 404 `not_found`. */
+  async require(slug: string): Promise<Customer> {
+    const customer = await this.get(slug);
+    if (!customer) throw new ApiError('not_found', `No customer '${slug}'.`);
+    return customer;
+  }
+}

@@ -1,0 +1,72 @@
+import type { Clock } from '../clock';
+import type { KeyIdentity } from '../domain';
+import type { Logger } from '../logging';
+import { groupSessions } from '../otlp/sessions';
+import type { DecodedTraceRequest } from '../otlp/trace-request';
+import type { SessionRepository } from '../ports/session-repository';
+
+export interface IngestResult {
+  acceptedSpans: number;
+  rejectedSpans: number;
+  rejectionMessage: string | undefined;
+  sessions: number;
+  /** Session batches that had been stored before (a retried request). */
+  duplicates: number;
+}
+
+/** Sessions written to storage at the same time for one request. */
+const WRITE_CONCURRENCY = 8;
+
+/** Stores the sessions of an OTLP export, tagged with the key that sent them. */
+export class IngestService {
+  constructor(
+    private readonly sessions: SessionRepository,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves only once every session of the request is durably stored. */
+  async ingest(identity: KeyIdentity, request: DecodedTraceRequest): Promise<IngestResult> {
+    const grouped = groupSessions(request);
+    const receivedAt = this.clock.now().toISOString();
+    const source = {
+      customerId: identity.customerId,
+      customerSlug: identity.customerSlug,
+      keyId: identity.keyId,
+      keyLabel: identity.keyLabel,
+      application: identity.application,
+      environment: identity.environment,
+    };
+    let duplicates = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < grouped.batches.length) {
+        const batch = grouped.batches[next++]!;
+        if ((await this.sessions.append(source, batch, receivedAt)) === 'duplicate') duplicates += 1;
+      }
+    };
+    const results = await Promise.allSettled(
+      Array.from({ length: Math.min(WRITE_CONCURRENCY, grouped.batches.length) }, worker),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+
+    const rejectedSpans = request.rejectedSpans + grouped.rejectedSpans;
+    const result: IngestResult = {
+      acceptedSpans: request.acceptedSpans - grouped.rejectedSpans,
+      rejectedSpans,
+      rejectionMessage: request.rejectionMessage ?? grouped.rejectionMessage,
+      sessions: grouped.batches.length,
+      duplicates,
+    };
+    this.log.info('traces ingested', {
+      customer: identity.customerSlug,
+      keyId: identity.keyId,
+      spans: result.acceptedSpans,
+      rejected: rejectedSpans,
+      sessions: result.sessions,
+      duplicates,
+    });
+    return result;
+  }
+}
