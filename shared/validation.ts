@@ -11,7 +11,7 @@ export interface FieldError {
  * Parses input with a zod schema; a failure becomes a 400 `validation_failed` that lists
  * each bad field. The offending values are not echoed back.
  */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what = 'request body'): z.output<S> {
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what = 'request'): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const errors: FieldError[] = result.error.issues.map((issue) => ({

@@ -7,7 +7,10 @@ import { TableStorage, type StorageFaultHook } from '../adapters/table/table-sto
 import { systemClock, type Clock } from '../clock';
 import type { Config } from '../config';
 import { processLogger, type Logger } from '../logging';
+import type { CustomerRepository } from '../ports/customer-repository';
+import type { KeyRepository } from '../ports/key-repository';
 import type { SecretStore } from '../ports/secret-store';
+import type { SessionRepository } from '../ports/session-repository';
 import { CustomerService } from './customer-service';
 import { HealthMonitor } from './health-monitor';
 import { IngestService } from './ingest-service';
@@ -37,6 +40,8 @@ export interface ServiceOverrides {
   log?: Logger;
   secrets?: SecretStore;
   faultHook?: StorageFaultHook;
+  /** Replace storage adapters (unit tests use the in-memory fakes). */
+  repositories?: { customers?: CustomerRepository; keys?: KeyRepository; sessions?: SessionRepository };
   /** Start background work (the health probe). On by default. */
   background?: boolean;
 }
@@ -49,11 +54,12 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     ...(overrides.faultHook ? { faultHook: overrides.faultHook } : {}),
   });
   const secrets = overrides.secrets ?? new FileSecretStore(config.localDataDir);
-  const keyRepository = new TableKeyRepository(storage);
+  const repositories = overrides.repositories ?? {};
+  const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
   const authenticator = new KeyAuthenticator(keyRepository, clock, config.authCache);
-  const customers = new CustomerService(new TableCustomerRepository(storage), secrets, clock);
+  const customers = new CustomerService(repositories.customers ?? new TableCustomerRepository(storage), secrets, clock);
   const keys = new KeyService(keyRepository, customers, secrets, authenticator, clock, log);
-  const ingest = new IngestService(new TableSessionRepository(storage), clock, log);
+  const ingest = new IngestService(repositories.sessions ?? new TableSessionRepository(storage), clock, log);
   const health = new HealthMonitor(
     [{ name: 'table-storage', check: () => storage.probe() }],
     config.health.probeIntervalMs,

@@ -1,0 +1,156 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startAzurite, type RunningAzurite } from '../local/azurite';
+import { loadLocalSettings } from '../local/settings';
+import { ConfigError, loadConfig } from '../shared/config';
+import type { ApiKeyView } from '../shared/domain';
+import { ApiError } from '../shared/errors';
+import { silentLogger } from '../shared/logging';
+import { createServices, type ServiceContext } from '../shared/services/context';
+
+/**
+ * `npm run admin -- <command>`: operator commands that call the same services as the API.
+ * It reads local.settings.json like `npm start`; when that points at the local Azurite and
+ * none is running, it starts one on the same data folder for the duration of the command.
+ */
+
+const ROOT = resolve(__dirname, '..', '..');
+
+const USAGE = `Usage: npm run admin -- <command> [options]
+
+Commands:
+  customer create --slug <slug> --name <name> --plan <starter|pro|enterprise>
+  customer show   --customer <slug>
+  key issue  --customer <slug> --label <label> --application <app> [--environment live|test] [--type primary|secondary|management]
+  key list   --customer <slug>
+  key revoke --customer <slug> --key <keyId>
+
+Options:
+  --json     print machine-readable JSON
+  --actor    who to record as the actor (default: admin-cli)
+`;
+
+const OPTIONS = {
+  slug: { type: 'string' },
+  name: { type: 'string' },
+  plan: { type: 'string' },
+  customer: { type: 'string' },
+  label: { type: 'string' },
+  application: { type: 'string' },
+  environment: { type: 'string' },
+  type: { type: 'string' },
+  key: { type: 'string' },
+  actor: { type: 'string', default: 'admin-cli' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+class UsageError extends Error {}
+
+function need(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new UsageError(`missing --${flag}`);
+  return value;
+}
+
+function keyTable(keys: ApiKeyView[]): string {
+  if (keys.length === 0) return '(no keys)';
+  const rows = keys.map((k) => [k.id, k.displayPrefix, k.label, k.application, k.type, k.environment, k.status, k.createdAt]);
+  const header = ['ID', 'KEY', 'LABEL', 'APPLICATION', 'TYPE', 'ENV', 'STATUS', 'CREATED'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export async function runAdmin(argv: string[], services: ServiceContext, print: (line: string) => void): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [group, action] = positionals;
+  const out = (human: string, data: unknown) => print(values.json ? JSON.stringify(data, null, 2) : human);
+  if (values.help || !group) {
+    print(USAGE);
+    return;
+  }
+  switch (`${group} ${action ?? ''}`.trim()) {
+    case 'customer create': {
+      const customer = await services.customers.create({
+        slug: need(values.slug, 'slug'),
+        name: need(values.name, 'name'),
+        plan: need(values.plan, 'plan'),
+      });
+      out(`Created customer ${customer.slug} (${customer.id}, plan ${customer.plan}).`, customer);
+      return;
+    }
+    case 'customer show': {
+      const customer = await services.customers.require(need(values.customer, 'customer'));
+      const { componentVersion: _version, ...shown } = customer;
+      out(JSON.stringify(shown, null, 2), shown);
+      return;
+    }
+    case 'key issue': {
+      const issued = await services.keys.issue(
+        need(values.customer, 'customer'),
+        {
+          label: need(values.label, 'label'),
+          application: need(values.application, 'application'),
+          ...(values.environment ? { environment: values.environment } : {}),
+          ...(values.type ? { type: values.type } : {}),
+        },
+        values.actor,
+      );
+      out(
+        `Issued ${issued.metadata.id} (${issued.metadata.label}). The key, shown this once:\n\n  ${issued.key}\n\nStore it in a secret manager now; it cannot be shown again.`,
+        issued,
+      );
+      return;
+    }
+    case 'key list': {
+      const keys = await services.keys.list(need(values.customer, 'customer'));
+      out(keyTable(keys), keys);
+      return;
+    }
+    case 'key revoke': {
+      const revoked = await services.keys.revoke(need(values.customer, 'customer'), need(values.key, 'key'), values.actor);
+      out(`Revoked ${revoked.id} (${revoked.label}) at ${revoked.revokedAt}.`, revoked);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command: ${positionals.join(' ')}`);
+  }
+}
+
+async function main(): Promise<number> {
+  process.chdir(ROOT);
+  loadLocalSettings(ROOT);
+  let azurite: RunningAzurite | undefined;
+  if (/^UseDevelopmentStorage=true;?$/i.test(process.env.TABLES_CONNECTION_STRING ?? '')) {
+    azurite = await startAzurite({
+      tablePort: Number(process.env.AZURITE_TABLE_PORT ?? 10002),
+      location: resolve(ROOT, process.env.LOCAL_DATA_DIR ?? '.local', 'azurite'),
+    });
+    process.env.TABLES_CONNECTION_STRING = azurite.connectionString;
+  }
+  const services = createServices(loadConfig(), { background: false, log: silentLogger });
+  try {
+    await runAdmin(process.argv.slice(2), services, (line) => console.log(line));
+    return 0;
+  } finally {
+    await services.dispose();
+    await azurite?.stop();
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        console.error(`${(error as Error).message}\n\n${USAGE}`);
+      } else if (error instanceof ApiError) {
+        console.error(`error: ${error.code}: ${error.detail}`);
+      } else if (error instanceof ConfigError) {
+        console.error(error.message);
+      } else {
+        console.error(`error: ${(error as Error).message ?? String(error)}`);
+      }
+      process.exit(1);
+    },
+  );
+}

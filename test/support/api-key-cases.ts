@@ -1,0 +1,47 @@
+import { formatCompoundKey, generateComponent, generateSecret } from '../../shared/keys/compound-key';
+import type { HttpFunctionDefinition } from '../../functions/definitions';
+
+/** What a failure case may use: a live key of one customer, a revoked one, another customer's slug. */
+export interface KeyFixtures {
+  key: string;
+  secret: string;
+  revokedKey: string;
+  otherSlug: string;
+}
+
+export interface ApiKeyFailureCase {
+  name: string;
+  code: 'api_key_missing' | 'api_key_malformed' | 'api_key_invalid';
+  headers: (f: KeyFixtures) => Record<string, string>;
+  /** Malformed input must be refused without reaching storage. */
+  storageCalls: 0 | 1;
+}
+
+const randomKey = (slug: string) => formatCompoundKey({ slug, component: generateComponent(), secret: generateSecret() });
+const slugOf = (key: string) => key.slice('vp_cust_'.length).split('.')[0]!;
+
+/** The API-key failures every protected function must answer the same way. */
+export const API_KEY_FAILURE_CASES: ApiKeyFailureCase[] = [
+  { name: 'no key at all', code: 'api_key_missing', storageCalls: 0, headers: () => ({}) },
+  { name: 'empty X-API-Key', code: 'api_key_missing', storageCalls: 0, headers: () => ({ 'x-api-key': '' }) },
+  { name: 'Authorization with another scheme', code: 'api_key_missing', storageCalls: 0, headers: (f) => ({ authorization: `Basic ${Buffer.from(`u:${f.key}`).toString('base64')}` }) },
+  { name: 'X-API-Key that is not a key', code: 'api_key_malformed', storageCalls: 0, headers: () => ({ 'x-api-key': 'not-a-key' }) },
+  { name: 'X-API-Key with a truncated secret', code: 'api_key_malformed', storageCalls: 0, headers: (f) => ({ 'x-api-key': f.key.slice(0, -1) }) },
+  { name: 'X-API-Key with an upper-case slug', code: 'api_key_malformed', storageCalls: 0, headers: (f) => ({ 'x-api-key': f.key.replace(/^vp_cust_([a-z0-9-]+)/, (_m, s: string) => `vp_cust_${s.toUpperCase()}`) }) },
+  { name: 'X-API-Key of 4 KiB', code: 'api_key_malformed', storageCalls: 0, headers: () => ({ 'x-api-key': 'k'.repeat(4096) }) },
+  { name: 'Bearer that is not a key', code: 'api_key_malformed', storageCalls: 0, headers: () => ({ authorization: 'Bearer not-a-key' }) },
+  { name: 'Bearer with a JWT', code: 'api_key_malformed', storageCalls: 0, headers: () => ({ authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln' }) },
+  { name: 'Bearer with only the secret segment', code: 'api_key_malformed', storageCalls: 0, headers: (f) => ({ authorization: `Bearer ${f.secret}` }) },
+  { name: 'Bearer with no token', code: 'api_key_malformed', storageCalls: 0, headers: () => ({ authorization: 'Bearer ' }) },
+  { name: 'unknown compound key', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ 'x-api-key': randomKey(slugOf(f.key)) }) },
+  { name: 'unknown bare secret', code: 'api_key_invalid', storageCalls: 1, headers: () => ({ 'x-api-key': generateSecret() }) },
+  { name: 'unknown key as Bearer', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ authorization: `Bearer ${randomKey(slugOf(f.key))}` }) },
+  { name: 'revoked key', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ 'x-api-key': f.revokedKey }) },
+  { name: 'revoked key as Bearer', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ authorization: `Bearer ${f.revokedKey}` }) },
+  { name: "valid secret under another customer's slug", code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ 'x-api-key': f.key.replace(/^vp_cust_[a-z0-9-]+\./, `vp_cust_${f.otherSlug}.`) }) },
+];
+
+/** A concrete path for a route template (parameters get harmless sample values). */
+export function samplePath(definition: HttpFunctionDefinition): string {
+  return `/${definition.route.replace(/\{\*?([A-Za-z0-9_]+)(:[a-z]+)?\??\}/g, (_m, name: string) => `sample-${name}`)}`;
+}

@@ -1,0 +1,29 @@
+import { functionDefinitions } from '../../functions/registry';
+import type { FunctionDefinition } from '../../functions/definitions';
+import { startLocalHost, type LocalHost } from '../../local/host';
+import type { ServiceContext } from '../../shared/services/context';
+
+/** The app's functions served in-process on a free port, against the given services. */
+export async function serveApp(
+  services: ServiceContext,
+  definitions: readonly FunctionDefinition[] = functionDefinitions,
+): Promise<LocalHost & { fetch: (path: string, init?: RequestInit) => Promise<Response> }> {
+  const host = await startLocalHost({
+    definitions,
+    getServices: () => services,
+    port: 0,
+    log: (level, fn, message) => console.log(`[${level}] ${fn}: ${message}`),
+  });
+  return { ...host, fetch: (path, init) => fetch(`${host.url}${path}`, init) };
+}
+
+/** Reads a problem+json body and checks its shape. */
+export async function problemOf(response: Response): Promise<{ code: string; status: number; detail: string; requestId: string; title: string; type: string }> {
+  expect(response.headers.get('content-type')).toBe('application/problem+json');
+  const body = (await response.json()) as { code: string; status: number; detail: string; requestId: string; title: string; type: string };
+  expect(body.status).toBe(response.status);
+  expect(body.requestId).toBe(response.headers.get('x-request-id'));
+  expect(typeof body.title).toBe('string');
+  expect(body.type).toBe(`urn:veriproof:problem:${body.code}`);
+  return body;
+}

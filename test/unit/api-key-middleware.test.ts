@@ -1,0 +1,114 @@
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { bindHttpFunction } from '../../functions/bind';
+import type { HttpFunctionDefinition } from '../../functions/definitions';
+import { functionDefinitions } from '../../functions/registry';
+import { withApiKey } from '../../middleware/api-key';
+import { DependencyUnavailableError } from '../../shared/errors';
+import { json } from '../../shared/http/responses';
+import { API_KEY_FAILURE_CASES, samplePath, type KeyFixtures } from '../support/api-key-cases';
+import { memoryServices } from '../support/memory-services';
+import { trackSecret } from '../support/secrets';
+
+/** A protected echo function: it answers with the identity the middleware handed it. */
+const echo: HttpFunctionDefinition = {
+  kind: 'http',
+  name: 'echo',
+  route: 'v1/echo',
+  methods: ['GET'],
+  auth: 'apiKey',
+  summary: 'test',
+  handler: async (_request, { identity }) => json(200, identity),
+};
+
+async function setup() {
+  const env = memoryServices();
+  const { services } = env;
+  await services.customers.create({ slug: 'acme', name: 'Acme', plan: 'pro' });
+  await services.customers.create({ slug: 'globex', name: 'Globex', plan: 'starter' });
+  const issued = await services.keys.issue('acme', { label: 'ingest', application: 'web' }, 'test');
+  const revoked = await services.keys.issue('acme', { label: 'old', application: 'web' }, 'test');
+  await services.keys.revoke('acme', revoked.metadata.id, 'test');
+  trackSecret(issued.key);
+  trackSecret(revoked.key);
+  const fixtures: KeyFixtures = { key: issued.key, secret: issued.key.split('.').at(-1)!, revokedKey: revoked.key, otherSlug: 'globex' };
+  const call = async (definition: HttpFunctionDefinition, headers: Record<string, string>) => {
+    const handler = bindHttpFunction(definition, () => services);
+    const request = new HttpRequest({ method: definition.methods[0]!, url: `http://localhost${samplePath(definition)}`, headers });
+    const response = await handler(request, new InvocationContext({ invocationId: 'req-1', logHandler: () => {} }));
+    return { status: response.status, headers: new Headers(response.headers as Record<string, string>), body: response.jsonBody as Record<string, unknown> };
+  };
+  return { ...env, fixtures, issued, call };
+}
+
+describe('ApiKeyMiddleware: happy path', () => {
+  it('resolves the identity from the whole key, the bare secret, or a Bearer key', async () => {
+    const { call, fixtures, issued } = await setup();
+    for (const headers of [{ 'x-api-key': fixtures.key }, { 'x-api-key': fixtures.secret }, { authorization: `Bearer ${fixtures.key}` }]) {
+      const response = await call(echo, headers);
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({
+        customerId: expect.stringMatching(/^cus_/),
+        customerSlug: 'acme',
+        plan: 'pro',
+        keyId: issued.metadata.id,
+        keyLabel: 'ingest',
+        application: 'web',
+        environment: 'live',
+        keyType: 'secondary',
+      });
+    }
+  });
+
+  it('prefers X-API-Key over Authorization', async () => {
+    const { call, fixtures } = await setup();
+    const response = await call(echo, { 'x-api-key': fixtures.key, authorization: 'Bearer not-a-key' });
+    expect(response.status).toBe(200);
+  });
+
+  it('reads storage once for repeated calls with one key (the cache)', async () => {
+    const { call, fixtures, repositories } = await setup();
+    const before = repositories.keys.lookupCalls;
+    for (let i = 0; i < 20; i++) expect((await call(echo, { 'x-api-key': fixtures.key })).status).toBe(200);
+    expect(repositories.keys.lookupCalls - before).toBe(1);
+  });
+});
+
+describe('ApiKeyMiddleware: error path (the shared failure table, on every protected function)', () => {
+  const protectedFunctions = [echo, ...functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === 'http' && d.auth === 'apiKey')];
+
+  it('has protected functions to check', () => {
+    expect(protectedFunctions.map((d) => d.name)).toEqual(expect.arrayContaining(['whoami', 'traces-ingest']));
+  });
+
+  describe.each(protectedFunctions.map((d) => [d.name, d] as const))('%s', (_name, definition) => {
+    it.each(API_KEY_FAILURE_CASES.map((c) => [c.name, c] as const))('%s', async (_caseName, failure) => {
+      const { call, fixtures, repositories } = await setup();
+      const headers = failure.headers(fixtures);
+      const before = repositories.keys.lookupCalls;
+      const response = await call(definition, headers);
+      expect(response.status).toBe(401);
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="veriproof"/);
+      expect(response.body).toMatchObject({ code: failure.code, status: 401, requestId: 'req-1' });
+      expect(repositories.keys.lookupCalls - before).toBe(failure.storageCalls);
+      const text = JSON.stringify(response.body);
+      for (const value of Object.values(headers)) if (value.length > 8) expect(text).not.toContain(value);
+    });
+  });
+});
+
+describe('ApiKeyMiddleware: dependency failures', () => {
+  it('answers 503 with Retry-After when storage is unreachable, never 200 or 500', async () => {
+    const { call, fixtures, repositories, services } = await setup();
+    repositories.keys.failWith = new DependencyUnavailableError('table storage', new Error('ECONNREFUSED'));
+    services.authenticator.evict('x'); // nothing cached for the key yet: it was only issued
+    const response = await call(echo, { 'x-api-key': fixtures.key });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(response.body).toMatchObject({ code: 'dependency_unavailable' });
+  });
+
+  it('refuses to build without a key source', () => {
+    expect(() => withApiKey({ sources: [] })).toThrow(/at least one key source/);
+  });
+});

@@ -1,0 +1,102 @@
+import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-repository';
+import { ManualClock } from '../../shared/clock';
+import { DependencyUnavailableError } from '../../shared/errors';
+import type { KeyLookupEntry } from '../../shared/ports/key-repository';
+import { KeyAuthenticator } from '../../shared/services/key-authenticator';
+
+const entry = (hash: string): KeyLookupEntry => ({
+  secretHash: hash,
+  status: 'active',
+  customerId: 'cus_1',
+  customerSlug: 'acme',
+  plan: 'pro',
+  keyId: 'key_1',
+  keyLabel: 'ingest',
+  application: 'web',
+  environment: 'live',
+  keyType: 'secondary',
+});
+
+function setup(ttlMs = 30_000, maxEntries = 100) {
+  const repo = new MemoryKeyRepository();
+  const clock = new ManualClock();
+  const auth = new KeyAuthenticator(repo, clock, { ttlMs, maxEntries });
+  repo.lookups.set('h1', entry('h1'));
+  return { repo, clock, auth };
+}
+
+describe('KeyAuthenticator', () => {
+  it('serves repeats from the cache until the TTL runs out', async () => {
+    const { repo, clock, auth } = setup(30_000);
+    await auth.authenticate('h1');
+    await auth.authenticate('h1');
+    expect(repo.lookupCalls).toBe(1);
+    clock.advance(29_999);
+    await auth.authenticate('h1');
+    expect(repo.lookupCalls).toBe(1);
+    clock.advance(2);
+    await auth.authenticate('h1');
+    expect(repo.lookupCalls).toBe(2);
+  });
+
+  it('caches misses too, so a repeated bad key does not reach storage', async () => {
+    const { repo, auth } = setup();
+    expect(await auth.authenticate('unknown')).toBeUndefined();
+    expect(await auth.authenticate('unknown')).toBeUndefined();
+    expect(repo.lookupCalls).toBe(1);
+  });
+
+  it('shares one read among concurrent misses for the same hash', async () => {
+    const { repo, auth } = setup();
+    const results = await Promise.all(Array.from({ length: 50 }, () => auth.authenticate('h1')));
+    expect(results.every((r) => r?.keyId === 'key_1')).toBe(true);
+    expect(repo.lookupCalls).toBe(1);
+  });
+
+  it('evicts at once on revocation', async () => {
+    const { repo, auth } = setup();
+    expect(await auth.authenticate('h1')).toBeDefined();
+    repo.lookups.delete('h1');
+    auth.evict('h1');
+    expect(await auth.authenticate('h1')).toBeUndefined();
+  });
+
+  it('does not cache a read that was in flight when the key was revoked', async () => {
+    const { repo, auth } = setup();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const original = repo.findByHash.bind(repo);
+    repo.findByHash = async (hash) => {
+      const found = await original(hash); // read before the revocation...
+      await gate; // ...answered after it
+      return found;
+    };
+    const stale = auth.authenticate('h1');
+    repo.lookups.delete('h1');
+    auth.evict('h1');
+    release();
+    expect(await stale).toBeDefined(); // that one request raced the revocation
+    repo.findByHash = original;
+    expect(await auth.authenticate('h1')).toBeUndefined(); // but nothing stale was cached
+  });
+
+  it('does not cache outages', async () => {
+    const { repo, auth } = setup();
+    repo.failWith = new DependencyUnavailableError('table storage');
+    await expect(auth.authenticate('h1')).rejects.toBeInstanceOf(DependencyUnavailableError);
+    repo.failWith = undefined;
+    expect(await auth.authenticate('h1')).toBeDefined();
+  });
+
+  it('stays within its entry bound', async () => {
+    const { auth } = setup(30_000, 10);
+    for (let i = 0; i < 100; i++) await auth.authenticate(`miss-${i}`);
+    expect(auth.cachedEntries).toBe(10);
+  });
+
+  it('with a TTL of 0 reads storage every time', async () => {
+    const { repo, auth } = setup(0);
+    for (let i = 0; i < 5; i++) await auth.authenticate('h1');
+    expect(repo.lookupCalls).toBe(5);
+  });
+});
