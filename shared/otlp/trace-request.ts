@@ -135,11 +135,7 @@ class Walker {
 
   private resourceSpans(raw: unknown, path: string): ResourceSpansJson {
     const rs = this.object(raw, path);
-    const out: ResourceSpansJson = {
-      scopeSpans: this.array(rs.scopeSpans, `${path}.scopeSpans`).map((ss, i) =>
-        this.scopeSpans(ss, `${path}.scopeSpans[${i}]`),
-      ),
-    };
+    const out = {} as ResourceSpansJson;
     if (rs.resource !== undefined && rs.resource !== null) {
       const resource = this.object(rs.resource, `${path}.resource`);
       out.resource = { attributes: this.attributes(resource.attributes, `${path}.resource.attributes`) };
@@ -148,6 +144,9 @@ class Walker {
     }
     const schemaUrl = this.string(rs.schemaUrl, `${path}.schemaUrl`);
     if (schemaUrl) out.schemaUrl = schemaUrl;
+    out.scopeSpans = this.array(rs.scopeSpans, `${path}.scopeSpans`).map((ss, i) =>
+      this.scopeSpans(ss, `${path}.scopeSpans[${i}]`),
+    );
     return out;
   }
 
@@ -164,7 +163,7 @@ class Walker {
         this.rejectionMessage ??= error.message;
       }
     });
-    const out: ScopeSpansJson = { spans };
+    const out = {} as ScopeSpansJson;
     if (ss.scope !== undefined && ss.scope !== null) {
       const scope = this.object(ss.scope, `${path}.scope`);
       out.scope = { name: this.string(scope.name, `${path}.scope.name`) };
@@ -175,6 +174,7 @@ class Walker {
     }
     const schemaUrl = this.string(ss.schemaUrl, `${path}.schemaUrl`);
     if (schemaUrl) out.schemaUrl = schemaUrl;
+    out.spans = spans;
     return out;
   }
 
