@@ -26,7 +26,11 @@ const CHUNKS_PER_ROW = 14;
 /** Upper bound on the body of one entity-group transaction (the service allows 4 MiB). */
 const TRANSACTION_BYTES = 3 * 1024 * 1024;
 const MAX_TRACE_IDS = 20;
-const MAX_ATTEMPTS = 8;
+const MAX_ATTEMPTS = 30;
+
+/** Full-jitter exponential backoff between optimistic-concurrency retries on one summary row. */
+const backoff = (attempt: number) =>
+  attempt === 0 ? Promise.resolve() : new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** attempt)));
 
 const sid = (sessionId: string): string => createHash('sha256').update(sessionId, 'utf8').digest('hex').slice(0, 32);
 const invertedTime = (iso: string): string => String(9_999_999_999_999 - new Date(iso).getTime()).padStart(13, '0');
@@ -125,6 +129,7 @@ export class TableSessionRepository implements SessionRepository {
     await this.writeAhead(parts.slice(1));
 
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      await backoff(attempt);
       const cacheKey = `${pk}/${s}`;
       const summaryKey = this.summaryKeys.get(cacheKey) ?? (await this.readIndex(pk, s));
       if (!summaryKey) {
