@@ -1,4 +1,4 @@
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { bindHttpFunction } from '../../functions/bind';
 import type { HttpFunctionDefinition } from '../../functions/definitions';
 import { functionDefinitions } from '../../functions/registry';
@@ -34,7 +34,7 @@ async function setup() {
   const call = async (definition: HttpFunctionDefinition, headers: Record<string, string>) => {
     const handler = bindHttpFunction(definition, () => services);
     const request = new HttpRequest({ method: definition.methods[0]!, url: `http://localhost${samplePath(definition)}`, headers });
-    const response = await handler(request, new InvocationContext({ invocationId: 'req-1', logHandler: () => {} }));
+    const response = (await handler(request, new InvocationContext({ invocationId: 'req-1', logHandler: () => {} }))) as HttpResponseInit;
     return { status: response.status, headers: new Headers(response.headers as Record<string, string>), body: response.jsonBody as Record<string, unknown> };
   };
   return { ...env, fixtures, issued, call };
@@ -43,7 +43,7 @@ async function setup() {
 describe('ApiKeyMiddleware: happy path', () => {
   it('resolves the identity from the whole key, the bare secret, or a Bearer key', async () => {
     const { call, fixtures, issued } = await setup();
-    for (const headers of [{ 'x-api-key': fixtures.key }, { 'x-api-key': fixtures.secret }, { authorization: `Bearer ${fixtures.key}` }]) {
+    for (const headers of [{ 'x-api-key': fixtures.key }, { 'x-api-key': fixtures.secret }, { authorization: `Bearer ${fixtures.key}` }] as Record<string, string>[]) {
       const response = await call(echo, headers);
       expect(response.status).toBe(200);
       expect(response.body).toEqual({

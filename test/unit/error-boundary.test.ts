@@ -1,4 +1,4 @@
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { withErrorBoundary } from '../../middleware/error-boundary';
 import { ApiError, DependencyUnavailableError, ERROR_CATALOGUE, STATUS_BY_CODE, isErrorCode } from '../../shared/errors';
 import { OtlpDecodeError } from '../../shared/otlp/trace-request';
@@ -11,7 +11,7 @@ function run(thrown: unknown) {
     throw thrown;
   });
   const invocation = new InvocationContext({ invocationId: 'inv-7', logHandler: (_level, ...args) => logs.push(args.join(' ')) });
-  return handler(new HttpRequest({ method: 'GET', url: 'http://localhost/x' }), invocation).then((response) => ({ response, logs }));
+  return Promise.resolve(handler(new HttpRequest({ method: 'GET', url: 'http://localhost/x' }), invocation)).then((response) => ({ response: response as HttpResponseInit, logs }));
 }
 
 describe('error catalogue', () => {

@@ -1,0 +1,44 @@
+import { runAdmin } from '../../cli/admin';
+import { hashSecret } from '../../shared/keys/compound-key';
+import { trackSecret } from '../support/secrets';
+import { testServices } from '../support/services';
+
+describe('npm run admin (against Azurite, through the same services as the API)', () => {
+  const services = testServices();
+  const run = async (...argv: string[]) => {
+    const lines: string[] = [];
+    await runAdmin(argv, services, (line) => lines.push(line));
+    return lines.join('\n');
+  };
+  const slug = `cli-${Date.now().toString(36)}`;
+
+  it('creates a customer, issues a key once, lists it masked, revokes it', async () => {
+    expect(await run('customer', 'create', '--slug', slug, '--name', 'CLI Co', '--plan', 'starter')).toMatch(new RegExp(`Created customer ${slug}`));
+
+    const issued = JSON.parse(await run('key', 'issue', '--customer', slug, '--label', 'deploy-bot', '--application', 'ci', '--environment', 'test', '--json'));
+    trackSecret(issued.key);
+    expect(issued.key).toMatch(new RegExp(`^vp_cust_${slug}\\.[A-Za-z0-9]{32}\\.[A-Za-z0-9_-]{43}$`));
+    expect(issued.metadata).toMatchObject({ label: 'deploy-bot', application: 'ci', environment: 'test', status: 'active' });
+    expect(await services.authenticator.authenticate(hashSecret(issued.key.split('.').at(-1)))).toMatchObject({ keyLabel: 'deploy-bot' });
+
+    const listing = await run('key', 'list', '--customer', slug);
+    expect(listing).toContain(issued.metadata.displayPrefix);
+    expect(listing).toContain('deploy-bot');
+    expect(listing).not.toContain(issued.key.split('.').at(-1));
+
+    expect(await run('key', 'revoke', '--customer', slug, '--key', issued.metadata.id)).toMatch(/^Revoked key_/);
+    expect(await services.authenticator.authenticate(hashSecret(issued.key.split('.').at(-1)))).toBeUndefined();
+    expect(await run('key', 'list', '--customer', slug)).toMatch(/revoked/);
+  });
+
+  it('refuses bad input with the API error codes', async () => {
+    await expect(run('customer', 'create', '--slug', 'Bad Slug', '--name', 'x', '--plan', 'gold')).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(run('key', 'list', '--customer', 'no-such-customer')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(run('key', 'issue', '--customer', slug)).rejects.toThrow(/missing --label/);
+    await expect(run('frobnicate')).rejects.toThrow(/unknown command/);
+  });
+
+  it('prints usage for help', async () => {
+    expect(await run('--help')).toMatch(/Usage: npm run admin/);
+  });
+});

@@ -1,0 +1,81 @@
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { functionDefinitions } from '../../functions/registry';
+import { testEnv } from '../support/services';
+
+/**
+ * What the Functions host receives: the real `app.http` / `app.timer` of @azure/functions
+ * call `registerFunction` on the worker's core API. The worker provides that module at run
+ * time; here a stand-in records the calls, so the test sees the actual metadata and handlers.
+ */
+const registered: Array<{ metadata: { name: string; bindings: Record<string, Record<string, unknown>> }; callback: unknown }> = [];
+jest.mock(
+  '@azure/functions-core',
+  () => ({
+    registerFunction: (metadata: never, callback: unknown) => {
+      registered.push({ metadata, callback });
+      return { dispose: () => {} };
+    },
+    setProgrammingModel: () => {},
+    getProgrammingModel: () => undefined,
+    registerHook: () => ({ dispose: () => {} }),
+    app: { functions: [] },
+  }),
+  { virtual: true },
+);
+
+describe('production registration (functions/index.ts)', () => {
+  beforeAll(() => {
+    Object.assign(process.env, testEnv());
+    jest.isolateModules(() => {
+      require('../../functions/index');
+    });
+  });
+
+  it('registers exactly the declared list: names, routes, methods, anonymous', () => {
+    const declared = functionDefinitions.map((d) =>
+      d.kind === 'http'
+        ? { name: d.name, type: 'httpTrigger', route: d.route, methods: [...d.methods], authLevel: 'anonymous' }
+        : { name: d.name, type: 'timerTrigger', schedule: d.schedule },
+    );
+    const actual = registered.map(({ metadata }) => {
+      const trigger = Object.values(metadata.bindings).find((b) => b.direction === 'in')!;
+      return trigger.type === 'httpTrigger'
+        ? { name: metadata.name, type: trigger.type, route: trigger.route, methods: trigger.methods, authLevel: trigger.authLevel }
+        : { name: metadata.name, type: trigger.type, schedule: trigger.schedule };
+    });
+    expect(actual).toEqual(declared);
+    expect(registered.length).toBeGreaterThan(0);
+  });
+
+  it('gives every HTTP function an http output binding and a handler that answers', async () => {
+    const health = registered.find((r) => r.metadata.name === 'health')!;
+    expect(Object.values(health.metadata.bindings).some((b) => b.direction === 'out' && b.type === 'http')).toBe(true);
+    const handler = health.callback as (req: HttpRequest, ctx: InvocationContext) => Promise<{ status: number }>;
+    const response = await handler(
+      new HttpRequest({ method: 'GET', url: 'http://localhost/v1/health' }),
+      new InvocationContext({ invocationId: 'reg-1', logHandler: () => {} }),
+    );
+    expect([200, 503]).toContain(response.status);
+  });
+
+  it('has routes without a leading slash (host.json routePrefix is empty) and unique names', () => {
+    const host = require('../../host.json') as { extensions: { http: { routePrefix: string } } };
+    expect(host.extensions.http.routePrefix).toBe('');
+    const names = functionDefinitions.map((d) => d.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const d of functionDefinitions) if (d.kind === 'http') expect(d.route).toMatch(/^v1\//);
+  });
+});
+
+describe('func start compatibility', () => {
+  it('has the files Core Tools reads', () => {
+    const pkg = require('../../package.json') as { main: string; engines: { node: string } };
+    expect(pkg.main).toBe('dist/functions/*.js');
+    expect(pkg.engines.node).toMatch(/22/);
+    const host = require('../../host.json') as { version: string; extensionBundle: { id: string; version: string } };
+    expect(host.version).toBe('2.0');
+    expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
+    const sample = require('../../local.settings.sample.json') as { Values: Record<string, string> };
+    expect(sample.Values).toMatchObject({ FUNCTIONS_WORKER_RUNTIME: 'node', AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
+  });
+});
