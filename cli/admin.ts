@@ -1,12 +1,16 @@
+import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAzurite, type RunningAzurite } from '../local/azurite';
 import { loadLocalSettings } from '../local/settings';
+import { PORTAL_ROLES, signLocalPortalToken, type PortalRole } from '../shared/auth/portal-tokens';
 import { ConfigError, loadConfig } from '../shared/config';
 import type { ApiKeyView } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { silentLogger } from '../shared/logging';
 import { createServices, type ServiceContext } from '../shared/services/context';
+import type { Operation } from '../shared/services/key-service';
 
 /**
  * `npm run admin -- <command>`: operator commands that call the same services as the API.
@@ -23,7 +27,10 @@ Commands:
   customer show   --customer <slug>
   key issue  --customer <slug> --label <label> --application <app> [--environment live|test] [--type primary|secondary|management]
   key list   --customer <slug>
-  key revoke --customer <slug> --key <keyId>
+  key revoke --customer <slug> --key <keyId> [--force]
+  key reset  --customer <slug>
+  token --customer <slug> --role CustomerAdmin|Staff [--role ...] [--sub <id>] [--name <name>] [--ttl <seconds>]
+                 (a local portal token; needs PORTAL_JWT_SECRET, never available in Azure)
 
 Options:
   --json     print machine-readable JSON
@@ -41,6 +48,10 @@ const OPTIONS = {
   type: { type: 'string' },
   key: { type: 'string' },
   actor: { type: 'string', default: 'admin-cli' },
+  force: { type: 'boolean', default: false },
+  role: { type: 'string', multiple: true },
+  sub: { type: 'string' },
+  ttl: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -64,6 +75,10 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   const [group, action] = positionals;
   const out = (human: string, data: unknown) => print(values.json ? JSON.stringify(data, null, 2) : human);
+  const op: Operation = {
+    actor: { type: 'user', id: `cli:${safeUser()}`, name: values.actor },
+    requestId: `cli-${randomUUID()}`,
+  };
   if (values.help || !group) {
     print(USAGE);
     return;
@@ -93,7 +108,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
           ...(values.environment ? { environment: values.environment } : {}),
           ...(values.type ? { type: values.type } : {}),
         },
-        values.actor,
+        op,
       );
       out(
         `Issued ${issued.metadata.id} (${issued.metadata.label}). The key, shown this once:\n\n  ${issued.key}\n\nStore it in a secret manager now; it cannot be shown again.`,
@@ -107,12 +122,50 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'key revoke': {
-      const revoked = await services.keys.revoke(need(values.customer, 'customer'), need(values.key, 'key'), values.actor);
+      const revoked = await services.keys.revoke(need(values.customer, 'customer'), need(values.key, 'key'), op, { force: values.force });
       out(`Revoked ${revoked.id} (${revoked.label}) at ${revoked.revokedAt}.`, revoked);
+      return;
+    }
+    case 'key reset': {
+      const reset = await services.keys.reset(need(values.customer, 'customer'), op);
+      out(
+        reset.keys.length === 0
+          ? 'No active keys to reset.'
+          : `Replaced ${reset.keys.length} key(s). The new keys, shown this once:\n\n${reset.keys.map((k) => `  ${k.metadata.label}: ${k.key}`).join('\n')}`,
+        reset,
+      );
+      return;
+    }
+    case 'token': {
+      const roles = (values.role ?? []) as string[];
+      if (roles.length === 0) throw new UsageError('missing --role');
+      const unknown = roles.filter((r) => !(PORTAL_ROLES as readonly string[]).includes(r));
+      if (unknown.length > 0) throw new UsageError(`unknown role ${unknown.join(', ')} (use ${PORTAL_ROLES.join(' or ')})`);
+      const ttl = Number(values.ttl ?? 3600);
+      if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new UsageError('--ttl must be 60 to 86400 seconds');
+      const token = await signLocalPortalToken(
+        services.config.portal,
+        {
+          sub: values.sub ?? `local-${safeUser()}`,
+          name: values.name ?? safeUser(),
+          ...(values.customer ? { customer: values.customer } : {}),
+          roles: roles as PortalRole[],
+        },
+        ttl,
+      );
+      out(token, { token, expiresInSeconds: ttl });
       return;
     }
     default:
       throw new UsageError(`unknown command: ${positionals.join(' ')}`);
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'operator';
   }
 }
 

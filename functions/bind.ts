@@ -1,5 +1,6 @@
 import type { HttpHandler, InvocationContext, Timer } from '@azure/functions';
 import { withApiKey } from '../middleware/api-key';
+import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
 import { withErrorBoundary, type ServiceProvider } from '../middleware/error-boundary';
 import { describeError, invocationLogger } from '../shared/logging';
 import type { HttpFunctionDefinition, TimerFunctionDefinition } from './definitions';
@@ -14,7 +15,11 @@ export function bindHttpFunction(definition: HttpFunctionDefinition, getServices
     case 'anonymous':
       return boundary(definition.handler);
     case 'apiKey':
-      return boundary(withApiKey()(definition.handler));
+      return boundary(withApiKey(definition.keyTypes ? { keyTypes: definition.keyTypes } : {})(definition.handler));
+    case 'customer':
+      return boundary(withCustomerAccess()(definition.handler));
+    case 'staff':
+      return boundary(withStaff()(definition.handler));
   }
 }
 

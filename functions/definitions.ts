@@ -1,5 +1,8 @@
 import type { HttpMethod, HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
-import type { KeyIdentity } from '../shared/domain';
+import type { ZodType } from 'zod';
+import type { PortalUser } from '../shared/auth/portal-tokens';
+import type { Actor, KeyIdentity, KeyType } from '../shared/domain';
+import type { ErrorCode } from '../shared/errors';
 import type { Logger } from '../shared/logging';
 import type { ServiceContext } from '../shared/services/context';
 
@@ -16,8 +19,40 @@ export interface ApiKeyContext extends RequestContext {
   identity: KeyIdentity;
 }
 
+/**
+ * What customer routes receive: the tenant whose keys they act on (the token's customer, the
+ * management key's customer, or the shared sandbox in sandbox mode) and who is acting.
+ */
+export interface CustomerContext extends RequestContext {
+  tenant: string;
+  actor: Actor;
+  /** True when the portal asked for the shared sandbox tenant (reads only). */
+  sandbox: boolean;
+  principal: { kind: 'user'; user: PortalUser } | { kind: 'key'; identity: KeyIdentity };
+}
+
+/** What staff routes receive: the signed-in staff user. */
+export interface StaffContext extends RequestContext {
+  user: PortalUser;
+  actor: Actor;
+}
+
 export type AnonymousHandler = (request: HttpRequest, ctx: RequestContext) => Promise<HttpResponseInit>;
 export type ApiKeyHandler = (request: HttpRequest, ctx: ApiKeyContext) => Promise<HttpResponseInit>;
+export type CustomerHandler = (request: HttpRequest, ctx: CustomerContext) => Promise<HttpResponseInit>;
+export type StaffHandler = (request: HttpRequest, ctx: StaffContext) => Promise<HttpResponseInit>;
+
+/** How a route is described in the OpenAPI document: the same zod schemas the handler parses with. */
+export interface RouteDocs {
+  params?: ZodType;
+  query?: ZodType;
+  body?: ZodType;
+  /** Successful responses by status. */
+  responses: Record<number, { description: string; schema?: ZodType; contentType?: string }>;
+  /** The catalogue codes this route can answer with, besides its door's. */
+  errors?: ErrorCode[];
+  tags?: string[];
+}
 
 interface HttpFunctionBase {
   kind: 'http';
@@ -27,6 +62,7 @@ interface HttpFunctionBase {
   route: string;
   methods: HttpMethod[];
   summary: string;
+  docs?: RouteDocs;
 }
 
 /**
@@ -35,7 +71,12 @@ interface HttpFunctionBase {
  */
 export type HttpFunctionDefinition =
   | (HttpFunctionBase & { auth: 'anonymous'; handler: AnonymousHandler })
-  | (HttpFunctionBase & { auth: 'apiKey'; handler: ApiKeyHandler });
+  | (HttpFunctionBase & { auth: 'apiKey'; keyTypes?: readonly KeyType[]; handler: ApiKeyHandler })
+  | (HttpFunctionBase & { auth: 'customer'; handler: CustomerHandler })
+  | (HttpFunctionBase & { auth: 'staff'; handler: StaffHandler });
+
+/** Key types that may call ingest routes; management keys manage, they do not ingest. */
+export const INGEST_KEY_TYPES: readonly KeyType[] = ['primary', 'secondary'];
 
 export interface TimerContext {
   services: ServiceContext;

@@ -2,7 +2,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import { ExportTraceServiceResponse } from '../shared/otlp/proto-schema';
 import { CONTENT_TYPES, checkDeclaredLength, decodeContent, otlpFormatOf } from '../shared/otlp/http-body';
 import { decodeTraceRequest, type OtlpFormat } from '../shared/otlp/trace-request';
-import type { HttpFunctionDefinition } from './definitions';
+import { INGEST_KEY_TYPES, type HttpFunctionDefinition } from './definitions';
 
 /**
  * `POST /v1/traces` (API key): OTLP/HTTP trace export. Spans are grouped into sessions and
@@ -14,6 +14,7 @@ export const tracesIngest: HttpFunctionDefinition = {
   route: 'v1/traces',
   methods: ['POST'],
   auth: 'apiKey',
+  keyTypes: INGEST_KEY_TYPES,
   summary: 'OTLP/HTTP trace export (JSON or protobuf); spans are stored as sessions.',
   handler: async (request, { services, identity }) => {
     const maxBytes = services.config.ingest.maxBodyBytes;

@@ -1,4 +1,7 @@
 import type { ServiceContext } from '../shared/services/context';
+import type { Operation } from '../shared/services/key-service';
+
+const LOCAL_HOST: Operation = { actor: { type: 'system', id: 'local-host', name: 'local host (npm start)' }, requestId: 'local-start' };
 
 export const DEMO_SLUG = 'demo';
 
@@ -14,6 +17,6 @@ export async function seedDemo(services: ServiceContext): Promise<{ customerCrea
   }
   const keys = await services.keys.list(DEMO_SLUG);
   if (keys.some((k) => k.status === 'active')) return { customerCreated, key: undefined };
-  const issued = await services.keys.issue(DEMO_SLUG, { label: 'demo', application: 'demo-app' }, 'local-host');
+  const issued = await services.keys.issue(DEMO_SLUG, { label: 'demo', application: 'demo-app' }, LOCAL_HOST);
   return { customerCreated, key: issued.key };
 }

@@ -1,7 +1,9 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../functions/definitions';
+import type { KeyIdentity, KeyType } from '../shared/domain';
 import { ApiError } from '../shared/errors';
-import { hashSecret, parsePresentedKey } from '../shared/keys/compound-key';
+import { KEY_PREFIX, hashSecret, parsePresentedKey, type PresentedKey } from '../shared/keys/compound-key';
+import type { ServiceContext } from '../shared/services/context';
 
 export const API_KEY_HEADER = 'x-api-key';
 const REALM = 'veriproof';
@@ -19,52 +21,77 @@ const MALFORMED = () => unauthorized('api_key_malformed', 'The API key is not in
 /** One answer for unknown, revoked and mismatched keys alike: no oracle. */
 const INVALID = () => unauthorized('api_key_invalid', 'The API key is not valid.');
 
-export interface ApiKeyOptions {
-  /** Where the key may come from; both by default. */
-  sources?: Array<'x-api-key' | 'bearer'>;
+/** Where a request carries an API key, if it carries one: `X-API-Key`, or a Bearer token that looks like a compound key. */
+export function apiKeyCredential(request: HttpRequest): string | undefined {
+  const header = request.headers.get(API_KEY_HEADER);
+  if (header !== null && header.trim() !== '') return header.trim();
+  const bearer = bearerToken(request);
+  return bearer?.startsWith(KEY_PREFIX) ? bearer : undefined;
+}
+
+/** The token of an `Authorization: Bearer` header; '' for a Bearer header without one. */
+export function bearerToken(request: HttpRequest): string | undefined {
+  const authorization = request.headers.get('authorization');
+  if (authorization === null) return undefined;
+  if (!/^Bearer\b/i.test(authorization.trim())) return undefined;
+  const match = /^Bearer[ \t]+(\S+)$/i.exec(authorization.trim());
+  return match ? match[1]! : '';
+}
+
+function readPresentedKey(request: HttpRequest): PresentedKey {
+  const header = request.headers.get(API_KEY_HEADER);
+  if (header !== null && header.trim() !== '') {
+    const parsed = parsePresentedKey(header.trim(), true);
+    if (!parsed.ok) throw MALFORMED();
+    return parsed.value;
+  }
+  const bearer = bearerToken(request);
+  if (bearer !== undefined) {
+    const parsed = parsePresentedKey(bearer, false);
+    if (!parsed.ok) throw MALFORMED();
+    return parsed.value;
+  }
+  throw MISSING();
 }
 
 /**
- * The ApiKeyMiddleware: the only place ingest authentication happens.
+ * Resolves the API key a request presents to the identity of an active key, or throws the
+ * 401 that says why not. The one implementation of API-key authentication.
  *
  * 1. Read `X-API-Key` (the secret segment or the whole compound key), else
  *    `Authorization: Bearer <compound key>`; neither -> 401 `api_key_missing`.
  * 2. Parse with the strict grammar; unparseable -> 401 `api_key_malformed`, no storage call.
  * 3. Hash the secret and resolve it with one point read (or the bounded cache); unknown or
  *    inactive, or a compound key naming another customer -> 401 `api_key_invalid`.
- * 4. Hand the handler the resolved identity. Storage down -> 503 (from the error boundary).
+ * Storage down -> DependencyUnavailableError (the error boundary answers 503).
+ */
+export async function authenticateApiKey(request: HttpRequest, services: ServiceContext): Promise<KeyIdentity> {
+  const presented = readPresentedKey(request);
+  const identity = await services.authenticator.authenticate(hashSecret(presented.secret));
+  if (!identity) throw INVALID();
+  if (presented.form === 'compound' && presented.slug !== identity.customerSlug) throw INVALID();
+  return identity;
+}
+
+export interface ApiKeyOptions {
+  /** Key types this route accepts (all by default); another type is 403 `forbidden`. */
+  keyTypes?: readonly KeyType[];
+}
+
+/**
+ * The ApiKeyMiddleware: wraps a handler so it runs only for a valid API key, and hands it the
+ * resolved identity. Handlers behind it never authenticate again.
  */
 export function withApiKey(options: ApiKeyOptions = {}) {
-  const sources = new Set(options.sources ?? ['x-api-key', 'bearer']);
-  if (sources.size === 0) throw new Error('withApiKey: at least one key source is needed');
+  const allowed = options.keyTypes ? new Set(options.keyTypes) : undefined;
+  if (allowed && allowed.size === 0) throw new Error('withApiKey: at least one key type is needed');
 
   return (handler: ApiKeyHandler): AnonymousHandler =>
     async function apiKeyMiddleware(request: HttpRequest, ctx: RequestContext): Promise<HttpResponseInit> {
-      const presented = readPresentedKey(request, sources);
-      const secretHash = hashSecret(presented.secret);
-      const identity = await ctx.services.authenticator.authenticate(secretHash);
-      if (!identity) throw INVALID();
-      if (presented.form === 'compound' && presented.slug !== identity.customerSlug) throw INVALID();
+      const identity = await authenticateApiKey(request, ctx.services);
+      if (allowed && !allowed.has(identity.keyType)) {
+        throw new ApiError('forbidden', `A ${identity.keyType} key cannot call this route.`);
+      }
       return handler(request, { ...ctx, identity });
     };
-}
-
-function readPresentedKey(request: HttpRequest, sources: Set<string>) {
-  const headerKey = sources.has('x-api-key') ? request.headers.get(API_KEY_HEADER) : null;
-  if (headerKey !== null && headerKey.trim() !== '') {
-    const parsed = parsePresentedKey(headerKey.trim(), true);
-    if (!parsed.ok) throw MALFORMED();
-    return parsed.value;
-  }
-  const authorization = sources.has('bearer') ? request.headers.get('authorization') : null;
-  if (authorization !== null) {
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-    if (match) {
-      const parsed = parsePresentedKey(match[1]!, false);
-      if (!parsed.ok) throw MALFORMED();
-      return parsed.value;
-    }
-    if (/^Bearer\b/i.test(authorization.trim())) throw MALFORMED();
-  }
-  throw MISSING();
 }

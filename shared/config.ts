@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PLANS, type Plan } from './domain';
 
 /**
  * Configuration, parsed once from the environment. Nothing else in the service reads
@@ -17,6 +18,40 @@ const intSetting = (fallback: number, min: number, max: number) =>
 
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;
 
+/** What a plan grants each customer and each key. */
+export const planLimitsSchema = z.object({
+  /** Active keys a customer may hold. */
+  keyLimit: z.number().int().min(1).max(10_000),
+  /** Sustained ingest requests per second per key. */
+  requestsPerSecond: z.number().positive().max(1_000_000),
+  /** Requests a key may send in a burst above the sustained rate. */
+  burst: z.number().int().min(1).max(10_000_000),
+});
+export type PlanLimits = z.infer<typeof planLimitsSchema>;
+
+export const DEFAULT_PLANS: Record<Plan, PlanLimits> = {
+  starter: { keyLimit: 2, requestsPerSecond: 10, burst: 20 },
+  pro: { keyLimit: 5, requestsPerSecond: 100, burst: 200 },
+  enterprise: { keyLimit: 50, requestsPerSecond: 1000, burst: 2000 },
+};
+
+const plansSetting = z
+  .string()
+  .trim()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.partialRecord(z.enum(PLANS), planLimitsSchema.partial()))
+  .transform((overrides) =>
+    Object.fromEntries(PLANS.map((plan) => [plan, { ...DEFAULT_PLANS[plan], ...overrides[plan] }])) as Record<Plan, PlanLimits>,
+  )
+  .optional();
+
 export const configSchema = z
   .object({
     /** Connection string for our tables: Azurite locally (`UseDevelopmentStorage=true`) or an account key. */
@@ -32,7 +67,7 @@ export const configSchema = z
     /** Upper bound on one storage call made while a request waits for it. */
     STORAGE_TIMEOUT_MS: intSetting(3000, 100, 60_000),
     /** How long an authenticated key may be served from the in-process cache (0 turns the cache off). */
-    AUTH_CACHE_TTL_SECONDS: intSetting(30, 0, 3600),
+    AUTH_CACHE_TTL_SECONDS: intSetting(300, 0, 3600),
     /** Upper bound on cached key lookups (positive and negative), which bounds the cache's memory. */
     AUTH_CACHE_MAX_ENTRIES: intSetting(10_000, 1, 1_000_000),
     /** How often the background health probe reads storage. */
@@ -41,8 +76,39 @@ export const configSchema = z
     INGEST_MAX_BODY_BYTES: intSetting(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     /** Folder for local-only state (the local secret store). Ignored in Azure. */
     LOCAL_DATA_DIR: z.string().trim().min(1).default('.local'),
+    /** Plan table overrides as JSON, e.g. `{"pro":{"keyLimit":8}}`; unnamed values keep their defaults. */
+    PLANS: plansSetting,
+    /** Issuer the portal's session tokens must carry. */
+    PORTAL_JWT_ISSUER: z.string().trim().min(1),
+    /** Audience the portal's session tokens must carry. */
+    PORTAL_JWT_AUDIENCE: z.string().trim().min(1),
+    /** JWKS of the portal's token issuer (production). */
+    PORTAL_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** HS256 secret for portal tokens (local and tests only; refused in Azure). */
+    PORTAL_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** How often each instance reads the revocation feed. */
+    REVOCATION_POLL_INTERVAL_MS: intSetting(1000, 100, 60_000),
+    /** After this long without a successful feed read, cached keys are not trusted. */
+    REVOCATION_FEED_MAX_STALENESS_SECONDS: intSetting(30, 1, 3600),
+    /** Set by App Service on every Azure instance; its presence means "running in Azure". */
+    WEBSITE_INSTANCE_ID: z.string().optional(),
   })
   .superRefine((env, ctx) => {
+    const portal = [env.PORTAL_JWKS_URL, env.PORTAL_JWT_SECRET].filter(Boolean).length;
+    if (portal !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PORTAL_JWKS_URL'],
+        message: portal === 0 ? 'set PORTAL_JWKS_URL (Azure) or PORTAL_JWT_SECRET (local)' : 'set only one of PORTAL_JWKS_URL and PORTAL_JWT_SECRET',
+      });
+    }
+    if (env.PORTAL_JWT_SECRET && env.WEBSITE_INSTANCE_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PORTAL_JWT_SECRET'],
+        message: 'a shared-secret portal token key is for local use only; in Azure set PORTAL_JWKS_URL',
+      });
+    }
     const given = [env.TABLES_CONNECTION_STRING, env.TABLES_ENDPOINT].filter(Boolean).length;
     if (given !== 1) {
       ctx.addIssue({
@@ -67,6 +133,17 @@ export interface Config {
   health: { probeIntervalMs: number };
   ingest: { maxBodyBytes: number };
   localDataDir: string;
+  plans: Record<Plan, PlanLimits>;
+  portal: {
+    issuer: string;
+    audience: string;
+    jwksUrl: string | undefined;
+    /** Present only off Azure. */
+    sharedSecret: string | undefined;
+  };
+  revocationFeed: { pollIntervalMs: number; maxStalenessMs: number };
+  /** Where the process runs: Azure (App Service sets WEBSITE_INSTANCE_ID) or a developer machine / CI. */
+  runtime: 'azure' | 'local';
 }
 
 /** Thrown when the environment does not describe a runnable service. */
@@ -104,5 +181,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     health: { probeIntervalMs: v.HEALTH_PROBE_INTERVAL_MS },
     ingest: { maxBodyBytes: v.INGEST_MAX_BODY_BYTES },
     localDataDir: v.LOCAL_DATA_DIR,
+    plans: v.PLANS ?? DEFAULT_PLANS,
+    portal: {
+      issuer: v.PORTAL_JWT_ISSUER,
+      audience: v.PORTAL_JWT_AUDIENCE,
+      jwksUrl: v.PORTAL_JWKS_URL,
+      sharedSecret: v.PORTAL_JWT_SECRET,
+    },
+    revocationFeed: {
+      pollIntervalMs: v.REVOCATION_POLL_INTERVAL_MS,
+      maxStalenessMs: v.REVOCATION_FEED_MAX_STALENESS_SECONDS * 1000,
+    },
+    runtime: v.WEBSITE_INSTANCE_ID ? 'azure' : 'local',
   };
 }

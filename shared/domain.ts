@@ -14,6 +14,17 @@ export type KeyEnvironment = (typeof KEY_ENVIRONMENTS)[number];
 
 export type KeyStatus = 'active' | 'revoked';
 
+/** The built-in shared sandbox tenant that portal sandbox mode reads (read-only). */
+export const SANDBOX_SLUG = 'sandbox';
+
+/** Who did something: a portal user, a management key, or the service itself. */
+export interface Actor {
+  type: 'user' | 'key' | 'system';
+  id: string;
+  /** A user's name, a key's label, or the component of the service. */
+  name: string;
+}
+
 export interface Customer {
   /** Opaque, stable id (`cus_…`). */
   id: string;
@@ -24,6 +35,10 @@ export interface Customer {
   /** The SecretStore version of the customer's current master component. */
   componentVersion: string;
   createdAt: string;
+  /** Keys currently active (kept with the customer so the cap holds under concurrency). */
+  activeKeyCount: number;
+  /** Staff override of the plan's key cap; `undefined` means the plan decides. */
+  keyLimitOverride: number | undefined;
 }
 
 /** A key as stored for its customer. `secretHash` never leaves the service layer. */
@@ -40,9 +55,9 @@ export interface ApiKeyRecord {
   secretHash: string;
   status: KeyStatus;
   createdAt: string;
-  createdBy: string;
+  createdBy: Actor;
   revokedAt?: string;
-  revokedBy?: string;
+  revokedBy?: Actor;
 }
 
 /** A key as clients may see it: everything but the hash. */
@@ -66,4 +81,55 @@ export interface KeyIdentity {
   application: string;
   environment: KeyEnvironment;
   keyType: KeyType;
+}
+
+export const KEY_REQUEST_ACTIONS = ['issue-key', 'revoke-key', 'rotate-tenant-key'] as const;
+export type KeyRequestAction = (typeof KEY_REQUEST_ACTIONS)[number];
+export type KeyRequestStatus = 'pending' | 'executed' | 'rejected' | 'failed';
+
+/** A key-management request of the portal's request-driven flow. Never holds a key value. */
+export interface KeyRequest {
+  id: string;
+  customerSlug: string;
+  action: KeyRequestAction;
+  status: KeyRequestStatus;
+  /** The validated input of the action (no secrets). */
+  params: Record<string, unknown>;
+  /** What execution produced (ids, never key values). */
+  result?: Record<string, unknown>;
+  failure?: { code: string; detail: string };
+  /** Why staff rejected it, or what stands in its way. */
+  note?: string;
+  requestedBy: Actor;
+  requestedAt: string;
+  /** The HTTP request id of the call that submitted it. */
+  submittedInRequest: string;
+  decidedBy?: Actor;
+  decidedAt?: string;
+}
+
+export const AUDIT_EVENT_TYPES = [
+  'key.issued',
+  'key.revoked',
+  'key.reset',
+  'request.submitted',
+  'request.executed',
+  'request.rejected',
+  'request.failed',
+  'customer.updated',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** One entry of a customer's audit log. */
+export interface AuditEvent {
+  id: string;
+  customerSlug: string;
+  type: AuditEventType;
+  at: string;
+  actor: Actor;
+  keyId?: string;
+  keyRequestId?: string;
+  /** The HTTP request id of the call that caused it. */
+  requestId: string;
+  details?: Record<string, unknown>;
 }

@@ -1,4 +1,4 @@
-import type { ApiKeyRecord, KeyIdentity } from '../domain';
+import type { ApiKeyRecord, AuditEvent, Actor, Customer, KeyIdentity } from '../domain';
 
 /** The row authentication reads: everything the middleware needs, from one point read. */
 export interface KeyLookupEntry extends KeyIdentity {
@@ -6,25 +6,43 @@ export interface KeyLookupEntry extends KeyIdentity {
   status: 'active';
 }
 
+export type InsertOutcome = 'inserted' | 'label_taken' | 'key_limit_reached' | 'customer_missing';
+export type RevokeRecordOutcome = 'revoked' | 'already_revoked' | 'not_found';
+export type ReplaceOutcome = 'replaced' | 'not_active';
+
 /**
- * Keys, stored twice: under their customer (for listing) and by the hash of their secret
- * (for authentication). Implementations order their writes so that a crash between any two
- * of them fails closed:
- * - insert writes the customer's record before the lookup: a key can be listed without
- *   authenticating, never the reverse;
- * - revoke removes the lookup before marking the record: once revocation starts, the key
- *   never authenticates again.
+ * Keys, stored twice: under their customer (the record: listing, counting, labels, audit)
+ * and by the hash of their secret (the lookup: authentication). The record side changes in
+ * entity-group transactions with the customer's row, so the key cap and label uniqueness hold
+ * under any concurrency. The services order the two sides so a crash fails closed:
+ * - issue: record, then lookup (a key is never authenticating without being listed);
+ * - revoke: lookup, then record (once revocation starts the key never authenticates again).
  */
 export interface KeyRepository {
-  insert(record: ApiKeyRecord, lookup: KeyLookupEntry): Promise<void>;
+  /**
+   * In one transaction: counts the key against the customer's cap (`keyLimit` of the
+   * customer's current row), reserves its label among active keys, writes the record and the
+   * audit event.
+   */
+  insertRecord(record: ApiKeyRecord, options: { keyLimit: (customer: Customer) => number; audit: AuditEvent }): Promise<InsertOutcome>;
+  insertLookup(lookup: KeyLookupEntry): Promise<void>;
+  /** Removes a lookup row (idempotent). */
+  deleteLookup(secretHash: string): Promise<void>;
+  /**
+   * In one transaction: marks the record revoked, releases its label and its place under the
+   * cap, and writes the audit event. The first revocation's who and when stand.
+   */
+  markRevoked(customerSlug: string, keyId: string, options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent }): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }>;
+  /**
+   * In one transaction: revokes an active record and writes its replacement (same label,
+   * same place under the cap) with the audit event. `not_active` if it was revoked meanwhile.
+   */
+  replaceRecord(customerSlug: string, oldKeyId: string, replacement: ApiKeyRecord, options: { revokedBy: Actor; audit: AuditEvent }): Promise<ReplaceOutcome>;
   /** Every key of one customer, oldest first (one single-partition query). */
   list(customerSlug: string): Promise<ApiKeyRecord[]>;
   get(customerSlug: string, keyId: string): Promise<ApiKeyRecord | undefined>;
-  /**
-   * Revokes a key; idempotent. Returns the record as it stands afterwards, or `undefined`
-   * when the customer has no such key.
-   */
-  revoke(customerSlug: string, keyId: string, revokedBy: string, revokedAt: string): Promise<ApiKeyRecord | undefined>;
   /** Authentication's single point read: the active key with this secret hash. */
   findByHash(secretHash: string): Promise<KeyLookupEntry | undefined>;
+  /** Rewrites the customer data copied into the lookup rows of these keys (after a plan change). */
+  refreshLookups(secretHashes: string[], patch: Pick<KeyLookupEntry, 'plan'>): Promise<void>;
 }

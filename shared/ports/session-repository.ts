@@ -1,4 +1,5 @@
 import type { KeyEnvironment } from '../domain';
+import type { Page } from './audit-log';
 
 /** Who sent a batch, recorded with every session it touches (the session's audit metadata). */
 export interface IngestSource {
@@ -57,4 +58,19 @@ export interface SessionRepository {
   get(customerSlug: string, sessionId: string): Promise<StoredSession | undefined>;
   /** The stored span documents of a session, in arrival order. */
   documents(customerSlug: string, sessionId: string): Promise<string[]>;
+  /**
+   * A customer's sessions, newest first (by first arrival), one page per call: one query on
+   * the customer's partition, optionally narrowed to a key label and a time window.
+   */
+  list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>>;
+}
+
+export interface SessionQuery {
+  keyLabel?: string;
+  /** First arrival at or after (ISO 8601). */
+  from?: string;
+  /** First arrival at or before (ISO 8601). */
+  to?: string;
+  limit: number;
+  cursor?: string;
 }

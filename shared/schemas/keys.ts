@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { KEY_ENVIRONMENTS, KEY_TYPES, PLANS } from '../domain';
+import { KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, SANDBOX_SLUG } from '../domain';
 import { SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, isValidSlug } from '../keys/compound-key';
 
 /** Printable text without control characters, trimmed, within a length bound. */
-const text = (max: number) =>
+export const text = (max: number) =>
   z
     .string()
     .trim()
@@ -19,11 +19,19 @@ export const slugSchema = z
   );
 
 export const createCustomerSchema = z.object({
-  slug: slugSchema,
+  slug: slugSchema.refine((s) => s !== SANDBOX_SLUG, `'${SANDBOX_SLUG}' is reserved for the shared sandbox tenant`),
   name: text(100),
   plan: z.enum(PLANS),
 });
 export type CreateCustomerInput = z.infer<typeof createCustomerSchema>;
+
+export const updateCustomerSchema = z
+  .object({
+    plan: z.enum(PLANS).optional(),
+    /** Overrides the plan's cap on active keys; `null` returns to the plan's cap. */
+    keyLimit: z.number().int().min(1).max(10_000).nullable().optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'name at least one of plan, keyLimit');
 
 export const issueKeySchema = z.object({
   label: text(64),
@@ -32,3 +40,47 @@ export const issueKeySchema = z.object({
   type: z.enum(KEY_TYPES).default('secondary'),
 });
 export type IssueKeyInput = z.input<typeof issueKeySchema>;
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+export const revokeQuerySchema = z.object({ force: booleanFlag });
+
+export const revokeKeyRequestSchema = z.object({
+  keyId: z.string().min(1).max(64),
+  force: z.boolean().default(false),
+});
+
+export const rotateTenantKeyRequestSchema = z.object({
+  reason: text(500).optional(),
+});
+
+export const keyRequestActionSchema = z.enum(KEY_REQUEST_ACTIONS);
+
+export const rejectRequestSchema = z.object({ reason: text(500).optional() }).default({});
+
+export const staffRequestsQuerySchema = z.object({
+  status: z.enum(['pending', 'executed', 'rejected', 'failed']).default('pending'),
+});
+
+const limit = (max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max))
+    .optional()
+    .transform((v) => v ?? fallback);
+
+export const pageQuerySchema = z.object({
+  limit: limit(200, 50),
+  cursor: z.string().max(4096).optional(),
+});
+
+export const sessionsQuerySchema = pageQuerySchema.extend({
+  keyLabel: z.string().max(64).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+});

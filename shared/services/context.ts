@@ -1,21 +1,31 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { FileSecretStore } from '../adapters/local/file-secret-store';
+import { TableAuditLog } from '../adapters/table/table-audit-log';
 import { TableCustomerRepository } from '../adapters/table/table-customer-repository';
 import { TableKeyRepository } from '../adapters/table/table-key-repository';
+import { TableKeyRequestRepository } from '../adapters/table/table-key-request-repository';
+import { TableRevocationFeed } from '../adapters/table/table-revocation-feed';
 import { TableSessionRepository } from '../adapters/table/table-session-repository';
 import { TableStorage, type StorageFaultHook } from '../adapters/table/table-storage';
+import { PortalTokenVerifier } from '../auth/portal-tokens';
 import { systemClock, type Clock } from '../clock';
 import type { Config } from '../config';
 import { processLogger, type Logger } from '../logging';
+import type { AuditLog } from '../ports/audit-log';
 import type { CustomerRepository } from '../ports/customer-repository';
 import type { KeyRepository } from '../ports/key-repository';
+import type { KeyRequestRepository } from '../ports/key-request-repository';
+import type { RevocationFeed } from '../ports/revocation-feed';
 import type { SecretStore } from '../ports/secret-store';
 import type { SessionRepository } from '../ports/session-repository';
 import { CustomerService } from './customer-service';
 import { HealthMonitor } from './health-monitor';
 import { IngestService } from './ingest-service';
 import { KeyAuthenticator } from './key-authenticator';
+import { KeyRequestService } from './key-request-service';
 import { KeyService } from './key-service';
+import { RevocationListener } from './revocation-listener';
+import { StaffService } from './staff-service';
 
 /**
  * Everything a handler may use, built once per process (a cold start) and handed to every
@@ -28,10 +38,18 @@ export interface ServiceContext {
   storage: TableStorage;
   customers: CustomerService;
   keys: KeyService;
+  requests: KeyRequestService;
+  staff: StaffService;
   authenticator: KeyAuthenticator;
+  portalTokens: PortalTokenVerifier;
   ingest: IngestService;
+  /** Read side of sessions (the Decisions explorer). */
+  sessions: SessionRepository;
+  audit: AuditLog;
+  revocations: RevocationListener;
+  revocationFeed: RevocationFeed;
   health: HealthMonitor;
-  /** Stops background work (probes); flushes what the process holds. */
+  /** Stops background work (probes, feed reads); flushes what the process holds. */
   dispose(): Promise<void>;
 }
 
@@ -41,8 +59,15 @@ export interface ServiceOverrides {
   secrets?: SecretStore;
   faultHook?: StorageFaultHook;
   /** Replace storage adapters (unit tests use the in-memory fakes). */
-  repositories?: { customers?: CustomerRepository; keys?: KeyRepository; sessions?: SessionRepository };
-  /** Start background work (the health probe). On by default. */
+  repositories?: {
+    customers?: CustomerRepository;
+    keys?: KeyRepository;
+    sessions?: SessionRepository;
+    audit?: AuditLog;
+    requests?: KeyRequestRepository;
+    feed?: RevocationFeed;
+  };
+  /** Start background work (health probe, revocation feed reads). On by default. */
   background?: boolean;
 }
 
@@ -56,17 +81,30 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const secrets = overrides.secrets ?? new FileSecretStore(config.localDataDir);
   const repositories = overrides.repositories ?? {};
   const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
-  const authenticator = new KeyAuthenticator(keyRepository, clock, config.authCache);
+  const feed = repositories.feed ?? new TableRevocationFeed(storage);
+  const audit = repositories.audit ?? new TableAuditLog(storage);
+  const sessions = repositories.sessions ?? new TableSessionRepository(storage);
+
+  let listener: RevocationListener | undefined;
+  const authenticator = new KeyAuthenticator(keyRepository, clock, {
+    ...config.authCache,
+    trusted: () => listener?.trusted() ?? false,
+  });
+  listener = new RevocationListener(feed, (hash) => authenticator.evict(hash), clock, config.revocationFeed, log);
+
   const customers = new CustomerService(repositories.customers ?? new TableCustomerRepository(storage), secrets, clock);
-  const keys = new KeyService(keyRepository, customers, secrets, authenticator, clock, log);
-  const ingest = new IngestService(repositories.sessions ?? new TableSessionRepository(storage), clock, log);
+  const keys = new KeyService(keyRepository, customers, secrets, authenticator, feed, config.plans, clock, log);
+  const requests = new KeyRequestService(repositories.requests ?? new TableKeyRequestRepository(storage), keys, customers, clock, log);
   const health = new HealthMonitor(
     [{ name: 'table-storage', check: () => storage.probe() }],
     config.health.probeIntervalMs,
     clock,
     log,
   );
-  if (overrides.background !== false) health.start();
+  if (overrides.background !== false) {
+    health.start();
+    listener.start();
+  }
   return {
     config,
     clock,
@@ -74,11 +112,19 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     storage,
     customers,
     keys,
+    requests,
+    staff: new StaffService(customers, keys, audit, clock),
     authenticator,
-    ingest,
+    portalTokens: new PortalTokenVerifier(config.portal),
+    ingest: new IngestService(sessions, clock, log),
+    sessions,
+    audit,
+    revocations: listener,
+    revocationFeed: feed,
     health,
     async dispose() {
       health.stop();
+      listener?.stop();
     },
   };
 }

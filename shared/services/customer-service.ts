@@ -1,15 +1,17 @@
 import type { Clock } from '../clock';
-import type { Customer } from '../domain';
+import { SANDBOX_SLUG, type Customer } from '../domain';
 import { ApiError } from '../errors';
 import { newId } from '../ids';
 import { generateComponent, isValidSlug } from '../keys/compound-key';
-import type { CustomerRepository } from '../ports/customer-repository';
+import type { CustomerPatch, CustomerRepository } from '../ports/customer-repository';
 import type { SecretStore } from '../ports/secret-store';
-import { createCustomerSchema } from '../schemas/keys';
+import { createCustomerSchema, type CreateCustomerInput } from '../schemas/keys';
 import { parseInput } from '../validation';
 
 /** Creating and reading customers. A customer is born with its master component. */
 export class CustomerService {
+  private sandboxReady = false;
+
   constructor(
     private readonly customers: CustomerRepository,
     private readonly secrets: SecretStore,
@@ -17,7 +19,38 @@ export class CustomerService {
   ) {}
 
   async create(input: unknown): Promise<Customer> {
-    const { slug, name, plan } = parseInput(createCustomerSchema, input);
+    return this.createValidated(parseInput(createCustomerSchema, input));
+  }
+
+  /** The built-in shared sandbox tenant that portal sandbox mode reads; created on first use. */
+  async ensureSandbox(): Promise<void> {
+    if (this.sandboxReady) return;
+    if (!(await this.customers.get(SANDBOX_SLUG))) {
+      await this.createValidated({ slug: SANDBOX_SLUG, name: 'Shared sandbox', plan: 'starter' }).catch((error: unknown) => {
+        if (!(error instanceof ApiError && error.code === 'customer_exists')) throw error;
+      });
+    }
+    this.sandboxReady = true;
+  }
+
+  async get(slug: string): Promise<Customer | undefined> {
+    return isValidSlug(slug) ? this.customers.get(slug) : undefined;
+  }
+
+  /** The customer, or a 404 `not_found`. */
+  async require(slug: string): Promise<Customer> {
+    const customer = await this.get(slug);
+    if (!customer) throw new ApiError('not_found', 'No such customer.');
+    return customer;
+  }
+
+  async update(slug: string, patch: CustomerPatch): Promise<Customer> {
+    const updated = isValidSlug(slug) ? await this.customers.update(slug, patch) : undefined;
+    if (!updated) throw new ApiError('not_found', 'No such customer.');
+    return updated;
+  }
+
+  private async createValidated({ slug, name, plan }: CreateCustomerInput): Promise<Customer> {
     if (await this.customers.get(slug)) {
       throw new ApiError('customer_exists', `A customer with the slug '${slug}' already exists.`);
     }
@@ -32,21 +65,12 @@ export class CustomerService {
       plan,
       componentVersion: component.version,
       createdAt: now.toISOString(),
+      activeKeyCount: 0,
+      keyLimitOverride: undefined,
     };
     if ((await this.customers.create(customer)) === 'exists') {
       throw new ApiError('customer_exists', `A customer with the slug '${slug}' already exists.`);
     }
-    return customer;
-  }
-
-  async get(slug: string): Promise<Customer | undefined> {
-    return isValidSlug(slug) ? this.customers.get(slug) : undefined;
-  }
-
-  /** The customer, or a 404 `not_found`. */
-  async require(slug: string): Promise<Customer> {
-    const customer = await this.get(slug);
-    if (!customer) throw new ApiError('not_found', `No customer '${slug}'.`);
     return customer;
   }
 }

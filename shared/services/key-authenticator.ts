@@ -8,6 +8,11 @@ export interface AuthCacheOptions {
   ttlMs: number;
   /** Bound on cached results (positive and negative together). */
   maxEntries: number;
+  /**
+   * Whether cached results may be used right now (the revocation feed is being read). When it
+   * says no, every lookup goes to storage; results are still cached for when trust returns.
+   */
+  trusted?: () => boolean;
 }
 
 /**
@@ -17,12 +22,14 @@ export interface AuthCacheOptions {
  * "no such key") are cached in a bounded LRU, and concurrent misses for one hash share one
  * read. Caching a miss is safe because a secret is 256 random bits: nobody presents a key
  * before it exists, and a revoked key never becomes valid again. Revocation on this instance
- * evicts at once ({@link evict}); other instances drop the entry when its TTL runs out.
+ * evicts at once ({@link evict}); other instances evict when they read the revocation feed,
+ * and stop trusting their cache altogether when they cannot read it.
  */
 export class KeyAuthenticator {
   private readonly cache: BoundedCache<string, KeyLookupEntry | null> | undefined;
   private readonly inFlight = new Map<string, Promise<KeyLookupEntry | undefined>>();
   private evictions = 0;
+  private readonly trusted: () => boolean;
 
   constructor(
     private readonly keys: Pick<KeyRepository, 'findByHash'>,
@@ -31,11 +38,12 @@ export class KeyAuthenticator {
   ) {
     this.cache =
       options.ttlMs > 0 ? new BoundedCache(options.maxEntries, options.ttlMs, () => clock.now().getTime()) : undefined;
+    this.trusted = options.trusted ?? (() => true);
   }
 
   /** The identity of the active key with this hash, or `undefined`. Storage outages throw. */
   async authenticate(secretHash: string): Promise<KeyIdentity | undefined> {
-    const cached = this.cache?.get(secretHash);
+    const cached = this.trusted() ? this.cache?.get(secretHash) : undefined;
     if (cached !== undefined) return cached === null ? undefined : toIdentity(cached);
 
     let pending = this.inFlight.get(secretHash);

@@ -1,79 +1,91 @@
 import type { Clock } from '../clock';
-import { toKeyView, type ApiKeyRecord, type ApiKeyView } from '../domain';
+import type { PlanLimits } from '../config';
+import {
+  toKeyView,
+  type Actor,
+  type ApiKeyRecord,
+  type ApiKeyView,
+  type AuditEvent,
+  type Customer,
+  type Plan,
+} from '../domain';
 import { ApiError } from '../errors';
 import { isId, newId } from '../ids';
-import {
-  displayForm,
-  formatCompoundKey,
-  generateSecret,
-  hashSecret,
-} from '../keys/compound-key';
+import { displayForm, formatCompoundKey, generateSecret, hashSecret } from '../keys/compound-key';
 import type { Logger } from '../logging';
-import type { KeyRepository } from '../ports/key-repository';
+import type { KeyLookupEntry, KeyRepository } from '../ports/key-repository';
+import type { RevocationFeed } from '../ports/revocation-feed';
 import type { SecretStore } from '../ports/secret-store';
 import { issueKeySchema } from '../schemas/keys';
 import { parseInput } from '../validation';
 import type { CustomerService } from './customer-service';
 import type { KeyAuthenticator } from './key-authenticator';
 
-/** The result of issuing a key: the full key (this is the only time it exists) and its metadata. */
+/** Who asks for a change, and in which HTTP request (for the audit log). */
+export interface Operation {
+  actor: Actor;
+  requestId: string;
+}
+
+/** A key as issued: the full key (this is the only time it exists) and its metadata. */
 export interface IssuedKey {
   key: string;
   metadata: ApiKeyView;
 }
 
-/** Issuing, listing and revoking a customer's keys. */
+export interface ResetResult {
+  keys: IssuedKey[];
+  replaced: Array<{ oldKeyId: string; newKeyId: string }>;
+}
+
+/** Issuing, listing, revoking and resetting a customer's keys. */
 export class KeyService {
   constructor(
     private readonly keys: KeyRepository,
     private readonly customers: CustomerService,
     private readonly secrets: SecretStore,
     private readonly authenticator: KeyAuthenticator,
+    private readonly feed: RevocationFeed,
+    private readonly plans: Record<Plan, PlanLimits>,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
 
-  async issue(customerSlug: string, input: unknown, createdBy: string): Promise<IssuedKey> {
+  /** The customer's cap on active keys: the staff override, else the plan's. */
+  keyLimit(customer: Customer): number {
+    return customer.keyLimitOverride ?? this.plans[customer.plan].keyLimit;
+  }
+
+  async issue(customerSlug: string, input: unknown, op: Operation): Promise<IssuedKey> {
     const request = parseInput(issueKeySchema, input);
     const customer = await this.customers.require(customerSlug);
-    const component = await this.secrets.getComponent(customer.slug, customer.componentVersion);
-    if (!component) {
-      throw new Error(`customer ${customer.slug} has no master component version ${customer.componentVersion}`);
-    }
-    const secret = generateSecret();
-    const secretHash = hashSecret(secret);
-    const now = this.clock.now();
-    const record: ApiKeyRecord = {
-      id: newId('key', now),
-      customerId: customer.id,
-      customerSlug: customer.slug,
-      label: request.label,
-      application: request.application,
-      type: request.type,
-      environment: request.environment,
-      displayPrefix: displayForm(customer.slug, secret),
-      secretHash,
-      status: 'active',
-      createdAt: now.toISOString(),
-      createdBy,
-    };
-    await this.keys.insert(record, {
-      secretHash,
-      status: 'active',
-      customerId: customer.id,
-      customerSlug: customer.slug,
-      plan: customer.plan,
-      keyId: record.id,
-      keyLabel: record.label,
-      application: record.application,
-      environment: record.environment,
-      keyType: record.type,
+    const { record, lookup, key } = await this.mint(customer, request, op.actor);
+    const outcome = await this.keys.insertRecord(record, {
+      keyLimit: (current) => this.keyLimit(current),
+      audit: this.event(customer.slug, 'key.issued', op, record.id, {
+        label: record.label,
+        application: record.application,
+        type: record.type,
+        environment: record.environment,
+      }),
     });
+    if (outcome === 'customer_missing') throw new ApiError('not_found', 'No such customer.');
+    if (outcome === 'label_taken') {
+      throw new ApiError('label_taken', 'An active key of this customer already has that label. Choose another label.', {
+        extensions: { label: record.label },
+      });
+    }
+    if (outcome === 'key_limit_reached') {
+      const limit = this.keyLimit((await this.customers.get(customer.slug)) ?? customer);
+      throw new ApiError(
+        'key_limit_reached',
+        `This customer may hold at most ${limit} active key(s) on its plan. Revoke a key first, or ask us to raise the limit.`,
+        { extensions: { keyLimit: limit } },
+      );
+    }
+    await this.keys.insertLookup(lookup);
     this.log.info('key issued', { customer: customer.slug, keyId: record.id, display: record.displayPrefix });
-    return {
-      key: formatCompoundKey({ slug: customer.slug, component: component.value, secret }),
-      metadata: toKeyView(record),
-    };
+    return { key, metadata: toKeyView(record) };
   }
 
   async list(customerSlug: string): Promise<ApiKeyView[]> {
@@ -81,15 +93,135 @@ export class KeyService {
     return (await this.keys.list(customer.slug)).map(toKeyView);
   }
 
-  /** Revokes a key at once and for good; revoking a revoked key changes nothing. */
-  async revoke(customerSlug: string, keyId: string, revokedBy: string): Promise<ApiKeyView> {
+  /**
+   * Revokes a key at once and for good. Revoking the last active key needs `force` (it would
+   * lock out every integration). Revoking a revoked key changes nothing and repeats the
+   * revocation's storage steps, which completes one a crash cut short.
+   */
+  async revoke(customerSlug: string, keyId: string, op: Operation, options: { force?: boolean } = {}): Promise<ApiKeyView> {
     const customer = await this.customers.require(customerSlug);
-    const notFound = new ApiError('not_found', `No key '${keyId}' for this customer.`);
-    if (!isId('key', keyId)) throw notFound;
-    const revoked = await this.keys.revoke(customer.slug, keyId, revokedBy, this.clock.now().toISOString());
-    if (!revoked) throw notFound;
-    this.authenticator.evict(revoked.secretHash);
-    this.log.info('key revoked', { customer: customer.slug, keyId, display: revoked.displayPrefix });
-    return toKeyView(revoked);
+    const record = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
+    if (!record) throw new ApiError('not_found', 'This customer has no such key.');
+    if (record.status === 'active' && !options.force && customer.activeKeyCount <= 1) {
+      throw new ApiError(
+        'last_active_key',
+        'This is the last active key: revoking it would stop every integration. Issue a replacement first, or repeat with ?force=true.',
+      );
+    }
+    await this.stopAuthenticating([record]);
+    if (record.status === 'revoked') return toKeyView(record);
+    const result = await this.keys.markRevoked(customer.slug, record.id, {
+      revokedBy: op.actor,
+      revokedAt: this.clock.now().toISOString(),
+      audit: this.event(customer.slug, 'key.revoked', op, record.id, { label: record.label, forced: Boolean(options.force) }),
+    });
+    if (result.outcome === 'not_found' || !result.record) throw new ApiError('not_found', 'This customer has no such key.');
+    if (result.outcome === 'revoked') {
+      this.log.info('key revoked', { customer: customer.slug, keyId: record.id, display: record.displayPrefix });
+    }
+    return toKeyView(result.record);
+  }
+
+  /**
+   * Replaces every active key with a new one of the same label, application, type and
+   * environment. The old keys stop at once; the new values are returned once.
+   */
+  async reset(customerSlug: string, op: Operation): Promise<ResetResult> {
+    const customer = await this.customers.require(customerSlug);
+    const active = (await this.keys.list(customer.slug)).filter((k) => k.status === 'active');
+    const result: ResetResult = { keys: [], replaced: [] };
+    for (const old of active) {
+      const { record, lookup, key } = await this.mint(customer, old, op.actor);
+      await this.stopAuthenticating([old]);
+      const outcome = await this.keys.replaceRecord(customer.slug, old.id, record, {
+        revokedBy: op.actor,
+        audit: this.event(customer.slug, 'key.reset', op, record.id, { replacedKeyId: old.id, label: old.label }),
+      });
+      if (outcome !== 'replaced') continue; // revoked meanwhile: nothing to replace
+      await this.keys.insertLookup(lookup);
+      result.keys.push({ key, metadata: toKeyView(record) });
+      result.replaced.push({ oldKeyId: old.id, newKeyId: record.id });
+    }
+    this.log.info('keys reset', { customer: customer.slug, count: result.replaced.length });
+    return result;
+  }
+
+  /** Copies a plan change into the lookup rows of the customer's active keys and drops cached copies. */
+  async refreshPlan(customer: Customer): Promise<void> {
+    const active = (await this.keys.list(customer.slug)).filter((k) => k.status === 'active');
+    await this.keys.refreshLookups(active.map((k) => k.secretHash), { plan: customer.plan });
+    await this.invalidate(active, 'changed');
+  }
+
+  /**
+   * Step one of every revocation: the lookup row goes (this instance's cache with it), then the
+   * feed tells the other instances. Only then does the record say "revoked".
+   */
+  private async stopAuthenticating(records: ApiKeyRecord[]): Promise<void> {
+    for (const record of records) await this.keys.deleteLookup(record.secretHash);
+    await this.invalidate(records, 'revoked');
+  }
+
+  private async invalidate(records: ApiKeyRecord[], reason: 'revoked' | 'changed'): Promise<void> {
+    for (const record of records) this.authenticator.evict(record.secretHash);
+    await this.feed.publish(
+      records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason })),
+    );
+  }
+
+  /** A new key for a customer: its record, its lookup row and its full value. */
+  private async mint(
+    customer: Customer,
+    shape: Pick<ApiKeyRecord, 'label' | 'application' | 'type' | 'environment'>,
+    createdBy: Actor,
+  ): Promise<{ record: ApiKeyRecord; lookup: KeyLookupEntry; key: string }> {
+    const component = await this.secrets.getComponent(customer.slug, customer.componentVersion);
+    if (!component) throw new Error(`customer ${customer.slug} has no master component version ${customer.componentVersion}`);
+    const secret = generateSecret();
+    const secretHash = hashSecret(secret);
+    const now = this.clock.now();
+    const record: ApiKeyRecord = {
+      id: newId('key', now),
+      customerId: customer.id,
+      customerSlug: customer.slug,
+      label: shape.label,
+      application: shape.application,
+      type: shape.type,
+      environment: shape.environment,
+      displayPrefix: displayForm(customer.slug, secret),
+      secretHash,
+      status: 'active',
+      createdAt: now.toISOString(),
+      createdBy,
+    };
+    return {
+      record,
+      lookup: {
+        secretHash,
+        status: 'active',
+        customerId: customer.id,
+        customerSlug: customer.slug,
+        plan: customer.plan,
+        keyId: record.id,
+        keyLabel: record.label,
+        application: record.application,
+        environment: record.environment,
+        keyType: record.type,
+      },
+      key: formatCompoundKey({ slug: customer.slug, component: component.value, secret }),
+    };
+  }
+
+  private event(customerSlug: string, type: AuditEvent['type'], op: Operation, keyId: string, details?: Record<string, unknown>): AuditEvent {
+    return {
+      id: newId('evt', this.clock.now()),
+      customerSlug,
+      type,
+      at: this.clock.now().toISOString(),
+      actor: op.actor,
+      keyId,
+      requestId: op.requestId,
+      details,
+    };
   }
 }

@@ -1,24 +1,35 @@
+import { MemoryAuditLog } from '../../shared/adapters/memory/memory-audit-log';
 import { MemoryCustomerRepository } from '../../shared/adapters/memory/memory-customer-repository';
 import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-repository';
+import { MemoryKeyRequestRepository } from '../../shared/adapters/memory/memory-key-request-repository';
+import { MemoryRevocationFeed } from '../../shared/adapters/memory/memory-revocation-feed';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { MemorySessionRepository } from '../../shared/adapters/memory/memory-session-repository';
 import { ManualClock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/logging';
 import { createServices } from '../../shared/services/context';
+import { TEST_PORTAL_ENV } from './portal';
 
 /** The real services over in-memory fakes, for unit tests of logic (no storage is reached). */
 export function memoryServices(env: Record<string, string> = {}) {
+  const customers = new MemoryCustomerRepository();
   const repositories = {
-    customers: new MemoryCustomerRepository(),
-    keys: new MemoryKeyRepository(),
+    customers,
+    keys: new MemoryKeyRepository(customers),
     sessions: new MemorySessionRepository(),
+    audit: new MemoryAuditLog(),
+    requests: new MemoryKeyRequestRepository(),
+    feed: new MemoryRevocationFeed(),
   };
   const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const services = createServices(
     // The connection string is never used: every adapter is replaced.
-    loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', ...env }),
+    loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', ...TEST_PORTAL_ENV, ...env }),
     { repositories, secrets: new MemorySecretStore(), clock, log: silentLogger, background: false },
   );
+  // Background work is off in unit tests: one read of the (in-memory) feed makes the cache
+  // trusted, as on a healthy instance.
+  void services.revocations.poll();
   return { services, repositories, clock };
 }

@@ -1,5 +1,5 @@
 import type { Customer } from '../../domain';
-import type { CustomerRepository } from '../../ports/customer-repository';
+import type { CustomerPatch, CustomerRepository } from '../../ports/customer-repository';
 
 /** In-memory CustomerRepository for unit tests. */
 export class MemoryCustomerRepository implements CustomerRepository {
@@ -14,5 +14,13 @@ export class MemoryCustomerRepository implements CustomerRepository {
   async get(slug: string): Promise<Customer | undefined> {
     const found = this.customers.get(slug);
     return found ? { ...found } : undefined;
+  }
+
+  async update(slug: string, patch: CustomerPatch): Promise<Customer | undefined> {
+    const found = this.customers.get(slug);
+    if (!found) return undefined;
+    if (patch.plan !== undefined) found.plan = patch.plan;
+    if (patch.keyLimitOverride !== undefined) found.keyLimitOverride = patch.keyLimitOverride ?? undefined;
+    return { ...found };
   }
 }

@@ -1,26 +1,81 @@
-import type { ApiKeyRecord } from '../../domain';
-import type { KeyLookupEntry, KeyRepository } from '../../ports/key-repository';
+import type { Actor, ApiKeyRecord, AuditEvent, Customer } from '../../domain';
+import type {
+  InsertOutcome,
+  KeyLookupEntry,
+  KeyRepository,
+  ReplaceOutcome,
+  RevokeRecordOutcome,
+} from '../../ports/key-repository';
+import { normalizeLabel } from '../table/table-key-repository';
+import type { MemoryCustomerRepository } from './memory-customer-repository';
 
 /**
  * In-memory KeyRepository for unit tests of the services and the middleware. It keeps the
- * same two structures as the Table adapter and counts lookups, so tests can assert how
- * often authentication reaches storage.
+ * same structures and rules as the Table adapter (cap, unique labels among active keys) and
+ * counts lookups, so tests can assert how often authentication reaches storage.
  */
 export class MemoryKeyRepository implements KeyRepository {
   readonly records = new Map<string, ApiKeyRecord>();
   readonly lookups = new Map<string, KeyLookupEntry>();
+  readonly audit: AuditEvent[] = [];
   lookupCalls = 0;
   /** When set, every call fails with it (a storage outage). */
   failWith: Error | undefined;
+
+  constructor(private readonly customers: MemoryCustomerRepository) {}
 
   private check(): void {
     if (this.failWith) throw this.failWith;
   }
 
-  async insert(record: ApiKeyRecord, lookup: KeyLookupEntry): Promise<void> {
+  private labelTaken(slug: string, label: string): boolean {
+    return [...this.records.values()].some(
+      (r) => r.customerSlug === slug && r.status === 'active' && normalizeLabel(r.label) === normalizeLabel(label),
+    );
+  }
+
+  async insertRecord(record: ApiKeyRecord, options: { keyLimit: (customer: Customer) => number; audit: AuditEvent }): Promise<InsertOutcome> {
     this.check();
+    const customer = this.customers.customers.get(record.customerSlug);
+    if (!customer) return 'customer_missing';
+    if (customer.activeKeyCount >= options.keyLimit(customer)) return 'key_limit_reached';
+    if (this.labelTaken(record.customerSlug, record.label)) return 'label_taken';
+    customer.activeKeyCount += 1;
     this.records.set(`${record.customerSlug}/${record.id}`, { ...record });
+    this.audit.push(options.audit);
+    return 'inserted';
+  }
+
+  async insertLookup(lookup: KeyLookupEntry): Promise<void> {
+    this.check();
     this.lookups.set(lookup.secretHash, { ...lookup });
+  }
+
+  async deleteLookup(secretHash: string): Promise<void> {
+    this.check();
+    this.lookups.delete(secretHash);
+  }
+
+  async markRevoked(customerSlug: string, keyId: string, options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent }): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }> {
+    this.check();
+    const found = this.records.get(`${customerSlug}/${keyId}`);
+    if (!found) return { outcome: 'not_found' };
+    if (found.status === 'revoked') return { outcome: 'already_revoked', record: { ...found } };
+    Object.assign(found, { status: 'revoked', revokedBy: options.revokedBy, revokedAt: options.revokedAt });
+    const customer = this.customers.customers.get(customerSlug);
+    if (customer) customer.activeKeyCount = Math.max(0, customer.activeKeyCount - 1);
+    this.audit.push(options.audit);
+    return { outcome: 'revoked', record: { ...found } };
+  }
+
+  async replaceRecord(customerSlug: string, oldKeyId: string, replacement: ApiKeyRecord, options: { revokedBy: Actor; audit: AuditEvent }): Promise<ReplaceOutcome> {
+    this.check();
+    const old = this.records.get(`${customerSlug}/${oldKeyId}`);
+    if (!old || old.status !== 'active') return 'not_active';
+    Object.assign(old, { status: 'revoked', revokedBy: options.revokedBy, revokedAt: replacement.createdAt });
+    this.records.set(`${customerSlug}/${replacement.id}`, { ...replacement });
+    this.audit.push(options.audit);
+    return 'replaced';
   }
 
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {
@@ -37,19 +92,18 @@ export class MemoryKeyRepository implements KeyRepository {
     return found ? { ...found } : undefined;
   }
 
-  async revoke(customerSlug: string, keyId: string, revokedBy: string, revokedAt: string): Promise<ApiKeyRecord | undefined> {
-    this.check();
-    const found = this.records.get(`${customerSlug}/${keyId}`);
-    if (!found) return undefined;
-    this.lookups.delete(found.secretHash);
-    if (found.status === 'active') Object.assign(found, { status: 'revoked', revokedBy, revokedAt });
-    return { ...found };
-  }
-
   async findByHash(secretHash: string): Promise<KeyLookupEntry | undefined> {
     this.check();
     this.lookupCalls += 1;
     const found = this.lookups.get(secretHash);
     return found ? { ...found } : undefined;
+  }
+
+  async refreshLookups(secretHashes: string[], patch: Pick<KeyLookupEntry, 'plan'>): Promise<void> {
+    this.check();
+    for (const hash of secretHashes) {
+      const found = this.lookups.get(hash);
+      if (found) found.plan = patch.plan;
+    }
   }
 }

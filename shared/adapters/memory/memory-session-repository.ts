@@ -1,4 +1,5 @@
-import type { IngestSource, SessionBatch, SessionRepository, StoredSession } from '../../ports/session-repository';
+import type { Page } from '../../ports/audit-log';
+import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, StoredSession } from '../../ports/session-repository';
 
 /** In-memory SessionRepository for unit tests. */
 export class MemorySessionRepository implements SessionRepository {
@@ -40,5 +41,17 @@ export class MemorySessionRepository implements SessionRepository {
 
   async documents(customerSlug: string, sessionId: string): Promise<string[]> {
     return (this.batches.get(`${customerSlug}/${sessionId}`) ?? []).map((b) => b.document);
+  }
+
+  async list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>> {
+    const all = [...this.sessions.entries()]
+      .filter(([key]) => key.startsWith(`${customerSlug}/`))
+      .map(([, s]) => s)
+      .filter((s) => !query.keyLabel || s.keyLabel === query.keyLabel)
+      .filter((s) => (!query.from || s.firstReceivedAt >= query.from) && (!query.to || s.firstReceivedAt <= query.to))
+      .sort((a, b) => b.firstReceivedAt.localeCompare(a.firstReceivedAt));
+    const start = query.cursor ? Number(query.cursor) : 0;
+    const items = all.slice(start, start + query.limit);
+    return { items, cursor: start + query.limit < all.length ? String(start + query.limit) : undefined };
   }
 }

@@ -1,11 +1,12 @@
 import type { Customer, Plan } from '../../domain';
-import type { CustomerRepository } from '../../ports/customer-repository';
+import type { CustomerPatch, CustomerRepository } from '../../ports/customer-repository';
+import { backoff, withoutUndefined } from './rows';
 import { statusOf, type TableStorage } from './table-storage';
 
 /** Row key of a customer's profile row inside its partition (the customer's slug). */
 export const PROFILE_ROW = 'customer';
 
-interface CustomerEntity {
+export type CustomerEntity = {
   partitionKey: string;
   rowKey: string;
   id: string;
@@ -13,23 +14,48 @@ interface CustomerEntity {
   plan: string;
   componentVersion: string;
   createdAt: string;
+  activeKeyCount: number;
+  keyLimitOverride?: number;
+};
+
+export function toCustomer(row: CustomerEntity): Customer {
+  return {
+    id: row.id,
+    slug: row.partitionKey,
+    name: row.name,
+    plan: row.plan as Plan,
+    componentVersion: row.componentVersion,
+    createdAt: row.createdAt,
+    activeKeyCount: row.activeKeyCount ?? 0,
+    keyLimitOverride: typeof row.keyLimitOverride === 'number' ? row.keyLimitOverride : undefined,
+  };
+}
+
+export function customerEntity(customer: Customer): CustomerEntity {
+  return withoutUndefined({
+    partitionKey: customer.slug,
+    rowKey: PROFILE_ROW,
+    id: customer.id,
+    name: customer.name,
+    plan: customer.plan,
+    componentVersion: customer.componentVersion,
+    createdAt: customer.createdAt,
+    activeKeyCount: customer.activeKeyCount,
+    keyLimitOverride: customer.keyLimitOverride,
+  });
 }
 
 export class TableCustomerRepository implements CustomerRepository {
   constructor(private readonly storage: TableStorage) {}
 
+  private get table() {
+    return this.storage.clients.customers;
+  }
+
   async create(customer: Customer): Promise<'created' | 'exists'> {
-    const entity: CustomerEntity = {
-      partitionKey: customer.slug,
-      rowKey: PROFILE_ROW,
-      id: customer.id,
-      name: customer.name,
-      plan: customer.plan,
-      componentVersion: customer.componentVersion,
-      createdAt: customer.createdAt,
-    };
+    await this.storage.step('customers.create');
     try {
-      await this.storage.call((o) => this.storage.clients.customers.createEntity(entity, o));
+      await this.storage.call((o) => this.table.createEntity(customerEntity(customer), o));
       return 'created';
     } catch (error) {
       if (statusOf(error) === 409) return 'exists';
@@ -38,18 +64,33 @@ export class TableCustomerRepository implements CustomerRepository {
   }
 
   async get(slug: string): Promise<Customer | undefined> {
+    const row = await this.getRow(slug);
+    return row ? toCustomer(row) : undefined;
+  }
+
+  async update(slug: string, patch: CustomerPatch): Promise<Customer | undefined> {
+    await this.storage.step('customers.update');
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await backoff(attempt);
+      const row = await this.getRow(slug);
+      if (!row) return undefined;
+      const next: Customer = { ...toCustomer(row) };
+      if (patch.plan !== undefined) next.plan = patch.plan;
+      if (patch.keyLimitOverride !== undefined) next.keyLimitOverride = patch.keyLimitOverride ?? undefined;
+      try {
+        // Replace, not merge, so that removing the override removes the property.
+        await this.storage.call((o) => this.table.updateEntity(customerEntity(next), 'Replace', { ...o, etag: row.etag }));
+        return next;
+      } catch (error) {
+        if (statusOf(error) !== 412) throw error;
+      }
+    }
+    throw new Error('customer update: the customer row kept changing under concurrent updates');
+  }
+
+  private async getRow(slug: string): Promise<(CustomerEntity & { etag: string }) | undefined> {
     try {
-      const row = await this.storage.call((o) =>
-        this.storage.clients.customers.getEntity<CustomerEntity>(slug, PROFILE_ROW, o),
-      );
-      return {
-        id: row.id,
-        slug,
-        name: row.name,
-        plan: row.plan as Plan,
-        componentVersion: row.componentVersion,
-        createdAt: row.createdAt,
-      };
+      return await this.storage.call((o) => this.table.getEntity<CustomerEntity>(slug, PROFILE_ROW, o));
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;

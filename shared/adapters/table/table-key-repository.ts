@@ -1,12 +1,21 @@
-import { odata } from '@azure/data-tables';
-import { timingSafeEqual } from 'node:crypto';
-import type { ApiKeyRecord, KeyEnvironment, KeyStatus, KeyType, Plan } from '../../domain';
-import type { KeyLookupEntry, KeyRepository } from '../../ports/key-repository';
+import { odata, type TransactionAction } from '@azure/data-tables';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Actor, ApiKeyRecord, AuditEvent, Customer, KeyEnvironment, KeyStatus, KeyType, Plan } from '../../domain';
+import type {
+  InsertOutcome,
+  KeyLookupEntry,
+  KeyRepository,
+  ReplaceOutcome,
+  RevokeRecordOutcome,
+} from '../../ports/key-repository';
+import { actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
+import { PROFILE_ROW, toCustomer, type CustomerEntity } from './table-customer-repository';
 import { statusOf, type TableStorage } from './table-storage';
 
 const KEY_ROW_PREFIX = 'key_';
 /** The first character after `key_` in ASCII order: the exclusive upper bound of a key-row range query. */
 const KEY_ROW_END = 'key`';
+const MAX_ATTEMPTS = 30;
 
 /** Key rows live in their customer's partition of the customers table. */
 export const keyRowKey = (keyId: string): string => `${KEY_ROW_PREFIX}${keyId}`;
@@ -14,7 +23,12 @@ export const keyRowKey = (keyId: string): string => `${KEY_ROW_PREFIX}${keyId}`;
 /** Lookup rows are spread over 65,536 partitions by the leading hex digits of the hash. */
 export const lookupPartition = (secretHash: string): string => secretHash.slice(0, 4);
 
-interface KeyEntity {
+/** Labels are unique among a customer's active keys, compared without case or Unicode-form differences. */
+export const normalizeLabel = (label: string): string => label.trim().normalize('NFKC').toLowerCase();
+const labelRowKey = (label: string): string =>
+  `label_${createHash('sha256').update(normalizeLabel(label), 'utf8').digest('hex').slice(0, 32)}`;
+
+type KeyEntity = {
   partitionKey: string;
   rowKey: string;
   id: string;
@@ -30,9 +44,9 @@ interface KeyEntity {
   createdBy: string;
   revokedAt?: string;
   revokedBy?: string;
-}
+};
 
-interface LookupEntity {
+type LookupEntity = {
   partitionKey: string;
   rowKey: string;
   customerId: string;
@@ -44,10 +58,30 @@ interface LookupEntity {
   environment: string;
   keyType: string;
   status: string;
+};
+
+function keyEntity(record: ApiKeyRecord): KeyEntity {
+  return withoutUndefined({
+    partitionKey: record.customerSlug,
+    rowKey: keyRowKey(record.id),
+    id: record.id,
+    customerId: record.customerId,
+    label: record.label,
+    application: record.application,
+    type: record.type,
+    environment: record.environment,
+    displayPrefix: record.displayPrefix,
+    secretHash: record.secretHash,
+    status: record.status,
+    createdAt: record.createdAt,
+    createdBy: actorToText(record.createdBy),
+    revokedAt: record.revokedAt,
+    revokedBy: record.revokedBy ? actorToText(record.revokedBy) : undefined,
+  });
 }
 
 function toRecord(row: KeyEntity): ApiKeyRecord {
-  const record: ApiKeyRecord = {
+  return withoutUndefined({
     id: row.id,
     customerId: row.customerId,
     customerSlug: row.partitionKey,
@@ -59,17 +93,18 @@ function toRecord(row: KeyEntity): ApiKeyRecord {
     secretHash: row.secretHash,
     status: row.status as KeyStatus,
     createdAt: row.createdAt,
-    createdBy: row.createdBy,
-  };
-  if (row.revokedAt) record.revokedAt = row.revokedAt;
-  if (row.revokedBy) record.revokedBy = row.revokedBy;
-  return record;
+    createdBy: actorFromText(row.createdBy)!,
+    revokedAt: row.revokedAt,
+    revokedBy: actorFromText(row.revokedBy),
+  });
 }
+
+type WithEtag<T> = T & { etag: string };
 
 export class TableKeyRepository implements KeyRepository {
   constructor(private readonly storage: TableStorage) {}
 
-  private get keys() {
+  private get customers() {
     return this.storage.clients.customers;
   }
 
@@ -77,23 +112,44 @@ export class TableKeyRepository implements KeyRepository {
     return this.storage.clients.keyLookup;
   }
 
-  async insert(record: ApiKeyRecord, lookup: KeyLookupEntry): Promise<void> {
-    const row: KeyEntity = {
-      partitionKey: record.customerSlug,
-      rowKey: keyRowKey(record.id),
-      id: record.id,
-      customerId: record.customerId,
-      label: record.label,
-      application: record.application,
-      type: record.type,
-      environment: record.environment,
-      displayPrefix: record.displayPrefix,
-      secretHash: record.secretHash,
-      status: record.status,
-      createdAt: record.createdAt,
-      createdBy: record.createdBy,
-    };
-    const lookupRow: LookupEntity = {
+  async insertRecord(
+    record: ApiKeyRecord,
+    options: { keyLimit: (customer: Customer) => number; audit: AuditEvent },
+  ): Promise<InsertOutcome> {
+    await this.storage.step('keys.insertRecord');
+    const pk = record.customerSlug;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      await backoff(attempt);
+      const customer = await this.getRow<CustomerEntity>(pk, PROFILE_ROW);
+      if (!customer) return 'customer_missing';
+      const count = customer.activeKeyCount ?? 0;
+      if (count >= options.keyLimit(toCustomer(customer))) return 'key_limit_reached';
+      try {
+        await this.storage.call((o) =>
+          this.customers.submitTransaction(
+            [
+              ['update', { partitionKey: pk, rowKey: PROFILE_ROW, activeKeyCount: count + 1 }, 'Merge', { etag: customer.etag }],
+              ['create', { partitionKey: pk, rowKey: labelRowKey(record.label), keyId: record.id }],
+              ['create', keyEntity(record)],
+              ['create', auditEntity(options.audit)],
+            ],
+            o,
+          ),
+        );
+        return 'inserted';
+      } catch (error) {
+        const status = statusOf(error);
+        // Key and audit rows have fresh ids: a conflict can only be the label's row.
+        if (status === 409) return 'label_taken';
+        if (status !== 412) throw error;
+      }
+    }
+    throw new Error('key insert: the customer row kept changing under concurrent updates');
+  }
+
+  async insertLookup(lookup: KeyLookupEntry): Promise<void> {
+    await this.storage.step('keys.insertLookup');
+    const row: LookupEntity = {
       partitionKey: lookupPartition(lookup.secretHash),
       rowKey: lookup.secretHash,
       customerId: lookup.customerId,
@@ -106,25 +162,93 @@ export class TableKeyRepository implements KeyRepository {
       keyType: lookup.keyType,
       status: lookup.status,
     };
-    // 1. The customer's record: from here on the key is listed (and cannot authenticate yet).
-    await this.storage.call((o) => this.keys.createEntity(row, o));
-    await this.storage.step('issue:after-record');
-    // 2. The lookup row: from here on the key authenticates.
+    await this.storage.call((o) => this.lookups.createEntity(row, o));
+  }
+
+  async deleteLookup(secretHash: string): Promise<void> {
+    await this.storage.step('keys.deleteLookup');
     try {
-      await this.storage.call((o) => this.lookups.createEntity(lookupRow, o));
+      await this.storage.call((o) => this.lookups.deleteEntity(lookupPartition(secretHash), secretHash, o));
     } catch (error) {
-      // The caller never sees this key; take the record back if storage lets us. If it does
-      // not, the record stays listed but can never authenticate, which is the safe side.
-      await this.storage.call((o) => this.keys.deleteEntity(row.partitionKey, row.rowKey, o)).catch(() => undefined);
-      throw error;
+      if (statusOf(error) !== 404) throw error;
     }
-    await this.storage.step('issue:after-lookup');
+  }
+
+  async markRevoked(
+    customerSlug: string,
+    keyId: string,
+    options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent },
+  ): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }> {
+    await this.storage.step('keys.markRevoked');
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      await backoff(attempt);
+      const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
+      if (!key) return { outcome: 'not_found' };
+      if (key.status === 'revoked') return { outcome: 'already_revoked', record: toRecord(key) };
+      const customer = await this.getRow<CustomerEntity>(customerSlug, PROFILE_ROW);
+      const label = await this.getRow<{ partitionKey: string; rowKey: string; keyId: string }>(customerSlug, labelRowKey(key.label));
+      const actions: TransactionAction[] = [
+        ['update', { partitionKey: customerSlug, rowKey: key.rowKey, status: 'revoked', revokedAt: options.revokedAt, revokedBy: actorToText(options.revokedBy) }, 'Merge', { etag: key.etag }],
+        ['create', auditEntity(options.audit)],
+      ];
+      if (customer) {
+        actions.push(['update', { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, (customer.activeKeyCount ?? 1) - 1) }, 'Merge', { etag: customer.etag }]);
+      }
+      if (label && label.keyId === keyId) actions.push(['delete', { partitionKey: customerSlug, rowKey: label.rowKey }]);
+      try {
+        await this.storage.call((o) => this.customers.submitTransaction(actions, o));
+        return {
+          outcome: 'revoked',
+          record: { ...toRecord(key), status: 'revoked', revokedAt: options.revokedAt, revokedBy: options.revokedBy },
+        };
+      } catch (error) {
+        if (statusOf(error) !== 412 && statusOf(error) !== 404) throw error;
+      }
+    }
+    throw new Error('key revoke: the key kept changing under concurrent updates');
+  }
+
+  async replaceRecord(
+    customerSlug: string,
+    oldKeyId: string,
+    replacement: ApiKeyRecord,
+    options: { revokedBy: Actor; audit: AuditEvent },
+  ): Promise<ReplaceOutcome> {
+    await this.storage.step('keys.replaceRecord');
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      await backoff(attempt);
+      const old = await this.getRow<KeyEntity>(customerSlug, keyRowKey(oldKeyId));
+      if (!old || old.status !== 'active') return 'not_active';
+      const labelKey = labelRowKey(old.label);
+      const label = await this.getRow<{ partitionKey: string; rowKey: string; keyId: string }>(customerSlug, labelKey);
+      const labelAction: TransactionAction = label
+        ? ['update', { partitionKey: customerSlug, rowKey: labelKey, keyId: replacement.id }, 'Replace', { etag: label.etag }]
+        : ['create', { partitionKey: customerSlug, rowKey: labelKey, keyId: replacement.id }];
+      try {
+        await this.storage.call((o) =>
+          this.customers.submitTransaction(
+            [
+              ['update', { partitionKey: customerSlug, rowKey: old.rowKey, status: 'revoked', revokedAt: replacement.createdAt, revokedBy: actorToText(options.revokedBy) }, 'Merge', { etag: old.etag }],
+              ['create', keyEntity(replacement)],
+              labelAction,
+              ['create', auditEntity(options.audit)],
+            ],
+            o,
+          ),
+        );
+        return 'replaced';
+      } catch (error) {
+        const status = statusOf(error);
+        if (status !== 412 && status !== 409 && status !== 404) throw error;
+      }
+    }
+    throw new Error('key replace: the key kept changing under concurrent updates');
   }
 
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {
     return this.storage.call(async (o) => {
       const rows: ApiKeyRecord[] = [];
-      const query = this.keys.listEntities<KeyEntity>({
+      const query = this.customers.listEntities<KeyEntity>({
         queryOptions: {
           filter: odata`PartitionKey eq ${customerSlug} and RowKey ge ${KEY_ROW_PREFIX} and RowKey lt ${KEY_ROW_END}`,
         },
@@ -136,36 +260,8 @@ export class TableKeyRepository implements KeyRepository {
   }
 
   async get(customerSlug: string, keyId: string): Promise<ApiKeyRecord | undefined> {
-    const row = await this.getRow(customerSlug, keyId);
+    const row = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
     return row ? toRecord(row) : undefined;
-  }
-
-  async revoke(customerSlug: string, keyId: string, revokedBy: string, revokedAt: string): Promise<ApiKeyRecord | undefined> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const row = await this.getRow(customerSlug, keyId);
-      if (!row) return undefined;
-      // 1. The lookup row goes first: once it is gone the key cannot authenticate. Deleting
-      //    it again on an already revoked key repairs a revocation a crash cut short.
-      await this.deleteLookup(row.secretHash);
-      await this.storage.step('revoke:after-lookup');
-      if (row.status === 'revoked') return toRecord(row);
-      // 2. The record, guarded by its ETag so the first revocation's who and when stand.
-      try {
-        await this.storage.call((o) =>
-          this.keys.updateEntity(
-            { partitionKey: row.partitionKey, rowKey: row.rowKey, status: 'revoked', revokedAt, revokedBy },
-            'Merge',
-            { ...o, etag: row.etag },
-          ),
-        );
-        await this.storage.step('revoke:after-record');
-        return toRecord({ ...row, status: 'revoked', revokedAt, revokedBy });
-      } catch (error) {
-        if (statusOf(error) !== 412) throw error;
-        // Someone else changed the record meanwhile: read it again.
-      }
-    }
-    throw new Error('revoke: the key record kept changing under concurrent updates');
   }
 
   async findByHash(secretHash: string): Promise<KeyLookupEntry | undefined> {
@@ -198,20 +294,26 @@ export class TableKeyRepository implements KeyRepository {
     };
   }
 
-  private async getRow(customerSlug: string, keyId: string): Promise<(KeyEntity & { etag: string }) | undefined> {
-    try {
-      return await this.storage.call((o) => this.keys.getEntity<KeyEntity>(customerSlug, keyRowKey(keyId), o));
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
+  async refreshLookups(secretHashes: string[], patch: Pick<KeyLookupEntry, 'plan'>): Promise<void> {
+    await this.storage.step('keys.refreshLookups');
+    for (const hash of secretHashes) {
+      try {
+        // Merge requires the row to exist, so a lookup deleted by a revocation is never recreated.
+        await this.storage.call((o) =>
+          this.lookups.updateEntity({ partitionKey: lookupPartition(hash), rowKey: hash, plan: patch.plan }, 'Merge', { ...o, etag: '*' }),
+        );
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
     }
   }
 
-  private async deleteLookup(secretHash: string): Promise<void> {
+  private async getRow<T extends object>(pk: string, rk: string): Promise<WithEtag<T> | undefined> {
     try {
-      await this.storage.call((o) => this.lookups.deleteEntity(lookupPartition(secretHash), secretHash, o));
+      return (await this.storage.call((o) => this.customers.getEntity<T>(pk, rk, o))) as WithEtag<T>;
     } catch (error) {
-      if (statusOf(error) !== 404) throw error;
+      if (statusOf(error) === 404) return undefined;
+      throw error;
     }
   }
 }

@@ -1,8 +1,10 @@
 import { odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { createHash } from 'node:crypto';
 import type { KeyEnvironment } from '../../domain';
-import type { IngestSource, SessionBatch, SessionRepository, StoredSession } from '../../ports/session-repository';
+import type { Page } from '../../ports/audit-log';
+import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, StoredSession } from '../../ports/session-repository';
 import { BoundedCache } from '../../cache/bounded-cache';
+import { backoff, decodeCursor, encodeCursor, invertedTime, withoutUndefined } from './rows';
 import { statusOf, type TableStorage } from './table-storage';
 
 /**
@@ -28,12 +30,8 @@ const TRANSACTION_BYTES = 3 * 1024 * 1024;
 const MAX_TRACE_IDS = 20;
 const MAX_ATTEMPTS = 30;
 
-/** Full-jitter exponential backoff between optimistic-concurrency retries on one summary row. */
-const backoff = (attempt: number) =>
-  attempt === 0 ? Promise.resolve() : new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** attempt)));
 
 const sid = (sessionId: string): string => createHash('sha256').update(sessionId, 'utf8').digest('hex').slice(0, 32);
-const invertedTime = (iso: string): string => String(9_999_999_999_999 - new Date(iso).getTime()).padStart(13, '0');
 const indexRow = (s: string): string => `i_${s}`;
 const batchRow = (s: string, contentHash: string, part: number): string =>
   `b_${s}_${contentHash.slice(0, 32)}_${String(part).padStart(3, '0')}`;
@@ -97,10 +95,6 @@ function toSession(row: SummaryEntity): StoredSession {
 
 const minIso = (a: string | undefined, b: string | undefined) => (a && b ? (a < b ? a : b) : (a ?? b));
 const maxIso = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
-
-function withoutUndefined<T extends object>(entity: T): T {
-  return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined)) as T;
-}
 
 export class TableSessionRepository implements SessionRepository {
   /** Session id hash -> summary row key; safe to cache because the index never changes. */
@@ -220,6 +214,22 @@ export class TableSessionRepository implements SessionRepository {
       .filter((b) => b.parts > 0 && b.rows.size >= b.parts) // a batch without its part 000 was never committed
       .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))
       .map((b) => Array.from({ length: b.parts }, (_, i) => b.rows.get(i) ?? '').join(''));
+  }
+
+  async list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>> {
+    // Summary rows sort newest first, so a time window is a row-key range.
+    const upper = query.from ? `s_${invertedTime(query.from)}_~` : 's`';
+    const lower = query.to ? `s_${invertedTime(query.to)}` : 's_';
+    let filter = odata`PartitionKey eq ${customerSlug} and RowKey ge ${lower} and RowKey lt ${upper}`;
+    if (query.keyLabel) filter += odata` and keyLabel eq ${query.keyLabel}`;
+    return this.storage.call(async (o) => {
+      const pages = this.table
+        .listEntities<SummaryEntity>({ queryOptions: { filter }, abortSignal: o.abortSignal })
+        .byPage({ maxPageSize: query.limit, continuationToken: decodeCursor(query.cursor) });
+      const page = await pages.next();
+      if (page.done) return { items: [], cursor: undefined };
+      return { items: page.value.map(toSession), cursor: encodeCursor(page.value.continuationToken) };
+    });
   }
 
   private async writeAhead(rows: TableEntity<Record<string, unknown>>[]): Promise<void> {

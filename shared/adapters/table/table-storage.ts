@@ -6,12 +6,16 @@ import { DependencyUnavailableError } from '../../errors';
 
 /** The tables the service owns (before the configured prefix). */
 export const TABLE_NAMES = {
-  /** Partition per customer: its profile row and one row per key. */
+  /** Partition per customer: its profile row, its keys, label reservations, key requests, audit log. */
   customers: 'customers',
   /** Partitioned by the first four hex digits of a secret hash; one row per active key. */
   keyLookup: 'keylookup',
   /** Partition per customer: session summaries, their id index and span documents. */
   sessions: 'sessions',
+  /** One partition: a row per revoked key, read by every instance about once a second. */
+  revocations: 'revocations',
+  /** One partition: where each key request lives and its status, for staff. */
+  keyRequestIndex: 'keyrequestindex',
 } as const;
 
 export type TableName = keyof typeof TABLE_NAMES;
@@ -93,11 +97,9 @@ export class TableStorage {
       }
       return new TableClient(config.endpoint, name, options.credential, clientOptions);
     };
-    this.clients = {
-      customers: build(TABLE_NAMES.customers),
-      keyLookup: build(TABLE_NAMES.keyLookup),
-      sessions: build(TABLE_NAMES.sessions),
-    };
+    this.clients = Object.fromEntries(
+      (Object.keys(TABLE_NAMES) as TableName[]).map((name) => [name, build(TABLE_NAMES[name])]),
+    ) as Record<TableName, TableClient>;
   }
 
   /**

@@ -1,0 +1,76 @@
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { AnonymousHandler, CustomerHandler, RequestContext, StaffHandler } from '../functions/definitions';
+import type { PortalUser } from '../shared/auth/portal-tokens';
+import { SANDBOX_SLUG, type Actor } from '../shared/domain';
+import { ApiError } from '../shared/errors';
+import { apiKeyCredential, authenticateApiKey, bearerToken } from './api-key';
+
+/** The header the portal sends in sandbox mode. */
+export const SANDBOX_HEADER = 'x-veriproof-sandbox';
+
+const unauthenticated = (detail: string) =>
+  new ApiError('unauthenticated', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="veriproof-portal"' } });
+
+async function portalUser(request: HttpRequest, ctx: RequestContext): Promise<PortalUser> {
+  const token = bearerToken(request);
+  if (!token) throw unauthenticated('Sign in to the portal: send its session token as Authorization: Bearer <token>.');
+  return ctx.services.portalTokens.verify(token);
+}
+
+const userActor = (user: PortalUser): Actor => ({ type: 'user', id: user.userId, name: user.name });
+
+/**
+ * Staff routes: a portal session token with the `Staff` role, and nothing else (API keys of
+ * any type are not staff credentials).
+ */
+export function withStaff() {
+  return (handler: StaffHandler): AnonymousHandler =>
+    async function staffMiddleware(request: HttpRequest, ctx: RequestContext): Promise<HttpResponseInit> {
+      if (apiKeyCredential(request)) throw unauthenticated('Staff routes take portal session tokens, not API keys.');
+      const user = await portalUser(request, ctx);
+      if (!user.roles.includes('Staff')) throw new ApiError('forbidden', 'This route is for Veriproof staff.');
+      return handler(request, { ...ctx, user, actor: userActor(user) });
+    };
+}
+
+/**
+ * Customer key-management routes: a portal session token with the `CustomerAdmin` role (acting
+ * on the token's customer), or a `management` API key (acting on its own customer, recorded
+ * by its label). Ingest keys cannot manage keys.
+ *
+ * With `X-Veriproof-Sandbox: true` the route reads the shared sandbox tenant instead, and
+ * every write is refused with 403 `sandbox_read_only`.
+ */
+export function withCustomerAccess() {
+  return (handler: CustomerHandler): AnonymousHandler =>
+    async function customerMiddleware(request: HttpRequest, ctx: RequestContext): Promise<HttpResponseInit> {
+      let tenant: string;
+      let actor: Actor;
+      let principal: Parameters<CustomerHandler>[1]['principal'];
+      if (apiKeyCredential(request)) {
+        const identity = await authenticateApiKey(request, ctx.services);
+        if (identity.keyType !== 'management') {
+          throw new ApiError('forbidden', 'Ingest keys cannot manage keys: use a management key or a portal session.');
+        }
+        tenant = identity.customerSlug;
+        actor = { type: 'key', id: identity.keyId, name: identity.keyLabel };
+        principal = { kind: 'key', identity };
+      } else {
+        const user = await portalUser(request, ctx);
+        if (!user.roles.includes('CustomerAdmin')) throw new ApiError('forbidden', 'Managing keys needs the CustomerAdmin role.');
+        if (!user.customerSlug) throw new ApiError('forbidden', 'The session token names no customer.');
+        tenant = user.customerSlug;
+        actor = userActor(user);
+        principal = { kind: 'user', user };
+      }
+      const sandbox = (request.headers.get(SANDBOX_HEADER) ?? '').trim().toLowerCase() === 'true';
+      if (sandbox) {
+        if (request.method !== 'GET' && request.method !== 'HEAD') {
+          throw new ApiError('sandbox_read_only', 'The shared sandbox is read-only: leave sandbox mode to change keys.');
+        }
+        await ctx.services.customers.ensureSandbox();
+        tenant = SANDBOX_SLUG;
+      }
+      return handler(request, { ...ctx, tenant, actor, sandbox, principal });
+    };
+}

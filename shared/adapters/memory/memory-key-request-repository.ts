@@ -1,0 +1,41 @@
+import type { AuditEvent, KeyRequest, KeyRequestStatus } from '../../domain';
+import type { KeyRequestRepository, KeyRequestSummary } from '../../ports/key-request-repository';
+
+/** In-memory KeyRequestRepository for unit tests. */
+export class MemoryKeyRequestRepository implements KeyRequestRepository {
+  readonly requests = new Map<string, KeyRequest>();
+  readonly audit: AuditEvent[] = [];
+
+  async create(request: KeyRequest, audit: AuditEvent): Promise<void> {
+    this.requests.set(request.id, structuredClone(request));
+    this.audit.push(audit);
+  }
+
+  async get(customerSlug: string, id: string): Promise<KeyRequest | undefined> {
+    const found = this.requests.get(id);
+    return found && found.customerSlug === customerSlug ? structuredClone(found) : undefined;
+  }
+
+  async findById(id: string): Promise<KeyRequest | undefined> {
+    const found = this.requests.get(id);
+    return found ? structuredClone(found) : undefined;
+  }
+
+  async list(customerSlug: string): Promise<KeyRequest[]> {
+    return [...this.requests.values()].filter((r) => r.customerSlug === customerSlug).reverse().map((r) => structuredClone(r));
+  }
+
+  async listByStatus(status: KeyRequestStatus): Promise<KeyRequestSummary[]> {
+    return [...this.requests.values()]
+      .filter((r) => r.status === status)
+      .map((r) => ({ id: r.id, customerSlug: r.customerSlug, action: r.action, status: r.status, requestedAt: r.requestedAt, requestedBy: r.requestedBy }));
+  }
+
+  async transition(request: KeyRequest, expected: KeyRequestStatus, audit: AuditEvent): Promise<boolean> {
+    const current = this.requests.get(request.id);
+    if (!current || current.status !== expected) return false;
+    this.requests.set(request.id, structuredClone(request));
+    this.audit.push(audit);
+    return true;
+  }
+}

@@ -1,0 +1,72 @@
+import type { Actor, AuditEvent, AuditEventType } from '../../domain';
+
+/** Row-level helpers shared by the Table adapters (they alone know entity shapes). */
+
+export const invertedTime = (iso: string): string => String(9_999_999_999_999 - new Date(iso).getTime()).padStart(13, '0');
+
+export function withoutUndefined<T extends object>(entity: T): T {
+  return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined)) as T;
+}
+
+export const actorToText = (actor: Actor): string => JSON.stringify({ type: actor.type, id: actor.id, name: actor.name });
+export const actorFromText = (text: string | undefined): Actor | undefined => (text ? (JSON.parse(text) as Actor) : undefined);
+
+/** Full-jitter exponential backoff between optimistic-concurrency retries. */
+export const backoff = (attempt: number, capMs = 250): Promise<void> =>
+  attempt === 0 ? Promise.resolve() : new Promise((r) => setTimeout(r, Math.random() * Math.min(capMs, 5 * 2 ** attempt)));
+
+/** Audit rows sort newest first inside their customer's partition. */
+export const AUDIT_PREFIX = 'audit_';
+export const auditRowKey = (event: AuditEvent): string => `${AUDIT_PREFIX}${invertedTime(event.at)}_${event.id}`;
+
+export type AuditEntity = {
+  partitionKey: string;
+  rowKey: string;
+  id: string;
+  type: string;
+  at: string;
+  actor: string;
+  keyId?: string;
+  keyRequestId?: string;
+  requestId: string;
+  details?: string;
+};
+
+export function auditEntity(event: AuditEvent): AuditEntity {
+  return withoutUndefined({
+    partitionKey: event.customerSlug,
+    rowKey: auditRowKey(event),
+    id: event.id,
+    type: event.type,
+    at: event.at,
+    actor: actorToText(event.actor),
+    keyId: event.keyId,
+    keyRequestId: event.keyRequestId,
+    requestId: event.requestId,
+    details: event.details ? JSON.stringify(event.details) : undefined,
+  });
+}
+
+export function toAuditEvent(row: AuditEntity): AuditEvent {
+  return withoutUndefined({
+    id: row.id,
+    customerSlug: row.partitionKey,
+    type: row.type as AuditEventType,
+    at: row.at,
+    actor: actorFromText(row.actor)!,
+    keyId: row.keyId,
+    keyRequestId: row.keyRequestId,
+    requestId: row.requestId,
+    details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : undefined,
+  });
+}
+
+/** Opaque page cursors: the service's continuation token, base64url-wrapped. */
+export const encodeCursor = (token: string | undefined): string | undefined =>
+  token ? Buffer.from(token, 'utf8').toString('base64url') : undefined;
+
+export function decodeCursor(cursor: string | undefined): string | undefined {
+  if (!cursor) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  return text.length > 0 && text.length < 2048 ? text : undefined;
+}

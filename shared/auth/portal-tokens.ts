@@ -1,0 +1,104 @@
+import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { z } from 'zod';
+import type { Config } from '../config';
+import { ApiError } from '../errors';
+import { isValidSlug } from '../keys/compound-key';
+
+export const PORTAL_ROLES = ['CustomerAdmin', 'Staff'] as const;
+export type PortalRole = (typeof PORTAL_ROLES)[number];
+
+/** A signed-in portal user, as the token's claims describe them. */
+export interface PortalUser {
+  userId: string;
+  name: string;
+  /** The customer the user administers (CustomerAdmin tokens carry it). */
+  customerSlug: string | undefined;
+  roles: PortalRole[];
+}
+
+const claimsSchema = z.object({
+  sub: z.string().min(1).max(256),
+  name: z.string().max(256).optional(),
+  customer: z.string().refine(isValidSlug).optional(),
+  roles: z.array(z.string()).max(50).default([]),
+});
+
+/** Asymmetric algorithms accepted from the portal's JWKS; `none` and HMAC are never accepted there. */
+const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+const unauthenticated = (detail: string) =>
+  new ApiError('unauthenticated', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="veriproof-portal", error="invalid_token"' } });
+
+/**
+ * Verifies portal session tokens: against the portal's JWKS in production (keys fetched and
+ * cached by jose, refreshed on an unknown `kid`), or an HS256 shared secret locally. Issuer,
+ * audience, expiry and not-before are all checked.
+ */
+export class PortalTokenVerifier {
+  private readonly key: Uint8Array | JWTVerifyGetKey;
+  private readonly algorithms: string[];
+
+  constructor(private readonly config: Config['portal']) {
+    if (config.jwksUrl) {
+      this.key = createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+      this.algorithms = JWKS_ALGORITHMS;
+    } else if (config.sharedSecret) {
+      this.key = new TextEncoder().encode(config.sharedSecret);
+      this.algorithms = ['HS256'];
+    } else {
+      throw new Error('PortalTokenVerifier needs a JWKS URL or a shared secret');
+    }
+  }
+
+  /** The user a token names; 401 `unauthenticated` for anything that is not a valid portal token. */
+  async verify(token: string): Promise<PortalUser> {
+    if (token.length > 8192 || token.split('.').length !== 3) throw unauthenticated('The bearer token is not a portal session token.');
+    let payload: unknown;
+    try {
+      const verified = await jwtVerify(token, this.key as Uint8Array, {
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        algorithms: this.algorithms,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ['exp', 'sub'],
+      });
+      payload = verified.payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The portal session token has expired.');
+      if (error instanceof joseErrors.JWKSTimeout || (error instanceof Error && /fetch|ECONN|network/i.test(error.message))) {
+        throw error; // the issuer's key set is unreachable: not the caller's fault
+      }
+      throw unauthenticated('The portal session token is not valid.');
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) throw unauthenticated('The portal session token lacks required claims.');
+    return {
+      userId: claims.data.sub,
+      name: claims.data.name ?? claims.data.sub,
+      customerSlug: claims.data.customer,
+      roles: claims.data.roles.filter((r): r is PortalRole => (PORTAL_ROLES as readonly string[]).includes(r)),
+    };
+  }
+}
+
+export interface LocalTokenClaims {
+  sub: string;
+  name?: string;
+  customer?: string;
+  roles: PortalRole[];
+}
+
+/** Signs a portal token with the local HS256 secret (the admin CLI, tests, the local sign-in). */
+export async function signLocalPortalToken(config: Config['portal'], claims: LocalTokenClaims, ttlSeconds = 3600): Promise<string> {
+  if (!config.sharedSecret) throw new Error('Local portal tokens need PORTAL_JWT_SECRET (they are never issued in Azure).');
+  const { sub, ...rest } = claims;
+  return new SignJWT(rest)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(sub)
+    .setIssuer(config.issuer)
+    .setAudience(config.audience)
+    .setIssuedAt()
+    .setExpirationTime(`${ttlSeconds}s`)
+    .sign(new TextEncoder().encode(config.sharedSecret));
+}

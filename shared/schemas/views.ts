@@ -1,0 +1,230 @@
+import { z } from 'zod';
+import { AUDIT_EVENT_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, type ApiKeyView, type AuditEvent, type KeyRequest } from '../domain';
+import type { StoredSession } from '../ports/session-repository';
+
+/**
+ * Response bodies of the API, as zod schemas. Handlers build their bodies with the mappers
+ * below; the OpenAPI document is generated from the same schemas.
+ */
+
+const timestamp = z.iso.datetime({ offset: true });
+
+export const actorView = z.object({
+  type: z.enum(['user', 'key', 'system']),
+  id: z.string(),
+  name: z.string(),
+});
+
+export const keyView = z
+  .object({
+    id: z.string(),
+    displayPrefix: z.string().describe('The key masked: prefix and slug, then the first and last 4 characters of its secret'),
+    label: z.string(),
+    application: z.string(),
+    type: z.enum(KEY_TYPES),
+    environment: z.enum(KEY_ENVIRONMENTS),
+    status: z.enum(['active', 'revoked']),
+    createdAt: timestamp,
+    createdBy: actorView,
+    lastUsedAt: timestamp.nullable().describe('Start of the last hour the key was used in'),
+    revokedAt: timestamp.nullable(),
+    revokedBy: actorView.nullable(),
+  })
+  .meta({ id: 'Key' });
+
+export const keyListView = z
+  .object({
+    customer: z.string(),
+    sandbox: z.boolean(),
+    activeKeyCount: z.number().int(),
+    keyLimit: z.number().int(),
+    keys: z.array(keyView),
+  })
+  .meta({ id: 'KeyList' });
+
+export const issuedKeyView = z
+  .object({
+    key: z.string().describe('The full compound key. Shown this once: store it in a secret manager now.'),
+    metadata: keyView,
+  })
+  .meta({ id: 'IssuedKey' });
+
+export const resetView = z
+  .object({
+    keys: z.array(issuedKeyView),
+    replaced: z.array(z.object({ oldKeyId: z.string(), newKeyId: z.string() })),
+  })
+  .meta({ id: 'ResetResult' });
+
+export const keyRequestView = z
+  .object({
+    id: z.string(),
+    customer: z.string(),
+    action: z.enum(KEY_REQUEST_ACTIONS),
+    status: z.enum(['pending', 'executed', 'rejected', 'failed']),
+    params: z.record(z.string(), z.unknown()),
+    result: z.record(z.string(), z.unknown()).nullable(),
+    failure: z.object({ code: z.string(), detail: z.string() }).nullable(),
+    note: z.string().nullable(),
+    requestedBy: actorView,
+    requestedAt: timestamp,
+    decidedBy: actorView.nullable(),
+    decidedAt: timestamp.nullable(),
+  })
+  .meta({ id: 'KeyRequest' });
+
+export const keyRequestOutcomeView = z
+  .object({
+    request: keyRequestView,
+    key: z.string().optional().describe('For an executed issue-key request: the new key, shown this once'),
+    metadata: keyView.optional(),
+  })
+  .meta({ id: 'KeyRequestOutcome' });
+
+export const staffQueueView = z
+  .object({
+    requests: z.array(
+      z.object({
+        id: z.string(),
+        customer: z.string(),
+        action: z.enum(KEY_REQUEST_ACTIONS),
+        status: z.enum(['pending', 'executed', 'rejected', 'failed']),
+        requestedAt: timestamp,
+        requestedBy: actorView,
+      }),
+    ),
+  })
+  .meta({ id: 'StaffRequestQueue' });
+
+export const auditEventView = z
+  .object({
+    id: z.string(),
+    type: z.enum(AUDIT_EVENT_TYPES),
+    at: timestamp,
+    actor: actorView,
+    keyId: z.string().nullable(),
+    keyRequestId: z.string().nullable(),
+    requestId: z.string().describe('The request id of the API call that caused the event'),
+    details: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'AuditEvent' });
+
+export const auditPageView = z.object({ events: z.array(auditEventView), cursor: z.string().nullable() }).meta({ id: 'AuditPage' });
+
+export const sessionView = z
+  .object({
+    sessionId: z.string(),
+    sessionIdSource: z.enum(['attribute', 'trace']),
+    serviceName: z.string().nullable(),
+    keyId: z.string(),
+    keyLabel: z.string(),
+    application: z.string(),
+    environment: z.enum(KEY_ENVIRONMENTS),
+    sandbox: z.boolean(),
+    anchor: z.enum(['pending', 'never']),
+    spanCount: z.number().int(),
+    batchCount: z.number().int(),
+    traceIds: z.array(z.string()),
+    startedAt: timestamp.nullable(),
+    endedAt: timestamp.nullable(),
+    firstReceivedAt: timestamp,
+    lastReceivedAt: timestamp,
+  })
+  .meta({ id: 'Session' });
+
+export const sessionPageView = z.object({ sessions: z.array(sessionView), cursor: z.string().nullable() }).meta({ id: 'SessionPage' });
+
+export const customerView = z
+  .object({
+    id: z.string(),
+    slug: z.string(),
+    name: z.string(),
+    plan: z.enum(PLANS),
+    createdAt: timestamp,
+    activeKeyCount: z.number().int(),
+    keyLimit: z.number().int(),
+    keyLimitOverride: z.number().int().nullable(),
+  })
+  .meta({ id: 'Customer' });
+
+export const problemView = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    requestId: z.string(),
+  })
+  .loose()
+  .meta({ id: 'Problem' });
+
+export const whoamiView = z
+  .object({
+    customer: z.object({ id: z.string(), slug: z.string(), plan: z.enum(PLANS) }),
+    key: z.object({ id: z.string(), label: z.string(), application: z.string(), environment: z.enum(KEY_ENVIRONMENTS), type: z.enum(KEY_TYPES) }),
+  })
+  .meta({ id: 'Whoami' });
+
+export const healthView = z
+  .object({
+    status: z.literal('ok'),
+    checks: z.record(z.string(), z.object({ status: z.enum(['ok', 'unavailable']), checkedAt: timestamp.nullable(), latencyMs: z.number().nullable() })),
+  })
+  .meta({ id: 'Health' });
+
+export function toKeyBody(key: ApiKeyView): z.infer<typeof keyView> {
+  return {
+    id: key.id,
+    displayPrefix: key.displayPrefix,
+    label: key.label,
+    application: key.application,
+    type: key.type,
+    environment: key.environment,
+    status: key.status,
+    createdAt: key.createdAt,
+    createdBy: key.createdBy,
+    lastUsedAt: null,
+    revokedAt: key.revokedAt ?? null,
+    revokedBy: key.revokedBy ?? null,
+  };
+}
+
+export function toRequestBody(request: KeyRequest): z.infer<typeof keyRequestView> {
+  return {
+    id: request.id,
+    customer: request.customerSlug,
+    action: request.action,
+    status: request.status,
+    params: request.params,
+    result: request.result ?? null,
+    failure: request.failure ?? null,
+    note: request.note ?? null,
+    requestedBy: request.requestedBy,
+    requestedAt: request.requestedAt,
+    decidedBy: request.decidedBy ?? null,
+    decidedAt: request.decidedAt ?? null,
+  };
+}
+
+export function toAuditBody(event: AuditEvent): z.infer<typeof auditEventView> {
+  return {
+    id: event.id,
+    type: event.type,
+    at: event.at,
+    actor: event.actor,
+    keyId: event.keyId ?? null,
+    keyRequestId: event.keyRequestId ?? null,
+    requestId: event.requestId,
+    details: event.details ?? null,
+  };
+}
+
+export function toSessionBody(session: StoredSession): z.infer<typeof sessionView> {
+  return {
+    ...session,
+    serviceName: session.serviceName ?? null,
+    startedAt: session.startedAt ?? null,
+    endedAt: session.endedAt ?? null,
+  };
+}

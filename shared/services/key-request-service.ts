@@ -1,0 +1,185 @@
+import type { z } from 'zod';
+import type { Clock } from '../clock';
+import type { ApiKeyView, AuditEvent, KeyRequest, KeyRequestAction, KeyRequestStatus } from '../domain';
+import { ApiError } from '../errors';
+import { isId, newId } from '../ids';
+import type { Logger } from '../logging';
+import type { KeyRequestRepository, KeyRequestSummary } from '../ports/key-request-repository';
+import {
+  issueKeySchema,
+  keyRequestActionSchema,
+  rejectRequestSchema,
+  revokeKeyRequestSchema,
+  rotateTenantKeyRequestSchema,
+} from '../schemas/keys';
+import { parseInput } from '../validation';
+import type { CustomerService } from './customer-service';
+import type { IssuedKey, KeyService, Operation } from './key-service';
+
+/** Executes a `rotate-tenant-key` request (the tenant-key rotation); absent until it is wired in. */
+export interface TenantKeyRotator {
+  rotate(customerSlug: string, request: KeyRequest, op: Operation): Promise<Record<string, unknown>>;
+}
+
+const PARAMS: Record<KeyRequestAction, z.ZodType<Record<string, unknown>>> = {
+  'issue-key': issueKeySchema,
+  'revoke-key': revokeKeyRequestSchema,
+  'rotate-tenant-key': rotateTenantKeyRequestSchema,
+};
+
+/** Actions a customer's request runs at once; the others wait for staff. */
+const SELF_SERVICE: ReadonlySet<KeyRequestAction> = new Set(['issue-key', 'revoke-key']);
+
+export interface RequestOutcome {
+  request: KeyRequest;
+  /** The new key of an executed `issue-key`: only in the response that executes it. */
+  issued?: IssuedKey;
+  revoked?: ApiKeyView;
+}
+
+/**
+ * The portal's request-driven flow: every key action can be submitted as a request, recorded
+ * with who asked and who decided. Self-service actions run at once; `rotate-tenant-key` waits
+ * for staff to execute or reject it. A request never holds a key value.
+ */
+export class KeyRequestService {
+  private rotator: TenantKeyRotator | undefined;
+
+  constructor(
+    private readonly requests: KeyRequestRepository,
+    private readonly keys: KeyService,
+    private readonly customers: CustomerService,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Wires in tenant-key rotation (built after this service, which it also uses). */
+  setRotator(rotator: TenantKeyRotator): void {
+    this.rotator = rotator;
+  }
+
+  async submit(customerSlug: string, actionText: string, body: unknown, op: Operation): Promise<RequestOutcome> {
+    const action = parseInput(keyRequestActionSchema, actionText, 'action');
+    const params = parseInput(PARAMS[action], body ?? {});
+    const customer = await this.customers.require(customerSlug);
+    const request: KeyRequest = {
+      id: newId('req', this.clock.now()),
+      customerSlug: customer.slug,
+      action,
+      status: 'pending',
+      params,
+      requestedBy: op.actor,
+      requestedAt: this.clock.now().toISOString(),
+      submittedInRequest: op.requestId,
+    };
+    await this.requests.create(request, this.event(request, 'request.submitted', op));
+    if (!SELF_SERVICE.has(action)) return { request };
+    return this.execute(request, op);
+  }
+
+  async list(customerSlug: string): Promise<KeyRequest[]> {
+    const customer = await this.customers.require(customerSlug);
+    return this.requests.list(customer.slug);
+  }
+
+  async get(customerSlug: string, id: string): Promise<KeyRequest> {
+    const found = isId('req', id) ? await this.requests.get(customerSlug, id) : undefined;
+    if (!found) throw new ApiError('not_found', 'This customer has no such request.');
+    return found;
+  }
+
+  async queue(status: KeyRequestStatus): Promise<KeyRequestSummary[]> {
+    return this.requests.listByStatus(status);
+  }
+
+  /** Staff: runs a pending request. */
+  async executeById(id: string, op: Operation): Promise<RequestOutcome> {
+    const request = await this.pending(id);
+    if (request.action === 'issue-key') {
+      // Running it would show staff a customer's key value: the customer submits it again instead.
+      throw new ApiError('action_unavailable', 'An issue-key request runs when the customer submits it; reject this one instead.');
+    }
+    return this.execute(request, op);
+  }
+
+  /** Staff: declines a pending request. */
+  async rejectById(id: string, body: unknown, op: Operation): Promise<KeyRequest> {
+    const { reason } = parseInput(rejectRequestSchema, body ?? {});
+    const request = await this.pending(id);
+    const rejected: KeyRequest = { ...request, status: 'rejected', decidedBy: op.actor, decidedAt: this.clock.now().toISOString() };
+    if (reason) rejected.note = reason;
+    if (!(await this.requests.transition(rejected, 'pending', this.event(rejected, 'request.rejected', op)))) throw notPending();
+    return rejected;
+  }
+
+  private async pending(id: string): Promise<KeyRequest> {
+    const request = isId('req', id) ? await this.requests.findById(id) : undefined;
+    if (!request) throw new ApiError('not_found', 'No such request.');
+    if (request.status !== 'pending') throw notPending(request.status);
+    return request;
+  }
+
+  private async execute(request: KeyRequest, op: Operation): Promise<RequestOutcome> {
+    let outcome: Omit<RequestOutcome, 'request'>;
+    let result: Record<string, unknown>;
+    try {
+      ({ outcome, result } = await this.run(request, op));
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status >= 500 || error.code === 'action_unavailable') throw error;
+      // A business rule said no (a taken label, a full cap...): the request is recorded as failed.
+      const failed: KeyRequest = {
+        ...request,
+        status: 'failed',
+        failure: { code: error.code, detail: error.detail },
+        decidedBy: op.actor,
+        decidedAt: this.clock.now().toISOString(),
+      };
+      await this.requests.transition(failed, 'pending', this.event(failed, 'request.failed', op, { code: error.code }));
+      throw new ApiError(error.code, error.detail, {
+        headers: error.headers,
+        extensions: { ...error.extensions, keyRequest: { id: failed.id, status: failed.status } },
+      });
+    }
+    const executed: KeyRequest = { ...request, status: 'executed', result, decidedBy: op.actor, decidedAt: this.clock.now().toISOString() };
+    if (!(await this.requests.transition(executed, 'pending', this.event(executed, 'request.executed', op, result)))) throw notPending();
+    this.log.info('key request executed', { customer: request.customerSlug, requestId: request.id, action: request.action });
+    return { request: executed, ...outcome };
+  }
+
+  private async run(request: KeyRequest, op: Operation): Promise<{ outcome: Omit<RequestOutcome, 'request'>; result: Record<string, unknown> }> {
+    switch (request.action) {
+      case 'issue-key': {
+        const issued = await this.keys.issue(request.customerSlug, request.params, op);
+        return { outcome: { issued }, result: { keyId: issued.metadata.id, label: issued.metadata.label } };
+      }
+      case 'revoke-key': {
+        const { keyId, force } = parseInput(revokeKeyRequestSchema, request.params);
+        const revoked = await this.keys.revoke(request.customerSlug, keyId, op, { force });
+        return { outcome: { revoked }, result: { keyId: revoked.id } };
+      }
+      case 'rotate-tenant-key': {
+        if (!this.rotator) {
+          throw new ApiError('action_unavailable', 'Tenant-key rotation is not available in this deployment yet; the request stays pending.');
+        }
+        return { outcome: {}, result: await this.rotator.rotate(request.customerSlug, request, op) };
+      }
+    }
+  }
+
+  private event(request: KeyRequest, type: AuditEvent['type'], op: Operation, details?: Record<string, unknown>): AuditEvent {
+    return {
+      id: newId('evt', this.clock.now()),
+      customerSlug: request.customerSlug,
+      type,
+      at: this.clock.now().toISOString(),
+      actor: op.actor,
+      keyRequestId: request.id,
+      requestId: op.requestId,
+      details: { action: request.action, ...details },
+    };
+  }
+}
+
+function notPending(status?: string): ApiError {
+  return new ApiError('request_not_pending', status ? `The request is already ${status}.` : 'The request was decided meanwhile.');
+}

@@ -1,0 +1,75 @@
+import type { Clock } from '../clock';
+import type { Customer } from '../domain';
+import { newId } from '../ids';
+import type { AuditLog } from '../ports/audit-log';
+import type { CustomerPatch } from '../ports/customer-repository';
+import { updateCustomerSchema } from '../schemas/keys';
+import { parseInput } from '../validation';
+import type { CustomerService } from './customer-service';
+import type { KeyService, Operation } from './key-service';
+
+/** A customer as staff see it: with its effective key cap. */
+export interface CustomerView {
+  id: string;
+  slug: string;
+  name: string;
+  plan: Customer['plan'];
+  createdAt: string;
+  activeKeyCount: number;
+  keyLimit: number;
+  keyLimitOverride: number | null;
+}
+
+/** What staff do to customers: create them, change their plan or key cap. */
+export class StaffService {
+  constructor(
+    private readonly customers: CustomerService,
+    private readonly keys: KeyService,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+  ) {}
+
+  view(customer: Customer): CustomerView {
+    return {
+      id: customer.id,
+      slug: customer.slug,
+      name: customer.name,
+      plan: customer.plan,
+      createdAt: customer.createdAt,
+      activeKeyCount: customer.activeKeyCount,
+      keyLimit: this.keys.keyLimit(customer),
+      keyLimitOverride: customer.keyLimitOverride ?? null,
+    };
+  }
+
+  async createCustomer(input: unknown): Promise<CustomerView> {
+    return this.view(await this.customers.create(input));
+  }
+
+  async getCustomer(slug: string): Promise<CustomerView> {
+    return this.view(await this.customers.require(slug));
+  }
+
+  async updateCustomer(slug: string, input: unknown, op: Operation): Promise<CustomerView> {
+    const body = parseInput(updateCustomerSchema, input);
+    const before = await this.customers.require(slug);
+    const patch: CustomerPatch = {};
+    if (body.plan !== undefined) patch.plan = body.plan;
+    if (body.keyLimit !== undefined) patch.keyLimitOverride = body.keyLimit;
+    const after = await this.customers.update(before.slug, patch);
+    if (after.plan !== before.plan) await this.keys.refreshPlan(after);
+    await this.audit.append({
+      id: newId('evt', this.clock.now()),
+      customerSlug: after.slug,
+      type: 'customer.updated',
+      at: this.clock.now().toISOString(),
+      actor: op.actor,
+      requestId: op.requestId,
+      details: {
+        before: { plan: before.plan, keyLimitOverride: before.keyLimitOverride ?? null },
+        after: { plan: after.plan, keyLimitOverride: after.keyLimitOverride ?? null },
+      },
+    });
+    return this.view(after);
+  }
+}
