@@ -1,5 +1,6 @@
 import { ApiError, DEPENDENCY_RETRY_AFTER_SECONDS } from '../shared/errors';
 import { json } from '../shared/http/responses';
+import { healthView } from '../shared/schemas/views';
 import type { HttpFunctionDefinition } from './definitions';
 
 /**
@@ -13,6 +14,7 @@ export const health: HttpFunctionDefinition = {
   methods: ['GET'],
   auth: 'anonymous',
   summary: 'Service health from the last background probe of its dependencies.',
+  docs: { responses: { 200: { description: 'Storage answered its last probe', schema: healthView } }, errors: ['dependency_unavailable'], tags: ['Operations'] },
   handler: async (_request, { services }) => {
     const { ok, dependencies } = services.health.snapshot();
     const checks = Object.fromEntries(

@@ -1,5 +1,16 @@
+import { customerKeysAudit } from './customer-keys-audit';
+import { customerKeysIssue } from './customer-keys-issue';
+import { customerKeysList } from './customer-keys-list';
+import { customerKeysRequestGet, customerKeysRequestList, customerKeysRequestSubmit } from './customer-keys-requests';
+import { customerKeysReset } from './customer-keys-reset';
+import { customerKeysRevoke } from './customer-keys-revoke';
 import type { FunctionDefinition } from './definitions';
 import { health } from './health';
+import { openApiFunction } from './openapi';
+import { revocationFeedPrune } from './revocation-feed-prune';
+import { sessionsList } from './sessions-list';
+import { staffCustomersCreate, staffCustomersGet, staffCustomersUpdate } from './staff-customers';
+import { staffRequestsExecute, staffRequestsList, staffRequestsReject } from './staff-requests';
 import { tracesIngest } from './traces-ingest';
 import { whoami } from './whoami';
 
@@ -7,4 +18,25 @@ import { whoami } from './whoami';
  * Every function of the app, declared once. Production registers this list with the
  * Functions host (functions/index.ts); `npm start` serves the same list locally.
  */
-export const functionDefinitions: readonly FunctionDefinition[] = [health, whoami, tracesIngest];
+export const functionDefinitions: readonly FunctionDefinition[] = [
+  health,
+  openApiFunction(() => functionDefinitions),
+  whoami,
+  tracesIngest,
+  customerKeysList,
+  customerKeysIssue,
+  customerKeysRevoke,
+  customerKeysReset,
+  customerKeysAudit,
+  customerKeysRequestSubmit,
+  customerKeysRequestList,
+  customerKeysRequestGet,
+  sessionsList,
+  staffCustomersCreate,
+  staffCustomersGet,
+  staffCustomersUpdate,
+  staffRequestsList,
+  staffRequestsExecute,
+  staffRequestsReject,
+  revocationFeedPrune,
+];

@@ -1,4 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
+import { z } from 'zod';
 import { ExportTraceServiceResponse } from '../shared/otlp/proto-schema';
 import { CONTENT_TYPES, checkDeclaredLength, decodeContent, otlpFormatOf } from '../shared/otlp/http-body';
 import { decodeTraceRequest, type OtlpFormat } from '../shared/otlp/trace-request';
@@ -16,6 +17,16 @@ export const tracesIngest: HttpFunctionDefinition = {
   auth: 'apiKey',
   keyTypes: INGEST_KEY_TYPES,
   summary: 'OTLP/HTTP trace export (JSON or protobuf); spans are stored as sessions.',
+  docs: {
+    responses: {
+      200: {
+        description: 'Stored. An ExportTraceServiceResponse in the request encoding; rejected spans are reported as partial success.',
+        schema: z.object({ partialSuccess: z.object({ rejectedSpans: z.string(), errorMessage: z.string() }).optional() }),
+      },
+    },
+    errors: ['invalid_body', 'payload_too_large', 'unsupported_media_type'],
+    tags: ['Ingest'],
+  },
   handler: async (request, { services, identity }) => {
     const maxBytes = services.config.ingest.maxBodyBytes;
     const format = otlpFormatOf(request.headers.get('content-type'));

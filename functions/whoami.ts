@@ -1,4 +1,5 @@
 import { json } from '../shared/http/responses';
+import { whoamiView } from '../shared/schemas/views';
 import type { HttpFunctionDefinition } from './definitions';
 
 /** `GET /v1/whoami` (API key): who the presented key resolves to. No secret, no hash. */
@@ -9,6 +10,7 @@ export const whoami: HttpFunctionDefinition = {
   methods: ['GET'],
   auth: 'apiKey',
   summary: 'The customer and key the presented API key resolves to.',
+  docs: { responses: { 200: { description: 'The identity behind the key', schema: whoamiView } }, tags: ['Ingest'] },
   handler: async (_request, { identity }) =>
     json(200, {
       customer: { id: identity.customerId, slug: identity.customerSlug, plan: identity.plan },

@@ -8,12 +8,15 @@ export interface LocalSettings {
   file: string;
   created: boolean;
   values: Record<string, string>;
+  /** Settings the sample has and the file lacks (a newer sample than the file): taken from the sample. */
+  fromSample: string[];
 }
 
 /**
  * Reads `local.settings.json` (the file `func start` reads), creating it from the sample on
  * first run, and puts its `Values` into the environment without overriding variables that
- * are already set, as Core Tools does.
+ * are already set, as Core Tools does. Settings added to the sample since the file was made
+ * are taken from the sample, so an old local file keeps working after an upgrade.
  */
 export function loadLocalSettings(root: string, env: NodeJS.ProcessEnv = process.env): LocalSettings {
   const file = join(root, SETTINGS_FILE);
@@ -22,6 +25,15 @@ export function loadLocalSettings(root: string, env: NodeJS.ProcessEnv = process
     copyFileSync(join(root, SAMPLE_FILE), file);
     created = true;
   }
+  const own = readValues(file);
+  const sample = readValues(join(root, SAMPLE_FILE));
+  const fromSample = Object.keys(sample).filter((name) => !(name in own));
+  const values = { ...sample, ...own };
+  for (const [name, value] of Object.entries(values)) if (env[name] === undefined) env[name] = value;
+  return { file, created, values, fromSample };
+}
+
+function readValues(file: string): Record<string, string> {
   let parsed: { Values?: Record<string, unknown> };
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, unknown> };
@@ -30,9 +42,7 @@ export function loadLocalSettings(root: string, env: NodeJS.ProcessEnv = process
   }
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(parsed.Values ?? {})) {
-    if (value === null || value === undefined) continue;
-    values[name] = String(value);
-    if (env[name] === undefined) env[name] = String(value);
+    if (value !== null && value !== undefined) values[name] = String(value);
   }
-  return { file, created, values };
+  return values;
 }

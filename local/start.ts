@@ -38,6 +38,9 @@ async function main(): Promise<void> {
   });
   const settings = loadLocalSettings(ROOT);
   if (settings.created) console.log(`Created ${settings.file} from local.settings.sample.json.`);
+  else if (settings.fromSample.length > 0) {
+    console.log(`${settings.file} lacks ${settings.fromSample.join(', ')}: using the sample's values.`);
+  }
   const port = Number(args.port ?? process.env.PORT ?? 7071);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Not a port: ${args.port ?? process.env.PORT}`);
 

@@ -79,9 +79,9 @@ export const configSchema = z
     /** Plan table overrides as JSON, e.g. `{"pro":{"keyLimit":8}}`; unnamed values keep their defaults. */
     PLANS: plansSetting,
     /** Issuer the portal's session tokens must carry. */
-    PORTAL_JWT_ISSUER: z.string().trim().min(1),
+    PORTAL_JWT_ISSUER: z.string({ error: 'is required' }).trim().min(1),
     /** Audience the portal's session tokens must carry. */
-    PORTAL_JWT_AUDIENCE: z.string().trim().min(1),
+    PORTAL_JWT_AUDIENCE: z.string({ error: 'is required' }).trim().min(1),
     /** JWKS of the portal's token issuer (production). */
     PORTAL_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     /** HS256 secret for portal tokens (local and tests only; refused in Azure). */

@@ -26,7 +26,8 @@ describe('npm run admin (against Azurite, through the same services as the API)'
     expect(listing).toContain('deploy-bot');
     expect(listing).not.toContain(issued.key.split('.').at(-1));
 
-    expect(await run('key', 'revoke', '--customer', slug, '--key', issued.metadata.id)).toMatch(/^Revoked key_/);
+    await expect(run('key', 'revoke', '--customer', slug, '--key', issued.metadata.id)).rejects.toMatchObject({ code: 'last_active_key' });
+    expect(await run('key', 'revoke', '--customer', slug, '--key', issued.metadata.id, '--force')).toMatch(/^Revoked key_/);
     expect(await services.authenticator.authenticate(hashSecret(issued.key.split('.').at(-1)))).toBeUndefined();
     expect(await run('key', 'list', '--customer', slug)).toMatch(/revoked/);
   });
@@ -36,6 +37,13 @@ describe('npm run admin (against Azurite, through the same services as the API)'
     await expect(run('key', 'list', '--customer', 'no-such-customer')).rejects.toMatchObject({ code: 'not_found' });
     await expect(run('key', 'issue', '--customer', slug)).rejects.toThrow(/missing --label/);
     await expect(run('frobnicate')).rejects.toThrow(/unknown command/);
+  });
+
+  it('prints a local portal token that the service accepts', async () => {
+    const token = await run('token', '--customer', slug, '--role', 'CustomerAdmin', '--name', 'Cli Admin');
+    const user = await services.portalTokens.verify(token);
+    expect(user).toMatchObject({ customerSlug: slug, roles: ['CustomerAdmin'], name: 'Cli Admin' });
+    await expect(run('token', '--role', 'Wizard')).rejects.toThrow(/unknown role/);
   });
 
   it('prints usage for help', async () => {

@@ -4,6 +4,7 @@ import { freePort } from '../../local/azurite';
 import type { ServiceContext } from '../../shared/services/context';
 import { API_KEY_FAILURE_CASES, samplePath, type KeyFixtures } from '../support/api-key-cases';
 import { problemOf, serveApp } from '../support/http';
+import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { customerWithKey, testServices } from '../support/services';
 
@@ -22,9 +23,9 @@ describe('HTTP API on the local host, against Azurite', () => {
     app = await serveApp(services);
     const acme = await customerWithKey(services, { label: 'ingest-prod' });
     const other = await customerWithKey(services);
-    const revoked = await services.keys.issue(acme.customer.slug, { label: 'old', application: 'web' }, 'test');
+    const revoked = await services.keys.issue(acme.customer.slug, { label: 'old', application: 'web' }, op());
     trackSecret(revoked.key);
-    await services.keys.revoke(acme.customer.slug, revoked.metadata.id, 'test');
+    await services.keys.revoke(acme.customer.slug, revoked.metadata.id, op());
     fixtures = { key: acme.key, secret: acme.secret, revokedKey: revoked.key, otherSlug: other.customer.slug };
     keyId = acme.keyId;
     slug = acme.customer.slug;
@@ -67,10 +68,10 @@ describe('HTTP API on the local host, against Azurite', () => {
     });
 
     it('answers a revoked key with 401 at once on the instance that revoked it', async () => {
-      const issued = await services.keys.issue(slug, { label: 'short-lived', application: 'web' }, 'test');
+      const issued = await services.keys.issue(slug, { label: 'short-lived', application: 'web' }, op());
       trackSecret(issued.key);
       expect((await app.fetch('/v1/whoami', { headers: { 'X-API-Key': issued.key } })).status).toBe(200);
-      await services.keys.revoke(slug, issued.metadata.id, 'test');
+      await services.keys.revoke(slug, issued.metadata.id, op());
       const response = await app.fetch('/v1/whoami', { headers: { 'X-API-Key': issued.key } });
       expect(response.status).toBe(401);
       expect((await problemOf(response)).code).toBe('api_key_invalid');

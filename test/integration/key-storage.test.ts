@@ -1,7 +1,8 @@
 import { hashSecret } from '../../shared/keys/compound-key';
 import type { ServiceContext } from '../../shared/services/context';
-import { customerWithKey, testServices } from '../support/services';
+import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';
+import { customerWithKey, testServices } from '../support/services';
 
 describe('keys on Table Storage (Azurite)', () => {
   let services: ServiceContext;
@@ -30,8 +31,8 @@ describe('keys on Table Storage (Azurite)', () => {
   });
 
   it('authenticates with exactly one point read, whatever the number of keys', async () => {
-    const { customer, secret } = await customerWithKey(services);
-    for (let i = 0; i < 30; i++) trackSecret((await services.keys.issue(customer.slug, { label: `k${i}`, application: 'a' }, 't')).key);
+    const { customer, secret } = await customerWithKey(services, { plan: 'enterprise' });
+    for (let i = 0; i < 30; i++) trackSecret((await services.keys.issue(customer.slug, { label: `k${i}`, application: 'a' }, op())).key);
     const before = services.storage.operations.snapshot();
     await services.authenticator.authenticate(hashSecret(secret));
     const after = services.storage.operations.snapshot();
@@ -41,7 +42,7 @@ describe('keys on Table Storage (Azurite)', () => {
 
   it("lists a customer's keys with one single-partition query, oldest first", async () => {
     const { customer, keyId } = await customerWithKey(services);
-    const second = await services.keys.issue(customer.slug, { label: 'second', application: 'a' }, 't');
+    const second = await services.keys.issue(customer.slug, { label: 'second', application: 'a' }, op());
     trackSecret(second.key);
     const before = services.storage.operations.snapshot();
     const keys = await services.keys.list(customer.slug);
@@ -53,25 +54,27 @@ describe('keys on Table Storage (Azurite)', () => {
 
   it('revokes at once and for good; revoking again changes nothing', async () => {
     const { customer, keyId, secret } = await customerWithKey(services);
-    const first = await services.keys.revoke(customer.slug, keyId, 'alice');
-    expect(first).toMatchObject({ status: 'revoked', revokedBy: 'alice' });
+    const first = await services.keys.revoke(customer.slug, keyId, op('alice'), { force: true });
+    expect(first).toMatchObject({ status: 'revoked', revokedBy: { type: 'user', name: 'alice' } });
     expect(await services.authenticator.authenticate(hashSecret(secret))).toBeUndefined();
-    const again = await services.keys.revoke(customer.slug, keyId, 'bob');
-    expect(again).toMatchObject({ status: 'revoked', revokedBy: 'alice', revokedAt: first.revokedAt });
+    const again = await services.keys.revoke(customer.slug, keyId, op('bob'), { force: true });
+    expect(again).toMatchObject({ status: 'revoked', revokedBy: { name: 'alice' }, revokedAt: first.revokedAt });
   });
 
-  it('keeps the first revocation under 20 concurrent revokes', async () => {
+  it('keeps the first revocation under 20 concurrent revokes, and counts it once', async () => {
     const { customer, keyId, secret } = await customerWithKey(services);
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => services.keys.revoke(customer.slug, keyId, `actor-${i}`)));
-    expect(new Set(results.map((r) => `${r.revokedBy}@${r.revokedAt}`)).size).toBe(1);
+    trackSecret((await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => services.keys.revoke(customer.slug, keyId, op(`actor-${i}`))));
+    expect(new Set(results.map((r) => `${r.revokedBy?.name}@${r.revokedAt}`)).size).toBe(1);
     expect(await services.authenticator.authenticate(hashSecret(secret))).toBeUndefined();
+    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(1);
   });
 
   it('answers not_found for unknown customers and keys, and for ids that are not key ids', async () => {
     const { customer } = await customerWithKey(services);
     await expect(services.keys.list('nobody-here')).rejects.toMatchObject({ code: 'not_found' });
-    await expect(services.keys.revoke(customer.slug, 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'x')).rejects.toMatchObject({ code: 'not_found' });
-    await expect(services.keys.revoke(customer.slug, "key_1' or '1'='1", 'x')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(services.keys.revoke(customer.slug, 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', op())).rejects.toMatchObject({ code: 'not_found' });
+    await expect(services.keys.revoke(customer.slug, "key_1' or '1'='1", op())).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('refuses a second customer with the same slug', async () => {
@@ -80,7 +83,7 @@ describe('keys on Table Storage (Azurite)', () => {
   });
 });
 
-describe('crash consistency of key writes (fault hook)', () => {
+describe('crash consistency of key writes (fault hook before each storage step)', () => {
   class Crash extends Error {}
   let crashAt: string | undefined;
   let services: ServiceContext;
@@ -106,35 +109,43 @@ describe('crash consistency of key writes (fault hook)', () => {
   async function assertInvariants(slug: string) {
     const listed = await services.keys.list(slug);
     const listedActive = new Set(listed.filter((k) => k.status === 'active').map((k) => k.id));
-    const revoked = new Set(listed.filter((k) => k.status === 'revoked').map((k) => k.id));
     const authenticating = await authenticatingKeyIds();
-    for (const id of authenticating) {
-      if (!listed.some((k) => k.id === id)) continue; // another test's customer
-      expect(listedActive.has(id)).toBe(true); // no key authenticates that its customer cannot list as active
-      expect(revoked.has(id)).toBe(false); // no revoked key authenticates
+    for (const key of listed) {
+      // No key authenticates that its customer cannot list as active; no revoked key authenticates.
+      if (authenticating.has(key.id)) expect(listedActive.has(key.id)).toBe(true);
     }
+    expect((await services.customers.require(slug)).activeKeyCount).toBe(listedActive.size);
   }
 
-  it.each(['issue:after-record', 'issue:after-lookup'])('issuing, crashed at %s, keeps the invariants', async (step) => {
+  it.each([
+    ['keys.insertRecord', false, false],
+    ['keys.insertLookup', true, false],
+  ])('issuing, crashed before %s: listed=%s, authenticates=%s, invariants hold', async (step, listed, authenticates) => {
     const { customer } = await customerWithKey(services);
     crashAt = step;
-    await expect(services.keys.issue(customer.slug, { label: 'during-crash', application: 'a' }, 't')).rejects.toBeInstanceOf(Crash);
+    await expect(services.keys.issue(customer.slug, { label: 'during-crash', application: 'a' }, op())).rejects.toBeInstanceOf(Crash);
     crashAt = undefined;
     const crashed = (await services.keys.list(customer.slug)).find((k) => k.label === 'during-crash');
-    expect(crashed?.status).toBe('active'); // listed either way...
-    expect((await authenticatingKeyIds()).has(crashed!.id)).toBe(step === 'issue:after-lookup'); // ...authenticating only once both writes landed
+    expect(Boolean(crashed)).toBe(listed);
+    if (crashed) expect((await authenticatingKeyIds()).has(crashed.id)).toBe(authenticates);
     await assertInvariants(customer.slug);
   });
 
-  it.each(['revoke:after-lookup', 'revoke:after-record'])('revoking, crashed at %s, never lets the key authenticate again; a retry completes it', async (step) => {
-    const { customer, keyId, secret } = await customerWithKey(services);
-    crashAt = step;
-    await expect(services.keys.revoke(customer.slug, keyId, 'alice')).rejects.toBeInstanceOf(Crash);
-    crashAt = undefined;
-    expect(await services.authenticator.authenticate(hashSecret(secret))).toBeUndefined();
-    await assertInvariants(customer.slug);
-    const retried = await services.keys.revoke(customer.slug, keyId, 'alice');
-    expect(retried.status).toBe('revoked');
-    await assertInvariants(customer.slug);
-  });
+  it.each(['keys.deleteLookup', 'feed.publish', 'keys.markRevoked'])(
+    'revoking, crashed before %s, never lets a revoked key authenticate; a retry completes it',
+    async (step) => {
+      const { customer, keyId, secret } = await customerWithKey(services);
+      trackSecret((await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
+      crashAt = step;
+      await expect(services.keys.revoke(customer.slug, keyId, op('alice'))).rejects.toBeInstanceOf(Crash);
+      crashAt = undefined;
+      const stillAuthenticates = Boolean(await services.authenticator.authenticate(hashSecret(secret)));
+      expect(stillAuthenticates).toBe(step === 'keys.deleteLookup'); // nothing was written yet
+      await assertInvariants(customer.slug);
+      const retried = await services.keys.revoke(customer.slug, keyId, op('alice'));
+      expect(retried.status).toBe('revoked');
+      expect(await services.authenticator.authenticate(hashSecret(secret))).toBeUndefined();
+      await assertInvariants(customer.slug);
+    },
+  );
 });

@@ -7,6 +7,7 @@ import { ExportTraceServiceResponse } from '../../shared/otlp/proto-schema';
 import type { ServiceContext } from '../../shared/services/context';
 import { problemOf, serveApp } from '../support/http';
 import { encodeSpans, recordSpans } from '../support/otel';
+import { op } from '../support/portal';
 import { customerWithKey, testServices } from '../support/services';
 
 type Exporter = JsonExporter | ProtoExporter;
@@ -85,7 +86,7 @@ describe('OTLP ingest with the real OpenTelemetry exporters', () => {
 
     it('fails the export with a revoked key (401), storing nothing', async () => {
       const { key, keyId, customer } = await customerWithKey(services);
-      await services.keys.revoke(customer.slug, keyId, 'test');
+      await services.keys.revoke(customer.slug, keyId, op(), { force: true });
       const spans = recordSpans((tracer) => tracer.startSpan('late', { attributes: { 'session.id': 'after-revoke' } }).end());
       const exporter = makeExporter(key);
       const result = await exportWith(exporter, spans);

@@ -6,6 +6,7 @@ import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-st
 import { loadConfig, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/logging';
 import { createServices, type ServiceContext, type ServiceOverrides } from '../../shared/services/context';
+import { TEST_PORTAL_ENV, op } from './portal';
 import { trackSecret } from './secrets';
 
 /** A table prefix no other test file uses: each file gets tables of its own on the shared Azurite. */
@@ -24,6 +25,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
   return {
     TABLES_CONNECTION_STRING: azuriteConnectionString(),
     TABLES_PREFIX: uniquePrefix(),
+    ...TEST_PORTAL_ENV,
     LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vp-test-')),
     HEALTH_PROBE_INTERVAL_MS: '200',
     STORAGE_TIMEOUT_MS: '2000',
@@ -63,7 +65,7 @@ export async function customerWithKey(
   const issued = await services.keys.issue(
     slug,
     { label: options.label ?? 'primary-ingest', application: 'test-app', environment: options.environment ?? 'live' },
-    'test',
+    op(),
   );
   trackSecret(issued.key);
   return { customer, key: issued.key, keyId: issued.metadata.id, secret: issued.key.split('.').at(-1)! };

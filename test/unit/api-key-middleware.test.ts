@@ -7,6 +7,7 @@ import { DependencyUnavailableError } from '../../shared/errors';
 import { json } from '../../shared/http/responses';
 import { API_KEY_FAILURE_CASES, samplePath, type KeyFixtures } from '../support/api-key-cases';
 import { memoryServices } from '../support/memory-services';
+import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 
 /** A protected echo function: it answers with the identity the middleware handed it. */
@@ -25,9 +26,9 @@ async function setup() {
   const { services } = env;
   await services.customers.create({ slug: 'acme', name: 'Acme', plan: 'pro' });
   await services.customers.create({ slug: 'globex', name: 'Globex', plan: 'starter' });
-  const issued = await services.keys.issue('acme', { label: 'ingest', application: 'web' }, 'test');
-  const revoked = await services.keys.issue('acme', { label: 'old', application: 'web' }, 'test');
-  await services.keys.revoke('acme', revoked.metadata.id, 'test');
+  const issued = await services.keys.issue('acme', { label: 'ingest', application: 'web' }, op());
+  const revoked = await services.keys.issue('acme', { label: 'old', application: 'web' }, op());
+  await services.keys.revoke('acme', revoked.metadata.id, op());
   trackSecret(issued.key);
   trackSecret(revoked.key);
   const fixtures: KeyFixtures = { key: issued.key, secret: issued.key.split('.').at(-1)!, revokedKey: revoked.key, otherSlug: 'globex' };
@@ -108,7 +109,7 @@ describe('ApiKeyMiddleware: dependency failures', () => {
     expect(response.body).toMatchObject({ code: 'dependency_unavailable' });
   });
 
-  it('refuses to build without a key source', () => {
-    expect(() => withApiKey({ sources: [] })).toThrow(/at least one key source/);
+  it('refuses to build with an empty list of key types', () => {
+    expect(() => withApiKey({ keyTypes: [] })).toThrow(/at least one key type/);
   });
 });

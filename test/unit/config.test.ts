@@ -1,36 +1,78 @@
-import { ConfigError, loadConfig } from '../../shared/config';
+import { ConfigError, DEFAULT_PLANS, loadConfig } from '../../shared/config';
+import { TEST_PORTAL_ENV } from '../support/portal';
+
+const base = { TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', ...TEST_PORTAL_ENV };
 
 describe('config', () => {
   it('parses a minimal local environment with defaults', () => {
-    const config = loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' });
+    const config = loadConfig(base);
     expect(config).toEqual({
       tables: { connectionString: 'UseDevelopmentStorage=true', endpoint: undefined, prefix: '', timeoutMs: 3000 },
-      authCache: { ttlMs: 30_000, maxEntries: 10_000 },
+      authCache: { ttlMs: 300_000, maxEntries: 10_000 },
       health: { probeIntervalMs: 5000 },
       ingest: { maxBodyBytes: 4 * 1024 * 1024 },
       localDataDir: '.local',
+      plans: DEFAULT_PLANS,
+      portal: {
+        issuer: TEST_PORTAL_ENV.PORTAL_JWT_ISSUER,
+        audience: TEST_PORTAL_ENV.PORTAL_JWT_AUDIENCE,
+        jwksUrl: undefined,
+        sharedSecret: TEST_PORTAL_ENV.PORTAL_JWT_SECRET,
+      },
+      revocationFeed: { pollIntervalMs: 1000, maxStalenessMs: 30_000 },
+      runtime: 'local',
     });
   });
 
-  it('takes a table endpoint instead of a connection string', () => {
-    const config = loadConfig({ TABLES_ENDPOINT: 'https://acct.table.core.windows.net' });
+  it('has the plan table of the product: starter 2, pro 5, enterprise 50 keys', () => {
+    expect(DEFAULT_PLANS).toEqual({
+      starter: { keyLimit: 2, requestsPerSecond: 10, burst: 20 },
+      pro: { keyLimit: 5, requestsPerSecond: 100, burst: 200 },
+      enterprise: { keyLimit: 50, requestsPerSecond: 1000, burst: 2000 },
+    });
+  });
+
+  it('takes plan overrides as JSON, keeping unnamed values', () => {
+    const config = loadConfig({ ...base, PLANS: '{"pro":{"keyLimit":8}}' });
+    expect(config.plans.pro).toEqual({ keyLimit: 8, requestsPerSecond: 100, burst: 200 });
+    expect(config.plans.starter).toEqual(DEFAULT_PLANS.starter);
+  });
+
+  it('takes a table endpoint and a JWKS URL (the Azure shape)', () => {
+    const { PORTAL_JWT_SECRET: _secret, ...portal } = TEST_PORTAL_ENV;
+    const config = loadConfig({
+      ...portal,
+      TABLES_ENDPOINT: 'https://acct.table.core.windows.net',
+      PORTAL_JWKS_URL: 'https://login.example.com/keys',
+      WEBSITE_INSTANCE_ID: 'abc',
+    });
     expect(config.tables.endpoint).toBe('https://acct.table.core.windows.net');
+    expect(config.portal).toMatchObject({ jwksUrl: 'https://login.example.com/keys', sharedSecret: undefined });
+    expect(config.runtime).toBe('azure');
   });
 
   it.each([
-    [{}, /TABLES_CONNECTION_STRING: set TABLES_CONNECTION_STRING/],
-    [{ TABLES_CONNECTION_STRING: 'x', TABLES_ENDPOINT: 'https://a.table.core.windows.net' }, /set only one/],
-    [{ TABLES_ENDPOINT: 'not a url' }, /TABLES_ENDPOINT/],
-    [{ TABLES_CONNECTION_STRING: 'x', AUTH_CACHE_TTL_SECONDS: 'ten' }, /AUTH_CACHE_TTL_SECONDS: must be a whole number/],
-    [{ TABLES_CONNECTION_STRING: 'x', AUTH_CACHE_MAX_ENTRIES: '0' }, /AUTH_CACHE_MAX_ENTRIES/],
-    [{ TABLES_CONNECTION_STRING: 'x', TABLES_PREFIX: '1abc' }, /TABLES_PREFIX/],
-    [{ TABLES_CONNECTION_STRING: 'x', INGEST_MAX_BODY_BYTES: '-5' }, /INGEST_MAX_BODY_BYTES/],
+    [{ ...TEST_PORTAL_ENV }, /TABLES_CONNECTION_STRING: set TABLES_CONNECTION_STRING/],
+    [{ ...base, TABLES_ENDPOINT: 'https://a.table.core.windows.net' }, /set only one/],
+    [{ ...base, TABLES_CONNECTION_STRING: undefined, TABLES_ENDPOINT: 'not a url' }, /TABLES_ENDPOINT/],
+    [{ ...base, AUTH_CACHE_TTL_SECONDS: 'ten' }, /AUTH_CACHE_TTL_SECONDS: must be a whole number/],
+    [{ ...base, AUTH_CACHE_MAX_ENTRIES: '0' }, /AUTH_CACHE_MAX_ENTRIES/],
+    [{ ...base, TABLES_PREFIX: '1abc' }, /TABLES_PREFIX/],
+    [{ ...base, INGEST_MAX_BODY_BYTES: '-5' }, /INGEST_MAX_BODY_BYTES/],
+    [{ ...base, PORTAL_JWT_ISSUER: undefined }, /PORTAL_JWT_ISSUER: is required/],
+    [{ ...base, PORTAL_JWT_SECRET: undefined }, /PORTAL_JWKS_URL: set PORTAL_JWKS_URL/],
+    [{ ...base, PORTAL_JWKS_URL: 'https://x.example/keys' }, /only one of PORTAL_JWKS_URL and PORTAL_JWT_SECRET/],
+    [{ ...base, PORTAL_JWT_SECRET: 'short' }, /PORTAL_JWT_SECRET: must be at least 32/],
+    [{ ...base, WEBSITE_INSTANCE_ID: 'abc' }, /PORTAL_JWT_SECRET: a shared-secret portal token key is for local use only/],
+    [{ ...base, PLANS: '{nope' }, /PLANS: must be JSON/],
+    [{ ...base, PLANS: '{"gold":{"keyLimit":1}}' }, /PLANS/],
+    [{ ...base, PLANS: '{"pro":{"keyLimit":0}}' }, /PLANS/],
   ])('refuses %j, naming the setting', (env, message) => {
     expect(() => loadConfig(env as Record<string, string>)).toThrow(ConfigError);
     expect(() => loadConfig(env as Record<string, string>)).toThrow(message);
   });
 
   it('treats empty values as unset', () => {
-    expect(loadConfig({ TABLES_CONNECTION_STRING: 'x', TABLES_ENDPOINT: '', AUTH_CACHE_TTL_SECONDS: '' }).authCache.ttlMs).toBe(30_000);
+    expect(loadConfig({ ...base, TABLES_ENDPOINT: '', AUTH_CACHE_TTL_SECONDS: '' }).authCache.ttlMs).toBe(300_000);
   });
 });

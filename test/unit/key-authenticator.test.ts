@@ -1,3 +1,4 @@
+import { MemoryCustomerRepository } from '../../shared/adapters/memory/memory-customer-repository';
 import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-repository';
 import { ManualClock } from '../../shared/clock';
 import { DependencyUnavailableError } from '../../shared/errors';
@@ -18,7 +19,7 @@ const entry = (hash: string): KeyLookupEntry => ({
 });
 
 function setup(ttlMs = 30_000, maxEntries = 100) {
-  const repo = new MemoryKeyRepository();
+  const repo = new MemoryKeyRepository(new MemoryCustomerRepository());
   const clock = new ManualClock();
   const auth = new KeyAuthenticator(repo, clock, { ttlMs, maxEntries });
   repo.lookups.set('h1', entry('h1'));

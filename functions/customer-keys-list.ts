@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { json } from '../shared/http/responses';
+import { keyListView, toKeyBody } from '../shared/schemas/views';
+import type { HttpFunctionDefinition } from './definitions';
+
+/** `GET /v1/customer-keys`: every key of the caller's customer, masked. */
+export const customerKeysList: HttpFunctionDefinition = {
+  kind: 'http',
+  name: 'customer-keys-list',
+  route: 'v1/customer-keys',
+  methods: ['GET'],
+  auth: 'customer',
+  summary: "Every key of the caller's customer, masked (never a hash, never a secret).",
+  docs: { responses: { 200: { description: 'The keys, oldest first', schema: keyListView } }, tags: ['Customer keys'] },
+  handler: async (_request, { services, tenant, sandbox }) => {
+    const customer = await services.customers.require(tenant);
+    const keys = await services.keys.list(customer.slug);
+    const body: z.infer<typeof keyListView> = {
+      customer: customer.slug,
+      sandbox,
+      activeKeyCount: keys.filter((k) => k.status === 'active').length,
+      keyLimit: services.keys.keyLimit(customer),
+      keys: keys.map(toKeyBody),
+    };
+    return json(200, body);
+  },
+};

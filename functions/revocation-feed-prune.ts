@@ -1,0 +1,16 @@
+import type { TimerFunctionDefinition } from './definitions';
+
+/** How long revocation feed entries are kept (instances read only the last few seconds). */
+export const FEED_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/** Hourly: deletes revocation feed entries older than a day. */
+export const revocationFeedPrune: TimerFunctionDefinition = {
+  kind: 'timer',
+  name: 'revocation-feed-prune',
+  schedule: '0 17 * * * *',
+  summary: 'Deletes revocation feed entries older than a day.',
+  handler: async (_timer, { services, log }) => {
+    const removed = await services.revocationFeed.prune(new Date(services.clock.now().getTime() - FEED_RETENTION_MS));
+    if (removed > 0) log.info('revocation feed pruned', { removed });
+  },
+};
