@@ -2,6 +2,9 @@ import { buildOpenApiDocument } from '../shared/http/openapi';
 import { json } from '../shared/http/responses';
 import type { FunctionDefinition, HttpFunctionDefinition } from './definitions';
 
+/** Version of the API contract (not of the package): bump it when the contract changes. */
+export const API_VERSION = '1.0.0';
+
 let document: unknown;
 
 /** `GET /v1/openapi.json` (anonymous): the API description, generated from the handlers' own schemas. */
@@ -14,7 +17,7 @@ export function openApiFunction(all: () => readonly FunctionDefinition[]): HttpF
     auth: 'anonymous',
     summary: 'This API, described in OpenAPI 3.1.',
     handler: async () => {
-      document ??= buildOpenApiDocument(all(), (require('../../package.json') as { version: string }).version);
+      document ??= buildOpenApiDocument(all(), API_VERSION);
       return json(200, document, { 'cache-control': 'public, max-age=300' });
     },
   };

@@ -1,0 +1,403 @@
+import { randomBytes } from 'node:crypto';
+import type { ServiceContext } from '../../shared/services/context';
+import { problemOf, serveApp } from '../support/http';
+import { portalToken } from '../support/portal';
+import { trackSecret } from '../support/secrets';
+import { testServices } from '../support/services';
+
+type App = Awaited<ReturnType<typeof serveApp>>;
+interface Call {
+  token?: string;
+  key?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+describe('key management API (portal tokens, management keys), against Azurite', () => {
+  let services: ServiceContext;
+  let app: App;
+  let staffToken: string;
+
+  beforeAll(async () => {
+    services = testServices({ PLANS: '{"pro":{"keyLimit":5}}' });
+    app = await serveApp(services);
+    staffToken = await portalToken(services, { roles: ['Staff'], sub: 'staff-1', name: 'Sam Staff' });
+  });
+  afterAll(async () => {
+    await app.close();
+    await services.dispose();
+  });
+
+  async function call(method: string, path: string, options: Call = {}) {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.key) headers['x-api-key'] = options.key;
+    if (options.body !== undefined) headers['content-type'] ??= 'application/json';
+    const response = await app.fetch(path, {
+      method,
+      headers,
+      ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
+    });
+    const text = await response.text();
+    const body = text ? (JSON.parse(text) as Record<string, any>) : undefined;
+    return { status: response.status, headers: response.headers, body, text };
+  }
+
+  /** A customer created by staff over HTTP, and a CustomerAdmin token for it. */
+  async function newCustomer(plan = 'pro') {
+    const slug = `k${randomBytes(4).toString('hex')}`;
+    const created = await call('POST', '/v1/staff/customers', { token: staffToken, body: { slug, name: `Customer ${slug}`, plan } });
+    expect(created.status).toBe(201);
+    const token = await portalToken(services, { customer: slug, roles: ['CustomerAdmin'], sub: `admin-${slug}`, name: 'Ada Admin' });
+    return { slug, token };
+  }
+
+  async function issue(token: string, body: Record<string, unknown>) {
+    const response = await call('POST', '/v1/customer-keys/issue', { token, body });
+    if (response.status === 201) trackSecret(response.body!.key);
+    return response;
+  }
+
+  describe('happy path', () => {
+    it('staff create a customer, its admin issues a key shown once, lists it masked, revokes it', async () => {
+      const { slug, token } = await newCustomer();
+      const empty = await call('GET', '/v1/customer-keys', { token });
+      expect(empty.body).toEqual({ customer: slug, sandbox: false, activeKeyCount: 0, keyLimit: 5, keys: [] });
+
+      const issued = await issue(token, { label: '  checkout-prod  ', application: 'checkout', environment: 'live', type: 'primary' });
+      expect(issued.status).toBe(201);
+      expect(issued.headers.get('cache-control')).toBe('no-store');
+      expect(issued.body!.key).toMatch(new RegExp(`^vp_cust_${slug}\\.[A-Za-z0-9]{32}\\.[A-Za-z0-9_-]{43}$`));
+      expect(issued.body!.metadata).toMatchObject({
+        label: 'checkout-prod',
+        application: 'checkout',
+        type: 'primary',
+        environment: 'live',
+        status: 'active',
+        createdBy: { type: 'user', id: `admin-${slug}`, name: 'Ada Admin' },
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+      const secret = issued.body!.key.split('.')[2] as string;
+      expect((await call('GET', '/v1/whoami', { key: issued.body!.key })).status).toBe(200);
+
+      const listed = await call('GET', '/v1/customer-keys', { token });
+      expect(listed.body!.keys).toHaveLength(1);
+      expect(listed.body!.keys[0].displayPrefix).toBe(`vp_cust_${slug}.…${secret.slice(0, 4)}…${secret.slice(-4)}`);
+      expect(listed.text).not.toContain(secret);
+      expect(listed.text).not.toMatch(/[0-9a-f]{64}/); // never a hash
+      expect(listed.text).not.toContain('secretHash');
+
+      const kept = await issue(token, { label: 'spare', application: 'checkout' });
+      expect(kept.body!.metadata).toMatchObject({ type: 'secondary', environment: 'live' });
+      const revoked = await call('DELETE', `/v1/customer-keys/${issued.body!.metadata.id}`, { token });
+      expect(revoked.status).toBe(204);
+      expect(revoked.text).toBe('');
+      expect((await call('GET', '/v1/whoami', { key: issued.body!.key })).status).toBe(401);
+      expect((await call('DELETE', `/v1/customer-keys/${issued.body!.metadata.id}`, { token })).status).toBe(204); // idempotent
+      const after = await call('GET', '/v1/customer-keys', { token });
+      expect(after.body!.activeKeyCount).toBe(1);
+      expect(after.body!.keys.find((k: { id: string }) => k.id === issued.body!.metadata.id)).toMatchObject({
+        status: 'revoked',
+        revokedBy: { name: 'Ada Admin' },
+      });
+    });
+
+    it('refuses to revoke the last active key unless forced', async () => {
+      const { token } = await newCustomer();
+      const only = await issue(token, { label: 'only', application: 'a' });
+      const refused = await call('DELETE', `/v1/customer-keys/${only.body!.metadata.id}`, { token });
+      expect(refused.status).toBe(409);
+      expect((await problemOf(new Response(refused.text, { status: 409, headers: refused.headers }))).code).toBe('last_active_key');
+      expect((await call('GET', '/v1/whoami', { key: only.body!.key })).status).toBe(200);
+      expect((await call('DELETE', `/v1/customer-keys/${only.body!.metadata.id}?force=true`, { token })).status).toBe(204);
+      expect((await call('GET', '/v1/whoami', { key: only.body!.key })).status).toBe(401);
+    });
+
+    it('keeps labels unique among active keys (trimmed, case-insensitive) and frees a label on revocation', async () => {
+      const { token } = await newCustomer();
+      const first = await issue(token, { label: 'CI-Pipeline', application: 'ci' });
+      await issue(token, { label: 'other', application: 'ci' });
+      const clash = await issue(token, { label: ' ci-pipeline ', application: 'ci' });
+      expect(clash.status).toBe(409);
+      expect(clash.body).toMatchObject({ code: 'label_taken' });
+      await call('DELETE', `/v1/customer-keys/${first.body!.metadata.id}`, { token });
+      expect((await issue(token, { label: 'ci-pipeline', application: 'ci' })).status).toBe(201);
+    });
+
+    it('caps active keys by plan, with a staff override', async () => {
+      const { slug, token } = await newCustomer('starter');
+      expect((await issue(token, { label: 'a', application: 'x' })).status).toBe(201);
+      expect((await issue(token, { label: 'b', application: 'x' })).status).toBe(201);
+      const third = await issue(token, { label: 'c', application: 'x' });
+      expect(third.status).toBe(409);
+      expect(third.body).toMatchObject({ code: 'key_limit_reached', keyLimit: 2 });
+
+      const raised = await call('PATCH', `/v1/staff/customers/${slug}`, { token: staffToken, body: { keyLimit: 3 } });
+      expect(raised.body).toMatchObject({ slug, plan: 'starter', keyLimit: 3, keyLimitOverride: 3, activeKeyCount: 2 });
+      expect((await issue(token, { label: 'c', application: 'x' })).status).toBe(201);
+      expect((await issue(token, { label: 'd', application: 'x' })).status).toBe(409);
+
+      const back = await call('PATCH', `/v1/staff/customers/${slug}`, { token: staffToken, body: { keyLimit: null } });
+      expect(back.body).toMatchObject({ keyLimit: 2, keyLimitOverride: null });
+    });
+
+    it('holds the cap under 50 parallel issue calls: exactly 5 keys on a cap of 5', async () => {
+      const { slug, token } = await newCustomer('pro');
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => issue(token, { label: `race-${i}`, application: 'x' })));
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(5);
+      expect(statuses.filter((s) => s === 409)).toHaveLength(45);
+      expect(results.filter((r) => r.status === 409).every((r) => r.body!.code === 'key_limit_reached')).toBe(true);
+      const listed = await call('GET', '/v1/customer-keys', { token });
+      expect(listed.body!.keys.filter((k: { status: string }) => k.status === 'active')).toHaveLength(5);
+      expect((await services.customers.require(slug)).activeKeyCount).toBe(5);
+    });
+
+    it('resets every active key: same labels and shapes, old keys stop at once, new ones work', async () => {
+      const { token } = await newCustomer();
+      const a = await issue(token, { label: 'web', application: 'shop', type: 'primary' });
+      const b = await issue(token, { label: 'batch', application: 'etl', environment: 'test' });
+      const reset = await call('POST', '/v1/customer-keys/reset', { token });
+      expect(reset.status).toBe(200);
+      reset.body!.keys.forEach((k: { key: string }) => trackSecret(k.key));
+      expect(reset.body!.keys.map((k: { metadata: { label: string } }) => k.metadata.label).sort()).toEqual(['batch', 'web']);
+      expect(reset.body!.keys.find((k: { metadata: { label: string } }) => k.metadata.label === 'batch').metadata).toMatchObject({ environment: 'test', application: 'etl' });
+      expect(reset.body!.replaced.map((r: { oldKeyId: string }) => r.oldKeyId).sort()).toEqual([a.body!.metadata.id, b.body!.metadata.id].sort());
+      for (const old of [a, b]) expect((await call('GET', '/v1/whoami', { key: old.body!.key })).status).toBe(401);
+      for (const fresh of reset.body!.keys) expect((await call('GET', '/v1/whoami', { key: fresh.key })).status).toBe(200);
+      const listed = await call('GET', '/v1/customer-keys', { token });
+      expect(listed.body!.activeKeyCount).toBe(2);
+      expect(listed.body!.keys).toHaveLength(4);
+    });
+
+    it('records every key event in the audit log with who, when, key and request id', async () => {
+      const { token } = await newCustomer();
+      const issued = await call('POST', '/v1/customer-keys/issue', { token, body: { label: 'audited', application: 'a' } });
+      trackSecret(issued.body!.key);
+      await issue(token, { label: 'spare', application: 'a' });
+      const revoked = await call('DELETE', `/v1/customer-keys/${issued.body!.metadata.id}`, { token });
+      const audit = await call('GET', '/v1/customer-keys/audit', { token });
+      expect(audit.status).toBe(200);
+      const events = audit.body!.events as Array<Record<string, any>>;
+      expect(events.map((e) => e.type)).toEqual(['key.revoked', 'key.issued', 'key.issued']); // newest first
+      expect(events[0]).toMatchObject({ keyId: issued.body!.metadata.id, actor: { type: 'user', name: 'Ada Admin' }, requestId: revoked.headers.get('x-request-id') });
+      expect(events[2]).toMatchObject({ keyId: issued.body!.metadata.id, requestId: issued.headers.get('x-request-id'), details: { label: 'audited' } });
+      const page = await call('GET', '/v1/customer-keys/audit?limit=1', { token });
+      expect(page.body!.events).toHaveLength(1);
+      const next = await call('GET', `/v1/customer-keys/audit?limit=1&cursor=${encodeURIComponent(page.body!.cursor)}`, { token });
+      expect(next.body!.events[0].id).toBe(events[1]!.id);
+    });
+  });
+
+  describe('the request workflow', () => {
+    it('runs issue-key and revoke-key at once, returning the new key only in that response', async () => {
+      const { token } = await newCustomer();
+      const submitted = await call('POST', '/v1/customer-keys/requests/issue-key', { token, body: { label: 'via-request', application: 'app' } });
+      expect(submitted.status).toBe(201);
+      trackSecret(submitted.body!.key);
+      expect(submitted.body!.request).toMatchObject({ action: 'issue-key', status: 'executed', result: { keyId: submitted.body!.metadata.id }, decidedBy: { name: 'Ada Admin' } });
+      expect((await call('GET', '/v1/whoami', { key: submitted.body!.key })).status).toBe(200);
+
+      const fetched = await call('GET', `/v1/customer-keys/requests/${submitted.body!.request.id}`, { token });
+      expect(fetched.body).toMatchObject({ id: submitted.body!.request.id, status: 'executed' });
+      expect(fetched.text).not.toContain(submitted.body!.key.split('.')[2]);
+
+      await issue(token, { label: 'spare', application: 'app' });
+      const revoke = await call('POST', '/v1/customer-keys/requests/revoke-key', { token, body: { keyId: submitted.body!.metadata.id } });
+      expect(revoke.status).toBe(200);
+      expect(revoke.body!.request).toMatchObject({ action: 'revoke-key', status: 'executed' });
+      expect((await call('GET', '/v1/whoami', { key: submitted.body!.key })).status).toBe(401);
+
+      const list = await call('GET', '/v1/customer-keys/requests', { token });
+      expect(list.body!.requests.map((r: { action: string }) => r.action)).toEqual(['revoke-key', 'issue-key']);
+      expect(list.text).not.toContain(submitted.body!.key.split('.')[2]);
+    });
+
+    it('records a request a business rule refuses as failed', async () => {
+      const { token } = await newCustomer();
+      await issue(token, { label: 'dup', application: 'a' });
+      const failed = await call('POST', '/v1/customer-keys/requests/issue-key', { token, body: { label: 'dup', application: 'a' } });
+      expect(failed.status).toBe(409);
+      expect(failed.body).toMatchObject({ code: 'label_taken', keyRequest: { status: 'failed' } });
+      const stored = await call('GET', `/v1/customer-keys/requests/${failed.body!.keyRequest.id}`, { token });
+      expect(stored.body).toMatchObject({ status: 'failed', failure: { code: 'label_taken' } });
+    });
+
+    it('keeps rotate-tenant-key pending for staff, who see it with the slug and can reject it', async () => {
+      const { slug, token } = await newCustomer();
+      const submitted = await call('POST', '/v1/customer-keys/requests/rotate-tenant-key', { token, body: { reason: 'suspected leak' } });
+      expect(submitted.status).toBe(202);
+      expect(submitted.body!.request).toMatchObject({ status: 'pending', params: { reason: 'suspected leak' }, decidedBy: null });
+      const queue = await call('GET', '/v1/staff/customer-keys/requests?status=pending', { token: staffToken });
+      expect(queue.body!.requests).toContainEqual(expect.objectContaining({ id: submitted.body!.request.id, customer: slug, action: 'rotate-tenant-key', status: 'pending' }));
+
+      const rejected = await call('POST', `/v1/staff/customer-keys/requests/${submitted.body!.request.id}/reject`, { token: staffToken, body: { reason: 'not needed' } });
+      expect(rejected.status).toBe(200);
+      expect(rejected.body).toMatchObject({ status: 'rejected', note: 'not needed', decidedBy: { name: 'Sam Staff' } });
+      const again = await call('POST', `/v1/staff/customer-keys/requests/${submitted.body!.request.id}/reject`, { token: staffToken });
+      expect(again.body).toMatchObject({ code: 'request_not_pending' });
+      const audit = await call('GET', '/v1/customer-keys/audit', { token });
+      expect(audit.body!.events.map((e: { type: string }) => e.type)).toEqual(['request.rejected', 'request.submitted']);
+    });
+
+    it('refuses unknown actions and bad bodies with validation_failed', async () => {
+      const { token } = await newCustomer();
+      const unknown = await call('POST', '/v1/customer-keys/requests/delete-everything', { token, body: {} });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body).toMatchObject({ code: 'validation_failed' });
+      const bad = await call('POST', '/v1/customer-keys/requests/revoke-key', { token, body: { keyId: 5 } });
+      expect(bad.body).toMatchObject({ code: 'validation_failed', errors: [expect.objectContaining({ path: 'keyId' })] });
+    });
+  });
+
+  describe('error path: bad input', () => {
+    it.each([
+      ['no label', { application: 'a' }, 'label'],
+      ['an empty label', { label: '   ', application: 'a' }, 'label'],
+      ['a label over 64 characters', { label: 'x'.repeat(65), application: 'a' }, 'label'],
+      ['a control character', { label: 'a\u0007b', application: 'a' }, 'label'],
+      ['an unknown type', { label: 'a', application: 'a', type: 'root' }, 'type'],
+      ['an unknown environment', { label: 'a', application: 'a', environment: 'prod' }, 'environment'],
+    ])('refuses %s with 400 validation_failed naming the field', async (_name, body, field) => {
+      const { token } = await newCustomer();
+      const response = await call('POST', '/v1/customer-keys/issue', { token, body });
+      expect(response.status).toBe(400);
+      expect(response.body).toMatchObject({ code: 'validation_failed', errors: expect.arrayContaining([expect.objectContaining({ path: field })]) });
+    });
+
+    it('refuses non-JSON (400), other content types (415) and oversized bodies (413)', async () => {
+      const { token } = await newCustomer();
+      expect((await call('POST', '/v1/customer-keys/issue', { token, body: '{"label":' })).body).toMatchObject({ code: 'invalid_body' });
+      expect((await call('POST', '/v1/customer-keys/issue', { token, body: 'label=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
+      expect((await call('POST', '/v1/customer-keys/issue', { token, body: JSON.stringify({ label: 'x'.repeat(70_000) }) })).status).toBe(413);
+    });
+
+    it('answers unknown keys and requests with 404', async () => {
+      const { token } = await newCustomer();
+      expect((await call('DELETE', '/v1/customer-keys/key_01ARZ3NDEKTSV4RRFFQ69G5FAV', { token })).body).toMatchObject({ code: 'not_found' });
+      expect((await call('DELETE', '/v1/customer-keys/whatever', { token })).status).toBe(404);
+      expect((await call('GET', '/v1/customer-keys/requests/req_01ARZ3NDEKTSV4RRFFQ69G5FAV', { token })).status).toBe(404);
+      expect((await call('POST', '/v1/staff/customer-keys/requests/req_01ARZ3NDEKTSV4RRFFQ69G5FAV/execute', { token: staffToken })).status).toBe(404);
+    });
+
+    it('refuses staff input that breaks the rules', async () => {
+      expect((await call('POST', '/v1/staff/customers', { token: staffToken, body: { slug: 'sandbox', name: 'x', plan: 'pro' } })).body).toMatchObject({ code: 'validation_failed' });
+      const { slug } = await newCustomer();
+      expect((await call('POST', '/v1/staff/customers', { token: staffToken, body: { slug, name: 'x', plan: 'pro' } })).body).toMatchObject({ code: 'customer_exists' });
+      expect((await call('PATCH', `/v1/staff/customers/${slug}`, { token: staffToken, body: {} })).body).toMatchObject({ code: 'validation_failed' });
+      expect((await call('PATCH', '/v1/staff/customers/no-such-one', { token: staffToken, body: { plan: 'pro' } })).status).toBe(404);
+    });
+  });
+
+  describe('security path', () => {
+    it('answers no token or a bad token with 401 unauthenticated, a wrong role with 403 forbidden', async () => {
+      const { slug } = await newCustomer();
+      const none = await call('GET', '/v1/customer-keys');
+      expect(none.status).toBe(401);
+      expect(none.body).toMatchObject({ code: 'unauthenticated' });
+      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect((await call('GET', '/v1/customer-keys', { token: 'not.a.jwt' })).body).toMatchObject({ code: 'unauthenticated' });
+      const expired = await portalToken(services, { customer: slug, roles: ['CustomerAdmin'] }, -120);
+      expect((await call('GET', '/v1/customer-keys', { token: expired })).body).toMatchObject({ code: 'unauthenticated' });
+      const staffOnly = await portalToken(services, { customer: slug, roles: ['Staff'] });
+      expect((await call('GET', '/v1/customer-keys', { token: staffOnly })).body).toMatchObject({ code: 'forbidden' });
+      const adminOnly = await portalToken(services, { customer: slug, roles: ['CustomerAdmin'] });
+      expect((await call('GET', '/v1/staff/customer-keys/requests', { token: adminOnly })).body).toMatchObject({ code: 'forbidden' });
+      const noCustomer = await portalToken(services, { roles: ['CustomerAdmin'] });
+      expect((await call('GET', '/v1/customer-keys', { token: noCustomer })).body).toMatchObject({ code: 'forbidden' });
+    });
+
+    it("isolates tenants: customer A's admin cannot see, revoke or request on B (404)", async () => {
+      const a = await newCustomer();
+      const b = await newCustomer();
+      const bKey = await issue(b.token, { label: 'b-key', application: 'b' });
+      await issue(b.token, { label: 'b-spare', application: 'b' });
+      const bRequest = await call('POST', '/v1/customer-keys/requests/rotate-tenant-key', { token: b.token, body: {} });
+
+      const listed = await call('GET', '/v1/customer-keys', { token: a.token });
+      expect(listed.body!.keys).toEqual([]);
+      const revoke = await call('DELETE', `/v1/customer-keys/${bKey.body!.metadata.id}?force=true`, { token: a.token });
+      expect(revoke.status).toBe(404);
+      expect((await call('GET', '/v1/whoami', { key: bKey.body!.key })).status).toBe(200);
+      expect((await call('POST', '/v1/customer-keys/requests/revoke-key', { token: a.token, body: { keyId: bKey.body!.metadata.id, force: true } })).status).toBe(404);
+      expect((await call('GET', `/v1/customer-keys/requests/${bRequest.body!.request.id}`, { token: a.token })).status).toBe(404);
+      // A's log holds A's own attempts, and nothing of B's.
+      const audit = await call('GET', '/v1/customer-keys/audit', { token: a.token });
+      expect(audit.body!.events.length).toBeGreaterThan(0);
+      for (const event of audit.body!.events) expect(event.actor.id).toBe(`admin-${a.slug}`);
+      expect(audit.text).not.toContain(bRequest.body!.request.id);
+      const bAudit = await call('GET', '/v1/customer-keys/audit', { token: b.token });
+      expect(bAudit.body!.events.every((e: { actor: { id: string } }) => e.actor.id === `admin-${b.slug}`)).toBe(true);
+    });
+
+    it('lets a management key manage its own customer, recorded by its label; ingest keys cannot manage', async () => {
+      const { slug, token } = await newCustomer();
+      const management = await issue(token, { label: 'rotation-bot', application: 'automation', type: 'management' });
+      const ingest = await issue(token, { label: 'ingest', application: 'app' });
+
+      const listed = await call('GET', '/v1/customer-keys', { key: management.body!.key });
+      expect(listed.status).toBe(200);
+      expect(listed.body!.customer).toBe(slug);
+      const fresh = await call('POST', '/v1/customer-keys/issue', { key: management.body!.key, body: { label: 'rotated', application: 'app' } });
+      expect(fresh.status).toBe(201);
+      trackSecret(fresh.body!.key);
+      expect(fresh.body!.metadata.createdBy).toEqual({ type: 'key', id: management.body!.metadata.id, name: 'rotation-bot' });
+      expect((await call('DELETE', `/v1/customer-keys/${ingest.body!.metadata.id}`, { key: management.body!.key })).status).toBe(204);
+      const audit = await call('GET', '/v1/customer-keys/audit', { key: management.body!.key });
+      expect(audit.body!.events[0]).toMatchObject({ type: 'key.revoked', actor: { type: 'key', name: 'rotation-bot' } });
+      const bearer = await call('GET', '/v1/customer-keys/requests', { headers: { authorization: `Bearer ${management.body!.key}` } });
+      expect(bearer.status).toBe(200);
+
+      expect((await call('GET', '/v1/customer-keys', { key: fresh.body!.key })).body).toMatchObject({ code: 'forbidden' });
+      const ingestWithManagement = await app.fetch('/v1/traces', { method: 'POST', headers: { 'x-api-key': management.body!.key, 'content-type': 'application/json' }, body: '{}' });
+      expect(ingestWithManagement.status).toBe(403);
+    });
+
+    it('staff routes accept neither management nor ingest keys; ingest routes never accept portal tokens', async () => {
+      const { token } = await newCustomer();
+      const management = await issue(token, { label: 'bot', application: 'automation', type: 'management' });
+      expect((await call('GET', '/v1/staff/customer-keys/requests', { key: management.body!.key })).body).toMatchObject({ code: 'unauthenticated' });
+      expect((await call('GET', '/v1/staff/customer-keys/requests', { headers: { authorization: `Bearer ${management.body!.key}` } })).body).toMatchObject({ code: 'unauthenticated' });
+      expect((await call('GET', '/v1/whoami', { token })).body).toMatchObject({ code: 'api_key_malformed' });
+      expect((await call('GET', '/v1/whoami', { token: staffToken })).body).toMatchObject({ code: 'api_key_malformed' });
+    });
+
+    it('reads the shared sandbox read-only with X-Veriproof-Sandbox: true', async () => {
+      const { token } = await newCustomer();
+      await issue(token, { label: 'mine', application: 'a' });
+      const sandbox = await call('GET', '/v1/customer-keys', { token, headers: { 'x-veriproof-sandbox': 'true' } });
+      expect(sandbox.status).toBe(200);
+      expect(sandbox.body).toMatchObject({ customer: 'sandbox', sandbox: true });
+      expect(sandbox.body!.keys.some((k: { label: string }) => k.label === 'mine')).toBe(false);
+      for (const [method, path] of [['POST', '/v1/customer-keys/issue'], ['POST', '/v1/customer-keys/reset'], ['DELETE', '/v1/customer-keys/key_01ARZ3NDEKTSV4RRFFQ69G5FAV'], ['POST', '/v1/customer-keys/requests/issue-key']] as const) {
+        const write = await call(method, path, { token, headers: { 'x-veriproof-sandbox': 'true' }, body: { label: 'x', application: 'y' } });
+        expect(write.status).toBe(403);
+        expect(write.body).toMatchObject({ code: 'sandbox_read_only' });
+      }
+    });
+  });
+
+  describe('API description', () => {
+    it('serves an OpenAPI 3.1 document that a third-party validator accepts and that covers every route', async () => {
+      const { Validator } = (await import('@seriousme/openapi-schema-validator')) as unknown as {
+        Validator: new () => { validate(doc: unknown): Promise<{ valid: boolean; errors?: unknown }> };
+      };
+      const response = await call('GET', '/v1/openapi.json');
+      expect(response.status).toBe(200);
+      const document = response.body!;
+      expect(document.openapi).toBe('3.1.0');
+      const result = await new Validator().validate(document);
+      expect(result.errors).toBeUndefined();
+      expect(result.valid).toBe(true);
+      const { functionDefinitions } = await import('../../functions/registry');
+      for (const d of functionDefinitions) {
+        if (d.kind !== 'http') continue;
+        for (const method of d.methods) expect(document.paths[`/${d.route}`]?.[method.toLowerCase()]).toBeDefined();
+      }
+      const issue = document.paths['/v1/customer-keys/issue'].post;
+      expect(issue.requestBody.content['application/json'].schema.properties.label).toMatchObject({ type: 'string', maxLength: 64 });
+      expect(Object.keys(issue.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '403', '409']));
+    });
+  });
+});
