@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { functionDefinitions } from '../../functions/registry';
 import type { ServiceContext } from '../../shared/services/context';
 import { problemOf, serveApp } from '../support/http';
 import { portalToken } from '../support/portal';
@@ -390,7 +391,6 @@ describe('key management API (portal tokens, management keys), against Azurite',
       const result = await new Validator().validate(document);
       expect(result.errors).toBeUndefined();
       expect(result.valid).toBe(true);
-      const { functionDefinitions } = await import('../../functions/registry');
       for (const d of functionDefinitions) {
         if (d.kind !== 'http') continue;
         for (const method of d.methods) expect(document.paths[`/${d.route}`]?.[method.toLowerCase()]).toBeDefined();

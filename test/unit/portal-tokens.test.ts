@@ -47,7 +47,7 @@ describe('portal tokens: local HS256', () => {
 describe('portal tokens: production JWKS', () => {
   let server: Server;
   let jwksUrl: string;
-  let privateKey: CryptoKey;
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   let jwksRequests = 0;
 
   beforeAll(async () => {
