@@ -19,6 +19,7 @@ import { loadLocalSettings } from './settings';
  */
 
 const ROOT = resolve(__dirname, '..', '..');
+const DOORS = { anonymous: 'anonymous', apiKey: 'API key', customer: 'portal CustomerAdmin or management key', staff: 'portal Staff' } as const;
 /** What to undo on the way out, in reverse order. */
 const cleanup: Array<() => Promise<void>> = [];
 
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
   for (const d of functionDefinitions) {
     console.log(
       d.kind === 'http'
-        ? `  ${d.methods.join(',').padEnd(7)} ${host.url}/${d.route}  (${d.name}, ${d.auth === 'apiKey' ? 'API key' : 'anonymous'})`
+        ? `  ${d.methods.join(',').padEnd(7)} ${host.url}/${d.route}  (${DOORS[d.auth]})`
         : `  timer   ${d.name}  [${d.schedule}]`,
     );
   }

@@ -1,4 +1,5 @@
 import type { Actor, AuditEvent, AuditEventType } from '../../domain';
+import { ApiError } from '../../errors';
 
 /** Row-level helpers shared by the Table adapters (they alone know entity shapes). */
 
@@ -61,12 +62,34 @@ export function toAuditEvent(row: AuditEntity): AuditEvent {
   });
 }
 
-/** Opaque page cursors: the service's continuation token, base64url-wrapped. */
-export const encodeCursor = (token: string | undefined): string | undefined =>
-  token ? Buffer.from(token, 'utf8').toString('base64url') : undefined;
+/**
+ * Page cursors: where the next page starts, as opaque base64url text. A cursor names the
+ * partition it pages through, so it cannot be replayed against another customer's data; a
+ * cursor that is not one of ours (tampered, truncated) is a 400, not a storage error.
+ */
+export const INVALID_CURSOR = () =>
+  new ApiError('validation_failed', 'The cursor is not valid here: pass back the cursor of the previous page unchanged.');
 
-export function decodeCursor(cursor: string | undefined): string | undefined {
+export function encodeCursor(sdkToken: string | undefined, partition: string): string | undefined {
+  if (!sdkToken) return undefined;
+  return Buffer.from(JSON.stringify({ s: partition, t: sdkToken }), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined, partition: string): string | undefined {
   if (!cursor) return undefined;
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  return text.length > 0 && text.length < 2048 ? text : undefined;
+  let position: unknown;
+  try {
+    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    position = undefined;
+  }
+  const { s, t } = (position ?? {}) as { s?: unknown; t?: unknown };
+  if (s !== partition || typeof t !== 'string' || t.length > 2048 || !/^[A-Za-z0-9+/=]+$/.test(t)) throw INVALID_CURSOR();
+  try {
+    const inner = JSON.parse(Buffer.from(t, 'base64').toString('utf8')) as { nextPartitionKey?: unknown; nextRowKey?: unknown };
+    if (typeof inner.nextPartitionKey !== 'string' || (inner.nextRowKey !== undefined && typeof inner.nextRowKey !== 'string')) throw new Error();
+  } catch {
+    throw INVALID_CURSOR();
+  }
+  return t;
 }

@@ -1,7 +1,8 @@
 import { odata } from '@azure/data-tables';
 import type { AuditEvent } from '../../domain';
 import type { AuditLog, Page } from '../../ports/audit-log';
-import { AUDIT_PREFIX, auditEntity, decodeCursor, encodeCursor, toAuditEvent, type AuditEntity } from './rows';
+import { AUDIT_PREFIX, INVALID_CURSOR, auditEntity, decodeCursor, encodeCursor, toAuditEvent, type AuditEntity } from './rows';
+import { statusOf } from './table-storage';
 import type { TableStorage } from './table-storage';
 
 /**
@@ -23,10 +24,12 @@ export class TableAuditLog implements AuditLog {
           queryOptions: { filter: odata`PartitionKey eq ${customerSlug} and RowKey ge ${AUDIT_PREFIX} and RowKey lt ${'audit`'}` },
           abortSignal: o.abortSignal,
         })
-        .byPage({ maxPageSize: options.limit, continuationToken: decodeCursor(options.cursor) });
-      const first = await pages.next();
+        .byPage({ maxPageSize: options.limit, continuationToken: decodeCursor(options.cursor, customerSlug) });
+      const first = await pages.next().catch((error: unknown) => {
+        throw options.cursor && statusOf(error) === 400 ? INVALID_CURSOR() : error;
+      });
       if (first.done) return { items: [], cursor: undefined };
-      return { items: first.value.map(toAuditEvent), cursor: encodeCursor(first.value.continuationToken) };
+      return { items: first.value.map(toAuditEvent), cursor: encodeCursor(first.value.continuationToken, customerSlug) };
     });
   }
 }

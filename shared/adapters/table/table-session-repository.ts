@@ -4,7 +4,7 @@ import type { KeyEnvironment } from '../../domain';
 import type { Page } from '../../ports/audit-log';
 import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, StoredSession } from '../../ports/session-repository';
 import { BoundedCache } from '../../cache/bounded-cache';
-import { backoff, decodeCursor, encodeCursor, invertedTime, withoutUndefined } from './rows';
+import { INVALID_CURSOR, backoff, decodeCursor, encodeCursor, invertedTime, withoutUndefined } from './rows';
 import { statusOf, type TableStorage } from './table-storage';
 
 /**
@@ -225,10 +225,12 @@ export class TableSessionRepository implements SessionRepository {
     return this.storage.call(async (o) => {
       const pages = this.table
         .listEntities<SummaryEntity>({ queryOptions: { filter }, abortSignal: o.abortSignal })
-        .byPage({ maxPageSize: query.limit, continuationToken: decodeCursor(query.cursor) });
-      const page = await pages.next();
+        .byPage({ maxPageSize: query.limit, continuationToken: decodeCursor(query.cursor, customerSlug) });
+      const page = await pages.next().catch((error: unknown) => {
+        throw query.cursor && statusOf(error) === 400 ? INVALID_CURSOR() : error;
+      });
       if (page.done) return { items: [], cursor: undefined };
-      return { items: page.value.map(toSession), cursor: encodeCursor(page.value.continuationToken) };
+      return { items: page.value.map(toSession), cursor: encodeCursor(page.value.continuationToken, customerSlug) };
     });
   }
 
