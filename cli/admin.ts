@@ -173,7 +173,8 @@ async function main(): Promise<number> {
   process.chdir(ROOT);
   loadLocalSettings(ROOT);
   let azurite: RunningAzurite | undefined;
-  if (/^UseDevelopmentStorage=true;?$/i.test(process.env.TABLES_CONNECTION_STRING ?? '')) {
+  const needsStorage = process.argv[2] !== 'token';
+  if (needsStorage && /^UseDevelopmentStorage=true;?$/i.test(process.env.TABLES_CONNECTION_STRING ?? '')) {
     azurite = await startAzurite({
       tablePort: Number(process.env.AZURITE_TABLE_PORT ?? 10002),
       location: resolve(ROOT, process.env.LOCAL_DATA_DIR ?? '.local', 'azurite'),

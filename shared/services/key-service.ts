@@ -102,7 +102,8 @@ export class KeyService {
     const customer = await this.customers.require(customerSlug);
     const record = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
     if (!record) throw new ApiError('not_found', 'This customer has no such key.');
-    if (record.status === 'active' && !options.force && customer.activeKeyCount <= 1) {
+    const othersActive = (await this.keys.list(customer.slug)).some((k) => k.status === 'active' && k.id !== record.id);
+    if (record.status === 'active' && !options.force && !othersActive) {
       throw new ApiError(
         'last_active_key',
         'This is the last active key: revoking it would stop every integration. Issue a replacement first, or repeat with ?force=true.',

@@ -10,7 +10,16 @@ export function withoutUndefined<T extends object>(entity: T): T {
 }
 
 export const actorToText = (actor: Actor): string => JSON.stringify({ type: actor.type, id: actor.id, name: actor.name });
-export const actorFromText = (text: string | undefined): Actor | undefined => (text ? (JSON.parse(text) as Actor) : undefined);
+export function actorFromText(text: string | undefined): Actor | undefined {
+  if (!text) return undefined;
+  try {
+    const actor = JSON.parse(text) as Actor;
+    if (actor && typeof actor === 'object' && typeof actor.id === 'string') return actor;
+  } catch {
+    // Rows written before actors were structured hold a plain name.
+  }
+  return { type: 'system', id: text, name: text };
+}
 
 /** Full-jitter exponential backoff between optimistic-concurrency retries. */
 export const backoff = (attempt: number, capMs = 250): Promise<void> =>

@@ -14,7 +14,8 @@ export type CustomerEntity = {
   plan: string;
   componentVersion: string;
   createdAt: string;
-  activeKeyCount: number;
+  /** Absent on rows written before the count was kept; the key adapter recounts then. */
+  activeKeyCount?: number;
   keyLimitOverride?: number;
 };
 

@@ -122,7 +122,7 @@ export class TableKeyRepository implements KeyRepository {
       await backoff(attempt);
       const customer = await this.getRow<CustomerEntity>(pk, PROFILE_ROW);
       if (!customer) return 'customer_missing';
-      const count = customer.activeKeyCount ?? 0;
+      const count = customer.activeKeyCount ?? (await this.countActive(pk));
       if (count >= options.keyLimit(toCustomer(customer))) return 'key_limit_reached';
       try {
         await this.storage.call((o) =>
@@ -192,7 +192,8 @@ export class TableKeyRepository implements KeyRepository {
         ['create', auditEntity(options.audit)],
       ];
       if (customer) {
-        actions.push(['update', { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, (customer.activeKeyCount ?? 1) - 1) }, 'Merge', { etag: customer.etag }]);
+        const count = customer.activeKeyCount ?? (await this.countActive(customerSlug));
+        actions.push(['update', { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, count - 1) }, 'Merge', { etag: customer.etag }]);
       }
       if (label && label.keyId === keyId) actions.push(['delete', { partitionKey: customerSlug, rowKey: label.rowKey }]);
       try {
@@ -306,6 +307,11 @@ export class TableKeyRepository implements KeyRepository {
         if (statusOf(error) !== 404) throw error;
       }
     }
+  }
+
+  /** Active keys counted from the key rows (for customer rows written before the count was kept). */
+  private async countActive(customerSlug: string): Promise<number> {
+    return (await this.list(customerSlug)).filter((k) => k.status === 'active').length;
   }
 
   private async getRow<T extends object>(pk: string, rk: string): Promise<WithEtag<T> | undefined> {
