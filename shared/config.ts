@@ -90,6 +90,12 @@ export const configSchema = z
     REVOCATION_POLL_INTERVAL_MS: intSetting(1000, 100, 60_000),
     /** After this long without a successful feed read, cached keys are not trusted. */
     REVOCATION_FEED_MAX_STALENESS_SECONDS: intSetting(30, 1, 3600),
+    /** Key Vault holding customers' master components (`https://<vault>.vault.azure.net`). Required in Azure. */
+    KEY_VAULT_URL: z.url({ protocol: /^https$/ }).optional(),
+    /** How long a rotated-out master component keeps working. */
+    TENANT_KEY_GRACE_PERIOD_HOURS: intSetting(168, 0, 24 * 90),
+    /** How long component values are kept in memory (values of a version never change). */
+    COMPONENT_CACHE_TTL_HOURS: intSetting(8, 1, 48),
     /** Set by App Service on every Azure instance; its presence means "running in Azure". */
     WEBSITE_INSTANCE_ID: z.string().optional(),
   })
@@ -107,6 +113,13 @@ export const configSchema = z
         code: 'custom',
         path: ['PORTAL_JWT_SECRET'],
         message: 'a shared-secret portal token key is for local use only; in Azure set PORTAL_JWKS_URL',
+      });
+    }
+    if (env.WEBSITE_INSTANCE_ID && !env.KEY_VAULT_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KEY_VAULT_URL'],
+        message: 'is required in Azure: master components live in Key Vault, never on the instance',
       });
     }
     const given = [env.TABLES_CONNECTION_STRING, env.TABLES_ENDPOINT].filter(Boolean).length;
@@ -142,6 +155,12 @@ export interface Config {
     sharedSecret: string | undefined;
   };
   revocationFeed: { pollIntervalMs: number; maxStalenessMs: number };
+  tenantKey: {
+    /** Key Vault URL; undefined locally (a file store under LOCAL_DATA_DIR stands in). */
+    vaultUrl: string | undefined;
+    gracePeriodMs: number;
+    cacheTtlMs: number;
+  };
   /** Where the process runs: Azure (App Service sets WEBSITE_INSTANCE_ID) or a developer machine / CI. */
   runtime: 'azure' | 'local';
 }
@@ -191,6 +210,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     revocationFeed: {
       pollIntervalMs: v.REVOCATION_POLL_INTERVAL_MS,
       maxStalenessMs: v.REVOCATION_FEED_MAX_STALENESS_SECONDS * 1000,
+    },
+    tenantKey: {
+      vaultUrl: v.KEY_VAULT_URL,
+      gracePeriodMs: v.TENANT_KEY_GRACE_PERIOD_HOURS * 3_600_000,
+      cacheTtlMs: v.COMPONENT_CACHE_TTL_HOURS * 3_600_000,
     },
     runtime: v.WEBSITE_INSTANCE_ID ? 'azure' : 'local',
   };

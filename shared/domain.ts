@@ -34,6 +34,12 @@ export interface Customer {
   plan: Plan;
   /** The SecretStore version of the customer's current master component. */
   componentVersion: string;
+  /** The component rotated out, still accepted until `graceEndsAt`. */
+  previousComponentVersion: string | undefined;
+  graceEndsAt: string | undefined;
+  componentRotatedAt: string | undefined;
+  /** Staff switch: requests must present the component (x-functions-key or a whole key). */
+  requireComponent: boolean;
   createdAt: string;
   /** Keys currently active (kept with the customer so the cap holds under concurrency). */
   activeKeyCount: number;
@@ -69,6 +75,24 @@ export function toKeyView(record: ApiKeyRecord): ApiKeyView {
 }
 
 /**
+ * The customer's master-component state that the door needs, copied into every active key's
+ * lookup row so that authentication stays one point read. The customer row is authoritative.
+ */
+export interface TenantKeyState {
+  componentVersion: string;
+  previousComponentVersion: string | undefined;
+  graceEndsAt: string | undefined;
+  requireComponent: boolean;
+}
+
+export const tenantKeyState = (customer: Customer): TenantKeyState => ({
+  componentVersion: customer.componentVersion,
+  previousComponentVersion: customer.previousComponentVersion,
+  graceEndsAt: customer.graceEndsAt,
+  requireComponent: customer.requireComponent,
+});
+
+/**
  * Who is calling, as resolved by the ApiKeyMiddleware from one point read. Handlers trust
  * it and never authenticate again.
  */
@@ -81,6 +105,8 @@ export interface KeyIdentity {
   application: string;
   environment: KeyEnvironment;
   keyType: KeyType;
+  /** Undefined only on lookup rows written before components were checked. */
+  tenantKey: TenantKeyState | undefined;
 }
 
 export const KEY_REQUEST_ACTIONS = ['issue-key', 'revoke-key', 'rotate-tenant-key'] as const;
@@ -117,6 +143,8 @@ export const AUDIT_EVENT_TYPES = [
   'request.rejected',
   'request.failed',
   'customer.updated',
+  'tenant-key.rotated',
+  'tenant-key.grace-ended',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

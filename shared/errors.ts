@@ -10,6 +10,8 @@ export const ERROR_CATALOGUE = {
   api_key_missing: { status: 401, title: 'API key missing' },
   api_key_malformed: { status: 401, title: 'API key malformed' },
   api_key_invalid: { status: 401, title: 'API key invalid' },
+  component_invalid: { status: 401, title: 'Key component invalid' },
+  component_required: { status: 401, title: 'Key component required' },
   unauthenticated: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Forbidden' },
   sandbox_read_only: { status: 403, title: 'Sandbox is read-only' },

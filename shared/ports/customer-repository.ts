@@ -4,6 +4,12 @@ export interface CustomerPatch {
   plan?: Plan;
   /** A number overrides the plan's key cap; `null` removes the override. */
   keyLimitOverride?: number | null;
+  requireComponent?: boolean;
+  componentVersion?: string;
+  /** `null` clears the previous slot. */
+  previousComponentVersion?: string | null;
+  graceEndsAt?: string | null;
+  componentRotatedAt?: string;
 }
 
 /** Customers, by slug. */
@@ -11,6 +17,10 @@ export interface CustomerRepository {
   /** Creates the customer; `'exists'` when the slug is taken (nothing is changed then). */
   create(customer: Customer): Promise<'created' | 'exists'>;
   get(slug: string): Promise<Customer | undefined>;
-  /** Applies a staff change; `undefined` when there is no such customer. */
-  update(slug: string, patch: CustomerPatch): Promise<Customer | undefined>;
+  /**
+   * Applies a change computed from the customer's current row, atomically (optimistic
+   * concurrency: on a concurrent write `change` runs again on the fresh row). `change` returns
+   * `undefined` to leave the row alone. Resolves `undefined` when there is no such customer.
+   */
+  update(slug: string, change: (current: Customer) => CustomerPatch | undefined): Promise<{ before: Customer; after: Customer; changed: boolean } | undefined>;
 }

@@ -1,4 +1,4 @@
-import type { ApiKeyRecord, AuditEvent, Actor, Customer, KeyIdentity } from '../domain';
+import type { ApiKeyRecord, AuditEvent, Actor, Customer, KeyIdentity, Plan, TenantKeyState } from '../domain';
 
 /** The row authentication reads: everything the middleware needs, from one point read. */
 export interface KeyLookupEntry extends KeyIdentity {
@@ -43,6 +43,6 @@ export interface KeyRepository {
   get(customerSlug: string, keyId: string): Promise<ApiKeyRecord | undefined>;
   /** Authentication's single point read: the active key with this secret hash. */
   findByHash(secretHash: string): Promise<KeyLookupEntry | undefined>;
-  /** Rewrites the customer data copied into the lookup rows of these keys (after a plan change). */
-  refreshLookups(secretHashes: string[], patch: Pick<KeyLookupEntry, 'plan'>): Promise<void>;
+  /** Rewrites the customer data copied into the lookup rows of these keys (plan, master-component state). */
+  refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void>;
 }

@@ -30,8 +30,10 @@ export const updateCustomerSchema = z
     plan: z.enum(PLANS).optional(),
     /** Overrides the plan's cap on active keys; `null` returns to the plan's cap. */
     keyLimit: z.number().int().min(1).max(10_000).nullable().optional(),
+    /** When true, requests must present the master component (x-functions-key or a whole key). */
+    requireComponent: z.boolean().optional(),
   })
-  .refine((v) => Object.keys(v).length > 0, 'name at least one of plan, keyLimit');
+  .refine((v) => Object.keys(v).length > 0, 'name at least one of plan, keyLimit, requireComponent');
 
 export const issueKeySchema = z.object({
   label: text(64),

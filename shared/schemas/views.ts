@@ -144,6 +144,7 @@ export const customerView = z
     activeKeyCount: z.number().int(),
     keyLimit: z.number().int(),
     keyLimitOverride: z.number().int().nullable(),
+    requireComponent: z.boolean(),
   })
   .meta({ id: 'Customer' });
 

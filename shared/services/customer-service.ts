@@ -44,8 +44,9 @@ export class CustomerService {
     return customer;
   }
 
-  async update(slug: string, patch: CustomerPatch): Promise<Customer> {
-    const updated = isValidSlug(slug) ? await this.customers.update(slug, patch) : undefined;
+  /** Applies a change computed from the current row, atomically; 404 when there is no such customer. */
+  async update(slug: string, change: (current: Customer) => CustomerPatch | undefined) {
+    const updated = isValidSlug(slug) ? await this.customers.update(slug, change) : undefined;
     if (!updated) throw new ApiError('not_found', 'No such customer.');
     return updated;
   }
@@ -67,6 +68,10 @@ export class CustomerService {
       createdAt: now.toISOString(),
       activeKeyCount: 0,
       keyLimitOverride: undefined,
+      previousComponentVersion: undefined,
+      graceEndsAt: undefined,
+      componentRotatedAt: undefined,
+      requireComponent: false,
     };
     if ((await this.customers.create(customer)) === 'exists') {
       throw new ApiError('customer_exists', `A customer with the slug '${slug}' already exists.`);

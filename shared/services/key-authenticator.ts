@@ -91,5 +91,6 @@ function toIdentity(entry: KeyLookupEntry): KeyIdentity {
     application: entry.application,
     environment: entry.environment,
     keyType: entry.keyType,
+    tenantKey: entry.tenantKey ? { ...entry.tenantKey } : undefined,
   };
 }

@@ -8,6 +8,7 @@ import {
   type AuditEvent,
   type Customer,
   type Plan,
+  tenantKeyState,
 } from '../domain';
 import { ApiError } from '../errors';
 import { isId, newId } from '../ids';
@@ -147,10 +148,14 @@ export class KeyService {
     return result;
   }
 
-  /** Copies a plan change into the lookup rows of the customer's active keys and drops cached copies. */
-  async refreshPlan(customer: Customer): Promise<void> {
+  /**
+   * Copies the customer's plan and master-component state (the customer row is authoritative)
+   * into the lookup rows of its active keys, and drops cached copies on every instance.
+   * Idempotent: running it again writes the same state.
+   */
+  async refreshLookups(customer: Customer): Promise<void> {
     const active = (await this.keys.list(customer.slug)).filter((k) => k.status === 'active');
-    await this.keys.refreshLookups(active.map((k) => k.secretHash), { plan: customer.plan });
+    await this.keys.refreshLookups(active.map((k) => k.secretHash), { plan: customer.plan, tenantKey: tenantKeyState(customer) });
     await this.invalidate(active, 'changed');
   }
 
@@ -208,6 +213,7 @@ export class KeyService {
         application: record.application,
         environment: record.environment,
         keyType: record.type,
+        tenantKey: tenantKeyState(customer),
       },
       key: formatCompoundKey({ slug: customer.slug, component: component.value, secret }),
     };

@@ -18,6 +18,7 @@ export interface CustomerView {
   activeKeyCount: number;
   keyLimit: number;
   keyLimitOverride: number | null;
+  requireComponent: boolean;
 }
 
 /** What staff do to customers: create them, change their plan or key cap. */
@@ -39,6 +40,7 @@ export class StaffService {
       activeKeyCount: customer.activeKeyCount,
       keyLimit: this.keys.keyLimit(customer),
       keyLimitOverride: customer.keyLimitOverride ?? null,
+      requireComponent: customer.requireComponent,
     };
   }
 
@@ -56,8 +58,9 @@ export class StaffService {
     const patch: CustomerPatch = {};
     if (body.plan !== undefined) patch.plan = body.plan;
     if (body.keyLimit !== undefined) patch.keyLimitOverride = body.keyLimit;
-    const after = await this.customers.update(before.slug, patch);
-    if (after.plan !== before.plan) await this.keys.refreshPlan(after);
+    if (body.requireComponent !== undefined) patch.requireComponent = body.requireComponent;
+    const { after } = await this.customers.update(before.slug, () => patch);
+    if (after.plan !== before.plan || after.requireComponent !== before.requireComponent) await this.keys.refreshLookups(after);
     await this.audit.append({
       id: newId('evt', this.clock.now()),
       customerSlug: after.slug,
@@ -66,8 +69,8 @@ export class StaffService {
       actor: op.actor,
       requestId: op.requestId,
       details: {
-        before: { plan: before.plan, keyLimitOverride: before.keyLimitOverride ?? null },
-        after: { plan: after.plan, keyLimitOverride: after.keyLimitOverride ?? null },
+        before: { plan: before.plan, keyLimitOverride: before.keyLimitOverride ?? null, requireComponent: before.requireComponent },
+        after: { plan: after.plan, keyLimitOverride: after.keyLimitOverride ?? null, requireComponent: after.requireComponent },
       },
     });
     return this.view(after);

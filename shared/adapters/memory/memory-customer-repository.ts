@@ -1,5 +1,6 @@
 import type { Customer } from '../../domain';
 import type { CustomerPatch, CustomerRepository } from '../../ports/customer-repository';
+import { applyPatch } from '../table/table-customer-repository';
 
 /** In-memory CustomerRepository for unit tests. */
 export class MemoryCustomerRepository implements CustomerRepository {
@@ -16,11 +17,14 @@ export class MemoryCustomerRepository implements CustomerRepository {
     return found ? { ...found } : undefined;
   }
 
-  async update(slug: string, patch: CustomerPatch): Promise<Customer | undefined> {
+  async update(slug: string, change: (current: Customer) => CustomerPatch | undefined) {
     const found = this.customers.get(slug);
     if (!found) return undefined;
-    if (patch.plan !== undefined) found.plan = patch.plan;
-    if (patch.keyLimitOverride !== undefined) found.keyLimitOverride = patch.keyLimitOverride ?? undefined;
-    return { ...found };
+    const before = { ...found };
+    const patch = change(before);
+    if (!patch) return { before, after: before, changed: false };
+    const after = applyPatch(before, patch);
+    this.customers.set(slug, after);
+    return { before, after: { ...after }, changed: true };
   }
 }

@@ -1,4 +1,4 @@
-import type { Actor, ApiKeyRecord, AuditEvent, Customer } from '../../domain';
+import type { Actor, ApiKeyRecord, AuditEvent, Customer, Plan, TenantKeyState } from '../../domain';
 import type {
   InsertOutcome,
   KeyLookupEntry,
@@ -99,11 +99,11 @@ export class MemoryKeyRepository implements KeyRepository {
     return found ? { ...found } : undefined;
   }
 
-  async refreshLookups(secretHashes: string[], patch: Pick<KeyLookupEntry, 'plan'>): Promise<void> {
+  async refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void> {
     this.check();
     for (const hash of secretHashes) {
       const found = this.lookups.get(hash);
-      if (found) found.plan = patch.plan;
+      if (found) Object.assign(found, { plan: data.plan, tenantKey: { ...data.tenantKey } });
     }
   }
 }

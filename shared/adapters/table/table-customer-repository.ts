@@ -17,6 +17,10 @@ export type CustomerEntity = {
   /** Absent on rows written before the count was kept; the key adapter recounts then. */
   activeKeyCount?: number;
   keyLimitOverride?: number;
+  previousComponentVersion?: string;
+  graceEndsAt?: string;
+  componentRotatedAt?: string;
+  requireComponent?: boolean;
 };
 
 export function toCustomer(row: CustomerEntity): Customer {
@@ -29,6 +33,10 @@ export function toCustomer(row: CustomerEntity): Customer {
     createdAt: row.createdAt,
     activeKeyCount: row.activeKeyCount ?? 0,
     keyLimitOverride: typeof row.keyLimitOverride === 'number' ? row.keyLimitOverride : undefined,
+    previousComponentVersion: row.previousComponentVersion || undefined,
+    graceEndsAt: row.graceEndsAt || undefined,
+    componentRotatedAt: row.componentRotatedAt || undefined,
+    requireComponent: row.requireComponent === true,
   };
 }
 
@@ -43,7 +51,24 @@ export function customerEntity(customer: Customer): CustomerEntity {
     createdAt: customer.createdAt,
     activeKeyCount: customer.activeKeyCount,
     keyLimitOverride: customer.keyLimitOverride,
+    previousComponentVersion: customer.previousComponentVersion,
+    graceEndsAt: customer.graceEndsAt,
+    componentRotatedAt: customer.componentRotatedAt,
+    requireComponent: customer.requireComponent,
   });
+}
+
+/** A customer with a patch applied (`null` clears). */
+export function applyPatch(customer: Customer, patch: CustomerPatch): Customer {
+  const next: Customer = { ...customer };
+  if (patch.plan !== undefined) next.plan = patch.plan;
+  if (patch.keyLimitOverride !== undefined) next.keyLimitOverride = patch.keyLimitOverride ?? undefined;
+  if (patch.requireComponent !== undefined) next.requireComponent = patch.requireComponent;
+  if (patch.componentVersion !== undefined) next.componentVersion = patch.componentVersion;
+  if (patch.previousComponentVersion !== undefined) next.previousComponentVersion = patch.previousComponentVersion ?? undefined;
+  if (patch.graceEndsAt !== undefined) next.graceEndsAt = patch.graceEndsAt ?? undefined;
+  if (patch.componentRotatedAt !== undefined) next.componentRotatedAt = patch.componentRotatedAt;
+  return next;
 }
 
 export class TableCustomerRepository implements CustomerRepository {
@@ -69,19 +94,21 @@ export class TableCustomerRepository implements CustomerRepository {
     return row ? toCustomer(row) : undefined;
   }
 
-  async update(slug: string, patch: CustomerPatch): Promise<Customer | undefined> {
+  async update(slug: string, change: (current: Customer) => CustomerPatch | undefined) {
     await this.storage.step('customers.update');
     for (let attempt = 0; attempt < 20; attempt++) {
       await backoff(attempt);
       const row = await this.getRow(slug);
       if (!row) return undefined;
-      const next: Customer = { ...toCustomer(row) };
-      if (patch.plan !== undefined) next.plan = patch.plan;
-      if (patch.keyLimitOverride !== undefined) next.keyLimitOverride = patch.keyLimitOverride ?? undefined;
+      const before = toCustomer(row);
+      const patch = change(before);
+      if (!patch) return { before, after: before, changed: false };
+      const after = applyPatch(before, patch);
       try {
-        // Replace, not merge, so that removing the override removes the property.
-        await this.storage.call((o) => this.table.updateEntity(customerEntity(next), 'Replace', { ...o, etag: row.etag }));
-        return next;
+        // Replace, not merge, so that clearing a value removes the property. The count of active
+        // keys is carried over as read: the ETag guarantees nobody changed it meanwhile.
+        await this.storage.call((o) => this.table.updateEntity(customerEntity(after), 'Replace', { ...o, etag: row.etag }));
+        return { before, after, changed: true };
       } catch (error) {
         if (statusOf(error) !== 412) throw error;
       }

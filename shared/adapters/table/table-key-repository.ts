@@ -1,6 +1,6 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Actor, ApiKeyRecord, AuditEvent, Customer, KeyEnvironment, KeyStatus, KeyType, Plan } from '../../domain';
+import type { Actor, ApiKeyRecord, AuditEvent, Customer, KeyEnvironment, KeyStatus, KeyType, Plan, TenantKeyState } from '../../domain';
 import type {
   InsertOutcome,
   KeyLookupEntry,
@@ -58,7 +58,19 @@ type LookupEntity = {
   environment: string;
   keyType: string;
   status: string;
+  /** The customer's master-component state ('' for none); absent on rows written before it was kept. */
+  componentVersion?: string;
+  previousComponentVersion?: string;
+  graceEndsAt?: string;
+  requireComponent?: boolean;
 };
+
+const tenantKeyColumns = (state: TenantKeyState) => ({
+  componentVersion: state.componentVersion,
+  previousComponentVersion: state.previousComponentVersion ?? '',
+  graceEndsAt: state.graceEndsAt ?? '',
+  requireComponent: state.requireComponent,
+});
 
 function keyEntity(record: ApiKeyRecord): KeyEntity {
   return withoutUndefined({
@@ -161,6 +173,7 @@ export class TableKeyRepository implements KeyRepository {
       environment: lookup.environment,
       keyType: lookup.keyType,
       status: lookup.status,
+      ...(lookup.tenantKey ? tenantKeyColumns(lookup.tenantKey) : {}),
     };
     await this.storage.call((o) => this.lookups.createEntity(row, o));
   }
@@ -292,16 +305,28 @@ export class TableKeyRepository implements KeyRepository {
       application: row.application,
       environment: row.environment as KeyEnvironment,
       keyType: row.keyType as KeyType,
+      tenantKey: row.componentVersion
+        ? {
+            componentVersion: row.componentVersion,
+            previousComponentVersion: row.previousComponentVersion || undefined,
+            graceEndsAt: row.graceEndsAt || undefined,
+            requireComponent: row.requireComponent === true,
+          }
+        : undefined,
     };
   }
 
-  async refreshLookups(secretHashes: string[], patch: Pick<KeyLookupEntry, 'plan'>): Promise<void> {
+  async refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void> {
     await this.storage.step('keys.refreshLookups');
     for (const hash of secretHashes) {
       try {
         // Merge requires the row to exist, so a lookup deleted by a revocation is never recreated.
         await this.storage.call((o) =>
-          this.lookups.updateEntity({ partitionKey: lookupPartition(hash), rowKey: hash, plan: patch.plan }, 'Merge', { ...o, etag: '*' }),
+          this.lookups.updateEntity(
+            { partitionKey: lookupPartition(hash), rowKey: hash, plan: data.plan, ...tenantKeyColumns(data.tenantKey) },
+            'Merge',
+            { ...o, etag: '*' },
+          ),
         );
       } catch (error) {
         if (statusOf(error) !== 404) throw error;
