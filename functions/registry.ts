@@ -11,6 +11,8 @@ import { revocationFeedPrune } from './revocation-feed-prune';
 import { sessionsList } from './sessions-list';
 import { staffCustomersCreate, staffCustomersGet, staffCustomersUpdate } from './staff-customers';
 import { staffRequestsExecute, staffRequestsList, staffRequestsReject } from './staff-requests';
+import { staffTenantKeyEndGrace, staffTenantKeyGet, staffTenantKeyRotate } from './staff-tenant-key';
+import { tenantKeyGrace } from './tenant-key-grace';
 import { tracesIngest } from './traces-ingest';
 import { whoami } from './whoami';
 
@@ -38,5 +40,9 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   staffRequestsList,
   staffRequestsExecute,
   staffRequestsReject,
+  staffTenantKeyGet,
+  staffTenantKeyRotate,
+  staffTenantKeyEndGrace,
+  tenantKeyGrace,
   revocationFeedPrune,
 ];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { queryObject, readJsonBody } from '../shared/http/body';
 import { json } from '../shared/http/responses';
-import { rejectRequestSchema, staffRequestsQuerySchema } from '../shared/schemas/keys';
+import { executeRequestSchema, rejectRequestSchema, staffRequestsQuerySchema } from '../shared/schemas/keys';
 import { keyRequestOutcomeView, keyRequestView, staffQueueView, toRequestBody } from '../shared/schemas/views';
 import { parseInput } from '../shared/validation';
 import type { HttpFunctionDefinition } from './definitions';
@@ -29,15 +29,16 @@ export const staffRequestsExecute: HttpFunctionDefinition = {
   route: 'v1/staff/customer-keys/requests/{id}/execute',
   methods: ['POST'],
   auth: 'staff',
-  summary: 'Execute a pending key request (rotate-tenant-key runs the tenant-key rotation).',
+  summary: 'Execute a pending key request (rotate-tenant-key runs the tenant-key rotation; gracePeriodHours 0 rotates with no grace).',
   docs: {
     params: z.object({ id: z.string() }),
+    body: executeRequestSchema,
     responses: { 200: { description: 'The executed request', schema: keyRequestOutcomeView } },
     errors: ['not_found', 'request_not_pending', 'action_unavailable'],
     tags: ['Staff'],
   },
   handler: async (request, { services, actor, requestId }) => {
-    const outcome = await services.requests.executeById(request.params.id ?? '', { actor, requestId });
+    const outcome = await services.requests.executeById(request.params.id ?? '', await readJsonBody(request), { actor, requestId });
     return json(200, { request: toRequestBody(outcome.request) });
   },
 };

@@ -20,6 +20,17 @@ const MISSING = () =>
 const MALFORMED = () => unauthorized('api_key_malformed', 'The API key is not in the expected format.');
 /** One answer for unknown, revoked and mismatched keys alike: no oracle. */
 const INVALID = () => unauthorized('api_key_invalid', 'The API key is not valid.');
+const COMPONENT_INVALID = () =>
+  new ApiError('component_invalid', "The key's component is not the customer's current one (nor a previous one still in its grace period).", {
+    headers: { 'WWW-Authenticate': challenge(true) },
+  });
+const COMPONENT_REQUIRED = () =>
+  new ApiError('component_required', 'This customer requires the key component: send the whole key, or the component in x-functions-key.', {
+    headers: { 'WWW-Authenticate': challenge(true) },
+  });
+
+/** The header the SDK sends the component in (its name comes from the Functions host's key header). */
+export const COMPONENT_HEADER = 'x-functions-key';
 
 /** Where a request carries an API key, if it carries one: `X-API-Key`, or a Bearer token that looks like a compound key. */
 export function apiKeyCredential(request: HttpRequest): string | undefined {
@@ -63,14 +74,44 @@ function readPresentedKey(request: HttpRequest): PresentedKey {
  * 2. Parse with the strict grammar; unparseable -> 401 `api_key_malformed`, no storage call.
  * 3. Hash the secret and resolve it with one point read (or the bounded cache); unknown or
  *    inactive, or a compound key naming another customer -> 401 `api_key_invalid`.
- * Storage down -> DependencyUnavailableError (the error boundary answers 503).
+ * 4. If a component is presented (the whole key, or `x-functions-key`), it must be the
+ *    customer's current component or the previous one in its grace period, compared in
+ *    constant time -> else 401 `component_invalid`. Without one, a customer that requires it
+ *    answers 401 `component_required`.
+ * Storage or Key Vault down -> DependencyUnavailableError (the error boundary answers 503).
  */
 export async function authenticateApiKey(request: HttpRequest, services: ServiceContext): Promise<KeyIdentity> {
   const presented = readPresentedKey(request);
-  const identity = await services.authenticator.authenticate(hashSecret(presented.secret));
+  const component = presentedComponent(request, presented);
+  const secretHash = hashSecret(presented.secret);
+  let identity = await resolve(services, secretHash, presented);
+  let verdict = await services.tenantKeys.verify(identity, component);
+  if (verdict === 'mismatch' && services.tenantKeys.mayRefreshAfterMismatch(identity.customerSlug)) {
+    // The cached state may predate a rotation: read the key once more, then decide.
+    services.authenticator.evict(secretHash);
+    identity = await resolve(services, secretHash, presented);
+    verdict = await services.tenantKeys.verify(identity, component);
+  }
+  if (verdict === 'mismatch') throw COMPONENT_INVALID();
+  if (verdict === 'required') throw COMPONENT_REQUIRED();
+  return identity;
+}
+
+async function resolve(services: ServiceContext, secretHash: string, presented: PresentedKey): Promise<KeyIdentity> {
+  const identity = await services.authenticator.authenticate(secretHash);
   if (!identity) throw INVALID();
   if (presented.form === 'compound' && presented.slug !== identity.customerSlug) throw INVALID();
   return identity;
+}
+
+/** The component a request presents: the whole key's middle segment, or `x-functions-key`. */
+function presentedComponent(request: HttpRequest, presented: PresentedKey): string | undefined {
+  const header = request.headers.get(COMPONENT_HEADER)?.trim() || undefined;
+  if (presented.form === 'compound') {
+    if (header !== undefined && header !== presented.component) throw COMPONENT_INVALID();
+    return presented.component;
+  }
+  return header;
 }
 
 export interface ApiKeyOptions {

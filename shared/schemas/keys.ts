@@ -61,6 +61,15 @@ export const rotateTenantKeyRequestSchema = z.object({
 
 export const keyRequestActionSchema = z.enum(KEY_REQUEST_ACTIONS);
 
+export const executeRequestSchema = z
+  .object({
+    /** For rotate-tenant-key: how long the old component keeps working (0: not at all). */
+    gracePeriodHours: z.number().int().min(0).max(24 * 90).optional(),
+  })
+  .default({});
+
+export const rotateTenantKeySchema = executeRequestSchema;
+
 export const rejectRequestSchema = z.object({ reason: text(500).optional() }).default({});
 
 export const staffRequestsQuerySchema = z.object({

@@ -148,6 +148,18 @@ export const customerView = z
   })
   .meta({ id: 'Customer' });
 
+export const tenantKeyView = z
+  .object({
+    customer: z.string(),
+    currentVersion: z.string(),
+    previousVersion: z.string().nullable(),
+    graceEndsAt: timestamp.nullable(),
+    inGrace: z.boolean(),
+    rotatedAt: timestamp.nullable(),
+    requireComponent: z.boolean(),
+  })
+  .meta({ id: 'TenantKey' });
+
 export const problemView = z
   .object({
     type: z.string(),

@@ -1,4 +1,7 @@
-import { DefaultAzureCredential } from '@azure/identity';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { KeyVaultSecretStore } from '../adapters/keyvault/key-vault-secret-store';
+import { TableGraceSchedule } from '../adapters/table/table-grace-schedule';
 import { FileSecretStore } from '../adapters/local/file-secret-store';
 import { TableAuditLog } from '../adapters/table/table-audit-log';
 import { TableCustomerRepository } from '../adapters/table/table-customer-repository';
@@ -13,11 +16,13 @@ import type { Config } from '../config';
 import { processLogger, type Logger } from '../logging';
 import type { AuditLog } from '../ports/audit-log';
 import type { CustomerRepository } from '../ports/customer-repository';
+import type { GraceSchedule } from '../ports/grace-schedule';
 import type { KeyRepository } from '../ports/key-repository';
 import type { KeyRequestRepository } from '../ports/key-request-repository';
 import type { RevocationFeed } from '../ports/revocation-feed';
 import type { SecretStore } from '../ports/secret-store';
 import type { SessionRepository } from '../ports/session-repository';
+import { ComponentCache } from './component-cache';
 import { CustomerService } from './customer-service';
 import { HealthMonitor } from './health-monitor';
 import { IngestService } from './ingest-service';
@@ -26,6 +31,7 @@ import { KeyRequestService } from './key-request-service';
 import { KeyService } from './key-service';
 import { RevocationListener } from './revocation-listener';
 import { StaffService } from './staff-service';
+import { TenantKeyService } from './tenant-key-service';
 
 /**
  * Everything a handler may use, built once per process (a cold start) and handed to every
@@ -40,6 +46,9 @@ export interface ServiceContext {
   keys: KeyService;
   requests: KeyRequestService;
   staff: StaffService;
+  tenantKeys: TenantKeyService;
+  /** Master-component values in memory (Key Vault is never called per request). */
+  components: ComponentCache;
   authenticator: KeyAuthenticator;
   portalTokens: PortalTokenVerifier;
   ingest: IngestService;
@@ -66,6 +75,7 @@ export interface ServiceOverrides {
     audit?: AuditLog;
     requests?: KeyRequestRepository;
     feed?: RevocationFeed;
+    grace?: GraceSchedule;
   };
   /** Start background work (health probe, revocation feed reads). On by default. */
   background?: boolean;
@@ -74,11 +84,18 @@ export interface ServiceOverrides {
 export function createServices(config: Config, overrides: ServiceOverrides = {}): ServiceContext {
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? processLogger;
+  let credential: TokenCredential | undefined;
+  const azureCredential = () => (credential ??= new DefaultAzureCredential());
   const storage = new TableStorage(config.tables, {
-    ...(config.tables.endpoint ? { credential: new DefaultAzureCredential() } : {}),
+    ...(config.tables.endpoint ? { credential: azureCredential() } : {}),
     ...(overrides.faultHook ? { faultHook: overrides.faultHook } : {}),
   });
-  const secrets = overrides.secrets ?? new FileSecretStore(config.localDataDir);
+  const secrets =
+    overrides.secrets ??
+    (config.tenantKey.vaultUrl
+      ? new KeyVaultSecretStore(new SecretClient(config.tenantKey.vaultUrl, azureCredential()))
+      : new FileSecretStore(config.localDataDir));
+  const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000 });
   const repositories = overrides.repositories ?? {};
   const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
   const feed = repositories.feed ?? new TableRevocationFeed(storage);
@@ -93,8 +110,20 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   listener = new RevocationListener(feed, (hash) => authenticator.evict(hash), clock, config.revocationFeed, log);
 
   const customers = new CustomerService(repositories.customers ?? new TableCustomerRepository(storage), secrets, clock);
-  const keys = new KeyService(keyRepository, customers, secrets, authenticator, feed, config.plans, clock, log);
+  const keys = new KeyService(keyRepository, customers, components, authenticator, feed, config.plans, clock, log);
   const requests = new KeyRequestService(repositories.requests ?? new TableKeyRequestRepository(storage), keys, customers, clock, log);
+  const tenantKeys = new TenantKeyService(
+    customers,
+    keys,
+    secrets,
+    components,
+    repositories.grace ?? new TableGraceSchedule(storage),
+    audit,
+    clock,
+    config.tenantKey.gracePeriodMs,
+    log,
+  );
+  requests.setRotator(tenantKeys);
   const health = new HealthMonitor(
     [{ name: 'table-storage', check: () => storage.probe() }],
     config.health.probeIntervalMs,
@@ -114,6 +143,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     keys,
     requests,
     staff: new StaffService(customers, keys, audit, clock),
+    tenantKeys,
+    components,
     authenticator,
     portalTokens: new PortalTokenVerifier(config.portal),
     ingest: new IngestService(sessions, clock, log),

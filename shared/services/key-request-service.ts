@@ -6,6 +6,7 @@ import { isId, newId } from '../ids';
 import type { Logger } from '../logging';
 import type { KeyRequestRepository, KeyRequestSummary } from '../ports/key-request-repository';
 import {
+  executeRequestSchema,
   issueKeySchema,
   keyRequestActionSchema,
   rejectRequestSchema,
@@ -18,7 +19,7 @@ import type { IssuedKey, KeyService, Operation } from './key-service';
 
 /** Executes a `rotate-tenant-key` request (the tenant-key rotation); absent until it is wired in. */
 export interface TenantKeyRotator {
-  rotate(customerSlug: string, request: KeyRequest, op: Operation): Promise<Record<string, unknown>>;
+  rotate(customerSlug: string, request: KeyRequest, op: Operation, options?: { gracePeriodMs?: number }): Promise<Record<string, unknown>>;
 }
 
 const PARAMS: Record<KeyRequestAction, z.ZodType<Record<string, unknown>>> = {
@@ -92,14 +93,15 @@ export class KeyRequestService {
     return this.requests.listByStatus(status);
   }
 
-  /** Staff: runs a pending request. */
-  async executeById(id: string, op: Operation): Promise<RequestOutcome> {
+  /** Staff: runs a pending request (for `rotate-tenant-key`, optionally with another grace period; 0 for none). */
+  async executeById(id: string, body: unknown, op: Operation): Promise<RequestOutcome> {
+    const { gracePeriodHours } = parseInput(executeRequestSchema, body ?? {});
     const request = await this.pending(id);
     if (request.action === 'issue-key') {
       // Running it would show staff a customer's key value: the customer submits it again instead.
       throw new ApiError('action_unavailable', 'An issue-key request runs when the customer submits it; reject this one instead.');
     }
-    return this.execute(request, op);
+    return this.execute(request, op, gracePeriodHours === undefined ? {} : { gracePeriodMs: gracePeriodHours * 3_600_000 });
   }
 
   /** Staff: declines a pending request. */
@@ -119,11 +121,11 @@ export class KeyRequestService {
     return request;
   }
 
-  private async execute(request: KeyRequest, op: Operation): Promise<RequestOutcome> {
+  private async execute(request: KeyRequest, op: Operation, options: { gracePeriodMs?: number } = {}): Promise<RequestOutcome> {
     let outcome: Omit<RequestOutcome, 'request'>;
     let result: Record<string, unknown>;
     try {
-      ({ outcome, result } = await this.run(request, op));
+      ({ outcome, result } = await this.run(request, op, options));
     } catch (error) {
       if (!(error instanceof ApiError) || error.status >= 500 || error.code === 'action_unavailable') throw error;
       // A business rule said no (a taken label, a full cap...): the request is recorded as failed.
@@ -146,7 +148,11 @@ export class KeyRequestService {
     return { request: executed, ...outcome };
   }
 
-  private async run(request: KeyRequest, op: Operation): Promise<{ outcome: Omit<RequestOutcome, 'request'>; result: Record<string, unknown> }> {
+  private async run(
+    request: KeyRequest,
+    op: Operation,
+    options: { gracePeriodMs?: number },
+  ): Promise<{ outcome: Omit<RequestOutcome, 'request'>; result: Record<string, unknown> }> {
     switch (request.action) {
       case 'issue-key': {
         const issued = await this.keys.issue(request.customerSlug, request.params, op);
@@ -161,7 +167,7 @@ export class KeyRequestService {
         if (!this.rotator) {
           throw new ApiError('action_unavailable', 'Tenant-key rotation is not available in this deployment yet; the request stays pending.');
         }
-        return { outcome: {}, result: await this.rotator.rotate(request.customerSlug, request, op) };
+        return { outcome: {}, result: await this.rotator.rotate(request.customerSlug, request, op, options) };
       }
     }
   }

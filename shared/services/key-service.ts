@@ -16,9 +16,9 @@ import { displayForm, formatCompoundKey, generateSecret, hashSecret } from '../k
 import type { Logger } from '../logging';
 import type { KeyLookupEntry, KeyRepository } from '../ports/key-repository';
 import type { RevocationFeed } from '../ports/revocation-feed';
-import type { SecretStore } from '../ports/secret-store';
 import { issueKeySchema } from '../schemas/keys';
 import { parseInput } from '../validation';
+import type { ComponentCache } from './component-cache';
 import type { CustomerService } from './customer-service';
 import type { KeyAuthenticator } from './key-authenticator';
 
@@ -44,7 +44,7 @@ export class KeyService {
   constructor(
     private readonly keys: KeyRepository,
     private readonly customers: CustomerService,
-    private readonly secrets: SecretStore,
+    private readonly components: ComponentCache,
     private readonly authenticator: KeyAuthenticator,
     private readonly feed: RevocationFeed,
     private readonly plans: Record<Plan, PlanLimits>,
@@ -181,8 +181,8 @@ export class KeyService {
     shape: Pick<ApiKeyRecord, 'label' | 'application' | 'type' | 'environment'>,
     createdBy: Actor,
   ): Promise<{ record: ApiKeyRecord; lookup: KeyLookupEntry; key: string }> {
-    const component = await this.secrets.getComponent(customer.slug, customer.componentVersion);
-    if (!component) throw new Error(`customer ${customer.slug} has no master component version ${customer.componentVersion}`);
+    const component = await this.components.value(customer.slug, customer.componentVersion);
+    if (component === undefined) throw new Error(`customer ${customer.slug} has no master component version ${customer.componentVersion}`);
     const secret = generateSecret();
     const secretHash = hashSecret(secret);
     const now = this.clock.now();
@@ -215,7 +215,7 @@ export class KeyService {
         keyType: record.type,
         tenantKey: tenantKeyState(customer),
       },
-      key: formatCompoundKey({ slug: customer.slug, component: component.value, secret }),
+      key: formatCompoundKey({ slug: customer.slug, component, secret }),
     };
   }
 

@@ -1,5 +1,6 @@
 import { MemoryAuditLog } from '../../shared/adapters/memory/memory-audit-log';
 import { MemoryCustomerRepository } from '../../shared/adapters/memory/memory-customer-repository';
+import { MemoryGraceSchedule } from '../../shared/adapters/memory/memory-grace-schedule';
 import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-repository';
 import { MemoryKeyRequestRepository } from '../../shared/adapters/memory/memory-key-request-repository';
 import { MemoryRevocationFeed } from '../../shared/adapters/memory/memory-revocation-feed';
@@ -21,15 +22,17 @@ export function memoryServices(env: Record<string, string> = {}) {
     audit: new MemoryAuditLog(),
     requests: new MemoryKeyRequestRepository(),
     feed: new MemoryRevocationFeed(),
+    grace: new MemoryGraceSchedule(),
   };
   const clock = new ManualClock('2026-03-01T12:00:00.000Z');
+  const secrets = new MemorySecretStore();
   const services = createServices(
     // The connection string is never used: every adapter is replaced.
     loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', ...TEST_PORTAL_ENV, ...env }),
-    { repositories, secrets: new MemorySecretStore(), clock, log: silentLogger, background: false },
+    { repositories, secrets, clock, log: silentLogger, background: false },
   );
   // Background work is off in unit tests: one read of the (in-memory) feed makes the cache
   // trusted, as on a healthy instance.
   void services.revocations.poll();
-  return { services, repositories, clock };
+  return { services, repositories, clock, secrets };
 }

@@ -56,6 +56,7 @@ describe('ApiKeyMiddleware: happy path', () => {
         application: 'web',
         environment: 'live',
         keyType: 'secondary',
+        tenantKey: { componentVersion: expect.any(String), previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
       });
     }
   });

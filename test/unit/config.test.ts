@@ -20,6 +20,7 @@ describe('config', () => {
         sharedSecret: TEST_PORTAL_ENV.PORTAL_JWT_SECRET,
       },
       revocationFeed: { pollIntervalMs: 1000, maxStalenessMs: 30_000 },
+      tenantKey: { vaultUrl: undefined, gracePeriodMs: 7 * 24 * 3_600_000, cacheTtlMs: 8 * 3_600_000 },
       runtime: 'local',
     });
   });
@@ -44,8 +45,10 @@ describe('config', () => {
       ...portal,
       TABLES_ENDPOINT: 'https://acct.table.core.windows.net',
       PORTAL_JWKS_URL: 'https://login.example.com/keys',
+      KEY_VAULT_URL: 'https://acme-keys.vault.azure.net',
       WEBSITE_INSTANCE_ID: 'abc',
     });
+    expect(config.tenantKey.vaultUrl).toBe('https://acme-keys.vault.azure.net');
     expect(config.tables.endpoint).toBe('https://acct.table.core.windows.net');
     expect(config.portal).toMatchObject({ jwksUrl: 'https://login.example.com/keys', sharedSecret: undefined });
     expect(config.runtime).toBe('azure');
@@ -65,6 +68,9 @@ describe('config', () => {
     [{ ...base, PORTAL_JWT_SECRET: 'short' }, /PORTAL_JWT_SECRET: must be at least 32/],
     [{ ...base, WEBSITE_INSTANCE_ID: 'abc' }, /PORTAL_JWT_SECRET: a shared-secret portal token key is for local use only/],
     [{ ...base, PLANS: '{nope' }, /PLANS: must be JSON/],
+    [{ ...base, PORTAL_JWT_SECRET: undefined, PORTAL_JWKS_URL: 'https://x.example/keys', WEBSITE_INSTANCE_ID: 'abc' }, /KEY_VAULT_URL: is required in Azure/],
+    [{ ...base, KEY_VAULT_URL: 'http://vault.local' }, /KEY_VAULT_URL/],
+    [{ ...base, TENANT_KEY_GRACE_PERIOD_HOURS: '-1' }, /TENANT_KEY_GRACE_PERIOD_HOURS/],
     [{ ...base, PLANS: '{"gold":{"keyLimit":1}}' }, /PLANS/],
     [{ ...base, PLANS: '{"pro":{"keyLimit":0}}' }, /PLANS/],
   ])('refuses %j, naming the setting', (env, message) => {

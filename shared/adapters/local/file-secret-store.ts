@@ -5,6 +5,7 @@ import type { ComponentVersion, SecretStore } from '../../ports/secret-store';
 
 interface StoredVersion extends ComponentVersion {
   createdAt: string;
+  enabled?: boolean;
 }
 
 /**
@@ -35,7 +36,19 @@ export class FileSecretStore implements SecretStore {
   async getComponent(customerSlug: string, version?: string): Promise<ComponentVersion | undefined> {
     const versions = (await this.read())[customerSlug] ?? [];
     const found = version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);
-    return found ? { version: found.version, value: found.value } : undefined;
+    return found && found.enabled !== false ? { version: found.version, value: found.value } : undefined;
+  }
+
+  async disableComponent(customerSlug: string, version: string): Promise<void> {
+    const run = this.writes.then(async () => {
+      const all = await this.read();
+      const found = (all[customerSlug] ?? []).find((v) => v.version === version);
+      if (!found || found.enabled === false) return;
+      found.enabled = false;
+      await this.write(all);
+    });
+    this.writes = run.catch(() => undefined);
+    await run;
   }
 
   private async read(): Promise<Record<string, StoredVersion[]>> {

@@ -1,18 +1,34 @@
 import { randomBytes } from 'node:crypto';
 import type { ComponentVersion, SecretStore } from '../../ports/secret-store';
 
-/** In-memory SecretStore for unit tests. */
+/** In-memory SecretStore for unit tests; counts reads and can fail like an unreachable vault. */
 export class MemorySecretStore implements SecretStore {
-  private readonly versions = new Map<string, ComponentVersion[]>();
+  private readonly versions = new Map<string, Array<ComponentVersion & { enabled: boolean }>>();
+  reads = 0;
+  failWith: Error | undefined;
 
   async putComponent(customerSlug: string, value: string): Promise<ComponentVersion> {
-    const entry = { version: randomBytes(16).toString('hex'), value };
+    if (this.failWith) throw this.failWith;
+    const entry = { version: randomBytes(16).toString('hex'), value, enabled: true };
     this.versions.set(customerSlug, [...(this.versions.get(customerSlug) ?? []), entry]);
-    return entry;
+    return { version: entry.version, value };
   }
 
   async getComponent(customerSlug: string, version?: string): Promise<ComponentVersion | undefined> {
+    this.reads += 1;
+    if (this.failWith) throw this.failWith;
     const all = this.versions.get(customerSlug) ?? [];
-    return version === undefined ? all.at(-1) : all.find((v) => v.version === version);
+    const found = version === undefined ? all.at(-1) : all.find((v) => v.version === version);
+    return found?.enabled ? { version: found.version, value: found.value } : undefined;
+  }
+
+  async disableComponent(customerSlug: string, version: string): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    const found = (this.versions.get(customerSlug) ?? []).find((v) => v.version === version);
+    if (found) found.enabled = false;
+  }
+
+  isEnabled(customerSlug: string, version: string): boolean | undefined {
+    return (this.versions.get(customerSlug) ?? []).find((v) => v.version === version)?.enabled;
   }
 }

@@ -16,6 +16,8 @@ export const TABLE_NAMES = {
   revocations: 'revocations',
   /** One partition: where each key request lives and its status, for staff. */
   keyRequestIndex: 'keyrequestindex',
+  /** One partition: rotated-out master components by the end of their grace period. */
+  tenantKeyGrace: 'tenantkeygrace',
 } as const;
 
 export type TableName = keyof typeof TABLE_NAMES;

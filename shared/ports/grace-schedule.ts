@@ -1,0 +1,18 @@
+/** A component waiting for its grace period to end. */
+export interface GraceEntry {
+  customerSlug: string;
+  /** The rotated-out component version to retire. */
+  version: string;
+  endsAt: string;
+}
+
+/**
+ * When each rotated-out component's grace ends, so the `tenant-key-grace` timer finds the due
+ * ones with one query instead of scanning every customer.
+ */
+export interface GraceSchedule {
+  add(entry: GraceEntry): Promise<void>;
+  remove(entry: GraceEntry): Promise<void>;
+  /** Entries whose grace ended at or before `now`, oldest first (past-due runs catch up). */
+  due(now: Date): Promise<GraceEntry[]>;
+}

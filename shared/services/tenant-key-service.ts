@@ -1,0 +1,217 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../clock';
+import { tenantKeyState, type AuditEvent, type Customer, type KeyIdentity, type KeyRequest, type TenantKeyState } from '../domain';
+import { ApiError } from '../errors';
+import { newId } from '../ids';
+import { generateComponent, isValidComponent } from '../keys/compound-key';
+import type { Logger } from '../logging';
+import type { AuditLog } from '../ports/audit-log';
+import type { GraceSchedule } from '../ports/grace-schedule';
+import type { SecretStore } from '../ports/secret-store';
+import { acceptedVersions, dueForRetirement, previousInGrace } from '../tenant-key/grace-policy';
+import type { ComponentCache } from './component-cache';
+import type { CustomerService } from './customer-service';
+import type { TenantKeyRotator } from './key-request-service';
+import type { KeyService, Operation } from './key-service';
+
+/** What staff see of a customer's master component: versions and dates, never values. */
+export interface TenantKeyView {
+  customer: string;
+  currentVersion: string;
+  previousVersion: string | null;
+  graceEndsAt: string | null;
+  inGrace: boolean;
+  rotatedAt: string | null;
+  requireComponent: boolean;
+}
+
+export type ComponentVerdict = 'accepted' | 'not_presented' | 'required' | 'mismatch';
+
+/** A customer may make the door re-read its state after a component mismatch at most this often. */
+export const MISMATCH_REFRESH_INTERVAL_MS = 60_000;
+
+const SYSTEM: Operation = { actor: { type: 'system', id: 'tenant-key-grace', name: 'tenant-key-grace timer' }, requestId: 'timer' };
+
+/**
+ * The customer's master component (the middle segment of every compound key): checking it at
+ * the door, rotating it with a grace period, and retiring rotated-out components when their
+ * grace ends. The customer row holds the authoritative state (current, previous, grace end);
+ * each active key's lookup row carries a copy so the door stays one point read.
+ */
+export class TenantKeyService implements TenantKeyRotator {
+  private readonly lastRefresh = new Map<string, number>();
+
+  constructor(
+    private readonly customers: CustomerService,
+    private readonly keys: KeyService,
+    private readonly secrets: SecretStore,
+    private readonly cache: ComponentCache,
+    private readonly schedule: GraceSchedule,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+    private readonly gracePeriodMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Checks a presented component against the customer's current component, and the previous one
+   * while its grace lasts, in constant time. Both comparisons always run, whichever matches.
+   */
+  async verify(identity: KeyIdentity, presented: string | undefined): Promise<ComponentVerdict> {
+    const state = await this.stateOf(identity);
+    if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
+    if (!isValidComponent(presented)) return 'mismatch';
+    const candidate = Buffer.from(presented, 'utf8');
+    let matched = false;
+    for (const version of acceptedVersions(state, this.clock.now())) {
+      const value = await this.cache.value(identity.customerSlug, version);
+      if (value !== undefined && value.length === presented.length && timingSafeEqual(Buffer.from(value, 'utf8'), candidate)) matched = true;
+    }
+    return matched ? 'accepted' : 'mismatch';
+  }
+
+  /**
+   * After a mismatch the door may re-read the key's state once (the cached copy may predate a
+   * rotation), but at most once per customer per minute, so bad requests cannot drive storage
+   * or Key Vault traffic.
+   */
+  mayRefreshAfterMismatch(customerSlug: string): boolean {
+    const now = this.clock.now().getTime();
+    const last = this.lastRefresh.get(customerSlug);
+    if (last !== undefined && now - last < MISMATCH_REFRESH_INTERVAL_MS) return false;
+    if (this.lastRefresh.size > 10_000) this.lastRefresh.clear();
+    this.lastRefresh.set(customerSlug, now);
+    return true;
+  }
+
+  async status(customerSlug: string): Promise<TenantKeyView> {
+    return this.view(await this.customers.require(customerSlug));
+  }
+
+  /** `rotate-tenant-key` requests, executed by staff. */
+  async rotate(customerSlug: string, request: KeyRequest, op: Operation, options: { gracePeriodMs?: number } = {}) {
+    const view = await this.rotateNow(customerSlug, op, options, request.id);
+    return { currentVersion: view.currentVersion, previousVersion: view.previousVersion, graceEndsAt: view.graceEndsAt };
+  }
+
+  /**
+   * Creates a new component. The old one stays valid for the grace period (configuration, 7
+   * days by default; 0 retires it at once). Keys issued from now on carry the new component.
+   * Rotating while an earlier rotation is in grace retires that earlier component now.
+   */
+  async rotateNow(customerSlug: string, op: Operation, options: { gracePeriodMs?: number } = {}, keyRequestId?: string): Promise<TenantKeyView> {
+    const gracePeriodMs = options.gracePeriodMs ?? this.gracePeriodMs;
+    const customer = await this.customers.require(customerSlug);
+    const component = await this.secrets.putComponent(customer.slug, generateComponent());
+    this.cache.prime(customer.slug, component.version, component.value);
+    const now = this.clock.now();
+    const graceEndsAt = gracePeriodMs > 0 ? new Date(now.getTime() + gracePeriodMs).toISOString() : undefined;
+    const { before, after } = await this.customers.update(customer.slug, (current) => ({
+      componentVersion: component.version,
+      previousComponentVersion: graceEndsAt ? current.componentVersion : null,
+      graceEndsAt: graceEndsAt ?? null,
+      componentRotatedAt: now.toISOString(),
+    }));
+    if (after.previousComponentVersion && after.graceEndsAt) {
+      await this.schedule.add({ customerSlug: after.slug, version: after.previousComponentVersion, endsAt: after.graceEndsAt });
+    }
+    await this.keys.refreshLookups(after);
+    const retired = [before.previousComponentVersion, graceEndsAt ? undefined : before.componentVersion].filter(
+      (v): v is string => Boolean(v) && v !== after.previousComponentVersion && v !== after.componentVersion,
+    );
+    for (const version of retired) await this.retireVersion(after.slug, version);
+    if (before.previousComponentVersion && before.graceEndsAt) {
+      await this.schedule.remove({ customerSlug: after.slug, version: before.previousComponentVersion, endsAt: before.graceEndsAt });
+    }
+    await this.audit.append(
+      this.event(after.slug, 'tenant-key.rotated', op, {
+        currentVersion: after.componentVersion,
+        previousVersion: after.previousComponentVersion ?? null,
+        graceEndsAt: after.graceEndsAt ?? null,
+        retiredVersions: retired,
+        ...(keyRequestId ? { keyRequestId } : {}),
+      }),
+    );
+    this.log.info('tenant key rotated', { customer: after.slug, graceEndsAt: after.graceEndsAt ?? null, retired: retired.length });
+    return this.view(after);
+  }
+
+  /** Ends a grace period now (suspected compromise): the previous component stops at once. */
+  async endGrace(customerSlug: string, op: Operation): Promise<TenantKeyView> {
+    const { before, after, changed } = await this.customers.update(customerSlug, (current) =>
+      current.previousComponentVersion ? { previousComponentVersion: null, graceEndsAt: null } : undefined,
+    );
+    if (changed && before.previousComponentVersion) {
+      await this.keys.refreshLookups(after);
+      await this.retireVersion(after.slug, before.previousComponentVersion);
+      if (before.graceEndsAt) await this.schedule.remove({ customerSlug: after.slug, version: before.previousComponentVersion, endsAt: before.graceEndsAt });
+      await this.audit.append(this.event(after.slug, 'tenant-key.grace-ended', op, { retiredVersion: before.previousComponentVersion, early: true }));
+    }
+    return this.view(after);
+  }
+
+  /**
+   * The `tenant-key-grace` timer: retires every component whose grace has ended (disables its
+   * Key Vault version, clears the previous slot, writes an audit event). Idempotent and safe to
+   * run twice at once (the customer row changes under its ETag; disabling is idempotent); it
+   * also completes a retirement or rotation a crash cut short. Past-due entries are all found.
+   */
+  async retireDue(): Promise<{ retired: number; checked: number }> {
+    const now = this.clock.now();
+    const due = await this.schedule.due(now);
+    let retired = 0;
+    for (const entry of due) {
+      const result = await this.customers
+        .update(entry.customerSlug, (current) =>
+          current.previousComponentVersion === entry.version && dueForRetirement(current, now)
+            ? { previousComponentVersion: null, graceEndsAt: null }
+            : undefined,
+        )
+        .catch((error: unknown) => {
+          if (error instanceof ApiError && error.code === 'not_found') return undefined;
+          throw error;
+        });
+      if (result) {
+        const { after, changed } = result;
+        // The copies in the lookup rows are rewritten every time: that repairs a state a crash left stale.
+        await this.keys.refreshLookups(after);
+        const stillInUse = entry.version === after.componentVersion || (entry.version === after.previousComponentVersion && previousInGrace(after, now));
+        if (!stillInUse) await this.retireVersion(after.slug, entry.version);
+        if (changed) {
+          retired += 1;
+          await this.audit.append(this.event(after.slug, 'tenant-key.grace-ended', SYSTEM, { retiredVersion: entry.version, graceEndedAt: entry.endsAt }));
+        }
+      }
+      await this.schedule.remove(entry);
+    }
+    return { retired, checked: due.length };
+  }
+
+  private async retireVersion(customerSlug: string, version: string): Promise<void> {
+    await this.secrets.disableComponent(customerSlug, version);
+    this.cache.evict(customerSlug, version);
+  }
+
+  /** The state the door checks: the copy in the key's lookup row, or the customer row for rows older than the copy. */
+  private async stateOf(identity: KeyIdentity): Promise<TenantKeyState> {
+    if (identity.tenantKey) return identity.tenantKey;
+    return tenantKeyState(await this.customers.require(identity.customerSlug));
+  }
+
+  private view(customer: Customer): TenantKeyView {
+    return {
+      customer: customer.slug,
+      currentVersion: customer.componentVersion,
+      previousVersion: customer.previousComponentVersion ?? null,
+      graceEndsAt: customer.graceEndsAt ?? null,
+      inGrace: previousInGrace(customer, this.clock.now()),
+      rotatedAt: customer.componentRotatedAt ?? null,
+      requireComponent: customer.requireComponent,
+    };
+  }
+
+  private event(customerSlug: string, type: AuditEvent['type'], op: Operation, details: Record<string, unknown>): AuditEvent {
+    return { id: newId('evt', this.clock.now()), customerSlug, type, at: this.clock.now().toISOString(), actor: op.actor, requestId: op.requestId, details };
+  }
+}
+
