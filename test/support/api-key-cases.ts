@@ -11,10 +11,10 @@ export interface KeyFixtures {
 
 export interface ApiKeyFailureCase {
   name: string;
-  code: 'api_key_missing' | 'api_key_malformed' | 'api_key_invalid';
+  code: 'api_key_missing' | 'api_key_malformed' | 'api_key_invalid' | 'component_invalid';
   headers: (f: KeyFixtures) => Record<string, string>;
-  /** Malformed input must be refused without reaching storage. */
-  storageCalls: 0 | 1;
+  /** Malformed input must be refused without reaching storage; `undefined`: not fixed (a refresh may happen). */
+  storageCalls: 0 | 1 | undefined;
 }
 
 const randomKey = (slug: string) => formatCompoundKey({ slug, component: generateComponent(), secret: generateSecret() });
@@ -39,6 +39,10 @@ export const API_KEY_FAILURE_CASES: ApiKeyFailureCase[] = [
   { name: 'revoked key', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ 'x-api-key': f.revokedKey }) },
   { name: 'revoked key as Bearer', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ authorization: `Bearer ${f.revokedKey}` }) },
   { name: "valid secret under another customer's slug", code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ 'x-api-key': f.key.replace(/^vp_cust_[a-z0-9-]+\./, `vp_cust_${f.otherSlug}.`) }) },
+  { name: 'whole key with a component that is not the customer\'s', code: 'component_invalid', storageCalls: undefined, headers: (f) => ({ 'x-api-key': f.key.replace(/\.[A-Za-z0-9]{32}\./, `.${'Z'.repeat(32)}.`) }) },
+  { name: 'secret with a wrong component in x-functions-key', code: 'component_invalid', storageCalls: undefined, headers: (f) => ({ 'x-api-key': f.secret, 'x-functions-key': 'Z'.repeat(32) }) },
+  { name: 'secret with a malformed x-functions-key', code: 'component_invalid', storageCalls: undefined, headers: (f) => ({ 'x-api-key': f.secret, 'x-functions-key': 'not-a-component' }) },
+  { name: 'whole key with a different x-functions-key', code: 'component_invalid', storageCalls: 0, headers: (f) => ({ 'x-api-key': f.key, 'x-functions-key': 'Z'.repeat(32) }) },
 ];
 
 /** A concrete path for a route template (parameters get harmless sample values). */

@@ -1,0 +1,47 @@
+import { SecretClient } from '@azure/keyvault-secrets';
+import { KeyVaultSecretStore, componentSecretName } from '../../shared/adapters/keyvault/key-vault-secret-store';
+import { DependencyUnavailableError } from '../../shared/errors';
+import { FAKE_VAULT_URL, FakeCredential, FakeKeyVault } from '../support/key-vault-fake';
+
+/** The Key Vault adapter through the real SecretClient, over the in-process fake of the REST API. */
+describe('KeyVaultSecretStore (real SecretClient, fake vault)', () => {
+  function setup() {
+    const vault = new FakeKeyVault();
+    const credential = new FakeCredential();
+    const client = new SecretClient(FAKE_VAULT_URL, credential, { httpClient: vault, retryOptions: { maxRetries: 0 } });
+    return { vault, credential, store: new KeyVaultSecretStore(client, 2000) };
+  }
+
+  it('stores one secret per customer and one version per component, after a challenge', async () => {
+    const { vault, credential, store } = setup();
+    const first = await store.putComponent('acme', 'A'.repeat(32));
+    const second = await store.putComponent('acme', 'B'.repeat(32));
+    expect(vault.challenges).toBeGreaterThanOrEqual(1);
+    expect(credential.scopes).toContain('https://vault.azure.net/.default');
+    expect(vault.versionCount(componentSecretName('acme'))).toBe(2);
+    expect(first.version).not.toBe(second.version);
+    expect(await store.getComponent('acme', first.version)).toEqual({ version: first.version, value: 'A'.repeat(32) });
+    expect(await store.getComponent('acme')).toEqual({ version: second.version, value: 'B'.repeat(32) });
+  });
+
+  it('disables a version (idempotently); a disabled or missing version reads as undefined', async () => {
+    const { vault, store } = setup();
+    const v = await store.putComponent('acme', 'C'.repeat(32));
+    await store.disableComponent('acme', v.version);
+    await store.disableComponent('acme', v.version);
+    expect(vault.isEnabled(componentSecretName('acme'), v.version)).toBe(false);
+    expect(await store.getComponent('acme', v.version)).toBeUndefined();
+    expect(await store.getComponent('nobody')).toBeUndefined();
+  });
+
+  it.each([
+    ['unreachable', 'network' as const],
+    ['answering 503', 503],
+  ])('turns a vault that is %s into DependencyUnavailableError', async (_name, failure) => {
+    const { vault, store } = setup();
+    await store.putComponent('acme', 'D'.repeat(32));
+    vault.failure = failure;
+    await expect(store.getComponent('acme')).rejects.toBeInstanceOf(DependencyUnavailableError);
+    await expect(store.putComponent('acme', 'E'.repeat(32))).rejects.toBeInstanceOf(DependencyUnavailableError);
+  });
+});
