@@ -29,6 +29,10 @@ Commands:
   key list   --customer <slug>
   key revoke --customer <slug> --key <keyId> [--force]
   key reset  --customer <slug>
+  tenant-key show     --customer <slug>
+  tenant-key rotate   --customer <slug> [--grace-hours <n>]   (0: the old component stops at once)
+  tenant-key end-grace --customer <slug>
+  tenant-key retire-due                                      (what the tenant-key-grace timer does)
   token --customer <slug> --role CustomerAdmin|Staff [--role ...] [--sub <id>] [--name <name>] [--ttl <seconds>]
                  (a local portal token; needs PORTAL_JWT_SECRET, never available in Azure)
 
@@ -52,6 +56,7 @@ const OPTIONS = {
   role: { type: 'string', multiple: true },
   sub: { type: 'string' },
   ttl: { type: 'string' },
+  'grace-hours': { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -134,6 +139,28 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
           : `Replaced ${reset.keys.length} key(s). The new keys, shown this once:\n\n${reset.keys.map((k) => `  ${k.metadata.label}: ${k.key}`).join('\n')}`,
         reset,
       );
+      return;
+    }
+    case 'tenant-key show': {
+      const view = await services.tenantKeys.status(need(values.customer, 'customer'));
+      out(JSON.stringify(view, null, 2), view);
+      return;
+    }
+    case 'tenant-key rotate': {
+      const hours = values['grace-hours'];
+      if (hours !== undefined && !/^\d+$/.test(hours)) throw new UsageError('--grace-hours must be a whole number');
+      const view = await services.tenantKeys.rotateNow(need(values.customer, 'customer'), op, hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 });
+      out(`Rotated. Current version ${view.currentVersion}; ${view.inGrace ? `the previous one works until ${view.graceEndsAt}` : 'the previous one has stopped'}.`, view);
+      return;
+    }
+    case 'tenant-key end-grace': {
+      const view = await services.tenantKeys.endGrace(need(values.customer, 'customer'), op);
+      out('Grace ended: only the current component is accepted.', view);
+      return;
+    }
+    case 'tenant-key retire-due': {
+      const result = await services.tenantKeys.retireDue();
+      out(`Checked ${result.checked} component(s) past their grace; retired ${result.retired}.`, result);
       return;
     }
     case 'token': {

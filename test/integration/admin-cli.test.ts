@@ -46,6 +46,16 @@ describe('npm run admin (against Azurite, through the same services as the API)'
     await expect(run('token', '--role', 'Wizard')).rejects.toThrow(/unknown role/);
   });
 
+  it('shows, rotates and ends the grace of a tenant key', async () => {
+    const shown = JSON.parse(await run('tenant-key', 'show', '--customer', slug, '--json'));
+    expect(shown).toMatchObject({ customer: slug, previousVersion: null, inGrace: false });
+    const rotated = JSON.parse(await run('tenant-key', 'rotate', '--customer', slug, '--json'));
+    expect(rotated).toMatchObject({ previousVersion: shown.currentVersion, inGrace: true });
+    expect(await run('tenant-key', 'end-grace', '--customer', slug)).toMatch(/Grace ended/);
+    expect(JSON.parse(await run('tenant-key', 'show', '--customer', slug, '--json'))).toMatchObject({ previousVersion: null, inGrace: false });
+    await expect(run('tenant-key', 'rotate', '--customer', slug, '--grace-hours', 'soon')).rejects.toThrow(/whole number/);
+  });
+
   it('prints usage for help', async () => {
     expect(await run('--help')).toMatch(/Usage: npm run admin/);
   });
