@@ -20,7 +20,7 @@ export const customerKeysList: HttpFunctionDefinition = {
       sandbox,
       activeKeyCount: keys.filter((k) => k.status === 'active').length,
       keyLimit: services.keys.keyLimit(customer),
-      keys: keys.map(toKeyBody),
+      keys: keys.map((k) => toKeyBody(k, services.usage.isStale(k))),
     };
     return json(200, body);
   },

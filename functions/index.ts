@@ -37,3 +37,7 @@ export function registerFunctions(
 const config = loadConfig();
 let services: ServiceContext | undefined;
 registerFunctions(functionDefinitions, () => (services ??= createServices(config)));
+// A graceful stop of the worker writes the usage counts it holds.
+app.hook.appTerminate(async () => {
+  await services?.dispose();
+});

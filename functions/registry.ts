@@ -4,12 +4,16 @@ import { customerKeysList } from './customer-keys-list';
 import { customerKeysRequestGet, customerKeysRequestList, customerKeysRequestSubmit } from './customer-keys-requests';
 import { customerKeysReset } from './customer-keys-reset';
 import { customerKeysRevoke } from './customer-keys-revoke';
+import { customerKeyUsage, customerKeysUsage } from './customer-keys-usage';
 import type { FunctionDefinition } from './definitions';
 import { health } from './health';
 import { openApiFunction } from './openapi';
 import { revocationFeedPrune } from './revocation-feed-prune';
 import { sessionsList } from './sessions-list';
 import { staffCustomersCreate, staffCustomersGet, staffCustomersUpdate } from './staff-customers';
+import { staffKeysUpdate } from './staff-keys';
+import { staleKeys } from './stale-keys';
+import { usageRetention } from './usage-retention';
 import { staffRequestsExecute, staffRequestsList, staffRequestsReject } from './staff-requests';
 import { staffTenantKeyEndGrace, staffTenantKeyGet, staffTenantKeyRotate } from './staff-tenant-key';
 import { tenantKeyGrace } from './tenant-key-grace';
@@ -30,6 +34,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   customerKeysRevoke,
   customerKeysReset,
   customerKeysAudit,
+  customerKeysUsage,
+  customerKeyUsage,
   customerKeysRequestSubmit,
   customerKeysRequestList,
   customerKeysRequestGet,
@@ -37,6 +43,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   staffCustomersCreate,
   staffCustomersGet,
   staffCustomersUpdate,
+  staffKeysUpdate,
   staffRequestsList,
   staffRequestsExecute,
   staffRequestsReject,
@@ -45,4 +52,6 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   staffTenantKeyEndGrace,
   tenantKeyGrace,
   revocationFeedPrune,
+  staleKeys,
+  usageRetention,
 ];

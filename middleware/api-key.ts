@@ -2,6 +2,8 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../functions/definitions';
 import type { KeyIdentity, KeyType } from '../shared/domain';
 import { ApiError } from '../shared/errors';
+import type { Decision, KeyLimits } from '../shared/rate-limit/shared-token-bucket';
+import { asApiError, withHeaders } from './error-boundary';
 import { KEY_PREFIX, hashSecret, parsePresentedKey, type PresentedKey } from '../shared/keys/compound-key';
 import type { ServiceContext } from '../shared/services/context';
 
@@ -114,14 +116,26 @@ function presentedComponent(request: HttpRequest, presented: PresentedKey): stri
   return header;
 }
 
+/** The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) for a per-key token bucket. */
+export function rateLimitHeaders(decision: Decision & { limits: KeyLimits }): Record<string, string> {
+  const window = Math.max(1, Math.ceil(decision.limits.burst / decision.limits.rate));
+  return {
+    'RateLimit-Policy': `"per-key";q=${decision.limits.burst};w=${window}`,
+    RateLimit: `"per-key";r=${decision.remaining};t=${decision.resetSeconds}`,
+  };
+}
+
 export interface ApiKeyOptions {
   /** Key types this route accepts (all by default); another type is 403 `forbidden`. */
   keyTypes?: readonly KeyType[];
 }
 
 /**
- * The ApiKeyMiddleware: wraps a handler so it runs only for a valid API key, and hands it the
- * resolved identity. Handlers behind it never authenticate again.
+ * The ApiKeyMiddleware: wraps a handler so it runs only for a valid API key of an allowed
+ * type, within the key's rate limit, and hands it the resolved identity. Handlers behind it
+ * never authenticate again. Every response of an authenticated request carries the IETF
+ * `RateLimit-Policy` and `RateLimit` fields; over the limit it is 429 `rate_limited` with
+ * `Retry-After`. Usage is counted here (in memory), accepted and rate-limited alike.
  */
 export function withApiKey(options: ApiKeyOptions = {}) {
   const allowed = options.keyTypes ? new Set(options.keyTypes) : undefined;
@@ -133,6 +147,22 @@ export function withApiKey(options: ApiKeyOptions = {}) {
       if (allowed && !allowed.has(identity.keyType)) {
         throw new ApiError('forbidden', `A ${identity.keyType} key cannot call this route.`);
       }
-      return handler(request, { ...ctx, identity });
+      const decision = ctx.services.rateLimiter.decide(identity);
+      ctx.services.usageRecorder.record(identity, decision.allowed ? 'accepted' : 'rateLimited');
+      const headers = rateLimitHeaders(decision);
+      if (!decision.allowed) {
+        throw new ApiError('rate_limited', `This key may send ${decision.limits.rate} requests per second (bursts of ${decision.limits.burst}). Retry after ${decision.retryAfterSeconds} s.`, {
+          headers: { ...headers, 'Retry-After': String(decision.retryAfterSeconds) },
+          extensions: { retryAfterSeconds: decision.retryAfterSeconds },
+        });
+      }
+      try {
+        return withHeaders(await handler(request, { ...ctx, identity }), headers);
+      } catch (error) {
+        // Errors of an authenticated request carry the rate-limit fields too.
+        const known = asApiError(error);
+        if (!known) throw error;
+        throw new ApiError(known.code, known.detail, { headers: { ...headers, ...known.headers }, extensions: known.extensions, cause: known });
+      }
     };
 }

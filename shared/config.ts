@@ -96,6 +96,16 @@ export const configSchema = z
     TENANT_KEY_GRACE_PERIOD_HOURS: intSetting(168, 0, 24 * 90),
     /** How long component values are kept in memory (values of a version never change). */
     COMPONENT_CACHE_TTL_HOURS: intSetting(8, 1, 48),
+    /** How often instances share rate-limit demand while a key is near its limit. */
+    RATE_LIMIT_SYNC_INTERVAL_MS: intSetting(250, 50, 10_000),
+    /** How often they share otherwise (it is also each instance's heartbeat). */
+    RATE_LIMIT_IDLE_SYNC_INTERVAL_MS: intSetting(2000, 200, 60_000),
+    /** How often usage counts are written (the most a crash can lose). */
+    USAGE_FLUSH_INTERVAL_MS: intSetting(30_000, 500, 600_000),
+    /** How long hourly usage is kept (at least 35 days). */
+    USAGE_RETENTION_DAYS: intSetting(40, 35, 400),
+    /** A key unused this long is stale. */
+    STALE_KEY_DAYS: intSetting(30, 1, 365),
     /** Set by App Service on every Azure instance; its presence means "running in Azure". */
     WEBSITE_INSTANCE_ID: z.string().optional(),
   })
@@ -155,6 +165,9 @@ export interface Config {
     sharedSecret: string | undefined;
   };
   revocationFeed: { pollIntervalMs: number; maxStalenessMs: number };
+  rateLimit: { syncIntervalMs: number; idleSyncIntervalMs: number };
+  usage: { flushIntervalMs: number; retentionDays: number };
+  staleKeyDays: number;
   tenantKey: {
     /** Key Vault URL; undefined locally (a file store under LOCAL_DATA_DIR stands in). */
     vaultUrl: string | undefined;
@@ -211,6 +224,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pollIntervalMs: v.REVOCATION_POLL_INTERVAL_MS,
       maxStalenessMs: v.REVOCATION_FEED_MAX_STALENESS_SECONDS * 1000,
     },
+    rateLimit: { syncIntervalMs: v.RATE_LIMIT_SYNC_INTERVAL_MS, idleSyncIntervalMs: v.RATE_LIMIT_IDLE_SYNC_INTERVAL_MS },
+    usage: { flushIntervalMs: v.USAGE_FLUSH_INTERVAL_MS, retentionDays: v.USAGE_RETENTION_DAYS },
+    staleKeyDays: v.STALE_KEY_DAYS,
     tenantKey: {
       vaultUrl: v.KEY_VAULT_URL,
       gracePeriodMs: v.TENANT_KEY_GRACE_PERIOD_HOURS * 3_600_000,

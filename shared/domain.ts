@@ -40,11 +40,19 @@ export interface Customer {
   componentRotatedAt: string | undefined;
   /** Staff switch: requests must present the component (x-functions-key or a whole key). */
   requireComponent: boolean;
+  /** Staff switch: the daily review revokes keys unused for the stale period. Off by default. */
+  autoRevokeStaleKeys: boolean;
   createdAt: string;
   /** Keys currently active (kept with the customer so the cap holds under concurrency). */
   activeKeyCount: number;
   /** Staff override of the plan's key cap; `undefined` means the plan decides. */
   keyLimitOverride: number | undefined;
+}
+
+/** A rate limit: sustained requests per second and the burst above it. */
+export interface RateLimitSetting {
+  requestsPerSecond: number;
+  burst: number;
 }
 
 /** A key as stored for its customer. `secretHash` never leaves the service layer. */
@@ -64,6 +72,10 @@ export interface ApiKeyRecord {
   createdBy: Actor;
   revokedAt?: string;
   revokedBy?: Actor;
+  /** Start of the last hour the key was used in. */
+  lastUsedAt?: string;
+  /** Staff override of the plan's per-key rate limit. */
+  rateLimit?: RateLimitSetting;
 }
 
 /** A key as clients may see it: everything but the hash. */
@@ -107,6 +119,8 @@ export interface KeyIdentity {
   keyType: KeyType;
   /** Undefined only on lookup rows written before components were checked. */
   tenantKey: TenantKeyState | undefined;
+  /** This key's own rate limit, when staff set one (else the plan's applies). */
+  rateLimit?: RateLimitSetting;
 }
 
 export const KEY_REQUEST_ACTIONS = ['issue-key', 'revoke-key', 'rotate-tenant-key'] as const;
@@ -145,6 +159,8 @@ export const AUDIT_EVENT_TYPES = [
   'customer.updated',
   'tenant-key.rotated',
   'tenant-key.grace-ended',
+  'key.rate-limit-changed',
+  'keys.stale',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

@@ -10,6 +10,7 @@ export interface CustomerPatch {
   previousComponentVersion?: string | null;
   graceEndsAt?: string | null;
   componentRotatedAt?: string;
+  autoRevokeStaleKeys?: boolean;
 }
 
 /** Customers, by slug. */
@@ -17,6 +18,8 @@ export interface CustomerRepository {
   /** Creates the customer; `'exists'` when the slug is taken (nothing is changed then). */
   create(customer: Customer): Promise<'created' | 'exists'>;
   get(slug: string): Promise<Customer | undefined>;
+  /** Every customer (for daily jobs; a scan of profile rows). */
+  list(): Promise<Customer[]>;
   /**
    * Applies a change computed from the customer's current row, atomically (optimistic
    * concurrency: on a concurrent write `change` runs again on the fresh row). `change` returns

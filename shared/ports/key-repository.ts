@@ -1,4 +1,4 @@
-import type { ApiKeyRecord, AuditEvent, Actor, Customer, KeyIdentity, Plan, TenantKeyState } from '../domain';
+import type { ApiKeyRecord, AuditEvent, Actor, Customer, KeyIdentity, Plan, RateLimitSetting, TenantKeyState } from '../domain';
 
 /** The row authentication reads: everything the middleware needs, from one point read. */
 export interface KeyLookupEntry extends KeyIdentity {
@@ -43,6 +43,13 @@ export interface KeyRepository {
   get(customerSlug: string, keyId: string): Promise<ApiKeyRecord | undefined>;
   /** Authentication's single point read: the active key with this secret hash. */
   findByHash(secretHash: string): Promise<KeyLookupEntry | undefined>;
+  /**
+   * Sets (or, with `undefined`, removes) a key's own rate limit on its record, with the audit
+   * event, and on its lookup row. `undefined` when the customer has no such key.
+   */
+  setRateLimit(customerSlug: string, keyId: string, setting: RateLimitSetting | undefined, audit: AuditEvent): Promise<ApiKeyRecord | undefined>;
+  /** Records the hour each key was last used in (batched per customer; never moves backwards much: hourly). */
+  touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void>;
   /** Rewrites the customer data copied into the lookup rows of these keys (plan, master-component state). */
   refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void>;
 }

@@ -32,8 +32,26 @@ export const updateCustomerSchema = z
     keyLimit: z.number().int().min(1).max(10_000).nullable().optional(),
     /** When true, requests must present the master component (x-functions-key or a whole key). */
     requireComponent: z.boolean().optional(),
+    /** When true, the daily review revokes keys unused for the stale period (never the last active key). */
+    autoRevokeStaleKeys: z.boolean().optional(),
   })
-  .refine((v) => Object.keys(v).length > 0, 'name at least one of plan, keyLimit, requireComponent');
+  .refine((v) => Object.keys(v).length > 0, 'name at least one of plan, keyLimit, requireComponent, autoRevokeStaleKeys');
+
+export const rateLimitSettingSchema = z.object({
+  requestsPerSecond: z.number().positive().max(1_000_000),
+  burst: z.number().int().min(1).max(10_000_000),
+});
+
+export const updateKeySchema = z.object({
+  /** The key's own rate limit; `null` returns it to its plan's. */
+  rateLimit: rateLimitSettingSchema.nullable(),
+});
+
+export const usageQuerySchema = z.object({
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  granularity: z.enum(['hour', 'day']).default('day'),
+});
 
 export const issueKeySchema = z.object({
   label: text(64),

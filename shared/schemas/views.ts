@@ -27,6 +27,8 @@ export const keyView = z
     createdAt: timestamp,
     createdBy: actorView,
     lastUsedAt: timestamp.nullable().describe('Start of the last hour the key was used in'),
+    stale: z.boolean().describe('Active, and unused for 30 days (or never used since its creation 30 days ago)'),
+    rateLimit: z.object({ requestsPerSecond: z.number(), burst: z.number().int() }).nullable().describe("The key's own limit; null: its plan's"),
     revokedAt: timestamp.nullable(),
     revokedBy: actorView.nullable(),
   })
@@ -145,8 +147,43 @@ export const customerView = z
     keyLimit: z.number().int(),
     keyLimitOverride: z.number().int().nullable(),
     requireComponent: z.boolean(),
+    autoRevokeStaleKeys: z.boolean(),
   })
   .meta({ id: 'Customer' });
+
+const usageBucket = z.object({ start: timestamp, accepted: z.number().int(), rateLimited: z.number().int() });
+const usageTotals = z.object({ accepted: z.number().int(), rateLimited: z.number().int() });
+
+export const keyUsageView = z
+  .object({
+    keyId: z.string(),
+    label: z.string(),
+    granularity: z.enum(['hour', 'day']),
+    from: timestamp,
+    to: timestamp,
+    totals: usageTotals,
+    buckets: z.array(usageBucket),
+  })
+  .meta({ id: 'KeyUsage' });
+
+export const customerUsageView = z
+  .object({
+    from: timestamp,
+    to: timestamp,
+    keys: z.array(
+      z.object({
+        keyId: z.string(),
+        label: z.string(),
+        application: z.string(),
+        status: z.enum(['active', 'revoked']),
+        lastUsedAt: timestamp.nullable(),
+        stale: z.boolean(),
+        totals: usageTotals,
+        daily: z.array(usageBucket),
+      }),
+    ),
+  })
+  .meta({ id: 'CustomerUsage' });
 
 export const tenantKeyView = z
   .object({
@@ -186,7 +223,7 @@ export const healthView = z
   })
   .meta({ id: 'Health' });
 
-export function toKeyBody(key: ApiKeyView): z.infer<typeof keyView> {
+export function toKeyBody(key: ApiKeyView, stale = false): z.infer<typeof keyView> {
   return {
     id: key.id,
     displayPrefix: key.displayPrefix,
@@ -197,7 +234,9 @@ export function toKeyBody(key: ApiKeyView): z.infer<typeof keyView> {
     status: key.status,
     createdAt: key.createdAt,
     createdBy: key.createdBy,
-    lastUsedAt: null,
+    lastUsedAt: key.lastUsedAt ?? null,
+    stale: key.status === 'active' && stale,
+    rateLimit: key.rateLimit ?? null,
     revokedAt: key.revokedAt ?? null,
     revokedBy: key.revokedBy ?? null,
   };

@@ -2,6 +2,8 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { KeyVaultSecretStore } from '../adapters/keyvault/key-vault-secret-store';
 import { TableGraceSchedule } from '../adapters/table/table-grace-schedule';
+import { TableRateLimitStore } from '../adapters/table/table-rate-limit-store';
+import { TableUsageStore } from '../adapters/table/table-usage-store';
 import { FileSecretStore } from '../adapters/local/file-secret-store';
 import { TableAuditLog } from '../adapters/table/table-audit-log';
 import { TableCustomerRepository } from '../adapters/table/table-customer-repository';
@@ -17,6 +19,8 @@ import { processLogger, type Logger } from '../logging';
 import type { AuditLog } from '../ports/audit-log';
 import type { CustomerRepository } from '../ports/customer-repository';
 import type { GraceSchedule } from '../ports/grace-schedule';
+import type { RateLimitStore } from '../ports/rate-limit-store';
+import type { UsageStore } from '../ports/usage-store';
 import type { KeyRepository } from '../ports/key-repository';
 import type { KeyRequestRepository } from '../ports/key-request-repository';
 import type { RevocationFeed } from '../ports/revocation-feed';
@@ -30,7 +34,11 @@ import { KeyAuthenticator } from './key-authenticator';
 import { KeyRequestService } from './key-request-service';
 import { KeyService } from './key-service';
 import { RevocationListener } from './revocation-listener';
+import { RateLimiter } from './rate-limiter';
 import { StaffService } from './staff-service';
+import { StaleKeyReview } from './stale-key-review';
+import { UsageRecorder } from './usage-recorder';
+import { UsageService } from './usage-service';
 import { TenantKeyService } from './tenant-key-service';
 
 /**
@@ -57,6 +65,11 @@ export interface ServiceContext {
   audit: AuditLog;
   revocations: RevocationListener;
   revocationFeed: RevocationFeed;
+  rateLimiter: RateLimiter;
+  usageRecorder: UsageRecorder;
+  usage: UsageService;
+  usageStore: UsageStore;
+  staleKeys: StaleKeyReview;
   health: HealthMonitor;
   /** Stops background work (probes, feed reads); flushes what the process holds. */
   dispose(): Promise<void>;
@@ -76,6 +89,8 @@ export interface ServiceOverrides {
     requests?: KeyRequestRepository;
     feed?: RevocationFeed;
     grace?: GraceSchedule;
+    rateLimits?: RateLimitStore;
+    usage?: UsageStore;
   };
   /** Start background work (health probe, revocation feed reads). On by default. */
   background?: boolean;
@@ -109,7 +124,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   });
   listener = new RevocationListener(feed, (hash) => authenticator.evict(hash), clock, config.revocationFeed, log);
 
-  const customers = new CustomerService(repositories.customers ?? new TableCustomerRepository(storage), secrets, clock);
+  const sharedCustomers = repositories.customers ?? new TableCustomerRepository(storage);
+  const customers = new CustomerService(sharedCustomers, secrets, clock);
   const keys = new KeyService(keyRepository, customers, components, authenticator, feed, config.plans, clock, log);
   const requests = new KeyRequestService(repositories.requests ?? new TableKeyRequestRepository(storage), keys, customers, clock, log);
   const tenantKeys = new TenantKeyService(
@@ -124,6 +140,10 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     log,
   );
   requests.setRotator(tenantKeys);
+  const rateLimiter = new RateLimiter(repositories.rateLimits ?? new TableRateLimitStore(storage), config.plans, clock, config.rateLimit, log);
+  const usageStore = repositories.usage ?? new TableUsageStore(storage);
+  const usageRecorder = new UsageRecorder(usageStore, keyRepository, clock, rateLimiter.instanceId, config.usage.flushIntervalMs, log);
+  const usage = new UsageService(usageStore, keys, clock, config.staleKeyDays * 24 * 3_600_000);
   const health = new HealthMonitor(
     [{ name: 'table-storage', check: () => storage.probe() }],
     config.health.probeIntervalMs,
@@ -133,6 +153,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   if (overrides.background !== false) {
     health.start();
     listener.start();
+    rateLimiter.start();
+    usageRecorder.start();
   }
   return {
     config,
@@ -152,10 +174,17 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     audit,
     revocations: listener,
     revocationFeed: feed,
+    rateLimiter,
+    usageRecorder,
+    usage,
+    usageStore,
+    staleKeys: new StaleKeyReview(sharedCustomers, keys, usage, audit, clock, log),
     health,
     async dispose() {
       health.stop();
       listener?.stop();
+      rateLimiter.stop();
+      await usageRecorder.stop();
     },
   };
 }

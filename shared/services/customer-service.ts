@@ -72,6 +72,7 @@ export class CustomerService {
       graceEndsAt: undefined,
       componentRotatedAt: undefined,
       requireComponent: false,
+      autoRevokeStaleKeys: false,
     };
     if ((await this.customers.create(customer)) === 'exists') {
       throw new ApiError('customer_exists', `A customer with the slug '${slug}' already exists.`);

@@ -92,5 +92,6 @@ function toIdentity(entry: KeyLookupEntry): KeyIdentity {
     environment: entry.environment,
     keyType: entry.keyType,
     tenantKey: entry.tenantKey ? { ...entry.tenantKey } : undefined,
+    ...(entry.rateLimit ? { rateLimit: { ...entry.rateLimit } } : {}),
   };
 }

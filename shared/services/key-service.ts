@@ -8,6 +8,7 @@ import {
   type AuditEvent,
   type Customer,
   type Plan,
+  type RateLimitSetting,
   tenantKeyState,
 } from '../domain';
 import { ApiError } from '../errors';
@@ -124,6 +125,17 @@ export class KeyService {
     return toKeyView(result.record);
   }
 
+  /** Staff: gives a key its own rate limit (or, with `undefined`, returns it to the plan's). */
+  async setRateLimit(customerSlug: string, keyId: string, setting: RateLimitSetting | undefined, op: Operation): Promise<ApiKeyView> {
+    const customer = await this.customers.require(customerSlug);
+    const record = isId('key', keyId)
+      ? await this.keys.setRateLimit(customer.slug, keyId, setting, this.event(customer.slug, 'key.rate-limit-changed', op, keyId, { rateLimit: setting ?? null }))
+      : undefined;
+    if (!record) throw new ApiError('not_found', 'This customer has no such key.');
+    await this.invalidate([record], 'changed');
+    return toKeyView(record);
+  }
+
   /**
    * Replaces every active key with a new one of the same label, application, type and
    * environment. The old keys stop at once; the new values are returned once.
@@ -178,7 +190,7 @@ export class KeyService {
   /** A new key for a customer: its record, its lookup row and its full value. */
   private async mint(
     customer: Customer,
-    shape: Pick<ApiKeyRecord, 'label' | 'application' | 'type' | 'environment'>,
+    shape: Pick<ApiKeyRecord, 'label' | 'application' | 'type' | 'environment' | 'rateLimit'>,
     createdBy: Actor,
   ): Promise<{ record: ApiKeyRecord; lookup: KeyLookupEntry; key: string }> {
     const component = await this.components.value(customer.slug, customer.componentVersion);
@@ -199,6 +211,7 @@ export class KeyService {
       status: 'active',
       createdAt: now.toISOString(),
       createdBy,
+      ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
     };
     return {
       record,
@@ -214,6 +227,7 @@ export class KeyService {
         environment: record.environment,
         keyType: record.type,
         tenantKey: tenantKeyState(customer),
+        ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
       },
       key: formatCompoundKey({ slug: customer.slug, component, secret }),
     };

@@ -19,6 +19,7 @@ export interface CustomerView {
   keyLimit: number;
   keyLimitOverride: number | null;
   requireComponent: boolean;
+  autoRevokeStaleKeys: boolean;
 }
 
 /** What staff do to customers: create them, change their plan or key cap. */
@@ -41,6 +42,7 @@ export class StaffService {
       keyLimit: this.keys.keyLimit(customer),
       keyLimitOverride: customer.keyLimitOverride ?? null,
       requireComponent: customer.requireComponent,
+      autoRevokeStaleKeys: customer.autoRevokeStaleKeys,
     };
   }
 
@@ -59,6 +61,7 @@ export class StaffService {
     if (body.plan !== undefined) patch.plan = body.plan;
     if (body.keyLimit !== undefined) patch.keyLimitOverride = body.keyLimit;
     if (body.requireComponent !== undefined) patch.requireComponent = body.requireComponent;
+    if (body.autoRevokeStaleKeys !== undefined) patch.autoRevokeStaleKeys = body.autoRevokeStaleKeys;
     const { after } = await this.customers.update(before.slug, () => patch);
     if (after.plan !== before.plan || after.requireComponent !== before.requireComponent) await this.keys.refreshLookups(after);
     await this.audit.append({
@@ -69,8 +72,8 @@ export class StaffService {
       actor: op.actor,
       requestId: op.requestId,
       details: {
-        before: { plan: before.plan, keyLimitOverride: before.keyLimitOverride ?? null, requireComponent: before.requireComponent },
-        after: { plan: after.plan, keyLimitOverride: after.keyLimitOverride ?? null, requireComponent: after.requireComponent },
+        before: { plan: before.plan, keyLimitOverride: before.keyLimitOverride ?? null, requireComponent: before.requireComponent, autoRevokeStaleKeys: before.autoRevokeStaleKeys },
+        after: { plan: after.plan, keyLimitOverride: after.keyLimitOverride ?? null, requireComponent: after.requireComponent, autoRevokeStaleKeys: after.autoRevokeStaleKeys },
       },
     });
     return this.view(after);

@@ -3,7 +3,9 @@ import { MemoryCustomerRepository } from '../../shared/adapters/memory/memory-cu
 import { MemoryGraceSchedule } from '../../shared/adapters/memory/memory-grace-schedule';
 import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-repository';
 import { MemoryKeyRequestRepository } from '../../shared/adapters/memory/memory-key-request-repository';
+import { MemoryRateLimitStore } from '../../shared/adapters/memory/memory-rate-limit-store';
 import { MemoryRevocationFeed } from '../../shared/adapters/memory/memory-revocation-feed';
+import { MemoryUsageStore } from '../../shared/adapters/memory/memory-usage-store';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { MemorySessionRepository } from '../../shared/adapters/memory/memory-session-repository';
 import { ManualClock } from '../../shared/clock';
@@ -23,6 +25,8 @@ export function memoryServices(env: Record<string, string> = {}) {
     requests: new MemoryKeyRequestRepository(),
     feed: new MemoryRevocationFeed(),
     grace: new MemoryGraceSchedule(),
+    rateLimits: new MemoryRateLimitStore(),
+    usage: new MemoryUsageStore(),
   };
   const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const secrets = new MemorySecretStore();

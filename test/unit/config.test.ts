@@ -20,6 +20,9 @@ describe('config', () => {
         sharedSecret: TEST_PORTAL_ENV.PORTAL_JWT_SECRET,
       },
       revocationFeed: { pollIntervalMs: 1000, maxStalenessMs: 30_000 },
+      rateLimit: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 },
+      usage: { flushIntervalMs: 30_000, retentionDays: 40 },
+      staleKeyDays: 30,
       tenantKey: { vaultUrl: undefined, gracePeriodMs: 7 * 24 * 3_600_000, cacheTtlMs: 8 * 3_600_000 },
       runtime: 'local',
     });
@@ -71,6 +74,7 @@ describe('config', () => {
     [{ ...base, PORTAL_JWT_SECRET: undefined, PORTAL_JWKS_URL: 'https://x.example/keys', WEBSITE_INSTANCE_ID: 'abc' }, /KEY_VAULT_URL: is required in Azure/],
     [{ ...base, KEY_VAULT_URL: 'http://vault.local' }, /KEY_VAULT_URL/],
     [{ ...base, TENANT_KEY_GRACE_PERIOD_HOURS: '-1' }, /TENANT_KEY_GRACE_PERIOD_HOURS/],
+    [{ ...base, USAGE_RETENTION_DAYS: '30' }, /USAGE_RETENTION_DAYS/],
     [{ ...base, PLANS: '{"gold":{"keyLimit":1}}' }, /PLANS/],
     [{ ...base, PLANS: '{"pro":{"keyLimit":0}}' }, /PLANS/],
   ])('refuses %j, naming the setting', (env, message) => {

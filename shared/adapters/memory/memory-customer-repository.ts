@@ -17,6 +17,10 @@ export class MemoryCustomerRepository implements CustomerRepository {
     return found ? { ...found } : undefined;
   }
 
+  async list(): Promise<Customer[]> {
+    return [...this.customers.values()].map((c) => ({ ...c }));
+  }
+
   async update(slug: string, change: (current: Customer) => CustomerPatch | undefined) {
     const found = this.customers.get(slug);
     if (!found) return undefined;

@@ -1,4 +1,4 @@
-import type { Actor, ApiKeyRecord, AuditEvent, Customer, Plan, TenantKeyState } from '../../domain';
+import type { Actor, ApiKeyRecord, AuditEvent, Customer, Plan, RateLimitSetting, TenantKeyState } from '../../domain';
 import type {
   InsertOutcome,
   KeyLookupEntry,
@@ -97,6 +97,25 @@ export class MemoryKeyRepository implements KeyRepository {
     this.lookupCalls += 1;
     const found = this.lookups.get(secretHash);
     return found ? { ...found } : undefined;
+  }
+
+  async setRateLimit(customerSlug: string, keyId: string, setting: RateLimitSetting | undefined, audit: AuditEvent): Promise<ApiKeyRecord | undefined> {
+    this.check();
+    const found = this.records.get(`${customerSlug}/${keyId}`);
+    if (!found) return undefined;
+    found.rateLimit = setting;
+    const lookup = this.lookups.get(found.secretHash);
+    if (lookup) lookup.rateLimit = setting;
+    this.audit.push(audit);
+    return { ...found };
+  }
+
+  async touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void> {
+    this.check();
+    for (const e of entries) {
+      const found = this.records.get(`${e.customerSlug}/${e.keyId}`);
+      if (found) found.lastUsedAt = e.hour;
+    }
   }
 
   async refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void> {

@@ -1,3 +1,4 @@
+import { odata } from '@azure/data-tables';
 import type { Customer, Plan } from '../../domain';
 import type { CustomerPatch, CustomerRepository } from '../../ports/customer-repository';
 import { backoff, withoutUndefined } from './rows';
@@ -21,6 +22,7 @@ export type CustomerEntity = {
   graceEndsAt?: string;
   componentRotatedAt?: string;
   requireComponent?: boolean;
+  autoRevokeStaleKeys?: boolean;
 };
 
 export function toCustomer(row: CustomerEntity): Customer {
@@ -37,6 +39,7 @@ export function toCustomer(row: CustomerEntity): Customer {
     graceEndsAt: row.graceEndsAt || undefined,
     componentRotatedAt: row.componentRotatedAt || undefined,
     requireComponent: row.requireComponent === true,
+    autoRevokeStaleKeys: row.autoRevokeStaleKeys === true,
   };
 }
 
@@ -55,6 +58,7 @@ export function customerEntity(customer: Customer): CustomerEntity {
     graceEndsAt: customer.graceEndsAt,
     componentRotatedAt: customer.componentRotatedAt,
     requireComponent: customer.requireComponent,
+    autoRevokeStaleKeys: customer.autoRevokeStaleKeys,
   });
 }
 
@@ -68,6 +72,7 @@ export function applyPatch(customer: Customer, patch: CustomerPatch): Customer {
   if (patch.previousComponentVersion !== undefined) next.previousComponentVersion = patch.previousComponentVersion ?? undefined;
   if (patch.graceEndsAt !== undefined) next.graceEndsAt = patch.graceEndsAt ?? undefined;
   if (patch.componentRotatedAt !== undefined) next.componentRotatedAt = patch.componentRotatedAt;
+  if (patch.autoRevokeStaleKeys !== undefined) next.autoRevokeStaleKeys = patch.autoRevokeStaleKeys;
   return next;
 }
 
@@ -92,6 +97,16 @@ export class TableCustomerRepository implements CustomerRepository {
   async get(slug: string): Promise<Customer | undefined> {
     const row = await this.getRow(slug);
     return row ? toCustomer(row) : undefined;
+  }
+
+  async list(): Promise<Customer[]> {
+    return this.storage.call(async (o) => {
+      const out: Customer[] = [];
+      for await (const row of this.table.listEntities<CustomerEntity>({ queryOptions: { filter: odata`RowKey eq ${PROFILE_ROW}` }, abortSignal: o.abortSignal })) {
+        out.push(toCustomer(row));
+      }
+      return out;
+    });
   }
 
   async update(slug: string, change: (current: Customer) => CustomerPatch | undefined) {

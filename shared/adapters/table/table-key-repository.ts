@@ -1,6 +1,6 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Actor, ApiKeyRecord, AuditEvent, Customer, KeyEnvironment, KeyStatus, KeyType, Plan, TenantKeyState } from '../../domain';
+import type { Actor, ApiKeyRecord, AuditEvent, Customer, KeyEnvironment, KeyStatus, KeyType, Plan, RateLimitSetting, TenantKeyState } from '../../domain';
 import type {
   InsertOutcome,
   KeyLookupEntry,
@@ -44,7 +44,22 @@ type KeyEntity = {
   createdBy: string;
   revokedAt?: string;
   revokedBy?: string;
+  lastUsedAt?: string;
+  /** The key's own rate limit (-1: none; Merge cannot remove a property). */
+  rateLimitRps?: number;
+  rateLimitBurst?: number;
 };
+
+const rateLimitColumns = (setting: RateLimitSetting | undefined) => ({
+  rateLimitRps: setting?.requestsPerSecond ?? -1,
+  rateLimitBurst: setting?.burst ?? -1,
+});
+
+function rateLimitOf(row: { rateLimitRps?: number; rateLimitBurst?: number }): RateLimitSetting | undefined {
+  return typeof row.rateLimitRps === 'number' && row.rateLimitRps > 0 && typeof row.rateLimitBurst === 'number' && row.rateLimitBurst > 0
+    ? { requestsPerSecond: row.rateLimitRps, burst: row.rateLimitBurst }
+    : undefined;
+}
 
 type LookupEntity = {
   partitionKey: string;
@@ -63,6 +78,8 @@ type LookupEntity = {
   previousComponentVersion?: string;
   graceEndsAt?: string;
   requireComponent?: boolean;
+  rateLimitRps?: number;
+  rateLimitBurst?: number;
 };
 
 const tenantKeyColumns = (state: TenantKeyState) => ({
@@ -89,6 +106,8 @@ function keyEntity(record: ApiKeyRecord): KeyEntity {
     createdBy: actorToText(record.createdBy),
     revokedAt: record.revokedAt,
     revokedBy: record.revokedBy ? actorToText(record.revokedBy) : undefined,
+    lastUsedAt: record.lastUsedAt,
+    ...(record.rateLimit ? rateLimitColumns(record.rateLimit) : {}),
   });
 }
 
@@ -108,6 +127,8 @@ function toRecord(row: KeyEntity): ApiKeyRecord {
     createdBy: actorFromText(row.createdBy)!,
     revokedAt: row.revokedAt,
     revokedBy: actorFromText(row.revokedBy),
+    lastUsedAt: row.lastUsedAt,
+    rateLimit: rateLimitOf(row),
   });
 }
 
@@ -174,6 +195,7 @@ export class TableKeyRepository implements KeyRepository {
       keyType: lookup.keyType,
       status: lookup.status,
       ...(lookup.tenantKey ? tenantKeyColumns(lookup.tenantKey) : {}),
+      ...(lookup.rateLimit ? rateLimitColumns(lookup.rateLimit) : {}),
     };
     await this.storage.call((o) => this.lookups.createEntity(row, o));
   }
@@ -313,7 +335,57 @@ export class TableKeyRepository implements KeyRepository {
             requireComponent: row.requireComponent === true,
           }
         : undefined,
+      rateLimit: rateLimitOf(row),
     };
+  }
+
+  async setRateLimit(customerSlug: string, keyId: string, setting: RateLimitSetting | undefined, audit: AuditEvent): Promise<ApiKeyRecord | undefined> {
+    await this.storage.step('keys.setRateLimit');
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      await backoff(attempt);
+      const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
+      if (!key) return undefined;
+      try {
+        await this.storage.call((o) =>
+          this.customers.submitTransaction(
+            [
+              ['update', { partitionKey: customerSlug, rowKey: key.rowKey, ...rateLimitColumns(setting) }, 'Merge', { etag: key.etag }],
+              ['create', auditEntity(audit)],
+            ],
+            o,
+          ),
+        );
+      } catch (error) {
+        if (statusOf(error) === 412) continue;
+        throw error;
+      }
+      if (key.status === 'active') {
+        await this.storage
+          .call((o) =>
+            this.lookups.updateEntity({ partitionKey: lookupPartition(key.secretHash), rowKey: key.secretHash, ...rateLimitColumns(setting) }, 'Merge', { ...o, etag: '*' }),
+          )
+          .catch((error: unknown) => {
+            if (statusOf(error) !== 404) throw error; // revoked meanwhile: nothing to copy to
+          });
+      }
+      return { ...toRecord(key), rateLimit: setting };
+    }
+    throw new Error('key rate limit: the key kept changing under concurrent updates');
+  }
+
+  async touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void> {
+    const byCustomer = new Map<string, Array<{ keyId: string; hour: string }>>();
+    for (const e of entries) byCustomer.set(e.customerSlug, [...(byCustomer.get(e.customerSlug) ?? []), e]);
+    for (const [customerSlug, keys] of byCustomer) {
+      for (let i = 0; i < keys.length; i += 100) {
+        const actions: TransactionAction[] = keys
+          .slice(i, i + 100)
+          .map((k) => ['update', { partitionKey: customerSlug, rowKey: keyRowKey(k.keyId), lastUsedAt: k.hour }, 'Merge', { etag: '*' }]);
+        await this.storage.call((o) => this.customers.submitTransaction(actions, o)).catch((error: unknown) => {
+          if (statusOf(error) !== 404) throw error; // a key row that is gone (never, but harmless)
+        });
+      }
+    }
   }
 
   async refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void> {

@@ -18,6 +18,10 @@ export const TABLE_NAMES = {
   keyRequestIndex: 'keyrequestindex',
   /** One partition: rotated-out master components by the end of their grace period. */
   tenantKeyGrace: 'tenantkeygrace',
+  /** One partition: each live instance's per-key demand, for sharing rate limits. */
+  rateLimits: 'ratelimits',
+  /** Partition per customer: requests per key per hour, one row per instance that counted them. */
+  keyUsage: 'keyusage',
 } as const;
 
 export type TableName = keyof typeof TABLE_NAMES;

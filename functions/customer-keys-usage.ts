@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { queryObject } from '../shared/http/body';
+import { json } from '../shared/http/responses';
+import { usageQuerySchema } from '../shared/schemas/keys';
+import { customerUsageView, keyUsageView } from '../shared/schemas/views';
+import { parseInput } from '../shared/validation';
+import type { HttpFunctionDefinition } from './definitions';
+
+/** `GET /v1/customer-keys/{keyId}/usage?from=&to=&granularity=hour|day`: one key's requests over time. */
+export const customerKeyUsage: HttpFunctionDefinition = {
+  kind: 'http',
+  name: 'customer-key-usage',
+  route: 'v1/customer-keys/{keyId}/usage',
+  methods: ['GET'],
+  auth: 'customer',
+  summary: 'Requests of one key per hour or per day (accepted and rate-limited), 30 days by default, at most 40.',
+  docs: {
+    params: z.object({ keyId: z.string() }),
+    query: usageQuerySchema,
+    responses: { 200: { description: 'The usage series', schema: keyUsageView } },
+    errors: ['not_found', 'validation_failed'],
+    tags: ['Usage'],
+  },
+  handler: async (request, { services, tenant }) => {
+    const query = parseInput(usageQuerySchema, queryObject(request), 'query');
+    return json(200, await services.usage.keyUsage(tenant, request.params.keyId ?? '', query));
+  },
+};
+
+/** `GET /v1/customer-keys/usage`: every key of the customer over the last 30 days, in one call. */
+export const customerKeysUsage: HttpFunctionDefinition = {
+  kind: 'http',
+  name: 'customer-keys-usage',
+  route: 'v1/customer-keys/usage',
+  methods: ['GET'],
+  auth: 'customer',
+  summary: 'Every key of the customer over the last 30 days: totals and a daily series per key, for a usage page.',
+  docs: { responses: { 200: { description: 'Usage per key', schema: customerUsageView } }, tags: ['Usage'] },
+  handler: async (_request, { services, tenant }) => json(200, await services.usage.customerUsage(tenant)),
+};

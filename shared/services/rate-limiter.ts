@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock';
+import type { PlanLimits } from '../config';
+import type { KeyIdentity, Plan } from '../domain';
+import { describeError, type Logger } from '../logging';
+import type { RateLimitStore } from '../ports/rate-limit-store';
+import { SharedTokenBuckets, allocateShares, type Decision, type KeyLimits } from '../rate-limit/shared-token-bucket';
+
+export interface RateLimiterOptions {
+  /** Sync interval while some key is near its limit. */
+  syncIntervalMs: number;
+  /** Sync (and heartbeat) interval otherwise. */
+  idleSyncIntervalMs: number;
+}
+
+/** An instance whose row is older than this many idle intervals counts as gone. */
+const LIVENESS_INTERVALS = 3;
+const FORGET_KEY_AFTER_MS = 60_000;
+const PRUNE_EVERY_SYNCS = 200;
+
+/**
+ * Per-key rate limits that hold across instances without a storage call per request.
+ *
+ * Requests are decided locally by {@link SharedTokenBuckets}. In the background, each instance
+ * publishes its per-key demand to one row of shared storage and reads every instance's row
+ * (two operations per sync, whatever the number of keys), then re-divides each key's limit in
+ * proportion to demand. It syncs every `syncIntervalMs` while a key is near its limit, every
+ * `idleSyncIntervalMs` otherwise (a heartbeat, so the others know how many instances share).
+ * A key that runs out of tokens triggers an early sync, so shares follow load within one
+ * short interval. If storage is unreachable, the last shares keep applying.
+ *
+ * Bound: with the load steady, each sync leaves the instances' shares summing to one, so the
+ * admitted total tracks rate x time + burst; the error comes from shares lagging a change in
+ * the load split by one sync interval (measured in the accuracy test and the benchmark).
+ */
+export class RateLimiter {
+  readonly instanceId = `inst_${randomBytes(6).toString('hex')}`;
+  private readonly buckets: SharedTokenBuckets;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private lastSyncAt: number;
+  private syncs = 0;
+  private stopped = true;
+  private failing = false;
+
+  constructor(
+    private readonly store: RateLimitStore,
+    private readonly plans: Record<Plan, PlanLimits>,
+    private readonly clock: Clock,
+    private readonly options: RateLimiterOptions,
+    private readonly log: Logger,
+  ) {
+    this.buckets = new SharedTokenBuckets(() => clock.now().getTime());
+    this.lastSyncAt = clock.now().getTime();
+  }
+
+  /** The limits of a key: its own override, else its plan's. */
+  limitsFor(identity: KeyIdentity): KeyLimits {
+    const plan = this.plans[identity.plan];
+    const setting = identity.rateLimit ?? plan;
+    return { rate: setting.requestsPerSecond, burst: setting.burst };
+  }
+
+  /** Decides one request (no I/O). */
+  decide(identity: KeyIdentity): Decision & { limits: KeyLimits } {
+    const limits = this.limitsFor(identity);
+    const decision = this.buckets.take(identity.keyId, limits);
+    if (!decision.allowed && !this.stopped && this.clock.now().getTime() - this.lastSyncAt >= this.options.syncIntervalMs) {
+      void this.sync(); // the load changed: re-divide now rather than at the next tick
+    }
+    return { ...decision, limits };
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const loop = async () => {
+      if (this.stopped) return;
+      const pressure = await this.sync();
+      if (this.stopped) return;
+      this.timer = setTimeout(loop, pressure ? this.options.syncIntervalMs : this.options.idleSyncIntervalMs);
+      this.timer.unref();
+    };
+    void loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One exchange with the other instances; resolves whether some key is near its limit. */
+  sync(): Promise<boolean> {
+    const run = (this.running ??= this.exchange().finally(() => (this.running = undefined)));
+    return run.then(() => this.pressure);
+  }
+
+  private pressure = false;
+
+  private async exchange(): Promise<void> {
+    const now = this.clock.now().getTime();
+    const demand = this.buckets.drainDemand(now - this.lastSyncAt, FORGET_KEY_AFTER_MS);
+    this.lastSyncAt = now;
+    this.pressure = this.buckets.underPressure(demand);
+    try {
+      await this.store.publish({ instanceId: this.instanceId, at: now, demand: Object.fromEntries([...demand].filter(([, d]) => d > 0)) });
+      const rows = await this.store.readAll();
+      const freshAfter = now - LIVENESS_INTERVALS * this.options.idleSyncIntervalMs;
+      const live = rows.filter((r) => r.instanceId === this.instanceId || r.at >= freshAfter);
+      const shares = new Map<string, number>();
+      for (const [keyId, mine] of demand) {
+        const byInstance = new Map<string, number>(live.map((r) => [r.instanceId, r.instanceId === this.instanceId ? mine : (r.demand[keyId] ?? 0)]));
+        shares.set(keyId, allocateShares(byInstance).get(this.instanceId)!);
+      }
+      this.buckets.applyShares(shares, live.length);
+      if (++this.syncs % PRUNE_EVERY_SYNCS === 0) await this.store.prune(now - 10 * 60_000);
+      if (this.failing) this.log.info('rate-limit sharing restored');
+      this.failing = false;
+    } catch (error) {
+      if (!this.failing) this.log.warn('rate-limit sharing unavailable; keeping the last shares', describeError(error));
+      this.failing = true;
+    }
+  }
+}

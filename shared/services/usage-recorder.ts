@@ -1,0 +1,100 @@
+import type { Clock } from '../clock';
+import type { KeyIdentity } from '../domain';
+import { describeError, type Logger } from '../logging';
+import type { KeyRepository } from '../ports/key-repository';
+import type { UsageRow, UsageStore } from '../ports/usage-store';
+
+export const hourOf = (date: Date): string => `${date.toISOString().slice(0, 13)}:00:00.000Z`;
+
+interface Counter extends UsageRow {
+  dirty: boolean;
+}
+
+/**
+ * Counts requests per key per hour in memory and writes them in the background: no storage
+ * call on the request path. A flush writes this instance's cumulative counts for each key and
+ * hour that changed (blind upserts, batched per customer) and the hour each key was last used
+ * in. A graceful shutdown flushes; a crash loses at most one flush interval of counts.
+ */
+export class UsageRecorder {
+  private readonly counters = new Map<string, Counter>();
+  private readonly lastUsed = new Map<string, { customerSlug: string; keyId: string; hour: string; written: boolean }>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private failing = false;
+
+  constructor(
+    private readonly store: UsageStore,
+    private readonly keys: Pick<KeyRepository, 'touchLastUsed'>,
+    private readonly clock: Clock,
+    private readonly instanceId: string,
+    private readonly flushIntervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** One request of a key: admitted, or refused by the rate limit. */
+  record(identity: KeyIdentity, outcome: 'accepted' | 'rateLimited'): void {
+    const hour = hourOf(this.clock.now());
+    const id = `${identity.customerSlug}/${identity.keyId}/${hour}`;
+    let counter = this.counters.get(id);
+    if (!counter) {
+      counter = { customerSlug: identity.customerSlug, keyId: identity.keyId, hour, instanceId: this.instanceId, accepted: 0, rateLimited: 0, dirty: false };
+      this.counters.set(id, counter);
+    }
+    counter[outcome] += 1;
+    counter.dirty = true;
+    if (outcome === 'accepted') {
+      const last = this.lastUsed.get(identity.keyId);
+      if (!last || last.hour < hour) this.lastUsed.set(identity.keyId, { customerSlug: identity.customerSlug, keyId: identity.keyId, hour, written: false });
+    }
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and writes what is held (graceful shutdown). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+
+  /** Writes every changed count and last-used hour (a flush under way is shared). */
+  flush(): Promise<void> {
+    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  /** Counts not yet written (for tests and the shutdown message). */
+  get pending(): number {
+    return [...this.counters.values()].filter((c) => c.dirty).length;
+  }
+
+  private async write(): Promise<void> {
+    const dirty = [...this.counters.values()].filter((c) => c.dirty);
+    const touches = [...this.lastUsed.values()].filter((l) => !l.written);
+    if (dirty.length === 0 && touches.length === 0) return;
+    for (const c of dirty) c.dirty = false;
+    try {
+      if (dirty.length > 0) {
+        await this.store.write(dirty.map(({ dirty: _d, ...row }) => row));
+      }
+      if (touches.length > 0) {
+        await this.keys.touchLastUsed(touches.map(({ customerSlug, keyId, hour }) => ({ customerSlug, keyId, hour })));
+        for (const t of touches) t.written = true;
+      }
+      if (this.failing) this.log.info('usage flush succeeded again');
+      this.failing = false;
+    } catch (error) {
+      for (const c of dirty) c.dirty = true; // written next time (rows are cumulative: nothing double counts)
+      if (!this.failing) this.log.warn('usage flush failed; counts are kept for the next flush', describeError(error));
+      this.failing = true;
+    }
+    // Hours that are over and written need not be kept.
+    const current = hourOf(this.clock.now());
+    for (const [id, c] of this.counters) if (!c.dirty && c.hour < current) this.counters.delete(id);
+  }
+}
