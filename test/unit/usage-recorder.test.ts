@@ -1,0 +1,68 @@
+import { MemoryUsageStore } from '../../shared/adapters/memory/memory-usage-store';
+import { ManualClock } from '../../shared/clock';
+import type { KeyIdentity } from '../../shared/domain';
+import { silentLogger } from '../../shared/logging';
+import { UsageRecorder } from '../../shared/services/usage-recorder';
+
+const key = (keyId: string): KeyIdentity => ({
+  customerId: 'cus_1',
+  customerSlug: 'acme',
+  plan: 'pro',
+  keyId,
+  keyLabel: keyId,
+  application: 'web',
+  environment: 'live',
+  keyType: 'secondary',
+  tenantKey: undefined,
+});
+
+function setup() {
+  const clock = new ManualClock('2026-03-01T10:15:00.000Z');
+  const store = new MemoryUsageStore();
+  const touched: Array<{ keyId: string; hour: string }> = [];
+  const recorder = new UsageRecorder(store, { touchLastUsed: async (e) => void touched.push(...e) }, clock, 'inst_a', 30_000, silentLogger);
+  return { clock, store, touched, recorder };
+}
+
+describe('UsageRecorder', () => {
+  it('writes cumulative hourly counts per key, and last-used once per hour', async () => {
+    const { clock, store, touched, recorder } = setup();
+    for (let i = 0; i < 5; i++) recorder.record(key('k1'), 'accepted');
+    recorder.record(key('k1'), 'rateLimited');
+    await recorder.flush();
+    recorder.record(key('k1'), 'accepted');
+    await recorder.flush();
+    expect([...store.rows.values()]).toEqual([
+      { customerSlug: 'acme', keyId: 'k1', hour: '2026-03-01T10:00:00.000Z', instanceId: 'inst_a', accepted: 6, rateLimited: 1 },
+    ]);
+    expect(touched).toEqual([{ customerSlug: 'acme', keyId: 'k1', hour: '2026-03-01T10:00:00.000Z' }]);
+    clock.advance(60 * 60_000);
+    recorder.record(key('k1'), 'accepted');
+    await recorder.flush();
+    expect(store.rows.size).toBe(2);
+    expect(touched.map((t) => t.hour)).toEqual(['2026-03-01T10:00:00.000Z', '2026-03-01T11:00:00.000Z']);
+  });
+
+  it('keeps counts through a failed flush and writes them with the next one', async () => {
+    const { store, recorder } = setup();
+    recorder.record(key('k1'), 'accepted');
+    store.failWith = new Error('storage down');
+    await recorder.flush();
+    expect(recorder.pending).toBe(1);
+    recorder.record(key('k1'), 'accepted');
+    store.failWith = undefined;
+    await recorder.flush();
+    expect([...store.rows.values()][0]).toMatchObject({ accepted: 2 });
+    expect(recorder.pending).toBe(0);
+  });
+
+  it('flushes what it holds when stopped (graceful shutdown), and writes nothing when idle', async () => {
+    const { store, recorder } = setup();
+    await recorder.flush();
+    expect(store.writes).toBe(0);
+    recorder.start();
+    recorder.record(key('k2'), 'accepted');
+    await recorder.stop();
+    expect([...store.rows.values()]).toEqual([expect.objectContaining({ keyId: 'k2', accepted: 1 })]);
+  });
+});
