@@ -28,47 +28,75 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
 
   const whoami = (key: string) => app.fetch('/v1/whoami', { headers: { 'x-api-key': key } });
 
+  /** Services whose clock stands still: token counts are then exact, whatever the machine's speed. */
+  async function frozenTime() {
+    const clock = new ManualClock(new Date());
+    const frozen = testServices({ USAGE_FLUSH_INTERVAL_MS: '600000' }, { clock });
+    await frozen.revocations.poll();
+    const frozenApp = await serveApp(frozen);
+    return {
+      clock,
+      services: frozen,
+      whoami: (key: string) => frozenApp.fetch('/v1/whoami', { headers: { 'x-api-key': key } }),
+      fetch: frozenApp.fetch,
+      close: async () => {
+        await frozenApp.close();
+        await frozen.dispose();
+      },
+    };
+  }
+
   it('answers over the limit with 429 rate_limited, Retry-After and the RateLimit fields; every authenticated answer carries them', async () => {
-    const { key } = await customerWithKey(services, { plan: 'starter' }); // 10/s, bursts of 20
-    const responses = [];
-    for (let i = 0; i < 25; i++) responses.push(await whoami(key));
-    const ok = responses.filter((r) => r.status === 200);
-    const limited = responses.filter((r) => r.status === 429);
-    expect(ok.length).toBeGreaterThanOrEqual(20);
-    expect(ok.length).toBeLessThanOrEqual(21); // a token may refill while the loop runs
-    expect(limited.length).toBeGreaterThan(0);
-    expect(ok[0]!.headers.get('ratelimit-policy')).toBe('"per-key";q=20;w=2');
-    expect(ok[0]!.headers.get('ratelimit')).toMatch(/^"per-key";r=1\d;t=\d+$/);
-    const refused = limited[0]!;
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(refused.headers.get('ratelimit')).toMatch(/^"per-key";r=0;t=\d+$/);
-    const problem = (await problemOf(refused)) as unknown as { code: string; retryAfterSeconds: number };
-    expect(problem.code).toBe('rate_limited');
-    expect(problem.retryAfterSeconds).toBe(Number(refused.headers.get('retry-after')));
-    // An error of an authenticated request carries them too.
-    const bad = await app.fetch('/v1/traces', { method: 'POST', headers: { 'x-api-key': (await customerWithKey(services)).key, 'content-type': 'text/plain' }, body: 'x' });
-    expect(bad.status).toBe(415);
-    expect(bad.headers.get('ratelimit-policy')).toBe('"per-key";q=200;w=2');
+    const frozen = await frozenTime();
+    try {
+      const { key } = await customerWithKey(frozen.services, { plan: 'starter' }); // 10/s, bursts of 20
+      const responses = [];
+      for (let i = 0; i < 25; i++) responses.push(await frozen.whoami(key));
+      const ok = responses.filter((r) => r.status === 200);
+      const limited = responses.filter((r) => r.status === 429);
+      expect(ok).toHaveLength(20);
+      expect(limited).toHaveLength(5);
+      expect(ok[0]!.headers.get('ratelimit-policy')).toBe('"per-key";q=20;w=2');
+      expect(ok[0]!.headers.get('ratelimit')).toBe('"per-key";r=19;t=1');
+      expect(ok[19]!.headers.get('ratelimit')).toBe('"per-key";r=0;t=2');
+      const refused = limited[0]!;
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(refused.headers.get('ratelimit')).toBe('"per-key";r=0;t=2');
+      const problem = (await problemOf(refused)) as unknown as { code: string; retryAfterSeconds: number };
+      expect(problem).toMatchObject({ code: 'rate_limited', retryAfterSeconds: 1 });
+      // An error of an authenticated request carries them too.
+      const bad = await frozen.fetch('/v1/traces', { method: 'POST', headers: { 'x-api-key': (await customerWithKey(frozen.services)).key, 'content-type': 'text/plain' }, body: 'x' });
+      expect(bad.status).toBe(415);
+      expect(bad.headers.get('ratelimit-policy')).toBe('"per-key";q=200;w=2');
+    } finally {
+      await frozen.close();
+    }
   });
 
   it('applies a staff override of one key at once', async () => {
-    const { customer, key, keyId } = await customerWithKey(services);
-    const staff = await portalToken(services, { roles: ['Staff'] });
-    const patched = await app.fetch(`/v1/staff/customers/${customer.slug}/keys/${keyId}`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ rateLimit: { requestsPerSecond: 1, burst: 1 } }),
-    });
-    expect(patched.status).toBe(200);
-    expect(await patched.json()).toMatchObject({ rateLimit: { requestsPerSecond: 1, burst: 1 } });
-    expect((await whoami(key)).status).toBe(200);
-    expect((await whoami(key)).status).toBe(429);
-    const back = await app.fetch(`/v1/staff/customers/${customer.slug}/keys/${keyId}`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ rateLimit: null }),
-    });
-    expect(await back.json()).toMatchObject({ rateLimit: null });
+    const frozen = await frozenTime();
+    try {
+      const { customer, key, keyId } = await customerWithKey(frozen.services);
+      const staff = await portalToken(frozen.services, { roles: ['Staff'] });
+      const patch = (rateLimit: unknown) =>
+        frozen.fetch(`/v1/staff/customers/${customer.slug}/keys/${keyId}`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ rateLimit }),
+        });
+      const patched = await patch({ requestsPerSecond: 1, burst: 1 });
+      expect(patched.status).toBe(200);
+      expect(await patched.json()).toMatchObject({ rateLimit: { requestsPerSecond: 1, burst: 1 } });
+      expect((await frozen.whoami(key)).status).toBe(200);
+      expect((await frozen.whoami(key)).status).toBe(429);
+      expect(await (await patch(null)).json()).toMatchObject({ rateLimit: null });
+      // Back on the plan's limit (100/s): no instant burst, but the bucket refills at the plan's rate.
+      expect((await frozen.whoami(key)).status).toBe(429);
+      frozen.clock.advance(100);
+      expect((await frozen.whoami(key)).status).toBe(200);
+    } finally {
+      await frozen.close();
+    }
   });
 
   it("is honoured by the OpenTelemetry exporter: a rate-limited export retries after Retry-After and its spans arrive", async () => {
