@@ -12,6 +12,11 @@ export interface RequestContext {
   invocation: InvocationContext;
   requestId: string;
   log: Logger;
+  /**
+   * Headers a middleware wants on the response, whatever it turns out to be (success or
+   * problem): the error boundary adds them once, after the handler.
+   */
+  responseHeaders: Record<string, string>;
 }
 
 /** What handlers behind the ApiKeyMiddleware receive: the caller is already known. */

@@ -8,6 +8,7 @@ import type { ServiceProvider } from '../middleware/error-boundary';
 import { ApiError } from '../shared/errors';
 import { baseHeaders, problem } from '../shared/http/responses';
 import { redact } from '../shared/logging';
+import { serveDiagnostics } from './diagnostics';
 import { Router } from './router';
 import { TimerScheduler } from './timers';
 
@@ -33,6 +34,8 @@ export interface LocalHostOptions {
   log?: LogSink;
   /** Run timer functions on their schedules (default true). */
   timers?: boolean;
+  /** Serve the local-only `/_local/...` routes of the benchmark and resilience suite. */
+  diagnostics?: boolean;
 }
 
 export interface LocalHost {
@@ -78,6 +81,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const invocationId = randomUUID();
     const url = requestUrl(req);
+    if (options.diagnostics && url.pathname.startsWith('/_local/')) {
+      const body = await readBody(req, LOCAL_MAX_BODY_BYTES);
+      if (body !== 'too_large' && (await serveDiagnostics(url.pathname, req.method ?? 'GET', body, req, res, options.getServices))) return;
+    }
     const match = router.match(req.method ?? 'GET', url.pathname);
     if (match.kind === 'notFound') {
       req.resume();
@@ -194,10 +201,44 @@ function hostProblem(error: ApiError, requestId: string): HttpResponseInit {
 }
 
 async function writeHandlerResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse): Promise<void> {
+  const direct = result instanceof HttpResponse ? undefined : plainResponse(result);
+  if (direct) return writeBody(res, direct.status, direct.headers, direct.body);
   const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => (headers[name] = value));
+  writeBody(res, response.status, headers, body);
+}
+
+/**
+ * An `HttpResponseInit` with a JSON, text or byte body and plain headers, as every function of
+ * this app returns, written as the Functions host would write it but without building a fetch
+ * `Response` to read it back. Anything else (streams, cookies, `HttpResponse` objects) takes
+ * the general path.
+ */
+function plainResponse(init: HttpResponseInit): { status: number; headers: Record<string, string>; body: Buffer } | undefined {
+  if (init.cookies?.length || (init.headers && (init.headers instanceof Headers || Array.isArray(init.headers)))) return undefined;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries((init.headers ?? {}) as Record<string, string>)) headers[name.toLowerCase()] = String(value);
+  let body: Buffer;
+  if (init.jsonBody !== undefined) {
+    body = Buffer.from(JSON.stringify(init.jsonBody));
+    headers['content-type'] ??= 'application/json';
+  } else if (init.body === undefined || init.body === null) {
+    body = Buffer.alloc(0);
+  } else if (typeof init.body === 'string') {
+    body = Buffer.from(init.body);
+    headers['content-type'] ??= 'text/plain;charset=UTF-8';
+  } else if (init.body instanceof Uint8Array) {
+    body = Buffer.from(init.body.buffer, init.body.byteOffset, init.body.byteLength);
+  } else {
+    return undefined;
+  }
+  return { status: init.status ?? 200, headers, body };
+}
+
+function writeBody(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer): void {
+  const response = { status, headers };
   if (response.status === 204 || response.status === 304) {
     res.writeHead(response.status, headers);
     res.end();

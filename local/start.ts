@@ -16,6 +16,9 @@ import { loadLocalSettings } from './settings';
  *   --no-azurite    do not start Azurite (use TABLES_CONNECTION_STRING as it is)
  *   --no-demo       do not create the demo customer and key
  *   --no-timers     do not run timer functions
+ *   --diagnostics   serve the local-only /_local/ routes of the benchmark and resilience suite
+ *   --fault-kill-at <step>   (resilience suite) kill this process with SIGKILL when the storage
+ *                   adapter reaches <step>, e.g. keys.insertLookup
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -35,6 +38,8 @@ async function main(): Promise<void> {
       'no-azurite': { type: 'boolean', default: false },
       'no-demo': { type: 'boolean', default: false },
       'no-timers': { type: 'boolean', default: false },
+      diagnostics: { type: 'boolean', default: false },
+      'fault-kill-at': { type: 'string' },
     },
   });
   const settings = loadLocalSettings(ROOT);
@@ -73,7 +78,16 @@ async function main(): Promise<void> {
   if (azurite) cleanup.push(() => azurite.stop());
 
   const config = loadConfig();
-  const services = createServices(config);
+  const killAt = args['fault-kill-at'];
+  const services = createServices(config, {
+    ...(killAt
+      ? {
+          faultHook: (step: string) => {
+            if (step === killAt) process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
+  });
   cleanup.push(() => services.dispose());
   await services.storage.ensureTables();
   await services.health.probeAll();
@@ -95,6 +109,7 @@ async function main(): Promise<void> {
     getServices: () => services,
     port,
     timers: !args['no-timers'],
+    diagnostics: args.diagnostics,
   });
   cleanup.push(() => host.close());
 

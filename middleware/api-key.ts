@@ -3,7 +3,6 @@ import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../functio
 import type { KeyIdentity, KeyType } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import type { Decision, KeyLimits } from '../shared/rate-limit/shared-token-bucket';
-import { asApiError, withHeaders } from './error-boundary';
 import { KEY_PREFIX, hashSecret, parsePresentedKey, type PresentedKey } from '../shared/keys/compound-key';
 import type { ServiceContext } from '../shared/services/context';
 
@@ -86,12 +85,13 @@ export async function authenticateApiKey(request: HttpRequest, services: Service
   const presented = readPresentedKey(request);
   const component = presentedComponent(request, presented);
   const secretHash = hashSecret(presented.secret);
-  let identity = await resolve(services, secretHash, presented);
-  let verdict = await services.tenantKeys.verify(identity, component);
+  // Cache hits are decided without awaiting anything; misses go to storage (and Key Vault).
+  let identity = checkSlug(services.authenticator.cached(secretHash) ?? (await services.authenticator.authenticate(secretHash)), presented);
+  let verdict = services.tenantKeys.verifyCached(identity, component) ?? (await services.tenantKeys.verify(identity, component));
   if (verdict === 'mismatch' && services.tenantKeys.mayRefreshAfterMismatch(identity.customerSlug)) {
     // The cached state may predate a rotation: read the key once more, then decide.
     services.authenticator.evict(secretHash);
-    identity = await resolve(services, secretHash, presented);
+    identity = checkSlug(await services.authenticator.authenticate(secretHash), presented);
     verdict = await services.tenantKeys.verify(identity, component);
   }
   if (verdict === 'mismatch') throw COMPONENT_INVALID();
@@ -99,8 +99,8 @@ export async function authenticateApiKey(request: HttpRequest, services: Service
   return identity;
 }
 
-async function resolve(services: ServiceContext, secretHash: string, presented: PresentedKey): Promise<KeyIdentity> {
-  const identity = await services.authenticator.authenticate(secretHash);
+/** An active key, presented under its own customer's slug (if the presented key names one). */
+function checkSlug(identity: KeyIdentity | null | undefined, presented: PresentedKey): KeyIdentity {
   if (!identity) throw INVALID();
   if (presented.form === 'compound' && presented.slug !== identity.customerSlug) throw INVALID();
   return identity;
@@ -149,20 +149,14 @@ export function withApiKey(options: ApiKeyOptions = {}) {
       }
       const decision = ctx.services.rateLimiter.decide(identity);
       ctx.services.usageRecorder.record(identity, decision.allowed ? 'accepted' : 'rateLimited');
-      const headers = rateLimitHeaders(decision);
+      // On the response whatever it turns out to be, errors included.
+      Object.assign(ctx.responseHeaders, rateLimitHeaders(decision));
       if (!decision.allowed) {
         throw new ApiError('rate_limited', `This key may send ${decision.limits.rate} requests per second (bursts of ${decision.limits.burst}). Retry after ${decision.retryAfterSeconds} s.`, {
-          headers: { ...headers, 'Retry-After': String(decision.retryAfterSeconds) },
+          headers: { 'Retry-After': String(decision.retryAfterSeconds) },
           extensions: { retryAfterSeconds: decision.retryAfterSeconds },
         });
       }
-      try {
-        return withHeaders(await handler(request, { ...ctx, identity }), headers);
-      } catch (error) {
-        // Errors of an authenticated request carry the rate-limit fields too.
-        const known = asApiError(error);
-        if (!known) throw error;
-        throw new ApiError(known.code, known.detail, { headers: { ...headers, ...known.headers }, extensions: known.extensions, cause: known });
-      }
+      return handler(request, { ...ctx, identity });
     };
 }

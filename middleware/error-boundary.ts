@@ -23,14 +23,15 @@ export function withErrorBoundary(getServices: ServiceProvider) {
     async function errorBoundary(request: HttpRequest, invocation: InvocationContext): Promise<HttpResponseInit> {
       const requestId = invocation.invocationId;
       const log = invocationLogger(invocation);
+      const responseHeaders = baseHeaders(requestId);
       let response: HttpResponseInit;
       try {
         const services = await getServices();
-        response = await handler(request, { services, invocation, requestId, log });
+        response = await handler(request, { services, invocation, requestId, log, responseHeaders });
       } catch (error) {
         response = errorResponse(error, requestId, log);
       }
-      return withHeaders(response, baseHeaders(requestId));
+      return withHeaders(response, responseHeaders);
     };
 }
 
@@ -56,9 +57,18 @@ export function asApiError(error: unknown): ApiError | undefined {
   return undefined;
 }
 
-/** Adds headers the response does not set itself. */
+/** Adds headers the response does not set itself (names compared without case). */
 export function withHeaders(response: HttpResponseInit, extra: Record<string, string>): HttpResponseInit {
-  const headers = new Headers(response.headers as ConstructorParameters<typeof Headers>[0]);
-  for (const [name, value] of Object.entries(extra)) if (!headers.has(name)) headers.set(name, value);
-  return { ...response, headers: Object.fromEntries(headers.entries()) };
+  const own = response.headers;
+  const headers: Record<string, string> = {};
+  if (own instanceof Headers || Array.isArray(own)) {
+    new Headers(own as ConstructorParameters<typeof Headers>[0]).forEach((value, name) => (headers[name] = value));
+  } else if (own) {
+    for (const [name, value] of Object.entries(own)) headers[name.toLowerCase()] = String(value);
+  }
+  for (const [name, value] of Object.entries(extra)) {
+    const lower = name.toLowerCase();
+    if (!(lower in headers)) headers[lower] = value;
+  }
+  return { ...response, headers };
 }

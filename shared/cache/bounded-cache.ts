@@ -41,6 +41,17 @@ export class BoundedCache<K, V> {
     }
   }
 
+  /** Like {@link get}, but without marking the entry as recently used (for small, hot caches). */
+  peek(key: K): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
   delete(key: K): boolean {
     return this.entries.delete(key);
   }

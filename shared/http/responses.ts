@@ -3,7 +3,7 @@ import { ERROR_CATALOGUE, type ApiError } from '../errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-/** Headers every response of the API carries. */
+/** Headers every response of the API carries (lower-case names). */
 export function baseHeaders(requestId: string): Record<string, string> {
   return { 'x-request-id': requestId, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 }

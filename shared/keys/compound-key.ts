@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { hash, randomBytes, randomInt } from 'node:crypto';
 
 /**
  * The compound API key: `vp_cust_{slug}.{component}.{secret}`.
@@ -113,7 +113,7 @@ export function generateComponent(): string {
 
 /** SHA-256 of the secret segment (its text), hex. The only form of a secret we store. */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /**

@@ -9,8 +9,9 @@ import type { SecretStore } from '../ports/secret-store';
  * and a cold customer's lookup fails (the door answers 503).
  */
 export class ComponentCache {
-  private readonly values: BoundedCache<string, string>;
-  private readonly inFlight = new Map<string, Promise<string | undefined>>();
+  private readonly values: BoundedCache<string, Buffer>;
+  /** The read under way for a customer, resolving to the version it read. */
+  private readonly inFlight = new Map<string, Promise<string>>();
   /** Calls made to the store (for tests and the benchmark). */
   storeCalls = 0;
 
@@ -24,30 +25,41 @@ export class ComponentCache {
 
   /** The value of one component version, or `undefined` if the store has no such (enabled) version. */
   async value(customerSlug: string, version: string): Promise<string | undefined> {
+    return (await this.bytes(customerSlug, version))?.toString('utf8');
+  }
+
+  /** A cached value's bytes, without waiting; `undefined` when it is not in memory. */
+  peek(customerSlug: string, version: string): Buffer | undefined {
+    return this.values.peek(`${customerSlug}/${version}`);
+  }
+
+  /** The same value as bytes (what constant-time comparison takes), without encoding it per request. */
+  async bytes(customerSlug: string, version: string): Promise<Buffer | undefined> {
     const key = `${customerSlug}/${version}`;
-    const cached = this.values.get(key);
-    if (cached !== undefined) return cached;
-    let pending = this.inFlight.get(customerSlug);
-    if (!pending) {
-      this.storeCalls += 1;
-      pending = this.secrets
-        .getComponent(customerSlug, version)
-        .then((found) => {
-          if (found) this.values.set(key, found.value);
-          return found?.value;
-        })
-        .finally(() => this.inFlight.delete(customerSlug));
-      this.inFlight.set(customerSlug, pending);
-      return pending;
+    for (;;) {
+      const cached = this.values.get(key);
+      if (cached !== undefined) return cached;
+      const pending = this.inFlight.get(customerSlug);
+      if (!pending) break;
+      // One read per customer at a time: wait for it (its failure is ours too), then look again.
+      if ((await pending) === version) return this.values.get(key);
     }
-    // Another version of this customer is being fetched: wait for it, then look again.
-    await pending.catch(() => undefined);
-    return this.value(customerSlug, version);
+    this.storeCalls += 1;
+    const read = this.secrets
+      .getComponent(customerSlug, version)
+      .then((found) => {
+        if (found) this.values.set(key, Buffer.from(found.value, 'utf8'));
+        return version;
+      })
+      .finally(() => this.inFlight.delete(customerSlug));
+    this.inFlight.set(customerSlug, read);
+    await read;
+    return this.values.get(key);
   }
 
   /** Remembers a value just written (a rotation), sparing the read. */
   prime(customerSlug: string, version: string, value: string): void {
-    this.values.set(`${customerSlug}/${version}`, value);
+    this.values.set(`${customerSlug}/${version}`, Buffer.from(value, 'utf8'));
   }
 
   evict(customerSlug: string, version: string): void {

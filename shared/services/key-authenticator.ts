@@ -41,10 +41,20 @@ export class KeyAuthenticator {
     this.trusted = options.trusted ?? (() => true);
   }
 
+  /**
+   * The cached answer for a hash, without waiting: an identity, `null` for a known miss, or
+   * `undefined` when only storage can tell (then call {@link authenticate}).
+   */
+  cached(secretHash: string): KeyIdentity | null | undefined {
+    const cached = this.trusted() ? this.cache?.get(secretHash) : undefined;
+    if (cached === undefined) return undefined;
+    return cached === null ? null : toIdentity(cached);
+  }
+
   /** The identity of the active key with this hash, or `undefined`. Storage outages throw. */
   async authenticate(secretHash: string): Promise<KeyIdentity | undefined> {
-    const cached = this.trusted() ? this.cache?.get(secretHash) : undefined;
-    if (cached !== undefined) return cached === null ? undefined : toIdentity(cached);
+    const cached = this.cached(secretHash);
+    if (cached !== undefined) return cached ?? undefined;
 
     let pending = this.inFlight.get(secretHash);
     if (!pending) {

@@ -58,14 +58,39 @@ export class TenantKeyService implements TenantKeyRotator {
    * while its grace lasts, in constant time. Both comparisons always run, whichever matches.
    */
   async verify(identity: KeyIdentity, presented: string | undefined): Promise<ComponentVerdict> {
+    const quick = this.verifyCached(identity, presented);
+    if (quick !== undefined) return quick;
     const state = await this.stateOf(identity);
+    const values: Array<Buffer | undefined> = [];
+    for (const version of acceptedVersions(state, this.clock.now())) values.push(await this.cache.bytes(identity.customerSlug, version));
+    return this.compare(values, presented!);
+  }
+
+  /**
+   * The same verdict from memory alone (the usual case: state on the identity, values cached);
+   * `undefined` when something must be read first.
+   */
+  verifyCached(identity: KeyIdentity, presented: string | undefined): ComponentVerdict | undefined {
+    const state = identity.tenantKey;
+    if (!state) return undefined;
     if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
+    if (!isValidComponent(presented)) return 'mismatch';
+    const values: Buffer[] = [];
+    for (const version of acceptedVersions(state, this.clock.now())) {
+      const value = this.cache.peek(identity.customerSlug, version);
+      if (value === undefined) return undefined;
+      values.push(value);
+    }
+    return this.compare(values, presented);
+  }
+
+  /** Constant-time comparison with every accepted value (all of them, whichever matches). */
+  private compare(values: Array<Buffer | undefined>, presented: string): ComponentVerdict {
     if (!isValidComponent(presented)) return 'mismatch';
     const candidate = Buffer.from(presented, 'utf8');
     let matched = false;
-    for (const version of acceptedVersions(state, this.clock.now())) {
-      const value = await this.cache.value(identity.customerSlug, version);
-      if (value !== undefined && value.length === presented.length && timingSafeEqual(Buffer.from(value, 'utf8'), candidate)) matched = true;
+    for (const value of values) {
+      if (value !== undefined && value.length === candidate.length && timingSafeEqual(value, candidate)) matched = true;
     }
     return matched ? 'accepted' : 'mismatch';
   }

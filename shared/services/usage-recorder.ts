@@ -6,6 +6,8 @@ import type { UsageRow, UsageStore } from '../ports/usage-store';
 
 export const hourOf = (date: Date): string => `${date.toISOString().slice(0, 13)}:00:00.000Z`;
 
+const HOUR_MS = 3_600_000;
+
 interface Counter extends UsageRow {
   dirty: boolean;
 }
@@ -22,6 +24,8 @@ export class UsageRecorder {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private failing = false;
+  /** The current hour's string, computed once per hour rather than per request. */
+  private hourCache = { start: -1, text: '' };
 
   constructor(
     private readonly store: UsageStore,
@@ -34,7 +38,10 @@ export class UsageRecorder {
 
   /** One request of a key: admitted, or refused by the rate limit. */
   record(identity: KeyIdentity, outcome: 'accepted' | 'rateLimited'): void {
-    const hour = hourOf(this.clock.now());
+    const now = this.clock.now().getTime();
+    const start = now - (now % HOUR_MS);
+    if (start !== this.hourCache.start) this.hourCache = { start, text: new Date(start).toISOString() };
+    const hour = this.hourCache.text;
     const id = `${identity.customerSlug}/${identity.keyId}/${hour}`;
     let counter = this.counters.get(id);
     if (!counter) {

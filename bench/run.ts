@@ -1,0 +1,346 @@
+/**
+ * `npm run bench`: the figures behind the service's claims, measured side by side in one run
+ * against local hosts (separate processes, as in production) on one Azurite. Prints one table
+ * and writes it as JSON under bench/results/. See bench/README.md for what each figure means.
+ */
+import autocannon from 'autocannon';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { randomBytes } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startAzurite } from '../local/azurite';
+import { PROJECT_ROOT, startHostProcess, type HostProcess } from '../local/host-process';
+import { TableKeyRepository } from '../shared/adapters/table/table-key-repository';
+import { signLocalPortalToken } from '../shared/auth/portal-tokens';
+import { loadConfig } from '../shared/config';
+import { tenantKeyState } from '../shared/domain';
+import { generateSecret, hashSecret } from '../shared/keys/compound-key';
+import { silentLogger } from '../shared/logging';
+import { createServices, type ServiceContext } from '../shared/services/context';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const seconds = (full: number) => (QUICK ? Math.max(1, Math.round(full / 3)) : full);
+
+interface Figure {
+  id: string;
+  name: string;
+  value: number;
+  unit: string;
+  target?: string;
+  pass?: boolean;
+  detail?: Record<string, unknown>;
+}
+
+const figures: Figure[] = [];
+const record = (figure: Figure) => {
+  figures.push(figure);
+  console.log(`  ${figure.id.padEnd(4)} ${figure.name}: ${format(figure.value)} ${figure.unit}${figure.target ? `   (target ${figure.target}: ${figure.pass ? 'met' : 'NOT met'})` : ''}`);
+};
+const format = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(3) : v.toFixed(4));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function load(options: autocannon.Options): Promise<autocannon.Result> {
+  return autocannon({ connections: 20, ...options });
+}
+
+/** Cycles through a list for autocannon requests (distinct keys or bodies per request). */
+function cycling<T>(items: T[], apply: (request: Record<string, any>, item: T) => void) {
+  let i = 0;
+  return [{ setupRequest: (request: Record<string, any>) => (apply(request, items[i++ % items.length]!), request) }];
+}
+
+/**
+ * Median latency of `n` sequential GETs over one kept-alive connection, in microseconds
+ * (autocannon reports whole milliseconds, too coarse for sub-millisecond reads).
+ */
+async function sequentialLatencyMicros(url: string, headersFor: (i: number) => Record<string, string>, n: number): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = process.hrtime.bigint();
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(url, { agent, headers: headersFor(i) }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    samples.push(Number(process.hrtime.bigint() - started) / 1000);
+  }
+  agent.destroy();
+  return median(samples);
+}
+
+async function diagnostics(host: HostProcess) {
+  return (await (await fetch(`${host.url}/_local/diagnostics`)).json()) as {
+    storageOperations: Record<string, number> & { total: number };
+    authCacheEntries: number;
+    authCacheMaxEntries: number;
+    rssBytes: number;
+    heapUsedBytes: number;
+  };
+}
+
+async function main() {
+  const started = new Date();
+  console.log(`Benchmark${QUICK ? ' (quick)' : ''}: starting Azurite and hosts...`);
+  const azurite = await startAzurite({ tablePort: 0 });
+  const dataDir = mkdtempSync(join(tmpdir(), 'vp-bench-'));
+  const baseEnv = {
+    TABLES_CONNECTION_STRING: azurite.connectionString,
+    LOCAL_DATA_DIR: dataDir,
+    PORTAL_JWT_SECRET: `bench-${randomBytes(24).toString('hex')}`,
+    PORTAL_JWT_ISSUER: 'bench',
+    PORTAL_JWT_AUDIENCE: 'bench',
+    PLANS: JSON.stringify({ enterprise: { keyLimit: 10_000, requestsPerSecond: 1_000_000, burst: 1_000_000 } }),
+  };
+  const hosts: HostProcess[] = [];
+  const contexts: ServiceContext[] = [];
+  const host = async (prefix: string, env: Record<string, string> = {}) => {
+    const h = await startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--diagnostics', '--port', String(await freePort())], {
+      ...baseEnv,
+      TABLES_PREFIX: prefix,
+      ...env,
+    });
+    hosts.push(h);
+    return h;
+  };
+  /** Services in this process on a host's tables, to seed data quickly. */
+  const seeder = (prefix: string) => {
+    const services = createServices(loadConfig({ ...baseEnv, TABLES_PREFIX: prefix }), { background: false, log: silentLogger });
+    contexts.push(services);
+    return services;
+  };
+  const op = { actor: { type: 'system' as const, id: 'bench', name: 'bench' }, requestId: 'bench' };
+
+  /** A customer with `count` keys whose lookup rows are written directly (fast), returning their secrets. */
+  async function seedKeys(services: ServiceContext, slug: string, count: number): Promise<string[]> {
+    const customer = await services.customers.create({ slug, name: slug, plan: 'enterprise' });
+    const repo = new TableKeyRepository(services.storage);
+    const secrets: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const i = next++;
+        const secret = generateSecret();
+        secrets.push(secret);
+        await repo.insertLookup({
+          secretHash: hashSecret(secret),
+          status: 'active',
+          customerId: customer.id,
+          customerSlug: customer.slug,
+          plan: customer.plan,
+          keyId: `key_BENCH${String(i).padStart(21, '0')}`,
+          keyLabel: `bench-${i}`,
+          application: 'bench',
+          environment: 'live',
+          keyType: 'secondary',
+          tenantKey: tenantKeyState(customer),
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 48 }, worker));
+    return secrets;
+  }
+
+  try {
+    // --- A: the main host, warm cache ------------------------------------------------------
+    const prefixA = `b${randomBytes(4).toString('hex')}`;
+    const a = await host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });
+    const seedA = seeder(prefixA);
+    await seedA.customers.create({ slug: 'bench', name: 'Bench', plan: 'enterprise' });
+    const issued = await seedA.keys.issue('bench', { label: 'bench-main', application: 'bench' }, op);
+    const key = issued.key;
+
+    console.log('\n1. Auth overhead (warm cache)');
+    const ratios: number[] = [];
+    const rps = { health: [] as number[], whoami: [] as number[] };
+    // The same request to both routes (the key header included), so the load generator's own cost
+    // is the same and the difference is the service's work. Warm both paths first (JIT, caches),
+    // then alternate them and take the median ratio.
+    const sameRequest = { 'x-api-key': key };
+    await load({ url: `${a.url}/v1/health`, duration: 2, headers: sameRequest });
+    await load({ url: `${a.url}/v1/whoami`, duration: 2, headers: sameRequest });
+    for (let round = 0; round < 5; round++) {
+      const health = await load({ url: `${a.url}/v1/health`, duration: seconds(4), headers: sameRequest });
+      const whoami = await load({ url: `${a.url}/v1/whoami`, duration: seconds(4), headers: sameRequest });
+      rps.health.push(health.requests.average);
+      rps.whoami.push(whoami.requests.average);
+      ratios.push(whoami.requests.average / health.requests.average);
+    }
+    const authRatio = median(ratios);
+    record({ id: '1', name: 'whoami / health throughput', value: authRatio, unit: '', target: '>= 0.85', pass: authRatio >= 0.85, detail: { rounds: ratios, requestsPerSecond: rps } });
+    const cpu = { health: 0, whoami: 0 };
+    for (const route of ['health', 'whoami'] as const) {
+      const c0 = ((await diagnostics(a)) as unknown as { cpuMicros: number }).cpuMicros;
+      const run = await load({ url: `${a.url}/v1/${route}`, duration: seconds(4), headers: sameRequest });
+      cpu[route] = (((await diagnostics(a)) as unknown as { cpuMicros: number }).cpuMicros - c0) / run.requests.total;
+    }
+    record({ id: '1b', name: `host CPU per request: whoami ${cpu.whoami.toFixed(1)} us vs health ${cpu.health.toFixed(1)} us`, value: cpu.health / cpu.whoami, unit: 'ratio', detail: cpu });
+
+    console.log('\n2. Cold auth (auth cache off)');
+    const prefixSmall = `b${randomBytes(4).toString('hex')}`;
+    const prefixLarge = `b${randomBytes(4).toString('hex')}`;
+    const coldEnv = { AUTH_CACHE_TTL_SECONDS: '0', HEALTH_PROBE_INTERVAL_MS: '300000', USAGE_FLUSH_INTERVAL_MS: '600000' };
+    const smallSecrets = await seedKeys(seeder(prefixSmall), 'small', 100);
+    const largeCount = QUICK ? 20_000 : 100_000;
+    const seedStarted = Date.now();
+    const largeSecrets = await seedKeys(seeder(prefixLarge), 'large', largeCount);
+    console.log(`     seeded ${largeCount} keys in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+    const small = await host(prefixSmall, coldEnv);
+    const large = await host(prefixLarge, coldEnv);
+    await sleep(1500);
+    const before = await diagnostics(small);
+    const sample = 1000;
+    await load({ url: `${small.url}/v1/whoami`, amount: sample, connections: 10, requests: cycling(smallSecrets, (r, s) => (r.headers = { 'x-api-key': s })) });
+    const after = await diagnostics(small);
+    const readsPerAuth = (after.storageOperations.read! - before.storageOperations.read!) / sample;
+    record({ id: '2a', name: 'storage reads per authentication, cache off', value: readsPerAuth, unit: 'point reads', target: 'exactly 1', pass: Math.abs(readsPerAuth - 1) < 1e-9, detail: { before: before.storageOperations, after: after.storageOperations } });
+    // Small blocks of each, interleaved, so drift on a shared machine (GC, neighbours) hits both alike.
+    const latency = { small: [] as number[], large: [] as number[] };
+    const shuffled = [...largeSecrets].sort(() => Math.random() - 0.5);
+    for (let block = 0; block < (QUICK ? 20 : 40); block++) {
+      latency.small.push(await sequentialLatencyMicros(`${small.url}/v1/whoami`, (i) => ({ 'x-api-key': smallSecrets[(block * 50 + i) % smallSecrets.length]! }), 50));
+      latency.large.push(await sequentialLatencyMicros(`${large.url}/v1/whoami`, (i) => ({ 'x-api-key': shuffled[(block * 50 + i) % shuffled.length]! }), 50));
+    }
+    const latencyRatio = median(latency.large) / median(latency.small);
+    record({
+      id: '2b',
+      name: `cold lookup p50 latency, ${largeCount} keys (${median(latency.large).toFixed(0)} us) / 100 keys (${median(latency.small).toFixed(0)} us)`,
+      value: latencyRatio,
+      unit: '',
+      target: '<= 1.2',
+      pass: latencyRatio <= 1.2,
+      detail: { p50Micros: latency },
+    });
+
+    console.log('\n3. Ingest (spans per second, stored vs parse-only)');
+    const ingest: Record<string, unknown> = {};
+    for (const spansPerRequest of [1, 10, 100]) {
+      for (const encoding of ['json', 'protobuf'] as const) {
+        const bodies = payloads(spansPerRequest, encoding, QUICK ? 100 : 300);
+        const type = encoding === 'json' ? 'application/json' : 'application/x-protobuf';
+        const stored = await load({
+          url: `${a.url}/v1/traces`,
+          method: 'POST',
+          duration: seconds(4),
+          connections: 10,
+          headers: { 'x-api-key': key, 'content-type': type },
+          requests: cycling(bodies, (r, b) => (r.body = b)),
+        });
+        const parsed = await load({
+          url: `${a.url}/_local/parse-only/traces`,
+          method: 'POST',
+          duration: seconds(4),
+          connections: 10,
+          headers: { 'content-type': type },
+          requests: cycling(bodies, (r, b) => (r.body = b)),
+        });
+        const storedSpans = stored.requests.average * spansPerRequest;
+        const parsedSpans = parsed.requests.average * spansPerRequest;
+        const non2xx = stored.non2xx;
+        ingest[`${encoding}-${spansPerRequest}`] = { storedSpansPerSecond: storedSpans, parseOnlySpansPerSecond: parsedSpans, ratio: storedSpans / parsedSpans, non2xx };
+        record({ id: '3', name: `${encoding} x ${spansPerRequest} span(s): stored ${storedSpans.toFixed(0)} spans/s vs parse-only ${parsedSpans.toFixed(0)}`, value: storedSpans / parsedSpans, unit: 'ratio', detail: { non2xx } });
+      }
+    }
+
+    console.log('\n4. Revocation propagation across two hosts');
+    const b = await host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });
+    const admin = await signLocalPortalToken(seedA.config.portal, { sub: 'bench-admin', customer: 'bench', roles: ['CustomerAdmin'] });
+    const delays: number[] = [];
+    for (let i = 0; i < (QUICK ? 5 : 20); i++) {
+      const fresh = await seedA.keys.issue('bench', { label: `revoke-${i}`, application: 'bench' }, op);
+      for (let w = 0; w < 2; w++) await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': fresh.key } });
+      await sleep(Math.random() * 1000);
+      const t0 = performance.now();
+      await fetch(`${a.url}/v1/customer-keys/${fresh.metadata.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+      while ((await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': fresh.key } })).status !== 401) await sleep(20);
+      delays.push(performance.now() - t0);
+    }
+    const maxDelay = Math.max(...delays);
+    record({ id: '4a', name: 'revocation propagation, median', value: median(delays), unit: 'ms' });
+    record({ id: '4b', name: 'revocation propagation, max', value: maxDelay, unit: 'ms', target: '< 2000', pass: maxDelay < 2000, detail: { delaysMs: delays } });
+
+    console.log('\n5. Rate-limit accuracy across three hosts');
+    const c = await host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });
+    const limited = await seedA.keys.issue('bench', { label: 'limited', application: 'bench' }, op);
+    await seedA.keys.setRateLimit('bench', limited.metadata.id, { requestsPerSecond: 50, burst: 5 }, op);
+    for (const h of [a, b, c]) await fetch(`${h.url}/v1/whoami`, { headers: { 'x-api-key': limited.key } });
+    await sleep(3000);
+    const duration = seconds(10);
+    const t0 = performance.now();
+    const runs = await Promise.all([a, b, c].map((h) => load({ url: `${h.url}/v1/whoami`, duration, connections: 8, headers: { 'x-api-key': limited.key } })));
+    // What the limit allows over the time the load actually ran (a run overshoots its nominal duration).
+    const elapsed = (performance.now() - t0) / 1000;
+    const admitted = runs.reduce((sum, r) => sum + r['2xx'], 0);
+    const allowed = Math.round(50 * elapsed + 5);
+    const accuracy = admitted / allowed;
+    record({ id: '5', name: `rate limit: admitted ${admitted} / allowed ${allowed} (50/s, burst 5, ${elapsed.toFixed(1)} s, 3 hosts)`, value: accuracy, unit: '', target: '0.9 to 1.1', pass: accuracy >= 0.9 && accuracy <= 1.1, detail: { admitted, allowed, elapsedSeconds: elapsed, offered: runs.reduce((s, r) => s + r.requests.total, 0) } });
+
+    console.log('\n6. Storage operations per authenticated request (steady state)');
+    const hundred: string[] = [];
+    for (let i = 0; i < 100; i++) hundred.push((await seedA.keys.issue('bench', { label: `steady-${i}`, application: 'bench' }, op)).key);
+    await load({ url: `${a.url}/v1/whoami`, amount: 200, connections: 10, requests: cycling(hundred, (r, k) => (r.headers = { 'x-api-key': k })) });
+    await sleep(2500); // one usage flush of the warm-up
+    const opsBefore = await diagnostics(a);
+    const steady = await load({ url: `${a.url}/v1/whoami`, amount: 10_000, connections: 20, requests: cycling(hundred, (r, k) => (r.headers = { 'x-api-key': k })) });
+    await sleep(2500); // the flush of these requests is counted too
+    const opsAfter = await diagnostics(a);
+    const perRequest = (opsAfter.storageOperations.total - opsBefore.storageOperations.total) / steady.requests.total;
+    record({ id: '6', name: 'storage operations per authenticated request (10,000 over 100 keys)', value: perRequest, unit: 'ops', target: '<= 0.01', pass: perRequest <= 0.01, detail: { operations: opsAfter.storageOperations.total - opsBefore.storageOperations.total, requests: steady.requests.total } });
+
+    console.log('\n7. Memory after 100,000 requests across 10,000 keys');
+    const prefixMemory = `b${randomBytes(4).toString('hex')}`;
+    const memorySecrets = await seedKeys(seeder(prefixMemory), 'memory', 10_000);
+    const m = await host(prefixMemory, { USAGE_FLUSH_INTERVAL_MS: '5000' });
+    const rssBefore = (await diagnostics(m)).rssBytes;
+    await load({ url: `${m.url}/v1/whoami`, amount: QUICK ? 30_000 : 100_000, connections: 20, requests: cycling(memorySecrets, (r, s) => (r.headers = { 'x-api-key': s })) });
+    const memory = await diagnostics(m);
+    record({
+      id: '7',
+      name: `resident memory after ${QUICK ? 30_000 : 100_000} requests over 10,000 keys (auth cache ${memory.authCacheEntries} of at most ${memory.authCacheMaxEntries} entries)`,
+      value: memory.rssBytes / 1024 / 1024,
+      unit: 'MiB',
+      detail: { rssBeforeMiB: rssBefore / 1024 / 1024, heapUsedMiB: memory.heapUsedBytes / 1024 / 1024, authCacheEntries: memory.authCacheEntries, bound: memory.authCacheMaxEntries },
+    });
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await Promise.all(contexts.map((s) => s.dispose()));
+    await azurite.stop();
+  }
+
+  const result = { startedAt: started.toISOString(), quick: QUICK, node: process.version, cpus: (await import('node:os')).cpus().length, figures };
+  const dir = join(PROJECT_ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  console.log('\nSummary');
+  console.table(figures.map((f) => ({ figure: f.id, name: f.name, value: Number(format(f.value)), unit: f.unit, target: f.target ?? '', met: f.target ? (f.pass ? 'yes' : 'NO') : '' })));
+  console.log(`Written to ${file}`);
+}
+
+/** Distinct OTLP export requests (new trace ids and session per request), as the SDK's exporters encode them. */
+function payloads(spansPerRequest: number, encoding: 'json' | 'protobuf', count: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const exporter = new InMemorySpanExporter();
+    const provider = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': 'bench' }), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const tracer = provider.getTracer('bench');
+    const session = `bench-${randomBytes(6).toString('hex')}`;
+    for (let s = 0; s < spansPerRequest; s++) tracer.startSpan(`op-${s}`, { attributes: { 'session.id': session, step: s } }).end();
+    const spans = exporter.getFinishedSpans();
+    out.push(Buffer.from(encoding === 'json' ? JsonTraceSerializer.serializeRequest(spans)! : ProtobufTraceSerializer.serializeRequest(spans)!));
+  }
+  return out;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

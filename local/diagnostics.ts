@@ -1,0 +1,64 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServiceProvider } from '../middleware/error-boundary';
+import { CONTENT_TYPES, decodeContent, otlpFormatOf } from '../shared/otlp/http-body';
+import { groupSessions } from '../shared/otlp/sessions';
+import { decodeTraceRequest } from '../shared/otlp/trace-request';
+
+/**
+ * Local-only routes for the benchmark and the resilience suite (the host serves them only when
+ * started with `--diagnostics`; they are not functions and never exist in Azure):
+ *
+ * - `GET /_local/diagnostics`: storage operations so far, auth-cache entries, memory, CPU time.
+ * - `POST /_local/parse-only/traces`: what `POST /v1/traces` does before storage (content
+ *   decoding, OTLP decoding, grouping into sessions), and nothing else: the baseline the
+ *   ingest figures are compared with.
+ */
+export async function serveDiagnostics(
+  path: string,
+  method: string,
+  body: Buffer,
+  req: IncomingMessage,
+  res: ServerResponse,
+  getServices: ServiceProvider,
+): Promise<boolean> {
+  if (path === '/_local/diagnostics' && method === 'GET') {
+    const services = await getServices();
+    const memory = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    send(res, 200, {
+      cpuMicros: cpu.user + cpu.system,
+      instanceId: services.rateLimiter.instanceId,
+      storageOperations: services.storage.operations.snapshot(),
+      authCacheEntries: services.authenticator.cachedEntries,
+      authCacheMaxEntries: services.config.authCache.maxEntries,
+      componentStoreCalls: services.components.storeCalls,
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      uptimeSeconds: Math.round(process.uptime()),
+    });
+    return true;
+  }
+  if (path === '/_local/parse-only/traces' && method === 'POST') {
+    const services = await getServices();
+    try {
+      const format = otlpFormatOf(req.headers['content-type'] ?? null);
+      const decoded = decodeTraceRequest(
+        await decodeContent(body, (req.headers['content-encoding'] as string | undefined) ?? null, services.config.ingest.maxBodyBytes),
+        format,
+      );
+      groupSessions(decoded);
+      res.writeHead(200, { 'content-type': CONTENT_TYPES[format] });
+      res.end(format === 'json' ? '{}' : '');
+    } catch {
+      send(res, 400, { error: 'not a valid export request' });
+    }
+    return true;
+  }
+  return false;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
