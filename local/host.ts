@@ -69,7 +69,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     await timerHandlers.get(definition.name)!(timer, invocation);
   });
 
-  const server = createServer({ maxHeaderSize: LOCAL_MAX_HEADER_BYTES }, (req, res) => {
+  // Routing never depends on Host, so a request without one is answered like any other.
+  const server = createServer({ maxHeaderSize: LOCAL_MAX_HEADER_BYTES, requireHostHeader: false }, (req, res) => {
     void serve(req, res).catch((error: unknown) => {
       log('error', 'host', `request failed in the local host: ${redact(String(error))}`);
       if (!res.headersSent) writeResponse(res, hostProblem(new ApiError('internal_error'), randomUUID()));
@@ -77,6 +78,24 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     });
   });
   server.keepAliveTimeout = 5000;
+  // Requests Node's parser refuses (bad header bytes, oversized header sections) get a problem
+  // document too, as every other error does; Azure's front end answers these in production.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const requestId = randomUUID();
+    const init = hostProblem(
+      tooLarge
+        ? new ApiError('header_too_large', `The header section may be at most ${LOCAL_MAX_HEADER_BYTES} bytes.`)
+        : new ApiError('bad_request', 'The request could not be parsed as HTTP.'),
+      requestId,
+    );
+    const body = JSON.stringify(init.jsonBody);
+    const headers = Object.entries({ ...(init.headers as Record<string, string>), 'content-length': String(Buffer.byteLength(body)), connection: 'close' })
+      .map(([n, v]) => `${n}: ${v}`)
+      .join('\r\n');
+    socket.end(`HTTP/1.1 ${init.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n${headers}\r\n\r\n${body}`);
+  });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const invocationId = randomUUID();

@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   unauthenticated: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Forbidden' },
   sandbox_read_only: { status: 403, title: 'Sandbox is read-only' },
+  bad_request: { status: 400, title: 'Request is not valid HTTP' },
   invalid_body: { status: 400, title: 'Request body cannot be read' },
   validation_failed: { status: 400, title: 'Request failed validation' },
   not_found: { status: 404, title: 'Not found' },

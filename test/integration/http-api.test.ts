@@ -117,9 +117,16 @@ describe('HTTP API on the local host, against Azurite', () => {
       expect((await problemOf(wrongMethod)).code).toBe('method_not_allowed');
     });
 
-    it('refuses a header section over 16 KiB before any function runs', async () => {
+    it('refuses a header section over 16 KiB before any function runs, as problem+json', async () => {
       const response = await app.fetch('/v1/whoami', { headers: { 'X-API-Key': fixtures.key, 'x-padding': 'p'.repeat(20_000) } });
       expect(response.status).toBe(431);
+      expect((await problemOf(response)).code).toBe('header_too_large');
+    });
+
+    it('answers a header over 8 KiB within the limit like any other: a 9 KiB key is malformed', async () => {
+      const response = await app.fetch('/v1/whoami', { headers: { 'X-API-Key': 'k'.repeat(9 * 1024) } });
+      expect(response.status).toBe(401);
+      expect((await problemOf(response)).code).toBe('api_key_malformed');
     });
   });
 

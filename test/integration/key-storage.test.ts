@@ -61,13 +61,38 @@ describe('keys on Table Storage (Azurite)', () => {
     expect(again).toMatchObject({ status: 'revoked', revokedBy: { name: 'alice' }, revokedAt: first.revokedAt });
   });
 
-  it('keeps the first revocation under 20 concurrent revokes, and counts it once', async () => {
+  it('keeps the first revocation under 50 concurrent revokes of one key, and counts it once', async () => {
     const { customer, keyId, secret } = await customerWithKey(services);
     trackSecret((await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => services.keys.revoke(customer.slug, keyId, op(`actor-${i}`))));
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => services.keys.revoke(customer.slug, keyId, op(`actor-${i}`))));
     expect(new Set(results.map((r) => `${r.revokedBy?.name}@${r.revokedAt}`)).size).toBe(1);
     expect(await services.authenticator.authenticate(hashSecret(secret))).toBeUndefined();
     expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(1);
+  });
+
+  it('keeps the books straight when a reset races issue calls', async () => {
+    const { customer, key: firstKey, keyId: firstId } = await customerWithKey(services, { plan: 'enterprise' });
+    const values = new Map<string, string>([[firstId, firstKey]]);
+    for (let i = 0; i < 4; i++) {
+      const before = await services.keys.issue(customer.slug, { label: `before-${i}`, application: 'a' }, op());
+      values.set(before.metadata.id, trackSecret(before.key));
+    }
+    const [reset, ...issued] = await Promise.all([
+      services.keys.reset(customer.slug, op('reset')),
+      ...Array.from({ length: 10 }, (_, i) => services.keys.issue(customer.slug, { label: `during-${i}`, application: 'a' }, op('issue'))),
+    ]);
+    for (const k of [...reset.keys, ...issued]) values.set(k.metadata.id, trackSecret(k.key));
+    const authenticates = async (keyId: string) => Boolean(await services.authenticator.authenticate(hashSecret(values.get(keyId)!.split('.').at(-1)!)));
+    const keys = await services.keys.list(customer.slug);
+    const active = keys.filter((k) => k.status === 'active');
+    // Every key issued during the reset is active (new keys are not reset), every replaced key is revoked,
+    // labels stay unique among active keys, and the count of active keys matches the rows.
+    for (const k of issued) expect(active.some((a) => a.id === k.metadata.id)).toBe(true);
+    for (const { oldKeyId } of reset.replaced) expect(keys.find((k) => k.id === oldKeyId)!.status).toBe('revoked');
+    expect(new Set(active.map((k) => k.label.toLowerCase())).size).toBe(active.length);
+    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(active.length);
+    for (const k of active) expect(await authenticates(k.id)).toBe(true);
+    for (const k of keys.filter((x) => x.status === 'revoked')) expect(await authenticates(k.id)).toBe(false);
   });
 
   it('answers not_found for unknown customers and keys, and for ids that are not key ids', async () => {
