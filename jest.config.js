@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The slow part of the resilience suite runs with `npm run test:resilience`.
+  testPathIgnorePatterns: ['/node_modules/', '/test/resilience/'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
     // jose ships only ES modules; Jest's runtime loads CommonJS, so its files are transpiled.

@@ -23,6 +23,9 @@ export async function serveDiagnostics(
 ): Promise<boolean> {
   if (path === '/_local/diagnostics' && method === 'GET') {
     const services = await getServices();
+    // With `?gc=1` on a host started with --expose-gc: collect first, so memory is what is retained.
+    const collect = (globalThis as { gc?: () => void }).gc;
+    if (req.url?.includes('gc=1') && collect) collect();
     const memory = process.memoryUsage();
     const cpu = process.cpuUsage();
     send(res, 200, {

@@ -122,10 +122,14 @@ export class TableSessionRepository implements SessionRepository {
     // Parts after the first are written ahead, idempotently; they count only once part 000 exists.
     await this.writeAhead(parts.slice(1));
 
+    const cacheKey = `${pk}/${s}`;
+    // A session this instance has not seen is most often new: try to open it at once and only
+    // read the index when that conflicts (another batch of it arrived first, here or elsewhere).
+    let tryCreate = !this.summaryKeys.get(cacheKey);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       await backoff(attempt);
-      const cacheKey = `${pk}/${s}`;
-      const summaryKey = this.summaryKeys.get(cacheKey) ?? (await this.readIndex(pk, s));
+      const summaryKey = tryCreate ? undefined : (this.summaryKeys.get(cacheKey) ?? (await this.readIndex(pk, s)));
+      tryCreate = false;
       if (!summaryKey) {
         const rowKey = `s_${invertedTime(receivedAt)}_${s}`;
         const summary = this.newSummary(pk, rowKey, source, batch, receivedAt);

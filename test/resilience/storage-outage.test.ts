@@ -1,0 +1,124 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startAzurite, type RunningAzurite } from '../../local/azurite';
+import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
+import { loadConfig } from '../../shared/config';
+import { createServices, type ServiceContext } from '../../shared/services/context';
+import { startHostProcess, type HostProcess } from '../support/host-process';
+import { op } from '../support/portal';
+import { trackSecret } from '../support/secrets';
+import { testEnv } from '../support/services';
+
+const STALENESS_SECONDS = 5;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Stop the storage under load, bring it back: uncached keys get 503 with Retry-After (never
+ * 200, never 500), cached keys keep working for the stated staleness bound and then get 503,
+ * the host resumes by itself when storage returns, and every ingest answered 200 is stored.
+ */
+describe('storage outage', () => {
+  let azurite: RunningAzurite;
+  let host: HostProcess;
+  let services: ServiceContext;
+  const location = mkdtempSync(join(tmpdir(), 'vp-outage-azurite-'));
+  let port: number;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    port = await freePort();
+    azurite = await startAzurite({ tablePort: port, location });
+    env = testEnv({
+      TABLES_CONNECTION_STRING: azurite.connectionString,
+      REVOCATION_FEED_MAX_STALENESS_SECONDS: String(STALENESS_SECONDS),
+      HEALTH_PROBE_INTERVAL_MS: '300',
+      STORAGE_TIMEOUT_MS: '800',
+      USAGE_FLUSH_INTERVAL_MS: '1000',
+    });
+    services = createServices(loadConfig(env), { background: false });
+    host = await startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--port', String(await freePort())], env);
+  }, 60_000);
+  afterAll(async () => {
+    await host?.stop();
+    await services?.dispose();
+    await azurite?.stop();
+  });
+
+  it('degrades to 503 within its bounds and recovers without a restart, losing no acknowledged ingest', async () => {
+    await services.customers.create({ slug: 'outage', name: 'Outage', plan: 'enterprise' });
+    const issue = async (label: string) => trackSecret((await services.keys.issue('outage', { label, application: 'load' }, op())).key);
+    const warm = await issue('warm');
+    const cold = await issue('cold');
+    const whoami = (key: string) => fetch(`${host.url}/v1/whoami`, { headers: { 'x-api-key': key } });
+    expect((await whoami(warm)).status).toBe(200); // cached on the host from now on
+
+    // Ingest runs throughout; every session answered 200 must be found in storage at the end.
+    const acknowledged: string[] = [];
+    const statuses = new Map<number, number>();
+    let ingesting = true;
+    let n = 0;
+    const ingest = (async () => {
+      while (ingesting) {
+        const session = `outage-${n++}`;
+        const body = JSON.stringify({
+          resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: (n + 1).toString(16).padStart(32, '0'), spanId: (n + 1).toString(16).padStart(16, '0'), name: 's', startTimeUnixNano: '1', endTimeUnixNano: '2', attributes: [{ key: 'session.id', value: { stringValue: session } }] }] }] }],
+        });
+        const response = await fetch(`${host.url}/v1/traces`, { method: 'POST', headers: { 'x-api-key': warm, 'content-type': 'application/json' }, body }).catch(() => undefined);
+        if (!response) continue;
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        if (response.status === 200) acknowledged.push(session);
+        await response.arrayBuffer();
+      }
+    })();
+    await sleep(1000);
+
+    // --- Storage goes away mid-load.
+    await azurite.stop();
+    const stoppedAt = performance.now();
+    await sleep(1500);
+
+    const coldDuring = await whoami(cold);
+    expect(coldDuring.status).toBe(503);
+    expect(Number(coldDuring.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await coldDuring.json()) as { code: string }).toMatchObject({ code: 'dependency_unavailable' });
+    expect((await fetch(`${host.url}/v1/health`)).status).toBe(503);
+
+    // The cached key keeps working inside the staleness bound (counted from the last good feed read)...
+    const warmEarly = await whoami(warm);
+    const earlyAt = (performance.now() - stoppedAt) / 1000;
+    if (earlyAt < STALENESS_SECONDS - 1) expect(warmEarly.status).toBe(200);
+    // ...and not beyond it.
+    await sleep(Math.max(0, (STALENESS_SECONDS + 1.5) * 1000 - (performance.now() - stoppedAt)));
+    expect((await whoami(warm)).status).toBe(503);
+
+    // --- Storage comes back on the same port and data folder; the host is not restarted.
+    azurite = await startAzurite({ tablePort: port, location });
+    const deadline = performance.now() + 20_000;
+    let recovered = false;
+    while (!recovered && performance.now() < deadline) {
+      recovered = (await whoami(cold)).status === 200;
+      if (!recovered) await sleep(250);
+    }
+    expect(recovered).toBe(true);
+    expect((await whoami(warm)).status).toBe(200);
+    const healthDeadline = performance.now() + 5000;
+    let healthy = false;
+    while (!healthy && performance.now() < healthDeadline) {
+      healthy = (await fetch(`${host.url}/v1/health`)).status === 200;
+      if (!healthy) await sleep(200);
+    }
+    expect(healthy).toBe(true);
+    await sleep(1000);
+    ingesting = false;
+    await ingest;
+
+    // Never a 500; 200s before and after the outage, 503s during it.
+    expect([...statuses.keys()].sort()).toEqual([200, 503]);
+    const sessions = new TableSessionRepository(services.storage);
+    const missing: string[] = [];
+    for (const session of acknowledged) if (!(await sessions.get('outage', session))) missing.push(session);
+    console.log(`storage outage: ${acknowledged.length} ingests acknowledged, ${statuses.get(503) ?? 0} answered 503, ${missing.length} acknowledged but missing`);
+    expect(missing).toEqual([]);
+  }, 120_000);
+});
