@@ -1,0 +1,230 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { InvalidApiKeyError, configureVeriproof, currentSession, withSession, type VeriproofHandle } from '../../sdk/src/index';
+import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
+import type { ServiceContext } from '../../shared/services/context';
+import { serveApp } from '../support/http';
+import { op } from '../support/portal';
+import { trackSecret } from '../support/secrets';
+import { customerWithKey, testServices } from '../support/services';
+
+/** Collects what the SDK logs (and fails the test if a key shows up, via the global log capture). */
+function recordingLogger() {
+  const lines: string[] = [];
+  return { lines, warn: (line: string) => (lines.push(line), console.warn(line)) };
+}
+
+describe('the TypeScript ingest SDK, end to end against the local host', () => {
+  let services: ServiceContext;
+  let app: Awaited<ReturnType<typeof serveApp>>;
+  let sessions: TableSessionRepository;
+  const handles: VeriproofHandle[] = [];
+  /** Requests that reached the host (to see the SDK stop calling with a rejected key). */
+  let hostRequests = 0;
+  const requests = () => hostRequests;
+
+  beforeAll(async () => {
+    services = testServices();
+    await services.revocations.poll();
+    app = await serveApp(services);
+    app.server.on('request', () => (hostRequests += 1));
+    sessions = new TableSessionRepository(services.storage);
+  });
+  afterAll(async () => {
+    await Promise.all(handles.map((h) => h.shutdown().catch(() => undefined)));
+    await app.close();
+    await services.dispose();
+  });
+
+  const configure = (options: Partial<Parameters<typeof configureVeriproof>[0]>) => {
+    const handle = configureVeriproof({ applicationId: 'loan-review', serviceName: 'loan-review', endpoint: app.url, ...options });
+    handles.push(handle);
+    return handle;
+  };
+
+  it('exports spans that arrive as sessions with the right key label, and shutdown flushes them', async () => {
+    const { customer, key } = await customerWithKey(services, { label: 'loan-review-prod' });
+    const logger = recordingLogger();
+    const sdk = configure({ apiKey: key, logger });
+    const tracer = sdk.tracer();
+    await withSession('application-7731', async () => {
+      expect(currentSession()).toBe('application-7731');
+      const root = tracer.startSpan('review');
+      await new Promise((r) => setTimeout(r, 5));
+      tracer.startSpan('score', { attributes: { model: 'v3' } }).end();
+      root.setStatus({ code: SpanStatusCode.OK });
+      root.end();
+    });
+    await sdk.shutdown();
+    expect(await sessions.get(customer.slug, 'application-7731')).toMatchObject({
+      keyLabel: 'loan-review-prod',
+      spanCount: 2,
+      serviceName: 'loan-review',
+      sessionIdSource: 'attribute',
+    });
+    expect(logger.lines).toEqual([]);
+  });
+
+  it('calls apiKeyProvider on each export, so a key switched mid-run keeps exporting', async () => {
+    const { customer, key: first } = await customerWithKey(services, { label: 'before-rotation' });
+    const second = await services.keys.issue(customer.slug, { label: 'after-rotation', application: 'loan-review' }, op());
+    trackSecret(second.key);
+    let current = first;
+    let calls = 0;
+    const sdk = configure({ apiKeyProvider: async () => (calls++, current) });
+    const tracer = sdk.tracer();
+    withSession('s-before', () => tracer.startSpan('one').end());
+    await sdk.forceFlush();
+    current = second.key; // rotated in the secret manager
+    await services.keys.revoke(customer.slug, (await services.keys.list(customer.slug)).find((k) => k.label === 'before-rotation')!.id, op());
+    withSession('s-after', () => tracer.startSpan('two').end());
+    await sdk.forceFlush();
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(await sessions.get(customer.slug, 's-before')).toMatchObject({ keyLabel: 'before-rotation' });
+    expect(await sessions.get(customer.slug, 's-after')).toMatchObject({ keyLabel: 'after-rotation' });
+  });
+
+  it('handles a revoked key: one clear log line without the key, then pauses instead of hammering', async () => {
+    const { customer, key, keyId } = await customerWithKey(services);
+    await services.keys.revoke(customer.slug, keyId, op(), { force: true });
+    const logger = recordingLogger();
+    const sdk = configure({ apiKey: key, logger, rejectedKeyPauseMillis: 60_000 });
+    const tracer = sdk.tracer();
+    const before = requests();
+    for (let i = 0; i < 5; i++) {
+      tracer.startSpan(`rejected-${i}`).end();
+      await sdk.forceFlush();
+    }
+    expect(requests() - before).toBe(1); // the first export reached the service; the rest were paused
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]).toMatch(new RegExp(`rejected the API key of vp_cust_${customer.slug} \\(401 api_key_invalid\\)`));
+    expect(logger.lines[0]).toMatch(/paused for 60 s/);
+    for (const part of key.split('.').slice(1)) expect(logger.lines[0]).not.toContain(part);
+  });
+
+  it('backs off on 429 as told by Retry-After, and the spans still arrive', async () => {
+    const { customer, key, keyId } = await customerWithKey(services);
+    await services.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
+    const sdk = configure({ apiKey: key, exportTimeoutMillis: 15_000 });
+    const tracer = sdk.tracer();
+    const started = performance.now();
+    for (let i = 0; i < 3; i++) {
+      withSession(`limited-${i}`, () => tracer.startSpan('step').end());
+      await sdk.forceFlush();
+    }
+    expect(performance.now() - started).toBeGreaterThan(1500); // two waits of about a second each
+    for (let i = 0; i < 3; i++) expect(await sessions.get(customer.slug, `limited-${i}`)).toMatchObject({ spanCount: 1 });
+  }, 30_000);
+
+  it('fails one export, not the application, when the provider throws or returns a bad key', async () => {
+    const { customer, key } = await customerWithKey(services);
+    let mode: 'throw' | 'junk' | 'good' = 'throw';
+    const logger = recordingLogger();
+    const sdk = configure({
+      logger,
+      apiKeyProvider: () => {
+        if (mode === 'throw') throw new Error('vault unreachable');
+        return mode === 'junk' ? 'not-a-key' : key;
+      },
+    });
+    const tracer = sdk.tracer();
+    withSession('lost', () => tracer.startSpan('lost').end());
+    await expect(sdk.forceFlush()).resolves.toBeUndefined();
+    mode = 'junk';
+    withSession('lost-too', () => tracer.startSpan('lost').end());
+    await sdk.forceFlush();
+    mode = 'good';
+    withSession('kept', () => tracer.startSpan('kept').end());
+    await sdk.forceFlush();
+    expect(await sessions.get(customer.slug, 'kept')).toMatchObject({ spanCount: 1 });
+    expect(await sessions.get(customer.slug, 'lost')).toBeUndefined();
+    expect(logger.lines.join('\n')).toMatch(/apiKeyProvider failed \(Error\)/);
+    expect(logger.lines.join('\n')).not.toContain('not-a-key');
+  });
+
+  it('reads VERIPROOF_API_KEY and VERIPROOF_ENDPOINT when the options are absent', async () => {
+    const { customer, key } = await customerWithKey(services, { label: 'from-env' });
+    process.env.VERIPROOF_API_KEY = key;
+    process.env.VERIPROOF_ENDPOINT = app.url;
+    try {
+      const sdk = configureVeriproof({ applicationId: 'env-app', serviceName: 'env-service' });
+      handles.push(sdk);
+      withSession('from-env', () => sdk.tracer().startSpan('x').end());
+      await sdk.shutdown();
+      expect(await sessions.get(customer.slug, 'from-env')).toMatchObject({ keyLabel: 'from-env', serviceName: 'env-service' });
+    } finally {
+      delete process.env.VERIPROOF_API_KEY;
+      delete process.env.VERIPROOF_ENDPOINT;
+    }
+  });
+
+});
+
+describe('the SDK at configuration and on the wire', () => {
+  let server: Server;
+  let seen: IncomingHttpHeaders[] = [];
+  let url: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push(req.headers);
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const key = `vp_cust_acme.${'C'.repeat(32)}.${'s'.repeat(42)}A`;
+
+  it('puts the secret in X-API-Key and the component in x-functions-key, and the key nowhere else', async () => {
+    seen = [];
+    const sdk = configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint: `${url}/base/` });
+    sdk.tracer().startSpan('x').end();
+    await sdk.shutdown();
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!['x-api-key']).toBe(`${'s'.repeat(42)}A`);
+    expect(seen[0]!['x-functions-key']).toBe('C'.repeat(32));
+    expect(seen[0]!['content-type']).toBe('application/x-protobuf');
+    const otherHeaders = Object.entries(seen[0]!).filter(([name]) => name !== 'x-api-key' && name !== 'x-functions-key');
+    expect(JSON.stringify(otherHeaders)).not.toContain('s'.repeat(20));
+    expect(JSON.stringify(otherHeaders)).not.toContain('C'.repeat(20));
+  });
+
+  it('sends a bare secret in X-API-Key alone', async () => {
+    seen = [];
+    const sdk = configureVeriproof({ apiKey: `${'t'.repeat(42)}A`, applicationId: 'a', serviceName: 'svc', endpoint: url });
+    sdk.tracer().startSpan('x').end();
+    await sdk.shutdown();
+    expect(seen[0]!['x-api-key']).toBe(`${'t'.repeat(42)}A`);
+    expect(seen[0]!['x-functions-key']).toBeUndefined();
+  });
+
+  it.each([
+    ['a truncated key', key.slice(0, -3)],
+    ['a key of another service', 'sk_live_51H8abcdefghijklmnopqrstuvwxyz'],
+    ['an upper-case slug', key.replace('acme', 'ACME')],
+  ])('refuses %s at configuration, with a message that never contains the key', (_name, bad) => {
+    let error: unknown;
+    try {
+      configureVeriproof({ apiKey: bad, applicationId: 'a', serviceName: 'svc', endpoint: url });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidApiKeyError);
+    const text = `${(error as Error).message} ${(error as Error).stack ?? ''}`;
+    expect(text).not.toContain(bad);
+    for (const part of bad.split('.')) if (part.length > 8) expect(text).not.toContain(part);
+  });
+
+  it('refuses to configure without an endpoint, a key, an application or a service name', () => {
+    expect(() => configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc' })).toThrow(/VERIPROOF_ENDPOINT/);
+    expect(() => configureVeriproof({ applicationId: 'a', serviceName: 'svc', endpoint: url })).toThrow(/VERIPROOF_API_KEY/);
+    expect(() => configureVeriproof({ apiKey: key, applicationId: '', serviceName: 'svc', endpoint: url })).toThrow(/applicationId/);
+    expect(() => configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: ' ', endpoint: url })).toThrow(/serviceName/);
+  });
+});
