@@ -7,10 +7,12 @@ import { customerKeysRevoke } from './customer-keys-revoke';
 import { customerKeyUsage, customerKeysUsage } from './customer-keys-usage';
 import type { FunctionDefinition } from './definitions';
 import { health } from './health';
+import { localSignIn } from './local-sign-in';
+import { portalPage } from './portal';
 import { openApiFunction } from './openapi';
 import { revocationFeedPrune } from './revocation-feed-prune';
 import { sessionsList } from './sessions-list';
-import { staffCustomersCreate, staffCustomersGet, staffCustomersUpdate } from './staff-customers';
+import { staffCustomersCreate, staffCustomersGet, staffCustomersList, staffCustomersUpdate } from './staff-customers';
 import { staffKeysUpdate } from './staff-keys';
 import { staleKeys } from './stale-keys';
 import { usageRetention } from './usage-retention';
@@ -40,6 +42,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   customerKeysRequestList,
   customerKeysRequestGet,
   sessionsList,
+  staffCustomersList,
   staffCustomersCreate,
   staffCustomersGet,
   staffCustomersUpdate,
@@ -54,4 +57,6 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   revocationFeedPrune,
   staleKeys,
   usageRetention,
+  portalPage,
+  localSignIn,
 ];

@@ -20,6 +20,18 @@ export const staffCustomersCreate: HttpFunctionDefinition = {
   },
 };
 
+/** `GET /v1/staff/customers`: every customer, by slug (the staff screens pick one from it). */
+export const staffCustomersList: HttpFunctionDefinition = {
+  kind: 'http',
+  name: 'staff-customers-list',
+  route: 'v1/staff/customers',
+  methods: ['GET'],
+  auth: 'staff',
+  summary: 'Every customer with its plan, key cap and active key count, by slug.',
+  docs: { responses: { 200: { description: 'The customers', schema: z.object({ customers: z.array(customerView) }) } }, tags: ['Staff'] },
+  handler: async (_request, { services }) => json(200, { customers: await services.staff.listCustomers() }),
+};
+
 /** `GET /v1/staff/customers/{slug}`: a customer with its plan and key cap. */
 export const staffCustomersGet: HttpFunctionDefinition = {
   kind: 'http',

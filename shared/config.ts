@@ -106,10 +106,18 @@ export const configSchema = z
     USAGE_RETENTION_DAYS: intSetting(40, 35, 400),
     /** A key unused this long is stale. */
     STALE_KEY_DAYS: intSetting(30, 1, 365),
-    /** Set by App Service on every Azure instance; its presence means "running in Azure". */
+    /**
+     * Client ID of the user-assigned managed identity the app uses for storage and Key Vault
+     * (set by infra/). Unset: DefaultAzureCredential's own chain (developer sign-in, system identity).
+     */
+    AZURE_CLIENT_ID: z.uuid({ error: 'must be the client ID (a GUID) of a managed identity' }).optional(),
+    /** Set by the platform on every Azure instance; either one means "running in Azure". */
     WEBSITE_INSTANCE_ID: z.string().optional(),
+    /** Set by the platform on every Azure Functions app, Flex Consumption included. */
+    WEBSITE_SITE_NAME: z.string().optional(),
   })
   .superRefine((env, ctx) => {
+    const inAzure = Boolean(env.WEBSITE_INSTANCE_ID || env.WEBSITE_SITE_NAME);
     const portal = [env.PORTAL_JWKS_URL, env.PORTAL_JWT_SECRET].filter(Boolean).length;
     if (portal !== 1) {
       ctx.addIssue({
@@ -118,14 +126,14 @@ export const configSchema = z
         message: portal === 0 ? 'set PORTAL_JWKS_URL (Azure) or PORTAL_JWT_SECRET (local)' : 'set only one of PORTAL_JWKS_URL and PORTAL_JWT_SECRET',
       });
     }
-    if (env.PORTAL_JWT_SECRET && env.WEBSITE_INSTANCE_ID) {
+    if (env.PORTAL_JWT_SECRET && inAzure) {
       ctx.addIssue({
         code: 'custom',
         path: ['PORTAL_JWT_SECRET'],
         message: 'a shared-secret portal token key is for local use only; in Azure set PORTAL_JWKS_URL',
       });
     }
-    if (env.WEBSITE_INSTANCE_ID && !env.KEY_VAULT_URL) {
+    if (inAzure && !env.KEY_VAULT_URL) {
       ctx.addIssue({
         code: 'custom',
         path: ['KEY_VAULT_URL'],
@@ -174,8 +182,10 @@ export interface Config {
     gracePeriodMs: number;
     cacheTtlMs: number;
   };
-  /** Where the process runs: Azure (App Service sets WEBSITE_INSTANCE_ID) or a developer machine / CI. */
+  /** Where the process runs: Azure (the platform sets WEBSITE_INSTANCE_ID / WEBSITE_SITE_NAME) or a developer machine / CI. */
   runtime: 'azure' | 'local';
+  /** Client ID of the managed identity for Azure SDK clients; undefined: the default credential chain. */
+  managedIdentityClientId: string | undefined;
 }
 
 /** Thrown when the environment does not describe a runnable service. */
@@ -232,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       gracePeriodMs: v.TENANT_KEY_GRACE_PERIOD_HOURS * 3_600_000,
       cacheTtlMs: v.COMPONENT_CACHE_TTL_HOURS * 3_600_000,
     },
-    runtime: v.WEBSITE_INSTANCE_ID ? 'azure' : 'local',
+    runtime: v.WEBSITE_INSTANCE_ID || v.WEBSITE_SITE_NAME ? 'azure' : 'local',
+    managedIdentityClientId: v.AZURE_CLIENT_ID,
   };
 }

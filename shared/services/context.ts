@@ -100,7 +100,10 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? processLogger;
   let credential: TokenCredential | undefined;
-  const azureCredential = () => (credential ??= new DefaultAzureCredential());
+  const azureCredential = () =>
+    (credential ??= new DefaultAzureCredential(
+      config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
+    ));
   const storage = new TableStorage(config.tables, {
     ...(config.tables.endpoint ? { credential: azureCredential() } : {}),
     ...(overrides.faultHook ? { faultHook: overrides.faultHook } : {}),

@@ -37,6 +37,11 @@ export class CustomerService {
     return isValidSlug(slug) ? this.customers.get(slug) : undefined;
   }
 
+  /** Every customer, by slug (a scan of profile rows: for staff screens and daily jobs). */
+  async list(): Promise<Customer[]> {
+    return (await this.customers.list()).sort((a, b) => a.slug.localeCompare(b.slug));
+  }
+
   /** The customer, or a 404 `not_found`. */
   async require(slug: string): Promise<Customer> {
     const customer = await this.get(slug);

@@ -50,6 +50,10 @@ export class StaffService {
     return this.view(await this.customers.create(input));
   }
 
+  async listCustomers(): Promise<CustomerView[]> {
+    return (await this.customers.list()).map((customer) => this.view(customer));
+  }
+
   async getCustomer(slug: string): Promise<CustomerView> {
     return this.view(await this.customers.require(slug));
   }

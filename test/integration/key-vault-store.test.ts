@@ -37,11 +37,20 @@ describe('KeyVaultSecretStore (real SecretClient, fake vault)', () => {
   it.each([
     ['unreachable', 'network' as const],
     ['answering 503', 503],
+    ['refusing the app identity (403, role not assigned yet)', 403],
   ])('turns a vault that is %s into DependencyUnavailableError', async (_name, failure) => {
     const { vault, store } = setup();
     await store.putComponent('acme', 'D'.repeat(32));
     vault.failure = failure;
     await expect(store.getComponent('acme')).rejects.toBeInstanceOf(DependencyUnavailableError);
     await expect(store.putComponent('acme', 'E'.repeat(32))).rejects.toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('turns a credential that cannot get a token into DependencyUnavailableError', async () => {
+    const credential = {
+      getToken: () => Promise.reject(Object.assign(new Error('ManagedIdentityCredential: no endpoint'), { name: 'CredentialUnavailableError' })),
+    };
+    const client = new SecretClient(FAKE_VAULT_URL, credential, { httpClient: new FakeKeyVault(), retryOptions: { maxRetries: 0 } });
+    await expect(new KeyVaultSecretStore(client, 2000).getComponent('acme')).rejects.toBeInstanceOf(DependencyUnavailableError);
   });
 });

@@ -53,7 +53,11 @@ export class FakeKeyVault implements HttpClient {
     }
     this.requests += 1;
     if (typeof this.failure === 'number') {
-      return this.respond(request, this.failure, { error: { code: 'ServiceUnavailable', message: 'The vault is unavailable.' } });
+      const error =
+        this.failure === 403
+          ? { code: 'Forbidden', message: 'Caller is not authorized to perform action on resource.', innererror: { code: 'ForbiddenByRbac' } }
+          : { code: 'ServiceUnavailable', message: 'The vault is unavailable.' };
+      return this.respond(request, this.failure, { error });
     }
     const url = new URL(request.url);
     const [, collection, name, version] = url.pathname.split('/');

@@ -25,6 +25,7 @@ describe('config', () => {
       staleKeyDays: 30,
       tenantKey: { vaultUrl: undefined, gracePeriodMs: 7 * 24 * 3_600_000, cacheTtlMs: 8 * 3_600_000 },
       runtime: 'local',
+      managedIdentityClientId: undefined,
     });
   });
 
@@ -50,7 +51,9 @@ describe('config', () => {
       PORTAL_JWKS_URL: 'https://login.example.com/keys',
       KEY_VAULT_URL: 'https://acme-keys.vault.azure.net',
       WEBSITE_INSTANCE_ID: 'abc',
+      AZURE_CLIENT_ID: '5b0f8a52-52c6-4c38-9a4f-3f6a1c2e9d10',
     });
+    expect(config.managedIdentityClientId).toBe('5b0f8a52-52c6-4c38-9a4f-3f6a1c2e9d10');
     expect(config.tenantKey.vaultUrl).toBe('https://acme-keys.vault.azure.net');
     expect(config.tables.endpoint).toBe('https://acct.table.core.windows.net');
     expect(config.portal).toMatchObject({ jwksUrl: 'https://login.example.com/keys', sharedSecret: undefined });
@@ -70,6 +73,8 @@ describe('config', () => {
     [{ ...base, PORTAL_JWKS_URL: 'https://x.example/keys' }, /only one of PORTAL_JWKS_URL and PORTAL_JWT_SECRET/],
     [{ ...base, PORTAL_JWT_SECRET: 'short' }, /PORTAL_JWT_SECRET: must be at least 32/],
     [{ ...base, WEBSITE_INSTANCE_ID: 'abc' }, /PORTAL_JWT_SECRET: a shared-secret portal token key is for local use only/],
+    [{ ...base, WEBSITE_SITE_NAME: 'func-veriproof' }, /PORTAL_JWT_SECRET: a shared-secret portal token key is for local use only/],
+    [{ ...base, AZURE_CLIENT_ID: 'not-a-guid' }, /AZURE_CLIENT_ID: must be the client ID/],
     [{ ...base, PLANS: '{nope' }, /PLANS: must be JSON/],
     [{ ...base, PORTAL_JWT_SECRET: undefined, PORTAL_JWKS_URL: 'https://x.example/keys', WEBSITE_INSTANCE_ID: 'abc' }, /KEY_VAULT_URL: is required in Azure/],
     [{ ...base, KEY_VAULT_URL: 'http://vault.local' }, /KEY_VAULT_URL/],

@@ -58,7 +58,8 @@ export class KeyVaultSecretStore implements SecretStore {
       const status = error instanceof RestError ? error.statusCode : undefined;
       if (status === 404) return undefined;
       if (status === 403 && /disabled/i.test((error as Error).message)) return undefined;
-      if (status === undefined || status === 408 || status === 429 || status >= 500 || (error as Error).name === 'AbortError') {
+      // 401/403 here means the app's identity lacks its role on the vault (a deployment fault): 503.
+      if (status === undefined || status === 401 || status === 403 || status === 408 || status === 429 || status >= 500 || (error as Error).name === 'AbortError') {
         throw new DependencyUnavailableError('key vault', error);
       }
       throw error;

@@ -163,14 +163,22 @@ export function statusOf(error: unknown): number | undefined {
 }
 
 /** Outages and server errors become DependencyUnavailableError; client-side answers pass through. */
+/** Errors of @azure/identity: no token could be had for the managed identity. */
+const CREDENTIAL_ERRORS = new Set(['CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError']);
+
 export function toStorageError(error: unknown): unknown {
   if (error instanceof DependencyUnavailableError) return error;
   if (error instanceof RestError) {
     const status = error.statusCode;
-    if (status === undefined || status === 408 || status === 429 || status >= 500) {
+    // 401/403: the service refuses our identity (a role not yet assigned or propagated, a
+    // disabled key path). A deployment fault, not the caller's: 503 and retry, never a 500.
+    if (status === undefined || status === 401 || status === 403 || status === 408 || status === 429 || status >= 500) {
       return new DependencyUnavailableError('table storage', error);
     }
     return error;
+  }
+  if (error instanceof Error && CREDENTIAL_ERRORS.has(error.name)) {
+    return new DependencyUnavailableError('table storage', error);
   }
   if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
     return new DependencyUnavailableError('table storage', error);

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { PORTAL_ROLES, signLocalPortalToken } from '../shared/auth/portal-tokens';
+import { ApiError } from '../shared/errors';
+import { readJsonBody } from '../shared/http/body';
+import { json } from '../shared/http/responses';
+import { slugSchema } from '../shared/schemas/keys';
+import { parseInput } from '../shared/validation';
+import type { HttpFunctionDefinition, RequestContext } from './definitions';
+
+/** Local tokens last a working day; production tokens come from the portal's identity provider. */
+const LOCAL_TOKEN_TTL_SECONDS = 8 * 3600;
+
+const signInSchema = z
+  .object({
+    role: z.enum(PORTAL_ROLES),
+    customer: slugSchema.optional(),
+    name: z.string().trim().min(1).max(100).default('Local user'),
+  })
+  .refine((body) => body.role !== 'CustomerAdmin' || body.customer, { path: ['customer'], message: 'a CustomerAdmin signs in for a customer' });
+
+/**
+ * The route exists only where portal tokens are signed with the local HS256 secret, which the
+ * config refuses in Azure: everywhere else it answers exactly like a route that is not there.
+ */
+function requireLocalSigning({ services }: RequestContext): void {
+  if (!services.config.portal.sharedSecret || services.config.runtime !== 'local') {
+    throw new ApiError('not_found', 'No such route.');
+  }
+}
+
+/**
+ * `GET|POST /v1/local/sign-in` (local only): the customers to pick from, and a portal token
+ * for a chosen customer and role, so the portal page can be used without an identity provider.
+ */
+export const localSignIn: HttpFunctionDefinition = {
+  kind: 'http',
+  name: 'local-sign-in',
+  route: 'v1/local/sign-in',
+  methods: ['GET', 'POST'],
+  auth: 'anonymous',
+  summary: 'Local only (PORTAL_JWT_SECRET set, never in Azure): customers to sign in as, and a portal token for one.',
+  docs: {
+    body: signInSchema,
+    responses: {
+      200: {
+        description: 'GET: the customers; POST: a token',
+        schema: z.union([
+          z.object({ customers: z.array(z.object({ slug: z.string(), name: z.string(), plan: z.string() })), roles: z.array(z.enum(PORTAL_ROLES)) }),
+          z.object({ token: z.string(), expiresAt: z.string() }),
+        ]),
+      },
+    },
+    errors: ['not_found', 'validation_failed'],
+    tags: ['Local'],
+  },
+  handler: async (request, ctx) => {
+    requireLocalSigning(ctx);
+    const { services } = ctx;
+    if (request.method === 'GET') {
+      const customers = (await services.customers.list()).map(({ slug, name, plan }) => ({ slug, name, plan }));
+      return json(200, { customers, roles: PORTAL_ROLES });
+    }
+    const body = parseInput(signInSchema, await readJsonBody(request));
+    const customer = body.role === 'CustomerAdmin' ? (await services.customers.require(body.customer!)).slug : undefined;
+    const token = await signLocalPortalToken(
+      services.config.portal,
+      {
+        sub: `local:${body.name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`,
+        name: body.name,
+        roles: [body.role],
+        ...(customer ? { customer } : {}),
+      },
+      LOCAL_TOKEN_TTL_SECONDS,
+    );
+    const expiresAt = new Date(services.clock.now().getTime() + LOCAL_TOKEN_TTL_SECONDS * 1000).toISOString();
+    return json(200, { token, expiresAt });
+  },
+};

@@ -1,0 +1,61 @@
+import type { Portal } from './portal.js';
+import type { AuditEvent, KeyRequest } from './types.js';
+import { badge, byId, el, fillBody, timeCell } from './ui.js';
+
+/** The customer's key requests with their status, and the audit log (newest first, paged). */
+
+const ACTIONS: Record<KeyRequest['action'], string> = {
+  'issue-key': 'Issue a key',
+  'revoke-key': 'Revoke a key',
+  'rotate-tenant-key': 'Rotate the master component',
+};
+
+function details(event: AuditEvent): string {
+  if (!event.details) return '';
+  return Object.entries(event.details)
+    .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
+    .map(([k, v]) => `${k}: ${String(v)}`)
+    .join(', ');
+}
+
+let cursor: string | null = null;
+
+function auditRow(event: AuditEvent): HTMLTableRowElement {
+  return el('tr', {}, timeCell(event.at), el('td', {}, event.type), el('td', {}, event.actor.name), el('td', {}, event.keyId ? el('code', {}, event.keyId) : '—'), el('td', {}, details(event)));
+}
+
+async function loadAudit(portal: Portal, append: boolean): Promise<void> {
+  const query = new URLSearchParams({ limit: '50' });
+  if (append && cursor) query.set('cursor', cursor);
+  const page = await portal.api.get<{ events: AuditEvent[]; cursor: string | null }>(`/v1/customer-keys/audit?${query}`);
+  const table = byId<HTMLTableElement>('audit-table');
+  const rows = page.events.map(auditRow);
+  if (append) table.tBodies[0]!.append(...rows);
+  else fillBody(table, rows);
+  cursor = page.cursor;
+  byId('audit-more').hidden = !cursor;
+}
+
+export async function loadActivity(portal: Portal): Promise<void> {
+  const { requests } = await portal.api.get<{ requests: KeyRequest[] }>('/v1/customer-keys/requests');
+  fillBody(
+    byId<HTMLTableElement>('requests-table'),
+    requests.map((r) =>
+      el(
+        'tr',
+        {},
+        timeCell(r.requestedAt),
+        el('td', {}, ACTIONS[r.action] ?? r.action),
+        el('td', {}, badge(r.status, r.status)),
+        el('td', {}, r.requestedBy.name),
+        timeCell(r.decidedAt ?? null),
+        el('td', {}, r.failure ? `${r.failure.code}: ${r.failure.detail}` : (r.note ?? '')),
+      ),
+    ),
+  );
+  await loadAudit(portal, false);
+}
+
+export function initActivity(portal: Portal): void {
+  byId('audit-more').addEventListener('click', () => void loadAudit(portal, true));
+}

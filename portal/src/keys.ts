@@ -1,0 +1,184 @@
+import { ApiProblem } from './api.js';
+import { applyWriteState, type Portal } from './portal.js';
+import type { IssuedKey, Key } from './types.js';
+import { badge, byId, confirmAction, el, fillBody, formatAgo, openDialog, showError, timeCell, toast } from './ui.js';
+
+/** The key table, Request New Key, the show-once dialog, revoke and reset. */
+
+const TYPE_NAMES: Record<Key['type'], string> = { primary: 'Primary', secondary: 'Secondary', management: 'Management' };
+
+function keyRow(portal: Portal, key: Key, withActions: boolean): HTMLTableRowElement {
+  const row = el(
+    'tr',
+    { 'data-key-id': key.id },
+    el('td', {}, el('code', {}, key.displayPrefix)),
+    el('td', {}, key.label, key.stale ? badge('stale', 'stale') : null),
+    el('td', {}, key.application),
+    el('td', {}, TYPE_NAMES[key.type]),
+    el('td', {}, key.environment === 'live' ? 'Live' : 'Test'),
+    timeCell(key.createdAt),
+    el('td', {}, key.createdBy.name),
+    timeCell(key.lastUsedAt, formatAgo(key.lastUsedAt)),
+    el('td', {}, badge(key.status === 'active' ? 'Active' : 'Revoked', key.status)),
+  );
+  if (withActions) {
+    const revoke = el('button', { type: 'button', class: 'danger small write', 'aria-label': `Revoke key ${key.label}` }, 'Revoke');
+    revoke.addEventListener('click', () => void revokeKey(portal, key));
+    row.append(el('td', {}, revoke));
+  }
+  return row;
+}
+
+export async function loadKeys(portal: Portal): Promise<void> {
+  const list = await portal.loadKeyList();
+  const active = list.keys.filter((k) => k.status === 'active');
+  const revoked = list.keys.filter((k) => k.status === 'revoked');
+  byId('keys-summary').textContent = `${list.activeKeyCount} of ${list.keyLimit} active keys${list.sandbox ? ' · shared sandbox (read-only)' : ` · ${list.customer}`}`;
+  fillBody(byId<HTMLTableElement>('keys-table'), active.map((k) => keyRow(portal, k, true)));
+  byId('keys-empty').hidden = active.length > 0;
+  fillBody(byId<HTMLTableElement>('revoked-table'), revoked.map((k) => keyRow(portal, k, false)));
+  byId('revoked-count').textContent = String(revoked.length);
+  byId<HTMLButtonElement>('new-key').dataset.full = String(list.activeKeyCount >= list.keyLimit);
+  applyWriteState(portal);
+}
+
+/** The full key(s), once: a copy button each, then gone from the page when the dialog closes. */
+export async function showOnce(issued: IssuedKey[]): Promise<void> {
+  const list = byId('show-once-list');
+  byId('show-once-title').textContent = issued.length === 1 ? 'Your new key' : `Your ${issued.length} new keys`;
+  list.replaceChildren(
+    ...issued.map(({ key, metadata }) => {
+      const field = el('input', { readonly: true, value: key, 'aria-label': `Full key for ${metadata.label}`, spellcheck: 'false', autocomplete: 'off' });
+      const copy = el('button', { type: 'button', 'aria-label': `Copy key ${metadata.label}` }, 'Copy');
+      copy.addEventListener('click', async () => {
+        try {
+          await navigator.clipboard.writeText(key);
+        } catch {
+          field.select();
+          document.execCommand('copy');
+        }
+        copy.textContent = 'Copied';
+        toast(`Copied the key “${metadata.label}”.`);
+      });
+      return el('li', {}, el('strong', {}, metadata.label), el('div', { class: 'secret-row' }, field, copy));
+    }),
+  );
+  await openDialog(byId<HTMLDialogElement>('show-once-dialog'), list.querySelector('button') ?? undefined);
+  list.replaceChildren();
+}
+
+function setFieldError(name: 'label' | 'application', message: string | undefined): void {
+  const input = byId<HTMLInputElement>(`new-key-${name}`);
+  const error = byId(`new-key-${name}-error`);
+  error.textContent = message ?? '';
+  error.hidden = !message;
+  if (message) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
+}
+
+async function requestNewKey(portal: Portal): Promise<void> {
+  const form = byId<HTMLFormElement>('new-key-form');
+  form.reset();
+  setFieldError('label', undefined);
+  setFieldError('application', undefined);
+  byId('new-key-error').hidden = true;
+  const list = portal.keys;
+  if (list && list.activeKeyCount >= list.keyLimit) {
+    byId('new-key-error').textContent = `You have ${list.activeKeyCount} of ${list.keyLimit} active keys, the most your plan allows. Revoke a key you no longer use first.`;
+    byId('new-key-error').hidden = false;
+  }
+  const dialog = byId<HTMLDialogElement>('new-key-dialog');
+  let issued: IssuedKey | undefined;
+  const submit = async (event: SubmitEvent) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const label = String(data.get('label') ?? '').trim();
+    const application = String(data.get('application') ?? '').trim();
+    setFieldError('label', label ? undefined : 'A label is required: it is how you will recognise this key later.');
+    setFieldError('application', application ? undefined : 'Name the application that will send data with this key.');
+    const taken = portal.keys?.keys.some((k) => k.status === 'active' && k.label.toLowerCase() === label.toLowerCase());
+    if (label && taken) setFieldError('label', `You already have a key labelled “${label}”. Choose a label that names this integration.`);
+    if (!label || !application || taken) {
+      byId<HTMLInputElement>(!label || taken ? 'new-key-label' : 'new-key-application').focus();
+      return;
+    }
+    try {
+      issued = await portal.api.post<IssuedKey>('/v1/customer-keys/issue', {
+        label,
+        application,
+        environment: data.get('environment'),
+        type: data.get('type'),
+      });
+      dialog.close('issued');
+    } catch (error) {
+      if (error instanceof ApiProblem && error.code === 'label_taken') {
+        setFieldError('label', error.detail);
+        byId('new-key-label').focus();
+      } else if (error instanceof ApiProblem && error.code === 'validation_failed' && error.errors.length) {
+        for (const e of error.errors) {
+          const name = e.path.split('.').pop();
+          if (name === 'label' || name === 'application') setFieldError(name, e.message);
+        }
+      } else {
+        showError(error, byId('new-key-error'));
+      }
+    }
+  };
+  form.addEventListener('submit', submit);
+  await openDialog(dialog, byId('new-key-label'));
+  form.removeEventListener('submit', submit);
+  if (issued) {
+    await showOnce([issued]);
+    await loadKeys(portal);
+    byId('keys-table').querySelector<HTMLElement>(`tr[data-key-id="${issued.metadata.id}"] button`)?.focus();
+  }
+}
+
+async function revokeKey(portal: Portal, key: Key): Promise<void> {
+  const active = portal.keys?.keys.filter((k) => k.status === 'active') ?? [];
+  const last = active.length === 1 && active[0]!.id === key.id;
+  const body: Array<string | HTMLElement> = [
+    `The key “${key.label}” (${key.displayPrefix}) stops working within seconds. Integrations that use it get 401 until they switch to another key. This cannot be undone.`,
+  ];
+  if (last) {
+    body.push(el('p', { class: 'warning' }, el('strong', {}, 'This is your last active key. '), 'Revoking it locks out every integration until you request a new key.'));
+  }
+  const confirmed = await confirmAction({
+    title: `Revoke “${key.label}”?`,
+    body,
+    confirmLabel: last ? 'Revoke and lock out every integration' : 'Revoke key',
+  });
+  if (confirmed === undefined) return;
+  try {
+    await portal.api.delete(`/v1/customer-keys/${encodeURIComponent(key.id)}${last ? '?force=true' : ''}`);
+    toast(`Revoked “${key.label}”.`);
+  } catch (error) {
+    showError(error);
+  }
+  await loadKeys(portal);
+}
+
+async function resetAll(portal: Portal): Promise<void> {
+  const count = portal.keys?.activeKeyCount ?? 0;
+  const confirmed = await confirmAction({
+    title: 'Reset all keys?',
+    body: [
+      `Each of your ${count} active keys is replaced by a new key with the same label, application and type. The old keys stop working at once, so every integration needs its new key.`,
+      'The new keys are shown once, on the next screen.',
+    ],
+    confirmLabel: `Reset ${count} keys`,
+  });
+  if (confirmed === undefined) return;
+  try {
+    const result = await portal.api.post<{ keys: IssuedKey[] }>('/v1/customer-keys/reset');
+    await showOnce(result.keys);
+  } catch (error) {
+    showError(error);
+  }
+  await loadKeys(portal);
+}
+
+export function initKeys(portal: Portal): void {
+  byId('new-key').addEventListener('click', () => void requestNewKey(portal));
+  byId('reset-keys').addEventListener('click', () => void resetAll(portal));
+}

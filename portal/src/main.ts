@@ -1,0 +1,119 @@
+import { Api } from './api.js';
+import { initActivity, loadActivity } from './activity.js';
+import { initDecisions, loadDecisions } from './decisions.js';
+import { initKeys, loadKeys } from './keys.js';
+import type { Portal } from './portal.js';
+import { clearToken, currentToken, readClaims, takeTokenFromFragment } from './session.js';
+import { showSignIn } from './sign-in.js';
+import { initStaff, loadStaff } from './staff.js';
+import type { KeyList } from './types.js';
+import { byId, showError } from './ui.js';
+import { initUsage, loadUsage } from './usage.js';
+
+/** The page: sign-in, the tabs a role may see, hash routing, sandbox mode. */
+
+type View = 'keys' | 'usage' | 'activity' | 'decisions' | 'staff';
+
+const VIEWS: Record<View, { role: string; load: (portal: Portal) => Promise<void> }> = {
+  keys: { role: 'CustomerAdmin', load: loadKeys },
+  usage: { role: 'CustomerAdmin', load: loadUsage },
+  activity: { role: 'CustomerAdmin', load: loadActivity },
+  decisions: { role: 'CustomerAdmin', load: loadDecisions },
+  staff: { role: 'Staff', load: loadStaff },
+};
+
+let sandbox = false;
+const api = new Api({ token: currentToken, sandbox: () => sandbox, onUnauthenticated: () => signOut() });
+let portal: Portal | undefined;
+let current: View | undefined;
+
+function allowed(view: View): boolean {
+  return Boolean(portal?.claims.roles.includes(VIEWS[view].role));
+}
+
+async function show(view: View): Promise<void> {
+  if (!portal || !allowed(view)) return;
+  current = view;
+  for (const name of Object.keys(VIEWS) as View[]) byId(`view-${name}`).hidden = name !== view;
+  for (const tab of document.querySelectorAll<HTMLAnchorElement>('#tabs a')) {
+    if (tab.dataset.tab === view) tab.setAttribute('aria-current', 'page');
+    else tab.removeAttribute('aria-current');
+  }
+  document.title = `${byId(`view-${view}`).querySelector('h1')?.textContent ?? 'Customer Keys'} · Veriproof`;
+  document.body.dataset.view = view;
+  document.body.setAttribute('aria-busy', 'true');
+  try {
+    await VIEWS[view].load(portal);
+  } catch (error) {
+    showError(error);
+  } finally {
+    document.body.removeAttribute('aria-busy');
+  }
+}
+
+function route(): void {
+  const wanted = location.hash.slice(1) as View;
+  if (wanted in VIEWS && allowed(wanted)) void show(wanted);
+  else if (!current) void show(portal?.claims.roles.includes('CustomerAdmin') ? 'keys' : 'staff');
+}
+
+function signOut(): void {
+  clearToken();
+  location.hash = '';
+  location.reload();
+}
+
+function start(): void {
+  const token = currentToken();
+  const claims = token ? readClaims(token) : undefined;
+  byId('loading').hidden = true;
+  if (!token || !claims) {
+    void showSignIn(api, start).catch((error: unknown) => showError(error));
+    return;
+  }
+  portal = {
+    api,
+    claims,
+    get sandbox() {
+      return sandbox;
+    },
+    keys: undefined,
+    async loadKeyList() {
+      const list = await api.get<KeyList>('/v1/customer-keys');
+      portal!.keys = list;
+      return list;
+    },
+  };
+  byId('account').hidden = false;
+  byId('account-name').textContent = `${claims.name ?? claims.sub}${claims.customer ? ` · ${claims.customer}` : ''} · ${claims.roles.join(', ')}`;
+  byId('sandbox-switch').hidden = !claims.roles.includes('CustomerAdmin');
+  byId('tabs').hidden = false;
+  for (const tab of document.querySelectorAll<HTMLAnchorElement>('#tabs a')) tab.hidden = !claims.roles.includes(tab.dataset.role ?? '');
+  route();
+}
+
+function wire(): void {
+  takeTokenFromFragment();
+  byId('sign-out').addEventListener('click', signOut);
+  byId<HTMLInputElement>('sandbox-toggle').addEventListener('change', (event) => {
+    sandbox = (event.target as HTMLInputElement).checked;
+    document.body.classList.toggle('sandbox', sandbox);
+    byId('sandbox-banner').hidden = !sandbox;
+    if (portal) portal.keys = undefined;
+    if (current) void show(current);
+  });
+  for (const button of document.querySelectorAll<HTMLButtonElement>('[data-refresh]')) {
+    button.addEventListener('click', () => current && void show(current));
+  }
+  window.addEventListener('hashchange', route);
+  // Views wire their controls once; they read the portal through this proxy when used.
+  const lazy = new Proxy({} as Portal, { get: (_t, name) => (portal as unknown as Record<string | symbol, unknown>)[name] });
+  initKeys(lazy);
+  initUsage();
+  initActivity(lazy);
+  initDecisions(lazy);
+  initStaff(lazy);
+  start();
+}
+
+wire();

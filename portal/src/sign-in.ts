@@ -1,0 +1,56 @@
+import { ApiProblem, type Api } from './api.js';
+import { storeToken } from './session.js';
+import type { Customer } from './types.js';
+import { byId, el, showError } from './ui.js';
+
+/**
+ * Sign-in. Locally the service offers a route (only with its local signing secret, never in
+ * Azure) that lists customers and hands out a token for a chosen customer and role. In
+ * production the portal back end hands the token over (see the README) and this form is absent.
+ */
+let wired = false;
+
+export async function showSignIn(api: Api, onSignedIn: () => void): Promise<void> {
+  byId('view-sign-in').hidden = false;
+  let customers: Customer[];
+  try {
+    ({ customers } = await api.get<{ customers: Customer[] }>('/v1/local/sign-in'));
+  } catch (error) {
+    if (error instanceof ApiProblem && error.status === 404) {
+      byId('sign-in-remote').hidden = false;
+      return;
+    }
+    throw error;
+  }
+  byId('sign-in-local').hidden = false;
+  const role = byId<HTMLSelectElement>('sign-in-role');
+  const customer = byId<HTMLSelectElement>('sign-in-customer');
+  customer.replaceChildren(...customers.map((c) => el('option', { value: c.slug }, `${c.name} (${c.slug})`)));
+  const syncRole = () => {
+    byId('sign-in-customer-field').hidden = role.value !== 'CustomerAdmin';
+    const name = byId<HTMLInputElement>('sign-in-name');
+    if (name.value === 'Local admin' || name.value === 'Local staff') name.value = role.value === 'Staff' ? 'Local staff' : 'Local admin';
+  };
+  syncRole();
+  role.focus();
+  if (wired) return;
+  wired = true;
+  role.addEventListener('change', syncRole);
+  byId<HTMLFormElement>('sign-in-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const error = byId('sign-in-error');
+    error.hidden = true;
+    try {
+      const { token } = await api.post<{ token: string }>('/v1/local/sign-in', {
+        role: role.value,
+        ...(role.value === 'CustomerAdmin' ? { customer: customer.value } : {}),
+        name: byId<HTMLInputElement>('sign-in-name').value,
+      });
+      storeToken(token);
+      byId('view-sign-in').hidden = true;
+      onSignedIn();
+    } catch (e) {
+      showError(e, error);
+    }
+  });
+}

@@ -1,0 +1,196 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG_SETTINGS, ConfigError, loadConfig } from '../../shared/config';
+import { blockAt, entries, moduleProblems, objectEntry, readBicep } from '../support/bicep';
+
+/**
+ * infra/ must set what the code reads, and only that. The app settings of the Function App
+ * (infra/modules/function-app.bicep) are read from the template and checked against the config
+ * schema (shared/config.ts): a setting the schema requires in Azure that infra does not set,
+ * or a setting infra sets that nothing reads, fails here rather than at the first cold start.
+ */
+
+const root = join(__dirname, '..', '..');
+const infra = join(root, 'infra');
+
+/** Settings infra sets for the platform (the Functions host, Application Insights), not for our code. */
+const PLATFORM_READS = new Set([
+  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+]);
+/** Settings the platform sets on every instance; the code reads them, infra must not set them. */
+const PLATFORM_PROVIDES = new Set(['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME']);
+/** Settings a Flex Consumption app refuses (the runtime is `functionAppConfig.runtime`). */
+const FLEX_REFUSES = new Set(['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_NODE_DEFAULT_VERSION', 'WEBSITE_RUN_FROM_PACKAGE']);
+
+/** What a deployment's Bicep expressions evaluate to, for values that are not literals. */
+const EXAMPLE_VALUES: Record<string, string> = {
+  AZURE_CLIENT_ID: '5b0f8a52-52c6-4c38-9a4f-3f6a1c2e9d10',
+  TABLES_ENDPOINT: 'https://stkeysabc123.table.core.windows.net',
+  KEY_VAULT_URL: 'https://kv-keys-abc123.vault.azure.net/',
+  PORTAL_JWKS_URL: 'https://login.example.com/tenant/discovery/v2.0/keys',
+  PORTAL_JWT_ISSUER: 'https://login.example.com/tenant/v2.0',
+  PORTAL_JWT_AUDIENCE: 'api://veriproof-keys',
+  PLANS: '{}',
+  TENANT_KEY_GRACE_PERIOD_HOURS: '168',
+};
+
+/** The Function App's app settings as written in the template: name -> Bicep expression. */
+function templateAppSettings(): Record<string, string> {
+  const text = readFileSync(join(infra, 'modules', 'function-app.bicep'), 'utf8');
+  const at = /resource\s+\w+\s+'config'\s*=\s*\{/.exec(text);
+  if (!at) throw new Error('function-app.bicep has no appsettings resource');
+  const resource = blockAt(text, at.index);
+  expect(resource).toMatch(/name:\s*'appsettings'/);
+  return Object.fromEntries(entries(objectEntry(resource, 'properties')).map((e) => [e.key, e.value]));
+}
+
+/** A literal Bicep string or number as the app would see it; undefined for expressions. */
+function literal(expression: string): string | undefined {
+  if (/^'[^'$]*'$/.test(expression)) return expression.slice(1, -1);
+  if (/^\d+$/.test(expression)) return expression;
+  return undefined;
+}
+
+/** Everything wrong between a set of app settings and the config schema; empty when they agree. */
+function driftProblems(settings: Record<string, string>): string[] {
+  const problems: string[] = [];
+  const known = new Set<string>(CONFIG_SETTINGS);
+  for (const name of Object.keys(settings)) {
+    if (FLEX_REFUSES.has(name)) problems.push(`${name}: not allowed on Flex Consumption`);
+    else if (PLATFORM_PROVIDES.has(name)) problems.push(`${name}: set by the platform, infra must not set it`);
+    else if (!known.has(name) && !PLATFORM_READS.has(name)) problems.push(`${name}: set by infra, read by nothing`);
+  }
+  const env: Record<string, string> = { WEBSITE_SITE_NAME: 'func-keys-abc123', WEBSITE_INSTANCE_ID: 'instance-1' };
+  for (const [name, expression] of Object.entries(settings)) {
+    if (!known.has(name)) continue;
+    const value = literal(expression) ?? EXAMPLE_VALUES[name];
+    if (value === undefined) problems.push(`${name}: add an example value for ${expression} to this test`);
+    else env[name] = value;
+  }
+  try {
+    const config = loadConfig(env);
+    if (config.runtime !== 'azure') problems.push('the settings do not describe an Azure instance');
+    if (!config.tables.endpoint || config.tables.connectionString) problems.push('tables must be reached by endpoint and identity in Azure');
+    if (!config.managedIdentityClientId) problems.push('AZURE_CLIENT_ID: the app would not use the user-assigned identity');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  return problems;
+}
+
+describe('infra/ against the config schema', () => {
+  const settings = templateAppSettings();
+
+  it('sets every setting the app requires in Azure, and nothing the app never reads', () => {
+    expect(driftProblems(settings)).toEqual([]);
+  });
+
+  it('reaches storage and Key Vault through the managed identity, never a key', () => {
+    expect(settings).toMatchObject({
+      AzureWebJobsStorage__credential: "'managedidentity'",
+      AzureWebJobsStorage__clientId: 'identityClientId',
+      AZURE_CLIENT_ID: 'identityClientId',
+    });
+    expect(Object.keys(settings).filter((name) => /CONNECTION_STRING$/.test(name) && name !== 'APPLICATIONINSIGHTS_CONNECTION_STRING')).toEqual([]);
+    expect(Object.keys(settings)).not.toContain('AzureWebJobsStorage');
+  });
+
+  it('fills each setting from a parameter the module declares', () => {
+    const declared = readBicep(join(infra, 'modules', 'function-app.bicep')).params;
+    const used = Object.values(settings).flatMap((expression) => [
+      ...[...expression.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!),
+      ...[...expression.replace(/'[^']*'/g, ' ').matchAll(/\b([A-Za-z_]\w*)\b(?!\s*\()/g)].map((m) => m[1]!),
+    ]);
+    expect(used.length).toBeGreaterThan(5);
+    expect(used.filter((name) => !declared.has(name))).toEqual([]);
+  });
+
+  // The check itself must be able to fail, or the test above proves nothing.
+  it.each([
+    ['a required setting is missing', 'KEY_VAULT_URL', undefined, /KEY_VAULT_URL: is required in Azure/],
+    ['a required setting is missing', 'PORTAL_JWKS_URL', undefined, /PORTAL_JWKS_URL/],
+    ['a required setting is missing', 'TABLES_ENDPOINT', undefined, /TABLES_CONNECTION_STRING/],
+    ['a required setting is missing', 'PORTAL_JWT_ISSUER', undefined, /PORTAL_JWT_ISSUER: is required/],
+    ['infra sets a setting nothing reads', 'TABLE_ENDPOINT', 'tableEndpoint', /TABLE_ENDPOINT: set by infra, read by nothing/],
+    ['infra sets a platform setting', 'WEBSITE_SITE_NAME', "'x'", /WEBSITE_SITE_NAME: set by the platform/],
+    ['infra sets a setting Flex refuses', 'FUNCTIONS_WORKER_RUNTIME', "'node'", /not allowed on Flex Consumption/],
+    ['infra sets the local-only portal secret', 'PORTAL_JWT_SECRET', "'0123456789abcdef0123456789abcdef'", /PORTAL_JWT_SECRET/],
+    ['infra sets a bad literal', 'STALE_KEY_DAYS', "'thirty'", /STALE_KEY_DAYS: must be a whole number/],
+  ])('fails when %s (%s)', (_case, name, expression, message) => {
+    const changed = { ...settings };
+    if (expression === undefined) delete changed[name];
+    else changed[name] = expression;
+    expect(driftProblems(changed).join('\n')).toMatch(message);
+  });
+
+  it('local.settings.sample.json holds only settings the app or the host reads, and loads as a local config', () => {
+    const sample = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
+    const host = new Set(['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage']);
+    const unknown = Object.keys(sample.Values).filter((name) => !(CONFIG_SETTINGS as string[]).includes(name) && !host.has(name));
+    expect(unknown).toEqual([]);
+    expect(loadConfig(sample.Values).runtime).toBe('local');
+  });
+});
+
+describe('infra/ templates hold together', () => {
+  const main = readBicep(join(infra, 'main.bicep'));
+
+  it('passes every module the parameters it declares and requires, and reads only outputs that exist', () => {
+    expect(main.modules.map((m) => m.symbol).sort()).toEqual(['access', 'functionApp', 'identity', 'monitoring', 'storage', 'vault']);
+    expect(moduleProblems(main)).toEqual([]);
+  });
+
+  it('the dev parameters file names only parameters of main.bicep and gives every required one', () => {
+    const file = JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, unknown> };
+    const given = Object.keys(file.parameters);
+    expect(given.filter((name) => !main.params.has(name))).toEqual([]);
+    const required = [...main.params].filter(([, p]) => !p.hasDefault).map(([name]) => name);
+    expect(required.filter((name) => !given.includes(name))).toEqual([]);
+  });
+
+  it('grants the identity only data-plane roles, each on its own resource', () => {
+    const access = readBicep(join(infra, 'modules', 'access.bicep'));
+    const roles = entries(blockAt(access.text, access.text.indexOf('var roles = {'))).map((e) => e.key);
+    expect(roles.sort()).toEqual(['keyVaultSecretsOfficer', 'monitoringMetricsPublisher', 'storageBlobDataOwner', 'storageTableDataContributor']);
+    const scopes = [...access.text.matchAll(/^\s*scope:\s*(\w+)\s*$/gm)].map((m) => m[1] ?? '');
+    expect(scopes.sort()).toEqual(['appInsights', 'storage', 'storage', 'vault']);
+    // No Owner, Contributor or account-key role anywhere in infra/.
+    const everything = ['main.bicep', 'modules/access.bicep', 'modules/storage.bicep', 'modules/key-vault.bicep', 'modules/function-app.bicep']
+      .map((f) => readFileSync(join(infra, f), 'utf8'))
+      .join('\n');
+    expect(everything).not.toMatch(/listKeys|8e3af657-a8ff-443c-a75c-2fe8c4bcb635|b24988ac-6180-42a0-ab88-20f7382dd24c|17d1049b-9a84-46fb-8f53-869881c3d3ab/);
+    expect(readFileSync(join(infra, 'modules', 'storage.bicep'), 'utf8')).toMatch(/allowSharedKeyAccess:\s*false/);
+  });
+
+  it('azure.yaml deploys service "api" to the app tagged for it', () => {
+    const yaml = readFileSync(join(root, 'azure.yaml'), 'utf8');
+    expect(yaml).toMatch(/services:\s*\n\s+api:\s*\n(\s+\w+: .+\n)*\s+host: function/);
+    expect(readFileSync(join(infra, 'modules', 'function-app.bicep'), 'utf8')).toMatch(/'azd-service-name': 'api'/);
+  });
+
+  it('.funcignore ships what the remote build compiles and leaves node_modules to it', () => {
+    const patterns = readFileSync(join(root, '.funcignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim().replace(/\/$/, ''))
+      .filter((l) => l && !l.startsWith('#'));
+    const ignored = (path: string): boolean =>
+      patterns.some((p) => {
+        const re = new RegExp('^' + p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*') + '(/|$)');
+        return path.split('/').some((_, i, parts) => re.test(parts.slice(i).join('/')));
+      });
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const tsconfigs = [...(pkg.scripts.build ?? '').matchAll(/-p (\S+)/g)].map((m) => m[1] ?? '');
+    expect(tsconfigs.length).toBeGreaterThan(0);
+    for (const t of tsconfigs) expect({ t, ignored: ignored(t) }).toEqual({ t, ignored: false });
+    for (const shipped of ['host.json', 'package.json', 'package-lock.json', 'functions/index.ts', 'portal/public/index.html', 'portal/src/main.ts'])
+      expect({ shipped, ignored: ignored(shipped) }).toEqual({ shipped, ignored: false });
+    // azd refuses remoteBuild when node_modules would be uploaded.
+    expect(ignored('node_modules')).toBe(true);
+    expect(ignored('local.settings.json')).toBe(true);
+  });
+});
