@@ -48,7 +48,9 @@ export async function showOnce(issued: IssuedKey[]): Promise<void> {
   byId('show-once-title').textContent = issued.length === 1 ? 'Your new key' : `Your ${issued.length} new keys`;
   list.replaceChildren(
     ...issued.map(({ key, metadata }) => {
-      const field = el('input', { readonly: true, value: key, 'aria-label': `Full key for ${metadata.label}`, spellcheck: 'false', autocomplete: 'off' });
+      const field = el('input', { readonly: true, 'aria-label': `Full key for ${metadata.label}`, spellcheck: 'false', autocomplete: 'off' });
+      // A property, not an attribute: the key never appears in the serialised DOM.
+      field.value = key;
       const copy = el('button', { type: 'button', 'aria-label': `Copy key ${metadata.label}` }, 'Copy');
       copy.addEventListener('click', async () => {
         try {

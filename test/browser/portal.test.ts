@@ -15,6 +15,7 @@ import { testServices } from '../support/services';
  * the main screens land in test-results/portal/.
  */
 describeWithBrowser('the portal page in a real browser', () => {
+  jest.setTimeout(60_000);
   let services: ServiceContext;
   let app: Awaited<ReturnType<typeof serveApp>>;
   let browser: Browser;
@@ -67,7 +68,11 @@ describeWithBrowser('the portal page in a real browser', () => {
     trackSecret(sandboxKey.key);
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    page.setDefaultTimeout(10_000);
     page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') console.error(`browser console: ${message.text()}`);
+    });
   });
 
   afterAll(async () => {
@@ -115,7 +120,9 @@ describeWithBrowser('the portal page in a real browser', () => {
     await shot('02-show-once');
     await page.click('#show-once-dialog [data-close]');
     await page.locator('#show-once-dialog[open]').waitFor({ state: 'detached' });
+    await page.locator('#show-once-list li').first().waitFor({ state: 'detached' });
     // Gone from the page once the dialog closes: only the masked form remains.
+    expect(await page.evaluate(() => [...document.querySelectorAll('input')].some((i) => i.value.startsWith('vp_cust_')))).toBe(false);
     expect(await page.content()).not.toContain(issuedKey);
     issuedKeyId = (await page.locator('#keys-table tr', { hasText: label }).getAttribute('data-key-id'))!;
     expect(issuedKeyId).toMatch(/^key_/);
@@ -222,6 +229,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     expect(values).toHaveLength(1);
     expect((await fetch(`${app.url}/v1/whoami`, { headers: { 'x-api-key': values[0]! } })).status).toBe(200);
     await page.click('#show-once-dialog [data-close]');
+    await page.locator('#show-once-list li').first().waitFor({ state: 'detached' });
     expect(await page.content()).not.toContain(values[0]!);
   });
 
