@@ -61,6 +61,15 @@ function loadAssets(): Map<string, Asset> {
   return found;
 }
 
+/** `If-None-Match` may list several tags, weak or strong, or `*` (RFC 9110 weak comparison). */
+function matchesEtag(header: string | null, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((tag) => {
+    const trimmed = tag.trim();
+    return trimmed === '*' || trimmed.replace(/^W\//, '') === etag;
+  });
+}
+
 export const portalPage: HttpFunctionDefinition = {
   kind: 'http',
   name: 'portal',
@@ -82,7 +91,7 @@ export const portalPage: HttpFunctionDefinition = {
     };
     // HEAD gets the same answer; the host leaves the body out.
     const response: HttpResponseInit =
-      request.headers.get('if-none-match') === asset.etag ? { status: 304, headers } : { status: 200, headers, body: asset.body };
+      matchesEtag(request.headers.get('if-none-match'), asset.etag) ? { status: 304, headers } : { status: 200, headers, body: asset.body };
     return response;
   },
 };

@@ -122,7 +122,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     await page.locator('#show-once-dialog[open]').waitFor({ state: 'detached' });
     await page.locator('#show-once-list li').first().waitFor({ state: 'detached' });
     // Gone from the page once the dialog closes: only the masked form remains.
-    expect(await page.evaluate(() => [...document.querySelectorAll('input')].some((i) => i.value.startsWith('vp_cust_')))).toBe(false);
+    expect(await page.evaluate("[...document.querySelectorAll('input')].some((i) => i.value.startsWith('vp_cust_'))")).toBe(false);
     expect(await page.content()).not.toContain(issuedKey);
     issuedKeyId = (await page.locator('#keys-table tr', { hasText: label }).getAttribute('data-key-id'))!;
     expect(issuedKeyId).toMatch(/^key_/);
