@@ -105,7 +105,8 @@ function wire(): void {
   for (const button of document.querySelectorAll<HTMLButtonElement>('[data-refresh]')) {
     button.addEventListener('click', () => current && void show(current));
   }
-  window.addEventListener('hashchange', route);
+  // A hand-over into a page that is already open changes only the fragment: start again as the new user.
+  window.addEventListener('hashchange', () => (takeTokenFromFragment() ? location.reload() : route()));
   // Views wire their controls once; they read the portal through this proxy when used.
   const lazy = new Proxy({} as Portal, { get: (_t, name) => (portal as unknown as Record<string | symbol, unknown>)[name] });
   initKeys(lazy);

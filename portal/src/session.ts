@@ -29,11 +29,12 @@ export function readClaims(token: string): Claims | undefined {
  * A token handed over by the portal back end in the address's fragment
  * (`/portal#access_token=...`) is taken and removed from the address bar and history at once.
  */
-export function takeTokenFromFragment(): void {
+export function takeTokenFromFragment(): boolean {
   const match = /(?:^#|&)access_token=([^&]+)/.exec(location.hash);
-  if (!match?.[1]) return;
+  if (!match?.[1]) return false;
   sessionStorage.setItem(STORAGE_KEY, decodeURIComponent(match[1]));
   history.replaceState(null, '', location.pathname + location.search);
+  return true;
 }
 
 export function currentToken(): string | undefined {

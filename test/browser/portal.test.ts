@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { ServiceContext } from '../../shared/services/context';
 import { SCREENSHOT_DIR, describeWithBrowser, launchBrowser } from '../support/browser';
 import { serveApp } from '../support/http';
-import { op } from '../support/portal';
+import { op, portalToken } from '../support/portal';
 import { COMPOUND_KEY_PATTERN, trackSecret } from '../support/secrets';
 import { testServices } from '../support/services';
 
@@ -289,5 +289,26 @@ describeWithBrowser('the portal page in a real browser', () => {
     const state = await services.tenantKeys.status(slug);
     expect(state.inGrace).toBe(true);
     expect(new Date(state.graceEndsAt!).getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
+  });
+
+  it('takes a token handed over in the address fragment, and drops it from the address bar and history', async () => {
+    await page.click('#sign-out');
+    await page.locator('#view-sign-in').waitFor();
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    const token = await portalToken(services, { customer: slug, roles: ['CustomerAdmin'], name: 'Handed Over' });
+    await page.goto(`${app.url}/portal#access_token=${encodeURIComponent(token)}`);
+    await page.locator('#keys-table tbody tr').first().waitFor();
+    expect(await page.textContent('#account-name')).toContain('Handed Over');
+    expect(page.url()).toBe(`${app.url}/portal`);
+    expect(await page.evaluate('sessionStorage.getItem("veriproof.portal.token")')).toBe(token);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+
+    // A token the API no longer accepts sends the user back to sign-in rather than leaving a broken page.
+    const expired = await portalToken(services, { customer: slug, roles: ['CustomerAdmin'] }, 1);
+    await page.evaluate(`sessionStorage.setItem("veriproof.portal.token", ${JSON.stringify(expired)})`);
+    await page.waitForTimeout(1_100);
+    await page.click('[data-refresh="keys"]');
+    await page.locator('#view-sign-in').waitFor();
+    expect(await page.evaluate('sessionStorage.getItem("veriproof.portal.token")')).toBeNull();
   });
 });
