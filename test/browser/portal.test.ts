@@ -55,14 +55,17 @@ describeWithBrowser('the portal page in a real browser', () => {
     });
 
   beforeAll(async () => {
+    // The first key is issued 31 days back, so it shows as stale; then the clock is the real one.
+    let offsetMs = -31 * 24 * 3_600_000;
     services = testServices(
       { USAGE_FLUSH_INTERVAL_MS: '500', PLANS: '{"starter":{"keyLimit":4,"requestsPerSecond":1,"burst":3}}' },
-      { background: true },
+      { background: true, clock: { now: () => new Date(Date.now() + offsetMs) } },
     );
     app = await serveApp(services);
     await services.customers.create({ slug, name: 'E2E Bank', plan: 'starter' });
     const first = await services.keys.issue(slug, { label: 'loan-review', application: 'loans' }, op('setup'));
     trackSecret(first.key);
+    offsetMs = 0;
     await services.customers.ensureSandbox();
     const sandboxKey = await services.keys.issue('sandbox', { label: `shared-demo-${slug}`, application: 'demo', environment: 'test' }, op('setup'));
     trackSecret(sandboxKey.key);
@@ -140,6 +143,9 @@ describeWithBrowser('the portal page in a real browser', () => {
     expect(stored).not.toContain(issuedKey.split('.')[2]);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     expect(await row(issuedKeyId).locator('td').nth(7).textContent()).toBe('Never');
+    // Unused for 30 days or more: the stale badge; a key issued today has none.
+    expect(await page.locator('#keys-table tbody tr', { hasText: 'loan-review' }).locator('td').nth(1).textContent()).toBe('loan-reviewstale');
+    expect(await row(issuedKeyId).locator('td').nth(1).textContent()).toBe(label);
     await shot('03-keys');
   });
 
