@@ -147,6 +147,12 @@ describeWithBrowser('the portal page in a real browser', () => {
     expect(await page.locator('#keys-table tbody tr', { hasText: 'loan-review' }).locator('td').nth(1).textContent()).toBe('loan-reviewstale');
     expect(await row(issuedKeyId).locator('td').nth(1).textContent()).toBe(label);
     await shot('03-keys');
+
+    // Every control the page has, shown or not, has an accessible name.
+    const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select, textarea, button')]
+      .filter((c) => !(c.labels?.length || c.getAttribute('aria-label') || c.getAttribute('aria-labelledby') || (c.tagName === 'BUTTON' && c.textContent.trim())))
+      .map((c) => c.outerHTML.slice(0, 80))`);
+    expect(unlabelled).toEqual([]);
   });
 
   it('the key ingests; last used, usage (accepted and rate-limited) and decisions move', async () => {
@@ -167,14 +173,15 @@ describeWithBrowser('the portal page in a real browser', () => {
       await page.waitForTimeout(300);
     }
     expect(await usageRow.locator('td').nth(3).textContent()).toBe('Within the hour');
-    expect(await page.textContent('#usage-chart-caption')).toMatch(new RegExp(`“${label}”.*[1-9]\\d* accepted, [1-9]\\d* rate-limited`));
+    // The chart loads on its own: wait for the one that counts this traffic.
+    await page.locator('#usage-chart-caption', { hasText: new RegExp(`“${label}”.*[1-9]\\d* accepted, [1-9]\\d* rate-limited`) }).waitFor();
     const bars = await page.$$eval('#usage-chart svg rect', (rects) => rects.filter((r) => Number(r.getAttribute('height')) > 0).length);
     expect(bars).toBeGreaterThanOrEqual(2);
     await shot('04-usage');
 
     await page.click('#tabs a[href="#keys"]');
-    await row(issuedKeyId).waitFor();
-    expect(await row(issuedKeyId).locator('td').nth(7).textContent()).toBe('Within the hour');
+    // The table re-renders when the list arrives: wait for the new cell rather than read the old one.
+    await row(issuedKeyId).locator('td:nth-child(8)', { hasText: 'Within the hour' }).waitFor();
 
     await page.click('#tabs a[href="#decisions"]');
     await page.selectOption('#decisions-label', label);
