@@ -121,6 +121,7 @@ async function main(): Promise<void> {
         : `  timer   ${d.name}  [${d.schedule}]`,
     );
   }
+  console.log(`\nThe portal page: ${host.url}/portal`);
   console.log('\nPress Ctrl-C to stop.');
 }
 

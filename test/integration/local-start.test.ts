@@ -26,6 +26,16 @@ describe('npm start (local host with Azurite)', () => {
     const whoami = await fetch(`http://localhost:${port}/v1/whoami`, { headers: { 'X-API-Key': key! } });
     expect(whoami.status).toBe(200);
     expect(await whoami.json()).toMatchObject({ customer: { slug: 'demo' }, key: { label: 'demo' } });
+    // The portal page, and its local sign-in (the sample settings carry the local signing secret).
+    // The banner ends after the "listening" line the start waits for: give it a moment to arrive.
+    for (const until = Date.now() + 5_000; !first.stdout().includes('Press Ctrl-C') && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+    expect(first.stdout()).toContain(`The portal page: http://localhost:${port}/portal`);
+    const portal = await fetch(`http://localhost:${port}/portal`);
+    expect(portal.status).toBe(200);
+    expect(await portal.text()).toContain('/portal/app/main.js');
+    expect((await fetch(`http://localhost:${port}/portal/app/main.js`)).status).toBe(200);
+    const signIn = (await (await fetch(`http://localhost:${port}/v1/local/sign-in`)).json()) as { customers: Array<{ slug: string }> };
+    expect(signIn.customers.map((c) => c.slug)).toContain('demo');
 
     expect(await first.stop('SIGINT')).toBe(0);
     expect(await isListening(azuritePort)).toBe(false);
