@@ -49,7 +49,13 @@ export class Api {
     }
     if (response.status === 204) return undefined as T;
     const text = await response.text();
-    const data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    let data: Record<string, unknown> = {};
+    try {
+      if (text) data = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // Not ours (a gateway's HTML error page, say): report the status alone.
+      if (response.ok) throw new ApiProblem(response.status, 'bad_response', 'The service sent an answer the page could not read.');
+    }
     if (response.ok) return data as T;
     const problem = new ApiProblem(
       response.status,
