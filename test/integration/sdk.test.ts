@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { InvalidApiKeyError, configureVeriproof, currentSession, withSession, type VeriproofHandle } from '../../sdk/src/index';
+import { InvalidApiKeyError, configureVeriproof, currentSession, withSession, type VeriproofHandle } from '../../sdks/typescript/src/index';
 import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
 import type { ServiceContext } from '../../shared/services/context';
 import { serveApp } from '../support/http';
