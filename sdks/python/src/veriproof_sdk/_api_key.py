@@ -1,0 +1,73 @@
+"""The compound key ``vp_cust_{slug}.{component}.{secret}`` and where its parts go.
+
+The secret travels in ``X-API-Key``, the component in ``x-functions-key``; nothing else ever sees
+them. Errors name where the key came from, never the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Dict
+
+# Slug: 2 to 32 lower-case letters or digits with single inner hyphens. Component: 32 characters
+# [A-Za-z0-9]. Secret: 32 bytes in canonical base64url without padding (43 characters; the last
+# one carries 4 bits, so it is one of 16 characters).
+_SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+_SECRET = r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]"
+_COMPOUND = re.compile(rf"vp_cust_({_SLUG})\.([A-Za-z0-9]{{32}})\.({_SECRET})")
+_BARE_SECRET = re.compile(_SECRET)
+# Longer than any valid key: refused before a pattern runs.
+_MAX_KEY_LENGTH = 160
+
+
+class InvalidApiKeyError(ValueError):
+    """A configured or provided value is not a Veriproof key. The message never contains it."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"The Veriproof API key from {source} is not a Veriproof key "
+            "(expected vp_cust_{customer}.{component}.{secret}). The key itself is not shown."
+        )
+        self.source = source
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A parsed key: the headers it is sent in, and the name logs may use for it."""
+
+    name: str
+    """``vp_cust_{slug}``, or "a bare key secret": the only way a log line may name the key."""
+    headers: Dict[str, str] = field(repr=False)
+    fingerprint: str = field(repr=False)
+    """SHA-256 of the headers: tells two keys apart without keeping a key as a dictionary key."""
+
+
+def parse_api_key(value: object, source: str) -> ApiKey:
+    """Parses a compound key (or a bare 43-character secret) from ``source``.
+
+    Raises :class:`InvalidApiKeyError` (a ``ValueError``) naming ``source`` when ``value`` is not
+    a Veriproof key; the message never contains the value.
+    """
+    if not isinstance(value, str):
+        raise InvalidApiKeyError(source)
+    key = value.strip()
+    if len(key) > _MAX_KEY_LENGTH:
+        raise InvalidApiKeyError(source)
+    compound = _COMPOUND.fullmatch(key)
+    if compound is not None:
+        slug, component, secret = compound.group(1), compound.group(2), compound.group(3)
+        if not 2 <= len(slug) <= 32:
+            raise InvalidApiKeyError(source)
+        return _key(f"vp_cust_{slug}", {"X-API-Key": secret, "x-functions-key": component})
+    if _BARE_SECRET.fullmatch(key) is not None:
+        return _key("a bare key secret", {"X-API-Key": key})
+    raise InvalidApiKeyError(source)
+
+
+def _key(name: str, headers: Dict[str, str]) -> ApiKey:
+    digest = hashlib.sha256()
+    for header, part in sorted(headers.items()):
+        digest.update(f"{header}\0{part}\0".encode())
+    return ApiKey(name=name, headers=headers, fingerprint=digest.hexdigest())

@@ -1,0 +1,251 @@
+"""The span exporter behind the SDK: OpenTelemetry's stock OTLP/HTTP (protobuf) exporter, with the
+key resolved once per export and the service's answers handled the way the TypeScript SDK does.
+
+- The stock ``OTLPSpanExporter`` encodes, compresses and posts; it is given a ``requests.Session``
+  of ours (its documented ``session`` parameter) that puts this export's key into the two headers
+  and nothing else into any header.
+- 429 and 503 are retried after ``Retry-After`` while the export's time bound allows; network
+  errors and answers without ``Retry-After`` are retried by the stock exporter, with backoff.
+- 401 and 403: one warning naming the key by its customer (``vp_cust_{slug}``), never the key;
+  exporting with that key then pauses for a while instead of hammering the service. A different
+  key (from the provider) resumes at once.
+- A provider that raises or returns something that is not a key fails that export only.
+
+``export`` never raises into the application.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, Optional, Sequence, cast
+
+import requests
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from ._api_key import ApiKey, InvalidApiKeyError
+
+logger = logging.getLogger("veriproof_sdk")
+
+# The logger of the stock exporter module (the same name in every release we support).
+_STOCK_LOGGER = logging.getLogger(OTLPSpanExporter.__module__)
+
+# Headers a request to Veriproof carries: the protocol's own and the key's. Anything else that
+# reached the session (OTEL_EXPORTER_OTLP_HEADERS meant for another backend, say) is dropped, so
+# a credential of another service is never sent to us.
+_PROTOCOL_HEADERS = frozenset(
+    {"content-type", "content-encoding", "content-length", "user-agent", "accept", "accept-encoding", "connection"}
+)
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+_REJECTED_STATUSES = frozenset({401, 403})
+# Waits for Retry-After within one export (each one a request to the service).
+_MAX_RETRY_AFTER_WAITS = 5
+
+
+@dataclass
+class _Attempt:
+    """One export, as seen by the session on the exporting thread."""
+
+    key: ApiKey
+    deadline: float
+    status: Optional[int] = None
+    problem: Optional[str] = None
+
+
+class _Exporting(threading.local):
+    attempt: Optional[_Attempt] = None
+
+
+_exporting = _Exporting()
+
+
+class _QuietOnRejectedKey(logging.Filter):
+    """Drops the stock exporter's own error line for an export whose key the service rejected:
+    the SDK logs one clearer warning for it instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        attempt = _exporting.attempt
+        return attempt is None or attempt.status not in _REJECTED_STATUSES
+
+
+_quiet_filter = _QuietOnRejectedKey()
+if _quiet_filter not in _STOCK_LOGGER.filters:
+    _STOCK_LOGGER.addFilter(_quiet_filter)
+
+
+class _KeyedSession(requests.Session):
+    """The stock exporter's HTTP session: this export's key in its two headers, Retry-After honoured."""
+
+    def __init__(self, stopping: threading.Event, clock: Callable[[], float], sleep: Callable[[float], bool]) -> None:
+        super().__init__()
+        self._stopping = stopping
+        self._clock = clock
+        self._sleep = sleep  # returns True when woken by shutdown
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        attempt = _exporting.attempt
+        if attempt is None:
+            raise RuntimeError("The Veriproof session only sends inside an export.")
+        for name in [name for name in request.headers if name.lower() not in _PROTOCOL_HEADERS]:
+            del request.headers[name]
+        request.headers.update(attempt.key.headers)
+        waits = 0
+        while True:
+            response = super().send(request, **kwargs)
+            attempt.status = response.status_code
+            if response.status_code in _REJECTED_STATUSES:
+                attempt.problem = _problem_code(response)
+            if response.status_code not in _RETRY_AFTER_STATUSES or waits >= _MAX_RETRY_AFTER_WAITS:
+                return response
+            wait = _retry_after_seconds(response.headers.get("Retry-After"))
+            remaining = attempt.deadline - self._clock()
+            if wait is None or wait >= remaining or self._stopping.is_set():
+                return response  # the stock exporter decides (its backoff, or give up)
+            _ = response.content  # read it, so the stock exporter can still log it after close
+            response.close()
+            waits += 1
+            if self._sleep(wait):
+                return response
+            kwargs["timeout"] = max(attempt.deadline - self._clock(), 0.001)
+
+
+class VeriproofSpanExporter(SpanExporter):
+    """Exports spans to Veriproof's ``/v1/traces`` with the key ``resolve_key`` returns for each export."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        resolve_key: Callable[[], ApiKey],
+        timeout_millis: int,
+        pause_millis: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Optional[Callable[[float], bool]] = None,
+    ) -> None:
+        self._resolve_key = resolve_key
+        self._timeout = timeout_millis / 1000
+        self._pause = pause_millis / 1000
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._paused: Optional[tuple[str, float]] = None  # (fingerprint, until)
+        self._provider_failing = False
+        self._stock = OTLPSpanExporter(
+            endpoint=url,
+            timeout=self._timeout,
+            compression=Compression.Gzip,
+            session=_KeyedSession(self._stopping, clock, sleep or self._stopping.wait),
+            # Explicit headers keep older stock releases from reading OTEL_EXPORTER_OTLP_HEADERS;
+            # the session drops everything but the key's headers anyway.
+            headers={"user-agent": "veriproof-sdk-python/0.1.0"},
+        )
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            return self._export(spans)
+        except Exception as error:  # never into the application
+            logger.warning("[veriproof] Export failed unexpectedly (%s); the spans of this export are dropped.", type(error).__name__)
+            return SpanExportResult.FAILURE
+
+    def _export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._stopping.is_set():
+            return SpanExportResult.FAILURE
+        key = self._key_for_export()
+        if key is None:
+            return SpanExportResult.FAILURE
+        with self._lock:
+            paused = self._paused
+        if paused is not None and paused[0] == key.fingerprint and self._clock() < paused[1]:
+            return SpanExportResult.FAILURE
+        attempt = _Attempt(key=key, deadline=self._clock() + self._timeout)
+        _exporting.attempt = attempt
+        try:
+            result = self._stock.export(spans)
+        finally:
+            _exporting.attempt = None
+        if attempt.status in _REJECTED_STATUSES:
+            self._pause_key(key, attempt)
+            return SpanExportResult.FAILURE
+        return result
+
+    def _key_for_export(self) -> Optional[ApiKey]:
+        try:
+            key = self._resolve_key()
+        except InvalidApiKeyError as error:
+            self._provider_failed(str(error))
+            return None
+        except Exception as error:
+            self._provider_failed(f"The api_key_provider failed ({type(error).__name__})")
+            return None
+        with self._lock:
+            self._provider_failing = False
+        return key
+
+    def _provider_failed(self, what: str) -> None:
+        with self._lock:
+            first = not self._provider_failing
+            self._provider_failing = True
+        if first:
+            logger.warning("[veriproof] %s; the spans of this export are dropped and the next export asks again.", what)
+
+    def _pause_key(self, key: ApiKey, attempt: _Attempt) -> None:
+        with self._lock:
+            already = self._paused is not None and self._paused[0] == key.fingerprint
+            self._paused = (key.fingerprint, self._clock() + self._pause)
+        if not already:
+            code = f" {attempt.problem}" if attempt.problem else ""
+            logger.warning(
+                "[veriproof] The service rejected the API key of %s (%s%s): it is unknown, revoked or not allowed to ingest. "
+                "Exporting with it is paused for %d s; a new key (VERIPROOF_API_KEY or your api_key_provider) resumes at once.",
+                key.name,
+                attempt.status,
+                code,
+                round(self._pause),
+            )
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True  # nothing is held here; the batch processor holds the queue
+
+    def shutdown(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()  # ends any Retry-After wait at once
+        stop = cast(Callable[[], None], self._stock.shutdown)  # untyped in some stock releases
+        try:
+            stop()
+        except Exception:  # never into the application
+            pass
+
+
+def _retry_after_seconds(value: Optional[str]) -> Optional[float]:
+    """``Retry-After`` as seconds: delay-seconds or an HTTP date (RFC 9110); None when absent or bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _problem_code(response: requests.Response) -> Optional[str]:
+    """The ``code`` of a problem+json body, if that is what the body is."""
+    try:
+        code = json.loads(response.content[:4096]).get("code")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(code, str) and 0 < len(code) <= 40 and all(c.islower() or c == "_" for c in code):
+        return code
+    return None

@@ -1,0 +1,60 @@
+"""What an application tells the SDK: one frozen dataclass, keyword arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+ApiKeyProvider = Callable[[], str]
+"""Returns the current compound key. Called once per export, on the exporting thread."""
+
+
+@dataclass(frozen=True)
+class VeriproofClientOptions:
+    """How the SDK reaches Veriproof.
+
+    Pass them as keywords::
+
+        VeriproofClientOptions(application_id="loan-review", api_key_provider=get_api_key)
+
+    Without ``api_key`` and ``api_key_provider`` the key is read from ``VERIPROOF_API_KEY``;
+    without ``endpoint``, the service's base URL from ``VERIPROOF_ENDPOINT``. The key is kept out
+    of this object's ``repr``.
+    """
+
+    application_id: str
+    """The application these spans belong to; recorded on the resource as ``veriproof.application.id``."""
+    api_key: Optional[str] = field(default=None, repr=False)
+    """The compound key ``vp_cust_{customer}.{component}.{secret}``."""
+    api_key_provider: Optional[ApiKeyProvider] = field(default=None, repr=False)
+    """Called for every export, so a key rotated in a secret manager is used without a restart."""
+    endpoint: Optional[str] = None
+    """The service's base URL (the SDK appends ``/v1/traces``)."""
+    export_timeout_millis: int = 10_000
+    """Bound on one export, retries and ``Retry-After`` waits included."""
+    rejected_key_pause_millis: int = 60_000
+    """How long exporting with a key the service rejected (401/403) stays paused."""
+    max_export_batch_size: int = 512
+    """Spans per export request (the service takes at most 10,000 spans per request)."""
+    max_queue_size: int = 2048
+    """Spans held for export; beyond it, new spans are dropped (OpenTelemetry's batch processor)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.application_id, str) or not self.application_id.strip():
+            raise ValueError("VeriproofClientOptions needs application_id, the name of your application (e.g. 'loan-review').")
+        if self.api_key is not None and not isinstance(self.api_key, str):
+            raise TypeError("VeriproofClientOptions.api_key must be a string (the compound key).")
+        if self.api_key_provider is not None and not callable(self.api_key_provider):
+            raise TypeError("VeriproofClientOptions.api_key_provider must be a callable returning the key.")
+        if self.api_key is not None and self.api_key_provider is not None:
+            raise ValueError("Give VeriproofClientOptions either api_key or api_key_provider, not both.")
+        if self.endpoint is not None and not isinstance(self.endpoint, str):
+            raise TypeError("VeriproofClientOptions.endpoint must be a string (the service's base URL).")
+        for name in ("export_timeout_millis", "rejected_key_pause_millis", "max_export_batch_size", "max_queue_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"VeriproofClientOptions.{name} must be a positive integer.")
+        if self.max_export_batch_size > 10_000:
+            raise ValueError("VeriproofClientOptions.max_export_batch_size is at most 10000 (the service's bound per request).")
+        if self.max_export_batch_size > self.max_queue_size:
+            raise ValueError("VeriproofClientOptions.max_export_batch_size cannot exceed max_queue_size.")

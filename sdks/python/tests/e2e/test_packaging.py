@@ -1,0 +1,36 @@
+"""The distribution: a wheel and an sdist from `python -m build`, typed, with nothing but the package."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+import zipfile
+
+from tests.e2e.conftest import Built
+
+
+def test_the_wheel_holds_the_typed_package_and_its_metadata(built: Built) -> None:
+    with zipfile.ZipFile(built.wheel) as wheel:
+        names = wheel.namelist()
+        metadata = wheel.read("veriproof_sdk-0.1.0.dist-info/METADATA").decode()
+    assert "veriproof_sdk/py.typed" in names and "veriproof_sdk/__init__.py" in names
+    assert not [n for n in names if n.startswith("tests/") or "/tests/" in n]
+    assert "Name: veriproof-sdk" in metadata and "Version: 0.1.0" in metadata
+    assert "Requires-Python: >=3.9" in metadata
+    for dependency in ("opentelemetry-api", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"):
+        assert f"Requires-Dist: {dependency}" in metadata
+
+
+def test_the_sdist_holds_the_sources_readme_and_project_file(built: Built) -> None:
+    with tarfile.open(built.sdist) as sdist:
+        names = sdist.getnames()
+    for required in ("pyproject.toml", "README.md", "src/veriproof_sdk/__init__.py", "src/veriproof_sdk/py.typed"):
+        assert f"veriproof_sdk-0.1.0/{required}" in names
+
+
+def test_the_installed_wheel_imports_in_a_fresh_environment(built: Built) -> None:
+    done = subprocess.run([str(built.python), "-c", "import veriproof_sdk, sys; print(veriproof_sdk.__version__, veriproof_sdk.__file__)"],
+                          capture_output=True, text=True, check=True)
+    version, location = done.stdout.split()
+    assert version == "0.1.0"
+    assert "site-packages" in location  # the installed wheel, not the checkout
