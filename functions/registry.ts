@@ -1,3 +1,4 @@
+import { apiDocs } from './api-docs';
 import { customerKeysAudit } from './customer-keys-audit';
 import { customerKeysIssue } from './customer-keys-issue';
 import { customerKeysList } from './customer-keys-list';
@@ -58,5 +59,6 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   staleKeys,
   usageRetention,
   portalPage,
+  apiDocs,
   localSignIn,
 ];

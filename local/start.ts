@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(`\nThe portal page: ${host.url}/portal`);
+  console.log(`The API reference (try any route with a key or token): ${host.url}/docs`);
   console.log('\nPress Ctrl-C to stop.');
 }
 

@@ -63,7 +63,7 @@ describe('production registration (functions/index.ts)', () => {
     expect(host.extensions.http.routePrefix).toBe('');
     const names = functionDefinitions.map((d) => d.name);
     expect(new Set(names).size).toBe(names.length);
-    for (const d of functionDefinitions) if (d.kind === 'http') expect(d.route).toMatch(/^(v1|portal)\//);
+    for (const d of functionDefinitions) if (d.kind === 'http') expect(d.route).toMatch(/^(v1|portal|docs)\//);
   });
 });
 
