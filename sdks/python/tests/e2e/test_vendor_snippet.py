@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Callable, Iterator, List, Tuple
 
 import pytest
 
@@ -45,7 +45,7 @@ class Application:
         assert answer.startswith(f"done {session_id}"), f"the application stopped: {answer!r}\n{self.finish()[1]}"
         return answer
 
-    def finish(self) -> "tuple[int, str]":
+    def finish(self) -> Tuple[int, str]:
         """Closes stdin (the application exits normally); returns its exit code and stderr."""
         if self.process.stdin is not None and not self.process.stdin.closed:
             self.process.stdin.close()
@@ -55,7 +55,7 @@ class Application:
 
 
 @pytest.fixture
-def start_app(built: Built, service: Service, tmp_path: Path) -> Iterator["callable[[str], Application]"]:  # type: ignore[valid-type]
+def start_app(built: Built, service: Service, tmp_path: Path) -> Iterator[Callable[[str], "Application"]]:
     started: List[Application] = []
 
     def start(key: str) -> Application:
@@ -75,7 +75,7 @@ def assert_no_key_in(text: str, *keys: str) -> None:
             assert part not in text, "a key or a part of one reached the application's output"
 
 
-def test_the_snippet_as_written_delivers_sessions_under_the_key_that_sent_them(service: Service, start_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_snippet_as_written_delivers_sessions_under_the_key_that_sent_them(service: Service, start_app: Callable[[str], Application]) -> None:
     slug = service.create_customer()
     key, _ = service.issue_key(slug, "loan-review-prod")
     app = start_app(key)
@@ -91,7 +91,7 @@ def test_the_snippet_as_written_delivers_sessions_under_the_key_that_sent_them(s
     assert_no_key_in(stderr, key)
 
 
-def test_a_key_rotated_in_the_vault_is_used_from_the_next_export_without_a_restart(service: Service, start_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_rotated_in_the_vault_is_used_from_the_next_export_without_a_restart(service: Service, start_app: Callable[[str], Application]) -> None:
     slug = service.create_customer()
     old, old_id = service.issue_key(slug, "before-rotation")
     new, _ = service.issue_key(slug, "after-rotation")
@@ -108,7 +108,7 @@ def test_a_key_rotated_in_the_vault_is_used_from_the_next_export_without_a_resta
     assert_no_key_in(stderr, old, new)
 
 
-def test_a_revoked_key_gets_one_warning_and_a_pause_while_the_application_keeps_running(service: Service, start_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoked_key_gets_one_warning_and_a_pause_while_the_application_keeps_running(service: Service, start_app: Callable[[str], Application]) -> None:
     slug = service.create_customer()
     revoked, revoked_id = service.issue_key(slug, "revoked")
     replacement, _ = service.issue_key(slug, "replacement")
@@ -129,7 +129,7 @@ def test_a_revoked_key_gets_one_warning_and_a_pause_while_the_application_keeps_
     assert_no_key_in(stderr, revoked, replacement)
 
 
-def test_a_rate_limited_key_backs_off_after_retry_after_and_its_spans_still_arrive(service: Service, start_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_rate_limited_key_backs_off_after_retry_after_and_its_spans_still_arrive(service: Service, start_app: Callable[[str], Application]) -> None:
     slug = service.create_customer()
     key, key_id = service.issue_key(slug, "limited")
     service.limit_key(slug, key_id, per_second=1, burst=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -106,7 +107,7 @@ def test_options_refuse_bad_values(kwargs: Dict[str, object], error: type) -> No
 
 def test_options_are_frozen() -> None:
     options = VeriproofClientOptions(application_id="app")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         options.application_id = "other"  # type: ignore[misc]
 
 
