@@ -1,3 +1,5 @@
+import { ApiError } from '../errors';
+import { MAX_SPANS_PER_REQUEST, WireFormatError, checkJsonValues, scanProtobufRequest, tooManySpans } from './limits';
 import { ExportTraceServiceRequest } from './proto-schema';
 
 /**
@@ -7,7 +9,9 @@ import { ExportTraceServiceRequest } from './proto-schema';
  *
  * Structural problems (wrong types, truncated protobuf, absurd nesting) reject the request
  * with {@link OtlpDecodeError}; a span whose ids are invalid is rejected on its own and
- * counted, which the handler reports as an OTLP partial success.
+ * counted (without an exception per span), which the handler reports as an OTLP partial
+ * success. The request's bounds (shared/otlp/limits.ts) are checked on the raw bytes first,
+ * so an oversized request is refused before it is expanded into objects.
  */
 
 export type AnyValueJson =
@@ -89,6 +93,7 @@ export const MAX_SESSION_ID_LENGTH = 256;
 export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat): DecodedTraceRequest {
   let raw: unknown;
   if (format === 'json') {
+    checkJsonValues(body);
     try {
       raw = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
     } catch (error) {
@@ -96,13 +101,16 @@ export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat): Decode
         error instanceof RangeError ? 'The JSON body is nested too deeply.' : 'The body is not valid JSON.',
       );
     }
+    if (countJsonSpans(raw) > MAX_SPANS_PER_REQUEST) throw tooManySpans();
   } else {
     try {
+      scanProtobufRequest(body);
       const message = ExportTraceServiceRequest.decode(body);
       raw = ExportTraceServiceRequest.toObject(message, { longs: String, enums: Number, bytes: String, arrays: true });
     } catch (error) {
+      if (error instanceof ApiError) throw error; // a bound exceeded (413)
       throw new OtlpDecodeError(
-        error instanceof RangeError && /call stack/i.test(error.message)
+        (error instanceof RangeError && /call stack/i.test(error.message)) || (error instanceof WireFormatError && /deeply/.test(error.message))
           ? 'The protobuf body is nested too deeply.'
           : 'The body is not a valid protobuf ExportTraceServiceRequest.',
       );
@@ -111,7 +119,17 @@ export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat): Decode
   return new Walker(format).request(raw);
 }
 
-class SpanRejected extends Error {}
+/** Spans in a parsed OTLP/JSON body, counted without looking inside them (0 for a wrong shape: the walker reports it). */
+function countJsonSpans(raw: unknown): number {
+  let spans = 0;
+  const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+  const field = (value: unknown, name: string): unknown =>
+    typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[name] : undefined;
+  for (const rs of list(field(raw, 'resourceSpans'))) {
+    for (const ss of list(field(rs, 'scopeSpans'))) spans += list(field(ss, 'spans')).length;
+  }
+  return spans;
+}
 
 class Walker {
   accepted = 0;
@@ -154,13 +172,13 @@ class Walker {
     const ss = this.object(raw, path);
     const spans: SpanJson[] = [];
     this.array(ss.spans, `${path}.spans`).forEach((span, i) => {
-      try {
-        spans.push(this.span(span, `${path}.spans[${i}]`));
-        this.accepted += 1;
-      } catch (error) {
-        if (!(error instanceof SpanRejected)) throw error;
+      const result = this.span(span, `${path}.spans[${i}]`);
+      if (typeof result === 'string') {
         this.rejected += 1;
-        this.rejectionMessage ??= error.message;
+        this.rejectionMessage ??= result;
+      } else {
+        spans.push(result);
+        this.accepted += 1;
       }
     });
     const out = {} as ScopeSpansJson;
@@ -178,12 +196,13 @@ class Walker {
     return out;
   }
 
-  private span(raw: unknown, path: string): SpanJson {
+  /** A valid span, or why it is rejected (a string: rejections are counted, not thrown). */
+  private span(raw: unknown, path: string): SpanJson | string {
     const s = this.object(raw, path);
     const traceId = this.id(s.traceId, 16, `${path}.traceId`);
     const spanId = this.id(s.spanId, 8, `${path}.spanId`);
-    if (!traceId) throw new SpanRejected(`${path}.traceId: must be 16 bytes and not all zero`);
-    if (!spanId) throw new SpanRejected(`${path}.spanId: must be 8 bytes and not all zero`);
+    if (!traceId) return `${path}.traceId: must be 16 bytes and not all zero`;
+    if (!spanId) return `${path}.spanId: must be 8 bytes and not all zero`;
     const span: SpanJson = {
       traceId,
       spanId,
@@ -195,7 +214,7 @@ class Walker {
     };
     if (s.parentSpanId !== undefined && s.parentSpanId !== null && s.parentSpanId !== '') {
       const parent = this.id(s.parentSpanId, 8, `${path}.parentSpanId`);
-      if (!parent) throw new SpanRejected(`${path}.parentSpanId: must be empty or 8 bytes`);
+      if (!parent) return `${path}.parentSpanId: must be empty or 8 bytes`;
       span.parentSpanId = parent;
     }
     const traceState = this.string(s.traceState, `${path}.traceState`);
@@ -213,12 +232,14 @@ class Walker {
       return event;
     });
     if (events.length) span.events = events;
-    const links = this.array(s.links, `${path}.links`).map((l, i) => {
+    const links: NonNullable<SpanJson['links']> = [];
+    const rawLinks = this.array(s.links, `${path}.links`);
+    for (let i = 0; i < rawLinks.length; i++) {
       const p = `${path}.links[${i}]`;
-      const lk = this.object(l, p);
+      const lk = this.object(rawLinks[i], p);
       const linkTrace = this.id(lk.traceId, 16, `${p}.traceId`);
       const linkSpan = this.id(lk.spanId, 8, `${p}.spanId`);
-      if (!linkTrace || !linkSpan) throw new SpanRejected(`${p}: a link needs a valid trace id and span id`);
+      if (!linkTrace || !linkSpan) return `${p}: a link needs a valid trace id and span id`;
       const link: NonNullable<SpanJson['links']>[number] = {
         traceId: linkTrace,
         spanId: linkSpan,
@@ -230,8 +251,8 @@ class Walker {
       if (dropped) link.droppedAttributesCount = dropped;
       const flags = this.count(lk.flags, `${p}.flags`);
       if (flags) link.flags = flags;
-      return link;
-    });
+      links.push(link);
+    }
     if (links.length) span.links = links;
     if (s.status !== undefined && s.status !== null) {
       const st = this.object(s.status, `${path}.status`);

@@ -22,10 +22,21 @@ export interface SessionBatch {
   /** Earliest span start and latest span end, ISO 8601 (undefined when spans carry no times). */
   startedAt: string | undefined;
   endedAt: string | undefined;
-  /** The spans themselves, as an OTLP/JSON-shaped document holding only this session's spans. */
+  /**
+   * This session's spans from one request, under the indices of their resource and scope in
+   * the request's shared document (shared/otlp/sessions.ts).
+   */
   document: string;
+  /** The shared document (resources and scopes) the batch refers to; stored before the batch. */
+  sharedHash: string;
   /** Content hash of `document`, which makes a retried request idempotent. */
   contentHash: string;
+}
+
+/** The resources and scopes of one request, stored once for all its sessions. */
+export interface SharedBatchContext {
+  hash: string;
+  document: string;
 }
 
 export interface StoredSession {
@@ -50,13 +61,18 @@ export interface StoredSession {
 
 export interface SessionRepository {
   /**
+   * Stores what the batches of one request share (resources and scopes), once, before the
+   * batches that refer to it. Idempotent: the same content under the same hash.
+   */
+  storeShared(customerSlug: string, shared: SharedBatchContext): Promise<void>;
+  /**
    * Durably appends one batch to its session (creating the session on first sight). A batch
    * whose content was already stored for that session is recognised and not counted twice,
    * so a client retrying after a lost response does not duplicate data.
    */
   append(source: IngestSource, batch: SessionBatch, receivedAt: string): Promise<'stored' | 'duplicate'>;
   get(customerSlug: string, sessionId: string): Promise<StoredSession | undefined>;
-  /** The stored span documents of a session, in arrival order. */
+  /** The stored span documents of a session as OTLP/JSON (resources and scopes included), in arrival order. */
   documents(customerSlug: string, sessionId: string): Promise<string[]>;
   /**
    * A customer's sessions, newest first (by first arrival), one page per call: one query on

@@ -1,7 +1,8 @@
 import type { Clock } from '../clock';
 import type { KeyIdentity } from '../domain';
 import type { Logger } from '../logging';
-import { groupSessions } from '../otlp/sessions';
+import { MAX_SESSIONS_PER_REQUEST, tooManySessions } from '../otlp/limits';
+import { groupSessions, sessionBatch } from '../otlp/sessions';
 import type { DecodedTraceRequest } from '../otlp/trace-request';
 import type { SessionRepository } from '../ports/session-repository';
 
@@ -25,9 +26,15 @@ export class IngestService {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves only once every session of the request is durably stored. */
+  /**
+   * Resolves only once every session of the request is durably stored. What the sessions share
+   * (resources, scopes) is written once first; each session's document is built only when it
+   * is written, a few at a time, so memory stays bounded by the request, not by its sessions.
+   */
   async ingest(identity: KeyIdentity, request: DecodedTraceRequest): Promise<IngestResult> {
     const grouped = groupSessions(request);
+    if (grouped.sessions.length > MAX_SESSIONS_PER_REQUEST) throw tooManySessions();
+    if (grouped.sessions.length > 0) await this.sessions.storeShared(identity.customerSlug, grouped.shared);
     const receivedAt = this.clock.now().toISOString();
     const source = {
       customerId: identity.customerId,
@@ -40,13 +47,13 @@ export class IngestService {
     let duplicates = 0;
     let next = 0;
     const worker = async () => {
-      while (next < grouped.batches.length) {
-        const batch = grouped.batches[next++]!;
+      while (next < grouped.sessions.length) {
+        const batch = sessionBatch(grouped.sessions[next++]!, grouped.shared);
         if ((await this.sessions.append(source, batch, receivedAt)) === 'duplicate') duplicates += 1;
       }
     };
     const results = await Promise.allSettled(
-      Array.from({ length: Math.min(WRITE_CONCURRENCY, grouped.batches.length) }, worker),
+      Array.from({ length: Math.min(WRITE_CONCURRENCY, grouped.sessions.length) }, worker),
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -56,7 +63,7 @@ export class IngestService {
       acceptedSpans: request.acceptedSpans - grouped.rejectedSpans,
       rejectedSpans,
       rejectionMessage: request.rejectionMessage ?? grouped.rejectionMessage,
-      sessions: grouped.batches.length,
+      sessions: grouped.sessions.length,
       duplicates,
     };
     this.log.info('traces ingested', {

@@ -22,6 +22,7 @@ function batch(sessionId: string, document: string, spanCount = 1, traceId = 'a'
     startedAt: '2026-01-01T00:00:00.000Z',
     endedAt: '2026-01-01T00:00:01.000Z',
     document,
+    sharedHash: '0'.repeat(64),
     contentHash: createHash('sha256').update(sessionId).update(document).digest('hex'),
   };
 }

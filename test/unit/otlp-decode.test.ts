@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { groupSessions } from '../../shared/otlp/sessions';
+import { assembleDocument, groupSessions, sessionBatch, type GroupedSessions } from '../../shared/otlp/sessions';
 import { MAX_VALUE_DEPTH, OtlpDecodeError, decodeTraceRequest } from '../../shared/otlp/trace-request';
 import { encodeSpans, recordSpans } from '../support/otel';
 
@@ -14,6 +14,8 @@ const span = (overrides: Record<string, unknown> = {}) => ({
   endTimeUnixNano: '1700000001000000000',
   ...overrides,
 });
+/** Each session's batch, as the ingest service builds them one at a time. */
+const batchesOf = (grouped: GroupedSessions) => grouped.sessions.map((group) => sessionBatch(group, grouped.shared));
 const request = (spans: unknown[], resourceAttributes: unknown[] = []) => ({
   resourceSpans: [{ resource: { attributes: resourceAttributes }, scopeSpans: [{ scope: { name: 's' }, spans }] }],
 });
@@ -59,11 +61,11 @@ describe('OTLP decoding: happy path', () => {
 
   it('groups spans into sessions by session.id, falling back to the trace id', () => {
     const grouped = groupSessions(decodeTraceRequest(encoded.json, 'json'));
-    const byId = Object.fromEntries(grouped.batches.map((b) => [b.sessionId, b]));
+    const byId = Object.fromEntries(batchesOf(grouped).map((b) => [b.sessionId, b]));
     expect(Object.keys(byId).sort()).toEqual(['sess-1', 'sess-2', spans[2]!.spanContext().traceId].sort());
     expect(byId['sess-1']).toMatchObject({ sessionIdSource: 'attribute', serviceName: 'checkout', spanCount: 1 });
     expect(byId[spans[2]!.spanContext().traceId]).toMatchObject({ sessionIdSource: 'trace', spanCount: 1 });
-    const document = JSON.parse(byId['sess-1']!.document);
+    const document = JSON.parse(assembleDocument(byId['sess-1']!.document, grouped.shared.document));
     expect(document.resourceSpans[0].resource.attributes).toEqual([{ key: 'service.name', value: { stringValue: 'checkout' } }]);
     expect(document.resourceSpans[0].scopeSpans[0].scope).toEqual({ name: 'test-scope', version: '1.2.3' });
     expect(document.resourceSpans[0].scopeSpans[0].spans.map((s: { name: string }) => s.name)).toEqual(['checkout']);
@@ -73,9 +75,31 @@ describe('OTLP decoding: happy path', () => {
     const body = utf8(request([span(), span({ spanId: '1111111111111111' })], [{ key: 'session.id', value: { stringValue: 'r-1' } }]));
     const first = groupSessions(decodeTraceRequest(body, 'json'));
     const again = groupSessions(decodeTraceRequest(body, 'json'));
-    expect(first.batches).toHaveLength(1);
-    expect(first.batches[0]).toMatchObject({ sessionId: 'r-1', sessionIdSource: 'attribute', spanCount: 2, startedAt: '2023-11-14T22:13:20.000Z', endedAt: '2023-11-14T22:13:21.000Z' });
-    expect(again.batches[0]!.contentHash).toBe(first.batches[0]!.contentHash);
+    expect(batchesOf(first)).toHaveLength(1);
+    expect(batchesOf(first)[0]).toMatchObject({ sessionId: 'r-1', sessionIdSource: 'attribute', spanCount: 2, startedAt: '2023-11-14T22:13:20.000Z', endedAt: '2023-11-14T22:13:21.000Z' });
+    expect(batchesOf(again)[0]!.contentHash).toBe(batchesOf(first)[0]!.contentHash);
+    expect(again.shared.hash).toBe(first.shared.hash);
+  });
+
+  it('keeps what sessions share (resource, scope) in one document, referred to by every session', () => {
+    const resource = [{ key: 'service.name', value: { stringValue: 'big' } }, { key: 'blob', value: { stringValue: 'r'.repeat(10_000) } }];
+    const spans = Array.from({ length: 50 }, (_, i) =>
+      span({ spanId: (i + 1).toString(16).padStart(16, '0'), attributes: [{ key: 'session.id', value: { stringValue: `s-${i}` } }] }),
+    );
+    const grouped = groupSessions(decodeTraceRequest(utf8(request(spans, resource)), 'json'));
+    const batches = batchesOf(grouped);
+    expect(batches).toHaveLength(50);
+    expect(grouped.shared.document.match(/rrrrrrrrrr/g)!.length).toBeGreaterThan(0);
+    for (const batch of batches) {
+      expect(batch.document).not.toContain('rrrrrrrrrr'); // the resource is not copied into sessions
+      expect(batch.sharedHash).toBe(grouped.shared.hash);
+      const whole = JSON.parse(assembleDocument(batch.document, grouped.shared.document));
+      expect(whole.resourceSpans[0].resource.attributes).toEqual(resource);
+      expect(whole.resourceSpans[0].scopeSpans[0].scope).toEqual({ name: 's' });
+      expect(whole.resourceSpans[0].scopeSpans[0].spans).toHaveLength(1);
+    }
+    const total = grouped.shared.document.length + batches.reduce((sum, b) => sum + b.document.length, 0);
+    expect(total).toBeLessThan(3 * utf8(request(spans, resource)).length);
   });
 
   it('accepts int64 as numbers or strings, upper-case hex ids, and an empty request', () => {
@@ -101,7 +125,7 @@ describe('OTLP decoding: error path', () => {
 
   it('rejects a span whose session id is too long', () => {
     const grouped = groupSessions(decodeTraceRequest(utf8(request([span({ attributes: [{ key: 'session.id', value: { stringValue: 'x'.repeat(300) } }] }), span()])), 'json'));
-    expect(grouped.batches).toHaveLength(1);
+    expect(grouped.sessions).toHaveLength(1);
     expect(grouped.rejectedSpans).toBe(1);
   });
 

@@ -1,16 +1,22 @@
 import type { Page } from '../../ports/audit-log';
-import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, StoredSession } from '../../ports/session-repository';
+import { assembleDocument } from '../../otlp/sessions';
+import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, SharedBatchContext, StoredSession } from '../../ports/session-repository';
 
 /** In-memory SessionRepository for unit tests. */
 export class MemorySessionRepository implements SessionRepository {
   readonly sessions = new Map<string, StoredSession>();
-  readonly batches = new Map<string, { hash: string; document: string }[]>();
+  readonly batches = new Map<string, { hash: string; document: string; shared: string }[]>();
+  readonly shared = new Map<string, string>();
+
+  async storeShared(customerSlug: string, shared: SharedBatchContext): Promise<void> {
+    this.shared.set(`${customerSlug}/${shared.hash}`, shared.document);
+  }
 
   async append(source: IngestSource, batch: SessionBatch, receivedAt: string): Promise<'stored' | 'duplicate'> {
     const key = `${source.customerSlug}/${batch.sessionId}`;
     const stored = this.batches.get(key) ?? [];
     if (stored.some((b) => b.hash === batch.contentHash)) return 'duplicate';
-    stored.push({ hash: batch.contentHash, document: batch.document });
+    stored.push({ hash: batch.contentHash, document: batch.document, shared: batch.sharedHash });
     this.batches.set(key, stored);
     const current = this.sessions.get(key);
     const sandbox = source.environment === 'test';
@@ -40,7 +46,9 @@ export class MemorySessionRepository implements SessionRepository {
   }
 
   async documents(customerSlug: string, sessionId: string): Promise<string[]> {
-    return (this.batches.get(`${customerSlug}/${sessionId}`) ?? []).map((b) => b.document);
+    return (this.batches.get(`${customerSlug}/${sessionId}`) ?? []).map((b) =>
+      assembleDocument(b.document, this.shared.get(`${customerSlug}/${b.shared}`)),
+    );
   }
 
   async list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>> {

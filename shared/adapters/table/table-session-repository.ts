@@ -2,7 +2,8 @@ import { odata, type TableEntity, type TransactionAction } from '@azure/data-tab
 import { createHash } from 'node:crypto';
 import type { KeyEnvironment } from '../../domain';
 import type { Page } from '../../ports/audit-log';
-import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, StoredSession } from '../../ports/session-repository';
+import { assembleDocument } from '../../otlp/sessions';
+import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, SharedBatchContext, StoredSession } from '../../ports/session-repository';
 import { BoundedCache } from '../../cache/bounded-cache';
 import { INVALID_CURSOR, backoff, decodeCursor, encodeCursor, invertedTime, withoutUndefined } from './rows';
 import { statusOf, type TableStorage } from './table-storage';
@@ -15,6 +16,9 @@ import { statusOf, type TableStorage } from './table-storage';
  *                                   the inverted first-seen time makes a partition scan newest first
  * - `b_{sid}_{content hash}_{part}` the span documents of each batch, split over rows and properties
  *                                   to stay inside Table Storage's entity and property limits
+ * - `r_{shared hash}_{part}`        what the batches of one request share (resources, scopes),
+ *                                   written once before them and referred to by hash, so a big
+ *                                   resource is stored once per request, not once per session
  *
  * `{sid}` is a hash of the session id (ids are arbitrary text; row keys are not). Part 000 of a
  * batch is written in the same entity-group transaction as the summary update, so a batch is
@@ -35,6 +39,7 @@ const sid = (sessionId: string): string => createHash('sha256').update(sessionId
 const indexRow = (s: string): string => `i_${s}`;
 const batchRow = (s: string, contentHash: string, part: number): string =>
   `b_${s}_${contentHash.slice(0, 32)}_${String(part).padStart(3, '0')}`;
+const sharedPrefix = (hash: string): string => `r_${hash.slice(0, 32)}_`;
 
 type SummaryEntity = {
   partitionKey: string;
@@ -72,6 +77,13 @@ function splitDocument(document: string): Record<string, string>[] {
 
 const entityBytes = (entity: object): number => Buffer.byteLength(JSON.stringify(entity), 'utf8');
 
+/** A row's document text, rejoined from its data properties `d0`, `d1`, .... */
+function chunksOf(row: Record<string, unknown>): string {
+  let text = '';
+  for (let n = 0; typeof row[`d${n}`] === 'string'; n++) text += row[`d${n}`] as string;
+  return text;
+}
+
 function toSession(row: SummaryEntity): StoredSession {
   return {
     sessionId: row.sessionId,
@@ -99,11 +111,27 @@ const maxIso = (a: string | undefined, b: string | undefined) => (a && b ? (a > 
 export class TableSessionRepository implements SessionRepository {
   /** Session id hash -> summary row key; safe to cache because the index never changes. */
   private readonly summaryKeys = new BoundedCache<string, string>(10_000);
+  /** Shared documents this instance has written (content-addressed, so never stale). */
+  private readonly sharedWritten = new BoundedCache<string, true>(10_000);
 
   constructor(private readonly storage: TableStorage) {}
 
   private get table() {
     return this.storage.clients.sessions;
+  }
+
+  async storeShared(customerSlug: string, shared: SharedBatchContext): Promise<void> {
+    const cacheKey = `${customerSlug}/${shared.hash}`;
+    // An application sends the same resource with every export: written once, then known here.
+    if (this.sharedWritten.get(cacheKey)) return;
+    await this.writeAhead(
+      splitDocument(shared.document).map((data, part) => ({
+        ...data,
+        partitionKey: customerSlug,
+        rowKey: `${sharedPrefix(shared.hash)}${String(part).padStart(3, '0')}`,
+      })),
+    );
+    this.sharedWritten.set(cacheKey, true);
   }
 
   async append(source: IngestSource, batch: SessionBatch, receivedAt: string): Promise<'stored' | 'duplicate'> {
@@ -115,6 +143,7 @@ export class TableSessionRepository implements SessionRepository {
       rowKey: batchRow(s, batch.contentHash, part),
       receivedAt,
       parts: 0,
+      shared: batch.sharedHash,
     }));
     const marker = parts[0]!;
     marker.parts = parts.length;
@@ -188,36 +217,47 @@ export class TableSessionRepository implements SessionRepository {
 
   async documents(customerSlug: string, sessionId: string): Promise<string[]> {
     const s = sid(sessionId);
-    const rows = await this.storage.call(async (o) => {
-      const out: Array<Record<string, unknown> & { rowKey: string; receivedAt: string; parts: number }> = [];
-      const from = `b_${s}_`;
-      const to = `b_${s}\``;
-      for await (const row of this.table.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: odata`PartitionKey eq ${customerSlug} and RowKey ge ${from} and RowKey lt ${to}` },
-        abortSignal: o.abortSignal,
-      })) {
-        out.push(row as never);
-      }
-      return out;
-    });
-    const batches = new Map<string, { receivedAt: string; parts: number; rows: Map<number, string> }>();
+    const rows = await this.rowsFrom(customerSlug, `b_${s}_`);
+    const batches = new Map<string, { receivedAt: string; parts: number; shared: string | undefined; rows: Map<number, string> }>();
     for (const row of rows) {
       const [, , hash, partText] = row.rowKey.split('_');
       const part = Number(partText);
-      const entry = batches.get(hash!) ?? { receivedAt: '', parts: 0, rows: new Map<number, string>() };
-      let text = '';
-      for (let n = 0; typeof row[`d${n}`] === 'string'; n++) text += row[`d${n}`] as string;
-      entry.rows.set(part, text);
+      const entry = batches.get(hash!) ?? { receivedAt: '', parts: 0, shared: undefined, rows: new Map<number, string>() };
+      entry.rows.set(part, chunksOf(row));
       if (part === 0) {
-        entry.receivedAt = row.receivedAt;
-        entry.parts = row.parts;
+        entry.receivedAt = row.receivedAt as string;
+        entry.parts = row.parts as number;
+        entry.shared = typeof row.shared === 'string' ? row.shared : undefined;
       }
       batches.set(hash!, entry);
     }
-    return [...batches.values()]
+    const committed = [...batches.values()]
       .filter((b) => b.parts > 0 && b.rows.size >= b.parts) // a batch without its part 000 was never committed
-      .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))
-      .map((b) => Array.from({ length: b.parts }, (_, i) => b.rows.get(i) ?? '').join(''));
+      .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+    const shared = new Map<string, string>();
+    for (const hash of new Set(committed.flatMap((b) => (b.shared ? [b.shared] : [])))) {
+      const parts = await this.rowsFrom(customerSlug, sharedPrefix(hash));
+      shared.set(hash, parts.sort((a, b) => a.rowKey.localeCompare(b.rowKey)).map(chunksOf).join(''));
+    }
+    return committed.map((b) => {
+      const stored = Array.from({ length: b.parts }, (_, i) => b.rows.get(i) ?? '').join('');
+      return assembleDocument(stored, b.shared ? shared.get(b.shared) : undefined);
+    });
+  }
+
+  /** Every row of the customer's partition whose key starts with `prefix`. */
+  private rowsFrom(customerSlug: string, prefix: string): Promise<Array<Record<string, unknown> & { rowKey: string }>> {
+    return this.storage.call(async (o) => {
+      const out: Array<Record<string, unknown> & { rowKey: string }> = [];
+      const upper = `${prefix.slice(0, -1)}\``; // '`' sorts right after '_'
+      for await (const row of this.table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: odata`PartitionKey eq ${customerSlug} and RowKey ge ${prefix} and RowKey lt ${upper}` },
+        abortSignal: o.abortSignal,
+      })) {
+        out.push(row as Record<string, unknown> & { rowKey: string });
+      }
+      return out;
+    });
   }
 
   async list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>> {

@@ -1,0 +1,168 @@
+import { ApiError } from '../errors';
+
+/**
+ * What one OTLP request may carry besides its bytes, checked before the body is expanded into
+ * objects, so that no request costs more memory, CPU or storage than a bounded multiple of its
+ * size. Our SDKs send at most 512 spans per request (OpenTelemetry's default batch), well
+ * inside every bound.
+ */
+
+/** Spans per request, counted before decoding. */
+export const MAX_SPANS_PER_REQUEST = 10_000;
+/** Distinct sessions per request, counted after grouping and before anything is stored. */
+export const MAX_SESSIONS_PER_REQUEST = 1_000;
+/**
+ * Values per request: resource and scope entries, spans, attributes, events, links and nested
+ * attribute values together (protobuf messages, JSON objects and arrays). What decoding
+ * allocates grows with this count, not with the byte count, so it is bounded on its own.
+ */
+export const MAX_VALUES_PER_REQUEST = 500_000;
+/** Nesting of messages (resource spans, scope spans, span, attribute, nested values). */
+const MAX_MESSAGE_DEPTH = 80;
+
+export const tooManySpans = (): ApiError =>
+  new ApiError('too_many_spans', `An OTLP request may carry at most ${MAX_SPANS_PER_REQUEST} spans; split the batch.`, {
+    extensions: { maxSpans: MAX_SPANS_PER_REQUEST },
+  });
+
+export const tooManySessions = (): ApiError =>
+  new ApiError('too_many_sessions', `An OTLP request may carry spans of at most ${MAX_SESSIONS_PER_REQUEST} sessions; split the batch.`, {
+    extensions: { maxSessions: MAX_SESSIONS_PER_REQUEST },
+  });
+
+export const tooManyValues = (): ApiError =>
+  new ApiError(
+    'too_many_values',
+    `An OTLP request may carry at most ${MAX_VALUES_PER_REQUEST} values (spans, attributes, events, links and nested values together); split the batch.`,
+    { extensions: { maxValues: MAX_VALUES_PER_REQUEST } },
+  );
+
+/** The body is not well-formed protobuf wire format (reported as 400 `invalid_body`). */
+export class WireFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WireFormatError';
+  }
+}
+
+// The submessage fields of the OTLP trace messages, by field number (opentelemetry-proto).
+type Message =
+  | 'request'
+  | 'resourceSpans'
+  | 'resource'
+  | 'scopeSpans'
+  | 'scope'
+  | 'span'
+  | 'event'
+  | 'link'
+  | 'status'
+  | 'keyValue'
+  | 'anyValue'
+  | 'arrayValue'
+  | 'keyValueList';
+
+const SUBMESSAGES: Record<Message, Partial<Record<number, Message>>> = {
+  request: { 1: 'resourceSpans' },
+  resourceSpans: { 1: 'resource', 2: 'scopeSpans' },
+  resource: { 1: 'keyValue' },
+  scopeSpans: { 1: 'scope', 2: 'span' },
+  scope: { 3: 'keyValue' },
+  span: { 9: 'keyValue', 11: 'event', 13: 'link', 15: 'status' },
+  event: { 3: 'keyValue' },
+  link: { 4: 'keyValue' },
+  status: {},
+  keyValue: { 2: 'anyValue' },
+  anyValue: { 5: 'arrayValue', 6: 'keyValueList' },
+  arrayValue: { 1: 'anyValue' },
+  keyValueList: { 1: 'keyValue' },
+};
+
+export interface RequestShape {
+  spans: number;
+  values: number;
+}
+
+/**
+ * Walks an `ExportTraceServiceRequest` in protobuf wire format without decoding it: counts its
+ * spans and values and checks that every length stays inside its parent. Throws the 413 of the
+ * first bound exceeded as soon as it is exceeded, or {@link WireFormatError}.
+ */
+export function scanProtobufRequest(body: Uint8Array): RequestShape {
+  const shape: RequestShape = { spans: 0, values: 0 };
+  scanMessage(body, 0, body.length, 'request', 0, shape);
+  return shape;
+}
+
+function scanMessage(buf: Uint8Array, start: number, end: number, message: Message, depth: number, shape: RequestShape): void {
+  if (depth > MAX_MESSAGE_DEPTH) throw new WireFormatError('The protobuf body is nested too deeply.');
+  const children = SUBMESSAGES[message];
+  let pos = start;
+  while (pos < end) {
+    const [tag, afterTag] = varint(buf, pos, end);
+    pos = afterTag;
+    const fieldNumber = Math.floor(tag / 8);
+    const wireType = tag % 8;
+    if (fieldNumber === 0) throw new WireFormatError('field number 0');
+    switch (wireType) {
+      case 0:
+        pos = varint(buf, pos, end)[1];
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 5:
+        pos += 4;
+        break;
+      case 2: {
+        const [length, afterLength] = varint(buf, pos, end);
+        pos = afterLength;
+        if (length > end - pos) throw new WireFormatError('a length runs past its message');
+        const child = children[fieldNumber];
+        if (child) {
+          shape.values += 1;
+          if (child === 'span' && ++shape.spans > MAX_SPANS_PER_REQUEST) throw tooManySpans();
+          if (shape.values > MAX_VALUES_PER_REQUEST) throw tooManyValues();
+          scanMessage(buf, pos, pos + length, child, depth + 1, shape);
+        }
+        pos += length;
+        break;
+      }
+      default:
+        throw new WireFormatError(`wire type ${wireType}`);
+    }
+    if (pos > end) throw new WireFormatError('a field runs past its message');
+  }
+}
+
+/** A base-128 varint (at most 10 bytes); lengths beyond 2^53 cannot be in bounds anyway. */
+function varint(buf: Uint8Array, start: number, end: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (let pos = start; pos < end && pos < start + 10; pos++) {
+    const byte = buf[pos]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [value, pos + 1];
+    scale *= 128;
+  }
+  throw new WireFormatError('a truncated varint');
+}
+
+/**
+ * Counts the objects and arrays of a JSON body from its bytes, before parsing, and throws
+ * {@link tooManyValues} past the bound: what `JSON.parse` allocates grows with this count.
+ */
+export function checkJsonValues(body: Uint8Array): void {
+  let values = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i]!;
+    if (inString) {
+      if (byte === 0x5c) i += 1; // backslash: skip the escaped character
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if ((byte === 0x7b || byte === 0x5b) && ++values > MAX_VALUES_PER_REQUEST) {
+      throw tooManyValues();
+    }
+  }
+}
