@@ -34,6 +34,12 @@ export function registerFunctions(
   }
 }
 
+// Request bodies arrive as streams: the Functions host hands the request over before its body is
+// read, the door runs on the headers, and each handler reads the body with its route's own bound
+// (shared/http/body.ts). Without this the host would buffer every body (up to
+// FUNCTIONS_REQUEST_BODY_SIZE_LIMIT) before any of our code runs.
+app.setup({ enableHttpStream: true });
+
 const config = loadConfig();
 let services: ServiceContext | undefined;
 registerFunctions(functionDefinitions, () => (services ??= createServices(config)));

@@ -1,7 +1,8 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { ExportTraceServiceResponse } from '../shared/otlp/proto-schema';
-import { CONTENT_TYPES, checkDeclaredLength, decodeContent, otlpFormatOf } from '../shared/otlp/http-body';
+import { readBody } from '../shared/http/body';
+import { CONTENT_TYPES, decodeContent, otlpFormatOf, tooLarge } from '../shared/otlp/http-body';
 import { decodeTraceRequest, type OtlpFormat } from '../shared/otlp/trace-request';
 import { INGEST_KEY_TYPES, type HttpFunctionDefinition } from './definitions';
 
@@ -30,8 +31,7 @@ export const tracesIngest: HttpFunctionDefinition = {
   handler: async (request, { services, identity }) => {
     const maxBytes = services.config.ingest.maxBodyBytes;
     const format = otlpFormatOf(request.headers.get('content-type'));
-    checkDeclaredLength(request.headers.get('content-length'), maxBytes);
-    const raw = new Uint8Array(await request.arrayBuffer());
+    const raw = await readBody(request, maxBytes, () => tooLarge(maxBytes));
     const body = await decodeContent(raw, request.headers.get('content-encoding'), maxBytes);
     const decoded = decodeTraceRequest(body, format);
     const result = await services.ingest.ingest(identity, decoded);

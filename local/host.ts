@@ -12,8 +12,11 @@ import { serveDiagnostics } from './diagnostics';
 import { Router } from './router';
 import { TimerScheduler } from './timers';
 
-/** Largest request body the local host reads (the Functions host's own limit is 100 MB). */
-export const LOCAL_MAX_BODY_BYTES = 100 * 1024 * 1024;
+/** Largest body of the local-only diagnostics routes (function bodies are read by their handlers). */
+const DIAGNOSTICS_MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** Time for a whole request (headers and body) to arrive; a stalled client is cut off. */
+const REQUEST_TIMEOUT_MS = 60_000;
+const HEADERS_TIMEOUT_MS = 15_000;
 /** Largest header section accepted, as on Azure's front ends. */
 export const LOCAL_MAX_HEADER_BYTES = 16 * 1024;
 
@@ -78,6 +81,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     });
   });
   server.keepAliveTimeout = 5000;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
   // Requests Node's parser refuses (bad header bytes, oversized header sections) get a problem
   // document too, as every other error does; Azure's front end answers these in production.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -101,7 +106,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     const invocationId = randomUUID();
     const url = requestUrl(req);
     if (options.diagnostics && url.pathname.startsWith('/_local/')) {
-      const body = await readBody(req, LOCAL_MAX_BODY_BYTES);
+      const body = await readBody(req, DIAGNOSTICS_MAX_BODY_BYTES);
       if (body !== 'too_large' && (await serveDiagnostics(url.pathname, req.method ?? 'GET', body, req, res, options.getServices))) return;
     }
     const match = router.match(req.method ?? 'GET', url.pathname);
@@ -119,20 +124,21 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         ),
       );
     }
-    const body = await readBody(req, LOCAL_MAX_BODY_BYTES);
-    if (body === 'too_large') {
-      return writeResponse(res, hostProblem(new ApiError('payload_too_large', 'The request body is too large.'), invocationId), true);
-    }
+    // The body is handed over as a stream, as the Functions host does with HTTP streams on: the
+    // door runs on the headers alone, and only a handler reads the body, with its route's bound.
     let request: HttpRequest;
     try {
-      request = new HttpRequest({
-        method: req.method ?? 'GET',
-        url: url.toString(),
+      const method = req.method ?? 'GET';
+      const withBody = method !== 'GET' && method !== 'HEAD';
+      if (!withBody) req.resume();
+      const native = new Request(url.toString(), {
+        method,
         headers: collectHeaders(req),
-        params: match.params,
-        body: { bytes: body },
-      });
+        ...(withBody ? { body: req as unknown as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+      } as RequestInit);
+      request = new HttpRequest({ nativeRequest: native, params: match.params } as ConstructorParameters<typeof HttpRequest>[0]);
     } catch {
+      req.resume();
       return writeResponse(res, hostProblem(new ApiError('invalid_body', 'The request could not be read.'), invocationId));
     }
     const definition = match.definition;
@@ -145,7 +151,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       },
     });
     const result = await handlers.get(definition.name)!(request, invocation);
-    await writeHandlerResponse(res, result);
+    // A body nobody read (the door refused the request, or the route takes none) is not read
+    // now either: the connection closes after the answer, so an unauthenticated upload costs
+    // at most what sits in the socket's buffers.
+    const unread = !req.complete;
+    await writeHandlerResponse(res, result, unread);
+    if (unread) res.once('finish', () => req.destroy());
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -219,13 +230,14 @@ function hostProblem(error: ApiError, requestId: string): HttpResponseInit {
   return { ...response, headers: { ...baseHeaders(requestId), ...(response.headers as Record<string, string>) } };
 }
 
-async function writeHandlerResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse): Promise<void> {
+async function writeHandlerResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse, close: boolean): Promise<void> {
   const direct = result instanceof HttpResponse ? undefined : plainResponse(result);
-  if (direct) return writeBody(res, direct.status, direct.headers, direct.body);
+  if (direct) return writeBody(res, direct.status, close ? { ...direct.headers, connection: 'close' } : direct.headers, direct.body);
   const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => (headers[name] = value));
+  if (close) headers.connection = 'close';
   writeBody(res, response.status, headers, body);
 }
 

@@ -87,6 +87,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // Platform: telemetry, authenticated with the identity (local auth is off).
       APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+      // Platform: the host refuses bodies over 4 MiB (the ingest bound, INGEST_MAX_BODY_BYTES) with
+      // 413 before the app sees them; the app streams bodies and applies each route's own bound.
+      FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '4194304'
       // The service (shared/config.ts).
       AZURE_CLIENT_ID: identityClientId
       TABLES_ENDPOINT: tableEndpoint

@@ -22,13 +22,6 @@ export function otlpFormatOf(contentType: string | null): OtlpFormat {
   );
 }
 
-/** Fails fast on a declared length over the limit, before any byte is read. */
-export function checkDeclaredLength(contentLength: string | null, maxBytes: number): void {
-  if (contentLength !== null && /^\d+$/.test(contentLength.trim()) && Number(contentLength) > maxBytes) {
-    throw tooLarge(maxBytes);
-  }
-}
-
 /** The body's bytes after content decoding (gzip or none), within the size limit. */
 export async function decodeContent(body: Uint8Array, contentEncoding: string | null, maxBytes: number): Promise<Uint8Array> {
   if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
@@ -49,7 +42,7 @@ export async function decodeContent(body: Uint8Array, contentEncoding: string | 
   }
 }
 
-function tooLarge(maxBytes: number): ApiError {
+export function tooLarge(maxBytes: number): ApiError {
   return new ApiError('payload_too_large', `OTLP requests may carry at most ${maxBytes} bytes.`, {
     extensions: { maxBytes },
   });

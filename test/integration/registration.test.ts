@@ -16,6 +16,8 @@ jest.mock(
       return { dispose: () => {} };
     },
     setProgrammingModel: () => {},
+    // Present on Functions hosts from v4.28, which HTTP streams need.
+    log: () => {},
     getProgrammingModel: () => undefined,
     registerHook: () => ({ dispose: () => {} }),
     app: { functions: [] },
@@ -45,6 +47,13 @@ describe('production registration (functions/index.ts)', () => {
     });
     expect(actual).toEqual(declared);
     expect(registered.length).toBeGreaterThan(0);
+  });
+
+  it('turns on HTTP streams before registering, so no body is read before its handler asks', () => {
+    const source = require('node:fs').readFileSync(require.resolve('../../functions/index.ts'), 'utf8') as string;
+    const setup = source.indexOf('app.setup({ enableHttpStream: true })');
+    expect(setup).toBeGreaterThan(0);
+    expect(setup).toBeLessThan(source.indexOf('registerFunctions(functionDefinitions'));
   });
 
   it('gives every HTTP function an http output binding and a handler that answers', async () => {

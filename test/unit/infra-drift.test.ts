@@ -20,6 +20,7 @@ const PLATFORM_READS = new Set([
   'AzureWebJobsStorage__clientId',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
 ]);
 /** Settings the platform sets on every instance; the code reads them, infra must not set them. */
 const PLATFORM_PROVIDES = new Set(['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME']);
@@ -76,6 +77,11 @@ function driftProblems(settings: Record<string, string>): string[] {
     if (config.runtime !== 'azure') problems.push('the settings do not describe an Azure instance');
     if (!config.tables.endpoint || config.tables.connectionString) problems.push('tables must be reached by endpoint and identity in Azure');
     if (!config.managedIdentityClientId) problems.push('AZURE_CLIENT_ID: the app would not use the user-assigned identity');
+    // The host's body bound lets the largest ingest body through, and no more.
+    const hostLimit = settings.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT;
+    if (hostLimit === undefined || literal(hostLimit) !== String(config.ingest.maxBodyBytes)) {
+      problems.push(`FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: ${hostLimit ?? 'unset'} differs from the ingest bound ${config.ingest.maxBodyBytes}`);
+    }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
@@ -121,6 +127,8 @@ describe('infra/ against the config schema', () => {
     ['infra sets a setting Flex refuses', 'FUNCTIONS_WORKER_RUNTIME', "'node'", /not allowed on Flex Consumption/],
     ['infra sets the local-only portal secret', 'PORTAL_JWT_SECRET', "'0123456789abcdef0123456789abcdef'", /PORTAL_JWT_SECRET/],
     ['infra sets a bad literal', 'STALE_KEY_DAYS', "'thirty'", /STALE_KEY_DAYS: must be a whole number/],
+    ['the host body bound is missing', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', undefined, /FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: unset differs/],
+    ['the host body bound differs from the ingest bound', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', "'104857600'", /differs from the ingest bound 4194304/],
   ])('fails when %s (%s)', (_case, name, expression, message) => {
     const changed = { ...settings };
     if (expression === undefined) delete changed[name];
