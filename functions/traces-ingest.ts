@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ExportTraceServiceResponse } from '../shared/otlp/proto-schema';
 import { readBody } from '../shared/http/body';
 import { CONTENT_TYPES, decodeContent, otlpFormatOf, tooLarge } from '../shared/otlp/http-body';
-import { decodeTraceRequest, type OtlpFormat } from '../shared/otlp/trace-request';
+import type { OtlpFormat } from '../shared/otlp/trace-request';
 import { INGEST_KEY_TYPES, type HttpFunctionDefinition } from './definitions';
 
 /**
@@ -25,7 +25,7 @@ export const tracesIngest: HttpFunctionDefinition = {
         schema: z.object({ partialSuccess: z.object({ rejectedSpans: z.string(), errorMessage: z.string() }).optional() }),
       },
     },
-    errors: ['invalid_body', 'payload_too_large', 'unsupported_media_type'],
+    errors: ['invalid_body', 'payload_too_large', 'too_many_spans', 'too_many_sessions', 'too_many_values', 'unsupported_media_type', 'server_busy'],
     tags: ['Ingest'],
   },
   handler: async (request, { services, identity }) => {
@@ -33,8 +33,7 @@ export const tracesIngest: HttpFunctionDefinition = {
     const format = otlpFormatOf(request.headers.get('content-type'));
     const raw = await readBody(request, maxBytes, () => tooLarge(maxBytes));
     const body = await decodeContent(raw, request.headers.get('content-encoding'), maxBytes);
-    const decoded = decodeTraceRequest(body, format);
-    const result = await services.ingest.ingest(identity, decoded);
+    const result = await services.ingest.ingestBody(identity, body, format);
     return exportResponse(format, result.rejectedSpans, result.rejectionMessage);
   },
 };

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getHeapStatistics } from 'node:v8';
 import type { ServiceProvider } from '../middleware/error-boundary';
 import { CONTENT_TYPES, decodeContent, otlpFormatOf } from '../shared/otlp/http-body';
 import { groupSessions } from '../shared/otlp/sessions';
@@ -8,11 +9,21 @@ import { decodeTraceRequest } from '../shared/otlp/trace-request';
  * Local-only routes for the benchmark and the resilience suite (the host serves them only when
  * started with `--diagnostics`; they are not functions and never exist in Azure):
  *
- * - `GET /_local/diagnostics`: storage operations so far, auth-cache entries, memory, CPU time.
+ * - `GET /_local/diagnostics`: storage operations and bytes written so far, auth-cache entries,
+ *   memory, CPU time, and the peak heap since the last `?resetPeak=1` (sampled every 2 ms).
  * - `POST /_local/parse-only/traces`: what `POST /v1/traces` does before storage (content
  *   decoding, OTLP decoding, grouping into sessions), and nothing else: the baseline the
  *   ingest figures are compared with.
  */
+/** The largest heap in use seen since the last reset, sampled every 2 ms while diagnostics are on. */
+let heapPeak = 0;
+let sampler: NodeJS.Timeout | undefined;
+function sampleHeap(): number {
+  const used = getHeapStatistics().used_heap_size;
+  if (used > heapPeak) heapPeak = used;
+  return used;
+}
+
 export async function serveDiagnostics(
   path: string,
   method: string,
@@ -23,6 +34,7 @@ export async function serveDiagnostics(
 ): Promise<boolean> {
   if (path === '/_local/diagnostics' && method === 'GET') {
     const services = await getServices();
+    sampler ??= setInterval(sampleHeap, 2).unref();
     // With `?gc=1` on a host started with --expose-gc: collect first, so memory is what is retained.
     const collect = (globalThis as { gc?: () => void }).gc;
     if (req.url?.includes('gc=1') && collect) collect();
@@ -37,8 +49,10 @@ export async function serveDiagnostics(
       componentStoreCalls: services.components.storeCalls,
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
+      heapPeakBytes: Math.max(heapPeak, sampleHeap()),
       uptimeSeconds: Math.round(process.uptime()),
     });
+    if (req.url?.includes('resetPeak=1')) heapPeak = sampleHeap();
     return true;
   }
   if (path === '/_local/parse-only/traces' && method === 'POST') {

@@ -74,6 +74,8 @@ export const configSchema = z
     HEALTH_PROBE_INTERVAL_MS: intSetting(5000, 100, 300_000),
     /** Largest OTLP request body accepted by `POST /v1/traces` (after decompression). */
     INGEST_MAX_BODY_BYTES: intSetting(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    /** Memory that ingest requests being decoded and stored may hold at once per instance (estimated from their shape). */
+    INGEST_MEMORY_BUDGET_MB: intSetting(256, 16, 16_384),
     /** Folder for local-only state (the local secret store). Ignored in Azure. */
     LOCAL_DATA_DIR: z.string().trim().min(1).default('.local'),
     /** Plan table overrides as JSON, e.g. `{"pro":{"keyLimit":8}}`; unnamed values keep their defaults. */
@@ -162,7 +164,7 @@ export interface Config {
   };
   authCache: { ttlMs: number; maxEntries: number };
   health: { probeIntervalMs: number };
-  ingest: { maxBodyBytes: number };
+  ingest: { maxBodyBytes: number; memoryBudgetBytes: number };
   localDataDir: string;
   plans: Record<Plan, PlanLimits>;
   portal: {
@@ -221,7 +223,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     authCache: { ttlMs: v.AUTH_CACHE_TTL_SECONDS * 1000, maxEntries: v.AUTH_CACHE_MAX_ENTRIES },
     health: { probeIntervalMs: v.HEALTH_PROBE_INTERVAL_MS },
-    ingest: { maxBodyBytes: v.INGEST_MAX_BODY_BYTES },
+    ingest: { maxBodyBytes: v.INGEST_MAX_BODY_BYTES, memoryBudgetBytes: v.INGEST_MEMORY_BUDGET_MB * 1024 * 1024 },
     localDataDir: v.LOCAL_DATA_DIR,
     plans: v.PLANS ?? DEFAULT_PLANS,
     portal: {

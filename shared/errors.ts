@@ -36,6 +36,7 @@ export const ERROR_CATALOGUE = {
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
   dependency_unavailable: { status: 503, title: 'Dependency unavailable' },
+  server_busy: { status: 503, title: 'Instance busy' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -17,6 +17,29 @@ export const MAX_SESSIONS_PER_REQUEST = 1_000;
  * allocates grows with this count, not with the byte count, so it is bounded on its own.
  */
 export const MAX_VALUES_PER_REQUEST = 500_000;
+/**
+ * What an accepted request may write to storage, checked by the hostile-input suite
+ * (test/integration/hostile-ingest.test.ts): at most `STORED_BYTES_PER_DECODED_BYTE` times its
+ * decoded body plus `STORED_BYTES_PER_SESSION` per session it opens or extends (summary, index
+ * and batch rows, with the storage protocol's own framing). The first term is large because
+ * OTLP/JSON, the stored form, spells a 4-byte protobuf nesting level in about 30 characters.
+ */
+export const STORED_BYTES_PER_DECODED_BYTE = 10;
+export const STORED_BYTES_PER_SESSION = 3 * 1024;
+
+/**
+ * The memory a request may take while it is decoded and stored, estimated from its shape before
+ * decoding: about 256 bytes of objects per value, and the body's text a dozen times over (the
+ * raw and decoded body, its strings, the stored documents and the storage requests that carry them).
+ * Measured peaks stay under the estimate (the hostile-input suite); the instance admits requests
+ * while their estimates fit its budget (`INGEST_MEMORY_BUDGET_MB`).
+ */
+export function requestMemoryCost(shape: RequestShape, decodedBytes: number): number {
+  return shape.values * 256 + decodedBytes * 12;
+}
+/** The estimate for the costliest request the bounds allow: what one request may hold at most. */
+export const REQUEST_HEAP_BOUND_BYTES = MAX_VALUES_PER_REQUEST * 256 + 4 * 1024 * 1024 * 12;
+
 /** Nesting of messages (resource spans, scope spans, span, attribute, nested values). */
 const MAX_MESSAGE_DEPTH = 80;
 
@@ -151,7 +174,7 @@ function varint(buf: Uint8Array, start: number, end: number): [number, number] {
  * Counts the objects and arrays of a JSON body from its bytes, before parsing, and throws
  * {@link tooManyValues} past the bound: what `JSON.parse` allocates grows with this count.
  */
-export function checkJsonValues(body: Uint8Array): void {
+export function checkJsonValues(body: Uint8Array): RequestShape {
   let values = 0;
   let inString = false;
   for (let i = 0; i < body.length; i++) {
@@ -165,4 +188,5 @@ export function checkJsonValues(body: Uint8Array): void {
       throw tooManyValues();
     }
   }
+  return { spans: 0, values }; // spans are counted once parsed
 }

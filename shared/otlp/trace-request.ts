@@ -1,5 +1,4 @@
-import { ApiError } from '../errors';
-import { MAX_SPANS_PER_REQUEST, WireFormatError, checkJsonValues, scanProtobufRequest, tooManySpans } from './limits';
+import { MAX_SPANS_PER_REQUEST, WireFormatError, checkJsonValues, scanProtobufRequest, tooManySpans, type RequestShape } from './limits';
 import { ExportTraceServiceRequest } from './proto-schema';
 
 /**
@@ -90,10 +89,27 @@ export const MAX_VALUE_DEPTH = 32;
 /** Longest session id we accept (a longer one rejects its span). */
 export const MAX_SESSION_ID_LENGTH = 256;
 
-export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat): DecodedTraceRequest {
+/**
+ * A request's shape from its bytes, before anything is decoded: its bounds checked (413 past
+ * one), protobuf's framing checked (a body whose lengths run past their message is 400).
+ */
+export function measureTraceRequest(body: Uint8Array, format: OtlpFormat): RequestShape {
+  if (format === 'json') return checkJsonValues(body);
+  try {
+    return scanProtobufRequest(body);
+  } catch (error) {
+    if (!(error instanceof WireFormatError)) throw error;
+    throw new OtlpDecodeError(
+      /deeply/.test(error.message) ? 'The protobuf body is nested too deeply.' : 'The body is not a valid protobuf ExportTraceServiceRequest.',
+    );
+  }
+}
+
+/** Decodes a request whose shape {@link measureTraceRequest} checked (it measures when not told). */
+export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat, measured = false): DecodedTraceRequest {
+  if (!measured) measureTraceRequest(body, format);
   let raw: unknown;
   if (format === 'json') {
-    checkJsonValues(body);
     try {
       raw = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
     } catch (error) {
@@ -104,13 +120,11 @@ export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat): Decode
     if (countJsonSpans(raw) > MAX_SPANS_PER_REQUEST) throw tooManySpans();
   } else {
     try {
-      scanProtobufRequest(body);
       const message = ExportTraceServiceRequest.decode(body);
       raw = ExportTraceServiceRequest.toObject(message, { longs: String, enums: Number, bytes: String, arrays: true });
     } catch (error) {
-      if (error instanceof ApiError) throw error; // a bound exceeded (413)
       throw new OtlpDecodeError(
-        (error instanceof RangeError && /call stack/i.test(error.message)) || (error instanceof WireFormatError && /deeply/.test(error.message))
+        error instanceof RangeError && /call stack/i.test(error.message)
           ? 'The protobuf body is nested too deeply.'
           : 'The body is not a valid protobuf ExportTraceServiceRequest.',
       );

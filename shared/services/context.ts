@@ -29,6 +29,7 @@ import type { SessionRepository } from '../ports/session-repository';
 import { ComponentCache } from './component-cache';
 import { CustomerService } from './customer-service';
 import { HealthMonitor } from './health-monitor';
+import { IngestAdmission } from './ingest-admission';
 import { IngestService } from './ingest-service';
 import { KeyAuthenticator } from './key-authenticator';
 import { KeyRequestService } from './key-request-service';
@@ -40,6 +41,9 @@ import { StaleKeyReview } from './stale-key-review';
 import { UsageRecorder } from './usage-recorder';
 import { UsageService } from './usage-service';
 import { TenantKeyService } from './tenant-key-service';
+
+/** How long an ingest request waits for memory before it is answered 503 `server_busy`. */
+const INGEST_ADMISSION_WAIT_MS = 10_000;
 
 /**
  * Everything a handler may use, built once per process (a cold start) and handed to every
@@ -172,7 +176,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     components,
     authenticator,
     portalTokens: new PortalTokenVerifier(config.portal),
-    ingest: new IngestService(sessions, clock, log),
+    ingest: new IngestService(sessions, new IngestAdmission(config.ingest.memoryBudgetBytes, INGEST_ADMISSION_WAIT_MS), clock, log),
     sessions,
     audit,
     revocations: listener,

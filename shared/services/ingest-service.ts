@@ -1,10 +1,11 @@
 import type { Clock } from '../clock';
 import type { KeyIdentity } from '../domain';
 import type { Logger } from '../logging';
-import { MAX_SESSIONS_PER_REQUEST, tooManySessions } from '../otlp/limits';
+import { MAX_SESSIONS_PER_REQUEST, requestMemoryCost, tooManySessions } from '../otlp/limits';
 import { groupSessions, sessionBatch } from '../otlp/sessions';
-import type { DecodedTraceRequest } from '../otlp/trace-request';
+import { decodeTraceRequest, measureTraceRequest, type DecodedTraceRequest, type OtlpFormat } from '../otlp/trace-request';
 import type { SessionRepository } from '../ports/session-repository';
+import type { IngestAdmission } from './ingest-admission';
 
 export interface IngestResult {
   acceptedSpans: number;
@@ -22,9 +23,25 @@ const WRITE_CONCURRENCY = 8;
 export class IngestService {
   constructor(
     private readonly sessions: SessionRepository,
+    private readonly admission: IngestAdmission,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * Ingests an OTLP body (content-decoded): its shape is measured and bounded on the bytes, the
+   * request waits for its estimated memory to fit the instance's budget, and only then is it
+   * decoded and stored. Resolves once every session is durably stored.
+   */
+  async ingestBody(identity: KeyIdentity, body: Uint8Array, format: OtlpFormat): Promise<IngestResult> {
+    const shape = measureTraceRequest(body, format);
+    const release = await this.admission.admit(requestMemoryCost(shape, body.byteLength));
+    try {
+      return await this.ingest(identity, decodeTraceRequest(body, format, true));
+    } finally {
+      release();
+    }
+  }
 
   /**
    * Resolves only once every session of the request is durably stored. What the sessions share

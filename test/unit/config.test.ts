@@ -10,7 +10,7 @@ describe('config', () => {
       tables: { connectionString: 'UseDevelopmentStorage=true', endpoint: undefined, prefix: '', timeoutMs: 3000 },
       authCache: { ttlMs: 300_000, maxEntries: 10_000 },
       health: { probeIntervalMs: 5000 },
-      ingest: { maxBodyBytes: 4 * 1024 * 1024 },
+      ingest: { maxBodyBytes: 4 * 1024 * 1024, memoryBudgetBytes: 256 * 1024 * 1024 },
       localDataDir: '.local',
       plans: DEFAULT_PLANS,
       portal: {

@@ -28,17 +28,23 @@ export type TableName = keyof typeof TABLE_NAMES;
 
 export type StorageOperationKind = 'read' | 'query' | 'write' | 'batch' | 'table';
 
-/** Counts every HTTP request the Table clients send (retries included): the storage bill. */
+/**
+ * Counts every HTTP request the Table clients send (retries included), and the bytes the
+ * writes carry: the storage bill, and what the ingest bounds are measured against.
+ */
 export class StorageOperationCounter {
   private readonly counts: Record<StorageOperationKind, number> = { read: 0, query: 0, write: 0, batch: 0, table: 0 };
+  private written = 0;
 
   record(request: PipelineRequest): void {
-    this.counts[classify(request)] += 1;
+    const kind = classify(request);
+    this.counts[kind] += 1;
+    if ((kind === 'write' || kind === 'batch') && typeof request.body === 'string') this.written += Buffer.byteLength(request.body, 'utf8');
   }
 
-  snapshot(): Readonly<Record<StorageOperationKind, number>> & { total: number } {
+  snapshot(): Readonly<Record<StorageOperationKind, number>> & { total: number; bytesWritten: number } {
     const total = Object.values(this.counts).reduce((a, b) => a + b, 0);
-    return { ...this.counts, total };
+    return { ...this.counts, total, bytesWritten: this.written };
   }
 }
 

@@ -1,0 +1,141 @@
+import { freePort } from '../../local/azurite';
+import { REQUEST_HEAP_BOUND_BYTES, STORED_BYTES_PER_DECODED_BYTE, STORED_BYTES_PER_SESSION } from '../../shared/otlp/limits';
+import type { ServiceContext } from '../../shared/services/context';
+import { hostileCases, type HostileCase } from '../support/hostile-otlp';
+import { startHostProcess, type HostProcess } from '../support/host-process';
+import { customerWithKey, testEnv, testServices } from '../support/services';
+
+/**
+ * The worst requests inside the 4 MiB bound, sent by an authenticated key to a separate host
+ * process whose heap is capped (so a request that costs more than its bound kills the host and
+ * fails here). For each: the documented answer, the host's heap peak for that request, the
+ * bytes written to storage against the stored-bytes bound, and health checks answered while it
+ * was processed.
+ */
+const HOST_HEAP_MIB = 256;
+
+interface Diagnostics {
+  heapPeakBytes: number;
+  heapUsedBytes: number;
+  storageOperations: { bytesWritten: number };
+}
+
+describe('hostile ingest: no request costs more than its size', () => {
+  jest.setTimeout(240_000);
+  const env = testEnv({ INGEST_MEMORY_BUDGET_MB: '160' });
+  let services: ServiceContext;
+  let host: HostProcess;
+  let key = '';
+  const results: Array<{ name: string; status: number; ms: number; heapMiB: number; stored: number; bound: number; healthMaxMs: number }> = [];
+
+  beforeAll(async () => {
+    services = testServices(env);
+    host = await startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--diagnostics', '--port', String(await freePort())], {
+      ...env,
+      NODE_OPTIONS: `--max-old-space-size=${HOST_HEAP_MIB}`,
+    });
+    // The secret alone: the component store of this process is not the host's.
+    ({ secret: key } = await customerWithKey(services, { plan: 'enterprise' }));
+  });
+  afterAll(async () => {
+    if (process.env.TEST_VERBOSE) console.table(results);
+    await host?.stop();
+    await services?.dispose();
+  });
+
+  const diagnostics = async (query = ''): Promise<Diagnostics> => (await (await fetch(`${host.url}/_local/diagnostics${query}`)).json()) as Diagnostics;
+
+  /** Health checks every 25 ms while `work` runs; their latencies. */
+  async function whileHealthPolled<T>(work: Promise<T>): Promise<{ result: T; latencies: number[] }> {
+    const latencies: number[] = [];
+    let done = false;
+    const poller = (async () => {
+      while (!done) {
+        const started = performance.now();
+        const response = await fetch(`${host.url}/v1/health`);
+        await response.arrayBuffer();
+        latencies.push(performance.now() - started);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    try {
+      const result = await work;
+      return { result, latencies };
+    } finally {
+      done = true;
+      await poller;
+    }
+  }
+
+  async function send(c: HostileCase): Promise<{ status: number; code: string | undefined }> {
+    const response = await fetch(`${host.url}/v1/traces`, {
+      method: 'POST',
+      headers: {
+        'content-type': c.format === 'json' ? 'application/json' : 'application/x-protobuf',
+        'x-api-key': key,
+        ...(c.gzip ? { 'content-encoding': 'gzip' } : {}),
+      },
+      body: c.body,
+    });
+    const text = Buffer.from(await response.arrayBuffer()).toString('utf8');
+    const code = response.headers.get('content-type') === 'application/problem+json' ? (JSON.parse(text) as { code: string }).code : undefined;
+    return { status: response.status, code };
+  }
+
+  it.each(hostileCases().map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    await diagnostics('?resetPeak=1');
+    const before = await diagnostics();
+    const started = performance.now();
+    const { result, latencies } = await whileHealthPolled(send(c));
+    const ms = performance.now() - started;
+    const after = await diagnostics();
+
+    // The documented answer, and the host is still there.
+    expect(result).toEqual({ status: c.expect.status, code: c.expect.code });
+    expect(host.child.exitCode).toBeNull();
+    expect((await fetch(`${host.url}/v1/health`)).status).toBe(200);
+
+    // Memory for this request: the sampled heap peak above where it started.
+    const heapGrowth = after.heapPeakBytes - before.heapUsedBytes;
+    expect(heapGrowth).toBeLessThan(REQUEST_HEAP_BOUND_BYTES);
+
+    // Storage: what was written is bounded by what was sent, decoded.
+    const stored = after.storageOperations.bytesWritten - before.storageOperations.bytesWritten;
+    const bound = STORED_BYTES_PER_DECODED_BYTE * c.decodedBytes + STORED_BYTES_PER_SESSION * c.sessions;
+    expect(stored).toBeLessThanOrEqual(c.expect.status === 200 ? bound : 0);
+
+    // Other requests were served meanwhile: no health check waited for the whole request.
+    expect(latencies.length).toBeGreaterThan(0);
+    expect(Math.max(...latencies)).toBeLessThan(Math.max(2_000, ms / 2));
+
+    results.push({
+      name: c.name,
+      status: result.status,
+      ms: Math.round(ms),
+      heapMiB: Math.round(heapGrowth / 1048576),
+      stored,
+      bound,
+      healthMaxMs: Math.round(Math.max(...latencies)),
+    });
+  });
+
+  it('serves four of the heaviest requests sent at once, within the memory budget', async () => {
+    // Each holds tens of MiB until its 1,000 sessions are stored. The budget lets as many through
+    // as fit; the rest wait, or are told 503 server_busy with Retry-After and come back, as
+    // exporters do (test/unit/ingest-admission.test.ts shows the admission rules themselves).
+    const [heaviest] = hostileCases();
+    const statuses = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (;;) {
+          const answer = await send(heaviest!);
+          if (answer.status !== 503) return answer.status;
+          expect(answer.code).toBe('server_busy');
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }),
+    );
+    expect(statuses).toEqual(Array(4).fill(200));
+    expect(host.child.exitCode).toBeNull();
+    expect((await fetch(`${host.url}/v1/health`)).status).toBe(200);
+  });
+});
