@@ -21,6 +21,7 @@ import { tenantKeyState } from '../shared/domain';
 import { generateSecret, hashSecret } from '../shared/keys/compound-key';
 import { silentLogger } from '../shared/logging';
 import { createServices, type ServiceContext } from '../shared/services/context';
+import { hostileCases } from '../test/support/hostile-otlp';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const seconds = (full: number) => (QUICK ? Math.max(1, Math.round(full / 3)) : full);
@@ -249,6 +250,62 @@ async function main() {
         record({ id: '3', name: `${encoding} x ${spansPerRequest} span(s): stored ${storedSpans.toFixed(0)} spans/s vs parse-only ${parsedSpans.toFixed(0)}`, value: storedSpans / parsedSpans, unit: 'ratio', detail: { non2xx } });
       }
     }
+
+    console.log('\n3b. Worst-case bodies: processing time, and the health route meanwhile');
+    const hostile = hostileCases().filter((c) => c.expect.status === 200);
+    const sendHostile = async (c: (typeof hostile)[number]) => {
+      const t = performance.now();
+      const response = await fetch(`${a.url}/v1/traces`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': c.format === 'json' ? 'application/json' : 'application/x-protobuf', ...(c.gzip ? { 'content-encoding': 'gzip' } : {}) },
+        body: c.body,
+      });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`${c.name}: ${response.status}`);
+      return performance.now() - t;
+    };
+    const processing: Record<string, { wallMs: number; cpuMs: number }> = {};
+    const cpuMicros = async () => ((await diagnostics(a)) as unknown as { cpuMicros: number }).cpuMicros;
+    for (const c of hostile) {
+      const wall: number[] = [];
+      const cpu: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c0 = await cpuMicros();
+        wall.push(await sendHostile(c));
+        cpu.push(((await cpuMicros()) - c0) / 1000);
+      }
+      processing[c.name] = { wallMs: median(wall), cpuMs: median(cpu) };
+    }
+    const worst = (by: 'wallMs' | 'cpuMs') => Object.entries(processing).sort(([, x], [, y]) => y[by] - x[by])[0]!;
+    const [wallName, wallWorst] = worst('wallMs');
+    const [cpuName, cpuWorst] = worst('cpuMs');
+    record({ id: '3b', name: `worst-case body, wall time until the 200 (${wallName})`, value: wallWorst.wallMs, unit: 'ms', target: '<= 5000', pass: wallWorst.wallMs <= 5000, detail: { byCase: processing } });
+    record({ id: '3c', name: `worst-case body, host CPU time (${cpuName})`, value: cpuWorst.cpuMs, unit: 'ms', target: '<= 1500', pass: cpuWorst.cpuMs <= 1500 });
+    const healthLatencies: number[] = [];
+    let sending = true;
+    const senders = Array.from({ length: 2 }, async (_, n) => {
+      for (let i = n; sending; i++) await sendHostile(hostile[i % hostile.length]!);
+    });
+    const probeUntil = performance.now() + seconds(12) * 1000;
+    while (performance.now() < probeUntil) {
+      const t = performance.now();
+      await (await fetch(`${a.url}/v1/health`)).arrayBuffer();
+      healthLatencies.push(performance.now() - t);
+      await sleep(20);
+    }
+    sending = false;
+    await Promise.all(senders);
+    const sortedHealth = [...healthLatencies].sort((x, y) => x - y);
+    const healthP99 = sortedHealth[Math.floor(sortedHealth.length * 0.99)]!;
+    record({
+      id: '3d',
+      name: `health p99 while two clients send worst-case bodies back to back (p50 ${median(healthLatencies).toFixed(0)} ms, max ${sortedHealth.at(-1)!.toFixed(0)} ms, ${healthLatencies.length} checks)`,
+      value: healthP99,
+      unit: 'ms',
+      target: '<= 500',
+      pass: healthP99 <= 500,
+      detail: { p50: median(healthLatencies), p99: healthP99, max: sortedHealth.at(-1), checks: healthLatencies.length },
+    });
 
     console.log('\n4. Revocation propagation across two hosts');
     const b = await host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });

@@ -11,6 +11,7 @@ import { health } from './health';
 import { localSignIn } from './local-sign-in';
 import { portalPage } from './portal';
 import { openApiFunction } from './openapi';
+import { revocationCompletion } from './revocation-completion';
 import { revocationFeedPrune } from './revocation-feed-prune';
 import { sessionsList } from './sessions-list';
 import { staffCustomersCreate, staffCustomersGet, staffCustomersList, staffCustomersUpdate } from './staff-customers';
@@ -56,6 +57,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   staffTenantKeyEndGrace,
   tenantKeyGrace,
   revocationFeedPrune,
+  revocationCompletion,
   staleKeys,
   usageRetention,
   portalPage,

@@ -1,7 +1,5 @@
+import { FEED_RETENTION_MS } from '../shared/ports/revocation-feed';
 import type { TimerFunctionDefinition } from './definitions';
-
-/** How long revocation feed entries are kept (instances read only the last few seconds). */
-export const FEED_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /** Hourly: deletes revocation feed entries older than a day. */
 export const revocationFeedPrune: TimerFunctionDefinition = {

@@ -29,16 +29,16 @@ export const STORED_BYTES_PER_SESSION = 3 * 1024;
 
 /**
  * The memory a request may take while it is decoded and stored, estimated from its shape before
- * decoding: about 256 bytes of objects per value, and the body's text a dozen times over (the
+ * decoding: about 320 bytes of objects per value, and the body's text a dozen times over (the
  * raw and decoded body, its strings, the stored documents and the storage requests that carry them).
  * Measured peaks stay under the estimate (the hostile-input suite); the instance admits requests
  * while their estimates fit its budget (`INGEST_MEMORY_BUDGET_MB`).
  */
 export function requestMemoryCost(shape: RequestShape, decodedBytes: number): number {
-  return shape.values * 256 + decodedBytes * 12;
+  return shape.values * 320 + decodedBytes * 12;
 }
 /** The estimate for the costliest request the bounds allow: what one request may hold at most. */
-export const REQUEST_HEAP_BOUND_BYTES = MAX_VALUES_PER_REQUEST * 256 + 4 * 1024 * 1024 * 12;
+export const REQUEST_HEAP_BOUND_BYTES = MAX_VALUES_PER_REQUEST * 320 + 4 * 1024 * 1024 * 12;
 
 /** Nesting of messages (resource spans, scope spans, span, attribute, nested values). */
 const MAX_MESSAGE_DEPTH = 80;
@@ -119,52 +119,55 @@ export function scanProtobufRequest(body: Uint8Array): RequestShape {
 function scanMessage(buf: Uint8Array, start: number, end: number, message: Message, depth: number, shape: RequestShape): void {
   if (depth > MAX_MESSAGE_DEPTH) throw new WireFormatError('The protobuf body is nested too deeply.');
   const children = SUBMESSAGES[message];
-  let pos = start;
-  while (pos < end) {
-    const [tag, afterTag] = varint(buf, pos, end);
-    pos = afterTag;
+  const cursor = { pos: start };
+  while (cursor.pos < end) {
+    const tag = readVarint(buf, cursor, end);
     const fieldNumber = Math.floor(tag / 8);
     const wireType = tag % 8;
     if (fieldNumber === 0) throw new WireFormatError('field number 0');
     switch (wireType) {
       case 0:
-        pos = varint(buf, pos, end)[1];
+        readVarint(buf, cursor, end);
         break;
       case 1:
-        pos += 8;
+        cursor.pos += 8;
         break;
       case 5:
-        pos += 4;
+        cursor.pos += 4;
         break;
       case 2: {
-        const [length, afterLength] = varint(buf, pos, end);
-        pos = afterLength;
-        if (length > end - pos) throw new WireFormatError('a length runs past its message');
+        const length = readVarint(buf, cursor, end);
+        if (length > end - cursor.pos) throw new WireFormatError('a length runs past its message');
         const child = children[fieldNumber];
         if (child) {
           shape.values += 1;
           if (child === 'span' && ++shape.spans > MAX_SPANS_PER_REQUEST) throw tooManySpans();
           if (shape.values > MAX_VALUES_PER_REQUEST) throw tooManyValues();
-          scanMessage(buf, pos, pos + length, child, depth + 1, shape);
+          // A status holds no messages of its own.
+          if (child !== 'status') scanMessage(buf, cursor.pos, cursor.pos + length, child, depth + 1, shape);
         }
-        pos += length;
+        cursor.pos += length;
         break;
       }
       default:
         throw new WireFormatError(`wire type ${wireType}`);
     }
-    if (pos > end) throw new WireFormatError('a field runs past its message');
+    if (cursor.pos > end) throw new WireFormatError('a field runs past its message');
   }
 }
 
-/** A base-128 varint (at most 10 bytes); lengths beyond 2^53 cannot be in bounds anyway. */
-function varint(buf: Uint8Array, start: number, end: number): [number, number] {
+/** A base-128 varint (at most 10 bytes) at `cursor.pos`, which it advances; lengths beyond 2^53 cannot be in bounds anyway. */
+function readVarint(buf: Uint8Array, cursor: { pos: number }, end: number): number {
   let value = 0;
   let scale = 1;
-  for (let pos = start; pos < end && pos < start + 10; pos++) {
+  const limit = Math.min(end, cursor.pos + 10);
+  for (let pos = cursor.pos; pos < limit; pos++) {
     const byte = buf[pos]!;
     value += (byte & 0x7f) * scale;
-    if (byte < 0x80) return [value, pos + 1];
+    if (byte < 0x80) {
+      cursor.pos = pos + 1;
+      return value;
+    }
     scale *= 128;
   }
   throw new WireFormatError('a truncated varint');

@@ -1,4 +1,5 @@
 import { MAX_SPANS_PER_REQUEST, WireFormatError, checkJsonValues, scanProtobufRequest, tooManySpans, type RequestShape } from './limits';
+import type protobuf from 'protobufjs';
 import { ExportTraceServiceRequest } from './proto-schema';
 
 /**
@@ -108,29 +109,56 @@ export function measureTraceRequest(body: Uint8Array, format: OtlpFormat): Reque
 /** Decodes a request whose shape {@link measureTraceRequest} checked (it measures when not told). */
 export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat, measured = false): DecodedTraceRequest {
   if (!measured) measureTraceRequest(body, format);
+  const raw = format === 'json' ? parseJson(body) : toPlain(decodeProtobuf(body));
+  return new Walker(format).request(raw);
+}
+
+/**
+ * {@link decodeTraceRequest} of a measured request, letting the event loop serve other requests
+ * between its phases (protobuf decoding, conversion, validation), so the costliest request the
+ * bounds allow holds the loop for a fraction of its time at once.
+ */
+export async function decodeTraceRequestInTurns(body: Uint8Array, format: OtlpFormat): Promise<DecodedTraceRequest> {
   let raw: unknown;
   if (format === 'json') {
-    try {
-      raw = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-    } catch (error) {
-      throw new OtlpDecodeError(
-        error instanceof RangeError ? 'The JSON body is nested too deeply.' : 'The body is not valid JSON.',
-      );
-    }
-    if (countJsonSpans(raw) > MAX_SPANS_PER_REQUEST) throw tooManySpans();
+    raw = parseJson(body);
   } else {
-    try {
-      const message = ExportTraceServiceRequest.decode(body);
-      raw = ExportTraceServiceRequest.toObject(message, { longs: String, enums: Number, bytes: String, arrays: true });
-    } catch (error) {
-      throw new OtlpDecodeError(
-        error instanceof RangeError && /call stack/i.test(error.message)
-          ? 'The protobuf body is nested too deeply.'
-          : 'The body is not a valid protobuf ExportTraceServiceRequest.',
-      );
-    }
+    const message = decodeProtobuf(body);
+    await nextTurn();
+    raw = toPlain(message);
   }
+  await nextTurn();
   return new Walker(format).request(raw);
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function parseJson(body: Uint8Array): unknown {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch (error) {
+    throw new OtlpDecodeError(error instanceof RangeError ? 'The JSON body is nested too deeply.' : 'The body is not valid JSON.');
+  }
+  if (countJsonSpans(raw) > MAX_SPANS_PER_REQUEST) throw tooManySpans();
+  return raw;
+}
+
+function decodeProtobuf(body: Uint8Array): protobuf.Message {
+  try {
+    return ExportTraceServiceRequest.decode(body);
+  } catch (error) {
+    throw new OtlpDecodeError(
+      error instanceof RangeError && /call stack/i.test(error.message)
+        ? 'The protobuf body is nested too deeply.'
+        : 'The body is not a valid protobuf ExportTraceServiceRequest.',
+    );
+  }
+}
+
+/** A decoded protobuf message as OTLP/JSON-like plain objects (ids as base64, int64 as strings). */
+function toPlain(message: protobuf.Message): unknown {
+  return ExportTraceServiceRequest.toObject(message, { longs: String, enums: Number, bytes: String, arrays: true });
 }
 
 /** Spans in a parsed OTLP/JSON body, counted without looking inside them (0 for a wrong shape: the walker reports it). */

@@ -1,3 +1,8 @@
+import type { Actor } from '../domain';
+
+/** How long feed entries are kept: instances starting up read this far back. */
+export const FEED_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 /** A key whose cached copies must go: it stopped authenticating, or its identity changed. */
 export interface RevocationEntry {
   /** Unique per entry (readers see an entry more than once and skip repeats). */
@@ -6,8 +11,11 @@ export interface RevocationEntry {
   keyId: string;
   customerSlug: string;
   reason: 'revoked' | 'changed';
-  /** When the revocation was published (ISO 8601). */
+  /** When the revocation was published (ISO 8601, by the publisher's clock). */
   at: string;
+  /** Who revoked, and in which request: what completes a revocation a crash cut short. */
+  actor?: Actor;
+  requestId?: string;
 }
 
 /**

@@ -120,7 +120,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000 });
   const repositories = overrides.repositories ?? {};
   const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
-  const feed = repositories.feed ?? new TableRevocationFeed(storage);
+  const feed = repositories.feed ?? new TableRevocationFeed(storage, clock);
   const audit = repositories.audit ?? new TableAuditLog(storage);
   const sessions = repositories.sessions ?? new TableSessionRepository(storage);
 
@@ -129,7 +129,13 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     ...config.authCache,
     trusted: () => listener?.trusted() ?? false,
   });
-  listener = new RevocationListener(feed, (hash) => authenticator.evict(hash), clock, config.revocationFeed, log);
+  listener = new RevocationListener(
+    feed,
+    (entry) => (entry.reason === 'revoked' ? authenticator.revoke(entry.secretHash) : authenticator.evict(entry.secretHash)),
+    clock,
+    config.revocationFeed,
+    log,
+  );
 
   const sharedCustomers = repositories.customers ?? new TableCustomerRepository(storage);
   const customers = new CustomerService(sharedCustomers, secrets, clock);

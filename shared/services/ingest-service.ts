@@ -3,7 +3,7 @@ import type { KeyIdentity } from '../domain';
 import type { Logger } from '../logging';
 import { MAX_SESSIONS_PER_REQUEST, requestMemoryCost, tooManySessions } from '../otlp/limits';
 import { groupSessions, sessionBatch } from '../otlp/sessions';
-import { decodeTraceRequest, measureTraceRequest, type DecodedTraceRequest, type OtlpFormat } from '../otlp/trace-request';
+import { decodeTraceRequestInTurns, measureTraceRequest, type DecodedTraceRequest, type OtlpFormat } from '../otlp/trace-request';
 import type { SessionRepository } from '../ports/session-repository';
 import type { IngestAdmission } from './ingest-admission';
 
@@ -37,7 +37,7 @@ export class IngestService {
     const shape = measureTraceRequest(body, format);
     const release = await this.admission.admit(requestMemoryCost(shape, body.byteLength));
     try {
-      return await this.ingest(identity, decodeTraceRequest(body, format, true));
+      return await this.ingest(identity, await decodeTraceRequestInTurns(body, format));
     } finally {
       release();
     }

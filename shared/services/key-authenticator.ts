@@ -2,11 +2,15 @@ import { BoundedCache } from '../cache/bounded-cache';
 import type { Clock } from '../clock';
 import type { KeyIdentity } from '../domain';
 import type { KeyLookupEntry, KeyRepository } from '../ports/key-repository';
+import { FEED_RETENTION_MS } from '../ports/revocation-feed';
+
+/** Revoked hashes remembered (what a day of revocations needs, many times over). */
+const REVOKED_ENTRIES = 100_000;
 
 export interface AuthCacheOptions {
   /** How long a lookup result may be reused; 0 turns the cache off. */
   ttlMs: number;
-  /** Bound on cached results (positive and negative together). */
+  /** Bound on cached identities of active keys; unknown hashes are cached apart, in a tenth of it. */
   maxEntries: number;
   /**
    * Whether cached results may be used right now (the revocation feed is being read). When it
@@ -18,15 +22,19 @@ export interface AuthCacheOptions {
 /**
  * Resolves a secret hash to the identity of an active key.
  *
- * Storage sees at most one point read per hash per TTL on this instance: results (including
- * "no such key") are cached in a bounded LRU, and concurrent misses for one hash share one
- * read. Caching a miss is safe because a secret is 256 random bits: nobody presents a key
- * before it exists, and a revoked key never becomes valid again. Revocation on this instance
- * evicts at once ({@link evict}); other instances evict when they read the revocation feed,
- * and stop trusting their cache altogether when they cannot read it.
+ * Storage sees at most one point read per hash per TTL on this instance: identities are cached
+ * in a bounded LRU, "no such key" in a smaller one of its own (so a flood of made-up secrets
+ * cannot push real keys out), and concurrent misses for one hash share one read. Caching a miss
+ * is safe because a secret is 256 random bits: nobody presents a key before it exists, and a
+ * revoked key never becomes valid again. A revoked hash ({@link revoke}, here or through the
+ * revocation feed) is refused from then on without a read, even while its lookup row still
+ * exists (a revocation a crash cut short). Instances stop trusting their caches altogether when
+ * they cannot read the feed.
  */
 export class KeyAuthenticator {
-  private readonly cache: BoundedCache<string, KeyLookupEntry | null> | undefined;
+  private readonly cache: BoundedCache<string, KeyLookupEntry> | undefined;
+  private readonly misses: BoundedCache<string, true> | undefined;
+  private readonly revoked: BoundedCache<string, true>;
   private readonly inFlight = new Map<string, Promise<KeyLookupEntry | undefined>>();
   private evictions = 0;
   private readonly trusted: () => boolean;
@@ -36,8 +44,10 @@ export class KeyAuthenticator {
     clock: Clock,
     options: AuthCacheOptions,
   ) {
-    this.cache =
-      options.ttlMs > 0 ? new BoundedCache(options.maxEntries, options.ttlMs, () => clock.now().getTime()) : undefined;
+    const now = () => clock.now().getTime();
+    this.cache = options.ttlMs > 0 ? new BoundedCache(options.maxEntries, options.ttlMs, now) : undefined;
+    this.misses = options.ttlMs > 0 ? new BoundedCache(Math.max(1, Math.ceil(options.maxEntries / 10)), options.ttlMs, now) : undefined;
+    this.revoked = new BoundedCache(REVOKED_ENTRIES, FEED_RETENTION_MS, now);
     this.trusted = options.trusted ?? (() => true);
   }
 
@@ -46,9 +56,11 @@ export class KeyAuthenticator {
    * `undefined` when only storage can tell (then call {@link authenticate}).
    */
   cached(secretHash: string): KeyIdentity | null | undefined {
-    const cached = this.trusted() ? this.cache?.get(secretHash) : undefined;
-    if (cached === undefined) return undefined;
-    return cached === null ? null : toIdentity(cached);
+    if (this.revoked.get(secretHash)) return null;
+    if (!this.trusted()) return undefined;
+    const cached = this.cache?.get(secretHash);
+    if (cached !== undefined) return toIdentity(cached);
+    return this.misses?.get(secretHash) ? null : undefined;
   }
 
   /** The identity of the active key with this hash, or `undefined`. Storage outages throw. */
@@ -67,7 +79,9 @@ export class KeyAuthenticator {
           if (this.inFlight.get(secretHash) === read) this.inFlight.delete(secretHash);
           // A revocation that happened while this read was in flight may have been missed by
           // it: do not cache a result that could predate the revocation.
-          if (epoch === this.evictions) this.cache?.set(secretHash, entry ?? null);
+          if (epoch !== this.evictions) return;
+          if (entry) this.cache?.set(secretHash, entry);
+          else this.misses?.set(secretHash, true);
         },
         () => {
           if (this.inFlight.get(secretHash) === read) this.inFlight.delete(secretHash);
@@ -75,19 +89,27 @@ export class KeyAuthenticator {
       );
     }
     const entry = await pending;
-    return entry ? toIdentity(entry) : undefined;
+    // Revoked while the read was in flight: refused, whatever the row said.
+    return entry && !this.revoked.get(secretHash) ? toIdentity(entry) : undefined;
   }
 
-  /** Forgets a hash at once (called when this instance revokes the key). */
+  /** Forgets a hash at once: its key changed (plan, limits, component state), read it again. */
   evict(secretHash: string): void {
     this.evictions += 1;
     this.cache?.delete(secretHash);
+    this.misses?.delete(secretHash);
     this.inFlight.delete(secretHash);
   }
 
-  /** Entries currently cached (for the memory figure in the benchmark). */
+  /** Refuses a hash from now on: its key was revoked (here, or elsewhere as the feed says). */
+  revoke(secretHash: string): void {
+    this.revoked.set(secretHash, true);
+    this.evict(secretHash);
+  }
+
+  /** Entries currently cached, identities and misses (for the memory figure in the benchmark). */
   get cachedEntries(): number {
-    return this.cache?.size ?? 0;
+    return (this.cache?.size ?? 0) + (this.misses?.size ?? 0);
   }
 }
 

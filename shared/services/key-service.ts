@@ -16,7 +16,7 @@ import { isId, newId } from '../ids';
 import { displayForm, formatCompoundKey, generateSecret, hashSecret } from '../keys/compound-key';
 import type { Logger } from '../logging';
 import type { KeyLookupEntry, KeyRepository } from '../ports/key-repository';
-import type { RevocationFeed } from '../ports/revocation-feed';
+import { FEED_RETENTION_MS, type RevocationFeed } from '../ports/revocation-feed';
 import { issueKeySchema } from '../schemas/keys';
 import { parseInput } from '../validation';
 import type { ComponentCache } from './component-cache';
@@ -24,6 +24,11 @@ import type { CustomerService } from './customer-service';
 import type { KeyAuthenticator } from './key-authenticator';
 
 /** Who asks for a change, and in which HTTP request (for the audit log). */
+/** A revocation published this long ago whose record still says active was cut short. */
+const INTERRUPTED_AFTER_MS = 30_000;
+/** Who completes a revocation when the feed entry does not say who started it. */
+const REVOCATION_COMPLETER: Actor = { type: 'system', id: 'revocation-completion', name: 'revocation completion' };
+
 export interface Operation {
   actor: Actor;
   requestId: string;
@@ -111,7 +116,7 @@ export class KeyService {
         'This is the last active key: revoking it would stop every integration. Issue a replacement first, or repeat with ?force=true.',
       );
     }
-    await this.stopAuthenticating([record]);
+    await this.stopAuthenticating([record], op);
     if (record.status === 'revoked') return toKeyView(record);
     const result = await this.keys.markRevoked(customer.slug, record.id, {
       revokedBy: op.actor,
@@ -146,7 +151,7 @@ export class KeyService {
     const result: ResetResult = { keys: [], replaced: [] };
     for (const old of active) {
       const { record, lookup, key } = await this.mint(customer, old, op.actor);
-      await this.stopAuthenticating([old]);
+      await this.stopAuthenticating([old], op);
       const outcome = await this.keys.replaceRecord(customer.slug, old.id, record, {
         revokedBy: op.actor,
         audit: this.event(customer.slug, 'key.reset', op, record.id, { replacedKeyId: old.id, label: old.label }),
@@ -172,12 +177,52 @@ export class KeyService {
   }
 
   /**
-   * Step one of every revocation: the lookup row goes (this instance's cache with it), then the
-   * feed tells the other instances. Only then does the record say "revoked".
+   * The first steps of every revocation, in the order that survives a crash at any point:
+   * 1. the revocation feed: from here on this instance refuses the keys, every other one within
+   *    a poll (about a second), and one that starts later reads it at start, even though the
+   *    lookup rows still exist;
+   * 2. the lookup rows go, so no instance can read the keys as active again.
+   * The caller then marks the records revoked. A crash after step 1 leaves keys that no instance
+   * accepts and that still list as active: {@link completeInterruptedRevocations} (a timer,
+   * every minute and at start) finishes them with the original who and when.
    */
-  private async stopAuthenticating(records: ApiKeyRecord[]): Promise<void> {
+  private async stopAuthenticating(records: ApiKeyRecord[], op: Operation): Promise<void> {
+    await this.feed.publish(
+      records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason: 'revoked' as const, actor: op.actor, requestId: op.requestId })),
+    );
+    for (const record of records) this.authenticator.revoke(record.secretHash);
     for (const record of records) await this.keys.deleteLookup(record.secretHash);
-    await this.invalidate(records, 'revoked');
+  }
+
+  /**
+   * Finishes revocations a crash cut short: a key the feed says was revoked (more than a few
+   * seconds ago, so revocations under way are left alone) whose record still says active loses
+   * its lookup row and is marked revoked by whoever revoked it, when they did. Idempotent.
+   * Returns how many it finished.
+   */
+  async completeInterruptedRevocations(): Promise<number> {
+    const now = this.clock.now().getTime();
+    const entries = await this.feed.readSince(new Date(now - FEED_RETENTION_MS));
+    let completed = 0;
+    const done = new Set<string>();
+    for (const entry of entries) {
+      if (entry.reason !== 'revoked' || done.has(entry.keyId) || now - Date.parse(entry.at) < INTERRUPTED_AFTER_MS) continue;
+      done.add(entry.keyId);
+      const record = isId('key', entry.keyId) ? await this.keys.get(entry.customerSlug, entry.keyId) : undefined;
+      if (!record || record.status !== 'active' || record.secretHash !== entry.secretHash) continue;
+      const op: Operation = { actor: entry.actor ?? REVOCATION_COMPLETER, requestId: entry.requestId ?? 'revocation-completion' };
+      await this.keys.deleteLookup(record.secretHash);
+      const result = await this.keys.markRevoked(record.customerSlug, record.id, {
+        revokedBy: op.actor,
+        revokedAt: entry.at,
+        audit: this.event(record.customerSlug, 'key.revoked', op, record.id, { label: record.label, completedAfterInterruption: true }),
+      });
+      if (result.outcome === 'revoked') {
+        completed += 1;
+        this.log.warn('interrupted revocation completed', { customer: record.customerSlug, keyId: record.id, display: record.displayPrefix });
+      }
+    }
+    return completed;
   }
 
   private async invalidate(records: ApiKeyRecord[], reason: 'revoked' | 'changed'): Promise<void> {

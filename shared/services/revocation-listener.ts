@@ -1,10 +1,14 @@
 import { BoundedCache } from '../cache/bounded-cache';
 import type { Clock } from '../clock';
 import { describeError, type Logger } from '../logging';
-import type { RevocationFeed } from '../ports/revocation-feed';
+import { FEED_RETENTION_MS, type RevocationEntry, type RevocationFeed } from '../ports/revocation-feed';
 
-/** How far back each read reaches before the previous one: covers clock skew and slow writers. */
-export const FEED_OVERLAP_MS = 5000;
+/**
+ * How far back each read reaches before the previous one. Entries are placed by the
+ * publisher's clock, so this covers a publisher whose clock is behind ours (or a slow write) by
+ * up to about two minutes; one ahead of ours is read early, which is harmless.
+ */
+export const FEED_OVERLAP_MS = 120_000;
 
 export interface RevocationListenerOptions {
   pollIntervalMs: number;
@@ -14,9 +18,12 @@ export interface RevocationListenerOptions {
 
 /**
  * Keeps this instance's auth cache honest across instances. About once a second it reads what
- * was published to the revocation feed since its last read and evicts those keys. If the feed
- * cannot be read for `maxStalenessMs`, {@link trusted} turns false and authentication goes to
- * storage for every key until a read succeeds again.
+ * was published to the revocation feed since its last read (with a wide overlap) and hands each
+ * new entry over: a revoked key is refused from then on, even if its lookup row is still there
+ * (a revocation cut short by a crash), a changed one is read again. The first read goes back the
+ * feed's whole retention, so an instance that starts after a crash refuses such keys too. If the
+ * feed cannot be read for `maxStalenessMs`, {@link trusted} turns false and authentication goes
+ * to storage for every key until a read succeeds again.
  */
 export class RevocationListener {
   private lastSuccessAt: number | undefined;
@@ -24,16 +31,16 @@ export class RevocationListener {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private failing = false;
-  private readonly seen = new BoundedCache<string, true>(10_000);
+  private readonly seen = new BoundedCache<string, true>(100_000);
 
   constructor(
     private readonly feed: RevocationFeed,
-    private readonly evict: (secretHash: string) => void,
+    private readonly apply: (entry: RevocationEntry) => void,
     private readonly clock: Clock,
     private readonly options: RevocationListenerOptions,
     private readonly log: Logger,
   ) {
-    this.readFrom = clock.now().getTime() - FEED_OVERLAP_MS;
+    this.readFrom = clock.now().getTime() - FEED_RETENTION_MS;
   }
 
   start(): void {
@@ -66,7 +73,7 @@ export class RevocationListener {
       for (const entry of entries) {
         if (this.seen.get(entry.id)) continue;
         this.seen.set(entry.id, true);
-        this.evict(entry.secretHash);
+        this.apply(entry);
       }
       this.readFrom = startedAt - FEED_OVERLAP_MS;
       this.lastSuccessAt = startedAt;

@@ -36,8 +36,9 @@ export const API_KEY_FAILURE_CASES: ApiKeyFailureCase[] = [
   { name: 'unknown compound key', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ 'x-api-key': randomKey(slugOf(f.key)) }) },
   { name: 'unknown bare secret', code: 'api_key_invalid', storageCalls: 1, headers: () => ({ 'x-api-key': generateSecret() }) },
   { name: 'unknown key as Bearer', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ authorization: `Bearer ${randomKey(slugOf(f.key))}` }) },
-  { name: 'revoked key', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ 'x-api-key': f.revokedKey }) },
-  { name: 'revoked key as Bearer', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ authorization: `Bearer ${f.revokedKey}` }) },
+  // Revoked by this instance: remembered as revoked, refused without a read.
+  { name: 'revoked key', code: 'api_key_invalid', storageCalls: 0, headers: (f) => ({ 'x-api-key': f.revokedKey }) },
+  { name: 'revoked key as Bearer', code: 'api_key_invalid', storageCalls: 0, headers: (f) => ({ authorization: `Bearer ${f.revokedKey}` }) },
   { name: "valid secret under another customer's slug", code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ 'x-api-key': f.key.replace(/^vp_cust_[a-z0-9-]+\./, `vp_cust_${f.otherSlug}.`) }) },
   { name: 'whole key with a component that is not the customer\'s', code: 'component_invalid', storageCalls: undefined, headers: (f) => ({ 'x-api-key': f.key.replace(/\.[A-Za-z0-9]{32}\./, `.${'Z'.repeat(32)}.`) }) },
   { name: 'secret with a wrong component in x-functions-key', code: 'component_invalid', storageCalls: undefined, headers: (f) => ({ 'x-api-key': f.secret, 'x-functions-key': 'Z'.repeat(32) }) },

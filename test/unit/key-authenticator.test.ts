@@ -90,10 +90,31 @@ describe('KeyAuthenticator', () => {
     expect(await auth.authenticate('h1')).toBeDefined();
   });
 
-  it('stays within its entry bound', async () => {
-    const { auth } = setup(30_000, 10);
-    for (let i = 0; i < 100; i++) await auth.authenticate(`miss-${i}`);
-    expect(auth.cachedEntries).toBe(10);
+  it('stays within its entry bounds: identities, and unknown hashes in a tenth of that', async () => {
+    const { repo, auth } = setup(30_000, 100);
+    for (let i = 0; i < 200; i++) repo.lookups.set(`k${i}`, entry(`k${i}`));
+    for (let i = 0; i < 200; i++) await auth.authenticate(`k${i}`);
+    for (let i = 0; i < 1000; i++) await auth.authenticate(`miss-${i}`);
+    expect(auth.cachedEntries).toBe(100 + 10);
+  });
+
+  it('keeps valid keys cached through a flood of made-up secrets', async () => {
+    const { repo, auth } = setup(30_000, 100);
+    await auth.authenticate('h1');
+    for (let i = 0; i < 10_000; i++) await auth.authenticate(`random-${i}`);
+    const reads = repo.lookupCalls;
+    expect(await auth.authenticate('h1')).toBeDefined();
+    expect(repo.lookupCalls).toBe(reads); // still a cache hit
+  });
+
+  it('refuses a revoked hash without a read, whatever storage still says', async () => {
+    const { repo, auth } = setup();
+    await auth.authenticate('h1');
+    auth.revoke('h1'); // the lookup row is still there (the revocation was cut short)
+    const reads = repo.lookupCalls;
+    expect(auth.cached('h1')).toBeNull();
+    expect(await auth.authenticate('h1')).toBeUndefined();
+    expect(repo.lookupCalls).toBe(reads);
   });
 
   it('with a TTL of 0 reads storage every time', async () => {

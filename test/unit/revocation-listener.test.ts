@@ -21,15 +21,23 @@ const entry: KeyLookupEntry = {
   tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
 };
 
-function setup() {
+function setup(feedClock?: ManualClock) {
   const clock = new ManualClock(new Date());
   const repo = new MemoryKeyRepository(new MemoryCustomerRepository());
   repo.lookups.set('h1', entry);
-  const feed = new MemoryRevocationFeed();
+  const feed = new MemoryRevocationFeed(feedClock ?? clock);
   let listener: RevocationListener | undefined;
   const auth = new KeyAuthenticator(repo, clock, { ttlMs: 300_000, maxEntries: 100, trusted: () => listener!.trusted() });
-  listener = new RevocationListener(feed, (hash) => auth.evict(hash), clock, { pollIntervalMs: 1000, maxStalenessMs: 30_000 }, silentLogger);
-  return { clock, repo, feed, auth, listener };
+  const listen = () =>
+    new RevocationListener(
+      feed,
+      (e) => (e.reason === 'revoked' ? auth.revoke(e.secretHash) : auth.evict(e.secretHash)),
+      clock,
+      { pollIntervalMs: 1000, maxStalenessMs: 30_000 },
+      silentLogger,
+    );
+  listener = listen();
+  return { clock, repo, feed, auth, listener, listen };
 }
 
 describe('RevocationListener', () => {
@@ -82,6 +90,60 @@ describe('RevocationListener', () => {
     feed.failWith = undefined;
     repo.lookups.delete('h1');
     await feed.publish([{ secretHash: 'h1', keyId: 'key_1', customerSlug: 'acme', reason: 'revoked' }]);
+    await listener.poll();
+    expect(await auth.authenticate('h1')).toBeUndefined();
+  });
+
+  it('refuses a key the feed says is revoked even while its lookup row is still there (a revocation cut short)', async () => {
+    const { repo, feed, auth, listener } = setup();
+    await listener.poll();
+    expect(await auth.authenticate('h1')).toBeDefined();
+    // The revoking instance published, then died before it deleted the lookup row.
+    await feed.publish([{ secretHash: 'h1', keyId: 'key_1', customerSlug: 'acme', reason: 'revoked' }]);
+    await listener.poll();
+    const reads = repo.lookupCalls;
+    expect(auth.cached('h1')).toBeNull();
+    expect(await auth.authenticate('h1')).toBeUndefined();
+    expect(repo.lookupCalls).toBe(reads); // refused without asking storage
+  });
+
+  it('reads a key again after a change, and keeps accepting it', async () => {
+    const { repo, feed, auth, listener } = setup();
+    await listener.poll();
+    await auth.authenticate('h1');
+    await feed.publish([{ secretHash: 'h1', keyId: 'key_1', customerSlug: 'acme', reason: 'changed' }]);
+    await listener.poll();
+    const reads = repo.lookupCalls;
+    expect(await auth.authenticate('h1')).toBeDefined();
+    expect(repo.lookupCalls).toBe(reads + 1);
+  });
+
+  it('refuses from its first read a key revoked before the instance started', async () => {
+    const { feed, auth, clock, listen } = setup();
+    await feed.publish([{ secretHash: 'h1', keyId: 'key_1', customerSlug: 'acme', reason: 'revoked' }]);
+    clock.advance(6 * 60 * 60 * 1000); // six hours later, a new instance starts
+    const fresh = listen();
+    await fresh.poll();
+    expect(await auth.authenticate('h1')).toBeUndefined();
+  });
+
+  it.each([
+    ['behind', -90_000],
+    ['ahead of', 90_000],
+  ])('sees the revocations of an instance whose clock is 90 s %s its own', async (_how, skewMs) => {
+    const readerNow = new Date();
+    const publisherClock = new ManualClock(new Date(readerNow.getTime() + skewMs));
+    const { repo, feed, auth, listener, clock } = setup(publisherClock);
+    await listener.poll();
+    await auth.authenticate('h1');
+    for (let second = 0; second < 5; second++) {
+      clock.advance(1000);
+      publisherClock.advance(1000);
+      await listener.poll();
+    }
+    repo.lookups.delete('h1');
+    await feed.publish([{ secretHash: 'h1', keyId: 'key_1', customerSlug: 'acme', reason: 'revoked' }]);
+    clock.advance(1000);
     await listener.poll();
     expect(await auth.authenticate('h1')).toBeUndefined();
   });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../clock';
 import type { RevocationEntry, RevocationFeed } from '../../ports/revocation-feed';
 
 /** In-memory RevocationFeed for unit tests. */
@@ -6,9 +7,11 @@ export class MemoryRevocationFeed implements RevocationFeed {
   readonly entries: RevocationEntry[] = [];
   failWith: Error | undefined;
 
+  constructor(private readonly clock: Clock = { now: () => new Date() }) {}
+
   async publish(entries: Array<Omit<RevocationEntry, 'at' | 'id'>>): Promise<void> {
     if (this.failWith) throw this.failWith;
-    const at = new Date().toISOString();
+    const at = this.clock.now().toISOString();
     for (const e of entries) this.entries.push({ ...e, id: randomBytes(6).toString('hex'), at });
   }
 

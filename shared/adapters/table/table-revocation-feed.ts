@@ -1,5 +1,7 @@
 import { odata } from '@azure/data-tables';
 import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../clock';
+import type { Actor } from '../../domain';
 import type { RevocationEntry, RevocationFeed } from '../../ports/revocation-feed';
 import type { TableStorage } from './table-storage';
 
@@ -15,6 +17,8 @@ type FeedEntity = {
   customerSlug: string;
   reason: string;
   at: string;
+  actor?: string;
+  requestId?: string;
 };
 
 /**
@@ -23,7 +27,10 @@ type FeedEntity = {
  * query a second) whatever the request rate.
  */
 export class TableRevocationFeed implements RevocationFeed {
-  constructor(private readonly storage: TableStorage) {}
+  constructor(
+    private readonly storage: TableStorage,
+    private readonly clock: Clock,
+  ) {}
 
   private get table() {
     return this.storage.clients.revocations;
@@ -32,7 +39,7 @@ export class TableRevocationFeed implements RevocationFeed {
   async publish(entries: Array<Omit<RevocationEntry, 'at' | 'id'>>): Promise<void> {
     if (entries.length === 0) return;
     await this.storage.step('feed.publish');
-    const now = new Date();
+    const now = this.clock.now();
     const rows: FeedEntity[] = entries.map((e) => ({
       partitionKey: FEED_PARTITION,
       rowKey: `${timeKey(now.getTime())}_${randomBytes(6).toString('hex')}`,
@@ -41,6 +48,8 @@ export class TableRevocationFeed implements RevocationFeed {
       customerSlug: e.customerSlug,
       reason: e.reason,
       at: now.toISOString(),
+      ...(e.actor ? { actor: JSON.stringify(e.actor) } : {}),
+      ...(e.requestId ? { requestId: e.requestId } : {}),
     }));
     for (let i = 0; i < rows.length; i += 100) {
       const chunk = rows.slice(i, i + 100);
@@ -62,6 +71,8 @@ export class TableRevocationFeed implements RevocationFeed {
           customerSlug: row.customerSlug,
           reason: row.reason === 'changed' ? 'changed' : 'revoked',
           at: row.at,
+          ...(row.actor ? { actor: parseActor(row.actor) } : {}),
+          ...(row.requestId ? { requestId: row.requestId } : {}),
         });
       }
       return out;
@@ -86,5 +97,13 @@ export class TableRevocationFeed implements RevocationFeed {
       );
     }
     return old.length;
+  }
+}
+
+function parseActor(text: string): Actor | undefined {
+  try {
+    return JSON.parse(text) as Actor;
+  } catch {
+    return undefined;
   }
 }

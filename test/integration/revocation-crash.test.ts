@@ -1,0 +1,106 @@
+import { freePort } from '../../local/azurite';
+import { ManualClock } from '../../shared/clock';
+import { signLocalPortalToken } from '../../shared/auth/portal-tokens';
+import type { ServiceContext } from '../../shared/services/context';
+import { startHostProcess, type HostProcess } from '../support/host-process';
+import { op } from '../support/portal';
+import { trackSecret } from '../support/secrets';
+import { testEnv, testServices } from '../support/services';
+
+/**
+ * A revocation cut short at each of its steps, with a second instance that has the key warm in
+ * its cache: the revoking host process is killed (SIGKILL) when its storage adapter reaches the
+ * step. The warm instance must refuse the key within 2 s, a host started after the crash must
+ * refuse it from its first request, and the completion timer must then list it as revoked, with
+ * the original who and when.
+ */
+describe('revocation survives a crash at every step', () => {
+  jest.setTimeout(120_000);
+  const env = testEnv({ REVOCATION_POLL_INTERVAL_MS: '250' });
+  let services: ServiceContext;
+  let warm: HostProcess;
+  let admin = '';
+  const slug = 'revocrash';
+
+  const hostArgs = async (...extra: string[]) => ['--no-azurite', '--no-demo', '--no-timers', '--port', String(await freePort()), ...extra];
+  const whoami = async (host: HostProcess, secret: string) => (await fetch(`${host.url}/v1/whoami`, { headers: { 'x-api-key': secret } })).status;
+
+  beforeAll(async () => {
+    services = testServices(env);
+    await services.customers.create({ slug, name: 'Revocation crash', plan: 'enterprise' });
+    admin = await signLocalPortalToken(services.config.portal, { sub: 'alice', name: 'Alice Admin', customer: slug, roles: ['CustomerAdmin'] });
+    warm = await startHostProcess(await hostArgs(), env);
+  });
+  afterAll(async () => {
+    await warm?.stop();
+    await services?.dispose();
+  });
+
+  /** Issues a key (and a spare, so the victim is not the last), warms it on the second instance. */
+  async function victim(label: string): Promise<{ keyId: string; secret: string }> {
+    const issued = await services.keys.issue(slug, { label, application: 'crash' }, op('setup'));
+    trackSecret((await services.keys.issue(slug, { label: `${label}-spare`, application: 'crash' }, op('setup'))).key);
+    const secret = trackSecret(issued.key).split('.').at(-1)!;
+    expect(await whoami(warm, secret)).toBe(200);
+    return { keyId: issued.metadata.id, secret };
+  }
+
+  async function revokeOnDyingHost(step: string, keyId: string): Promise<void> {
+    const dying = await startHostProcess(await hostArgs('--fault-kill-at', step), env);
+    await fetch(`${dying.url}/v1/customer-keys/${keyId}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } }).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const died = await Promise.race([dying.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000)))]);
+    clearTimeout(timer);
+    expect(died).toBe(true);
+  }
+
+  /** How long until the instance answers 401 for the key (Infinity if not within `boundMs`). */
+  async function refusedAfter(host: HostProcess, secret: string, boundMs: number): Promise<number> {
+    const started = performance.now();
+    while (performance.now() - started < boundMs) {
+      if ((await whoami(host, secret)) === 401) return performance.now() - started;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return Number.POSITIVE_INFINITY;
+  }
+
+  it('killed before the feed: nothing happened, the key still works and still lists as active', async () => {
+    const { keyId, secret } = await victim('before-feed');
+    await revokeOnDyingHost('feed.publish', keyId);
+    expect(await whoami(warm, secret)).toBe(200);
+    expect((await services.keys.list(slug)).find((k) => k.id === keyId)!.status).toBe('active');
+  });
+
+  it.each(['keys.deleteLookup', 'keys.markRevoked'])(
+    'killed before %s: the warm instance refuses the key within 2 s, a new one from the start, and the timer completes it',
+    async (step) => {
+      const { keyId, secret } = await victim(`at-${step.replace('.', '-')}`);
+      const crashedAt = Date.now();
+      await revokeOnDyingHost(step, keyId);
+      expect(await refusedAfter(warm, secret, 2000)).toBeLessThan(2000);
+
+      const fresh = await startHostProcess(await hostArgs(), env);
+      try {
+        expect(await whoami(fresh, secret)).toBe(401);
+      } finally {
+        await fresh.stop();
+      }
+
+      // The completion timer, a minute later: the key lists as revoked, by Alice, when she did it.
+      const later = testServices(env, { clock: new ManualClock(new Date(Date.now() + 60_000)) });
+      try {
+        expect(await later.keys.completeInterruptedRevocations()).toBe(1);
+        expect(await later.keys.completeInterruptedRevocations()).toBe(0); // idempotent
+      } finally {
+        await later.dispose();
+      }
+      const listed = (await services.keys.list(slug)).find((k) => k.id === keyId)!;
+      expect(listed.status).toBe('revoked');
+      expect(listed.revokedBy).toMatchObject({ id: 'alice' });
+      expect(Date.parse(listed.revokedAt!)).toBeGreaterThanOrEqual(crashedAt - 1000);
+      expect(Date.parse(listed.revokedAt!)).toBeLessThan(Date.now());
+      for await (const row of services.storage.clients.keyLookup.listEntities<{ keyId: string }>()) expect(row.keyId).not.toBe(keyId);
+      expect(await whoami(warm, secret)).toBe(401);
+    },
+  );
+});
