@@ -1,7 +1,7 @@
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { Config } from '../config';
-import { ApiError } from '../errors';
+import { ApiError, DependencyUnavailableError } from '../errors';
 import { isValidSlug } from '../keys/compound-key';
 
 export const PORTAL_ROLES = ['CustomerAdmin', 'Staff'] as const;
@@ -41,7 +41,7 @@ export class PortalTokenVerifier {
 
   constructor(private readonly config: Config['portal']) {
     if (config.jwksUrl) {
-      this.key = createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+      this.key = jwksOrOutage(createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }));
       this.algorithms = JWKS_ALGORITHMS;
     } else if (config.sharedSecret) {
       this.key = new TextEncoder().encode(config.sharedSecret);
@@ -65,10 +65,9 @@ export class PortalTokenVerifier {
       });
       payload = verified.payload;
     } catch (error) {
+      // Decided by type, never by message text (a token's own header can put any words there).
+      if (error instanceof DependencyUnavailableError) throw error; // the key set is unreachable: 503
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The portal session token has expired.');
-      if (error instanceof joseErrors.JWKSTimeout || (error instanceof Error && /fetch|ECONN|network/i.test(error.message))) {
-        throw error; // the issuer's key set is unreachable: not the caller's fault
-      }
       throw unauthenticated('The portal session token is not valid.');
     }
     const claims = claimsSchema.safeParse(payload);
@@ -80,6 +79,22 @@ export class PortalTokenVerifier {
       roles: claims.data.roles.filter((r): r is PortalRole => (PORTAL_ROLES as readonly string[]).includes(r)),
     };
   }
+}
+
+/**
+ * The remote key set, with its failures sorted: a token whose `kid` the set lacks (or matches
+ * twice) is the token's problem (401); any other failure to produce a key (the JWKS unreachable,
+ * slow, not JSON, not a key set) is the issuer's, reported as a dependency outage (503).
+ */
+function jwksOrOutage(keys: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await keys(header, token);
+    } catch (error) {
+      if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
+      throw new DependencyUnavailableError('portal JWKS', error);
+    }
+  };
 }
 
 export interface LocalTokenClaims {

@@ -10,6 +10,8 @@ export interface Credentials {
   managementKey: string;
   adminToken: string;
   staffToken: string;
+  /** Correctly signed portal tokens with hostile headers. */
+  craftedTokens: string[];
 }
 
 export interface RawResponse {
@@ -68,6 +70,7 @@ const credential = (c: Credentials) =>
     [['authorization', `Bearer ${c.staffToken}`]],
     [['x-api-key', c.ingestKey], ['x-api-key', c.managementKey]],
     [['authorization', `Bearer ${c.adminToken}`], ['authorization', `Bearer ${c.staffToken}`]],
+    ...c.craftedTokens.map((token): Array<[string, string]> => [['authorization', `Bearer ${token}`]]),
   );
 
 /** A random request to a route: its method, a mangled path, odd headers, a hostile body. */

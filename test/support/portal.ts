@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { signLocalPortalToken, type PortalRole } from '../../shared/auth/portal-tokens';
 import type { Actor } from '../../shared/domain';
 import type { Operation } from '../../shared/services/key-service';
@@ -22,4 +23,31 @@ export function portalToken(
   ttlSeconds = 600,
 ): Promise<string> {
   return signLocalPortalToken(services.config.portal, { sub: claims.sub ?? 'user-1', name: claims.name ?? 'Ada Admin', ...claims }, ttlSeconds);
+}
+
+/**
+ * Portal tokens signed with the right local secret but with hostile headers. `invalid` ones
+ * (unknown critical extensions named with network words, an unencoded payload, an unknown
+ * algorithm) must be refused with 401; `hints` carry remote-key hints (`jku`, `x5u`, a `kid`
+ * path) that must be ignored, never followed. None may ever produce a 5xx.
+ */
+export function craftedPortalTokens(services: ServiceContext, claims: { customer?: string; roles: PortalRole[] }): { invalid: string[]; hints: string[] } {
+  const { sharedSecret, issuer, audience } = services.config.portal;
+  const payload = { sub: 'crafted', iss: issuer, aud: audience, exp: Math.floor(Date.now() / 1000) + 3600, ...claims };
+  const sign = (header: Record<string, unknown>) => {
+    const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+    return `${input}.${createHmac('sha256', sharedSecret ?? '').update(input).digest('base64url')}`;
+  };
+  return {
+    invalid: [
+      { alg: 'HS256', crit: ['network fetch ECONNREFUSED timeout'], 'network fetch ECONNREFUSED timeout': true },
+      { alg: 'HS256', crit: ['b64'], b64: false },
+      { alg: 'HS256', crit: 'fetch' },
+      { alg: 'HS999' },
+    ].map(sign),
+    hints: [
+      { alg: 'HS256', jku: 'http://169.254.169.254/keys', kid: '../../etc/passwd' },
+      { alg: 'HS256', x5u: 'http://127.0.0.1:1/cert', x5c: ['not-a-cert'] },
+    ].map(sign),
+  };
 }
