@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { ApiError, DependencyUnavailableError } from '../errors';
 import { isValidSlug } from '../keys/compound-key';
+import { withoutInvisibles } from '../text/visible-text';
 
 export const PORTAL_ROLES = ['CustomerAdmin', 'Staff'] as const;
 export type PortalRole = (typeof PORTAL_ROLES)[number];
@@ -74,7 +75,8 @@ export class PortalTokenVerifier {
     if (!claims.success) throw unauthenticated('The portal session token lacks required claims.');
     return {
       userId: claims.data.sub,
-      name: claims.data.name ?? claims.data.sub,
+      // The identity provider's name for the user, shown in the audit log: shown as it reads.
+      name: withoutInvisibles(claims.data.name ?? claims.data.sub).trim() || claims.data.sub,
       customerSlug: claims.data.customer,
       roles: claims.data.roles.filter((r): r is PortalRole => (PORTAL_ROLES as readonly string[]).includes(r)),
     };

@@ -1,15 +1,19 @@
 import { z } from 'zod';
 import { KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, SANDBOX_SLUG } from '../domain';
 import { SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, isValidSlug } from '../keys/compound-key';
+import { invisibleCharacter } from '../text/visible-text';
 
-/** Printable text without control characters, trimmed, within a length bound. */
+/** Visible text (shared/text/visible-text.ts), trimmed, within a length bound. */
 export const text = (max: number) =>
   z
     .string()
     .trim()
     .min(1, 'must not be empty')
     .max(max, `must be at most ${max} characters`)
-    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters');
+    .superRefine((value, ctx) => {
+      const hidden = invisibleCharacter(value);
+      if (hidden) ctx.addIssue({ code: 'custom', message: `must not contain invisible, formatting or control characters (found ${hidden})` });
+    });
 
 export const slugSchema = z
   .string()

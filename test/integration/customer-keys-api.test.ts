@@ -258,6 +258,12 @@ describe('key management API (portal tokens, management keys), against Azurite',
       ['an empty label', { label: '   ', application: 'a' }, 'label'],
       ['a label over 64 characters', { label: 'x'.repeat(65), application: 'a' }, 'label'],
       ['a control character', { label: 'a\u0007b', application: 'a' }, 'label'],
+      ['a right-to-left override', { label: 'invoice\u202Efdp.exe', application: 'a' }, 'label'],
+      ['a bidirectional isolate', { label: 'prod', application: 'billing\u2067x\u2069' }, 'application'],
+      ['a zero-width space', { label: 'pro\u200Bd', application: 'a' }, 'label'],
+      ['a byte-order mark inside', { label: 'pr\uFEFFod', application: 'a' }, 'label'],
+      ['a no-break space posing as a space', { label: 'prod\u00A0key', application: 'a' }, 'label'],
+      ['a Hangul filler that draws as blank', { label: 'prod\u3164', application: 'a' }, 'label'],
       ['an unknown type', { label: 'a', application: 'a', type: 'root' }, 'type'],
       ['an unknown environment', { label: 'a', application: 'a', environment: 'prod' }, 'environment'],
     ])('refuses %s with 400 validation_failed naming the field', async (_name, body, field) => {
@@ -265,6 +271,16 @@ describe('key management API (portal tokens, management keys), against Azurite',
       const response = await call('POST', '/v1/customer-keys/issue', { token, body });
       expect(response.status).toBe(400);
       expect(response.body).toMatchObject({ code: 'validation_failed', errors: expect.arrayContaining([expect.objectContaining({ path: field })]) });
+    });
+
+    it('names the invisible character it refused, and accepts letters, accents, scripts and emoji', async () => {
+      const { token } = await newCustomer();
+      const refused = await call('POST', '/v1/customer-keys/issue', { token, body: { label: 'a\u202Eb', application: 'a' } });
+      expect(JSON.stringify(refused.body)).toContain('U+202E');
+      for (const label of ['Zürich prod', 'décisions-2', '東京 ingest', 'rocket 🚀', 'heart ❤️']) {
+        expect((await call('POST', '/v1/customer-keys/issue', { token, body: { label, application: 'app' } })).status).toBe(201);
+        await call('GET', '/v1/customer-keys', { token });
+      }
     });
 
     it('refuses non-JSON (400), other content types (415) and oversized bodies (413)', async () => {

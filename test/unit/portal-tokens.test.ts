@@ -32,6 +32,12 @@ describe('portal tokens: local HS256', () => {
     expect(await verifier.verify(token)).toEqual({ userId: 'u-1', name: 'Ada', customerSlug: 'acme', roles: ['CustomerAdmin'] });
   });
 
+  it("shows a user's name as it reads: invisible and reordering characters from the identity provider are dropped", async () => {
+    const token = await sign({ name: 'Ada\u202E nimdA\u200B', roles: ['Staff'] });
+    expect((await verifier.verify(token)).name).toBe('Ada nimdA');
+    expect((await verifier.verify(await sign({ name: '\u200B\u200B', roles: [] }))).name).toBe('u-1');
+  });
+
   it('signs local tokens the verifier accepts', async () => {
     const token = await signLocalPortalToken(local, { sub: 'ops-1', roles: ['Staff'] });
     expect(await verifier.verify(token)).toMatchObject({ userId: 'ops-1', roles: ['Staff'], customerSlug: undefined });
