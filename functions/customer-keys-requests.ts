@@ -26,7 +26,7 @@ export const customerKeysRequestSubmit: HttpFunctionDefinition = {
     ]),
     responses: {
       201: { description: 'issue-key executed: the request and the new key (shown once)', schema: keyRequestOutcomeView },
-      200: { description: 'revoke-key executed', schema: keyRequestOutcomeView },
+      200: { description: 'revoke-key executed; or a rotate-tenant-key already pending (that request, nothing new filed)', schema: keyRequestOutcomeView },
       202: { description: 'rotate-tenant-key accepted, pending staff', schema: keyRequestOutcomeView },
     },
     errors: ['validation_failed', 'label_taken', 'key_limit_reached', 'last_active_key', 'not_found', 'sandbox_read_only'],
@@ -34,7 +34,7 @@ export const customerKeysRequestSubmit: HttpFunctionDefinition = {
   },
   handler: async (request, { services, tenant, actor, requestId }) => {
     const outcome = await services.requests.submit(tenant, request.params.action ?? '', await readJsonBody(request), { actor, requestId });
-    const status = outcome.request.status === 'pending' ? 202 : outcome.issued ? 201 : 200;
+    const status = outcome.alreadyPending ? 200 : outcome.request.status === 'pending' ? 202 : outcome.issued ? 201 : 200;
     return json(status, {
       request: toRequestBody(outcome.request),
       ...(outcome.issued ? { key: outcome.issued.key, metadata: toKeyBody(outcome.issued.metadata) } : {}),

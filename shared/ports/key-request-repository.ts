@@ -11,8 +11,12 @@ export interface KeyRequestSummary {
 }
 
 export interface KeyRequestRepository {
-  /** Stores a new request with its audit event (atomically) and indexes it for staff. */
-  create(request: KeyRequest, audit: AuditEvent): Promise<void>;
+  /**
+   * Stores a new request with its audit event (atomically) and indexes it for staff. With
+   * `exclusive`, a customer holds at most one pending request of the action: if one is pending
+   * already, nothing is stored and that one is returned.
+   */
+  create(request: KeyRequest, audit: AuditEvent, options?: { exclusive?: boolean }): Promise<KeyRequest | undefined>;
   get(customerSlug: string, id: string): Promise<KeyRequest | undefined>;
   /** A request by id alone (staff routes), through the index. */
   findById(id: string): Promise<KeyRequest | undefined>;
@@ -22,7 +26,8 @@ export interface KeyRequestRepository {
   listByStatus(status: KeyRequestStatus): Promise<KeyRequestSummary[]>;
   /**
    * Moves a request out of `expected` status with its audit event, atomically; `false` when it
-   * was no longer in that status (someone else decided first).
+   * was no longer in that status (someone else decided first). A request leaving `pending`
+   * frees its action for the customer's next exclusive request.
    */
   transition(request: KeyRequest, expected: KeyRequestStatus, audit: AuditEvent): Promise<boolean>;
 }

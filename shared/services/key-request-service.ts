@@ -33,6 +33,8 @@ const SELF_SERVICE: ReadonlySet<KeyRequestAction> = new Set(['issue-key', 'revok
 
 export interface RequestOutcome {
   request: KeyRequest;
+  /** The request was already pending: this submission filed nothing new. */
+  alreadyPending?: boolean;
   /** The new key of an executed `issue-key`: only in the response that executes it. */
   issued?: IssuedKey;
   revoked?: ApiKeyView;
@@ -73,8 +75,12 @@ export class KeyRequestService {
       requestedAt: this.clock.now().toISOString(),
       submittedInRequest: op.requestId,
     };
-    await this.requests.create(request, this.event(request, 'request.submitted', op));
-    if (!SELF_SERVICE.has(action)) return { request };
+    // An action that waits for staff is pending at most once per customer: a second submission
+    // answers with the first.
+    const exclusive = !SELF_SERVICE.has(action);
+    const pending = await this.requests.create(request, this.event(request, 'request.submitted', op), { exclusive });
+    if (pending) return { request: pending, alreadyPending: true };
+    if (exclusive) return { request };
     return this.execute(request, op);
   }
 

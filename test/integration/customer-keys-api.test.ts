@@ -242,6 +242,31 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(audit.body!.events.map((e: { type: string }) => e.type)).toEqual(['request.rejected', 'request.submitted']);
     });
 
+    it('files at most one pending rotate-tenant-key per customer: a duplicate, even 20 at once, answers with the pending one', async () => {
+      const { token } = await newCustomer();
+      const first = await call('POST', '/v1/customer-keys/requests/rotate-tenant-key', { token, body: { reason: 'yearly' } });
+      expect(first.status).toBe(202);
+      const again = await call('POST', '/v1/customer-keys/requests/rotate-tenant-key', { token, body: { reason: 'again' } });
+      expect(again.status).toBe(200);
+      expect(again.body!.request).toMatchObject({ id: first.body!.request.id, status: 'pending', params: { reason: 'yearly' } });
+
+      const { token: other } = await newCustomer();
+      const racing = await Promise.all(Array.from({ length: 20 }, () => call('POST', '/v1/customer-keys/requests/rotate-tenant-key', { token: other, body: {} })));
+      const ids = new Set(racing.map((r) => r.body!.request.id as string));
+      expect(ids.size).toBe(1);
+      expect(racing.filter((r) => r.status === 202)).toHaveLength(1);
+      const listed = (await call('GET', '/v1/customer-keys/requests', { token: other })).body!.requests as Array<{ status: string }>;
+      expect(listed.filter((r) => r.status === 'pending')).toHaveLength(1);
+      const queue = (await call('GET', '/v1/staff/customer-keys/requests?status=pending', { token: staffToken })).body!.requests as Array<{ id: string }>;
+      expect(queue.filter((r) => ids.has(r.id))).toHaveLength(1);
+
+      // Once staff decide, the customer can ask again.
+      await call('POST', `/v1/staff/customer-keys/requests/${[...ids][0]}/reject`, { token: staffToken, body: {} });
+      const next = await call('POST', '/v1/customer-keys/requests/rotate-tenant-key', { token: other, body: {} });
+      expect(next.status).toBe(202);
+      expect(ids.has(next.body!.request.id)).toBe(false);
+    });
+
     it('refuses unknown actions and bad bodies with validation_failed', async () => {
       const { token } = await newCustomer();
       const unknown = await call('POST', '/v1/customer-keys/requests/delete-everything', { token, body: {} });

@@ -6,9 +6,14 @@ export class MemoryKeyRequestRepository implements KeyRequestRepository {
   readonly requests = new Map<string, KeyRequest>();
   readonly audit: AuditEvent[] = [];
 
-  async create(request: KeyRequest, audit: AuditEvent): Promise<void> {
+  async create(request: KeyRequest, audit: AuditEvent, options: { exclusive?: boolean } = {}): Promise<KeyRequest | undefined> {
+    if (options.exclusive) {
+      const pending = [...this.requests.values()].find((r) => r.customerSlug === request.customerSlug && r.action === request.action && r.status === 'pending');
+      if (pending) return structuredClone(pending);
+    }
     this.requests.set(request.id, structuredClone(request));
     this.audit.push(audit);
+    return undefined;
   }
 
   async get(customerSlug: string, id: string): Promise<KeyRequest | undefined> {

@@ -1,4 +1,4 @@
-import { odata } from '@azure/data-tables';
+import { odata, type TransactionAction } from '@azure/data-tables';
 import type { AuditEvent, KeyRequest, KeyRequestAction, KeyRequestStatus } from '../../domain';
 import type { KeyRequestRepository, KeyRequestSummary } from '../../ports/key-request-repository';
 import { actorFromText, actorToText, auditEntity, withoutUndefined } from './rows';
@@ -7,6 +7,8 @@ import { statusOf, type TableStorage } from './table-storage';
 const REQUEST_PREFIX = 'req_';
 const INDEX_PARTITION = 'request';
 const requestRowKey = (id: string) => `${REQUEST_PREFIX}${id}`;
+/** The customer's one pending request of an exclusive action: `pending_{action}` -> request id. */
+const pendingRowKey = (action: string) => `pending_${action}`;
 
 type RequestEntity = {
   partitionKey: string;
@@ -99,13 +101,50 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
     return this.storage.clients.keyRequestIndex;
   }
 
-  async create(request: KeyRequest, audit: AuditEvent): Promise<void> {
+  async create(request: KeyRequest, audit: AuditEvent, options: { exclusive?: boolean } = {}): Promise<KeyRequest | undefined> {
     await this.storage.step('requests.index');
     await this.storage.call((o) => this.index.upsertEntity(indexEntity(request), 'Replace', o));
     await this.storage.step('requests.create');
-    await this.storage.call((o) =>
-      this.customers.submitTransaction([['create', requestEntity(request)], ['create', auditEntity(audit)]], o),
-    );
+    const actions: TransactionAction[] = [['create', requestEntity(request)], ['create', auditEntity(audit)]];
+    // The reservation is created with the request, so two submissions racing cannot both win.
+    if (options.exclusive) actions.push(['create', { partitionKey: request.customerSlug, rowKey: pendingRowKey(request.action), requestId: request.id }]);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await this.storage.call((o) => this.customers.submitTransaction(actions, o));
+        return undefined;
+      } catch (error) {
+        if (!options.exclusive || statusOf(error) !== 409) throw error;
+      }
+      const holder = await this.reservation(request.customerSlug, request.action);
+      const pending = holder ? await this.get(request.customerSlug, holder.requestId) : undefined;
+      if (pending?.status === 'pending') {
+        await this.storage.call((o) => this.index.deleteEntity(INDEX_PARTITION, request.id, o)).catch(() => undefined);
+        return pending;
+      }
+      // A reservation whose request was decided (its release was cut short): drop it, try again.
+      if (holder) await this.release(request.customerSlug, request.action, holder.requestId);
+    }
+    throw new Error('key request: the pending reservation kept changing');
+  }
+
+  private async reservation(customerSlug: string, action: string): Promise<{ requestId: string; etag: string } | undefined> {
+    try {
+      return await this.storage.call((o) => this.customers.getEntity<{ requestId: string }>(customerSlug, pendingRowKey(action), o));
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Frees the action's reservation if `requestId` holds it. */
+  private async release(customerSlug: string, action: string, requestId: string): Promise<void> {
+    const holder = await this.reservation(customerSlug, action);
+    if (!holder || holder.requestId !== requestId) return;
+    try {
+      await this.storage.call((o) => this.customers.deleteEntity(customerSlug, pendingRowKey(action), { ...o, etag: holder.etag }));
+    } catch (error) {
+      if (statusOf(error) !== 404 && statusOf(error) !== 412) throw error;
+    }
   }
 
   async get(customerSlug: string, id: string): Promise<KeyRequest | undefined> {
@@ -190,6 +229,7 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
       throw error;
     }
     await this.syncIndex(request);
+    if (request.status !== 'pending') await this.release(request.customerSlug, request.action, request.id);
     return true;
   }
 
