@@ -11,6 +11,22 @@ export const SANDBOX_HEADER = 'x-veriproof-sandbox';
 const unauthenticated = (detail: string) =>
   new ApiError('unauthenticated', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="veriproof-portal"' } });
 
+/**
+ * Sandbox mode: `X-Veriproof-Sandbox` is `true` or `false`, sent once. Anything else (hosts join
+ * a repeated header into one value) is 400, never a silent fall-back to the real tenant.
+ */
+function sandboxMode(request: HttpRequest): boolean {
+  const value = request.headers.get(SANDBOX_HEADER);
+  if (value === null) return false;
+  const normalised = value.trim().toLowerCase();
+  if (normalised === 'true') return true;
+  if (normalised === 'false') return false;
+  const message = 'must be true or false, sent once';
+  throw new ApiError('validation_failed', `The request is not valid: X-Veriproof-Sandbox: ${message}`, {
+    extensions: { errors: [{ path: 'X-Veriproof-Sandbox', message }] },
+  });
+}
+
 async function portalUser(request: HttpRequest, ctx: RequestContext): Promise<PortalUser> {
   const token = bearerToken(request);
   if (!token) throw unauthenticated('Sign in to the portal: send its session token as Authorization: Bearer <token>.');
@@ -63,7 +79,7 @@ export function withCustomerAccess() {
         actor = userActor(user);
         principal = { kind: 'user', user };
       }
-      const sandbox = (request.headers.get(SANDBOX_HEADER) ?? '').trim().toLowerCase() === 'true';
+      const sandbox = sandboxMode(request);
       if (sandbox) {
         if (request.method !== 'GET' && request.method !== 'HEAD') {
           throw new ApiError('sandbox_read_only', 'The shared sandbox is read-only: leave sandbox mode to change keys.');

@@ -65,6 +65,10 @@ export class KeyService {
 
   async issue(customerSlug: string, input: unknown, op: Operation): Promise<IssuedKey> {
     const request = parseInput(issueKeySchema, input);
+    if (request.type === 'management' && op.actor.type === 'key') {
+      // A leaked management key must not be able to plant a successor that outlives its revocation.
+      throw new ApiError('forbidden', 'Only a portal admin can issue management keys; a management key can issue ingest keys.');
+    }
     const customer = await this.customers.require(customerSlug);
     const { record, lookup, key } = await this.mint(customer, request, op.actor);
     const outcome = await this.keys.insertRecord(record, {
@@ -143,11 +147,15 @@ export class KeyService {
 
   /**
    * Replaces every active key with a new one of the same label, application, type and
-   * environment. The old keys stop at once; the new values are returned once.
+   * environment. The old keys stop at once; the new values are returned once. Called with a
+   * management key, it replaces the ingest keys only: management keys are issued and replaced by
+   * portal admins alone.
    */
   async reset(customerSlug: string, op: Operation): Promise<ResetResult> {
     const customer = await this.customers.require(customerSlug);
-    const active = (await this.keys.list(customer.slug)).filter((k) => k.status === 'active');
+    const active = (await this.keys.list(customer.slug)).filter(
+      (k) => k.status === 'active' && !(op.actor.type === 'key' && k.type === 'management'),
+    );
     const result: ResetResult = { keys: [], replaced: [] };
     for (const old of active) {
       const { record, lookup, key } = await this.mint(customer, old, op.actor);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { functionDefinitions } from '../../functions/registry';
 import type { ServiceContext } from '../../shared/services/context';
+import { rawRequest } from '../support/fuzz';
 import { problemOf, serveApp } from '../support/http';
 import { portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
@@ -417,6 +418,51 @@ describe('key management API (portal tokens, management keys), against Azurite',
         expect(write.status).toBe(403);
         expect(write.body).toMatchObject({ code: 'sandbox_read_only' });
       }
+    });
+  });
+
+  describe('hardening', () => {
+    it('takes X-Veriproof-Sandbox as true or false sent once; a repeated or odd value is 400, never the real tenant', async () => {
+      const { token } = await newCustomer();
+      expect((await call('GET', '/v1/customer-keys', { token, headers: { 'x-veriproof-sandbox': 'false' } })).body).toMatchObject({ sandbox: false });
+      expect((await call('GET', '/v1/customer-keys', { token, headers: { 'x-veriproof-sandbox': ' TRUE ' } })).body).toMatchObject({ sandbox: true });
+      for (const value of ['true, true', 'true, false', 'false, true', 'yes', '1', '']) {
+        const answer = await call('GET', '/v1/customer-keys', { token, headers: { 'x-veriproof-sandbox': value } });
+        expect({ value, status: answer.status, code: answer.body!.code }).toEqual({ value, status: 400, code: 'validation_failed' });
+      }
+      // Sent twice on the wire (the host joins repeats), through the raw client.
+      const raw = await rawRequest(app.url, 'GET', '/v1/customer-keys', [['authorization', `Bearer ${token}`], ['x-veriproof-sandbox', 'true'], ['x-veriproof-sandbox', 'false']]);
+      expect(raw.status).toBe(400);
+    });
+
+    it('lets only a portal admin issue or replace management keys, so a leaked one cannot plant a survivor', async () => {
+      const { token } = await newCustomer();
+      const management = await issue(token, { label: 'rotation-bot', application: 'automation', type: 'management' });
+      const ingest = await issue(token, { label: 'ingest', application: 'app' });
+      trackSecret(management.body!.key);
+      trackSecret(ingest.body!.key);
+      const viaKey = { key: management.body!.key };
+      const minted = await call('POST', '/v1/customer-keys/issue', { ...viaKey, body: { label: 'survivor', application: 'x', type: 'management' } });
+      expect(minted).toMatchObject({ status: 403, body: { code: 'forbidden' } });
+      const requested = await call('POST', '/v1/customer-keys/requests/issue-key', { ...viaKey, body: { label: 'survivor', application: 'x', type: 'management' } });
+      expect(requested.body).toMatchObject({ code: 'forbidden' });
+      expect((await call('POST', '/v1/customer-keys/issue', { ...viaKey, body: { label: 'more-ingest', application: 'x' } })).status).toBe(201);
+
+      // A reset with the management key replaces the ingest keys and leaves management keys alone.
+      const reset = await call('POST', '/v1/customer-keys/reset', viaKey);
+      expect(reset.status).toBe(200);
+      for (const k of reset.body!.keys) trackSecret(k.key);
+      expect(reset.body!.keys.every((k: { metadata: { type: string } }) => k.metadata.type !== 'management')).toBe(true);
+      expect(reset.body!.replaced.map((r: { oldKeyId: string }) => r.oldKeyId)).not.toContain(management.body!.metadata.id);
+      expect((await call('GET', '/v1/customer-keys', viaKey)).status).toBe(200); // still valid
+
+      // A portal admin can do both.
+      const adminMinted = await call('POST', '/v1/customer-keys/issue', { token, body: { label: 'bot-2', application: 'automation', type: 'management' } });
+      expect(adminMinted.status).toBe(201);
+      trackSecret(adminMinted.body!.key);
+      const adminReset = await call('POST', '/v1/customer-keys/reset', { token });
+      for (const k of adminReset.body!.keys) trackSecret(k.key);
+      expect(adminReset.body!.replaced.map((r: { oldKeyId: string }) => r.oldKeyId)).toContain(management.body!.metadata.id);
     });
   });
 
