@@ -94,6 +94,7 @@ async function main() {
   const azurite = await startAzurite({ tablePort: 0 });
   const dataDir = mkdtempSync(join(tmpdir(), 'vp-bench-'));
   const baseEnv = {
+    VERIPROOF_LOCAL_MODE: 'true',
     TABLES_CONNECTION_STRING: azurite.connectionString,
     LOCAL_DATA_DIR: dataDir,
     PORTAL_JWT_SECRET: `bench-${randomBytes(24).toString('hex')}`,

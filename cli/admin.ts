@@ -198,6 +198,7 @@ function safeUser(): string {
 
 async function main(): Promise<number> {
   process.chdir(ROOT);
+  process.env.VERIPROOF_LOCAL_MODE = 'true'; // a developer's tool, on local.settings.json
   loadLocalSettings(ROOT);
   let azurite: RunningAzurite | undefined;
   const needsStorage = process.argv[2] !== 'token';

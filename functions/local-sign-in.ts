@@ -50,7 +50,7 @@ export const localSignIn: HttpFunctionDefinition = {
         ]),
       },
     },
-    errors: ['not_found', 'validation_failed'],
+    errors: ['not_found', 'validation_failed', 'unsupported_media_type'],
     tags: ['Local'],
   },
   handler: async (request, ctx) => {
@@ -59,6 +59,11 @@ export const localSignIn: HttpFunctionDefinition = {
     if (request.method === 'GET') {
       const customers = (await services.customers.list()).map(({ slug, name, plan }) => ({ slug, name, plan }));
       return json(200, { customers, roles: PORTAL_ROLES });
+    }
+    // JSON only: a page on another origin cannot send this content type without the browser
+    // asking first (CORS), so a form elsewhere cannot sign anyone in here.
+    if ((request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() !== 'application/json') {
+      throw new ApiError('unsupported_media_type', 'Send the sign-in as application/json.');
     }
     const body = parseInput(signInSchema, await readJsonBody(request));
     const customer = body.role === 'CustomerAdmin' ? (await services.customers.require(body.customer!)).slug : undefined;

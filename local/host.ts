@@ -105,6 +105,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const invocationId = randomUUID();
     const url = requestUrl(req);
+    // A developer's host answers to loopback names only: a page whose DNS name was rebound to
+    // 127.0.0.1 sends its own name in Host, and gets nothing from here.
+    if (!loopbackHost(req.headers.host)) {
+      req.resume();
+      return writeResponse(res, hostProblem(new ApiError('misdirected_request', 'This local host answers only to localhost, 127.0.0.1 and [::1].'), invocationId), true);
+    }
     if (options.diagnostics && url.pathname.startsWith('/_local/')) {
       const body = await readBody(req, DIAGNOSTICS_MAX_BODY_BYTES);
       if (body !== 'too_large' && (await serveDiagnostics(url.pathname, req.method ?? 'GET', body, req, res, options.getServices))) return;
@@ -181,6 +187,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       });
     },
   };
+}
+
+/** Whether a Host header names this machine's loopback (any port); a request without one passes. */
+export function loopbackHost(host: string | undefined): boolean {
+  if (host === undefined || host === '') return true;
+  const name = host.replace(/:\d+$/, '').toLowerCase();
+  return name === 'localhost' || name.endsWith('.localhost') || name === '[::1]' || /^127(\.\d{1,3}){3}$/.test(name);
 }
 
 function requestUrl(req: IncomingMessage): URL {

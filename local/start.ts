@@ -42,6 +42,9 @@ async function main(): Promise<void> {
       'fault-kill-at': { type: 'string' },
     },
   });
+  // npm start is a developer machine: local rules (portal tokens from the local secret, the local
+  // sign-in, components in a file), switched on here rather than guessed from the environment.
+  process.env.VERIPROOF_LOCAL_MODE = 'true';
   const settings = loadLocalSettings(ROOT);
   if (settings.created) console.log(`Created ${settings.file} from local.settings.sample.json.`);
   else if (settings.fromSample.length > 0) {

@@ -113,6 +113,13 @@ export const configSchema = z
      * (set by infra/). Unset: DefaultAzureCredential's own chain (developer sign-in, system identity).
      */
     AZURE_CLIENT_ID: z.uuid({ error: 'must be the client ID (a GUID) of a managed identity' }).optional(),
+    /**
+     * `true` turns on the developer-machine rules: portal tokens signed with PORTAL_JWT_SECRET,
+     * the local sign-in route, master components in a file under LOCAL_DATA_DIR. Only `npm start`,
+     * local.settings.json (for `func start`) and the tests set it; every other runtime gets the
+     * production rules, whatever else its environment looks like.
+     */
+    VERIPROOF_LOCAL_MODE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
     /** Set by the platform on every Azure instance; either one means "running in Azure". */
     WEBSITE_INSTANCE_ID: z.string().optional(),
     /** Set by the platform on every Azure Functions app, Flex Consumption included. */
@@ -120,26 +127,33 @@ export const configSchema = z
   })
   .superRefine((env, ctx) => {
     const inAzure = Boolean(env.WEBSITE_INSTANCE_ID || env.WEBSITE_SITE_NAME);
+    const local = env.VERIPROOF_LOCAL_MODE === 'true';
+    if (local && inAzure) {
+      ctx.addIssue({ code: 'custom', path: ['VERIPROOF_LOCAL_MODE'], message: 'is for developer machines and tests; it cannot be on in Azure' });
+    }
     const portal = [env.PORTAL_JWKS_URL, env.PORTAL_JWT_SECRET].filter(Boolean).length;
     if (portal !== 1) {
       ctx.addIssue({
         code: 'custom',
         path: ['PORTAL_JWKS_URL'],
-        message: portal === 0 ? 'set PORTAL_JWKS_URL (Azure) or PORTAL_JWT_SECRET (local)' : 'set only one of PORTAL_JWKS_URL and PORTAL_JWT_SECRET',
+        message: portal === 0 ? 'set PORTAL_JWKS_URL (production) or PORTAL_JWT_SECRET (local mode)' : 'set only one of PORTAL_JWKS_URL and PORTAL_JWT_SECRET',
       });
     }
-    if (env.PORTAL_JWT_SECRET && inAzure) {
+    if (env.PORTAL_JWT_SECRET && !local) {
       ctx.addIssue({
         code: 'custom',
         path: ['PORTAL_JWT_SECRET'],
-        message: 'a shared-secret portal token key is for local use only; in Azure set PORTAL_JWKS_URL',
+        message: 'a shared-secret portal token key is for local mode only (VERIPROOF_LOCAL_MODE=true); set PORTAL_JWKS_URL',
       });
     }
-    if (inAzure && !env.KEY_VAULT_URL) {
+    if (env.PORTAL_JWKS_URL && !local && !env.PORTAL_JWKS_URL.startsWith('https://')) {
+      ctx.addIssue({ code: 'custom', path: ['PORTAL_JWKS_URL'], message: 'must be https outside local mode (the signing keys of every portal token come from it)' });
+    }
+    if (!local && !env.KEY_VAULT_URL) {
       ctx.addIssue({
         code: 'custom',
         path: ['KEY_VAULT_URL'],
-        message: 'is required in Azure: master components live in Key Vault, never on the instance',
+        message: 'is required outside local mode: master components live in Key Vault, never on the instance',
       });
     }
     const given = [env.TABLES_CONNECTION_STRING, env.TABLES_ENDPOINT].filter(Boolean).length;
@@ -184,8 +198,11 @@ export interface Config {
     gracePeriodMs: number;
     cacheTtlMs: number;
   };
-  /** Where the process runs: Azure (the platform sets WEBSITE_INSTANCE_ID / WEBSITE_SITE_NAME) or a developer machine / CI. */
-  runtime: 'azure' | 'local';
+  /**
+   * Which rules apply: `local` only when VERIPROOF_LOCAL_MODE=true (npm start, tests); `azure`
+   * where the platform says so; `production` anywhere else (a container, another cloud).
+   */
+  runtime: 'azure' | 'production' | 'local';
   /** Client ID of the managed identity for Azure SDK clients; undefined: the default credential chain. */
   managedIdentityClientId: string | undefined;
 }
@@ -244,7 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       gracePeriodMs: v.TENANT_KEY_GRACE_PERIOD_HOURS * 3_600_000,
       cacheTtlMs: v.COMPONENT_CACHE_TTL_HOURS * 3_600_000,
     },
-    runtime: v.WEBSITE_INSTANCE_ID || v.WEBSITE_SITE_NAME ? 'azure' : 'local',
+    runtime: v.VERIPROOF_LOCAL_MODE === 'true' ? 'local' : v.WEBSITE_INSTANCE_ID || v.WEBSITE_SITE_NAME ? 'azure' : 'production',
     managedIdentityClientId: v.AZURE_CLIENT_ID,
   };
 }

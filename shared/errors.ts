@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
   validation_failed: { status: 400, title: 'Request failed validation' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
+  misdirected_request: { status: 421, title: 'Misdirected request' },
   conflict: { status: 409, title: 'Conflict' },
   customer_exists: { status: 409, title: 'Customer already exists' },
   label_taken: { status: 409, title: 'Label already in use' },

@@ -1,6 +1,7 @@
 import { createServices, type ServiceContext } from '../../shared/services/context';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { loadConfig } from '../../shared/config';
+import { rawRequest } from '../support/fuzz';
 import { problemOf, serveApp } from '../support/http';
 import { portalToken } from '../support/portal';
 import { customerWithKey, testEnv, testServices } from '../support/services';
@@ -104,6 +105,26 @@ describe('the portal page and its local sign-in', () => {
     expect(keys.status).toBe(200);
     // A customer admin's token is not a staff token.
     expect((await app.fetch('/v1/staff/customers', { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+  });
+
+  it('answers only to loopback host names, so a DNS-rebound page reaches nothing, and signs in only from JSON', async () => {
+    for (const host of ['evil.example', 'evil.example:7071', 'localhost.evil.example', '10.0.0.1']) {
+      for (const path of ['/portal', '/v1/local/sign-in', '/v1/health']) {
+        const response = await rawRequest(app.url, 'GET', path, [['host', host]]);
+        expect({ host, path, status: response.status, code: (JSON.parse(response.body) as { code: string }).code }).toEqual({ host, path, status: 421, code: 'misdirected_request' });
+      }
+    }
+    for (const host of ['localhost', `localhost:${app.port}`, '127.0.0.1', `[::1]:${app.port}`, 'portal.localhost']) {
+      expect({ host, status: (await rawRequest(app.url, 'GET', '/portal', [['host', host]])).status }).toEqual({ host, status: 200 });
+    }
+    // What a form on another site could send: not JSON, so no token.
+    const form = await app.fetch('/v1/local/sign-in', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ role: 'Staff', name: 'Mallory' }),
+    });
+    expect(form.status).toBe(415);
+    expect((await problemOf(form)).code).toBe('unsupported_media_type');
   });
 
   it('refuses a sign-in it cannot honour with a clear problem, never a 500', async () => {

@@ -25,7 +25,14 @@ export function rawRequest(base: string, method: string, path: string, headers: 
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, method, path: url.pathname + url.search, headers: [['host', url.host], ...headers].flat() as unknown as Record<string, string> },
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path: url.pathname + url.search,
+        // The URL's host unless the case sends its own Host.
+        headers: [...(headers.some(([name]) => name.toLowerCase() === 'host') ? [] : [['host', url.host]]), ...headers].flat() as unknown as Record<string, string>,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

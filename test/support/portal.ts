@@ -6,6 +6,7 @@ import type { ServiceContext } from '../../shared/services/context';
 
 /** Portal token settings of the test run (the HS256 path; production uses a JWKS). */
 export const TEST_PORTAL_ENV = {
+  VERIPROOF_LOCAL_MODE: 'true',
   PORTAL_JWT_SECRET: 'test-portal-secret-0123456789abcdef0123456789',
   PORTAL_JWT_ISSUER: 'https://portal.test/issuer',
   PORTAL_JWT_AUDIENCE: 'veriproof-keys-test',

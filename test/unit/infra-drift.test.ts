@@ -118,7 +118,7 @@ describe('infra/ against the config schema', () => {
 
   // The check itself must be able to fail, or the test above proves nothing.
   it.each([
-    ['a required setting is missing', 'KEY_VAULT_URL', undefined, /KEY_VAULT_URL: is required in Azure/],
+    ['a required setting is missing', 'KEY_VAULT_URL', undefined, /KEY_VAULT_URL: is required outside local mode/],
     ['a required setting is missing', 'PORTAL_JWKS_URL', undefined, /PORTAL_JWKS_URL/],
     ['a required setting is missing', 'TABLES_ENDPOINT', undefined, /TABLES_CONNECTION_STRING/],
     ['a required setting is missing', 'PORTAL_JWT_ISSUER', undefined, /PORTAL_JWT_ISSUER: is required/],
@@ -126,6 +126,7 @@ describe('infra/ against the config schema', () => {
     ['infra sets a platform setting', 'WEBSITE_SITE_NAME', "'x'", /WEBSITE_SITE_NAME: set by the platform/],
     ['infra sets a setting Flex refuses', 'FUNCTIONS_WORKER_RUNTIME', "'node'", /not allowed on Flex Consumption/],
     ['infra sets the local-only portal secret', 'PORTAL_JWT_SECRET', "'0123456789abcdef0123456789abcdef'", /PORTAL_JWT_SECRET/],
+    ['infra switches local mode on', 'VERIPROOF_LOCAL_MODE', "'true'", /VERIPROOF_LOCAL_MODE: is for developer machines/],
     ['infra sets a bad literal', 'STALE_KEY_DAYS', "'thirty'", /STALE_KEY_DAYS: must be a whole number/],
     ['the host body bound is missing', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', undefined, /FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: unset differs/],
     ['the host body bound differs from the ingest bound', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', "'104857600'", /differs from the ingest bound 4194304/],
