@@ -221,6 +221,21 @@ describe('the SDK at configuration and on the wire', () => {
     for (const part of bad.split('.')) if (part.length > 8) expect(text).not.toContain(part);
   });
 
+  it('warns once, without the key, when the endpoint is plain HTTP beyond this machine', async () => {
+    const lines: string[] = [];
+    const logger = { warn: (line: string) => lines.push(line) };
+    const handles = [
+      configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint: 'http://ingest.example.com', logger }),
+      ...['http://localhost:7071', 'http://127.0.0.1:7071', 'http://[::1]:7071', 'http://portal.localhost', 'https://ingest.example.com'].map((endpoint) =>
+        configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint, logger }),
+      ),
+    ];
+    await Promise.all(handles.map((h) => h.shutdown()));
+    expect(lines).toEqual(['[veriproof] The endpoint http://ingest.example.com is plain HTTP: your API key would cross the network unencrypted. Use https.']);
+    expect(() => configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint: 'ftp://ingest.example.com' })).toThrow(/http\(s\)/);
+    expect(() => configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint: 'https://user:pw@ingest.example.com' })).toThrow(/credentials/);
+  });
+
   it('refuses to configure without an endpoint, a key, an application or a service name', () => {
     expect(() => configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc' })).toThrow(/VERIPROOF_ENDPOINT/);
     expect(() => configureVeriproof({ applicationId: 'a', serviceName: 'svc', endpoint: url })).toThrow(/VERIPROOF_API_KEY/);

@@ -54,11 +54,18 @@ export function configureVeriproof(options: VeriproofOptions): VeriproofHandle {
   }
   const endpoint = options.endpoint ?? process.env.VERIPROOF_ENDPOINT;
   if (!endpoint) throw new TypeError('Set the endpoint option or VERIPROOF_ENDPOINT to the Veriproof service URL.');
-  let url: string;
+  let parsed: URL;
   try {
-    url = new URL(`${endpoint.replace(/\/+$/, '')}/v1/traces`).toString();
+    parsed = new URL(`${endpoint.replace(/\/+$/, '')}/v1/traces`);
   } catch {
     throw new TypeError('The Veriproof endpoint is not a URL.');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError('The Veriproof endpoint must be an http(s) URL.');
+  if (parsed.username || parsed.password) throw new TypeError('The Veriproof endpoint carries credentials: give the key as the API key instead.');
+  const url = parsed.toString();
+  const logger = options.logger ?? console;
+  if (parsed.protocol === 'http:' && !isLoopback(parsed.hostname)) {
+    logger.warn(`[veriproof] The endpoint http://${parsed.host} is plain HTTP: your API key would cross the network unencrypted. Use https.`);
   }
 
   let resolveKey: () => Promise<ParsedKey>;
@@ -78,7 +85,7 @@ export function configureVeriproof(options: VeriproofOptions): VeriproofHandle {
     resolveKey,
     pauseMillis: options.rejectedKeyPauseMillis ?? 60_000,
     timeoutMillis: options.exportTimeoutMillis ?? 10_000,
-    logger: options.logger ?? console,
+    logger,
   });
   const tracerProvider = new TracerProvider({
     resource: resourceFromAttributes({
@@ -99,4 +106,10 @@ export function configureVeriproof(options: VeriproofOptions): VeriproofHandle {
     forceFlush: () => tracerProvider.forceFlush().catch(() => undefined),
     shutdown: () => tracerProvider.shutdown().catch(() => undefined),
   };
+}
+
+/** localhost, *.localhost, 127.0.0.0/8 and ::1: a plain-HTTP endpoint there never leaves the machine. */
+function isLoopback(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name);
 }
