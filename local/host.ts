@@ -139,7 +139,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       if (!withBody) req.resume();
       const native = new Request(url.toString(), {
         method,
-        headers: collectHeaders(req),
+        headers: forwardedHeaders(req),
         ...(withBody ? { body: req as unknown as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
       } as RequestInit);
       request = new HttpRequest({ nativeRequest: native, params: match.params } as ConstructorParameters<typeof HttpRequest>[0]);
@@ -207,6 +207,17 @@ function requestUrl(req: IncomingMessage): URL {
       return new URL('http://localhost/');
     }
   }
+}
+
+/**
+ * The headers a function sees behind a front end: the request's own, with the client's address
+ * appended to `X-Forwarded-For` as Azure's front ends append it (shared/http/client-address.ts).
+ */
+function forwardedHeaders(req: IncomingMessage): Record<string, string> {
+  const headers = collectHeaders(req);
+  const address = req.socket.remoteAddress;
+  if (address) headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${address}` : address;
+  return headers;
 }
 
 /** Every header, duplicates joined with ", " (Node keeps only the first of some, such as Authorization). */

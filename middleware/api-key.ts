@@ -3,6 +3,7 @@ import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../functio
 import type { KeyIdentity, KeyType } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import type { Decision, KeyLimits } from '../shared/rate-limit/shared-token-bucket';
+import { clientAddress } from '../shared/http/client-address';
 import { KEY_PREFIX, hashSecret, parsePresentedKey, type PresentedKey } from '../shared/keys/compound-key';
 import type { ServiceContext } from '../shared/services/context';
 
@@ -21,6 +22,11 @@ const MISSING = () =>
 const MALFORMED = () => unauthorized('api_key_malformed', 'The API key is not in the expected format.');
 /** One answer for unknown, revoked and mismatched keys alike: no oracle. */
 const INVALID = () => unauthorized('api_key_invalid', 'The API key is not valid.');
+const TOO_MANY_FAILURES = (retryAfterSeconds: number) =>
+  new ApiError('rate_limited', `Too many failed authentications from this address. Retry after ${retryAfterSeconds} s.`, {
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+    extensions: { retryAfterSeconds },
+  });
 const COMPONENT_INVALID = () =>
   new ApiError('component_invalid', "The key's component is not the customer's current one (nor a previous one still in its grace period).", {
     headers: { 'WWW-Authenticate': challenge(true) },
@@ -85,8 +91,22 @@ export async function authenticateApiKey(request: HttpRequest, services: Service
   const presented = readPresentedKey(request);
   const component = presentedComponent(request, presented);
   const secretHash = hashSecret(presented.secret);
-  // Cache hits are decided without awaiting anything; misses go to storage (and Key Vault).
-  let identity = checkSlug(services.authenticator.cached(secretHash) ?? (await services.authenticator.authenticate(secretHash)), presented);
+  const address = clientAddress(request);
+  // Cache hits are decided without awaiting anything; misses go to storage (and Key Vault),
+  // unless this address has failed too often lately.
+  let known = services.authenticator.cached(secretHash);
+  if (known === undefined) {
+    const wait = services.failedAuth.retryAfterSeconds(address);
+    if (wait > 0) throw TOO_MANY_FAILURES(wait);
+    known = await services.authenticator.authenticate(secretHash);
+  }
+  let identity: KeyIdentity;
+  try {
+    identity = checkSlug(known, presented);
+  } catch (error) {
+    services.failedAuth.recordFailure(address);
+    throw error;
+  }
   let verdict = services.tenantKeys.verifyCached(identity, component) ?? (await services.tenantKeys.verify(identity, component));
   if (verdict === 'mismatch' && services.tenantKeys.mayRefreshAfterMismatch(identity.customerSlug)) {
     // The cached state may predate a rotation: read the key once more, then decide.

@@ -70,6 +70,8 @@ export const configSchema = z
     AUTH_CACHE_TTL_SECONDS: intSetting(300, 0, 3600),
     /** Upper bound on cached key lookups (positive and negative), which bounds the cache's memory. */
     AUTH_CACHE_MAX_ENTRIES: intSetting(10_000, 1, 1_000_000),
+    /** Failed authentications a client address may cause per minute before its unknown keys are refused unread. */
+    AUTH_FAILURES_PER_MINUTE: intSetting(60, 1, 100_000),
     /** How often the background health probe reads storage. */
     HEALTH_PROBE_INTERVAL_MS: intSetting(5000, 100, 300_000),
     /** Largest OTLP request body accepted by `POST /v1/traces` (after decompression). */
@@ -176,7 +178,7 @@ export interface Config {
     prefix: string;
     timeoutMs: number;
   };
-  authCache: { ttlMs: number; maxEntries: number };
+  authCache: { ttlMs: number; maxEntries: number; failuresPerMinute: number };
   health: { probeIntervalMs: number };
   ingest: { maxBodyBytes: number; memoryBudgetBytes: number };
   localDataDir: string;
@@ -238,7 +240,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       prefix: v.TABLES_PREFIX,
       timeoutMs: v.STORAGE_TIMEOUT_MS,
     },
-    authCache: { ttlMs: v.AUTH_CACHE_TTL_SECONDS * 1000, maxEntries: v.AUTH_CACHE_MAX_ENTRIES },
+    authCache: { ttlMs: v.AUTH_CACHE_TTL_SECONDS * 1000, maxEntries: v.AUTH_CACHE_MAX_ENTRIES, failuresPerMinute: v.AUTH_FAILURES_PER_MINUTE },
     health: { probeIntervalMs: v.HEALTH_PROBE_INTERVAL_MS },
     ingest: { maxBodyBytes: v.INGEST_MAX_BODY_BYTES, memoryBudgetBytes: v.INGEST_MEMORY_BUDGET_MB * 1024 * 1024 },
     localDataDir: v.LOCAL_DATA_DIR,

@@ -28,6 +28,7 @@ import type { SecretStore } from '../ports/secret-store';
 import type { SessionRepository } from '../ports/session-repository';
 import { ComponentCache } from './component-cache';
 import { CustomerService } from './customer-service';
+import { FailedAuthThrottle } from './failed-auth-throttle';
 import { HealthMonitor } from './health-monitor';
 import { IngestAdmission } from './ingest-admission';
 import { IngestService } from './ingest-service';
@@ -62,6 +63,8 @@ export interface ServiceContext {
   /** Master-component values in memory (Key Vault is never called per request). */
   components: ComponentCache;
   authenticator: KeyAuthenticator;
+  /** Failed authentications per client address (what a flood of made-up keys may cost). */
+  failedAuth: FailedAuthThrottle;
   portalTokens: PortalTokenVerifier;
   ingest: IngestService;
   /** Read side of sessions (the Decisions explorer). */
@@ -181,6 +184,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     tenantKeys,
     components,
     authenticator,
+    failedAuth: new FailedAuthThrottle(config.authCache.failuresPerMinute, clock),
     portalTokens: new PortalTokenVerifier(config.portal),
     ingest: new IngestService(sessions, new IngestAdmission(config.ingest.memoryBudgetBytes, INGEST_ADMISSION_WAIT_MS), clock, log),
     sessions,

@@ -114,3 +114,25 @@ describe('ApiKeyMiddleware: dependency failures', () => {
     expect(() => withApiKey({ keyTypes: [] })).toThrow(/at least one key type/);
   });
 });
+
+describe('ApiKeyMiddleware: failed authentications per client address', () => {
+  it('refuses an address that keeps presenting unknown keys with 429 before any read, and keeps serving known keys and other addresses', async () => {
+    const { call, fixtures, repositories } = await setup();
+    const { generateSecret } = await import('../../shared/keys/compound-key');
+    const from = (address: string, key: string) => ({ 'x-api-key': key, 'x-forwarded-for': `203.0.113.99, ${address}` });
+    expect((await call(echo, from('198.51.100.7', fixtures.key))).status).toBe(200); // known (now cached)
+    for (let i = 0; i < 60; i++) expect((await call(echo, from('198.51.100.7', generateSecret()))).status).toBe(401);
+    const reads = repositories.keys.lookupCalls;
+    for (let i = 0; i < 100; i++) {
+      const refused = await call(echo, from('198.51.100.7', generateSecret()));
+      expect(refused.status).toBe(429);
+      expect(refused.body).toMatchObject({ code: 'rate_limited' });
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    expect(repositories.keys.lookupCalls).toBe(reads); // no storage read for the flood
+    expect((await call(echo, from('198.51.100.7', fixtures.key))).status).toBe(200); // its valid, known key still works
+    expect((await call(echo, from('198.51.100.8', generateSecret()))).status).toBe(401); // another address is untouched
+    // The spoofable first entries are never read: the same client claiming another address is still throttled.
+    expect((await call(echo, { 'x-api-key': generateSecret(), 'x-forwarded-for': '198.51.100.8, 198.51.100.7' })).status).toBe(429);
+  });
+});

@@ -8,7 +8,7 @@ describe('config', () => {
     const config = loadConfig(base);
     expect(config).toEqual({
       tables: { connectionString: 'UseDevelopmentStorage=true', endpoint: undefined, prefix: '', timeoutMs: 3000 },
-      authCache: { ttlMs: 300_000, maxEntries: 10_000 },
+      authCache: { ttlMs: 300_000, maxEntries: 10_000, failuresPerMinute: 60 },
       health: { probeIntervalMs: 5000 },
       ingest: { maxBodyBytes: 4 * 1024 * 1024, memoryBudgetBytes: 256 * 1024 * 1024 },
       localDataDir: '.local',
