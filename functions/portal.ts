@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import { servableFile, staticSite } from '../shared/http/static-files';
+import { PAGE_SECURITY_HEADERS, servableFile, staticSite } from '../shared/http/static-files';
+import { json } from '../shared/http/responses';
 import type { HttpFunctionDefinition } from './definitions';
 
 /**
@@ -25,6 +26,8 @@ function portalFiles(): Map<string, string> {
   return files;
 }
 
+const files = staticSite(portalFiles, 'No such portal file.');
+
 export const portalPage: HttpFunctionDefinition = {
   kind: 'http',
   name: 'portal',
@@ -32,5 +35,16 @@ export const portalPage: HttpFunctionDefinition = {
   methods: ['GET', 'HEAD'],
   auth: 'anonymous',
   summary: 'The Customer Keys panel (a static page using the portal API).',
-  handler: staticSite(portalFiles, 'No such portal file.'),
+  handler: async (request, { services }) => {
+    // How the page signs users in here: the portal back end's address (production), or the
+    // local sign-in route (local mode). Nothing secret.
+    if (request.params.asset === 'config.json') {
+      const { portal } = services.config;
+      return json(200, { signInUrl: portal.signInUrl ?? null, localSignIn: Boolean(portal.sharedSecret) && services.config.runtime === 'local' }, {
+        ...PAGE_SECURITY_HEADERS,
+        'cache-control': 'no-cache',
+      });
+    }
+    return files(request);
+  },
 };

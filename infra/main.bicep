@@ -16,6 +16,9 @@ param location string
 @description('JWKS URL of the identity provider that signs portal session tokens (PORTAL_JWKS_URL).')
 param portalJwksUrl string
 
+@description('Where the portal page sends users to sign in: the portal back end, which returns them to /portal with the token and the page\'s state (PORTAL_SIGN_IN_URL). Empty: the page can only say to open it from the Veriproof account.')
+param portalSignInUrl string = ''
+
 @minLength(1)
 @description('Issuer ("iss") the portal session tokens carry (PORTAL_JWT_ISSUER).')
 param portalJwtIssuer string
@@ -131,6 +134,7 @@ module functionApp 'modules/function-app.bicep' = {
     keyVaultUrl: vault.outputs.uri
     appInsightsConnectionString: monitoring.outputs.connectionString
     portalJwksUrl: portalJwksUrl
+    portalSignInUrl: portalSignInUrl
     portalJwtIssuer: portalJwtIssuer
     portalJwtAudience: portalJwtAudience
     plans: string(plans)

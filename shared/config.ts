@@ -88,6 +88,11 @@ export const configSchema = z
     PORTAL_JWT_AUDIENCE: z.string({ error: 'is required' }).trim().min(1),
     /** JWKS of the portal's token issuer (production). */
     PORTAL_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * Where the portal page sends a user to be signed in (the portal back end): it returns them to
+     * `/portal#access_token=…&state=…` with the state the page sent (see the README).
+     */
+    PORTAL_SIGN_IN_URL: z.url({ protocol: /^https?$/ }).optional(),
     /** HS256 secret for portal tokens (local and tests only; refused in Azure). */
     PORTAL_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     /** How often each instance reads the revocation feed. */
@@ -148,6 +153,9 @@ export const configSchema = z
         message: 'a shared-secret portal token key is for local mode only (VERIPROOF_LOCAL_MODE=true); set PORTAL_JWKS_URL',
       });
     }
+    if (env.PORTAL_SIGN_IN_URL && !local && !env.PORTAL_SIGN_IN_URL.startsWith('https://')) {
+      ctx.addIssue({ code: 'custom', path: ['PORTAL_SIGN_IN_URL'], message: 'must be https outside local mode' });
+    }
     if (env.PORTAL_JWKS_URL && !local && !env.PORTAL_JWKS_URL.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['PORTAL_JWKS_URL'], message: 'must be https outside local mode (the signing keys of every portal token come from it)' });
     }
@@ -187,8 +195,10 @@ export interface Config {
     issuer: string;
     audience: string;
     jwksUrl: string | undefined;
-    /** Present only off Azure. */
+    /** Present only in local mode. */
     sharedSecret: string | undefined;
+    /** The portal back end's sign-in address the page sends users to (production). */
+    signInUrl: string | undefined;
   };
   revocationFeed: { pollIntervalMs: number; maxStalenessMs: number };
   rateLimit: { syncIntervalMs: number; idleSyncIntervalMs: number };
@@ -250,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       audience: v.PORTAL_JWT_AUDIENCE,
       jwksUrl: v.PORTAL_JWKS_URL,
       sharedSecret: v.PORTAL_JWT_SECRET,
+      signInUrl: v.PORTAL_SIGN_IN_URL,
     },
     revocationFeed: {
       pollIntervalMs: v.REVOCATION_POLL_INTERVAL_MS,

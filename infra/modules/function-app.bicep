@@ -13,6 +13,7 @@ param tableEndpoint string
 param keyVaultUrl string
 param appInsightsConnectionString string
 param portalJwksUrl string
+param portalSignInUrl string
 param portalJwtIssuer string
 param portalJwtAudience string
 @description('Plan table overrides as JSON text.')
@@ -95,6 +96,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       TABLES_ENDPOINT: tableEndpoint
       KEY_VAULT_URL: keyVaultUrl
       PORTAL_JWKS_URL: portalJwksUrl
+      PORTAL_SIGN_IN_URL: portalSignInUrl
       PORTAL_JWT_ISSUER: portalJwtIssuer
       PORTAL_JWT_AUDIENCE: portalJwtAudience
       PLANS: plans

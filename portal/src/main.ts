@@ -3,11 +3,11 @@ import { initActivity, loadActivity } from './activity.js';
 import { initDecisions, loadDecisions } from './decisions.js';
 import { initKeys, loadKeys } from './keys.js';
 import type { Portal } from './portal.js';
-import { clearToken, currentToken, readClaims, takeTokenFromFragment } from './session.js';
+import { clearToken, currentToken, readClaims, readHandOver, storeToken, type Claims, type HandOver } from './session.js';
 import { showSignIn } from './sign-in.js';
 import { initStaff, loadStaff } from './staff.js';
 import type { KeyList } from './types.js';
-import { byId, showError } from './ui.js';
+import { byId, confirmAction, showError, toast } from './ui.js';
 import { initUsage, loadUsage } from './usage.js';
 
 /** The page: sign-in, the tabs a role may see, hash routing, sandbox mode. */
@@ -63,14 +63,46 @@ function signOut(): void {
   location.reload();
 }
 
+const who = (claims: Claims) => `${claims.name ?? claims.sub}${claims.customer ? ` (${claims.customer})` : ''}`;
+
+/**
+ * Takes a handed-over token. Signing in as someone else than the tab's current user is asked
+ * first; a refused hand-over says why. Resolves whether the tab's user changed.
+ */
+async function applyHandOver(handOver: HandOver): Promise<boolean> {
+  if (handOver.kind === 'none') return false;
+  if (handOver.kind === 'refused') {
+    signInNotice = handOver.reason;
+    return false;
+  }
+  const signedIn = currentToken();
+  const current = signedIn ? readClaims(signedIn) : undefined;
+  if (current && (current.sub !== handOver.claims.sub || current.customer !== handOver.claims.customer)) {
+    byId('loading').hidden = true;
+    const confirmed = await confirmAction({
+      title: 'Switch user?',
+      body: [`This tab is signed in as ${who(current)}.`, `The sign-in that just came back is for ${who(handOver.claims)}.`],
+      confirmLabel: `Continue as ${handOver.claims.name ?? handOver.claims.sub}`,
+    });
+    if (confirmed === undefined) return false;
+  }
+  storeToken(handOver.token);
+  return true;
+}
+
+/** Why the last hand-over was refused, shown with the sign-in. */
+let signInNotice: string | undefined;
+
 function start(): void {
   const token = currentToken();
   const claims = token ? readClaims(token) : undefined;
   byId('loading').hidden = true;
   if (!token || !claims) {
-    void showSignIn(api, start).catch((error: unknown) => showError(error));
+    void showSignIn(api, start, signInNotice).catch((error: unknown) => showError(error));
     return;
   }
+  if (signInNotice) toast(signInNotice, 'error');
+  signInNotice = undefined;
   portal = {
     api,
     claims,
@@ -92,8 +124,8 @@ function start(): void {
   route();
 }
 
-function wire(): void {
-  takeTokenFromFragment();
+async function wire(): Promise<void> {
+  const handOver = readHandOver();
   byId('sign-out').addEventListener('click', signOut);
   byId<HTMLInputElement>('sandbox-toggle').addEventListener('change', (event) => {
     sandbox = (event.target as HTMLInputElement).checked;
@@ -106,7 +138,15 @@ function wire(): void {
     button.addEventListener('click', () => current && void show(current));
   }
   // A hand-over into a page that is already open changes only the fragment: start again as the new user.
-  window.addEventListener('hashchange', () => (takeTokenFromFragment() ? location.reload() : route()));
+  window.addEventListener('hashchange', () => {
+    const arrived = readHandOver();
+    if (arrived.kind === 'none') return route();
+    void applyHandOver(arrived).then((changed) => {
+      if (changed) location.reload();
+      else if (arrived.kind === 'refused' && !portal) start(); // the sign-in again, saying why
+      else if (arrived.kind === 'refused') toast(arrived.reason, 'error');
+    });
+  });
   // Views wire their controls once; they read the portal through this proxy when used.
   const lazy = new Proxy({} as Portal, { get: (_t, name) => (portal as unknown as Record<string | symbol, unknown>)[name] });
   initKeys(lazy);
@@ -114,7 +154,11 @@ function wire(): void {
   initActivity(lazy);
   initDecisions(lazy);
   initStaff(lazy);
+  await applyHandOver(handOver);
   start();
 }
 
-wire();
+void wire().catch((error: unknown) => {
+  byId('loading').hidden = true;
+  showError(error);
+});

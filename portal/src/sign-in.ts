@@ -1,17 +1,39 @@
 import { ApiProblem, type Api } from './api.js';
-import { storeToken } from './session.js';
+import { beginSignIn, storeToken } from './session.js';
 import type { Customer } from './types.js';
 import { byId, el, showError } from './ui.js';
 
 /**
- * Sign-in. Locally the service offers a route (only with its local signing secret, never in
- * Azure) that lists customers and hands out a token for a chosen customer and role. In
- * production the portal back end hands the token over (see the README) and this form is absent.
+ * Sign-in. Locally the service offers a route (only in local mode, never in Azure) that lists
+ * customers and hands out a token for a chosen customer and role. In production the page sends
+ * the user to the portal back end (`PORTAL_SIGN_IN_URL`), which hands the token back in the
+ * address's fragment, bound to this tab by a one-time state (see the README).
  */
 let wired = false;
 
-export async function showSignIn(api: Api, onSignedIn: () => void): Promise<void> {
+interface PortalConfig {
+  signInUrl: string | null;
+  localSignIn: boolean;
+}
+
+export async function showSignIn(api: Api, onSignedIn: () => void, notice?: string): Promise<void> {
   byId('view-sign-in').hidden = false;
+  const noticeBox = byId('sign-in-notice');
+  noticeBox.textContent = notice ?? '';
+  noticeBox.hidden = !notice;
+  const config = await api.get<PortalConfig>('/portal/config.json');
+  if (!config.localSignIn) {
+    byId('sign-in-remote').hidden = false;
+    const button = byId<HTMLButtonElement>('sign-in-start');
+    button.hidden = !config.signInUrl;
+    byId('sign-in-unconfigured').hidden = Boolean(config.signInUrl);
+    if (config.signInUrl) {
+      const url = config.signInUrl;
+      button.onclick = () => beginSignIn(url);
+      button.focus();
+    }
+    return;
+  }
   let customers: Customer[];
   try {
     ({ customers } = await api.get<{ customers: Customer[] }>('/v1/local/sign-in'));

@@ -304,17 +304,44 @@ describeWithBrowser('the portal page in a real browser', () => {
     expect(new Date(state.graceEndsAt!).getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
   });
 
-  it('takes a token handed over in the address fragment, and drops it from the address bar and history', async () => {
+  it('takes a token handed over in the address fragment only for the sign-in this tab started, and drops it from the address', async () => {
     await page.click('#sign-out');
     await page.locator('#view-sign-in').waitFor();
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     const token = await portalToken(services, { customer: slug, roles: ['CustomerAdmin'], name: 'Handed Over' });
-    await page.goto(`${app.url}/portal#access_token=${encodeURIComponent(token)}`);
+
+    // A link someone else made (no state, or a state this tab never issued): refused, said so, not stored.
+    for (const fragment of [`access_token=${encodeURIComponent(token)}`, `access_token=${encodeURIComponent(token)}&state=forged`]) {
+      await page.goto(`${app.url}/portal#${fragment}`);
+      await page.locator('#sign-in-notice', { hasText: 'not started from this page' }).waitFor();
+      expect(await page.evaluate('sessionStorage.getItem("veriproof.portal.token")')).toBeNull();
+      expect(page.url()).toBe(`${app.url}/portal`);
+    }
+    // A mangled fragment: the sign-in with a message, never a page stuck on "loading".
+    await page.evaluate('sessionStorage.setItem("veriproof.portal.sign-in-state", "s0")');
+    await page.goto(`${app.url}/portal#access_token=%E0%A4%A&state=s0`);
+    await page.locator('#sign-in-notice', { hasText: 'usable session token' }).waitFor();
+    expect(await page.isHidden('#loading')).toBe(true);
+
+    // The answer to this tab's own sign-in (its one-time state): taken, and the state used up.
+    await page.evaluate('sessionStorage.setItem("veriproof.portal.sign-in-state", "s1")');
+    await page.goto(`${app.url}/portal#access_token=${encodeURIComponent(token)}&state=s1`);
     await page.locator('#keys-table tbody tr').first().waitFor();
     expect(await page.textContent('#account-name')).toContain('Handed Over');
     expect(page.url()).toBe(`${app.url}/portal`);
     expect(await page.evaluate('sessionStorage.getItem("veriproof.portal.token")')).toBe(token);
+    expect(await page.evaluate('sessionStorage.getItem("veriproof.portal.sign-in-state")')).toBeNull();
     expect(await page.evaluate('localStorage.length')).toBe(0);
+
+    // Another user's sign-in arriving in this open tab is asked about first.
+    const other = await portalToken(services, { roles: ['Staff'], name: 'Someone Else', sub: 'staff-9' });
+    await page.evaluate('sessionStorage.setItem("veriproof.portal.sign-in-state", "s2")');
+    await page.evaluate(`location.hash = ${JSON.stringify(`access_token=${encodeURIComponent(other)}&state=s2`)}`);
+    await page.locator('#confirm-dialog[open]', { hasText: 'Someone Else' }).waitFor();
+    await shot('09-switch-user');
+    await page.keyboard.press('Escape');
+    expect(await page.textContent('#account-name')).toContain('Handed Over');
+    expect(await page.evaluate('sessionStorage.getItem("veriproof.portal.token")')).toBe(token);
 
     // A token the API no longer accepts sends the user back to sign-in rather than leaving a broken page.
     const expired = await portalToken(services, { customer: slug, roles: ['CustomerAdmin'] }, 1);

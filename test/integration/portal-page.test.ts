@@ -127,6 +127,13 @@ describe('the portal page and its local sign-in', () => {
     expect((await problemOf(form)).code).toBe('unsupported_media_type');
   });
 
+  it('tells the page how users sign in here: locally, the local route', async () => {
+    const response = await app.fetch('/portal/config.json');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(await response.json()).toEqual({ signInUrl: null, localSignIn: true });
+  });
+
   it('refuses a sign-in it cannot honour with a clear problem, never a 500', async () => {
     const cases: Array<[unknown, number, string]> = [
       [{ role: 'CustomerAdmin' }, 400, 'validation_failed'],
@@ -160,7 +167,7 @@ describe('the portal page and its local sign-in', () => {
 
 describe('the local sign-in route where portal tokens come from an identity provider', () => {
   it('does not exist: 404 for GET and POST, while the page itself is still served', async () => {
-    const env = testEnv({ PORTAL_JWKS_URL: 'http://127.0.0.1:9/keys' });
+    const env = testEnv({ PORTAL_JWKS_URL: 'http://127.0.0.1:9/keys', PORTAL_SIGN_IN_URL: 'https://portal.example.com/keys/sign-in' });
     delete env.PORTAL_JWT_SECRET;
     const services = createServices(loadConfig(env), { secrets: new MemorySecretStore(), background: false });
     const app = await serveApp(services);
@@ -174,6 +181,8 @@ describe('the local sign-in route where portal tokens come from an identity prov
       expect(post.status).toBe(404);
       expect(await post.text()).not.toMatch(/eyJ/);
       expect((await app.fetch('/portal')).status).toBe(200);
+      // The page sends users to the portal back end instead.
+      expect(await (await app.fetch('/portal/config.json')).json()).toEqual({ signInUrl: 'https://portal.example.com/keys/sign-in', localSignIn: false });
     } finally {
       await app.close();
       await services.dispose();

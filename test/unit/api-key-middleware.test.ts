@@ -5,6 +5,7 @@ import { functionDefinitions } from '../../functions/registry';
 import { withApiKey } from '../../middleware/api-key';
 import { DependencyUnavailableError } from '../../shared/errors';
 import { json } from '../../shared/http/responses';
+import { generateSecret } from '../../shared/keys/compound-key';
 import { API_KEY_FAILURE_CASES, samplePath, type KeyFixtures } from '../support/api-key-cases';
 import { memoryServices } from '../support/memory-services';
 import { op } from '../support/portal';
@@ -118,7 +119,7 @@ describe('ApiKeyMiddleware: dependency failures', () => {
 describe('ApiKeyMiddleware: failed authentications per client address', () => {
   it('refuses an address that keeps presenting unknown keys with 429 before any read, and keeps serving known keys and other addresses', async () => {
     const { call, fixtures, repositories } = await setup();
-    const { generateSecret } = await import('../../shared/keys/compound-key');
+
     const from = (address: string, key: string) => ({ 'x-api-key': key, 'x-forwarded-for': `203.0.113.99, ${address}` });
     expect((await call(echo, from('198.51.100.7', fixtures.key))).status).toBe(200); // known (now cached)
     for (let i = 0; i < 60; i++) expect((await call(echo, from('198.51.100.7', generateSecret()))).status).toBe(401);

@@ -18,6 +18,7 @@ describe('config', () => {
         audience: TEST_PORTAL_ENV.PORTAL_JWT_AUDIENCE,
         jwksUrl: undefined,
         sharedSecret: TEST_PORTAL_ENV.PORTAL_JWT_SECRET,
+        signInUrl: undefined,
       },
       revocationFeed: { pollIntervalMs: 1000, maxStalenessMs: 30_000 },
       rateLimit: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 },

@@ -33,6 +33,7 @@ const EXAMPLE_VALUES: Record<string, string> = {
   TABLES_ENDPOINT: 'https://stkeysabc123.table.core.windows.net',
   KEY_VAULT_URL: 'https://kv-keys-abc123.vault.azure.net/',
   PORTAL_JWKS_URL: 'https://login.example.com/tenant/discovery/v2.0/keys',
+  PORTAL_SIGN_IN_URL: 'https://portal.example.com/keys/sign-in',
   PORTAL_JWT_ISSUER: 'https://login.example.com/tenant/v2.0',
   PORTAL_JWT_AUDIENCE: 'api://veriproof-keys',
   PLANS: '{}',

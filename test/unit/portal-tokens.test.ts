@@ -12,6 +12,7 @@ const local: Config['portal'] = {
   audience: TEST_PORTAL_ENV.PORTAL_JWT_AUDIENCE,
   jwksUrl: undefined,
   sharedSecret: TEST_PORTAL_ENV.PORTAL_JWT_SECRET,
+  signInUrl: undefined,
 };
 const secret = new TextEncoder().encode(local.sharedSecret);
 const sign = (claims: Record<string, unknown>, mutate: (jwt: SignJWT) => SignJWT = (j) => j) =>
