@@ -35,7 +35,7 @@ class VeriproofClientOptions:
     rejected_key_pause_millis: int = 60_000
     """How long exporting with a key the service rejected (401/403) stays paused."""
     max_export_batch_size: int = 512
-    """Spans per export request (the service takes at most 10,000 spans per request)."""
+    """Spans per export request (at most 1,000: the service takes spans of at most 1,000 sessions per request)."""
     max_queue_size: int = 2048
     """Spans held for export; beyond it, new spans are dropped (OpenTelemetry's batch processor)."""
 
@@ -54,7 +54,9 @@ class VeriproofClientOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"VeriproofClientOptions.{name} must be a positive integer.")
-        if self.max_export_batch_size > 10_000:
-            raise ValueError("VeriproofClientOptions.max_export_batch_size is at most 10000 (the service's bound per request).")
+        if self.max_export_batch_size > 1_000:
+            # The service takes at most 10,000 spans and 1,000 sessions per request; a batch of
+            # 1,000 spans can never hold more sessions than that.
+            raise ValueError("VeriproofClientOptions.max_export_batch_size is at most 1000 (the service's bound per request).")
         if self.max_export_batch_size > self.max_queue_size:
             raise ValueError("VeriproofClientOptions.max_export_batch_size cannot exceed max_queue_size.")

@@ -96,8 +96,8 @@ def test_options_never_show_the_key(keys: MakeKey) -> None:
         ({"application_id": "app", "api_key": "x", "api_key_provider": lambda: "x"}, ValueError),
         ({"application_id": "app", "api_key_provider": "not callable"}, TypeError),
         ({"application_id": "app", "export_timeout_millis": 0}, ValueError),
-        ({"application_id": "app", "max_export_batch_size": 20_000, "max_queue_size": 50_000}, ValueError),
-        ({"application_id": "app", "max_export_batch_size": 4096}, ValueError),
+        ({"application_id": "app", "max_export_batch_size": 1001, "max_queue_size": 50_000}, ValueError),
+        ({"application_id": "app", "max_export_batch_size": 1000, "max_queue_size": 999}, ValueError),
     ],
 )
 def test_options_refuse_bad_values(kwargs: Dict[str, object], error: type) -> None:
