@@ -35,17 +35,40 @@ export type StorageOperationKind = 'read' | 'query' | 'write' | 'batch' | 'table
 export class StorageOperationCounter {
   private readonly counts: Record<StorageOperationKind, number> = { read: 0, query: 0, write: 0, batch: 0, table: 0 };
   private written = 0;
+  private readonly writtenByTable: Partial<Record<TableName, number>> = {};
+
+  /** `tableNames` maps a table's name in the account (prefixed) to the service's name for it. */
+  constructor(private readonly tableNames: ReadonlyMap<string, TableName> = new Map()) {}
 
   record(request: PipelineRequest): void {
     const kind = classify(request);
     this.counts[kind] += 1;
-    if ((kind === 'write' || kind === 'batch') && typeof request.body === 'string') this.written += Buffer.byteLength(request.body, 'utf8');
+    if ((kind === 'write' || kind === 'batch') && typeof request.body === 'string') {
+      const bytes = Buffer.byteLength(request.body, 'utf8');
+      this.written += bytes;
+      const table = this.tableNames.get(tableOf(request) ?? '');
+      if (table) this.writtenByTable[table] = (this.writtenByTable[table] ?? 0) + bytes;
+    }
   }
 
-  snapshot(): Readonly<Record<StorageOperationKind, number>> & { total: number; bytesWritten: number } {
+  snapshot(): Readonly<Record<StorageOperationKind, number>> & {
+    total: number;
+    bytesWritten: number;
+    bytesWrittenByTable: Partial<Record<TableName, number>>;
+  } {
     const total = Object.values(this.counts).reduce((a, b) => a + b, 0);
-    return { ...this.counts, total, bytesWritten: this.written };
+    return { ...this.counts, total, bytesWritten: this.written, bytesWrittenByTable: { ...this.writtenByTable } };
   }
+}
+
+/** The table a request addresses: from its path, or for a batch from its first inner request. */
+function tableOf(request: PipelineRequest): string | undefined {
+  const path = new URL(request.url).pathname;
+  if (path.endsWith('/$batch')) {
+    const inner = typeof request.body === 'string' ? /\n(?:POST|PUT|PATCH|MERGE|DELETE) \S*?\/([A-Za-z][A-Za-z0-9]*)(?:\(|\?| )/.exec(request.body) : null;
+    return inner?.[1];
+  }
+  return /\/([A-Za-z][A-Za-z0-9]*)(?:\(|$)/.exec(path)?.[1];
 }
 
 function classify(request: PipelineRequest): StorageOperationKind {
@@ -74,7 +97,7 @@ export interface TableStorageOptions {
  */
 export class TableStorage {
   readonly clients: Record<TableName, TableClient>;
-  readonly operations = new StorageOperationCounter();
+  readonly operations: StorageOperationCounter;
   private readonly timeoutMs: number;
   private readonly faultHook: StorageFaultHook | undefined;
   private ready: Promise<void> | undefined;
@@ -82,6 +105,9 @@ export class TableStorage {
   constructor(config: Config['tables'], options: TableStorageOptions = {}) {
     this.timeoutMs = config.timeoutMs;
     this.faultHook = options.faultHook;
+    this.operations = new StorageOperationCounter(
+      new Map((Object.keys(TABLE_NAMES) as TableName[]).map((name) => [`${config.prefix}${TABLE_NAMES[name]}`, name])),
+    );
     const counter: PipelinePolicy = {
       name: 'storageOperationCounter',
       sendRequest: (request, next) => {
