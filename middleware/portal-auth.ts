@@ -3,7 +3,8 @@ import type { AnonymousHandler, CustomerHandler, RequestContext, StaffHandler } 
 import type { PortalUser } from '../shared/auth/portal-tokens';
 import { SANDBOX_SLUG, type Actor } from '../shared/domain';
 import { ApiError } from '../shared/errors';
-import { apiKeyCredential, authenticateApiKey, bearerToken } from './api-key';
+import { apiKeyCredential, authenticateApiKey, bearerToken } from './credentials';
+import { meterKeyRequest } from './metering';
 
 /** The header the portal sends in sandbox mode. */
 export const SANDBOX_HEADER = 'x-veriproof-sandbox';
@@ -64,10 +65,12 @@ export function withCustomerAccess() {
       let actor: Actor;
       let principal: Parameters<CustomerHandler>[1]['principal'];
       if (apiKeyCredential(request)) {
-        const identity = await authenticateApiKey(request, ctx.services);
+        const identity = await authenticateApiKey(request, ctx);
         if (identity.keyType !== 'management') {
           throw new ApiError('forbidden', 'Ingest keys cannot manage keys: use a management key or a portal session.');
         }
+        // Management keys are limited and counted like every other key.
+        meterKeyRequest(identity, ctx);
         tenant = identity.customerSlug;
         actor = { type: 'key', id: identity.keyId, name: identity.keyLabel };
         principal = { kind: 'key', identity };

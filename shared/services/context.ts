@@ -1,6 +1,8 @@
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { KeyVaultSecretStore } from '../adapters/keyvault/key-vault-secret-store';
+import { ApiKeyDoor } from '../auth/api-key-door';
+import { ComponentCheck } from '../auth/component-check';
 import { TableGraceSchedule } from '../adapters/table/table-grace-schedule';
 import { TableRateLimitStore } from '../adapters/table/table-rate-limit-store';
 import { TableUsageStore } from '../adapters/table/table-usage-store';
@@ -63,8 +65,8 @@ export interface ServiceContext {
   /** Master-component values in memory (Key Vault is never called per request). */
   components: ComponentCache;
   authenticator: KeyAuthenticator;
-  /** Failed authentications per client address (what a flood of made-up keys may cost). */
-  failedAuth: FailedAuthThrottle;
+  /** API-key authentication: from what a request presents to a verdict (shared/auth/api-key-door.ts). */
+  door: ApiKeyDoor;
   portalTokens: PortalTokenVerifier;
   ingest: IngestService;
   /** Read side of sessions (the Decisions explorer). */
@@ -142,6 +144,11 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
 
   const sharedCustomers = repositories.customers ?? new TableCustomerRepository(storage);
   const customers = new CustomerService(sharedCustomers, secrets, clock);
+  const door = new ApiKeyDoor({
+    authenticator,
+    components: new ComponentCheck(components, customers, clock),
+    failedAuth: new FailedAuthThrottle(config.authCache.failuresPerMinute, clock),
+  });
   const keys = new KeyService(keyRepository, customers, components, authenticator, feed, config.plans, clock, log);
   const requests = new KeyRequestService(repositories.requests ?? new TableKeyRequestRepository(storage), keys, customers, clock, log);
   const tenantKeys = new TenantKeyService(
@@ -184,7 +191,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     tenantKeys,
     components,
     authenticator,
-    failedAuth: new FailedAuthThrottle(config.authCache.failuresPerMinute, clock),
+    door,
     portalTokens: new PortalTokenVerifier(config.portal),
     ingest: new IngestService(sessions, new IngestAdmission(config.ingest.memoryBudgetBytes, INGEST_ADMISSION_WAIT_MS), clock, log),
     sessions,

@@ -1,14 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock';
-import { tenantKeyState, type AuditEvent, type Customer, type KeyIdentity, type KeyRequest, type TenantKeyState } from '../domain';
+import type { AuditEvent, Customer, KeyRequest } from '../domain';
 import { ApiError } from '../errors';
 import { newId } from '../ids';
-import { generateComponent, isValidComponent } from '../keys/compound-key';
+import { generateComponent } from '../keys/compound-key';
 import type { Logger } from '../logging';
 import type { AuditLog } from '../ports/audit-log';
 import type { GraceSchedule } from '../ports/grace-schedule';
 import type { SecretStore } from '../ports/secret-store';
-import { acceptedVersions, dueForRetirement, previousInGrace } from '../tenant-key/grace-policy';
+import { dueForRetirement, previousInGrace } from '../tenant-key/grace-policy';
 import type { ComponentCache } from './component-cache';
 import type { CustomerService } from './customer-service';
 import type { TenantKeyRotator } from './key-request-service';
@@ -25,22 +24,15 @@ export interface TenantKeyView {
   requireComponent: boolean;
 }
 
-export type ComponentVerdict = 'accepted' | 'not_presented' | 'required' | 'mismatch';
-
-/** A customer may make the door re-read its state after a component mismatch at most this often. */
-export const MISMATCH_REFRESH_INTERVAL_MS = 60_000;
-
 const SYSTEM: Operation = { actor: { type: 'system', id: 'tenant-key-grace', name: 'tenant-key-grace timer' }, requestId: 'timer' };
 
 /**
- * The customer's master component (the middle segment of every compound key): checking it at
- * the door, rotating it with a grace period, and retiring rotated-out components when their
- * grace ends. The customer row holds the authoritative state (current, previous, grace end);
+ * The customer's master component (the middle segment of every compound key), as staff
+ * administer it: rotating it with a grace period, ending a grace early, and retiring rotated-out
+ * components when their grace ends. The door's check is ComponentCheck (shared/auth). The customer row holds the authoritative state (current, previous, grace end);
  * each active key's lookup row carries a copy so the door stays one point read.
  */
 export class TenantKeyService implements TenantKeyRotator {
-  private readonly lastRefresh = new Map<string, number>();
-
   constructor(
     private readonly customers: CustomerService,
     private readonly keys: KeyService,
@@ -52,62 +44,6 @@ export class TenantKeyService implements TenantKeyRotator {
     private readonly gracePeriodMs: number,
     private readonly log: Logger,
   ) {}
-
-  /**
-   * Checks a presented component against the customer's current component, and the previous one
-   * while its grace lasts, in constant time. Both comparisons always run, whichever matches.
-   */
-  async verify(identity: KeyIdentity, presented: string | undefined): Promise<ComponentVerdict> {
-    const quick = this.verifyCached(identity, presented);
-    if (quick !== undefined) return quick;
-    const state = await this.stateOf(identity);
-    const values: Array<Buffer | undefined> = [];
-    for (const version of acceptedVersions(state, this.clock.now())) values.push(await this.cache.bytes(identity.customerSlug, version));
-    return this.compare(values, presented!);
-  }
-
-  /**
-   * The same verdict from memory alone (the usual case: state on the identity, values cached);
-   * `undefined` when something must be read first.
-   */
-  verifyCached(identity: KeyIdentity, presented: string | undefined): ComponentVerdict | undefined {
-    const state = identity.tenantKey;
-    if (!state) return undefined;
-    if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
-    if (!isValidComponent(presented)) return 'mismatch';
-    const values: Buffer[] = [];
-    for (const version of acceptedVersions(state, this.clock.now())) {
-      const value = this.cache.peek(identity.customerSlug, version);
-      if (value === undefined) return undefined;
-      values.push(value);
-    }
-    return this.compare(values, presented);
-  }
-
-  /** Constant-time comparison with every accepted value (all of them, whichever matches). */
-  private compare(values: Array<Buffer | undefined>, presented: string): ComponentVerdict {
-    if (!isValidComponent(presented)) return 'mismatch';
-    const candidate = Buffer.from(presented, 'utf8');
-    let matched = false;
-    for (const value of values) {
-      if (value !== undefined && value.length === candidate.length && timingSafeEqual(value, candidate)) matched = true;
-    }
-    return matched ? 'accepted' : 'mismatch';
-  }
-
-  /**
-   * After a mismatch the door may re-read the key's state once (the cached copy may predate a
-   * rotation), but at most once per customer per minute, so bad requests cannot drive storage
-   * or Key Vault traffic.
-   */
-  mayRefreshAfterMismatch(customerSlug: string): boolean {
-    const now = this.clock.now().getTime();
-    const last = this.lastRefresh.get(customerSlug);
-    if (last !== undefined && now - last < MISMATCH_REFRESH_INTERVAL_MS) return false;
-    if (this.lastRefresh.size > 10_000) this.lastRefresh.clear();
-    this.lastRefresh.set(customerSlug, now);
-    return true;
-  }
 
   async status(customerSlug: string): Promise<TenantKeyView> {
     return this.view(await this.customers.require(customerSlug));
@@ -215,12 +151,6 @@ export class TenantKeyService implements TenantKeyRotator {
   private async retireVersion(customerSlug: string, version: string): Promise<void> {
     await this.secrets.disableComponent(customerSlug, version);
     this.cache.evict(customerSlug, version);
-  }
-
-  /** The state the door checks: the copy in the key's lookup row, or the customer row for rows older than the copy. */
-  private async stateOf(identity: KeyIdentity): Promise<TenantKeyState> {
-    if (identity.tenantKey) return identity.tenantKey;
-    return tenantKeyState(await this.customers.require(identity.customerSlug));
   }
 
   private view(customer: Customer): TenantKeyView {

@@ -1,0 +1,80 @@
+import type { HttpRequest } from '@azure/functions';
+import type { RequestContext } from '../functions/definitions';
+import type { DoorFailure, PresentedCredentials } from '../shared/auth/api-key-door';
+import type { KeyIdentity } from '../shared/domain';
+import { ApiError } from '../shared/errors';
+import { clientAddress } from '../shared/http/client-address';
+import { KEY_PREFIX } from '../shared/keys/compound-key';
+
+/**
+ * What both doors read from a request's headers (API keys and portal tokens), and how an API
+ * key the door refused is answered. Neither door imports the other; both import this.
+ */
+
+export const API_KEY_HEADER = 'x-api-key';
+/** The header the SDKs send the component in (its name comes from the Functions host's key header). */
+export const COMPONENT_HEADER = 'x-functions-key';
+const REALM = 'veriproof';
+
+/** The token of an `Authorization: Bearer` header; '' for a Bearer header without one. */
+export function bearerToken(request: HttpRequest): string | undefined {
+  const authorization = request.headers.get('authorization');
+  if (authorization === null) return undefined;
+  const trimmed = authorization.trim();
+  if (!/^Bearer\b/i.test(trimmed)) return undefined;
+  const match = /^Bearer[ \t]+(\S+)$/i.exec(trimmed);
+  return match ? match[1]! : '';
+}
+
+/** Where a request carries an API key, if it carries one: `X-API-Key`, or a Bearer token that looks like a compound key. */
+export function apiKeyCredential(request: HttpRequest): string | undefined {
+  const header = request.headers.get(API_KEY_HEADER);
+  if (header !== null && header.trim() !== '') return header.trim();
+  const bearer = bearerToken(request);
+  return bearer?.startsWith(KEY_PREFIX) ? bearer : undefined;
+}
+
+/** What the request presents to the API-key door. */
+export function presentedCredentials(request: HttpRequest): PresentedCredentials {
+  const header = request.headers.get(API_KEY_HEADER)?.trim() || undefined;
+  return {
+    apiKey: header,
+    bearerKey: header === undefined ? bearerToken(request) : undefined,
+    component: request.headers.get(COMPONENT_HEADER)?.trim() || undefined,
+    address: clientAddress(request),
+  };
+}
+
+const challenge = (withError: boolean) => (withError ? `Bearer realm="${REALM}", error="invalid_token"` : `Bearer realm="${REALM}"`);
+
+const DETAIL: Record<DoorFailure, string> = {
+  api_key_missing: 'Send your API key in the X-API-Key header, or as Authorization: Bearer <compound key>.',
+  api_key_malformed: 'The API key is not in the expected format.',
+  // One answer for unknown, revoked and mismatched keys alike: no oracle.
+  api_key_invalid: 'The API key is not valid.',
+  component_invalid: "The key's component is not the customer's current one (nor a previous one still in its grace period).",
+  component_required: 'This customer requires the key component: send the whole key, or the component in x-functions-key.',
+  rate_limited: 'Too many failed authentications from this address.',
+};
+
+/** The problem the door's refusal answers with (401s with a `WWW-Authenticate` challenge). */
+export function doorProblem(code: DoorFailure, retryAfterSeconds = 1): ApiError {
+  if (code === 'rate_limited') {
+    return new ApiError('rate_limited', `${DETAIL.rate_limited} Retry after ${retryAfterSeconds} s.`, {
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+      extensions: { retryAfterSeconds },
+    });
+  }
+  return new ApiError(code, DETAIL[code], { headers: { 'WWW-Authenticate': challenge(code !== 'api_key_missing') } });
+}
+
+/**
+ * The identity behind the API key a request presents, or the problem that says why there is
+ * none. Authentication itself is the door's (shared/auth/api-key-door.ts); this only reads the
+ * headers and maps a refusal to its 401 (or 429 for an address that keeps failing).
+ */
+export async function authenticateApiKey(request: HttpRequest, ctx: Pick<RequestContext, 'services'>): Promise<KeyIdentity> {
+  const verdict = await ctx.services.door.check(presentedCredentials(request));
+  if (!verdict.ok) throw doorProblem(verdict.code, verdict.retryAfterSeconds);
+  return verdict.identity;
+}

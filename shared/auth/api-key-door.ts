@@ -1,0 +1,127 @@
+import type { KeyIdentity } from '../domain';
+import { hashSecret, parsePresentedKey, type PresentedKey } from '../keys/compound-key';
+import type { FailedAuthThrottle } from '../services/failed-auth-throttle';
+import type { KeyAuthenticator } from '../services/key-authenticator';
+import type { ComponentCheck } from './component-check';
+
+/**
+ * How a request is authenticated with an API key, in one place. The door takes what the
+ * request presented (read from its headers by the middleware) and returns a verdict:
+ *
+ * 1. no key -> `api_key_missing`; a key that breaks the grammar -> `api_key_malformed`, no read;
+ * 2. the secret's SHA-256 -> the identity of an active key, from the cache or one point read
+ *    (unknown, revoked, or a compound key naming another customer -> `api_key_invalid`); an
+ *    address that keeps failing is refused before the read (`rate_limited`);
+ * 3. a presented component must be the customer's current one, or the previous one in grace
+ *    (`component_invalid`); a customer may require one (`component_required`). After a mismatch
+ *    the key is read once more, at most once a minute per customer: the cached state may
+ *    predate a rotation.
+ *
+ * A warm key (identity and component values in memory) is decided synchronously, with no I/O.
+ * Outages are thrown (DependencyUnavailableError), never turned into a verdict.
+ */
+
+export interface PresentedCredentials {
+  /** `X-API-Key`: the secret segment or the whole compound key. */
+  apiKey: string | undefined;
+  /** The token of `Authorization: Bearer`, when it looks like a compound key. */
+  bearerKey: string | undefined;
+  /** `x-functions-key`: the component, sent apart by the SDKs. */
+  component: string | undefined;
+  /** The client's address (for the failed-authentication throttle). */
+  address: string | undefined;
+}
+
+export type DoorFailure = 'api_key_missing' | 'api_key_malformed' | 'api_key_invalid' | 'component_invalid' | 'component_required' | 'rate_limited';
+
+export type DoorVerdict = { ok: true; identity: KeyIdentity } | { ok: false; code: DoorFailure; retryAfterSeconds?: number };
+
+const failure = (code: DoorFailure): DoorVerdict => ({ ok: false, code });
+
+export interface ApiKeyDoorDeps {
+  authenticator: KeyAuthenticator;
+  components: ComponentCheck;
+  failedAuth: FailedAuthThrottle;
+}
+
+export class ApiKeyDoor {
+  constructor(private readonly deps: ApiKeyDoorDeps) {}
+
+  /** The verdict on what a request presented; a promise only when storage or Key Vault must answer. */
+  check(credentials: PresentedCredentials): DoorVerdict | Promise<DoorVerdict> {
+    const presented = this.presented(credentials);
+    if (!('form' in presented)) return presented;
+    const component = presentedComponent(presented, credentials.component);
+    if (component === false) return failure('component_invalid');
+    const secretHash = hashSecret(presented.secret);
+    const known = this.deps.authenticator.cached(secretHash);
+    if (known !== undefined) {
+      const quick = this.decide(known, presented, component, credentials.address);
+      if (quick !== undefined) return quick;
+    }
+    return this.checkSlowly(secretHash, known, presented, component, credentials.address);
+  }
+
+  /** The key a request presents, parsed; or why there is none to look up. */
+  private presented(credentials: PresentedCredentials): PresentedKey | DoorVerdict {
+    const header = credentials.apiKey;
+    if (header !== undefined) {
+      const parsed = parsePresentedKey(header, true);
+      return parsed.ok ? parsed.value : failure('api_key_malformed');
+    }
+    if (credentials.bearerKey !== undefined) {
+      const parsed = parsePresentedKey(credentials.bearerKey, false);
+      return parsed.ok ? parsed.value : failure('api_key_malformed');
+    }
+    return failure('api_key_missing');
+  }
+
+  /** A verdict from memory for a known lookup result; `undefined` when the component needs a read. */
+  private decide(identity: KeyIdentity | null, presented: PresentedKey, component: string | undefined, address: string | undefined): DoorVerdict | undefined {
+    if (!identity || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
+      this.deps.failedAuth.recordFailure(address);
+      return failure('api_key_invalid');
+    }
+    const verdict = this.deps.components.verifyCached(identity, component);
+    if (verdict === undefined || verdict === 'mismatch') return undefined; // a read, or the bounded refresh, decides
+    return verdict === 'required' ? failure('component_required') : { ok: true, identity };
+  }
+
+  private async checkSlowly(
+    secretHash: string,
+    known: KeyIdentity | null | undefined,
+    presented: PresentedKey,
+    component: string | undefined,
+    address: string | undefined,
+  ): Promise<DoorVerdict> {
+    const { authenticator, components, failedAuth } = this.deps;
+    let identity = known;
+    if (identity === undefined) {
+      const wait = failedAuth.retryAfterSeconds(address);
+      if (wait > 0) return { ok: false, code: 'rate_limited', retryAfterSeconds: wait };
+      identity = (await authenticator.authenticate(secretHash)) ?? null;
+    }
+    if (!identity || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
+      failedAuth.recordFailure(address);
+      return failure('api_key_invalid');
+    }
+    let verdict = await components.verify(identity, component);
+    if (verdict === 'mismatch' && components.mayRefreshAfterMismatch(identity.customerSlug)) {
+      // The cached state may predate a rotation: read the key once more, then decide.
+      authenticator.evict(secretHash);
+      identity = await authenticator.authenticate(secretHash);
+      if (!identity) return failure('api_key_invalid');
+      verdict = await components.verify(identity, component);
+    }
+    if (verdict === 'mismatch') return failure('component_invalid');
+    if (verdict === 'required') return failure('component_required');
+    return { ok: true, identity };
+  }
+}
+
+/** The component a request presents: the whole key's middle segment, or `x-functions-key`; `false` when the two disagree. */
+function presentedComponent(presented: PresentedKey, header: string | undefined): string | undefined | false {
+  if (presented.form !== 'compound') return header;
+  if (header !== undefined && header !== presented.component) return false;
+  return presented.component;
+}

@@ -1,0 +1,85 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../clock';
+import { tenantKeyState, type KeyIdentity, type TenantKeyState } from '../domain';
+import { isValidComponent } from '../keys/compound-key';
+import type { ComponentCache } from '../services/component-cache';
+import type { CustomerService } from '../services/customer-service';
+import { acceptedVersions } from '../tenant-key/grace-policy';
+
+export type ComponentVerdict = 'accepted' | 'not_presented' | 'required' | 'mismatch';
+
+/** A customer may make the door re-read its state after a component mismatch at most this often. */
+export const MISMATCH_REFRESH_INTERVAL_MS = 60_000;
+
+/** Customers whose last refresh is remembered (the map's memory bound). */
+const REFRESH_MEMORY = 10_000;
+
+/**
+ * The request-path half of the master component: is the presented component the customer's
+ * current one, or the previous one while its grace lasts? Decided from memory (the state copied
+ * onto the key's lookup row, the values in the component cache) in microseconds; only a cold
+ * customer costs a Key Vault read. Staff administration (rotation, grace, retirement) lives in
+ * TenantKeyService.
+ */
+export class ComponentCheck {
+  private readonly lastRefresh = new Map<string, number>();
+
+  constructor(
+    private readonly cache: ComponentCache,
+    private readonly customers: CustomerService,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * The verdict from memory alone (the usual case); `undefined` when a value must be read first
+   * ({@link verify}). Both comparisons always run, whichever matches, in constant time.
+   */
+  verifyCached(identity: KeyIdentity, presented: string | undefined): ComponentVerdict | undefined {
+    const state = identity.tenantKey;
+    if (!state) return undefined;
+    if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
+    if (!isValidComponent(presented)) return 'mismatch';
+    const candidate = Buffer.from(presented, 'utf8');
+    const now = this.clock.now();
+    let matched = false;
+    for (const version of acceptedVersions(state, now)) {
+      const value = this.cache.peek(identity.customerSlug, version);
+      if (value === undefined) return undefined;
+      if (value.length === candidate.length && timingSafeEqual(value, candidate)) matched = true;
+    }
+    return matched ? 'accepted' : 'mismatch';
+  }
+
+  /** The verdict, reading what memory lacks (Key Vault for a cold customer). */
+  async verify(identity: KeyIdentity, presented: string | undefined): Promise<ComponentVerdict> {
+    const quick = this.verifyCached(identity, presented);
+    if (quick !== undefined) return quick;
+    const state = await this.stateOf(identity);
+    if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
+    const candidate = Buffer.from(presented, 'utf8');
+    let matched = false;
+    for (const version of acceptedVersions(state, this.clock.now())) {
+      const value = await this.cache.bytes(identity.customerSlug, version);
+      if (value !== undefined && value.length === candidate.length && timingSafeEqual(value, candidate)) matched = true;
+    }
+    return matched ? 'accepted' : 'mismatch';
+  }
+
+  /**
+   * After a mismatch the door may re-read the key's state once (the cached copy may predate a
+   * rotation), but at most once per customer per minute, so bad requests cannot drive storage
+   * or Key Vault traffic.
+   */
+  mayRefreshAfterMismatch(customerSlug: string): boolean {
+    const now = this.clock.now().getTime();
+    const last = this.lastRefresh.get(customerSlug);
+    if (last !== undefined && now - last < MISMATCH_REFRESH_INTERVAL_MS) return false;
+    if (this.lastRefresh.size > REFRESH_MEMORY) this.lastRefresh.clear();
+    this.lastRefresh.set(customerSlug, now);
+    return true;
+  }
+
+  private async stateOf(identity: KeyIdentity): Promise<TenantKeyState> {
+    return identity.tenantKey ?? tenantKeyState(await this.customers.require(identity.customerSlug));
+  }
+}
