@@ -77,7 +77,7 @@ export const localSignIn: HttpFunctionDefinition = {
       },
       LOCAL_TOKEN_TTL_SECONDS,
     );
-    const expiresAt = new Date(services.clock.now().getTime() + LOCAL_TOKEN_TTL_SECONDS * 1000).toISOString();
+    const expiresAt = new Date(services.clock.millis() + LOCAL_TOKEN_TTL_SECONDS * 1000).toISOString();
     return json(200, { token, expiresAt });
   },
 };

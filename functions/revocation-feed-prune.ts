@@ -8,7 +8,7 @@ export const revocationFeedPrune: TimerFunctionDefinition = {
   schedule: '0 17 * * * *',
   summary: 'Deletes revocation feed entries older than a day.',
   handler: async (_timer, { services, log }) => {
-    const removed = await services.revocationFeed.prune(new Date(services.clock.now().getTime() - FEED_RETENTION_MS));
+    const removed = await services.revocationFeed.prune(new Date(services.clock.millis() - FEED_RETENTION_MS));
     if (removed > 0) log.info('revocation feed pruned', { removed });
   },
 };

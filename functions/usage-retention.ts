@@ -7,7 +7,7 @@ export const usageRetention: TimerFunctionDefinition = {
   schedule: '0 30 3 * * *',
   summary: 'Deletes hourly usage rows older than USAGE_RETENTION_DAYS.',
   handler: async (_timer, { services, log }) => {
-    const before = new Date(services.clock.now().getTime() - services.config.usage.retentionDays * 86_400_000).toISOString();
+    const before = new Date(services.clock.millis() - services.config.usage.retentionDays * 86_400_000).toISOString();
     const removed = await services.usageStore.prune(before);
     if (removed > 0) log.info('usage pruned', { removed });
   },

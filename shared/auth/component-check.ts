@@ -1,10 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock';
 import { tenantKeyState, type KeyIdentity, type TenantKeyState } from '../domain';
 import { isValidComponent } from '../keys/compound-key';
 import type { ComponentCache } from '../services/component-cache';
 import type { CustomerService } from '../services/customer-service';
-import { acceptedVersions } from '../tenant-key/grace-policy';
+import { acceptedVersions, previousInGrace } from '../tenant-key/grace-policy';
 
 export type ComponentVerdict = 'accepted' | 'not_presented' | 'required' | 'mismatch';
 
@@ -32,20 +31,20 @@ export class ComponentCheck {
 
   /**
    * The verdict from memory alone (the usual case); `undefined` when a value must be read first
-   * ({@link verify}). Both comparisons always run, whichever matches, in constant time.
+   * ({@link verify}). Every accepted value is compared, whichever matches, in constant time.
    */
   verifyCached(identity: KeyIdentity, presented: string | undefined): ComponentVerdict | undefined {
     const state = identity.tenantKey;
     if (!state) return undefined;
     if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
     if (!isValidComponent(presented)) return 'mismatch';
-    const candidate = Buffer.from(presented, 'utf8');
-    const now = this.clock.now();
-    let matched = false;
-    for (const version of acceptedVersions(state, now)) {
-      const value = this.cache.peek(identity.customerSlug, version);
-      if (value === undefined) return undefined;
-      if (value.length === candidate.length && timingSafeEqual(value, candidate)) matched = true;
+    const current = this.cache.peek(identity.customerSlug, state.componentVersion);
+    if (current === undefined) return undefined;
+    let matched = sameText(current, presented);
+    if (state.previousComponentVersion && previousInGrace(state, this.clock.now())) {
+      const previous = this.cache.peek(identity.customerSlug, state.previousComponentVersion);
+      if (previous === undefined) return undefined;
+      matched = sameText(previous, presented) || matched;
     }
     return matched ? 'accepted' : 'mismatch';
   }
@@ -56,11 +55,11 @@ export class ComponentCheck {
     if (quick !== undefined) return quick;
     const state = await this.stateOf(identity);
     if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
-    const candidate = Buffer.from(presented, 'utf8');
+    if (!isValidComponent(presented)) return 'mismatch';
     let matched = false;
     for (const version of acceptedVersions(state, this.clock.now())) {
-      const value = await this.cache.bytes(identity.customerSlug, version);
-      if (value !== undefined && value.length === candidate.length && timingSafeEqual(value, candidate)) matched = true;
+      const value = await this.cache.value(identity.customerSlug, version);
+      if (value !== undefined && sameText(value, presented)) matched = true;
     }
     return matched ? 'accepted' : 'mismatch';
   }
@@ -71,7 +70,7 @@ export class ComponentCheck {
    * or Key Vault traffic.
    */
   mayRefreshAfterMismatch(customerSlug: string): boolean {
-    const now = this.clock.now().getTime();
+    const now = this.clock.millis();
     const last = this.lastRefresh.get(customerSlug);
     if (last !== undefined && now - last < MISMATCH_REFRESH_INTERVAL_MS) return false;
     if (this.lastRefresh.size > REFRESH_MEMORY) this.lastRefresh.clear();
@@ -82,4 +81,15 @@ export class ComponentCheck {
   private async stateOf(identity: KeyIdentity): Promise<TenantKeyState> {
     return identity.tenantKey ?? tenantKeyState(await this.customers.require(identity.customerSlug));
   }
+}
+
+/**
+ * Whether two texts are equal, in time that depends on their length only (components have one
+ * length): every character is compared, whatever differs first, and nothing is allocated.
+ */
+function sameText(expected: string, presented: string): boolean {
+  if (expected.length !== presented.length) return false;
+  let difference = 0;
+  for (let i = 0; i < expected.length; i++) difference |= expected.charCodeAt(i) ^ presented.charCodeAt(i);
+  return difference === 0;
 }

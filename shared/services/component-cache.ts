@@ -9,7 +9,7 @@ import type { SecretStore } from '../ports/secret-store';
  * and a cold customer's lookup fails (the door answers 503).
  */
 export class ComponentCache {
-  private readonly values: BoundedCache<string, Buffer>;
+  private readonly values: BoundedCache<string, string>;
   /** The read under way for a customer, resolving to the version it read. */
   private readonly inFlight = new Map<string, Promise<string>>();
   /** Calls made to the store (for tests and the benchmark). */
@@ -20,21 +20,16 @@ export class ComponentCache {
     clock: Clock,
     options: { ttlMs: number; maxEntries: number },
   ) {
-    this.values = new BoundedCache(options.maxEntries, options.ttlMs, () => clock.now().getTime());
+    this.values = new BoundedCache(options.maxEntries, options.ttlMs, () => clock.millis());
+  }
+
+  /** A cached value, without waiting; `undefined` when it is not in memory. */
+  peek(customerSlug: string, version: string): string | undefined {
+    return this.values.peek(`${customerSlug}/${version}`);
   }
 
   /** The value of one component version, or `undefined` if the store has no such (enabled) version. */
   async value(customerSlug: string, version: string): Promise<string | undefined> {
-    return (await this.bytes(customerSlug, version))?.toString('utf8');
-  }
-
-  /** A cached value's bytes, without waiting; `undefined` when it is not in memory. */
-  peek(customerSlug: string, version: string): Buffer | undefined {
-    return this.values.peek(`${customerSlug}/${version}`);
-  }
-
-  /** The same value as bytes (what constant-time comparison takes), without encoding it per request. */
-  async bytes(customerSlug: string, version: string): Promise<Buffer | undefined> {
     const key = `${customerSlug}/${version}`;
     for (;;) {
       const cached = this.values.get(key);
@@ -48,7 +43,7 @@ export class ComponentCache {
     const read = this.secrets
       .getComponent(customerSlug, version)
       .then((found) => {
-        if (found) this.values.set(key, Buffer.from(found.value, 'utf8'));
+        if (found) this.values.set(key, found.value);
         return version;
       })
       .finally(() => this.inFlight.delete(customerSlug));
@@ -59,7 +54,7 @@ export class ComponentCache {
 
   /** Remembers a value just written (a rotation), sparing the read. */
   prime(customerSlug: string, version: string, value: string): void {
-    this.values.set(`${customerSlug}/${version}`, Buffer.from(value, 'utf8'));
+    this.values.set(`${customerSlug}/${version}`, value);
   }
 
   evict(customerSlug: string, version: string): void {

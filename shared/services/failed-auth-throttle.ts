@@ -19,7 +19,7 @@ export class FailedAuthThrottle {
     private readonly perMinute: number,
     private readonly clock: Clock,
   ) {
-    this.buckets = new BoundedCache(TRACKED_ADDRESSES, 10 * 60_000, () => clock.now().getTime());
+    this.buckets = new BoundedCache(TRACKED_ADDRESSES, 10 * 60_000, () => clock.millis());
   }
 
   /** Seconds until the address may try an unknown key again; 0 when it may now. */
@@ -38,7 +38,7 @@ export class FailedAuthThrottle {
   }
 
   private refilled(address: string): { tokens: number; at: number } {
-    const now = this.clock.now().getTime();
+    const now = this.clock.millis();
     const bucket = this.buckets.get(address) ?? { tokens: this.perMinute, at: now };
     bucket.tokens = Math.min(this.perMinute, bucket.tokens + ((now - bucket.at) / 60_000) * this.perMinute);
     bucket.at = now;

@@ -32,10 +32,11 @@ export interface AuthCacheOptions {
  * they cannot read the feed.
  */
 export class KeyAuthenticator {
-  private readonly cache: BoundedCache<string, KeyLookupEntry> | undefined;
+  /** Identities, built once when read and frozen: a hit hands out the same object, copying nothing. */
+  private readonly cache: BoundedCache<string, KeyIdentity> | undefined;
   private readonly misses: BoundedCache<string, true> | undefined;
   private readonly revoked: BoundedCache<string, true>;
-  private readonly inFlight = new Map<string, Promise<KeyLookupEntry | undefined>>();
+  private readonly inFlight = new Map<string, Promise<KeyIdentity | undefined>>();
   private evictions = 0;
   private readonly trusted: () => boolean;
 
@@ -44,7 +45,7 @@ export class KeyAuthenticator {
     clock: Clock,
     options: AuthCacheOptions,
   ) {
-    const now = () => clock.now().getTime();
+    const now = () => clock.millis();
     this.cache = options.ttlMs > 0 ? new BoundedCache(options.maxEntries, options.ttlMs, now) : undefined;
     this.misses = options.ttlMs > 0 ? new BoundedCache(Math.max(1, Math.ceil(options.maxEntries / 10)), options.ttlMs, now) : undefined;
     this.revoked = new BoundedCache(REVOKED_ENTRIES, FEED_RETENTION_MS, now);
@@ -59,7 +60,7 @@ export class KeyAuthenticator {
     if (this.revoked.get(secretHash)) return null;
     if (!this.trusted()) return undefined;
     const cached = this.cache?.get(secretHash);
-    if (cached !== undefined) return toIdentity(cached);
+    if (cached !== undefined) return cached;
     return this.misses?.get(secretHash) ? null : undefined;
   }
 
@@ -71,7 +72,7 @@ export class KeyAuthenticator {
     let pending = this.inFlight.get(secretHash);
     if (!pending) {
       const epoch = this.evictions;
-      const read = this.keys.findByHash(secretHash);
+      const read = this.keys.findByHash(secretHash).then((entry) => (entry ? toIdentity(entry) : undefined));
       pending = read;
       this.inFlight.set(secretHash, read);
       read.then(
@@ -88,9 +89,9 @@ export class KeyAuthenticator {
         },
       );
     }
-    const entry = await pending;
+    const identity = await pending;
     // Revoked while the read was in flight: refused, whatever the row said.
-    return entry && !this.revoked.get(secretHash) ? toIdentity(entry) : undefined;
+    return identity && !this.revoked.get(secretHash) ? identity : undefined;
   }
 
   /** Forgets a hash at once: its key changed (plan, limits, component state), read it again. */
@@ -114,7 +115,7 @@ export class KeyAuthenticator {
 }
 
 function toIdentity(entry: KeyLookupEntry): KeyIdentity {
-  return {
+  const identity: KeyIdentity = {
     customerId: entry.customerId,
     customerSlug: entry.customerSlug,
     plan: entry.plan,
@@ -123,7 +124,8 @@ function toIdentity(entry: KeyLookupEntry): KeyIdentity {
     application: entry.application,
     environment: entry.environment,
     keyType: entry.keyType,
-    tenantKey: entry.tenantKey ? { ...entry.tenantKey } : undefined,
-    ...(entry.rateLimit ? { rateLimit: { ...entry.rateLimit } } : {}),
+    tenantKey: entry.tenantKey ? Object.freeze({ ...entry.tenantKey }) : undefined,
+    ...(entry.rateLimit ? { rateLimit: Object.freeze({ ...entry.rateLimit }) } : {}),
   };
+  return Object.freeze(identity);
 }

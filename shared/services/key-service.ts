@@ -209,7 +209,7 @@ export class KeyService {
    * Returns how many it finished.
    */
   async completeInterruptedRevocations(): Promise<number> {
-    const now = this.clock.now().getTime();
+    const now = this.clock.millis();
     const entries = await this.feed.readSince(new Date(now - FEED_RETENTION_MS));
     let completed = 0;
     const done = new Set<string>();

@@ -50,8 +50,8 @@ export class RateLimiter {
     private readonly options: RateLimiterOptions,
     private readonly log: Logger,
   ) {
-    this.buckets = new SharedTokenBuckets(() => clock.now().getTime());
-    this.lastSyncAt = clock.now().getTime();
+    this.buckets = new SharedTokenBuckets(() => clock.millis());
+    this.lastSyncAt = clock.millis();
   }
 
   /** The limits of a key: its own override, else its plan's. */
@@ -65,7 +65,7 @@ export class RateLimiter {
   decide(identity: KeyIdentity): Decision & { limits: KeyLimits } {
     const limits = this.limitsFor(identity);
     const decision = this.buckets.take(identity.keyId, limits);
-    if (!decision.allowed && !this.stopped && this.clock.now().getTime() - this.lastSyncAt >= this.options.syncIntervalMs) {
+    if (!decision.allowed && !this.stopped && this.clock.millis() - this.lastSyncAt >= this.options.syncIntervalMs) {
       void this.sync(); // the load changed: re-divide now rather than at the next tick
     }
     return { ...decision, limits };
@@ -99,7 +99,7 @@ export class RateLimiter {
   private pressure = false;
 
   private async exchange(): Promise<void> {
-    const now = this.clock.now().getTime();
+    const now = this.clock.millis();
     const demand = this.buckets.drainDemand(now - this.lastSyncAt, FORGET_KEY_AFTER_MS);
     this.lastSyncAt = now;
     this.pressure = this.buckets.underPressure(demand);

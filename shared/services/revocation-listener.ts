@@ -40,7 +40,7 @@ export class RevocationListener {
     private readonly options: RevocationListenerOptions,
     private readonly log: Logger,
   ) {
-    this.readFrom = clock.now().getTime() - FEED_RETENTION_MS;
+    this.readFrom = clock.millis() - FEED_RETENTION_MS;
   }
 
   start(): void {
@@ -57,7 +57,7 @@ export class RevocationListener {
 
   /** Whether cached lookups may be used: the feed was read recently enough. */
   trusted(): boolean {
-    return this.lastSuccessAt !== undefined && this.clock.now().getTime() - this.lastSuccessAt <= this.options.maxStalenessMs;
+    return this.lastSuccessAt !== undefined && this.clock.millis() - this.lastSuccessAt <= this.options.maxStalenessMs;
   }
 
   /** One read of the feed (a read already under way is shared). */
@@ -67,7 +67,7 @@ export class RevocationListener {
   }
 
   private async readOnce(): Promise<void> {
-    const startedAt = this.clock.now().getTime();
+    const startedAt = this.clock.millis();
     try {
       const entries = await this.feed.readSince(new Date(this.readFrom));
       for (const entry of entries) {

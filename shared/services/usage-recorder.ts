@@ -38,7 +38,7 @@ export class UsageRecorder {
 
   /** One request of a key: admitted, or refused by the rate limit. */
   record(identity: KeyIdentity, outcome: 'accepted' | 'rateLimited'): void {
-    const now = this.clock.now().getTime();
+    const now = this.clock.millis();
     const start = now - (now % HOUR_MS);
     if (start !== this.hourCache.start) this.hourCache = { start, text: new Date(start).toISOString() };
     const hour = this.hourCache.text;

@@ -68,7 +68,7 @@ export class UsageService {
     const since = new Date(key.lastUsedAt ?? key.createdAt).getTime();
     // lastUsedAt is the start of an hour: the key was used until up to an hour later.
     const lastActivity = key.lastUsedAt ? since + HOUR : since;
-    return this.clock.now().getTime() - lastActivity >= this.staleAfterMs;
+    return this.clock.millis() - lastActivity >= this.staleAfterMs;
   }
 
   async keyUsage(customerSlug: string, keyId: string, query: { from?: string; to?: string; granularity: 'hour' | 'day' }): Promise<KeyUsage> {

@@ -59,7 +59,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     let offsetMs = -31 * 24 * 3_600_000;
     services = testServices(
       { USAGE_FLUSH_INTERVAL_MS: '500', PLANS: '{"starter":{"keyLimit":4,"requestsPerSecond":1,"burst":3}}' },
-      { background: true, clock: { now: () => new Date(Date.now() + offsetMs) } },
+      { background: true, clock: { now: () => new Date(Date.now() + offsetMs), millis: () => Date.now() + offsetMs } },
     );
     app = await serveApp(services);
     await services.customers.create({ slug, name: 'E2E Bank', plan: 'starter' });

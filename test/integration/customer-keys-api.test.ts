@@ -435,6 +435,25 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(raw.status).toBe(400);
     });
 
+    it('limits and counts management keys like ingest keys: RateLimit fields, 429 with Retry-After, usage', async () => {
+      const { slug, token } = await newCustomer();
+      const management = await issue(token, { label: 'automation', application: 'ops', type: 'management' });
+      const keyId = management.body!.metadata.id as string;
+      expect((await call('PATCH', `/v1/staff/customers/${slug}/keys/${keyId}`, { token: staffToken, body: { rateLimit: { requestsPerSecond: 1, burst: 2 } } })).status).toBe(200);
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await call('GET', '/v1/customer-keys', { key: management.body!.key }));
+      expect(answers[0]!.status).toBe(200);
+      expect(answers[0]!.headers.get('ratelimit-policy')).toBe('"per-key";q=2;w=2');
+      expect(answers[0]!.headers.get('ratelimit')).toMatch(/^"per-key";r=\d+;t=\d+$/);
+      const limited = answers.find((a) => a.status === 429)!;
+      expect(limited.body).toMatchObject({ code: 'rate_limited' });
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      await services.usageRecorder.flush();
+      const usage = await call('GET', `/v1/customer-keys/${keyId}/usage?granularity=hour`, { token });
+      expect(usage.body!.totals.accepted + usage.body!.totals.rateLimited).toBe(4);
+      expect(usage.body!.totals.rateLimited).toBeGreaterThanOrEqual(1);
+    });
+
     it('lets only a portal admin issue or replace management keys, so a leaked one cannot plant a survivor', async () => {
       const { token } = await newCustomer();
       const management = await issue(token, { label: 'rotation-bot', application: 'automation', type: 'management' });

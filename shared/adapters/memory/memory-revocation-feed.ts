@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../../clock';
+import { systemClock, type Clock } from '../../clock';
 import type { RevocationEntry, RevocationFeed } from '../../ports/revocation-feed';
 
 /** In-memory RevocationFeed for unit tests. */
@@ -7,7 +7,7 @@ export class MemoryRevocationFeed implements RevocationFeed {
   readonly entries: RevocationEntry[] = [];
   failWith: Error | undefined;
 
-  constructor(private readonly clock: Clock = { now: () => new Date() }) {}
+  constructor(private readonly clock: Clock = systemClock) {}
 
   async publish(entries: Array<Omit<RevocationEntry, 'at' | 'id'>>): Promise<void> {
     if (this.failWith) throw this.failWith;
