@@ -11,6 +11,8 @@ import { ApiError } from '../shared/errors';
 import { silentLogger } from '../shared/logging';
 import { createServices, type ServiceContext } from '../shared/services/context';
 import type { Operation } from '../shared/services/key-service';
+import { createCustomerSchema, issueKeySchema } from '../shared/schemas/keys';
+import { parseInput } from '../shared/validation';
 
 /**
  * `npm run admin -- <command>`: operator commands that call the same services as the API.
@@ -90,11 +92,9 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
   }
   switch (`${group} ${action ?? ''}`.trim()) {
     case 'customer create': {
-      const customer = await services.customers.create({
-        slug: need(values.slug, 'slug'),
-        name: need(values.name, 'name'),
-        plan: need(values.plan, 'plan'),
-      });
+      const customer = await services.customers.create(
+        parseInput(createCustomerSchema, { slug: need(values.slug, 'slug'), name: need(values.name, 'name'), plan: need(values.plan, 'plan') }),
+      );
       out(`Created customer ${customer.slug} (${customer.id}, plan ${customer.plan}).`, customer);
       return;
     }
@@ -107,12 +107,12 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
     case 'key issue': {
       const issued = await services.keys.issue(
         need(values.customer, 'customer'),
-        {
+        parseInput(issueKeySchema, {
           label: need(values.label, 'label'),
           application: need(values.application, 'application'),
           ...(values.environment ? { environment: values.environment } : {}),
           ...(values.type ? { type: values.type } : {}),
-        },
+        }),
         op,
       );
       out(

@@ -1,26 +1,48 @@
-import type { HttpHandler, InvocationContext, Timer } from '@azure/functions';
-import { withApiKey } from '../middleware/api-key';
-import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
+import type { HttpHandler, HttpRequest, InvocationContext, Timer } from '@azure/functions';
 import { withErrorBoundary, type ServiceProvider } from '../middleware/error-boundary';
+import { ApiError } from '../shared/errors';
+import { queryObject, readJsonBody } from '../shared/http/body';
 import { describeError, invocationLogger } from '../shared/logging';
-import type { HttpFunctionDefinition, TimerFunctionDefinition } from './definitions';
+import { parseInput } from '../shared/validation';
+import type { AnonymousHandler, HttpFunctionDefinition, RequestContext, RouteInput, TimerFunctionDefinition } from './definitions';
+import { DOORS } from './doors';
 
 /**
  * Turns a declared HTTP function into the handler the Functions host (or the local host)
- * calls: the error boundary outside, then the door its `auth` names, then the handler.
+ * calls: the error boundary outside, then the door its `auth` names, then its declared input
+ * parsed (after the door, so no body is read for a caller the door refused), then the handler.
  */
 export function bindHttpFunction(definition: HttpFunctionDefinition, getServices: ServiceProvider): HttpHandler {
-  const boundary = withErrorBoundary(getServices);
-  switch (definition.auth) {
-    case 'anonymous':
-      return boundary(definition.handler);
-    case 'apiKey':
-      return boundary(withApiKey(definition.keyTypes ? { keyTypes: definition.keyTypes } : {})(definition.handler));
-    case 'customer':
-      return boundary(withCustomerAccess()(definition.handler));
-    case 'staff':
-      return boundary(withStaff()(definition.handler));
+  const handler = definition.handler as (request: HttpRequest, ctx: RequestContext & { input: RouteInput }) => ReturnType<AnonymousHandler>;
+  const withInput: AnonymousHandler = async (request, ctx) => handler(request, { ...ctx, input: await readInput(definition, request) });
+  return withErrorBoundary(getServices)(DOORS[definition.auth].wrap(definition, withInput));
+}
+
+/** The route's declared input, parsed: params (404 when they name nothing), query and JSON body (400). */
+export async function readInput(definition: HttpFunctionDefinition, request: HttpRequest): Promise<RouteInput> {
+  const schemas = definition.input ?? {};
+  let params: unknown = { ...request.params };
+  if (schemas.params) {
+    const parsed = schemas.params.safeParse(request.params);
+    if (!parsed.success) throw new ApiError('not_found', 'Nothing here has that name.');
+    params = parsed.data;
   }
+  const query = schemas.query ? parseInput(schemas.query, queryObject(request), 'query') : {};
+  let body: unknown;
+  if (schemas.body && request.method !== 'GET' && request.method !== 'HEAD') {
+    let schema = schemas.body;
+    if ('by' in schema) {
+      const value = String((params as Record<string, unknown>)[schema.by]);
+      const chosen = Object.prototype.hasOwnProperty.call(schema.schemas, value) ? schema.schemas[value] : undefined;
+      if (!chosen) {
+        const message = `must be one of ${Object.keys(schema.schemas).join(', ')}`;
+        throw new ApiError('validation_failed', `The request is not valid: ${schema.by}: ${message}`, { extensions: { errors: [{ path: schema.by, message }] } });
+      }
+      schema = chosen;
+    }
+    body = parseInput(schema, (await readJsonBody(request)) ?? {}, 'body');
+  }
+  return { params, query, body };
 }
 
 /** Turns a declared timer function into its host handler; failures are logged and rethrown. */

@@ -1,25 +1,24 @@
-import { readJsonBody } from '../shared/http/body';
 import { json } from '../shared/http/responses';
 import { issueKeySchema } from '../shared/schemas/keys';
 import { issuedKeyView, toKeyBody } from '../shared/schemas/views';
-import type { HttpFunctionDefinition } from './definitions';
+import { httpFunction } from './definitions';
 
 /** `POST /v1/customer-keys/issue`: a new key, returned whole this one time. */
-export const customerKeysIssue: HttpFunctionDefinition = {
+export const customerKeysIssue = httpFunction({
   kind: 'http',
   name: 'customer-keys-issue',
   route: 'v1/customer-keys/issue',
   methods: ['POST'],
   auth: 'customer',
   summary: 'Issue a key; the full compound key is in this response and nowhere else, ever.',
+  input: { body: issueKeySchema },
   docs: {
-    body: issueKeySchema,
     responses: { 201: { description: 'The new key and its metadata', schema: issuedKeyView } },
-    errors: ['validation_failed', 'label_taken', 'key_limit_reached', 'sandbox_read_only'],
+    errors: ['label_taken', 'key_limit_reached', 'sandbox_read_only'],
     tags: ['Customer keys'],
   },
-  handler: async (request, { services, tenant, actor, requestId }) => {
-    const issued = await services.keys.issue(tenant, await readJsonBody(request), { actor, requestId });
+  handler: async (_request, { services, tenant, actor, requestId, input }) => {
+    const issued = await services.keys.issue(tenant, input.body, { actor, requestId });
     return json(201, { key: issued.key, metadata: toKeyBody(issued.metadata) });
   },
-};
+});

@@ -1,29 +1,24 @@
 import { z } from 'zod';
-import { readJsonBody } from '../shared/http/body';
 import { json } from '../shared/http/responses';
-import { keyRequestActionSchema } from '../shared/schemas/keys';
+import { KEY_REQUEST_BODIES, requestIdParams } from '../shared/schemas/keys';
 import { keyRequestOutcomeView, keyRequestView, toKeyBody, toRequestBody } from '../shared/schemas/views';
-import type { HttpFunctionDefinition } from './definitions';
+import { httpFunction, type HttpFunctionDefinition } from './definitions';
 
 /**
  * `POST /v1/customer-keys/requests/{action}`: the portal's request-driven flow. `issue-key` and
  * `revoke-key` run at once (201/200, a new key in this response only); `rotate-tenant-key`
  * waits for staff (202).
  */
-export const customerKeysRequestSubmit: HttpFunctionDefinition = {
+export const customerKeysRequestSubmit = httpFunction({
   kind: 'http',
   name: 'customer-keys-request-submit',
   route: 'v1/customer-keys/requests/{action}',
   methods: ['POST'],
   auth: 'customer',
   summary: 'Submit a key request: issue-key and revoke-key run at once, rotate-tenant-key waits for staff.',
+  // The action chooses the body's schema (an unknown action is 400, naming it).
+  input: { params: z.object({ action: z.string().max(64) }), body: { by: 'action', schemas: KEY_REQUEST_BODIES } },
   docs: {
-    params: z.object({ action: keyRequestActionSchema }),
-    body: z.union([
-      z.object({ label: z.string(), application: z.string(), environment: z.string().optional(), type: z.string().optional() }).describe('issue-key'),
-      z.object({ keyId: z.string(), force: z.boolean().optional() }).describe('revoke-key'),
-      z.object({ reason: z.string().optional() }).describe('rotate-tenant-key'),
-    ]),
     responses: {
       201: { description: 'issue-key executed: the request and the new key (shown once)', schema: keyRequestOutcomeView },
       200: { description: 'revoke-key executed; or a rotate-tenant-key already pending (that request, nothing new filed)', schema: keyRequestOutcomeView },
@@ -32,15 +27,15 @@ export const customerKeysRequestSubmit: HttpFunctionDefinition = {
     errors: ['validation_failed', 'label_taken', 'key_limit_reached', 'last_active_key', 'not_found', 'sandbox_read_only'],
     tags: ['Key requests'],
   },
-  handler: async (request, { services, tenant, actor, requestId }) => {
-    const outcome = await services.requests.submit(tenant, request.params.action ?? '', await readJsonBody(request), { actor, requestId });
+  handler: async (_request, { services, tenant, actor, requestId, input }) => {
+    const outcome = await services.requests.submit(tenant, input.params.action, input.body, { actor, requestId });
     const status = outcome.alreadyPending ? 200 : outcome.request.status === 'pending' ? 202 : outcome.issued ? 201 : 200;
     return json(status, {
       request: toRequestBody(outcome.request),
       ...(outcome.issued ? { key: outcome.issued.key, metadata: toKeyBody(outcome.issued.metadata) } : {}),
     });
   },
-};
+});
 
 /** `GET /v1/customer-keys/requests`: the customer's requests, newest first. */
 export const customerKeysRequestList: HttpFunctionDefinition = {
@@ -55,13 +50,14 @@ export const customerKeysRequestList: HttpFunctionDefinition = {
 };
 
 /** `GET /v1/customer-keys/requests/{id}`: one request and its status. */
-export const customerKeysRequestGet: HttpFunctionDefinition = {
+export const customerKeysRequestGet = httpFunction({
   kind: 'http',
   name: 'customer-keys-request-get',
   route: 'v1/customer-keys/requests/{id}',
   methods: ['GET'],
   auth: 'customer',
   summary: 'One key request and its status.',
-  docs: { params: z.object({ id: z.string() }), responses: { 200: { description: 'The request', schema: keyRequestView } }, errors: ['not_found'], tags: ['Key requests'] },
-  handler: async (request, { services, tenant }) => json(200, toRequestBody(await services.requests.get(tenant, request.params.id ?? ''))),
-};
+  input: { params: requestIdParams },
+  docs: { responses: { 200: { description: 'The request', schema: keyRequestView } }, errors: ['not_found'], tags: ['Key requests'] },
+  handler: async (_request, { services, tenant, input }) => json(200, toRequestBody(await services.requests.get(tenant, input.params.id))),
+});

@@ -1,31 +1,24 @@
-import { z } from 'zod';
-import { queryObject } from '../shared/http/body';
 import { json } from '../shared/http/responses';
-import { usageQuerySchema } from '../shared/schemas/keys';
+import { keyIdParams, usageQuerySchema } from '../shared/schemas/keys';
 import { customerUsageView, keyUsageView } from '../shared/schemas/views';
-import { parseInput } from '../shared/validation';
-import type { HttpFunctionDefinition } from './definitions';
+import { httpFunction, type HttpFunctionDefinition } from './definitions';
 
 /** `GET /v1/customer-keys/{keyId}/usage?from=&to=&granularity=hour|day`: one key's requests over time. */
-export const customerKeyUsage: HttpFunctionDefinition = {
+export const customerKeyUsage = httpFunction({
   kind: 'http',
   name: 'customer-key-usage',
   route: 'v1/customer-keys/{keyId}/usage',
   methods: ['GET'],
   auth: 'customer',
   summary: 'Requests of one key per hour or per day (accepted and rate-limited), 30 days by default, at most 40.',
+  input: { params: keyIdParams, query: usageQuerySchema },
   docs: {
-    params: z.object({ keyId: z.string() }),
-    query: usageQuerySchema,
     responses: { 200: { description: 'The usage series', schema: keyUsageView } },
-    errors: ['not_found', 'validation_failed'],
+    errors: ['not_found'],
     tags: ['Usage'],
   },
-  handler: async (request, { services, tenant }) => {
-    const query = parseInput(usageQuerySchema, queryObject(request), 'query');
-    return json(200, await services.usage.keyUsage(tenant, request.params.keyId ?? '', query));
-  },
-};
+  handler: async (_request, { services, tenant, input }) => json(200, await services.usage.keyUsage(tenant, input.params.keyId, input.query)),
+});
 
 /** `GET /v1/customer-keys/usage`: every key of the customer over the last 30 days, in one call. */
 export const customerKeysUsage: HttpFunctionDefinition = {

@@ -46,20 +46,48 @@ export type AnonymousHandler = (request: HttpRequest, ctx: RequestContext) => Pr
 export type ApiKeyHandler = (request: HttpRequest, ctx: ApiKeyContext) => Promise<HttpResponseInit>;
 export type CustomerHandler = (request: HttpRequest, ctx: CustomerContext) => Promise<HttpResponseInit>;
 export type StaffHandler = (request: HttpRequest, ctx: StaffContext) => Promise<HttpResponseInit>;
+/** A handler behind any door, before its input is parsed. */
+export type DoorHandler = AnonymousHandler | ApiKeyHandler | CustomerHandler | StaffHandler;
 
-/** How a route is described in the OpenAPI document: the same zod schemas the handler parses with. */
+/**
+ * What a route takes, declared once: the binding parses `params`, `query` and `body` with these
+ * schemas after the door and before the handler (a path that names nothing is 404, a bad query or
+ * body 400 `validation_failed`), hands the handler the typed result as `ctx.input`, and the
+ * OpenAPI document describes the very same schemas.
+ */
+export interface RouteInputSchemas<P, Q, B> {
+  params?: ZodType<P>;
+  query?: ZodType<Q>;
+  /**
+   * A JSON body (read after the door, within the JSON bound), or one schema per value of a path
+   * parameter (`by`), documented as one of them. Routes with other bodies read their own.
+   */
+  body?: ZodType<B> | BodyByParam<B>;
+}
+
+/** A body whose schema a path parameter chooses (an unknown value is 400 naming the parameter). */
+export interface BodyByParam<B> {
+  by: string;
+  schemas: Record<string, ZodType<B>>;
+}
+
+/** The parsed input a handler receives. */
+export interface RouteInput<P = unknown, Q = unknown, B = unknown> {
+  params: P;
+  query: Q;
+  body: B;
+}
+
+/** How a route's answers are described in the OpenAPI document, besides its input. */
 export interface RouteDocs {
-  params?: ZodType;
-  query?: ZodType;
-  body?: ZodType;
   /** Successful responses by status. */
   responses: Record<number, { description: string; schema?: ZodType; contentType?: string }>;
-  /** The catalogue codes this route can answer with, besides its door's. */
+  /** The catalogue codes this route's handler can answer with; its door's and its input's are added. */
   errors?: ErrorCode[];
   tags?: string[];
 }
 
-interface HttpFunctionBase {
+interface HttpFunctionBase<P, Q, B> {
   kind: 'http';
   /** Function name as the Functions host shows it. */
   name: string;
@@ -67,18 +95,37 @@ interface HttpFunctionBase {
   route: string;
   methods: HttpMethod[];
   summary: string;
+  input?: RouteInputSchemas<P, Q, B>;
   docs?: RouteDocs;
 }
 
+type WithInput<C, P, Q, B> = C & { input: RouteInput<P, Q, B> };
+type Handler<C, P, Q, B> = (request: HttpRequest, ctx: WithInput<C, P, Q, B>) => Promise<HttpResponseInit>;
+
 /**
- * One HTTP function, declared as data. `auth` says which door it sits behind; the binding
- * (functions/bind.ts) applies that door, so a handler cannot forget it.
+ * One HTTP function, declared as data. `auth` names the door it sits behind (functions/doors.ts);
+ * the binding (functions/bind.ts) applies that door and parses the declared input, so a handler
+ * can forget neither.
  */
-export type HttpFunctionDefinition =
-  | (HttpFunctionBase & { auth: 'anonymous'; handler: AnonymousHandler })
-  | (HttpFunctionBase & { auth: 'apiKey'; keyTypes?: readonly KeyType[]; handler: ApiKeyHandler })
-  | (HttpFunctionBase & { auth: 'customer'; handler: CustomerHandler })
-  | (HttpFunctionBase & { auth: 'staff'; handler: StaffHandler });
+export type HttpFunctionDefinition<P = any, Q = any, B = any> =
+  | (HttpFunctionBase<P, Q, B> & { auth: 'anonymous'; handler: Handler<RequestContext, P, Q, B> })
+  | (HttpFunctionBase<P, Q, B> & { auth: 'local'; handler: Handler<RequestContext, P, Q, B> })
+  | (HttpFunctionBase<P, Q, B> & { auth: 'apiKey'; keyTypes?: readonly KeyType[]; handler: Handler<ApiKeyContext, P, Q, B> })
+  | (HttpFunctionBase<P, Q, B> & { auth: 'customer'; handler: Handler<CustomerContext, P, Q, B> })
+  | (HttpFunctionBase<P, Q, B> & { auth: 'staff'; handler: Handler<StaffContext, P, Q, B> });
+
+/** The doors a route can sit behind. */
+export type DoorName = HttpFunctionDefinition['auth'];
+
+/**
+ * Declares an HTTP function, inferring its input types from its schemas: `ctx.input.params`,
+ * `.query` and `.body` are typed by what `input` declares.
+ */
+export function httpFunction<P = Record<string, never>, Q = Record<string, never>, B = undefined>(
+  definition: HttpFunctionDefinition<P, Q, B>,
+): HttpFunctionDefinition {
+  return definition as HttpFunctionDefinition;
+}
 
 /** Key types that may call ingest routes; management keys manage, they do not ingest. */
 export const INGEST_KEY_TYPES: readonly KeyType[] = ['primary', 'secondary'];

@@ -1,11 +1,8 @@
 import { z } from 'zod';
 import { PORTAL_ROLES, signLocalPortalToken } from '../shared/auth/portal-tokens';
-import { ApiError } from '../shared/errors';
-import { readJsonBody } from '../shared/http/body';
 import { json } from '../shared/http/responses';
 import { slugSchema } from '../shared/schemas/keys';
-import { parseInput } from '../shared/validation';
-import type { HttpFunctionDefinition, RequestContext } from './definitions';
+import { httpFunction } from './definitions';
 
 /** Local tokens last a working day; production tokens come from the portal's identity provider. */
 const LOCAL_TOKEN_TTL_SECONDS = 8 * 3600;
@@ -19,28 +16,18 @@ const signInSchema = z
   .refine((body) => body.role !== 'CustomerAdmin' || body.customer, { path: ['customer'], message: 'a CustomerAdmin signs in for a customer' });
 
 /**
- * The route exists only where portal tokens are signed with the local HS256 secret, which the
- * config refuses in Azure: everywhere else it answers exactly like a route that is not there.
- */
-function requireLocalSigning({ services }: RequestContext): void {
-  if (!services.config.portal.sharedSecret || services.config.runtime !== 'local') {
-    throw new ApiError('not_found', 'No such route.');
-  }
-}
-
-/**
  * `GET|POST /v1/local/sign-in` (local only): the customers to pick from, and a portal token
  * for a chosen customer and role, so the portal page can be used without an identity provider.
  */
-export const localSignIn: HttpFunctionDefinition = {
+export const localSignIn = httpFunction({
   kind: 'http',
   name: 'local-sign-in',
   route: 'v1/local/sign-in',
   methods: ['GET', 'POST'],
-  auth: 'anonymous',
+  auth: 'local',
   summary: 'Local only (PORTAL_JWT_SECRET set, never in Azure): customers to sign in as, and a portal token for one.',
+  input: { body: signInSchema },
   docs: {
-    body: signInSchema,
     responses: {
       200: {
         description: 'GET: the customers; POST: a token',
@@ -50,22 +37,15 @@ export const localSignIn: HttpFunctionDefinition = {
         ]),
       },
     },
-    errors: ['not_found', 'validation_failed', 'unsupported_media_type'],
+    errors: ['not_found'],
     tags: ['Local'],
   },
-  handler: async (request, ctx) => {
-    requireLocalSigning(ctx);
-    const { services } = ctx;
+  handler: async (request, { services, input }) => {
     if (request.method === 'GET') {
       const customers = (await services.customers.list()).map(({ slug, name, plan }) => ({ slug, name, plan }));
       return json(200, { customers, roles: PORTAL_ROLES });
     }
-    // JSON only: a page on another origin cannot send this content type without the browser
-    // asking first (CORS), so a form elsewhere cannot sign anyone in here.
-    if ((request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() !== 'application/json') {
-      throw new ApiError('unsupported_media_type', 'Send the sign-in as application/json.');
-    }
-    const body = parseInput(signInSchema, await readJsonBody(request));
+    const body = input.body!;
     const customer = body.role === 'CustomerAdmin' ? (await services.customers.require(body.customer!)).slug : undefined;
     const token = await signLocalPortalToken(
       services.config.portal,
@@ -80,4 +60,4 @@ export const localSignIn: HttpFunctionDefinition = {
     const expiresAt = new Date(services.clock.millis() + LOCAL_TOKEN_TTL_SECONDS * 1000).toISOString();
     return json(200, { token, expiresAt });
   },
-};
+});

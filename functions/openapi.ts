@@ -1,4 +1,4 @@
-import { buildOpenApiDocument } from '../shared/http/openapi';
+import { buildOpenApiDocument } from './openapi-document';
 import { json } from '../shared/http/responses';
 import type { FunctionDefinition, HttpFunctionDefinition } from './definitions';
 

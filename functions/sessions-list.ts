@@ -1,21 +1,19 @@
-import { queryObject } from '../shared/http/body';
 import { json } from '../shared/http/responses';
 import { sessionsQuerySchema } from '../shared/schemas/keys';
 import { sessionPageView, toSessionBody } from '../shared/schemas/views';
-import { parseInput } from '../shared/validation';
-import type { HttpFunctionDefinition } from './definitions';
+import { httpFunction } from './definitions';
 
 /** `GET /v1/sessions`: the Decisions explorer's list: sessions newest first, by key label and time. */
-export const sessionsList: HttpFunctionDefinition = {
+export const sessionsList = httpFunction({
   kind: 'http',
   name: 'sessions-list',
   route: 'v1/sessions',
   methods: ['GET'],
   auth: 'customer',
   summary: "The customer's ingested sessions, newest first, each with the key that sent it; one partition query per page.",
-  docs: { query: sessionsQuerySchema, responses: { 200: { description: 'A page of sessions', schema: sessionPageView } }, tags: ['Sessions'] },
-  handler: async (request, { services, tenant }) => {
-    const query = parseInput(sessionsQuerySchema, queryObject(request), 'query');
+  input: { query: sessionsQuerySchema },
+  docs: { responses: { 200: { description: 'A page of sessions', schema: sessionPageView } }, tags: ['Sessions'] },
+  handler: async (_request, { services, tenant, input: { query } }) => {
     const page = await services.sessions.list(tenant, {
       limit: query.limit,
       ...(query.cursor ? { cursor: query.cursor } : {}),
@@ -25,4 +23,4 @@ export const sessionsList: HttpFunctionDefinition = {
     });
     return json(200, { sessions: page.items.map(toSessionBody), cursor: page.cursor ?? null });
   },
-};
+});

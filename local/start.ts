@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DOORS } from '../functions/doors';
 import { functionDefinitions } from '../functions/registry';
 import { ConfigError, loadConfig } from '../shared/config';
 import { describeError, processLogger } from '../shared/logging';
@@ -22,7 +23,6 @@ import { loadLocalSettings } from './settings';
  */
 
 const ROOT = resolve(__dirname, '..', '..');
-const DOORS = { anonymous: 'anonymous', apiKey: 'API key', customer: 'portal CustomerAdmin or management key', staff: 'portal Staff' } as const;
 /** What to undo on the way out, in reverse order. */
 const cleanup: Array<() => Promise<void>> = [];
 
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   for (const d of functionDefinitions) {
     console.log(
       d.kind === 'http'
-        ? `  ${d.methods.join(',').padEnd(7)} ${host.url}/${d.route}  (${DOORS[d.auth]})`
+        ? `  ${d.methods.join(',').padEnd(7)} ${host.url}/${d.route}  (${DOORS[d.auth].label})`
         : `  timer   ${d.name}  [${d.schedule}]`,
     );
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, SANDBOX_SLUG } from '../domain';
+import { isId } from '../ids';
 import { SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, isValidSlug } from '../keys/compound-key';
 import { invisibleCharacter } from '../text/visible-text';
 
@@ -83,6 +84,17 @@ export const rotateTenantKeyRequestSchema = z.object({
 
 export const keyRequestActionSchema = z.enum(KEY_REQUEST_ACTIONS);
 
+/** The body of `POST /v1/customer-keys/requests/{action}`, by action: the action's own parameters. */
+export const KEY_REQUEST_BODIES: Record<(typeof KEY_REQUEST_ACTIONS)[number], z.ZodType<Record<string, unknown>>> = {
+  'issue-key': issueKeySchema,
+  'revoke-key': revokeKeyRequestSchema,
+  'rotate-tenant-key': rotateTenantKeyRequestSchema,
+};
+
+export type UpdateCustomerInput = z.input<typeof updateCustomerSchema>;
+export type ExecuteRequestInput = z.input<typeof executeRequestSchema>;
+export type RejectRequestInput = z.input<typeof rejectRequestSchema>;
+
 export const executeRequestSchema = z
   .object({
     /** For rotate-tenant-key: how long the old component keeps working (0: not at all). */
@@ -117,3 +129,12 @@ export const sessionsQuerySchema = pageQuerySchema.extend({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
 });
+
+/** An id made by shared/ids.ts with this prefix (`key_…`, `req_…`): what path parameters name. */
+export const idSchema = (prefix: string) => z.string().refine((value) => isId(prefix, value), `must be a ${prefix}_ id`);
+
+/** Path parameters; a path that names nothing is 404 (the binding), never a 400 that confirms the route. */
+export const keyIdParams = z.object({ keyId: idSchema('key') });
+export const requestIdParams = z.object({ id: idSchema('req') });
+export const customerParams = z.object({ slug: slugSchema });
+export const customerKeyParams = z.object({ slug: slugSchema, keyId: idSchema('key') });

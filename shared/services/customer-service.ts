@@ -18,7 +18,7 @@ export class CustomerService {
     private readonly clock: Clock,
   ) {}
 
-  async create(input: unknown): Promise<Customer> {
+  async create(input: CreateCustomerInput): Promise<Customer> {
     return this.createValidated(parseInput(createCustomerSchema, input));
   }
 

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import type { Clock } from '../clock';
 import type { ApiKeyView, AuditEvent, KeyRequest, KeyRequestAction, KeyRequestStatus } from '../domain';
 import { ApiError } from '../errors';
@@ -6,12 +5,14 @@ import { isId, newId } from '../ids';
 import type { Logger } from '../logging';
 import type { KeyRequestRepository, KeyRequestSummary } from '../ports/key-request-repository';
 import {
+  KEY_REQUEST_BODIES,
   executeRequestSchema,
   issueKeySchema,
   keyRequestActionSchema,
   rejectRequestSchema,
   revokeKeyRequestSchema,
-  rotateTenantKeyRequestSchema,
+  type ExecuteRequestInput,
+  type RejectRequestInput,
 } from '../schemas/keys';
 import { parseInput } from '../validation';
 import type { CustomerService } from './customer-service';
@@ -22,11 +23,7 @@ export interface TenantKeyRotator {
   rotate(customerSlug: string, request: KeyRequest, op: Operation, options?: { gracePeriodMs?: number }): Promise<Record<string, unknown>>;
 }
 
-const PARAMS: Record<KeyRequestAction, z.ZodType<Record<string, unknown>>> = {
-  'issue-key': issueKeySchema,
-  'revoke-key': revokeKeyRequestSchema,
-  'rotate-tenant-key': rotateTenantKeyRequestSchema,
-};
+const PARAMS = KEY_REQUEST_BODIES;
 
 /** Actions a customer's request runs at once; the others wait for staff. */
 const SELF_SERVICE: ReadonlySet<KeyRequestAction> = new Set(['issue-key', 'revoke-key']);
@@ -61,16 +58,17 @@ export class KeyRequestService {
     this.rotator = rotator;
   }
 
-  async submit(customerSlug: string, actionText: string, body: unknown, op: Operation): Promise<RequestOutcome> {
+  /** Submits a request: `action` names one (400 otherwise), `params` are that action's (checked against its own schema). */
+  async submit(customerSlug: string, actionText: string, params: Record<string, unknown>, op: Operation): Promise<RequestOutcome> {
     const action = parseInput(keyRequestActionSchema, actionText, 'action');
-    const params = parseInput(PARAMS[action], body ?? {});
+    const actionParams = parseInput(PARAMS[action], params);
     const customer = await this.customers.require(customerSlug);
     const request: KeyRequest = {
       id: newId('req', this.clock.now()),
       customerSlug: customer.slug,
       action,
       status: 'pending',
-      params,
+      params: actionParams,
       requestedBy: op.actor,
       requestedAt: this.clock.now().toISOString(),
       submittedInRequest: op.requestId,
@@ -100,8 +98,8 @@ export class KeyRequestService {
   }
 
   /** Staff: runs a pending request (for `rotate-tenant-key`, optionally with another grace period; 0 for none). */
-  async executeById(id: string, body: unknown, op: Operation): Promise<RequestOutcome> {
-    const { gracePeriodHours } = parseInput(executeRequestSchema, body ?? {});
+  async executeById(id: string, input: ExecuteRequestInput, op: Operation): Promise<RequestOutcome> {
+    const { gracePeriodHours } = parseInput(executeRequestSchema, input);
     const request = await this.pending(id);
     if (request.action === 'issue-key') {
       // Running it would show staff a customer's key value: the customer submits it again instead.
@@ -111,8 +109,8 @@ export class KeyRequestService {
   }
 
   /** Staff: declines a pending request. */
-  async rejectById(id: string, body: unknown, op: Operation): Promise<KeyRequest> {
-    const { reason } = parseInput(rejectRequestSchema, body ?? {});
+  async rejectById(id: string, input: RejectRequestInput, op: Operation): Promise<KeyRequest> {
+    const { reason } = parseInput(rejectRequestSchema, input);
     const request = await this.pending(id);
     const rejected: KeyRequest = { ...request, status: 'rejected', decidedBy: op.actor, decidedAt: this.clock.now().toISOString() };
     if (reason) rejected.note = reason;
@@ -161,7 +159,7 @@ export class KeyRequestService {
   ): Promise<{ outcome: Omit<RequestOutcome, 'request'>; result: Record<string, unknown> }> {
     switch (request.action) {
       case 'issue-key': {
-        const issued = await this.keys.issue(request.customerSlug, request.params, op);
+        const issued = await this.keys.issue(request.customerSlug, parseInput(issueKeySchema, request.params), op);
         return { outcome: { issued }, result: { keyId: issued.metadata.id, label: issued.metadata.label } };
       }
       case 'revoke-key': {

@@ -17,7 +17,7 @@ import { displayForm, formatCompoundKey, generateSecret, hashSecret } from '../k
 import type { Logger } from '../logging';
 import type { KeyLookupEntry, KeyRepository } from '../ports/key-repository';
 import { FEED_RETENTION_MS, type RevocationFeed } from '../ports/revocation-feed';
-import { issueKeySchema } from '../schemas/keys';
+import { issueKeySchema, type IssueKeyInput } from '../schemas/keys';
 import { parseInput } from '../validation';
 import type { ComponentCache } from './component-cache';
 import type { CustomerService } from './customer-service';
@@ -63,7 +63,7 @@ export class KeyService {
     return customer.keyLimitOverride ?? this.plans[customer.plan].keyLimit;
   }
 
-  async issue(customerSlug: string, input: unknown, op: Operation): Promise<IssuedKey> {
+  async issue(customerSlug: string, input: IssueKeyInput, op: Operation): Promise<IssuedKey> {
     const request = parseInput(issueKeySchema, input);
     if (request.type === 'management' && op.actor.type === 'key') {
       // A leaked management key must not be able to plant a successor that outlives its revocation.

@@ -3,7 +3,7 @@ import type { Customer } from '../domain';
 import { newId } from '../ids';
 import type { AuditLog } from '../ports/audit-log';
 import type { CustomerPatch } from '../ports/customer-repository';
-import { updateCustomerSchema } from '../schemas/keys';
+import { updateCustomerSchema, type CreateCustomerInput, type UpdateCustomerInput } from '../schemas/keys';
 import { parseInput } from '../validation';
 import type { CustomerService } from './customer-service';
 import type { KeyService, Operation } from './key-service';
@@ -46,7 +46,7 @@ export class StaffService {
     };
   }
 
-  async createCustomer(input: unknown): Promise<CustomerView> {
+  async createCustomer(input: CreateCustomerInput): Promise<CustomerView> {
     return this.view(await this.customers.create(input));
   }
 
@@ -58,7 +58,7 @@ export class StaffService {
     return this.view(await this.customers.require(slug));
   }
 
-  async updateCustomer(slug: string, input: unknown, op: Operation): Promise<CustomerView> {
+  async updateCustomer(slug: string, input: UpdateCustomerInput, op: Operation): Promise<CustomerView> {
     const body = parseInput(updateCustomerSchema, input);
     const before = await this.customers.require(slug);
     const patch: CustomerPatch = {};

@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/logging';
 import { createServices, type ServiceContext, type ServiceOverrides } from '../../shared/services/context';
 import { TEST_PORTAL_ENV, op } from './portal';
 import { trackSecret } from './secrets';
+import type { Plan } from '../../shared/domain';
 
 /** A table prefix no other test file uses: each file gets tables of its own on the shared Azurite. */
 export function uniquePrefix(): string {
@@ -58,7 +59,7 @@ let customerCounter = 0;
 /** A fresh customer with one active key; the key is tracked for the no-secret-in-logs check. */
 export async function customerWithKey(
   services: ServiceContext,
-  options: { plan?: string; environment?: 'live' | 'test'; label?: string; slug?: string } = {},
+  options: { plan?: Plan; environment?: 'live' | 'test'; label?: string; slug?: string } = {},
 ) {
   const slug = options.slug ?? `c${process.pid}-${++customerCounter}-${randomBytes(3).toString('hex')}`;
   const customer = await services.customers.create({ slug, name: `Customer ${slug}`, plan: options.plan ?? 'pro' });

@@ -1,7 +1,8 @@
 import { z, type ZodType } from 'zod';
-import type { FunctionDefinition, HttpFunctionDefinition } from '../../functions/definitions';
-import { ERROR_CATALOGUE, type ErrorCode } from '../errors';
-import { problemView } from '../schemas/views';
+import { ERROR_CATALOGUE, type ErrorCode } from '../shared/errors';
+import { problemView } from '../shared/schemas/views';
+import type { FunctionDefinition, HttpFunctionDefinition } from './definitions';
+import { DOORS } from './doors';
 
 /**
  * The OpenAPI 3.1 document of the API, generated from the function list and the very zod
@@ -37,19 +38,20 @@ function components(): Record<string, JsonSchema> {
   );
 }
 
-const DOOR_ERRORS: Record<HttpFunctionDefinition['auth'], ErrorCode[]> = {
-  anonymous: [],
-  apiKey: ['api_key_missing', 'api_key_malformed', 'api_key_invalid', 'forbidden', 'dependency_unavailable'],
-  customer: ['unauthenticated', 'forbidden', 'api_key_invalid', 'dependency_unavailable'],
-  staff: ['unauthenticated', 'forbidden', 'dependency_unavailable'],
-};
-
-const SECURITY: Record<HttpFunctionDefinition['auth'], Array<Record<string, string[]>>> = {
-  anonymous: [],
-  apiKey: [{ ApiKeyHeader: [] }, { ApiKeyBearer: [] }],
-  customer: [{ PortalToken: [] }, { ManagementKeyHeader: [] }],
-  staff: [{ PortalToken: [] }],
-};
+/**
+ * Every code a route can answer with: its door's, its input's (a path naming nothing, a bad
+ * query, a body that is not JSON, too large, of another type, or invalid), its handler's, and
+ * what any route may answer (the error boundary's 500).
+ */
+export function routeCodes(definition: HttpFunctionDefinition): ErrorCode[] {
+  const input = definition.input ?? {};
+  const codes: ErrorCode[] = [...DOORS[definition.auth].codes];
+  if (input.params) codes.push('not_found');
+  if (input.query) codes.push('validation_failed');
+  if (input.body) codes.push('validation_failed', 'invalid_body', 'payload_too_large', 'unsupported_media_type');
+  codes.push(...(definition.docs?.errors ?? []), 'internal_error');
+  return [...new Set(codes)];
+}
 
 function parameters(schema: ZodType | undefined, location: 'path' | 'query'): JsonSchema[] {
   if (!schema) return [];
@@ -63,8 +65,17 @@ function parameters(schema: ZodType | undefined, location: 'path' | 'query'): Js
   }));
 }
 
+function requestBody(body: NonNullable<NonNullable<HttpFunctionDefinition['input']>['body']>): JsonSchema {
+  const schema =
+    'by' in body
+      ? { oneOf: Object.entries(body.schemas).map(([value, variant]) => ({ title: `${body.by}: ${value}`, ...jsonSchema(variant, 'input') })) }
+      : jsonSchema(body, 'input');
+  return { required: true, content: { 'application/json': { schema } } };
+}
+
 function operation(definition: HttpFunctionDefinition): JsonSchema {
   const docs = definition.docs;
+  const input = definition.input ?? {};
   const responses: Record<string, JsonSchema> = {};
   for (const [status, response] of Object.entries(docs?.responses ?? { 200: { description: 'OK' } })) {
     responses[status] = {
@@ -72,9 +83,8 @@ function operation(definition: HttpFunctionDefinition): JsonSchema {
       ...(response.schema ? { content: { [response.contentType ?? 'application/json']: { schema: jsonSchema(response.schema, 'output') } } } : {}),
     };
   }
-  const codes = [...new Set([...DOOR_ERRORS[definition.auth], ...(docs?.errors ?? [])])];
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of codes) byStatus.set(ERROR_CATALOGUE[code].status, [...(byStatus.get(ERROR_CATALOGUE[code].status) ?? []), code]);
+  for (const code of routeCodes(definition)) byStatus.set(ERROR_CATALOGUE[code].status, [...(byStatus.get(ERROR_CATALOGUE[code].status) ?? []), code]);
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     responses[String(status)] ??= {
       description: `Problem: ${list.join(', ')}`,
@@ -85,11 +95,9 @@ function operation(definition: HttpFunctionDefinition): JsonSchema {
     operationId: definition.name,
     summary: definition.summary,
     ...(docs?.tags ? { tags: docs.tags } : {}),
-    security: SECURITY[definition.auth],
-    parameters: [...parameters(docs?.params, 'path'), ...parameters(docs?.query, 'query')],
-    ...(docs?.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(docs.body, 'input') } } } }
-      : {}),
+    security: DOORS[definition.auth].security,
+    parameters: [...parameters(input.params, 'path'), ...parameters(input.query, 'query')],
+    ...(input.body ? { requestBody: requestBody(input.body) } : {}),
     responses,
   };
 }
