@@ -101,8 +101,14 @@ export function pathFor(definition: HttpFunctionDefinition, params: string[], qu
   return `/${path}${search ? `?${search}` : ''}`;
 }
 
-/** The invariants every answer keeps, whatever was sent. Returns what broke, or undefined. */
-export function violation(response: RawResponse, secrets: string[]): string | undefined {
+/** Codes the host answers before any route runs (no route matched, or the request is not HTTP it takes). */
+export const HOST_CODES: readonly string[] = ['not_found', 'method_not_allowed', 'bad_request', 'header_too_large', 'misdirected_request'];
+
+/**
+ * The invariants every answer keeps, whatever was sent. Returns what broke, or undefined. With
+ * `documented`, a problem's code must be one the route documents (or one the host answers).
+ */
+export function violation(response: RawResponse, secrets: string[], documented?: readonly string[]): string | undefined {
   if (response.status >= 500 && response.status !== 503) return `status ${response.status}: ${response.body.slice(0, 300)}`;
   if (response.status >= 400) {
     if (response.headers['content-type'] !== 'application/problem+json') {
@@ -117,6 +123,7 @@ export function violation(response: RawResponse, secrets: string[]): string | un
       }
       if (!problem.code || !isErrorCode(problem.code)) return `unknown error code ${String(problem.code)}`;
       if (problem.status !== response.status) return 'problem status differs from HTTP status';
+      if (documented && !documented.includes(problem.code) && !HOST_CODES.includes(problem.code)) return `code ${problem.code} is not in the route's documented responses`;
     }
   }
   for (const secret of secrets) if (secret.length > 12 && response.body.includes(secret)) return 'a secret echoed back in the body';
