@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { staticSite } from '../shared/http/static-files';
 import type { HttpFunctionDefinition } from './definitions';
-import { PROJECT_ROOT } from './portal';
+import { PROJECT_ROOT, STATIC_SITE_DOCS, STATIC_SITE_INPUT } from './portal';
 
 /**
  * `GET /docs/{*asset}` (anonymous): an interactive reference of `/v1/openapi.json` where a
@@ -30,5 +30,7 @@ export const apiDocs: HttpFunctionDefinition = {
   methods: ['GET', 'HEAD'],
   auth: 'anonymous',
   summary: 'An interactive reference of this API (try any route with a token or key).',
+  input: STATIC_SITE_INPUT,
+  docs: STATIC_SITE_DOCS,
   handler: staticSite(referenceFiles, 'No such file of the API reference.'),
 };

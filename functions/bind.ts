@@ -40,7 +40,9 @@ export async function readInput(definition: HttpFunctionDefinition, request: Htt
       }
       schema = chosen;
     }
-    body = parseInput(schema, (await readJsonBody(request)) ?? {}, 'body');
+    // No body at all reads as `{}` (so a body of optional fields may be left out); `null` is a value.
+    const sent = await readJsonBody(request);
+    body = parseInput(schema, sent === undefined ? {} : sent, 'body');
   }
   return { params, query, body };
 }

@@ -13,7 +13,16 @@ export const customerKeysIssue = httpFunction({
   summary: 'Issue a key; the full compound key is in this response and nowhere else, ever.',
   input: { body: issueKeySchema },
   docs: {
-    responses: { 201: { description: 'The new key and its metadata', schema: issuedKeyView } },
+    responses: {
+      201: {
+        description: 'The new key and its metadata',
+        schema: issuedKeyView,
+        links: {
+          revoke: { operation: 'customer-keys-revoke', parameters: { keyId: '$response.body#/metadata/id' }, description: 'Revoke the new key' },
+          usage: { operation: 'customer-key-usage', parameters: { keyId: '$response.body#/metadata/id' }, description: "The new key's usage" },
+        },
+      },
+    },
     errors: ['label_taken', 'key_limit_reached', 'sandbox_read_only'],
     tags: ['Customer keys'],
   },

@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import { json } from '../shared/http/responses';
-import { KEY_REQUEST_BODIES, requestIdParams } from '../shared/schemas/keys';
+import { KEY_REQUEST_BODIES, keyRequestActionSchema, requestIdParams } from '../shared/schemas/keys';
 import { keyRequestOutcomeView, keyRequestView, toKeyBody, toRequestBody } from '../shared/schemas/views';
-import { httpFunction, type HttpFunctionDefinition } from './definitions';
+import { httpFunction, type HttpFunctionDefinition, type RouteLink } from './definitions';
+
+/** Where a submitted request can be followed. */
+const REQUEST_LINKS: Record<string, RouteLink> = {
+  get: { operation: 'customer-keys-request-get', parameters: { id: '$response.body#/request/id' }, description: 'The request and its status' },
+};
 
 /**
  * `POST /v1/customer-keys/requests/{action}`: the portal's request-driven flow. `issue-key` and
@@ -16,13 +21,21 @@ export const customerKeysRequestSubmit = httpFunction({
   methods: ['POST'],
   auth: 'customer',
   summary: 'Submit a key request: issue-key and revoke-key run at once, rotate-tenant-key waits for staff.',
-  // The action chooses the body's schema (an unknown action is 400, naming it).
-  input: { params: z.object({ action: z.string().max(64) }), body: { by: 'action', schemas: KEY_REQUEST_BODIES } },
+  // The action chooses the body's schema; an unknown action names nothing (404).
+  input: { params: z.object({ action: keyRequestActionSchema }), body: { by: 'action', schemas: KEY_REQUEST_BODIES } },
   docs: {
     responses: {
-      201: { description: 'issue-key executed: the request and the new key (shown once)', schema: keyRequestOutcomeView },
-      200: { description: 'revoke-key executed; or a rotate-tenant-key already pending (that request, nothing new filed)', schema: keyRequestOutcomeView },
-      202: { description: 'rotate-tenant-key accepted, pending staff', schema: keyRequestOutcomeView },
+      201: { description: 'issue-key executed: the request and the new key (shown once)', schema: keyRequestOutcomeView, links: REQUEST_LINKS },
+      200: { description: 'revoke-key executed; or a rotate-tenant-key already pending (that request, nothing new filed)', schema: keyRequestOutcomeView, links: REQUEST_LINKS },
+      202: {
+        description: 'rotate-tenant-key accepted, pending staff',
+        schema: keyRequestOutcomeView,
+        links: {
+          ...REQUEST_LINKS,
+          execute: { operation: 'staff-requests-execute', parameters: { id: '$response.body#/request/id' }, description: 'Staff: carry the request out' },
+          reject: { operation: 'staff-requests-reject', parameters: { id: '$response.body#/request/id' }, description: 'Staff: turn the request down' },
+        },
+      },
     },
     errors: ['validation_failed', 'label_taken', 'key_limit_reached', 'last_active_key', 'not_found', 'sandbox_read_only'],
     tags: ['Key requests'],

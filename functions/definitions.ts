@@ -78,10 +78,36 @@ export interface RouteInput<P = unknown, Q = unknown, B = unknown> {
   body: B;
 }
 
+/**
+ * An OpenAPI link: which other operation a response's values can call next, and how its
+ * parameters are taken from the response (`$response.body#/id`). Clients and fuzzers follow them.
+ */
+export interface RouteLink {
+  /** The `name` of the function that the link leads to (its operationId). */
+  operation: string;
+  parameters: Record<string, string>;
+  description?: string;
+}
+
 /** How a route's answers are described in the OpenAPI document, besides its input. */
 export interface RouteDocs {
   /** Successful responses by status. */
-  responses: Record<number, { description: string; schema?: ZodType; contentType?: string }>;
+  responses: Record<
+    number,
+    {
+      description: string;
+      schema?: ZodType;
+      contentType?: string;
+      /** Further media types of the same answer, as OpenAPI Media Type Objects (say, protobuf). */
+      alsoAs?: Record<string, Record<string, unknown>>;
+      links?: Record<string, RouteLink>;
+    }
+  >;
+  /**
+   * The request body of a route that reads its own (not a JSON object `input.body` parses), as
+   * an OpenAPI Request Body Object: for example the OTLP payloads of `/v1/traces`.
+   */
+  requestBody?: Record<string, unknown>;
   /** The catalogue codes this route's handler can answer with; its door's and its input's are added. */
   errors?: ErrorCode[];
   tags?: string[];

@@ -28,6 +28,12 @@ const API_KEY_CODES: readonly ErrorCode[] = [
   'dependency_unavailable',
 ];
 
+/**
+ * What the host in front of every route can answer before any door: a header section too large
+ * (431), a request that is not HTTP (400), a Host it does not serve (421, the local host).
+ */
+export const HOST_CODES: readonly ErrorCode[] = ['header_too_large', 'bad_request', 'misdirected_request'];
+
 export const DOORS: Record<DoorName, Door> = {
   anonymous: {
     label: 'anonymous',

@@ -1,19 +1,17 @@
 import { z } from 'zod';
 import { PORTAL_ROLES, signLocalPortalToken } from '../shared/auth/portal-tokens';
 import { json } from '../shared/http/responses';
-import { slugSchema } from '../shared/schemas/keys';
+import { slugSchema, text } from '../shared/schemas/keys';
 import { httpFunction } from './definitions';
 
 /** Local tokens last a working day; production tokens come from the portal's identity provider. */
 const LOCAL_TOKEN_TTL_SECONDS = 8 * 3600;
 
-const signInSchema = z
-  .object({
-    role: z.enum(PORTAL_ROLES),
-    customer: slugSchema.optional(),
-    name: z.string().trim().min(1).max(100).default('Local user'),
-  })
-  .refine((body) => body.role !== 'CustomerAdmin' || body.customer, { path: ['customer'], message: 'a CustomerAdmin signs in for a customer' });
+/** A CustomerAdmin signs in for a customer; Staff for none (a customer sent along is ignored). */
+const signInSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('CustomerAdmin'), customer: slugSchema, name: text(100).default('Local user') }),
+  z.object({ role: z.literal('Staff'), customer: slugSchema.optional(), name: text(100).default('Local user') }),
+]);
 
 /**
  * `GET|POST /v1/local/sign-in` (local only): the customers to pick from, and a portal token
@@ -46,7 +44,7 @@ export const localSignIn = httpFunction({
       return json(200, { customers, roles: PORTAL_ROLES });
     }
     const body = input.body!;
-    const customer = body.role === 'CustomerAdmin' ? (await services.customers.require(body.customer!)).slug : undefined;
+    const customer = body.role === 'CustomerAdmin' ? (await services.customers.require(body.customer)).slug : undefined;
     const token = await signLocalPortalToken(
       services.config.portal,
       {

@@ -1,15 +1,15 @@
 import { z, type ZodType } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode } from '../shared/errors';
+import { applyDocumentedAs, type JsonSchema } from '../shared/schemas/json-schema';
 import { problemView } from '../shared/schemas/views';
 import type { FunctionDefinition, HttpFunctionDefinition } from './definitions';
-import { DOORS } from './doors';
+import { DOORS, HOST_CODES } from './doors';
 
 /**
  * The OpenAPI 3.1 document of the API, generated from the function list and the very zod
  * schemas the handlers parse with, so the description cannot drift from the code.
  */
 
-type JsonSchema = Record<string, unknown>;
 const COMPONENTS = '#/components/schemas/';
 const PROBLEM_REF = `${COMPONENTS}${String(problemView.meta()?.id)}`;
 
@@ -20,6 +20,7 @@ function jsonSchema(schema: ZodType, io: 'input' | 'output'): JsonSchema {
     io,
     unrepresentable: 'any',
     metadata: z.globalRegistry,
+    override: (ctx) => applyDocumentedAs(ctx.zodSchema, ctx.jsonSchema as JsonSchema),
   }) as JsonSchema;
   const { $schema: _s, $defs: _d, ...rest } = converted;
   return JSON.parse(JSON.stringify(rest).replaceAll('"#/$defs/', `"${COMPONENTS}`)) as JsonSchema;
@@ -27,7 +28,13 @@ function jsonSchema(schema: ZodType, io: 'input' | 'output'): JsonSchema {
 
 /** Named schemas (`.meta({ id })`) become components, referenced wherever they are used. */
 function components(): Record<string, JsonSchema> {
-  const all = z.toJSONSchema(z.globalRegistry, { target: 'draft-2020-12', io: 'output', unrepresentable: 'any', uri: (id) => `${COMPONENTS}${id}` }) as {
+  const all = z.toJSONSchema(z.globalRegistry, {
+    target: 'draft-2020-12',
+    io: 'output',
+    unrepresentable: 'any',
+    uri: (id) => `${COMPONENTS}${id}`,
+    override: (ctx) => applyDocumentedAs(ctx.zodSchema, ctx.jsonSchema as JsonSchema),
+  }) as {
     schemas: Record<string, JsonSchema>;
   };
   return Object.fromEntries(
@@ -39,13 +46,13 @@ function components(): Record<string, JsonSchema> {
 }
 
 /**
- * Every code a route can answer with: its door's, its input's (a path naming nothing, a bad
- * query, a body that is not JSON, too large, of another type, or invalid), its handler's, and
- * what any route may answer (the error boundary's 500).
+ * Every code a route can answer with: the host's, its door's, its input's (a path naming
+ * nothing, a bad query, a body that is not JSON, too large, of another type, or invalid), its
+ * handler's, and what any route may answer (the error boundary's 500).
  */
 export function routeCodes(definition: HttpFunctionDefinition): ErrorCode[] {
   const input = definition.input ?? {};
-  const codes: ErrorCode[] = [...DOORS[definition.auth].codes];
+  const codes: ErrorCode[] = [...HOST_CODES, ...DOORS[definition.auth].codes];
   if (input.params) codes.push('not_found');
   if (input.query) codes.push('validation_failed');
   if (input.body) codes.push('validation_failed', 'invalid_body', 'payload_too_large', 'unsupported_media_type');
@@ -65,22 +72,45 @@ function parameters(schema: ZodType | undefined, location: 'path' | 'query'): Js
   }));
 }
 
-function requestBody(body: NonNullable<NonNullable<HttpFunctionDefinition['input']>['body']>): JsonSchema {
-  const schema =
-    'by' in body
-      ? { oneOf: Object.entries(body.schemas).map(([value, variant]) => ({ title: `${body.by}: ${value}`, ...jsonSchema(variant, 'input') })) }
-      : jsonSchema(body, 'input');
-  return { required: true, content: { 'application/json': { schema } } };
+/** Methods whose requests carry a body (the binding reads none for the others). */
+const WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
+
+/** The JSON body; optional when the binding would accept its absence (read as `{}`). */
+function requestBody(body: ZodType): JsonSchema {
+  return { required: !body.safeParse({}).success, content: { 'application/json': { schema: jsonSchema(body, 'input') } } };
 }
 
-function operation(definition: HttpFunctionDefinition): JsonSchema {
+/**
+ * A route whose body a path parameter chooses (`requests/{action}`) is documented as one path
+ * per value, each with its own body: OpenAPI cannot tie a body's schema to a parameter's value.
+ */
+interface Variant {
+  param: string;
+  value: string;
+  body: ZodType;
+}
+
+function operation(definition: HttpFunctionDefinition, method: string, variant?: Variant): JsonSchema {
   const docs = definition.docs;
   const input = definition.input ?? {};
+  const body = variant?.body ?? (input.body && !('by' in input.body) ? input.body : undefined);
   const responses: Record<string, JsonSchema> = {};
   for (const [status, response] of Object.entries(docs?.responses ?? { 200: { description: 'OK' } })) {
     responses[status] = {
       description: response.description,
-      ...(response.schema ? { content: { [response.contentType ?? 'application/json']: { schema: jsonSchema(response.schema, 'output') } } } : {}),
+      ...(response.schema
+        ? { content: { [response.contentType ?? 'application/json']: { schema: jsonSchema(response.schema, 'output') }, ...response.alsoAs } }
+        : {}),
+      ...(response.links
+        ? {
+            links: Object.fromEntries(
+              Object.entries(response.links).map(([name, link]) => [
+                name,
+                { operationId: link.operation, parameters: link.parameters, ...(link.description ? { description: link.description } : {}) },
+              ]),
+            ),
+          }
+        : {}),
     };
   }
   const byStatus = new Map<number, ErrorCode[]>();
@@ -92,12 +122,13 @@ function operation(definition: HttpFunctionDefinition): JsonSchema {
     };
   }
   return {
-    operationId: definition.name,
+    // One operation per method and variant: a route serving GET and HEAD documents two, named apart.
+    operationId: [definition.name, ...(definition.methods.length > 1 ? [method.toLowerCase()] : []), ...(variant ? [variant.value] : [])].join('-'),
     summary: definition.summary,
     ...(docs?.tags ? { tags: docs.tags } : {}),
     security: DOORS[definition.auth].security,
-    parameters: [...parameters(input.params, 'path'), ...parameters(input.query, 'query')],
-    ...(input.body ? { requestBody: requestBody(input.body) } : {}),
+    parameters: [...parameters(input.params, 'path').filter((p) => p.name !== variant?.param), ...parameters(input.query, 'query')],
+    ...(!WITH_BODY.has(method) ? {} : body ? { requestBody: requestBody(body) } : docs?.requestBody ? { requestBody: docs.requestBody } : {}),
     responses,
   };
 }
@@ -106,9 +137,23 @@ export function buildOpenApiDocument(definitions: readonly FunctionDefinition[],
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const definition of definitions) {
     if (definition.kind !== 'http') continue;
-    const path = `/${definition.route.replace(/\{(\w+)(:[a-z]+)?\??\}/g, '{$1}')}`;
-    for (const method of definition.methods) (paths[path] ??= {})[method.toLowerCase()] = operation(definition);
+    // Function route templates (`{name:int}`, `{name?}`, `{*rest}`) as OpenAPI path templates.
+    const path = `/${definition.route.replace(/\{\*?(\w+)(:[a-z]+)?\??\}/g, '{$1}')}`;
+    const body = definition.input?.body;
+    const variants: Array<Variant | undefined> =
+      body && 'by' in body ? Object.entries(body.schemas).map(([value, schema]) => ({ param: body.by, value, body: schema })) : [undefined];
+    for (const variant of variants) {
+      const at = variant ? path.replace(`{${variant.param}}`, variant.value) : path;
+      for (const method of definition.methods) (paths[at] ??= {})[method.toLowerCase()] = operation(definition, method, variant);
+    }
   }
+  // A link must lead somewhere: its target is an operation of this document.
+  const operations = new Set(Object.values(paths).flatMap((byMethod) => Object.values(byMethod).map((op) => op.operationId)));
+  for (const byMethod of Object.values(paths))
+    for (const op of Object.values(byMethod))
+      for (const response of Object.values(op.responses as Record<string, { links?: Record<string, { operationId: string }> }>))
+        for (const [name, link] of Object.entries(response.links ?? {}))
+          if (!operations.has(link.operationId)) throw new Error(`${String(op.operationId)}: link '${name}' leads to no operation (${link.operationId})`);
   return {
     openapi: '3.1.0',
     info: {

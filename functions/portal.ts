@@ -2,7 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { PAGE_SECURITY_HEADERS, servableFile, staticSite } from '../shared/http/static-files';
 import { json } from '../shared/http/responses';
-import type { HttpFunctionDefinition } from './definitions';
+import { z } from 'zod';
+import type { HttpFunctionDefinition, RouteInputSchemas, RouteDocs } from './definitions';
 
 /**
  * `GET /portal/{*asset}` (anonymous): the Customer Keys panel, a static page that talks only to
@@ -28,6 +29,18 @@ function portalFiles(): Map<string, string> {
 
 const files = staticSite(portalFiles, 'No such portal file.');
 
+/** The input of a static site's routes (`{prefix}/{*asset}`): a file name, or nothing for the page. */
+export const STATIC_SITE_INPUT: RouteInputSchemas<{ asset?: string }, never, never> = {
+  params: z.object({ asset: z.string().optional().meta({ description: 'A file of the page; empty for the page itself', examples: ['', 'favicon.svg'] }) }),
+};
+
+/** How a static site's routes answer: a file, unchanged since its ETag, or no such file. */
+export const STATIC_SITE_DOCS: RouteDocs = {
+  responses: { 200: { description: 'The file' }, 304: { description: 'Not modified since the ETag sent in If-None-Match' } },
+  errors: ['not_found'],
+  tags: ['Pages'],
+};
+
 export const portalPage: HttpFunctionDefinition = {
   kind: 'http',
   name: 'portal',
@@ -35,6 +48,8 @@ export const portalPage: HttpFunctionDefinition = {
   methods: ['GET', 'HEAD'],
   auth: 'anonymous',
   summary: 'The Customer Keys panel (a static page using the portal API).',
+  input: STATIC_SITE_INPUT,
+  docs: STATIC_SITE_DOCS,
   handler: async (request, { services }) => {
     // How the page signs users in here: the portal back end's address (production), or the
     // local sign-in route (local mode). Nothing secret.

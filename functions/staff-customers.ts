@@ -13,7 +13,22 @@ export const staffCustomersCreate = httpFunction({
   auth: 'staff',
   summary: 'Create a customer (and its master component).',
   input: { body: createCustomerSchema },
-  docs: { responses: { 201: { description: 'The customer', schema: customerView } }, errors: ['customer_exists'], tags: ['Staff'] },
+  docs: {
+    responses: {
+      201: {
+        description: 'The customer',
+        schema: customerView,
+        links: Object.fromEntries(
+          (['staff-customers-get', 'staff-customers-update', 'staff-tenant-key-get', 'staff-tenant-key-rotate', 'staff-tenant-key-end-grace'] as const).map((operation) => [
+            operation.replace('staff-', ''),
+            { operation, parameters: { slug: '$response.body#/slug' } },
+          ]),
+        ),
+      },
+    },
+    errors: ['customer_exists'],
+    tags: ['Staff'],
+  },
   handler: async (_request, { services, input }) => {
     const customer = await services.staff.createCustomer(input.body);
     return json(201, customer, { location: `/v1/staff/customers/${customer.slug}` });

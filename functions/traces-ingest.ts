@@ -19,10 +19,32 @@ export const tracesIngest: HttpFunctionDefinition = {
   keyTypes: INGEST_KEY_TYPES,
   summary: 'OTLP/HTTP trace export (JSON or protobuf); spans are stored as sessions.',
   docs: {
+    // The handler reads the body itself (streamed, bounded, maybe gzip); OTLP's own rules (ids,
+    // int64 strings, attribute shapes) are the specification's and are checked by the decoder.
+    requestBody: {
+      required: true,
+      description: 'An OTLP ExportTraceServiceRequest, as OTLP/JSON or protobuf; Content-Encoding gzip is accepted.',
+      content: {
+        'application/json': {
+          // The outline only: in OTLP/JSON (the proto3 JSON mapping) `null` stands for a field left out.
+          schema: {
+            type: 'object',
+            properties: {
+              resourceSpans: {
+                type: ['array', 'null'],
+                items: { type: 'object', properties: { resource: { type: ['object', 'null'] }, scopeSpans: { type: ['array', 'null'], items: { type: 'object' } } } },
+              },
+            },
+          },
+        },
+        'application/x-protobuf': { schema: { type: 'string', format: 'binary' } },
+      },
+    },
     responses: {
       200: {
         description: 'Stored. An ExportTraceServiceResponse in the request encoding; rejected spans are reported as partial success.',
         schema: z.object({ partialSuccess: z.object({ rejectedSpans: z.string(), errorMessage: z.string() }).optional() }),
+        alsoAs: { 'application/x-protobuf': { schema: { type: 'string', format: 'binary' } } },
       },
     },
     errors: ['invalid_body', 'payload_too_large', 'too_many_spans', 'too_many_sessions', 'too_many_values', 'unsupported_media_type', 'server_busy'],

@@ -104,14 +104,23 @@ export class Router {
   match(method: string, pathname: string): RouteMatch {
     const parts = pathname.split('/').filter((p) => p !== '');
     const allow = new Set<string>();
+    let namesNothing: RouteMatch | undefined;
     for (const route of this.routes) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
+      // A template can match a path whose parameters name nothing (`DELETE /v1/customer-keys/{keyId}`
+      // for `/v1/customer-keys/issue`): such a match counts only when no other template serves the
+      // path. Then its binding answers 404 after its door; otherwise the path's real methods make
+      // the answer a 405 whose `Allow` lists exactly them.
+      const names = !route.definition.input?.params || route.definition.input.params.safeParse(params).success;
       if (route.definition.methods.includes(method.toUpperCase() as never)) {
-        return { kind: 'found', definition: route.definition, params };
+        if (names) return { kind: 'found', definition: route.definition, params };
+        namesNothing ??= { kind: 'found', definition: route.definition, params };
+      } else if (names) {
+        route.definition.methods.forEach((m) => allow.add(m));
       }
-      route.definition.methods.forEach((m) => allow.add(m));
     }
-    return allow.size > 0 ? { kind: 'methodNotAllowed', allow: [...allow] } : { kind: 'notFound' };
+    if (allow.size > 0) return { kind: 'methodNotAllowed', allow: [...allow] };
+    return namesNothing ?? { kind: 'notFound' };
   }
 }

@@ -30,7 +30,16 @@ export function newId(prefix: string, now: Date = new Date()): string {
   return `${prefix}_${head}${tail}`;
 }
 
+const patterns = new Map<string, RegExp>();
+
+/** The form of an id made by {@link newId} with this prefix: `{prefix}_` and a ULID in Crockford base32. */
+export function idPattern(prefix: string): RegExp {
+  let pattern = patterns.get(prefix);
+  if (!pattern) patterns.set(prefix, (pattern = new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`)));
+  return pattern;
+}
+
 /** Matches ids made by {@link newId} with the given prefix. */
 export function isId(prefix: string, value: string): boolean {
-  return new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`).test(value);
+  return idPattern(prefix).test(value);
 }

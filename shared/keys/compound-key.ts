@@ -21,7 +21,8 @@ export const SECRET_LENGTH = 43;
 /** Longest well-formed compound key; anything longer is rejected before any pattern runs. */
 export const MAX_KEY_LENGTH = KEY_PREFIX.length + SLUG_MAX_LENGTH + 1 + COMPONENT_LENGTH + 1 + SECRET_LENGTH;
 
-const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+/** Lower-case letters and digits, with single hyphens inside (the length is checked apart). */
+export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const COMPONENT_PATTERN = /^[A-Za-z0-9]{32}$/;
 const SECRET_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 const COMPONENT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

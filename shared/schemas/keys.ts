@@ -1,36 +1,55 @@
 import { z } from 'zod';
 import { KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, SANDBOX_SLUG } from '../domain';
-import { isId } from '../ids';
-import { SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, isValidSlug } from '../keys/compound-key';
-import { invisibleCharacter } from '../text/visible-text';
+import { idPattern } from '../ids';
+import { SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN } from '../keys/compound-key';
+import { invisibleCharacter, visibleTextPattern } from '../text/visible-text';
+import { documentedAs } from './json-schema';
 
-/** Visible text (shared/text/visible-text.ts), trimmed, within a length bound. */
+/**
+ * Visible text (shared/text/visible-text.ts) of at most `max` characters, with at least one
+ * that is not a space; surrounding spaces are trimmed from the value kept. The length and the
+ * characters are checked as sent, so the document's `maxLength` and `pattern` state the rule
+ * exactly.
+ */
 export const text = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .superRefine((value, ctx) => {
-      const hidden = invisibleCharacter(value);
-      if (hidden) ctx.addIssue({ code: 'custom', message: `must not contain invisible, formatting or control characters (found ${hidden})` });
-    });
+  documentedAs(
+    z
+      .string()
+      .max(max, { message: `must be at most ${max} characters`, abort: true })
+      .superRefine((value, ctx) => {
+        const hidden = invisibleCharacter(value);
+        if (hidden) ctx.addIssue({ code: 'custom', message: `must not contain invisible, formatting or control characters (found ${hidden})` });
+      })
+      .trim()
+      .min(1, 'must not be empty'),
+    () => ({ pattern: visibleTextPattern() }),
+  );
+
+/** An id made by shared/ids.ts with this prefix (`key_…`, `req_…`): what path parameters name. */
+export const idSchema = (prefix: string) => z.string().regex(idPattern(prefix), `must be a ${prefix}_ id`);
+
+const SLUG_RULE = `must be ${SLUG_MIN_LENGTH} to ${SLUG_MAX_LENGTH} lower-case letters or digits, with single hyphens inside`;
 
 export const slugSchema = z
   .string()
-  .refine(
-    isValidSlug,
-    `must be ${SLUG_MIN_LENGTH} to ${SLUG_MAX_LENGTH} lower-case letters or digits, with single hyphens inside`,
-  );
+  .min(SLUG_MIN_LENGTH, { message: SLUG_RULE, abort: true })
+  .max(SLUG_MAX_LENGTH, { message: SLUG_RULE, abort: true })
+  .regex(SLUG_PATTERN, SLUG_RULE);
 
 export const createCustomerSchema = z.object({
-  slug: slugSchema.refine((s) => s !== SANDBOX_SLUG, `'${SANDBOX_SLUG}' is reserved for the shared sandbox tenant`),
+  slug: documentedAs(
+    slugSchema.refine((s) => s !== SANDBOX_SLUG, `'${SANDBOX_SLUG}' is reserved for the shared sandbox tenant`),
+    () => ({ not: { const: SANDBOX_SLUG } }),
+  ),
   name: text(100),
   plan: z.enum(PLANS),
 });
 export type CreateCustomerInput = z.infer<typeof createCustomerSchema>;
 
-export const updateCustomerSchema = z
+const CUSTOMER_SETTINGS = ['plan', 'keyLimit', 'requireComponent', 'autoRevokeStaleKeys'] as const;
+
+export const updateCustomerSchema = documentedAs(
+  z
   .object({
     plan: z.enum(PLANS).optional(),
     /** Overrides the plan's cap on active keys; `null` returns to the plan's cap. */
@@ -40,7 +59,9 @@ export const updateCustomerSchema = z
     /** When true, the daily review revokes keys unused for the stale period (never the last active key). */
     autoRevokeStaleKeys: z.boolean().optional(),
   })
-  .refine((v) => Object.keys(v).length > 0, 'name at least one of plan, keyLimit, requireComponent, autoRevokeStaleKeys');
+  .refine((v) => Object.keys(v).length > 0, `name at least one of ${CUSTOMER_SETTINGS.join(', ')}`),
+  () => ({ anyOf: CUSTOMER_SETTINGS.map((name) => ({ required: [name] })) }),
+);
 
 export const rateLimitSettingSchema = z.object({
   requestsPerSecond: z.number().positive().max(1_000_000),
@@ -74,7 +95,7 @@ const booleanFlag = z
 export const revokeQuerySchema = z.object({ force: booleanFlag });
 
 export const revokeKeyRequestSchema = z.object({
-  keyId: z.string().min(1).max(64),
+  keyId: idSchema('key'),
   force: z.boolean().default(false),
 });
 
@@ -110,14 +131,19 @@ export const staffRequestsQuerySchema = z.object({
   status: z.enum(['pending', 'executed', 'rejected', 'failed']).default('pending'),
 });
 
+/** A page size from the query string: a whole number from 1 to `max`, `fallback` when absent. */
 const limit = (max: number, fallback: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(max))
-    .optional()
-    .transform((v) => v ?? fallback);
+  documentedAs(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(max))
+      .optional()
+      .transform((v) => v ?? fallback),
+    () => ({ type: 'integer', minimum: 1, maximum: max, default: fallback }),
+    'replace',
+  );
 
 export const pageQuerySchema = z.object({
   limit: limit(200, 50),
@@ -130,8 +156,6 @@ export const sessionsQuerySchema = pageQuerySchema.extend({
   to: z.iso.datetime({ offset: true }).optional(),
 });
 
-/** An id made by shared/ids.ts with this prefix (`key_…`, `req_…`): what path parameters name. */
-export const idSchema = (prefix: string) => z.string().refine((value) => isId(prefix, value), `must be a ${prefix}_ id`);
 
 /** Path parameters; a path that names nothing is 404 (the binding), never a 400 that confirms the route. */
 export const keyIdParams = z.object({ keyId: idSchema('key') });

@@ -8,7 +8,6 @@ import {
   KEY_REQUEST_BODIES,
   executeRequestSchema,
   issueKeySchema,
-  keyRequestActionSchema,
   rejectRequestSchema,
   revokeKeyRequestSchema,
   type ExecuteRequestInput,
@@ -59,8 +58,7 @@ export class KeyRequestService {
   }
 
   /** Submits a request: `action` names one (400 otherwise), `params` are that action's (checked against its own schema). */
-  async submit(customerSlug: string, actionText: string, params: Record<string, unknown>, op: Operation): Promise<RequestOutcome> {
-    const action = parseInput(keyRequestActionSchema, actionText, 'action');
+  async submit(customerSlug: string, action: KeyRequestAction, params: Record<string, unknown>, op: Operation): Promise<RequestOutcome> {
     const actionParams = parseInput(PARAMS[action], params);
     const customer = await this.customers.require(customerSlug);
     const request: KeyRequest = {

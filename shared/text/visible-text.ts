@@ -22,3 +22,30 @@ export function invisibleCharacter(text: string): string | undefined {
 export function withoutInvisibles(text: string): string {
   return text.replace(new RegExp(INVISIBLE.source, 'gu'), '');
 }
+
+let pattern: string | undefined;
+
+/**
+ * The same rule as a JSON Schema `pattern` (for the OpenAPI document): every character allowed,
+ * as explicit ranges, at least one of them not a space. Regex engines disagree on `\p{…}`
+ * classes, so the ranges are spelled out: BMP characters as `\uXXXX`, others as themselves,
+ * which ECMAScript (with `u`), Python and Rust engines all read alike. Built once, on first use,
+ * from the very expression the check uses, for the Unicode version of the running Node.
+ */
+export function visibleTextPattern(): string {
+  if (pattern !== undefined) return pattern;
+  const spell = (code: number) => (code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : String.fromCodePoint(code));
+  const ranges: string[] = [];
+  let start = -1;
+  for (let code = 0; code <= 0x110000; code++) {
+    const allowed = code < 0x110000 && (code < 0xd800 || code > 0xdfff) && !INVISIBLE.test(String.fromCodePoint(code));
+    if (allowed && start < 0) start = code;
+    if (!allowed && start >= 0) {
+      const end = code - 1;
+      ranges.push(start === end ? spell(start) : `${spell(start)}-${spell(end)}`);
+      start = -1;
+    }
+  }
+  pattern = `^(?! *$)[${ranges.join('')}]*$`;
+  return pattern;
+}

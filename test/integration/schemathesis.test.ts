@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ServiceContext } from '../../shared/services/context';
+import { serveApp } from '../support/http';
+import { op, portalToken } from '../support/portal';
+import { trackSecret } from '../support/secrets';
+import { customerWithKey, testServices } from '../support/services';
+
+/**
+ * The OpenAPI document and the service agree, as judged by a fuzzer we did not write:
+ * schemathesis (test/schemathesis/requirements.txt, installed into `.venv/` by
+ * test/python-env.mjs) reads `/v1/openapi.json` of a running host and calls every operation
+ * with valid credentials for each door, schema-valid and schema-violating data, and all of its
+ * checks: server errors, undocumented status codes, content types, response headers and
+ * schemas, auth that is ignored, bodies that should be rejected or accepted.
+ *
+ * SCHEMATHESIS_EXAMPLES (default 25 per operation) and SCHEMATHESIS_SEED (default fixed, so a
+ * run is repeatable; set it to explore) tune the run. Without `.venv/` the test is skipped with a
+ * warning, except under CI=true where it fails.
+ */
+const ROOT = resolve(__dirname, '..', '..');
+const ST = join(ROOT, '.venv', process.platform === 'win32' ? 'Scripts/st.exe' : 'bin/st');
+const EXAMPLES = process.env.SCHEMATHESIS_EXAMPLES ?? '25';
+const SEED = process.env.SCHEMATHESIS_SEED ?? '20261202';
+const available = existsSync(ST);
+
+if (!available) {
+  if (process.env.CI === 'true') throw new Error(`${ST} is missing: run \`node test/python-env.mjs\` (npm test does) before jest`);
+  console.warn('[schemathesis] WARNING: .venv/bin/st is missing (no Python 3?): the OpenAPI fuzzing test is skipped. `node test/python-env.mjs` installs it.');
+}
+
+/** Runs a program without blocking the event loop (the host under test lives in this process). */
+function runProgram(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, output }));
+  });
+}
+
+(available ? describe : describe.skip)('schemathesis against /v1/openapi.json of a running host', () => {
+  let services: ServiceContext;
+  let app: Awaited<ReturnType<typeof serveApp>>;
+  let folder: string;
+
+  beforeAll(async () => {
+    // Limits out of the way: the fuzzer sends thousands of requests, many of them unauthenticated.
+    services = testServices({ PLANS: '{"pro":{"requestsPerSecond":100000,"burst":100000,"keyLimit":1000}}', AUTH_FAILURES_PER_MINUTE: '100000' });
+    await services.revocations.poll();
+    await services.health.probeAll();
+    app = await serveApp(services);
+    folder = mkdtempSync(join(tmpdir(), 'vp-schemathesis-'));
+  });
+  afterAll(async () => {
+    await app?.close();
+    await services?.dispose();
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('finds no disagreement between the document and the service, on any operation', async () => {
+    // The ingest key belongs to one customer and the portal token to another, so that the
+    // fuzzer's own "reset all keys" calls cannot revoke the key it ingests with.
+    const ingest = await customerWithKey(services);
+    const admin = await customerWithKey(services);
+    const management = await services.keys.issue(admin.customer.slug, { label: 'fuzzer', application: 'schemathesis', type: 'management' }, op());
+    trackSecret(management.key);
+    const token = await portalToken(services, { customer: admin.customer.slug, roles: ['CustomerAdmin', 'Staff'] }, 3600);
+    const { code, output } = await runProgram(
+      ST,
+      [
+        '--no-color',
+        '--config-file', join(ROOT, 'test', 'schemathesis', 'schemathesis.toml'),
+        'run', `${app.url}/v1/openapi.json`,
+        '--checks', 'all',
+        '--max-examples', EXAMPLES,
+        '--seed', SEED,
+        '--workers', '2',
+        '--request-timeout', '10',
+        '--output-truncate', 'false',
+        '--report', 'junit', '--report-dir', folder,
+      ],
+      { ...process.env, VP_INGEST_KEY: ingest.key, VP_MANAGEMENT_KEY: management.key, VP_PORTAL_TOKEN: token, SCHEMATHESIS_HOOKS: '' },
+      // Its example database and caches go to the scratch folder, not the repository.
+      folder,
+    );
+    if (code !== 0) throw new Error(`schemathesis exited with ${code}:\n${output}`);
+    console.log(output.slice(output.lastIndexOf('SUMMARY')));
+    // It really ran: every operation of the document was tested (but the document's own route,
+    // which schemathesis leaves out).
+    const document = (await (await app.fetch('/v1/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.values(document.paths).reduce((sum, methods) => sum + Object.keys(methods).length, 0);
+    expect(/Tested: (\d+)/.exec(output)?.[1]).toBe(String(operations - 1));
+  }, 240_000);
+});
