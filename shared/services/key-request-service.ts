@@ -14,10 +14,11 @@ import {
   type RejectRequestInput,
 } from '../schemas/keys';
 import { parseInput } from '../validation';
+import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { IssuedKey, KeyService, Operation } from './key-service';
 
-/** Executes a `rotate-tenant-key` request (the tenant-key rotation); absent until it is wired in. */
+/** Executes a `rotate-tenant-key` request (the tenant-key rotation). */
 export interface TenantKeyRotator {
   rotate(customerSlug: string, request: KeyRequest, op: Operation, options?: { gracePeriodMs?: number }): Promise<Record<string, unknown>>;
 }
@@ -36,39 +37,54 @@ export interface RequestOutcome {
   revoked?: ApiKeyView;
 }
 
+/** What a KeyRequestService is built from. */
+export interface KeyRequestServiceDeps {
+  requests: KeyRequestRepository;
+  keys: KeyService;
+  customers: CustomerService;
+  rotator: TenantKeyRotator;
+  audit: AuditTrail;
+  clock: Clock;
+  log: Logger;
+}
+
 /**
  * The portal's request-driven flow: every key action can be submitted as a request, recorded
  * with who asked and who decided. Self-service actions run at once; `rotate-tenant-key` waits
  * for staff to execute or reject it. A request never holds a key value.
  */
 export class KeyRequestService {
-  private rotator: TenantKeyRotator | undefined;
+  private readonly requests: KeyRequestRepository;
+  private readonly keys: KeyService;
+  private readonly customers: CustomerService;
+  private readonly rotator: TenantKeyRotator;
+  private readonly audit: AuditTrail;
+  private readonly clock: Clock;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly requests: KeyRequestRepository,
-    private readonly keys: KeyService,
-    private readonly customers: CustomerService,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-  ) {}
-
-  /** Wires in tenant-key rotation (built after this service, which it also uses). */
-  setRotator(rotator: TenantKeyRotator): void {
-    this.rotator = rotator;
+  constructor(deps: KeyRequestServiceDeps) {
+    this.requests = deps.requests;
+    this.keys = deps.keys;
+    this.customers = deps.customers;
+    this.rotator = deps.rotator;
+    this.audit = deps.audit;
+    this.clock = deps.clock;
+    this.log = deps.log;
   }
 
-  /** Submits a request: `action` names one (400 otherwise), `params` are that action's (checked against its own schema). */
+  /** Submits a request: `params` are the action's own (checked against its schema, defaults applied). */
   async submit(customerSlug: string, action: KeyRequestAction, params: Record<string, unknown>, op: Operation): Promise<RequestOutcome> {
     const actionParams = parseInput(PARAMS[action], params);
     const customer = await this.customers.require(customerSlug);
+    const now = this.clock.now();
     const request: KeyRequest = {
-      id: newId('req', this.clock.now()),
+      id: newId('req', now),
       customerSlug: customer.slug,
       action,
       status: 'pending',
       params: actionParams,
       requestedBy: op.actor,
-      requestedAt: this.clock.now().toISOString(),
+      requestedAt: now.toISOString(),
       submittedInRequest: op.requestId,
     };
     // An action that waits for staff is pending at most once per customer: a second submission
@@ -166,25 +182,13 @@ export class KeyRequestService {
         return { outcome: { revoked }, result: { keyId: revoked.id } };
       }
       case 'rotate-tenant-key': {
-        if (!this.rotator) {
-          throw new ApiError('action_unavailable', 'Tenant-key rotation is not available in this deployment yet; the request stays pending.');
-        }
         return { outcome: {}, result: await this.rotator.rotate(request.customerSlug, request, op, options) };
       }
     }
   }
 
   private event(request: KeyRequest, type: AuditEvent['type'], op: Operation, details?: Record<string, unknown>): AuditEvent {
-    return {
-      id: newId('evt', this.clock.now()),
-      customerSlug: request.customerSlug,
-      type,
-      at: this.clock.now().toISOString(),
-      actor: op.actor,
-      keyRequestId: request.id,
-      requestId: op.requestId,
-      details: { action: request.action, ...details },
-    };
+    return this.audit.event({ customerSlug: request.customerSlug, type, op, keyRequestId: request.id, details: { action: request.action, ...details } });
   }
 }
 

@@ -20,15 +20,16 @@ import { FEED_RETENTION_MS, type RevocationFeed } from '../ports/revocation-feed
 import { issueKeySchema, type IssueKeyInput } from '../schemas/keys';
 import { parseInput } from '../validation';
 import type { ComponentCache } from './component-cache';
+import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyAuthenticator } from './key-authenticator';
 
-/** Who asks for a change, and in which HTTP request (for the audit log). */
 /** A revocation published this long ago whose record still says active was cut short. */
 const INTERRUPTED_AFTER_MS = 30_000;
 /** Who completes a revocation when the feed entry does not say who started it. */
 const REVOCATION_COMPLETER: Actor = { type: 'system', id: 'revocation-completion', name: 'revocation completion' };
 
+/** Who asks for a change, and in which HTTP request (for the audit log). */
 export interface Operation {
   actor: Actor;
   requestId: string;
@@ -45,18 +46,42 @@ export interface ResetResult {
   replaced: Array<{ oldKeyId: string; newKeyId: string }>;
 }
 
+/** What a KeyService is built from. */
+export interface KeyServiceDeps {
+  keys: KeyRepository;
+  customers: CustomerService;
+  components: ComponentCache;
+  authenticator: KeyAuthenticator;
+  feed: RevocationFeed;
+  plans: Record<Plan, PlanLimits>;
+  audit: AuditTrail;
+  clock: Clock;
+  log: Logger;
+}
+
 /** Issuing, listing, revoking and resetting a customer's keys. */
 export class KeyService {
-  constructor(
-    private readonly keys: KeyRepository,
-    private readonly customers: CustomerService,
-    private readonly components: ComponentCache,
-    private readonly authenticator: KeyAuthenticator,
-    private readonly feed: RevocationFeed,
-    private readonly plans: Record<Plan, PlanLimits>,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-  ) {}
+  private readonly keys: KeyRepository;
+  private readonly customers: CustomerService;
+  private readonly components: ComponentCache;
+  private readonly authenticator: KeyAuthenticator;
+  private readonly feed: RevocationFeed;
+  private readonly plans: Record<Plan, PlanLimits>;
+  private readonly audit: AuditTrail;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+
+  constructor(deps: KeyServiceDeps) {
+    this.audit = deps.audit;
+    this.keys = deps.keys;
+    this.customers = deps.customers;
+    this.components = deps.components;
+    this.authenticator = deps.authenticator;
+    this.feed = deps.feed;
+    this.plans = deps.plans;
+    this.clock = deps.clock;
+    this.log = deps.log;
+  }
 
   /** The customer's cap on active keys: the staff override, else the plan's. */
   keyLimit(customer: Customer): number {
@@ -73,12 +98,12 @@ export class KeyService {
     const { record, lookup, key } = await this.mint(customer, request, op.actor);
     const outcome = await this.keys.insertRecord(record, {
       keyLimit: (current) => this.keyLimit(current),
-      audit: this.event(customer.slug, 'key.issued', op, record.id, {
+      audit: this.audit.event({ customerSlug: customer.slug, type: 'key.issued', op, keyId: record.id, details: {
         label: record.label,
         application: record.application,
         type: record.type,
         environment: record.environment,
-      }),
+      } }),
     });
     if (outcome === 'customer_missing') throw new ApiError('not_found', 'No such customer.');
     if (outcome === 'label_taken') {
@@ -125,7 +150,7 @@ export class KeyService {
     const result = await this.keys.markRevoked(customer.slug, record.id, {
       revokedBy: op.actor,
       revokedAt: this.clock.now().toISOString(),
-      audit: this.event(customer.slug, 'key.revoked', op, record.id, { label: record.label, forced: Boolean(options.force) }),
+      audit: this.audit.event({ customerSlug: customer.slug, type: 'key.revoked', op, keyId: record.id, details: { label: record.label, forced: Boolean(options.force) } }),
     });
     if (result.outcome === 'not_found' || !result.record) throw new ApiError('not_found', 'This customer has no such key.');
     if (result.outcome === 'revoked') {
@@ -138,7 +163,7 @@ export class KeyService {
   async setRateLimit(customerSlug: string, keyId: string, setting: RateLimitSetting | undefined, op: Operation): Promise<ApiKeyView> {
     const customer = await this.customers.require(customerSlug);
     const record = isId('key', keyId)
-      ? await this.keys.setRateLimit(customer.slug, keyId, setting, this.event(customer.slug, 'key.rate-limit-changed', op, keyId, { rateLimit: setting ?? null }))
+      ? await this.keys.setRateLimit(customer.slug, keyId, setting, this.audit.event({ customerSlug: customer.slug, type: 'key.rate-limit-changed', op, keyId, details: { rateLimit: setting ?? null } }))
       : undefined;
     if (!record) throw new ApiError('not_found', 'This customer has no such key.');
     await this.invalidate([record], 'changed');
@@ -162,7 +187,7 @@ export class KeyService {
       await this.stopAuthenticating([old], op);
       const outcome = await this.keys.replaceRecord(customer.slug, old.id, record, {
         revokedBy: op.actor,
-        audit: this.event(customer.slug, 'key.reset', op, record.id, { replacedKeyId: old.id, label: old.label }),
+        audit: this.audit.event({ customerSlug: customer.slug, type: 'key.reset', op, keyId: record.id, details: { replacedKeyId: old.id, label: old.label } }),
       });
       if (outcome !== 'replaced') continue; // revoked meanwhile: nothing to replace
       await this.keys.insertLookup(lookup);
@@ -202,6 +227,11 @@ export class KeyService {
     for (const record of records) await this.keys.deleteLookup(record.secretHash);
   }
 
+  /** Deletes revocation-feed entries older than the feed keeps (every instance has read them by then). */
+  pruneRevocationFeed(): Promise<number> {
+    return this.feed.prune(new Date(this.clock.millis() - FEED_RETENTION_MS));
+  }
+
   /**
    * Finishes revocations a crash cut short: a key the feed says was revoked (more than a few
    * seconds ago, so revocations under way are left alone) whose record still says active loses
@@ -223,7 +253,7 @@ export class KeyService {
       const result = await this.keys.markRevoked(record.customerSlug, record.id, {
         revokedBy: op.actor,
         revokedAt: entry.at,
-        audit: this.event(record.customerSlug, 'key.revoked', op, record.id, { label: record.label, completedAfterInterruption: true }),
+        audit: this.audit.event({ customerSlug: record.customerSlug, type: 'key.revoked', op, keyId: record.id, details: { label: record.label, completedAfterInterruption: true } }),
       });
       if (result.outcome === 'revoked') {
         completed += 1;
@@ -283,19 +313,6 @@ export class KeyService {
         ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
       },
       key: formatCompoundKey({ slug: customer.slug, component, secret }),
-    };
-  }
-
-  private event(customerSlug: string, type: AuditEvent['type'], op: Operation, keyId: string, details?: Record<string, unknown>): AuditEvent {
-    return {
-      id: newId('evt', this.clock.now()),
-      customerSlug,
-      type,
-      at: this.clock.now().toISOString(),
-      actor: op.actor,
-      keyId,
-      requestId: op.requestId,
-      details,
     };
   }
 }

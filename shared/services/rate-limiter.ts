@@ -18,6 +18,15 @@ const LIVENESS_INTERVALS = 3;
 const FORGET_KEY_AFTER_MS = 60_000;
 const PRUNE_EVERY_SYNCS = 200;
 
+/** What a RateLimiter is built from. */
+export interface RateLimiterDeps {
+  store: RateLimitStore;
+  plans: Record<Plan, PlanLimits>;
+  clock: Clock;
+  options: RateLimiterOptions;
+  log: Logger;
+}
+
 /**
  * Per-key rate limits that hold across instances without a storage call per request.
  *
@@ -42,16 +51,21 @@ export class RateLimiter {
   private syncs = 0;
   private stopped = true;
   private failing = false;
+  private readonly store: RateLimitStore;
+  private readonly plans: Record<Plan, PlanLimits>;
+  private readonly clock: Clock;
+  private readonly options: RateLimiterOptions;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly store: RateLimitStore,
-    private readonly plans: Record<Plan, PlanLimits>,
-    private readonly clock: Clock,
-    private readonly options: RateLimiterOptions,
-    private readonly log: Logger,
-  ) {
-    this.buckets = new SharedTokenBuckets(() => clock.millis());
-    this.lastSyncAt = clock.millis();
+
+  constructor(deps: RateLimiterDeps) {
+    this.store = deps.store;
+    this.plans = deps.plans;
+    this.clock = deps.clock;
+    this.options = deps.options;
+    this.log = deps.log;
+    this.buckets = new SharedTokenBuckets(() => deps.clock.millis());
+    this.lastSyncAt = deps.clock.millis();
   }
 
   /** The limits of a key: its own override, else its plan's. */

@@ -16,6 +16,15 @@ export interface RevocationListenerOptions {
   maxStalenessMs: number;
 }
 
+/** What a RevocationListener is built from. */
+export interface RevocationListenerDeps {
+  feed: RevocationFeed;
+  apply: (entry: RevocationEntry) => void;
+  clock: Clock;
+  options: RevocationListenerOptions;
+  log: Logger;
+}
+
 /**
  * Keeps this instance's auth cache honest across instances. About once a second it reads what
  * was published to the revocation feed since its last read (with a wide overlap) and hands each
@@ -32,15 +41,20 @@ export class RevocationListener {
   private running: Promise<void> | undefined;
   private failing = false;
   private readonly seen = new BoundedCache<string, true>(100_000);
+  private readonly feed: RevocationFeed;
+  private readonly apply: (entry: RevocationEntry) => void;
+  private readonly clock: Clock;
+  private readonly options: RevocationListenerOptions;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly feed: RevocationFeed,
-    private readonly apply: (entry: RevocationEntry) => void,
-    private readonly clock: Clock,
-    private readonly options: RevocationListenerOptions,
-    private readonly log: Logger,
-  ) {
-    this.readFrom = clock.millis() - FEED_RETENTION_MS;
+
+  constructor(deps: RevocationListenerDeps) {
+    this.feed = deps.feed;
+    this.apply = deps.apply;
+    this.clock = deps.clock;
+    this.options = deps.options;
+    this.log = deps.log;
+    this.readFrom = deps.clock.millis() - FEED_RETENTION_MS;
   }
 
   start(): void {

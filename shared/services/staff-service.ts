@@ -1,10 +1,8 @@
-import type { Clock } from '../clock';
 import type { Customer } from '../domain';
-import { newId } from '../ids';
-import type { AuditLog } from '../ports/audit-log';
 import type { CustomerPatch } from '../ports/customer-repository';
 import { updateCustomerSchema, type CreateCustomerInput, type UpdateCustomerInput } from '../schemas/keys';
 import { parseInput } from '../validation';
+import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyService, Operation } from './key-service';
 
@@ -27,8 +25,7 @@ export class StaffService {
   constructor(
     private readonly customers: CustomerService,
     private readonly keys: KeyService,
-    private readonly audit: AuditLog,
-    private readonly clock: Clock,
+    private readonly audit: AuditTrail,
   ) {}
 
   view(customer: Customer): CustomerView {
@@ -68,13 +65,10 @@ export class StaffService {
     if (body.autoRevokeStaleKeys !== undefined) patch.autoRevokeStaleKeys = body.autoRevokeStaleKeys;
     const { after } = await this.customers.update(before.slug, () => patch);
     if (after.plan !== before.plan || after.requireComponent !== before.requireComponent) await this.keys.refreshLookups(after);
-    await this.audit.append({
-      id: newId('evt', this.clock.now()),
+    await this.audit.record({
       customerSlug: after.slug,
       type: 'customer.updated',
-      at: this.clock.now().toISOString(),
-      actor: op.actor,
-      requestId: op.requestId,
+      op,
       details: {
         before: { plan: before.plan, keyLimitOverride: before.keyLimitOverride ?? null, requireComponent: before.requireComponent, autoRevokeStaleKeys: before.autoRevokeStaleKeys },
         after: { plan: after.plan, keyLimitOverride: after.keyLimitOverride ?? null, requireComponent: after.requireComponent, autoRevokeStaleKeys: after.autoRevokeStaleKeys },

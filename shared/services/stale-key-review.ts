@@ -1,14 +1,21 @@
-import type { Clock } from '../clock';
 import type { Customer } from '../domain';
 import { ApiError } from '../errors';
-import { newId } from '../ids';
 import { describeError, type Logger } from '../logging';
-import type { AuditLog } from '../ports/audit-log';
 import type { CustomerRepository } from '../ports/customer-repository';
+import type { AuditTrail } from './audit-trail';
 import type { KeyService, Operation } from './key-service';
 import type { UsageService } from './usage-service';
 
 const SYSTEM: Operation = { actor: { type: 'system', id: 'stale-keys', name: 'stale-keys timer' }, requestId: 'timer' };
+
+/** What a StaleKeyReview is built from. */
+export interface StaleKeyReviewDeps {
+  customers: CustomerRepository;
+  keys: KeyService;
+  usage: UsageService;
+  audit: AuditTrail;
+  log: Logger;
+}
 
 /**
  * The daily look at keys nobody uses: for every customer, records its stale active keys as an
@@ -16,14 +23,19 @@ const SYSTEM: Operation = { actor: { type: 'system', id: 'stale-keys', name: 'st
  * that would lock out whatever is left, however quiet).
  */
 export class StaleKeyReview {
-  constructor(
-    private readonly customers: CustomerRepository,
-    private readonly keys: KeyService,
-    private readonly usage: UsageService,
-    private readonly audit: AuditLog,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-  ) {}
+  private readonly customers: CustomerRepository;
+  private readonly keys: KeyService;
+  private readonly usage: UsageService;
+  private readonly audit: AuditTrail;
+  private readonly log: Logger;
+
+  constructor(deps: StaleKeyReviewDeps) {
+    this.customers = deps.customers;
+    this.keys = deps.keys;
+    this.usage = deps.usage;
+    this.audit = deps.audit;
+    this.log = deps.log;
+  }
 
   async run(): Promise<{ customers: number; stale: number; revoked: number }> {
     let stale = 0;
@@ -58,13 +70,10 @@ export class StaleKeyReview {
         }
       }
     }
-    await this.audit.append({
-      id: newId('evt', this.clock.now()),
+    await this.audit.record({
       customerSlug: customer.slug,
       type: 'keys.stale',
-      at: this.clock.now().toISOString(),
-      actor: SYSTEM.actor,
-      requestId: SYSTEM.requestId,
+      op: SYSTEM,
       details: {
         keys: stale.map((k) => ({ id: k.id, label: k.label, lastUsedAt: k.lastUsedAt ?? null, createdAt: k.createdAt })),
         autoRevoke: customer.autoRevokeStaleKeys,

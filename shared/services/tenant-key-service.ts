@@ -4,11 +4,11 @@ import { ApiError } from '../errors';
 import { newId } from '../ids';
 import { generateComponent } from '../keys/compound-key';
 import type { Logger } from '../logging';
-import type { AuditLog } from '../ports/audit-log';
 import type { GraceSchedule } from '../ports/grace-schedule';
 import type { SecretStore } from '../ports/secret-store';
 import { dueForRetirement, previousInGrace } from '../tenant-key/grace-policy';
 import type { ComponentCache } from './component-cache';
+import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { TenantKeyRotator } from './key-request-service';
 import type { KeyService, Operation } from './key-service';
@@ -26,24 +26,48 @@ export interface TenantKeyView {
 
 const SYSTEM: Operation = { actor: { type: 'system', id: 'tenant-key-grace', name: 'tenant-key-grace timer' }, requestId: 'timer' };
 
+/** What a TenantKeyService is built from. */
+export interface TenantKeyServiceDeps {
+  customers: CustomerService;
+  keys: KeyService;
+  secrets: SecretStore;
+  cache: ComponentCache;
+  schedule: GraceSchedule;
+  audit: AuditTrail;
+  clock: Clock;
+  gracePeriodMs: number;
+  log: Logger;
+}
+
 /**
  * The customer's master component (the middle segment of every compound key), as staff
  * administer it: rotating it with a grace period, ending a grace early, and retiring rotated-out
- * components when their grace ends. The door's check is ComponentCheck (shared/auth). The customer row holds the authoritative state (current, previous, grace end);
- * each active key's lookup row carries a copy so the door stays one point read.
+ * components when their grace ends. The door's check is ComponentCheck (shared/auth). The
+ * customer row holds the authoritative state (current, previous, grace end); each active key's
+ * lookup row carries a copy so the door stays one point read.
  */
 export class TenantKeyService implements TenantKeyRotator {
-  constructor(
-    private readonly customers: CustomerService,
-    private readonly keys: KeyService,
-    private readonly secrets: SecretStore,
-    private readonly cache: ComponentCache,
-    private readonly schedule: GraceSchedule,
-    private readonly audit: AuditLog,
-    private readonly clock: Clock,
-    private readonly gracePeriodMs: number,
-    private readonly log: Logger,
-  ) {}
+  private readonly customers: CustomerService;
+  private readonly keys: KeyService;
+  private readonly secrets: SecretStore;
+  private readonly cache: ComponentCache;
+  private readonly schedule: GraceSchedule;
+  private readonly audit: AuditTrail;
+  private readonly clock: Clock;
+  private readonly gracePeriodMs: number;
+  private readonly log: Logger;
+
+  constructor(deps: TenantKeyServiceDeps) {
+    this.customers = deps.customers;
+    this.keys = deps.keys;
+    this.secrets = deps.secrets;
+    this.cache = deps.cache;
+    this.schedule = deps.schedule;
+    this.audit = deps.audit;
+    this.clock = deps.clock;
+    this.gracePeriodMs = deps.gracePeriodMs;
+    this.log = deps.log;
+  }
 
   async status(customerSlug: string): Promise<TenantKeyView> {
     return this.view(await this.customers.require(customerSlug));
@@ -84,15 +108,18 @@ export class TenantKeyService implements TenantKeyRotator {
     if (before.previousComponentVersion && before.graceEndsAt) {
       await this.schedule.remove({ customerSlug: after.slug, version: before.previousComponentVersion, endsAt: before.graceEndsAt });
     }
-    await this.audit.append(
-      this.event(after.slug, 'tenant-key.rotated', op, {
+    await this.audit.record({
+      customerSlug: after.slug,
+      type: 'tenant-key.rotated',
+      op,
+      details: {
         currentVersion: after.componentVersion,
         previousVersion: after.previousComponentVersion ?? null,
         graceEndsAt: after.graceEndsAt ?? null,
         retiredVersions: retired,
         ...(keyRequestId ? { keyRequestId } : {}),
-      }),
-    );
+      },
+    });
     this.log.info('tenant key rotated', { customer: after.slug, graceEndsAt: after.graceEndsAt ?? null, retired: retired.length });
     return this.view(after);
   }
@@ -106,7 +133,7 @@ export class TenantKeyService implements TenantKeyRotator {
       await this.keys.refreshLookups(after);
       await this.retireVersion(after.slug, before.previousComponentVersion);
       if (before.graceEndsAt) await this.schedule.remove({ customerSlug: after.slug, version: before.previousComponentVersion, endsAt: before.graceEndsAt });
-      await this.audit.append(this.event(after.slug, 'tenant-key.grace-ended', op, { retiredVersion: before.previousComponentVersion, early: true }));
+      await this.audit.record({ customerSlug: after.slug, type: 'tenant-key.grace-ended', op, details: { retiredVersion: before.previousComponentVersion, early: true } });
     }
     return this.view(after);
   }
@@ -140,7 +167,7 @@ export class TenantKeyService implements TenantKeyRotator {
         if (!stillInUse) await this.retireVersion(after.slug, entry.version);
         if (changed) {
           retired += 1;
-          await this.audit.append(this.event(after.slug, 'tenant-key.grace-ended', SYSTEM, { retiredVersion: entry.version, graceEndedAt: entry.endsAt }));
+          await this.audit.record({ customerSlug: after.slug, type: 'tenant-key.grace-ended', op: SYSTEM, details: { retiredVersion: entry.version, graceEndedAt: entry.endsAt } });
         }
       }
       await this.schedule.remove(entry);
@@ -163,10 +190,6 @@ export class TenantKeyService implements TenantKeyRotator {
       rotatedAt: customer.componentRotatedAt ?? null,
       requireComponent: customer.requireComponent,
     };
-  }
-
-  private event(customerSlug: string, type: AuditEvent['type'], op: Operation, details: Record<string, unknown>): AuditEvent {
-    return { id: newId('evt', this.clock.now()), customerSlug, type, at: this.clock.now().toISOString(), actor: op.actor, requestId: op.requestId, details };
   }
 }
 

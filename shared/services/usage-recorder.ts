@@ -12,6 +12,16 @@ interface Counter extends UsageRow {
   dirty: boolean;
 }
 
+/** What an UsageRecorder is built from. */
+export interface UsageRecorderDeps {
+  store: UsageStore;
+  keys: Pick<KeyRepository, 'touchLastUsed'>;
+  clock: Clock;
+  instanceId: string;
+  flushIntervalMs: number;
+  log: Logger;
+}
+
 /**
  * Counts requests per key per hour in memory and writes them in the background: no storage
  * call on the request path. A flush writes this instance's cumulative counts for each key and
@@ -26,15 +36,22 @@ export class UsageRecorder {
   private failing = false;
   /** The current hour's string, computed once per hour rather than per request. */
   private hourCache = { start: -1, text: '' };
+  private readonly store: UsageStore;
+  private readonly keys: Pick<KeyRepository, 'touchLastUsed'>;
+  private readonly clock: Clock;
+  private readonly instanceId: string;
+  private readonly flushIntervalMs: number;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly store: UsageStore,
-    private readonly keys: Pick<KeyRepository, 'touchLastUsed'>,
-    private readonly clock: Clock,
-    private readonly instanceId: string,
-    private readonly flushIntervalMs: number,
-    private readonly log: Logger,
-  ) {}
+
+  constructor(deps: UsageRecorderDeps) {
+    this.store = deps.store;
+    this.keys = deps.keys;
+    this.clock = deps.clock;
+    this.instanceId = deps.instanceId;
+    this.flushIntervalMs = deps.flushIntervalMs;
+    this.log = deps.log;
+  }
 
   /** One request of a key: admitted, or refused by the rate limit. */
   record(identity: KeyIdentity, outcome: 'accepted' | 'rateLimited'): void {

@@ -54,14 +54,35 @@ const totalsOf = (buckets: UsageBucket[]) => ({
   rateLimited: buckets.reduce((a, b) => a + b.rateLimited, 0),
 });
 
+/** What an UsageService is built from. */
+export interface UsageServiceDeps {
+  usage: UsageStore;
+  keys: KeyService;
+  clock: Clock;
+  staleAfterMs: number;
+  retentionMs: number;
+}
+
 /** Per-key usage for the portal: which integration spends what. */
 export class UsageService {
-  constructor(
-    private readonly usage: UsageStore,
-    private readonly keys: KeyService,
-    private readonly clock: Clock,
-    private readonly staleAfterMs: number,
-  ) {}
+  private readonly usage: UsageStore;
+  private readonly keys: KeyService;
+  private readonly clock: Clock;
+  private readonly staleAfterMs: number;
+  private readonly retentionMs: number;
+
+  constructor(deps: UsageServiceDeps) {
+    this.usage = deps.usage;
+    this.keys = deps.keys;
+    this.clock = deps.clock;
+    this.staleAfterMs = deps.staleAfterMs;
+    this.retentionMs = deps.retentionMs;
+  }
+
+  /** Deletes hourly usage older than the retention (the daily usage-retention timer). */
+  pruneExpired(): Promise<number> {
+    return this.usage.prune(new Date(this.clock.millis() - this.retentionMs).toISOString());
+  }
 
   /** A key unused for the stale period, or never used and created that long ago. */
   isStale(key: Pick<ApiKeyView, 'status' | 'lastUsedAt' | 'createdAt'>): boolean {

@@ -1,12 +1,15 @@
 import type { HttpMethod, HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import type { ZodType } from 'zod';
-import type { PortalUser } from '../shared/auth/portal-tokens';
-import type { Actor, KeyIdentity, KeyType } from '../shared/domain';
-import type { ErrorCode } from '../shared/errors';
-import type { Logger } from '../shared/logging';
-import type { ServiceContext } from '../shared/services/context';
+import type { PortalUser } from './auth/portal-tokens';
+import type { Actor, KeyIdentity, KeyType } from './domain';
+import type { ErrorCode } from './errors';
+import type { Logger } from './logging';
+import type { ServiceContext, UseCases } from './services/context';
 
-/** What every handler receives besides the request. */
+/**
+ * What a request carries through the doors: the whole service context (a door needs its
+ * authenticator, limiter and usage counter). A handler gets the use cases only: {@link HandlerContext}.
+ */
 export interface RequestContext {
   services: ServiceContext;
   invocation: InvocationContext;
@@ -125,8 +128,15 @@ interface HttpFunctionBase<P, Q, B> {
   docs?: RouteDocs;
 }
 
-type WithInput<C, P, Q, B> = C & { input: RouteInput<P, Q, B> };
-type Handler<C, P, Q, B> = (request: HttpRequest, ctx: WithInput<C, P, Q, B>) => Promise<HttpResponseInit>;
+/**
+ * What a handler receives: what its door established (the caller, the tenant, the actor), the
+ * use cases in place of the whole service context, and its parsed input.
+ */
+export type HandlerContext<C extends RequestContext, P = unknown, Q = unknown, B = unknown> = Omit<C, 'services'> & {
+  services: UseCases;
+  input: RouteInput<P, Q, B>;
+};
+type Handler<C extends RequestContext, P, Q, B> = (request: HttpRequest, ctx: HandlerContext<C, P, Q, B>) => Promise<HttpResponseInit>;
 
 /**
  * One HTTP function, declared as data. `auth` names the door it sits behind (functions/doors.ts);
@@ -156,8 +166,9 @@ export function httpFunction<P = Record<string, never>, Q = Record<string, never
 /** Key types that may call ingest routes; management keys manage, they do not ingest. */
 export const INGEST_KEY_TYPES: readonly KeyType[] = ['primary', 'secondary'];
 
+/** What a timer receives: the use cases (a timer calls service methods, never a port). */
 export interface TimerContext {
-  services: ServiceContext;
+  services: UseCases;
   invocation: InvocationContext;
   log: Logger;
 }

@@ -1,0 +1,196 @@
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { FileSecretStore } from '../shared/adapters/local/file-secret-store';
+import { KeyVaultSecretStore } from '../shared/adapters/keyvault/key-vault-secret-store';
+import { TableAuditLog } from '../shared/adapters/table/table-audit-log';
+import { TableCustomerRepository } from '../shared/adapters/table/table-customer-repository';
+import { TableGraceSchedule } from '../shared/adapters/table/table-grace-schedule';
+import { TableKeyRepository } from '../shared/adapters/table/table-key-repository';
+import { TableKeyRequestRepository } from '../shared/adapters/table/table-key-request-repository';
+import { TableRateLimitStore } from '../shared/adapters/table/table-rate-limit-store';
+import { TableRevocationFeed } from '../shared/adapters/table/table-revocation-feed';
+import { TableSessionRepository } from '../shared/adapters/table/table-session-repository';
+import { TableStorage, type StorageFaultHook } from '../shared/adapters/table/table-storage';
+import { TableUsageStore } from '../shared/adapters/table/table-usage-store';
+import { ApiKeyDoor } from '../shared/auth/api-key-door';
+import { ComponentCheck } from '../shared/auth/component-check';
+import { PortalTokenVerifier } from '../shared/auth/portal-tokens';
+import { systemClock, type Clock } from '../shared/clock';
+import type { Config } from '../shared/config';
+import { processLogger, type Logger } from '../shared/logging';
+import type { AuditLog } from '../shared/ports/audit-log';
+import type { CustomerRepository } from '../shared/ports/customer-repository';
+import type { GraceSchedule } from '../shared/ports/grace-schedule';
+import type { KeyRepository } from '../shared/ports/key-repository';
+import type { KeyRequestRepository } from '../shared/ports/key-request-repository';
+import type { RateLimitStore } from '../shared/ports/rate-limit-store';
+import type { RevocationFeed } from '../shared/ports/revocation-feed';
+import type { SecretStore } from '../shared/ports/secret-store';
+import type { SessionRepository } from '../shared/ports/session-repository';
+import type { UsageStore } from '../shared/ports/usage-store';
+import { AuditTrail } from '../shared/services/audit-trail';
+import { ComponentCache } from '../shared/services/component-cache';
+import type { ServiceContext, UseCases } from '../shared/services/context';
+import { CustomerService } from '../shared/services/customer-service';
+import { FailedAuthThrottle } from '../shared/services/failed-auth-throttle';
+import { HealthMonitor } from '../shared/services/health-monitor';
+import { IngestAdmission } from '../shared/services/ingest-admission';
+import { IngestService } from '../shared/services/ingest-service';
+import { KeyAuthenticator } from '../shared/services/key-authenticator';
+import { KeyRequestService } from '../shared/services/key-request-service';
+import { KeyService } from '../shared/services/key-service';
+import { RateLimiter } from '../shared/services/rate-limiter';
+import { RevocationListener } from '../shared/services/revocation-listener';
+import { SessionService } from '../shared/services/session-service';
+import { StaffService } from '../shared/services/staff-service';
+import { StaleKeyReview } from '../shared/services/stale-key-review';
+import { TenantKeyService } from '../shared/services/tenant-key-service';
+import { UsageRecorder } from '../shared/services/usage-recorder';
+import { UsageService } from '../shared/services/usage-service';
+
+/**
+ * The composition root: the one place that knows every adapter and service, and wires them
+ * together once per process (a cold start). The Functions entry point (functions/index.ts), the
+ * local host, the admin CLI, the benchmark and the tests all build their services here.
+ */
+
+/** How long an ingest request waits for memory before it is answered 503 `server_busy`. */
+const INGEST_ADMISSION_WAIT_MS = 10_000;
+const DAY_MS = 86_400_000;
+
+export interface ServiceOverrides {
+  clock?: Clock;
+  log?: Logger;
+  secrets?: SecretStore;
+  faultHook?: StorageFaultHook;
+  /** Replace storage adapters (unit tests use the in-memory fakes). */
+  repositories?: {
+    customers?: CustomerRepository;
+    keys?: KeyRepository;
+    sessions?: SessionRepository;
+    audit?: AuditLog;
+    requests?: KeyRequestRepository;
+    feed?: RevocationFeed;
+    grace?: GraceSchedule;
+    rateLimits?: RateLimitStore;
+    usage?: UsageStore;
+  };
+  /** Start background work (health probe, revocation feed reads). On by default. */
+  background?: boolean;
+}
+
+export function createServices(config: Config, overrides: ServiceOverrides = {}): ServiceContext {
+  const clock = overrides.clock ?? systemClock;
+  const log = overrides.log ?? processLogger;
+  let credential: TokenCredential | undefined;
+  const azureCredential = () =>
+    (credential ??= new DefaultAzureCredential(config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {}));
+  const storage = new TableStorage(config.tables, {
+    ...(config.tables.endpoint ? { credential: azureCredential() } : {}),
+    ...(overrides.faultHook ? { faultHook: overrides.faultHook } : {}),
+  });
+  const secrets =
+    overrides.secrets ??
+    (config.tenantKey.vaultUrl ? new KeyVaultSecretStore(new SecretClient(config.tenantKey.vaultUrl, azureCredential())) : new FileSecretStore(config.localDataDir));
+  const repositories = overrides.repositories ?? {};
+  const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
+  const customerRepository = repositories.customers ?? new TableCustomerRepository(storage);
+  const feed = repositories.feed ?? new TableRevocationFeed(storage, clock);
+  const sessionRepository = repositories.sessions ?? new TableSessionRepository(storage);
+  const usageStore = repositories.usage ?? new TableUsageStore(storage);
+  const audit = new AuditTrail(repositories.audit ?? new TableAuditLog(storage), clock);
+  const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000 });
+
+  // The authenticator trusts its cache only while the revocation feed is being read.
+  let listener: RevocationListener | undefined;
+  const authenticator = new KeyAuthenticator(keyRepository, clock, { ...config.authCache, trusted: () => listener?.trusted() ?? false });
+  listener = new RevocationListener({
+    feed,
+    apply: (entry) => (entry.reason === 'revoked' ? authenticator.revoke(entry.secretHash) : authenticator.evict(entry.secretHash)),
+    clock,
+    options: config.revocationFeed,
+    log,
+  });
+
+  const customers = new CustomerService(customerRepository, secrets, clock);
+  const door = new ApiKeyDoor({
+    authenticator,
+    components: new ComponentCheck(components, customers, clock),
+    failedAuth: new FailedAuthThrottle(config.authCache.failuresPerMinute, clock),
+  });
+  const keys = new KeyService({ keys: keyRepository, customers, components, authenticator, feed, audit, plans: config.plans, clock, log });
+  const tenantKeys = new TenantKeyService({
+    customers,
+    keys,
+    secrets,
+    cache: components,
+    schedule: repositories.grace ?? new TableGraceSchedule(storage),
+    audit,
+    clock,
+    gracePeriodMs: config.tenantKey.gracePeriodMs,
+    log,
+  });
+  const requests = new KeyRequestService({
+    requests: repositories.requests ?? new TableKeyRequestRepository(storage),
+    keys,
+    customers,
+    rotator: tenantKeys,
+    audit,
+    clock,
+    log,
+  });
+  const rateLimiter = new RateLimiter({ store: repositories.rateLimits ?? new TableRateLimitStore(storage), plans: config.plans, clock, options: config.rateLimit, log });
+  const usageRecorder = new UsageRecorder({
+    store: usageStore,
+    keys: keyRepository,
+    clock,
+    instanceId: rateLimiter.instanceId,
+    flushIntervalMs: config.usage.flushIntervalMs,
+    log,
+  });
+  const usage = new UsageService({ usage: usageStore, keys, clock, staleAfterMs: config.staleKeyDays * DAY_MS, retentionMs: config.usage.retentionDays * DAY_MS });
+  const health = new HealthMonitor([{ name: 'table-storage', check: () => storage.probe() }], config.health.probeIntervalMs, clock, log);
+  if (overrides.background !== false) {
+    health.start();
+    listener.start();
+    rateLimiter.start();
+    usageRecorder.start();
+  }
+
+  const useCases: UseCases = Object.freeze({
+    config,
+    customers,
+    keys,
+    requests,
+    staff: new StaffService(customers, keys, audit),
+    tenantKeys,
+    ingest: new IngestService(sessionRepository, new IngestAdmission(config.ingest.memoryBudgetBytes, INGEST_ADMISSION_WAIT_MS), clock, log),
+    sessions: new SessionService(sessionRepository),
+    audit,
+    usage,
+    staleKeys: new StaleKeyReview({ customers: customerRepository, keys, usage, audit, log }),
+    health,
+  });
+  return {
+    ...useCases,
+    useCases,
+    clock,
+    log,
+    storage,
+    components,
+    authenticator,
+    door,
+    portalTokens: new PortalTokenVerifier(config.portal),
+    revocations: listener,
+    revocationFeed: feed,
+    rateLimiter,
+    usageRecorder,
+    usageStore,
+    async dispose() {
+      health.stop();
+      listener?.stop();
+      rateLimiter.stop();
+      await usageRecorder.stop();
+    },
+  };
+}
