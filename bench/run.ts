@@ -20,9 +20,10 @@ import { loadConfig } from '../shared/config';
 import { tenantKeyState } from '../shared/domain';
 import { generateSecret, hashSecret } from '../shared/keys/compound-key';
 import { silentLogger } from '../shared/logging';
-import { createServices, type ServiceContext } from '../shared/services/context';
+import { createServices } from '../app/compose';
+import type { ServiceContext } from '../shared/services/context';
 import { hostileCases } from '../test/support/hostile-otlp';
-import type { RequestContext } from '../functions/definitions';
+import type { RequestContext } from '../shared/function-contract';
 import { meterKeyRequest } from '../middleware/metering';
 import type { DoorVerdict, PresentedCredentials } from '../shared/auth/api-key-door';
 

@@ -4,7 +4,7 @@ import { ApiError } from '../shared/errors';
 import { queryObject, readJsonBody } from '../shared/http/body';
 import { describeError, invocationLogger } from '../shared/logging';
 import { parseInput } from '../shared/validation';
-import type { AnonymousHandler, HttpFunctionDefinition, RequestContext, RouteInput, TimerFunctionDefinition } from './definitions';
+import type { AnonymousHandler, HandlerContext, HttpFunctionDefinition, RequestContext, RouteInput, TimerFunctionDefinition } from '../shared/function-contract';
 import { DOORS } from './doors';
 
 /**
@@ -13,8 +13,10 @@ import { DOORS } from './doors';
  * parsed (after the door, so no body is read for a caller the door refused), then the handler.
  */
 export function bindHttpFunction(definition: HttpFunctionDefinition, getServices: ServiceProvider): HttpHandler {
-  const handler = definition.handler as (request: HttpRequest, ctx: RequestContext & { input: RouteInput }) => ReturnType<AnonymousHandler>;
-  const withInput: AnonymousHandler = async (request, ctx) => handler(request, { ...ctx, input: await readInput(definition, request) });
+  const handler = definition.handler as (request: HttpRequest, ctx: HandlerContext<RequestContext>) => ReturnType<AnonymousHandler>;
+  // The handler is handed the use cases alone: storage, ports and the doors' machinery stay here.
+  const withInput: AnonymousHandler = async (request, ctx) =>
+    handler(request, { ...ctx, services: ctx.services.useCases, input: await readInput(definition, request) });
   return withErrorBoundary(getServices)(DOORS[definition.auth].wrap(definition, withInput));
 }
 
@@ -52,7 +54,7 @@ export function bindTimerFunction(definition: TimerFunctionDefinition, getServic
   return async function timerHandler(timer: Timer, invocation: InvocationContext): Promise<void> {
     const log = invocationLogger(invocation);
     try {
-      await definition.handler(timer, { services: await getServices(), invocation, log });
+      await definition.handler(timer, { services: (await getServices()).useCases, invocation, log });
     } catch (error) {
       log.error('timer function failed', { function: definition.name, ...describeError(error) });
       throw error;

@@ -2,7 +2,7 @@ import { withApiKey } from '../middleware/api-key';
 import { withLocalMode } from '../middleware/local-mode';
 import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
 import type { ErrorCode } from '../shared/errors';
-import type { AnonymousHandler, ApiKeyHandler, CustomerHandler, DoorName, HttpFunctionDefinition, StaffHandler } from './definitions';
+import type { AnonymousHandler, ApiKeyHandler, CustomerHandler, DoorName, HttpFunctionDefinition, StaffHandler } from '../shared/function-contract';
 
 /**
  * Each door a route can sit behind, described once: how it wraps a handler, the problems it can

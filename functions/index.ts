@@ -1,8 +1,9 @@
 import { app } from '@azure/functions';
 import { loadConfig } from '../shared/config';
-import { createServices, type ServiceContext } from '../shared/services/context';
+import { createServices } from '../app/compose';
+import type { ServiceContext } from '../shared/services/context';
 import { bindHttpFunction, bindTimerFunction } from './bind';
-import type { FunctionDefinition } from './definitions';
+import type { FunctionDefinition } from '../shared/function-contract';
 import { functionDefinitions } from './registry';
 
 /**

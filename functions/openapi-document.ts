@@ -2,7 +2,7 @@ import { z, type ZodType } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode } from '../shared/errors';
 import { applyDocumentedAs, type JsonSchema } from '../shared/schemas/json-schema';
 import { problemView } from '../shared/schemas/views';
-import type { FunctionDefinition, HttpFunctionDefinition } from './definitions';
+import type { FunctionDefinition, HttpFunctionDefinition } from '../shared/function-contract';
 import { DOORS, HOST_CODES } from './doors';
 
 /**

@@ -6,7 +6,7 @@ import { customerKeysRequestGet, customerKeysRequestList, customerKeysRequestSub
 import { customerKeysReset } from './customer-keys-reset';
 import { customerKeysRevoke } from './customer-keys-revoke';
 import { customerKeyUsage, customerKeysUsage } from './customer-keys-usage';
-import type { FunctionDefinition } from './definitions';
+import type { FunctionDefinition } from '../shared/function-contract';
 import { health } from './health';
 import { localSignIn } from './local-sign-in';
 import { portalPage } from './portal';

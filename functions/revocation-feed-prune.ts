@@ -1,5 +1,4 @@
-import { FEED_RETENTION_MS } from '../shared/ports/revocation-feed';
-import type { TimerFunctionDefinition } from './definitions';
+import type { TimerFunctionDefinition } from '../shared/function-contract';
 
 /** Hourly: deletes revocation feed entries older than a day. */
 export const revocationFeedPrune: TimerFunctionDefinition = {
@@ -8,7 +7,7 @@ export const revocationFeedPrune: TimerFunctionDefinition = {
   schedule: '0 17 * * * *',
   summary: 'Deletes revocation feed entries older than a day.',
   handler: async (_timer, { services, log }) => {
-    const removed = await services.revocationFeed.prune(new Date(services.clock.millis() - FEED_RETENTION_MS));
+    const removed = await services.keys.pruneRevocationFeed();
     if (removed > 0) log.info('revocation feed pruned', { removed });
   },
 };

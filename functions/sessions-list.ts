@@ -1,7 +1,7 @@
 import { json } from '../shared/http/responses';
 import { sessionsQuerySchema } from '../shared/schemas/keys';
 import { sessionPageView, toSessionBody } from '../shared/schemas/views';
-import { httpFunction } from './definitions';
+import { httpFunction } from '../shared/function-contract';
 
 /** `GET /v1/sessions`: the Decisions explorer's list: sessions newest first, by key label and time. */
 export const sessionsList = httpFunction({
@@ -14,13 +14,7 @@ export const sessionsList = httpFunction({
   input: { query: sessionsQuerySchema },
   docs: { responses: { 200: { description: 'A page of sessions', schema: sessionPageView } }, tags: ['Sessions'] },
   handler: async (_request, { services, tenant, input: { query } }) => {
-    const page = await services.sessions.list(tenant, {
-      limit: query.limit,
-      ...(query.cursor ? { cursor: query.cursor } : {}),
-      ...(query.keyLabel ? { keyLabel: query.keyLabel } : {}),
-      ...(query.from ? { from: new Date(query.from).toISOString() } : {}),
-      ...(query.to ? { to: new Date(query.to).toISOString() } : {}),
-    });
+    const page = await services.sessions.list(tenant, query);
     return json(200, { sessions: page.items.map(toSessionBody), cursor: page.cursor ?? null });
   },
 });

@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from './definitions';
+import type { TimerFunctionDefinition } from '../shared/function-contract';
 
 /**
  * Every 15 minutes: retires the master components whose grace period has ended. Acceptance

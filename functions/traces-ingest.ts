@@ -4,7 +4,7 @@ import { ExportTraceServiceResponse } from '../shared/otlp/proto-schema';
 import { readBody } from '../shared/http/body';
 import { CONTENT_TYPES, decodeContent, otlpFormatOf, tooLarge } from '../shared/otlp/http-body';
 import type { OtlpFormat } from '../shared/otlp/trace-request';
-import { INGEST_KEY_TYPES, type HttpFunctionDefinition } from './definitions';
+import { INGEST_KEY_TYPES, type HttpFunctionDefinition } from '../shared/function-contract';
 
 /**
  * `POST /v1/traces` (API key): OTLP/HTTP trace export. Spans are grouped into sessions and

@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from './definitions';
+import type { TimerFunctionDefinition } from '../shared/function-contract';
 
 /** Daily: deletes hourly usage older than the retention (40 days by default, never under 35). */
 export const usageRetention: TimerFunctionDefinition = {
@@ -7,8 +7,7 @@ export const usageRetention: TimerFunctionDefinition = {
   schedule: '0 30 3 * * *',
   summary: 'Deletes hourly usage rows older than USAGE_RETENTION_DAYS.',
   handler: async (_timer, { services, log }) => {
-    const before = new Date(services.clock.millis() - services.config.usage.retentionDays * 86_400_000).toISOString();
-    const removed = await services.usageStore.prune(before);
+    const removed = await services.usage.pruneExpired();
     if (removed > 0) log.info('usage pruned', { removed });
   },
 };

@@ -4,7 +4,7 @@ import { DOORS } from '../functions/doors';
 import { functionDefinitions } from '../functions/registry';
 import { ConfigError, loadConfig } from '../shared/config';
 import { describeError, processLogger } from '../shared/logging';
-import { createServices } from '../shared/services/context';
+import { createServices } from '../app/compose';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { DEMO_SLUG, seedDemo } from './demo';
 import { startLocalHost } from './host';

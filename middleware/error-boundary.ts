@@ -1,5 +1,5 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { AnonymousHandler } from '../functions/definitions';
+import type { AnonymousHandler } from '../shared/function-contract';
 import { ApiError, DependencyUnavailableError, dependencyUnavailable } from '../shared/errors';
 import { baseHeaders, problem } from '../shared/http/responses';
 import { describeError, invocationLogger, type Logger } from '../shared/logging';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { HttpFunctionDefinition } from '../../functions/definitions';
+import type { HttpFunctionDefinition } from '../../shared/function-contract';
 import { routeCodes } from '../../functions/openapi-document';
 import { functionDefinitions } from '../../functions/registry';
 import type { ServiceContext } from '../../shared/services/context';

@@ -1,4 +1,4 @@
-import type { HttpFunctionDefinition } from '../../functions/definitions';
+import type { HttpFunctionDefinition } from '../../shared/function-contract';
 import { functionDefinitions } from '../../functions/registry';
 import { freePort } from '../../local/azurite';
 import type { ServiceContext } from '../../shared/services/context';

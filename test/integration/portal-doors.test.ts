@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import type { HttpFunctionDefinition } from '../../functions/definitions';
+import type { HttpFunctionDefinition } from '../../shared/function-contract';
 import { routeCodes } from '../../functions/openapi-document';
 import { functionDefinitions } from '../../functions/registry';
 import type { ErrorCode } from '../../shared/errors';

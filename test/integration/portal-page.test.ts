@@ -1,4 +1,5 @@
-import { createServices, type ServiceContext } from '../../shared/services/context';
+import { createServices } from '../../app/compose';
+import type { ServiceContext } from '../../shared/services/context';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { loadConfig } from '../../shared/config';
 import { rawRequest } from '../support/fuzz';

@@ -1,5 +1,5 @@
 import { formatCompoundKey, generateComponent, generateSecret } from '../../shared/keys/compound-key';
-import type { HttpFunctionDefinition } from '../../functions/definitions';
+import type { HttpFunctionDefinition } from '../../shared/function-contract';
 
 /** What a failure case may use: a live key of one customer, a revoked one, another customer's slug. */
 export interface KeyFixtures {

@@ -1,5 +1,5 @@
 import { functionDefinitions } from '../../functions/registry';
-import type { FunctionDefinition } from '../../functions/definitions';
+import type { FunctionDefinition } from '../../shared/function-contract';
 import { startLocalHost, type LocalHost } from '../../local/host';
 import type { ServiceContext } from '../../shared/services/context';
 

@@ -11,7 +11,7 @@ import { MemorySessionRepository } from '../../shared/adapters/memory/memory-ses
 import { ManualClock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/logging';
-import { createServices } from '../../shared/services/context';
+import { createServices } from '../../app/compose';
 import { TEST_PORTAL_ENV } from './portal';
 
 /** The real services over in-memory fakes, for unit tests of logic (no storage is reached). */

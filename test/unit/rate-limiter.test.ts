@@ -50,7 +50,7 @@ describe('RateLimiter (instances sharing one store)', () => {
     const clock = new ManualClock();
     const store = new MemoryRateLimitStore();
     const options = { syncIntervalMs: 250, idleSyncIntervalMs: 2000 };
-    const limiters = splits.map(() => new RateLimiter(store, DEFAULT_PLANS, clock, options, silentLogger));
+    const limiters = splits.map(() => new RateLimiter({ store: store, plans: DEFAULT_PLANS, clock, options: options, log: silentLogger }));
     // Instances start and exchange heartbeats before the load (as they do on start-up).
     for (const l of limiters) await l.sync();
     for (const l of limiters) await l.sync();
@@ -87,7 +87,7 @@ describe('RateLimiter (instances sharing one store)', () => {
   it('costs two store operations per sync, whatever the number of keys', async () => {
     const clock = new ManualClock();
     const store = new MemoryRateLimitStore();
-    const limiter = new RateLimiter(store, DEFAULT_PLANS, clock, { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, silentLogger);
+    const limiter = new RateLimiter({ store: store, plans: DEFAULT_PLANS, clock, options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, log: silentLogger });
     for (let k = 0; k < 500; k++) limiter.decide(identity(undefined, `key_${k}`));
     const before = store.operations;
     await limiter.sync();
@@ -97,7 +97,7 @@ describe('RateLimiter (instances sharing one store)', () => {
   it('keeps deciding on its last shares when the store is unreachable', async () => {
     const clock = new ManualClock();
     const store = new MemoryRateLimitStore();
-    const limiter = new RateLimiter(store, DEFAULT_PLANS, clock, { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, silentLogger);
+    const limiter = new RateLimiter({ store: store, plans: DEFAULT_PLANS, clock, options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, log: silentLogger });
     store.failWith = new Error('down');
     await limiter.sync();
     expect(limiter.decide(identity()).allowed).toBe(true);
@@ -105,7 +105,7 @@ describe('RateLimiter (instances sharing one store)', () => {
 
   it('uses the plan limits unless the key has its own', () => {
     const clock = new ManualClock();
-    const limiter = new RateLimiter(new MemoryRateLimitStore(), DEFAULT_PLANS, clock, { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, silentLogger);
+    const limiter = new RateLimiter({ store: new MemoryRateLimitStore(), plans: DEFAULT_PLANS, clock, options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, log: silentLogger });
     expect(limiter.limitsFor(identity())).toEqual({ rate: 100, burst: 200 });
     expect(limiter.limitsFor({ ...identity(), plan: 'starter' })).toEqual({ rate: 10, burst: 20 });
     expect(limiter.limitsFor(identity({ requestsPerSecond: 3, burst: 4 }))).toEqual({ rate: 3, burst: 4 });

@@ -29,13 +29,13 @@ function setup(feedClock?: ManualClock) {
   let listener: RevocationListener | undefined;
   const auth = new KeyAuthenticator(repo, clock, { ttlMs: 300_000, maxEntries: 100, trusted: () => listener!.trusted() });
   const listen = () =>
-    new RevocationListener(
+    new RevocationListener({
       feed,
-      (e) => (e.reason === 'revoked' ? auth.revoke(e.secretHash) : auth.evict(e.secretHash)),
+      apply: (e) => (e.reason === 'revoked' ? auth.revoke(e.secretHash) : auth.evict(e.secretHash)),
       clock,
-      { pollIntervalMs: 1000, maxStalenessMs: 30_000 },
-      silentLogger,
-    );
+      options: { pollIntervalMs: 1000, maxStalenessMs: 30_000 },
+      log: silentLogger,
+    });
   listener = listen();
   return { clock, repo, feed, auth, listener, listen };
 }

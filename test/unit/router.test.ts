@@ -1,4 +1,4 @@
-import type { HttpFunctionDefinition } from '../../functions/definitions';
+import type { HttpFunctionDefinition } from '../../shared/function-contract';
 import { Router } from '../../local/router';
 
 const def = (name: string, route: string, methods: HttpFunctionDefinition['methods'] = ['GET']): HttpFunctionDefinition => ({

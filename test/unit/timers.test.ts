@@ -1,5 +1,5 @@
 import type { Timer } from '@azure/functions';
-import type { TimerFunctionDefinition } from '../../functions/definitions';
+import type { TimerFunctionDefinition } from '../../shared/function-contract';
 import { TimerScheduler, assertNcrontab, nextOccurrence } from '../../local/timers';
 
 describe('NCRONTAB schedules', () => {
