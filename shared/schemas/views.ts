@@ -197,6 +197,16 @@ export const tenantKeyView = z
   })
   .meta({ id: 'TenantKey' });
 
+/**
+ * The response shapes' TypeScript types, inferred from the schemas above: each shape has one
+ * owner (its schema), which the services build, the handlers send and the document describes.
+ */
+export type CustomerBody = z.infer<typeof customerView>;
+export type TenantKeyBody = z.infer<typeof tenantKeyView>;
+export type KeyUsageBody = z.infer<typeof keyUsageView>;
+export type CustomerUsageBody = z.infer<typeof customerUsageView>;
+export type UsageBucketBody = z.infer<typeof usageBucket>;
+
 export const problemView = z
   .object({
     type: z.string(),

@@ -1,24 +1,11 @@
 import type { Customer } from '../domain';
 import type { CustomerPatch } from '../ports/customer-repository';
+import type { CustomerBody } from '../schemas/views';
 import { updateCustomerSchema, type CreateCustomerInput, type UpdateCustomerInput } from '../schemas/keys';
 import { parseInput } from '../validation';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyService, Operation } from './key-service';
-
-/** A customer as staff see it: with its effective key cap. */
-export interface CustomerView {
-  id: string;
-  slug: string;
-  name: string;
-  plan: Customer['plan'];
-  createdAt: string;
-  activeKeyCount: number;
-  keyLimit: number;
-  keyLimitOverride: number | null;
-  requireComponent: boolean;
-  autoRevokeStaleKeys: boolean;
-}
 
 /** What staff do to customers: create them, change their plan or key cap. */
 export class StaffService {
@@ -28,7 +15,7 @@ export class StaffService {
     private readonly audit: AuditTrail,
   ) {}
 
-  view(customer: Customer): CustomerView {
+  view(customer: Customer): CustomerBody {
     return {
       id: customer.id,
       slug: customer.slug,
@@ -43,19 +30,19 @@ export class StaffService {
     };
   }
 
-  async createCustomer(input: CreateCustomerInput): Promise<CustomerView> {
+  async createCustomer(input: CreateCustomerInput): Promise<CustomerBody> {
     return this.view(await this.customers.create(input));
   }
 
-  async listCustomers(): Promise<CustomerView[]> {
+  async listCustomers(): Promise<CustomerBody[]> {
     return (await this.customers.list()).map((customer) => this.view(customer));
   }
 
-  async getCustomer(slug: string): Promise<CustomerView> {
+  async getCustomer(slug: string): Promise<CustomerBody> {
     return this.view(await this.customers.require(slug));
   }
 
-  async updateCustomer(slug: string, input: UpdateCustomerInput, op: Operation): Promise<CustomerView> {
+  async updateCustomer(slug: string, input: UpdateCustomerInput, op: Operation): Promise<CustomerBody> {
     const body = parseInput(updateCustomerSchema, input);
     const before = await this.customers.require(slug);
     const patch: CustomerPatch = {};

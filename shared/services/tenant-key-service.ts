@@ -6,23 +6,13 @@ import { generateComponent } from '../keys/compound-key';
 import type { Logger } from '../logging';
 import type { GraceSchedule } from '../ports/grace-schedule';
 import type { SecretStore } from '../ports/secret-store';
+import type { TenantKeyBody } from '../schemas/views';
 import { dueForRetirement, previousInGrace } from '../tenant-key/grace-policy';
 import type { ComponentCache } from './component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { TenantKeyRotator } from './key-request-service';
 import type { KeyService, Operation } from './key-service';
-
-/** What staff see of a customer's master component: versions and dates, never values. */
-export interface TenantKeyView {
-  customer: string;
-  currentVersion: string;
-  previousVersion: string | null;
-  graceEndsAt: string | null;
-  inGrace: boolean;
-  rotatedAt: string | null;
-  requireComponent: boolean;
-}
 
 const SYSTEM: Operation = { actor: { type: 'system', id: 'tenant-key-grace', name: 'tenant-key-grace timer' }, requestId: 'timer' };
 
@@ -69,7 +59,7 @@ export class TenantKeyService implements TenantKeyRotator {
     this.log = deps.log;
   }
 
-  async status(customerSlug: string): Promise<TenantKeyView> {
+  async status(customerSlug: string): Promise<TenantKeyBody> {
     return this.view(await this.customers.require(customerSlug));
   }
 
@@ -84,7 +74,7 @@ export class TenantKeyService implements TenantKeyRotator {
    * days by default; 0 retires it at once). Keys issued from now on carry the new component.
    * Rotating while an earlier rotation is in grace retires that earlier component now.
    */
-  async rotateNow(customerSlug: string, op: Operation, options: { gracePeriodMs?: number } = {}, keyRequestId?: string): Promise<TenantKeyView> {
+  async rotateNow(customerSlug: string, op: Operation, options: { gracePeriodMs?: number } = {}, keyRequestId?: string): Promise<TenantKeyBody> {
     const gracePeriodMs = options.gracePeriodMs ?? this.gracePeriodMs;
     const customer = await this.customers.require(customerSlug);
     const component = await this.secrets.putComponent(customer.slug, generateComponent());
@@ -125,7 +115,7 @@ export class TenantKeyService implements TenantKeyRotator {
   }
 
   /** Ends a grace period now (suspected compromise): the previous component stops at once. */
-  async endGrace(customerSlug: string, op: Operation): Promise<TenantKeyView> {
+  async endGrace(customerSlug: string, op: Operation): Promise<TenantKeyBody> {
     const { before, after, changed } = await this.customers.update(customerSlug, (current) =>
       current.previousComponentVersion ? { previousComponentVersion: null, graceEndsAt: null } : undefined,
     );
@@ -180,7 +170,7 @@ export class TenantKeyService implements TenantKeyRotator {
     this.cache.evict(customerSlug, version);
   }
 
-  private view(customer: Customer): TenantKeyView {
+  private view(customer: Customer): TenantKeyBody {
     return {
       customer: customer.slug,
       currentVersion: customer.componentVersion,

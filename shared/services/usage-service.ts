@@ -2,6 +2,7 @@ import type { Clock } from '../clock';
 import type { ApiKeyView } from '../domain';
 import { ApiError } from '../errors';
 import { isId } from '../ids';
+import type { CustomerUsageBody, KeyUsageBody, UsageBucketBody } from '../schemas/views';
 import type { UsageRow, UsageStore } from '../ports/usage-store';
 import type { KeyService } from './key-service';
 import { hourOf } from './usage-recorder';
@@ -10,22 +11,6 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** Usage is kept at least 35 days; queries may reach that far back. */
 export const USAGE_QUERY_MAX_DAYS = 40;
-
-export interface UsageBucket {
-  start: string;
-  accepted: number;
-  rateLimited: number;
-}
-
-export interface KeyUsage {
-  keyId: string;
-  label: string;
-  granularity: 'hour' | 'day';
-  from: string;
-  to: string;
-  totals: { accepted: number; rateLimited: number };
-  buckets: UsageBucket[];
-}
 
 const dayOf = (iso: string): string => `${iso.slice(0, 10)}T00:00:00.000Z`;
 
@@ -38,7 +23,7 @@ function bucketStarts(from: Date, to: Date, granularity: 'hour' | 'day'): string
   return out;
 }
 
-function aggregate(rows: UsageRow[], starts: string[], granularity: 'hour' | 'day'): UsageBucket[] {
+function aggregate(rows: UsageRow[], starts: string[], granularity: 'hour' | 'day'): UsageBucketBody[] {
   const byStart = new Map(starts.map((s) => [s, { start: s, accepted: 0, rateLimited: 0 }]));
   for (const row of rows) {
     const bucket = byStart.get(granularity === 'hour' ? row.hour : dayOf(row.hour));
@@ -49,7 +34,7 @@ function aggregate(rows: UsageRow[], starts: string[], granularity: 'hour' | 'da
   return [...byStart.values()];
 }
 
-const totalsOf = (buckets: UsageBucket[]) => ({
+const totalsOf = (buckets: UsageBucketBody[]) => ({
   accepted: buckets.reduce((a, b) => a + b.accepted, 0),
   rateLimited: buckets.reduce((a, b) => a + b.rateLimited, 0),
 });
@@ -92,7 +77,7 @@ export class UsageService {
     return this.clock.millis() - lastActivity >= this.staleAfterMs;
   }
 
-  async keyUsage(customerSlug: string, keyId: string, query: { from?: string; to?: string; granularity: 'hour' | 'day' }): Promise<KeyUsage> {
+  async keyUsage(customerSlug: string, keyId: string, query: { from?: string; to?: string; granularity: 'hour' | 'day' }): Promise<KeyUsageBody> {
     const key = isId('key', keyId) ? (await this.keys.list(customerSlug)).find((k) => k.id === keyId) : undefined;
     if (!key) throw new ApiError('not_found', 'This customer has no such key.');
     const { from, to } = this.window(query.from, query.to);
@@ -102,7 +87,7 @@ export class UsageService {
   }
 
   /** Every key of the customer over the last 30 days, with a daily series: one storage query for the usage. */
-  async customerUsage(customerSlug: string) {
+  async customerUsage(customerSlug: string): Promise<CustomerUsageBody> {
     const keys = await this.keys.list(customerSlug);
     const to = this.clock.now();
     const from = new Date(new Date(dayOf(to.toISOString())).getTime() - 29 * DAY);
