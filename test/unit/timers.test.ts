@@ -17,7 +17,11 @@ describe('NCRONTAB schedules', () => {
   });
 });
 
-describe('TimerScheduler', () => {
+describe('TimerScheduler (fake time)', () => {
+  // Croner schedules with setTimeout and reads Date: both are faked, and time moves only when told.
+  beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'], now: new Date('2026-05-01T10:00:00.400Z') }));
+  afterEach(() => jest.useRealTimers());
+
   it('runs a timer function on its schedule with a Timer object, and stops', async () => {
     const calls: Timer[] = [];
     const definition: TimerFunctionDefinition = {
@@ -31,14 +35,12 @@ describe('TimerScheduler', () => {
       calls.push(timer);
     });
     scheduler.start();
-    await new Promise((r) => setTimeout(r, 2300));
+    await jest.advanceTimersByTimeAsync(2_300); // the slots at :01, :02
     await scheduler.stop();
-    const count = calls.length;
-    expect(count).toBeGreaterThanOrEqual(1);
-    expect(calls[0]).toMatchObject({ isPastDue: false, schedule: { adjustForDST: false } });
-    expect(new Date(calls[0]!.scheduleStatus.next).getTime()).toBeGreaterThan(new Date(calls[0]!.scheduleStatus.lastUpdated).getTime());
-    await new Promise((r) => setTimeout(r, 1200));
-    expect(calls.length).toBe(count);
+    expect(calls.map((c) => c.scheduleStatus.lastUpdated)).toEqual(['2026-05-01T10:00:01.000Z', '2026-05-01T10:00:02.000Z']);
+    expect(calls[0]).toMatchObject({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { next: '2026-05-01T10:00:02.000Z' } });
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(calls).toHaveLength(2); // stopped: no run after stop()
   });
 
   it('runs runOnStartup functions at once', async () => {
