@@ -1,5 +1,5 @@
 import type { Portal } from './portal.js';
-import type { AuditEvent, KeyRequest } from './types.js';
+import type { AuditEvent, AuditPage, KeyRequest, RequestList } from './types.js';
 import { badge, byId, el, fillBody, timeCell } from './ui.js';
 
 /** The customer's key requests with their status, and the audit log (newest first, paged). */
@@ -27,7 +27,7 @@ function auditRow(event: AuditEvent): HTMLTableRowElement {
 async function loadAudit(portal: Portal, append: boolean): Promise<void> {
   const query = new URLSearchParams({ limit: '50' });
   if (append && cursor) query.set('cursor', cursor);
-  const page = await portal.api.get<{ events: AuditEvent[]; cursor: string | null }>(`/v1/customer-keys/audit?${query}`);
+  const page = await portal.api.get<AuditPage>(`/v1/customer-keys/audit?${query}`);
   const table = byId<HTMLTableElement>('audit-table');
   const rows = page.events.map(auditRow);
   if (append) table.tBodies[0]!.append(...rows);
@@ -37,7 +37,7 @@ async function loadAudit(portal: Portal, append: boolean): Promise<void> {
 }
 
 export async function loadActivity(portal: Portal): Promise<void> {
-  const { requests } = await portal.api.get<{ requests: KeyRequest[] }>('/v1/customer-keys/requests');
+  const { requests } = await portal.api.get<RequestList>('/v1/customer-keys/requests');
   fillBody(
     byId<HTMLTableElement>('requests-table'),
     requests.map((r) =>

@@ -1,5 +1,5 @@
 import type { Portal } from './portal.js';
-import type { Session } from './types.js';
+import type { Session, SessionPage } from './types.js';
 import { badge, byId, el, fillBody, timeCell } from './ui.js';
 
 /** The decisions explorer: the customer's ingested sessions, filterable by key label, paged. */
@@ -25,7 +25,7 @@ async function loadSessions(portal: Portal, append: boolean): Promise<void> {
   const label = byId<HTMLSelectElement>('decisions-label').value;
   if (label) query.set('keyLabel', label);
   if (append && cursor) query.set('cursor', cursor);
-  const page = await portal.api.get<{ sessions: Session[]; cursor: string | null }>(`/v1/sessions?${query}`);
+  const page = await portal.api.get<SessionPage>(`/v1/sessions?${query}`);
   const table = byId<HTMLTableElement>('decisions-table');
   if (append) table.tBodies[0]!.append(...page.sessions.map(row));
   else fillBody(table, page.sessions.map(row));

@@ -1,6 +1,6 @@
 import { ApiProblem } from './api.js';
 import { applyWriteState, type Portal } from './portal.js';
-import type { IssuedKey, Key } from './types.js';
+import type { IssuedKey, Key, ResetResult } from './types.js';
 import { badge, byId, confirmAction, el, fillBody, formatAgo, openDialog, showError, timeCell, toast } from './ui.js';
 
 /** The key table, Request New Key, the show-once dialog, revoke and reset. */
@@ -172,7 +172,7 @@ async function resetAll(portal: Portal): Promise<void> {
   });
   if (confirmed === undefined) return;
   try {
-    const result = await portal.api.post<{ keys: IssuedKey[] }>('/v1/customer-keys/reset');
+    const result = await portal.api.post<ResetResult>('/v1/customer-keys/reset');
     await showOnce(result.keys);
   } catch (error) {
     showError(error);

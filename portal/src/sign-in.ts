@@ -1,6 +1,6 @@
 import { ApiProblem, type Api } from './api.js';
 import { beginSignIn, storeToken } from './session.js';
-import type { Customer } from './types.js';
+import type { SignInChoices, SignInToken } from './types.js';
 import { byId, el, showError } from './ui.js';
 
 /**
@@ -34,9 +34,9 @@ export async function showSignIn(api: Api, onSignedIn: () => void, notice?: stri
     }
     return;
   }
-  let customers: Customer[];
+  let customers: SignInChoices['customers'];
   try {
-    ({ customers } = await api.get<{ customers: Customer[] }>('/v1/local/sign-in'));
+    ({ customers } = await api.get<SignInChoices>('/v1/local/sign-in'));
   } catch (error) {
     if (error instanceof ApiProblem && error.status === 404) {
       byId('sign-in-remote').hidden = false;
@@ -63,7 +63,7 @@ export async function showSignIn(api: Api, onSignedIn: () => void, notice?: stri
     const error = byId('sign-in-error');
     error.hidden = true;
     try {
-      const { token } = await api.post<{ token: string }>('/v1/local/sign-in', {
+      const { token } = await api.post<SignInToken>('/v1/local/sign-in', {
         role: role.value,
         ...(role.value === 'CustomerAdmin' ? { customer: customer.value } : {}),
         name: byId<HTMLInputElement>('sign-in-name').value,

@@ -1,16 +1,16 @@
 import type { Portal } from './portal.js';
-import type { Customer, KeyRequest, TenantKey } from './types.js';
+import type { CustomerList, QueuedRequest, StaffRequestQueue, TenantKey } from './types.js';
 import { byId, confirmAction, el, fillBody, formatDateTime, showError, timeCell, toast } from './ui.js';
 
 /** Staff: the queue of pending requests (execute, reject) and a customer's tenant-key state. */
 
-const ACTIONS: Record<KeyRequest['action'], string> = {
+const ACTIONS: Record<QueuedRequest['action'], string> = {
   'issue-key': 'Issue a key',
   'revoke-key': 'Revoke a key',
   'rotate-tenant-key': 'Rotate the master component',
 };
 
-async function execute(portal: Portal, request: KeyRequest): Promise<void> {
+async function execute(portal: Portal, request: QueuedRequest): Promise<void> {
   const rotation = request.action === 'rotate-tenant-key';
   const answer = await confirmAction({
     title: `Execute “${ACTIONS[request.action]}” for ${request.customer}?`,
@@ -30,7 +30,7 @@ async function execute(portal: Portal, request: KeyRequest): Promise<void> {
   await loadStaff(portal);
 }
 
-async function reject(portal: Portal, request: KeyRequest): Promise<void> {
+async function reject(portal: Portal, request: QueuedRequest): Promise<void> {
   const reason = await confirmAction({
     title: `Reject “${ACTIONS[request.action]}” for ${request.customer}?`,
     body: ['The customer sees the request as rejected, with your reason.'],
@@ -67,7 +67,7 @@ async function loadTenantKey(portal: Portal): Promise<void> {
 }
 
 export async function loadStaff(portal: Portal): Promise<void> {
-  const { requests } = await portal.api.get<{ requests: KeyRequest[] }>('/v1/staff/customer-keys/requests?status=pending');
+  const { requests } = await portal.api.get<StaffRequestQueue>('/v1/staff/customer-keys/requests?status=pending');
   fillBody(
     byId<HTMLTableElement>('staff-requests-table'),
     requests.map((r) => {
@@ -86,7 +86,7 @@ export async function loadStaff(portal: Portal): Promise<void> {
   byId('staff-requests-empty').hidden = requests.length > 0;
   const select = byId<HTMLSelectElement>('staff-customer');
   const previous = select.value;
-  const { customers } = await portal.api.get<{ customers: Customer[] }>('/v1/staff/customers');
+  const { customers } = await portal.api.get<CustomerList>('/v1/staff/customers');
   select.replaceChildren(el('option', { value: '' }, 'Choose a customer'), ...customers.map((c) => el('option', { value: c.slug }, `${c.name} (${c.slug}, ${c.plan})`)));
   select.value = customers.some((c) => c.slug === previous) ? previous : '';
   await loadTenantKey(portal);

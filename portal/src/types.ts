@@ -1,105 +1,22 @@
-/** The shapes of the portal API's answers the page reads (see /v1/openapi.json). */
+import type { CustomerUsage, OperationResponses, StaffRequestQueue } from './api-types.js';
 
-export interface Actor {
-  type: 'user' | 'key' | 'system';
-  id: string;
-  name: string;
-}
+/**
+ * The shapes of the portal API's answers the page reads, under the names the views use. All of
+ * them come from api-types.d.ts (declarations only: nothing is served for it), which the build generates from the API's OpenAPI document: a
+ * change to the API that the page does not follow fails the portal's build.
+ */
 
-export interface Key {
-  id: string;
-  displayPrefix: string;
-  label: string;
-  application: string;
-  type: 'primary' | 'secondary' | 'management';
-  environment: 'live' | 'test';
-  status: 'active' | 'revoked';
-  createdAt: string;
-  createdBy: Actor;
-  lastUsedAt: string | null;
-  stale: boolean;
-  revokedAt?: string | null;
-}
+export type { AuditEvent, AuditPage, CustomerUsage, IssuedKey, Key, KeyList, KeyRequest, ResetResult, Session, SessionPage, StaffRequestQueue, TenantKey } from './api-types.js';
 
-export interface KeyList {
-  customer: string;
-  sandbox: boolean;
-  activeKeyCount: number;
-  keyLimit: number;
-  keys: Key[];
-}
+/** One day of one key's usage (inline in the document, not a component of its own). */
+export type UsageBucket = CustomerUsage['keys'][number]['daily'][number];
 
-export interface IssuedKey {
-  key: string;
-  metadata: Key;
-}
+/** A request in the staff queue: a summary, without a KeyRequest's outcome fields. */
+export type QueuedRequest = StaffRequestQueue['requests'][number];
 
-export interface UsageBucket {
-  start: string;
-  accepted: number;
-  rateLimited: number;
-}
+export type RequestList = OperationResponses['customer-keys-request-list'];
+export type CustomerList = OperationResponses['staff-customers-list'];
 
-export interface CustomerUsage {
-  from: string;
-  to: string;
-  keys: Array<{
-    keyId: string;
-    label: string;
-    application: string;
-    status: 'active' | 'revoked';
-    lastUsedAt: string | null;
-    stale: boolean;
-    totals: { accepted: number; rateLimited: number };
-    daily: UsageBucket[];
-  }>;
-}
-
-export interface KeyRequest {
-  id: string;
-  customer: string;
-  action: 'issue-key' | 'revoke-key' | 'rotate-tenant-key';
-  status: 'pending' | 'executed' | 'rejected' | 'failed';
-  requestedBy: Actor;
-  requestedAt: string;
-  decidedBy?: Actor | null;
-  decidedAt?: string | null;
-  note?: string | null;
-  failure?: { code: string; detail: string } | null;
-}
-
-export interface AuditEvent {
-  id: string;
-  type: string;
-  at: string;
-  actor: Actor;
-  keyId: string | null;
-  details: Record<string, unknown> | null;
-}
-
-export interface Session {
-  sessionId: string;
-  serviceName: string | null;
-  keyLabel: string;
-  environment: 'live' | 'test';
-  sandbox: boolean;
-  spanCount: number;
-  firstReceivedAt: string;
-  lastReceivedAt: string;
-}
-
-export interface Customer {
-  slug: string;
-  name: string;
-  plan: string;
-}
-
-export interface TenantKey {
-  customer: string;
-  currentVersion: string;
-  previousVersion: string | null;
-  graceEndsAt: string | null;
-  inGrace: boolean;
-  rotatedAt: string | null;
-  requireComponent: boolean;
-}
+/** The local sign-in route documents one union of its GET answer (the choices) and its POST answer (a token). */
+export type SignInChoices = Extract<OperationResponses['local-sign-in-get'], { customers: unknown }>;
+export type SignInToken = Extract<OperationResponses['local-sign-in-post'], { token: unknown }>;
