@@ -101,10 +101,10 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const audit = new AuditTrail(repositories.audit ?? new TableAuditLog(storage), clock);
   const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000 });
 
-  // The authenticator trusts its cache only while the revocation feed is being read.
-  let listener: RevocationListener | undefined;
-  const authenticator = new KeyAuthenticator(keyRepository, clock, { ...config.authCache, trusted: () => listener?.trusted() ?? false });
-  listener = new RevocationListener({
+  // The authenticator trusts its cache only while the revocation feed is being read; the
+  // listener, built next, applies the feed to that cache.
+  const authenticator = new KeyAuthenticator(keyRepository, clock, { ...config.authCache, trusted: () => listener.trusted() });
+  const listener: RevocationListener = new RevocationListener({
     feed,
     apply: (entry) => (entry.reason === 'revoked' ? authenticator.revoke(entry.secretHash) : authenticator.evict(entry.secretHash)),
     clock,
@@ -115,7 +115,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const customers = new CustomerService(customerRepository, secrets, clock);
   const door = new ApiKeyDoor({
     authenticator,
-    components: new ComponentCheck(components, customers, clock),
+    components: new ComponentCheck(components, clock),
     failedAuth: new FailedAuthThrottle(config.authCache.failuresPerMinute, clock),
   });
   const keys = new KeyService({ keys: keyRepository, customers, components, authenticator, feed, audit, plans: config.plans, clock, log });
@@ -188,7 +188,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     usageStore,
     async dispose() {
       health.stop();
-      listener?.stop();
+      listener.stop();
       rateLimiter.stop();
       await usageRecorder.stop();
     },

@@ -54,9 +54,9 @@ async function load(options: autocannon.Options): Promise<autocannon.Result> {
 }
 
 /** Cycles through a list for autocannon requests (distinct keys or bodies per request). */
-function cycling<T>(items: T[], apply: (request: Record<string, any>, item: T) => void) {
+function cycling<T>(items: T[], apply: (request: autocannon.Request, item: T) => void): autocannon.Request[] {
   let i = 0;
-  return [{ setupRequest: (request: Record<string, any>) => (apply(request, items[i++ % items.length]!), request) }];
+  return [{ setupRequest: (request: autocannon.Request) => (apply(request, items[i++ % items.length]!), request) }];
 }
 
 /**

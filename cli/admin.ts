@@ -165,7 +165,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'token': {
-      const roles = (values.role ?? []) as string[];
+      const roles = (values.role ?? []);
       if (roles.length === 0) throw new UsageError('missing --role');
       const unknown = roles.filter((r) => !(PORTAL_ROLES as readonly string[]).includes(r));
       if (unknown.length > 0) throw new UsageError(`unknown role ${unknown.join(', ')} (use ${PORTAL_ROLES.join(' or ')})`);

@@ -4,7 +4,8 @@ import { ApiError } from '../shared/errors';
 import { queryObject, readJsonBody } from '../shared/http/body';
 import { describeError, invocationLogger } from '../shared/logging';
 import { parseInput } from '../shared/validation';
-import type { AnonymousHandler, HandlerContext, HttpFunctionDefinition, RequestContext, RouteInput, TimerFunctionDefinition } from '../shared/function-contract';
+import type { ZodType } from 'zod';
+import type { AnonymousHandler, BodyByParam, HandlerContext, HttpFunctionDefinition, RequestContext, RouteInput, TimerFunctionDefinition } from '../shared/function-contract';
 import { DOORS } from './doors';
 
 /**
@@ -29,10 +30,10 @@ export async function readInput(definition: HttpFunctionDefinition, request: Htt
     if (!parsed.success) throw new ApiError('not_found', 'Nothing here has that name.');
     params = parsed.data;
   }
-  const query = schemas.query ? parseInput(schemas.query, queryObject(request), 'query') : {};
+  const query: unknown = schemas.query ? parseInput(schemas.query, queryObject(request), 'query') : {};
   let body: unknown;
   if (schemas.body && request.method !== 'GET' && request.method !== 'HEAD') {
-    let schema = schemas.body;
+    let schema: ZodType | BodyByParam<unknown> = schemas.body;
     if ('by' in schema) {
       const value = String((params as Record<string, unknown>)[schema.by]);
       const chosen = Object.prototype.hasOwnProperty.call(schema.schemas, value) ? schema.schemas[value] : undefined;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { type z } from 'zod';
 import { json } from '../shared/http/responses';
 import { keyListView, toKeyBody } from '../shared/schemas/views';
 import type { HttpFunctionDefinition } from '../shared/function-contract';

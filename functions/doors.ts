@@ -2,7 +2,7 @@ import { withApiKey } from '../middleware/api-key';
 import { withLocalMode } from '../middleware/local-mode';
 import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
 import type { ErrorCode } from '../shared/errors';
-import type { AnonymousHandler, ApiKeyHandler, CustomerHandler, DoorName, HttpFunctionDefinition, StaffHandler } from '../shared/function-contract';
+import type { AnonymousHandler, DoorName, HttpFunctionDefinition } from '../shared/function-contract';
 
 /**
  * Each door a route can sit behind, described once: how it wraps a handler, the problems it can
@@ -54,19 +54,19 @@ export const DOORS: Record<DoorName, Door> = {
     codes: [...API_KEY_CODES, 'forbidden'],
     security: [{ ApiKeyHeader: [] }, { ApiKeyBearer: [] }],
     wrap: (definition, handler) =>
-      withApiKey(definition.auth === 'apiKey' && definition.keyTypes ? { keyTypes: definition.keyTypes } : {})(handler as ApiKeyHandler),
+      withApiKey(definition.auth === 'apiKey' && definition.keyTypes ? { keyTypes: definition.keyTypes } : {})(handler),
   },
   customer: {
     label: 'portal CustomerAdmin or management key',
     // A management key's refusals, a portal token's, and a bad X-Veriproof-Sandbox header.
     codes: [...API_KEY_CODES, 'unauthenticated', 'forbidden', 'validation_failed'],
     security: [{ PortalToken: [] }, { ManagementKeyHeader: [] }],
-    wrap: (_definition, handler) => withCustomerAccess()(handler as CustomerHandler),
+    wrap: (_definition, handler) => withCustomerAccess()(handler),
   },
   staff: {
     label: 'portal Staff',
     codes: ['unauthenticated', 'forbidden', 'dependency_unavailable'],
     security: [{ PortalToken: [] }],
-    wrap: (_definition, handler) => withStaff()(handler as StaffHandler),
+    wrap: (_definition, handler) => withStaff()(handler),
   },
 };

@@ -43,7 +43,7 @@ export const localSignIn = httpFunction({
       const customers = (await services.customers.list()).map(({ slug, name, plan }) => ({ slug, name, plan }));
       return json(200, { customers, roles: PORTAL_ROLES });
     }
-    const body = input.body!;
+    const body = input.body;
     const customer = body.role === 'CustomerAdmin' ? (await services.customers.require(body.customer)).slug : undefined;
     const token = await signLocalPortalToken(
       services.config.portal,

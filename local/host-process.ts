@@ -28,18 +28,18 @@ export async function startHostProcess(args: string[], env: Record<string, strin
   if (!existsSync(START_SCRIPT)) throw new Error(`${START_SCRIPT} is missing: build first (npm run build)`);
   const child = spawn(process.execPath, [START_SCRIPT, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => options.onLog?.(chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => options.onLog?.(chunk.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const deadline = Date.now() + 45_000;
-  let match: RegExpExecArray | null = null;
+  let match: RegExpExecArray | null;
   while (!(match = /listening on (http:\/\/localhost:\d+)/.exec(out))) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`start.js exited (${child.exitCode ?? child.signalCode}):\n${out}`);
     if (Date.now() > deadline) throw new Error(`start.js did not listen in time:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   // From here on stdout carries log lines only (a demo key, if any, was printed before).
-  child.stdout!.on('data', (chunk: Buffer) => options.onLog?.(chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => options.onLog?.(chunk.toString()));
   return {
     child,
     url: match[1]!,

@@ -140,8 +140,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       const native = new Request(url.toString(), {
         method,
         headers: forwardedHeaders(req),
-        ...(withBody ? { body: req as unknown as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
-      } as RequestInit);
+        ...(withBody ? { body: req, duplex: 'half' } : {}),
+      });
       request = new HttpRequest({ nativeRequest: native, params: match.params } as ConstructorParameters<typeof HttpRequest>[0]);
     } catch {
       req.resume();
@@ -274,7 +274,7 @@ async function writeHandlerResponse(res: ServerResponse, result: HttpResponseIni
 function plainResponse(init: HttpResponseInit): { status: number; headers: Record<string, string>; body: Buffer } | undefined {
   if (init.cookies?.length || (init.headers && (init.headers instanceof Headers || Array.isArray(init.headers)))) return undefined;
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries((init.headers ?? {}) as Record<string, string>)) headers[name.toLowerCase()] = String(value);
+  for (const [name, value] of Object.entries((init.headers ?? {}))) headers[name.toLowerCase()] = String(value);
   let body: Buffer;
   if (init.jsonBody !== undefined) {
     body = Buffer.from(JSON.stringify(init.jsonBody));

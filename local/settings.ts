@@ -38,11 +38,16 @@ function readValues(file: string): Record<string, string> {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, unknown> };
   } catch (error) {
-    throw new Error(`${file} is not valid JSON: ${(error as Error).message}`);
+    throw new Error(`${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(parsed.Values ?? {})) {
-    if (value !== null && value !== undefined) values[name] = String(value);
+    // local.settings.json values are strings, numbers or booleans; anything else is refused by name.
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new Error(`${file}: Values.${name} must be a string, a number or a boolean`);
+    }
+    values[name] = String(value);
   }
   return values;
 }

@@ -62,7 +62,7 @@ export function withHeaders(response: HttpResponseInit, extra: Record<string, st
   const own = response.headers;
   const headers: Record<string, string> = {};
   if (own instanceof Headers || Array.isArray(own)) {
-    new Headers(own as ConstructorParameters<typeof Headers>[0]).forEach((value, name) => (headers[name] = value));
+    new Headers(own).forEach((value, name) => (headers[name] = value));
   } else if (own) {
     for (const [name, value] of Object.entries(own)) headers[name.toLowerCase()] = String(value);
   }

@@ -117,8 +117,8 @@ export interface KeyIdentity {
   application: string;
   environment: KeyEnvironment;
   keyType: KeyType;
-  /** Undefined only on lookup rows written before components were checked. */
-  tenantKey: TenantKeyState | undefined;
+  /** The customer's master-component state, copied onto every lookup row (a row without it is corrupt). */
+  tenantKey: TenantKeyState;
   /** This key's own rate limit, when staff set one (else the plan's applies). */
   rateLimit?: RateLimitSetting;
 }

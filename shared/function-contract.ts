@@ -143,6 +143,9 @@ type Handler<C extends RequestContext, P, Q, B> = (request: HttpRequest, ctx: Ha
  * the binding (functions/bind.ts) applies that door and parses the declared input, so a handler
  * can forget neither.
  */
+// `any` by default so that the registry can list routes of every input type together: a handler
+// of typed input is not assignable to one of `unknown` input (parameters are contravariant).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type HttpFunctionDefinition<P = any, Q = any, B = any> =
   | (HttpFunctionBase<P, Q, B> & { auth: 'anonymous'; handler: Handler<RequestContext, P, Q, B> })
   | (HttpFunctionBase<P, Q, B> & { auth: 'local'; handler: Handler<RequestContext, P, Q, B> })

@@ -52,7 +52,7 @@ export async function showOnce(issued: IssuedKey[]): Promise<void> {
       // A property, not an attribute: the key never appears in the serialised DOM.
       field.value = key;
       const copy = el('button', { type: 'button', 'aria-label': `Copy key ${metadata.label}` }, 'Copy');
-      copy.addEventListener('click', async () => {
+      const copyKey = async () => {
         try {
           await navigator.clipboard.writeText(key);
         } catch {
@@ -61,7 +61,8 @@ export async function showOnce(issued: IssuedKey[]): Promise<void> {
         }
         copy.textContent = 'Copied';
         toast(`Copied the key “${metadata.label}”.`);
-      });
+      };
+      copy.addEventListener('click', () => void copyKey());
       return el('li', {}, el('strong', {}, metadata.label), el('div', { class: 'secret-row' }, field, copy));
     }),
   );
@@ -94,8 +95,12 @@ async function requestNewKey(portal: Portal): Promise<void> {
   const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const data = new FormData(form);
-    const label = String(data.get('label') ?? '').trim();
-    const application = String(data.get('application') ?? '').trim();
+    const field = (name: string) => {
+      const value = data.get(name);
+      return typeof value === 'string' ? value.trim() : '';
+    };
+    const label = field('label');
+    const application = field('application');
     setFieldError('label', label ? undefined : 'A label is required: it is how you will recognise this key later.');
     setFieldError('application', application ? undefined : 'Name the application that will send data with this key.');
     const taken = portal.keys?.keys.some((k) => k.status === 'active' && k.label.toLowerCase() === label.toLowerCase());
@@ -126,9 +131,10 @@ async function requestNewKey(portal: Portal): Promise<void> {
       }
     }
   };
-  form.addEventListener('submit', submit);
+  const onSubmit = (event: SubmitEvent) => void submit(event);
+  form.addEventListener('submit', onSubmit);
   await openDialog(dialog, byId('new-key-label'));
-  form.removeEventListener('submit', submit);
+  form.removeEventListener('submit', onSubmit);
   if (issued) {
     await showOnce([issued]);
     await loadKeys(portal);

@@ -58,7 +58,7 @@ export async function showSignIn(api: Api, onSignedIn: () => void, notice?: stri
   if (wired) return;
   wired = true;
   role.addEventListener('change', syncRole);
-  byId<HTMLFormElement>('sign-in-form').addEventListener('submit', async (event) => {
+  const signIn = async (event: SubmitEvent) => {
     event.preventDefault();
     const error = byId('sign-in-error');
     error.hidden = true;
@@ -74,5 +74,6 @@ export async function showSignIn(api: Api, onSignedIn: () => void, notice?: stri
     } catch (e) {
       showError(e, error);
     }
-  });
+  };
+  byId<HTMLFormElement>('sign-in-form').addEventListener('submit', (event) => void signIn(event));
 }

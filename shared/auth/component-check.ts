@@ -1,8 +1,7 @@
 import type { Clock } from '../clock';
-import { tenantKeyState, type KeyIdentity, type TenantKeyState } from '../domain';
+import type { KeyIdentity } from '../domain';
 import { isValidComponent } from '../keys/compound-key';
 import type { ComponentCache } from '../services/component-cache';
-import type { CustomerService } from '../services/customer-service';
 import { acceptedVersions, previousInGrace } from '../tenant-key/grace-policy';
 
 export type ComponentVerdict = 'accepted' | 'not_presented' | 'required' | 'mismatch';
@@ -25,7 +24,6 @@ export class ComponentCheck {
 
   constructor(
     private readonly cache: ComponentCache,
-    private readonly customers: CustomerService,
     private readonly clock: Clock,
   ) {}
 
@@ -35,7 +33,6 @@ export class ComponentCheck {
    */
   verifyCached(identity: KeyIdentity, presented: string | undefined): ComponentVerdict | undefined {
     const state = identity.tenantKey;
-    if (!state) return undefined;
     if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
     if (!isValidComponent(presented)) return 'mismatch';
     const current = this.cache.peek(identity.customerSlug, state.componentVersion);
@@ -53,7 +50,7 @@ export class ComponentCheck {
   async verify(identity: KeyIdentity, presented: string | undefined): Promise<ComponentVerdict> {
     const quick = this.verifyCached(identity, presented);
     if (quick !== undefined) return quick;
-    const state = await this.stateOf(identity);
+    const state = identity.tenantKey;
     if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
     if (!isValidComponent(presented)) return 'mismatch';
     let matched = false;
@@ -76,10 +73,6 @@ export class ComponentCheck {
     if (this.lastRefresh.size > REFRESH_MEMORY) this.lastRefresh.clear();
     this.lastRefresh.set(customerSlug, now);
     return true;
-  }
-
-  private async stateOf(identity: KeyIdentity): Promise<TenantKeyState> {
-    return identity.tenantKey ?? tenantKeyState(await this.customers.require(identity.customerSlug));
   }
 }
 

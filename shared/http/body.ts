@@ -15,7 +15,7 @@ export async function readBody(request: HttpRequest, maxBytes: number, tooLarge:
   if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) throw tooLarge();
   const stream = request.body;
   if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -124,7 +124,7 @@ function toIdentity(entry: KeyLookupEntry): KeyIdentity {
     application: entry.application,
     environment: entry.environment,
     keyType: entry.keyType,
-    tenantKey: entry.tenantKey ? Object.freeze({ ...entry.tenantKey }) : undefined,
+    tenantKey: Object.freeze({ ...entry.tenantKey }),
     ...(entry.rateLimit ? { rateLimit: Object.freeze({ ...entry.rateLimit }) } : {}),
   };
   return Object.freeze(identity);

@@ -5,7 +5,6 @@ import {
   type Actor,
   type ApiKeyRecord,
   type ApiKeyView,
-  type AuditEvent,
   type Customer,
   type Plan,
   type RateLimitSetting,

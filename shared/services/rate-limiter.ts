@@ -92,7 +92,7 @@ export class RateLimiter {
       if (this.stopped) return;
       const pressure = await this.sync();
       if (this.stopped) return;
-      this.timer = setTimeout(loop, pressure ? this.options.syncIntervalMs : this.options.idleSyncIntervalMs);
+      this.timer = setTimeout(() => void loop(), pressure ? this.options.syncIntervalMs : this.options.idleSyncIntervalMs);
       this.timer.unref();
     };
     void loop();

@@ -1,7 +1,6 @@
 import type { Clock } from '../clock';
-import type { AuditEvent, Customer, KeyRequest } from '../domain';
+import type { Customer, KeyRequest } from '../domain';
 import { ApiError } from '../errors';
-import { newId } from '../ids';
 import { generateComponent } from '../keys/compound-key';
 import type { Logger } from '../logging';
 import type { GraceSchedule } from '../ports/grace-schedule';

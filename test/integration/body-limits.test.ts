@@ -40,7 +40,9 @@ describe('request bodies are read after authentication, within each route bound'
           let code = '';
           try {
             code = (JSON.parse(body) as { code?: string }).code ?? '';
-          } catch {}
+          } catch {
+            // Not JSON (a connection cut mid-answer): no code to report.
+          }
           resolve({ status: res.statusCode ?? 0, code, sentWhenAnswered, connection: res.headers.connection });
         });
       });

@@ -1,3 +1,7 @@
+import type { TableClient } from '@azure/data-tables';
+import { CorruptRowError } from '../../shared/adapters/table/rows';
+import { PROFILE_ROW, TableCustomerRepository } from '../../shared/adapters/table/table-customer-repository';
+import { TableKeyRepository, keyRowKey, lookupPartition } from '../../shared/adapters/table/table-key-repository';
 import { hashSecret } from '../../shared/keys/compound-key';
 import type { ServiceContext } from '../../shared/services/context';
 import { op } from '../support/portal';
@@ -105,6 +109,47 @@ describe('keys on Table Storage (Azurite)', () => {
   it('refuses a second customer with the same slug', async () => {
     const { customer } = await customerWithKey(services);
     await expect(services.customers.create({ slug: customer.slug, name: 'Again', plan: 'pro' })).rejects.toMatchObject({ code: 'customer_exists' });
+  });
+});
+
+/** No older row format is tolerated: a row lacking what the code always writes fails loudly. */
+describe('rows the code would never write', () => {
+  let services: ServiceContext;
+  beforeAll(async () => {
+    services = testServices({ AUTH_CACHE_TTL_SECONDS: '0' });
+    await services.storage.ensureTables();
+  });
+
+  /** Replaces a row with a changed copy (Replace drops the properties the copy lacks). */
+  async function rewrite(table: TableClient, pk: string, rk: string, change: (row: Record<string, unknown>) => Record<string, unknown>) {
+    const { etag: _etag, timestamp: _timestamp, ...row } = await table.getEntity<Record<string, unknown>>(pk, rk);
+    await table.updateEntity({ ...change(row), partitionKey: pk, rowKey: rk }, 'Replace');
+  }
+
+  const without =
+    (...names: string[]) =>
+    (row: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(row).filter(([name]) => !names.includes(name)));
+
+  it('a lookup row without the master-component state', async () => {
+    const { secret } = await customerWithKey(services);
+    const hash = hashSecret(secret);
+    const drop = without('componentVersion', 'previousComponentVersion', 'graceEndsAt', 'requireComponent');
+    await rewrite(services.storage.clients.keyLookup, lookupPartition(hash), hash, drop);
+    await expect(new TableKeyRepository(services.storage).findByHash(hash)).rejects.toThrow(CorruptRowError);
+  });
+
+  it('a customer row without its count of active keys, read or counted against', async () => {
+    const { customer } = await customerWithKey(services);
+    await rewrite(services.storage.clients.customers, customer.slug, PROFILE_ROW, without('activeKeyCount'));
+    await expect(new TableCustomerRepository(services.storage).get(customer.slug)).rejects.toThrow(CorruptRowError);
+    await expect(services.keys.issue(customer.slug, { label: 'second', application: 'a' }, op())).rejects.toThrow(CorruptRowError);
+  });
+
+  it('an actor held as a plain name', async () => {
+    const { customer, keyId } = await customerWithKey(services);
+    await rewrite(services.storage.clients.customers, customer.slug, keyRowKey(keyId), (row) => ({ ...row, createdBy: 'alice' }));
+    await expect(new TableKeyRepository(services.storage).list(customer.slug)).rejects.toThrow(CorruptRowError);
   });
 });
 

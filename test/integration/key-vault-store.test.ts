@@ -1,4 +1,6 @@
 import { SecretClient } from '@azure/keyvault-secrets';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { KeyVaultSecretStore, componentSecretName } from '../../shared/adapters/keyvault/key-vault-secret-store';
 import { DependencyUnavailableError } from '../../shared/errors';
 import { FAKE_VAULT_URL, FakeCredential, FakeKeyVault } from '../support/key-vault-fake';
@@ -52,5 +54,35 @@ describe('KeyVaultSecretStore (real SecretClient, fake vault)', () => {
     };
     const client = new SecretClient(FAKE_VAULT_URL, credential, { httpClient: new FakeKeyVault(), retryOptions: { maxRetries: 0 } });
     await expect(new KeyVaultSecretStore(client, 2000).getComponent('acme')).rejects.toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('gives up on a vault that does not answer within its timeout, as DependencyUnavailableError', async () => {
+    // Accepts the connection and never answers: not even the TLS handshake completes.
+    const silent = createServer(() => undefined).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const { port } = silent.address() as { port: number };
+      const client = new SecretClient(`https://127.0.0.1:${port}`, new FakeCredential(), { retryOptions: { maxRetries: 0 } });
+      const started = Date.now();
+      await expect(new KeyVaultSecretStore(client, 200).getComponent('acme')).rejects.toBeInstanceOf(DependencyUnavailableError);
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  // A programming error must surface as itself (a 500 with its stack logged), not as "retry later".
+  it('passes a request the vault refuses as malformed (400) through unchanged', async () => {
+    const { vault, store } = setup();
+    vault.failure = 400;
+    const error = await store.getComponent('acme').catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+    expect(error).toMatchObject({ name: 'RestError', statusCode: 400 });
+  });
+
+  it('passes a TypeError raised under the client through unchanged', async () => {
+    const bug = new TypeError("Cannot read properties of undefined (reading 'token')");
+    const client = new SecretClient(FAKE_VAULT_URL, { getToken: () => Promise.reject(bug) }, { httpClient: new FakeKeyVault(), retryOptions: { maxRetries: 0 } });
+    await expect(new KeyVaultSecretStore(client, 2000).getComponent('acme')).rejects.toBe(bug);
   });
 });

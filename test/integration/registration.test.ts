@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { functionDefinitions } from '../../functions/registry';
 import { testEnv } from '../support/services';
+
+const readJson = <T>(file: string): T => JSON.parse(readFileSync(join(__dirname, '../..', file), 'utf8')) as T;
 
 /**
  * What the Functions host receives: the real `app.http` / `app.timer` of @azure/functions
@@ -29,6 +33,8 @@ describe('production registration (functions/index.ts)', () => {
   beforeAll(() => {
     Object.assign(process.env, testEnv());
     jest.isolateModules(() => {
+      // Loading the entry point registers every function with the (mocked) app: that is the test.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       require('../../functions/index');
     });
   });
@@ -50,7 +56,7 @@ describe('production registration (functions/index.ts)', () => {
   });
 
   it('turns on HTTP streams before registering, so no body is read before its handler asks', () => {
-    const source = require('node:fs').readFileSync(require.resolve('../../functions/index.ts'), 'utf8') as string;
+    const source = readFileSync(join(__dirname, '../../functions/index.ts'), 'utf8');
     const setup = source.indexOf('app.setup({ enableHttpStream: true })');
     expect(setup).toBeGreaterThan(0);
     expect(setup).toBeLessThan(source.indexOf('registerFunctions(functionDefinitions'));
@@ -68,7 +74,7 @@ describe('production registration (functions/index.ts)', () => {
   });
 
   it('has routes without a leading slash (host.json routePrefix is empty) and unique names', () => {
-    const host = require('../../host.json') as { extensions: { http: { routePrefix: string } } };
+    const host = readJson<{ extensions: { http: { routePrefix: string } } }>('host.json');
     expect(host.extensions.http.routePrefix).toBe('');
     const names = functionDefinitions.map((d) => d.name);
     expect(new Set(names).size).toBe(names.length);
@@ -78,13 +84,13 @@ describe('production registration (functions/index.ts)', () => {
 
 describe('func start compatibility', () => {
   it('has the files Core Tools reads', () => {
-    const pkg = require('../../package.json') as { main: string; engines: { node: string } };
+    const pkg = readJson<{ main: string; engines: { node: string } }>('package.json');
     expect(pkg.main).toBe('dist/functions/*.js');
     expect(pkg.engines.node).toMatch(/22/);
-    const host = require('../../host.json') as { version: string; extensionBundle: { id: string; version: string } };
+    const host = readJson<{ version: string; extensionBundle: { id: string; version: string } }>('host.json');
     expect(host.version).toBe('2.0');
     expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
-    const sample = require('../../local.settings.sample.json') as { Values: Record<string, string> };
+    const sample = readJson<{ Values: Record<string, string> }>('local.settings.sample.json');
     expect(sample.Values).toMatchObject({ FUNCTIONS_WORKER_RUNTIME: 'node', AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
   });
 });

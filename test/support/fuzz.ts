@@ -53,7 +53,10 @@ const headerValue = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 200 }),
   fc.integer({ min: 1, max: 8192 }).map((n) => 'x'.repeat(n)),
   fc.constantFrom('Bearer', 'Bearer ', 'Basic abc', 'vp_cust_', 'vp_cust_a.b.c', '\t', ''),
-).map((v) => v.replace(/[\r\n\u0000-\u0008\u000a-\u001f\u007f]/g, ''));
+)
+  // Header values cannot carry control characters: the generator leaves them out (others test them).
+  // eslint-disable-next-line no-control-regex
+  .map((v) => v.replace(/[\r\n\u0000-\u0008\u000a-\u001f\u007f]/g, ''));
 
 const body = fc.oneof(
   fc.constant(undefined),

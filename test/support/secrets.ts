@@ -45,7 +45,7 @@ export function startCapture(): void {
     stream.write = ((chunk: unknown, ...rest: unknown[]) => {
       chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
       return original(chunk, ...rest);
-    }) as typeof stream.write;
+    });
   }
 }
 

@@ -37,7 +37,7 @@ async function setup() {
     const handler = bindHttpFunction(definition, () => services);
     const request = new HttpRequest({ method: definition.methods[0]!, url: `http://localhost${samplePath(definition)}`, headers });
     const response = (await handler(request, new InvocationContext({ invocationId: 'req-1', logHandler: () => {} }))) as HttpResponseInit;
-    return { status: response.status, headers: new Headers(response.headers as Record<string, string>), body: response.jsonBody as Record<string, unknown> };
+    return { status: response.status, headers: new Headers(response.headers), body: response.jsonBody as Record<string, unknown> };
   };
   return { ...env, fixtures, issued, call };
 }

@@ -4,14 +4,14 @@ import { ApiError, DependencyUnavailableError, ERROR_CATALOGUE, STATUS_BY_CODE, 
 import { OtlpDecodeError } from '../../shared/otlp/trace-request';
 import { memoryServices } from '../support/memory-services';
 
-function run(thrown: unknown) {
+function run(thrown: unknown): Promise<{ response: HttpResponseInit; logs: string[] }> {
   const { services } = memoryServices();
   const logs: string[] = [];
   const handler = withErrorBoundary(() => services)(async () => {
     throw thrown;
   });
   const invocation = new InvocationContext({ invocationId: 'inv-7', logHandler: (_level, ...args) => logs.push(args.join(' ')) });
-  return Promise.resolve(handler(new HttpRequest({ method: 'GET', url: 'http://localhost/x' }), invocation)).then((response) => ({ response: response as HttpResponseInit, logs }));
+  return Promise.resolve(handler(new HttpRequest({ method: 'GET', url: 'http://localhost/x' }), invocation)).then((response) => ({ response, logs }));
 }
 
 describe('error catalogue', () => {

@@ -15,7 +15,7 @@ const identity = (rateLimit?: { requestsPerSecond: number; burst: number }, keyI
   application: 'web',
   environment: 'live',
   keyType: 'secondary',
-  tenantKey: undefined,
+  tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
   ...(rateLimit ? { rateLimit } : {}),
 });
 

@@ -26,6 +26,7 @@ function setup(feedClock?: ManualClock) {
   const repo = new MemoryKeyRepository(new MemoryCustomerRepository());
   repo.lookups.set('h1', entry);
   const feed = new MemoryRevocationFeed(feedClock ?? clock);
+  // eslint-disable-next-line prefer-const -- assigned after `auth`, which reads it lazily
   let listener: RevocationListener | undefined;
   const auth = new KeyAuthenticator(repo, clock, { ttlMs: 300_000, maxEntries: 100, trusted: () => listener!.trusted() });
   const listen = () =>

@@ -1,7 +1,6 @@
-import { RestError } from '@azure/core-rest-pipeline';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { DependencyUnavailableError } from '../../errors';
 import type { ComponentVersion, SecretStore } from '../../ports/secret-store';
+import { absentIfNotFound, toDependencyError } from '../azure-errors';
 
 /** One secret per customer; its versions are the customer's components. */
 export const componentSecretName = (customerSlug: string): string => `customer-${customerSlug}-component`;
@@ -26,43 +25,42 @@ export class KeyVaultSecretStore implements SecretStore {
         abortSignal: AbortSignal.timeout(this.timeoutMs),
       }),
     );
-    if (!secret?.properties.version || secret.value === undefined) throw new Error('Key Vault returned a secret without a version');
+    if (!secret.properties.version || secret.value === undefined) throw new Error('Key Vault returned a secret without a version');
     return { version: secret.properties.version, value: secret.value };
   }
 
+  /** A missing or disabled version reads as `undefined`. */
   async getComponent(customerSlug: string, version?: string): Promise<ComponentVersion | undefined> {
-    const secret = await this.call(() =>
-      this.client.getSecret(componentSecretName(customerSlug), {
-        ...(version ? { version } : {}),
-        abortSignal: AbortSignal.timeout(this.timeoutMs),
-      }),
+    const secret = await absentIfNotFound(
+      this.call(() =>
+        this.client.getSecret(componentSecretName(customerSlug), {
+          ...(version ? { version } : {}),
+          abortSignal: AbortSignal.timeout(this.timeoutMs),
+        }),
+      ),
     );
     if (!secret?.value || !secret.properties.version) return undefined;
     return { version: secret.properties.version, value: secret.value };
   }
 
+  /** A version that is gone has nothing left to disable. */
   async disableComponent(customerSlug: string, version: string): Promise<void> {
-    await this.call(() =>
-      this.client.updateSecretProperties(componentSecretName(customerSlug), version, {
-        enabled: false,
-        abortSignal: AbortSignal.timeout(this.timeoutMs),
-      }),
+    await absentIfNotFound(
+      this.call(() =>
+        this.client.updateSecretProperties(componentSecretName(customerSlug), version, {
+          enabled: false,
+          abortSignal: AbortSignal.timeout(this.timeoutMs),
+        }),
+      ),
     );
   }
 
-  /** Not found (or disabled) is `undefined`; outages and server errors become DependencyUnavailableError. */
-  private async call<T>(operation: () => Promise<T>): Promise<T | undefined> {
+  /** Outages, server errors and a refused identity become DependencyUnavailableError (see toDependencyError). */
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      const status = error instanceof RestError ? error.statusCode : undefined;
-      if (status === 404) return undefined;
-      if (status === 403 && /disabled/i.test((error as Error).message)) return undefined;
-      // 401/403 here means the app's identity lacks its role on the vault (a deployment fault): 503.
-      if (status === undefined || status === 401 || status === 403 || status === 408 || status === 429 || status >= 500 || (error as Error).name === 'AbortError') {
-        throw new DependencyUnavailableError('key vault', error);
-      }
-      throw error;
+      throw toDependencyError('key vault', error);
     }
   }
 }

@@ -18,7 +18,11 @@ export class MemoryUsageStore implements UsageStore {
 
   async prune(before: string): Promise<number> {
     let removed = 0;
-    for (const [k, r] of this.rows) if (r.hour < before) (this.rows.delete(k), removed++);
+    for (const [k, r] of this.rows) {
+      if (r.hour >= before) continue;
+      this.rows.delete(k);
+      removed++;
+    }
     return removed;
   }
 }

@@ -9,16 +9,28 @@ export function withoutUndefined<T extends object>(entity: T): T {
   return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined)) as T;
 }
 
-export const actorToText = (actor: Actor): string => JSON.stringify({ type: actor.type, id: actor.id, name: actor.name });
-export function actorFromText(text: string | undefined): Actor | undefined {
-  if (!text) return undefined;
-  try {
-    const actor = JSON.parse(text) as Actor;
-    if (actor && typeof actor === 'object' && typeof actor.id === 'string') return actor;
-  } catch {
-    // Rows written before actors were structured hold a plain name.
+/**
+ * A row that lacks what the code always writes, or holds it in a form the code never writes.
+ * There is no older row format to tolerate, so reading one is a fault to look into (a 500 with
+ * this error in the log), never something to guess around.
+ */
+export class CorruptRowError extends Error {
+  constructor(detail: string) {
+    super(`Corrupt row: ${detail}`);
+    this.name = 'CorruptRowError';
   }
-  return { type: 'system', id: text, name: text };
+}
+
+export const actorToText = (actor: Actor): string => JSON.stringify({ type: actor.type, id: actor.id, name: actor.name });
+export function actorFromText(text: string): Actor {
+  let actor: Partial<Actor> | null = null;
+  try {
+    actor = JSON.parse(text) as Partial<Actor> | null;
+  } catch {
+    // Not JSON: reported below like any other value that is not an actor.
+  }
+  if (!actor || typeof actor !== 'object' || typeof actor.id !== 'string') throw new CorruptRowError('an actor column does not hold an actor');
+  return actor as Actor;
 }
 
 /** Full-jitter exponential backoff between optimistic-concurrency retries. */
@@ -63,7 +75,7 @@ export function toAuditEvent(row: AuditEntity): AuditEvent {
     customerSlug: row.partitionKey,
     type: row.type as AuditEventType,
     at: row.at,
-    actor: actorFromText(row.actor)!,
+    actor: actorFromText(row.actor),
     keyId: row.keyId,
     keyRequestId: row.keyRequestId,
     requestId: row.requestId,

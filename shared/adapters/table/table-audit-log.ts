@@ -1,8 +1,8 @@
 import { odata } from '@azure/data-tables';
 import type { AuditEvent } from '../../domain';
 import type { AuditLog, Page } from '../../ports/audit-log';
+import { statusOf } from '../azure-errors';
 import { AUDIT_PREFIX, INVALID_CURSOR, auditEntity, decodeCursor, encodeCursor, toAuditEvent, type AuditEntity } from './rows';
-import { statusOf } from './table-storage';
 import type { TableStorage } from './table-storage';
 
 /**

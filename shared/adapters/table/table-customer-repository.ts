@@ -1,8 +1,9 @@
 import { odata } from '@azure/data-tables';
 import type { Customer, Plan } from '../../domain';
 import type { CustomerPatch, CustomerRepository } from '../../ports/customer-repository';
-import { backoff, withoutUndefined } from './rows';
-import { statusOf, type TableStorage } from './table-storage';
+import { absentIfNotFound, statusOf } from '../azure-errors';
+import { CorruptRowError, backoff, withoutUndefined } from './rows';
+import type { TableStorage } from './table-storage';
 
 /** Row key of a customer's profile row inside its partition (the customer's slug). */
 export const PROFILE_ROW = 'customer';
@@ -15,8 +16,7 @@ export type CustomerEntity = {
   plan: string;
   componentVersion: string;
   createdAt: string;
-  /** Absent on rows written before the count was kept; the key adapter recounts then. */
-  activeKeyCount?: number;
+  activeKeyCount: number;
   keyLimitOverride?: number;
   previousComponentVersion?: string;
   graceEndsAt?: string;
@@ -33,7 +33,7 @@ export function toCustomer(row: CustomerEntity): Customer {
     plan: row.plan as Plan,
     componentVersion: row.componentVersion,
     createdAt: row.createdAt,
-    activeKeyCount: row.activeKeyCount ?? 0,
+    activeKeyCount: activeKeyCountOf(row),
     keyLimitOverride: typeof row.keyLimitOverride === 'number' ? row.keyLimitOverride : undefined,
     previousComponentVersion: row.previousComponentVersion || undefined,
     graceEndsAt: row.graceEndsAt || undefined,
@@ -41,6 +41,12 @@ export function toCustomer(row: CustomerEntity): Customer {
     requireComponent: row.requireComponent === true,
     autoRevokeStaleKeys: row.autoRevokeStaleKeys === true,
   };
+}
+
+/** The count the key adapter keeps in step with the key rows; a profile row is never written without it. */
+export function activeKeyCountOf(row: CustomerEntity): number {
+  if (typeof row.activeKeyCount !== 'number') throw new CorruptRowError(`the profile row of customer ${row.partitionKey} has no activeKeyCount`);
+  return row.activeKeyCount;
 }
 
 export function customerEntity(customer: Customer): CustomerEntity {
@@ -131,12 +137,7 @@ export class TableCustomerRepository implements CustomerRepository {
     throw new Error('customer update: the customer row kept changing under concurrent updates');
   }
 
-  private async getRow(slug: string): Promise<(CustomerEntity & { etag: string }) | undefined> {
-    try {
-      return await this.storage.call((o) => this.table.getEntity<CustomerEntity>(slug, PROFILE_ROW, o));
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
+  private getRow(slug: string): Promise<(CustomerEntity & { etag: string }) | undefined> {
+    return absentIfNotFound(this.storage.call((o) => this.table.getEntity<CustomerEntity>(slug, PROFILE_ROW, o)));
   }
 }

@@ -1,6 +1,7 @@
 import { odata } from '@azure/data-tables';
 import type { GraceEntry, GraceSchedule } from '../../ports/grace-schedule';
-import { statusOf, type TableStorage } from './table-storage';
+import { absentIfNotFound } from '../azure-errors';
+import type { TableStorage } from './table-storage';
 
 const PARTITION = 'grace';
 /** ISO 8601 times sort as text, so the row key orders entries by grace end. */
@@ -25,11 +26,7 @@ export class TableGraceSchedule implements GraceSchedule {
 
   async remove(entry: GraceEntry): Promise<void> {
     await this.storage.step('grace.remove');
-    try {
-      await this.storage.call((o) => this.table.deleteEntity(PARTITION, rowKey(entry), o));
-    } catch (error) {
-      if (statusOf(error) !== 404) throw error;
-    }
+    await absentIfNotFound(this.storage.call((o) => this.table.deleteEntity(PARTITION, rowKey(entry), o)));
   }
 
   async due(now: Date): Promise<GraceEntry[]> {

@@ -8,9 +8,10 @@ import type {
   ReplaceOutcome,
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
-import { actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
-import { PROFILE_ROW, toCustomer, type CustomerEntity } from './table-customer-repository';
-import { statusOf, type TableStorage } from './table-storage';
+import { absentIfNotFound, statusOf } from '../azure-errors';
+import { CorruptRowError, actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
+import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
+import type { TableStorage } from './table-storage';
 
 const KEY_ROW_PREFIX = 'key_';
 /** The first character after `key_` in ASCII order: the exclusive upper bound of a key-row range query. */
@@ -73,11 +74,11 @@ type LookupEntity = {
   environment: string;
   keyType: string;
   status: string;
-  /** The customer's master-component state ('' for none); absent on rows written before it was kept. */
-  componentVersion?: string;
-  previousComponentVersion?: string;
-  graceEndsAt?: string;
-  requireComponent?: boolean;
+  /** The customer's master-component state (see tenantKeyColumns; '' for no previous version or grace end). */
+  componentVersion: string;
+  previousComponentVersion: string;
+  graceEndsAt: string;
+  requireComponent: boolean;
   rateLimitRps?: number;
   rateLimitBurst?: number;
 };
@@ -88,6 +89,17 @@ const tenantKeyColumns = (state: TenantKeyState) => ({
   graceEndsAt: state.graceEndsAt ?? '',
   requireComponent: state.requireComponent,
 });
+
+/** The state the door checks components against: every lookup row is written with it. */
+function tenantKeyOf(row: LookupEntity): TenantKeyState {
+  if (!row.componentVersion) throw new CorruptRowError(`the lookup row of key ${row.keyId} has no master-component state`);
+  return {
+    componentVersion: row.componentVersion,
+    previousComponentVersion: row.previousComponentVersion || undefined,
+    graceEndsAt: row.graceEndsAt || undefined,
+    requireComponent: row.requireComponent === true,
+  };
+}
 
 function keyEntity(record: ApiKeyRecord): KeyEntity {
   return withoutUndefined({
@@ -124,9 +136,9 @@ function toRecord(row: KeyEntity): ApiKeyRecord {
     secretHash: row.secretHash,
     status: row.status as KeyStatus,
     createdAt: row.createdAt,
-    createdBy: actorFromText(row.createdBy)!,
+    createdBy: actorFromText(row.createdBy),
     revokedAt: row.revokedAt,
-    revokedBy: actorFromText(row.revokedBy),
+    revokedBy: row.revokedBy ? actorFromText(row.revokedBy) : undefined,
     lastUsedAt: row.lastUsedAt,
     rateLimit: rateLimitOf(row),
   });
@@ -153,15 +165,15 @@ export class TableKeyRepository implements KeyRepository {
     const pk = record.customerSlug;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       await backoff(attempt);
-      const customer = await this.getRow<CustomerEntity>(pk, PROFILE_ROW);
-      if (!customer) return 'customer_missing';
-      const count = customer.activeKeyCount ?? (await this.countActive(pk));
-      if (count >= options.keyLimit(toCustomer(customer))) return 'key_limit_reached';
+      const row = await this.getRow<CustomerEntity>(pk, PROFILE_ROW);
+      if (!row) return 'customer_missing';
+      const customer = toCustomer(row);
+      if (customer.activeKeyCount >= options.keyLimit(customer)) return 'key_limit_reached';
       try {
         await this.storage.call((o) =>
           this.customers.submitTransaction(
             [
-              ['update', { partitionKey: pk, rowKey: PROFILE_ROW, activeKeyCount: count + 1 }, 'Merge', { etag: customer.etag }],
+              ['update', { partitionKey: pk, rowKey: PROFILE_ROW, activeKeyCount: customer.activeKeyCount + 1 }, 'Merge', { etag: row.etag }],
               ['create', { partitionKey: pk, rowKey: labelRowKey(record.label), keyId: record.id }],
               ['create', keyEntity(record)],
               ['create', auditEntity(options.audit)],
@@ -181,6 +193,7 @@ export class TableKeyRepository implements KeyRepository {
   }
 
   async insertLookup(lookup: KeyLookupEntry): Promise<void> {
+    if (!lookup.tenantKey) throw new Error(`key ${lookup.keyId}: a lookup row is never written without its customer's master-component state`);
     await this.storage.step('keys.insertLookup');
     const row: LookupEntity = {
       partitionKey: lookupPartition(lookup.secretHash),
@@ -194,7 +207,7 @@ export class TableKeyRepository implements KeyRepository {
       environment: lookup.environment,
       keyType: lookup.keyType,
       status: lookup.status,
-      ...(lookup.tenantKey ? tenantKeyColumns(lookup.tenantKey) : {}),
+      ...tenantKeyColumns(lookup.tenantKey),
       ...(lookup.rateLimit ? rateLimitColumns(lookup.rateLimit) : {}),
     };
     await this.storage.call((o) => this.lookups.createEntity(row, o));
@@ -202,11 +215,7 @@ export class TableKeyRepository implements KeyRepository {
 
   async deleteLookup(secretHash: string): Promise<void> {
     await this.storage.step('keys.deleteLookup');
-    try {
-      await this.storage.call((o) => this.lookups.deleteEntity(lookupPartition(secretHash), secretHash, o));
-    } catch (error) {
-      if (statusOf(error) !== 404) throw error;
-    }
+    await absentIfNotFound(this.storage.call((o) => this.lookups.deleteEntity(lookupPartition(secretHash), secretHash, o)));
   }
 
   async markRevoked(
@@ -227,8 +236,7 @@ export class TableKeyRepository implements KeyRepository {
         ['create', auditEntity(options.audit)],
       ];
       if (customer) {
-        const count = customer.activeKeyCount ?? (await this.countActive(customerSlug));
-        actions.push(['update', { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, count - 1) }, 'Merge', { etag: customer.etag }]);
+        actions.push(['update', { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, activeKeyCountOf(customer) - 1) }, 'Merge', { etag: customer.etag }]);
       }
       if (label && label.keyId === keyId) actions.push(['delete', { partitionKey: customerSlug, rowKey: label.rowKey }]);
       try {
@@ -301,15 +309,10 @@ export class TableKeyRepository implements KeyRepository {
   }
 
   async findByHash(secretHash: string): Promise<KeyLookupEntry | undefined> {
-    let row: LookupEntity;
-    try {
-      row = await this.storage.call((o) =>
-        this.lookups.getEntity<LookupEntity>(lookupPartition(secretHash), secretHash, o),
-      );
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
+    const row = await absentIfNotFound(
+      this.storage.call((o) => this.lookups.getEntity<LookupEntity>(lookupPartition(secretHash), secretHash, o)),
+    );
+    if (!row) return undefined;
     // The store matched on the row key already; compare again in constant time so a
     // storage or emulator quirk (case folding, say) can never let a different hash through.
     const stored = Buffer.from(row.rowKey, 'utf8');
@@ -327,14 +330,7 @@ export class TableKeyRepository implements KeyRepository {
       application: row.application,
       environment: row.environment as KeyEnvironment,
       keyType: row.keyType as KeyType,
-      tenantKey: row.componentVersion
-        ? {
-            componentVersion: row.componentVersion,
-            previousComponentVersion: row.previousComponentVersion || undefined,
-            graceEndsAt: row.graceEndsAt || undefined,
-            requireComponent: row.requireComponent === true,
-          }
-        : undefined,
+      tenantKey: tenantKeyOf(row),
       rateLimit: rateLimitOf(row),
     };
   }
@@ -360,13 +356,12 @@ export class TableKeyRepository implements KeyRepository {
         throw error;
       }
       if (key.status === 'active') {
-        await this.storage
-          .call((o) =>
+        // Absent when the key was revoked meanwhile: nothing to copy to.
+        await absentIfNotFound(
+          this.storage.call((o) =>
             this.lookups.updateEntity({ partitionKey: lookupPartition(key.secretHash), rowKey: key.secretHash, ...rateLimitColumns(setting) }, 'Merge', { ...o, etag: '*' }),
-          )
-          .catch((error: unknown) => {
-            if (statusOf(error) !== 404) throw error; // revoked meanwhile: nothing to copy to
-          });
+          ),
+        );
       }
       return { ...toRecord(key), rateLimit: setting };
     }
@@ -381,9 +376,8 @@ export class TableKeyRepository implements KeyRepository {
         const actions: TransactionAction[] = keys
           .slice(i, i + 100)
           .map((k) => ['update', { partitionKey: customerSlug, rowKey: keyRowKey(k.keyId), lastUsedAt: k.hour }, 'Merge', { etag: '*' }]);
-        await this.storage.call((o) => this.customers.submitTransaction(actions, o)).catch((error: unknown) => {
-          if (statusOf(error) !== 404) throw error; // a key row that is gone (never, but harmless)
-        });
+        // Absent when a key row is gone (never, but harmless).
+        await absentIfNotFound(this.storage.call((o) => this.customers.submitTransaction(actions, o)));
       }
     }
   }
@@ -391,32 +385,20 @@ export class TableKeyRepository implements KeyRepository {
   async refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void> {
     await this.storage.step('keys.refreshLookups');
     for (const hash of secretHashes) {
-      try {
-        // Merge requires the row to exist, so a lookup deleted by a revocation is never recreated.
-        await this.storage.call((o) =>
+      // Merge requires the row to exist, so a lookup deleted by a revocation is never recreated.
+      await absentIfNotFound(
+        this.storage.call((o) =>
           this.lookups.updateEntity(
             { partitionKey: lookupPartition(hash), rowKey: hash, plan: data.plan, ...tenantKeyColumns(data.tenantKey) },
             'Merge',
             { ...o, etag: '*' },
           ),
-        );
-      } catch (error) {
-        if (statusOf(error) !== 404) throw error;
-      }
+        ),
+      );
     }
   }
 
-  /** Active keys counted from the key rows (for customer rows written before the count was kept). */
-  private async countActive(customerSlug: string): Promise<number> {
-    return (await this.list(customerSlug)).filter((k) => k.status === 'active').length;
-  }
-
-  private async getRow<T extends object>(pk: string, rk: string): Promise<WithEtag<T> | undefined> {
-    try {
-      return (await this.storage.call((o) => this.customers.getEntity<T>(pk, rk, o))) as WithEtag<T>;
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
+  private getRow<T extends object>(pk: string, rk: string): Promise<WithEtag<T> | undefined> {
+    return absentIfNotFound(this.storage.call((o) => this.customers.getEntity<T>(pk, rk, o)));
   }
 }

@@ -1,8 +1,9 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import type { AuditEvent, KeyRequest, KeyRequestAction, KeyRequestStatus } from '../../domain';
 import type { KeyRequestRepository, KeyRequestSummary } from '../../ports/key-request-repository';
+import { absentIfNotFound, statusOf } from '../azure-errors';
 import { actorFromText, actorToText, auditEntity, withoutUndefined } from './rows';
-import { statusOf, type TableStorage } from './table-storage';
+import type { TableStorage } from './table-storage';
 
 const REQUEST_PREFIX = 'req_';
 const INDEX_PARTITION = 'request';
@@ -66,10 +67,10 @@ function toRequest(row: RequestEntity): KeyRequest {
     result: row.result ? (JSON.parse(row.result) as Record<string, unknown>) : undefined,
     failure: row.failure ? (JSON.parse(row.failure) as KeyRequest['failure']) : undefined,
     note: row.note,
-    requestedBy: actorFromText(row.requestedBy)!,
+    requestedBy: actorFromText(row.requestedBy),
     requestedAt: row.requestedAt,
     submittedInRequest: row.submittedInRequest,
-    decidedBy: actorFromText(row.decidedBy),
+    decidedBy: row.decidedBy ? actorFromText(row.decidedBy) : undefined,
     decidedAt: row.decidedAt,
   });
 }
@@ -127,13 +128,8 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
     throw new Error('key request: the pending reservation kept changing');
   }
 
-  private async reservation(customerSlug: string, action: string): Promise<{ requestId: string; etag: string } | undefined> {
-    try {
-      return await this.storage.call((o) => this.customers.getEntity<{ requestId: string }>(customerSlug, pendingRowKey(action), o));
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
+  private reservation(customerSlug: string, action: string): Promise<{ requestId: string; etag: string } | undefined> {
+    return absentIfNotFound(this.storage.call((o) => this.customers.getEntity<{ requestId: string }>(customerSlug, pendingRowKey(action), o)));
   }
 
   /** Frees the action's reservation if `requestId` holds it. */
@@ -141,31 +137,20 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
     const holder = await this.reservation(customerSlug, action);
     if (!holder || holder.requestId !== requestId) return;
     try {
-      await this.storage.call((o) => this.customers.deleteEntity(customerSlug, pendingRowKey(action), { ...o, etag: holder.etag }));
+      await absentIfNotFound(this.storage.call((o) => this.customers.deleteEntity(customerSlug, pendingRowKey(action), { ...o, etag: holder.etag })));
     } catch (error) {
-      if (statusOf(error) !== 404 && statusOf(error) !== 412) throw error;
+      if (statusOf(error) !== 412) throw error; // taken over meanwhile: no longer ours to free
     }
   }
 
   async get(customerSlug: string, id: string): Promise<KeyRequest | undefined> {
-    try {
-      const row = await this.storage.call((o) => this.customers.getEntity<RequestEntity>(customerSlug, requestRowKey(id), o));
-      return toRequest(row);
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
+    const row = await absentIfNotFound(this.storage.call((o) => this.customers.getEntity<RequestEntity>(customerSlug, requestRowKey(id), o)));
+    return row ? toRequest(row) : undefined;
   }
 
   async findById(id: string): Promise<KeyRequest | undefined> {
-    let slug: string;
-    try {
-      slug = (await this.storage.call((o) => this.index.getEntity<IndexEntity>(INDEX_PARTITION, id, o))).customerSlug;
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
-    return this.get(slug, id);
+    const entry = await absentIfNotFound(this.storage.call((o) => this.index.getEntity<IndexEntity>(INDEX_PARTITION, id, o)));
+    return entry ? this.get(entry.customerSlug, id) : undefined;
   }
 
   async list(customerSlug: string): Promise<KeyRequest[]> {
@@ -194,7 +179,7 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
           action: row.action as KeyRequestAction,
           status: row.status as KeyRequestStatus,
           requestedAt: row.requestedAt,
-          requestedBy: actorFromText(row.requestedBy)!,
+          requestedBy: actorFromText(row.requestedBy),
         });
       }
       return rows.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
@@ -203,13 +188,10 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
 
   async transition(request: KeyRequest, expected: KeyRequestStatus, audit: AuditEvent): Promise<boolean> {
     await this.storage.step('requests.transition');
-    let current: RequestEntity & { etag: string };
-    try {
-      current = await this.storage.call((o) => this.customers.getEntity<RequestEntity>(request.customerSlug, requestRowKey(request.id), o));
-    } catch (error) {
-      if (statusOf(error) === 404) return false;
-      throw error;
-    }
+    const current = await absentIfNotFound(
+      this.storage.call((o) => this.customers.getEntity<RequestEntity>(request.customerSlug, requestRowKey(request.id), o)),
+    );
+    if (!current) return false;
     if (current.status !== expected) {
       await this.syncIndex(toRequest(current));
       return false;

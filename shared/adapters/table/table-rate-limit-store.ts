@@ -1,6 +1,7 @@
 import { odata } from '@azure/data-tables';
 import type { InstanceDemand, RateLimitStore } from '../../ports/rate-limit-store';
-import { statusOf, type TableStorage } from './table-storage';
+import { absentIfNotFound } from '../azure-errors';
+import type { TableStorage } from './table-storage';
 
 const PARTITION = 'instances';
 const CHUNK = 30_000;
@@ -40,7 +41,10 @@ export class TableRateLimitStore implements RateLimitStore {
       const out: InstanceDemand[] = [];
       for await (const row of this.table.listEntities<Row>({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` }, abortSignal: o.abortSignal })) {
         let json = '';
-        for (let i = 0; i < row.chunks; i++) json += String(row[`d${i}`] ?? '');
+        for (let i = 0; i < row.chunks; i++) {
+          const chunk = row[`d${i}`];
+          json += typeof chunk === 'string' ? chunk : '';
+        }
         try {
           out.push({ instanceId: row.rowKey, at: Number(row.at), demand: json ? (JSON.parse(json) as Record<string, number>) : {} });
         } catch {
@@ -55,9 +59,7 @@ export class TableRateLimitStore implements RateLimitStore {
   async prune(before: number): Promise<void> {
     const stale = (await this.readAll()).filter((s) => s.at < before);
     for (const state of stale) {
-      await this.storage.call((o) => this.table.deleteEntity(PARTITION, state.instanceId, o)).catch((error: unknown) => {
-        if (statusOf(error) !== 404) throw error;
-      });
+      await absentIfNotFound(this.storage.call((o) => this.table.deleteEntity(PARTITION, state.instanceId, o)));
     }
   }
 }

@@ -5,8 +5,9 @@ import type { Page } from '../../ports/audit-log';
 import { assembleDocument } from '../../otlp/sessions';
 import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, SharedBatchContext, StoredSession } from '../../ports/session-repository';
 import { BoundedCache } from '../../cache/bounded-cache';
+import { absentIfNotFound, statusOf } from '../azure-errors';
 import { INVALID_CURSOR, backoff, decodeCursor, encodeCursor, invertedTime, withoutUndefined } from './rows';
-import { statusOf, type TableStorage } from './table-storage';
+import type { TableStorage } from './table-storage';
 
 /**
  * Sessions in the `sessions` table, one partition per customer:
@@ -346,23 +347,15 @@ export class TableSessionRepository implements SessionRepository {
   }
 
   private async readIndex(pk: string, s: string): Promise<string | undefined> {
-    try {
-      const row = await this.storage.call((o) =>
+    const row = await absentIfNotFound(
+      this.storage.call((o) =>
         this.table.getEntity<{ summaryRowKey: string }>(pk, indexRow(s), { ...o, queryOptions: { select: ['summaryRowKey'] } }),
-      );
-      return row.summaryRowKey;
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
+      ),
+    );
+    return row?.summaryRowKey;
   }
 
-  private async readSummary(pk: string, rowKey: string): Promise<(SummaryEntity & { etag: string }) | undefined> {
-    try {
-      return await this.storage.call((o) => this.table.getEntity<SummaryEntity>(pk, rowKey, o));
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
+  private readSummary(pk: string, rowKey: string): Promise<(SummaryEntity & { etag: string }) | undefined> {
+    return absentIfNotFound(this.storage.call((o) => this.table.getEntity<SummaryEntity>(pk, rowKey, o)));
   }
 }

@@ -1,8 +1,8 @@
-import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { PipelinePolicy, PipelineRequest } from '@azure/core-rest-pipeline';
 import type { Config } from '../../config';
-import { DependencyUnavailableError } from '../../errors';
+import { absentIfNotFound, toDependencyError } from '../azure-errors';
 
 /** The tables the service owns (before the configured prefix). */
 export const TABLE_NAMES = {
@@ -163,7 +163,8 @@ export class TableStorage {
 
   /**
    * Runs one storage operation with a time bound. Not-found and conflict answers are returned
-   * to the caller as the SDK's RestError; outages become DependencyUnavailableError.
+   * to the caller as the SDK's RestError; outages become DependencyUnavailableError (see
+   * {@link toDependencyError}).
    */
   async call<T>(operation: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
     await this.ensureTables();
@@ -182,38 +183,12 @@ export class TableStorage {
   /** One cheap round trip: a point read that normally answers 404. */
   async probe(): Promise<void> {
     try {
-      await this.clients.customers.getEntity('~probe', '~probe', { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      await absentIfNotFound(this.clients.customers.getEntity('~probe', '~probe', { abortSignal: AbortSignal.timeout(this.timeoutMs) }));
     } catch (error) {
-      if (statusOf(error) === 404) return;
       throw toStorageError(error);
     }
   }
 }
 
-export function statusOf(error: unknown): number | undefined {
-  return error instanceof RestError ? error.statusCode : undefined;
-}
-
-/** Outages and server errors become DependencyUnavailableError; client-side answers pass through. */
-/** Errors of @azure/identity: no token could be had for the managed identity. */
-const CREDENTIAL_ERRORS = new Set(['CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError']);
-
-export function toStorageError(error: unknown): unknown {
-  if (error instanceof DependencyUnavailableError) return error;
-  if (error instanceof RestError) {
-    const status = error.statusCode;
-    // 401/403: the service refuses our identity (a role not yet assigned or propagated, a
-    // disabled key path). A deployment fault, not the caller's: 503 and retry, never a 500.
-    if (status === undefined || status === 401 || status === 403 || status === 408 || status === 429 || status >= 500) {
-      return new DependencyUnavailableError('table storage', error);
-    }
-    return error;
-  }
-  if (error instanceof Error && CREDENTIAL_ERRORS.has(error.name)) {
-    return new DependencyUnavailableError('table storage', error);
-  }
-  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
-    return new DependencyUnavailableError('table storage', error);
-  }
-  return error;
-}
+/** What a Table Storage call throws for an SDK error (the same mapping as every Azure dependency). */
+const toStorageError = (error: unknown): unknown => toDependencyError('table storage', error);
