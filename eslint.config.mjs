@@ -6,7 +6,17 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', '.venv/**', '.local/**', 'coverage/**', 'test-results/**', 'sdks/python/**', 'sdks/typescript/dist/**', 'portal/src/api-types.d.ts'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.venv/**',
+      '.local/**',
+      'coverage/**',
+      'test-results/**',
+      'sdks/python/**',
+      'sdks/typescript/dist/**',
+      'portal/src/api-types.d.ts',
+    ],
   },
   {
     files: ['**/*.ts'],
@@ -15,7 +25,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       // An async method without `await` is how a port's synchronous implementation (the memory
       // fakes, a cache) keeps the port's promise-returning signature; that is not a mistake here.
       '@typescript-eslint/require-await': 'off',

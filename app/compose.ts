@@ -84,14 +84,18 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const log = overrides.log ?? processLogger;
   let credential: TokenCredential | undefined;
   const azureCredential = () =>
-    (credential ??= new DefaultAzureCredential(config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {}));
+    (credential ??= new DefaultAzureCredential(
+      config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
+    ));
   const storage = new TableStorage(config.tables, {
     ...(config.tables.endpoint ? { credential: azureCredential() } : {}),
     ...(overrides.faultHook ? { faultHook: overrides.faultHook } : {}),
   });
   const secrets =
     overrides.secrets ??
-    (config.tenantKey.vaultUrl ? new KeyVaultSecretStore(new SecretClient(config.tenantKey.vaultUrl, azureCredential())) : new FileSecretStore(config.localDataDir));
+    (config.tenantKey.vaultUrl
+      ? new KeyVaultSecretStore(new SecretClient(config.tenantKey.vaultUrl, azureCredential()))
+      : new FileSecretStore(config.localDataDir));
   const repositories = overrides.repositories ?? {};
   const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
   const customerRepository = repositories.customers ?? new TableCustomerRepository(storage);
@@ -139,7 +143,13 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     clock,
     log,
   });
-  const rateLimiter = new RateLimiter({ store: repositories.rateLimits ?? new TableRateLimitStore(storage), plans: config.plans, clock, options: config.rateLimit, log });
+  const rateLimiter = new RateLimiter({
+    store: repositories.rateLimits ?? new TableRateLimitStore(storage),
+    plans: config.plans,
+    clock,
+    options: config.rateLimit,
+    log,
+  });
   const usageRecorder = new UsageRecorder({
     store: usageStore,
     keys: keyRepository,
@@ -148,7 +158,13 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     flushIntervalMs: config.usage.flushIntervalMs,
     log,
   });
-  const usage = new UsageService({ usage: usageStore, keys, clock, staleAfterMs: config.staleKeyDays * DAY_MS, retentionMs: config.usage.retentionDays * DAY_MS });
+  const usage = new UsageService({
+    usage: usageStore,
+    keys,
+    clock,
+    staleAfterMs: config.staleKeyDays * DAY_MS,
+    retentionMs: config.usage.retentionDays * DAY_MS,
+  });
   const health = new HealthMonitor([{ name: 'table-storage', check: () => storage.probe() }], config.health.probeIntervalMs, clock, log);
   if (overrides.background !== false) {
     health.start();
@@ -164,7 +180,12 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     requests,
     staff: new StaffService(customers, keys, audit),
     tenantKeys,
-    ingest: new IngestService(sessionRepository, new IngestAdmission(config.ingest.memoryBudgetBytes, INGEST_ADMISSION_WAIT_MS), clock, log),
+    ingest: new IngestService(
+      sessionRepository,
+      new IngestAdmission(config.ingest.memoryBudgetBytes, INGEST_ADMISSION_WAIT_MS),
+      clock,
+      log,
+    ),
     sessions: new SessionService(sessionRepository),
     audit,
     usage,

@@ -43,7 +43,9 @@ interface Figure {
 const figures: Figure[] = [];
 const record = (figure: Figure) => {
   figures.push(figure);
-  console.log(`  ${figure.id.padEnd(4)} ${figure.name}: ${format(figure.value)} ${figure.unit}${figure.target ? `   (target ${figure.target}: ${figure.pass ? 'met' : 'NOT met'})` : ''}`);
+  console.log(
+    `  ${figure.id.padEnd(4)} ${figure.name}: ${format(figure.value)} ${figure.unit}${figure.target ? `   (target ${figure.target}: ${figure.pass ? 'met' : 'NOT met'})` : ''}`,
+  );
 };
 const format = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(3) : v.toFixed(4));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -207,14 +209,28 @@ async function main() {
       ratios.push(whoami.requests.average / health.requests.average);
     }
     const authRatio = median(ratios);
-    record({ id: '1', name: 'whoami / health throughput', value: authRatio, unit: '', target: '>= 0.85', pass: authRatio >= 0.85, detail: { rounds: ratios, requestsPerSecond: rps } });
+    record({
+      id: '1',
+      name: 'whoami / health throughput',
+      value: authRatio,
+      unit: '',
+      target: '>= 0.85',
+      pass: authRatio >= 0.85,
+      detail: { rounds: ratios, requestsPerSecond: rps },
+    });
     const cpu = { health: 0, whoami: 0 };
     for (const route of ['health', 'whoami'] as const) {
       const c0 = ((await diagnostics(a)) as unknown as { cpuMicros: number }).cpuMicros;
       const run = await load({ url: `${a.url}/v1/${route}`, duration: seconds(4), headers: sameRequest });
       cpu[route] = (((await diagnostics(a)) as unknown as { cpuMicros: number }).cpuMicros - c0) / run.requests.total;
     }
-    record({ id: '1b', name: `host CPU per request: whoami ${cpu.whoami.toFixed(1)} us vs health ${cpu.health.toFixed(1)} us`, value: cpu.health / cpu.whoami, unit: 'ratio', detail: cpu });
+    record({
+      id: '1b',
+      name: `host CPU per request: whoami ${cpu.whoami.toFixed(1)} us vs health ${cpu.health.toFixed(1)} us`,
+      value: cpu.health / cpu.whoami,
+      unit: 'ratio',
+      detail: cpu,
+    });
     const doorMicros = await doorCostMicros(seedA, key);
     record({
       id: '1c',
@@ -239,16 +255,41 @@ async function main() {
     await sleep(1500);
     const before = await diagnostics(small);
     const sample = 1000;
-    await load({ url: `${small.url}/v1/whoami`, amount: sample, connections: 10, requests: cycling(smallSecrets, (r, s) => (r.headers = { 'x-api-key': s })) });
+    await load({
+      url: `${small.url}/v1/whoami`,
+      amount: sample,
+      connections: 10,
+      requests: cycling(smallSecrets, (r, s) => (r.headers = { 'x-api-key': s })),
+    });
     const after = await diagnostics(small);
     const readsPerAuth = (after.storageOperations.read! - before.storageOperations.read!) / sample;
-    record({ id: '2a', name: 'storage reads per authentication, cache off', value: readsPerAuth, unit: 'point reads', target: 'exactly 1', pass: Math.abs(readsPerAuth - 1) < 1e-9, detail: { before: before.storageOperations, after: after.storageOperations } });
+    record({
+      id: '2a',
+      name: 'storage reads per authentication, cache off',
+      value: readsPerAuth,
+      unit: 'point reads',
+      target: 'exactly 1',
+      pass: Math.abs(readsPerAuth - 1) < 1e-9,
+      detail: { before: before.storageOperations, after: after.storageOperations },
+    });
     // Small blocks of each, interleaved, so drift on a shared machine (GC, neighbours) hits both alike.
     const latency = { small: [] as number[], large: [] as number[] };
     const shuffled = [...largeSecrets].sort(() => Math.random() - 0.5);
     for (let block = 0; block < (QUICK ? 20 : 40); block++) {
-      latency.small.push(await sequentialLatencyMicros(`${small.url}/v1/whoami`, (i) => ({ 'x-api-key': smallSecrets[(block * 50 + i) % smallSecrets.length]! }), 50));
-      latency.large.push(await sequentialLatencyMicros(`${large.url}/v1/whoami`, (i) => ({ 'x-api-key': shuffled[(block * 50 + i) % shuffled.length]! }), 50));
+      latency.small.push(
+        await sequentialLatencyMicros(
+          `${small.url}/v1/whoami`,
+          (i) => ({ 'x-api-key': smallSecrets[(block * 50 + i) % smallSecrets.length]! }),
+          50,
+        ),
+      );
+      latency.large.push(
+        await sequentialLatencyMicros(
+          `${large.url}/v1/whoami`,
+          (i) => ({ 'x-api-key': shuffled[(block * 50 + i) % shuffled.length]! }),
+          50,
+        ),
+      );
     }
     const latencyRatio = median(latency.large) / median(latency.small);
     record({
@@ -286,8 +327,19 @@ async function main() {
         const storedSpans = stored.requests.average * spansPerRequest;
         const parsedSpans = parsed.requests.average * spansPerRequest;
         const non2xx = stored.non2xx;
-        ingest[`${encoding}-${spansPerRequest}`] = { storedSpansPerSecond: storedSpans, parseOnlySpansPerSecond: parsedSpans, ratio: storedSpans / parsedSpans, non2xx };
-        record({ id: '3', name: `${encoding} x ${spansPerRequest} span(s): stored ${storedSpans.toFixed(0)} spans/s vs parse-only ${parsedSpans.toFixed(0)}`, value: storedSpans / parsedSpans, unit: 'ratio', detail: { non2xx } });
+        ingest[`${encoding}-${spansPerRequest}`] = {
+          storedSpansPerSecond: storedSpans,
+          parseOnlySpansPerSecond: parsedSpans,
+          ratio: storedSpans / parsedSpans,
+          non2xx,
+        };
+        record({
+          id: '3',
+          name: `${encoding} x ${spansPerRequest} span(s): stored ${storedSpans.toFixed(0)} spans/s vs parse-only ${parsedSpans.toFixed(0)}`,
+          value: storedSpans / parsedSpans,
+          unit: 'ratio',
+          detail: { non2xx },
+        });
       }
     }
 
@@ -297,7 +349,11 @@ async function main() {
       const t = performance.now();
       const response = await fetch(`${a.url}/v1/traces`, {
         method: 'POST',
-        headers: { 'x-api-key': key, 'content-type': c.format === 'json' ? 'application/json' : 'application/x-protobuf', ...(c.gzip ? { 'content-encoding': 'gzip' } : {}) },
+        headers: {
+          'x-api-key': key,
+          'content-type': c.format === 'json' ? 'application/json' : 'application/x-protobuf',
+          ...(c.gzip ? { 'content-encoding': 'gzip' } : {}),
+        },
         body: c.body,
       });
       await response.arrayBuffer();
@@ -319,8 +375,23 @@ async function main() {
     const worst = (by: 'wallMs' | 'cpuMs') => Object.entries(processing).sort(([, x], [, y]) => y[by] - x[by])[0]!;
     const [wallName, wallWorst] = worst('wallMs');
     const [cpuName, cpuWorst] = worst('cpuMs');
-    record({ id: '3b', name: `worst-case body, wall time until the 200 (${wallName})`, value: wallWorst.wallMs, unit: 'ms', target: '<= 5000', pass: wallWorst.wallMs <= 5000, detail: { byCase: processing } });
-    record({ id: '3c', name: `worst-case body, host CPU time (${cpuName})`, value: cpuWorst.cpuMs, unit: 'ms', target: '<= 1500', pass: cpuWorst.cpuMs <= 1500 });
+    record({
+      id: '3b',
+      name: `worst-case body, wall time until the 200 (${wallName})`,
+      value: wallWorst.wallMs,
+      unit: 'ms',
+      target: '<= 5000',
+      pass: wallWorst.wallMs <= 5000,
+      detail: { byCase: processing },
+    });
+    record({
+      id: '3c',
+      name: `worst-case body, host CPU time (${cpuName})`,
+      value: cpuWorst.cpuMs,
+      unit: 'ms',
+      target: '<= 1500',
+      pass: cpuWorst.cpuMs <= 1500,
+    });
     const healthLatencies: number[] = [];
     let sending = true;
     const senders = Array.from({ length: 2 }, async (_, n) => {
@@ -362,7 +433,15 @@ async function main() {
     }
     const maxDelay = Math.max(...delays);
     record({ id: '4a', name: 'revocation propagation, median', value: median(delays), unit: 'ms' });
-    record({ id: '4b', name: 'revocation propagation, max', value: maxDelay, unit: 'ms', target: '< 2000', pass: maxDelay < 2000, detail: { delaysMs: delays } });
+    record({
+      id: '4b',
+      name: 'revocation propagation, max',
+      value: maxDelay,
+      unit: 'ms',
+      target: '< 2000',
+      pass: maxDelay < 2000,
+      detail: { delaysMs: delays },
+    });
 
     console.log('\n5. Rate-limit accuracy across three hosts');
     const c = await host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });
@@ -372,32 +451,65 @@ async function main() {
     await sleep(3000);
     const duration = seconds(10);
     const t0 = performance.now();
-    const runs = await Promise.all([a, b, c].map((h) => load({ url: `${h.url}/v1/whoami`, duration, connections: 8, headers: { 'x-api-key': limited.key } })));
+    const runs = await Promise.all(
+      [a, b, c].map((h) => load({ url: `${h.url}/v1/whoami`, duration, connections: 8, headers: { 'x-api-key': limited.key } })),
+    );
     // What the limit allows over the time the load actually ran (a run overshoots its nominal duration).
     const elapsed = (performance.now() - t0) / 1000;
     const admitted = runs.reduce((sum, r) => sum + r['2xx'], 0);
     const allowed = Math.round(50 * elapsed + 5);
     const accuracy = admitted / allowed;
-    record({ id: '5', name: `rate limit: admitted ${admitted} / allowed ${allowed} (50/s, burst 5, ${elapsed.toFixed(1)} s, 3 hosts)`, value: accuracy, unit: '', target: '0.9 to 1.1', pass: accuracy >= 0.9 && accuracy <= 1.1, detail: { admitted, allowed, elapsedSeconds: elapsed, offered: runs.reduce((s, r) => s + r.requests.total, 0) } });
+    record({
+      id: '5',
+      name: `rate limit: admitted ${admitted} / allowed ${allowed} (50/s, burst 5, ${elapsed.toFixed(1)} s, 3 hosts)`,
+      value: accuracy,
+      unit: '',
+      target: '0.9 to 1.1',
+      pass: accuracy >= 0.9 && accuracy <= 1.1,
+      detail: { admitted, allowed, elapsedSeconds: elapsed, offered: runs.reduce((s, r) => s + r.requests.total, 0) },
+    });
 
     console.log('\n6. Storage operations per authenticated request (steady state)');
     const hundred: string[] = [];
     for (let i = 0; i < 100; i++) hundred.push((await seedA.keys.issue('bench', { label: `steady-${i}`, application: 'bench' }, op)).key);
-    await load({ url: `${a.url}/v1/whoami`, amount: 200, connections: 10, requests: cycling(hundred, (r, k) => (r.headers = { 'x-api-key': k })) });
+    await load({
+      url: `${a.url}/v1/whoami`,
+      amount: 200,
+      connections: 10,
+      requests: cycling(hundred, (r, k) => (r.headers = { 'x-api-key': k })),
+    });
     await sleep(2500); // one usage flush of the warm-up
     const opsBefore = await diagnostics(a);
-    const steady = await load({ url: `${a.url}/v1/whoami`, amount: 10_000, connections: 20, requests: cycling(hundred, (r, k) => (r.headers = { 'x-api-key': k })) });
+    const steady = await load({
+      url: `${a.url}/v1/whoami`,
+      amount: 10_000,
+      connections: 20,
+      requests: cycling(hundred, (r, k) => (r.headers = { 'x-api-key': k })),
+    });
     await sleep(2500); // the flush of these requests is counted too
     const opsAfter = await diagnostics(a);
     const perRequest = (opsAfter.storageOperations.total - opsBefore.storageOperations.total) / steady.requests.total;
-    record({ id: '6', name: 'storage operations per authenticated request (10,000 over 100 keys)', value: perRequest, unit: 'ops', target: '<= 0.01', pass: perRequest <= 0.01, detail: { operations: opsAfter.storageOperations.total - opsBefore.storageOperations.total, requests: steady.requests.total } });
+    record({
+      id: '6',
+      name: 'storage operations per authenticated request (10,000 over 100 keys)',
+      value: perRequest,
+      unit: 'ops',
+      target: '<= 0.01',
+      pass: perRequest <= 0.01,
+      detail: { operations: opsAfter.storageOperations.total - opsBefore.storageOperations.total, requests: steady.requests.total },
+    });
 
     console.log('\n7. Memory after 100,000 requests across 10,000 keys');
     const prefixMemory = `b${randomBytes(4).toString('hex')}`;
     const memorySecrets = await seedKeys(seeder(prefixMemory), 'memory', 10_000);
     const m = await host(prefixMemory, { USAGE_FLUSH_INTERVAL_MS: '5000', NODE_OPTIONS: '--expose-gc' });
     const rssBefore = (await diagnostics(m)).rssBytes;
-    await load({ url: `${m.url}/v1/whoami`, amount: QUICK ? 30_000 : 100_000, connections: 20, requests: cycling(memorySecrets, (r, s) => (r.headers = { 'x-api-key': s })) });
+    await load({
+      url: `${m.url}/v1/whoami`,
+      amount: QUICK ? 30_000 : 100_000,
+      connections: 20,
+      requests: cycling(memorySecrets, (r, s) => (r.headers = { 'x-api-key': s })),
+    });
     const afterLoad = await diagnostics(m);
     const memory = (await (await fetch(`${m.url}/_local/diagnostics?gc=1`)).json()) as typeof afterLoad;
     record({
@@ -420,13 +532,28 @@ async function main() {
     await azurite.stop();
   }
 
-  const result = { startedAt: started.toISOString(), quick: QUICK, node: process.version, cpus: (await import('node:os')).cpus().length, figures };
+  const result = {
+    startedAt: started.toISOString(),
+    quick: QUICK,
+    node: process.version,
+    cpus: (await import('node:os')).cpus().length,
+    figures,
+  };
   const dir = join(PROJECT_ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(result, null, 2));
   console.log('\nSummary');
-  console.table(figures.map((f) => ({ figure: f.id, name: f.name, value: Number(format(f.value)), unit: f.unit, target: f.target ?? '', met: f.target ? (f.pass ? 'yes' : 'NO') : '' })));
+  console.table(
+    figures.map((f) => ({
+      figure: f.id,
+      name: f.name,
+      value: Number(format(f.value)),
+      unit: f.unit,
+      target: f.target ?? '',
+      met: f.target ? (f.pass ? 'yes' : 'NO') : '',
+    })),
+  );
   console.log(`Written to ${file}`);
 }
 
@@ -435,12 +562,17 @@ function payloads(spansPerRequest: number, encoding: 'json' | 'protobuf', count:
   const out: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const exporter = new InMemorySpanExporter();
-    const provider = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': 'bench' }), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const provider = new TracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'bench' }),
+      spanProcessors: [new SimpleSpanProcessor({ exporter })],
+    });
     const tracer = provider.getTracer('bench');
     const session = `bench-${randomBytes(6).toString('hex')}`;
     for (let s = 0; s < spansPerRequest; s++) tracer.startSpan(`op-${s}`, { attributes: { 'session.id': session, step: s } }).end();
     const spans = exporter.getFinishedSpans();
-    out.push(Buffer.from(encoding === 'json' ? JsonTraceSerializer.serializeRequest(spans)! : ProtobufTraceSerializer.serializeRequest(spans)!));
+    out.push(
+      Buffer.from(encoding === 'json' ? JsonTraceSerializer.serializeRequest(spans)! : ProtobufTraceSerializer.serializeRequest(spans)!),
+    );
   }
   return out;
 }

@@ -76,7 +76,14 @@ function keyTable(keys: ApiKeyView[]): string {
   const rows = keys.map((k) => [k.id, k.displayPrefix, k.label, k.application, k.type, k.environment, k.status, k.createdAt]);
   const header = ['ID', 'KEY', 'LABEL', 'APPLICATION', 'TYPE', 'ENV', 'STATUS', 'CREATED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export async function runAdmin(argv: string[], services: ServiceContext, print: (line: string) => void): Promise<void> {
@@ -94,7 +101,11 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
   switch (`${group} ${action ?? ''}`.trim()) {
     case 'customer create': {
       const customer = await services.customers.create(
-        parseInput(createCustomerSchema, { slug: need(values.slug, 'slug'), name: need(values.name, 'name'), plan: need(values.plan, 'plan') }),
+        parseInput(createCustomerSchema, {
+          slug: need(values.slug, 'slug'),
+          name: need(values.name, 'name'),
+          plan: need(values.plan, 'plan'),
+        }),
       );
       out(`Created customer ${customer.slug} (${customer.id}, plan ${customer.plan}).`, customer);
       return;
@@ -150,8 +161,15 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
     case 'tenant-key rotate': {
       const hours = values['grace-hours'];
       if (hours !== undefined && !/^\d+$/.test(hours)) throw new UsageError('--grace-hours must be a whole number');
-      const view = await services.tenantKeys.rotateNow(need(values.customer, 'customer'), op, hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 });
-      out(`Rotated. Current version ${view.currentVersion}; ${view.inGrace ? `the previous one works until ${view.graceEndsAt}` : 'the previous one has stopped'}.`, view);
+      const view = await services.tenantKeys.rotateNow(
+        need(values.customer, 'customer'),
+        op,
+        hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 },
+      );
+      out(
+        `Rotated. Current version ${view.currentVersion}; ${view.inGrace ? `the previous one works until ${view.graceEndsAt}` : 'the previous one has stopped'}.`,
+        view,
+      );
       return;
     }
     case 'tenant-key end-grace': {
@@ -165,7 +183,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'token': {
-      const roles = (values.role ?? []);
+      const roles = values.role ?? [];
       if (roles.length === 0) throw new UsageError('missing --role');
       const unknown = roles.filter((r) => !(PORTAL_ROLES as readonly string[]).includes(r));
       if (unknown.length > 0) throw new UsageError(`unknown role ${unknown.join(', ')} (use ${PORTAL_ROLES.join(' or ')})`);

@@ -5,7 +5,15 @@ import { queryObject, readJsonBody } from '../shared/http/body';
 import { describeError, invocationLogger } from '../shared/logging';
 import { parseInput } from '../shared/validation';
 import type { ZodType } from 'zod';
-import type { AnonymousHandler, BodyByParam, HandlerContext, HttpFunctionDefinition, RequestContext, RouteInput, TimerFunctionDefinition } from '../shared/function-contract';
+import type {
+  AnonymousHandler,
+  BodyByParam,
+  HandlerContext,
+  HttpFunctionDefinition,
+  RequestContext,
+  RouteInput,
+  TimerFunctionDefinition,
+} from '../shared/function-contract';
 import { DOORS } from './doors';
 
 /**
@@ -39,7 +47,9 @@ export async function readInput(definition: HttpFunctionDefinition, request: Htt
       const chosen = Object.prototype.hasOwnProperty.call(schema.schemas, value) ? schema.schemas[value] : undefined;
       if (!chosen) {
         const message = `must be one of ${Object.keys(schema.schemas).join(', ')}`;
-        throw new ApiError('validation_failed', `The request is not valid: ${schema.by}: ${message}`, { extensions: { errors: [{ path: schema.by, message }] } });
+        throw new ApiError('validation_failed', `The request is not valid: ${schema.by}: ${message}`, {
+          extensions: { errors: [{ path: schema.by, message }] },
+        });
       }
       schema = chosen;
     }

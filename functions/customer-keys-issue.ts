@@ -18,8 +18,16 @@ export const customerKeysIssue = httpFunction({
         description: 'The new key and its metadata',
         schema: issuedKeyView,
         links: {
-          revoke: { operation: 'customer-keys-revoke', parameters: { keyId: '$response.body#/metadata/id' }, description: 'Revoke the new key' },
-          usage: { operation: 'customer-key-usage', parameters: { keyId: '$response.body#/metadata/id' }, description: "The new key's usage" },
+          revoke: {
+            operation: 'customer-keys-revoke',
+            parameters: { keyId: '$response.body#/metadata/id' },
+            description: 'Revoke the new key',
+          },
+          usage: {
+            operation: 'customer-key-usage',
+            parameters: { keyId: '$response.body#/metadata/id' },
+            description: "The new key's usage",
+          },
         },
       },
     },

@@ -6,7 +6,11 @@ import { httpFunction, type HttpFunctionDefinition, type RouteLink } from '../sh
 
 /** Where a submitted request can be followed. */
 const REQUEST_LINKS: Record<string, RouteLink> = {
-  get: { operation: 'customer-keys-request-get', parameters: { id: '$response.body#/request/id' }, description: 'The request and its status' },
+  get: {
+    operation: 'customer-keys-request-get',
+    parameters: { id: '$response.body#/request/id' },
+    description: 'The request and its status',
+  },
 };
 
 /**
@@ -25,15 +29,31 @@ export const customerKeysRequestSubmit = httpFunction({
   input: { params: z.object({ action: keyRequestActionSchema }), body: { by: 'action', schemas: KEY_REQUEST_BODIES } },
   docs: {
     responses: {
-      201: { description: 'issue-key executed: the request and the new key (shown once)', schema: keyRequestOutcomeView, links: REQUEST_LINKS },
-      200: { description: 'revoke-key executed; or a rotate-tenant-key already pending (that request, nothing new filed)', schema: keyRequestOutcomeView, links: REQUEST_LINKS },
+      201: {
+        description: 'issue-key executed: the request and the new key (shown once)',
+        schema: keyRequestOutcomeView,
+        links: REQUEST_LINKS,
+      },
+      200: {
+        description: 'revoke-key executed; or a rotate-tenant-key already pending (that request, nothing new filed)',
+        schema: keyRequestOutcomeView,
+        links: REQUEST_LINKS,
+      },
       202: {
         description: 'rotate-tenant-key accepted, pending staff',
         schema: keyRequestOutcomeView,
         links: {
           ...REQUEST_LINKS,
-          execute: { operation: 'staff-requests-execute', parameters: { id: '$response.body#/request/id' }, description: 'Staff: carry the request out' },
-          reject: { operation: 'staff-requests-reject', parameters: { id: '$response.body#/request/id' }, description: 'Staff: turn the request down' },
+          execute: {
+            operation: 'staff-requests-execute',
+            parameters: { id: '$response.body#/request/id' },
+            description: 'Staff: carry the request out',
+          },
+          reject: {
+            operation: 'staff-requests-reject',
+            parameters: { id: '$response.body#/request/id' },
+            description: 'Staff: turn the request down',
+          },
         },
       },
     },
@@ -58,7 +78,10 @@ export const customerKeysRequestList: HttpFunctionDefinition = {
   methods: ['GET'],
   auth: 'customer',
   summary: "The customer's key requests, newest first (never a key value).",
-  docs: { responses: { 200: { description: 'The requests', schema: z.object({ requests: z.array(keyRequestView) }) } }, tags: ['Key requests'] },
+  docs: {
+    responses: { 200: { description: 'The requests', schema: z.object({ requests: z.array(keyRequestView) }) } },
+    tags: ['Key requests'],
+  },
   handler: async (_request, { services, tenant }) => json(200, { requests: (await services.requests.list(tenant)).map(toRequestBody) }),
 };
 

@@ -10,7 +10,11 @@ export const customerKeysReset: HttpFunctionDefinition = {
   methods: ['POST'],
   auth: 'customer',
   summary: 'Replace every active key (same labels, applications, types); the old keys stop at once; the new values are returned once.',
-  docs: { responses: { 200: { description: 'The replacement keys, each shown this once', schema: resetView } }, errors: ['sandbox_read_only'], tags: ['Customer keys'] },
+  docs: {
+    responses: { 200: { description: 'The replacement keys, each shown this once', schema: resetView } },
+    errors: ['sandbox_read_only'],
+    tags: ['Customer keys'],
+  },
   handler: async (_request, { services, tenant, actor, requestId }) => {
     const result = await services.keys.reset(tenant, { actor, requestId });
     return json(200, { keys: result.keys.map((k) => ({ key: k.key, metadata: toKeyBody(k.metadata) })), replaced: result.replaced });

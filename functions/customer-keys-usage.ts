@@ -17,7 +17,8 @@ export const customerKeyUsage = httpFunction({
     errors: ['not_found'],
     tags: ['Usage'],
   },
-  handler: async (_request, { services, tenant, input }) => json(200, await services.usage.keyUsage(tenant, input.params.keyId, input.query)),
+  handler: async (_request, { services, tenant, input }) =>
+    json(200, await services.usage.keyUsage(tenant, input.params.keyId, input.query)),
 });
 
 /** `GET /v1/customer-keys/usage`: every key of the customer over the last 30 days, in one call. */

@@ -14,11 +14,18 @@ export const health: HttpFunctionDefinition = {
   methods: ['GET'],
   auth: 'anonymous',
   summary: 'Service health from the last background probe of its dependencies.',
-  docs: { responses: { 200: { description: 'Storage answered its last probe', schema: healthView } }, errors: ['dependency_unavailable'], tags: ['Operations'] },
+  docs: {
+    responses: { 200: { description: 'Storage answered its last probe', schema: healthView } },
+    errors: ['dependency_unavailable'],
+    tags: ['Operations'],
+  },
   handler: async (_request, { services }) => {
     const { ok, dependencies } = services.health.snapshot();
     const checks = Object.fromEntries(
-      dependencies.map((d) => [d.name, { status: d.ok ? 'ok' : 'unavailable', checkedAt: d.checkedAt ?? null, latencyMs: d.latencyMs ?? null }]),
+      dependencies.map((d) => [
+        d.name,
+        { status: d.ok ? 'ok' : 'unavailable', checkedAt: d.checkedAt ?? null, latencyMs: d.latencyMs ?? null },
+      ]),
     );
     if (ok) return json(200, { status: 'ok', checks });
     throw new ApiError('dependency_unavailable', 'A dependency did not answer its last health probe.', {

@@ -30,7 +30,10 @@ export const localSignIn = httpFunction({
       200: {
         description: 'GET: the customers; POST: a token',
         schema: z.union([
-          z.object({ customers: z.array(z.object({ slug: z.string(), name: z.string(), plan: z.string() })), roles: z.array(z.enum(PORTAL_ROLES)) }),
+          z.object({
+            customers: z.array(z.object({ slug: z.string(), name: z.string(), plan: z.string() })),
+            roles: z.array(z.enum(PORTAL_ROLES)),
+          }),
           z.object({ token: z.string(), expiresAt: z.string() }),
         ]),
       },

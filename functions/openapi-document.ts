@@ -99,14 +99,23 @@ function operation(definition: HttpFunctionDefinition, method: string, variant?:
     responses[status] = {
       description: response.description,
       ...(response.schema
-        ? { content: { [response.contentType ?? 'application/json']: { schema: jsonSchema(response.schema, 'output') }, ...response.alsoAs } }
+        ? {
+            content: {
+              [response.contentType ?? 'application/json']: { schema: jsonSchema(response.schema, 'output') },
+              ...response.alsoAs,
+            },
+          }
         : {}),
       ...(response.links
         ? {
             links: Object.fromEntries(
               Object.entries(response.links).map(([name, link]) => [
                 name,
-                { operationId: link.operation, parameters: link.parameters, ...(link.description ? { description: link.description } : {}) },
+                {
+                  operationId: link.operation,
+                  parameters: link.parameters,
+                  ...(link.description ? { description: link.description } : {}),
+                },
               ]),
             ),
           }
@@ -114,7 +123,8 @@ function operation(definition: HttpFunctionDefinition, method: string, variant?:
     };
   }
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of routeCodes(definition)) byStatus.set(ERROR_CATALOGUE[code].status, [...(byStatus.get(ERROR_CATALOGUE[code].status) ?? []), code]);
+  for (const code of routeCodes(definition))
+    byStatus.set(ERROR_CATALOGUE[code].status, [...(byStatus.get(ERROR_CATALOGUE[code].status) ?? []), code]);
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     responses[String(status)] ??= {
       description: `Problem: ${list.join(', ')}`,
@@ -123,12 +133,22 @@ function operation(definition: HttpFunctionDefinition, method: string, variant?:
   }
   return {
     // One operation per method and variant: a route serving GET and HEAD documents two, named apart.
-    operationId: [definition.name, ...(definition.methods.length > 1 ? [method.toLowerCase()] : []), ...(variant ? [variant.value] : [])].join('-'),
+    operationId: [
+      definition.name,
+      ...(definition.methods.length > 1 ? [method.toLowerCase()] : []),
+      ...(variant ? [variant.value] : []),
+    ].join('-'),
     summary: definition.summary,
     ...(docs?.tags ? { tags: docs.tags } : {}),
     security: DOORS[definition.auth].security,
     parameters: [...parameters(input.params, 'path').filter((p) => p.name !== variant?.param), ...parameters(input.query, 'query')],
-    ...(!WITH_BODY.has(method) ? {} : body ? { requestBody: requestBody(body) } : docs?.requestBody ? { requestBody: docs.requestBody } : {}),
+    ...(!WITH_BODY.has(method)
+      ? {}
+      : body
+        ? { requestBody: requestBody(body) }
+        : docs?.requestBody
+          ? { requestBody: docs.requestBody }
+          : {}),
     responses,
   };
 }
@@ -153,7 +173,8 @@ export function buildOpenApiDocument(definitions: readonly FunctionDefinition[],
     for (const op of Object.values(byMethod))
       for (const response of Object.values(op.responses as Record<string, { links?: Record<string, { operationId: string }> }>))
         for (const [name, link] of Object.entries(response.links ?? {}))
-          if (!operations.has(link.operationId)) throw new Error(`${String(op.operationId)}: link '${name}' leads to no operation (${link.operationId})`);
+          if (!operations.has(link.operationId))
+            throw new Error(`${String(op.operationId)}: link '${name}' leads to no operation (${link.operationId})`);
   return {
     openapi: '3.1.0',
     info: {

@@ -31,7 +31,12 @@ const files = staticSite(portalFiles, 'No such portal file.');
 
 /** The input of a static site's routes (`{prefix}/{*asset}`): a file name, or nothing for the page. */
 export const STATIC_SITE_INPUT: RouteInputSchemas<{ asset?: string }, never, never> = {
-  params: z.object({ asset: z.string().optional().meta({ description: 'A file of the page; empty for the page itself', examples: ['', 'favicon.svg'] }) }),
+  params: z.object({
+    asset: z
+      .string()
+      .optional()
+      .meta({ description: 'A file of the page; empty for the page itself', examples: ['', 'favicon.svg'] }),
+  }),
 };
 
 /** How a static site's routes answer: a file, unchanged since its ETag, or no such file. */
@@ -55,10 +60,14 @@ export const portalPage: HttpFunctionDefinition = {
     // local sign-in route (local mode). Nothing secret.
     if (request.params.asset === 'config.json') {
       const { portal } = services.config;
-      return json(200, { signInUrl: portal.signInUrl ?? null, localSignIn: Boolean(portal.sharedSecret) && services.config.runtime === 'local' }, {
-        ...PAGE_SECURITY_HEADERS,
-        'cache-control': 'no-cache',
-      });
+      return json(
+        200,
+        { signInUrl: portal.signInUrl ?? null, localSignIn: Boolean(portal.sharedSecret) && services.config.runtime === 'local' },
+        {
+          ...PAGE_SECURITY_HEADERS,
+          'cache-control': 'no-cache',
+        },
+      );
     }
     return files(request);
   },

@@ -19,10 +19,15 @@ export const staffCustomersCreate = httpFunction({
         description: 'The customer',
         schema: customerView,
         links: Object.fromEntries(
-          (['staff-customers-get', 'staff-customers-update', 'staff-tenant-key-get', 'staff-tenant-key-rotate', 'staff-tenant-key-end-grace'] as const).map((operation) => [
-            operation.replace('staff-', ''),
-            { operation, parameters: { slug: '$response.body#/slug' } },
-          ]),
+          (
+            [
+              'staff-customers-get',
+              'staff-customers-update',
+              'staff-tenant-key-get',
+              'staff-tenant-key-rotate',
+              'staff-tenant-key-end-grace',
+            ] as const
+          ).map((operation) => [operation.replace('staff-', ''), { operation, parameters: { slug: '$response.body#/slug' } }]),
         ),
       },
     },

@@ -18,7 +18,10 @@ export const staffKeysUpdate = httpFunction({
     tags: ['Staff'],
   },
   handler: async (_request, { services, actor, requestId, input }) => {
-    const key = await services.keys.setRateLimit(input.params.slug, input.params.keyId, input.body.rateLimit ?? undefined, { actor, requestId });
+    const key = await services.keys.setRateLimit(input.params.slug, input.params.keyId, input.body.rateLimit ?? undefined, {
+      actor,
+      requestId,
+    });
     return json(200, toKeyBody(key, services.usage.isStale(key)));
   },
 });

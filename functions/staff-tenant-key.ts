@@ -43,5 +43,6 @@ export const staffTenantKeyEndGrace = httpFunction({
   summary: 'End a grace period early: the previous master component stops being accepted at once.',
   input: { params: customerParams },
   docs: { responses: { 200: { description: 'The new state', schema: tenantKeyView } }, errors: ['not_found'], tags: ['Staff'] },
-  handler: async (_request, { services, actor, requestId, input }) => json(200, await services.tenantKeys.endGrace(input.params.slug, { actor, requestId })),
+  handler: async (_request, { services, actor, requestId, input }) =>
+    json(200, await services.tenantKeys.endGrace(input.params.slug, { actor, requestId })),
 });

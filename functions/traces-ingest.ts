@@ -32,7 +32,13 @@ export const tracesIngest: HttpFunctionDefinition = {
             properties: {
               resourceSpans: {
                 type: ['array', 'null'],
-                items: { type: 'object', properties: { resource: { type: ['object', 'null'] }, scopeSpans: { type: ['array', 'null'], items: { type: 'object' } } } },
+                items: {
+                  type: 'object',
+                  properties: {
+                    resource: { type: ['object', 'null'] },
+                    scopeSpans: { type: ['array', 'null'], items: { type: 'object' } },
+                  },
+                },
               },
             },
           },
@@ -47,7 +53,15 @@ export const tracesIngest: HttpFunctionDefinition = {
         alsoAs: { 'application/x-protobuf': { schema: { type: 'string', format: 'binary' } } },
       },
     },
-    errors: ['invalid_body', 'payload_too_large', 'too_many_spans', 'too_many_sessions', 'too_many_values', 'unsupported_media_type', 'server_busy'],
+    errors: [
+      'invalid_body',
+      'payload_too_large',
+      'too_many_spans',
+      'too_many_sessions',
+      'too_many_values',
+      'unsupported_media_type',
+      'server_busy',
+    ],
     tags: ['Ingest'],
   },
   handler: async (request, { services, identity }) => {

@@ -5,8 +5,7 @@ import { dirname, join } from 'node:path';
 
 /** Azurite's well-known development account (public, documented, local only). */
 export const DEV_ACCOUNT = 'devstoreaccount1';
-export const DEV_ACCOUNT_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export function tableConnectionString(port: number, host = '127.0.0.1'): string {
   return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_ACCOUNT_KEY};TableEndpoint=http://${host}:${port}/${DEV_ACCOUNT};`;

@@ -60,7 +60,7 @@ export async function serveDiagnostics(
     try {
       const format = otlpFormatOf(req.headers['content-type'] ?? null);
       const decoded = decodeTraceRequest(
-        await decodeContent(body, (req.headers['content-encoding']) ?? null, services.config.ingest.maxBodyBytes),
+        await decodeContent(body, req.headers['content-encoding'] ?? null, services.config.ingest.maxBodyBytes),
         format,
       );
       groupSessions(decoded);

@@ -24,9 +24,17 @@ export interface HostProcessOptions {
  * Runs the built `npm start` script as a separate process (another instance of the app) and
  * waits until it says where it listens. For the tests and the benchmark.
  */
-export async function startHostProcess(args: string[], env: Record<string, string>, options: HostProcessOptions = {}): Promise<HostProcess> {
+export async function startHostProcess(
+  args: string[],
+  env: Record<string, string>,
+  options: HostProcessOptions = {},
+): Promise<HostProcess> {
   if (!existsSync(START_SCRIPT)) throw new Error(`${START_SCRIPT} is missing: build first (npm run build)`);
-  const child = spawn(process.execPath, [START_SCRIPT, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [START_SCRIPT, ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => options.onLog?.(chunk.toString()));
@@ -34,7 +42,8 @@ export async function startHostProcess(args: string[], env: Record<string, strin
   const deadline = Date.now() + 45_000;
   let match: RegExpExecArray | null;
   while (!(match = /listening on (http:\/\/localhost:\d+)/.exec(out))) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`start.js exited (${child.exitCode ?? child.signalCode}):\n${out}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`start.js exited (${child.exitCode ?? child.signalCode}):\n${out}`);
     if (Date.now() > deadline) throw new Error(`start.js did not listen in time:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }

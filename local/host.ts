@@ -96,7 +96,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       requestId,
     );
     const body = JSON.stringify(init.jsonBody);
-    const headers = Object.entries({ ...(init.headers as Record<string, string>), 'content-length': String(Buffer.byteLength(body)), connection: 'close' })
+    const headers = Object.entries({
+      ...(init.headers as Record<string, string>),
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+    })
       .map(([n, v]) => `${n}: ${v}`)
       .join('\r\n');
     socket.end(`HTTP/1.1 ${init.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n${headers}\r\n\r\n${body}`);
@@ -109,7 +113,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     // 127.0.0.1 sends its own name in Host, and gets nothing from here.
     if (!loopbackHost(req.headers.host)) {
       req.resume();
-      return writeResponse(res, hostProblem(new ApiError('misdirected_request', 'This local host answers only to localhost, 127.0.0.1 and [::1].'), invocationId), true);
+      return writeResponse(
+        res,
+        hostProblem(new ApiError('misdirected_request', 'This local host answers only to localhost, 127.0.0.1 and [::1].'), invocationId),
+        true,
+      );
     }
     if (options.diagnostics && url.pathname.startsWith('/_local/')) {
       const body = await readBody(req, DIAGNOSTICS_MAX_BODY_BYTES);
@@ -274,7 +282,7 @@ async function writeHandlerResponse(res: ServerResponse, result: HttpResponseIni
 function plainResponse(init: HttpResponseInit): { status: number; headers: Record<string, string>; body: Buffer } | undefined {
   if (init.cookies?.length || (init.headers && (init.headers instanceof Headers || Array.isArray(init.headers)))) return undefined;
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries((init.headers ?? {}))) headers[name.toLowerCase()] = String(value);
+  for (const [name, value] of Object.entries(init.headers ?? {})) headers[name.toLowerCase()] = String(value);
   let body: Buffer;
   if (init.jsonBody !== undefined) {
     body = Buffer.from(JSON.stringify(init.jsonBody));

@@ -96,9 +96,7 @@ export class Router {
   private readonly routes: CompiledRoute[];
 
   constructor(definitions: readonly HttpFunctionDefinition[]) {
-    this.routes = definitions
-      .map((definition) => ({ definition, segments: compile(definition.route) }))
-      .sort(compareSpecificity);
+    this.routes = definitions.map((definition) => ({ definition, segments: compile(definition.route) })).sort(compareSpecificity);
   }
 
   match(method: string, pathname: string): RouteMatch {

@@ -98,12 +98,16 @@ async function main(): Promise<void> {
   if (!args['no-demo']) {
     const demo = await seedDemo(services);
     if (demo.key) {
-      console.log(`\nDemo customer '${DEMO_SLUG}' ${demo.customerCreated ? 'created' : 'had no active key'}. Its new key, shown this once:\n`);
+      console.log(
+        `\nDemo customer '${DEMO_SLUG}' ${demo.customerCreated ? 'created' : 'had no active key'}. Its new key, shown this once:\n`,
+      );
       console.log(`  ${demo.key}\n`);
       console.log('Try it:\n');
       console.log(`  curl -s http://localhost:${port}/v1/whoami -H "X-API-Key: ${demo.key}"\n`);
     } else {
-      console.log(`Demo customer '${DEMO_SLUG}' has an active key (issue another with: npm run admin -- key issue --customer ${DEMO_SLUG} --label my-key --application my-app).`);
+      console.log(
+        `Demo customer '${DEMO_SLUG}' has an active key (issue another with: npm run admin -- key issue --customer ${DEMO_SLUG} --label my-key --application my-app).`,
+      );
     }
   }
 
@@ -131,7 +135,8 @@ async function main(): Promise<void> {
 
 main().catch(async (error: unknown) => {
   if (error instanceof ConfigError) console.error(error.message);
-  else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') console.error(`Cannot listen: ${(error as Error).message}. Set PORT or --port.`);
+  else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+    console.error(`Cannot listen: ${(error as Error).message}. Set PORT or --port.`);
   else processLogger.error('local host failed to start', describeError(error));
   await runCleanup();
   process.exit(1);

@@ -12,7 +12,9 @@ import type { TimerFunctionDefinition } from '../shared/function-contract';
 export function assertNcrontab(schedule: string): void {
   const fields = schedule.trim().split(/\s+/);
   if (fields.length !== 6) {
-    throw new Error(`"${schedule}" is not an NCRONTAB expression: it needs six fields ({second} {minute} {hour} {day} {month} {day-of-week})`);
+    throw new Error(
+      `"${schedule}" is not an NCRONTAB expression: it needs six fields ({second} {minute} {hour} {day} {month} {day-of-week})`,
+    );
   }
   // Croner validates the fields themselves and throws on nonsense.
   new Cron(schedule, { timezone: 'UTC', paused: true }).stop();

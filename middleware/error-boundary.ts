@@ -43,10 +43,7 @@ export function errorResponse(error: unknown, requestId: string, log: Logger): H
     return problem(known, requestId);
   }
   log.error('unhandled error', { requestId, ...describeError(error) });
-  return problem(
-    new ApiError('internal_error', 'An unexpected error occurred. Quote the request id if you contact support.'),
-    requestId,
-  );
+  return problem(new ApiError('internal_error', 'An unexpected error occurred. Quote the request id if you contact support.'), requestId);
 }
 
 /** Our error for anything the boundary knows how to answer (tiers 1 and 2), else `undefined`. */

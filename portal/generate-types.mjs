@@ -68,10 +68,12 @@ function objectType(schema, at) {
   const rest = extra === undefined ? 'unknown' : extra === false ? undefined : typeOf(extra, at);
   if (properties.length === 0) return `Record<string, ${rest ?? 'never'}>`;
   // A typed index signature would have to cover every property's type: nothing needs one yet.
-  if (rest !== undefined && rest !== 'unknown') throw new Error(`an object with both properties and typed additionalProperties: ${JSON.stringify(schema)}`);
+  if (rest !== undefined && rest !== 'unknown')
+    throw new Error(`an object with both properties and typed additionalProperties: ${JSON.stringify(schema)}`);
   const inner = { ...at, depth: at.depth + 1 };
   const lines = properties.map(
-    ([name, property]) => `${docComment(property, inner.depth)}${indent(inner.depth)}${key(name)}${required.has(name) ? '' : '?'}: ${typeOf(property, inner)};\n`,
+    ([name, property]) =>
+      `${docComment(property, inner.depth)}${indent(inner.depth)}${key(name)}${required.has(name) ? '' : '?'}: ${typeOf(property, inner)};\n`,
   );
   // TypeScript object types are open already; only a declared rest of properties is spelled out.
   if (extra !== undefined && extra !== false) lines.push(`${indent(inner.depth)}[key: string]: unknown;\n`);

@@ -8,13 +8,7 @@ import { PLANS, type Plan } from './domain';
  */
 
 const intSetting = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
-    .default(fallback);
+  z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max)).default(fallback);
 
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;
 
@@ -47,8 +41,9 @@ const plansSetting = z
     }
   })
   .pipe(z.partialRecord(z.enum(PLANS), planLimitsSchema.partial()))
-  .transform((overrides) =>
-    Object.fromEntries(PLANS.map((plan) => [plan, { ...DEFAULT_PLANS[plan], ...overrides[plan] }])) as Record<Plan, PlanLimits>,
+  .transform(
+    (overrides) =>
+      Object.fromEntries(PLANS.map((plan) => [plan, { ...DEFAULT_PLANS[plan], ...overrides[plan] }])) as Record<Plan, PlanLimits>,
   )
   .optional();
 
@@ -136,14 +131,21 @@ export const configSchema = z
     const inAzure = Boolean(env.WEBSITE_INSTANCE_ID || env.WEBSITE_SITE_NAME);
     const local = env.VERIPROOF_LOCAL_MODE === 'true';
     if (local && inAzure) {
-      ctx.addIssue({ code: 'custom', path: ['VERIPROOF_LOCAL_MODE'], message: 'is for developer machines and tests; it cannot be on in Azure' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['VERIPROOF_LOCAL_MODE'],
+        message: 'is for developer machines and tests; it cannot be on in Azure',
+      });
     }
     const portal = [env.PORTAL_JWKS_URL, env.PORTAL_JWT_SECRET].filter(Boolean).length;
     if (portal !== 1) {
       ctx.addIssue({
         code: 'custom',
         path: ['PORTAL_JWKS_URL'],
-        message: portal === 0 ? 'set PORTAL_JWKS_URL (production) or PORTAL_JWT_SECRET (local mode)' : 'set only one of PORTAL_JWKS_URL and PORTAL_JWT_SECRET',
+        message:
+          portal === 0
+            ? 'set PORTAL_JWKS_URL (production) or PORTAL_JWT_SECRET (local mode)'
+            : 'set only one of PORTAL_JWKS_URL and PORTAL_JWT_SECRET',
       });
     }
     if (env.PORTAL_JWT_SECRET && !local) {
@@ -157,7 +159,11 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['PORTAL_SIGN_IN_URL'], message: 'must be https outside local mode' });
     }
     if (env.PORTAL_JWKS_URL && !local && !env.PORTAL_JWKS_URL.startsWith('https://')) {
-      ctx.addIssue({ code: 'custom', path: ['PORTAL_JWKS_URL'], message: 'must be https outside local mode (the signing keys of every portal token come from it)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PORTAL_JWKS_URL'],
+        message: 'must be https outside local mode (the signing keys of every portal token come from it)',
+      });
     }
     if (!local && !env.KEY_VAULT_URL) {
       ctx.addIssue({
@@ -233,14 +239,10 @@ export class ConfigError extends Error {
 export const CONFIG_SETTINGS = Object.keys(configSchema.shape) as Array<keyof typeof configSchema.shape>;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const relevant = Object.fromEntries(
-    CONFIG_SETTINGS.map((name) => [name, env[name] === '' ? undefined : env[name]]),
-  );
+  const relevant = Object.fromEntries(CONFIG_SETTINGS.map((name) => [name, env[name] === '' ? undefined : env[name]]));
   const parsed = configSchema.safeParse(relevant);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`),
-    );
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`));
   }
   const v = parsed.data;
   return {
@@ -250,7 +252,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       prefix: v.TABLES_PREFIX,
       timeoutMs: v.STORAGE_TIMEOUT_MS,
     },
-    authCache: { ttlMs: v.AUTH_CACHE_TTL_SECONDS * 1000, maxEntries: v.AUTH_CACHE_MAX_ENTRIES, failuresPerMinute: v.AUTH_FAILURES_PER_MINUTE },
+    authCache: {
+      ttlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
+      maxEntries: v.AUTH_CACHE_MAX_ENTRIES,
+      failuresPerMinute: v.AUTH_FAILURES_PER_MINUTE,
+    },
     health: { probeIntervalMs: v.HEALTH_PROBE_INTERVAL_MS },
     ingest: { maxBodyBytes: v.INGEST_MAX_BODY_BYTES, memoryBudgetBytes: v.INGEST_MEMORY_BUDGET_MB * 1024 * 1024 },
     localDataDir: v.LOCAL_DATA_DIR,

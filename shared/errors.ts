@@ -96,9 +96,8 @@ export class DependencyUnavailableError extends Error {
 }
 
 export function dependencyUnavailable(dependency: string, cause?: unknown): ApiError {
-  return new ApiError(
-    'dependency_unavailable',
-    `A service this request depends on (${dependency}) is unavailable. Retry later.`,
-    { headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) }, cause },
-  );
+  return new ApiError('dependency_unavailable', `A service this request depends on (${dependency}) is unavailable. Retry later.`, {
+    headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) },
+    cause,
+  });
 }

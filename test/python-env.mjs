@@ -67,7 +67,8 @@ export function preparePythonEnv() {
   rmSync(VENV, { recursive: true, force: true });
   if (run(python, ['-m', 'venv', VENV]) !== 0) throw new Error('python -m venv failed');
   const pip = ['-m', 'pip', '--disable-pip-version-check', '--quiet', 'install'];
-  if (run(VENV_PYTHON, [...pip, '--editable', `${SDK}[test]`, '--requirement', FUZZER_REQUIREMENTS]) !== 0) throw new Error('pip install failed');
+  if (run(VENV_PYTHON, [...pip, '--editable', `${SDK}[test]`, '--requirement', FUZZER_REQUIREMENTS]) !== 0)
+    throw new Error('pip install failed');
   writeFileSync(STAMP, wantedStamp());
   return { ok: true };
 }

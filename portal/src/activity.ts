@@ -21,7 +21,15 @@ function details(event: AuditEvent): string {
 let cursor: string | null = null;
 
 function auditRow(event: AuditEvent): HTMLTableRowElement {
-  return el('tr', {}, timeCell(event.at), el('td', {}, event.type), el('td', {}, event.actor.name), el('td', {}, event.keyId ? el('code', {}, event.keyId) : '—'), el('td', {}, details(event)));
+  return el(
+    'tr',
+    {},
+    timeCell(event.at),
+    el('td', {}, event.type),
+    el('td', {}, event.actor.name),
+    el('td', {}, event.keyId ? el('code', {}, event.keyId) : '—'),
+    el('td', {}, details(event)),
+  );
 }
 
 async function loadAudit(portal: Portal, append: boolean): Promise<void> {

@@ -33,10 +33,17 @@ export async function loadKeys(portal: Portal): Promise<void> {
   const list = await portal.loadKeyList();
   const active = list.keys.filter((k) => k.status === 'active');
   const revoked = list.keys.filter((k) => k.status === 'revoked');
-  byId('keys-summary').textContent = `${list.activeKeyCount} of ${list.keyLimit} active keys${list.sandbox ? ' · shared sandbox (read-only)' : ` · ${list.customer}`}`;
-  fillBody(byId<HTMLTableElement>('keys-table'), active.map((k) => keyRow(portal, k, true)));
+  byId('keys-summary').textContent =
+    `${list.activeKeyCount} of ${list.keyLimit} active keys${list.sandbox ? ' · shared sandbox (read-only)' : ` · ${list.customer}`}`;
+  fillBody(
+    byId<HTMLTableElement>('keys-table'),
+    active.map((k) => keyRow(portal, k, true)),
+  );
   byId('keys-empty').hidden = active.length > 0;
-  fillBody(byId<HTMLTableElement>('revoked-table'), revoked.map((k) => keyRow(portal, k, false)));
+  fillBody(
+    byId<HTMLTableElement>('revoked-table'),
+    revoked.map((k) => keyRow(portal, k, false)),
+  );
   byId('revoked-count').textContent = String(revoked.length);
   byId<HTMLButtonElement>('new-key').dataset.full = String(list.activeKeyCount >= list.keyLimit);
   applyWriteState(portal);
@@ -48,7 +55,12 @@ export async function showOnce(issued: IssuedKey[]): Promise<void> {
   byId('show-once-title').textContent = issued.length === 1 ? 'Your new key' : `Your ${issued.length} new keys`;
   list.replaceChildren(
     ...issued.map(({ key, metadata }) => {
-      const field = el('input', { readonly: true, 'aria-label': `Full key for ${metadata.label}`, spellcheck: 'false', autocomplete: 'off' });
+      const field = el('input', {
+        readonly: true,
+        'aria-label': `Full key for ${metadata.label}`,
+        spellcheck: 'false',
+        autocomplete: 'off',
+      });
       // A property, not an attribute: the key never appears in the serialised DOM.
       field.value = key;
       const copy = el('button', { type: 'button', 'aria-label': `Copy key ${metadata.label}` }, 'Copy');
@@ -87,7 +99,8 @@ async function requestNewKey(portal: Portal): Promise<void> {
   byId('new-key-error').hidden = true;
   const list = portal.keys;
   if (list && list.activeKeyCount >= list.keyLimit) {
-    byId('new-key-error').textContent = `You have ${list.activeKeyCount} of ${list.keyLimit} active keys, the most your plan allows. Revoke a key you no longer use first.`;
+    byId('new-key-error').textContent =
+      `You have ${list.activeKeyCount} of ${list.keyLimit} active keys, the most your plan allows. Revoke a key you no longer use first.`;
     byId('new-key-error').hidden = false;
   }
   const dialog = byId<HTMLDialogElement>('new-key-dialog');
@@ -149,7 +162,14 @@ async function revokeKey(portal: Portal, key: Key): Promise<void> {
     `The key “${key.label}” (${key.displayPrefix}) stops working within seconds. Integrations that use it get 401 until they switch to another key. This cannot be undone.`,
   ];
   if (last) {
-    body.push(el('p', { class: 'warning' }, el('strong', {}, 'This is your last active key. '), 'Revoking it locks out every integration until you request a new key.'));
+    body.push(
+      el(
+        'p',
+        { class: 'warning' },
+        el('strong', {}, 'This is your last active key. '),
+        'Revoking it locks out every integration until you request a new key.',
+      ),
+    );
   }
   const confirmed = await confirmAction({
     title: `Revoke “${key.label}”?`,

@@ -117,7 +117,8 @@ function start(): void {
     },
   };
   byId('account').hidden = false;
-  byId('account-name').textContent = `${claims.name ?? claims.sub}${claims.customer ? ` · ${claims.customer}` : ''} · ${claims.roles.join(', ')}`;
+  byId('account-name').textContent =
+    `${claims.name ?? claims.sub}${claims.customer ? ` · ${claims.customer}` : ''} · ${claims.roles.join(', ')}`;
   byId('sandbox-switch').hidden = !claims.roles.includes('CustomerAdmin');
   byId('tabs').hidden = false;
   for (const tab of document.querySelectorAll<HTMLAnchorElement>('#tabs a')) tab.hidden = !claims.roles.includes(tab.dataset.role ?? '');
@@ -143,7 +144,8 @@ async function wire(): Promise<void> {
     if (arrived.kind === 'none') return route();
     void applyHandOver(arrived).then((changed) => {
       if (changed) location.reload();
-      else if (arrived.kind === 'refused' && !portal) start(); // the sign-in again, saying why
+      else if (arrived.kind === 'refused' && !portal)
+        start(); // the sign-in again, saying why
       else if (arrived.kind === 'refused') toast(arrived.reason, 'error');
     });
   });

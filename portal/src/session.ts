@@ -36,7 +36,10 @@ export type HandOver = { kind: 'none' } | { kind: 'token'; token: string; claims
  */
 export function beginSignIn(signInUrl: string): void {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const state = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const state = btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
   sessionStorage.setItem(STATE_KEY, state);
   const url = new URL(signInUrl);
   url.searchParams.set('state', state);

@@ -22,7 +22,10 @@ async function execute(portal: Portal, request: QueuedRequest): Promise<void> {
   });
   if (answer === undefined) return;
   try {
-    await portal.api.post(`/v1/staff/customer-keys/requests/${encodeURIComponent(request.id)}/execute`, rotation && answer !== '' ? { gracePeriodHours: Number(answer) } : {});
+    await portal.api.post(
+      `/v1/staff/customer-keys/requests/${encodeURIComponent(request.id)}/execute`,
+      rotation && answer !== '' ? { gracePeriodHours: Number(answer) } : {},
+    );
     toast('Request executed.');
   } catch (error) {
     showError(error);
@@ -39,7 +42,10 @@ async function reject(portal: Portal, request: QueuedRequest): Promise<void> {
   });
   if (reason === undefined) return;
   try {
-    await portal.api.post(`/v1/staff/customer-keys/requests/${encodeURIComponent(request.id)}/reject`, reason.trim() ? { reason: reason.trim() } : {});
+    await portal.api.post(
+      `/v1/staff/customer-keys/requests/${encodeURIComponent(request.id)}/reject`,
+      reason.trim() ? { reason: reason.trim() } : {},
+    );
     toast('Request rejected.');
   } catch (error) {
     showError(error);
@@ -71,23 +77,42 @@ export async function loadStaff(portal: Portal): Promise<void> {
   fillBody(
     byId<HTMLTableElement>('staff-requests-table'),
     requests.map((r) => {
-      const run = el('button', { type: 'button', class: 'primary small', 'aria-label': `Execute ${ACTIONS[r.action]} for ${r.customer}` }, 'Execute');
+      const run = el(
+        'button',
+        { type: 'button', class: 'primary small', 'aria-label': `Execute ${ACTIONS[r.action]} for ${r.customer}` },
+        'Execute',
+      );
       if (r.action === 'issue-key') {
         // Executing it would show staff the customer's new key; the customer issues it.
         run.disabled = true;
         run.title = 'Customers issue their own keys; reject this request instead';
       }
       run.addEventListener('click', () => void execute(portal, r));
-      const no = el('button', { type: 'button', class: 'danger small', 'aria-label': `Reject ${ACTIONS[r.action]} for ${r.customer}` }, 'Reject');
+      const no = el(
+        'button',
+        { type: 'button', class: 'danger small', 'aria-label': `Reject ${ACTIONS[r.action]} for ${r.customer}` },
+        'Reject',
+      );
       no.addEventListener('click', () => void reject(portal, r));
-      return el('tr', { 'data-request-id': r.id }, timeCell(r.requestedAt), el('td', {}, r.customer), el('td', {}, ACTIONS[r.action] ?? r.action), el('td', {}, r.requestedBy.name), el('td', { class: 'row-actions' }, run, ' ', no));
+      return el(
+        'tr',
+        { 'data-request-id': r.id },
+        timeCell(r.requestedAt),
+        el('td', {}, r.customer),
+        el('td', {}, ACTIONS[r.action] ?? r.action),
+        el('td', {}, r.requestedBy.name),
+        el('td', { class: 'row-actions' }, run, ' ', no),
+      );
     }),
   );
   byId('staff-requests-empty').hidden = requests.length > 0;
   const select = byId<HTMLSelectElement>('staff-customer');
   const previous = select.value;
   const { customers } = await portal.api.get<CustomerList>('/v1/staff/customers');
-  select.replaceChildren(el('option', { value: '' }, 'Choose a customer'), ...customers.map((c) => el('option', { value: c.slug }, `${c.name} (${c.slug}, ${c.plan})`)));
+  select.replaceChildren(
+    el('option', { value: '' }, 'Choose a customer'),
+    ...customers.map((c) => el('option', { value: c.slug }, `${c.name} (${c.slug}, ${c.plan})`)),
+  );
   select.value = customers.some((c) => c.slug === previous) ? previous : '';
   await loadTenantKey(portal);
 }

@@ -6,7 +6,20 @@ import type { CustomerUsage, OperationResponses, StaffRequestQueue } from './api
  * change to the API that the page does not follow fails the portal's build.
  */
 
-export type { AuditEvent, AuditPage, CustomerUsage, IssuedKey, Key, KeyList, KeyRequest, ResetResult, Session, SessionPage, StaffRequestQueue, TenantKey } from './api-types.js';
+export type {
+  AuditEvent,
+  AuditPage,
+  CustomerUsage,
+  IssuedKey,
+  Key,
+  KeyList,
+  KeyRequest,
+  ResetResult,
+  Session,
+  SessionPage,
+  StaffRequestQueue,
+  TenantKey,
+} from './api-types.js';
 
 /** One day of one key's usage (inline in the document, not a component of its own). */
 export type UsageBucket = CustomerUsage['keys'][number]['daily'][number];

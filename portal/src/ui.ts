@@ -67,7 +67,8 @@ export function toast(message: string, kind: 'info' | 'error' = 'info'): void {
   toastTimer = window.setTimeout(() => (node.className = 'toast'), 4000);
 }
 
-const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+const FOCUSABLE =
+  'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 /**
  * Opens a modal dialog: the page behind is inert, Tab and Shift+Tab cycle inside the dialog,

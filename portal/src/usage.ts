@@ -6,7 +6,11 @@ import { badge, byId, el, fillBody, formatAgo, formatDay, timeCell } from './ui.
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, ...children: Array<Node | string>): SVGElementTagNameMap[K] {
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+  ...children: Array<Node | string>
+): SVGElementTagNameMap[K] {
   const node = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
   node.append(...children);
@@ -67,7 +71,12 @@ function renderChart(): void {
     return;
   }
   body.replaceChildren(
-    el('div', { class: 'legend', 'aria-hidden': 'true' }, el('span', { class: 'accepted' }, 'Accepted'), el('span', { class: 'limited' }, 'Rate-limited')),
+    el(
+      'div',
+      { class: 'legend', 'aria-hidden': 'true' },
+      el('span', { class: 'accepted' }, 'Accepted'),
+      el('span', { class: 'limited' }, 'Rate-limited'),
+    ),
     chart(key.daily, key.label),
     el(
       'details',
@@ -77,8 +86,30 @@ function renderChart(): void {
         'table',
         { class: 'data' },
         el('caption', { class: 'sr-only' }, `Requests per day for ${key.label}`),
-        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Day (UTC)'), el('th', { scope: 'col', class: 'num' }, 'Accepted'), el('th', { scope: 'col', class: 'num' }, 'Rate-limited'))),
-        el('tbody', {}, ...key.daily.map((d) => el('tr', {}, el('td', {}, formatDay(d.start)), el('td', { class: 'num' }, d.accepted), el('td', { class: 'num' }, d.rateLimited)))),
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            el('th', { scope: 'col' }, 'Day (UTC)'),
+            el('th', { scope: 'col', class: 'num' }, 'Accepted'),
+            el('th', { scope: 'col', class: 'num' }, 'Rate-limited'),
+          ),
+        ),
+        el(
+          'tbody',
+          {},
+          ...key.daily.map((d) =>
+            el(
+              'tr',
+              {},
+              el('td', {}, formatDay(d.start)),
+              el('td', { class: 'num' }, d.accepted),
+              el('td', { class: 'num' }, d.rateLimited),
+            ),
+          ),
+        ),
       ),
     ),
   );

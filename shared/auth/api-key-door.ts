@@ -32,7 +32,8 @@ export interface PresentedCredentials {
   address: string | undefined;
 }
 
-export type DoorFailure = 'api_key_missing' | 'api_key_malformed' | 'api_key_invalid' | 'component_invalid' | 'component_required' | 'rate_limited';
+export type DoorFailure =
+  'api_key_missing' | 'api_key_malformed' | 'api_key_invalid' | 'component_invalid' | 'component_required' | 'rate_limited';
 
 export type DoorVerdict = { ok: true; identity: KeyIdentity } | { ok: false; code: DoorFailure; retryAfterSeconds?: number };
 
@@ -77,7 +78,12 @@ export class ApiKeyDoor {
   }
 
   /** A verdict from memory for a known lookup result; `undefined` when the component needs a read. */
-  private decide(identity: KeyIdentity | null, presented: PresentedKey, component: string | undefined, address: string | undefined): DoorVerdict | undefined {
+  private decide(
+    identity: KeyIdentity | null,
+    presented: PresentedKey,
+    component: string | undefined,
+    address: string | undefined,
+  ): DoorVerdict | undefined {
     if (!identity || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
       this.deps.failedAuth.recordFailure(address);
       return failure('api_key_invalid');

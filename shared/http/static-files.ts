@@ -72,6 +72,8 @@ export function staticSite(list: () => Map<string, string>, notFound: string): (
       etag: file.etag,
     };
     // HEAD gets the same answer; the host leaves the body out.
-    return matchesEtag(request.headers.get('if-none-match'), file.etag) ? { status: 304, headers } : { status: 200, headers, body: file.body };
+    return matchesEtag(request.headers.get('if-none-match'), file.etag)
+      ? { status: 304, headers }
+      : { status: 200, headers, body: file.body };
   };
 }

@@ -36,14 +36,7 @@ export interface CompoundKey {
 /** What a client presented: a whole compound key, or the secret segment alone. */
 export type PresentedKey = ({ form: 'compound' } & CompoundKey) | { form: 'secret'; secret: string };
 
-export type KeyParseErrorReason =
-  | 'empty'
-  | 'too_long'
-  | 'bad_prefix'
-  | 'bad_structure'
-  | 'bad_slug'
-  | 'bad_component'
-  | 'bad_secret';
+export type KeyParseErrorReason = 'empty' | 'too_long' | 'bad_prefix' | 'bad_structure' | 'bad_slug' | 'bad_component' | 'bad_secret';
 
 export interface KeyParseError {
   reason: KeyParseErrorReason;
@@ -54,9 +47,7 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: KeyPar
 const fail = <T>(reason: KeyParseErrorReason): ParseResult<T> => ({ ok: false, error: { reason } });
 
 export function isValidSlug(slug: string): boolean {
-  return (
-    slug.length >= SLUG_MIN_LENGTH && slug.length <= SLUG_MAX_LENGTH && SLUG_PATTERN.test(slug)
-  );
+  return slug.length >= SLUG_MIN_LENGTH && slug.length <= SLUG_MAX_LENGTH && SLUG_PATTERN.test(slug);
 }
 
 export function isValidComponent(component: string): boolean {

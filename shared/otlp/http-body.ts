@@ -15,11 +15,9 @@ export function otlpFormatOf(contentType: string | null): OtlpFormat {
   const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (mediaType === 'application/json') return 'json';
   if (mediaType === 'application/x-protobuf' || mediaType === 'application/protobuf') return 'protobuf';
-  throw new ApiError(
-    'unsupported_media_type',
-    'Send OTLP as application/json or application/x-protobuf.',
-    { headers: { Accept: 'application/json, application/x-protobuf' } },
-  );
+  throw new ApiError('unsupported_media_type', 'Send OTLP as application/json or application/x-protobuf.', {
+    headers: { Accept: 'application/json, application/x-protobuf' },
+  });
 }
 
 /** The body's bytes after content decoding (gzip or none), within the size limit. */

@@ -183,7 +183,8 @@ export function checkJsonValues(body: Uint8Array): RequestShape {
   for (let i = 0; i < body.length; i++) {
     const byte = body[i]!;
     if (inString) {
-      if (byte === 0x5c) i += 1; // backslash: skip the escaped character
+      if (byte === 0x5c)
+        i += 1; // backslash: skip the escaped character
       else if (byte === 0x22) inString = false;
     } else if (byte === 0x22) {
       inString = true;

@@ -101,7 +101,9 @@ export function measureTraceRequest(body: Uint8Array, format: OtlpFormat): Reque
   } catch (error) {
     if (!(error instanceof WireFormatError)) throw error;
     throw new OtlpDecodeError(
-      /deeply/.test(error.message) ? 'The protobuf body is nested too deeply.' : 'The body is not a valid protobuf ExportTraceServiceRequest.',
+      /deeply/.test(error.message)
+        ? 'The protobuf body is nested too deeply.'
+        : 'The body is not a valid protobuf ExportTraceServiceRequest.',
     );
   }
 }
@@ -182,9 +184,7 @@ class Walker {
 
   request(raw: unknown): DecodedTraceRequest {
     const top = this.object(raw, '(body)');
-    const resourceSpans = this.array(top.resourceSpans, 'resourceSpans').map((rs, i) =>
-      this.resourceSpans(rs, `resourceSpans[${i}]`),
-    );
+    const resourceSpans = this.array(top.resourceSpans, 'resourceSpans').map((rs, i) => this.resourceSpans(rs, `resourceSpans[${i}]`));
     return {
       resourceSpans,
       acceptedSpans: this.accepted,
@@ -204,9 +204,7 @@ class Walker {
     }
     const schemaUrl = this.string(rs.schemaUrl, `${path}.schemaUrl`);
     if (schemaUrl) out.schemaUrl = schemaUrl;
-    out.scopeSpans = this.array(rs.scopeSpans, `${path}.scopeSpans`).map((ss, i) =>
-      this.scopeSpans(ss, `${path}.scopeSpans[${i}]`),
-    );
+    out.scopeSpans = this.array(rs.scopeSpans, `${path}.scopeSpans`).map((ss, i) => this.scopeSpans(ss, `${path}.scopeSpans[${i}]`));
     return out;
   }
 

@@ -25,5 +25,8 @@ export interface CustomerRepository {
    * concurrency: on a concurrent write `change` runs again on the fresh row). `change` returns
    * `undefined` to leave the row alone. Resolves `undefined` when there is no such customer.
    */
-  update(slug: string, change: (current: Customer) => CustomerPatch | undefined): Promise<{ before: Customer; after: Customer; changed: boolean } | undefined>;
+  update(
+    slug: string,
+    change: (current: Customer) => CustomerPatch | undefined,
+  ): Promise<{ before: Customer; after: Customer; changed: boolean } | undefined>;
 }

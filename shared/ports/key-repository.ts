@@ -32,12 +32,21 @@ export interface KeyRepository {
    * In one transaction: marks the record revoked, releases its label and its place under the
    * cap, and writes the audit event. The first revocation's who and when stand.
    */
-  markRevoked(customerSlug: string, keyId: string, options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent }): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }>;
+  markRevoked(
+    customerSlug: string,
+    keyId: string,
+    options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent },
+  ): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }>;
   /**
    * In one transaction: revokes an active record and writes its replacement (same label,
    * same place under the cap) with the audit event. `not_active` if it was revoked meanwhile.
    */
-  replaceRecord(customerSlug: string, oldKeyId: string, replacement: ApiKeyRecord, options: { revokedBy: Actor; audit: AuditEvent }): Promise<ReplaceOutcome>;
+  replaceRecord(
+    customerSlug: string,
+    oldKeyId: string,
+    replacement: ApiKeyRecord,
+    options: { revokedBy: Actor; audit: AuditEvent },
+  ): Promise<ReplaceOutcome>;
   /** Every key of one customer, oldest first (one single-partition query). */
   list(customerSlug: string): Promise<ApiKeyRecord[]>;
   get(customerSlug: string, keyId: string): Promise<ApiKeyRecord | undefined>;
@@ -47,7 +56,12 @@ export interface KeyRepository {
    * Sets (or, with `undefined`, removes) a key's own rate limit on its record, with the audit
    * event, and on its lookup row. `undefined` when the customer has no such key.
    */
-  setRateLimit(customerSlug: string, keyId: string, setting: RateLimitSetting | undefined, audit: AuditEvent): Promise<ApiKeyRecord | undefined>;
+  setRateLimit(
+    customerSlug: string,
+    keyId: string,
+    setting: RateLimitSetting | undefined,
+    audit: AuditEvent,
+  ): Promise<ApiKeyRecord | undefined>;
   /** Records the hour each key was last used in (batched per customer; never moves backwards much: hourly). */
   touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void>;
   /** Rewrites the customer data copied into the lookup rows of these keys (plan, master-component state). */

@@ -18,7 +18,8 @@ export const text = (max: number) =>
       .max(max, { message: `must be at most ${max} characters`, abort: true })
       .superRefine((value, ctx) => {
         const hidden = invisibleCharacter(value);
-        if (hidden) ctx.addIssue({ code: 'custom', message: `must not contain invisible, formatting or control characters (found ${hidden})` });
+        if (hidden)
+          ctx.addIssue({ code: 'custom', message: `must not contain invisible, formatting or control characters (found ${hidden})` });
       })
       .trim()
       .min(1, 'must not be empty'),
@@ -50,16 +51,16 @@ const CUSTOMER_SETTINGS = ['plan', 'keyLimit', 'requireComponent', 'autoRevokeSt
 
 export const updateCustomerSchema = documentedAs(
   z
-  .object({
-    plan: z.enum(PLANS).optional(),
-    /** Overrides the plan's cap on active keys; `null` returns to the plan's cap. */
-    keyLimit: z.number().int().min(1).max(10_000).nullable().optional(),
-    /** When true, requests must present the master component (x-functions-key or a whole key). */
-    requireComponent: z.boolean().optional(),
-    /** When true, the daily review revokes keys unused for the stale period (never the last active key). */
-    autoRevokeStaleKeys: z.boolean().optional(),
-  })
-  .refine((v) => Object.keys(v).length > 0, `name at least one of ${CUSTOMER_SETTINGS.join(', ')}`),
+    .object({
+      plan: z.enum(PLANS).optional(),
+      /** Overrides the plan's cap on active keys; `null` returns to the plan's cap. */
+      keyLimit: z.number().int().min(1).max(10_000).nullable().optional(),
+      /** When true, requests must present the master component (x-functions-key or a whole key). */
+      requireComponent: z.boolean().optional(),
+      /** When true, the daily review revokes keys unused for the stale period (never the last active key). */
+      autoRevokeStaleKeys: z.boolean().optional(),
+    })
+    .refine((v) => Object.keys(v).length > 0, `name at least one of ${CUSTOMER_SETTINGS.join(', ')}`),
   () => ({ anyOf: CUSTOMER_SETTINGS.map((name) => ({ required: [name] })) }),
 );
 
@@ -119,7 +120,12 @@ export type RejectRequestInput = z.input<typeof rejectRequestSchema>;
 export const executeRequestSchema = z
   .object({
     /** For rotate-tenant-key: how long the old component keeps working (0: not at all). */
-    gracePeriodHours: z.number().int().min(0).max(24 * 90).optional(),
+    gracePeriodHours: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 90)
+      .optional(),
   })
   .default({});
 
@@ -155,7 +161,6 @@ export const sessionsQuerySchema = pageQuerySchema.extend({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
 });
-
 
 /** Path parameters; a path that names nothing is 404 (the binding), never a 400 that confirms the route. */
 export const keyIdParams = z.object({ keyId: idSchema('key') });

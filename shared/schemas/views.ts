@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { AUDIT_EVENT_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, type ApiKeyView, type AuditEvent, type KeyRequest } from '../domain';
+import {
+  AUDIT_EVENT_TYPES,
+  KEY_ENVIRONMENTS,
+  KEY_REQUEST_ACTIONS,
+  KEY_TYPES,
+  PLANS,
+  type ApiKeyView,
+  type AuditEvent,
+  type KeyRequest,
+} from '../domain';
 import type { StoredSession } from '../ports/session-repository';
 
 /**
@@ -28,7 +37,10 @@ export const keyView = z
     createdBy: actorView,
     lastUsedAt: timestamp.nullable().describe('Start of the last hour the key was used in'),
     stale: z.boolean().describe('Active, and unused for 30 days (or never used since its creation 30 days ago)'),
-    rateLimit: z.object({ requestsPerSecond: z.number(), burst: z.number().int() }).nullable().describe("The key's own limit; null: its plan's"),
+    rateLimit: z
+      .object({ requestsPerSecond: z.number(), burst: z.number().int() })
+      .nullable()
+      .describe("The key's own limit; null: its plan's"),
     revokedAt: timestamp.nullable(),
     revokedBy: actorView.nullable(),
   })
@@ -222,14 +234,23 @@ export const problemView = z
 export const whoamiView = z
   .object({
     customer: z.object({ id: z.string(), slug: z.string(), plan: z.enum(PLANS) }),
-    key: z.object({ id: z.string(), label: z.string(), application: z.string(), environment: z.enum(KEY_ENVIRONMENTS), type: z.enum(KEY_TYPES) }),
+    key: z.object({
+      id: z.string(),
+      label: z.string(),
+      application: z.string(),
+      environment: z.enum(KEY_ENVIRONMENTS),
+      type: z.enum(KEY_TYPES),
+    }),
   })
   .meta({ id: 'Whoami' });
 
 export const healthView = z
   .object({
     status: z.literal('ok'),
-    checks: z.record(z.string(), z.object({ status: z.enum(['ok', 'unavailable']), checkedAt: timestamp.nullable(), latencyMs: z.number().nullable() })),
+    checks: z.record(
+      z.string(),
+      z.object({ status: z.enum(['ok', 'unavailable']), checkedAt: timestamp.nullable(), latencyMs: z.number().nullable() }),
+    ),
   })
   .meta({ id: 'Health' });
 

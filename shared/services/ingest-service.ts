@@ -69,9 +69,7 @@ export class IngestService {
         if ((await this.sessions.append(source, batch, receivedAt)) === 'duplicate') duplicates += 1;
       }
     };
-    const results = await Promise.allSettled(
-      Array.from({ length: Math.min(WRITE_CONCURRENCY, grouped.sessions.length) }, worker),
-    );
+    const results = await Promise.allSettled(Array.from({ length: Math.min(WRITE_CONCURRENCY, grouped.sessions.length) }, worker));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 

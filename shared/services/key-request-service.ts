@@ -188,7 +188,13 @@ export class KeyRequestService {
   }
 
   private event(request: KeyRequest, type: AuditEvent['type'], op: Operation, details?: Record<string, unknown>): AuditEvent {
-    return this.audit.event({ customerSlug: request.customerSlug, type, op, keyRequestId: request.id, details: { action: request.action, ...details } });
+    return this.audit.event({
+      customerSlug: request.customerSlug,
+      type,
+      op,
+      keyRequestId: request.id,
+      details: { action: request.action, ...details },
+    });
   }
 }
 

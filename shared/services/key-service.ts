@@ -97,12 +97,18 @@ export class KeyService {
     const { record, lookup, key } = await this.mint(customer, request, op.actor);
     const outcome = await this.keys.insertRecord(record, {
       keyLimit: (current) => this.keyLimit(current),
-      audit: this.audit.event({ customerSlug: customer.slug, type: 'key.issued', op, keyId: record.id, details: {
-        label: record.label,
-        application: record.application,
-        type: record.type,
-        environment: record.environment,
-      } }),
+      audit: this.audit.event({
+        customerSlug: customer.slug,
+        type: 'key.issued',
+        op,
+        keyId: record.id,
+        details: {
+          label: record.label,
+          application: record.application,
+          type: record.type,
+          environment: record.environment,
+        },
+      }),
     });
     if (outcome === 'customer_missing') throw new ApiError('not_found', 'No such customer.');
     if (outcome === 'label_taken') {
@@ -149,7 +155,13 @@ export class KeyService {
     const result = await this.keys.markRevoked(customer.slug, record.id, {
       revokedBy: op.actor,
       revokedAt: this.clock.now().toISOString(),
-      audit: this.audit.event({ customerSlug: customer.slug, type: 'key.revoked', op, keyId: record.id, details: { label: record.label, forced: Boolean(options.force) } }),
+      audit: this.audit.event({
+        customerSlug: customer.slug,
+        type: 'key.revoked',
+        op,
+        keyId: record.id,
+        details: { label: record.label, forced: Boolean(options.force) },
+      }),
     });
     if (result.outcome === 'not_found' || !result.record) throw new ApiError('not_found', 'This customer has no such key.');
     if (result.outcome === 'revoked') {
@@ -162,7 +174,18 @@ export class KeyService {
   async setRateLimit(customerSlug: string, keyId: string, setting: RateLimitSetting | undefined, op: Operation): Promise<ApiKeyView> {
     const customer = await this.customers.require(customerSlug);
     const record = isId('key', keyId)
-      ? await this.keys.setRateLimit(customer.slug, keyId, setting, this.audit.event({ customerSlug: customer.slug, type: 'key.rate-limit-changed', op, keyId, details: { rateLimit: setting ?? null } }))
+      ? await this.keys.setRateLimit(
+          customer.slug,
+          keyId,
+          setting,
+          this.audit.event({
+            customerSlug: customer.slug,
+            type: 'key.rate-limit-changed',
+            op,
+            keyId,
+            details: { rateLimit: setting ?? null },
+          }),
+        )
       : undefined;
     if (!record) throw new ApiError('not_found', 'This customer has no such key.');
     await this.invalidate([record], 'changed');
@@ -186,7 +209,13 @@ export class KeyService {
       await this.stopAuthenticating([old], op);
       const outcome = await this.keys.replaceRecord(customer.slug, old.id, record, {
         revokedBy: op.actor,
-        audit: this.audit.event({ customerSlug: customer.slug, type: 'key.reset', op, keyId: record.id, details: { replacedKeyId: old.id, label: old.label } }),
+        audit: this.audit.event({
+          customerSlug: customer.slug,
+          type: 'key.reset',
+          op,
+          keyId: record.id,
+          details: { replacedKeyId: old.id, label: old.label },
+        }),
       });
       if (outcome !== 'replaced') continue; // revoked meanwhile: nothing to replace
       await this.keys.insertLookup(lookup);
@@ -204,7 +233,10 @@ export class KeyService {
    */
   async refreshLookups(customer: Customer): Promise<void> {
     const active = (await this.keys.list(customer.slug)).filter((k) => k.status === 'active');
-    await this.keys.refreshLookups(active.map((k) => k.secretHash), { plan: customer.plan, tenantKey: tenantKeyState(customer) });
+    await this.keys.refreshLookups(
+      active.map((k) => k.secretHash),
+      { plan: customer.plan, tenantKey: tenantKeyState(customer) },
+    );
     await this.invalidate(active, 'changed');
   }
 
@@ -220,7 +252,14 @@ export class KeyService {
    */
   private async stopAuthenticating(records: ApiKeyRecord[], op: Operation): Promise<void> {
     await this.feed.publish(
-      records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason: 'revoked' as const, actor: op.actor, requestId: op.requestId })),
+      records.map((r) => ({
+        secretHash: r.secretHash,
+        keyId: r.id,
+        customerSlug: r.customerSlug,
+        reason: 'revoked' as const,
+        actor: op.actor,
+        requestId: op.requestId,
+      })),
     );
     for (const record of records) this.authenticator.revoke(record.secretHash);
     for (const record of records) await this.keys.deleteLookup(record.secretHash);
@@ -252,11 +291,21 @@ export class KeyService {
       const result = await this.keys.markRevoked(record.customerSlug, record.id, {
         revokedBy: op.actor,
         revokedAt: entry.at,
-        audit: this.audit.event({ customerSlug: record.customerSlug, type: 'key.revoked', op, keyId: record.id, details: { label: record.label, completedAfterInterruption: true } }),
+        audit: this.audit.event({
+          customerSlug: record.customerSlug,
+          type: 'key.revoked',
+          op,
+          keyId: record.id,
+          details: { label: record.label, completedAfterInterruption: true },
+        }),
       });
       if (result.outcome === 'revoked') {
         completed += 1;
-        this.log.warn('interrupted revocation completed', { customer: record.customerSlug, keyId: record.id, display: record.displayPrefix });
+        this.log.warn('interrupted revocation completed', {
+          customer: record.customerSlug,
+          keyId: record.id,
+          display: record.displayPrefix,
+        });
       }
     }
     return completed;
@@ -264,9 +313,7 @@ export class KeyService {
 
   private async invalidate(records: ApiKeyRecord[], reason: 'revoked' | 'changed'): Promise<void> {
     for (const record of records) this.authenticator.evict(record.secretHash);
-    await this.feed.publish(
-      records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason })),
-    );
+    await this.feed.publish(records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason })));
   }
 
   /** A new key for a customer: its record, its lookup row and its full value. */

@@ -57,7 +57,6 @@ export class RateLimiter {
   private readonly options: RateLimiterOptions;
   private readonly log: Logger;
 
-
   constructor(deps: RateLimiterDeps) {
     this.store = deps.store;
     this.plans = deps.plans;
@@ -124,7 +123,9 @@ export class RateLimiter {
       const live = rows.filter((r) => r.instanceId === this.instanceId || r.at >= freshAfter);
       const shares = new Map<string, number>();
       for (const [keyId, mine] of demand) {
-        const byInstance = new Map<string, number>(live.map((r) => [r.instanceId, r.instanceId === this.instanceId ? mine : (r.demand[keyId] ?? 0)]));
+        const byInstance = new Map<string, number>(
+          live.map((r) => [r.instanceId, r.instanceId === this.instanceId ? mine : (r.demand[keyId] ?? 0)]),
+        );
         shares.set(keyId, allocateShares(byInstance).get(this.instanceId)!);
       }
       this.buckets.applyShares(shares, live.length);

@@ -47,7 +47,6 @@ export class RevocationListener {
   private readonly options: RevocationListenerOptions;
   private readonly log: Logger;
 
-
   constructor(deps: RevocationListenerDeps) {
     this.feed = deps.feed;
     this.apply = deps.apply;

@@ -57,8 +57,18 @@ export class StaffService {
       type: 'customer.updated',
       op,
       details: {
-        before: { plan: before.plan, keyLimitOverride: before.keyLimitOverride ?? null, requireComponent: before.requireComponent, autoRevokeStaleKeys: before.autoRevokeStaleKeys },
-        after: { plan: after.plan, keyLimitOverride: after.keyLimitOverride ?? null, requireComponent: after.requireComponent, autoRevokeStaleKeys: after.autoRevokeStaleKeys },
+        before: {
+          plan: before.plan,
+          keyLimitOverride: before.keyLimitOverride ?? null,
+          requireComponent: before.requireComponent,
+          autoRevokeStaleKeys: before.autoRevokeStaleKeys,
+        },
+        after: {
+          plan: after.plan,
+          keyLimitOverride: after.keyLimitOverride ?? null,
+          requireComponent: after.requireComponent,
+          autoRevokeStaleKeys: after.autoRevokeStaleKeys,
+        },
       },
     });
     return this.view(after);

@@ -73,7 +73,12 @@ export class TenantKeyService implements TenantKeyRotator {
    * days by default; 0 retires it at once). Keys issued from now on carry the new component.
    * Rotating while an earlier rotation is in grace retires that earlier component now.
    */
-  async rotateNow(customerSlug: string, op: Operation, options: { gracePeriodMs?: number } = {}, keyRequestId?: string): Promise<TenantKeyBody> {
+  async rotateNow(
+    customerSlug: string,
+    op: Operation,
+    options: { gracePeriodMs?: number } = {},
+    keyRequestId?: string,
+  ): Promise<TenantKeyBody> {
     const gracePeriodMs = options.gracePeriodMs ?? this.gracePeriodMs;
     const customer = await this.customers.require(customerSlug);
     const component = await this.secrets.putComponent(customer.slug, generateComponent());
@@ -121,8 +126,14 @@ export class TenantKeyService implements TenantKeyRotator {
     if (changed && before.previousComponentVersion) {
       await this.keys.refreshLookups(after);
       await this.retireVersion(after.slug, before.previousComponentVersion);
-      if (before.graceEndsAt) await this.schedule.remove({ customerSlug: after.slug, version: before.previousComponentVersion, endsAt: before.graceEndsAt });
-      await this.audit.record({ customerSlug: after.slug, type: 'tenant-key.grace-ended', op, details: { retiredVersion: before.previousComponentVersion, early: true } });
+      if (before.graceEndsAt)
+        await this.schedule.remove({ customerSlug: after.slug, version: before.previousComponentVersion, endsAt: before.graceEndsAt });
+      await this.audit.record({
+        customerSlug: after.slug,
+        type: 'tenant-key.grace-ended',
+        op,
+        details: { retiredVersion: before.previousComponentVersion, early: true },
+      });
     }
     return this.view(after);
   }
@@ -152,11 +163,17 @@ export class TenantKeyService implements TenantKeyRotator {
         const { after, changed } = result;
         // The copies in the lookup rows are rewritten every time: that repairs a state a crash left stale.
         await this.keys.refreshLookups(after);
-        const stillInUse = entry.version === after.componentVersion || (entry.version === after.previousComponentVersion && previousInGrace(after, now));
+        const stillInUse =
+          entry.version === after.componentVersion || (entry.version === after.previousComponentVersion && previousInGrace(after, now));
         if (!stillInUse) await this.retireVersion(after.slug, entry.version);
         if (changed) {
           retired += 1;
-          await this.audit.record({ customerSlug: after.slug, type: 'tenant-key.grace-ended', op: SYSTEM, details: { retiredVersion: entry.version, graceEndedAt: entry.endsAt } });
+          await this.audit.record({
+            customerSlug: after.slug,
+            type: 'tenant-key.grace-ended',
+            op: SYSTEM,
+            details: { retiredVersion: entry.version, graceEndedAt: entry.endsAt },
+          });
         }
       }
       await this.schedule.remove(entry);
@@ -181,4 +198,3 @@ export class TenantKeyService implements TenantKeyRotator {
     };
   }
 }
-

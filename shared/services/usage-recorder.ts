@@ -43,7 +43,6 @@ export class UsageRecorder {
   private readonly flushIntervalMs: number;
   private readonly log: Logger;
 
-
   constructor(deps: UsageRecorderDeps) {
     this.store = deps.store;
     this.keys = deps.keys;
@@ -62,14 +61,23 @@ export class UsageRecorder {
     const id = `${identity.customerSlug}/${identity.keyId}/${hour}`;
     let counter = this.counters.get(id);
     if (!counter) {
-      counter = { customerSlug: identity.customerSlug, keyId: identity.keyId, hour, instanceId: this.instanceId, accepted: 0, rateLimited: 0, dirty: false };
+      counter = {
+        customerSlug: identity.customerSlug,
+        keyId: identity.keyId,
+        hour,
+        instanceId: this.instanceId,
+        accepted: 0,
+        rateLimited: 0,
+        dirty: false,
+      };
       this.counters.set(id, counter);
     }
     counter[outcome] += 1;
     counter.dirty = true;
     if (outcome === 'accepted') {
       const last = this.lastUsed.get(identity.keyId);
-      if (!last || last.hour < hour) this.lastUsed.set(identity.keyId, { customerSlug: identity.customerSlug, keyId: identity.keyId, hour, written: false });
+      if (!last || last.hour < hour)
+        this.lastUsed.set(identity.keyId, { customerSlug: identity.customerSlug, keyId: identity.keyId, hour, written: false });
     }
   }
 

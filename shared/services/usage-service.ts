@@ -77,13 +77,25 @@ export class UsageService {
     return this.clock.millis() - lastActivity >= this.staleAfterMs;
   }
 
-  async keyUsage(customerSlug: string, keyId: string, query: { from?: string; to?: string; granularity: 'hour' | 'day' }): Promise<KeyUsageBody> {
+  async keyUsage(
+    customerSlug: string,
+    keyId: string,
+    query: { from?: string; to?: string; granularity: 'hour' | 'day' },
+  ): Promise<KeyUsageBody> {
     const key = isId('key', keyId) ? (await this.keys.list(customerSlug)).find((k) => k.id === keyId) : undefined;
     if (!key) throw new ApiError('not_found', 'This customer has no such key.');
     const { from, to } = this.window(query.from, query.to);
     const rows = await this.usage.read(customerSlug, hourOf(from), hourOf(new Date(to.getTime() + HOUR - 1)), keyId);
     const buckets = aggregate(rows, bucketStarts(from, to, query.granularity), query.granularity);
-    return { keyId, label: key.label, granularity: query.granularity, from: from.toISOString(), to: to.toISOString(), totals: totalsOf(buckets), buckets };
+    return {
+      keyId,
+      label: key.label,
+      granularity: query.granularity,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      totals: totalsOf(buckets),
+      buckets,
+    };
   }
 
   /** Every key of the customer over the last 30 days, with a daily series: one storage query for the usage. */
@@ -97,7 +109,11 @@ export class UsageService {
       from: from.toISOString(),
       to: to.toISOString(),
       keys: keys.map((key) => {
-        const daily = aggregate(rows.filter((r) => r.keyId === key.id), starts, 'day');
+        const daily = aggregate(
+          rows.filter((r) => r.keyId === key.id),
+          starts,
+          'day',
+        );
         return {
           keyId: key.id,
           label: key.label,

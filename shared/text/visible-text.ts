@@ -11,8 +11,9 @@
  * grapheme joiner). Variation selectors stay allowed (emoji need them).
  */
 // The class lists the combining grapheme joiner (U+034F) on its own, on purpose: it draws as nothing.
-// eslint-disable-next-line no-misleading-character-class
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u034f\u115f\u1160\u3164\uffa0\u2800\u180e]/u;
+const INVISIBLE =
+  // eslint-disable-next-line no-misleading-character-class
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u034f\u115f\u1160\u3164\uffa0\u2800\u180e]/u;
 
 /** The first character that would hide or disguise text, as `U+XXXX`, or undefined. */
 export function invisibleCharacter(text: string): string | undefined {

@@ -67,7 +67,11 @@ describeWithBrowser('the portal page in a real browser', () => {
     trackSecret(first.key);
     offsetMs = 0;
     await services.customers.ensureSandbox();
-    const sandboxKey = await services.keys.issue('sandbox', { label: `shared-demo-${slug}`, application: 'demo', environment: 'test' }, op('setup'));
+    const sandboxKey = await services.keys.issue(
+      'sandbox',
+      { label: `shared-demo-${slug}`, application: 'demo', environment: 'test' },
+      op('setup'),
+    );
     trackSecret(sandboxKey.key);
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -144,7 +148,9 @@ describeWithBrowser('the portal page in a real browser', () => {
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     expect(await row(issuedKeyId).locator('td').nth(7).textContent()).toBe('Never');
     // Unused for 30 days or more: the stale badge; a key issued today has none.
-    expect(await page.locator('#keys-table tbody tr', { hasText: 'loan-review' }).locator('td').nth(1).textContent()).toBe('loan-reviewstale');
+    expect(await page.locator('#keys-table tbody tr', { hasText: 'loan-review' }).locator('td').nth(1).textContent()).toBe(
+      'loan-reviewstale',
+    );
     expect(await row(issuedKeyId).locator('td').nth(1).textContent()).toBe(label);
     await shot('03-keys');
 
@@ -164,7 +170,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     await page.click('#tabs a[href="#usage"]');
     await page.selectOption('#usage-key', issuedKeyId);
     const usageRow = page.locator(`#usage-table tr[data-key-id="${issuedKeyId}"]`);
-    for (const deadline = Date.now() + 15_000; ; ) {
+    for (const deadline = Date.now() + 15_000; ;) {
       await page.click('[data-refresh="usage"]');
       await usageRow.waitFor();
       const [accepted, limited] = [await usageRow.locator('td').nth(4).textContent(), await usageRow.locator('td').nth(5).textContent()];

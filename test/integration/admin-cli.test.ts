@@ -13,9 +13,13 @@ describe('npm run admin (against Azurite, through the same services as the API)'
   const slug = `cli-${Date.now().toString(36)}`;
 
   it('creates a customer, issues a key once, lists it masked, revokes it', async () => {
-    expect(await run('customer', 'create', '--slug', slug, '--name', 'CLI Co', '--plan', 'starter')).toMatch(new RegExp(`Created customer ${slug}`));
+    expect(await run('customer', 'create', '--slug', slug, '--name', 'CLI Co', '--plan', 'starter')).toMatch(
+      new RegExp(`Created customer ${slug}`),
+    );
 
-    const issued = JSON.parse(await run('key', 'issue', '--customer', slug, '--label', 'deploy-bot', '--application', 'ci', '--environment', 'test', '--json'));
+    const issued = JSON.parse(
+      await run('key', 'issue', '--customer', slug, '--label', 'deploy-bot', '--application', 'ci', '--environment', 'test', '--json'),
+    );
     trackSecret(issued.key);
     expect(issued.key).toMatch(new RegExp(`^vp_cust_${slug}\\.[A-Za-z0-9]{32}\\.[A-Za-z0-9_-]{43}$`));
     expect(issued.metadata).toMatchObject({ label: 'deploy-bot', application: 'ci', environment: 'test', status: 'active' });
@@ -33,7 +37,9 @@ describe('npm run admin (against Azurite, through the same services as the API)'
   });
 
   it('refuses bad input with the API error codes', async () => {
-    await expect(run('customer', 'create', '--slug', 'Bad Slug', '--name', 'x', '--plan', 'gold')).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(run('customer', 'create', '--slug', 'Bad Slug', '--name', 'x', '--plan', 'gold')).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
     await expect(run('key', 'list', '--customer', 'no-such-customer')).rejects.toMatchObject({ code: 'not_found' });
     await expect(run('key', 'issue', '--customer', slug)).rejects.toThrow(/missing --label/);
     await expect(run('frobnicate')).rejects.toThrow(/unknown command/);
@@ -52,7 +58,10 @@ describe('npm run admin (against Azurite, through the same services as the API)'
     const rotated = JSON.parse(await run('tenant-key', 'rotate', '--customer', slug, '--json'));
     expect(rotated).toMatchObject({ previousVersion: shown.currentVersion, inGrace: true });
     expect(await run('tenant-key', 'end-grace', '--customer', slug)).toMatch(/Grace ended/);
-    expect(JSON.parse(await run('tenant-key', 'show', '--customer', slug, '--json'))).toMatchObject({ previousVersion: null, inGrace: false });
+    expect(JSON.parse(await run('tenant-key', 'show', '--customer', slug, '--json'))).toMatchObject({
+      previousVersion: null,
+      inGrace: false,
+    });
     await expect(run('tenant-key', 'rotate', '--customer', slug, '--grace-hours', 'soon')).rejects.toThrow(/whole number/);
   });
 

@@ -27,7 +27,11 @@ describe('request bodies are read after authentication, within each route bound'
    * Streams `totalBytes` (from one reused 64 KiB chunk, so the client holds almost nothing) and
    * resolves with the answer and how much the client had managed to send when it came.
    */
-  function upload(path: string, headers: Record<string, string>, totalBytes: number): Promise<{ status: number; code: string; sentWhenAnswered: number; connection: string | undefined }> {
+  function upload(
+    path: string,
+    headers: Record<string, string>,
+    totalBytes: number,
+  ): Promise<{ status: number; code: string; sentWhenAnswered: number; connection: string | undefined }> {
     return new Promise((resolve, reject) => {
       const chunk = Buffer.alloc(64 * 1024, 0x61);
       let sent = 0;
@@ -71,7 +75,9 @@ describe('request bodies are read after authentication, within each route bound'
     global.gc?.();
     const before = process.memoryUsage();
     const answers = await Promise.all(
-      Array.from({ length: 16 }, () => upload('/v1/traces', { 'content-type': 'application/json', 'x-api-key': 'vp_cust_nobody.x.y' }, 32 * 1024 * 1024)),
+      Array.from({ length: 16 }, () =>
+        upload('/v1/traces', { 'content-type': 'application/json', 'x-api-key': 'vp_cust_nobody.x.y' }, 32 * 1024 * 1024),
+      ),
     );
     const after = process.memoryUsage();
     expect(answers.every((a) => a.status === 401 && a.code === 'api_key_malformed')).toBe(true);
@@ -96,7 +102,11 @@ describe('request bodies are read after authentication, within each route bound'
   it(`stops reading a portal JSON body at ${MAX_JSON_BODY_BYTES / 1024} KiB`, async () => {
     const { customer } = await customerWithKey(services);
     const token = await portalToken(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
-    const answer = await upload('/v1/customer-keys/issue', { 'content-type': 'application/json', authorization: `Bearer ${token}` }, 8 * 1024 * 1024);
+    const answer = await upload(
+      '/v1/customer-keys/issue',
+      { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      8 * 1024 * 1024,
+    );
     expect(answer).toMatchObject({ status: 413, code: 'payload_too_large' });
     // The same route without a token is refused on its headers, its body unread.
     const anonymous = await upload('/v1/customer-keys/issue', { 'content-type': 'application/json' }, 8 * 1024 * 1024);

@@ -164,8 +164,13 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(reset.status).toBe(200);
       reset.body!.keys.forEach((k: { key: string }) => trackSecret(k.key));
       expect(reset.body!.keys.map((k: { metadata: { label: string } }) => k.metadata.label).sort()).toEqual(['batch', 'web']);
-      expect(reset.body!.keys.find((k: { metadata: { label: string } }) => k.metadata.label === 'batch').metadata).toMatchObject({ environment: 'test', application: 'etl' });
-      expect(reset.body!.replaced.map((r: { oldKeyId: string }) => r.oldKeyId).sort()).toEqual([a.body!.metadata.id, b.body!.metadata.id].sort());
+      expect(reset.body!.keys.find((k: { metadata: { label: string } }) => k.metadata.label === 'batch').metadata).toMatchObject({
+        environment: 'test',
+        application: 'etl',
+      });
+      expect(reset.body!.replaced.map((r: { oldKeyId: string }) => r.oldKeyId).sort()).toEqual(
+        [a.body!.metadata.id, b.body!.metadata.id].sort(),
+      );
       for (const old of [a, b]) expect((await call('GET', '/v1/whoami', { key: old.body!.key })).status).toBe(401);
       for (const fresh of reset.body!.keys) expect((await call('GET', '/v1/whoami', { key: fresh.key })).status).toBe(200);
       const listed = await call('GET', '/v1/customer-keys', { token });
@@ -183,8 +188,16 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(audit.status).toBe(200);
       const events = audit.body!.events as Array<Record<string, any>>;
       expect(events.map((e) => e.type)).toEqual(['key.revoked', 'key.issued', 'key.issued']); // newest first
-      expect(events[0]).toMatchObject({ keyId: issued.body!.metadata.id, actor: { type: 'user', name: 'Ada Admin' }, requestId: revoked.headers.get('x-request-id') });
-      expect(events[2]).toMatchObject({ keyId: issued.body!.metadata.id, requestId: issued.headers.get('x-request-id'), details: { label: 'audited' } });
+      expect(events[0]).toMatchObject({
+        keyId: issued.body!.metadata.id,
+        actor: { type: 'user', name: 'Ada Admin' },
+        requestId: revoked.headers.get('x-request-id'),
+      });
+      expect(events[2]).toMatchObject({
+        keyId: issued.body!.metadata.id,
+        requestId: issued.headers.get('x-request-id'),
+        details: { label: 'audited' },
+      });
       const page = await call('GET', '/v1/customer-keys/audit?limit=1', { token });
       expect(page.body!.events).toHaveLength(1);
       const next = await call('GET', `/v1/customer-keys/audit?limit=1&cursor=${encodeURIComponent(page.body!.cursor)}`, { token });
@@ -195,10 +208,18 @@ describe('key management API (portal tokens, management keys), against Azurite',
   describe('the request workflow', () => {
     it('runs issue-key and revoke-key at once, returning the new key only in that response', async () => {
       const { token } = await newCustomer();
-      const submitted = await call('POST', '/v1/customer-keys/requests/issue-key', { token, body: { label: 'via-request', application: 'app' } });
+      const submitted = await call('POST', '/v1/customer-keys/requests/issue-key', {
+        token,
+        body: { label: 'via-request', application: 'app' },
+      });
       expect(submitted.status).toBe(201);
       trackSecret(submitted.body!.key);
-      expect(submitted.body!.request).toMatchObject({ action: 'issue-key', status: 'executed', result: { keyId: submitted.body!.metadata.id }, decidedBy: { name: 'Ada Admin' } });
+      expect(submitted.body!.request).toMatchObject({
+        action: 'issue-key',
+        status: 'executed',
+        result: { keyId: submitted.body!.metadata.id },
+        decidedBy: { name: 'Ada Admin' },
+      });
       expect((await call('GET', '/v1/whoami', { key: submitted.body!.key })).status).toBe(200);
 
       const fetched = await call('GET', `/v1/customer-keys/requests/${submitted.body!.request.id}`, { token });
@@ -232,9 +253,14 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(submitted.status).toBe(202);
       expect(submitted.body!.request).toMatchObject({ status: 'pending', params: { reason: 'suspected leak' }, decidedBy: null });
       const queue = await call('GET', '/v1/staff/customer-keys/requests?status=pending', { token: staffToken });
-      expect(queue.body!.requests).toContainEqual(expect.objectContaining({ id: submitted.body!.request.id, customer: slug, action: 'rotate-tenant-key', status: 'pending' }));
+      expect(queue.body!.requests).toContainEqual(
+        expect.objectContaining({ id: submitted.body!.request.id, customer: slug, action: 'rotate-tenant-key', status: 'pending' }),
+      );
 
-      const rejected = await call('POST', `/v1/staff/customer-keys/requests/${submitted.body!.request.id}/reject`, { token: staffToken, body: { reason: 'not needed' } });
+      const rejected = await call('POST', `/v1/staff/customer-keys/requests/${submitted.body!.request.id}/reject`, {
+        token: staffToken,
+        body: { reason: 'not needed' },
+      });
       expect(rejected.status).toBe(200);
       expect(rejected.body).toMatchObject({ status: 'rejected', note: 'not needed', decidedBy: { name: 'Sam Staff' } });
       const again = await call('POST', `/v1/staff/customer-keys/requests/${submitted.body!.request.id}/reject`, { token: staffToken });
@@ -252,13 +278,17 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(again.body!.request).toMatchObject({ id: first.body!.request.id, status: 'pending', params: { reason: 'yearly' } });
 
       const { token: other } = await newCustomer();
-      const racing = await Promise.all(Array.from({ length: 20 }, () => call('POST', '/v1/customer-keys/requests/rotate-tenant-key', { token: other, body: {} })));
+      const racing = await Promise.all(
+        Array.from({ length: 20 }, () => call('POST', '/v1/customer-keys/requests/rotate-tenant-key', { token: other, body: {} })),
+      );
       const ids = new Set(racing.map((r) => r.body!.request.id as string));
       expect(ids.size).toBe(1);
       expect(racing.filter((r) => r.status === 202)).toHaveLength(1);
       const listed = (await call('GET', '/v1/customer-keys/requests', { token: other })).body!.requests as Array<{ status: string }>;
       expect(listed.filter((r) => r.status === 'pending')).toHaveLength(1);
-      const queue = (await call('GET', '/v1/staff/customer-keys/requests?status=pending', { token: staffToken })).body!.requests as Array<{ id: string }>;
+      const queue = (await call('GET', '/v1/staff/customer-keys/requests?status=pending', { token: staffToken })).body!.requests as Array<{
+        id: string;
+      }>;
       expect(queue.filter((r) => ids.has(r.id))).toHaveLength(1);
 
       // Once staff decide, the customer can ask again.
@@ -297,7 +327,10 @@ describe('key management API (portal tokens, management keys), against Azurite',
       const { token } = await newCustomer();
       const response = await call('POST', '/v1/customer-keys/issue', { token, body });
       expect(response.status).toBe(400);
-      expect(response.body).toMatchObject({ code: 'validation_failed', errors: expect.arrayContaining([expect.objectContaining({ path: field })]) });
+      expect(response.body).toMatchObject({
+        code: 'validation_failed',
+        errors: expect.arrayContaining([expect.objectContaining({ path: field })]),
+      });
     });
 
     it('names the invisible character it refused, and accepts letters, accents, scripts and emoji', async () => {
@@ -313,23 +346,43 @@ describe('key management API (portal tokens, management keys), against Azurite',
     it('refuses non-JSON (400), other content types (415) and oversized bodies (413)', async () => {
       const { token } = await newCustomer();
       expect((await call('POST', '/v1/customer-keys/issue', { token, body: '{"label":' })).body).toMatchObject({ code: 'invalid_body' });
-      expect((await call('POST', '/v1/customer-keys/issue', { token, body: 'label=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
-      expect((await call('POST', '/v1/customer-keys/issue', { token, body: JSON.stringify({ label: 'x'.repeat(70_000) }) })).status).toBe(413);
+      expect(
+        (
+          await call('POST', '/v1/customer-keys/issue', {
+            token,
+            body: 'label=a',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          })
+        ).status,
+      ).toBe(415);
+      expect((await call('POST', '/v1/customer-keys/issue', { token, body: JSON.stringify({ label: 'x'.repeat(70_000) }) })).status).toBe(
+        413,
+      );
     });
 
     it('answers unknown keys and requests with 404', async () => {
       const { token } = await newCustomer();
-      expect((await call('DELETE', '/v1/customer-keys/key_01ARZ3NDEKTSV4RRFFQ69G5FAV', { token })).body).toMatchObject({ code: 'not_found' });
+      expect((await call('DELETE', '/v1/customer-keys/key_01ARZ3NDEKTSV4RRFFQ69G5FAV', { token })).body).toMatchObject({
+        code: 'not_found',
+      });
       expect((await call('DELETE', '/v1/customer-keys/whatever', { token })).status).toBe(404);
       expect((await call('GET', '/v1/customer-keys/requests/req_01ARZ3NDEKTSV4RRFFQ69G5FAV', { token })).status).toBe(404);
-      expect((await call('POST', '/v1/staff/customer-keys/requests/req_01ARZ3NDEKTSV4RRFFQ69G5FAV/execute', { token: staffToken })).status).toBe(404);
+      expect(
+        (await call('POST', '/v1/staff/customer-keys/requests/req_01ARZ3NDEKTSV4RRFFQ69G5FAV/execute', { token: staffToken })).status,
+      ).toBe(404);
     });
 
     it('refuses staff input that breaks the rules', async () => {
-      expect((await call('POST', '/v1/staff/customers', { token: staffToken, body: { slug: 'sandbox', name: 'x', plan: 'pro' } })).body).toMatchObject({ code: 'validation_failed' });
+      expect(
+        (await call('POST', '/v1/staff/customers', { token: staffToken, body: { slug: 'sandbox', name: 'x', plan: 'pro' } })).body,
+      ).toMatchObject({ code: 'validation_failed' });
       const { slug } = await newCustomer();
-      expect((await call('POST', '/v1/staff/customers', { token: staffToken, body: { slug, name: 'x', plan: 'pro' } })).body).toMatchObject({ code: 'customer_exists' });
-      expect((await call('PATCH', `/v1/staff/customers/${slug}`, { token: staffToken, body: {} })).body).toMatchObject({ code: 'validation_failed' });
+      expect((await call('POST', '/v1/staff/customers', { token: staffToken, body: { slug, name: 'x', plan: 'pro' } })).body).toMatchObject(
+        { code: 'customer_exists' },
+      );
+      expect((await call('PATCH', `/v1/staff/customers/${slug}`, { token: staffToken, body: {} })).body).toMatchObject({
+        code: 'validation_failed',
+      });
       expect((await call('PATCH', '/v1/staff/customers/no-such-one', { token: staffToken, body: { plan: 'pro' } })).status).toBe(404);
     });
   });
@@ -364,7 +417,14 @@ describe('key management API (portal tokens, management keys), against Azurite',
       const revoke = await call('DELETE', `/v1/customer-keys/${bKey.body!.metadata.id}?force=true`, { token: a.token });
       expect(revoke.status).toBe(404);
       expect((await call('GET', '/v1/whoami', { key: bKey.body!.key })).status).toBe(200);
-      expect((await call('POST', '/v1/customer-keys/requests/revoke-key', { token: a.token, body: { keyId: bKey.body!.metadata.id, force: true } })).status).toBe(404);
+      expect(
+        (
+          await call('POST', '/v1/customer-keys/requests/revoke-key', {
+            token: a.token,
+            body: { keyId: bKey.body!.metadata.id, force: true },
+          })
+        ).status,
+      ).toBe(404);
       expect((await call('GET', `/v1/customer-keys/requests/${bRequest.body!.request.id}`, { token: a.token })).status).toBe(404);
       // A's log holds A's own attempts, and nothing of B's.
       const audit = await call('GET', '/v1/customer-keys/audit', { token: a.token });
@@ -383,7 +443,10 @@ describe('key management API (portal tokens, management keys), against Azurite',
       const listed = await call('GET', '/v1/customer-keys', { key: management.body!.key });
       expect(listed.status).toBe(200);
       expect(listed.body!.customer).toBe(slug);
-      const fresh = await call('POST', '/v1/customer-keys/issue', { key: management.body!.key, body: { label: 'rotated', application: 'app' } });
+      const fresh = await call('POST', '/v1/customer-keys/issue', {
+        key: management.body!.key,
+        body: { label: 'rotated', application: 'app' },
+      });
       expect(fresh.status).toBe(201);
       trackSecret(fresh.body!.key);
       expect(fresh.body!.metadata.createdBy).toEqual({ type: 'key', id: management.body!.metadata.id, name: 'rotation-bot' });
@@ -394,15 +457,23 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(bearer.status).toBe(200);
 
       expect((await call('GET', '/v1/customer-keys', { key: fresh.body!.key })).body).toMatchObject({ code: 'forbidden' });
-      const ingestWithManagement = await app.fetch('/v1/traces', { method: 'POST', headers: { 'x-api-key': management.body!.key, 'content-type': 'application/json' }, body: '{}' });
+      const ingestWithManagement = await app.fetch('/v1/traces', {
+        method: 'POST',
+        headers: { 'x-api-key': management.body!.key, 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(ingestWithManagement.status).toBe(403);
     });
 
     it('staff routes accept neither management nor ingest keys; ingest routes never accept portal tokens', async () => {
       const { token } = await newCustomer();
       const management = await issue(token, { label: 'bot', application: 'automation', type: 'management' });
-      expect((await call('GET', '/v1/staff/customer-keys/requests', { key: management.body!.key })).body).toMatchObject({ code: 'unauthenticated' });
-      expect((await call('GET', '/v1/staff/customer-keys/requests', { headers: { authorization: `Bearer ${management.body!.key}` } })).body).toMatchObject({ code: 'unauthenticated' });
+      expect((await call('GET', '/v1/staff/customer-keys/requests', { key: management.body!.key })).body).toMatchObject({
+        code: 'unauthenticated',
+      });
+      expect(
+        (await call('GET', '/v1/staff/customer-keys/requests', { headers: { authorization: `Bearer ${management.body!.key}` } })).body,
+      ).toMatchObject({ code: 'unauthenticated' });
       expect((await call('GET', '/v1/whoami', { token })).body).toMatchObject({ code: 'api_key_malformed' });
       expect((await call('GET', '/v1/whoami', { token: staffToken })).body).toMatchObject({ code: 'api_key_malformed' });
     });
@@ -414,8 +485,17 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(sandbox.status).toBe(200);
       expect(sandbox.body).toMatchObject({ customer: 'sandbox', sandbox: true });
       expect(sandbox.body!.keys.some((k: { label: string }) => k.label === 'mine')).toBe(false);
-      for (const [method, path] of [['POST', '/v1/customer-keys/issue'], ['POST', '/v1/customer-keys/reset'], ['DELETE', '/v1/customer-keys/key_01ARZ3NDEKTSV4RRFFQ69G5FAV'], ['POST', '/v1/customer-keys/requests/issue-key']] as const) {
-        const write = await call(method, path, { token, headers: { 'x-veriproof-sandbox': 'true' }, body: { label: 'x', application: 'y' } });
+      for (const [method, path] of [
+        ['POST', '/v1/customer-keys/issue'],
+        ['POST', '/v1/customer-keys/reset'],
+        ['DELETE', '/v1/customer-keys/key_01ARZ3NDEKTSV4RRFFQ69G5FAV'],
+        ['POST', '/v1/customer-keys/requests/issue-key'],
+      ] as const) {
+        const write = await call(method, path, {
+          token,
+          headers: { 'x-veriproof-sandbox': 'true' },
+          body: { label: 'x', application: 'y' },
+        });
         expect(write.status).toBe(403);
         expect(write.body).toMatchObject({ code: 'sandbox_read_only' });
       }
@@ -425,14 +505,22 @@ describe('key management API (portal tokens, management keys), against Azurite',
   describe('hardening', () => {
     it('takes X-Veriproof-Sandbox as true or false sent once; a repeated or odd value is 400, never the real tenant', async () => {
       const { token } = await newCustomer();
-      expect((await call('GET', '/v1/customer-keys', { token, headers: { 'x-veriproof-sandbox': 'false' } })).body).toMatchObject({ sandbox: false });
-      expect((await call('GET', '/v1/customer-keys', { token, headers: { 'x-veriproof-sandbox': ' TRUE ' } })).body).toMatchObject({ sandbox: true });
+      expect((await call('GET', '/v1/customer-keys', { token, headers: { 'x-veriproof-sandbox': 'false' } })).body).toMatchObject({
+        sandbox: false,
+      });
+      expect((await call('GET', '/v1/customer-keys', { token, headers: { 'x-veriproof-sandbox': ' TRUE ' } })).body).toMatchObject({
+        sandbox: true,
+      });
       for (const value of ['true, true', 'true, false', 'false, true', 'yes', '1', '']) {
         const answer = await call('GET', '/v1/customer-keys', { token, headers: { 'x-veriproof-sandbox': value } });
         expect({ value, status: answer.status, code: answer.body!.code }).toEqual({ value, status: 400, code: 'validation_failed' });
       }
       // Sent twice on the wire (the host joins repeats), through the raw client.
-      const raw = await rawRequest(app.url, 'GET', '/v1/customer-keys', [['authorization', `Bearer ${token}`], ['x-veriproof-sandbox', 'true'], ['x-veriproof-sandbox', 'false']]);
+      const raw = await rawRequest(app.url, 'GET', '/v1/customer-keys', [
+        ['authorization', `Bearer ${token}`],
+        ['x-veriproof-sandbox', 'true'],
+        ['x-veriproof-sandbox', 'false'],
+      ]);
       expect(raw.status).toBe(400);
     });
 
@@ -440,7 +528,14 @@ describe('key management API (portal tokens, management keys), against Azurite',
       const { slug, token } = await newCustomer();
       const management = await issue(token, { label: 'automation', application: 'ops', type: 'management' });
       const keyId = management.body!.metadata.id as string;
-      expect((await call('PATCH', `/v1/staff/customers/${slug}/keys/${keyId}`, { token: staffToken, body: { rateLimit: { requestsPerSecond: 1, burst: 2 } } })).status).toBe(200);
+      expect(
+        (
+          await call('PATCH', `/v1/staff/customers/${slug}/keys/${keyId}`, {
+            token: staffToken,
+            body: { rateLimit: { requestsPerSecond: 1, burst: 2 } },
+          })
+        ).status,
+      ).toBe(200);
       const answers = [];
       for (let i = 0; i < 4; i++) answers.push(await call('GET', '/v1/customer-keys', { key: management.body!.key }));
       expect(answers[0]!.status).toBe(200);
@@ -462,11 +557,19 @@ describe('key management API (portal tokens, management keys), against Azurite',
       trackSecret(management.body!.key);
       trackSecret(ingest.body!.key);
       const viaKey = { key: management.body!.key };
-      const minted = await call('POST', '/v1/customer-keys/issue', { ...viaKey, body: { label: 'survivor', application: 'x', type: 'management' } });
+      const minted = await call('POST', '/v1/customer-keys/issue', {
+        ...viaKey,
+        body: { label: 'survivor', application: 'x', type: 'management' },
+      });
       expect(minted).toMatchObject({ status: 403, body: { code: 'forbidden' } });
-      const requested = await call('POST', '/v1/customer-keys/requests/issue-key', { ...viaKey, body: { label: 'survivor', application: 'x', type: 'management' } });
+      const requested = await call('POST', '/v1/customer-keys/requests/issue-key', {
+        ...viaKey,
+        body: { label: 'survivor', application: 'x', type: 'management' },
+      });
       expect(requested.body).toMatchObject({ code: 'forbidden' });
-      expect((await call('POST', '/v1/customer-keys/issue', { ...viaKey, body: { label: 'more-ingest', application: 'x' } })).status).toBe(201);
+      expect((await call('POST', '/v1/customer-keys/issue', { ...viaKey, body: { label: 'more-ingest', application: 'x' } })).status).toBe(
+        201,
+      );
 
       // A reset with the management key replaces the ingest keys and leaves management keys alone.
       const reset = await call('POST', '/v1/customer-keys/reset', viaKey);
@@ -477,7 +580,10 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect((await call('GET', '/v1/customer-keys', viaKey)).status).toBe(200); // still valid
 
       // A portal admin can do both.
-      const adminMinted = await call('POST', '/v1/customer-keys/issue', { token, body: { label: 'bot-2', application: 'automation', type: 'management' } });
+      const adminMinted = await call('POST', '/v1/customer-keys/issue', {
+        token,
+        body: { label: 'bot-2', application: 'automation', type: 'management' },
+      });
       expect(adminMinted.status).toBe(201);
       trackSecret(adminMinted.body!.key);
       const adminReset = await call('POST', '/v1/customer-keys/reset', { token });
@@ -499,12 +605,19 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(result.errors).toBeUndefined();
       expect(result.valid).toBe(true);
       // Every route and method is there; a route whose body an {action} chooses is one path per action.
-      const operations = new Set(Object.values(document.paths as Record<string, Record<string, { operationId: string }>>).flatMap((m) => Object.values(m).map((o) => o.operationId)));
+      const operations = new Set(
+        Object.values(document.paths as Record<string, Record<string, { operationId: string }>>).flatMap((m) =>
+          Object.values(m).map((o) => o.operationId),
+        ),
+      );
       for (const d of functionDefinitions) {
         if (d.kind !== 'http') continue;
         for (const method of d.methods) {
           const id = d.methods.length > 1 ? `${d.name}-${method.toLowerCase()}` : d.name;
-          expect({ route: d.route, documented: operations.has(id) || [...operations].some((o) => o.startsWith(`${id}-`)) }).toEqual({ route: d.route, documented: true });
+          expect({ route: d.route, documented: operations.has(id) || [...operations].some((o) => o.startsWith(`${id}-`)) }).toEqual({
+            route: d.route,
+            documented: true,
+          });
         }
       }
       const issue = document.paths['/v1/customer-keys/issue'].post;

@@ -29,7 +29,10 @@ describe('fuzzing every HTTP route (fast-check, real Azurite)', () => {
       managementKey: management.key,
       adminToken: await portalToken(services, { customer: customer.slug, roles: ['CustomerAdmin'] }),
       staffToken: await portalToken(services, { roles: ['Staff'] }),
-      craftedTokens: [craftedPortalTokens(services, { customer: customer.slug, roles: ['CustomerAdmin'] }), craftedPortalTokens(services, { roles: ['Staff'] })].flatMap((t) => [...t.invalid, ...t.hints]),
+      craftedTokens: [
+        craftedPortalTokens(services, { customer: customer.slug, roles: ['CustomerAdmin'] }),
+        craftedPortalTokens(services, { roles: ['Staff'] }),
+      ].flatMap((t) => [...t.invalid, ...t.hints]),
     };
   });
   afterAll(async () => {
@@ -38,24 +41,39 @@ describe('fuzzing every HTTP route (fast-check, real Azurite)', () => {
   });
 
   it('answers correctly signed tokens with hostile headers on every portal route with 401, never a 5xx', async () => {
-    const routes = functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === 'http' && (d.auth === 'customer' || d.auth === 'staff'));
+    const routes = functionDefinitions.filter(
+      (d): d is HttpFunctionDefinition => d.kind === 'http' && (d.auth === 'customer' || d.auth === 'staff'),
+    );
     const customer = (await services.customers.list())[0]!;
     const crafted = craftedPortalTokens(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
     const call = (route: HttpFunctionDefinition, token: string) =>
-      rawRequest(app.url, route.methods[0]!, pathFor(route, ['key_01ARZ3NDEKTSV4RRFFQ69G5FAV', customer.slug, 'issue-key', 'x'], []), [['authorization', `Bearer ${token}`]]);
+      rawRequest(app.url, route.methods[0]!, pathFor(route, ['key_01ARZ3NDEKTSV4RRFFQ69G5FAV', customer.slug, 'issue-key', 'x'], []), [
+        ['authorization', `Bearer ${token}`],
+      ]);
     for (const route of routes) {
       for (const token of crafted.invalid) {
         const response = await call(route, token);
-        expect({ route: route.name, status: response.status, code: (JSON.parse(response.body) as { code?: string }).code }).toEqual({ route: route.name, status: 401, code: 'unauthenticated' });
+        expect({ route: route.name, status: response.status, code: (JSON.parse(response.body) as { code?: string }).code }).toEqual({
+          route: route.name,
+          status: 401,
+          code: 'unauthenticated',
+        });
       }
       // Remote key hints are ignored: the token stands or falls by the configured key alone.
-      for (const token of crafted.hints) expect({ route: route.name, status: (await call(route, token)).status < 500 }).toEqual({ route: route.name, status: true });
+      for (const token of crafted.hints)
+        expect({ route: route.name, status: (await call(route, token)).status < 500 }).toEqual({ route: route.name, status: true });
     }
   });
 
   it(`keeps its invariants over ${FUZZ_RUNS} random requests: no 5xx, problem+json on every error, no secret echoed, no crash`, async () => {
     const routes = functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === 'http');
-    const secrets = [credentials.ingestKey, credentials.managementKey, credentials.adminToken, credentials.staffToken, ...[credentials.ingestKey, credentials.managementKey].map((k) => k.split('.').at(-1)!)];
+    const secrets = [
+      credentials.ingestKey,
+      credentials.managementKey,
+      credentials.adminToken,
+      credentials.staffToken,
+      ...[credentials.ingestKey, credentials.managementKey].map((k) => k.split('.').at(-1)!),
+    ];
     let unhandled: unknown;
     const onUnhandled = (reason: unknown) => (unhandled = reason);
     process.on('unhandledRejection', onUnhandled);

@@ -26,7 +26,8 @@ describe('hostile ingest: no request costs more than its size', () => {
   let services: ServiceContext;
   let host: HostProcess;
   let key = '';
-  const results: Array<{ name: string; status: number; ms: number; heapMiB: number; stored: number; bound: number; healthMaxMs: number }> = [];
+  const results: Array<{ name: string; status: number; ms: number; heapMiB: number; stored: number; bound: number; healthMaxMs: number }> =
+    [];
 
   beforeAll(async () => {
     services = testServices(env);
@@ -43,7 +44,8 @@ describe('hostile ingest: no request costs more than its size', () => {
     await services?.dispose();
   });
 
-  const diagnostics = async (query = ''): Promise<Diagnostics> => (await (await fetch(`${host.url}/_local/diagnostics${query}`)).json()) as Diagnostics;
+  const diagnostics = async (query = ''): Promise<Diagnostics> =>
+    (await (await fetch(`${host.url}/_local/diagnostics${query}`)).json()) as Diagnostics;
 
   /** Health checks every 25 ms while `work` runs; their latencies. */
   async function whileHealthPolled<T>(work: Promise<T>): Promise<{ result: T; latencies: number[] }> {
@@ -78,7 +80,8 @@ describe('hostile ingest: no request costs more than its size', () => {
       body: c.body,
     });
     const text = Buffer.from(await response.arrayBuffer()).toString('utf8');
-    const code = response.headers.get('content-type') === 'application/problem+json' ? (JSON.parse(text) as { code: string }).code : undefined;
+    const code =
+      response.headers.get('content-type') === 'application/problem+json' ? (JSON.parse(text) as { code: string }).code : undefined;
     return { status: response.status, code };
   }
 
@@ -101,7 +104,8 @@ describe('hostile ingest: no request costs more than its size', () => {
 
     // Storage: what was written for the sessions is bounded by what was sent, decoded (the rest,
     // rate-limit sharing and usage rows, is background work of the instance, not of this request).
-    const stored = (after.storageOperations.bytesWrittenByTable.sessions ?? 0) - (before.storageOperations.bytesWrittenByTable.sessions ?? 0);
+    const stored =
+      (after.storageOperations.bytesWrittenByTable.sessions ?? 0) - (before.storageOperations.bytesWrittenByTable.sessions ?? 0);
     const bound = STORED_BYTES_PER_DECODED_BYTE * c.decodedBytes + STORED_BYTES_PER_SESSION * c.sessions;
     expect(stored).toBeLessThanOrEqual(c.expect.status === 200 ? bound : 0);
 

@@ -21,7 +21,11 @@ describe('keys on Table Storage (Azurite)', () => {
     expect(identity).toMatchObject({ customerSlug: customer.slug, customerId: customer.id, keyId, plan: 'pro' });
     const listed = await services.keys.list(customer.slug);
     expect(listed).toEqual([
-      expect.objectContaining({ id: keyId, status: 'active', displayPrefix: `vp_cust_${customer.slug}.…${secret.slice(0, 4)}…${secret.slice(-4)}` }),
+      expect.objectContaining({
+        id: keyId,
+        status: 'active',
+        displayPrefix: `vp_cust_${customer.slug}.…${secret.slice(0, 4)}…${secret.slice(-4)}`,
+      }),
     ]);
     // What storage holds: the hash, never the secret or the key.
     const rows: string[] = [];
@@ -86,7 +90,8 @@ describe('keys on Table Storage (Azurite)', () => {
       ...Array.from({ length: 10 }, (_, i) => services.keys.issue(customer.slug, { label: `during-${i}`, application: 'a' }, op('issue'))),
     ]);
     for (const k of [...reset.keys, ...issued]) values.set(k.metadata.id, trackSecret(k.key));
-    const authenticates = async (keyId: string) => Boolean(await services.authenticator.authenticate(hashSecret(values.get(keyId)!.split('.').at(-1)!)));
+    const authenticates = async (keyId: string) =>
+      Boolean(await services.authenticator.authenticate(hashSecret(values.get(keyId)!.split('.').at(-1)!)));
     const keys = await services.keys.list(customer.slug);
     const active = keys.filter((k) => k.status === 'active');
     // Every key issued during the reset is active (new keys are not reset), every replaced key is revoked,
@@ -108,7 +113,9 @@ describe('keys on Table Storage (Azurite)', () => {
 
   it('refuses a second customer with the same slug', async () => {
     const { customer } = await customerWithKey(services);
-    await expect(services.customers.create({ slug: customer.slug, name: 'Again', plan: 'pro' })).rejects.toMatchObject({ code: 'customer_exists' });
+    await expect(services.customers.create({ slug: customer.slug, name: 'Again', plan: 'pro' })).rejects.toMatchObject({
+      code: 'customer_exists',
+    });
   });
 });
 

@@ -50,7 +50,8 @@ describe('KeyVaultSecretStore (real SecretClient, fake vault)', () => {
 
   it('turns a credential that cannot get a token into DependencyUnavailableError', async () => {
     const credential = {
-      getToken: () => Promise.reject(Object.assign(new Error('ManagedIdentityCredential: no endpoint'), { name: 'CredentialUnavailableError' })),
+      getToken: () =>
+        Promise.reject(Object.assign(new Error('ManagedIdentityCredential: no endpoint'), { name: 'CredentialUnavailableError' })),
     };
     const client = new SecretClient(FAKE_VAULT_URL, credential, { httpClient: new FakeKeyVault(), retryOptions: { maxRetries: 0 } });
     await expect(new KeyVaultSecretStore(client, 2000).getComponent('acme')).rejects.toBeInstanceOf(DependencyUnavailableError);
@@ -82,7 +83,11 @@ describe('KeyVaultSecretStore (real SecretClient, fake vault)', () => {
 
   it('passes a TypeError raised under the client through unchanged', async () => {
     const bug = new TypeError("Cannot read properties of undefined (reading 'token')");
-    const client = new SecretClient(FAKE_VAULT_URL, { getToken: () => Promise.reject(bug) }, { httpClient: new FakeKeyVault(), retryOptions: { maxRetries: 0 } });
+    const client = new SecretClient(
+      FAKE_VAULT_URL,
+      { getToken: () => Promise.reject(bug) },
+      { httpClient: new FakeKeyVault(), retryOptions: { maxRetries: 0 } },
+    );
     await expect(new KeyVaultSecretStore(client, 2000).getComponent('acme')).rejects.toBe(bug);
   });
 });

@@ -3,7 +3,9 @@ import { startLocalHost } from '../../local/host';
 import { testServices } from '../support/services';
 
 describe('local host: timer functions (fake time)', () => {
-  beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'], now: new Date('2026-05-01T10:00:00.400Z') }));
+  beforeEach(() =>
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'], now: new Date('2026-05-01T10:00:00.400Z') }),
+  );
   afterEach(() => jest.useRealTimers());
 
   it('runs a declared timer on its NCRONTAB schedule with the use cases and an invocation context, and stops on close', async () => {
@@ -15,12 +17,21 @@ describe('local host: timer functions (fake time)', () => {
       schedule: '* * * * * *',
       summary: 'test timer',
       handler: async (timer, ctx) => {
-        runs.push({ isPastDue: timer.isPastDue, functionName: ctx.invocation.functionName, hasServices: ctx.services === services.useCases });
+        runs.push({
+          isPastDue: timer.isPastDue,
+          functionName: ctx.invocation.functionName,
+          hasServices: ctx.services === services.useCases,
+        });
       },
     };
     const failing: TimerFunctionDefinition = { ...tick, name: 'fails', handler: async () => Promise.reject(new Error('boom')) };
     const lines: string[] = [];
-    const host = await startLocalHost({ definitions: [tick, failing], getServices: () => services, port: 0, log: (_l, fn, m) => lines.push(`${fn}: ${m}`) });
+    const host = await startLocalHost({
+      definitions: [tick, failing],
+      getServices: () => services,
+      port: 0,
+      log: (_l, fn, m) => lines.push(`${fn}: ${m}`),
+    });
     await jest.advanceTimersByTimeAsync(2_300); // the slots at :01 and :02
     await host.close();
     expect(runs).toHaveLength(2);

@@ -62,7 +62,11 @@ describe('OTLP ingest with the real OpenTelemetry exporters', () => {
       const byTrace = await sessions.get(customer.slug, spans[2]!.spanContext().traceId);
       expect(byTrace).toMatchObject({ spanCount: 1, sessionIdSource: 'trace' });
       const [document] = await sessions.documents(customer.slug, 'user-42-visit');
-      expect(JSON.parse(document!).resourceSpans[0].scopeSpans[0].spans.map((s: { name: string }) => s.name).sort()).toEqual(['checkout', 'pay']);
+      expect(
+        JSON.parse(document!)
+          .resourceSpans[0].scopeSpans[0].spans.map((s: { name: string }) => s.name)
+          .sort(),
+      ).toEqual(['checkout', 'pay']);
       await exporter.shutdown();
     });
 
@@ -100,10 +104,20 @@ describe('OTLP ingest with the real OpenTelemetry exporters', () => {
   describe('protocol details', () => {
     it('answers in the request encoding and reports rejected spans as partial success', async () => {
       const { key } = await customerWithKey(services);
-      const good = { traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'ok', startTimeUnixNano: '1', endTimeUnixNano: '2' };
+      const good = {
+        traceId: '5b8efff798038103d269b633813fc60c',
+        spanId: 'eee19b7ec3c1b174',
+        name: 'ok',
+        startTimeUnixNano: '1',
+        endTimeUnixNano: '2',
+      };
       const bad = { ...good, traceId: 'not-hex' };
       const body = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [good, bad] }] }] });
-      const json = await app.fetch('/v1/traces', { method: 'POST', headers: { 'X-API-Key': key, 'content-type': 'application/json' }, body });
+      const json = await app.fetch('/v1/traces', {
+        method: 'POST',
+        headers: { 'X-API-Key': key, 'content-type': 'application/json' },
+        body,
+      });
       expect(json.status).toBe(200);
       expect(json.headers.get('content-type')).toBe('application/json');
       expect(await json.json()).toEqual({ partialSuccess: { rejectedSpans: '1', errorMessage: expect.stringMatching(/traceId/) } });
@@ -124,7 +138,11 @@ describe('OTLP ingest with the real OpenTelemetry exporters', () => {
       const { key, customer } = await customerWithKey(services);
       const body = encodeSpans(recordSpans((tracer) => tracer.startSpan('once', { attributes: { 'session.id': 'retry-me' } }).end())).json;
       for (let i = 0; i < 3; i++) {
-        const response = await app.fetch('/v1/traces', { method: 'POST', headers: { 'X-API-Key': key, 'content-type': 'application/json' }, body });
+        const response = await app.fetch('/v1/traces', {
+          method: 'POST',
+          headers: { 'X-API-Key': key, 'content-type': 'application/json' },
+          body,
+        });
         expect(response.status).toBe(200);
       }
       expect(await sessions.get(customer.slug, 'retry-me')).toMatchObject({ spanCount: 1, batchCount: 1 });
@@ -133,10 +151,22 @@ describe('OTLP ingest with the real OpenTelemetry exporters', () => {
     it.each([
       ['415 for another content type', { 'content-type': 'text/plain' }, 'x', 415, 'unsupported_media_type'],
       ['415 for a missing content type', {}, 'x', 415, 'unsupported_media_type'],
-      ['415 for an unknown content encoding', { 'content-type': 'application/json', 'content-encoding': 'br' }, '{}', 415, 'unsupported_media_type'],
+      [
+        '415 for an unknown content encoding',
+        { 'content-type': 'application/json', 'content-encoding': 'br' },
+        '{}',
+        415,
+        'unsupported_media_type',
+      ],
       ['400 for bad JSON', { 'content-type': 'application/json' }, '{"resourceSpans":', 400, 'invalid_body'],
       ['400 for a JSON body of the wrong shape', { 'content-type': 'application/json' }, '{"resourceSpans":{}}', 400, 'invalid_body'],
-      ['400 for garbage protobuf', { 'content-type': 'application/x-protobuf' }, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]), 400, 'invalid_body'],
+      [
+        '400 for garbage protobuf',
+        { 'content-type': 'application/x-protobuf' },
+        Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]),
+        400,
+        'invalid_body',
+      ],
       ['400 for broken gzip', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'not gzip', 400, 'invalid_body'],
     ])('answers %s', async (_name, headers, body, status, code) => {
       const { key } = await customerWithKey(services);
@@ -148,7 +178,11 @@ describe('OTLP ingest with the real OpenTelemetry exporters', () => {
     it('answers 413 over 4 MiB, declared or after gunzip', async () => {
       const { key } = await customerWithKey(services);
       const big = Buffer.alloc(4 * 1024 * 1024 + 1, 0x20);
-      const plain = await app.fetch('/v1/traces', { method: 'POST', headers: { 'X-API-Key': key, 'content-type': 'application/json' }, body: big });
+      const plain = await app.fetch('/v1/traces', {
+        method: 'POST',
+        headers: { 'X-API-Key': key, 'content-type': 'application/json' },
+        body: big,
+      });
       expect(plain.status).toBe(413);
       expect((await problemOf(plain)).code).toBe('payload_too_large');
       const bomb = gzipSync(big); // a few KiB on the wire, over the limit once inflated

@@ -15,7 +15,9 @@ import { customerWithKey, testServices } from '../support/services';
  * another customer's token and an ingest key, answers the documented problem, and every code it
  * answers is one its OpenAPI description lists.
  */
-const portalRoutes = functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === 'http' && (d.auth === 'customer' || d.auth === 'staff'));
+const portalRoutes = functionDefinitions.filter(
+  (d): d is HttpFunctionDefinition => d.kind === 'http' && (d.auth === 'customer' || d.auth === 'staff'),
+);
 
 interface Fixtures {
   slug: string;
@@ -52,15 +54,28 @@ const CASES: FailureCase[] = [
     }),
     expect: { customer: 'unauthenticated', staff: 'unauthenticated' },
   },
-  { name: 'an expired token', headers: async (f) => ({ authorization: `Bearer ${f.expiredToken}` }), expect: { customer: 'unauthenticated', staff: 'unauthenticated' } },
+  {
+    name: 'an expired token',
+    headers: async (f) => ({ authorization: `Bearer ${f.expiredToken}` }),
+    expect: { customer: 'unauthenticated', staff: 'unauthenticated' },
+  },
   {
     // A staff token on a customer route, an admin token on a staff route.
     name: 'the wrong role',
     headers: async (f, route) => ({ authorization: `Bearer ${route.auth === 'staff' ? f.adminToken : f.staffToken}` }),
     expect: { customer: 'forbidden', staff: 'forbidden' },
   },
-  { name: "another customer's admin", headers: async (f) => ({ authorization: `Bearer ${f.otherAdminToken}` }), expect: { customer: 'not_found', staff: 'forbidden' }, onlyNamedResources: true },
-  { name: 'an ingest key', headers: async (f) => ({ 'x-api-key': f.ingestKey }), expect: { customer: 'forbidden', staff: 'unauthenticated' } },
+  {
+    name: "another customer's admin",
+    headers: async (f) => ({ authorization: `Bearer ${f.otherAdminToken}` }),
+    expect: { customer: 'not_found', staff: 'forbidden' },
+    onlyNamedResources: true,
+  },
+  {
+    name: 'an ingest key',
+    headers: async (f) => ({ 'x-api-key': f.ingestKey }),
+    expect: { customer: 'forbidden', staff: 'unauthenticated' },
+  },
 ];
 
 describe('portal doors: the failure table on every customer and staff route', () => {
@@ -111,7 +126,10 @@ describe('portal doors: the failure table on every customer and staff route', ()
         const expected = route.auth === 'staff' ? failure.expect.staff : failure.expect.customer;
         const problem = await problemOf(response);
         expect({ route: route.name, code: problem.code }).toEqual({ route: route.name, code: expected });
-        expect({ route: route.name, documented: routeCodes(route).includes(problem.code as ErrorCode) }).toEqual({ route: route.name, documented: true });
+        expect({ route: route.name, documented: routeCodes(route).includes(problem.code as ErrorCode) }).toEqual({
+          route: route.name,
+          documented: true,
+        });
         seen.push(route.name);
       }
       expect(seen.length).toBeGreaterThan(failure.onlyNamedResources ? 4 : 15);

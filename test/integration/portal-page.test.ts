@@ -60,7 +60,13 @@ describe('the portal page and its local sign-in', () => {
     expect(seen.size).toBeGreaterThanOrEqual(8);
     expect((await app.fetch('/portal/portal.css')).headers.get('content-type')).toBe('text/css; charset=utf-8');
 
-    for (const path of ['/portal/../package.json', '/portal/app/../../local.settings.json', '/portal/%2e%2e/host.json', '/portal/nope.js', '/portal/app/main.ts']) {
+    for (const path of [
+      '/portal/../package.json',
+      '/portal/app/../../local.settings.json',
+      '/portal/%2e%2e/host.json',
+      '/portal/nope.js',
+      '/portal/app/main.ts',
+    ]) {
       const response = await app.fetch(path);
       expect({ path, status: response.status }).toEqual({ path, status: 404 });
       expect((await problemOf(response)).code).toBe('not_found');
@@ -88,7 +94,10 @@ describe('the portal page and its local sign-in', () => {
     const { customer } = await customerWithKey(services);
     const listed = await app.fetch('/v1/local/sign-in');
     expect(listed.status).toBe(200);
-    const { customers, roles } = (await listed.json()) as { customers: Array<{ slug: string; name: string; plan: string }>; roles: string[] };
+    const { customers, roles } = (await listed.json()) as {
+      customers: Array<{ slug: string; name: string; plan: string }>;
+      roles: string[];
+    };
     expect(customers).toContainEqual({ slug: customer.slug, name: customer.name, plan: customer.plan });
     expect(roles).toEqual(['CustomerAdmin', 'Staff']);
 
@@ -112,7 +121,12 @@ describe('the portal page and its local sign-in', () => {
     for (const host of ['evil.example', 'evil.example:7071', 'localhost.evil.example', '10.0.0.1']) {
       for (const path of ['/portal', '/v1/local/sign-in', '/v1/health']) {
         const response = await rawRequest(app.url, 'GET', path, [['host', host]]);
-        expect({ host, path, status: response.status, code: (JSON.parse(response.body) as { code: string }).code }).toEqual({ host, path, status: 421, code: 'misdirected_request' });
+        expect({ host, path, status: response.status, code: (JSON.parse(response.body) as { code: string }).code }).toEqual({
+          host,
+          path,
+          status: 421,
+          code: 'misdirected_request',
+        });
       }
     }
     for (const host of ['localhost', `localhost:${app.port}`, '127.0.0.1', `[::1]:${app.port}`, 'portal.localhost']) {
@@ -143,7 +157,11 @@ describe('the portal page and its local sign-in', () => {
       [{ role: 'Staff', name: 'x'.repeat(101) }, 400, 'validation_failed'],
     ];
     for (const [body, status, code] of cases) {
-      const response = await app.fetch('/v1/local/sign-in', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const response = await app.fetch('/v1/local/sign-in', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const problem = await problemOf(response);
       expect({ body, status: response.status, code: problem.code }).toEqual({ body, status, code });
     }
@@ -183,7 +201,10 @@ describe('the local sign-in route where portal tokens come from an identity prov
       expect(await post.text()).not.toMatch(/eyJ/);
       expect((await app.fetch('/portal')).status).toBe(200);
       // The page sends users to the portal back end instead.
-      expect(await (await app.fetch('/portal/config.json')).json()).toEqual({ signInUrl: 'https://portal.example.com/keys/sign-in', localSignIn: false });
+      expect(await (await app.fetch('/portal/config.json')).json()).toEqual({
+        signInUrl: 'https://portal.example.com/keys/sign-in',
+        localSignIn: false,
+      });
     } finally {
       await app.close();
       await services.dispose();

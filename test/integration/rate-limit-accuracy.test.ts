@@ -43,11 +43,27 @@ describe('rate limits hold across instances', () => {
     const admin = await signLocalPortalToken(portal, { sub: 'admin', customer: slug, roles: ['CustomerAdmin'] });
     const [a] = hosts;
     const post = (path: string, token: string, body: unknown, method = 'POST') =>
-      fetch(`${a!.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${a!.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     expect((await post('/v1/staff/customers', staff, { slug, name: 'Accuracy', plan: 'pro' })).status).toBe(201);
-    const issued = (await (await post('/v1/customer-keys/issue', admin, { label: 'saturated', application: 'load' })).json()) as { key: string; metadata: { id: string } };
+    const issued = (await (await post('/v1/customer-keys/issue', admin, { label: 'saturated', application: 'load' })).json()) as {
+      key: string;
+      metadata: { id: string };
+    };
     trackSecret(issued.key);
-    expect((await post(`/v1/staff/customers/${slug}/keys/${issued.metadata.id}`, staff, { rateLimit: { requestsPerSecond: LIMIT, burst: BURST } }, 'PATCH')).status).toBe(200);
+    expect(
+      (
+        await post(
+          `/v1/staff/customers/${slug}/keys/${issued.metadata.id}`,
+          staff,
+          { rateLimit: { requestsPerSecond: LIMIT, burst: BURST } },
+          'PATCH',
+        )
+      ).status,
+    ).toBe(200);
 
     // Every instance authenticates the key once, sees the others (heartbeats), and refills.
     for (const host of hosts) await fetch(`${host.url}/v1/whoami`, { headers: { 'x-api-key': issued.key } });
@@ -68,7 +84,9 @@ describe('rate limits hold across instances', () => {
     };
     await Promise.all(Array.from({ length: 24 }, (_, w) => worker(w)));
     const ratio = admitted / (SECONDS * LIMIT);
-    console.log(`rate-limit accuracy: admitted ${admitted} of ${SECONDS * LIMIT} allowed over ${SECONDS} s on 3 instances (ratio ${ratio.toFixed(3)}; ${limited} refused)`);
+    console.log(
+      `rate-limit accuracy: admitted ${admitted} of ${SECONDS * LIMIT} allowed over ${SECONDS} s on 3 instances (ratio ${ratio.toFixed(3)}; ${limited} refused)`,
+    );
     expect(other).toBe(0);
     expect(limited).toBeGreaterThan(admitted); // saturated
     expect(ratio).toBeGreaterThanOrEqual(0.9);

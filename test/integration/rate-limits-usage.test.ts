@@ -65,7 +65,11 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
       const problem = (await problemOf(refused)) as unknown as { code: string; retryAfterSeconds: number };
       expect(problem).toMatchObject({ code: 'rate_limited', retryAfterSeconds: 1 });
       // An error of an authenticated request carries them too.
-      const bad = await frozen.fetch('/v1/traces', { method: 'POST', headers: { 'x-api-key': (await customerWithKey(frozen.services)).key, 'content-type': 'text/plain' }, body: 'x' });
+      const bad = await frozen.fetch('/v1/traces', {
+        method: 'POST',
+        headers: { 'x-api-key': (await customerWithKey(frozen.services)).key, 'content-type': 'text/plain' },
+        body: 'x',
+      });
       expect(bad.status).toBe(415);
       expect(bad.headers.get('ratelimit-policy')).toBe('"per-key";q=200;w=2');
     } finally {
@@ -99,7 +103,7 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
     }
   });
 
-  it("is honoured by the OpenTelemetry exporter: a rate-limited export retries after Retry-After and its spans arrive", async () => {
+  it('is honoured by the OpenTelemetry exporter: a rate-limited export retries after Retry-After and its spans arrive', async () => {
     const { customer, key, keyId } = await customerWithKey(services);
     await services.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
     const exporter = new OTLPTraceExporter({ url: `${app.url}/v1/traces`, headers: { 'X-API-Key': key }, timeoutMillis: 10_000 });
@@ -127,7 +131,9 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
       expect(response.status).toBe(200);
       return (await response.json()) as Record<string, any>;
     };
-    const hourly = await get(`/v1/customer-keys/${keyId}/usage?granularity=hour&from=${encodeURIComponent(new Date(Date.now() - 3 * 3_600_000).toISOString())}`);
+    const hourly = await get(
+      `/v1/customer-keys/${keyId}/usage?granularity=hour&from=${encodeURIComponent(new Date(Date.now() - 3 * 3_600_000).toISOString())}`,
+    );
     expect(hourly.totals.accepted + hourly.totals.rateLimited).toBe(24);
     expect(hourly.totals.accepted).toBeGreaterThanOrEqual(20);
     expect(hourly.buckets.length).toBeGreaterThanOrEqual(3);
@@ -147,11 +153,16 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
     expect(listed.keys.find((k: { id: string }) => k.id === other.metadata.id)).toMatchObject({ lastUsedAt: null, stale: false });
   });
 
-  it('refuses bad usage queries and another customer\'s key', async () => {
+  it("refuses bad usage queries and another customer's key", async () => {
     const { customer, keyId } = await customerWithKey(services);
     const other = await customerWithKey(services);
     const token = await portalToken(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
-    for (const query of ['?granularity=minute', '?from=yesterday', `?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z`, `?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z`]) {
+    for (const query of [
+      '?granularity=minute',
+      '?from=yesterday',
+      `?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z`,
+      `?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z`,
+    ]) {
       const response = await app.fetch(`/v1/customer-keys/${keyId}/usage${query}`, { headers: { authorization: `Bearer ${token}` } });
       expect(response.status).toBe(400);
     }
@@ -165,7 +176,8 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
       const slug = `cost-${randomBytes(3).toString('hex')}`;
       await cost.customers.create({ slug, name: 'Cost', plan: 'enterprise' });
       const keys: string[] = [];
-      for (let i = 0; i < 100; i++) keys.push(trackSecret((await cost.keys.issue(slug, { label: `k${i}`, application: 'bench' }, op())).key));
+      for (let i = 0; i < 100; i++)
+        keys.push(trackSecret((await cost.keys.issue(slug, { label: `k${i}`, application: 'bench' }, op())).key));
       // Warm: every key authenticated once (a point read each), limiter and feed running.
       for (const key of keys) expect((await costApp.fetch('/v1/whoami', { headers: { 'x-api-key': key } })).status).toBe(200);
       await cost.usageRecorder.flush();
@@ -182,7 +194,9 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
       await Promise.all(Array.from({ length: 20 }, (_, w) => worker(w)));
       await cost.usageRecorder.flush(); // the counts of these requests are written too
       const operations = cost.storage.operations.snapshot().total - before;
-      console.log(`storage operations for ${sent} authenticated requests over 100 keys: ${operations} (${(operations / sent).toFixed(4)} per request)`);
+      console.log(
+        `storage operations for ${sent} authenticated requests over 100 keys: ${operations} (${(operations / sent).toFixed(4)} per request)`,
+      );
       expect(sent).toBe(10_000);
       expect(operations).toBeLessThanOrEqual(100);
     } finally {
@@ -224,7 +238,12 @@ describe('stale keys (injected clock)', () => {
     expect(result.revoked).toBe(2);
     const after = await services.keys.list(customer.slug);
     expect(after.find((k) => k.id === usedId)!.status).toBe('active');
-    expect(after.filter((k) => k.status === 'revoked').map((k) => k.id).sort()).toEqual([quiet.metadata.id, quieter.metadata.id].sort());
+    expect(
+      after
+        .filter((k) => k.status === 'revoked')
+        .map((k) => k.id)
+        .sort(),
+    ).toEqual([quiet.metadata.id, quieter.metadata.id].sort());
     await services.dispose();
   });
 });

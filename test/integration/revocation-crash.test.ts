@@ -23,12 +23,18 @@ describe('revocation survives a crash at every step', () => {
   const slug = 'revocrash';
 
   const hostArgs = async (...extra: string[]) => ['--no-azurite', '--no-demo', '--no-timers', '--port', String(await freePort()), ...extra];
-  const whoami = async (host: HostProcess, secret: string) => (await fetch(`${host.url}/v1/whoami`, { headers: { 'x-api-key': secret } })).status;
+  const whoami = async (host: HostProcess, secret: string) =>
+    (await fetch(`${host.url}/v1/whoami`, { headers: { 'x-api-key': secret } })).status;
 
   beforeAll(async () => {
     services = testServices(env);
     await services.customers.create({ slug, name: 'Revocation crash', plan: 'enterprise' });
-    admin = await signLocalPortalToken(services.config.portal, { sub: 'alice', name: 'Alice Admin', customer: slug, roles: ['CustomerAdmin'] });
+    admin = await signLocalPortalToken(services.config.portal, {
+      sub: 'alice',
+      name: 'Alice Admin',
+      customer: slug,
+      roles: ['CustomerAdmin'],
+    });
     warm = await startHostProcess(await hostArgs(), env);
   });
   afterAll(async () => {
@@ -47,9 +53,14 @@ describe('revocation survives a crash at every step', () => {
 
   async function revokeOnDyingHost(step: string, keyId: string): Promise<void> {
     const dying = await startHostProcess(await hostArgs('--fault-kill-at', step), env);
-    await fetch(`${dying.url}/v1/customer-keys/${keyId}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } }).catch(() => undefined);
+    await fetch(`${dying.url}/v1/customer-keys/${keyId}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } }).catch(
+      () => undefined,
+    );
     let timer: NodeJS.Timeout | undefined;
-    const died = await Promise.race([dying.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000)))]);
+    const died = await Promise.race([
+      dying.exited.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000))),
+    ]);
     clearTimeout(timer);
     expect(died).toBe(true);
   }

@@ -62,7 +62,10 @@ describe('revocation reaches every instance within 2 s', () => {
       // Revoke at a random point of B's feed-read cycle, not just after its last read.
       await new Promise((r) => setTimeout(r, Math.random() * 1000));
       const started = performance.now();
-      const revoked = await fetch(`${a.url}/v1/customer-keys/${metadata.id}?force=true`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+      const revoked = await fetch(`${a.url}/v1/customer-keys/${metadata.id}?force=true`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${admin}` },
+      });
       expect(revoked.status).toBe(204);
       let status = 200;
       while (status !== 401 && performance.now() - started < 5000) {

@@ -28,11 +28,18 @@ const available = existsSync(ST);
 
 if (!available) {
   if (process.env.CI === 'true') throw new Error(`${ST} is missing: run \`node test/python-env.mjs\` (npm test does) before jest`);
-  console.warn('[schemathesis] WARNING: .venv/bin/st is missing (no Python 3?): the OpenAPI fuzzing test is skipped. `node test/python-env.mjs` installs it.');
+  console.warn(
+    '[schemathesis] WARNING: .venv/bin/st is missing (no Python 3?): the OpenAPI fuzzing test is skipped. `node test/python-env.mjs` installs it.',
+  );
 }
 
 /** Runs a program without blocking the event loop (the host under test lives in this process). */
-function runProgram(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; output: string }> {
+function runProgram(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((done, fail) => {
     const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -50,7 +57,10 @@ function runProgram(command: string, args: string[], env: NodeJS.ProcessEnv, cwd
 
   beforeAll(async () => {
     // Limits out of the way: the fuzzer sends thousands of requests, many of them unauthenticated.
-    services = testServices({ PLANS: '{"pro":{"requestsPerSecond":100000,"burst":100000,"keyLimit":1000}}', AUTH_FAILURES_PER_MINUTE: '100000' });
+    services = testServices({
+      PLANS: '{"pro":{"requestsPerSecond":100000,"burst":100000,"keyLimit":1000}}',
+      AUTH_FAILURES_PER_MINUTE: '100000',
+    });
     await services.revocations.poll();
     await services.health.probeAll();
     app = await serveApp(services);
@@ -67,22 +77,37 @@ function runProgram(command: string, args: string[], env: NodeJS.ProcessEnv, cwd
     // fuzzer's own "reset all keys" calls cannot revoke the key it ingests with.
     const ingest = await customerWithKey(services);
     const admin = await customerWithKey(services);
-    const management = await services.keys.issue(admin.customer.slug, { label: 'fuzzer', application: 'schemathesis', type: 'management' }, op());
+    const management = await services.keys.issue(
+      admin.customer.slug,
+      { label: 'fuzzer', application: 'schemathesis', type: 'management' },
+      op(),
+    );
     trackSecret(management.key);
     const token = await portalToken(services, { customer: admin.customer.slug, roles: ['CustomerAdmin', 'Staff'] }, 3600);
     const { code, output } = await runProgram(
       ST,
       [
         '--no-color',
-        '--config-file', join(ROOT, 'test', 'schemathesis', 'schemathesis.toml'),
-        'run', `${app.url}/v1/openapi.json`,
-        '--checks', 'all',
-        '--max-examples', EXAMPLES,
-        '--seed', SEED,
-        '--workers', '2',
-        '--request-timeout', '10',
-        '--output-truncate', 'false',
-        '--report', 'junit', '--report-dir', folder,
+        '--config-file',
+        join(ROOT, 'test', 'schemathesis', 'schemathesis.toml'),
+        'run',
+        `${app.url}/v1/openapi.json`,
+        '--checks',
+        'all',
+        '--max-examples',
+        EXAMPLES,
+        '--seed',
+        SEED,
+        '--workers',
+        '2',
+        '--request-timeout',
+        '10',
+        '--output-truncate',
+        'false',
+        '--report',
+        'junit',
+        '--report-dir',
+        folder,
       ],
       { ...process.env, VP_INGEST_KEY: ingest.key, VP_MANAGEMENT_KEY: management.key, VP_PORTAL_TOKEN: token, SCHEMATHESIS_HOOKS: '' },
       // Its example database and caches go to the scratch folder, not the repository.

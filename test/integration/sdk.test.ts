@@ -77,7 +77,11 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
     withSession('s-before', () => tracer.startSpan('one').end());
     await sdk.forceFlush();
     current = second.key; // rotated in the secret manager
-    await services.keys.revoke(customer.slug, (await services.keys.list(customer.slug)).find((k) => k.label === 'before-rotation')!.id, op());
+    await services.keys.revoke(
+      customer.slug,
+      (await services.keys.list(customer.slug)).find((k) => k.label === 'before-rotation')!.id,
+      op(),
+    );
     withSession('s-after', () => tracer.startSpan('two').end());
     await sdk.forceFlush();
     expect(calls).toBeGreaterThanOrEqual(2);
@@ -158,7 +162,6 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
       delete process.env.VERIPROOF_ENDPOINT;
     }
   });
-
 });
 
 describe('the SDK at configuration and on the wire', () => {
@@ -226,14 +229,24 @@ describe('the SDK at configuration and on the wire', () => {
     const logger = { warn: (line: string) => lines.push(line) };
     const handles = [
       configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint: 'http://ingest.example.com', logger }),
-      ...['http://localhost:7071', 'http://127.0.0.1:7071', 'http://[::1]:7071', 'http://portal.localhost', 'https://ingest.example.com'].map((endpoint) =>
-        configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint, logger }),
-      ),
+      ...[
+        'http://localhost:7071',
+        'http://127.0.0.1:7071',
+        'http://[::1]:7071',
+        'http://portal.localhost',
+        'https://ingest.example.com',
+      ].map((endpoint) => configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint, logger })),
     ];
     await Promise.all(handles.map((h) => h.shutdown()));
-    expect(lines).toEqual(['[veriproof] The endpoint http://ingest.example.com is plain HTTP: your API key would cross the network unencrypted. Use https.']);
-    expect(() => configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint: 'ftp://ingest.example.com' })).toThrow(/http\(s\)/);
-    expect(() => configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint: 'https://user:pw@ingest.example.com' })).toThrow(/credentials/);
+    expect(lines).toEqual([
+      '[veriproof] The endpoint http://ingest.example.com is plain HTTP: your API key would cross the network unencrypted. Use https.',
+    ]);
+    expect(() => configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint: 'ftp://ingest.example.com' })).toThrow(
+      /http\(s\)/,
+    );
+    expect(() =>
+      configureVeriproof({ apiKey: key, applicationId: 'a', serviceName: 'svc', endpoint: 'https://user:pw@ingest.example.com' }),
+    ).toThrow(/credentials/);
   });
 
   it('refuses to configure without an endpoint, a key, an application or a service name', () => {

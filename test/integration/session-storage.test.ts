@@ -79,7 +79,9 @@ describe('sessions on Table Storage (Azurite)', () => {
   it('counts every batch once under 20 concurrent appends to one new session', async () => {
     const src = source();
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => repo.append(src, batch('busy', `{"n":${i}}`, 1, i.toString(16).padStart(32, '0')), new Date().toISOString())),
+      Array.from({ length: 20 }, (_, i) =>
+        repo.append(src, batch('busy', `{"n":${i}}`, 1, i.toString(16).padStart(32, '0')), new Date().toISOString()),
+      ),
     );
     expect(results.every((r) => r === 'stored')).toBe(true);
     expect(await repo.get(src.customerSlug, 'busy')).toMatchObject({ spanCount: 20, batchCount: 20 });

@@ -81,7 +81,14 @@ describe('GET /v1/sessions (the Decisions explorer), against Azurite', () => {
     const { customer } = await customerWithKey(services);
     const token = await portalToken(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
     const foreign = Buffer.from(JSON.stringify({ p: 'someone-else', r: 's_0' })).toString('base64url');
-    for (const query of ['?limit=0', '?limit=abc', '?from=yesterday', `?keyLabel=${'x'.repeat(80)}`, '?cursor=garbage', `?cursor=${foreign}`]) {
+    for (const query of [
+      '?limit=0',
+      '?limit=abc',
+      '?from=yesterday',
+      `?keyLabel=${'x'.repeat(80)}`,
+      '?cursor=garbage',
+      `?cursor=${foreign}`,
+    ]) {
       const response = await app.fetch(`/v1/sessions${query}`, { headers: { authorization: `Bearer ${token}` } });
       expect(response.status).toBe(400);
       expect(await response.json()).toMatchObject({ code: 'validation_failed' });

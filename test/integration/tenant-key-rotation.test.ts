@@ -51,7 +51,12 @@ describe('tenant-key rotation with a 7-day grace period', () => {
   /** Each instance reads the revocation feed, so its auth cache is trusted (and warm copies are used). */
   const pollAll = () => Promise.all(instances.map(({ services }) => services.revocations.poll()));
 
-  async function call(i: number, method: string, path: string, options: { token?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+  async function call(
+    i: number,
+    method: string,
+    path: string,
+    options: { token?: string; headers?: Record<string, string>; body?: unknown } = {},
+  ) {
     const response = await app(i).fetch(path, {
       method,
       headers: {
@@ -111,7 +116,12 @@ describe('tenant-key rotation with a 7-day grace period', () => {
     expect(executed.body!.request).toMatchObject({ status: 'executed', result: { graceEndsAt: new Date(start + 7 * DAY).toISOString() } });
 
     const state = await call(B, 'GET', `/v1/staff/customers/${slug}/tenant-key`, { token: staff });
-    expect(state.body).toMatchObject({ customer: slug, inGrace: true, graceEndsAt: new Date(start + 7 * DAY).toISOString(), previousVersion: expect.any(String) });
+    expect(state.body).toMatchObject({
+      customer: slug,
+      inGrace: true,
+      graceEndsAt: new Date(start + 7 * DAY).toISOString(),
+      previousVersion: expect.any(String),
+    });
     expect(state.body!.currentVersion).not.toBe(state.body!.previousVersion);
     expect(state.text).not.toContain(c1);
 
@@ -148,7 +158,12 @@ describe('tenant-key rotation with a 7-day grace period', () => {
     const afterTimer = await services(A).tenantKeys.status(slug);
     expect(await services(B).tenantKeys.retireDue()).toEqual({ retired: 0, checked: 0 });
     expect(await services(A).tenantKeys.status(slug)).toEqual(afterTimer);
-    expect(afterTimer).toMatchObject({ previousVersion: null, graceEndsAt: null, inGrace: false, currentVersion: state.body!.currentVersion });
+    expect(afterTimer).toMatchObject({
+      previousVersion: null,
+      graceEndsAt: null,
+      inGrace: false,
+      currentVersion: state.body!.currentVersion,
+    });
     expect(vault.isEnabled(componentSecretName(slug), state.body!.previousVersion)).toBe(false);
     const audit = await call(A, 'GET', '/v1/customer-keys/audit', { token: admin });
     const types = audit.body!.events.map((e: { type: string }) => e.type);
@@ -178,7 +193,9 @@ describe('tenant-key rotation with a 7-day grace period', () => {
   it('requires the component for a customer when staff turn requireComponent on', async () => {
     const { slug, staff, issue } = await newCustomer();
     const key = await issue('k');
-    expect((await call(A, 'PATCH', `/v1/staff/customers/${slug}`, { token: staff, body: { requireComponent: true } })).body).toMatchObject({ requireComponent: true });
+    expect((await call(A, 'PATCH', `/v1/staff/customers/${slug}`, { token: staff, body: { requireComponent: true } })).body).toMatchObject({
+      requireComponent: true,
+    });
     await pollAll();
     for (const i of [A, B]) {
       const bare = await call(i, 'GET', '/v1/whoami', { headers: { 'x-api-key': parts(key).secret } });

@@ -37,7 +37,14 @@ describe('crash consistency: the host killed at each storage step', () => {
   }
 
   async function withHost<T>(killAt: string | undefined, run: (host: HostProcess) => Promise<T>): Promise<{ result?: T; killed: boolean }> {
-    const args = ['--no-azurite', '--no-demo', '--no-timers', '--port', String(await freePort()), ...(killAt ? ['--fault-kill-at', killAt] : [])];
+    const args = [
+      '--no-azurite',
+      '--no-demo',
+      '--no-timers',
+      '--port',
+      String(await freePort()),
+      ...(killAt ? ['--fault-kill-at', killAt] : []),
+    ];
     const host = await startHostProcess(args, env);
     try {
       const result = await run(host).catch(() => undefined);
@@ -79,7 +86,8 @@ describe('crash consistency: the host killed at each storage step', () => {
   it.each(['keys.deleteLookup', 'feed.publish', 'keys.markRevoked'])('revoke, killed before %s; a retry completes it', async (step) => {
     const keyId = await issueDirect(`victim-${step}`);
     await issueDirect(`spare-${step}`);
-    const revoke = (host: HostProcess) => fetch(`${host.url}/v1/customer-keys/${keyId}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+    const revoke = (host: HostProcess) =>
+      fetch(`${host.url}/v1/customer-keys/${keyId}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
     expect((await withHost(step, revoke)).killed).toBe(true);
     await assertInvariants();
     const retried = await withHost(undefined, revoke);
@@ -90,7 +98,8 @@ describe('crash consistency: the host killed at each storage step', () => {
 
   it('reset, killed before keys.replaceRecord; a retry completes it', async () => {
     await issueDirect('reset-a');
-    const reset = (host: HostProcess) => fetch(`${host.url}/v1/customer-keys/reset`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
+    const reset = (host: HostProcess) =>
+      fetch(`${host.url}/v1/customer-keys/reset`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
     expect((await withHost('keys.replaceRecord', reset)).killed).toBe(true);
     await assertInvariants();
     const retried = await withHost(undefined, reset);

@@ -63,9 +63,30 @@ describe('storage outage', () => {
       while (ingesting) {
         const session = `outage-${n++}`;
         const body = JSON.stringify({
-          resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: (n + 1).toString(16).padStart(32, '0'), spanId: (n + 1).toString(16).padStart(16, '0'), name: 's', startTimeUnixNano: '1', endTimeUnixNano: '2', attributes: [{ key: 'session.id', value: { stringValue: session } }] }] }] }],
+          resourceSpans: [
+            {
+              scopeSpans: [
+                {
+                  spans: [
+                    {
+                      traceId: (n + 1).toString(16).padStart(32, '0'),
+                      spanId: (n + 1).toString(16).padStart(16, '0'),
+                      name: 's',
+                      startTimeUnixNano: '1',
+                      endTimeUnixNano: '2',
+                      attributes: [{ key: 'session.id', value: { stringValue: session } }],
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
         });
-        const response = await fetch(`${host.url}/v1/traces`, { method: 'POST', headers: { 'x-api-key': warm, 'content-type': 'application/json' }, body }).catch(() => undefined);
+        const response = await fetch(`${host.url}/v1/traces`, {
+          method: 'POST',
+          headers: { 'x-api-key': warm, 'content-type': 'application/json' },
+          body,
+        }).catch(() => undefined);
         if (!response) continue;
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
         if (response.status === 200) acknowledged.push(session);
@@ -119,7 +140,9 @@ describe('storage outage', () => {
     const sessions = new TableSessionRepository(services.storage);
     const missing: string[] = [];
     for (const session of acknowledged) if (!(await sessions.get('outage', session))) missing.push(session);
-    console.log(`storage outage: ${acknowledged.length} ingests acknowledged, ${statuses.get(503) ?? 0} answered 503, ${missing.length} acknowledged but missing`);
+    console.log(
+      `storage outage: ${acknowledged.length} ingests acknowledged, ${statuses.get(503) ?? 0} answered 503, ${missing.length} acknowledged but missing`,
+    );
     expect(missing).toEqual([]);
   }, 120_000);
 });

@@ -21,7 +21,13 @@ export interface RawResponse {
 }
 
 /** Sends a request with Node's raw client: duplicate and odd headers go out as given. */
-export function rawRequest(base: string, method: string, path: string, headers: Array<[string, string]>, body?: Buffer): Promise<RawResponse> {
+export function rawRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: Array<[string, string]>,
+  body?: Buffer,
+): Promise<RawResponse> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -31,7 +37,10 @@ export function rawRequest(base: string, method: string, path: string, headers: 
         method,
         path: url.pathname + url.search,
         // The URL's host unless the case sends its own Host.
-        headers: [...(headers.some(([name]) => name.toLowerCase() === 'host') ? [] : [['host', url.host]]), ...headers].flat() as unknown as Record<string, string>,
+        headers: [
+          ...(headers.some(([name]) => name.toLowerCase() === 'host') ? [] : [['host', url.host]]),
+          ...headers,
+        ].flat() as unknown as Record<string, string>,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -48,12 +57,13 @@ export function rawRequest(base: string, method: string, path: string, headers: 
 const validProtobuf = encodeSpans(recordSpans((t) => t.startSpan('fuzz', { attributes: { 'session.id': 'fuzz' } }).end())).protobuf;
 
 /** Header values Node's client will send: printable Latin-1, tabs, long runs, but no CR/LF. */
-const headerValue = fc.oneof(
-  fc.string({ maxLength: 64 }),
-  fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 200 }),
-  fc.integer({ min: 1, max: 8192 }).map((n) => 'x'.repeat(n)),
-  fc.constantFrom('Bearer', 'Bearer ', 'Basic abc', 'vp_cust_', 'vp_cust_a.b.c', '\t', ''),
-)
+const headerValue = fc
+  .oneof(
+    fc.string({ maxLength: 64 }),
+    fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 200 }),
+    fc.integer({ min: 1, max: 8192 }).map((n) => 'x'.repeat(n)),
+    fc.constantFrom('Bearer', 'Bearer ', 'Basic abc', 'vp_cust_', 'vp_cust_a.b.c', '\t', ''),
+  )
   // Header values cannot carry control characters: the generator leaves them out (others test them).
   // eslint-disable-next-line no-control-regex
   .map((v) => v.replace(/[\r\n\u0000-\u0008\u000a-\u001f\u007f]/g, ''));
@@ -64,12 +74,27 @@ const body = fc.oneof(
   fc.jsonValue({ maxDepth: 6 }).map((v) => Buffer.from(JSON.stringify(v))),
   fc.nat(validProtobuf.length).map((n) => Buffer.from(validProtobuf.slice(0, n))), // truncated protobuf
   fc.integer({ min: 1, max: 5000 }).map((d) => Buffer.from(`${'['.repeat(d)}${']'.repeat(d)}`)), // deep JSON
-  fc.record({ label: fc.anything(), application: fc.anything(), keyId: fc.anything(), slug: fc.anything(), plan: fc.anything(), rateLimit: fc.anything() }).map((v) =>
-    Buffer.from(JSON.stringify(v) ?? 'null'),
-  ),
+  fc
+    .record({
+      label: fc.anything(),
+      application: fc.anything(),
+      keyId: fc.anything(),
+      slug: fc.anything(),
+      plan: fc.anything(),
+      rateLimit: fc.anything(),
+    })
+    .map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
 );
 
-const contentType = fc.constantFrom(undefined, 'application/json', 'application/x-protobuf', 'text/plain', 'application/json; charset=latin1', 'multipart/form-data', '*/*');
+const contentType = fc.constantFrom(
+  undefined,
+  'application/json',
+  'application/x-protobuf',
+  'text/plain',
+  'application/json; charset=latin1',
+  'multipart/form-data',
+  '*/*',
+);
 
 const credential = (c: Credentials) =>
   fc.constantFrom<Array<[string, string]>>(
@@ -78,23 +103,62 @@ const credential = (c: Credentials) =>
     [['x-api-key', c.managementKey]],
     [['authorization', `Bearer ${c.adminToken}`]],
     [['authorization', `Bearer ${c.staffToken}`]],
-    [['x-api-key', c.ingestKey], ['x-api-key', c.managementKey]],
-    [['authorization', `Bearer ${c.adminToken}`], ['authorization', `Bearer ${c.staffToken}`]],
+    [
+      ['x-api-key', c.ingestKey],
+      ['x-api-key', c.managementKey],
+    ],
+    [
+      ['authorization', `Bearer ${c.adminToken}`],
+      ['authorization', `Bearer ${c.staffToken}`],
+    ],
     ...c.craftedTokens.map((token): Array<[string, string]> => [['authorization', `Bearer ${token}`]]),
   );
 
 /** A random request to a route: its method, a mangled path, odd headers, a hostile body. */
 export function requestArbitrary(definitions: readonly HttpFunctionDefinition[], credentials: Credentials) {
   const byName = new Map(definitions.map((d) => [d.name, d]));
-  return fc.record({
-    route: fc.constantFrom(...byName.keys()),
-    params: fc.array(fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('key_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'req_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'issue-key', 'rotate-tenant-key', '..', '%2e%2e', 'acme')), { minLength: 4, maxLength: 4 }),
-    query: fc.array(fc.tuple(fc.constantFrom('force', 'limit', 'cursor', 'from', 'to', 'granularity', 'keyLabel', 'status'), fc.string({ maxLength: 80 })), { maxLength: 4 }),
-    headers: fc.array(fc.tuple(fc.constantFrom('x-custom', 'x-api-key', 'authorization', 'x-functions-key', 'x-veriproof-sandbox', 'content-encoding', 'accept'), headerValue), { maxLength: 4 }),
-    credential: credential(credentials),
-    contentType,
-    body,
-  }).map((c) => Object.defineProperty(c, 'definition', { value: byName.get(c.route)!, enumerable: false }) as typeof c & { definition: HttpFunctionDefinition });
+  return fc
+    .record({
+      route: fc.constantFrom(...byName.keys()),
+      params: fc.array(
+        fc.oneof(
+          fc.string({ maxLength: 40 }),
+          fc.constantFrom(
+            'key_01ARZ3NDEKTSV4RRFFQ69G5FAV',
+            'req_01ARZ3NDEKTSV4RRFFQ69G5FAV',
+            'issue-key',
+            'rotate-tenant-key',
+            '..',
+            '%2e%2e',
+            'acme',
+          ),
+        ),
+        { minLength: 4, maxLength: 4 },
+      ),
+      query: fc.array(
+        fc.tuple(
+          fc.constantFrom('force', 'limit', 'cursor', 'from', 'to', 'granularity', 'keyLabel', 'status'),
+          fc.string({ maxLength: 80 }),
+        ),
+        { maxLength: 4 },
+      ),
+      headers: fc.array(
+        fc.tuple(
+          fc.constantFrom('x-custom', 'x-api-key', 'authorization', 'x-functions-key', 'x-veriproof-sandbox', 'content-encoding', 'accept'),
+          headerValue,
+        ),
+        { maxLength: 4 },
+      ),
+      credential: credential(credentials),
+      contentType,
+      body,
+    })
+    .map(
+      (c) =>
+        Object.defineProperty(c, 'definition', { value: byName.get(c.route)!, enumerable: false }) as typeof c & {
+          definition: HttpFunctionDefinition;
+        },
+    );
 }
 
 export function pathFor(definition: HttpFunctionDefinition, params: string[], query: Array<[string, string]>): string {
@@ -129,7 +193,8 @@ export function violation(response: RawResponse, secrets: string[], documented?:
       }
       if (!problem.code || !isErrorCode(problem.code)) return `unknown error code ${String(problem.code)}`;
       if (problem.status !== response.status) return 'problem status differs from HTTP status';
-      if (documented && !documented.includes(problem.code) && !UNROUTED_CODES.includes(problem.code)) return `code ${problem.code} is not in the route's documented responses`;
+      if (documented && !documented.includes(problem.code) && !UNROUTED_CODES.includes(problem.code))
+        return `code ${problem.code} is not in the route's documented responses`;
     }
   }
   for (const secret of secrets) if (secret.length > 12 && response.body.includes(secret)) return 'a secret echoed back in the body';

@@ -57,7 +57,9 @@ function encode(spec: RequestSpec, format: HostileFormat): Buffer {
     startTimeUnixNano: nanos,
     endTimeUnixNano: nanos,
   }));
-  const request = { resourceSpans: [{ resource: { attributes: spec.resource ?? [] }, scopeSpans: [{ scope: { name: 'hostile' }, spans }] }] };
+  const request = {
+    resourceSpans: [{ resource: { attributes: spec.resource ?? [] }, scopeSpans: [{ scope: { name: 'hostile' }, spans }] }],
+  };
   if (format === 'json') return Buffer.from(JSON.stringify(request));
   return Buffer.from(ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(request)).finish());
 }
@@ -79,11 +81,22 @@ function deepProtobuf(depth: number): Buffer {
   const len = (field: number, bytes: Buffer) => Buffer.concat([Buffer.from([(field << 3) | 2]), varint(bytes.length), bytes]);
   let value = len(1, Buffer.from('leaf'));
   for (let i = 0; i < depth; i++) value = len(5, len(1, value));
-  const body = Buffer.concat([len(1, Buffer.alloc(16, 1)), len(2, Buffer.alloc(8, 1)), len(9, Buffer.concat([len(1, Buffer.from('deep')), len(2, value)]))]);
+  const body = Buffer.concat([
+    len(1, Buffer.alloc(16, 1)),
+    len(2, Buffer.alloc(8, 1)),
+    len(9, Buffer.concat([len(1, Buffer.from('deep')), len(2, value)])),
+  ]);
   return len(1, len(2, len(2, body)));
 }
 
-function build(name: string, format: HostileFormat, body: Buffer, expect: HostileCase['expect'], sessions: number, gzip = false): HostileCase {
+function build(
+  name: string,
+  format: HostileFormat,
+  body: Buffer,
+  expect: HostileCase['expect'],
+  sessions: number,
+  gzip = false,
+): HostileCase {
   return { name, format, body: gzip ? gzipSync(body) : body, decodedBytes: body.length, gzip, expect, sessions };
 }
 
@@ -98,7 +111,15 @@ export function hostileCases(): HostileCase[] {
     const framing = encode({ spans }, format).length;
     const resource = [{ key: 'blob', value: { stringValue: 'r'.repeat(BUDGET - framing) } }];
     const body = encode({ resource, spans }, format);
-    cases.push(build(`${MAX_SESSIONS_PER_REQUEST} sessions sharing a ${Math.round(body.length / 1e6)} MB resource (${format})`, format, body, ok, spans.length));
+    cases.push(
+      build(
+        `${MAX_SESSIONS_PER_REQUEST} sessions sharing a ${Math.round(body.length / 1e6)} MB resource (${format})`,
+        format,
+        body,
+        ok,
+        spans.length,
+      ),
+    );
     if (format === 'protobuf') {
       cases.push(build(`the same, gzipped to ${Math.round(gzipSync(body).length / 1024)} KiB`, format, body, ok, spans.length, true));
     }
@@ -123,41 +144,117 @@ export function hostileCases(): HostileCase[] {
   );
 
   // One span carrying one attribute of nearly 4 MiB.
-  cases.push(build('one attribute of nearly 4 MiB', 'protobuf', encode({ spans: [span(1, [{ key: 'big', value: { stringValue: 'b'.repeat(BUDGET) } }])] }, 'protobuf'), ok, 1));
+  cases.push(
+    build(
+      'one attribute of nearly 4 MiB',
+      'protobuf',
+      encode({ spans: [span(1, [{ key: 'big', value: { stringValue: 'b'.repeat(BUDGET) } }])] }, 'protobuf'),
+      ok,
+      1,
+    ),
+  );
 
   // As many small attributes as the values bound allows (two values each), then past it.
   const attributes = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: { intValue: i } }));
   const underValues = Math.floor(MAX_VALUES_PER_REQUEST / 2) - 100;
-  cases.push(build(`${underValues} small attributes on one span`, 'protobuf', encode({ spans: [span(1, attributes(underValues))] }, 'protobuf'), ok, 1));
-  const jsonAttributes = Math.floor(BUDGET / 48); // about 46 bytes each in OTLP/JSON
-  cases.push(build(`${jsonAttributes} small attributes on one span (json)`, 'json', encode({ spans: [span(1, attributes(jsonAttributes))] }, 'json'), ok, 1));
   cases.push(
-    build(`${MAX_VALUES_PER_REQUEST / 2 + 1000} attributes, past the values bound`, 'protobuf', encode({ spans: [span(1, attributes(MAX_VALUES_PER_REQUEST / 2 + 1000))] }, 'protobuf'), {
-      status: 413,
-      code: 'too_many_values',
-    }, 0),
+    build(
+      `${underValues} small attributes on one span`,
+      'protobuf',
+      encode({ spans: [span(1, attributes(underValues))] }, 'protobuf'),
+      ok,
+      1,
+    ),
+  );
+  const jsonAttributes = Math.floor(BUDGET / 48); // about 46 bytes each in OTLP/JSON
+  cases.push(
+    build(
+      `${jsonAttributes} small attributes on one span (json)`,
+      'json',
+      encode({ spans: [span(1, attributes(jsonAttributes))] }, 'json'),
+      ok,
+      1,
+    ),
+  );
+  cases.push(
+    build(
+      `${MAX_VALUES_PER_REQUEST / 2 + 1000} attributes, past the values bound`,
+      'protobuf',
+      encode({ spans: [span(1, attributes(MAX_VALUES_PER_REQUEST / 2 + 1000))] }, 'protobuf'),
+      {
+        status: 413,
+        code: 'too_many_values',
+      },
+      0,
+    ),
   );
 
   // Nesting: values 31 deep (allowed; 64 values each) filling the values bound, and 200 deep (refused).
   const deepCount = Math.floor(MAX_VALUES_PER_REQUEST / 64) - 10;
-  cases.push(build(`${deepCount} attributes nested 31 deep`, 'protobuf', encode({ spans: [span(1, Array.from({ length: deepCount }, (_, i) => ({ key: `d${i}`, value: nested(31) })))] }, 'protobuf'), ok, 1));
+  cases.push(
+    build(
+      `${deepCount} attributes nested 31 deep`,
+      'protobuf',
+      encode(
+        {
+          spans: [
+            span(
+              1,
+              Array.from({ length: deepCount }, (_, i) => ({ key: `d${i}`, value: nested(31) })),
+            ),
+          ],
+        },
+        'protobuf',
+      ),
+      ok,
+      1,
+    ),
+  );
   cases.push(build('an attribute nested 200 deep', 'protobuf', deepProtobuf(200), { status: 400, code: 'invalid_body' }, 0));
-  cases.push(build('JSON arrays nested 400,000 deep', 'json', Buffer.from('['.repeat(400_000) + ']'.repeat(400_000)), { status: 400, code: 'invalid_body' }, 0));
+  cases.push(
+    build(
+      'JSON arrays nested 400,000 deep',
+      'json',
+      Buffer.from('['.repeat(400_000) + ']'.repeat(400_000)),
+      { status: 400, code: 'invalid_body' },
+      0,
+    ),
+  );
 
   // Spans: the bound's worth in one session with some weight each, then a flood of empty ones.
-  const weighty = Array.from({ length: MAX_SPANS_PER_REQUEST }, (_, i) => span(i, [session('one'), { key: 'payload', value: { stringValue: 'p'.repeat(300) } }], hex(0, 16)));
+  const weighty = Array.from({ length: MAX_SPANS_PER_REQUEST }, (_, i) =>
+    span(i, [session('one'), { key: 'payload', value: { stringValue: 'p'.repeat(300) } }], hex(0, 16)),
+  );
   cases.push(build(`${MAX_SPANS_PER_REQUEST} spans of one session`, 'protobuf', encode({ spans: weighty }, 'protobuf'), ok, 1));
-  cases.push(build(`${MAX_SPANS_PER_REQUEST / 2} spans of one session (json)`, 'json', encode({ spans: weighty.slice(0, MAX_SPANS_PER_REQUEST / 2) }, 'json'), ok, 1));
+  cases.push(
+    build(
+      `${MAX_SPANS_PER_REQUEST / 2} spans of one session (json)`,
+      'json',
+      encode({ spans: weighty.slice(0, MAX_SPANS_PER_REQUEST / 2) }, 'json'),
+      ok,
+      1,
+    ),
+  );
   const invalid = Array.from({ length: MAX_SPANS_PER_REQUEST }, () => ({ traceId: '', spanId: '' }));
   cases.push(build(`${MAX_SPANS_PER_REQUEST} invalid spans`, 'protobuf', encode({ spans: invalid }, 'protobuf'), ok, 0));
   cases.push(build(`${MAX_SPANS_PER_REQUEST} invalid spans (json)`, 'json', encode({ spans: invalid }, 'json'), ok, 0));
   const empties = Buffer.alloc(Math.floor(BUDGET / 2) * 2);
   for (let i = 0; i < empties.length; i += 2) empties[i] = 0x12; // field 2 (spans), length 0
-  const framed = (inner: Buffer) => Buffer.concat([Buffer.from([0x0a]), varintOf(inner.length + 1 + varintOf(inner.length).length), Buffer.from([0x12]), varintOf(inner.length), inner]);
+  const framed = (inner: Buffer) =>
+    Buffer.concat([
+      Buffer.from([0x0a]),
+      varintOf(inner.length + 1 + varintOf(inner.length).length),
+      Buffer.from([0x12]),
+      varintOf(inner.length),
+      inner,
+    ]);
   cases.push(build('4 MiB of empty spans', 'protobuf', framed(empties), { status: 413, code: 'too_many_spans' }, 0));
 
   // Compression: a 64 MiB bomb is refused at the bound.
-  cases.push({ ...build('a gzip bomb of 64 MiB', 'protobuf', Buffer.alloc(64 * 1024 * 1024), { status: 413, code: 'payload_too_large' }, 0, true), decodedBytes: 4 * 1024 * 1024 });
+  cases.push({
+    ...build('a gzip bomb of 64 MiB', 'protobuf', Buffer.alloc(64 * 1024 * 1024), { status: 413, code: 'payload_too_large' }, 0, true),
+    decodedBytes: 4 * 1024 * 1024,
+  });
   return cases;
 }
 

@@ -18,7 +18,9 @@ export async function serveApp(
 }
 
 /** Reads a problem+json body and checks its shape. */
-export async function problemOf(response: Response): Promise<{ code: string; status: number; detail: string; requestId: string; title: string; type: string }> {
+export async function problemOf(
+  response: Response,
+): Promise<{ code: string; status: number; detail: string; requestId: string; title: string; type: string }> {
   expect(response.headers.get('content-type')).toBe('application/problem+json');
   const body = (await response.json()) as { code: string; status: number; detail: string; requestId: string; title: string; type: string };
   expect(body.status).toBe(response.status);

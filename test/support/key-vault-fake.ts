@@ -47,15 +47,25 @@ export class FakeKeyVault implements HttpClient {
     const auth = request.headers.get('authorization');
     if (auth !== `Bearer ${TOKEN}`) {
       this.challenges += 1;
-      return this.respond(request, 401, { error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } }, {
-        'www-authenticate': 'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"',
-      });
+      return this.respond(
+        request,
+        401,
+        { error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } },
+        {
+          'www-authenticate':
+            'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"',
+        },
+      );
     }
     this.requests += 1;
     if (typeof this.failure === 'number') {
       const error =
         this.failure === 403
-          ? { code: 'Forbidden', message: 'Caller is not authorized to perform action on resource.', innererror: { code: 'ForbiddenByRbac' } }
+          ? {
+              code: 'Forbidden',
+              message: 'Caller is not authorized to perform action on resource.',
+              innererror: { code: 'ForbiddenByRbac' },
+            }
           : { code: 'ServiceUnavailable', message: 'The vault is unavailable.' };
       return this.respond(request, this.failure, { error });
     }
@@ -80,9 +90,19 @@ export class FakeKeyVault implements HttpClient {
     }
     const versions = this.secrets.get(name) ?? [];
     const found = version ? versions.find((v) => v.id === version) : versions.at(-1);
-    if (!found) return this.respond(request, 404, { error: { code: 'SecretNotFound', message: `A secret with (name/id) ${name}/${version ?? ''} was not found in this key vault.` } });
+    if (!found)
+      return this.respond(request, 404, {
+        error: { code: 'SecretNotFound', message: `A secret with (name/id) ${name}/${version ?? ''} was not found in this key vault.` },
+      });
     if (request.method === 'GET') {
-      if (!found.enabled) return this.respond(request, 403, { error: { code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.', innererror: { code: 'SecretDisabled' } } });
+      if (!found.enabled)
+        return this.respond(request, 403, {
+          error: {
+            code: 'Forbidden',
+            message: 'Operation get is not allowed on a disabled secret.',
+            innererror: { code: 'SecretDisabled' },
+          },
+        });
       return this.respond(request, 200, this.bundle(name, found, true));
     }
     if (request.method === 'PATCH' && version) {
@@ -110,7 +130,13 @@ export class FakeKeyVault implements HttpClient {
       id: `${FAKE_VAULT_URL}/secrets/${name}/${v.id}`,
       ...(v.contentType ? { contentType: v.contentType } : {}),
       ...(v.tags ? { tags: v.tags } : {}),
-      attributes: { enabled: v.enabled, created: v.created, updated: v.updated, recoveryLevel: 'Recoverable+Purgeable', recoverableDays: 90 },
+      attributes: {
+        enabled: v.enabled,
+        created: v.created,
+        updated: v.updated,
+        recoveryLevel: 'Recoverable+Purgeable',
+        recoverableDays: 90,
+      },
     };
   }
 
@@ -118,7 +144,11 @@ export class FakeKeyVault implements HttpClient {
     return {
       request,
       status,
-      headers: createHttpHeaders({ 'content-type': 'application/json; charset=utf-8', 'x-ms-request-id': randomBytes(8).toString('hex'), ...headers }),
+      headers: createHttpHeaders({
+        'content-type': 'application/json; charset=utf-8',
+        'x-ms-request-id': randomBytes(8).toString('hex'),
+        ...headers,
+      }),
       bodyAsText: JSON.stringify(body),
     };
   }

@@ -23,7 +23,11 @@ export function portalToken(
   claims: { customer?: string; roles: PortalRole[]; sub?: string; name?: string },
   ttlSeconds = 600,
 ): Promise<string> {
-  return signLocalPortalToken(services.config.portal, { sub: claims.sub ?? 'user-1', name: claims.name ?? 'Ada Admin', ...claims }, ttlSeconds);
+  return signLocalPortalToken(
+    services.config.portal,
+    { sub: claims.sub ?? 'user-1', name: claims.name ?? 'Ada Admin', ...claims },
+    ttlSeconds,
+  );
 }
 
 /**
@@ -32,12 +36,17 @@ export function portalToken(
  * algorithm) must be refused with 401; `hints` carry remote-key hints (`jku`, `x5u`, a `kid`
  * path) that must be ignored, never followed. None may ever produce a 5xx.
  */
-export function craftedPortalTokens(services: ServiceContext, claims: { customer?: string; roles: PortalRole[] }): { invalid: string[]; hints: string[] } {
+export function craftedPortalTokens(
+  services: ServiceContext,
+  claims: { customer?: string; roles: PortalRole[] },
+): { invalid: string[]; hints: string[] } {
   const { sharedSecret, issuer, audience } = services.config.portal;
   const payload = { sub: 'crafted', iss: issuer, aud: audience, exp: Math.floor(Date.now() / 1000) + 3600, ...claims };
   const sign = (header: Record<string, unknown>) => {
     const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-    return `${input}.${createHmac('sha256', sharedSecret ?? '').update(input).digest('base64url')}`;
+    return `${input}.${createHmac('sha256', sharedSecret ?? '')
+      .update(input)
+      .digest('base64url')}`;
   };
   return {
     invalid: [

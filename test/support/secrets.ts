@@ -42,10 +42,10 @@ export function startCapture(): void {
   }
   for (const stream of [process.stdout, process.stderr]) {
     const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    stream.write = (chunk: unknown, ...rest: unknown[]) => {
       chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
       return original(chunk, ...rest);
-    });
+    };
   }
 }
 

@@ -40,10 +40,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 }
 
 /** Real services on the test Azurite (memory secret store unless told otherwise). */
-export function testServices(
-  overrides: Record<string, string> = {},
-  serviceOverrides: ServiceOverrides = {},
-): ServiceContext {
+export function testServices(overrides: Record<string, string> = {}, serviceOverrides: ServiceOverrides = {}): ServiceContext {
   return createServices(testConfig(overrides), { secrets: new MemorySecretStore(), background: false, ...serviceOverrides });
 }
 

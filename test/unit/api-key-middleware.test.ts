@@ -45,7 +45,11 @@ async function setup() {
 describe('ApiKeyMiddleware: happy path', () => {
   it('resolves the identity from the whole key, the bare secret, or a Bearer key', async () => {
     const { call, fixtures, issued } = await setup();
-    for (const headers of [{ 'x-api-key': fixtures.key }, { 'x-api-key': fixtures.secret }, { authorization: `Bearer ${fixtures.key}` }] as Record<string, string>[]) {
+    for (const headers of [
+      { 'x-api-key': fixtures.key },
+      { 'x-api-key': fixtures.secret },
+      { authorization: `Bearer ${fixtures.key}` },
+    ] as Record<string, string>[]) {
       const response = await call(echo, headers);
       expect(response.status).toBe(200);
       expect(response.body).toEqual({
@@ -57,7 +61,12 @@ describe('ApiKeyMiddleware: happy path', () => {
         application: 'web',
         environment: 'live',
         keyType: 'secondary',
-        tenantKey: { componentVersion: expect.any(String), previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
+        tenantKey: {
+          componentVersion: expect.any(String),
+          previousComponentVersion: undefined,
+          graceEndsAt: undefined,
+          requireComponent: false,
+        },
       });
     }
   });
@@ -77,7 +86,10 @@ describe('ApiKeyMiddleware: happy path', () => {
 });
 
 describe('ApiKeyMiddleware: error path (the shared failure table, on every protected function)', () => {
-  const protectedFunctions = [echo, ...functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === 'http' && d.auth === 'apiKey')];
+  const protectedFunctions = [
+    echo,
+    ...functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === 'http' && d.auth === 'apiKey'),
+  ];
 
   it('has protected functions to check', () => {
     expect(protectedFunctions.map((d) => d.name)).toEqual(expect.arrayContaining(['whoami', 'traces-ingest']));

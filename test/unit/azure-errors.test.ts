@@ -39,8 +39,16 @@ const EXAMPLES: Array<[string, AzureErrorClass, () => unknown]> = [
   ['Key Vault 403 on a disabled version', 'absent', () => KEY_VAULT_DISABLED],
   ['Table Storage 409 EntityAlreadyExists', 'conflict', () => answer(409, 'EntityAlreadyExists')],
   ['Table Storage 412 UpdateConditionNotSatisfied', 'conflict', () => answer(412, 'UpdateConditionNotSatisfied')],
-  ['a RestError without status (connection refused)', 'unavailable', () => new RestError('connect ECONNREFUSED 127.0.0.1:10002', { code: 'ECONNREFUSED' })],
-  ['a RestError without status (request not sent)', 'unavailable', () => new RestError('socket hang up', { code: RestError.REQUEST_SEND_ERROR })],
+  [
+    'a RestError without status (connection refused)',
+    'unavailable',
+    () => new RestError('connect ECONNREFUSED 127.0.0.1:10002', { code: 'ECONNREFUSED' }),
+  ],
+  [
+    'a RestError without status (request not sent)',
+    'unavailable',
+    () => new RestError('socket hang up', { code: RestError.REQUEST_SEND_ERROR }),
+  ],
   ['408 OperationTimedOut', 'unavailable', () => answer(408, 'OperationTimedOut')],
   ['429 throttled', 'unavailable', () => answer(429, 'TooManyRequests')],
   ['500 InternalError', 'unavailable', () => answer(500, 'InternalError')],
@@ -53,7 +61,11 @@ const EXAMPLES: Array<[string, AzureErrorClass, () => unknown]> = [
   ['the reason of our AbortSignal.timeout', 'unavailable', () => reasonOf(AbortSignal.timeout(1))],
   ['an AbortError', 'unavailable', () => reasonOf(AbortSignal.abort())],
   ['401 from the service', 'denied', () => answer(401, 'InvalidAuthenticationInfo')],
-  ['Table Storage 403 AuthorizationPermissionMismatch (role not assigned yet)', 'denied', () => answer(403, 'AuthorizationPermissionMismatch')],
+  [
+    'Table Storage 403 AuthorizationPermissionMismatch (role not assigned yet)',
+    'denied',
+    () => answer(403, 'AuthorizationPermissionMismatch'),
+  ],
   ['Key Vault 403 ForbiddenByRbac', 'denied', () => KEY_VAULT_RBAC],
   ['a managed identity that cannot get a token', 'denied', () => new CredentialUnavailableError('ManagedIdentityCredential: no endpoint')],
   ['a TypeError', 'bug', () => new TypeError("Cannot read properties of undefined (reading 'rowKey')")],
@@ -84,10 +96,16 @@ describe('classifyAzureError', () => {
         allowInsecureConnection: true,
         retryOptions: { maxRetries: 0 },
       });
-    const thrownBy = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
+    const thrownBy = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
 
     it('for a service that does not answer within our timeout is unavailable', async () => {
-      const error = await thrownBy(client(`http://127.0.0.1:${port}/devstoreaccount1`).getEntity('a', 'b', { abortSignal: AbortSignal.timeout(50) }));
+      const error = await thrownBy(
+        client(`http://127.0.0.1:${port}/devstoreaccount1`).getEntity('a', 'b', { abortSignal: AbortSignal.timeout(50) }),
+      );
       expect(classifyAzureError(error)).toBe('unavailable');
     });
 
@@ -96,7 +114,9 @@ describe('classifyAzureError', () => {
       await once(closed, 'listening');
       const unused = (closed.address() as { port: number }).port;
       await new Promise((closedDown) => closed.close(closedDown));
-      const error = await thrownBy(client(`http://127.0.0.1:${unused}/devstoreaccount1`).getEntity('a', 'b', { abortSignal: AbortSignal.timeout(2000) }));
+      const error = await thrownBy(
+        client(`http://127.0.0.1:${unused}/devstoreaccount1`).getEntity('a', 'b', { abortSignal: AbortSignal.timeout(2000) }),
+      );
       expect(classifyAzureError(error)).toBe('unavailable');
     });
   });
@@ -146,7 +166,12 @@ describe('Table Storage and Key Vault adapters agree', () => {
   }
 
   function tableRead(thrown: unknown): Promise<unknown> {
-    const storage = new ExistingTables({ connectionString: 'UseDevelopmentStorage=true', endpoint: undefined, prefix: 'agree', timeoutMs: 1000 });
+    const storage = new ExistingTables({
+      connectionString: 'UseDevelopmentStorage=true',
+      endpoint: undefined,
+      prefix: 'agree',
+      timeoutMs: 1000,
+    });
     jest.spyOn(storage.clients.customers, 'getEntity').mockRejectedValue(thrown);
     return new TableCustomerRepository(storage).get('acme');
   }

@@ -4,14 +4,18 @@ import { BoundedCache } from '../../shared/cache/bounded-cache';
 describe('BoundedCache', () => {
   it('never holds more than its bound, whatever the operations', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 50 })), { maxLength: 300 }), (bound, ops) => {
-        const cache = new BoundedCache<number, number>(bound);
-        for (const [write, key] of ops) {
-          if (write) cache.set(key, key);
-          else cache.get(key);
-          expect(cache.size).toBeLessThanOrEqual(bound);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 50 })), { maxLength: 300 }),
+        (bound, ops) => {
+          const cache = new BoundedCache<number, number>(bound);
+          for (const [write, key] of ops) {
+            if (write) cache.set(key, key);
+            else cache.get(key);
+            expect(cache.size).toBeLessThanOrEqual(bound);
+          }
+        },
+      ),
     );
   });
 

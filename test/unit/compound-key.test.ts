@@ -90,18 +90,27 @@ describe('compound key: error path', () => {
 
   it('rejects near-misses of a valid key with a typed reason', () => {
     fc.assert(
-      fc.property(slugArb, componentArb, secretArb, fc.nat(), fc.string({ minLength: 1, maxLength: 3 }), (slug, component, secret, at, junk) => {
-        const key = formatCompoundKey({ slug, component, secret });
-        const pos = at % (key.length + 1);
-        const mutated = key.slice(0, pos) + junk + key.slice(pos);
-        const parsed = parseCompoundKey(mutated);
-        if (parsed.ok) {
-          // Inserting characters can still yield a valid key (say, one more slug letter): then it round-trips.
-          expect(formatCompoundKey(parsed.value)).toBe(mutated);
-        } else {
-          expect(['empty', 'too_long', 'bad_prefix', 'bad_structure', 'bad_slug', 'bad_component', 'bad_secret']).toContain(parsed.error.reason);
-        }
-      }),
+      fc.property(
+        slugArb,
+        componentArb,
+        secretArb,
+        fc.nat(),
+        fc.string({ minLength: 1, maxLength: 3 }),
+        (slug, component, secret, at, junk) => {
+          const key = formatCompoundKey({ slug, component, secret });
+          const pos = at % (key.length + 1);
+          const mutated = key.slice(0, pos) + junk + key.slice(pos);
+          const parsed = parseCompoundKey(mutated);
+          if (parsed.ok) {
+            // Inserting characters can still yield a valid key (say, one more slug letter): then it round-trips.
+            expect(formatCompoundKey(parsed.value)).toBe(mutated);
+          } else {
+            expect(['empty', 'too_long', 'bad_prefix', 'bad_structure', 'bad_slug', 'bad_component', 'bad_secret']).toContain(
+              parsed.error.reason,
+            );
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -118,9 +127,18 @@ describe('compound key: error path', () => {
   it('names the bad segment', () => {
     const { slug, component, secret } = good();
     expect(parseCompoundKey(formatCompoundKey({ slug: 'Acme', component, secret }))).toEqual({ ok: false, error: { reason: 'bad_slug' } });
-    expect(parseCompoundKey(formatCompoundKey({ slug, component: component.slice(1), secret }))).toEqual({ ok: false, error: { reason: 'bad_component' } });
-    expect(parseCompoundKey(formatCompoundKey({ slug, component: `${component.slice(1)}-`, secret }))).toEqual({ ok: false, error: { reason: 'bad_component' } });
-    expect(parseCompoundKey(formatCompoundKey({ slug, component, secret: secret.slice(1) }))).toEqual({ ok: false, error: { reason: 'bad_secret' } });
+    expect(parseCompoundKey(formatCompoundKey({ slug, component: component.slice(1), secret }))).toEqual({
+      ok: false,
+      error: { reason: 'bad_component' },
+    });
+    expect(parseCompoundKey(formatCompoundKey({ slug, component: `${component.slice(1)}-`, secret }))).toEqual({
+      ok: false,
+      error: { reason: 'bad_component' },
+    });
+    expect(parseCompoundKey(formatCompoundKey({ slug, component, secret: secret.slice(1) }))).toEqual({
+      ok: false,
+      error: { reason: 'bad_secret' },
+    });
   });
 
   it('rejects a secret that is not canonical base64url of 32 bytes', () => {
@@ -139,7 +157,8 @@ describe('compound key: error path', () => {
 
   it('holds the slug grammar: 2 to 32 characters, lower-case, digits, single inner hyphens', () => {
     for (const ok of ['ab', 'acme', 'acme-corp', 'a1-b2-c3', 'a'.repeat(32)]) expect(isValidSlug(ok)).toBe(true);
-    for (const bad of ['a', 'a'.repeat(33), '-acme', 'acme-', 'ac--me', 'Acme', 'ac_me', 'ac.me', 'acmé', '']) expect(isValidSlug(bad)).toBe(false);
+    for (const bad of ['a', 'a'.repeat(33), '-acme', 'acme-', 'ac--me', 'Acme', 'ac_me', 'ac.me', 'acmé', ''])
+      expect(isValidSlug(bad)).toBe(false);
   });
 
   it('treats non-string input as empty', () => {

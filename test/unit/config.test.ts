@@ -74,15 +74,36 @@ describe('config', () => {
     [{ ...base, PORTAL_JWKS_URL: 'https://x.example/keys' }, /only one of PORTAL_JWKS_URL and PORTAL_JWT_SECRET/],
     [{ ...base, PORTAL_JWT_SECRET: 'short' }, /PORTAL_JWT_SECRET: must be at least 32/],
     [{ ...base, WEBSITE_INSTANCE_ID: 'abc' }, /VERIPROOF_LOCAL_MODE: is for developer machines and tests; it cannot be on in Azure/],
-    [{ ...base, VERIPROOF_LOCAL_MODE: undefined, WEBSITE_SITE_NAME: 'func-veriproof' }, /PORTAL_JWT_SECRET: a shared-secret portal token key is for local mode only/],
+    [
+      { ...base, VERIPROOF_LOCAL_MODE: undefined, WEBSITE_SITE_NAME: 'func-veriproof' },
+      /PORTAL_JWT_SECRET: a shared-secret portal token key is for local mode only/,
+    ],
     // Anywhere but a developer machine (a container, another cloud): the production rules.
     [{ ...base, VERIPROOF_LOCAL_MODE: undefined }, /PORTAL_JWT_SECRET: a shared-secret portal token key is for local mode only/],
     [{ ...base, VERIPROOF_LOCAL_MODE: 'false' }, /KEY_VAULT_URL: is required outside local mode/],
     [{ ...base, VERIPROOF_LOCAL_MODE: 'yes' }, /VERIPROOF_LOCAL_MODE: must be true or false/],
-    [{ ...base, VERIPROOF_LOCAL_MODE: undefined, PORTAL_JWT_SECRET: undefined, PORTAL_JWKS_URL: 'http://login.example.com/keys', KEY_VAULT_URL: 'https://v.vault.azure.net' }, /PORTAL_JWKS_URL: must be https outside local mode/],
+    [
+      {
+        ...base,
+        VERIPROOF_LOCAL_MODE: undefined,
+        PORTAL_JWT_SECRET: undefined,
+        PORTAL_JWKS_URL: 'http://login.example.com/keys',
+        KEY_VAULT_URL: 'https://v.vault.azure.net',
+      },
+      /PORTAL_JWKS_URL: must be https outside local mode/,
+    ],
     [{ ...base, AZURE_CLIENT_ID: 'not-a-guid' }, /AZURE_CLIENT_ID: must be the client ID/],
     [{ ...base, PLANS: '{nope' }, /PLANS: must be JSON/],
-    [{ ...base, VERIPROOF_LOCAL_MODE: undefined, PORTAL_JWT_SECRET: undefined, PORTAL_JWKS_URL: 'https://x.example/keys', WEBSITE_INSTANCE_ID: 'abc' }, /KEY_VAULT_URL: is required outside local mode/],
+    [
+      {
+        ...base,
+        VERIPROOF_LOCAL_MODE: undefined,
+        PORTAL_JWT_SECRET: undefined,
+        PORTAL_JWKS_URL: 'https://x.example/keys',
+        WEBSITE_INSTANCE_ID: 'abc',
+      },
+      /KEY_VAULT_URL: is required outside local mode/,
+    ],
     [{ ...base, KEY_VAULT_URL: 'http://vault.local' }, /KEY_VAULT_URL/],
     [{ ...base, TENANT_KEY_GRACE_PERIOD_HOURS: '-1' }, /TENANT_KEY_GRACE_PERIOD_HOURS/],
     [{ ...base, USAGE_RETENTION_DAYS: '30' }, /USAGE_RETENTION_DAYS/],
@@ -95,7 +116,12 @@ describe('config', () => {
 
   it('applies the production rules outside local mode, and says which rules apply', () => {
     const { PORTAL_JWT_SECRET: _secret, VERIPROOF_LOCAL_MODE: _local, ...portal } = TEST_PORTAL_ENV;
-    const container = loadConfig({ ...portal, TABLES_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=b;', PORTAL_JWKS_URL: 'https://login.example.com/keys', KEY_VAULT_URL: 'https://v.vault.azure.net' });
+    const container = loadConfig({
+      ...portal,
+      TABLES_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=b;',
+      PORTAL_JWKS_URL: 'https://login.example.com/keys',
+      KEY_VAULT_URL: 'https://v.vault.azure.net',
+    });
     expect(container.runtime).toBe('production');
     expect(loadConfig(base).runtime).toBe('local');
   });

@@ -20,18 +20,23 @@ function documentedStringAccepts(schema: { maxLength?: number; minLength?: numbe
 }
 
 function documented(schema: z.ZodType): { maxLength?: number; minLength?: number; pattern?: string } {
-  const document = buildOpenApiDocument([
-    {
-      kind: 'http',
-      name: 'probe',
-      route: 'probe',
-      methods: ['POST'],
-      auth: 'anonymous',
-      summary: 'probe',
-      input: { body: z.object({ value: schema }) },
-      handler: async () => ({ status: 204 }),
-    },
-  ], 'test') as { paths: Record<string, Record<string, { requestBody: { content: Record<string, { schema: { properties: Record<string, object> } }> } }>> };
+  const document = buildOpenApiDocument(
+    [
+      {
+        kind: 'http',
+        name: 'probe',
+        route: 'probe',
+        methods: ['POST'],
+        auth: 'anonymous',
+        summary: 'probe',
+        input: { body: z.object({ value: schema }) },
+        handler: async () => ({ status: 204 }),
+      },
+    ],
+    'test',
+  ) as {
+    paths: Record<string, Record<string, { requestBody: { content: Record<string, { schema: { properties: Record<string, object> } }> } }>>;
+  };
   return document.paths['/probe']!.post!.requestBody.content['application/json']!.schema.properties.value!;
 }
 
@@ -49,9 +54,9 @@ const hostileParts = fc
 
 /** Such strings, often near `max` characters, where counting code points or UTF-16 units differs. */
 const hostileText = (max: number) =>
-  fc.tuple(fc.integer({ min: 0, max }), fc.constantFrom('x', ' ', '\ud83d\ude00'), hostileParts, fc.boolean()).map(([n, filler, parts, before]) =>
-    before ? filler.repeat(n) + parts : parts + filler.repeat(n),
-  );
+  fc
+    .tuple(fc.integer({ min: 0, max }), fc.constantFrom('x', ' ', '\ud83d\ude00'), hostileParts, fc.boolean())
+    .map(([n, filler, parts, before]) => (before ? filler.repeat(n) + parts : parts + filler.repeat(n)));
 
 describe('declared equals validated', () => {
   it('states the visible-text rule as a pattern that agrees with the check on every code point', () => {
@@ -82,15 +87,25 @@ describe('declared equals validated', () => {
   });
 
   it('documents a page size as the whole number the query accepts', () => {
-    const document = buildOpenApiDocument(functionDefinitions, 'test') as { paths: Record<string, Record<string, { parameters: Array<{ name: string; schema: object }> }>> };
+    const document = buildOpenApiDocument(functionDefinitions, 'test') as {
+      paths: Record<string, Record<string, { parameters: Array<{ name: string; schema: object }> }>>;
+    };
     const limit = document.paths['/v1/customer-keys/audit']!.get!.parameters.find((p) => p.name === 'limit');
     expect(limit?.schema).toEqual({ type: 'integer', minimum: 1, maximum: 200, default: 50 });
   });
 
   it('documents a body whose schema a path parameter chooses as one path per value', () => {
-    const document = buildOpenApiDocument(functionDefinitions, 'test') as { paths: Record<string, Record<string, { operationId: string; parameters: unknown[] }>> };
-    const paths = Object.keys(document.paths).filter((path) => path.startsWith('/v1/customer-keys/requests/') && document.paths[path]!.post);
-    expect(paths.sort()).toEqual(['/v1/customer-keys/requests/issue-key', '/v1/customer-keys/requests/revoke-key', '/v1/customer-keys/requests/rotate-tenant-key']);
+    const document = buildOpenApiDocument(functionDefinitions, 'test') as {
+      paths: Record<string, Record<string, { operationId: string; parameters: unknown[] }>>;
+    };
+    const paths = Object.keys(document.paths).filter(
+      (path) => path.startsWith('/v1/customer-keys/requests/') && document.paths[path]!.post,
+    );
+    expect(paths.sort()).toEqual([
+      '/v1/customer-keys/requests/issue-key',
+      '/v1/customer-keys/requests/revoke-key',
+      '/v1/customer-keys/requests/rotate-tenant-key',
+    ]);
     expect(document.paths['/v1/customer-keys/requests/issue-key']!.post!.operationId).toBe('customer-keys-request-submit-issue-key');
   });
 });

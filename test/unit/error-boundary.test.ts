@@ -11,7 +11,10 @@ function run(thrown: unknown): Promise<{ response: HttpResponseInit; logs: strin
     throw thrown;
   });
   const invocation = new InvocationContext({ invocationId: 'inv-7', logHandler: (_level, ...args) => logs.push(args.join(' ')) });
-  return Promise.resolve(handler(new HttpRequest({ method: 'GET', url: 'http://localhost/x' }), invocation)).then((response) => ({ response, logs }));
+  return Promise.resolve(handler(new HttpRequest({ method: 'GET', url: 'http://localhost/x' }), invocation)).then((response) => ({
+    response,
+    logs,
+  }));
 }
 
 describe('error catalogue', () => {
@@ -30,7 +33,12 @@ describe('error boundary', () => {
   it('maps an ApiError to problem+json with its code, request id and headers', async () => {
     const { response } = await run(new ApiError('conflict', 'Already there.', { headers: { 'x-extra': '1' }, extensions: { hint: 'h' } }));
     expect(response.status).toBe(409);
-    expect(response.headers).toMatchObject({ 'content-type': 'application/problem+json', 'x-request-id': 'inv-7', 'x-extra': '1', 'cache-control': 'no-store' });
+    expect(response.headers).toMatchObject({
+      'content-type': 'application/problem+json',
+      'x-request-id': 'inv-7',
+      'x-extra': '1',
+      'cache-control': 'no-store',
+    });
     expect(response.jsonBody).toEqual({
       type: 'urn:veriproof:problem:conflict',
       title: 'Conflict',

@@ -25,7 +25,12 @@ const PLATFORM_READS = new Set([
 /** Settings the platform sets on every instance; the code reads them, infra must not set them. */
 const PLATFORM_PROVIDES = new Set(['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME']);
 /** Settings a Flex Consumption app refuses (the runtime is `functionAppConfig.runtime`). */
-const FLEX_REFUSES = new Set(['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_NODE_DEFAULT_VERSION', 'WEBSITE_RUN_FROM_PACKAGE']);
+const FLEX_REFUSES = new Set([
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+]);
 
 /** What a deployment's Bicep expressions evaluate to, for values that are not literals. */
 const EXAMPLE_VALUES: Record<string, string> = {
@@ -76,12 +81,15 @@ function driftProblems(settings: Record<string, string>): string[] {
   try {
     const config = loadConfig(env);
     if (config.runtime !== 'azure') problems.push('the settings do not describe an Azure instance');
-    if (!config.tables.endpoint || config.tables.connectionString) problems.push('tables must be reached by endpoint and identity in Azure');
+    if (!config.tables.endpoint || config.tables.connectionString)
+      problems.push('tables must be reached by endpoint and identity in Azure');
     if (!config.managedIdentityClientId) problems.push('AZURE_CLIENT_ID: the app would not use the user-assigned identity');
     // The host's body bound lets the largest ingest body through, and no more.
     const hostLimit = settings.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT;
     if (hostLimit === undefined || literal(hostLimit) !== String(config.ingest.maxBodyBytes)) {
-      problems.push(`FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: ${hostLimit ?? 'unset'} differs from the ingest bound ${config.ingest.maxBodyBytes}`);
+      problems.push(
+        `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: ${hostLimit ?? 'unset'} differs from the ingest bound ${config.ingest.maxBodyBytes}`,
+      );
     }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -103,7 +111,9 @@ describe('infra/ against the config schema', () => {
       AzureWebJobsStorage__clientId: 'identityClientId',
       AZURE_CLIENT_ID: 'identityClientId',
     });
-    expect(Object.keys(settings).filter((name) => /CONNECTION_STRING$/.test(name) && name !== 'APPLICATIONINSIGHTS_CONNECTION_STRING')).toEqual([]);
+    expect(
+      Object.keys(settings).filter((name) => /CONNECTION_STRING$/.test(name) && name !== 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
+    ).toEqual([]);
     expect(Object.keys(settings)).not.toContain('AzureWebJobsStorage');
   });
 
@@ -130,7 +140,12 @@ describe('infra/ against the config schema', () => {
     ['infra switches local mode on', 'VERIPROOF_LOCAL_MODE', "'true'", /VERIPROOF_LOCAL_MODE: is for developer machines/],
     ['infra sets a bad literal', 'STALE_KEY_DAYS', "'thirty'", /STALE_KEY_DAYS: must be a whole number/],
     ['the host body bound is missing', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', undefined, /FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: unset differs/],
-    ['the host body bound differs from the ingest bound', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', "'104857600'", /differs from the ingest bound 4194304/],
+    [
+      'the host body bound differs from the ingest bound',
+      'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
+      "'104857600'",
+      /differs from the ingest bound 4194304/,
+    ],
   ])('fails when %s (%s)', (_case, name, expression, message) => {
     const changed = { ...settings };
     if (expression === undefined) delete changed[name];
@@ -166,14 +181,27 @@ describe('infra/ templates hold together', () => {
   it('grants the identity only data-plane roles, each on its own resource', () => {
     const access = readBicep(join(infra, 'modules', 'access.bicep'));
     const roles = entries(blockAt(access.text, access.text.indexOf('var roles = {'))).map((e) => e.key);
-    expect(roles.sort()).toEqual(['keyVaultSecretsOfficer', 'monitoringMetricsPublisher', 'storageBlobDataOwner', 'storageTableDataContributor']);
+    expect(roles.sort()).toEqual([
+      'keyVaultSecretsOfficer',
+      'monitoringMetricsPublisher',
+      'storageBlobDataOwner',
+      'storageTableDataContributor',
+    ]);
     const scopes = [...access.text.matchAll(/^\s*scope:\s*(\w+)\s*$/gm)].map((m) => m[1] ?? '');
     expect(scopes.sort()).toEqual(['appInsights', 'storage', 'storage', 'vault']);
     // No Owner, Contributor or account-key role anywhere in infra/.
-    const everything = ['main.bicep', 'modules/access.bicep', 'modules/storage.bicep', 'modules/key-vault.bicep', 'modules/function-app.bicep']
+    const everything = [
+      'main.bicep',
+      'modules/access.bicep',
+      'modules/storage.bicep',
+      'modules/key-vault.bicep',
+      'modules/function-app.bicep',
+    ]
       .map((f) => readFileSync(join(infra, f), 'utf8'))
       .join('\n');
-    expect(everything).not.toMatch(/listKeys|8e3af657-a8ff-443c-a75c-2fe8c4bcb635|b24988ac-6180-42a0-ab88-20f7382dd24c|17d1049b-9a84-46fb-8f53-869881c3d3ab/);
+    expect(everything).not.toMatch(
+      /listKeys|8e3af657-a8ff-443c-a75c-2fe8c4bcb635|b24988ac-6180-42a0-ab88-20f7382dd24c|17d1049b-9a84-46fb-8f53-869881c3d3ab/,
+    );
     expect(readFileSync(join(infra, 'modules', 'storage.bicep'), 'utf8')).toMatch(/allowSharedKeyAccess:\s*false/);
   });
 
@@ -197,7 +225,14 @@ describe('infra/ templates hold together', () => {
     const tsconfigs = [...(pkg.scripts.build ?? '').matchAll(/-p (\S+)/g)].map((m) => m[1] ?? '');
     expect(tsconfigs.length).toBeGreaterThan(0);
     for (const t of tsconfigs) expect({ t, ignored: ignored(t) }).toEqual({ t, ignored: false });
-    for (const shipped of ['host.json', 'package.json', 'package-lock.json', 'functions/index.ts', 'portal/public/index.html', 'portal/src/main.ts'])
+    for (const shipped of [
+      'host.json',
+      'package.json',
+      'package-lock.json',
+      'functions/index.ts',
+      'portal/public/index.html',
+      'portal/src/main.ts',
+    ])
       expect({ shipped, ignored: ignored(shipped) }).toEqual({ shipped, ignored: false });
     // azd refuses remoteBuild when node_modules would be uploaded.
     expect(ignored('node_modules')).toBe(true);

@@ -17,6 +17,10 @@ describe('log redaction', () => {
     const inner = Object.assign(new Error(`boom ${hashSecret(secret)}`), { code: 'ECONNREFUSED' });
     const outer = new Error('outer', { cause: inner });
     const described = describeError(outer);
-    expect(described).toEqual({ error: 'Error', message: 'outer', cause: { error: 'Error', message: 'boom [redacted-hash]', errorCode: 'ECONNREFUSED' } });
+    expect(described).toEqual({
+      error: 'Error',
+      message: 'outer',
+      cause: { error: 'Error', message: 'boom [redacted-hash]', errorCode: 'ECONNREFUSED' },
+    });
   });
 });

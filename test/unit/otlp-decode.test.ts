@@ -28,13 +28,16 @@ describe('OTLP decoding: happy path', () => {
     a.addEvent('paid', { amount: 12 });
     a.setStatus({ code: SpanStatusCode.ERROR, message: 'declined' });
     a.end();
-    const b = tracer.startSpan('lookup', { attributes: { 'session.id': 'sess-2' }, links: [{ context: a.spanContext(), attributes: { why: 'retry' } }] });
+    const b = tracer.startSpan('lookup', {
+      attributes: { 'session.id': 'sess-2' },
+      links: [{ context: a.spanContext(), attributes: { why: 'retry' } }],
+    });
     b.end();
     tracer.startSpan('orphan').end();
   });
   const encoded = encodeSpans(spans);
 
-  it('decodes the real exporters\' JSON and protobuf to the same document', () => {
+  it("decodes the real exporters' JSON and protobuf to the same document", () => {
     const fromJson = decodeTraceRequest(encoded.json, 'json');
     const fromProtobuf = decodeTraceRequest(encoded.protobuf, 'protobuf');
     expect(fromProtobuf).toEqual(fromJson);
@@ -76,13 +79,22 @@ describe('OTLP decoding: happy path', () => {
     const first = groupSessions(decodeTraceRequest(body, 'json'));
     const again = groupSessions(decodeTraceRequest(body, 'json'));
     expect(batchesOf(first)).toHaveLength(1);
-    expect(batchesOf(first)[0]).toMatchObject({ sessionId: 'r-1', sessionIdSource: 'attribute', spanCount: 2, startedAt: '2023-11-14T22:13:20.000Z', endedAt: '2023-11-14T22:13:21.000Z' });
+    expect(batchesOf(first)[0]).toMatchObject({
+      sessionId: 'r-1',
+      sessionIdSource: 'attribute',
+      spanCount: 2,
+      startedAt: '2023-11-14T22:13:20.000Z',
+      endedAt: '2023-11-14T22:13:21.000Z',
+    });
     expect(batchesOf(again)[0]!.contentHash).toBe(batchesOf(first)[0]!.contentHash);
     expect(again.shared.hash).toBe(first.shared.hash);
   });
 
   it('keeps what sessions share (resource, scope) in one document, referred to by every session', () => {
-    const resource = [{ key: 'service.name', value: { stringValue: 'big' } }, { key: 'blob', value: { stringValue: 'r'.repeat(10_000) } }];
+    const resource = [
+      { key: 'service.name', value: { stringValue: 'big' } },
+      { key: 'blob', value: { stringValue: 'r'.repeat(10_000) } },
+    ];
     const spans = Array.from({ length: 50 }, (_, i) =>
       span({ spanId: (i + 1).toString(16).padStart(16, '0'), attributes: [{ key: 'session.id', value: { stringValue: `s-${i}` } }] }),
     );
@@ -103,11 +115,19 @@ describe('OTLP decoding: happy path', () => {
   });
 
   it('accepts int64 as numbers or strings, upper-case hex ids, and an empty request', () => {
-    const decoded = decodeTraceRequest(utf8(request([span({ traceId: '5B8EFFF798038103D269B633813FC60C', startTimeUnixNano: 5, endTimeUnixNano: '7' })])), 'json');
+    const decoded = decodeTraceRequest(
+      utf8(request([span({ traceId: '5B8EFFF798038103D269B633813FC60C', startTimeUnixNano: 5, endTimeUnixNano: '7' })])),
+      'json',
+    );
     expect(decoded.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId).toBe('5b8efff798038103d269b633813fc60c');
     expect(decoded.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.startTimeUnixNano).toBe('5');
     expect(decoded.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.endTimeUnixNano).toBe('7');
-    expect(decodeTraceRequest(utf8({}), 'json')).toEqual({ resourceSpans: [], acceptedSpans: 0, rejectedSpans: 0, rejectionMessage: undefined });
+    expect(decodeTraceRequest(utf8({}), 'json')).toEqual({
+      resourceSpans: [],
+      acceptedSpans: 0,
+      rejectedSpans: 0,
+      rejectionMessage: undefined,
+    });
     expect(decodeTraceRequest(new Uint8Array(0), 'protobuf').acceptedSpans).toBe(0);
   });
 });
@@ -124,7 +144,12 @@ describe('OTLP decoding: error path', () => {
   });
 
   it('rejects a span whose session id is too long', () => {
-    const grouped = groupSessions(decodeTraceRequest(utf8(request([span({ attributes: [{ key: 'session.id', value: { stringValue: 'x'.repeat(300) } }] }), span()])), 'json'));
+    const grouped = groupSessions(
+      decodeTraceRequest(
+        utf8(request([span({ attributes: [{ key: 'session.id', value: { stringValue: 'x'.repeat(300) } }] }), span()])),
+        'json',
+      ),
+    );
     expect(grouped.sessions).toHaveLength(1);
     expect(grouped.rejectedSpans).toBe(1);
   });
@@ -173,14 +198,18 @@ describe('OTLP decoding: error path', () => {
 
   it('never fails with anything but OtlpDecodeError on random JSON values in any field', () => {
     fc.assert(
-      fc.property(fc.jsonValue(), fc.constantFrom('name', 'kind', 'attributes', 'events', 'links', 'status', 'traceId', 'flags'), (value, field) => {
-        try {
-          const result = decodeTraceRequest(utf8(request([span({ [field]: value })])), 'json');
-          expect(result.acceptedSpans + result.rejectedSpans).toBe(1);
-        } catch (error) {
-          expect(error).toBeInstanceOf(OtlpDecodeError);
-        }
-      }),
+      fc.property(
+        fc.jsonValue(),
+        fc.constantFrom('name', 'kind', 'attributes', 'events', 'links', 'status', 'traceId', 'flags'),
+        (value, field) => {
+          try {
+            const result = decodeTraceRequest(utf8(request([span({ [field]: value })])), 'json');
+            expect(result.acceptedSpans + result.rejectedSpans).toBe(1);
+          } catch (error) {
+            expect(error).toBeInstanceOf(OtlpDecodeError);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -200,5 +229,4 @@ describe('OTLP decoding: error path', () => {
       { numRuns: 2000 },
     );
   });
-
 });

@@ -28,7 +28,8 @@ const codeOf = (run: () => unknown): string | undefined => {
 describe('OTLP request bounds, checked on the raw bytes before decoding', () => {
   it('counts the spans and values of a real exporter request, in agreement with the decoder', () => {
     const spans = recordSpans((tracer) => {
-      for (let i = 0; i < 25; i++) tracer.startSpan(`op-${i}`, { attributes: { 'session.id': `s-${i % 5}`, n: i, tags: ['a', 'b'] } }).end();
+      for (let i = 0; i < 25; i++)
+        tracer.startSpan(`op-${i}`, { attributes: { 'session.id': `s-${i % 5}`, n: i, tags: ['a', 'b'] } }).end();
     });
     const { protobuf } = encodeSpans(spans);
     const shape = scanProtobufRequest(protobuf);
@@ -49,7 +50,9 @@ describe('OTLP request bounds, checked on the raw bytes before decoding', () => 
   it(`refuses more than ${MAX_VALUES_PER_REQUEST} values before expanding them, in protobuf and JSON`, () => {
     // Two-byte empty attributes: half a million of them fit in about a megabyte.
     const attributes = Array.from({ length: MAX_VALUES_PER_REQUEST }, () => ({}));
-    expect(codeOf(() => decodeTraceRequest(protobufRequest([{ traceId, spanId: spanId(1), attributes }]), 'protobuf'))).toBe('too_many_values');
+    expect(codeOf(() => decodeTraceRequest(protobufRequest([{ traceId, spanId: spanId(1), attributes }]), 'protobuf'))).toBe(
+      'too_many_values',
+    );
     const json = Buffer.from(`{"resourceSpans":[${'{},'.repeat(MAX_VALUES_PER_REQUEST)}{}]}`);
     expect(codeOf(() => checkJsonValues(json))).toBe('too_many_values');
     expect(codeOf(() => decodeTraceRequest(json, 'json'))).toBe('too_many_values');

@@ -16,7 +16,15 @@ const local: Config['portal'] = {
 };
 const secret = new TextEncoder().encode(local.sharedSecret);
 const sign = (claims: Record<string, unknown>, mutate: (jwt: SignJWT) => SignJWT = (j) => j) =>
-  mutate(new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('u-1').setIssuer(local.issuer).setAudience(local.audience).setIssuedAt().setExpirationTime('10m')).sign(secret);
+  mutate(
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('u-1')
+      .setIssuer(local.issuer)
+      .setAudience(local.audience)
+      .setIssuedAt()
+      .setExpirationTime('10m'),
+  ).sign(secret);
 
 /** A correctly signed HS256 token with any header at all (jose refuses to sign unknown crit headers). */
 async function craftHs256(header: Record<string, unknown>): Promise<string> {
@@ -48,13 +56,43 @@ describe('portal tokens: local HS256', () => {
     ['expired', () => sign({ roles: [] }, (j) => j.setExpirationTime(Math.floor(Date.now() / 1000) - 120)), /expired/],
     ['another issuer', () => sign({ roles: [] }, (j) => j.setIssuer('https://evil.example')), /not valid/],
     ['another audience', () => sign({ roles: [] }, (j) => j.setAudience('other-api')), /not valid/],
-    ['another secret', () => new SignJWT({ roles: [] }).setProtectedHeader({ alg: 'HS256' }).setSubject('u').setIssuer(local.issuer).setAudience(local.audience).setExpirationTime('5m').sign(new TextEncoder().encode('x'.repeat(40))), /not valid/],
-    ['no expiry', () => new SignJWT({ roles: [] }).setProtectedHeader({ alg: 'HS256' }).setSubject('u').setIssuer(local.issuer).setAudience(local.audience).sign(secret), /not valid/],
+    [
+      'another secret',
+      () =>
+        new SignJWT({ roles: [] })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('u')
+          .setIssuer(local.issuer)
+          .setAudience(local.audience)
+          .setExpirationTime('5m')
+          .sign(new TextEncoder().encode('x'.repeat(40))),
+      /not valid/,
+    ],
+    [
+      'no expiry',
+      () =>
+        new SignJWT({ roles: [] })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('u')
+          .setIssuer(local.issuer)
+          .setAudience(local.audience)
+          .sign(secret),
+      /not valid/,
+    ],
     ['a bad customer claim', () => sign({ customer: 'Not A Slug', roles: [] }), /lacks required claims/],
-    ['alg none', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'u', iss: local.issuer, aud: local.audience, exp: 9999999999 })).toString('base64url')}.`, /not valid/],
+    [
+      'alg none',
+      async () =>
+        `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'u', iss: local.issuer, aud: local.audience, exp: 9999999999 })).toString('base64url')}.`,
+      /not valid/,
+    ],
     ['not a JWT', async () => 'vp_cust_acme.x.y.z', /not a portal session token/],
     // Unknown critical extensions, named with words an error-message matcher would fall for.
-    ['a crit header naming a network fetch', () => craftHs256({ alg: 'HS256', crit: ['network fetch ECONNREFUSED'], 'network fetch ECONNREFUSED': true }), /not valid/],
+    [
+      'a crit header naming a network fetch',
+      () => craftHs256({ alg: 'HS256', crit: ['network fetch ECONNREFUSED'], 'network fetch ECONNREFUSED': true }),
+      /not valid/,
+    ],
     ['a crit header that is not a list', () => craftHs256({ alg: 'HS256', crit: 'fetch' }), /not valid/],
     ['b64 false', () => craftHs256({ alg: 'HS256', crit: ['b64'], b64: false }), /not valid/],
   ])('refuses a token with %s as 401 unauthenticated', async (_name, make, message) => {
@@ -121,7 +159,7 @@ describe('portal tokens: production JWKS', () => {
     await expect(verifier.verify(crafted)).rejects.toMatchObject({ code: 'unauthenticated', status: 401 });
   });
 
-  it('reports a key set it cannot fetch as a dependency outage (503), never as the caller\'s fault or a 500', async () => {
+  it("reports a key set it cannot fetch as a dependency outage (503), never as the caller's fault or a 500", async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
@@ -132,7 +170,11 @@ describe('portal tokens: production JWKS', () => {
     const failing = createServer((_req, res) => res.writeHead(500).end('oops'));
     await new Promise<void>((r) => failing.listen(0, '127.0.0.1', r));
     try {
-      const broken = new PortalTokenVerifier({ ...local, sharedSecret: undefined, jwksUrl: `http://127.0.0.1:${(failing.address() as AddressInfo).port}/keys` });
+      const broken = new PortalTokenVerifier({
+        ...local,
+        sharedSecret: undefined,
+        jwksUrl: `http://127.0.0.1:${(failing.address() as AddressInfo).port}/keys`,
+      });
       await expect(broken.verify(await rs256('k1'))).rejects.toBeInstanceOf(DependencyUnavailableError);
     } finally {
       await new Promise<void>((r) => failing.close(() => r()));

@@ -40,7 +40,8 @@ function declared(source: string): { types: string[]; operations: string[] } {
   for (const statement of file.statements) {
     if (ts.isTypeAliasDeclaration(statement)) types.push(statement.name.text);
     if (ts.isInterfaceDeclaration(statement) && statement.name.text === 'OperationResponses') {
-      for (const member of statement.members) if (member.name && (ts.isStringLiteral(member.name) || ts.isIdentifier(member.name))) operations.push(member.name.text);
+      for (const member of statement.members)
+        if (member.name && (ts.isStringLiteral(member.name) || ts.isIdentifier(member.name))) operations.push(member.name.text);
     }
   }
   return { types, operations };
@@ -57,11 +58,16 @@ function where(diagnostic: ts.Diagnostic): string {
 
 /** The type-checker's complaints about some files that exist only here (beside the real ones), with the repository's options. */
 function typeCheck(files: Record<string, string>): string[] {
-  const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(root, 'tsconfig.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  );
   const options = { ...config!.options, noEmit: true };
   const host = ts.createCompilerHost(options);
   const readSourceFile = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, language, ...rest) => (name in files ? ts.createSourceFile(name, files[name]!, language) : readSourceFile(name, language, ...rest));
+  host.getSourceFile = (name, language, ...rest) =>
+    name in files ? ts.createSourceFile(name, files[name]!, language) : readSourceFile(name, language, ...rest);
   host.fileExists = (name) => name in files || ts.sys.fileExists(name);
   host.readFile = (name) => files[name] ?? ts.sys.readFile(name);
   host.directoryExists = (name) => Object.keys(files).some((file) => dirname(file) === name) || ts.sys.directoryExists(name);
@@ -90,10 +96,14 @@ describe('the portal types generated from the OpenAPI document', () => {
     expect(types).toEqual(Object.keys(document.components.schemas));
     const answeringJson = Object.values(document.paths)
       .flatMap((methods) => Object.values(methods))
-      .filter((op) => Object.entries(op.responses).some(([status, response]) => status.startsWith('2') && response.content?.['application/json']))
+      .filter((op) =>
+        Object.entries(op.responses).some(([status, response]) => status.startsWith('2') && response.content?.['application/json']),
+      )
       .map((op) => op.operationId);
     expect(operations).toEqual(answeringJson);
-    expect(operations).toEqual(expect.arrayContaining(['customer-keys-request-list', 'staff-customers-list', 'local-sign-in-get', 'local-sign-in-post']));
+    expect(operations).toEqual(
+      expect.arrayContaining(['customer-keys-request-list', 'staff-customers-list', 'local-sign-in-get', 'local-sign-in-post']),
+    );
   });
 
   it('types each component exactly as zod infers the schema it comes from (and the check sees a drifted type)', () => {
@@ -146,7 +156,9 @@ describe('the portal types generated from the OpenAPI document', () => {
     const source = toTypeScript(document);
     expect(toTypeScript(apiDocument())).toBe(source);
     expect(toTypeScript(structuredClone(document))).toBe(source);
-    expect(source.split('\n').slice(0, 3).join('\n')).toMatch(/^\/\/ Generated: do not edit\. .*`node portal\/generate-types\.mjs`.*npm run build[\s\S]*OpenAPI document[\s\S]*buildOpenApiDocument/);
+    expect(source.split('\n').slice(0, 3).join('\n')).toMatch(
+      /^\/\/ Generated: do not edit\. .*`node portal\/generate-types\.mjs`.*npm run build[\s\S]*OpenAPI document[\s\S]*buildOpenApiDocument/,
+    );
   });
 
   it('converts each JSON Schema construct as TypeScript reads it', () => {
@@ -183,7 +195,10 @@ describe('the portal types generated from the OpenAPI document', () => {
       },
       paths: {
         '/samples': {
-          get: { operationId: 'samples-list', responses: { '200': json({ type: 'array', items: ref('Sample') }), '404': json(ref('Open')) } },
+          get: {
+            operationId: 'samples-list',
+            responses: { '200': json({ type: 'array', items: ref('Sample') }), '404': json(ref('Open')) },
+          },
           post: { operationId: 'samples-create', responses: { '201': json(ref('Sample')), '202': json(ref('Ref')) } },
           delete: { operationId: 'samples-delete', responses: { '204': { description: 'Gone' } } },
         },
@@ -239,7 +254,9 @@ describe('the portal types generated from the OpenAPI document', () => {
     expect(convert({ not: { type: 'string' } })).toThrow(/unsupported JSON Schema keywords \(not\)/);
     expect(convert({ type: 'array', prefixItems: [{ type: 'string' }] })).toThrow(/unsupported JSON Schema keywords \(prefixItems\)/);
     expect(convert({ $ref: '#/components/schemas/Missing' })).toThrow(/\$ref to no component/);
-    expect(convert({ type: 'object', properties: { a: { type: 'string' } }, additionalProperties: { type: 'number' } })).toThrow(/typed additionalProperties/);
+    expect(convert({ type: 'object', properties: { a: { type: 'string' } }, additionalProperties: { type: 'number' } })).toThrow(
+      /typed additionalProperties/,
+    );
     expect(convert({ type: 'date' })).toThrow(/unknown JSON Schema type/);
     expect(convert({ const: { a: 1 } })).toThrow(/not a scalar/);
   });

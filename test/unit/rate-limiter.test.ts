@@ -38,7 +38,13 @@ describe('SharedTokenBuckets (one instance)', () => {
   });
 
   it('allocates shares proportional to demand, summing to one', () => {
-    const shares = allocateShares(new Map([['a', 300], ['b', 100], ['c', 0]]));
+    const shares = allocateShares(
+      new Map([
+        ['a', 300],
+        ['b', 100],
+        ['c', 0],
+      ]),
+    );
     expect([...shares.values()].reduce((x, y) => x + y, 0)).toBeCloseTo(1, 10);
     expect(shares.get('a')! / shares.get('b')!).toBeCloseTo(3, 1);
     expect(shares.get('c')!).toBeLessThan(0.01);
@@ -87,7 +93,13 @@ describe('RateLimiter (instances sharing one store)', () => {
   it('costs two store operations per sync, whatever the number of keys', async () => {
     const clock = new ManualClock();
     const store = new MemoryRateLimitStore();
-    const limiter = new RateLimiter({ store: store, plans: DEFAULT_PLANS, clock, options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, log: silentLogger });
+    const limiter = new RateLimiter({
+      store: store,
+      plans: DEFAULT_PLANS,
+      clock,
+      options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 },
+      log: silentLogger,
+    });
     for (let k = 0; k < 500; k++) limiter.decide(identity(undefined, `key_${k}`));
     const before = store.operations;
     await limiter.sync();
@@ -97,7 +109,13 @@ describe('RateLimiter (instances sharing one store)', () => {
   it('keeps deciding on its last shares when the store is unreachable', async () => {
     const clock = new ManualClock();
     const store = new MemoryRateLimitStore();
-    const limiter = new RateLimiter({ store: store, plans: DEFAULT_PLANS, clock, options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, log: silentLogger });
+    const limiter = new RateLimiter({
+      store: store,
+      plans: DEFAULT_PLANS,
+      clock,
+      options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 },
+      log: silentLogger,
+    });
     store.failWith = new Error('down');
     await limiter.sync();
     expect(limiter.decide(identity()).allowed).toBe(true);
@@ -105,7 +123,13 @@ describe('RateLimiter (instances sharing one store)', () => {
 
   it('uses the plan limits unless the key has its own', () => {
     const clock = new ManualClock();
-    const limiter = new RateLimiter({ store: new MemoryRateLimitStore(), plans: DEFAULT_PLANS, clock, options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, log: silentLogger });
+    const limiter = new RateLimiter({
+      store: new MemoryRateLimitStore(),
+      plans: DEFAULT_PLANS,
+      clock,
+      options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 },
+      log: silentLogger,
+    });
     expect(limiter.limitsFor(identity())).toEqual({ rate: 100, burst: 200 });
     expect(limiter.limitsFor({ ...identity(), plan: 'starter' })).toEqual({ rate: 10, burst: 20 });
     expect(limiter.limitsFor(identity({ requestsPerSecond: 3, burst: 4 }))).toEqual({ rate: 3, burst: 4 });

@@ -28,8 +28,14 @@ describe('local router', () => {
   });
 
   it('prefers a literal segment over a parameter, from the left', () => {
-    expect(router.match('GET', '/v1/customer-keys/requests/usage')).toMatchObject({ definition: { name: 'request' }, params: { id: 'usage' } });
-    expect(router.match('GET', '/v1/customer-keys/key_1/usage')).toMatchObject({ definition: { name: 'keyUsage' }, params: { keyId: 'key_1' } });
+    expect(router.match('GET', '/v1/customer-keys/requests/usage')).toMatchObject({
+      definition: { name: 'request' },
+      params: { id: 'usage' },
+    });
+    expect(router.match('GET', '/v1/customer-keys/key_1/usage')).toMatchObject({
+      definition: { name: 'keyUsage' },
+      params: { keyId: 'key_1' },
+    });
   });
 
   it('applies constraints, optional and catch-all parameters', () => {

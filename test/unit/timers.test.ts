@@ -19,7 +19,9 @@ describe('NCRONTAB schedules', () => {
 
 describe('TimerScheduler (fake time)', () => {
   // Croner schedules with setTimeout and reads Date: both are faked, and time moves only when told.
-  beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'], now: new Date('2026-05-01T10:00:00.400Z') }));
+  beforeEach(() =>
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'], now: new Date('2026-05-01T10:00:00.400Z') }),
+  );
   afterEach(() => jest.useRealTimers());
 
   it('runs a timer function on its schedule with a Timer object, and stops', async () => {
@@ -38,7 +40,11 @@ describe('TimerScheduler (fake time)', () => {
     await jest.advanceTimersByTimeAsync(2_300); // the slots at :01, :02
     await scheduler.stop();
     expect(calls.map((c) => c.scheduleStatus.lastUpdated)).toEqual(['2026-05-01T10:00:01.000Z', '2026-05-01T10:00:02.000Z']);
-    expect(calls[0]).toMatchObject({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { next: '2026-05-01T10:00:02.000Z' } });
+    expect(calls[0]).toMatchObject({
+      isPastDue: false,
+      schedule: { adjustForDST: false },
+      scheduleStatus: { next: '2026-05-01T10:00:02.000Z' },
+    });
     await jest.advanceTimersByTimeAsync(5_000);
     expect(calls).toHaveLength(2); // stopped: no run after stop()
   });

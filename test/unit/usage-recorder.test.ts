@@ -20,7 +20,14 @@ function setup() {
   const clock = new ManualClock('2026-03-01T10:15:00.000Z');
   const store = new MemoryUsageStore();
   const touched: Array<{ keyId: string; hour: string }> = [];
-  const recorder = new UsageRecorder({ store, keys: { touchLastUsed: async (e) => void touched.push(...e) }, clock, instanceId: 'inst_a', flushIntervalMs: 30_000, log: silentLogger });
+  const recorder = new UsageRecorder({
+    store,
+    keys: { touchLastUsed: async (e) => void touched.push(...e) },
+    clock,
+    instanceId: 'inst_a',
+    flushIntervalMs: 30_000,
+    log: silentLogger,
+  });
   return { clock, store, touched, recorder };
 }
 

@@ -16,7 +16,9 @@ export interface ParsedKey {
 
 export class InvalidApiKeyError extends Error {
   constructor(source: string) {
-    super(`The Veriproof API key from ${source} is not a Veriproof key (expected vp_cust_{customer}.{component}.{secret}). The key itself is not shown.`);
+    super(
+      `The Veriproof API key from ${source} is not a Veriproof key (expected vp_cust_{customer}.{component}.{secret}). The key itself is not shown.`,
+    );
     this.name = 'InvalidApiKeyError';
   }
 }

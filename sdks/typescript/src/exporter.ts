@@ -46,7 +46,9 @@ export class VeriproofSpanExporter implements SpanExporter {
   constructor(private readonly options: ExporterOptions) {}
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.run(spans).then(resultCallback, () => resultCallback({ code: ExportResultCode.FAILED, error: new Error('Veriproof export failed') }));
+    this.run(spans).then(resultCallback, () =>
+      resultCallback({ code: ExportResultCode.FAILED, error: new Error('Veriproof export failed') }),
+    );
   }
 
   private async run(spans: ReadableSpan[]): Promise<ExportResult> {
@@ -56,7 +58,10 @@ export class VeriproofSpanExporter implements SpanExporter {
       this.providerFailing = false;
     } catch (error) {
       if (!this.providerFailing) {
-        const what = error instanceof Error && error.name === 'InvalidApiKeyError' ? error.message : `the apiKeyProvider failed (${error instanceof Error ? error.name : 'error'})`;
+        const what =
+          error instanceof Error && error.name === 'InvalidApiKeyError'
+            ? error.message
+            : `the apiKeyProvider failed (${error instanceof Error ? error.name : 'error'})`;
         this.options.logger.warn(`[veriproof] ${what}; spans of this export are dropped, the next export asks again.`);
       }
       this.providerFailing = true;
@@ -77,7 +82,10 @@ export class VeriproofSpanExporter implements SpanExporter {
         );
       }
       this.paused = { fingerprint: id, until: Date.now() + this.options.pauseMillis };
-      return { code: ExportResultCode.FAILED, error: new Error(`Veriproof rejected the API key (${status}${problem ? ` ${problem}` : ''})`) };
+      return {
+        code: ExportResultCode.FAILED,
+        error: new Error(`Veriproof rejected the API key (${status}${problem ? ` ${problem}` : ''})`),
+      };
     }
     return result;
   }

@@ -61,11 +61,14 @@ export function configureVeriproof(options: VeriproofOptions): VeriproofHandle {
     throw new TypeError('The Veriproof endpoint is not a URL.');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError('The Veriproof endpoint must be an http(s) URL.');
-  if (parsed.username || parsed.password) throw new TypeError('The Veriproof endpoint carries credentials: give the key as the API key instead.');
+  if (parsed.username || parsed.password)
+    throw new TypeError('The Veriproof endpoint carries credentials: give the key as the API key instead.');
   const url = parsed.toString();
   const logger = options.logger ?? console;
   if (parsed.protocol === 'http:' && !isLoopback(parsed.hostname)) {
-    logger.warn(`[veriproof] The endpoint http://${parsed.host} is plain HTTP: your API key would cross the network unencrypted. Use https.`);
+    logger.warn(
+      `[veriproof] The endpoint http://${parsed.host} is plain HTTP: your API key would cross the network unencrypted. Use https.`,
+    );
   }
 
   let resolveKey: () => Promise<ParsedKey>;
@@ -93,7 +96,10 @@ export function configureVeriproof(options: VeriproofOptions): VeriproofHandle {
       'service.name': options.serviceName,
       'veriproof.application.id': options.applicationId,
     }),
-    spanProcessors: [new SessionSpanProcessor(), new BatchSpanProcessor({ exporter, exportTimeoutMillis: options.exportTimeoutMillis ?? 10_000 })],
+    spanProcessors: [
+      new SessionSpanProcessor(),
+      new BatchSpanProcessor({ exporter, exportTimeoutMillis: options.exportTimeoutMillis ?? 10_000 }),
+    ],
   });
   if (options.setGlobal) {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());

@@ -1,11 +1,5 @@
 import type { Actor, ApiKeyRecord, AuditEvent, Customer, Plan, RateLimitSetting, TenantKeyState } from '../../domain';
-import type {
-  InsertOutcome,
-  KeyLookupEntry,
-  KeyRepository,
-  ReplaceOutcome,
-  RevokeRecordOutcome,
-} from '../../ports/key-repository';
+import type { InsertOutcome, KeyLookupEntry, KeyRepository, ReplaceOutcome, RevokeRecordOutcome } from '../../ports/key-repository';
 import { normalizeLabel } from '../table/table-key-repository';
 import type { MemoryCustomerRepository } from './memory-customer-repository';
 
@@ -34,7 +28,10 @@ export class MemoryKeyRepository implements KeyRepository {
     );
   }
 
-  async insertRecord(record: ApiKeyRecord, options: { keyLimit: (customer: Customer) => number; audit: AuditEvent }): Promise<InsertOutcome> {
+  async insertRecord(
+    record: ApiKeyRecord,
+    options: { keyLimit: (customer: Customer) => number; audit: AuditEvent },
+  ): Promise<InsertOutcome> {
     this.check();
     const customer = this.customers.customers.get(record.customerSlug);
     if (!customer) return 'customer_missing';
@@ -56,7 +53,11 @@ export class MemoryKeyRepository implements KeyRepository {
     this.lookups.delete(secretHash);
   }
 
-  async markRevoked(customerSlug: string, keyId: string, options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent }): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }> {
+  async markRevoked(
+    customerSlug: string,
+    keyId: string,
+    options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent },
+  ): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }> {
     this.check();
     const found = this.records.get(`${customerSlug}/${keyId}`);
     if (!found) return { outcome: 'not_found' };
@@ -68,7 +69,12 @@ export class MemoryKeyRepository implements KeyRepository {
     return { outcome: 'revoked', record: { ...found } };
   }
 
-  async replaceRecord(customerSlug: string, oldKeyId: string, replacement: ApiKeyRecord, options: { revokedBy: Actor; audit: AuditEvent }): Promise<ReplaceOutcome> {
+  async replaceRecord(
+    customerSlug: string,
+    oldKeyId: string,
+    replacement: ApiKeyRecord,
+    options: { revokedBy: Actor; audit: AuditEvent },
+  ): Promise<ReplaceOutcome> {
     this.check();
     const old = this.records.get(`${customerSlug}/${oldKeyId}`);
     if (!old || old.status !== 'active') return 'not_active';
@@ -99,7 +105,12 @@ export class MemoryKeyRepository implements KeyRepository {
     return found ? { ...found } : undefined;
   }
 
-  async setRateLimit(customerSlug: string, keyId: string, setting: RateLimitSetting | undefined, audit: AuditEvent): Promise<ApiKeyRecord | undefined> {
+  async setRateLimit(
+    customerSlug: string,
+    keyId: string,
+    setting: RateLimitSetting | undefined,
+    audit: AuditEvent,
+  ): Promise<ApiKeyRecord | undefined> {
     this.check();
     const found = this.records.get(`${customerSlug}/${keyId}`);
     if (!found) return undefined;

@@ -8,7 +8,9 @@ export class MemoryKeyRequestRepository implements KeyRequestRepository {
 
   async create(request: KeyRequest, audit: AuditEvent, options: { exclusive?: boolean } = {}): Promise<KeyRequest | undefined> {
     if (options.exclusive) {
-      const pending = [...this.requests.values()].find((r) => r.customerSlug === request.customerSlug && r.action === request.action && r.status === 'pending');
+      const pending = [...this.requests.values()].find(
+        (r) => r.customerSlug === request.customerSlug && r.action === request.action && r.status === 'pending',
+      );
       if (pending) return structuredClone(pending);
     }
     this.requests.set(request.id, structuredClone(request));
@@ -27,13 +29,23 @@ export class MemoryKeyRequestRepository implements KeyRequestRepository {
   }
 
   async list(customerSlug: string): Promise<KeyRequest[]> {
-    return [...this.requests.values()].filter((r) => r.customerSlug === customerSlug).reverse().map((r) => structuredClone(r));
+    return [...this.requests.values()]
+      .filter((r) => r.customerSlug === customerSlug)
+      .reverse()
+      .map((r) => structuredClone(r));
   }
 
   async listByStatus(status: KeyRequestStatus): Promise<KeyRequestSummary[]> {
     return [...this.requests.values()]
       .filter((r) => r.status === status)
-      .map((r) => ({ id: r.id, customerSlug: r.customerSlug, action: r.action, status: r.status, requestedAt: r.requestedAt, requestedBy: r.requestedBy }));
+      .map((r) => ({
+        id: r.id,
+        customerSlug: r.customerSlug,
+        action: r.action,
+        status: r.status,
+        requestedAt: r.requestedAt,
+        requestedBy: r.requestedBy,
+      }));
   }
 
   async transition(request: KeyRequest, expected: KeyRequestStatus, audit: AuditEvent): Promise<boolean> {

@@ -1,6 +1,13 @@
 import type { Page } from '../../ports/audit-log';
 import { assembleDocument } from '../../otlp/sessions';
-import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, SharedBatchContext, StoredSession } from '../../ports/session-repository';
+import type {
+  IngestSource,
+  SessionBatch,
+  SessionQuery,
+  SessionRepository,
+  SharedBatchContext,
+  StoredSession,
+} from '../../ports/session-repository';
 
 /** In-memory SessionRepository for unit tests. */
 export class MemorySessionRepository implements SessionRepository {

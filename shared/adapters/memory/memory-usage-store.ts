@@ -13,7 +13,9 @@ export class MemoryUsageStore implements UsageStore {
   }
 
   async read(customerSlug: string, from: string, to: string, keyId?: string): Promise<UsageRow[]> {
-    return [...this.rows.values()].filter((r) => r.customerSlug === customerSlug && r.hour >= from && r.hour < to && (!keyId || r.keyId === keyId));
+    return [...this.rows.values()].filter(
+      (r) => r.customerSlug === customerSlug && r.hour >= from && r.hour < to && (!keyId || r.keyId === keyId),
+    );
   }
 
   async prune(before: string): Promise<number> {

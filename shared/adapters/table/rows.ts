@@ -29,7 +29,8 @@ export function actorFromText(text: string): Actor {
   } catch {
     // Not JSON: reported below like any other value that is not an actor.
   }
-  if (!actor || typeof actor !== 'object' || typeof actor.id !== 'string') throw new CorruptRowError('an actor column does not hold an actor');
+  if (!actor || typeof actor !== 'object' || typeof actor.id !== 'string')
+    throw new CorruptRowError('an actor column does not hold an actor');
   return actor as Actor;
 }
 
@@ -108,7 +109,8 @@ export function decodeCursor(cursor: string | undefined, partition: string): str
   if (s !== partition || typeof t !== 'string' || t.length > 2048 || !/^[A-Za-z0-9+/=]+$/.test(t)) throw INVALID_CURSOR();
   try {
     const inner = JSON.parse(Buffer.from(t, 'base64').toString('utf8')) as { nextPartitionKey?: unknown; nextRowKey?: unknown };
-    if (typeof inner.nextPartitionKey !== 'string' || (inner.nextRowKey !== undefined && typeof inner.nextRowKey !== 'string')) throw new Error();
+    if (typeof inner.nextPartitionKey !== 'string' || (inner.nextRowKey !== undefined && typeof inner.nextRowKey !== 'string'))
+      throw new Error();
   } catch {
     throw INVALID_CURSOR();
   }

@@ -45,7 +45,8 @@ export function toCustomer(row: CustomerEntity): Customer {
 
 /** The count the key adapter keeps in step with the key rows; a profile row is never written without it. */
 export function activeKeyCountOf(row: CustomerEntity): number {
-  if (typeof row.activeKeyCount !== 'number') throw new CorruptRowError(`the profile row of customer ${row.partitionKey} has no activeKeyCount`);
+  if (typeof row.activeKeyCount !== 'number')
+    throw new CorruptRowError(`the profile row of customer ${row.partitionKey} has no activeKeyCount`);
   return row.activeKeyCount;
 }
 
@@ -108,7 +109,10 @@ export class TableCustomerRepository implements CustomerRepository {
   async list(): Promise<Customer[]> {
     return this.storage.call(async (o) => {
       const out: Customer[] = [];
-      for await (const row of this.table.listEntities<CustomerEntity>({ queryOptions: { filter: odata`RowKey eq ${PROFILE_ROW}` }, abortSignal: o.abortSignal })) {
+      for await (const row of this.table.listEntities<CustomerEntity>({
+        queryOptions: { filter: odata`RowKey eq ${PROFILE_ROW}` },
+        abortSignal: o.abortSignal,
+      })) {
         out.push(toCustomer(row));
       }
       return out;

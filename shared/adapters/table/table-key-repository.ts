@@ -1,13 +1,18 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Actor, ApiKeyRecord, AuditEvent, Customer, KeyEnvironment, KeyStatus, KeyType, Plan, RateLimitSetting, TenantKeyState } from '../../domain';
 import type {
-  InsertOutcome,
-  KeyLookupEntry,
-  KeyRepository,
-  ReplaceOutcome,
-  RevokeRecordOutcome,
-} from '../../ports/key-repository';
+  Actor,
+  ApiKeyRecord,
+  AuditEvent,
+  Customer,
+  KeyEnvironment,
+  KeyStatus,
+  KeyType,
+  Plan,
+  RateLimitSetting,
+  TenantKeyState,
+} from '../../domain';
+import type { InsertOutcome, KeyLookupEntry, KeyRepository, ReplaceOutcome, RevokeRecordOutcome } from '../../ports/key-repository';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { CorruptRowError, actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
@@ -173,7 +178,12 @@ export class TableKeyRepository implements KeyRepository {
         await this.storage.call((o) =>
           this.customers.submitTransaction(
             [
-              ['update', { partitionKey: pk, rowKey: PROFILE_ROW, activeKeyCount: customer.activeKeyCount + 1 }, 'Merge', { etag: row.etag }],
+              [
+                'update',
+                { partitionKey: pk, rowKey: PROFILE_ROW, activeKeyCount: customer.activeKeyCount + 1 },
+                'Merge',
+                { etag: row.etag },
+              ],
               ['create', { partitionKey: pk, rowKey: labelRowKey(record.label), keyId: record.id }],
               ['create', keyEntity(record)],
               ['create', auditEntity(options.audit)],
@@ -193,7 +203,8 @@ export class TableKeyRepository implements KeyRepository {
   }
 
   async insertLookup(lookup: KeyLookupEntry): Promise<void> {
-    if (!lookup.tenantKey) throw new Error(`key ${lookup.keyId}: a lookup row is never written without its customer's master-component state`);
+    if (!lookup.tenantKey)
+      throw new Error(`key ${lookup.keyId}: a lookup row is never written without its customer's master-component state`);
     await this.storage.step('keys.insertLookup');
     const row: LookupEntity = {
       partitionKey: lookupPartition(lookup.secretHash),
@@ -232,11 +243,27 @@ export class TableKeyRepository implements KeyRepository {
       const customer = await this.getRow<CustomerEntity>(customerSlug, PROFILE_ROW);
       const label = await this.getRow<{ partitionKey: string; rowKey: string; keyId: string }>(customerSlug, labelRowKey(key.label));
       const actions: TransactionAction[] = [
-        ['update', { partitionKey: customerSlug, rowKey: key.rowKey, status: 'revoked', revokedAt: options.revokedAt, revokedBy: actorToText(options.revokedBy) }, 'Merge', { etag: key.etag }],
+        [
+          'update',
+          {
+            partitionKey: customerSlug,
+            rowKey: key.rowKey,
+            status: 'revoked',
+            revokedAt: options.revokedAt,
+            revokedBy: actorToText(options.revokedBy),
+          },
+          'Merge',
+          { etag: key.etag },
+        ],
         ['create', auditEntity(options.audit)],
       ];
       if (customer) {
-        actions.push(['update', { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, activeKeyCountOf(customer) - 1) }, 'Merge', { etag: customer.etag }]);
+        actions.push([
+          'update',
+          { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, activeKeyCountOf(customer) - 1) },
+          'Merge',
+          { etag: customer.etag },
+        ]);
       }
       if (label && label.keyId === keyId) actions.push(['delete', { partitionKey: customerSlug, rowKey: label.rowKey }]);
       try {
@@ -272,7 +299,18 @@ export class TableKeyRepository implements KeyRepository {
         await this.storage.call((o) =>
           this.customers.submitTransaction(
             [
-              ['update', { partitionKey: customerSlug, rowKey: old.rowKey, status: 'revoked', revokedAt: replacement.createdAt, revokedBy: actorToText(options.revokedBy) }, 'Merge', { etag: old.etag }],
+              [
+                'update',
+                {
+                  partitionKey: customerSlug,
+                  rowKey: old.rowKey,
+                  status: 'revoked',
+                  revokedAt: replacement.createdAt,
+                  revokedBy: actorToText(options.revokedBy),
+                },
+                'Merge',
+                { etag: old.etag },
+              ],
               ['create', keyEntity(replacement)],
               labelAction,
               ['create', auditEntity(options.audit)],
@@ -335,7 +373,12 @@ export class TableKeyRepository implements KeyRepository {
     };
   }
 
-  async setRateLimit(customerSlug: string, keyId: string, setting: RateLimitSetting | undefined, audit: AuditEvent): Promise<ApiKeyRecord | undefined> {
+  async setRateLimit(
+    customerSlug: string,
+    keyId: string,
+    setting: RateLimitSetting | undefined,
+    audit: AuditEvent,
+  ): Promise<ApiKeyRecord | undefined> {
     await this.storage.step('keys.setRateLimit');
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       await backoff(attempt);
@@ -359,7 +402,11 @@ export class TableKeyRepository implements KeyRepository {
         // Absent when the key was revoked meanwhile: nothing to copy to.
         await absentIfNotFound(
           this.storage.call((o) =>
-            this.lookups.updateEntity({ partitionKey: lookupPartition(key.secretHash), rowKey: key.secretHash, ...rateLimitColumns(setting) }, 'Merge', { ...o, etag: '*' }),
+            this.lookups.updateEntity(
+              { partitionKey: lookupPartition(key.secretHash), rowKey: key.secretHash, ...rateLimitColumns(setting) },
+              'Merge',
+              { ...o, etag: '*' },
+            ),
           ),
         );
       }

@@ -106,9 +106,13 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
     await this.storage.step('requests.index');
     await this.storage.call((o) => this.index.upsertEntity(indexEntity(request), 'Replace', o));
     await this.storage.step('requests.create');
-    const actions: TransactionAction[] = [['create', requestEntity(request)], ['create', auditEntity(audit)]];
+    const actions: TransactionAction[] = [
+      ['create', requestEntity(request)],
+      ['create', auditEntity(audit)],
+    ];
     // The reservation is created with the request, so two submissions racing cannot both win.
-    if (options.exclusive) actions.push(['create', { partitionKey: request.customerSlug, rowKey: pendingRowKey(request.action), requestId: request.id }]);
+    if (options.exclusive)
+      actions.push(['create', { partitionKey: request.customerSlug, rowKey: pendingRowKey(request.action), requestId: request.id }]);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await this.storage.call((o) => this.customers.submitTransaction(actions, o));
@@ -129,7 +133,9 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
   }
 
   private reservation(customerSlug: string, action: string): Promise<{ requestId: string; etag: string } | undefined> {
-    return absentIfNotFound(this.storage.call((o) => this.customers.getEntity<{ requestId: string }>(customerSlug, pendingRowKey(action), o)));
+    return absentIfNotFound(
+      this.storage.call((o) => this.customers.getEntity<{ requestId: string }>(customerSlug, pendingRowKey(action), o)),
+    );
   }
 
   /** Frees the action's reservation if `requestId` holds it. */
@@ -137,14 +143,18 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
     const holder = await this.reservation(customerSlug, action);
     if (!holder || holder.requestId !== requestId) return;
     try {
-      await absentIfNotFound(this.storage.call((o) => this.customers.deleteEntity(customerSlug, pendingRowKey(action), { ...o, etag: holder.etag })));
+      await absentIfNotFound(
+        this.storage.call((o) => this.customers.deleteEntity(customerSlug, pendingRowKey(action), { ...o, etag: holder.etag })),
+      );
     } catch (error) {
       if (statusOf(error) !== 412) throw error; // taken over meanwhile: no longer ours to free
     }
   }
 
   async get(customerSlug: string, id: string): Promise<KeyRequest | undefined> {
-    const row = await absentIfNotFound(this.storage.call((o) => this.customers.getEntity<RequestEntity>(customerSlug, requestRowKey(id), o)));
+    const row = await absentIfNotFound(
+      this.storage.call((o) => this.customers.getEntity<RequestEntity>(customerSlug, requestRowKey(id), o)),
+    );
     return row ? toRequest(row) : undefined;
   }
 

@@ -25,7 +25,9 @@ export class TableRateLimitStore implements RateLimitStore {
     let json = JSON.stringify(state.demand);
     if (json.length > CHUNK * MAX_CHUNKS) {
       // Keep the busiest keys: they are the ones whose limits need sharing.
-      const top = Object.entries(state.demand).sort(([, a], [, b]) => b - a).slice(0, 5000);
+      const top = Object.entries(state.demand)
+        .sort(([, a], [, b]) => b - a)
+        .slice(0, 5000);
       json = JSON.stringify(Object.fromEntries(top));
     }
     const row: Row = { partitionKey: PARTITION, rowKey: state.instanceId, at: state.at, chunks: 0 };
@@ -39,7 +41,10 @@ export class TableRateLimitStore implements RateLimitStore {
   async readAll(): Promise<InstanceDemand[]> {
     return this.storage.call(async (o) => {
       const out: InstanceDemand[] = [];
-      for await (const row of this.table.listEntities<Row>({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` }, abortSignal: o.abortSignal })) {
+      for await (const row of this.table.listEntities<Row>({
+        queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` },
+        abortSignal: o.abortSignal,
+      })) {
         let json = '';
         for (let i = 0; i < row.chunks; i++) {
           const chunk = row[`d${i}`];

@@ -53,7 +53,12 @@ export class TableRevocationFeed implements RevocationFeed {
     }));
     for (let i = 0; i < rows.length; i += 100) {
       const chunk = rows.slice(i, i + 100);
-      await this.storage.call((o) => this.table.submitTransaction(chunk.map((row) => ['create', row] as const), o));
+      await this.storage.call((o) =>
+        this.table.submitTransaction(
+          chunk.map((row) => ['create', row] as const),
+          o,
+        ),
+      );
     }
   }
 
@@ -93,7 +98,10 @@ export class TableRevocationFeed implements RevocationFeed {
     for (let i = 0; i < old.length; i += 100) {
       const chunk = old.slice(i, i + 100);
       await this.storage.call((o) =>
-        this.table.submitTransaction(chunk.map((rowKey) => ['delete', { partitionKey: FEED_PARTITION, rowKey }] as const), o),
+        this.table.submitTransaction(
+          chunk.map((rowKey) => ['delete', { partitionKey: FEED_PARTITION, rowKey }] as const),
+          o,
+        ),
       );
     }
     return old.length;

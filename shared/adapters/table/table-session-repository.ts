@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import type { KeyEnvironment } from '../../domain';
 import type { Page } from '../../ports/audit-log';
 import { assembleDocument } from '../../otlp/sessions';
-import type { IngestSource, SessionBatch, SessionQuery, SessionRepository, SharedBatchContext, StoredSession } from '../../ports/session-repository';
+import type {
+  IngestSource,
+  SessionBatch,
+  SessionQuery,
+  SessionRepository,
+  SharedBatchContext,
+  StoredSession,
+} from '../../ports/session-repository';
 import { BoundedCache } from '../../cache/bounded-cache';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { INVALID_CURSOR, backoff, decodeCursor, encodeCursor, invertedTime, withoutUndefined } from './rows';
@@ -34,7 +41,6 @@ const CHUNKS_PER_ROW = 14;
 const TRANSACTION_BYTES = 3 * 1024 * 1024;
 const MAX_TRACE_IDS = 20;
 const MAX_ATTEMPTS = 30;
-
 
 const sid = (sessionId: string): string => createHash('sha256').update(sessionId, 'utf8').digest('hex').slice(0, 32);
 const indexRow = (s: string): string => `i_${s}`;
@@ -238,7 +244,13 @@ export class TableSessionRepository implements SessionRepository {
     const shared = new Map<string, string>();
     for (const hash of new Set(committed.flatMap((b) => (b.shared ? [b.shared] : [])))) {
       const parts = await this.rowsFrom(customerSlug, sharedPrefix(hash));
-      shared.set(hash, parts.sort((a, b) => a.rowKey.localeCompare(b.rowKey)).map(chunksOf).join(''));
+      shared.set(
+        hash,
+        parts
+          .sort((a, b) => a.rowKey.localeCompare(b.rowKey))
+          .map(chunksOf)
+          .join(''),
+      );
     }
     return committed.map((b) => {
       const stored = Array.from({ length: b.parts }, (_, i) => b.rows.get(i) ?? '').join('');

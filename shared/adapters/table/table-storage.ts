@@ -65,7 +65,10 @@ export class StorageOperationCounter {
 function tableOf(request: PipelineRequest): string | undefined {
   const path = new URL(request.url).pathname;
   if (path.endsWith('/$batch')) {
-    const inner = typeof request.body === 'string' ? /\n(?:POST|PUT|PATCH|MERGE|DELETE) \S*?\/([A-Za-z][A-Za-z0-9]*)(?:\(|\?| )/.exec(request.body) : null;
+    const inner =
+      typeof request.body === 'string'
+        ? /\n(?:POST|PUT|PATCH|MERGE|DELETE) \S*?\/([A-Za-z][A-Za-z0-9]*)(?:\(|\?| )/.exec(request.body)
+        : null;
     return inner?.[1];
   }
   return /\/([A-Za-z][A-Za-z0-9]*)(?:\(|$)/.exec(path)?.[1];
@@ -122,9 +125,7 @@ export class TableStorage {
     const build = (table: string): TableClient => {
       const name = `${config.prefix}${table}`;
       if (config.connectionString) {
-        const insecure = /(TableEndpoint=http:|UseDevelopmentStorage=true|DefaultEndpointsProtocol=http;)/i.test(
-          config.connectionString,
-        );
+        const insecure = /(TableEndpoint=http:|UseDevelopmentStorage=true|DefaultEndpointsProtocol=http;)/i.test(config.connectionString);
         return TableClient.fromConnectionString(config.connectionString, name, {
           ...clientOptions,
           allowInsecureConnection: insecure,
@@ -135,9 +136,10 @@ export class TableStorage {
       }
       return new TableClient(config.endpoint, name, options.credential, clientOptions);
     };
-    this.clients = Object.fromEntries(
-      (Object.keys(TABLE_NAMES) as TableName[]).map((name) => [name, build(TABLE_NAMES[name])]),
-    ) as Record<TableName, TableClient>;
+    this.clients = Object.fromEntries((Object.keys(TABLE_NAMES) as TableName[]).map((name) => [name, build(TABLE_NAMES[name])])) as Record<
+      TableName,
+      TableClient
+    >;
   }
 
   /**
@@ -147,9 +149,7 @@ export class TableStorage {
   ensureTables(): Promise<void> {
     if (!this.ready) {
       this.ready = Promise.all(
-        Object.values(this.clients).map((client) =>
-          client.createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) }),
-        ),
+        Object.values(this.clients).map((client) => client.createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) })),
       ).then(
         () => undefined,
         (error: unknown) => {

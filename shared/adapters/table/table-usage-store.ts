@@ -6,7 +6,15 @@ import type { TableStorage } from './table-storage';
 const hourKey = (iso: string): string => iso.slice(0, 13).replace(/[-T:]/g, '');
 const rowKey = (r: UsageRow): string => `${hourKey(r.hour)}_${r.keyId}_${r.instanceId}`;
 
-type UsageEntity = { partitionKey: string; rowKey: string; keyId: string; hour: string; instanceId: string; accepted: number; rateLimited: number };
+type UsageEntity = {
+  partitionKey: string;
+  rowKey: string;
+  keyId: string;
+  hour: string;
+  instanceId: string;
+  accepted: number;
+  rateLimited: number;
+};
 
 /**
  * Usage in the `keyusage` table: partition per customer, row key hour first, so one customer's
@@ -29,7 +37,15 @@ export class TableUsageStore implements UsageStore {
       for (let i = 0; i < list.length; i += 100) {
         const actions: TransactionAction[] = list.slice(i, i + 100).map((r) => [
           'upsert',
-          { partitionKey: customerSlug, rowKey: rowKey(r), keyId: r.keyId, hour: r.hour, instanceId: r.instanceId, accepted: r.accepted, rateLimited: r.rateLimited },
+          {
+            partitionKey: customerSlug,
+            rowKey: rowKey(r),
+            keyId: r.keyId,
+            hour: r.hour,
+            instanceId: r.instanceId,
+            accepted: r.accepted,
+            rateLimited: r.rateLimited,
+          },
           'Replace',
         ]);
         await this.storage.call((o) => this.table.submitTransaction(actions, o));
@@ -43,7 +59,14 @@ export class TableUsageStore implements UsageStore {
     return this.storage.call(async (o) => {
       const out: UsageRow[] = [];
       for await (const row of this.table.listEntities<UsageEntity>({ queryOptions: { filter }, abortSignal: o.abortSignal })) {
-        out.push({ customerSlug, keyId: row.keyId, hour: row.hour, instanceId: row.instanceId, accepted: row.accepted, rateLimited: row.rateLimited });
+        out.push({
+          customerSlug,
+          keyId: row.keyId,
+          hour: row.hour,
+          instanceId: row.instanceId,
+          accepted: row.accepted,
+          rateLimited: row.rateLimited,
+        });
       }
       return out;
     });
@@ -65,7 +88,10 @@ export class TableUsageStore implements UsageStore {
     for (const [partitionKey, keys] of byPartition) {
       for (let i = 0; i < keys.length; i += 100) {
         await this.storage.call((o) =>
-          this.table.submitTransaction(keys.slice(i, i + 100).map((rowKey) => ['delete', { partitionKey, rowKey }] as const), o),
+          this.table.submitTransaction(
+            keys.slice(i, i + 100).map((rowKey) => ['delete', { partitionKey, rowKey }] as const),
+            o,
+          ),
         );
       }
     }
