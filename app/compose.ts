@@ -58,6 +58,17 @@ import { UsageService } from '../shared/services/usage-service';
 const INGEST_ADMISSION_WAIT_MS = 10_000;
 const DAY_MS = 86_400_000;
 
+/**
+ * The most storage operations one instance's background work makes per second, from the
+ * configured intervals: one feed read per revocation poll; per rate-limit sync at its fastest
+ * interval, a publish, a read-back and (amortised, counted whole) a prune; one read per health
+ * probe. Usage flushes are not in it: a flush writes what requests counted (at most a batch per
+ * 100 key-hours of a customer), and is counted with the requests.
+ */
+export function backgroundOperationsPerSecond(config: Config): number {
+  return 1000 / config.revocationFeed.pollIntervalMs + (3 * 1000) / config.rateLimit.syncIntervalMs + 1000 / config.health.probeIntervalMs;
+}
+
 export interface ServiceOverrides {
   clock?: Clock;
   log?: Logger;

@@ -20,7 +20,7 @@ import { loadConfig } from '../shared/config';
 import { tenantKeyState } from '../shared/domain';
 import { generateSecret, hashSecret } from '../shared/keys/compound-key';
 import { silentLogger } from '../shared/logging';
-import { createServices } from '../app/compose';
+import { backgroundOperationsPerSecond, createServices } from '../app/compose';
 import type { ServiceContext } from '../shared/services/context';
 import { hostileCases } from '../test/support/hostile-otlp';
 import type { RequestContext } from '../shared/function-contract';
@@ -112,7 +112,7 @@ async function doorCostMicros(services: ServiceContext, key: string): Promise<nu
 
 async function diagnostics(host: HostProcess) {
   return (await (await fetch(`${host.url}/_local/diagnostics`)).json()) as {
-    storageOperations: Record<string, number> & { total: number };
+    storageOperations: Record<string, number> & { total: number; requestDriven: number; timeDriven: number };
     authCacheEntries: number;
     authCacheMaxEntries: number;
     rssBytes: number;
@@ -480,6 +480,7 @@ async function main() {
     });
     await sleep(2500); // one usage flush of the warm-up
     const opsBefore = await diagnostics(a);
+    const steadyStart = performance.now();
     const steady = await load({
       url: `${a.url}/v1/whoami`,
       amount: 10_000,
@@ -488,15 +489,30 @@ async function main() {
     });
     await sleep(2500); // the flush of these requests is counted too
     const opsAfter = await diagnostics(a);
-    const perRequest = (opsAfter.storageOperations.total - opsBefore.storageOperations.total) / steady.requests.total;
+    const steadySeconds = (performance.now() - steadyStart) / 1000;
+    // Requests pay per request (the usage flush of their counts included); background work
+    // (feed polls, limiter syncs, health probes) pays per second of wall time, whatever the load.
+    const requestDriven = opsAfter.storageOperations.requestDriven - opsBefore.storageOperations.requestDriven;
+    const timeDriven = opsAfter.storageOperations.timeDriven - opsBefore.storageOperations.timeDriven;
+    const perRequest = requestDriven / steady.requests.total;
     record({
       id: '6',
-      name: 'storage operations per authenticated request (10,000 over 100 keys)',
+      name: 'request-driven storage operations per authenticated request (10,000 over 100 keys)',
       value: perRequest,
       unit: 'ops',
       target: '<= 0.01',
       pass: perRequest <= 0.01,
-      detail: { operations: opsAfter.storageOperations.total - opsBefore.storageOperations.total, requests: steady.requests.total },
+      detail: { operations: requestDriven, requests: steady.requests.total },
+    });
+    const backgroundBound = backgroundOperationsPerSecond(loadConfig({ ...baseEnv, TABLES_PREFIX: prefixA }));
+    record({
+      id: '6b',
+      name: 'time-driven storage operations per instance-second (feed polls, limiter syncs, health probes)',
+      value: timeDriven / steadySeconds,
+      unit: 'ops/s',
+      target: `<= ${backgroundBound.toFixed(1)} (from the configured intervals)`,
+      pass: timeDriven / steadySeconds <= backgroundBound,
+      detail: { operations: timeDriven, seconds: steadySeconds },
     });
 
     console.log('\n7. Memory after 100,000 requests across 10,000 keys');

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock';
 import { describeError, type Logger } from '../logging';
 import type { HealthProbe } from '../ports/health-probe';
+import { inBackground } from '../background';
 
 export interface DependencyHealth {
   name: string;
@@ -35,8 +36,9 @@ export class HealthMonitor {
   /** Starts probing now and then every interval. The timer never keeps the process alive. */
   start(): void {
     if (this.timer) return;
-    void this.probeAll();
-    this.timer = setInterval(() => void this.probeAll(), this.intervalMs);
+    const probe = () => void inBackground('health-probe', () => this.probeAll());
+    probe();
+    this.timer = setInterval(probe, this.intervalMs);
     this.timer.unref();
   }
 

@@ -3,6 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { PipelinePolicy, PipelineRequest } from '@azure/core-rest-pipeline';
 import type { Config } from '../../config';
 import { absentIfNotFound, toDependencyError } from '../azure-errors';
+import { backgroundWork } from '../../background';
 
 /** The tables the service owns (before the configured prefix). */
 export const TABLE_NAMES = {
@@ -30,10 +31,13 @@ export type StorageOperationKind = 'read' | 'query' | 'write' | 'batch' | 'table
 
 /**
  * Counts every HTTP request the Table clients send (retries included), and the bytes the
- * writes carry: the storage bill, and what the ingest bounds are measured against.
+ * writes carry: the storage bill, and what the ingest bounds are measured against. Each is
+ * counted as request-driven or as time-driven (made by background work, shared/background.ts),
+ * so each can be bounded in its own terms: per request, and per instance-second.
  */
 export class StorageOperationCounter {
   private readonly counts: Record<StorageOperationKind, number> = { read: 0, query: 0, write: 0, batch: 0, table: 0 };
+  private readonly byCause = { request: 0, time: 0 };
   private written = 0;
   private readonly writtenByTable: Partial<Record<TableName, number>> = {};
 
@@ -43,6 +47,7 @@ export class StorageOperationCounter {
   record(request: PipelineRequest): void {
     const kind = classify(request);
     this.counts[kind] += 1;
+    this.byCause[backgroundWork() === undefined ? 'request' : 'time'] += 1;
     if ((kind === 'write' || kind === 'batch') && typeof request.body === 'string') {
       const bytes = Buffer.byteLength(request.body, 'utf8');
       this.written += bytes;
@@ -53,11 +58,22 @@ export class StorageOperationCounter {
 
   snapshot(): Readonly<Record<StorageOperationKind, number>> & {
     total: number;
+    /** Operations made on requests' behalf (handlers, doors, and the usage flushes of their counts). */
+    requestDriven: number;
+    /** Operations made by background work: feed polls, limiter syncs, health probes, timers. */
+    timeDriven: number;
     bytesWritten: number;
     bytesWrittenByTable: Partial<Record<TableName, number>>;
   } {
     const total = Object.values(this.counts).reduce((a, b) => a + b, 0);
-    return { ...this.counts, total, bytesWritten: this.written, bytesWrittenByTable: { ...this.writtenByTable } };
+    return {
+      ...this.counts,
+      total,
+      requestDriven: this.byCause.request,
+      timeDriven: this.byCause.time,
+      bytesWritten: this.written,
+      bytesWrittenByTable: { ...this.writtenByTable },
+    };
   }
 }
 
