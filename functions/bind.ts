@@ -46,12 +46,8 @@ export async function readInput(definition: HttpFunctionDefinition, request: Htt
     if ('by' in schema) {
       const value = String((params as Record<string, unknown>)[schema.by]);
       const chosen = Object.prototype.hasOwnProperty.call(schema.schemas, value) ? schema.schemas[value] : undefined;
-      if (!chosen) {
-        const message = `must be one of ${Object.keys(schema.schemas).join(', ')}`;
-        throw new ApiError('validation_failed', `The request is not valid: ${schema.by}: ${message}`, {
-          extensions: { errors: [{ path: schema.by, message }] },
-        });
-      }
+      // A value with no body schema names no action: like any path parameter naming nothing, 404.
+      if (!chosen) throw new ApiError('not_found', 'Nothing here has that name.');
       schema = chosen;
     }
     // No body at all reads as `{}` (so a body of optional fields may be left out); `null` is a value.

@@ -68,7 +68,7 @@ export interface RouteInputSchemas<P, Q, B> {
   body?: ZodType<B> | BodyByParam<B>;
 }
 
-/** A body whose schema a path parameter chooses (an unknown value is 400 naming the parameter). */
+/** A body whose schema a path parameter chooses (a value with none names nothing: 404). */
 export interface BodyByParam<B> {
   by: string;
   schemas: Record<string, ZodType<B>>;
