@@ -15,7 +15,6 @@ import type {
   TimerFunctionDefinition,
 } from '../shared/function-contract';
 import { DOORS } from './doors';
-import { inBackground } from '../shared/background';
 
 /**
  * Turns a declared HTTP function into the handler the Functions host (or the local host)
@@ -62,8 +61,7 @@ export function bindTimerFunction(definition: TimerFunctionDefinition, getServic
   return async function timerHandler(timer: Timer, invocation: InvocationContext): Promise<void> {
     const log = invocationLogger(invocation);
     try {
-      const services = (await getServices()).useCases;
-      await inBackground(definition.name, () => definition.handler(timer, { services, invocation, log }));
+      await definition.handler(timer, { services: (await getServices()).useCases, invocation, log });
     } catch (error) {
       log.error('timer function failed', { function: definition.name, ...describeError(error) });
       throw error;

@@ -1,7 +1,6 @@
 import type { Clock } from '../clock';
 import { describeError, type Logger } from '../logging';
 import type { HealthProbe } from '../ports/health-probe';
-import { inBackground } from '../background';
 
 export interface DependencyHealth {
   name: string;
@@ -36,9 +35,8 @@ export class HealthMonitor {
   /** Starts probing now and then every interval. The timer never keeps the process alive. */
   start(): void {
     if (this.timer) return;
-    const probe = () => void inBackground('health-probe', () => this.probeAll());
-    probe();
-    this.timer = setInterval(probe, this.intervalMs);
+    void this.probeAll();
+    this.timer = setInterval(() => void this.probeAll(), this.intervalMs);
     this.timer.unref();
   }
 

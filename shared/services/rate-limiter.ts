@@ -5,7 +5,6 @@ import type { KeyIdentity, Plan } from '../domain';
 import { describeError, type Logger } from '../logging';
 import type { RateLimitStore } from '../ports/rate-limit-store';
 import { SharedTokenBuckets, allocateShares, type Decision, type KeyLimits } from '../rate-limit/shared-token-bucket';
-import { inBackground } from '../background';
 
 export interface RateLimiterOptions {
   /** Sync interval while some key is near its limit. */
@@ -95,7 +94,7 @@ export class RateLimiter {
       this.timer = setTimeout(() => void loop(), pressure ? this.options.syncIntervalMs : this.options.idleSyncIntervalMs);
       this.timer.unref();
     };
-    void inBackground('rate-limit-sync', loop);
+    void loop();
   }
 
   stop(): void {

@@ -2,7 +2,6 @@ import { BoundedCache } from '../cache/bounded-cache';
 import type { Clock } from '../clock';
 import { describeError, type Logger } from '../logging';
 import { FEED_RETENTION_MS, type RevocationEntry, type RevocationFeed } from '../ports/revocation-feed';
-import { inBackground } from '../background';
 
 /**
  * How far back each read reaches before the previous one. Entries are placed by the
@@ -59,9 +58,8 @@ export class RevocationListener {
 
   start(): void {
     if (this.timer) return;
-    const poll = () => void inBackground('revocation-feed', () => this.poll());
-    poll();
-    this.timer = setInterval(poll, this.options.pollIntervalMs);
+    void this.poll();
+    this.timer = setInterval(() => void this.poll(), this.options.pollIntervalMs);
     this.timer.unref();
   }
 

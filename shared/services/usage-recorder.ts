@@ -83,8 +83,6 @@ export class UsageRecorder {
 
   start(): void {
     if (this.timer) return;
-    // A flush is the requests' own cost, deferred: what it writes follows the key-hours they used,
-    // not the time passed. So it is counted with them (not run as background work).
     this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
     this.timer.unref();
   }
