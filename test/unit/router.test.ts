@@ -1,4 +1,5 @@
 import type { HttpFunctionDefinition } from '../../shared/function-contract';
+import { z } from 'zod';
 import { Router } from '../../local/router';
 
 const def = (name: string, route: string, methods: HttpFunctionDefinition['methods'] = ['GET']): HttpFunctionDefinition => ({
@@ -50,5 +51,18 @@ describe('local router', () => {
     expect(router.match('POST', '/v1/customer-keys')).toEqual({ kind: 'methodNotAllowed', allow: ['GET'] });
     expect(router.match('GET', '/v1/nothing')).toEqual({ kind: 'notFound' });
     expect(router.match('GET', '/v1/customer-keys/%E0%A4%A')).toEqual({ kind: 'notFound' });
+  });
+
+  it('answers 405 with exactly the methods that reach a resource when a template matches only by naming nothing', () => {
+    // `DELETE /v1/customer-keys/{keyId}` matches `/v1/customer-keys/issue`, but `issue` is no key id.
+    const declared = new Router([
+      { ...def('issue', 'v1/customer-keys/issue', ['POST']) },
+      { ...def('revoke', 'v1/customer-keys/{keyId}', ['DELETE']), input: { params: z.object({ keyId: z.string().regex(/^key_/) }) } },
+    ]);
+    expect(declared.match('DELETE', '/v1/customer-keys/issue')).toEqual({ kind: 'methodNotAllowed', allow: ['POST'] });
+    expect(declared.match('GET', '/v1/customer-keys/issue')).toEqual({ kind: 'methodNotAllowed', allow: ['POST'] });
+    // A path only such a template matches still reaches it (its binding answers 404 after the door).
+    expect(declared.match('DELETE', '/v1/customer-keys/nope')).toMatchObject({ kind: 'found', definition: { name: 'revoke' } });
+    expect(declared.match('DELETE', '/v1/customer-keys/key_1')).toMatchObject({ kind: 'found', params: { keyId: 'key_1' } });
   });
 });
