@@ -11,6 +11,7 @@ import { TableRateLimitStore } from '../shared/adapters/table/table-rate-limit-s
 import { TableRevocationFeed } from '../shared/adapters/table/table-revocation-feed';
 import { TableSessionRepository } from '../shared/adapters/table/table-session-repository';
 import { TableStorage, type StorageFaultHook } from '../shared/adapters/table/table-storage';
+import type { PartitionThrottleOptions } from '../shared/adapters/table/partition-throttle';
 import { TableUsageStore } from '../shared/adapters/table/table-usage-store';
 import { ApiKeyDoor } from '../shared/auth/api-key-door';
 import { ComponentCheck } from '../shared/auth/component-check';
@@ -74,6 +75,10 @@ export interface ServiceOverrides {
   log?: Logger;
   secrets?: SecretStore;
   faultHook?: StorageFaultHook;
+  /** Tests and the benchmark: answer like a partition over Table Storage's scalability target. */
+  throttle?: PartitionThrottleOptions;
+  /** Keep this many storage operations one by one for the benchmark's load model (0: none). */
+  operationLog?: number;
   /** Replace storage adapters (unit tests use the in-memory fakes). */
   repositories?: {
     customers?: CustomerRepository;
@@ -101,7 +106,26 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const storage = new TableStorage(config.tables, {
     ...(config.tables.endpoint ? { credential: azureCredential() } : {}),
     ...(overrides.faultHook ? { faultHook: overrides.faultHook } : {}),
+    ...(overrides.throttle ? { throttle: overrides.throttle } : {}),
+    operationLog: overrides.operationLog ?? 0,
   });
+  // Sessions accounts, when configured, share the main account's operation counter.
+  const sessionAccounts =
+    config.sessionAccounts.length === 0
+      ? [storage]
+      : config.sessionAccounts.map(
+          (account, i) =>
+            new TableStorage(
+              { ...config.tables, connectionString: account.connectionString, endpoint: account.endpoint },
+              {
+                ...(account.endpoint ? { credential: azureCredential() } : {}),
+                ...(overrides.throttle ? { throttle: overrides.throttle } : {}),
+                tables: ['sessions'],
+                account: `sessions-${i + 1}`,
+                operations: storage.operations,
+              },
+            ),
+        );
   const secrets =
     overrides.secrets ??
     (config.tenantKey.vaultUrl
@@ -111,7 +135,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
   const customerRepository = repositories.customers ?? new TableCustomerRepository(storage);
   const feed = repositories.feed ?? new TableRevocationFeed(storage, clock);
-  const sessionRepository = repositories.sessions ?? new TableSessionRepository(storage);
+  const tableSessions = repositories.sessions ? undefined : new TableSessionRepository(sessionAccounts, { log });
+  const sessionRepository = repositories.sessions ?? tableSessions!;
   const usageStore = repositories.usage ?? new TableUsageStore(storage);
   const audit = new AuditTrail(repositories.audit ?? new TableAuditLog(storage), clock);
   const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000 });
@@ -209,6 +234,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     clock,
     log,
     storage,
+    sessionStore: sessionRepository,
     components,
     authenticator,
     door,
@@ -223,6 +249,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       listener.stop();
       rateLimiter.stop();
       await usageRecorder.stop();
+      await tableSessions?.settle();
     },
   };
 }

@@ -59,6 +59,31 @@ export const configSchema = z
       .trim()
       .refine((v) => v === '' || TABLE_PREFIX.test(v), 'must start with a letter and hold at most 30 letters or digits')
       .default(''),
+    /**
+     * Storage accounts for ingested sessions, when one account is not enough (README "Capacity"):
+     * their table endpoints, comma-separated, used with the managed identity. Each customer's
+     * sessions live in one of them, chosen by a stable hash of its slug. Unset: the main account.
+     */
+    SESSIONS_TABLES_ENDPOINTS: z
+      .string()
+      .trim()
+      .transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean))
+      .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1).max(64))
+      .optional(),
+    /** The same as connection strings, as a JSON array (local: several Azurite instances). */
+    SESSIONS_TABLES_CONNECTION_STRINGS: z
+      .string()
+      .trim()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON array of connection strings' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.array(z.string().trim().min(1)).min(1).max(64))
+      .optional(),
     /** Upper bound on one storage call made while a request waits for it. */
     STORAGE_TIMEOUT_MS: intSetting(3000, 100, 60_000),
     /** How long an authenticated key may be served from the in-process cache (0 turns the cache off). */
@@ -172,6 +197,13 @@ export const configSchema = z
         message: 'is required outside local mode: master components live in Key Vault, never on the instance',
       });
     }
+    if (env.SESSIONS_TABLES_ENDPOINTS && env.SESSIONS_TABLES_CONNECTION_STRINGS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SESSIONS_TABLES_ENDPOINTS'],
+        message: 'set only one of SESSIONS_TABLES_ENDPOINTS and SESSIONS_TABLES_CONNECTION_STRINGS',
+      });
+    }
     const given = [env.TABLES_CONNECTION_STRING, env.TABLES_ENDPOINT].filter(Boolean).length;
     if (given !== 1) {
       ctx.addIssue({
@@ -192,6 +224,8 @@ export interface Config {
     prefix: string;
     timeoutMs: number;
   };
+  /** The accounts that hold ingested sessions; empty: the main account ({@link Config.tables}). */
+  sessionAccounts: Array<{ connectionString: string; endpoint?: undefined } | { endpoint: string; connectionString?: undefined }>;
   authCache: { ttlMs: number; maxEntries: number; failuresPerMinute: number };
   health: { probeIntervalMs: number };
   ingest: { maxBodyBytes: number; memoryBudgetBytes: number };
@@ -252,6 +286,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       prefix: v.TABLES_PREFIX,
       timeoutMs: v.STORAGE_TIMEOUT_MS,
     },
+    sessionAccounts: [
+      ...(v.SESSIONS_TABLES_ENDPOINTS ?? []).map((endpoint) => ({ endpoint })),
+      ...(v.SESSIONS_TABLES_CONNECTION_STRINGS ?? []).map((connectionString) => ({ connectionString })),
+    ],
     authCache: {
       ttlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
       maxEntries: v.AUTH_CACHE_MAX_ENTRIES,

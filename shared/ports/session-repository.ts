@@ -61,22 +61,18 @@ export interface StoredSession {
 
 export interface SessionRepository {
   /**
-   * Stores what the batches of one request share (resources and scopes), once, before the
-   * batches that refer to it. Idempotent: the same content under the same hash.
+   * Durably appends one batch to its session (creating the session on first sight), with what
+   * the batches of its request share (resources and scopes). A batch whose content was already
+   * stored for that session is recognised and not counted twice, so a client retrying after a
+   * lost response does not duplicate data.
    */
-  storeShared(customerSlug: string, shared: SharedBatchContext): Promise<void>;
-  /**
-   * Durably appends one batch to its session (creating the session on first sight). A batch
-   * whose content was already stored for that session is recognised and not counted twice,
-   * so a client retrying after a lost response does not duplicate data.
-   */
-  append(source: IngestSource, batch: SessionBatch, receivedAt: string): Promise<'stored' | 'duplicate'>;
+  append(source: IngestSource, batch: SessionBatch, shared: SharedBatchContext, receivedAt: string): Promise<'stored' | 'duplicate'>;
   get(customerSlug: string, sessionId: string): Promise<StoredSession | undefined>;
   /** The stored span documents of a session as OTLP/JSON (resources and scopes included), in arrival order. */
   documents(customerSlug: string, sessionId: string): Promise<string[]>;
   /**
-   * A customer's sessions, newest first (by first arrival), one page per call: one query on
-   * the customer's partition, optionally narrowed to a key label and a time window.
+   * A customer's sessions, newest first (by first arrival), one page per call, optionally
+   * narrowed to a key label and a time window.
    */
   list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>>;
 }

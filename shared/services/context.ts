@@ -1,4 +1,5 @@
 import type { TableStorage } from '../adapters/table/table-storage';
+import type { SessionRepository } from '../ports/session-repository';
 import type { ApiKeyDoor } from '../auth/api-key-door';
 import type { PortalTokenVerifier } from '../auth/portal-tokens';
 import type { Clock } from '../clock';
@@ -54,7 +55,10 @@ export interface ServiceContext extends UseCases {
   useCases: UseCases;
   clock: Clock;
   log: Logger;
+  /** The main storage account's tables. */
   storage: TableStorage;
+  /** Where ingested sessions live (the main account, or the sessions accounts by customer). */
+  sessionStore: SessionRepository;
   /** Master-component values in memory (Key Vault is never called per request). */
   components: ComponentCache;
   authenticator: KeyAuthenticator;

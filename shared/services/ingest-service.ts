@@ -44,14 +44,14 @@ export class IngestService {
   }
 
   /**
-   * Resolves only once every session of the request is durably stored. What the sessions share
-   * (resources, scopes) is written once first; each session's document is built only when it
-   * is written, a few at a time, so memory stays bounded by the request, not by its sessions.
+   * Resolves only once every session of the request is durably stored, each in one storage
+   * round trip with what the sessions share (resources, scopes). Each session's document is
+   * built only when it is written, a few at a time, so memory stays bounded by the request,
+   * not by its sessions.
    */
   async ingest(identity: KeyIdentity, request: DecodedTraceRequest): Promise<IngestResult> {
     const grouped = groupSessions(request);
     if (grouped.sessions.length > MAX_SESSIONS_PER_REQUEST) throw tooManySessions();
-    if (grouped.sessions.length > 0) await this.sessions.storeShared(identity.customerSlug, grouped.shared);
     const receivedAt = this.clock.now().toISOString();
     const source = {
       customerId: identity.customerId,
@@ -66,7 +66,7 @@ export class IngestService {
     const worker = async () => {
       while (next < grouped.sessions.length) {
         const batch = sessionBatch(grouped.sessions[next++]!, grouped.shared);
-        if ((await this.sessions.append(source, batch, receivedAt)) === 'duplicate') duplicates += 1;
+        if ((await this.sessions.append(source, batch, grouped.shared, receivedAt)) === 'duplicate') duplicates += 1;
       }
     };
     const results = await Promise.allSettled(Array.from({ length: Math.min(WRITE_CONCURRENCY, grouped.sessions.length) }, worker));

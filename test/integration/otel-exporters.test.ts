@@ -24,7 +24,7 @@ describe('OTLP ingest with the real OpenTelemetry exporters', () => {
   beforeAll(async () => {
     services = testServices();
     app = await serveApp(services);
-    sessions = new TableSessionRepository(services.storage);
+    sessions = new TableSessionRepository([services.storage]);
   });
   afterAll(async () => {
     await app.close();

@@ -115,7 +115,7 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
     const started = performance.now();
     expect((await exportWith(second)).code).toBe(0); // 429 first, then a retry after about a second
     expect(performance.now() - started).toBeGreaterThan(500);
-    const sessions = new TableSessionRepository(services.storage);
+    const sessions = new TableSessionRepository([services.storage]);
     expect(await sessions.get(customer.slug, 'rl-2')).toMatchObject({ spanCount: 1 });
     await exporter.shutdown();
   });

@@ -29,7 +29,7 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
     await services.revocations.poll();
     app = await serveApp(services);
     app.server.on('request', () => (hostRequests += 1));
-    sessions = new TableSessionRepository(services.storage);
+    sessions = new TableSessionRepository([services.storage]);
   });
   afterAll(async () => {
     await Promise.all(handles.map((h) => h.shutdown().catch(() => undefined)));

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
+import { odata } from '@azure/data-tables';
+import { SESSION_PARTITIONS, TableSessionRepository, sessionPartition } from '../../shared/adapters/table/table-session-repository';
 import type { IngestSource, SessionBatch } from '../../shared/ports/session-repository';
 import { testServices } from '../support/services';
 
@@ -28,12 +29,13 @@ function batch(sessionId: string, document: string, spanCount = 1, traceId = 'a'
 }
 
 describe('sessions on Table Storage (Azurite)', () => {
-  const services = testServices();
-  const repo = new TableSessionRepository(services.storage);
+  const services = testServices({}, { operationLog: 100_000 });
+  const repo = new TableSessionRepository([services.storage]);
+  const shared = { hash: '0'.repeat(64), document: '{"resources":[]}' };
 
   it('stores a session with its audit metadata and documents', async () => {
     const src = source();
-    expect(await repo.append(src, batch('sess/one?#', '{"a":1}'), '2026-01-01T00:00:05.000Z')).toBe('stored');
+    expect(await repo.append(src, batch('sess/one?#', '{"a":1}'), shared, '2026-01-01T00:00:05.000Z')).toBe('stored');
     expect(await repo.get(src.customerSlug, 'sess/one?#')).toMatchObject({
       sessionId: 'sess/one?#',
       keyId: 'key_1',
@@ -51,16 +53,16 @@ describe('sessions on Table Storage (Azurite)', () => {
 
   it('marks sessions from a test key as sandbox, never to be anchored', async () => {
     const src = source('test');
-    await repo.append(src, batch('sbx', '{}'), new Date().toISOString());
+    await repo.append(src, batch('sbx', '{}'), shared, new Date().toISOString());
     expect(await repo.get(src.customerSlug, 'sbx')).toMatchObject({ sandbox: true, anchor: 'never', environment: 'test' });
   });
 
   it('recognises a retried batch and does not count it twice', async () => {
     const src = source();
     const b = batch('retry', '{"spans":[1,2]}', 2);
-    expect(await repo.append(src, b, '2026-01-01T00:00:00.000Z')).toBe('stored');
-    expect(await repo.append(src, b, '2026-01-01T00:00:09.000Z')).toBe('duplicate');
-    expect(await repo.append(src, batch('retry', '{"spans":[3]}', 1, 'b'.repeat(32)), '2026-01-01T00:00:10.000Z')).toBe('stored');
+    expect(await repo.append(src, b, shared, '2026-01-01T00:00:00.000Z')).toBe('stored');
+    expect(await repo.append(src, b, shared, '2026-01-01T00:00:09.000Z')).toBe('duplicate');
+    expect(await repo.append(src, batch('retry', '{"spans":[3]}', 1, 'b'.repeat(32)), shared, '2026-01-01T00:00:10.000Z')).toBe('stored');
     const stored = await repo.get(src.customerSlug, 'retry');
     expect(stored).toMatchObject({ spanCount: 3, batchCount: 2, lastReceivedAt: '2026-01-01T00:00:10.000Z' });
     expect(stored!.traceIds.sort()).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
@@ -70,7 +72,7 @@ describe('sessions on Table Storage (Azurite)', () => {
   it('splits a large document over rows and reassembles it exactly', async () => {
     const src = source();
     const large = JSON.stringify({ blob: randomBytes(1_800_000).toString('base64') }); // ~2.4 MB, several rows
-    expect(await repo.append(src, batch('large', large, 1), new Date().toISOString())).toBe('stored');
+    expect(await repo.append(src, batch('large', large, 1), shared, new Date().toISOString())).toBe('stored');
     const [document] = await repo.documents(src.customerSlug, 'large');
     expect(document).toHaveLength(large.length);
     expect(document).toBe(large);
@@ -80,11 +82,100 @@ describe('sessions on Table Storage (Azurite)', () => {
     const src = source();
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        repo.append(src, batch('busy', `{"n":${i}}`, 1, i.toString(16).padStart(32, '0')), new Date().toISOString()),
+        repo.append(src, batch('busy', `{"n":${i}}`, 1, i.toString(16).padStart(32, '0')), shared, new Date().toISOString()),
       ),
     );
     expect(results.every((r) => r === 'stored')).toBe(true);
     expect(await repo.get(src.customerSlug, 'busy')).toMatchObject({ spanCount: 20, batchCount: 20 });
     expect(await repo.documents(src.customerSlug, 'busy')).toHaveLength(20);
+  });
+
+  it('writes each batch in one round trip: one transaction, and the opening of a new session beside it', async () => {
+    const src = source();
+    const fresh = new TableSessionRepository([services.storage]);
+    const appendOps = async (b: SessionBatch) => {
+      const since = performance.timeOrigin + performance.now();
+      expect(await fresh.append(src, b, shared, new Date().toISOString())).toBe('stored');
+      return services.storage.operations.recent(since).filter((r) => r.table === 'sessions');
+    };
+    const first = await appendOps(batch('one-trip', '{"n":1}', 1));
+    expect(first.map((r) => r.kind)).toEqual(['batch', 'batch']); // the batch, and the session's opening
+    expect(Math.max(...first.map((r) => r.startedAt))).toBeLessThan(Math.min(...first.map((r) => r.endedAt))); // side by side
+    expect(new Set(first.map((r) => r.partition))).toEqual(new Set([sessionPartition(src.customerSlug, 'one-trip')]));
+    const next = await appendOps(batch('one-trip', '{"n":2}', 1));
+    expect(next.map((r) => [r.kind, r.entities])).toEqual([['batch', 2]]); // part 000 and its pending counts; nothing read
+  });
+
+  it("spreads one customer's sessions over its partitions", async () => {
+    const src = source();
+    const partitions = new Set(Array.from({ length: 400 }, (_, i) => sessionPartition(src.customerSlug, `spread-${i}`)));
+    expect(partitions.size).toBe(SESSION_PARTITIONS);
+  });
+
+  it('folds pending counts into the summary without losing or doubling one, and reads them exactly meanwhile', async () => {
+    const src = source();
+    // Two instances write the same session at once; each folds after every 5 of its batches.
+    const one = new TableSessionRepository([services.storage], { foldAfterBatches: 5 });
+    const two = new TableSessionRepository([services.storage], { foldAfterBatches: 5 });
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        (i % 2 ? one : two).append(
+          src,
+          batch('folded', `{"n":${i}}`, 2, i.toString(16).padStart(32, '0')),
+          shared,
+          new Date().toISOString(),
+        ),
+      ),
+    );
+    expect(await repo.get(src.customerSlug, 'folded')).toMatchObject({ spanCount: 120, batchCount: 60 });
+    await Promise.all([one.settle(), two.settle()]);
+    expect(await repo.get(src.customerSlug, 'folded')).toMatchObject({ spanCount: 120, batchCount: 60 });
+    const pk = sessionPartition(src.customerSlug, 'folded');
+    const pending = [];
+    for await (const row of services.storage.clients.sessions.listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${pk} and RowKey ge 'p_' and RowKey lt 'p\`'` },
+    }))
+      pending.push(row);
+    expect(pending.length).toBeLessThan(60); // folded, at least in part (folds that lose a race leave theirs for later)
+    expect((await repo.list(src.customerSlug, { limit: 10 })).items).toMatchObject([
+      { sessionId: 'folded', spanCount: 120, batchCount: 60 },
+    ]);
+  });
+
+  it('still finds a session whose opening was lost, and opens it when its counts are folded', async () => {
+    const src = source();
+    const writer = new TableSessionRepository([services.storage], { foldAfterBatches: 3 });
+    await writer.append(src, batch('orphan', '{"n":0}', 1, '0'.repeat(32)), shared, '2026-01-01T00:00:00.000Z');
+    // As if the process had stopped between the batch's transaction and the session's opening.
+    const pk = sessionPartition(src.customerSlug, 'orphan');
+    const opening = [];
+    for await (const row of services.storage.clients.sessions.listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${pk} and (RowKey ge 'i_' and RowKey lt 'i\`' or RowKey ge 's_' and RowKey lt 's\`')` },
+    }))
+      opening.push(row);
+    expect(opening).toHaveLength(2);
+    for (const row of opening) await services.storage.clients.sessions.deleteEntity(pk, row.rowKey!);
+
+    const reader = new TableSessionRepository([services.storage]);
+    expect(await reader.get(src.customerSlug, 'orphan')).toMatchObject({
+      spanCount: 1,
+      keyLabel: 'ingest',
+      firstReceivedAt: '2026-01-01T00:00:00.000Z',
+    });
+    expect((await reader.list(src.customerSlug, { limit: 10 })).items).toEqual([]); // not listed until opened
+
+    // Its writer believes it opened; its third batch here folds the counts and opens it then.
+    await writer.append(src, batch('orphan', '{"n":1}', 1, '1'.repeat(32)), shared, '2026-01-01T00:00:01.000Z');
+    await writer.append(src, batch('orphan', '{"n":2}', 1, '2'.repeat(32)), shared, '2026-01-01T00:00:02.000Z');
+    await writer.settle();
+    expect((await reader.list(src.customerSlug, { limit: 10 })).items).toMatchObject([
+      {
+        sessionId: 'orphan',
+        spanCount: 3,
+        batchCount: 3,
+        firstReceivedAt: '2026-01-01T00:00:00.000Z',
+        lastReceivedAt: '2026-01-01T00:00:02.000Z',
+      },
+    ]);
   });
 });

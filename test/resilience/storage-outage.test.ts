@@ -137,7 +137,7 @@ describe('storage outage', () => {
 
     // Never a 500; 200s before and after the outage, 503s during it.
     expect([...statuses.keys()].sort()).toEqual([200, 503]);
-    const sessions = new TableSessionRepository(services.storage);
+    const sessions = new TableSessionRepository([services.storage]);
     const missing: string[] = [];
     for (const session of acknowledged) if (!(await sessions.get('outage', session))) missing.push(session);
     console.log(

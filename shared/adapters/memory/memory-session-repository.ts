@@ -15,11 +15,8 @@ export class MemorySessionRepository implements SessionRepository {
   readonly batches = new Map<string, { hash: string; document: string; shared: string }[]>();
   readonly shared = new Map<string, string>();
 
-  async storeShared(customerSlug: string, shared: SharedBatchContext): Promise<void> {
-    this.shared.set(`${customerSlug}/${shared.hash}`, shared.document);
-  }
-
-  async append(source: IngestSource, batch: SessionBatch, receivedAt: string): Promise<'stored' | 'duplicate'> {
+  async append(source: IngestSource, batch: SessionBatch, shared: SharedBatchContext, receivedAt: string): Promise<'stored' | 'duplicate'> {
+    this.shared.set(`${source.customerSlug}/${shared.hash}`, shared.document);
     const key = `${source.customerSlug}/${batch.sessionId}`;
     const stored = this.batches.get(key) ?? [];
     if (stored.some((b) => b.hash === batch.contentHash)) return 'duplicate';

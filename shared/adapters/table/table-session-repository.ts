@@ -1,6 +1,8 @@
-import { odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableEntity, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { createHash } from 'node:crypto';
 import type { KeyEnvironment } from '../../domain';
+import type { Logger } from '../../logging';
+import { describeError } from '../../logging';
 import type { Page } from '../../ports/audit-log';
 import { assembleDocument } from '../../otlp/sessions';
 import type {
@@ -13,25 +15,47 @@ import type {
 } from '../../ports/session-repository';
 import { BoundedCache } from '../../cache/bounded-cache';
 import { absentIfNotFound, statusOf } from '../azure-errors';
-import { INVALID_CURSOR, backoff, decodeCursor, encodeCursor, invertedTime, withoutUndefined } from './rows';
+import { INVALID_CURSOR, invertedTime, withoutUndefined } from './rows';
+import { DEFERRED_WORK_HEADER } from './storage-operations';
 import type { TableStorage } from './table-storage';
 
 /**
- * Sessions in the `sessions` table, one partition per customer:
+ * Sessions in the `sessions` table, spread over {@link SESSION_PARTITIONS} partitions per
+ * customer (`{slug}~{00..3f}`, by a hash of the session id), so one busy customer's traffic is
+ * shared by many partitions instead of hitting one. All rows of one session live in its
+ * partition:
  *
- * - `i_{sid}`                       index: the session's summary row key (written once, never changed)
- * - `s_{inverted time}_{sid}`       summary: counts, times, and the key that opened the session;
- *                                   the inverted first-seen time makes a partition scan newest first
- * - `b_{sid}_{content hash}_{part}` the span documents of each batch, split over rows and properties
- *                                   to stay inside Table Storage's entity and property limits
+ * - `b_{sid}_{content hash}_{part}` the span documents of each batch, split over rows and
+ *                                   properties to stay inside Table Storage's limits
+ * - `p_{sid}_{content hash}`        the batch's counts (spans, trace ids, times), pending until
+ *                                   folded into the summary
  * - `r_{shared hash}_{part}`        what the batches of one request share (resources, scopes),
- *                                   written once before them and referred to by hash, so a big
- *                                   resource is stored once per request, not once per session
+ *                                   referred to by hash; written once per partition per instance
+ * - `i_{sid}`                       index: the session's summary row key (written once)
+ * - `s_{inverted time}_{sid}`       summary: who opened the session, when, and the counts folded
+ *                                   so far; the inverted first-seen time sorts a partition newest
+ *                                   first
  *
- * `{sid}` is a hash of the session id (ids are arbitrary text; row keys are not). Part 000 of a
- * batch is written in the same entity-group transaction as the summary update, so a batch is
- * counted exactly once: a retried request finds its part 000 and reports a duplicate.
+ * `{sid}` is a hash of the session id (ids are arbitrary text; row keys are not).
+ *
+ * The critical path of a batch is one entity-group transaction, append-only: part 000 (created,
+ * so a retried batch conflicts and is reported as a duplicate, never counted twice), its pending
+ * counts and, when this instance has not written them to that partition yet, the shared rows. A
+ * session this instance has not seen is opened (index and summary, created together; a conflict
+ * means it exists) in parallel, in the same partition. No row is read and no shared row is
+ * rewritten on the critical path, so concurrent batches of one session never contend.
+ *
+ * A session's counts are its summary plus its pending rows, read together: exact at any time.
+ * The instance that wrote a session's batches folds their pending rows into the summary after
+ * every {@link FOLD_AFTER_BATCHES} of them, off the critical path (the summary updated under its
+ * ETag and the folded rows deleted in one transaction, so a count is never lost or doubled),
+ * which keeps reads of long sessions short.
  */
+
+/** Partitions per customer. Fixed for good: a stored session is found by it. */
+export const SESSION_PARTITIONS = 64;
+/** Batches of one session written on this instance before it folds their counts. */
+export const FOLD_AFTER_BATCHES = 32;
 
 /** Characters per string property (Table Storage allows 64 KiB of UTF-16 per property). */
 const CHUNK_CHARS = 30_000;
@@ -39,18 +63,43 @@ const CHUNK_CHARS = 30_000;
 const CHUNKS_PER_ROW = 14;
 /** Upper bound on the body of one entity-group transaction (the service allows 4 MiB). */
 const TRANSACTION_BYTES = 3 * 1024 * 1024;
+/** Operations per entity-group transaction (the service allows 100). */
+const TRANSACTION_ENTITIES = 99;
 const MAX_TRACE_IDS = 20;
-const MAX_ATTEMPTS = 30;
+/** Partition queries a listing runs at once. */
+const LIST_CONCURRENCY = 16;
 
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 const sid = (sessionId: string): string => createHash('sha256').update(sessionId, 'utf8').digest('hex').slice(0, 32);
+const partitionOf = (customerSlug: string, s: string): string =>
+  `${customerSlug}~${hex2(parseInt(s.slice(0, 2), 16) % SESSION_PARTITIONS)}`;
+const partitionsOf = (customerSlug: string): string[] => Array.from({ length: SESSION_PARTITIONS }, (_, i) => `${customerSlug}~${hex2(i)}`);
 const indexRow = (s: string): string => `i_${s}`;
+const pendingPrefix = (s: string): string => `p_${s}_`;
+const batchPrefix = (s: string): string => `b_${s}_`;
 const batchRow = (s: string, contentHash: string, part: number): string =>
-  `b_${s}_${contentHash.slice(0, 32)}_${String(part).padStart(3, '0')}`;
+  `${batchPrefix(s)}${contentHash.slice(0, 32)}_${String(part).padStart(3, '0')}`;
 const sharedPrefix = (hash: string): string => `r_${hash.slice(0, 32)}_`;
+/** The first key after every key that starts with `prefix` (which ends in `_`; '`' sorts right after it). */
+const after = (prefix: string): string => `${prefix.slice(0, -1)}\``;
+const SUMMARY_KEY = /^s_\d{13}_[0-9a-f]{32}$/;
 
-type SummaryEntity = {
-  partitionKey: string;
-  rowKey: string;
+/** The partition a customer's session lives in (the benchmark's load model uses it too). */
+export const sessionPartition = (customerSlug: string, sessionId: string): string => partitionOf(customerSlug, sid(sessionId));
+
+/** Counts a summary folds in. */
+interface SessionCounts {
+  spanCount: number;
+  batchCount: number;
+  /** JSON array of up to 20 trace ids. */
+  traceIds: string;
+  startedAt?: string;
+  endedAt?: string;
+  lastReceivedAt?: string;
+}
+
+/** Who opened a session, from its first batch. */
+interface Opening {
   sessionId: string;
   sessionIdSource: string;
   serviceName?: string;
@@ -58,16 +107,17 @@ type SummaryEntity = {
   keyLabel: string;
   application: string;
   environment: string;
-  sandbox: boolean;
-  anchor: string;
-  spanCount: number;
-  batchCount: number;
-  traceIds: string;
-  startedAt?: string;
-  endedAt?: string;
-  firstReceivedAt: string;
-  lastReceivedAt: string;
-};
+}
+
+type SummaryEntity = Record<string, unknown> & { partitionKey: string; rowKey: string } & Opening &
+  SessionCounts & { sandbox: boolean; anchor: string; firstReceivedAt: string };
+type PendingEntity = Record<string, unknown> & { partitionKey: string; rowKey: string } & Opening & {
+    spanCount: number;
+    traceIds: string;
+    startedAt?: string;
+    endedAt?: string;
+    receivedAt: string;
+  };
 
 function splitDocument(document: string): Record<string, string>[] {
   const chunks: string[] = [];
@@ -91,140 +141,231 @@ function chunksOf(row: Record<string, unknown>): string {
   return text;
 }
 
-function toSession(row: SummaryEntity): StoredSession {
+const minIso = (a: string | undefined, b: string | undefined) => (a && b ? (a < b ? a : b) : (a ?? b));
+const maxIso = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
+
+/** Counts plus one pending batch: commutative, so the order batches are folded in does not matter. */
+function addPending(counts: SessionCounts, pending: PendingEntity): SessionCounts {
+  const traceIds = [...new Set([...(JSON.parse(counts.traceIds) as string[]), ...(JSON.parse(pending.traceIds) as string[])])];
+  return {
+    spanCount: counts.spanCount + pending.spanCount,
+    batchCount: counts.batchCount + 1,
+    traceIds: JSON.stringify(traceIds.slice(0, MAX_TRACE_IDS)),
+    startedAt: minIso(counts.startedAt, pending.startedAt),
+    endedAt: maxIso(counts.endedAt, pending.endedAt),
+    lastReceivedAt: maxIso(counts.lastReceivedAt, pending.receivedAt),
+  };
+}
+
+/** Who opened a session, as its pending batch recorded it. */
+const openingOf = (p: PendingEntity): Opening =>
+  withoutUndefined({
+    sessionId: p.sessionId,
+    sessionIdSource: p.sessionIdSource,
+    serviceName: p.serviceName,
+    keyId: p.keyId,
+    keyLabel: p.keyLabel,
+    application: p.application,
+    environment: p.environment,
+  });
+
+function newSummary(partitionKey: string, rowKey: string, opening: Opening, receivedAt: string): SummaryEntity {
+  const sandbox = opening.environment === 'test';
+  return {
+    partitionKey,
+    rowKey,
+    ...opening,
+    sandbox,
+    anchor: sandbox ? 'never' : 'pending',
+    firstReceivedAt: receivedAt,
+    spanCount: 0,
+    batchCount: 0,
+    traceIds: '[]',
+  };
+}
+
+function toSession(row: SummaryEntity, pending: PendingEntity[]): StoredSession {
+  const counts = pending.reduce(addPending, row as SessionCounts);
   return {
     sessionId: row.sessionId,
     sessionIdSource: row.sessionIdSource as StoredSession['sessionIdSource'],
-    serviceName: row.serviceName,
+    serviceName: row.serviceName ?? pending.find((p) => p.serviceName)?.serviceName,
     keyId: row.keyId,
     keyLabel: row.keyLabel,
     application: row.application,
     environment: row.environment as KeyEnvironment,
     sandbox: row.sandbox,
     anchor: row.anchor as StoredSession['anchor'],
-    spanCount: row.spanCount,
-    batchCount: row.batchCount,
-    traceIds: JSON.parse(row.traceIds) as string[],
-    startedAt: row.startedAt,
-    endedAt: row.endedAt,
+    spanCount: counts.spanCount,
+    batchCount: counts.batchCount,
+    traceIds: JSON.parse(counts.traceIds) as string[],
+    startedAt: counts.startedAt,
+    endedAt: counts.endedAt,
     firstReceivedAt: row.firstReceivedAt,
-    lastReceivedAt: row.lastReceivedAt,
+    lastReceivedAt: counts.lastReceivedAt ?? row.firstReceivedAt,
   };
 }
 
-const minIso = (a: string | undefined, b: string | undefined) => (a && b ? (a < b ? a : b) : (a ?? b));
-const maxIso = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+/** Listing cursors: the last summary key returned, bound to its customer. */
+function encodeListCursor(customerSlug: string, rowKey: string): string {
+  return Buffer.from(JSON.stringify({ s: customerSlug, k: rowKey }), 'utf8').toString('base64url');
+}
+function decodeListCursor(cursor: string | undefined, customerSlug: string): string | undefined {
+  if (!cursor) return undefined;
+  let position: unknown;
+  try {
+    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw INVALID_CURSOR();
+  }
+  const { s, k } = (position ?? {}) as { s?: unknown; k?: unknown };
+  if (s !== customerSlug || typeof k !== 'string' || !SUMMARY_KEY.test(k)) throw INVALID_CURSOR();
+  return k;
+}
+
+/** Marks calls made for deferred work (folding), which no request waits for. */
+const deferred = (o: { abortSignal: AbortSignal }) => ({ ...o, requestOptions: { customHeaders: { [DEFERRED_WORK_HEADER]: '1' } } });
+
+export interface TableSessionRepositoryOptions {
+  log?: Logger;
+  /** Batches of one session written here before this instance folds their counts ({@link FOLD_AFTER_BATCHES}). */
+  foldAfterBatches?: number;
+}
 
 export class TableSessionRepository implements SessionRepository {
+  /** Sessions known to be opened (index and summary exist): `{partition}/{sid}`. */
+  private readonly opened = new BoundedCache<string, true>(50_000);
+  /** Shared documents this instance has written, per partition (content-addressed, so never stale). */
+  private readonly sharedWritten = new BoundedCache<string, true>(20_000);
   /** Session id hash -> summary row key; safe to cache because the index never changes. */
-  private readonly summaryKeys = new BoundedCache<string, string>(10_000);
-  /** Shared documents this instance has written (content-addressed, so never stale). */
-  private readonly sharedWritten = new BoundedCache<string, true>(10_000);
+  private readonly summaryKeys = new BoundedCache<string, string>(50_000);
+  /** Batches written here per session since this instance last folded it. */
+  private readonly unfolded = new BoundedCache<string, number>(50_000);
+  private readonly folds = new Set<Promise<void>>();
+  private readonly foldAfter: number;
+  private readonly log: Logger | undefined;
 
-  constructor(private readonly storage: TableStorage) {}
-
-  private get table() {
-    return this.storage.clients.sessions;
+  /**
+   * `accounts` hold the sessions table (the main account, or the sessions accounts); each
+   * customer's sessions live in one of them, chosen by rendezvous hashing of its slug.
+   */
+  constructor(
+    private readonly accounts: readonly TableStorage[],
+    options: TableSessionRepositoryOptions = {},
+  ) {
+    if (accounts.length === 0) throw new Error('TableSessionRepository needs at least one account');
+    this.foldAfter = options.foldAfterBatches ?? FOLD_AFTER_BATCHES;
+    this.log = options.log;
   }
 
-  async storeShared(customerSlug: string, shared: SharedBatchContext): Promise<void> {
-    const cacheKey = `${customerSlug}/${shared.hash}`;
-    // An application sends the same resource with every export: written once, then known here.
-    if (this.sharedWritten.get(cacheKey)) return;
-    await this.writeAhead(
-      splitDocument(shared.document).map((data, part) => ({
-        ...data,
-        partitionKey: customerSlug,
-        rowKey: `${sharedPrefix(shared.hash)}${String(part).padStart(3, '0')}`,
-      })),
-    );
-    this.sharedWritten.set(cacheKey, true);
+  /**
+   * The account that holds a customer's sessions: the one whose hash with the slug is highest
+   * (rendezvous hashing). It depends only on the slug and the set of accounts, not their order;
+   * adding an account moves about 1/N of the customers to it and no other.
+   */
+  accountFor(customerSlug: string): TableStorage {
+    if (this.accounts.length === 1) return this.accounts[0]!;
+    let best = this.accounts[0]!;
+    let bestScore = '';
+    for (const account of this.accounts) {
+      const score = createHash('sha256').update(`${account.accountUrl}\n${customerSlug}`).digest('hex');
+      if (score > bestScore) [best, bestScore] = [account, score];
+    }
+    return best;
   }
 
-  async append(source: IngestSource, batch: SessionBatch, receivedAt: string): Promise<'stored' | 'duplicate'> {
-    const pk = source.customerSlug;
+  async append(source: IngestSource, batch: SessionBatch, shared: SharedBatchContext, receivedAt: string): Promise<'stored' | 'duplicate'> {
+    const storage = this.accountFor(source.customerSlug);
     const s = sid(batch.sessionId);
+    const pk = partitionOf(source.customerSlug, s);
     const parts = splitDocument(batch.document).map((data, part) => ({
       ...data,
       partitionKey: pk,
       rowKey: batchRow(s, batch.contentHash, part),
       receivedAt,
       parts: 0,
-      shared: batch.sharedHash,
+      shared: shared.hash,
     }));
-    const marker = parts[0]!;
-    marker.parts = parts.length;
+    parts[0]!.parts = parts.length;
+    const pending: PendingEntity = withoutUndefined({
+      partitionKey: pk,
+      rowKey: `${pendingPrefix(s)}${batch.contentHash.slice(0, 32)}`,
+      ...this.opening(source, batch),
+      spanCount: batch.spanCount,
+      traceIds: JSON.stringify(batch.traceIds.slice(0, MAX_TRACE_IDS)),
+      startedAt: batch.startedAt,
+      endedAt: batch.endedAt,
+      receivedAt,
+    });
+    const sharedKey = `${pk}/${shared.hash}`;
+    const sharedRows = this.sharedWritten.get(sharedKey)
+      ? []
+      : splitDocument(shared.document).map((data, part) => ({
+          ...data,
+          partitionKey: pk,
+          rowKey: `${sharedPrefix(shared.hash)}${String(part).padStart(3, '0')}`,
+        }));
 
-    // Parts after the first are written ahead, idempotently; they count only once part 000 exists.
-    await this.writeAhead(parts.slice(1));
-
-    const cacheKey = `${pk}/${s}`;
-    // A session this instance has not seen is most often new: try to open it at once and only
-    // read the index when that conflicts (another batch of it arrived first, here or elsewhere).
-    let tryCreate = !this.summaryKeys.get(cacheKey);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      await backoff(attempt);
-      const summaryKey = tryCreate ? undefined : (this.summaryKeys.get(cacheKey) ?? (await this.readIndex(pk, s)));
-      tryCreate = false;
-      if (!summaryKey) {
-        const rowKey = `s_${invertedTime(receivedAt)}_${s}`;
-        const summary = this.newSummary(pk, rowKey, source, batch, receivedAt);
-        try {
-          await this.storage.call((o) =>
-            this.table.submitTransaction(
-              [
-                ['create', { partitionKey: pk, rowKey: indexRow(s), summaryRowKey: rowKey }],
-                ['create', withoutUndefined(summary)],
-                ['create', marker],
-              ],
-              o,
-            ),
-          );
-          this.summaryKeys.set(cacheKey, rowKey);
-          return 'stored';
-        } catch (error) {
-          if (statusOf(error) !== 409) throw error;
-          continue; // another request opened this session first: take the update path
-        }
-      }
-      const current = await this.readSummary(pk, summaryKey);
-      if (!current) {
-        this.summaryKeys.delete(cacheKey);
-        continue;
-      }
-      const merged = this.mergeSummary(current, batch, receivedAt);
-      try {
-        await this.storage.call((o) =>
-          this.table.submitTransaction(
-            [
-              ['update', withoutUndefined(merged), 'Merge', { etag: current.etag }],
-              ['create', marker],
-            ] satisfies TransactionAction[],
-            o,
-          ),
-        );
-        this.summaryKeys.set(cacheKey, summaryKey);
-        return 'stored';
-      } catch (error) {
-        const status = statusOf(error);
-        if (status === 409) return 'duplicate';
-        if (status === 412) continue;
-        throw error;
-      }
+    // One transaction when it fits (every batch up to about 3 MiB with its shared rows); the rows
+    // of a larger one that do not fit are written ahead, idempotently, and count only once part
+    // 000 exists.
+    const commit: TransactionAction[] = [
+      ['create', parts[0]!],
+      ['upsert', pending, 'Replace'],
+    ];
+    const ahead: TableEntity<Record<string, unknown>>[] = [];
+    let bytes = entityBytes(parts[0]!) + entityBytes(pending);
+    for (const row of [...parts.slice(1), ...sharedRows]) {
+      const size = entityBytes(row);
+      if (ahead.length === 0 && commit.length < TRANSACTION_ENTITIES && bytes + size <= TRANSACTION_BYTES) {
+        commit.push(['upsert', row, 'Replace']);
+        bytes += size;
+      } else ahead.push(row);
     }
-    throw new Error('session append: the summary kept changing under concurrent updates');
+    if (ahead.length > 0) await this.writeAhead(storage, ahead);
+
+    const openKey = `${pk}/${s}`;
+    const [committed, opened] = await Promise.allSettled([
+      storage.call((o) => storage.clients.sessions.submitTransaction(commit, o)),
+      this.opened.get(openKey) ? Promise.resolve() : this.open(storage, pk, s, this.opening(source, batch), receivedAt),
+    ]);
+    if (opened.status === 'rejected') throw opened.reason;
+    if (committed.status === 'rejected' && statusOf(committed.reason) !== 409) throw committed.reason;
+    this.opened.set(openKey, true);
+    this.sharedWritten.set(sharedKey, true);
+    if (committed.status === 'rejected') return 'duplicate';
+    this.counted(storage, pk, s);
+    return 'stored';
   }
 
   async get(customerSlug: string, sessionId: string): Promise<StoredSession | undefined> {
-    const key = await this.readIndex(customerSlug, sid(sessionId));
-    if (!key) return undefined;
-    const row = await this.readSummary(customerSlug, key);
-    return row ? toSession(row) : undefined;
+    const storage = this.accountFor(customerSlug);
+    const s = sid(sessionId);
+    const pk = partitionOf(customerSlug, s);
+    const [summaryKey, pending] = await Promise.all([this.summaryKey(storage, pk, s), this.pending(storage, pk, s)]);
+    const summary = summaryKey ? await this.readSummary(storage, pk, summaryKey) : undefined;
+    if (summary) return toSession(summary, pending);
+    // A session whose opening never landed (its only writer stopped between the two writes):
+    // its batches are stored all the same, and its pending rows say who sent them.
+    const first = pending.reduce<PendingEntity | undefined>((a, b) => (a && a.receivedAt <= b.receivedAt ? a : b), undefined);
+    return first ? toSession(newSummary(pk, '', openingOf(first), first.receivedAt), pending) : undefined;
   }
 
   async documents(customerSlug: string, sessionId: string): Promise<string[]> {
+    const storage = this.accountFor(customerSlug);
     const s = sid(sessionId);
-    const rows = await this.rowsFrom(customerSlug, `b_${s}_`);
+    const pk = partitionOf(customerSlug, s);
+    const rows = await this.rowsFrom(storage, pk, batchPrefix(s));
     const batches = new Map<string, { receivedAt: string; parts: number; shared: string | undefined; rows: Map<number, string> }>();
     for (const row of rows) {
       const [, , hash, partText] = row.rowKey.split('_');
@@ -241,12 +382,12 @@ export class TableSessionRepository implements SessionRepository {
     const committed = [...batches.values()]
       .filter((b) => b.parts > 0 && b.rows.size >= b.parts) // a batch without its part 000 was never committed
       .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
-    const shared = new Map<string, string>();
+    const sharedDocuments = new Map<string, string>();
     for (const hash of new Set(committed.flatMap((b) => (b.shared ? [b.shared] : [])))) {
-      const parts = await this.rowsFrom(customerSlug, sharedPrefix(hash));
-      shared.set(
+      const sharedParts = await this.rowsFrom(storage, pk, sharedPrefix(hash));
+      sharedDocuments.set(
         hash,
-        parts
+        sharedParts
           .sort((a, b) => a.rowKey.localeCompare(b.rowKey))
           .map(chunksOf)
           .join(''),
@@ -254,67 +395,77 @@ export class TableSessionRepository implements SessionRepository {
     }
     return committed.map((b) => {
       const stored = Array.from({ length: b.parts }, (_, i) => b.rows.get(i) ?? '').join('');
-      return assembleDocument(stored, b.shared ? shared.get(b.shared) : undefined);
+      return assembleDocument(stored, b.shared ? sharedDocuments.get(b.shared) : undefined);
     });
   }
 
-  /** Every row of the customer's partition whose key starts with `prefix`. */
-  private rowsFrom(customerSlug: string, prefix: string): Promise<Array<Record<string, unknown> & { rowKey: string }>> {
-    return this.storage.call(async (o) => {
-      const out: Array<Record<string, unknown> & { rowKey: string }> = [];
-      const upper = `${prefix.slice(0, -1)}\``; // '`' sorts right after '_'
-      for await (const row of this.table.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: odata`PartitionKey eq ${customerSlug} and RowKey ge ${prefix} and RowKey lt ${upper}` },
-        abortSignal: o.abortSignal,
-      })) {
-        out.push(row as Record<string, unknown> & { rowKey: string });
-      }
-      return out;
-    });
-  }
-
+  /**
+   * Newest first across the customer's partitions: each partition's summaries sort newest first
+   * by key, so a page is a merge of the partitions' heads. Every partition is asked for a few
+   * rows (the page's share, doubled), then only the partitions that could still hold rows newer
+   * than the page's last are asked for more. The cursor is the last key returned.
+   */
   async list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>> {
-    // Summary rows sort newest first, so a time window is a row-key range.
+    const storage = this.accountFor(customerSlug);
+    const cursorKey = decodeListCursor(query.cursor, customerSlug);
     const upper = query.from ? `s_${invertedTime(query.from)}_~` : 's`';
     const lower = query.to ? `s_${invertedTime(query.to)}` : 's_';
-    let filter = odata`PartitionKey eq ${customerSlug} and RowKey ge ${lower} and RowKey lt ${upper}`;
+    let filter = odata`RowKey lt ${upper}`;
+    filter += cursorKey && cursorKey >= lower ? odata` and RowKey gt ${cursorKey}` : odata` and RowKey ge ${lower}`;
     if (query.keyLabel) filter += odata` and keyLabel eq ${query.keyLabel}`;
-    return this.storage.call(async (o) => {
-      const pages = this.table
-        .listEntities<SummaryEntity>({ queryOptions: { filter }, abortSignal: o.abortSignal })
-        .byPage({ maxPageSize: query.limit, continuationToken: decodeCursor(query.cursor, customerSlug) });
-      const page = await pages.next().catch((error: unknown) => {
-        throw query.cursor && statusOf(error) === 400 ? INVALID_CURSOR() : error;
-      });
-      if (page.done) return { items: [], cursor: undefined };
-      return { items: page.value.map(toSession), cursor: encodeCursor(page.value.continuationToken, customerSlug) };
-    });
-  }
 
-  private async writeAhead(rows: TableEntity<Record<string, unknown>>[]): Promise<void> {
-    let group: TransactionAction[] = [];
-    let bytes = 0;
-    const flush = async () => {
-      if (group.length === 0) return;
-      const actions = group;
-      group = [];
-      bytes = 0;
-      await this.storage.call((o) => this.table.submitTransaction(actions, o));
+    type Head = { pk: string; rows: SummaryEntity[]; token: string | undefined; done: boolean };
+    const heads: Head[] = partitionsOf(customerSlug).map((pk) => ({ pk, rows: [], token: undefined, done: false }));
+    const fetch = async (head: Head, size: number) => {
+      const page = await storage.call((o) =>
+        storage.clients.sessions
+          .listEntities<SummaryEntity>({
+            queryOptions: { filter: odata`PartitionKey eq ${head.pk} and ` + filter },
+            abortSignal: o.abortSignal,
+          })
+          .byPage({ maxPageSize: size, ...(head.token ? { continuationToken: head.token } : {}) })
+          .next(),
+      );
+      if (page.done) {
+        head.done = true;
+        return;
+      }
+      head.rows.push(...page.value.map((row) => row as SummaryEntity));
+      head.token = page.value.continuationToken;
+      head.done = !head.token;
     };
-    for (const row of rows) {
-      const size = entityBytes(row);
-      if (group.length > 0 && (bytes + size > TRANSACTION_BYTES || group.length >= 99)) await flush();
-      group.push(['upsert', row, 'Replace']);
-      bytes += size;
+
+    let size = Math.min(1000, Math.ceil((2 * query.limit) / SESSION_PARTITIONS) + 1);
+    let wanted = heads;
+    for (;;) {
+      await eachLimited(wanted, LIST_CONCURRENCY, (head) => fetch(head, size));
+      const merged = heads.flatMap((h) => h.rows).sort((a, b) => a.rowKey.localeCompare(b.rowKey));
+      const open = heads.filter((h) => !h.done);
+      // A row is placed for sure once no open partition could still hold a row before it.
+      const boundary = open.reduce<string | undefined>((min, h) => {
+        const last = h.rows.at(-1)?.rowKey ?? '';
+        return min === undefined || last < min ? last : min;
+      }, undefined);
+      const placed = boundary === undefined ? merged : merged.filter((row) => row.rowKey <= boundary);
+      if (placed.length >= query.limit || open.length === 0) {
+        const items = placed.slice(0, query.limit);
+        const more = merged.length > items.length || open.length > 0;
+        const sessions = await this.withPending(storage, items);
+        return { items: sessions, cursor: more && items.length > 0 ? encodeListCursor(customerSlug, items.at(-1)!.rowKey) : undefined };
+      }
+      const limitKey = merged[query.limit - 1]?.rowKey;
+      wanted = open.filter((h) => limitKey === undefined || (h.rows.at(-1)?.rowKey ?? '') < limitKey);
+      size = Math.min(1000, size * 2);
     }
-    await flush();
   }
 
-  private newSummary(pk: string, rowKey: string, source: IngestSource, batch: SessionBatch, receivedAt: string): SummaryEntity {
-    const sandbox = source.environment === 'test';
-    return {
-      partitionKey: pk,
-      rowKey,
+  /** Waits for the folds under way (graceful shutdown, tests). */
+  async settle(): Promise<void> {
+    while (this.folds.size > 0) await Promise.allSettled([...this.folds]);
+  }
+
+  private opening(source: IngestSource, batch: SessionBatch): Opening {
+    return withoutUndefined({
       sessionId: batch.sessionId,
       sessionIdSource: batch.sessionIdSource,
       serviceName: batch.serviceName,
@@ -322,52 +473,156 @@ export class TableSessionRepository implements SessionRepository {
       keyLabel: source.keyLabel,
       application: source.application,
       environment: source.environment,
-      sandbox,
-      anchor: sandbox ? 'never' : 'pending',
-      spanCount: batch.spanCount,
-      batchCount: 1,
-      traceIds: JSON.stringify(batch.traceIds.slice(0, MAX_TRACE_IDS)),
-      startedAt: batch.startedAt,
-      endedAt: batch.endedAt,
-      firstReceivedAt: receivedAt,
-      lastReceivedAt: receivedAt,
-    };
+    });
   }
 
-  private mergeSummary(current: SummaryEntity, batch: SessionBatch, receivedAt: string): SummaryEntity {
-    const traceIds = [...new Set([...(JSON.parse(current.traceIds) as string[]), ...batch.traceIds])];
-    return {
-      partitionKey: current.partitionKey,
-      rowKey: current.rowKey,
-      sessionId: current.sessionId,
-      sessionIdSource: current.sessionIdSource,
-      keyId: current.keyId,
-      keyLabel: current.keyLabel,
-      application: current.application,
-      environment: current.environment,
-      sandbox: current.sandbox,
-      anchor: current.anchor,
-      firstReceivedAt: current.firstReceivedAt,
-      serviceName: current.serviceName ?? batch.serviceName,
-      spanCount: current.spanCount + batch.spanCount,
-      batchCount: current.batchCount + 1,
-      traceIds: JSON.stringify(traceIds.slice(0, MAX_TRACE_IDS)),
-      startedAt: minIso(current.startedAt, batch.startedAt),
-      endedAt: maxIso(current.endedAt, batch.endedAt),
-      lastReceivedAt: maxIso(current.lastReceivedAt, receivedAt)!,
-    };
+  /** Creates a session's index and summary together; a conflict means another batch opened it first. */
+  private async open(storage: TableStorage, pk: string, s: string, opening: Opening, receivedAt: string): Promise<void> {
+    const rowKey = `s_${invertedTime(receivedAt)}_${s}`;
+    try {
+      await storage.call((o) =>
+        storage.clients.sessions.submitTransaction(
+          [
+            ['create', { partitionKey: pk, rowKey: indexRow(s), summaryRowKey: rowKey }],
+            ['create', withoutUndefined(newSummary(pk, rowKey, opening, receivedAt))],
+          ],
+          o,
+        ),
+      );
+      this.summaryKeys.set(`${pk}/${s}`, rowKey);
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+    }
   }
 
-  private async readIndex(pk: string, s: string): Promise<string | undefined> {
+  /** Counts a stored batch and folds the session once this instance has written enough of it. */
+  private counted(storage: TableStorage, pk: string, s: string): void {
+    const key = `${pk}/${s}`;
+    const count = (this.unfolded.get(key) ?? 0) + 1;
+    if (count < this.foldAfter) {
+      this.unfolded.set(key, count);
+      return;
+    }
+    this.unfolded.delete(key);
+    const fold = this.fold(storage, pk, s)
+      .catch((error: unknown) =>
+        this.log?.warn('session summary fold failed; the pending counts stay and are read as they are', describeError(error)),
+      )
+      .finally(() => this.folds.delete(fold));
+    this.folds.add(fold);
+  }
+
+  /**
+   * Folds a session's pending counts into its summary: the summary updated under its ETag and
+   * the folded pending rows deleted in the same transaction. Losing a race (another fold, 412)
+   * changes nothing; the counts stay pending for the next fold and are read exactly meanwhile.
+   */
+  private async fold(storage: TableStorage, pk: string, s: string): Promise<void> {
+    const pending = (await this.pending(storage, pk, s, true)).slice(0, TRANSACTION_ENTITIES - 2);
+    if (pending.length === 0) return;
+    const summaryKey = await this.summaryKey(storage, pk, s, true);
+    const current = summaryKey ? await this.readSummary(storage, pk, summaryKey, true) : undefined;
+    const deletes: TransactionAction[] = pending.map((p) => ['delete', { partitionKey: pk, rowKey: p.rowKey }]);
+    let write: TransactionAction[];
+    if (current) {
+      const counts = pending.reduce(addPending, current as SessionCounts);
+      write = [['update', { partitionKey: pk, rowKey: current.rowKey, ...counts }, 'Merge', { etag: current.etag }]];
+    } else {
+      // The opening never landed: open the session now from its earliest pending batch.
+      const first = pending.reduce((a, b) => (a.receivedAt <= b.receivedAt ? a : b));
+      const rowKey = `s_${invertedTime(first.receivedAt)}_${s}`;
+      const opening = openingOf(first);
+      const opened = newSummary(pk, rowKey, opening, first.receivedAt);
+      const summary: SummaryEntity = { ...opened, ...pending.reduce(addPending, opened as SessionCounts) };
+      write = [
+        ...(summaryKey ? [] : ([['create', { partitionKey: pk, rowKey: indexRow(s), summaryRowKey: rowKey }]] as TransactionAction[])),
+        ['create', withoutUndefined(summary)],
+      ];
+    }
+    try {
+      await storage.call((o) => storage.clients.sessions.submitTransaction([...write, ...deletes], deferred(o)));
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 412 || status === 409 || status === 404) return;
+      throw error;
+    }
+  }
+
+  private async summaryKey(storage: TableStorage, pk: string, s: string, background = false): Promise<string | undefined> {
+    const cached = this.summaryKeys.get(`${pk}/${s}`);
+    if (cached) return cached;
     const row = await absentIfNotFound(
-      this.storage.call((o) =>
-        this.table.getEntity<{ summaryRowKey: string }>(pk, indexRow(s), { ...o, queryOptions: { select: ['summaryRowKey'] } }),
+      storage.call((o) =>
+        storage.clients.sessions.getEntity<{ summaryRowKey: string }>(pk, indexRow(s), {
+          ...(background ? deferred(o) : o),
+          queryOptions: { select: ['summaryRowKey'] },
+        }),
       ),
     );
+    if (row) this.summaryKeys.set(`${pk}/${s}`, row.summaryRowKey);
     return row?.summaryRowKey;
   }
 
-  private readSummary(pk: string, rowKey: string): Promise<(SummaryEntity & { etag: string }) | undefined> {
-    return absentIfNotFound(this.storage.call((o) => this.table.getEntity<SummaryEntity>(pk, rowKey, o)));
+  private readSummary(
+    storage: TableStorage,
+    pk: string,
+    rowKey: string,
+    background = false,
+  ): Promise<TableEntityResult<SummaryEntity> | undefined> {
+    return absentIfNotFound(
+      storage.call((o) => storage.clients.sessions.getEntity<SummaryEntity>(pk, rowKey, background ? deferred(o) : o)),
+    );
+  }
+
+  private async pending(storage: TableStorage, pk: string, s: string, background = false): Promise<PendingEntity[]> {
+    return (await this.rowsFrom(storage, pk, pendingPrefix(s), background)) as unknown as PendingEntity[];
+  }
+
+  /** The summaries of a page with their pending counts, one query per session, a few at a time. */
+  private async withPending(storage: TableStorage, rows: SummaryEntity[]): Promise<StoredSession[]> {
+    const out: StoredSession[] = new Array<StoredSession>(rows.length);
+    await eachLimited(
+      rows.map((row, i) => ({ row, i })),
+      LIST_CONCURRENCY,
+      async ({ row, i }) => {
+        out[i] = toSession(row, await this.pending(storage, row.partitionKey, row.rowKey.slice(-32)));
+      },
+    );
+    return out;
+  }
+
+  /** Every row of a partition whose key starts with `prefix`. */
+  private rowsFrom(
+    storage: TableStorage,
+    pk: string,
+    prefix: string,
+    background = false,
+  ): Promise<Array<Record<string, unknown> & { rowKey: string }>> {
+    return storage.call(async (o) => {
+      const out: Array<Record<string, unknown> & { rowKey: string }> = [];
+      for await (const row of storage.clients.sessions.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: odata`PartitionKey eq ${pk} and RowKey ge ${prefix} and RowKey lt ${after(prefix)}` },
+        ...(background ? deferred(o) : o),
+      })) {
+        out.push(row as Record<string, unknown> & { rowKey: string });
+      }
+      return out;
+    });
+  }
+
+  private async writeAhead(storage: TableStorage, rows: TableEntity<Record<string, unknown>>[]): Promise<void> {
+    const groups: TransactionAction[][] = [[]];
+    let bytes = 0;
+    for (const row of rows) {
+      const size = entityBytes(row);
+      const group = groups.at(-1)!;
+      if (group.length > 0 && (bytes + size > TRANSACTION_BYTES || group.length >= TRANSACTION_ENTITIES)) {
+        groups.push([]);
+        bytes = 0;
+      }
+      groups.at(-1)!.push(['upsert', row, 'Replace']);
+      bytes += size;
+    }
+    await Promise.all(groups.map((actions) => storage.call((o) => storage.clients.sessions.submitTransaction(actions, o))));
   }
 }

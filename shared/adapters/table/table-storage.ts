@@ -1,117 +1,14 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
-import type { PipelinePolicy, PipelineRequest } from '@azure/core-rest-pipeline';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { Config } from '../../config';
 import { absentIfNotFound, toDependencyError } from '../azure-errors';
+import { partitionThrottlePolicy, type PartitionThrottleOptions } from './partition-throttle';
+import { DEFERRED_WORK_HEADER, StorageOperationCounter, describeOperation, entitiesRead } from './storage-operations';
+import { TABLE_NAMES, type TableName } from './table-names';
 
-/** The tables the service owns (before the configured prefix). */
-export const TABLE_NAMES = {
-  /** Partition per customer: its profile row, its keys, label reservations, key requests, audit log. */
-  customers: 'customers',
-  /** Partitioned by the first four hex digits of a secret hash; one row per active key. */
-  keyLookup: 'keylookup',
-  /** Partition per customer: session summaries, their id index and span documents. */
-  sessions: 'sessions',
-  /** One partition: a row per revoked key, read by every instance about once a second. */
-  revocations: 'revocations',
-  /** One partition: where each key request lives and its status, for staff. */
-  keyRequestIndex: 'keyrequestindex',
-  /** One partition: rotated-out master components by the end of their grace period. */
-  tenantKeyGrace: 'tenantkeygrace',
-  /** One partition: each live instance's per-key demand, for sharing rate limits. */
-  rateLimits: 'ratelimits',
-  /** Partition per customer: requests per key per hour, one row per instance that counted them. */
-  keyUsage: 'keyusage',
-} as const;
-
-export type TableName = keyof typeof TABLE_NAMES;
-
-export type StorageOperationKind = 'read' | 'query' | 'write' | 'batch' | 'table';
-
-/**
- * Counts every HTTP request the Table clients send (retries included), and the bytes the
- * writes carry: the storage bill, and what the ingest bounds are measured against. Each is
- * counted as request-driven or time-driven ({@link causeOf}), so each can be bounded in its own
- * terms: per request, and per instance-second.
- */
-export class StorageOperationCounter {
-  private readonly counts: Record<StorageOperationKind, number> = { read: 0, query: 0, write: 0, batch: 0, table: 0 };
-  private readonly byCause = { request: 0, time: 0 };
-  private written = 0;
-  private readonly writtenByTable: Partial<Record<TableName, number>> = {};
-
-  /** `tableNames` maps a table's name in the account (prefixed) to the service's name for it. */
-  constructor(private readonly tableNames: ReadonlyMap<string, TableName> = new Map()) {}
-
-  record(request: PipelineRequest): void {
-    const kind = classify(request);
-    this.counts[kind] += 1;
-    this.byCause[causeOf(kind, this.tableNames.get(tableOf(request) ?? ''), request.url)] += 1;
-    if ((kind === 'write' || kind === 'batch') && typeof request.body === 'string') {
-      const bytes = Buffer.byteLength(request.body, 'utf8');
-      this.written += bytes;
-      const table = this.tableNames.get(tableOf(request) ?? '');
-      if (table) this.writtenByTable[table] = (this.writtenByTable[table] ?? 0) + bytes;
-    }
-  }
-
-  snapshot(): Readonly<Record<StorageOperationKind, number>> & {
-    total: number;
-    /** Operations requests caused (handlers, doors, and the usage flushes of their counts). */
-    requestDriven: number;
-    /** Operations the clock caused: revocation-feed reads, rate-limit syncs, health probes. */
-    timeDriven: number;
-    bytesWritten: number;
-    bytesWrittenByTable: Partial<Record<TableName, number>>;
-  } {
-    const total = Object.values(this.counts).reduce((a, b) => a + b, 0);
-    return {
-      ...this.counts,
-      total,
-      requestDriven: this.byCause.request,
-      timeDriven: this.byCause.time,
-      bytesWritten: this.written,
-      bytesWrittenByTable: { ...this.writtenByTable },
-    };
-  }
-}
-
-/**
- * Whether the clock or a request caused an operation, told by what it touches: the clock's work
- * has tables and reads of its own. Only the rate limiter's sync uses `ratelimits`; only the
- * instance's feed poll (and the revocation-completion timer) read `revocations`, which requests
- * write to; the health probe reads the one row `~probe`. Everything else is requests' work, the
- * usage flush of their counts included, and so are the rare writes of the other timers.
- * Classifying by target costs nothing per request; tracking async context would (an
- * AsyncLocalStorage makes every await two to three times dearer on Node 22).
- */
-function causeOf(kind: StorageOperationKind, table: TableName | undefined, url: string): 'request' | 'time' {
-  if (table === 'rateLimits') return 'time';
-  if (table === 'revocations' && kind === 'query') return 'time';
-  if (kind === 'read' && decodeURIComponent(new URL(url).pathname).includes("RowKey='~probe'")) return 'time';
-  return 'request';
-}
-
-/** The table a request addresses: from its path, or for a batch from its first inner request. */
-function tableOf(request: PipelineRequest): string | undefined {
-  const path = new URL(request.url).pathname;
-  if (path.endsWith('/$batch')) {
-    const inner =
-      typeof request.body === 'string'
-        ? /\n(?:POST|PUT|PATCH|MERGE|DELETE) \S*?\/([A-Za-z][A-Za-z0-9]*)(?:\(|\?| )/.exec(request.body)
-        : null;
-    return inner?.[1];
-  }
-  return /\/([A-Za-z][A-Za-z0-9]*)(?:\(|$)/.exec(path)?.[1];
-}
-
-function classify(request: PipelineRequest): StorageOperationKind {
-  const path = new URL(request.url).pathname;
-  if (path.endsWith('/$batch')) return 'batch';
-  if (/\/Tables(\(|$)/.test(path)) return 'table';
-  if (request.method === 'GET') return /\(PartitionKey=.+,RowKey=.+\)$/.test(decodeURIComponent(path)) ? 'read' : 'query';
-  return 'write';
-}
+export { TABLE_NAMES, type TableName } from './table-names';
+export { StorageOperationCounter, type StorageOperationKind, type StorageOperationRecord } from './storage-operations';
 
 /**
  * A hook the resilience tests use to stop the process at a given storage step. Production
@@ -122,16 +19,39 @@ export type StorageFaultHook = (step: string) => void | Promise<void>;
 export interface TableStorageOptions {
   credential?: TokenCredential;
   faultHook?: StorageFaultHook;
+  /** The tables this account holds for the service (all of them by default; a sessions account holds `sessions`). */
+  tables?: readonly TableName[];
+  /** How operations are labelled by account in the counter's records. */
+  account?: string;
+  /** A counter shared with the service's other accounts (a new one otherwise). */
+  operations?: StorageOperationCounter;
+  /** How many operations the counter keeps one by one (the benchmark's partition-load model); 0 by default. */
+  operationLog?: number;
+  /** Tests and the benchmark only: answer like a partition over its scalability target. */
+  throttle?: PartitionThrottleOptions;
 }
 
 /**
- * The Table clients of the service, built once per process. Adapters get their clients
+ * Retries of one call happen inside its time bound (`STORAGE_TIMEOUT_MS`): jittered
+ * exponential backoff from 50 ms up to 1 s (or what the service asks in `Retry-After`) for
+ * throttling (503 Server Busy, 500 Operation Timed Out), other 5xx and network failures, until
+ * the bound aborts the call, which then surfaces as 503 `dependency_unavailable`. Writes are
+ * safe to repeat: every write is an idempotent upsert, or a create whose conflict on a retry
+ * the adapter reads as "already done".
+ */
+const RETRY_OPTIONS = { maxRetries: 20, retryDelayInMs: 50, maxRetryDelayInMs: 1000 };
+
+/**
+ * The Table clients of one storage account, built once per process. Adapters get their clients
  * from here and run every call through {@link TableStorage.call}, which bounds its time and
  * turns an unreachable or failing service into {@link DependencyUnavailableError}.
  */
 export class TableStorage {
   readonly clients: Record<TableName, TableClient>;
   readonly operations: StorageOperationCounter;
+  /** The address of the account (without a table), which identifies it in placement decisions. */
+  readonly accountUrl: string;
+  private readonly tables: readonly TableName[];
   private readonly timeoutMs: number;
   private readonly faultHook: StorageFaultHook | undefined;
   private ready: Promise<void> | undefined;
@@ -139,19 +59,49 @@ export class TableStorage {
   constructor(config: Config['tables'], options: TableStorageOptions = {}) {
     this.timeoutMs = config.timeoutMs;
     this.faultHook = options.faultHook;
-    this.operations = new StorageOperationCounter(
-      new Map((Object.keys(TABLE_NAMES) as TableName[]).map((name) => [`${config.prefix}${TABLE_NAMES[name]}`, name])),
-    );
+    this.tables = options.tables ?? (Object.keys(TABLE_NAMES) as TableName[]);
+    this.operations = options.operations ?? new StorageOperationCounter(config.prefix, options.operationLog ?? 0);
+    const account = options.account ?? 'main';
+    const operations = this.operations;
     const counter: PipelinePolicy = {
       name: 'storageOperationCounter',
-      sendRequest: (request, next) => {
-        this.operations.record(request);
-        return next(request);
+      async sendRequest(request, next) {
+        const deferred = request.headers.has(DEFERRED_WORK_HEADER);
+        if (deferred) request.headers.delete(DEFERRED_WORK_HEADER);
+        const target = describeOperation(request);
+        const cause = operations.record(request, target);
+        if (operations.logCapacity === 0) return next(request);
+        const startedAt = performance.timeOrigin + performance.now();
+        let status = 0;
+        let entities = target.entitiesWritten;
+        try {
+          const response = await next(request);
+          status = response.status;
+          entities += entitiesRead(target, response);
+          if (status >= 300 && target.kind !== 'query') entities = 0;
+          return response;
+        } finally {
+          operations.keep({
+            account,
+            table: operations.tableOf(target),
+            partition: target.partition,
+            kind: target.kind,
+            entities,
+            status,
+            startedAt,
+            endedAt: performance.timeOrigin + performance.now(),
+            cause,
+            deferred,
+          });
+        }
       },
     };
     const clientOptions: TableServiceClientOptions = {
-      retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1000 },
-      additionalPolicies: [{ policy: counter, position: 'perRetry' }],
+      retryOptions: RETRY_OPTIONS,
+      additionalPolicies: [
+        { policy: counter, position: 'perRetry' },
+        ...(options.throttle ? [{ policy: partitionThrottlePolicy(options.throttle), position: 'perRetry' as const }] : []),
+      ],
     };
     const build = (table: string): TableClient => {
       const name = `${config.prefix}${table}`;
@@ -171,6 +121,7 @@ export class TableStorage {
       TableName,
       TableClient
     >;
+    this.accountUrl = this.clients.sessions.url.replace(/\/+$/, '');
   }
 
   /**
@@ -180,7 +131,9 @@ export class TableStorage {
   ensureTables(): Promise<void> {
     if (!this.ready) {
       this.ready = Promise.all(
-        Object.values(this.clients).map((client) => client.createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) })),
+        this.tables
+          .map((name) => this.clients[name])
+          .map((client) => client.createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) })),
       ).then(
         () => undefined,
         (error: unknown) => {

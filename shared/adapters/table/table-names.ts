@@ -1,0 +1,24 @@
+/** The tables the service owns (before the configured prefix). */
+export const TABLE_NAMES = {
+  /** Partition per customer: its profile row, its keys, label reservations, key requests, audit log. */
+  customers: 'customers',
+  /** Partitioned by the first four hex digits of a secret hash; one row per active key. */
+  keyLookup: 'keylookup',
+  /**
+   * Partitions per customer (64, by a hash of the session id): session summaries, their id
+   * index, span documents and pending per-batch counts. May live in accounts of its own.
+   */
+  sessions: 'sessions',
+  /** One partition: a row per revoked key, read by every instance about once a second. */
+  revocations: 'revocations',
+  /** One partition: where each key request lives and its status, for staff. */
+  keyRequestIndex: 'keyrequestindex',
+  /** One partition: rotated-out master components by the end of their grace period. */
+  tenantKeyGrace: 'tenantkeygrace',
+  /** Partition per instance: its per-key demand, for sharing rate limits. */
+  rateLimits: 'ratelimits',
+  /** Partition per customer: requests per key per hour, one row per instance that counted them. */
+  keyUsage: 'keyusage',
+} as const;
+
+export type TableName = keyof typeof TABLE_NAMES;
