@@ -11,6 +11,8 @@ import { decodeTraceRequest } from '../shared/otlp/trace-request';
  *
  * - `GET /_local/diagnostics`: storage operations and bytes written so far, auth-cache entries,
  *   memory, CPU time, and the peak heap since the last `?resetPeak=1` (sampled every 2 ms).
+ * - `GET /_local/operations?since=<epoch ms>`: the storage operations kept one by one since then
+ *   (table, partition, entities, timing, cause): the benchmark's partition-load model.
  * - `POST /_local/parse-only/traces`: what `POST /v1/traces` does before storage (content
  *   decoding, OTLP decoding, grouping into sessions), and nothing else: the baseline the
  *   ingest figures are compared with.
@@ -53,6 +55,12 @@ export async function serveDiagnostics(
       uptimeSeconds: Math.round(process.uptime()),
     });
     if (req.url?.includes('resetPeak=1')) heapPeak = sampleHeap();
+    return true;
+  }
+  if (path === '/_local/operations' && method === 'GET') {
+    const services = await getServices();
+    const since = Number(new URL(req.url ?? '', 'http://local').searchParams.get('since') ?? 0);
+    send(res, 200, { instanceId: services.rateLimiter.instanceId, operations: services.storage.operations.recent(since) });
     return true;
   }
   if (path === '/_local/parse-only/traces' && method === 'POST') {

@@ -5,6 +5,7 @@ import { functionDefinitions } from '../functions/registry';
 import { ConfigError, loadConfig } from '../shared/config';
 import { describeError, processLogger } from '../shared/logging';
 import { createServices } from '../app/compose';
+import type { PartitionThrottleOptions } from '../shared/adapters/table/partition-throttle';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { DEMO_SLUG, seedDemo } from './demo';
 import { startLocalHost } from './host';
@@ -20,6 +21,9 @@ import { loadLocalSettings } from './settings';
  *   --diagnostics   serve the local-only /_local/ routes of the benchmark and resilience suite
  *   --fault-kill-at <step>   (resilience suite) kill this process with SIGKILL when the storage
  *                   adapter reaches <step>, e.g. keys.insertLookup
+ *   --fault-throttle <json>  (throttling tests, benchmark) answer like Table Storage does for a
+ *                   partition over its target: {"partition":"^slug~","entitiesPerSecond":50}
+ *                   (shared/adapters/table/partition-throttle.ts)
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
       'no-timers': { type: 'boolean', default: false },
       diagnostics: { type: 'boolean', default: false },
       'fault-kill-at': { type: 'string' },
+      'fault-throttle': { type: 'string' },
     },
   });
   // npm start is a developer machine: local rules (portal tokens from the local secret, the local
@@ -82,7 +87,11 @@ async function main(): Promise<void> {
 
   const config = loadConfig();
   const killAt = args['fault-kill-at'];
+  const throttle = args['fault-throttle'];
   const services = createServices(config, {
+    ...(throttle ? { throttle: JSON.parse(throttle) as PartitionThrottleOptions } : {}),
+    // The benchmark's partition-load model reads the operations one by one.
+    ...(args.diagnostics ? { operationLog: 200_000 } : {}),
     ...(killAt
       ? {
           faultHook: (step: string) => {

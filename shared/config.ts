@@ -67,8 +67,18 @@ export const configSchema = z
     SESSIONS_TABLES_ENDPOINTS: z
       .string()
       .trim()
-      .transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean))
-      .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1).max(64))
+      .transform((text) =>
+        text
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z
+          .array(z.url({ protocol: /^https?$/ }))
+          .min(1)
+          .max(64),
+      )
       .optional(),
     /** The same as connection strings, as a JSON array (local: several Azurite instances). */
     SESSIONS_TABLES_CONNECTION_STRINGS: z

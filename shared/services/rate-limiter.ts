@@ -4,6 +4,7 @@ import type { PlanLimits } from '../config';
 import type { KeyIdentity, Plan } from '../domain';
 import { describeError, type Logger } from '../logging';
 import type { RateLimitStore } from '../ports/rate-limit-store';
+import { failureBackoffMs } from '../backoff';
 import { SharedTokenBuckets, allocateShares, type Decision, type KeyLimits } from '../rate-limit/shared-token-bucket';
 
 export interface RateLimiterOptions {
@@ -17,6 +18,8 @@ export interface RateLimiterOptions {
 const LIVENESS_INTERVALS = 3;
 const FORGET_KEY_AFTER_MS = 60_000;
 const PRUNE_EVERY_SYNCS = 200;
+/** Longest wait between failed exchanges: short of the liveness bound, so a brief throttle does not make others think this instance gone. */
+const MAX_BACKOFF_MS = 5000;
 
 /** What a RateLimiter is built from. */
 export interface RateLimiterDeps {
@@ -50,7 +53,8 @@ export class RateLimiter {
   private lastSyncAt: number;
   private syncs = 0;
   private stopped = true;
-  private failing = false;
+  /** Consecutive failed exchanges (0: sharing works). */
+  private failures = 0;
   private readonly store: RateLimitStore;
   private readonly plans: Record<Plan, PlanLimits>;
   private readonly clock: Clock;
@@ -91,7 +95,9 @@ export class RateLimiter {
       if (this.stopped) return;
       const pressure = await this.sync();
       if (this.stopped) return;
-      this.timer = setTimeout(() => void loop(), pressure ? this.options.syncIntervalMs : this.options.idleSyncIntervalMs);
+      const interval = pressure ? this.options.syncIntervalMs : this.options.idleSyncIntervalMs;
+      // While storage refuses (throttled, down), back off; the last shares keep applying meanwhile.
+      this.timer = setTimeout(() => void loop(), this.failures > 0 ? failureBackoffMs(this.failures, interval, MAX_BACKOFF_MS) : interval);
       this.timer.unref();
     };
     void loop();
@@ -130,11 +136,11 @@ export class RateLimiter {
       }
       this.buckets.applyShares(shares, live.length);
       if (++this.syncs % PRUNE_EVERY_SYNCS === 0) await this.store.prune(now - 10 * 60_000);
-      if (this.failing) this.log.info('rate-limit sharing restored');
-      this.failing = false;
+      if (this.failures > 0) this.log.info('rate-limit sharing restored');
+      this.failures = 0;
     } catch (error) {
-      if (!this.failing) this.log.warn('rate-limit sharing unavailable; keeping the last shares', describeError(error));
-      this.failing = true;
+      if (this.failures === 0) this.log.warn('rate-limit sharing unavailable; keeping the last shares', describeError(error));
+      this.failures += 1;
     }
   }
 }

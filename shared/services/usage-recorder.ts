@@ -3,10 +3,13 @@ import type { KeyIdentity } from '../domain';
 import { describeError, type Logger } from '../logging';
 import type { KeyRepository } from '../ports/key-repository';
 import type { UsageRow, UsageStore } from '../ports/usage-store';
+import { failureBackoffMs } from '../backoff';
 
 export const hourOf = (date: Date): string => `${date.toISOString().slice(0, 13)}:00:00.000Z`;
 
 const HOUR_MS = 3_600_000;
+/** Longest wait between failed flushes (the counts wait in memory meanwhile). */
+const MAX_BACKOFF_MS = 5 * 60_000;
 
 interface Counter extends UsageRow {
   dirty: boolean;
@@ -33,7 +36,9 @@ export class UsageRecorder {
   private readonly lastUsed = new Map<string, { customerSlug: string; keyId: string; hour: string; written: boolean }>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
-  private failing = false;
+  /** Consecutive failed flushes, and when the timer may try again after them. */
+  private failures = 0;
+  private retryAt = 0;
   /** The current hour's string, computed once per hour rather than per request. */
   private hourCache = { start: -1, text: '' };
   private readonly store: UsageStore;
@@ -83,7 +88,10 @@ export class UsageRecorder {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
+    this.timer = setInterval(() => {
+      // After failures, skip ticks until the backoff has passed; the counts wait in memory.
+      if (this.clock.millis() >= this.retryAt) void this.flush();
+    }, this.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -118,12 +126,14 @@ export class UsageRecorder {
         await this.keys.touchLastUsed(touches.map(({ customerSlug, keyId, hour }) => ({ customerSlug, keyId, hour })));
         for (const t of touches) t.written = true;
       }
-      if (this.failing) this.log.info('usage flush succeeded again');
-      this.failing = false;
+      if (this.failures > 0) this.log.info('usage flush succeeded again');
+      this.failures = 0;
+      this.retryAt = 0;
     } catch (error) {
       for (const c of dirty) c.dirty = true; // written next time (rows are cumulative: nothing double counts)
-      if (!this.failing) this.log.warn('usage flush failed; counts are kept for the next flush', describeError(error));
-      this.failing = true;
+      if (this.failures === 0) this.log.warn('usage flush failed; counts are kept for the next flush', describeError(error));
+      this.failures += 1;
+      this.retryAt = this.clock.millis() + failureBackoffMs(this.failures, this.flushIntervalMs, MAX_BACKOFF_MS);
     }
     // Hours that are over and written need not be kept.
     const current = hourOf(this.clock.now());

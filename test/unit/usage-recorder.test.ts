@@ -72,4 +72,36 @@ describe('UsageRecorder', () => {
     await recorder.stop();
     expect([...store.rows.values()]).toEqual([expect.objectContaining({ keyId: 'k2', accepted: 1 })]);
   });
+
+  it('backs off while storage refuses, keeping every count, and writes them once it answers', async () => {
+    jest.useFakeTimers({ now: new Date('2026-03-01T10:15:00.000Z') });
+    try {
+      const store = new MemoryUsageStore();
+      const recorder = new UsageRecorder({
+        store,
+        keys: { touchLastUsed: async () => undefined },
+        clock: { now: () => new Date(), millis: () => Date.now() },
+        instanceId: 'inst_a',
+        flushIntervalMs: 30_000,
+        log: silentLogger,
+      });
+      let attempts = 0;
+      const write = store.write.bind(store);
+      store.write = (rows) => (attempts++, write(rows));
+      store.failWith = new Error('ServerBusy');
+      recorder.start();
+      for (let i = 0; i < 40; i++) {
+        recorder.record(key('k1'), 'accepted');
+        await jest.advanceTimersByTimeAsync(30_000); // 20 minutes of ticks
+      }
+      expect(attempts).toBeGreaterThanOrEqual(3);
+      expect(attempts).toBeLessThan(15); // every tick would be 40
+      store.failWith = undefined;
+      await jest.advanceTimersByTimeAsync(6 * 60_000); // past the longest backoff
+      expect([...store.rows.values()].reduce((sum, row) => sum + row.accepted, 0)).toBe(40);
+      await recorder.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

@@ -10,6 +10,12 @@ export type StorageOperationKind = 'read' | 'query' | 'write' | 'batch' | 'table
  */
 export const DEFERRED_WORK_HEADER = 'x-veriproof-deferred';
 
+/** Operation options for deferred work: the call's own options, marked with {@link DEFERRED_WORK_HEADER}. */
+export const deferredWork = <T extends object>(options: T): T & { requestOptions: { customHeaders: Record<string, string> } } => ({
+  ...options,
+  requestOptions: { customHeaders: { [DEFERRED_WORK_HEADER]: '1' } },
+});
+
 /** What one HTTP request to the Table service addresses, read from the request alone. */
 export interface OperationTarget {
   kind: StorageOperationKind;

@@ -16,6 +16,7 @@ import type { InsertOutcome, KeyLookupEntry, KeyRepository, ReplaceOutcome, Revo
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { CorruptRowError, actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
+import { deferredWork } from './storage-operations';
 import type { TableStorage } from './table-storage';
 
 const KEY_ROW_PREFIX = 'key_';
@@ -423,8 +424,8 @@ export class TableKeyRepository implements KeyRepository {
         const actions: TransactionAction[] = keys
           .slice(i, i + 100)
           .map((k) => ['update', { partitionKey: customerSlug, rowKey: keyRowKey(k.keyId), lastUsedAt: k.hour }, 'Merge', { etag: '*' }]);
-        // Absent when a key row is gone (never, but harmless).
-        await absentIfNotFound(this.storage.call((o) => this.customers.submitTransaction(actions, o)));
+        // Absent when a key row is gone (never, but harmless). Deferred: the usage flush writes it.
+        await absentIfNotFound(this.storage.call((o) => this.customers.submitTransaction(actions, deferredWork(o))));
       }
     }
   }

@@ -3,16 +3,18 @@ import type { InstanceDemand, RateLimitStore } from '../../ports/rate-limit-stor
 import { absentIfNotFound } from '../azure-errors';
 import type { TableStorage } from './table-storage';
 
-const PARTITION = 'instances';
+/** Every instance's one row has this key, in a partition of its own (the instance id). */
+const ROW = 'demand';
 const CHUNK = 30_000;
 const MAX_CHUNKS = 14;
 
 type Row = { partitionKey: string; rowKey: string; at: number; chunks: number } & Record<string, unknown>;
 
 /**
- * Rate-limit sharing in the `ratelimits` table: one partition, one row per live instance with
- * its per-key demand as JSON (split over properties to fit Table Storage's limits). A sync is
- * one write and one query, whatever the number of keys.
+ * Rate-limit sharing in the `ratelimits` table: one row per live instance, in a partition of its
+ * own, with its per-key demand as JSON (split over properties to fit Table Storage's limits). A
+ * sync is one write (to the instance's own partition, so instances never share a partition's
+ * write budget) and one query over the small table, whatever the number of keys.
  */
 export class TableRateLimitStore implements RateLimitStore {
   constructor(private readonly storage: TableStorage) {}
@@ -30,7 +32,7 @@ export class TableRateLimitStore implements RateLimitStore {
         .slice(0, 5000);
       json = JSON.stringify(Object.fromEntries(top));
     }
-    const row: Row = { partitionKey: PARTITION, rowKey: state.instanceId, at: state.at, chunks: 0 };
+    const row: Row = { partitionKey: state.instanceId, rowKey: ROW, at: state.at, chunks: 0 };
     for (let i = 0; i * CHUNK < json.length; i++) {
       row[`d${i}`] = json.slice(i * CHUNK, (i + 1) * CHUNK);
       row.chunks = i + 1;
@@ -42,7 +44,7 @@ export class TableRateLimitStore implements RateLimitStore {
     return this.storage.call(async (o) => {
       const out: InstanceDemand[] = [];
       for await (const row of this.table.listEntities<Row>({
-        queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` },
+        queryOptions: { filter: odata`RowKey eq ${ROW}` },
         abortSignal: o.abortSignal,
       })) {
         let json = '';
@@ -51,10 +53,10 @@ export class TableRateLimitStore implements RateLimitStore {
           json += typeof chunk === 'string' ? chunk : '';
         }
         try {
-          out.push({ instanceId: row.rowKey, at: Number(row.at), demand: json ? (JSON.parse(json) as Record<string, number>) : {} });
+          out.push({ instanceId: row.partitionKey, at: Number(row.at), demand: json ? (JSON.parse(json) as Record<string, number>) : {} });
         } catch {
           // A row cut short by a crash mid-write: treat its instance as having no demand.
-          out.push({ instanceId: row.rowKey, at: Number(row.at), demand: {} });
+          out.push({ instanceId: row.partitionKey, at: Number(row.at), demand: {} });
         }
       }
       return out;
@@ -64,7 +66,7 @@ export class TableRateLimitStore implements RateLimitStore {
   async prune(before: number): Promise<void> {
     const stale = (await this.readAll()).filter((s) => s.at < before);
     for (const state of stale) {
-      await absentIfNotFound(this.storage.call((o) => this.table.deleteEntity(PARTITION, state.instanceId, o)));
+      await absentIfNotFound(this.storage.call((o) => this.table.deleteEntity(state.instanceId, ROW, o)));
     }
   }
 }

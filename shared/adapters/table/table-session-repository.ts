@@ -16,7 +16,7 @@ import type {
 import { BoundedCache } from '../../cache/bounded-cache';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { INVALID_CURSOR, invertedTime, withoutUndefined } from './rows';
-import { DEFERRED_WORK_HEADER } from './storage-operations';
+import { deferredWork } from './storage-operations';
 import type { TableStorage } from './table-storage';
 
 /**
@@ -233,8 +233,8 @@ function decodeListCursor(cursor: string | undefined, customerSlug: string): str
   return k;
 }
 
-/** Marks calls made for deferred work (folding), which no request waits for. */
-const deferred = (o: { abortSignal: AbortSignal }) => ({ ...o, requestOptions: { customHeaders: { [DEFERRED_WORK_HEADER]: '1' } } });
+/** Folding is deferred work: no request waits for it. */
+const deferred = deferredWork;
 
 export interface TableSessionRepositoryOptions {
   log?: Logger;

@@ -1,5 +1,6 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import type { UsageRow, UsageStore } from '../../ports/usage-store';
+import { deferredWork } from './storage-operations';
 import type { TableStorage } from './table-storage';
 
 /** `2026-03-01T13:00:00.000Z` -> `2026030113`: hours sort as text. */
@@ -48,7 +49,8 @@ export class TableUsageStore implements UsageStore {
           },
           'Replace',
         ]);
-        await this.storage.call((o) => this.table.submitTransaction(actions, o));
+        // Deferred: requests counted these in memory and were answered long ago.
+        await this.storage.call((o) => this.table.submitTransaction(actions, deferredWork(o)));
       }
     }
   }
