@@ -49,7 +49,7 @@ export function errorResponse(error: unknown, requestId: string, log: Logger): H
 /** Our error for anything the boundary knows how to answer (tiers 1 and 2), else `undefined`. */
 export function asApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
-  if (error instanceof DependencyUnavailableError) return dependencyUnavailable(error.dependency, error);
+  if (error instanceof DependencyUnavailableError) return dependencyUnavailable(error.dependency, error, error.throttled);
   if (error instanceof OtlpDecodeError) return new ApiError('invalid_body', error.message);
   return undefined;
 }

@@ -81,6 +81,8 @@ export class ApiError extends Error {
 
 /** Seconds a client should wait before retrying after a dependency outage. */
 export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
+/** Seconds after the dependency throttled us (busy, not down): load passes in about that time. */
+export const THROTTLED_RETRY_AFTER_SECONDS = 2;
 
 /**
  * A dependency (Table Storage, Key Vault) could not be reached or answered with a server
@@ -88,16 +90,22 @@ export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
  */
 export class DependencyUnavailableError extends Error {
   readonly dependency: string;
-  constructor(dependency: string, cause?: unknown) {
-    super(`${dependency} is unavailable`, { cause });
+  /** The dependency answered "too busy" (throttling) until our time bound ran out, rather than failing. */
+  readonly throttled: boolean;
+  constructor(dependency: string, cause?: unknown, options: { throttled?: boolean } = {}) {
+    super(`${dependency} is ${options.throttled ? 'throttling our requests' : 'unavailable'}`, { cause });
     this.name = 'DependencyUnavailableError';
     this.dependency = dependency;
+    this.throttled = options.throttled ?? false;
   }
 }
 
-export function dependencyUnavailable(dependency: string, cause?: unknown): ApiError {
-  return new ApiError('dependency_unavailable', `A service this request depends on (${dependency}) is unavailable. Retry later.`, {
-    headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) },
-    cause,
-  });
+export function dependencyUnavailable(dependency: string, cause?: unknown, throttled = false): ApiError {
+  return new ApiError(
+    'dependency_unavailable',
+    throttled
+      ? `A service this request depends on (${dependency}) is busy. Retry after the time in Retry-After.`
+      : `A service this request depends on (${dependency}) is unavailable. Retry later.`,
+    { headers: { 'Retry-After': String(throttled ? THROTTLED_RETRY_AFTER_SECONDS : DEPENDENCY_RETRY_AFTER_SECONDS) }, cause },
+  );
 }

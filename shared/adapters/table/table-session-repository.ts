@@ -30,7 +30,9 @@ import type { TableStorage } from './table-storage';
  * - `p_{sid}_{content hash}`        the batch's counts (spans, trace ids, times), pending until
  *                                   folded into the summary
  * - `r_{shared hash}_{part}`        what the batches of one request share (resources, scopes),
- *                                   referred to by hash; written once per partition per instance
+ *                                   referred to by hash; written with the batch, once per
+ *                                   partition per instance (larger than 16 KiB: once, ahead, in
+ *                                   the customer's `{slug}~shared` partition)
  * - `i_{sid}`                       index: the session's summary row key (written once)
  * - `s_{inverted time}_{sid}`       summary: who opened the session, when, and the counts folded
  *                                   so far; the inverted first-seen time sorts a partition newest
@@ -57,6 +59,10 @@ export const SESSION_PARTITIONS = 64;
 /** Batches of one session written on this instance before it folds their counts. */
 export const FOLD_AFTER_BATCHES = 32;
 
+/** Shared parts (resources, scopes) up to this size travel with each batch; larger ones are stored apart, once. */
+const SHARED_INLINE_CHARS = 16 * 1024;
+/** The suffix of a customer's partition for large shared parts (`{slug}~shared`; buckets are two hex digits). */
+const SHARED_APART = '~shared';
 /** Characters per string property (Table Storage allows 64 KiB of UTF-16 per property). */
 const CHUNK_CHARS = 30_000;
 /** Data properties per row (an entity may hold 1 MiB). */
@@ -288,6 +294,10 @@ export class TableSessionRepository implements SessionRepository {
     const storage = this.accountFor(source.customerSlug);
     const s = sid(batch.sessionId);
     const pk = partitionOf(source.customerSlug, s);
+    // Small shared parts (the usual resource and scopes) travel with each batch, once per
+    // partition; a large one is written once, ahead, to the customer's partition for them, so a
+    // request of many sessions sharing a big resource does not copy it into every partition.
+    const sharedPk = shared.document.length > SHARED_INLINE_CHARS ? `${source.customerSlug}${SHARED_APART}` : pk;
     const parts = splitDocument(batch.document).map((data, part) => ({
       ...data,
       partitionKey: pk,
@@ -295,6 +305,7 @@ export class TableSessionRepository implements SessionRepository {
       receivedAt,
       parts: 0,
       shared: shared.hash,
+      sharedPartition: sharedPk,
     }));
     parts[0]!.parts = parts.length;
     const pending: PendingEntity = withoutUndefined({
@@ -307,14 +318,18 @@ export class TableSessionRepository implements SessionRepository {
       endedAt: batch.endedAt,
       receivedAt,
     });
-    const sharedKey = `${pk}/${shared.hash}`;
+    const sharedKey = `${sharedPk}/${shared.hash}`;
     const sharedRows = this.sharedWritten.get(sharedKey)
       ? []
       : splitDocument(shared.document).map((data, part) => ({
           ...data,
-          partitionKey: pk,
+          partitionKey: sharedPk,
           rowKey: `${sharedPrefix(shared.hash)}${String(part).padStart(3, '0')}`,
         }));
+    if (sharedPk !== pk && sharedRows.length > 0) {
+      await this.writeAhead(storage, sharedRows);
+      this.sharedWritten.set(sharedKey, true);
+    }
 
     // One transaction when it fits (every batch up to about 3 MiB with its shared rows); the rows
     // of a larger one that do not fit are written ahead, idempotently, and count only once part
@@ -325,7 +340,7 @@ export class TableSessionRepository implements SessionRepository {
     ];
     const ahead: TableEntity<Record<string, unknown>>[] = [];
     let bytes = entityBytes(parts[0]!) + entityBytes(pending);
-    for (const row of [...parts.slice(1), ...sharedRows]) {
+    for (const row of [...parts.slice(1), ...(sharedPk === pk ? sharedRows : [])]) {
       const size = entityBytes(row);
       if (ahead.length === 0 && commit.length < TRANSACTION_ENTITIES && bytes + size <= TRANSACTION_BYTES) {
         commit.push(['upsert', row, 'Replace']);
@@ -366,16 +381,18 @@ export class TableSessionRepository implements SessionRepository {
     const s = sid(sessionId);
     const pk = partitionOf(customerSlug, s);
     const rows = await this.rowsFrom(storage, pk, batchPrefix(s));
-    const batches = new Map<string, { receivedAt: string; parts: number; shared: string | undefined; rows: Map<number, string> }>();
+    type Stored = { receivedAt: string; parts: number; shared: string | undefined; sharedAt: string; rows: Map<number, string> };
+    const batches = new Map<string, Stored>();
     for (const row of rows) {
       const [, , hash, partText] = row.rowKey.split('_');
       const part = Number(partText);
-      const entry = batches.get(hash!) ?? { receivedAt: '', parts: 0, shared: undefined, rows: new Map<number, string>() };
+      const entry = batches.get(hash!) ?? { receivedAt: '', parts: 0, shared: undefined, sharedAt: pk, rows: new Map<number, string>() };
       entry.rows.set(part, chunksOf(row));
       if (part === 0) {
         entry.receivedAt = row.receivedAt as string;
         entry.parts = row.parts as number;
         entry.shared = typeof row.shared === 'string' ? row.shared : undefined;
+        entry.sharedAt = typeof row.sharedPartition === 'string' ? row.sharedPartition : pk;
       }
       batches.set(hash!, entry);
     }
@@ -383,10 +400,11 @@ export class TableSessionRepository implements SessionRepository {
       .filter((b) => b.parts > 0 && b.rows.size >= b.parts) // a batch without its part 000 was never committed
       .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
     const sharedDocuments = new Map<string, string>();
-    for (const hash of new Set(committed.flatMap((b) => (b.shared ? [b.shared] : [])))) {
-      const sharedParts = await this.rowsFrom(storage, pk, sharedPrefix(hash));
+    for (const where of new Set(committed.flatMap((b) => (b.shared ? [`${b.sharedAt}/${b.shared}`] : [])))) {
+      const [sharedPk, hash] = where.split('/') as [string, string];
+      const sharedParts = await this.rowsFrom(storage, sharedPk, sharedPrefix(hash));
       sharedDocuments.set(
-        hash,
+        where,
         sharedParts
           .sort((a, b) => a.rowKey.localeCompare(b.rowKey))
           .map(chunksOf)
@@ -395,7 +413,7 @@ export class TableSessionRepository implements SessionRepository {
     }
     return committed.map((b) => {
       const stored = Array.from({ length: b.parts }, (_, i) => b.rows.get(i) ?? '').join('');
-      return assembleDocument(stored, b.shared ? sharedDocuments.get(b.shared) : undefined);
+      return assembleDocument(stored, b.shared ? sharedDocuments.get(`${b.sharedAt}/${b.shared}`) : undefined);
     });
   }
 

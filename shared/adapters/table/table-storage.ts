@@ -2,6 +2,7 @@ import { TableClient, type TableServiceClientOptions } from '@azure/data-tables'
 import type { TokenCredential } from '@azure/identity';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { Config } from '../../config';
+import { DependencyUnavailableError } from '../../errors';
 import { absentIfNotFound, toDependencyError } from '../azure-errors';
 import { partitionThrottlePolicy, type PartitionThrottleOptions } from './partition-throttle';
 import { DEFERRED_WORK_HEADER, StorageOperationCounter, describeOperation, entitiesRead } from './storage-operations';
@@ -55,6 +56,8 @@ export class TableStorage {
   private readonly timeoutMs: number;
   private readonly faultHook: StorageFaultHook | undefined;
   private ready: Promise<void> | undefined;
+  /** The last answer the service gave within each call (by its abort signal): tells throttling from an outage. */
+  private readonly lastAnswers = new WeakMap<object, number>();
 
   constructor(config: Config['tables'], options: TableStorageOptions = {}) {
     this.timeoutMs = config.timeoutMs;
@@ -63,6 +66,7 @@ export class TableStorage {
     this.operations = options.operations ?? new StorageOperationCounter(config.prefix, options.operationLog ?? 0);
     const account = options.account ?? 'main';
     const operations = this.operations;
+    const lastAnswers = this.lastAnswers;
     const counter: PipelinePolicy = {
       name: 'storageOperationCounter',
       async sendRequest(request, next) {
@@ -70,13 +74,18 @@ export class TableStorage {
         if (deferred) request.headers.delete(DEFERRED_WORK_HEADER);
         const target = describeOperation(request);
         const cause = operations.record(request, target);
-        if (operations.logCapacity === 0) return next(request);
+        if (operations.logCapacity === 0) {
+          const response = await next(request);
+          if (request.abortSignal) lastAnswers.set(request.abortSignal, response.status);
+          return response;
+        }
         const startedAt = performance.timeOrigin + performance.now();
         let status = 0;
         let entities = target.entitiesWritten;
         try {
           const response = await next(request);
           status = response.status;
+          if (request.abortSignal) lastAnswers.set(request.abortSignal, status);
           entities += entitiesRead(target, response);
           if (status >= 300 && target.kind !== 'query') entities = 0;
           return response;
@@ -152,9 +161,16 @@ export class TableStorage {
    */
   async call<T>(operation: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
     await this.ensureTables();
+    const abortSignal = AbortSignal.timeout(this.timeoutMs);
     try {
-      return await operation({ abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      return await operation({ abortSignal });
     } catch (error) {
+      // Retried until the time bound while the service kept answering "busy" (503 Server Busy,
+      // 500 Operation Timed Out, 429): throttled, not down.
+      const last = this.lastAnswers.get(abortSignal);
+      if (abortSignal.aborted && (last === 503 || last === 500 || last === 429)) {
+        throw new DependencyUnavailableError('table storage', error, { throttled: true });
+      }
       throw toStorageError(error);
     }
   }
