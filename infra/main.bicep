@@ -48,6 +48,11 @@ param maximumInstanceCount int = 100
 @description('Redundancy of the storage account holding keys, usage and the host state.')
 param storageSku string = 'Standard_LRS'
 
+@description('Extra storage accounts for ingested sessions (0: sessions stay in the main account). See README "Capacity": one account carries about one enterprise customer at its full rate.')
+@minValue(0)
+@maxValue(16)
+param sessionStorageAccounts int = 0
+
 @minValue(30)
 @maxValue(730)
 @description('Days the Log Analytics workspace keeps logs.')
@@ -96,6 +101,19 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+module sessionStorage 'modules/session-storage.bicep' = {
+  name: 'session-storage'
+  scope: group
+  params: {
+    namePrefix: 'stsess'
+    token: token
+    location: location
+    tags: tags
+    skuName: storageSku
+    count: sessionStorageAccounts
+  }
+}
+
 module vault 'modules/key-vault.bicep' = {
   name: 'key-vault'
   scope: group
@@ -112,6 +130,7 @@ module access 'modules/access.bicep' = {
   params: {
     principalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
+    sessionStorageAccountNames: sessionStorage.outputs.names
     keyVaultName: vault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
   }
@@ -131,6 +150,7 @@ module functionApp 'modules/function-app.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     tableEndpoint: storage.outputs.tableEndpoint
+    sessionTableEndpoints: sessionStorage.outputs.tableEndpoints
     keyVaultUrl: vault.outputs.uri
     appInsightsConnectionString: monitoring.outputs.connectionString
     portalJwksUrl: portalJwksUrl

@@ -2,6 +2,8 @@
 // Nobody is granted account keys: shared-key access is disabled on the storage account.
 param principalId string
 param storageAccountName string
+@description('Accounts that hold only ingested sessions (may be empty).')
+param sessionStorageAccountNames array = []
 param keyVaultName string
 param appInsightsName string
 
@@ -48,6 +50,25 @@ resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
   }
 }
+
+resource sessionAccounts 'Microsoft.Storage/storageAccounts@2023-05-01' existing = [
+  for name in sessionStorageAccountNames: {
+    name: name
+  }
+]
+
+// The sessions table in each sessions account, and nothing else there.
+resource sessionTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (name, i) in sessionStorageAccountNames: {
+    name: guid(sessionAccounts[i].id, principalId, roles.storageTableDataContributor)
+    scope: sessionAccounts[i]
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    }
+  }
+]
 
 resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, principalId, roles.keyVaultSecretsOfficer)

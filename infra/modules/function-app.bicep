@@ -10,6 +10,8 @@ param identityClientId string
 param storageAccountName string
 param deploymentContainerUrl string
 param tableEndpoint string
+@description('Table endpoints of the sessions accounts, comma-separated; empty: sessions live in the main account.')
+param sessionTableEndpoints string = ''
 param keyVaultUrl string
 param appInsightsConnectionString string
 param portalJwksUrl string
@@ -94,6 +96,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // The service (shared/config.ts).
       AZURE_CLIENT_ID: identityClientId
       TABLES_ENDPOINT: tableEndpoint
+      SESSIONS_TABLES_ENDPOINTS: sessionTableEndpoints
       KEY_VAULT_URL: keyVaultUrl
       PORTAL_JWKS_URL: portalJwksUrl
       PORTAL_SIGN_IN_URL: portalSignInUrl

@@ -128,7 +128,7 @@ export function readBicep(file: string): BicepFile {
     params.set(m[1]!, { type: m[2]!, hasDefault: Boolean(m[3]) });
   }
   const outputs = new Set([...text.matchAll(/^output\s+(\w+)\s/gm)].map((m) => m[1]!));
-  const modules = [...text.matchAll(/^module\s+(\w+)\s+'([^']+)'\s*=\s*\{/gm)].map((m) => {
+  const modules = [...text.matchAll(/^module\s+(\w+)\s+'([^']+)'\s*=\s*(?:\[\s*for\s[^:]+:\s*)?\{/gm)].map((m) => {
     const body = blockAt(text, m.index);
     return {
       symbol: m[1]!,
@@ -157,7 +157,7 @@ export function moduleProblems(main: BicepFile): string[] {
       if (!param.hasDefault && !mod.params.includes(name)) problems.push(`module ${mod.symbol}: required "${name}" is not passed`);
     }
   }
-  for (const m of main.text.matchAll(/\b(\w+)\.outputs\.(\w+)/g)) {
+  for (const m of main.text.matchAll(/\b(\w+)(?:\[[^\]]+\])?\.outputs\.(\w+)/g)) {
     const target = bySymbol.get(m[1]!);
     if (!target) problems.push(`${m[0]}: no module "${m[1]}"`);
     else if (!target.outputs.has(m[2]!)) problems.push(`${m[0]}: the module has no output "${m[2]}"`);

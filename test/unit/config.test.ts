@@ -8,6 +8,7 @@ describe('config', () => {
     const config = loadConfig(base);
     expect(config).toEqual({
       tables: { connectionString: 'UseDevelopmentStorage=true', endpoint: undefined, prefix: '', timeoutMs: 3000 },
+      sessionAccounts: [],
       authCache: { ttlMs: 300_000, maxEntries: 10_000, failuresPerMinute: 60 },
       health: { probeIntervalMs: 5000 },
       ingest: { maxBodyBytes: 4 * 1024 * 1024, memoryBudgetBytes: 256 * 1024 * 1024 },
@@ -36,6 +37,16 @@ describe('config', () => {
       pro: { keyLimit: 5, requestsPerSecond: 100, burst: 200 },
       enterprise: { keyLimit: 50, requestsPerSecond: 1000, burst: 2000 },
     });
+  });
+
+  it('takes the sessions accounts as endpoints (Azure) or connection strings (local)', () => {
+    expect(
+      loadConfig({ ...base, SESSIONS_TABLES_ENDPOINTS: ' https://a.table.core.windows.net, https://b.table.core.windows.net ' })
+        .sessionAccounts,
+    ).toEqual([{ endpoint: 'https://a.table.core.windows.net' }, { endpoint: 'https://b.table.core.windows.net' }]);
+    expect(loadConfig({ ...base, SESSIONS_TABLES_CONNECTION_STRINGS: '["UseDevelopmentStorage=true"]' }).sessionAccounts).toEqual([
+      { connectionString: 'UseDevelopmentStorage=true' },
+    ]);
   });
 
   it('takes plan overrides as JSON, keeping unnamed values', () => {
@@ -109,6 +120,16 @@ describe('config', () => {
     [{ ...base, USAGE_RETENTION_DAYS: '30' }, /USAGE_RETENTION_DAYS/],
     [{ ...base, PLANS: '{"gold":{"keyLimit":1}}' }, /PLANS/],
     [{ ...base, PLANS: '{"pro":{"keyLimit":0}}' }, /PLANS/],
+    [{ ...base, SESSIONS_TABLES_ENDPOINTS: 'https://a.table.core.windows.net,not a url' }, /SESSIONS_TABLES_ENDPOINTS/],
+    [
+      { ...base, SESSIONS_TABLES_CONNECTION_STRINGS: 'UseDevelopmentStorage=true' },
+      /SESSIONS_TABLES_CONNECTION_STRINGS: must be a JSON array/,
+    ],
+    [{ ...base, SESSIONS_TABLES_CONNECTION_STRINGS: '[]' }, /SESSIONS_TABLES_CONNECTION_STRINGS/],
+    [
+      { ...base, SESSIONS_TABLES_CONNECTION_STRINGS: '["a"]', SESSIONS_TABLES_ENDPOINTS: 'https://a.table.core.windows.net' },
+      /set only one of SESSIONS_TABLES_ENDPOINTS and SESSIONS_TABLES_CONNECTION_STRINGS/,
+    ],
   ])('refuses %j, naming the setting', (env, message) => {
     expect(() => loadConfig(env as Record<string, string>)).toThrow(ConfigError);
     expect(() => loadConfig(env as Record<string, string>)).toThrow(message);

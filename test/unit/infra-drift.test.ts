@@ -36,6 +36,7 @@ const FLEX_REFUSES = new Set([
 const EXAMPLE_VALUES: Record<string, string> = {
   AZURE_CLIENT_ID: '5b0f8a52-52c6-4c38-9a4f-3f6a1c2e9d10',
   TABLES_ENDPOINT: 'https://stkeysabc123.table.core.windows.net',
+  SESSIONS_TABLES_ENDPOINTS: 'https://stsess0abc123.table.core.windows.net,https://stsess1abc123.table.core.windows.net',
   KEY_VAULT_URL: 'https://kv-keys-abc123.vault.azure.net/',
   PORTAL_JWKS_URL: 'https://login.example.com/tenant/discovery/v2.0/keys',
   PORTAL_SIGN_IN_URL: 'https://portal.example.com/keys/sign-in',
@@ -166,7 +167,15 @@ describe('infra/ templates hold together', () => {
   const main = readBicep(join(infra, 'main.bicep'));
 
   it('passes every module the parameters it declares and requires, and reads only outputs that exist', () => {
-    expect(main.modules.map((m) => m.symbol).sort()).toEqual(['access', 'functionApp', 'identity', 'monitoring', 'storage', 'vault']);
+    expect(main.modules.map((m) => m.symbol).sort()).toEqual([
+      'access',
+      'functionApp',
+      'identity',
+      'monitoring',
+      'sessionStorage',
+      'storage',
+      'vault',
+    ]);
     expect(moduleProblems(main)).toEqual([]);
   });
 
@@ -187,13 +196,14 @@ describe('infra/ templates hold together', () => {
       'storageBlobDataOwner',
       'storageTableDataContributor',
     ]);
-    const scopes = [...access.text.matchAll(/^\s*scope:\s*(\w+)\s*$/gm)].map((m) => m[1] ?? '');
-    expect(scopes.sort()).toEqual(['appInsights', 'storage', 'storage', 'vault']);
+    const scopes = [...access.text.matchAll(/^\s*scope:\s*(\w+(?:\[\w+\])?)\s*$/gm)].map((m) => m[1] ?? '');
+    expect(scopes.sort()).toEqual(['appInsights', 'sessionAccounts[i]', 'storage', 'storage', 'vault']);
     // No Owner, Contributor or account-key role anywhere in infra/.
     const everything = [
       'main.bicep',
       'modules/access.bicep',
       'modules/storage.bicep',
+      'modules/session-storage.bicep',
       'modules/key-vault.bicep',
       'modules/function-app.bicep',
     ]
@@ -203,6 +213,7 @@ describe('infra/ templates hold together', () => {
       /listKeys|8e3af657-a8ff-443c-a75c-2fe8c4bcb635|b24988ac-6180-42a0-ab88-20f7382dd24c|17d1049b-9a84-46fb-8f53-869881c3d3ab/,
     );
     expect(readFileSync(join(infra, 'modules', 'storage.bicep'), 'utf8')).toMatch(/allowSharedKeyAccess:\s*false/);
+    expect(readFileSync(join(infra, 'modules', 'session-storage.bicep'), 'utf8')).toMatch(/allowSharedKeyAccess:\s*false/);
   });
 
   it('azure.yaml deploys service "api" to the app tagged for it', () => {
