@@ -10,7 +10,7 @@ export const sessionsList = httpFunction({
   route: 'v1/sessions',
   methods: ['GET'],
   auth: 'customer',
-  summary: "The customer's ingested sessions, newest first, each with the key that sent it; one partition query per page.",
+  summary: "The customer's ingested sessions, newest first, each with the key that sent it.",
   input: { query: sessionsQuerySchema },
   docs: { responses: { 200: { description: 'A page of sessions', schema: sessionPageView } }, tags: ['Sessions'] },
   handler: async (_request, { services, tenant, input: { query } }) => {
