@@ -59,14 +59,26 @@ export interface StoredSession {
   lastReceivedAt: string;
 }
 
+/** A session's batch in a request, built only when it is written (so a request never holds all its documents at once). */
+export interface LazyBatch {
+  sessionId: string;
+  build(): SessionBatch;
+}
+
+export interface AppendResult {
+  stored: number;
+  /** Batches whose content was stored before (a retried request): not counted again. */
+  duplicates: number;
+}
+
 export interface SessionRepository {
   /**
-   * Durably appends one batch to its session (creating the session on first sight), with what
-   * the batches of its request share (resources and scopes). A batch whose content was already
-   * stored for that session is recognised and not counted twice, so a client retrying after a
-   * lost response does not duplicate data.
+   * Durably appends the batches of one request to their sessions (opening sessions on first
+   * sight), with what the batches share (resources and scopes); resolves once all are stored. A
+   * batch whose content was already stored for its session is recognised and not counted twice,
+   * so a client retrying after a lost response does not duplicate data.
    */
-  append(source: IngestSource, batch: SessionBatch, shared: SharedBatchContext, receivedAt: string): Promise<'stored' | 'duplicate'>;
+  append(source: IngestSource, batches: LazyBatch[], shared: SharedBatchContext, receivedAt: string): Promise<AppendResult>;
   get(customerSlug: string, sessionId: string): Promise<StoredSession | undefined>;
   /** The stored span documents of a session as OTLP/JSON (resources and scopes included), in arrival order. */
   documents(customerSlug: string, sessionId: string): Promise<string[]>;

@@ -16,9 +16,6 @@ export interface IngestResult {
   duplicates: number;
 }
 
-/** Sessions written to storage at the same time for one request. */
-const WRITE_CONCURRENCY = 8;
-
 /** Stores the sessions of an OTLP export, tagged with the key that sent them. */
 export class IngestService {
   constructor(
@@ -44,10 +41,9 @@ export class IngestService {
   }
 
   /**
-   * Resolves only once every session of the request is durably stored, each in one storage
-   * round trip with what the sessions share (resources, scopes). Each session's document is
-   * built only when it is written, a few at a time, so memory stays bounded by the request,
-   * not by its sessions.
+   * Resolves only once every session of the request is durably stored, with what the sessions
+   * share (resources, scopes). Each session's document is built only when it is written, so
+   * memory stays bounded by the request, not by its sessions.
    */
   async ingest(identity: KeyIdentity, request: DecodedTraceRequest): Promise<IngestResult> {
     const grouped = groupSessions(request);
@@ -61,17 +57,12 @@ export class IngestService {
       application: identity.application,
       environment: identity.environment,
     };
-    let duplicates = 0;
-    let next = 0;
-    const worker = async () => {
-      while (next < grouped.sessions.length) {
-        const batch = sessionBatch(grouped.sessions[next++]!, grouped.shared);
-        if ((await this.sessions.append(source, batch, grouped.shared, receivedAt)) === 'duplicate') duplicates += 1;
-      }
-    };
-    const results = await Promise.allSettled(Array.from({ length: Math.min(WRITE_CONCURRENCY, grouped.sessions.length) }, worker));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const { duplicates } = await this.sessions.append(
+      source,
+      grouped.sessions.map((group) => ({ sessionId: group.sessionId, build: () => sessionBatch(group, grouped.shared) })),
+      grouped.shared,
+      receivedAt,
+    );
 
     const rejectedSpans = request.rejectedSpans + grouped.rejectedSpans;
     const result: IngestResult = {

@@ -28,14 +28,26 @@ function batch(sessionId: string, document: string, spanCount = 1, traceId = 'a'
   };
 }
 
+/** Appends one batch, as a request with one session does: 'stored' or 'duplicate'. */
+async function one(
+  repository: TableSessionRepository,
+  src: IngestSource,
+  b: SessionBatch,
+  receivedAt: string,
+): Promise<'stored' | 'duplicate'> {
+  const result = await repository.append(src, [{ sessionId: b.sessionId, build: () => b }], shared, receivedAt);
+  expect(result.stored + result.duplicates).toBe(1);
+  return result.stored === 1 ? 'stored' : 'duplicate';
+}
+const shared = { hash: '0'.repeat(64), document: '{"resources":[]}' };
+
 describe('sessions on Table Storage (Azurite)', () => {
   const services = testServices({}, { operationLog: 100_000 });
   const repo = new TableSessionRepository([services.storage]);
-  const shared = { hash: '0'.repeat(64), document: '{"resources":[]}' };
 
   it('stores a session with its audit metadata and documents', async () => {
     const src = source();
-    expect(await repo.append(src, batch('sess/one?#', '{"a":1}'), shared, '2026-01-01T00:00:05.000Z')).toBe('stored');
+    expect(await one(repo, src, batch('sess/one?#', '{"a":1}'), '2026-01-01T00:00:05.000Z')).toBe('stored');
     expect(await repo.get(src.customerSlug, 'sess/one?#')).toMatchObject({
       sessionId: 'sess/one?#',
       keyId: 'key_1',
@@ -53,16 +65,16 @@ describe('sessions on Table Storage (Azurite)', () => {
 
   it('marks sessions from a test key as sandbox, never to be anchored', async () => {
     const src = source('test');
-    await repo.append(src, batch('sbx', '{}'), shared, new Date().toISOString());
+    await one(repo, src, batch('sbx', '{}'), new Date().toISOString());
     expect(await repo.get(src.customerSlug, 'sbx')).toMatchObject({ sandbox: true, anchor: 'never', environment: 'test' });
   });
 
   it('recognises a retried batch and does not count it twice', async () => {
     const src = source();
     const b = batch('retry', '{"spans":[1,2]}', 2);
-    expect(await repo.append(src, b, shared, '2026-01-01T00:00:00.000Z')).toBe('stored');
-    expect(await repo.append(src, b, shared, '2026-01-01T00:00:09.000Z')).toBe('duplicate');
-    expect(await repo.append(src, batch('retry', '{"spans":[3]}', 1, 'b'.repeat(32)), shared, '2026-01-01T00:00:10.000Z')).toBe('stored');
+    expect(await one(repo, src, b, '2026-01-01T00:00:00.000Z')).toBe('stored');
+    expect(await one(repo, src, b, '2026-01-01T00:00:09.000Z')).toBe('duplicate');
+    expect(await one(repo, src, batch('retry', '{"spans":[3]}', 1, 'b'.repeat(32)), '2026-01-01T00:00:10.000Z')).toBe('stored');
     const stored = await repo.get(src.customerSlug, 'retry');
     expect(stored).toMatchObject({ spanCount: 3, batchCount: 2, lastReceivedAt: '2026-01-01T00:00:10.000Z' });
     expect(stored!.traceIds.sort()).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
@@ -72,7 +84,7 @@ describe('sessions on Table Storage (Azurite)', () => {
   it('splits a large document over rows and reassembles it exactly', async () => {
     const src = source();
     const large = JSON.stringify({ blob: randomBytes(1_800_000).toString('base64') }); // ~2.4 MB, several rows
-    expect(await repo.append(src, batch('large', large, 1), shared, new Date().toISOString())).toBe('stored');
+    expect(await one(repo, src, batch('large', large, 1), new Date().toISOString())).toBe('stored');
     const [document] = await repo.documents(src.customerSlug, 'large');
     expect(document).toHaveLength(large.length);
     expect(document).toBe(large);
@@ -82,7 +94,7 @@ describe('sessions on Table Storage (Azurite)', () => {
     const src = source();
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        repo.append(src, batch('busy', `{"n":${i}}`, 1, i.toString(16).padStart(32, '0')), shared, new Date().toISOString()),
+        one(repo, src, batch('busy', `{"n":${i}}`, 1, i.toString(16).padStart(32, '0')), new Date().toISOString()),
       ),
     );
     expect(results.every((r) => r === 'stored')).toBe(true);
@@ -95,7 +107,7 @@ describe('sessions on Table Storage (Azurite)', () => {
     const fresh = new TableSessionRepository([services.storage]);
     const appendOps = async (b: SessionBatch) => {
       const since = performance.timeOrigin + performance.now();
-      expect(await fresh.append(src, b, shared, new Date().toISOString())).toBe('stored');
+      expect(await one(fresh, src, b, new Date().toISOString())).toBe('stored');
       return services.storage.operations.recent(since).filter((r) => r.table === 'sessions');
     };
     const first = await appendOps(batch('one-trip', '{"n":1}', 1));
@@ -115,20 +127,15 @@ describe('sessions on Table Storage (Azurite)', () => {
   it('folds pending counts into the summary without losing or doubling one, and reads them exactly meanwhile', async () => {
     const src = source();
     // Two instances write the same session at once; each folds after every 5 of its batches.
-    const one = new TableSessionRepository([services.storage], { foldAfterBatches: 5 });
-    const two = new TableSessionRepository([services.storage], { foldAfterBatches: 5 });
+    const first = new TableSessionRepository([services.storage], { foldAfterBatches: 5 });
+    const second = new TableSessionRepository([services.storage], { foldAfterBatches: 5 });
     await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        (i % 2 ? one : two).append(
-          src,
-          batch('folded', `{"n":${i}}`, 2, i.toString(16).padStart(32, '0')),
-          shared,
-          new Date().toISOString(),
-        ),
+        one(i % 2 ? first : second, src, batch('folded', `{"n":${i}}`, 2, i.toString(16).padStart(32, '0')), new Date().toISOString()),
       ),
     );
     expect(await repo.get(src.customerSlug, 'folded')).toMatchObject({ spanCount: 120, batchCount: 60 });
-    await Promise.all([one.settle(), two.settle()]);
+    await Promise.all([first.settle(), second.settle()]);
     expect(await repo.get(src.customerSlug, 'folded')).toMatchObject({ spanCount: 120, batchCount: 60 });
     const pk = sessionPartition(src.customerSlug, 'folded');
     const pending = [];
@@ -145,7 +152,7 @@ describe('sessions on Table Storage (Azurite)', () => {
   it('still finds a session whose opening was lost, and opens it when its counts are folded', async () => {
     const src = source();
     const writer = new TableSessionRepository([services.storage], { foldAfterBatches: 3 });
-    await writer.append(src, batch('orphan', '{"n":0}', 1, '0'.repeat(32)), shared, '2026-01-01T00:00:00.000Z');
+    await one(writer, src, batch('orphan', '{"n":0}', 1, '0'.repeat(32)), '2026-01-01T00:00:00.000Z');
     // As if the process had stopped between the batch's transaction and the session's opening.
     const pk = sessionPartition(src.customerSlug, 'orphan');
     const opening = [];
@@ -165,8 +172,8 @@ describe('sessions on Table Storage (Azurite)', () => {
     expect((await reader.list(src.customerSlug, { limit: 10 })).items).toEqual([]); // not listed until opened
 
     // Its writer believes it opened; its third batch here folds the counts and opens it then.
-    await writer.append(src, batch('orphan', '{"n":1}', 1, '1'.repeat(32)), shared, '2026-01-01T00:00:01.000Z');
-    await writer.append(src, batch('orphan', '{"n":2}', 1, '2'.repeat(32)), shared, '2026-01-01T00:00:02.000Z');
+    await one(writer, src, batch('orphan', '{"n":1}', 1, '1'.repeat(32)), '2026-01-01T00:00:01.000Z');
+    await one(writer, src, batch('orphan', '{"n":2}', 1, '2'.repeat(32)), '2026-01-01T00:00:02.000Z');
     await writer.settle();
     expect((await reader.list(src.customerSlug, { limit: 10 })).items).toMatchObject([
       {
@@ -177,5 +184,29 @@ describe('sessions on Table Storage (Azurite)', () => {
         lastReceivedAt: '2026-01-01T00:00:02.000Z',
       },
     ]);
+  });
+
+  it("writes a request's sessions one transaction per partition, and tells stored from duplicate batches in a retried request", async () => {
+    const src = source();
+    const lazy = (n: number) => {
+      const b = batch(`multi-${n}`, `{"n":${n}}`, 1, n.toString(16).padStart(32, '0'));
+      return { sessionId: b.sessionId, build: () => b };
+    };
+    const fresh = new TableSessionRepository([services.storage]);
+    const half = Array.from({ length: 100 }, (_, n) => lazy(n));
+    const all = Array.from({ length: 200 }, (_, n) => lazy(n));
+    const since = performance.timeOrigin + performance.now();
+    expect(await fresh.append(src, half, shared, new Date().toISOString())).toEqual({ stored: 100, duplicates: 0 });
+    const writes = services.storage.operations.recent(since).filter((r) => r.table === 'sessions' && r.kind === 'batch');
+    const partitions = new Set(half.map((l) => sessionPartition(src.customerSlug, l.sessionId)));
+    expect(writes).toHaveLength(2 * partitions.size); // each partition: its batches, and its openings
+    // The same request again with 100 more sessions: a lost response retried by a client that added to it.
+    expect(await fresh.append(src, all, shared, new Date().toISOString())).toEqual({ stored: 100, duplicates: 100 });
+    for (const n of [0, 99, 100, 199])
+      expect(await repo.get(src.customerSlug, `multi-${n}`)).toMatchObject({ spanCount: 1, batchCount: 1 });
+    expect(await new TableSessionRepository([services.storage]).append(src, all, shared, new Date().toISOString())).toEqual({
+      stored: 0,
+      duplicates: 200,
+    });
   });
 });

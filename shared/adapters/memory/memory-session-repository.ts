@@ -1,7 +1,9 @@
 import type { Page } from '../../ports/audit-log';
 import { assembleDocument } from '../../otlp/sessions';
 import type {
+  AppendResult,
   IngestSource,
+  LazyBatch,
   SessionBatch,
   SessionQuery,
   SessionRepository,
@@ -15,8 +17,17 @@ export class MemorySessionRepository implements SessionRepository {
   readonly batches = new Map<string, { hash: string; document: string; shared: string }[]>();
   readonly shared = new Map<string, string>();
 
-  async append(source: IngestSource, batch: SessionBatch, shared: SharedBatchContext, receivedAt: string): Promise<'stored' | 'duplicate'> {
+  async append(source: IngestSource, batches: LazyBatch[], shared: SharedBatchContext, receivedAt: string): Promise<AppendResult> {
     this.shared.set(`${source.customerSlug}/${shared.hash}`, shared.document);
+    const result = { stored: 0, duplicates: 0 };
+    for (const lazy of batches) {
+      if (this.appendOne(source, lazy.build(), receivedAt) === 'stored') result.stored += 1;
+      else result.duplicates += 1;
+    }
+    return result;
+  }
+
+  private appendOne(source: IngestSource, batch: SessionBatch, receivedAt: string): 'stored' | 'duplicate' {
     const key = `${source.customerSlug}/${batch.sessionId}`;
     const stored = this.batches.get(key) ?? [];
     if (stored.some((b) => b.hash === batch.contentHash)) return 'duplicate';

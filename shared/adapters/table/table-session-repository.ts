@@ -6,7 +6,9 @@ import { describeError } from '../../logging';
 import type { Page } from '../../ports/audit-log';
 import { assembleDocument } from '../../otlp/sessions';
 import type {
+  AppendResult,
   IngestSource,
+  LazyBatch,
   SessionBatch,
   SessionQuery,
   SessionRepository,
@@ -74,6 +76,17 @@ const TRANSACTION_ENTITIES = 99;
 const MAX_TRACE_IDS = 20;
 /** Partition queries a listing runs at once. */
 const LIST_CONCURRENCY = 16;
+/** Partitions one request writes to at once. */
+const PARTITION_CONCURRENCY = 8;
+
+/** A batch ready to be written: its rows for the transaction, rows to write ahead, and who opens its session. */
+interface Prepared {
+  s: string;
+  rows: TransactionAction[];
+  ahead: TableEntity<Record<string, unknown>>[];
+  bytes: number;
+  opening: Opening;
+}
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 const sid = (sessionId: string): string => createHash('sha256').update(sessionId, 'utf8').digest('hex').slice(0, 32);
@@ -257,6 +270,8 @@ export class TableSessionRepository implements SessionRepository {
   private readonly summaryKeys = new BoundedCache<string, string>(50_000);
   /** Batches written here per session since this instance last folded it. */
   private readonly unfolded = new BoundedCache<string, number>(50_000);
+  /** Customer slug -> its account, when there are several. */
+  private readonly placements = new BoundedCache<string, TableStorage>(10_000);
   private readonly folds = new Set<Promise<void>>();
   private readonly foldAfter: number;
   private readonly log: Logger | undefined;
@@ -281,23 +296,83 @@ export class TableSessionRepository implements SessionRepository {
    */
   accountFor(customerSlug: string): TableStorage {
     if (this.accounts.length === 1) return this.accounts[0]!;
+    const placed = this.placements.get(customerSlug);
+    if (placed) return placed;
     let best = this.accounts[0]!;
     let bestScore = '';
     for (const account of this.accounts) {
       const score = createHash('sha256').update(`${account.accountUrl}\n${customerSlug}`).digest('hex');
       if (score > bestScore) [best, bestScore] = [account, score];
     }
+    this.placements.set(customerSlug, best);
     return best;
   }
 
-  async append(source: IngestSource, batch: SessionBatch, shared: SharedBatchContext, receivedAt: string): Promise<'stored' | 'duplicate'> {
+  /**
+   * Groups the request's batches by partition and writes each group in one transaction (up to
+   * its limits), side by side with the opening of the sessions this instance has not seen: one
+   * round trip in sequence. A conflict in a group means one of its batches was stored before (a
+   * retried request) or one of its sessions is open already; only then are the group's batches,
+   * or openings, written one by one (each conflict then telling exactly what was there).
+   */
+  async append(source: IngestSource, batches: LazyBatch[], shared: SharedBatchContext, receivedAt: string): Promise<AppendResult> {
     const storage = this.accountFor(source.customerSlug);
-    const s = sid(batch.sessionId);
-    const pk = partitionOf(source.customerSlug, s);
-    // Small shared parts (the usual resource and scopes) travel with each batch, once per
+    // Small shared parts (the usual resource and scopes) travel with the batches, once per
     // partition; a large one is written once, ahead, to the customer's partition for them, so a
     // request of many sessions sharing a big resource does not copy it into every partition.
-    const sharedPk = shared.document.length > SHARED_INLINE_CHARS ? `${source.customerSlug}${SHARED_APART}` : pk;
+    const apart = shared.document.length > SHARED_INLINE_CHARS ? `${source.customerSlug}${SHARED_APART}` : undefined;
+    if (apart && !this.sharedWritten.get(`${apart}/${shared.hash}`)) {
+      await this.writeAhead(storage, this.sharedRows(apart, shared));
+      this.sharedWritten.set(`${apart}/${shared.hash}`, true);
+    }
+    const byPartition = new Map<string, Array<{ s: string; lazy: LazyBatch }>>();
+    for (const lazy of batches) {
+      const s = sid(lazy.sessionId);
+      const pk = partitionOf(source.customerSlug, s);
+      byPartition.set(pk, [...(byPartition.get(pk) ?? []), { s, lazy }]);
+    }
+    const result: AppendResult = { stored: 0, duplicates: 0 };
+    await eachLimited([...byPartition], PARTITION_CONCURRENCY, async ([pk, list]) => {
+      // Documents are built as they are written: at most one transaction's worth per partition.
+      let group: Prepared[] = [];
+      let entities = 0;
+      let bytes = 0;
+      const flush = async () => {
+        if (group.length === 0) return;
+        const written = group;
+        group = [];
+        entities = 0;
+        bytes = 0;
+        const outcome = await this.commit(storage, pk, written, apart, shared, receivedAt);
+        result.stored += outcome.stored;
+        result.duplicates += outcome.duplicates;
+      };
+      for (const { s, lazy } of list) {
+        const prepared = this.prepare(pk, s, lazy.build(), shared, apart, source, receivedAt);
+        if (
+          group.length > 0 &&
+          (entities + prepared.rows.length > TRANSACTION_ENTITIES - 4 || bytes + prepared.bytes > TRANSACTION_BYTES / 2)
+        )
+          await flush();
+        group.push(prepared);
+        entities += prepared.rows.length;
+        bytes += prepared.bytes;
+      }
+      await flush();
+    });
+    return result;
+  }
+
+  /** One batch's rows: part 000 (created), its pending counts, its further parts; those that do not fit one transaction go ahead. */
+  private prepare(
+    pk: string,
+    s: string,
+    batch: SessionBatch,
+    shared: SharedBatchContext,
+    apart: string | undefined,
+    source: IngestSource,
+    receivedAt: string,
+  ): Prepared {
     const parts = splitDocument(batch.document).map((data, part) => ({
       ...data,
       partitionKey: pk,
@@ -305,73 +380,92 @@ export class TableSessionRepository implements SessionRepository {
       receivedAt,
       parts: 0,
       shared: shared.hash,
-      sharedPartition: sharedPk,
+      sharedPartition: apart ?? pk,
     }));
     parts[0]!.parts = parts.length;
+    const opening = this.opening(source, batch);
     const pending: PendingEntity = withoutUndefined({
       partitionKey: pk,
       rowKey: `${pendingPrefix(s)}${batch.contentHash.slice(0, 32)}`,
-      ...this.opening(source, batch),
+      ...opening,
       spanCount: batch.spanCount,
       traceIds: JSON.stringify(batch.traceIds.slice(0, MAX_TRACE_IDS)),
       startedAt: batch.startedAt,
       endedAt: batch.endedAt,
       receivedAt,
     });
-    const sharedKey = `${sharedPk}/${shared.hash}`;
-    const sharedRows = this.sharedWritten.get(sharedKey)
-      ? []
-      : splitDocument(shared.document).map((data, part) => ({
-          ...data,
-          partitionKey: sharedPk,
-          rowKey: `${sharedPrefix(shared.hash)}${String(part).padStart(3, '0')}`,
-        }));
-    if (sharedPk !== pk && sharedRows.length > 0) {
-      await this.writeAhead(storage, sharedRows);
-      this.sharedWritten.set(sharedKey, true);
-    }
-
-    // One transaction when it fits (every batch up to about 3 MiB with its shared rows); the rows
-    // of a larger one that do not fit are written ahead, idempotently, and count only once part
-    // 000 exists.
-    const commit: TransactionAction[] = [
+    const rows: TransactionAction[] = [
       ['create', parts[0]!],
       ['upsert', pending, 'Replace'],
     ];
     const ahead: TableEntity<Record<string, unknown>>[] = [];
     let bytes = entityBytes(parts[0]!) + entityBytes(pending);
-    for (const row of [...parts.slice(1), ...(sharedPk === pk ? sharedRows : [])]) {
+    for (const row of parts.slice(1)) {
       const size = entityBytes(row);
-      if (ahead.length === 0 && commit.length < TRANSACTION_ENTITIES && bytes + size <= TRANSACTION_BYTES) {
-        commit.push(['upsert', row, 'Replace']);
+      if (ahead.length === 0 && rows.length < TRANSACTION_ENTITIES - 4 && bytes + size <= TRANSACTION_BYTES / 2) {
+        rows.push(['upsert', row, 'Replace']);
         bytes += size;
       } else ahead.push(row);
     }
-    if (ahead.length > 0) await this.writeAhead(storage, ahead);
+    return { s, rows, ahead, bytes, opening };
+  }
 
-    const openKey = `${pk}/${s}`;
-    const [committed, opened] = await Promise.allSettled([
-      storage.call((o) => storage.clients.sessions.submitTransaction(commit, o)),
-      this.opened.get(openKey) ? Promise.resolve() : this.open(storage, pk, s, this.opening(source, batch), receivedAt),
-    ]);
+  /** Writes one partition's group: its batches in one transaction, the openings it needs beside it. */
+  private async commit(
+    storage: TableStorage,
+    pk: string,
+    group: Prepared[],
+    apart: string | undefined,
+    shared: SharedBatchContext,
+    receivedAt: string,
+  ): Promise<AppendResult> {
+    // A batch over about 1.5 MiB writes its extra rows ahead; they count only once part 000 exists.
+    const ahead = group.flatMap((p) => p.ahead);
+    if (ahead.length > 0) await this.writeAhead(storage, ahead);
+    const sharedKey = `${pk}/${shared.hash}`;
+    const sharedRows: TransactionAction[] =
+      apart || this.sharedWritten.get(sharedKey) ? [] : this.sharedRows(pk, shared).map((row) => ['upsert', row, 'Replace']);
+    const unopened = [...new Map(group.filter((p) => !this.opened.get(`${pk}/${p.s}`)).map((p) => [p.s, p])).values()];
+    const write = (batches: Prepared[]) =>
+      storage.call((o) => storage.clients.sessions.submitTransaction([...batches.flatMap((p) => p.rows), ...sharedRows], o));
+    const [committed, opened] = await Promise.allSettled([write(group), this.open(storage, pk, unopened, receivedAt)]);
     if (opened.status === 'rejected') throw opened.reason;
-    if (committed.status === 'rejected' && statusOf(committed.reason) !== 409) throw committed.reason;
-    this.opened.set(openKey, true);
+    const result: AppendResult = { stored: 0, duplicates: 0 };
+    if (committed.status === 'fulfilled') result.stored = group.length;
+    else if (statusOf(committed.reason) !== 409) throw committed.reason;
+    else if (group.length === 1) result.duplicates = 1;
+    else {
+      // Some batch of the group was stored before: each on its own now, so each conflict is its own.
+      const outcomes = await Promise.allSettled(group.map((p) => write([p])));
+      for (const outcome of outcomes) {
+        if (outcome.status === 'fulfilled') result.stored += 1;
+        else if (statusOf(outcome.reason) === 409) result.duplicates += 1;
+        else throw outcome.reason;
+      }
+    }
     this.sharedWritten.set(sharedKey, true);
-    if (committed.status === 'rejected') return 'duplicate';
-    this.counted(storage, pk, s);
-    return 'stored';
+    for (const p of group) this.counted(storage, pk, p.s, result.stored > 0);
+    return result;
+  }
+
+  private sharedRows(pk: string, shared: SharedBatchContext): TableEntity<Record<string, unknown>>[] {
+    return splitDocument(shared.document).map((data, part) => ({
+      ...data,
+      partitionKey: pk,
+      rowKey: `${sharedPrefix(shared.hash)}${String(part).padStart(3, '0')}`,
+    }));
   }
 
   async get(customerSlug: string, sessionId: string): Promise<StoredSession | undefined> {
     const storage = this.accountFor(customerSlug);
     const s = sid(sessionId);
     const pk = partitionOf(customerSlug, s);
-    const [summaryKey, pending] = await Promise.all([this.summaryKey(storage, pk, s), this.pending(storage, pk, s)]);
+    const summaryKey = await this.summaryKey(storage, pk, s);
     const summary = summaryKey ? await this.readSummary(storage, pk, summaryKey) : undefined;
-    if (summary) return toSession(summary, pending);
+    if (summary) return this.exact(storage, summary);
     // A session whose opening never landed (its only writer stopped between the two writes):
     // its batches are stored all the same, and its pending rows say who sent them.
+    const pending = await this.pending(storage, pk, s);
     const first = pending.reduce<PendingEntity | undefined>((a, b) => (a && a.receivedAt <= b.receivedAt ? a : b), undefined);
     return first ? toSession(newSummary(pk, '', openingOf(first), first.receivedAt), pending) : undefined;
   }
@@ -432,7 +526,7 @@ export class TableSessionRepository implements SessionRepository {
     filter += cursorKey && cursorKey >= lower ? odata` and RowKey gt ${cursorKey}` : odata` and RowKey ge ${lower}`;
     if (query.keyLabel) filter += odata` and keyLabel eq ${query.keyLabel}`;
 
-    type Head = { pk: string; rows: SummaryEntity[]; token: string | undefined; done: boolean };
+    type Head = { pk: string; rows: Array<TableEntityResult<SummaryEntity>>; token: string | undefined; done: boolean };
     const heads: Head[] = partitionsOf(customerSlug).map((pk) => ({ pk, rows: [], token: undefined, done: false }));
     const fetch = async (head: Head, size: number) => {
       const page = await storage.call((o) =>
@@ -448,7 +542,7 @@ export class TableSessionRepository implements SessionRepository {
         head.done = true;
         return;
       }
-      head.rows.push(...page.value.map((row) => row as SummaryEntity));
+      head.rows.push(...page.value);
       head.token = page.value.continuationToken;
       head.done = !head.token;
     };
@@ -494,27 +588,52 @@ export class TableSessionRepository implements SessionRepository {
     });
   }
 
-  /** Creates a session's index and summary together; a conflict means another batch opened it first. */
-  private async open(storage: TableStorage, pk: string, s: string, opening: Opening, receivedAt: string): Promise<void> {
-    const rowKey = `s_${invertedTime(receivedAt)}_${s}`;
+  /**
+   * Opens sessions: each one's index and summary, created together. Several of one partition go
+   * in one transaction; if it conflicts (one of them is open already), each is opened on its own,
+   * where a conflict means another batch opened it first.
+   */
+  private async open(storage: TableStorage, pk: string, sessions: Prepared[], receivedAt: string): Promise<void> {
+    if (sessions.length === 0) return;
+    const rowsOf = (p: Prepared): TransactionAction[] => {
+      const rowKey = `s_${invertedTime(receivedAt)}_${p.s}`;
+      return [
+        ['create', { partitionKey: pk, rowKey: indexRow(p.s), summaryRowKey: rowKey }],
+        ['create', withoutUndefined(newSummary(pk, rowKey, p.opening, receivedAt))],
+      ];
+    };
+    const opened = (p: Prepared) => {
+      this.opened.set(`${pk}/${p.s}`, true);
+      this.summaryKeys.set(`${pk}/${p.s}`, `s_${invertedTime(receivedAt)}_${p.s}`);
+    };
+    const create = (list: Prepared[]) => storage.call((o) => storage.clients.sessions.submitTransaction(list.flatMap(rowsOf), o));
     try {
-      await storage.call((o) =>
-        storage.clients.sessions.submitTransaction(
-          [
-            ['create', { partitionKey: pk, rowKey: indexRow(s), summaryRowKey: rowKey }],
-            ['create', withoutUndefined(newSummary(pk, rowKey, opening, receivedAt))],
-          ],
-          o,
-        ),
-      );
-      this.summaryKeys.set(`${pk}/${s}`, rowKey);
+      await create(sessions);
+      sessions.forEach(opened);
+      return;
     } catch (error) {
       if (statusOf(error) !== 409) throw error;
     }
+    if (sessions.length === 1) {
+      this.opened.set(`${pk}/${sessions[0]!.s}`, true);
+      return;
+    }
+    await Promise.all(
+      sessions.map(async (p) => {
+        try {
+          await create([p]);
+          opened(p);
+        } catch (error) {
+          if (statusOf(error) !== 409) throw error;
+          this.opened.set(`${pk}/${p.s}`, true);
+        }
+      }),
+    );
   }
 
   /** Counts a stored batch and folds the session once this instance has written enough of it. */
-  private counted(storage: TableStorage, pk: string, s: string): void {
+  private counted(storage: TableStorage, pk: string, s: string, stored: boolean): void {
+    if (!stored) return;
     const key = `${pk}/${s}`;
     const count = (this.unfolded.get(key) ?? 0) + 1;
     if (count < this.foldAfter) {
@@ -597,16 +716,34 @@ export class TableSessionRepository implements SessionRepository {
   }
 
   /** The summaries of a page with their pending counts, one query per session, a few at a time. */
-  private async withPending(storage: TableStorage, rows: SummaryEntity[]): Promise<StoredSession[]> {
+  private async withPending(storage: TableStorage, rows: Array<TableEntityResult<SummaryEntity>>): Promise<StoredSession[]> {
     const out: StoredSession[] = new Array<StoredSession>(rows.length);
     await eachLimited(
       rows.map((row, i) => ({ row, i })),
       LIST_CONCURRENCY,
       async ({ row, i }) => {
-        out[i] = toSession(row, await this.pending(storage, row.partitionKey, row.rowKey.slice(-32)));
+        out[i] = await this.exact(storage, row);
       },
     );
     return out;
+  }
+
+  /**
+   * A session's counts as of one moment: its summary plus its pending rows. A fold moves rows
+   * from one to the other in one transaction, so the pending rows are read between two reads of
+   * the summary, and only kept if the summary did not change in between (its ETag); otherwise
+   * (a fold landed meanwhile, rare) it reads again.
+   */
+  private async exact(storage: TableStorage, summary: TableEntityResult<SummaryEntity>): Promise<StoredSession> {
+    let before = summary;
+    for (let attempt = 0; ; attempt++) {
+      const pending = await this.pending(storage, before.partitionKey, before.rowKey.slice(-32));
+      const after = await this.readSummary(storage, before.partitionKey, before.rowKey);
+      if (!after) throw new Error('a session summary disappeared while it was read');
+      if (after.etag === before.etag) return toSession(after, pending);
+      if (attempt >= 10) throw new Error('session counts: the summary kept changing while it was read');
+      before = after;
+    }
   }
 
   /** Every row of a partition whose key starts with `prefix`. */
