@@ -120,7 +120,7 @@ describe('sessions on Table Storage (Azurite)', () => {
 
   it("spreads one customer's sessions over its partitions", async () => {
     const src = source();
-    const partitions = new Set(Array.from({ length: 400 }, (_, i) => sessionPartition(src.customerSlug, `spread-${i}`)));
+    const partitions = new Set(Array.from({ length: 3000 }, (_, i) => sessionPartition(src.customerSlug, `spread-${i}`)));
     expect(partitions.size).toBe(SESSION_PARTITIONS);
   });
 

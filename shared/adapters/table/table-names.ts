@@ -5,7 +5,7 @@ export const TABLE_NAMES = {
   /** Partitioned by the first four hex digits of a secret hash; one row per active key. */
   keyLookup: 'keylookup',
   /**
-   * Partitions per customer (64, by a hash of the session id): session summaries, their id
+   * Partitions per customer (128, by a hash of the session id): session summaries, their id
    * index, span documents and pending per-batch counts. May live in accounts of its own.
    */
   sessions: 'sessions',
