@@ -29,17 +29,21 @@ export const DEFAULT_PLANS: Record<Plan, PlanLimits> = {
   enterprise: { keyLimit: 50, requestsPerSecond: 1000, burst: 2000 },
 };
 
-const plansSetting = z
-  .string()
-  .trim()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-      return z.NEVER;
-    }
-  })
+/** A setting holding JSON: parsed, or refused with `message` naming what it must be. */
+const jsonSetting = (message: string) =>
+  z
+    .string()
+    .trim()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+    });
+
+const plansSetting = jsonSetting('must be JSON')
   .pipe(z.partialRecord(z.enum(PLANS), planLimitsSchema.partial()))
   .transform(
     (overrides) =>
@@ -81,17 +85,7 @@ export const configSchema = z
       )
       .optional(),
     /** The same as connection strings, as a JSON array (local: several Azurite instances). */
-    SESSIONS_TABLES_CONNECTION_STRINGS: z
-      .string()
-      .trim()
-      .transform((text, ctx) => {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be a JSON array of connection strings' });
-          return z.NEVER;
-        }
-      })
+    SESSIONS_TABLES_CONNECTION_STRINGS: jsonSetting('must be a JSON array of connection strings')
       .pipe(z.array(z.string().trim().min(1)).min(1).max(64))
       .optional(),
     /** Upper bound on one storage call made while a request waits for it. */
