@@ -1,6 +1,5 @@
 import { odata, type TableEntity, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { createHash } from 'node:crypto';
-import type { KeyEnvironment } from '../../domain';
 import type { Logger } from '../../logging';
 import { describeError } from '../../logging';
 import type { Page } from '../../ports/audit-log';
@@ -17,30 +16,46 @@ import type {
 } from '../../ports/session-repository';
 import { BoundedCache } from '../../cache/bounded-cache';
 import { absentIfNotFound, statusOf } from '../azure-errors';
-import { INVALID_CURSOR, invertedTime, withoutUndefined } from './rows';
+import { invertedTime, withoutUndefined } from './rows';
 import { deferredWork } from './storage-operations';
 import type { TableStorage } from './table-storage';
+import {
+  SESSION_PARTITIONS,
+  FOLD_AFTER_BATCHES,
+  SHARED_INLINE_CHARS,
+  SHARED_APART,
+  TRANSACTION_BYTES,
+  TRANSACTION_ENTITIES,
+  MAX_TRACE_IDS,
+  sid,
+  partitionOf,
+  partitionsOf,
+  indexRow,
+  pendingPrefix,
+  batchPrefix,
+  batchRow,
+  sharedPrefix,
+  after,
+  type SessionCounts,
+  type Opening,
+  type SummaryEntity,
+  type PendingEntity,
+  splitDocument,
+  entityBytes,
+  chunksOf,
+  addPending,
+  openingOf,
+  newSummary,
+  toSession,
+  encodeListCursor,
+  decodeListCursor,
+} from './session-rows';
+
+export { FOLD_AFTER_BATCHES, SESSION_PARTITIONS, sessionPartition } from './session-rows';
 
 /**
- * Sessions in the `sessions` table, spread over {@link SESSION_PARTITIONS} partitions per
- * customer (`{slug}~{00..7f}`, by a hash of the session id), so one busy customer's traffic is
- * shared by many partitions instead of hitting one. All rows of one session live in its
- * partition:
- *
- * - `b_{sid}_{content hash}_{part}` the span documents of each batch, split over rows and
- *                                   properties to stay inside Table Storage's limits
- * - `p_{sid}_{content hash}`        the batch's counts (spans, trace ids, times), pending until
- *                                   folded into the summary
- * - `r_{shared hash}_{part}`        what the batches of one request share (resources, scopes),
- *                                   referred to by hash; written with the batch, once per
- *                                   partition per instance (larger than 16 KiB: once, ahead, in
- *                                   the customer's `{slug}~shared` partition)
- * - `i_{sid}`                       index: the session's summary row key (written once)
- * - `s_{inverted time}_{sid}`       summary: who opened the session, when, and the counts folded
- *                                   so far; the inverted first-seen time sorts a partition newest
- *                                   first
- *
- * `{sid}` is a hash of the session id (ids are arbitrary text; row keys are not).
+ * Ingested sessions in the `sessions` table, spread over {@link SESSION_PARTITIONS} partitions
+ * per customer; the rows are described in session-rows.ts.
  *
  * The critical path of a batch is one entity-group transaction, append-only: part 000 (created,
  * so a retried batch conflicts and is reported as a duplicate, never counted twice), its pending
@@ -56,24 +71,6 @@ import type { TableStorage } from './table-storage';
  * which keeps reads of long sessions short.
  */
 
-/** Partitions per customer. Fixed for good: a stored session is found by it. */
-export const SESSION_PARTITIONS = 128;
-/** Batches of one session written on this instance before it folds their counts. */
-export const FOLD_AFTER_BATCHES = 32;
-
-/** Shared parts (resources, scopes) up to this size travel with each batch; larger ones are stored apart, once. */
-const SHARED_INLINE_CHARS = 16 * 1024;
-/** The suffix of a customer's partition for large shared parts (`{slug}~shared`; buckets are two hex digits). */
-const SHARED_APART = '~shared';
-/** Characters per string property (Table Storage allows 64 KiB of UTF-16 per property). */
-const CHUNK_CHARS = 30_000;
-/** Data properties per row (an entity may hold 1 MiB). */
-const CHUNKS_PER_ROW = 14;
-/** Upper bound on the body of one entity-group transaction (the service allows 4 MiB). */
-const TRANSACTION_BYTES = 3 * 1024 * 1024;
-/** Operations per entity-group transaction (the service allows 100). */
-const TRANSACTION_ENTITIES = 99;
-const MAX_TRACE_IDS = 20;
 /** Partition queries a listing runs at once. */
 const LIST_CONCURRENCY = 16;
 /** Partitions one request writes to at once. */
@@ -88,143 +85,6 @@ interface Prepared {
   opening: Opening;
 }
 
-const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
-const sid = (sessionId: string): string => createHash('sha256').update(sessionId, 'utf8').digest('hex').slice(0, 32);
-const partitionOf = (customerSlug: string, s: string): string =>
-  `${customerSlug}~${hex2(parseInt(s.slice(0, 2), 16) % SESSION_PARTITIONS)}`;
-const partitionsOf = (customerSlug: string): string[] => Array.from({ length: SESSION_PARTITIONS }, (_, i) => `${customerSlug}~${hex2(i)}`);
-const indexRow = (s: string): string => `i_${s}`;
-const pendingPrefix = (s: string): string => `p_${s}_`;
-const batchPrefix = (s: string): string => `b_${s}_`;
-const batchRow = (s: string, contentHash: string, part: number): string =>
-  `${batchPrefix(s)}${contentHash.slice(0, 32)}_${String(part).padStart(3, '0')}`;
-const sharedPrefix = (hash: string): string => `r_${hash.slice(0, 32)}_`;
-/** The first key after every key that starts with `prefix` (which ends in `_`; '`' sorts right after it). */
-const after = (prefix: string): string => `${prefix.slice(0, -1)}\``;
-const SUMMARY_KEY = /^s_\d{13}_[0-9a-f]{32}$/;
-
-/** The partition a customer's session lives in (the benchmark's load model uses it too). */
-export const sessionPartition = (customerSlug: string, sessionId: string): string => partitionOf(customerSlug, sid(sessionId));
-
-/** Counts a summary folds in. */
-interface SessionCounts {
-  spanCount: number;
-  batchCount: number;
-  /** JSON array of up to 20 trace ids. */
-  traceIds: string;
-  startedAt?: string;
-  endedAt?: string;
-  lastReceivedAt?: string;
-}
-
-/** Who opened a session, from its first batch. */
-interface Opening {
-  sessionId: string;
-  sessionIdSource: string;
-  serviceName?: string;
-  keyId: string;
-  keyLabel: string;
-  application: string;
-  environment: string;
-}
-
-type SummaryEntity = Record<string, unknown> & { partitionKey: string; rowKey: string } & Opening &
-  SessionCounts & { sandbox: boolean; anchor: string; firstReceivedAt: string };
-type PendingEntity = Record<string, unknown> & { partitionKey: string; rowKey: string } & Opening & {
-    spanCount: number;
-    traceIds: string;
-    startedAt?: string;
-    endedAt?: string;
-    receivedAt: string;
-  };
-
-function splitDocument(document: string): Record<string, string>[] {
-  const chunks: string[] = [];
-  for (let i = 0; i < document.length; i += CHUNK_CHARS) chunks.push(document.slice(i, i + CHUNK_CHARS));
-  if (chunks.length === 0) chunks.push('');
-  const rows: Record<string, string>[] = [];
-  for (let i = 0; i < chunks.length; i += CHUNKS_PER_ROW) {
-    const row: Record<string, string> = {};
-    chunks.slice(i, i + CHUNKS_PER_ROW).forEach((chunk, n) => (row[`d${n}`] = chunk));
-    rows.push(row);
-  }
-  return rows;
-}
-
-const entityBytes = (entity: object): number => Buffer.byteLength(JSON.stringify(entity), 'utf8');
-
-/** A row's document text, rejoined from its data properties `d0`, `d1`, .... */
-function chunksOf(row: Record<string, unknown>): string {
-  let text = '';
-  for (let n = 0; typeof row[`d${n}`] === 'string'; n++) text += row[`d${n}`] as string;
-  return text;
-}
-
-const minIso = (a: string | undefined, b: string | undefined) => (a && b ? (a < b ? a : b) : (a ?? b));
-const maxIso = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
-
-/** Counts plus one pending batch: commutative, so the order batches are folded in does not matter. */
-function addPending(counts: SessionCounts, pending: PendingEntity): SessionCounts {
-  const traceIds = [...new Set([...(JSON.parse(counts.traceIds) as string[]), ...(JSON.parse(pending.traceIds) as string[])])];
-  return {
-    spanCount: counts.spanCount + pending.spanCount,
-    batchCount: counts.batchCount + 1,
-    traceIds: JSON.stringify(traceIds.slice(0, MAX_TRACE_IDS)),
-    startedAt: minIso(counts.startedAt, pending.startedAt),
-    endedAt: maxIso(counts.endedAt, pending.endedAt),
-    lastReceivedAt: maxIso(counts.lastReceivedAt, pending.receivedAt),
-  };
-}
-
-/** Who opened a session, as its pending batch recorded it. */
-const openingOf = (p: PendingEntity): Opening =>
-  withoutUndefined({
-    sessionId: p.sessionId,
-    sessionIdSource: p.sessionIdSource,
-    serviceName: p.serviceName,
-    keyId: p.keyId,
-    keyLabel: p.keyLabel,
-    application: p.application,
-    environment: p.environment,
-  });
-
-function newSummary(partitionKey: string, rowKey: string, opening: Opening, receivedAt: string): SummaryEntity {
-  const sandbox = opening.environment === 'test';
-  return {
-    partitionKey,
-    rowKey,
-    ...opening,
-    sandbox,
-    anchor: sandbox ? 'never' : 'pending',
-    firstReceivedAt: receivedAt,
-    spanCount: 0,
-    batchCount: 0,
-    traceIds: '[]',
-  };
-}
-
-function toSession(row: SummaryEntity, pending: PendingEntity[]): StoredSession {
-  const counts = pending.reduce(addPending, row as SessionCounts);
-  return {
-    sessionId: row.sessionId,
-    sessionIdSource: row.sessionIdSource as StoredSession['sessionIdSource'],
-    serviceName: row.serviceName ?? pending.find((p) => p.serviceName)?.serviceName,
-    keyId: row.keyId,
-    keyLabel: row.keyLabel,
-    application: row.application,
-    environment: row.environment as KeyEnvironment,
-    sandbox: row.sandbox,
-    anchor: row.anchor as StoredSession['anchor'],
-    spanCount: counts.spanCount,
-    batchCount: counts.batchCount,
-    traceIds: JSON.parse(counts.traceIds) as string[],
-    startedAt: counts.startedAt,
-    endedAt: counts.endedAt,
-    firstReceivedAt: row.firstReceivedAt,
-    lastReceivedAt: counts.lastReceivedAt ?? row.firstReceivedAt,
-  };
-}
-
 /** Runs `work` over `items`, at most `limit` at a time. */
 async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -233,23 +93,6 @@ async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Prom
       while (next < items.length) await work(items[next++]!);
     }),
   );
-}
-
-/** Listing cursors: the last summary key returned, bound to its customer. */
-function encodeListCursor(customerSlug: string, rowKey: string): string {
-  return Buffer.from(JSON.stringify({ s: customerSlug, k: rowKey }), 'utf8').toString('base64url');
-}
-function decodeListCursor(cursor: string | undefined, customerSlug: string): string | undefined {
-  if (!cursor) return undefined;
-  let position: unknown;
-  try {
-    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw INVALID_CURSOR();
-  }
-  const { s, k } = (position ?? {}) as { s?: unknown; k?: unknown };
-  if (s !== customerSlug || typeof k !== 'string' || !SUMMARY_KEY.test(k)) throw INVALID_CURSOR();
-  return k;
 }
 
 /** Folding is deferred work: no request waits for it. */
