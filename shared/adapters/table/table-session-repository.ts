@@ -72,7 +72,7 @@ export { FOLD_AFTER_BATCHES, SESSION_PARTITIONS, sessionPartition } from './sess
  */
 
 /** Partition queries a listing runs at once. */
-const LIST_CONCURRENCY = 16;
+const LIST_CONCURRENCY = 32;
 /** Partitions one request writes to at once. */
 const PARTITION_CONCURRENCY = 8;
 
@@ -286,7 +286,7 @@ export class TableSessionRepository implements SessionRepository {
         else throw outcome.reason;
       }
     }
-    this.sharedWritten.set(sharedKey, true);
+    if (!apart) this.sharedWritten.set(sharedKey, true);
     for (const p of group) this.counted(storage, pk, p.s, result.stored > 0);
     return result;
   }
