@@ -1,11 +1,15 @@
 import { hash, randomBytes, randomInt } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 
 /**
  * The compound API key: `vp_cust_{slug}.{component}.{secret}`.
  *
  * - slug: the customer's slug (2 to 32 characters: lower-case letters and digits, single inner hyphens).
  * - component: the customer's master component, 32 characters from [A-Za-z0-9].
- * - secret: 32 bytes from a CSPRNG, base64url without padding (43 characters, canonical).
+ * - secret: 32 bytes, base64url without padding (43 characters, canonical): 28 bytes from a
+ *   CSPRNG (224 bits) and a CRC-32 of `vp_cust_` followed by those 28 bytes (4 bytes, big
+ *   endian), so a scanner (GitHub's secret scanning, the SDKs, the door) tells a key of ours, or
+ *   a mistyped one, without calling anyone. {@link KEY_PATTERN} matches the shape.
  *
  * This module is the only place that knows the grammar. Parsing never throws: bad input
  * comes back as a typed {@link KeyParseError}, so the middleware can answer 401 without a
@@ -17,6 +21,8 @@ export const SLUG_MIN_LENGTH = 2;
 export const SLUG_MAX_LENGTH = 32;
 export const COMPONENT_LENGTH = 32;
 export const SECRET_BYTES = 32;
+/** Random bytes in a secret; the rest is its checksum. */
+export const SECRET_RANDOM_BYTES = 28;
 export const SECRET_LENGTH = 43;
 /** Longest well-formed compound key; anything longer is rejected before any pattern runs. */
 export const MAX_KEY_LENGTH = KEY_PREFIX.length + SLUG_MAX_LENGTH + 1 + COMPONENT_LENGTH + 1 + SECRET_LENGTH;
@@ -36,7 +42,15 @@ export interface CompoundKey {
 /** What a client presented: a whole compound key, or the secret segment alone. */
 export type PresentedKey = ({ form: 'compound' } & CompoundKey) | { form: 'secret'; secret: string };
 
-export type KeyParseErrorReason = 'empty' | 'too_long' | 'bad_prefix' | 'bad_structure' | 'bad_slug' | 'bad_component' | 'bad_secret';
+export type KeyParseErrorReason =
+  | 'empty'
+  | 'too_long'
+  | 'bad_prefix'
+  | 'bad_structure'
+  | 'bad_slug'
+  | 'bad_component'
+  | 'bad_secret'
+  | 'bad_checksum';
 
 export interface KeyParseError {
   reason: KeyParseErrorReason;
@@ -59,6 +73,32 @@ export function isValidSecret(secret: string): boolean {
   return SECRET_PATTERN.test(secret);
 }
 
+/** The CRC-32 a secret's random bytes must carry: over the key prefix, then the bytes. */
+const PREFIX_CRC = crc32(KEY_PREFIX);
+const checksumOf = (random: Uint8Array): number => crc32(random, PREFIX_CRC);
+
+/** Whether a well-formed secret segment carries its checksum (a mistyped or made-up one does not). */
+export function hasValidChecksum(secret: string): boolean {
+  const bytes = Buffer.from(secret, 'base64url');
+  return bytes.length === SECRET_BYTES && bytes.readUInt32BE(SECRET_RANDOM_BYTES) === checksumOf(bytes.subarray(0, SECRET_RANDOM_BYTES));
+}
+
+/**
+ * Our keys, for secret scanners: the prefix, a slug, the component, and a secret whose last
+ * character is canonical base64url. Only the checksum tells a real key from a lookalike of
+ * this shape ({@link hasValidChecksum}).
+ */
+export const KEY_PATTERN = /vp_cust_[a-z0-9]+(?:-[a-z0-9]+)*\.[A-Za-z0-9]{32}\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]/;
+
+/** The checksum of a secret's random part, as the secret's last 4 bytes. */
+export function secretFromRandom(random: Uint8Array): string {
+  if (random.length !== SECRET_RANDOM_BYTES) throw new RangeError(`a secret takes ${SECRET_RANDOM_BYTES} random bytes`);
+  const bytes = Buffer.alloc(SECRET_BYTES);
+  bytes.set(random);
+  bytes.writeUInt32BE(checksumOf(random), SECRET_RANDOM_BYTES);
+  return bytes.toString('base64url');
+}
+
 /** Parses a whole compound key. */
 export function parseCompoundKey(input: unknown): ParseResult<CompoundKey> {
   if (typeof input !== 'string' || input.length === 0) return fail('empty');
@@ -70,6 +110,7 @@ export function parseCompoundKey(input: unknown): ParseResult<CompoundKey> {
   if (!isValidSlug(slug)) return fail('bad_slug');
   if (!isValidComponent(component)) return fail('bad_component');
   if (!isValidSecret(secret)) return fail('bad_secret');
+  if (!hasValidChecksum(secret)) return fail('bad_checksum');
   return { ok: true, value: { slug, component, secret } };
 }
 
@@ -81,7 +122,8 @@ export function parsePresentedKey(input: unknown, allowBareSecret: boolean): Par
   if (typeof input !== 'string' || input.length === 0) return fail('empty');
   if (input.length > MAX_KEY_LENGTH) return fail('too_long');
   if (allowBareSecret && !input.startsWith(KEY_PREFIX)) {
-    return isValidSecret(input) ? { ok: true, value: { form: 'secret', secret: input } } : fail('bad_secret');
+    if (!isValidSecret(input)) return fail('bad_secret');
+    return hasValidChecksum(input) ? { ok: true, value: { form: 'secret', secret: input } } : fail('bad_checksum');
   }
   const parsed = parseCompoundKey(input);
   return parsed.ok ? { ok: true, value: { form: 'compound', ...parsed.value } } : parsed;
@@ -91,9 +133,9 @@ export function formatCompoundKey(key: CompoundKey): string {
   return `${KEY_PREFIX}${key.slug}.${key.component}.${key.secret}`;
 }
 
-/** A fresh secret segment: 32 CSPRNG bytes as base64url without padding. */
+/** A fresh secret segment: 28 CSPRNG bytes and their checksum, as base64url without padding. */
 export function generateSecret(): string {
-  return randomBytes(SECRET_BYTES).toString('base64url');
+  return secretFromRandom(randomBytes(SECRET_RANDOM_BYTES));
 }
 
 /** A fresh master component: 32 characters drawn uniformly from [A-Za-z0-9] by a CSPRNG. */

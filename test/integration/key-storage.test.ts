@@ -1,4 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
+import { randomBytes } from 'node:crypto';
 import { CorruptRowError } from '../../shared/adapters/table/rows';
 import { PROFILE_ROW, TableCustomerRepository } from '../../shared/adapters/table/table-customer-repository';
 import { TableKeyRepository, keyRowKey, lookupPartition } from '../../shared/adapters/table/table-key-repository';
@@ -46,6 +47,22 @@ describe('keys on Table Storage (Azurite)', () => {
     const after = services.storage.operations.snapshot();
     expect(after.total - before.total).toBe(1);
     expect(after.read - before.read).toBe(1);
+  });
+
+  it('refuses 10,000 well-formed random keys (wrong checksums) without one storage call', async () => {
+    const { key } = await customerWithKey(services, { plan: 'enterprise' });
+    const [, component] = key.split('.');
+    const before = services.storage.operations.snapshot();
+    const codes = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) {
+      const secret = randomBytes(32).toString('base64url'); // the right shape, a checksum that matches 1 in 2^32
+      const verdict = await services.door.check({ apiKey: secret, bearerKey: undefined, component, address: `10.1.${i >> 8}.${i & 255}` });
+      const code = verdict.ok ? 'ok' : verdict.code;
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    }
+    const after = services.storage.operations.snapshot();
+    expect(Object.fromEntries(codes)).toEqual({ api_key_malformed: 10_000 });
+    expect(after.total - before.total).toBe(0);
   });
 
   it("lists a customer's keys with one single-partition query, oldest first", async () => {

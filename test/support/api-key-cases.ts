@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { formatCompoundKey, generateComponent, generateSecret } from '../../shared/keys/compound-key';
 import type { HttpFunctionDefinition } from '../../shared/function-contract';
 
@@ -17,6 +18,11 @@ export interface ApiKeyFailureCase {
   storageCalls: 0 | 1 | undefined;
 }
 
+/** The key with its 10th-from-last character changed (still well-formed, checksum now wrong). */
+const typo = (key: string): string => {
+  const at = key.length - 10;
+  return `${key.slice(0, at)}${key[at] === 'A' ? 'B' : 'A'}${key.slice(at + 1)}`;
+};
 const randomKey = (slug: string) => formatCompoundKey({ slug, component: generateComponent(), secret: generateSecret() });
 const slugOf = (key: string) => key.slice('vp_cust_'.length).split('.')[0]!;
 
@@ -58,6 +64,25 @@ export const API_KEY_FAILURE_CASES: ApiKeyFailureCase[] = [
     headers: (f) => ({ authorization: `Bearer ${f.secret}` }),
   },
   { name: 'Bearer with no token', code: 'api_key_malformed', storageCalls: 0, headers: () => ({ authorization: 'Bearer ' }) },
+  // Well-formed, but the checksum is wrong (a typo, a guess, a lookalike): refused unread.
+  {
+    name: 'compound key with a one-character typo',
+    code: 'api_key_malformed',
+    storageCalls: 0,
+    headers: (f) => ({ 'x-api-key': typo(f.key) }),
+  },
+  {
+    name: 'bare secret with a one-character typo',
+    code: 'api_key_malformed',
+    storageCalls: 0,
+    headers: (f) => ({ 'x-api-key': typo(f.secret) }),
+  },
+  {
+    name: 'well-formed random bare secret (no checksum)',
+    code: 'api_key_malformed',
+    storageCalls: 0,
+    headers: () => ({ 'x-api-key': randomBytes(32).toString('base64url') }),
+  },
   { name: 'unknown compound key', code: 'api_key_invalid', storageCalls: 1, headers: (f) => ({ 'x-api-key': randomKey(slugOf(f.key)) }) },
   { name: 'unknown bare secret', code: 'api_key_invalid', storageCalls: 1, headers: () => ({ 'x-api-key': generateSecret() }) },
   {

@@ -1,16 +1,20 @@
 import fc from 'fast-check';
 import {
   COMPONENT_LENGTH,
+  KEY_PATTERN,
   MAX_KEY_LENGTH,
+  SECRET_RANDOM_BYTES,
   SECRET_LENGTH,
   displayForm,
   formatCompoundKey,
   generateComponent,
   generateSecret,
+  hasValidChecksum,
   hashSecret,
   isValidSlug,
   parseCompoundKey,
   parsePresentedKey,
+  secretFromRandom,
 } from '../../shared/keys/compound-key';
 
 const slugArb = fc
@@ -18,7 +22,7 @@ const slugArb = fc
   .map((parts) => parts.join('-'))
   .filter((s) => s.length >= 2 && s.length <= 32);
 const componentArb = fc.stringMatching(/^[A-Za-z0-9]{32}$/);
-const secretArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('base64url'));
+const secretArb = fc.uint8Array({ minLength: SECRET_RANDOM_BYTES, maxLength: SECRET_RANDOM_BYTES }).map((b) => secretFromRandom(b));
 
 describe('compound key: happy path', () => {
   it('formats and parses back to the same parts', () => {
@@ -105,9 +109,16 @@ describe('compound key: error path', () => {
             // Inserting characters can still yield a valid key (say, one more slug letter): then it round-trips.
             expect(formatCompoundKey(parsed.value)).toBe(mutated);
           } else {
-            expect(['empty', 'too_long', 'bad_prefix', 'bad_structure', 'bad_slug', 'bad_component', 'bad_secret']).toContain(
-              parsed.error.reason,
-            );
+            expect([
+              'empty',
+              'too_long',
+              'bad_prefix',
+              'bad_structure',
+              'bad_slug',
+              'bad_component',
+              'bad_secret',
+              'bad_checksum',
+            ]).toContain(parsed.error.reason);
           }
         },
       ),
@@ -142,12 +153,45 @@ describe('compound key: error path', () => {
   });
 
   it('rejects a secret that is not canonical base64url of 32 bytes', () => {
-    // 'B' as last character sets a padding bit: it decodes to the same bytes as 'A' but is not canonical.
-    const canonical = `${'A'.repeat(42)}A`;
-    const nonCanonical = `${'A'.repeat(42)}B`;
+    // The last character carries 2 padding bits: flipping one decodes to the same bytes, but is not canonical.
+    const canonical = secretFromRandom(Buffer.alloc(SECRET_RANDOM_BYTES));
+    const nonCanonical = `${canonical.slice(0, 42)}${String.fromCharCode(canonical.charCodeAt(42) + 1)}`;
     expect(parsePresentedKey(canonical, true).ok).toBe(true);
     expect(parsePresentedKey(nonCanonical, true)).toEqual({ ok: false, error: { reason: 'bad_secret' } });
-    expect(parsePresentedKey(`${'A'.repeat(42)}=`, true).ok).toBe(false);
+    expect(parsePresentedKey(`${canonical.slice(0, 42)}=`, true).ok).toBe(false);
+  });
+
+  it('refuses a secret whose checksum does not match, whichever character is wrong', () => {
+    const { slug, component, secret } = good();
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (let at = 0; at < 42; at++) {
+      // Every one-character typo in the first 42 characters (the 43rd only carries padding with its last bits).
+      const typo = `${secret.slice(0, at)}${alphabet[(alphabet.indexOf(secret[at]!) + 1) % 64]}${secret.slice(at + 1)}`;
+      expect(parsePresentedKey(typo, true)).toEqual({ ok: false, error: { reason: 'bad_checksum' } });
+      expect(parseCompoundKey(formatCompoundKey({ slug, component, secret: typo }))).toEqual({
+        ok: false,
+        error: { reason: 'bad_checksum' },
+      });
+    }
+    // Well-formed random secrets (what a guesser or a lookalike generator makes) almost never pass: 1 in 2^32.
+    let passed = 0;
+    for (let i = 0; i < 10_000; i++)
+      if (hasValidChecksum(Buffer.from(new Uint8Array(32).map(() => Math.floor(Math.random() * 256))).toString('base64url'))) passed++;
+    expect(passed).toBe(0);
+  });
+
+  it('publishes a pattern that finds our keys in text, and only their shape', () => {
+    const keys = Array.from({ length: 200 }, () => formatCompoundKey(good()));
+    for (const key of keys) expect(`config = "${key}";`.match(KEY_PATTERN)?.[0]).toBe(key);
+    const lookalikes = [
+      'vp_live_acme.0123456789abcdefABCDEF0123456789.' + 'A'.repeat(43), // another prefix
+      'vp_cust_Acme.0123456789abcdefABCDEF0123456789.' + 'A'.repeat(43), // upper-case slug
+      'vp_cust_acme.0123456789abcdefABCDEF012345678.' + 'A'.repeat(43), // a component one short
+      'vp_cust_acme.0123456789abcdefABCDEF0123456789.' + 'A'.repeat(42) + 'B', // a non-canonical last character
+      'sk_live_' + 'a'.repeat(40),
+      'ghp_' + 'a'.repeat(36),
+    ];
+    for (const text of lookalikes) expect(KEY_PATTERN.test(text)).toBe(false);
   });
 
   it('rejects over-long input before matching any pattern', () => {
