@@ -43,14 +43,7 @@ export interface CompoundKey {
 export type PresentedKey = ({ form: 'compound' } & CompoundKey) | { form: 'secret'; secret: string };
 
 export type KeyParseErrorReason =
-  | 'empty'
-  | 'too_long'
-  | 'bad_prefix'
-  | 'bad_structure'
-  | 'bad_slug'
-  | 'bad_component'
-  | 'bad_secret'
-  | 'bad_checksum';
+  'empty' | 'too_long' | 'bad_prefix' | 'bad_structure' | 'bad_slug' | 'bad_component' | 'bad_secret' | 'bad_checksum';
 
 export interface KeyParseError {
   reason: KeyParseErrorReason;

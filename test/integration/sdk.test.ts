@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SpanStatusCode } from '@opentelemetry/api';
+import { generateSecret } from '../../shared/keys/compound-key';
 import { InvalidApiKeyError, configureVeriproof, currentSession, withSession, type VeriproofHandle } from '../../sdks/typescript/src/index';
 import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
 import type { ServiceContext } from '../../shared/services/context';
@@ -182,7 +183,10 @@ describe('the SDK at configuration and on the wire', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  const key = `vp_cust_acme.${'C'.repeat(32)}.${'s'.repeat(42)}A`;
+  // Made-up keys of the right form (with their checksum): this server is not the service.
+  const secret = generateSecret();
+  const bareSecret = generateSecret();
+  const key = `vp_cust_acme.${'C'.repeat(32)}.${secret}`;
 
   it('puts the secret in X-API-Key and the component in x-functions-key, and the key nowhere else', async () => {
     seen = [];
@@ -190,20 +194,20 @@ describe('the SDK at configuration and on the wire', () => {
     sdk.tracer().startSpan('x').end();
     await sdk.shutdown();
     expect(seen).toHaveLength(1);
-    expect(seen[0]!['x-api-key']).toBe(`${'s'.repeat(42)}A`);
+    expect(seen[0]!['x-api-key']).toBe(secret);
     expect(seen[0]!['x-functions-key']).toBe('C'.repeat(32));
     expect(seen[0]!['content-type']).toBe('application/x-protobuf');
     const otherHeaders = Object.entries(seen[0]!).filter(([name]) => name !== 'x-api-key' && name !== 'x-functions-key');
-    expect(JSON.stringify(otherHeaders)).not.toContain('s'.repeat(20));
+    expect(JSON.stringify(otherHeaders)).not.toContain(secret.slice(0, 20));
     expect(JSON.stringify(otherHeaders)).not.toContain('C'.repeat(20));
   });
 
   it('sends a bare secret in X-API-Key alone', async () => {
     seen = [];
-    const sdk = configureVeriproof({ apiKey: `${'t'.repeat(42)}A`, applicationId: 'a', serviceName: 'svc', endpoint: url });
+    const sdk = configureVeriproof({ apiKey: bareSecret, applicationId: 'a', serviceName: 'svc', endpoint: url });
     sdk.tracer().startSpan('x').end();
     await sdk.shutdown();
-    expect(seen[0]!['x-api-key']).toBe(`${'t'.repeat(42)}A`);
+    expect(seen[0]!['x-api-key']).toBe(bareSecret);
     expect(seen[0]!['x-functions-key']).toBeUndefined();
   });
 
@@ -211,6 +215,8 @@ describe('the SDK at configuration and on the wire', () => {
     ['a truncated key', key.slice(0, -3)],
     ['a key of another service', 'sk_live_51H8abcdefghijklmnopqrstuvwxyz'],
     ['an upper-case slug', key.replace('acme', 'ACME')],
+    ['a key with a one-character typo', `${key.slice(0, -10)}${key.at(-10) === 'A' ? 'B' : 'A'}${key.slice(-9)}`],
+    ['a made-up secret of the right shape', `${'s'.repeat(42)}A`],
   ])('refuses %s at configuration, with a message that never contains the key', (_name, bad) => {
     let error: unknown;
     try {

@@ -37,6 +37,11 @@ def test_two_keys_have_different_fingerprints_and_repr_shows_no_key_material() -
         assert part not in repr(a)
 
 
+def _typo(secret: str) -> str:
+    at = len(secret) - 10
+    return secret[:at] + ("B" if secret[at] == "A" else "A") + secret[at + 1 :]
+
+
 def _malformed() -> list[object]:
     key = make_key()
     slug, component, secret = key.split(".")
@@ -53,6 +58,9 @@ def _malformed() -> list[object]:
         f"sk_live_acme.{component}.{secret}",  # another service's prefix
         f"{slug}.{component[:-1]}.{secret}",
         f"{slug}.{component}.{secret[:-1]}B",  # not canonical base64url
+        f"{slug}.{component}.{_typo(secret)}",  # one character wrong: the checksum fails
+        _typo(secret),  # the same, as a bare secret
+        "s" * 42 + "A",  # the right shape, made up
         f'"{key}"',  # pasted with quotes
         key * 3,  # over the length bound
         None,
@@ -72,6 +80,20 @@ def test_refuses_what_is_not_a_key_naming_the_source_but_never_the_value(value: 
         for segment in value.strip('"').split("."):
             if len(segment) > 8:
                 assert segment not in message
+
+
+def test_a_random_secret_of_the_right_shape_almost_never_passes_the_checksum() -> None:
+    import base64
+    import secrets
+
+    made_up = [base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode() for _ in range(2000)]
+    refused = 0
+    for value in made_up:
+        try:
+            parse_api_key(value, "api_key")
+        except InvalidApiKeyError:
+            refused += 1
+    assert refused == len(made_up)
 
 
 def test_many_random_keys_round_trip() -> None:
