@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import {
   COMPONENT_LENGTH,
@@ -192,6 +194,8 @@ describe('compound key: error path', () => {
       'ghp_' + 'a'.repeat(36),
     ];
     for (const text of lookalikes) expect(KEY_PATTERN.test(text)).toBe(false);
+    // The README publishes this very pattern.
+    expect(readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')).toContain(`\n${KEY_PATTERN.source}\n`);
   });
 
   it('rejects over-long input before matching any pattern', () => {
