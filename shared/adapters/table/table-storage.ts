@@ -67,11 +67,16 @@ export class TableStorage {
     const account = options.account ?? 'main';
     const operations = this.operations;
     const lastAnswers = this.lastAnswers;
+    /** Requests marked deferred: the mark leaves with the first attempt, retries are the same request. */
+    const deferredRequests = new WeakSet<object>();
     const counter: PipelinePolicy = {
       name: 'storageOperationCounter',
       async sendRequest(request, next) {
-        const deferred = request.headers.has(DEFERRED_WORK_HEADER);
-        if (deferred) request.headers.delete(DEFERRED_WORK_HEADER);
+        if (request.headers.has(DEFERRED_WORK_HEADER)) {
+          deferredRequests.add(request);
+          request.headers.delete(DEFERRED_WORK_HEADER);
+        }
+        const deferred = deferredRequests.has(request);
         const target = describeOperation(request);
         const cause = operations.record(request, target);
         if (operations.logCapacity === 0) {
