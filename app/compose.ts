@@ -201,7 +201,14 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     staleAfterMs: config.staleKeyDays * DAY_MS,
     retentionMs: config.usage.retentionDays * DAY_MS,
   });
-  const health = new HealthMonitor([{ name: 'table-storage', check: () => storage.probe() }], config.health.probeIntervalMs, clock, log);
+  // The main account, and each sessions account when there are any (ingest depends on them).
+  const probes = [
+    { name: 'table-storage', check: () => storage.probe() },
+    ...(sessionAccounts[0] === storage
+      ? []
+      : sessionAccounts.map((account, i) => ({ name: `sessions-storage-${i + 1}`, check: () => account.probe() }))),
+  ];
+  const health = new HealthMonitor(probes, config.health.probeIntervalMs, clock, log);
   if (overrides.background !== false) {
     health.start();
     listener.start();

@@ -89,6 +89,13 @@ describe('sessions spread over storage accounts by customer', () => {
     expect(new Set(placed.values()).size).toBe(2);
     // The main account's own tables (keys, customers) are untouched by the rule.
     expect(await services.keys.list('spread-0')).toHaveLength(1);
+    // Health covers every account ingest depends on.
+    await services.health.probeAll();
+    expect(Object.keys((await (await app.fetch('/v1/health')).json()).checks as object).sort()).toEqual([
+      'sessions-storage-1',
+      'sessions-storage-2',
+      'table-storage',
+    ]);
   }, 60_000);
 
   it('moves a customer only to an account that is added, never between existing ones', () => {

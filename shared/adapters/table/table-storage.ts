@@ -185,10 +185,11 @@ export class TableStorage {
     if (this.faultHook) await this.faultHook(name);
   }
 
-  /** One cheap round trip: a point read that normally answers 404. */
+  /** One cheap round trip to this account: a point read (in its first table) that normally answers 404. */
   async probe(): Promise<void> {
     try {
-      await absentIfNotFound(this.clients.customers.getEntity('~probe', '~probe', { abortSignal: AbortSignal.timeout(this.timeoutMs) }));
+      const table = this.clients[this.tables[0] ?? 'customers'];
+      await absentIfNotFound(table.getEntity('~probe', '~probe', { abortSignal: AbortSignal.timeout(this.timeoutMs) }));
     } catch (error) {
       throw toStorageError(error);
     }
