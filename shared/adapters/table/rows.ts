@@ -92,20 +92,27 @@ export function toAuditEvent(row: AuditEntity): AuditEvent {
 export const INVALID_CURSOR = () =>
   new ApiError('validation_failed', 'The cursor is not valid here: pass back the cursor of the previous page unchanged.');
 
+/** A cursor's text for a position (any JSON value). */
+export const writeCursor = (position: unknown): string => Buffer.from(JSON.stringify(position), 'utf8').toString('base64url');
+
+/** The position a cursor holds, or `{}` when it holds none (every field then fails its check). */
+export function readCursor(cursor: string): Record<string, unknown> {
+  try {
+    const position: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    return position && typeof position === 'object' ? (position as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 export function encodeCursor(sdkToken: string | undefined, partition: string): string | undefined {
   if (!sdkToken) return undefined;
-  return Buffer.from(JSON.stringify({ s: partition, t: sdkToken }), 'utf8').toString('base64url');
+  return writeCursor({ s: partition, t: sdkToken });
 }
 
 export function decodeCursor(cursor: string | undefined, partition: string): string | undefined {
   if (!cursor) return undefined;
-  let position: unknown;
-  try {
-    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    position = undefined;
-  }
-  const { s, t } = (position ?? {}) as { s?: unknown; t?: unknown };
+  const { s, t } = readCursor(cursor);
   if (s !== partition || typeof t !== 'string' || t.length > 2048 || !/^[A-Za-z0-9+/=]+$/.test(t)) throw INVALID_CURSOR();
   try {
     const inner = JSON.parse(Buffer.from(t, 'base64').toString('utf8')) as { nextPartitionKey?: unknown; nextRowKey?: unknown };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KeyEnvironment } from '../../domain';
 import type { StoredSession } from '../../ports/session-repository';
-import { INVALID_CURSOR, withoutUndefined } from './rows';
+import { INVALID_CURSOR, readCursor, withoutUndefined, writeCursor } from './rows';
 
 /**
  * The rows of ingested sessions in the `sessions` table (the repository is
@@ -185,17 +185,11 @@ export function toSession(row: SummaryEntity, pending: PendingEntity[]): StoredS
 
 /** Listing cursors: the last summary key returned, bound to its customer. */
 export function encodeListCursor(customerSlug: string, rowKey: string): string {
-  return Buffer.from(JSON.stringify({ s: customerSlug, k: rowKey }), 'utf8').toString('base64url');
+  return writeCursor({ s: customerSlug, k: rowKey });
 }
 export function decodeListCursor(cursor: string | undefined, customerSlug: string): string | undefined {
   if (!cursor) return undefined;
-  let position: unknown;
-  try {
-    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw INVALID_CURSOR();
-  }
-  const { s, k } = (position ?? {}) as { s?: unknown; k?: unknown };
+  const { s, k } = readCursor(cursor);
   if (s !== customerSlug || typeof k !== 'string' || !SUMMARY_KEY.test(k)) throw INVALID_CURSOR();
   return k;
 }
