@@ -49,7 +49,7 @@ const challenge = (withError: boolean) => (withError ? `Bearer realm="${REALM}",
 
 const DETAIL: Record<DoorFailure, string> = {
   api_key_missing: 'Send your API key in the X-API-Key header, or as Authorization: Bearer <compound key>.',
-  api_key_malformed: 'The API key is not in the expected format.',
+  api_key_malformed: 'The API key is not in the expected format, or its checksum does not match (a typo?).',
   // One answer for unknown, revoked and mismatched keys alike: no oracle.
   api_key_invalid: 'The API key is not valid.',
   component_invalid: "The key's component is not the customer's current one (nor a previous one still in its grace period).",
