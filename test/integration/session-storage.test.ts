@@ -209,4 +209,33 @@ describe('sessions on Table Storage (Azurite)', () => {
       duplicates: 200,
     });
   });
+
+  it('pages a rare key label with bounded reads per page, ending short with a cursor rather than scanning everything', async () => {
+    const src = source();
+    // 40 sessions in one partition, all newer than the one session of another key label.
+    const target = sessionPartition(src.customerSlug, 'crowd-0');
+    const crowd: string[] = [];
+    for (let i = 0; crowd.length < 40; i++) if (sessionPartition(src.customerSlug, `crowd-${i}`) === target) crowd.push(`crowd-${i}`);
+    let rare = '';
+    for (let i = 0; !rare; i++) if (sessionPartition(src.customerSlug, `rare-${i}`) === target) rare = `rare-${i}`;
+    const fresh = new TableSessionRepository([services.storage]);
+    await one(fresh, { ...src, keyLabel: 'rare' }, batch(rare, '{}'), '2026-01-01T00:00:00.000Z');
+    for (const [n, id] of crowd.entries())
+      await one(fresh, src, batch(id, '{}'), new Date(Date.parse('2026-01-01T00:01:00.000Z') + n * 1000).toISOString());
+
+    const found: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const since = performance.timeOrigin + performance.now();
+      const page = await fresh.list(src.customerSlug, { limit: 1, keyLabel: 'rare', ...(cursor ? { cursor } : {}) });
+      const reads = services.storage.operations.recent(since).filter((r) => r.table === 'sessions' && r.kind === 'query');
+      expect(reads.length).toBeLessThanOrEqual(4 * SESSION_PARTITIONS + 1); // at most four rounds, then the page's counts
+      found.push(...page.items.map((s) => s.sessionId));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor && pages < 20);
+    expect(found).toEqual([rare]);
+    expect(pages).toBeGreaterThan(1); // the first page ended short: 2 + 4 + 8 + 16 rows of the partition read, none of them "rare"
+  });
 });

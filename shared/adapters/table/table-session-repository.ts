@@ -73,6 +73,8 @@ export { FOLD_AFTER_BATCHES, SESSION_PARTITIONS, sessionPartition } from './sess
 
 /** Partition queries a listing runs at once. */
 const LIST_CONCURRENCY = 32;
+/** Rounds of partition reads one page of a listing may take (then it ends short, with a cursor). */
+const LIST_ROUNDS = 4;
 /** Partitions one request writes to at once. */
 const PARTITION_CONCURRENCY = 8;
 
@@ -358,7 +360,10 @@ export class TableSessionRepository implements SessionRepository {
    * Newest first across the customer's partitions: each partition's summaries sort newest first
    * by key, so a page is a merge of the partitions' heads. Every partition is asked for a few
    * rows (the page's share, doubled), then only the partitions that could still hold rows newer
-   * than the page's last are asked for more. The cursor is the last key returned.
+   * than the page's last are asked for more, for at most {@link LIST_ROUNDS} rounds. The key
+   * label is matched here, not in the query, so every row read moves the page on: a rare label
+   * costs a bounded amount per page (a page may then hold fewer sessions than asked, with a
+   * cursor), never a scan of all the customer's sessions. The cursor is the last key covered.
    */
   async list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>> {
     const storage = this.accountFor(customerSlug);
@@ -367,7 +372,7 @@ export class TableSessionRepository implements SessionRepository {
     const lower = query.to ? `s_${invertedTime(query.to)}` : 's_';
     let filter = odata`RowKey lt ${upper}`;
     filter += cursorKey && cursorKey >= lower ? odata` and RowKey gt ${cursorKey}` : odata` and RowKey ge ${lower}`;
-    if (query.keyLabel) filter += odata` and keyLabel eq ${query.keyLabel}`;
+    const matches = (row: SummaryEntity) => !query.keyLabel || row.keyLabel === query.keyLabel;
 
     type Head = { pk: string; rows: Array<TableEntityResult<SummaryEntity>>; token: string | undefined; done: boolean };
     const heads: Head[] = partitionsOf(customerSlug).map((pk) => ({ pk, rows: [], token: undefined, done: false }));
@@ -392,23 +397,28 @@ export class TableSessionRepository implements SessionRepository {
 
     let size = Math.min(1000, Math.ceil((2 * query.limit) / SESSION_PARTITIONS) + 1);
     let wanted = heads;
-    for (;;) {
+    for (let round = 1; ; round++) {
       await eachLimited(wanted, LIST_CONCURRENCY, (head) => fetch(head, size));
       const merged = heads.flatMap((h) => h.rows).sort((a, b) => a.rowKey.localeCompare(b.rowKey));
       const open = heads.filter((h) => !h.done);
-      // A row is placed for sure once no open partition could still hold a row before it.
+      // Every partition has been read up to the boundary: no open one could still hold a row before it.
       const boundary = open.reduce<string | undefined>((min, h) => {
         const last = h.rows.at(-1)?.rowKey ?? '';
         return min === undefined || last < min ? last : min;
       }, undefined);
-      const placed = boundary === undefined ? merged : merged.filter((row) => row.rowKey <= boundary);
-      if (placed.length >= query.limit || open.length === 0) {
+      const covered = boundary === undefined ? merged : merged.filter((row) => row.rowKey <= boundary);
+      const placed = covered.filter(matches);
+      const full = placed.length >= query.limit;
+      // Out of rounds with part of a page: hand back what is placed, and the boundary to go on from.
+      const outOfRounds = round >= LIST_ROUNDS && boundary !== undefined && boundary > (cursorKey ?? '');
+      if (full || open.length === 0 || outOfRounds) {
         const items = placed.slice(0, query.limit);
-        const more = merged.length > items.length || open.length > 0;
+        const last = full ? items.at(-1)!.rowKey : boundary;
+        const more = open.length > 0 || merged.some((row) => row.rowKey > (last ?? '~'));
         const sessions = await this.withPending(storage, items);
-        return { items: sessions, cursor: more && items.length > 0 ? encodeListCursor(customerSlug, items.at(-1)!.rowKey) : undefined };
+        return { items: sessions, cursor: more && last ? encodeListCursor(customerSlug, last) : undefined };
       }
-      const limitKey = merged[query.limit - 1]?.rowKey;
+      const limitKey = placed[query.limit - 1]?.rowKey;
       wanted = open.filter((h) => limitKey === undefined || (h.rows.at(-1)?.rowKey ?? '') < limitKey);
       size = Math.min(1000, size * 2);
     }
