@@ -1,5 +1,6 @@
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { GitHubPublicKeys } from '../shared/adapters/github/github-public-keys';
 import { FileSecretStore } from '../shared/adapters/local/file-secret-store';
 import { KeyVaultSecretStore } from '../shared/adapters/keyvault/key-vault-secret-store';
 import { TableAuditLog } from '../shared/adapters/table/table-audit-log';
@@ -16,6 +17,7 @@ import { TableUsageStore } from '../shared/adapters/table/table-usage-store';
 import { ApiKeyDoor } from '../shared/auth/api-key-door';
 import { ComponentCheck } from '../shared/auth/component-check';
 import { PortalTokenVerifier } from '../shared/auth/portal-tokens';
+import { ReportSignatureVerifier } from '../shared/auth/report-signature';
 import { systemClock, type Clock } from '../shared/clock';
 import type { Config } from '../shared/config';
 import { processLogger, type Logger } from '../shared/logging';
@@ -26,6 +28,7 @@ import type { KeyRepository } from '../shared/ports/key-repository';
 import type { KeyRequestRepository } from '../shared/ports/key-request-repository';
 import type { RateLimitStore } from '../shared/ports/rate-limit-store';
 import type { RevocationFeed } from '../shared/ports/revocation-feed';
+import type { PublishedKeySource } from '../shared/ports/signing-keys';
 import type { SecretStore } from '../shared/ports/secret-store';
 import type { SessionRepository } from '../shared/ports/session-repository';
 import type { UsageStore } from '../shared/ports/usage-store';
@@ -40,6 +43,7 @@ import { IngestService } from '../shared/services/ingest-service';
 import { KeyAuthenticator } from '../shared/services/key-authenticator';
 import { KeyRequestService } from '../shared/services/key-request-service';
 import { KeyService } from '../shared/services/key-service';
+import { LeakedKeyService } from '../shared/services/leaked-key-service';
 import { RateLimiter } from '../shared/services/rate-limiter';
 import { RevocationListener } from '../shared/services/revocation-listener';
 import { SessionService } from '../shared/services/session-service';
@@ -74,6 +78,8 @@ export interface ServiceOverrides {
   clock?: Clock;
   log?: Logger;
   secrets?: SecretStore;
+  /** Where GitHub's secret-scanning keys are read (default: GITHUB_SECRET_SCANNING_KEYS_URL). */
+  scannerKeys?: PublishedKeySource;
   faultHook?: StorageFaultHook;
   /** Tests and the benchmark: answer like a partition over Table Storage's scalability target. */
   throttle?: PartitionThrottleOptions;
@@ -231,6 +237,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     ),
     sessions: new SessionService(sessionRepository),
     audit,
+    leaks: new LeakedKeyService({ keys: keyRepository, keyService: keys, customers, audit, clock, log }),
     usage,
     staleKeys: new StaleKeyReview({ customers: customerRepository, keys, usage, audit, log }),
     health,
@@ -246,6 +253,11 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     authenticator,
     door,
     portalTokens: new PortalTokenVerifier(config.portal),
+    reportSignatures: new ReportSignatureVerifier(
+      overrides.scannerKeys ?? new GitHubPublicKeys(config.secretScanning.githubKeysUrl),
+      clock,
+      log,
+    ),
     revocations: listener,
     revocationFeed: feed,
     rateLimiter,

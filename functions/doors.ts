@@ -1,4 +1,5 @@
 import { withApiKey } from '../middleware/api-key';
+import { withGitHubSignature } from '../middleware/github-signature';
 import { withLocalMode } from '../middleware/local-mode';
 import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
 import type { ErrorCode } from '../shared/errors';
@@ -62,6 +63,14 @@ export const DOORS: Record<DoorName, Door> = {
     codes: [...API_KEY_CODES, 'unauthenticated', 'forbidden', 'validation_failed'],
     security: [{ PortalToken: [] }, { ManagementKeyHeader: [] }],
     wrap: (_definition, handler) => withCustomerAccess()(handler),
+  },
+  githubSignature: {
+    label: "GitHub's signature",
+    // No signature headers or a bad signature (401), a body over the bound (413), GitHub's key
+    // list unreadable while the report names a key we do not hold (503: GitHub retries).
+    codes: ['signature_invalid', 'payload_too_large', 'invalid_body', 'dependency_unavailable'],
+    security: [{ GitHubSignature: [], GitHubKeyIdentifier: [] }],
+    wrap: (_definition, handler) => withGitHubSignature()(handler),
   },
   staff: {
     label: 'portal Staff',

@@ -192,6 +192,18 @@ export function buildOpenApiDocument(definitions: readonly FunctionDefinition[],
         ApiKeyBearer: { type: 'http', scheme: 'bearer', description: 'The compound key as a bearer token' },
         ManagementKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A key of type management' },
         PortalToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A portal session token' },
+        GitHubSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Github-Public-Key-Signature',
+          description: "GitHub's ECDSA P-256 / SHA-256 signature over the raw body, base64 (DER)",
+        },
+        GitHubKeyIdentifier: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Github-Public-Key-Identifier',
+          description: "Which of GitHub's published secret-scanning keys signed the body",
+        },
       },
     },
   };

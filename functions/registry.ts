@@ -5,6 +5,7 @@ import { customerKeysList } from './customer-keys-list';
 import { customerKeysRequestGet, customerKeysRequestList, customerKeysRequestSubmit } from './customer-keys-requests';
 import { customerKeysReset } from './customer-keys-reset';
 import { customerKeysRevoke } from './customer-keys-revoke';
+import { customerKeysSettingsGet, customerKeysSettingsUpdate } from './customer-keys-settings';
 import { customerKeyUsage, customerKeysUsage } from './customer-keys-usage';
 import type { FunctionDefinition } from '../shared/function-contract';
 import { health } from './health';
@@ -13,6 +14,7 @@ import { portalPage } from './portal';
 import { openApiFunction } from './openapi';
 import { revocationCompletion } from './revocation-completion';
 import { revocationFeedPrune } from './revocation-feed-prune';
+import { secretScanningGitHub } from './secret-scanning-github';
 import { sessionsList } from './sessions-list';
 import { staffCustomersCreate, staffCustomersGet, staffCustomersList, staffCustomersUpdate } from './staff-customers';
 import { staffKeysUpdate } from './staff-keys';
@@ -38,12 +40,15 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   customerKeysRevoke,
   customerKeysReset,
   customerKeysAudit,
+  customerKeysSettingsGet,
+  customerKeysSettingsUpdate,
   customerKeysUsage,
   customerKeyUsage,
   customerKeysRequestSubmit,
   customerKeysRequestList,
   customerKeysRequestGet,
   sessionsList,
+  secretScanningGitHub,
   staffCustomersList,
   staffCustomersCreate,
   staffCustomersGet,

@@ -10,6 +10,9 @@ import { PLANS, type Plan } from './domain';
 const intSetting = (fallback: number, min: number, max: number) =>
   z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max)).default(fallback);
 
+/** Where GitHub publishes the keys that sign its secret-scanning reports. */
+export const GITHUB_SECRET_SCANNING_KEYS_URL = 'https://api.github.com/meta/public_keys/secret_scanning';
+
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;
 
 /** What a plan grants each customer and each key. */
@@ -96,6 +99,11 @@ export const configSchema = z
     AUTH_CACHE_MAX_ENTRIES: intSetting(10_000, 1, 1_000_000),
     /** Failed authentications a client address may cause per minute before its unknown keys are refused unread. */
     AUTH_FAILURES_PER_MINUTE: intSetting(60, 1, 100_000),
+    /**
+     * GitHub's secret-scanning public keys, in GitHub's `public_keys` format: what the signatures
+     * of `POST /v1/secret-scanning/github` are checked against. Tests point it at a local fake.
+     */
+    GITHUB_SECRET_SCANNING_KEYS_URL: z.url({ protocol: /^https?$/ }).default(GITHUB_SECRET_SCANNING_KEYS_URL),
     /** How often the background health probe reads storage. */
     HEALTH_PROBE_INTERVAL_MS: intSetting(5000, 100, 300_000),
     /** Largest OTLP request body accepted by `POST /v1/traces` (after decompression). */
@@ -194,6 +202,13 @@ export const configSchema = z
         message: 'must be https outside local mode (the signing keys of every portal token come from it)',
       });
     }
+    if (!local && !env.GITHUB_SECRET_SCANNING_KEYS_URL.startsWith('https://')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GITHUB_SECRET_SCANNING_KEYS_URL'],
+        message: 'must be https outside local mode (the keys that authenticate leak reports come from it)',
+      });
+    }
     if (!local && !env.KEY_VAULT_URL) {
       ctx.addIssue({
         code: 'custom',
@@ -248,6 +263,10 @@ export interface Config {
   rateLimit: { syncIntervalMs: number; idleSyncIntervalMs: number };
   usage: { flushIntervalMs: number; retentionDays: number };
   staleKeyDays: number;
+  secretScanning: {
+    /** GitHub's secret-scanning public keys (GITHUB_SECRET_SCANNING_KEYS_URL). */
+    githubKeysUrl: string;
+  };
   tenantKey: {
     /** Key Vault URL; undefined locally (a file store under LOCAL_DATA_DIR stands in). */
     vaultUrl: string | undefined;
@@ -317,6 +336,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimit: { syncIntervalMs: v.RATE_LIMIT_SYNC_INTERVAL_MS, idleSyncIntervalMs: v.RATE_LIMIT_IDLE_SYNC_INTERVAL_MS },
     usage: { flushIntervalMs: v.USAGE_FLUSH_INTERVAL_MS, retentionDays: v.USAGE_RETENTION_DAYS },
     staleKeyDays: v.STALE_KEY_DAYS,
+    secretScanning: { githubKeysUrl: v.GITHUB_SECRET_SCANNING_KEYS_URL },
     tenantKey: {
       vaultUrl: v.KEY_VAULT_URL,
       gracePeriodMs: v.TENANT_KEY_GRACE_PERIOD_HOURS * 3_600_000,

@@ -14,6 +14,13 @@ export type KeyEnvironment = (typeof KEY_ENVIRONMENTS)[number];
 
 export type KeyStatus = 'active' | 'revoked';
 
+/**
+ * What happens to an active key when a secret scanner reports it in public: `revoke` (the
+ * default) stops it at once; `notify` keeps it working and marks it exposed.
+ */
+export const LEAKED_KEY_POLICIES = ['revoke', 'notify'] as const;
+export type LeakedKeyPolicy = (typeof LEAKED_KEY_POLICIES)[number];
+
 /** The built-in shared sandbox tenant that portal sandbox mode reads (read-only). */
 export const SANDBOX_SLUG = 'sandbox';
 
@@ -42,6 +49,8 @@ export interface Customer {
   requireComponent: boolean;
   /** Staff switch: the daily review revokes keys unused for the stale period. Off by default. */
   autoRevokeStaleKeys: boolean;
+  /** The customer's choice for its keys found in public (set by its admins). */
+  leakedKeyPolicy: LeakedKeyPolicy;
   createdAt: string;
   /** Keys currently active (kept with the customer so the cap holds under concurrency). */
   activeKeyCount: number;
@@ -54,6 +63,20 @@ export interface RateLimitSetting {
   requestsPerSecond: number;
   burst: number;
 }
+
+/** One place a key was found in public, as a secret scanner reported it. */
+export interface KeyExposure {
+  /** Who reported it (`github`: GitHub secret scanning). */
+  reporter: 'github';
+  /** Where it was found (an http(s) address), or '' when the report named none we can link to. */
+  url: string;
+  /** What kind of place (`content`, `commit`, `npm`, …; lower case), as the scanner says. */
+  source: string;
+  reportedAt: string;
+}
+
+/** Places a key's record keeps; further reports are counted (and each is in the audit log). */
+export const MAX_KEPT_EXPOSURES = 10;
 
 /** A key as stored for its customer. `secretHash` never leaves the service layer. */
 export interface ApiKeyRecord {
@@ -76,6 +99,10 @@ export interface ApiKeyRecord {
   lastUsedAt?: string;
   /** Staff override of the plan's per-key rate limit. */
   rateLimit?: RateLimitSetting;
+  /** Where the key was found in public: the first {@link MAX_KEPT_EXPOSURES} places, oldest first. */
+  exposures?: KeyExposure[];
+  /** How many distinct places it was reported in (at least `exposures.length`). */
+  exposureCount?: number;
 }
 
 /** A key as clients may see it: everything but the hash. */
@@ -161,6 +188,8 @@ export const AUDIT_EVENT_TYPES = [
   'tenant-key.grace-ended',
   'key.rate-limit-changed',
   'keys.stale',
+  'key.exposed',
+  'customer.leaked-key-policy-changed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

@@ -45,12 +45,21 @@ export interface StaffContext extends RequestContext {
   actor: Actor;
 }
 
+/**
+ * What the secret-scanning route receives: a report whose signature checked out, as the raw
+ * bytes that were signed (the door read them, within its bound).
+ */
+export interface SignedReportContext extends RequestContext {
+  report: { body: Uint8Array; keyId: string };
+}
+
 export type AnonymousHandler = (request: HttpRequest, ctx: RequestContext) => Promise<HttpResponseInit>;
 export type ApiKeyHandler = (request: HttpRequest, ctx: ApiKeyContext) => Promise<HttpResponseInit>;
 export type CustomerHandler = (request: HttpRequest, ctx: CustomerContext) => Promise<HttpResponseInit>;
 export type StaffHandler = (request: HttpRequest, ctx: StaffContext) => Promise<HttpResponseInit>;
+export type SignedReportHandler = (request: HttpRequest, ctx: SignedReportContext) => Promise<HttpResponseInit>;
 /** A handler behind any door, before its input is parsed. */
-export type DoorHandler = AnonymousHandler | ApiKeyHandler | CustomerHandler | StaffHandler;
+export type DoorHandler = AnonymousHandler | ApiKeyHandler | CustomerHandler | StaffHandler | SignedReportHandler;
 
 /**
  * What a route takes, declared once: the binding parses `params`, `query` and `body` with these
@@ -151,7 +160,8 @@ export type HttpFunctionDefinition<P = any, Q = any, B = any> =
   | (HttpFunctionBase<P, Q, B> & { auth: 'local'; handler: Handler<RequestContext, P, Q, B> })
   | (HttpFunctionBase<P, Q, B> & { auth: 'apiKey'; keyTypes?: readonly KeyType[]; handler: Handler<ApiKeyContext, P, Q, B> })
   | (HttpFunctionBase<P, Q, B> & { auth: 'customer'; handler: Handler<CustomerContext, P, Q, B> })
-  | (HttpFunctionBase<P, Q, B> & { auth: 'staff'; handler: Handler<StaffContext, P, Q, B> });
+  | (HttpFunctionBase<P, Q, B> & { auth: 'staff'; handler: Handler<StaffContext, P, Q, B> })
+  | (HttpFunctionBase<P, Q, B> & { auth: 'githubSignature'; handler: Handler<SignedReportContext, P, Q, B> });
 
 /** The doors a route can sit behind. */
 export type DoorName = HttpFunctionDefinition['auth'];

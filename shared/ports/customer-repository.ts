@@ -1,4 +1,4 @@
-import type { Customer, Plan } from '../domain';
+import type { Customer, LeakedKeyPolicy, Plan } from '../domain';
 
 export interface CustomerPatch {
   plan?: Plan;
@@ -11,6 +11,7 @@ export interface CustomerPatch {
   graceEndsAt?: string | null;
   componentRotatedAt?: string;
   autoRevokeStaleKeys?: boolean;
+  leakedKeyPolicy?: LeakedKeyPolicy;
 }
 
 /** Customers, by slug. */

@@ -1,4 +1,14 @@
-import type { ApiKeyRecord, AuditEvent, Actor, Customer, KeyIdentity, Plan, RateLimitSetting, TenantKeyState } from '../domain';
+import type {
+  ApiKeyRecord,
+  AuditEvent,
+  Actor,
+  Customer,
+  KeyExposure,
+  KeyIdentity,
+  Plan,
+  RateLimitSetting,
+  TenantKeyState,
+} from '../domain';
 
 /** The row authentication reads: everything the middleware needs, from one point read. */
 export interface KeyLookupEntry extends KeyIdentity {
@@ -9,6 +19,8 @@ export interface KeyLookupEntry extends KeyIdentity {
 export type InsertOutcome = 'inserted' | 'label_taken' | 'key_limit_reached' | 'customer_missing';
 export type RevokeRecordOutcome = 'revoked' | 'already_revoked' | 'not_found';
 export type ReplaceOutcome = 'replaced' | 'not_active';
+/** `known`: this place was recorded for this key before (nothing was written). */
+export type ExposureOutcome = 'recorded' | 'known' | 'not_found';
 
 /**
  * Keys, stored twice: under their customer (the record: listing, counting, labels, audit)
@@ -62,6 +74,18 @@ export interface KeyRepository {
     setting: RateLimitSetting | undefined,
     audit: AuditEvent,
   ): Promise<ApiKeyRecord | undefined>;
+  /**
+   * Records that a key was found in public at a place (reporter, source and URL), with its audit
+   * event, in one transaction: once per key and place, whatever the concurrency (a report
+   * delivered twice, or to two instances at once, records one exposure). The record keeps the
+   * first places and counts them all.
+   */
+  recordExposure(
+    customerSlug: string,
+    keyId: string,
+    exposure: KeyExposure,
+    audit: AuditEvent,
+  ): Promise<{ outcome: ExposureOutcome; record?: ApiKeyRecord }>;
   /** Records the hour each key was last used in (batched per customer; never moves backwards much: hourly). */
   touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void>;
   /** Rewrites the customer data copied into the lookup rows of these keys (plan, master-component state). */

@@ -4,6 +4,7 @@ import {
   KEY_ENVIRONMENTS,
   KEY_REQUEST_ACTIONS,
   KEY_TYPES,
+  LEAKED_KEY_POLICIES,
   PLANS,
   type ApiKeyView,
   type AuditEvent,
@@ -43,6 +44,22 @@ export const keyView = z
       .describe("The key's own limit; null: its plan's"),
     revokedAt: timestamp.nullable(),
     revokedBy: actorView.nullable(),
+    exposure: z
+      .object({
+        places: z
+          .array(
+            z.object({
+              reporter: z.enum(['github']),
+              url: z.string().nullable().describe('Where it was found (an http(s) address), when the report gave one'),
+              source: z.string().describe('What kind of place, as the scanner names it: content, commit, npm, …'),
+              reportedAt: timestamp,
+            }),
+          )
+          .describe('The first places reported, oldest first (at most 10)'),
+        count: z.number().int().describe('How many distinct places it was reported in'),
+      })
+      .nullable()
+      .describe('Where a secret scanner found the key in public; null: never reported'),
   })
   .meta({ id: 'Key' });
 
@@ -160,6 +177,7 @@ export const customerView = z
     keyLimitOverride: z.number().int().nullable(),
     requireComponent: z.boolean(),
     autoRevokeStaleKeys: z.boolean(),
+    leakedKeyPolicy: z.enum(LEAKED_KEY_POLICIES).describe("The customer's choice for its keys found in public (its admins set it)"),
   })
   .meta({ id: 'Customer' });
 
@@ -270,6 +288,12 @@ export function toKeyBody(key: ApiKeyView, stale = false): z.infer<typeof keyVie
     rateLimit: key.rateLimit ?? null,
     revokedAt: key.revokedAt ?? null,
     revokedBy: key.revokedBy ?? null,
+    exposure: key.exposures?.length
+      ? {
+          places: key.exposures.map((e) => ({ reporter: e.reporter, url: e.url || null, source: e.source, reportedAt: e.reportedAt })),
+          count: key.exposureCount ?? key.exposures.length,
+        }
+      : null,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { TableStorage } from '../adapters/table/table-storage';
 import type { SessionRepository } from '../ports/session-repository';
 import type { ApiKeyDoor } from '../auth/api-key-door';
+import type { ReportSignatureVerifier } from '../auth/report-signature';
 import type { PortalTokenVerifier } from '../auth/portal-tokens';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
@@ -15,6 +16,7 @@ import type { IngestService } from './ingest-service';
 import type { KeyAuthenticator } from './key-authenticator';
 import type { KeyRequestService } from './key-request-service';
 import type { KeyService } from './key-service';
+import type { LeakedKeyService } from './leaked-key-service';
 import type { RateLimiter } from './rate-limiter';
 import type { RevocationListener } from './revocation-listener';
 import type { SessionService } from './session-service';
@@ -41,6 +43,8 @@ export interface UseCases {
   /** The read side of sessions (the Decisions explorer). */
   sessions: SessionService;
   audit: AuditTrail;
+  /** Keys found in public (GitHub secret scanning) and each customer's leaked-key policy. */
+  leaks: LeakedKeyService;
   usage: UsageService;
   staleKeys: StaleKeyReview;
   health: HealthMonitor;
@@ -65,6 +69,8 @@ export interface ServiceContext extends UseCases {
   /** API-key authentication: from what a request presents to a verdict (shared/auth/api-key-door.ts). */
   door: ApiKeyDoor;
   portalTokens: PortalTokenVerifier;
+  /** The secret-scanning door's check of GitHub's signatures (shared/auth/report-signature.ts). */
+  reportSignatures: ReportSignatureVerifier;
   revocations: RevocationListener;
   revocationFeed: RevocationFeed;
   rateLimiter: RateLimiter;

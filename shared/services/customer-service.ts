@@ -78,6 +78,7 @@ export class CustomerService {
       componentRotatedAt: undefined,
       requireComponent: false,
       autoRevokeStaleKeys: false,
+      leakedKeyPolicy: 'revoke',
     };
     if ((await this.customers.create(customer)) === 'exists') {
       throw new ApiError('customer_exists', `A customer with the slug '${slug}' already exists.`);

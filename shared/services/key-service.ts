@@ -137,9 +137,15 @@ export class KeyService {
   /**
    * Revokes a key at once and for good. Revoking the last active key needs `force` (it would
    * lock out every integration). Revoking a revoked key changes nothing and repeats the
-   * revocation's storage steps, which completes one a crash cut short.
+   * revocation's storage steps, which completes one a crash cut short. `reason` goes into the
+   * audit event (`exposed`: a secret scanner found the key in public).
    */
-  async revoke(customerSlug: string, keyId: string, op: Operation, options: { force?: boolean } = {}): Promise<ApiKeyView> {
+  async revoke(
+    customerSlug: string,
+    keyId: string,
+    op: Operation,
+    options: { force?: boolean; reason?: 'exposed' } = {},
+  ): Promise<ApiKeyView> {
     const customer = await this.customers.require(customerSlug);
     const record = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
     if (!record) throw new ApiError('not_found', 'This customer has no such key.');
@@ -160,7 +166,7 @@ export class KeyService {
         type: 'key.revoked',
         op,
         keyId: record.id,
-        details: { label: record.label, forced: Boolean(options.force) },
+        details: { label: record.label, forced: Boolean(options.force), ...(options.reason ? { reason: options.reason } : {}) },
       }),
     });
     if (result.outcome === 'not_found' || !result.record) throw new ApiError('not_found', 'This customer has no such key.');

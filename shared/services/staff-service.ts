@@ -27,6 +27,7 @@ export class StaffService {
       keyLimitOverride: customer.keyLimitOverride ?? null,
       requireComponent: customer.requireComponent,
       autoRevokeStaleKeys: customer.autoRevokeStaleKeys,
+      leakedKeyPolicy: customer.leakedKeyPolicy,
     };
   }
 

@@ -1,5 +1,22 @@
-import type { Actor, ApiKeyRecord, AuditEvent, Customer, Plan, RateLimitSetting, TenantKeyState } from '../../domain';
-import type { InsertOutcome, KeyLookupEntry, KeyRepository, ReplaceOutcome, RevokeRecordOutcome } from '../../ports/key-repository';
+import {
+  MAX_KEPT_EXPOSURES,
+  type Actor,
+  type ApiKeyRecord,
+  type AuditEvent,
+  type Customer,
+  type KeyExposure,
+  type Plan,
+  type RateLimitSetting,
+  type TenantKeyState,
+} from '../../domain';
+import type {
+  ExposureOutcome,
+  InsertOutcome,
+  KeyLookupEntry,
+  KeyRepository,
+  ReplaceOutcome,
+  RevokeRecordOutcome,
+} from '../../ports/key-repository';
 import { normalizeLabel } from '../table/table-key-repository';
 import type { MemoryCustomerRepository } from './memory-customer-repository';
 
@@ -12,6 +29,8 @@ export class MemoryKeyRepository implements KeyRepository {
   readonly records = new Map<string, ApiKeyRecord>();
   readonly lookups = new Map<string, KeyLookupEntry>();
   readonly audit: AuditEvent[] = [];
+  /** Places recorded per key (`{slug}/{keyId}` → reporter, source and URL as JSON). */
+  private readonly exposurePlaces = new Set<string>();
   lookupCalls = 0;
   /** When set, every call fails with it (a storage outage). */
   failWith: Error | undefined;
@@ -119,6 +138,25 @@ export class MemoryKeyRepository implements KeyRepository {
     if (lookup) lookup.rateLimit = setting;
     this.audit.push(audit);
     return { ...found };
+  }
+
+  async recordExposure(
+    customerSlug: string,
+    keyId: string,
+    exposure: KeyExposure,
+    audit: AuditEvent,
+  ): Promise<{ outcome: ExposureOutcome; record?: ApiKeyRecord }> {
+    this.check();
+    const found = this.records.get(`${customerSlug}/${keyId}`);
+    if (!found) return { outcome: 'not_found' };
+    const place = `${customerSlug}/${keyId} ${JSON.stringify([exposure.reporter, exposure.source, exposure.url])}`;
+    if (this.exposurePlaces.has(place)) return { outcome: 'known', record: { ...found } };
+    this.exposurePlaces.add(place);
+    const kept = found.exposures ?? [];
+    found.exposures = kept.length < MAX_KEPT_EXPOSURES ? [...kept, { ...exposure }] : kept;
+    found.exposureCount = (found.exposureCount ?? 0) + 1;
+    this.audit.push(audit);
+    return { outcome: 'recorded', record: { ...found } };
   }
 
   async touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void> {

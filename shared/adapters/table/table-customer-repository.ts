@@ -1,5 +1,5 @@
 import { odata } from '@azure/data-tables';
-import type { Customer, Plan } from '../../domain';
+import { LEAKED_KEY_POLICIES, type Customer, type LeakedKeyPolicy, type Plan } from '../../domain';
 import type { CustomerPatch, CustomerRepository } from '../../ports/customer-repository';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { CorruptRowError, backoff, withoutUndefined } from './rows';
@@ -23,6 +23,8 @@ export type CustomerEntity = {
   componentRotatedAt?: string;
   requireComponent?: boolean;
   autoRevokeStaleKeys?: boolean;
+  /** Absent on rows written before the policy existed: the default, `revoke`. */
+  leakedKeyPolicy?: string;
 };
 
 export function toCustomer(row: CustomerEntity): Customer {
@@ -40,8 +42,13 @@ export function toCustomer(row: CustomerEntity): Customer {
     componentRotatedAt: row.componentRotatedAt || undefined,
     requireComponent: row.requireComponent === true,
     autoRevokeStaleKeys: row.autoRevokeStaleKeys === true,
+    leakedKeyPolicy: leakedKeyPolicyOf(row.leakedKeyPolicy),
   };
 }
+
+/** Anything but a known policy reads as the default, which revokes (failing towards safety). */
+const leakedKeyPolicyOf = (value: string | undefined): LeakedKeyPolicy =>
+  (LEAKED_KEY_POLICIES as readonly string[]).includes(value ?? '') ? (value as LeakedKeyPolicy) : 'revoke';
 
 /** The count the key adapter keeps in step with the key rows; a profile row is never written without it. */
 export function activeKeyCountOf(row: CustomerEntity): number {
@@ -66,6 +73,7 @@ export function customerEntity(customer: Customer): CustomerEntity {
     componentRotatedAt: customer.componentRotatedAt,
     requireComponent: customer.requireComponent,
     autoRevokeStaleKeys: customer.autoRevokeStaleKeys,
+    leakedKeyPolicy: customer.leakedKeyPolicy,
   });
 }
 
@@ -80,6 +88,7 @@ export function applyPatch(customer: Customer, patch: CustomerPatch): Customer {
   if (patch.graceEndsAt !== undefined) next.graceEndsAt = patch.graceEndsAt ?? undefined;
   if (patch.componentRotatedAt !== undefined) next.componentRotatedAt = patch.componentRotatedAt;
   if (patch.autoRevokeStaleKeys !== undefined) next.autoRevokeStaleKeys = patch.autoRevokeStaleKeys;
+  if (patch.leakedKeyPolicy !== undefined) next.leakedKeyPolicy = patch.leakedKeyPolicy;
   return next;
 }
 

@@ -1,18 +1,27 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type {
-  Actor,
-  ApiKeyRecord,
-  AuditEvent,
-  Customer,
-  KeyEnvironment,
-  KeyStatus,
-  KeyType,
-  Plan,
-  RateLimitSetting,
-  TenantKeyState,
+import {
+  MAX_KEPT_EXPOSURES,
+  type Actor,
+  type ApiKeyRecord,
+  type AuditEvent,
+  type Customer,
+  type KeyExposure,
+  type KeyEnvironment,
+  type KeyStatus,
+  type KeyType,
+  type Plan,
+  type RateLimitSetting,
+  type TenantKeyState,
 } from '../../domain';
-import type { InsertOutcome, KeyLookupEntry, KeyRepository, ReplaceOutcome, RevokeRecordOutcome } from '../../ports/key-repository';
+import type {
+  ExposureOutcome,
+  InsertOutcome,
+  KeyLookupEntry,
+  KeyRepository,
+  ReplaceOutcome,
+  RevokeRecordOutcome,
+} from '../../ports/key-repository';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { CorruptRowError, actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
@@ -35,6 +44,16 @@ export const normalizeLabel = (label: string): string => label.trim().normalize(
 const labelRowKey = (label: string): string =>
   `label_${createHash('sha256').update(normalizeLabel(label), 'utf8').digest('hex').slice(0, 32)}`;
 
+/**
+ * One row per key and place it was reported in (created in the transaction that records the
+ * exposure): a second report of the same place conflicts on it, so it is recorded once.
+ */
+const exposureRowKey = (keyId: string, exposure: KeyExposure): string =>
+  `exposure_${keyId}_${createHash('sha256')
+    .update(JSON.stringify([exposure.reporter, exposure.source, exposure.url]), 'utf8')
+    .digest('hex')
+    .slice(0, 32)}`;
+
 type KeyEntity = {
   partitionKey: string;
   rowKey: string;
@@ -55,6 +74,9 @@ type KeyEntity = {
   /** The key's own rate limit (-1: none; Merge cannot remove a property). */
   rateLimitRps?: number;
   rateLimitBurst?: number;
+  /** JSON array of the first places the key was found in public (KeyExposure). */
+  exposures?: string;
+  exposureCount?: number;
 };
 
 const rateLimitColumns = (setting: RateLimitSetting | undefined) => ({
@@ -126,10 +148,25 @@ function keyEntity(record: ApiKeyRecord): KeyEntity {
     revokedBy: record.revokedBy ? actorToText(record.revokedBy) : undefined,
     lastUsedAt: record.lastUsedAt,
     ...(record.rateLimit ? rateLimitColumns(record.rateLimit) : {}),
+    ...(record.exposures ? { exposures: JSON.stringify(record.exposures), exposureCount: record.exposureCount } : {}),
   });
 }
 
+function exposuresOf(row: KeyEntity): KeyExposure[] | undefined {
+  if (row.exposures === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(row.exposures);
+  } catch {
+    // Reported below.
+  }
+  if (!Array.isArray(parsed) || !parsed.every((e) => e && typeof e === 'object' && typeof (e as KeyExposure).url === 'string'))
+    throw new CorruptRowError(`the exposures of key ${row.id} are not a list of exposures`);
+  return parsed as KeyExposure[];
+}
+
 function toRecord(row: KeyEntity): ApiKeyRecord {
+  const exposures = exposuresOf(row);
   return withoutUndefined({
     id: row.id,
     customerId: row.customerId,
@@ -147,6 +184,8 @@ function toRecord(row: KeyEntity): ApiKeyRecord {
     revokedBy: row.revokedBy ? actorFromText(row.revokedBy) : undefined,
     lastUsedAt: row.lastUsedAt,
     rateLimit: rateLimitOf(row),
+    exposures,
+    exposureCount: exposures ? Math.max(exposures.length, typeof row.exposureCount === 'number' ? row.exposureCount : 0) : undefined,
   });
 }
 
@@ -414,6 +453,48 @@ export class TableKeyRepository implements KeyRepository {
       return { ...toRecord(key), rateLimit: setting };
     }
     throw new Error('key rate limit: the key kept changing under concurrent updates');
+  }
+
+  async recordExposure(
+    customerSlug: string,
+    keyId: string,
+    exposure: KeyExposure,
+    audit: AuditEvent,
+  ): Promise<{ outcome: ExposureOutcome; record?: ApiKeyRecord }> {
+    await this.storage.step('keys.recordExposure');
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      await backoff(attempt);
+      const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
+      if (!key) return { outcome: 'not_found' };
+      const record = toRecord(key);
+      const kept = record.exposures ?? [];
+      const exposures = kept.length < MAX_KEPT_EXPOSURES ? [...kept, exposure] : kept;
+      const exposureCount = (record.exposureCount ?? 0) + 1;
+      try {
+        await this.storage.call((o) =>
+          this.customers.submitTransaction(
+            [
+              ['create', { partitionKey: customerSlug, rowKey: exposureRowKey(keyId, exposure), keyId, at: exposure.reportedAt }],
+              [
+                'update',
+                { partitionKey: customerSlug, rowKey: key.rowKey, exposures: JSON.stringify(exposures), exposureCount },
+                'Merge',
+                { etag: key.etag },
+              ],
+              ['create', auditEntity(audit)],
+            ],
+            o,
+          ),
+        );
+        return { outcome: 'recorded', record: { ...record, exposures, exposureCount } };
+      } catch (error) {
+        const status = statusOf(error);
+        // The audit row has a fresh id: a conflict is this place's row, recorded before.
+        if (status === 409) return { outcome: 'known', record };
+        if (status !== 412) throw error;
+      }
+    }
+    throw new Error('key exposure: the key kept changing under concurrent updates');
   }
 
   async touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void> {

@@ -1,0 +1,67 @@
+import { ApiError } from '../shared/errors';
+import { json } from '../shared/http/responses';
+import { gitHubFeedbackView, gitHubReportSchema } from '../shared/schemas/secret-scanning';
+import { MAX_REPORT_MATCHES } from '../shared/services/leaked-key-service';
+import { parseInput } from '../shared/validation';
+import type { HttpFunctionDefinition } from '../shared/function-contract';
+
+/**
+ * `POST /v1/secret-scanning/github`: GitHub's secret-scanning partner endpoint. The door has
+ * checked GitHub's signature over the raw body; here the matches are parsed and each key of
+ * ours is revoked or flagged by its customer's policy. The answer is GitHub's feedback format.
+ */
+export const secretScanningGitHub: HttpFunctionDefinition = {
+  kind: 'http',
+  name: 'secret-scanning-github',
+  route: 'v1/secret-scanning/github',
+  methods: ['POST'],
+  auth: 'githubSignature',
+  summary:
+    "GitHub secret scanning reports keys found in public: each key of ours is revoked (or flagged, by its customer's leaked-key policy) and the place recorded.",
+  docs: {
+    requestBody: {
+      required: true,
+      description: 'The matches GitHub found, signed by GitHub (ECDSA P-256, SHA-256) over these exact bytes.',
+      content: {
+        'application/json': {
+          schema: {
+            type: 'array',
+            maxItems: MAX_REPORT_MATCHES,
+            items: {
+              type: 'object',
+              required: ['token'],
+              properties: {
+                token: { type: 'string' },
+                type: { type: ['string', 'null'], maxLength: 256 },
+                url: { type: ['string', 'null'], maxLength: 8192 },
+                source: { type: ['string', 'null'], maxLength: 256 },
+              },
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      200: {
+        description: "GitHub's feedback: true_positive for each key of ours (active or not), false_positive otherwise",
+        schema: gitHubFeedbackView,
+      },
+    },
+    errors: ['invalid_body', 'validation_failed', 'too_many_matches'],
+    tags: ['Secret scanning'],
+  },
+  handler: async (_request, { services, report, requestId }) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(report.body.buffer, report.body.byteOffset, report.body.byteLength).toString('utf8'));
+    } catch {
+      throw new ApiError('invalid_body', 'The report is not valid JSON.');
+    }
+    // Counted before each match is checked: an oversized report is refused without that work.
+    if (Array.isArray(parsed) && parsed.length > MAX_REPORT_MATCHES) {
+      throw new ApiError('too_many_matches', `A report may hold at most ${MAX_REPORT_MATCHES} matches; this one holds ${parsed.length}.`);
+    }
+    const matches = parseInput(gitHubReportSchema, parsed, 'body');
+    return json(200, await services.leaks.handleGitHubReport(matches, requestId));
+  },
+};
