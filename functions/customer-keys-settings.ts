@@ -1,5 +1,6 @@
 import { json } from '../shared/http/responses';
-import { keySettingsView, updateKeySettingsSchema } from '../shared/schemas/secret-scanning';
+import { updateKeySettingsSchema } from '../shared/schemas/secret-scanning';
+import { keySettingsView } from '../shared/schemas/views';
 import { httpFunction, type HttpFunctionDefinition } from '../shared/function-contract';
 
 /** `GET /v1/customer-keys/settings`: the customer's key settings (its leaked-key policy). */

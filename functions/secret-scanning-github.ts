@@ -1,6 +1,7 @@
 import { ApiError } from '../shared/errors';
 import { json } from '../shared/http/responses';
-import { gitHubFeedbackView, gitHubReportSchema } from '../shared/schemas/secret-scanning';
+import { gitHubReportSchema } from '../shared/schemas/secret-scanning';
+import { gitHubFeedbackView } from '../shared/schemas/views';
 import { MAX_REPORT_MATCHES } from '../shared/services/leaked-key-service';
 import { parseInput } from '../shared/validation';
 import type { HttpFunctionDefinition } from '../shared/function-contract';

@@ -33,20 +33,8 @@ export type GitHubMatch = z.output<typeof gitHubMatchSchema>;
 
 export const gitHubReportSchema = z.array(gitHubMatchSchema);
 
-export const gitHubFeedbackView = z
-  .array(
-    z.object({
-      token_hash: z.string().describe('SHA-256 of the token, hex'),
-      token_type: z.string(),
-      label: z.enum(['true_positive', 'false_positive']),
-    }),
-  )
-  .meta({ id: 'SecretScanningFeedback' });
-
 export const leakedKeyPolicySchema = z
   .enum(LEAKED_KEY_POLICIES)
   .describe('revoke: a key found in public is revoked at once (the default); notify: it keeps working, marked exposed');
-
-export const keySettingsView = z.object({ customer: z.string(), leakedKeyPolicy: leakedKeyPolicySchema }).meta({ id: 'KeySettings' });
 
 export const updateKeySettingsSchema = z.object({ leakedKeyPolicy: leakedKeyPolicySchema });

@@ -4,13 +4,13 @@ import {
   KEY_ENVIRONMENTS,
   KEY_REQUEST_ACTIONS,
   KEY_TYPES,
-  LEAKED_KEY_POLICIES,
   PLANS,
   type ApiKeyView,
   type AuditEvent,
   type KeyRequest,
 } from '../domain';
 import type { StoredSession } from '../ports/session-repository';
+import { leakedKeyPolicySchema } from './secret-scanning';
 
 /**
  * Response bodies of the API, as zod schemas. Handlers build their bodies with the mappers
@@ -165,6 +165,18 @@ export const sessionView = z
 
 export const sessionPageView = z.object({ sessions: z.array(sessionView), cursor: z.string().nullable() }).meta({ id: 'SessionPage' });
 
+export const gitHubFeedbackView = z
+  .array(
+    z.object({
+      token_hash: z.string().describe('SHA-256 of the token, hex'),
+      token_type: z.string(),
+      label: z.enum(['true_positive', 'false_positive']),
+    }),
+  )
+  .meta({ id: 'SecretScanningFeedback' });
+
+export const keySettingsView = z.object({ customer: z.string(), leakedKeyPolicy: leakedKeyPolicySchema }).meta({ id: 'KeySettings' });
+
 export const customerView = z
   .object({
     id: z.string(),
@@ -177,7 +189,7 @@ export const customerView = z
     keyLimitOverride: z.number().int().nullable(),
     requireComponent: z.boolean(),
     autoRevokeStaleKeys: z.boolean(),
-    leakedKeyPolicy: z.enum(LEAKED_KEY_POLICIES).describe("The customer's choice for its keys found in public (its admins set it)"),
+    leakedKeyPolicy: leakedKeyPolicySchema,
   })
   .meta({ id: 'Customer' });
 

@@ -25,6 +25,7 @@ describe('config', () => {
       rateLimit: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 },
       usage: { flushIntervalMs: 30_000, retentionDays: 40 },
       staleKeyDays: 30,
+      secretScanning: { githubKeysUrl: 'https://api.github.com/meta/public_keys/secret_scanning' },
       tenantKey: { vaultUrl: undefined, gracePeriodMs: 7 * 24 * 3_600_000, cacheTtlMs: 8 * 3_600_000 },
       runtime: 'local',
       managedIdentityClientId: undefined,
@@ -103,6 +104,18 @@ describe('config', () => {
       },
       /PORTAL_JWKS_URL: must be https outside local mode/,
     ],
+    [
+      {
+        ...base,
+        VERIPROOF_LOCAL_MODE: undefined,
+        PORTAL_JWT_SECRET: undefined,
+        PORTAL_JWKS_URL: 'https://login.example.com/keys',
+        KEY_VAULT_URL: 'https://v.vault.azure.net',
+        GITHUB_SECRET_SCANNING_KEYS_URL: 'http://api.github.example/keys',
+      },
+      /GITHUB_SECRET_SCANNING_KEYS_URL: must be https outside local mode/,
+    ],
+    [{ ...base, GITHUB_SECRET_SCANNING_KEYS_URL: 'not a url' }, /GITHUB_SECRET_SCANNING_KEYS_URL/],
     [{ ...base, AZURE_CLIENT_ID: 'not-a-guid' }, /AZURE_CLIENT_ID: must be the client ID/],
     [{ ...base, PLANS: '{nope' }, /PLANS: must be JSON/],
     [
