@@ -22,12 +22,13 @@ export const secretScanningGitHub: HttpFunctionDefinition = {
   docs: {
     requestBody: {
       required: true,
-      description: 'The matches GitHub found, signed by GitHub (ECDSA P-256, SHA-256) over these exact bytes.',
+      // The bound on matches is the 413 too_many_matches, not `maxItems`: a report over it is
+      // refused as a whole rather than as a malformed body.
+      description: `The matches GitHub found (at most ${MAX_REPORT_MATCHES}), signed by GitHub (ECDSA P-256, SHA-256) over these exact bytes.`,
       content: {
         'application/json': {
           schema: {
             type: 'array',
-            maxItems: MAX_REPORT_MATCHES,
             items: {
               type: 'object',
               required: ['token'],

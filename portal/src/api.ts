@@ -31,6 +31,10 @@ export class Api {
     return this.send<T>('POST', path, body);
   }
 
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.send<T>('PATCH', path, body);
+  }
+
   delete(path: string): Promise<void> {
     return this.send<void>('DELETE', path);
   }

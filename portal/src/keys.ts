@@ -1,18 +1,40 @@
 import { ApiProblem } from './api.js';
 import { applyWriteState, type Portal } from './portal.js';
-import type { IssuedKey, Key, ResetResult } from './types.js';
+import type { IssuedKey, Key, KeySettings, ResetResult } from './types.js';
 import { badge, byId, confirmAction, el, fillBody, formatAgo, openDialog, showError, timeCell, toast } from './ui.js';
 
 /** The key table, Request New Key, the show-once dialog, revoke and reset. */
 
 const TYPE_NAMES: Record<Key['type'], string> = { primary: 'Primary', secondary: 'Secondary', management: 'Management' };
 
+/** Where a key was found first: a link when the report named an address. */
+function exposureLink(key: Key): HTMLElement | null {
+  const first = key.exposure?.places[0];
+  if (!first) return null;
+  const where = first.url
+    ? el('a', { href: first.url, target: '_blank', rel: 'noopener noreferrer nofollow' }, first.url)
+    : el('span', {}, `a ${first.source} on GitHub`);
+  const more = key.exposure!.count > 1 ? ` and ${key.exposure!.count - 1} more place(s)` : '';
+  return el('span', { class: 'exposure' }, where, more);
+}
+
+/** Exposed keys first, the most recently reported on top; the others in the API's order. */
+const exposedFirst = (keys: Key[]): Key[] =>
+  [...keys].sort((a, b) => (b.exposure?.places.at(-1)?.reportedAt ?? '').localeCompare(a.exposure?.places.at(-1)?.reportedAt ?? ''));
+
 function keyRow(portal: Portal, key: Key, withActions: boolean): HTMLTableRowElement {
   const row = el(
     'tr',
-    { 'data-key-id': key.id },
+    { 'data-key-id': key.id, class: key.exposure ? 'exposed' : undefined },
     el('td', {}, el('code', {}, key.displayPrefix)),
-    el('td', {}, key.label, key.stale ? badge('stale', 'stale') : null),
+    el(
+      'td',
+      {},
+      key.label,
+      key.stale ? badge('stale', 'stale') : null,
+      key.exposure ? badge('Exposed publicly', 'exposed') : null,
+      key.exposure ? el('div', { class: 'muted small' }, exposureLink(key)) : null,
+    ),
     el('td', {}, key.application),
     el('td', {}, TYPE_NAMES[key.type]),
     el('td', {}, key.environment === 'live' ? 'Live' : 'Test'),
@@ -31,8 +53,10 @@ function keyRow(portal: Portal, key: Key, withActions: boolean): HTMLTableRowEle
 
 export async function loadKeys(portal: Portal): Promise<void> {
   const list = await portal.loadKeyList();
-  const active = list.keys.filter((k) => k.status === 'active');
-  const revoked = list.keys.filter((k) => k.status === 'revoked');
+  const active = exposedFirst(list.keys.filter((k) => k.status === 'active'));
+  const revoked = exposedFirst(list.keys.filter((k) => k.status === 'revoked'));
+  showExposed(list.keys.filter((k) => k.exposure));
+  void loadPolicy(portal);
   byId('keys-summary').textContent =
     `${list.activeKeyCount} of ${list.keyLimit} active keys${list.sandbox ? ' · shared sandbox (read-only)' : ` · ${list.customer}`}`;
   fillBody(
@@ -47,6 +71,51 @@ export async function loadKeys(portal: Portal): Promise<void> {
   byId('revoked-count').textContent = String(revoked.length);
   byId<HTMLButtonElement>('new-key').dataset.full = String(list.activeKeyCount >= list.keyLimit);
   applyWriteState(portal);
+}
+
+/** The alert above the tables: every key found in public, with where and what happened to it. */
+function showExposed(keys: Key[]): void {
+  byId('exposed-keys').hidden = keys.length === 0;
+  byId('exposed-list').replaceChildren(
+    ...exposedFirst(keys).map((key) =>
+      el(
+        'li',
+        { 'data-key-id': key.id },
+        el('strong', {}, key.label),
+        ` (${key.displayPrefix}): found at `,
+        exposureLink(key),
+        key.status === 'revoked'
+          ? ` · revoked ${formatAgo(key.revokedAt).toLowerCase()} by ${key.revokedBy?.name ?? 'us'}`
+          : ' · still active: revoke it and issue a replacement',
+      ),
+    ),
+  );
+}
+
+async function loadPolicy(portal: Portal): Promise<void> {
+  const select = byId<HTMLSelectElement>('leaked-key-policy');
+  try {
+    const settings = await portal.api.get<KeySettings>('/v1/customer-keys/settings');
+    select.value = settings.leakedKeyPolicy;
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function savePolicy(portal: Portal): Promise<void> {
+  const select = byId<HTMLSelectElement>('leaked-key-policy');
+  try {
+    const settings = await portal.api.patch<KeySettings>('/v1/customer-keys/settings', { leakedKeyPolicy: select.value });
+    select.value = settings.leakedKeyPolicy;
+    toast(
+      settings.leakedKeyPolicy === 'revoke'
+        ? 'Keys found in public will be revoked at once.'
+        : 'Keys found in public will keep working and be flagged here.',
+    );
+  } catch (error) {
+    showError(error);
+    await loadPolicy(portal);
+  }
 }
 
 /** The full key(s), once: a copy button each, then gone from the page when the dialog closes. */
@@ -209,4 +278,5 @@ async function resetAll(portal: Portal): Promise<void> {
 export function initKeys(portal: Portal): void {
   byId('new-key').addEventListener('click', () => void requestNewKey(portal));
   byId('reset-keys').addEventListener('click', () => void resetAll(portal));
+  byId('leaked-key-policy').addEventListener('change', () => void savePolicy(portal));
 }

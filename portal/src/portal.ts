@@ -14,7 +14,7 @@ export interface Portal {
 
 /** In sandbox mode every control that would change something is disabled, with the reason. */
 export function applyWriteState(portal: Portal): void {
-  for (const control of document.querySelectorAll<HTMLButtonElement>('button.write')) {
+  for (const control of document.querySelectorAll<HTMLButtonElement | HTMLSelectElement>('button.write, select.write')) {
     control.disabled = portal.sandbox;
     if (portal.sandbox) control.title = 'Read-only in sandbox mode';
     else control.removeAttribute('title');

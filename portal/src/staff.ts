@@ -10,6 +10,14 @@ const ACTIONS: Record<QueuedRequest['action'], string> = {
   'rotate-tenant-key': 'Rotate the master component',
 };
 
+/** The customers of the last load, by slug (the facts below show their settings). */
+let customersBySlug = new Map<string, CustomerList['customers'][number]>();
+
+const POLICIES: Record<CustomerList['customers'][number]['leakedKeyPolicy'], string> = {
+  revoke: 'Revoke at once',
+  notify: 'Keep working, flag (customer’s choice)',
+};
+
 async function execute(portal: Portal, request: QueuedRequest): Promise<void> {
   const rotation = request.action === 'rotate-tenant-key';
   const answer = await confirmAction({
@@ -68,6 +76,7 @@ async function loadTenantKey(portal: Portal): Promise<void> {
     ['Grace ends', formatDateTime(state.graceEndsAt)],
     ['Last rotated', formatDateTime(state.rotatedAt)],
     ['Component required', state.requireComponent ? 'Yes' : 'No'],
+    ['Keys found in public', POLICIES[customersBySlug.get(slug)?.leakedKeyPolicy ?? 'revoke']],
   ];
   facts.replaceChildren(...pairs.flatMap(([term, value]) => [el('dt', {}, term), el('dd', {}, value)]));
 }
@@ -109,6 +118,7 @@ export async function loadStaff(portal: Portal): Promise<void> {
   const select = byId<HTMLSelectElement>('staff-customer');
   const previous = select.value;
   const { customers } = await portal.api.get<CustomerList>('/v1/staff/customers');
+  customersBySlug = new Map(customers.map((c) => [c.slug, c]));
   select.replaceChildren(
     el('option', { value: '' }, 'Choose a customer'),
     ...customers.map((c) => el('option', { value: c.slug }, `${c.name} (${c.slug}, ${c.plan})`)),

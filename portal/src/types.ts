@@ -14,6 +14,7 @@ export type {
   Key,
   KeyList,
   KeyRequest,
+  KeySettings,
   ResetResult,
   Session,
   SessionPage,

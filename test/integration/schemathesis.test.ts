@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ServiceContext } from '../../shared/services/context';
+import { FakeGitHubScanner } from '../support/github-scanner';
 import { serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
@@ -54,12 +55,16 @@ function runProgram(
   let services: ServiceContext;
   let app: Awaited<ReturnType<typeof serveApp>>;
   let folder: string;
+  let scanner: FakeGitHubScanner;
 
   beforeAll(async () => {
+    // GitHub's key list, served locally: the fuzzer's reports are judged (and refused), not left unjudgeable.
+    scanner = await FakeGitHubScanner.start();
     // Limits out of the way: the fuzzer sends thousands of requests, many of them unauthenticated.
     services = testServices({
       PLANS: '{"pro":{"requestsPerSecond":100000,"burst":100000,"keyLimit":1000}}',
       AUTH_FAILURES_PER_MINUTE: '100000',
+      GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url,
     });
     await services.revocations.poll();
     await services.health.probeAll();
@@ -69,6 +74,7 @@ function runProgram(
   afterAll(async () => {
     await app?.close();
     await services?.dispose();
+    await scanner?.close();
     if (folder) rmSync(folder, { recursive: true, force: true });
   });
 
