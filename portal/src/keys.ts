@@ -1,7 +1,7 @@
 import { ApiProblem } from './api.js';
 import { applyWriteState, type Portal } from './portal.js';
 import type { IssuedKey, Key, KeySettings, ResetResult } from './types.js';
-import { badge, byId, confirmAction, el, fillBody, formatAgo, openDialog, showError, timeCell, toast } from './ui.js';
+import { badge, byId, confirmAction, el, fillBody, formatAgo, formatDateTime, openDialog, showError, timeCell, toast } from './ui.js';
 
 /** The key table, Request New Key, the show-once dialog, revoke and reset. */
 
@@ -85,7 +85,7 @@ function showExposed(keys: Key[]): void {
         ` (${key.displayPrefix}): found at `,
         exposureLink(key),
         key.status === 'revoked'
-          ? ` · revoked ${formatAgo(key.revokedAt).toLowerCase()} by ${key.revokedBy?.name ?? 'us'}`
+          ? ` · revoked by ${key.revokedBy?.name ?? 'us'}, ${formatDateTime(key.revokedAt)}`
           : ' · still active: revoke it and issue a replacement',
       ),
     ),
