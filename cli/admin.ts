@@ -73,8 +73,19 @@ function need(value: string | undefined, flag: string): string {
 
 function keyTable(keys: ApiKeyView[]): string {
   if (keys.length === 0) return '(no keys)';
-  const rows = keys.map((k) => [k.id, k.displayPrefix, k.label, k.application, k.type, k.environment, k.status, k.createdAt]);
-  const header = ['ID', 'KEY', 'LABEL', 'APPLICATION', 'TYPE', 'ENV', 'STATUS', 'CREATED'];
+  const rows = keys.map((k) => [
+    k.id,
+    k.displayPrefix,
+    k.label,
+    k.application,
+    k.type,
+    k.environment,
+    k.status,
+    k.createdAt,
+    // Where a secret scanner found it first, and how many places in all.
+    k.exposures?.length ? `${k.exposures[0]!.url || k.exposures[0]!.source} (${k.exposureCount ?? k.exposures.length})` : '-',
+  ]);
+  const header = ['ID', 'KEY', 'LABEL', 'APPLICATION', 'TYPE', 'ENV', 'STATUS', 'CREATED', 'EXPOSED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [header, ...rows]
     .map((r) =>
