@@ -9,32 +9,10 @@ import { freePort } from '../../local/azurite';
 import { SCREENSHOT_DIR, describeWithBrowser, launchBrowser } from '../support/browser';
 import { FakeGitHubScanner } from '../support/github-scanner';
 import { startHostProcess, type HostProcess } from '../support/host-process';
+import { oneSpanExport } from '../support/otel';
 import { TEST_PORTAL_ENV } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { azuriteConnectionString, uniquePrefix } from '../support/services';
-
-/** One OTLP/JSON export of one span, as an ingest client sends it. */
-const exportBody = () =>
-  JSON.stringify({
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] },
-        scopeSpans: [
-          {
-            spans: [
-              {
-                traceId: randomBytes(16).toString('hex'),
-                spanId: randomBytes(8).toString('hex'),
-                name: 'decide',
-                startTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
-                endTimeUnixNano: String(BigInt(Date.now() + 3) * 1_000_000n),
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  });
 
 /**
  * A key in use is leaked: GitHub's report reaches one instance of the app (host A, a process of
@@ -105,7 +83,7 @@ describe('a leaked key reported to one instance is refused by another within 2 s
           const response = await fetch(`${b.url}/v1/traces`, {
             method: 'POST',
             headers: { 'content-type': 'application/json', 'x-api-key': key },
-            body: exportBody(),
+            body: oneSpanExport(),
           });
           if (response.status === 200) accepted += 1;
           else {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -22,4 +23,29 @@ export function encodeSpans(spans: ReadableSpan[]): { json: Uint8Array; protobuf
     json: JsonTraceSerializer.serializeRequest(spans)!,
     protobuf: ProtobufTraceSerializer.serializeRequest(spans)!,
   };
+}
+
+/** One OTLP/JSON export of one span (`decide` of service `checkout`), as an ingest client sends it; with a session id when given. */
+export function oneSpanExport(sessionId?: string): string {
+  return JSON.stringify({
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] },
+        scopeSpans: [
+          {
+            spans: [
+              {
+                traceId: randomBytes(16).toString('hex'),
+                spanId: randomBytes(8).toString('hex'),
+                name: 'decide',
+                startTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+                endTimeUnixNano: String(BigInt(Date.now() + 5) * 1_000_000n),
+                attributes: sessionId ? [{ key: 'session.id', value: { stringValue: sessionId } }] : [],
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
 }
