@@ -201,7 +201,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     await page.click('#tabs a[href="#keys"]');
     // The table still holds the rows of its last visit until the view has loaded: wait, or the
     // button focused below is replaced under the dialog.
-    await page.waitForFunction("document.body.dataset.view === 'keys' && !document.body.hasAttribute('aria-busy')");
+    await page.locator('body[data-view="keys"]:not([aria-busy])').waitFor({ state: 'attached' });
     const lastRow = page.locator('#keys-table tbody tr').first();
     await lastRow.waitFor();
     expect(await page.locator('#keys-table tbody tr').count()).toBe(1);
