@@ -5,6 +5,7 @@ import { FileSecretStore } from '../shared/adapters/local/file-secret-store';
 import { KeyVaultSecretStore } from '../shared/adapters/keyvault/key-vault-secret-store';
 import { TableAuditLog } from '../shared/adapters/table/table-audit-log';
 import { TableCustomerRepository } from '../shared/adapters/table/table-customer-repository';
+import { TableExpirySchedule } from '../shared/adapters/table/table-expiry-schedule';
 import { TableGraceSchedule } from '../shared/adapters/table/table-grace-schedule';
 import { TableKeyRepository } from '../shared/adapters/table/table-key-repository';
 import { TableKeyRequestRepository } from '../shared/adapters/table/table-key-request-repository';
@@ -23,6 +24,7 @@ import type { Config } from '../shared/config';
 import { processLogger, type Logger } from '../shared/logging';
 import type { AuditLog } from '../shared/ports/audit-log';
 import type { CustomerRepository } from '../shared/ports/customer-repository';
+import type { ExpirySchedule } from '../shared/ports/expiry-schedule';
 import type { GraceSchedule } from '../shared/ports/grace-schedule';
 import type { KeyRepository } from '../shared/ports/key-repository';
 import type { KeyRequestRepository } from '../shared/ports/key-request-repository';
@@ -94,6 +96,7 @@ export interface ServiceOverrides {
     requests?: KeyRequestRepository;
     feed?: RevocationFeed;
     grace?: GraceSchedule;
+    expiries?: ExpirySchedule;
     rateLimits?: RateLimitStore;
     usage?: UsageStore;
   };
@@ -163,8 +166,21 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     authenticator,
     components: new ComponentCheck(components, clock),
     failedAuth: new FailedAuthThrottle(config.authCache.failuresPerMinute, clock),
+    clock,
   });
-  const keys = new KeyService({ keys: keyRepository, customers, components, authenticator, feed, audit, plans: config.plans, clock, log });
+  const keys = new KeyService({
+    keys: keyRepository,
+    customers,
+    components,
+    authenticator,
+    feed,
+    audit,
+    plans: config.plans,
+    expiries: repositories.expiries ?? new TableExpirySchedule(storage),
+    rotationDueMs: config.rotationDueMs,
+    clock,
+    log,
+  });
   const tenantKeys = new TenantKeyService({
     customers,
     keys,
@@ -239,7 +255,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     audit,
     leaks: new LeakedKeyService({ keys: keyRepository, keyService: keys, customers, audit, clock, log }),
     usage,
-    staleKeys: new StaleKeyReview({ customers: customerRepository, keys, usage, audit, log }),
+    staleKeys: new StaleKeyReview({ customers: customerRepository, keys, usage, audit, clock, log }),
     health,
   });
   return {

@@ -18,9 +18,10 @@ export const customerKeysList: HttpFunctionDefinition = {
     const body: z.infer<typeof keyListView> = {
       customer: customer.slug,
       sandbox,
-      activeKeyCount: keys.filter((k) => k.status === 'active').length,
+      // A key rolling out handed its place under the cap to its successor.
+      activeKeyCount: keys.filter((k) => k.status === 'active' && !k.rolledTo).length,
       keyLimit: services.keys.keyLimit(customer),
-      keys: keys.map((k) => toKeyBody(k, services.usage.isStale(k))),
+      keys: keys.map((k) => toKeyBody(k, { stale: services.usage.isStale(k), rotationDue: services.keys.isRotationDue(k) })),
     };
     return json(200, body);
   },

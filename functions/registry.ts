@@ -5,10 +5,13 @@ import { customerKeysList } from './customer-keys-list';
 import { customerKeysRequestGet, customerKeysRequestList, customerKeysRequestSubmit } from './customer-keys-requests';
 import { customerKeysReset } from './customer-keys-reset';
 import { customerKeysRevoke } from './customer-keys-revoke';
+import { customerKeysRoll } from './customer-keys-roll';
+import { customerKeysUpdate } from './customer-keys-update';
 import { customerKeysSettingsGet, customerKeysSettingsUpdate } from './customer-keys-settings';
 import { customerKeyUsage, customerKeysUsage } from './customer-keys-usage';
 import type { FunctionDefinition } from '../shared/function-contract';
 import { health } from './health';
+import { keyExpiry } from './key-expiry';
 import { localSignIn } from './local-sign-in';
 import { portalPage } from './portal';
 import { openApiFunction } from './openapi';
@@ -38,6 +41,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   customerKeysList,
   customerKeysIssue,
   customerKeysRevoke,
+  customerKeysUpdate,
+  customerKeysRoll,
   customerKeysReset,
   customerKeysAudit,
   customerKeysSettingsGet,
@@ -64,6 +69,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   revocationFeedPrune,
   revocationCompletion,
   staleKeys,
+  keyExpiry,
   usageRetention,
   portalPage,
   apiDocs,

@@ -22,6 +22,6 @@ export const staffKeysUpdate = httpFunction({
       actor,
       requestId,
     });
-    return json(200, toKeyBody(key, services.usage.isStale(key)));
+    return json(200, toKeyBody(key, { stale: services.usage.isStale(key), rotationDue: services.keys.isRotationDue(key) }));
   },
 });

@@ -34,14 +34,14 @@ export function apiKeyCredential(request: HttpRequest): string | undefined {
   return bearer?.startsWith(KEY_PREFIX) ? bearer : undefined;
 }
 
-/** What the request presents to the API-key door. */
-export function presentedCredentials(request: HttpRequest): PresentedCredentials {
+/** What the request presents to the API-key door; `proxyHops`: the proxies that append to X-Forwarded-For. */
+export function presentedCredentials(request: HttpRequest, proxyHops = 1): PresentedCredentials {
   const header = request.headers.get(API_KEY_HEADER)?.trim() || undefined;
   return {
     apiKey: header,
     bearerKey: header === undefined ? bearerToken(request) : undefined,
     component: request.headers.get(COMPONENT_HEADER)?.trim() || undefined,
-    address: clientAddress(request),
+    address: clientAddress(request, proxyHops),
   };
 }
 
@@ -52,9 +52,12 @@ const DETAIL: Record<DoorFailure, string> = {
   api_key_malformed: 'The API key is not in the expected format, or its checksum does not match (a typo?).',
   // One answer for unknown, revoked and mismatched keys alike: no oracle.
   api_key_invalid: 'The API key is not valid.',
+  // Its own code (people debugging need to know), naming no key.
+  api_key_expired: 'The API key has expired: switch to its replacement, or ask your admin for a new key.',
   component_invalid: "The key's component is not the customer's current one (nor a previous one still in its grace period).",
   component_required: 'This customer requires the key component: send the whole key, or the component in x-functions-key.',
   rate_limited: 'Too many failed authentications from this address.',
+  ip_not_allowed: "This key's IP allowlist does not include the address this request came from.",
 };
 
 /** The problem the door's refusal answers with (401s with a `WWW-Authenticate` challenge). */
@@ -65,6 +68,8 @@ export function doorProblem(code: DoorFailure, retryAfterSeconds = 1): ApiError 
       extensions: { retryAfterSeconds },
     });
   }
+  // The key is good, the place is not: a 403, without an authentication challenge.
+  if (code === 'ip_not_allowed') return new ApiError(code, DETAIL[code]);
   return new ApiError(code, DETAIL[code], { headers: { 'WWW-Authenticate': challenge(code !== 'api_key_missing') } });
 }
 
@@ -74,7 +79,11 @@ export function doorProblem(code: DoorFailure, retryAfterSeconds = 1): ApiError 
  * headers and maps a refusal to its 401 (or 429 for an address that keeps failing).
  */
 export async function authenticateApiKey(request: HttpRequest, ctx: Pick<RequestContext, 'services'>): Promise<KeyIdentity> {
-  const verdict = await ctx.services.door.check(presentedCredentials(request));
-  if (!verdict.ok) throw doorProblem(verdict.code, verdict.retryAfterSeconds);
+  const verdict = await ctx.services.door.check(presentedCredentials(request, ctx.services.config.trustedProxyHops));
+  if (!verdict.ok) {
+    // Refused for its address: counted in the key's usage, as a rate-limited request is.
+    if (verdict.identity) ctx.services.usageRecorder.record(verdict.identity, 'ipRefused');
+    throw doorProblem(verdict.code, verdict.retryAfterSeconds);
+  }
   return verdict.identity;
 }

@@ -147,6 +147,14 @@ export const configSchema = z
     USAGE_RETENTION_DAYS: intSetting(40, 35, 400),
     /** A key unused this long is stale. */
     STALE_KEY_DAYS: intSetting(30, 1, 365),
+    /** A key older than this is due for rotation (a reminder in the listing, the portal and to staff). */
+    KEY_ROTATION_DAYS: intSetting(90, 1, 3650),
+    /**
+     * Proxies in front of the app that append to `X-Forwarded-For` (Azure's front end: 1). The
+     * client's address is the entry that many places from the end; entries before it are the
+     * client's own words and never trusted (IP allowlists, the failed-authentication throttle).
+     */
+    TRUSTED_PROXY_HOPS: intSetting(1, 1, 10),
     /**
      * Client ID of the user-assigned managed identity the app uses for storage and Key Vault
      * (set by infra/). Unset: DefaultAzureCredential's own chain (developer sign-in, system identity).
@@ -263,6 +271,10 @@ export interface Config {
   rateLimit: { syncIntervalMs: number; idleSyncIntervalMs: number };
   usage: { flushIntervalMs: number; retentionDays: number };
   staleKeyDays: number;
+  /** Keys older than this are due for rotation. */
+  rotationDueMs: number;
+  /** Proxies that append to X-Forwarded-For in front of the app. */
+  trustedProxyHops: number;
   secretScanning: {
     /** GitHub's secret-scanning public keys (GITHUB_SECRET_SCANNING_KEYS_URL). */
     githubKeysUrl: string;
@@ -336,6 +348,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimit: { syncIntervalMs: v.RATE_LIMIT_SYNC_INTERVAL_MS, idleSyncIntervalMs: v.RATE_LIMIT_IDLE_SYNC_INTERVAL_MS },
     usage: { flushIntervalMs: v.USAGE_FLUSH_INTERVAL_MS, retentionDays: v.USAGE_RETENTION_DAYS },
     staleKeyDays: v.STALE_KEY_DAYS,
+    rotationDueMs: v.KEY_ROTATION_DAYS * 86_400_000,
+    trustedProxyHops: v.TRUSTED_PROXY_HOPS,
     secretScanning: { githubKeysUrl: v.GITHUB_SECRET_SCANNING_KEYS_URL },
     tenantKey: {
       vaultUrl: v.KEY_VAULT_URL,

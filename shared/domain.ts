@@ -1,3 +1,5 @@
+import type { IpAllowlist } from './keys/ip-allowlist';
+
 /**
  * The service's domain types. Storage adapters map them to and from rows; handlers map
  * them to response bodies. Nothing here knows about HTTP or Table Storage.
@@ -51,11 +53,20 @@ export interface Customer {
   autoRevokeStaleKeys: boolean;
   /** The customer's choice for its keys found in public (set by its admins). */
   leakedKeyPolicy: LeakedKeyPolicy;
+  /** What the daily key review found last (absent before its first run). */
+  keyReview: KeyReviewSummary | undefined;
   createdAt: string;
   /** Keys currently active (kept with the customer so the cap holds under concurrency). */
   activeKeyCount: number;
   /** Staff override of the plan's key cap; `undefined` means the plan decides. */
   keyLimitOverride: number | undefined;
+}
+
+/** The daily key review's counts for one customer: stale keys and keys due for rotation. */
+export interface KeyReviewSummary {
+  at: string;
+  stale: number;
+  rotationDue: number;
 }
 
 /** A rate limit: sustained requests per second and the burst above it. */
@@ -103,6 +114,16 @@ export interface ApiKeyRecord {
   exposures?: KeyExposure[];
   /** How many distinct places it was reported in (at least `exposures.length`). */
   exposureCount?: number;
+  /** When the key stops working (set at issue, by PATCH, or by a roll's overlap); absent: never. */
+  expiresAt?: string;
+  /** Addresses and CIDR ranges the key may be used from; absent: any. */
+  allowedIps?: string[];
+  /** The key that replaced this one in a roll (this one is rolling out until it expires). */
+  rolledTo?: string;
+  /** The key this one replaced in a roll. */
+  rolledFrom?: string;
+  /** Why it was revoked, when not by someone's revoke: `expired`, `rolled`, `exposed`. */
+  revokedReason?: string;
 }
 
 /** A key as clients may see it: everything but the hash. */
@@ -148,9 +169,22 @@ export interface KeyIdentity {
   tenantKey: TenantKeyState;
   /** This key's own rate limit, when staff set one (else the plan's applies). */
   rateLimit?: RateLimitSetting;
+  /** When the key stops working (ISO 8601); absent: never. */
+  expiresAt?: string;
+  /** Addresses and ranges the key may be used from; absent: any. */
+  allowedIps?: readonly string[];
 }
 
-export const KEY_REQUEST_ACTIONS = ['issue-key', 'revoke-key', 'rotate-tenant-key'] as const;
+/**
+ * The identity as the door holds it (built once per read of the key): the expiry as a number
+ * and the allowlist compiled, so that checking either costs no parse and no storage call.
+ */
+export interface DoorIdentity extends KeyIdentity {
+  expiresAtMs?: number;
+  allowlist?: IpAllowlist;
+}
+
+export const KEY_REQUEST_ACTIONS = ['issue-key', 'revoke-key', 'roll-key', 'rotate-tenant-key'] as const;
 export type KeyRequestAction = (typeof KEY_REQUEST_ACTIONS)[number];
 export type KeyRequestStatus = 'pending' | 'executed' | 'rejected' | 'failed';
 
@@ -189,6 +223,9 @@ export const AUDIT_EVENT_TYPES = [
   'key.rate-limit-changed',
   'keys.stale',
   'key.exposed',
+  'key.rolled',
+  'key.updated',
+  'keys.rotation-due',
   'customer.leaked-key-policy-changed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

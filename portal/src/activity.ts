@@ -7,6 +7,7 @@ import { badge, byId, el, fillBody, timeCell } from './ui.js';
 const ACTIONS: Record<KeyRequest['action'], string> = {
   'issue-key': 'Issue a key',
   'revoke-key': 'Revoke a key',
+  'roll-key': 'Roll a key',
   'rotate-tenant-key': 'Rotate the master component',
 };
 

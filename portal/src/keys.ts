@@ -1,6 +1,6 @@
 import { ApiProblem } from './api.js';
 import { applyWriteState, type Portal } from './portal.js';
-import type { IssuedKey, Key, KeySettings, ResetResult } from './types.js';
+import type { IssuedKey, Key, KeySettings, ResetResult, RolledKey } from './types.js';
 import { badge, byId, confirmAction, el, fillBody, formatAgo, formatDateTime, openDialog, showError, timeCell, toast } from './ui.js';
 
 /** The key table, Request New Key, the show-once dialog, revoke and reset. */
@@ -22,7 +22,18 @@ function exposureLink(key: Key): HTMLElement | null {
 const exposedFirst = (keys: Key[]): Key[] =>
   [...keys].sort((a, b) => (b.exposure?.places.at(-1)?.reportedAt ?? '').localeCompare(a.exposure?.places.at(-1)?.reportedAt ?? ''));
 
+/** "in 3 h", "in 2 d", or the date; "Expired" once past. */
+function formatExpiry(iso: string): string {
+  const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+  if (seconds <= 0) return 'Expired';
+  if (seconds < 3600) return `in ${Math.max(1, Math.ceil(seconds / 60))} min`;
+  if (seconds < 2 * 86_400) return `in ${Math.ceil(seconds / 3600)} h`;
+  if (seconds < 60 * 86_400) return `in ${Math.ceil(seconds / 86_400)} d`;
+  return formatDateTime(iso);
+}
+
 function keyRow(portal: Portal, key: Key, withActions: boolean): HTMLTableRowElement {
+  const successor = key.rolledTo ? portal.keys?.keys.find((k) => k.id === key.rolledTo) : undefined;
   const row = el(
     'tr',
     { 'data-key-id': key.id, class: key.exposure ? 'exposed' : undefined },
@@ -32,8 +43,12 @@ function keyRow(portal: Portal, key: Key, withActions: boolean): HTMLTableRowEle
       {},
       key.label,
       key.stale ? badge('stale', 'stale') : null,
+      key.rotationDue ? badge('rotation due', 'rotation') : null,
+      key.status === 'active' && key.rolledTo ? badge('rolling out', 'rolling') : null,
       key.exposure ? badge('Exposed publicly', 'exposed') : null,
       key.exposure ? el('div', { class: 'muted small' }, exposureLink(key)) : null,
+      key.rolledTo ? el('div', { class: 'muted small' }, `replaced by ${successor?.displayPrefix ?? key.rolledTo}`) : null,
+      key.rolledFrom ? el('div', { class: 'muted small' }, 'replaces a rolled key') : null,
     ),
     el('td', {}, key.application),
     el('td', {}, TYPE_NAMES[key.type]),
@@ -41,12 +56,20 @@ function keyRow(portal: Portal, key: Key, withActions: boolean): HTMLTableRowEle
     timeCell(key.createdAt),
     el('td', {}, key.createdBy.name),
     timeCell(key.lastUsedAt, formatAgo(key.lastUsedAt)),
+    key.status === 'active' && key.expiresAt ? timeCell(key.expiresAt, formatExpiry(key.expiresAt)) : el('td', {}, '—'),
     el('td', {}, badge(key.status === 'active' ? 'Active' : 'Revoked', key.status)),
   );
   if (withActions) {
     const revoke = el('button', { type: 'button', class: 'danger small write', 'aria-label': `Revoke key ${key.label}` }, 'Revoke');
     revoke.addEventListener('click', () => void revokeKey(portal, key));
-    row.append(el('td', {}, revoke));
+    const cell = el('td', { class: 'row-actions' });
+    if (!key.rolledTo) {
+      const roll = el('button', { type: 'button', class: 'small write', 'aria-label': `Roll key ${key.label}` }, 'Roll');
+      roll.addEventListener('click', () => void rollKey(portal, key));
+      cell.append(roll, ' ');
+    }
+    cell.append(revoke);
+    row.append(cell);
   }
   return row;
 }
@@ -222,6 +245,40 @@ async function requestNewKey(portal: Portal): Promise<void> {
     await loadKeys(portal);
     byId('keys-table').querySelector<HTMLElement>(`tr[data-key-id="${issued.metadata.id}"] button`)?.focus();
   }
+}
+
+/** Roll: the overlap choice, then the new key once; the old one stays listed as rolling out. */
+async function rollKey(portal: Portal, key: Key): Promise<void> {
+  const dialog = byId<HTMLDialogElement>('roll-dialog');
+  const form = byId<HTMLFormElement>('roll-form');
+  byId('roll-title').textContent = `Roll “${key.label}”`;
+  byId('roll-help').textContent =
+    `A new key replaces “${key.label}” (${key.displayPrefix}): same label, application, type and allowlist. The old key keeps working for the overlap you choose, so integrations can switch without downtime; then it stops.`;
+  byId('roll-error').hidden = true;
+  let rolled: RolledKey | undefined;
+  const submit = async (event: SubmitEvent) => {
+    event.preventDefault();
+    try {
+      rolled = await portal.api.post<RolledKey>(`/v1/customer-keys/${encodeURIComponent(key.id)}/roll`, {
+        overlapHours: Number(byId<HTMLSelectElement>('roll-overlap').value),
+      });
+      dialog.close('rolled');
+    } catch (error) {
+      showError(error, byId('roll-error'));
+    }
+  };
+  const onSubmit = (event: SubmitEvent) => void submit(event);
+  form.addEventListener('submit', onSubmit);
+  await openDialog(dialog, byId('roll-overlap'));
+  form.removeEventListener('submit', onSubmit);
+  if (!rolled) return;
+  await showOnce([{ key: rolled.key, metadata: rolled.metadata }]);
+  toast(
+    rolled.old.status === 'revoked'
+      ? `Rolled “${key.label}”: the old key stopped.`
+      : `Rolled “${key.label}”: the old key works until ${formatDateTime(rolled.old.expiresAt)}.`,
+  );
+  await loadKeys(portal);
 }
 
 async function revokeKey(portal: Portal, key: Key): Promise<void> {

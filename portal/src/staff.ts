@@ -7,6 +7,7 @@ import { byId, confirmAction, el, fillBody, formatDateTime, showError, timeCell,
 const ACTIONS: Record<QueuedRequest['action'], string> = {
   'issue-key': 'Issue a key',
   'revoke-key': 'Revoke a key',
+  'roll-key': 'Roll a key',
   'rotate-tenant-key': 'Rotate the master component',
 };
 
@@ -17,6 +18,11 @@ const POLICIES: Record<CustomerList['customers'][number]['leakedKeyPolicy'], str
   revoke: 'Revoke at once',
   notify: 'Keep working, flag (customer’s choice)',
 };
+
+/** A count from the daily key review, with when it ran. */
+function reviewed(review: CustomerList['customers'][number]['keyReview'] | undefined, count: 'stale' | 'rotationDue'): string {
+  return review ? `${review[count]} (daily review, ${formatDateTime(review.at)})` : 'Not reviewed yet (the review runs daily)';
+}
 
 async function execute(portal: Portal, request: QueuedRequest): Promise<void> {
   const rotation = request.action === 'rotate-tenant-key';
@@ -77,6 +83,8 @@ async function loadTenantKey(portal: Portal): Promise<void> {
     ['Last rotated', formatDateTime(state.rotatedAt)],
     ['Component required', state.requireComponent ? 'Yes' : 'No'],
     ['Keys found in public', POLICIES[customersBySlug.get(slug)?.leakedKeyPolicy ?? 'revoke']],
+    ['Keys due for rotation', reviewed(customersBySlug.get(slug)?.keyReview, 'rotationDue')],
+    ['Stale keys', reviewed(customersBySlug.get(slug)?.keyReview, 'stale')],
   ];
   facts.replaceChildren(...pairs.flatMap(([term, value]) => [el('dt', {}, term), el('dd', {}, value)]));
 }

@@ -16,6 +16,7 @@ export type {
   KeyRequest,
   KeySettings,
   ResetResult,
+  RolledKey,
   Session,
   SessionPage,
   StaffRequestQueue,

@@ -1,4 +1,5 @@
-import type { KeyIdentity } from '../domain';
+import type { Clock } from '../clock';
+import type { DoorIdentity, KeyIdentity } from '../domain';
 import { hashSecret, parsePresentedKey, type PresentedKey } from '../keys/compound-key';
 import type { FailedAuthThrottle } from '../services/failed-auth-throttle';
 import type { KeyAuthenticator } from '../services/key-authenticator';
@@ -12,10 +13,15 @@ import type { ComponentCheck } from './component-check';
  * 2. the secret's SHA-256 -> the identity of an active key, from the cache or one point read
  *    (unknown, revoked, or a compound key naming another customer -> `api_key_invalid`); an
  *    address that keeps failing is refused before the read (`rate_limited`);
- * 3. a presented component must be the customer's current one, or the previous one in grace
+ * 3. a key past its expiry -> `api_key_expired`, decided from the identity (cached or read), to
+ *    the second and on every instance, whatever the expiry timer has done;
+ * 4. a presented component must be the customer's current one, or the previous one in grace
  *    (`component_invalid`); a customer may require one (`component_required`). After a mismatch
  *    the key is read once more, at most once a minute per customer: the cached state may
- *    predate a rotation.
+ *    predate a rotation;
+ * 5. a key with an IP allowlist, from an address outside it -> `ip_not_allowed` (after all of the
+ *    above, so it tells nothing to a caller without the key; the verdict carries the identity so
+ *    the refusal is counted in the key's usage).
  *
  * A warm key (identity and component values in memory) is decided synchronously, with no I/O.
  * Outages are thrown (DependencyUnavailableError), never turned into a verdict.
@@ -28,14 +34,22 @@ export interface PresentedCredentials {
   bearerKey: string | undefined;
   /** `x-functions-key`: the component, sent apart by the SDKs. */
   component: string | undefined;
-  /** The client's address (for the failed-authentication throttle). */
+  /** The client's address (IP allowlists, the failed-authentication throttle). */
   address: string | undefined;
 }
 
 export type DoorFailure =
-  'api_key_missing' | 'api_key_malformed' | 'api_key_invalid' | 'component_invalid' | 'component_required' | 'rate_limited';
+  | 'api_key_missing'
+  | 'api_key_malformed'
+  | 'api_key_invalid'
+  | 'api_key_expired'
+  | 'component_invalid'
+  | 'component_required'
+  | 'rate_limited'
+  | 'ip_not_allowed';
 
-export type DoorVerdict = { ok: true; identity: KeyIdentity } | { ok: false; code: DoorFailure; retryAfterSeconds?: number };
+export type DoorVerdict =
+  { ok: true; identity: KeyIdentity } | { ok: false; code: DoorFailure; retryAfterSeconds?: number; identity?: KeyIdentity };
 
 const failure = (code: DoorFailure): DoorVerdict => ({ ok: false, code });
 
@@ -43,6 +57,7 @@ export interface ApiKeyDoorDeps {
   authenticator: KeyAuthenticator;
   components: ComponentCheck;
   failedAuth: FailedAuthThrottle;
+  clock: Clock;
 }
 
 export class ApiKeyDoor {
@@ -79,7 +94,7 @@ export class ApiKeyDoor {
 
   /** A verdict from memory for a known lookup result; `undefined` when the component needs a read. */
   private decide(
-    identity: KeyIdentity | null,
+    identity: DoorIdentity | null,
     presented: PresentedKey,
     component: string | undefined,
     address: string | undefined,
@@ -88,14 +103,25 @@ export class ApiKeyDoor {
       this.deps.failedAuth.recordFailure(address);
       return failure('api_key_invalid');
     }
+    if (this.expired(identity)) return failure('api_key_expired');
     const verdict = this.deps.components.verifyCached(identity, component);
     if (verdict === undefined || verdict === 'mismatch') return undefined; // a read, or the bounded refresh, decides
-    return verdict === 'required' ? failure('component_required') : { ok: true, identity };
+    return verdict === 'required' ? failure('component_required') : this.fromAllowedAddress(identity, address);
+  }
+
+  private expired(identity: DoorIdentity): boolean {
+    return identity.expiresAtMs !== undefined && this.deps.clock.millis() >= identity.expiresAtMs;
+  }
+
+  /** The last step: a key with an allowlist is good only from an address on it. */
+  private fromAllowedAddress(identity: DoorIdentity, address: string | undefined): DoorVerdict {
+    if (identity.allowlist && !identity.allowlist.allows(address)) return { ok: false, code: 'ip_not_allowed', identity };
+    return { ok: true, identity };
   }
 
   private async checkSlowly(
     secretHash: string,
-    known: KeyIdentity | null | undefined,
+    known: DoorIdentity | null | undefined,
     presented: PresentedKey,
     component: string | undefined,
     address: string | undefined,
@@ -111,6 +137,7 @@ export class ApiKeyDoor {
       failedAuth.recordFailure(address);
       return failure('api_key_invalid');
     }
+    if (this.expired(identity)) return failure('api_key_expired');
     let verdict = await components.verify(identity, component);
     if (verdict === 'mismatch' && components.mayRefreshAfterMismatch(identity.customerSlug)) {
       // The cached state may predate a rotation: read the key once more, then decide.
@@ -121,7 +148,7 @@ export class ApiKeyDoor {
     }
     if (verdict === 'mismatch') return failure('component_invalid');
     if (verdict === 'required') return failure('component_required');
-    return { ok: true, identity };
+    return this.fromAllowedAddress(identity, address);
   }
 }
 

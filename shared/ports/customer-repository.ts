@@ -1,4 +1,4 @@
-import type { Customer, LeakedKeyPolicy, Plan } from '../domain';
+import type { Customer, KeyReviewSummary, LeakedKeyPolicy, Plan } from '../domain';
 
 export interface CustomerPatch {
   plan?: Plan;
@@ -12,6 +12,7 @@ export interface CustomerPatch {
   componentRotatedAt?: string;
   autoRevokeStaleKeys?: boolean;
   leakedKeyPolicy?: LeakedKeyPolicy;
+  keyReview?: KeyReviewSummary;
 }
 
 /** Customers, by slug. */

@@ -19,6 +19,15 @@ export interface KeyLookupEntry extends KeyIdentity {
 export type InsertOutcome = 'inserted' | 'label_taken' | 'key_limit_reached' | 'customer_missing';
 export type RevokeRecordOutcome = 'revoked' | 'already_revoked' | 'not_found';
 export type ReplaceOutcome = 'replaced' | 'not_active';
+export type RollOutcome = 'rolled' | 'not_active' | 'rolling_out' | 'not_found';
+export type AccessOutcome = 'updated' | 'unchanged' | 'not_active' | 'not_found';
+
+/** A key's expiry and allowlist, as a whole (absent: none). */
+export interface KeyAccess {
+  expiresAt?: string;
+  allowedIps?: readonly string[];
+}
+
 /** `known`: this place was recorded for this key before (nothing was written). */
 export type ExposureOutcome = 'recorded' | 'known' | 'not_found';
 
@@ -47,8 +56,31 @@ export interface KeyRepository {
   markRevoked(
     customerSlug: string,
     keyId: string,
-    options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent },
+    options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent; reason?: string },
   ): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }>;
+  /**
+   * In one transaction: the old key (active, not already rolling out) gets its expiry (computed
+   * from its record) and a link to its successor; the successor is written with the old key's
+   * label and place under the cap (a roll never needs a free place); the audit event.
+   */
+  rollRecord(
+    customerSlug: string,
+    oldKeyId: string,
+    replacement: ApiKeyRecord,
+    options: { oldExpiresAt: (old: ApiKeyRecord) => string; audit: AuditEvent },
+  ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }>;
+  /**
+   * Replaces an active key's expiry and allowlist with what `change` computes from its record
+   * (`undefined`: leave it), with the audit event, then copies them to its lookup row.
+   */
+  updateAccess(
+    customerSlug: string,
+    keyId: string,
+    change: (current: ApiKeyRecord) => KeyAccess | undefined,
+    audit: (before: ApiKeyRecord, after: KeyAccess) => AuditEvent,
+  ): Promise<{ outcome: AccessOutcome; record?: ApiKeyRecord }>;
+  /** Copies a key's expiry and allowlist to its lookup row (absent row: nothing to do). */
+  updateLookupAccess(secretHash: string, access: KeyAccess): Promise<void>;
   /**
    * In one transaction: revokes an active record and writes its replacement (same label,
    * same place under the cap) with the audit event. `not_active` if it was revoked meanwhile.

@@ -7,6 +7,8 @@ export interface UsageRow {
   instanceId: string;
   accepted: number;
   rateLimited: number;
+  /** Refused because the request came from outside the key's IP allowlist. */
+  ipRefused: number;
 }
 
 /** Per-key hourly usage. Rows of several instances for the same key and hour add up. */

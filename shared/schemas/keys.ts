@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, SANDBOX_SLUG } from '../domain';
 import { idPattern } from '../ids';
 import { SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN } from '../keys/compound-key';
+import { MAX_ALLOWED_IPS, parseAllowlist } from '../keys/ip-allowlist';
 import { invisibleCharacter, visibleTextPattern } from '../text/visible-text';
 import { documentedAs } from './json-schema';
 
@@ -80,12 +81,58 @@ export const usageQuerySchema = z.object({
   granularity: z.enum(['hour', 'day']).default('day'),
 });
 
+/** When a key stops working. That it lies ahead, and at most a year ahead, is checked when it is set. */
+export const expiresAtSchema = z.iso
+  .datetime({ offset: true })
+  .describe('When the key stops working (ISO 8601): in the future, at most one year ahead');
+
+/** Where a key may be used from: addresses and CIDR ranges, IPv4 or IPv6 (shared/keys/ip-allowlist.ts). */
+export const allowedIpsSchema = z
+  .array(z.string().max(64))
+  .max(MAX_ALLOWED_IPS)
+  .transform((entries, ctx) => {
+    const parsed = parseAllowlist(entries);
+    if (parsed.ok) return parsed.entries;
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(parsed.error.entry)} ${parsed.error.reason}` });
+    return z.NEVER;
+  })
+  .describe(
+    `Addresses and CIDR ranges (IPv4 or IPv6, at most ${MAX_ALLOWED_IPS}) the key may be used from; empty: any address. A range is written by its first address.`,
+  );
+
 export const issueKeySchema = z.object({
   label: text(64),
   application: text(64),
   environment: z.enum(KEY_ENVIRONMENTS).default('live'),
   type: z.enum(KEY_TYPES).default('secondary'),
+  expiresAt: expiresAtSchema.optional(),
+  allowedIps: allowedIpsSchema.optional(),
 });
+
+const KEY_SETTINGS = ['expiresAt', 'allowedIps'] as const;
+
+/** `PATCH /v1/customer-keys/{keyId}`: set or clear (`null`) a key's expiry and allowlist. */
+export const patchKeySchema = documentedAs(
+  z
+    .object({ expiresAt: expiresAtSchema.nullable().optional(), allowedIps: allowedIpsSchema.nullable().optional() })
+    .refine((v) => Object.keys(v).length > 0, `name at least one of ${KEY_SETTINGS.join(', ')}`),
+  () => ({ anyOf: KEY_SETTINGS.map((name) => ({ required: [name] })) }),
+);
+export type PatchKeyInput = z.output<typeof patchKeySchema>;
+
+/** The longest overlap of a roll: a week. */
+export const MAX_OVERLAP_HOURS = 168;
+
+export const rollKeySchema = z.object({
+  overlapHours: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_OVERLAP_HOURS)
+    .describe('How long the old key keeps working beside the new one (0: it stops at once)'),
+});
+
+export const rollKeyRequestSchema = rollKeySchema.extend({ keyId: idSchema('key') });
 export type IssueKeyInput = z.input<typeof issueKeySchema>;
 
 const booleanFlag = z
@@ -110,6 +157,7 @@ export const keyRequestActionSchema = z.enum(KEY_REQUEST_ACTIONS);
 export const KEY_REQUEST_BODIES: Record<(typeof KEY_REQUEST_ACTIONS)[number], z.ZodType<Record<string, unknown>>> = {
   'issue-key': issueKeySchema,
   'revoke-key': revokeKeyRequestSchema,
+  'roll-key': rollKeyRequestSchema,
   'rotate-tenant-key': rotateTenantKeyRequestSchema,
 };
 

@@ -44,6 +44,15 @@ export const keyView = z
       .describe("The key's own limit; null: its plan's"),
     revokedAt: timestamp.nullable(),
     revokedBy: actorView.nullable(),
+    revokedReason: z
+      .enum(['expired', 'rolled', 'exposed'])
+      .nullable()
+      .describe('Why it was revoked when nobody revoked it by hand: its expiry passed, a roll without overlap, found in public'),
+    expiresAt: timestamp.nullable().describe('When the key stops working (401 api_key_expired from then on); null: never'),
+    allowedIps: z.array(z.string()).describe('Addresses and CIDR ranges the key may be used from; empty: any'),
+    rolledTo: z.string().nullable().describe('The key that replaced this one in a roll (this one works until expiresAt)'),
+    rolledFrom: z.string().nullable().describe('The key this one replaced in a roll'),
+    rotationDue: z.boolean().describe('Active, not being rolled, and older than the rotation period (90 days by default)'),
     exposure: z
       .object({
         places: z
@@ -79,6 +88,14 @@ export const issuedKeyView = z
     metadata: keyView,
   })
   .meta({ id: 'IssuedKey' });
+
+export const rolledKeyView = z
+  .object({
+    key: z.string().describe('The new compound key. Shown this once: store it in a secret manager now.'),
+    metadata: keyView,
+    old: keyView.describe('The key rolled out: it works until its expiresAt'),
+  })
+  .meta({ id: 'RolledKey' });
 
 export const resetView = z
   .object({
@@ -190,11 +207,20 @@ export const customerView = z
     requireComponent: z.boolean(),
     autoRevokeStaleKeys: z.boolean(),
     leakedKeyPolicy: leakedKeyPolicySchema,
+    keyReview: z
+      .object({
+        at: timestamp,
+        stale: z.number().int().describe('Active keys unused for the stale period'),
+        rotationDue: z.number().int().describe('Active keys older than the rotation period (90 days by default)'),
+      })
+      .nullable()
+      .describe("The daily key review's last counts; null before its first run"),
   })
   .meta({ id: 'Customer' });
 
-const usageBucket = z.object({ start: timestamp, accepted: z.number().int(), rateLimited: z.number().int() });
-const usageTotals = z.object({ accepted: z.number().int(), rateLimited: z.number().int() });
+const ipRefused = z.number().int().describe("Refused because they came from outside the key's IP allowlist (403 ip_not_allowed)");
+const usageBucket = z.object({ start: timestamp, accepted: z.number().int(), rateLimited: z.number().int(), ipRefused });
+const usageTotals = z.object({ accepted: z.number().int(), rateLimited: z.number().int(), ipRefused });
 
 export const keyUsageView = z
   .object({
@@ -284,7 +310,15 @@ export const healthView = z
   })
   .meta({ id: 'Health' });
 
-export function toKeyBody(key: ApiKeyView, stale = false): z.infer<typeof keyView> {
+/** What the listing adds to a key from the clock: stale (unused) and due for rotation (old). */
+export interface KeyFlags {
+  stale?: boolean;
+  rotationDue?: boolean;
+}
+
+const REVOKED_REASONS = new Set(['expired', 'rolled', 'exposed']);
+
+export function toKeyBody(key: ApiKeyView, flags: KeyFlags = {}): z.infer<typeof keyView> {
   return {
     id: key.id,
     displayPrefix: key.displayPrefix,
@@ -296,10 +330,19 @@ export function toKeyBody(key: ApiKeyView, stale = false): z.infer<typeof keyVie
     createdAt: key.createdAt,
     createdBy: key.createdBy,
     lastUsedAt: key.lastUsedAt ?? null,
-    stale: key.status === 'active' && stale,
+    stale: key.status === 'active' && Boolean(flags.stale),
     rateLimit: key.rateLimit ?? null,
     revokedAt: key.revokedAt ?? null,
     revokedBy: key.revokedBy ?? null,
+    revokedReason:
+      key.status === 'revoked' && key.revokedReason && REVOKED_REASONS.has(key.revokedReason)
+        ? (key.revokedReason as 'expired' | 'rolled' | 'exposed')
+        : null,
+    expiresAt: key.expiresAt ?? null,
+    allowedIps: key.allowedIps ?? [],
+    rolledTo: key.rolledTo ?? null,
+    rolledFrom: key.rolledFrom ?? null,
+    rotationDue: key.status === 'active' && Boolean(flags.rotationDue),
     exposure: key.exposures?.length
       ? {
           places: key.exposures.map((e) => ({ reporter: e.reporter, url: e.url || null, source: e.source, reportedAt: e.reportedAt })),

@@ -79,6 +79,7 @@ export class CustomerService {
       requireComponent: false,
       autoRevokeStaleKeys: false,
       leakedKeyPolicy: 'revoke',
+      keyReview: undefined,
     };
     if ((await this.customers.create(customer)) === 'exists') {
       throw new ApiError('customer_exists', `A customer with the slug '${slug}' already exists.`);

@@ -1,6 +1,7 @@
 import { BoundedCache } from '../cache/bounded-cache';
 import type { Clock } from '../clock';
-import type { KeyIdentity } from '../domain';
+import type { DoorIdentity } from '../domain';
+import { IpAllowlist } from '../keys/ip-allowlist';
 import type { KeyLookupEntry, KeyRepository } from '../ports/key-repository';
 import { FEED_RETENTION_MS } from '../ports/revocation-feed';
 
@@ -33,10 +34,10 @@ export interface AuthCacheOptions {
  */
 export class KeyAuthenticator {
   /** Identities, built once when read and frozen: a hit hands out the same object, copying nothing. */
-  private readonly cache: BoundedCache<string, KeyIdentity> | undefined;
+  private readonly cache: BoundedCache<string, DoorIdentity> | undefined;
   private readonly misses: BoundedCache<string, true> | undefined;
   private readonly revoked: BoundedCache<string, true>;
-  private readonly inFlight = new Map<string, Promise<KeyIdentity | undefined>>();
+  private readonly inFlight = new Map<string, Promise<DoorIdentity | undefined>>();
   private evictions = 0;
   private readonly trusted: () => boolean;
 
@@ -56,7 +57,7 @@ export class KeyAuthenticator {
    * The cached answer for a hash, without waiting: an identity, `null` for a known miss, or
    * `undefined` when only storage can tell (then call {@link authenticate}).
    */
-  cached(secretHash: string): KeyIdentity | null | undefined {
+  cached(secretHash: string): DoorIdentity | null | undefined {
     if (this.revoked.get(secretHash)) return null;
     if (!this.trusted()) return undefined;
     const cached = this.cache?.get(secretHash);
@@ -65,7 +66,7 @@ export class KeyAuthenticator {
   }
 
   /** The identity of the active key with this hash, or `undefined`. Storage outages throw. */
-  async authenticate(secretHash: string): Promise<KeyIdentity | undefined> {
+  async authenticate(secretHash: string): Promise<DoorIdentity | undefined> {
     const cached = this.cached(secretHash);
     if (cached !== undefined) return cached ?? undefined;
 
@@ -114,8 +115,8 @@ export class KeyAuthenticator {
   }
 }
 
-function toIdentity(entry: KeyLookupEntry): KeyIdentity {
-  const identity: KeyIdentity = {
+function toIdentity(entry: KeyLookupEntry): DoorIdentity {
+  const identity: DoorIdentity = {
     customerId: entry.customerId,
     customerSlug: entry.customerSlug,
     plan: entry.plan,
@@ -126,6 +127,9 @@ function toIdentity(entry: KeyLookupEntry): KeyIdentity {
     keyType: entry.keyType,
     tenantKey: Object.freeze({ ...entry.tenantKey }),
     ...(entry.rateLimit ? { rateLimit: Object.freeze({ ...entry.rateLimit }) } : {}),
+    // Compiled here, once per read: the door compares a number and asks a compiled list.
+    ...(entry.expiresAt ? { expiresAt: entry.expiresAt, expiresAtMs: Date.parse(entry.expiresAt) } : {}),
+    ...(entry.allowedIps?.length ? { allowedIps: Object.freeze([...entry.allowedIps]), allowlist: new IpAllowlist(entry.allowedIps) } : {}),
   };
   return Object.freeze(identity);
 }

@@ -10,6 +10,7 @@ import {
   issueKeySchema,
   rejectRequestSchema,
   revokeKeyRequestSchema,
+  rollKeyRequestSchema,
   type ExecuteRequestInput,
   type RejectRequestInput,
 } from '../schemas/keys';
@@ -26,13 +27,13 @@ export interface TenantKeyRotator {
 const PARAMS = KEY_REQUEST_BODIES;
 
 /** Actions a customer's request runs at once; the others wait for staff. */
-const SELF_SERVICE: ReadonlySet<KeyRequestAction> = new Set(['issue-key', 'revoke-key']);
+const SELF_SERVICE: ReadonlySet<KeyRequestAction> = new Set(['issue-key', 'revoke-key', 'roll-key']);
 
 export interface RequestOutcome {
   request: KeyRequest;
   /** The request was already pending: this submission filed nothing new. */
   alreadyPending?: boolean;
-  /** The new key of an executed `issue-key`: only in the response that executes it. */
+  /** The new key of an executed `issue-key` or `roll-key`: only in the response that executes it. */
   issued?: IssuedKey;
   revoked?: ApiKeyView;
 }
@@ -115,7 +116,7 @@ export class KeyRequestService {
   async executeById(id: string, input: ExecuteRequestInput, op: Operation): Promise<RequestOutcome> {
     const { gracePeriodHours } = parseInput(executeRequestSchema, input);
     const request = await this.pending(id);
-    if (request.action === 'issue-key') {
+    if (request.action === 'issue-key' || request.action === 'roll-key') {
       // Running it would show staff a customer's key value: the customer submits it again instead.
       throw new ApiError('action_unavailable', 'An issue-key request runs when the customer submits it; reject this one instead.');
     }
@@ -180,6 +181,14 @@ export class KeyRequestService {
         const { keyId, force } = parseInput(revokeKeyRequestSchema, request.params);
         const revoked = await this.keys.revoke(request.customerSlug, keyId, op, { force });
         return { outcome: { revoked }, result: { keyId: revoked.id } };
+      }
+      case 'roll-key': {
+        const { keyId, overlapHours } = parseInput(rollKeyRequestSchema, request.params);
+        const rolled = await this.keys.roll(request.customerSlug, keyId, { overlapHours }, op);
+        return {
+          outcome: { issued: { key: rolled.key, metadata: rolled.metadata } },
+          result: { keyId: rolled.metadata.id, rolledFrom: keyId, oldKeyExpiresAt: rolled.old.expiresAt ?? null },
+        };
       }
       case 'rotate-tenant-key': {
         return { outcome: {}, result: await this.rotator.rotate(request.customerSlug, request, op, options) };

@@ -14,9 +14,10 @@ import { ApiError } from '../errors';
 import { isId, newId } from '../ids';
 import { displayForm, formatCompoundKey, generateSecret, hashSecret } from '../keys/compound-key';
 import type { Logger } from '../logging';
-import type { KeyLookupEntry, KeyRepository } from '../ports/key-repository';
+import type { KeyAccess, KeyLookupEntry, KeyRepository } from '../ports/key-repository';
 import { FEED_RETENTION_MS, type RevocationFeed } from '../ports/revocation-feed';
-import { issueKeySchema, type IssueKeyInput } from '../schemas/keys';
+import { issueKeySchema, patchKeySchema, rollKeySchema, type IssueKeyInput } from '../schemas/keys';
+import type { ExpirySchedule } from '../ports/expiry-schedule';
 import { parseInput } from '../validation';
 import type { ComponentCache } from './component-cache';
 import type { AuditTrail } from './audit-trail';
@@ -25,6 +26,10 @@ import type { KeyAuthenticator } from './key-authenticator';
 
 /** A revocation published this long ago whose record still says active was cut short. */
 const INTERRUPTED_AFTER_MS = 30_000;
+/** Who revokes a key whose expiry passed. */
+const EXPIRY_ACTOR: Actor = { type: 'system', id: 'key-expiry', name: 'key expiry' };
+/** The furthest ahead a key's expiry may be set. */
+const MAX_EXPIRY_AHEAD_MS = 366 * 86_400_000;
 /** Who completes a revocation when the feed entry does not say who started it. */
 const REVOCATION_COMPLETER: Actor = { type: 'system', id: 'revocation-completion', name: 'revocation completion' };
 
@@ -54,8 +59,17 @@ export interface KeyServiceDeps {
   feed: RevocationFeed;
   plans: Record<Plan, PlanLimits>;
   audit: AuditTrail;
+  /** Keys with an expiry, by when (the expiry timer's index). */
+  expiries: ExpirySchedule;
+  /** Keys older than this are due for rotation. */
+  rotationDueMs: number;
   clock: Clock;
   log: Logger;
+}
+
+/** A rolled key: the new key (shown once) and the old one, now rolling out. */
+export interface RolledKey extends IssuedKey {
+  old: ApiKeyView;
 }
 
 /** Issuing, listing, revoking and resetting a customer's keys. */
@@ -66,6 +80,8 @@ export class KeyService {
   private readonly authenticator: KeyAuthenticator;
   private readonly feed: RevocationFeed;
   private readonly plans: Record<Plan, PlanLimits>;
+  private readonly expiries: ExpirySchedule;
+  private readonly rotationDueMs: number;
   private readonly audit: AuditTrail;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -78,6 +94,8 @@ export class KeyService {
     this.authenticator = deps.authenticator;
     this.feed = deps.feed;
     this.plans = deps.plans;
+    this.expiries = deps.expiries;
+    this.rotationDueMs = deps.rotationDueMs;
     this.clock = deps.clock;
     this.log = deps.log;
   }
@@ -93,8 +111,11 @@ export class KeyService {
       // A leaked management key must not be able to plant a successor that outlives its revocation.
       throw new ApiError('forbidden', 'Only a portal admin can issue management keys; a management key can issue ingest keys.');
     }
+    if (request.expiresAt) this.checkExpiry(request.expiresAt);
     const customer = await this.customers.require(customerSlug);
     const { record, lookup, key } = await this.mint(customer, request, op.actor);
+    // The schedule first: an entry whose key never came to be is dropped by the timer.
+    if (record.expiresAt) await this.expiries.add({ customerSlug: customer.slug, keyId: record.id, expiresAt: record.expiresAt });
     const outcome = await this.keys.insertRecord(record, {
       keyLimit: (current) => this.keyLimit(current),
       audit: this.audit.event({
@@ -107,6 +128,8 @@ export class KeyService {
           application: record.application,
           type: record.type,
           environment: record.environment,
+          ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
+          ...(record.allowedIps ? { allowedIps: record.allowedIps } : {}),
         },
       }),
     });
@@ -161,6 +184,7 @@ export class KeyService {
     const result = await this.keys.markRevoked(customer.slug, record.id, {
       revokedBy: op.actor,
       revokedAt: this.clock.now().toISOString(),
+      ...(options.reason ? { reason: options.reason } : {}),
       audit: this.audit.event({
         customerSlug: customer.slug,
         type: 'key.revoked',
@@ -174,6 +198,198 @@ export class KeyService {
       this.log.info('key revoked', { customer: customer.slug, keyId: record.id, display: record.displayPrefix });
     }
     return toKeyView(result.record);
+  }
+
+  /** Whether an active key is older than the rotation period (and not already being rolled). */
+  isRotationDue(key: Pick<ApiKeyView, 'status' | 'createdAt' | 'rolledTo'>): boolean {
+    return key.status === 'active' && !key.rolledTo && this.clock.millis() - Date.parse(key.createdAt) >= this.rotationDueMs;
+  }
+
+  /**
+   * Sets or clears (`null`) an active key's expiry and IP allowlist. Every instance applies the
+   * change within a feed poll (about a second): a narrowed allowlist or a nearer expiry is not
+   * left to cached copies.
+   */
+  async updateAccess(customerSlug: string, keyId: string, input: unknown, op: Operation): Promise<ApiKeyView> {
+    const patch = parseInput(patchKeySchema, input);
+    if (patch.expiresAt) this.checkExpiry(patch.expiresAt);
+    const customer = await this.customers.require(customerSlug);
+    const current = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
+    if (!current) throw new ApiError('not_found', 'This customer has no such key.');
+    if (current.expiresAt && Date.parse(current.expiresAt) <= this.clock.millis()) {
+      // Past its expiry a key stays expired (the timer revokes it): nothing brings it back.
+      throw new ApiError('conflict', 'This key has expired: issue or roll to a new key instead.');
+    }
+    if (current.rolledTo && patch.expiresAt !== undefined) {
+      throw new ApiError('key_rolling_out', 'This key is rolling out: its expiry is the end of its overlap. Revoke it to stop it sooner.');
+    }
+    if (patch.expiresAt) await this.expiries.add({ customerSlug: customer.slug, keyId, expiresAt: patch.expiresAt });
+    const result = await this.keys.updateAccess(
+      customer.slug,
+      keyId,
+      (record) => {
+        const next: KeyAccess = {
+          ...(patch.expiresAt === undefined
+            ? record.expiresAt
+              ? { expiresAt: record.expiresAt }
+              : {}
+            : patch.expiresAt
+              ? { expiresAt: patch.expiresAt }
+              : {}),
+          ...(patch.allowedIps === undefined
+            ? record.allowedIps
+              ? { allowedIps: record.allowedIps }
+              : {}
+            : patch.allowedIps?.length
+              ? { allowedIps: patch.allowedIps }
+              : {}),
+        };
+        const same =
+          next.expiresAt === record.expiresAt && JSON.stringify(next.allowedIps ?? []) === JSON.stringify(record.allowedIps ?? []);
+        return same ? undefined : next;
+      },
+      (before, after) =>
+        this.audit.event({
+          customerSlug: customer.slug,
+          type: 'key.updated',
+          op,
+          keyId,
+          details: {
+            label: before.label,
+            before: { expiresAt: before.expiresAt ?? null, allowedIps: before.allowedIps ?? [] },
+            after: { expiresAt: after.expiresAt ?? null, allowedIps: after.allowedIps ?? [] },
+          },
+        }),
+    );
+    if (result.outcome === 'not_found' || !result.record) throw new ApiError('not_found', 'This customer has no such key.');
+    if (result.outcome === 'not_active') throw new ApiError('conflict', 'This key is revoked: nothing about it can change any more.');
+    if (result.outcome === 'updated') {
+      if (current.expiresAt && current.expiresAt !== result.record.expiresAt) {
+        await this.expiries.remove({ customerSlug: customer.slug, keyId, expiresAt: current.expiresAt });
+      }
+      await this.invalidate([result.record], 'changed');
+    }
+    return toKeyView(result.record);
+  }
+
+  /**
+   * Rolls a key: a new key with the same label, application, type, environment, rate limit and
+   * allowlist (its value returned once), while the old one keeps working for `overlapHours` and
+   * then expires (never later than it would have). The two count once against the cap. With
+   * no overlap, the old key is revoked at once.
+   */
+  async roll(customerSlug: string, keyId: string, input: unknown, op: Operation): Promise<RolledKey> {
+    const { overlapHours } = parseInput(rollKeySchema, input);
+    const customer = await this.customers.require(customerSlug);
+    const old = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
+    if (!old) throw new ApiError('not_found', 'This customer has no such key.');
+    if (old.type === 'management' && op.actor.type === 'key') {
+      throw new ApiError('forbidden', 'Only a portal admin can roll management keys; a management key can roll ingest keys.');
+    }
+    if (old.status !== 'active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
+    if (old.rolledTo) throw rollingOut(old.rolledTo);
+    const now = this.clock.millis();
+    const { record, lookup, key } = await this.mint(customer, { ...old, expiresAt: undefined }, op.actor);
+    record.rolledFrom = old.id;
+    const ends = (current: ApiKeyRecord) => {
+      const end = now + overlapHours * 3_600_000;
+      return new Date(current.expiresAt ? Math.min(end, Date.parse(current.expiresAt)) : end).toISOString();
+    };
+    const oldEnd = ends(old);
+    await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: oldEnd });
+    const result = await this.keys.rollRecord(customer.slug, old.id, record, {
+      oldExpiresAt: ends,
+      audit: this.audit.event({
+        customerSlug: customer.slug,
+        type: 'key.rolled',
+        op,
+        keyId: old.id,
+        details: { label: old.label, newKeyId: record.id, overlapHours, oldKeyExpiresAt: oldEnd },
+      }),
+    });
+    if (result.outcome === 'not_found') throw new ApiError('not_found', 'This customer has no such key.');
+    if (result.outcome === 'not_active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
+    if (result.outcome === 'rolling_out') throw rollingOut(result.old?.rolledTo);
+    const rolled = result.old!;
+    await this.keys.insertLookup(lookup);
+    if (rolled.expiresAt !== oldEnd) await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: rolled.expiresAt! });
+    if (overlapHours === 0) {
+      // No overlap: the old key stops now, through the revocation path (every instance within a poll).
+      await this.stopAuthenticating([rolled], op);
+      await this.keys.markRevoked(customer.slug, rolled.id, {
+        revokedBy: op.actor,
+        revokedAt: new Date(now).toISOString(),
+        reason: 'rolled',
+        audit: this.audit.event({
+          customerSlug: customer.slug,
+          type: 'key.revoked',
+          op,
+          keyId: rolled.id,
+          details: { label: rolled.label, reason: 'rolled' },
+        }),
+      });
+    } else {
+      await this.keys.updateLookupAccess(rolled.secretHash, {
+        expiresAt: rolled.expiresAt!,
+        ...(rolled.allowedIps ? { allowedIps: rolled.allowedIps } : {}),
+      });
+      await this.invalidate([rolled], 'changed');
+    }
+    this.log.info('key rolled', { customer: customer.slug, keyId: old.id, newKeyId: record.id, overlapHours });
+    const after = (await this.keys.get(customer.slug, old.id)) ?? rolled;
+    return { key, metadata: toKeyView(record), old: toKeyView(after) };
+  }
+
+  /**
+   * The expiry timer's work: every key whose expiry passed is revoked (reason `expired`), which
+   * frees its label and its place under the cap, with its audit event. Idempotent; the door does
+   * not depend on it (an expired key is refused from its identity). Returns how many it revoked.
+   */
+  async expireDue(): Promise<number> {
+    const now = this.clock.now();
+    let revoked = 0;
+    for (const entry of await this.expiries.due(now)) {
+      const record = isId('key', entry.keyId) ? await this.keys.get(entry.customerSlug, entry.keyId) : undefined;
+      const due = record && record.status === 'active' && record.expiresAt && Date.parse(record.expiresAt) <= now.getTime();
+      if (record && due) {
+        const op: Operation = { actor: EXPIRY_ACTOR, requestId: 'key-expiry' };
+        await this.stopAuthenticating([record], op);
+        const result = await this.keys.markRevoked(record.customerSlug, record.id, {
+          revokedBy: EXPIRY_ACTOR,
+          revokedAt: record.expiresAt!,
+          reason: 'expired',
+          audit: this.audit.event({
+            customerSlug: record.customerSlug,
+            type: 'key.revoked',
+            op,
+            keyId: record.id,
+            details: {
+              label: record.label,
+              reason: 'expired',
+              expiredAt: record.expiresAt,
+              ...(record.rolledTo ? { rolledTo: record.rolledTo } : {}),
+            },
+          }),
+        });
+        if (result.outcome === 'revoked') revoked += 1;
+      }
+      // Done with, or stale (the key's expiry moved or went, or the key never came to be).
+      if (!record || record.status !== 'active' || record.expiresAt !== entry.expiresAt || due) await this.expiries.remove(entry);
+    }
+    if (revoked > 0) this.log.info('expired keys revoked', { count: revoked });
+    return revoked;
+  }
+
+  /** A key's expiry when it is set: ahead of now, and at most a year ahead. */
+  private checkExpiry(expiresAt: string): void {
+    const at = Date.parse(expiresAt);
+    const now = this.clock.millis();
+    if (at <= now || at - now > MAX_EXPIRY_AHEAD_MS) {
+      const message = at <= now ? 'must be in the future' : 'must be at most one year ahead';
+      throw new ApiError('validation_failed', `The request is not valid: expiresAt: ${message}`, {
+        extensions: { errors: [{ path: 'expiresAt', message }] },
+      });
+    }
   }
 
   /** Staff: gives a key its own rate limit (or, with `undefined`, returns it to the plan's). */
@@ -325,7 +541,8 @@ export class KeyService {
   /** A new key for a customer: its record, its lookup row and its full value. */
   private async mint(
     customer: Customer,
-    shape: Pick<ApiKeyRecord, 'label' | 'application' | 'type' | 'environment' | 'rateLimit'>,
+    shape: Pick<ApiKeyRecord, 'label' | 'application' | 'type' | 'environment' | 'rateLimit'> &
+      Partial<Pick<ApiKeyRecord, 'expiresAt' | 'allowedIps'>>,
     createdBy: Actor,
   ): Promise<{ record: ApiKeyRecord; lookup: KeyLookupEntry; key: string }> {
     const component = await this.components.value(customer.slug, customer.componentVersion);
@@ -347,6 +564,8 @@ export class KeyService {
       createdAt: now.toISOString(),
       createdBy,
       ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
+      ...(shape.expiresAt ? { expiresAt: shape.expiresAt } : {}),
+      ...(shape.allowedIps?.length ? { allowedIps: [...shape.allowedIps] } : {}),
     };
     return {
       record,
@@ -363,8 +582,16 @@ export class KeyService {
         keyType: record.type,
         tenantKey: tenantKeyState(customer),
         ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
+        ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
+        ...(record.allowedIps ? { allowedIps: record.allowedIps } : {}),
       },
       key: formatCompoundKey({ slug: customer.slug, component, secret }),
     };
   }
+}
+
+function rollingOut(successor: string | undefined): ApiError {
+  return new ApiError('key_rolling_out', 'This key is already rolling out: roll its successor instead.', {
+    extensions: successor ? { rolledTo: successor } : {},
+  });
 }

@@ -28,6 +28,7 @@ export class StaffService {
       requireComponent: customer.requireComponent,
       autoRevokeStaleKeys: customer.autoRevokeStaleKeys,
       leakedKeyPolicy: customer.leakedKeyPolicy,
+      keyReview: customer.keyReview ?? null,
     };
   }
 

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock';
 import type { Customer } from '../domain';
 import { ApiError } from '../errors';
 import { describeError, type Logger } from '../logging';
@@ -14,16 +15,19 @@ export interface StaleKeyReviewDeps {
   keys: KeyService;
   usage: UsageService;
   audit: AuditTrail;
+  clock: Clock;
   log: Logger;
 }
 
 /**
- * The daily look at keys nobody uses: for every customer, records its stale active keys as an
- * audit event and, where staff turned the policy on, revokes them (never the last active key:
- * that would lock out whatever is left, however quiet).
+ * The daily look at every customer's keys: records its stale active keys (unused) as an audit
+ * event and, where staff turned the policy on, revokes them (never the last active key: that
+ * would lock out whatever is left, however quiet); records its keys due for rotation (older
+ * than the rotation period) as another; and keeps both counts on the customer for staff.
  */
 export class StaleKeyReview {
   private readonly customers: CustomerRepository;
+  private readonly clock: Clock;
   private readonly keys: KeyService;
   private readonly usage: UsageService;
   private readonly audit: AuditTrail;
@@ -31,32 +35,46 @@ export class StaleKeyReview {
 
   constructor(deps: StaleKeyReviewDeps) {
     this.customers = deps.customers;
+    this.clock = deps.clock;
     this.keys = deps.keys;
     this.usage = deps.usage;
     this.audit = deps.audit;
     this.log = deps.log;
   }
 
-  async run(): Promise<{ customers: number; stale: number; revoked: number }> {
+  async run(): Promise<{ customers: number; stale: number; revoked: number; rotationDue: number }> {
     let stale = 0;
     let revoked = 0;
+    let rotationDue = 0;
     const customers = await this.customers.list();
     for (const customer of customers) {
       try {
         const result = await this.review(customer);
         stale += result.stale;
         revoked += result.revoked;
+        rotationDue += result.rotationDue;
       } catch (error) {
         this.log.warn('stale-key review failed for a customer', { customer: customer.slug, ...describeError(error) });
       }
     }
-    return { customers: customers.length, stale, revoked };
+    return { customers: customers.length, stale, revoked, rotationDue };
   }
 
-  private async review(customer: Customer): Promise<{ stale: number; revoked: number }> {
+  private async review(customer: Customer): Promise<{ stale: number; revoked: number; rotationDue: number }> {
     const keys = await this.keys.list(customer.slug);
+    const due = keys.filter((k) => this.keys.isRotationDue(k));
+    if (due.length > 0) {
+      await this.audit.record({
+        customerSlug: customer.slug,
+        type: 'keys.rotation-due',
+        op: SYSTEM,
+        details: { keys: due.map((k) => ({ id: k.id, label: k.label, createdAt: k.createdAt })) },
+      });
+    }
     const stale = keys.filter((k) => k.status === 'active' && this.usage.isStale(k));
-    if (stale.length === 0) return { stale: 0, revoked: 0 };
+    const summary = { at: this.clock.now().toISOString(), stale: stale.length, rotationDue: due.length };
+    await this.customers.update(customer.slug, () => ({ keyReview: summary }));
+    if (stale.length === 0) return { stale: 0, revoked: 0, rotationDue: due.length };
     const revokedIds: string[] = [];
     const kept: string[] = [];
     if (customer.autoRevokeStaleKeys) {
@@ -81,6 +99,6 @@ export class StaleKeyReview {
         keptLastActiveKey: kept,
       },
     });
-    return { stale: stale.length, revoked: revokedIds.length };
+    return { stale: stale.length, revoked: revokedIds.length, rotationDue: due.length };
   }
 }

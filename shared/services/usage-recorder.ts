@@ -57,8 +57,8 @@ export class UsageRecorder {
     this.log = deps.log;
   }
 
-  /** One request of a key: admitted, or refused by the rate limit. */
-  record(identity: KeyIdentity, outcome: 'accepted' | 'rateLimited'): void {
+  /** One request of a key: admitted, refused by the rate limit, or refused for its address (IP allowlist). */
+  record(identity: KeyIdentity, outcome: 'accepted' | 'rateLimited' | 'ipRefused'): void {
     const now = this.clock.millis();
     const start = now - (now % HOUR_MS);
     if (start !== this.hourCache.start) this.hourCache = { start, text: new Date(start).toISOString() };
@@ -73,6 +73,7 @@ export class UsageRecorder {
         instanceId: this.instanceId,
         accepted: 0,
         rateLimited: 0,
+        ipRefused: 0,
         dirty: false,
       };
       this.counters.set(id, counter);

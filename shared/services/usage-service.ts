@@ -24,12 +24,13 @@ function bucketStarts(from: Date, to: Date, granularity: 'hour' | 'day'): string
 }
 
 function aggregate(rows: UsageRow[], starts: string[], granularity: 'hour' | 'day'): UsageBucketBody[] {
-  const byStart = new Map(starts.map((s) => [s, { start: s, accepted: 0, rateLimited: 0 }]));
+  const byStart = new Map(starts.map((s) => [s, { start: s, accepted: 0, rateLimited: 0, ipRefused: 0 }]));
   for (const row of rows) {
     const bucket = byStart.get(granularity === 'hour' ? row.hour : dayOf(row.hour));
     if (!bucket) continue;
     bucket.accepted += row.accepted;
     bucket.rateLimited += row.rateLimited;
+    bucket.ipRefused += row.ipRefused;
   }
   return [...byStart.values()];
 }
@@ -37,6 +38,7 @@ function aggregate(rows: UsageRow[], starts: string[], granularity: 'hour' | 'da
 const totalsOf = (buckets: UsageBucketBody[]) => ({
   accepted: buckets.reduce((a, b) => a + b.accepted, 0),
   rateLimited: buckets.reduce((a, b) => a + b.rateLimited, 0),
+  ipRefused: buckets.reduce((a, b) => a + b.ipRefused, 0),
 });
 
 /** What an UsageService is built from. */

@@ -181,7 +181,9 @@ describeWithBrowser('the portal page in a real browser', () => {
 
   it('revokes with a confirmation that names the key; the key then gets 401', async () => {
     await page.click('#tabs a[href="#keys"]');
-    await row(issuedKeyId).locator('button').click();
+    await row(issuedKeyId)
+      .getByRole('button', { name: `Revoke key ${label}` })
+      .click();
     await page.locator('#confirm-dialog[open]').waitFor();
     expect(await page.textContent('#confirm-title')).toBe(`Revoke “${label}”?`);
     expect(await page.textContent('#confirm-body')).not.toMatch(/last active key/);
@@ -205,7 +207,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     const lastRow = page.locator('#keys-table tbody tr').first();
     await lastRow.waitFor();
     expect(await page.locator('#keys-table tbody tr').count()).toBe(1);
-    const revoke = lastRow.locator('button');
+    const revoke = lastRow.getByRole('button', { name: 'Revoke key loan-review' });
     await revoke.focus();
     await page.keyboard.press('Enter');
     await page.locator('#confirm-dialog[open]').waitFor();

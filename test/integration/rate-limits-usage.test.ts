@@ -146,7 +146,11 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
     const mine = all.keys.find((k: { keyId: string }) => k.keyId === keyId);
     expect(mine).toMatchObject({ label: 'primary-ingest', totals: hourly.totals });
     expect(mine.daily).toHaveLength(30);
-    expect(all.keys.find((k: { keyId: string }) => k.keyId === other.metadata.id).totals).toEqual({ accepted: 0, rateLimited: 0 });
+    expect(all.keys.find((k: { keyId: string }) => k.keyId === other.metadata.id).totals).toEqual({
+      accepted: 0,
+      rateLimited: 0,
+      ipRefused: 0,
+    });
 
     const listed = await get('/v1/customer-keys');
     const hour = `${new Date().toISOString().slice(0, 13)}:00:00.000Z`;

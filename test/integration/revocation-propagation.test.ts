@@ -81,4 +81,64 @@ describe('revocation reaches every instance within 2 s', () => {
     console.log(`revocation propagation over ${delays.length} revocations: median ${median.toFixed(0)} ms, max ${max.toFixed(0)} ms`);
     expect(max).toBeLessThan(2000);
   }, 120_000);
+
+  it('applies a narrowed IP allowlist and a nearer expiry on instance B within 2 s of the change through A', async () => {
+    const slug = `q${randomBytes(4).toString('hex')}`;
+    const staff = await signLocalPortalToken(portal, { sub: 'staff', roles: ['Staff'] });
+    const admin = await signLocalPortalToken(portal, { sub: 'admin', customer: slug, roles: ['CustomerAdmin'] });
+    const send = (url: string, method: string, body: unknown) =>
+      fetch(url, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(
+      (
+        await fetch(`${a.url}/v1/staff/customers`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ slug, name: 'Access', plan: 'enterprise' }),
+        })
+      ).status,
+    ).toBe(201);
+    const issued = await send(`${a.url}/v1/customer-keys/issue`, 'POST', { label: 'access', application: 'propagation' });
+    const { key, metadata } = (await issued.json()) as { key: string; metadata: { id: string } };
+    trackSecret(key);
+    const onB = async () => {
+      const response = await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': key } });
+      return response.status === 200 ? 'ok' : ((await response.json()) as { code: string }).code;
+    };
+    /** Time from `change` until B answers `code`. */
+    const until = async (code: string, change: () => Promise<unknown>) => {
+      for (let warm = 0; warm < 3; warm++) await onB();
+      await new Promise((r) => setTimeout(r, Math.random() * 1000));
+      const started = performance.now();
+      await change();
+      let seen = await onB();
+      while (seen !== code && performance.now() - started < 5000) {
+        await new Promise((r) => setTimeout(r, 25));
+        seen = await onB();
+      }
+      expect(seen).toBe(code);
+      return performance.now() - started;
+    };
+    expect(await onB()).toBe('ok');
+    const narrowed = await until('ip_not_allowed', () =>
+      send(`${a.url}/v1/customer-keys/${metadata.id}`, 'PATCH', { allowedIps: ['203.0.113.0/24'] }),
+    );
+    const widened = await until('ok', () => send(`${a.url}/v1/customer-keys/${metadata.id}`, 'PATCH', { allowedIps: [] }));
+    // An expiry 3 s ahead, set through A while B holds the key: B refuses it from that second.
+    const expiresAt = new Date(Date.now() + 3000).toISOString();
+    expect((await send(`${a.url}/v1/customer-keys/${metadata.id}`, 'PATCH', { expiresAt })).status).toBe(200);
+    let seen = await onB();
+    while (seen === 'ok' && Date.now() < Date.parse(expiresAt) + 2000) {
+      await new Promise((r) => setTimeout(r, 25));
+      seen = await onB();
+    }
+    const late = Date.now() - Date.parse(expiresAt);
+    console.log(
+      `access changes through A reached B: allowlist narrowed ${narrowed.toFixed(0)} ms, widened ${widened.toFixed(0)} ms; expiry refused ${late} ms after it`,
+    );
+    expect(seen).toBe('api_key_expired');
+    expect(late).toBeGreaterThanOrEqual(0);
+    expect(late).toBeLessThan(1000);
+    expect(narrowed).toBeLessThan(2000);
+    expect(widened).toBeLessThan(2000);
+  }, 60_000);
 });

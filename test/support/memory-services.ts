@@ -1,5 +1,6 @@
 import { MemoryAuditLog } from '../../shared/adapters/memory/memory-audit-log';
 import { MemoryCustomerRepository } from '../../shared/adapters/memory/memory-customer-repository';
+import { MemoryExpirySchedule } from '../../shared/adapters/memory/memory-expiry-schedule';
 import { MemoryGraceSchedule } from '../../shared/adapters/memory/memory-grace-schedule';
 import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-repository';
 import { MemoryKeyRequestRepository } from '../../shared/adapters/memory/memory-key-request-repository';
@@ -25,6 +26,7 @@ export function memoryServices(env: Record<string, string> = {}) {
     requests: new MemoryKeyRequestRepository(),
     feed: new MemoryRevocationFeed(),
     grace: new MemoryGraceSchedule(),
+    expiries: new MemoryExpirySchedule(),
     rateLimits: new MemoryRateLimitStore(),
     usage: new MemoryUsageStore(),
   };

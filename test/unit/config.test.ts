@@ -25,6 +25,8 @@ describe('config', () => {
       rateLimit: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 },
       usage: { flushIntervalMs: 30_000, retentionDays: 40 },
       staleKeyDays: 30,
+      rotationDueMs: 90 * 86_400_000,
+      trustedProxyHops: 1,
       secretScanning: { githubKeysUrl: 'https://api.github.com/meta/public_keys/secret_scanning' },
       tenantKey: { vaultUrl: undefined, gracePeriodMs: 7 * 24 * 3_600_000, cacheTtlMs: 8 * 3_600_000 },
       runtime: 'local',

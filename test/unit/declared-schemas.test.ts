@@ -104,6 +104,7 @@ describe('declared equals validated', () => {
     expect(paths.sort()).toEqual([
       '/v1/customer-keys/requests/issue-key',
       '/v1/customer-keys/requests/revoke-key',
+      '/v1/customer-keys/requests/roll-key',
       '/v1/customer-keys/requests/rotate-tenant-key',
     ]);
     expect(document.paths['/v1/customer-keys/requests/issue-key']!.post!.operationId).toBe('customer-keys-request-submit-issue-key');

@@ -40,7 +40,15 @@ describe('UsageRecorder', () => {
     recorder.record(key('k1'), 'accepted');
     await recorder.flush();
     expect([...store.rows.values()]).toEqual([
-      { customerSlug: 'acme', keyId: 'k1', hour: '2026-03-01T10:00:00.000Z', instanceId: 'inst_a', accepted: 6, rateLimited: 1 },
+      {
+        customerSlug: 'acme',
+        keyId: 'k1',
+        hour: '2026-03-01T10:00:00.000Z',
+        instanceId: 'inst_a',
+        accepted: 6,
+        rateLimited: 1,
+        ipRefused: 0,
+      },
     ]);
     expect(touched).toEqual([{ customerSlug: 'acme', keyId: 'k1', hour: '2026-03-01T10:00:00.000Z' }]);
     clock.advance(60 * 60_000);

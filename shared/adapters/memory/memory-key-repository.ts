@@ -10,8 +10,11 @@ import {
   type TenantKeyState,
 } from '../../domain';
 import type {
+  AccessOutcome,
   ExposureOutcome,
   InsertOutcome,
+  KeyAccess,
+  RollOutcome,
   KeyLookupEntry,
   KeyRepository,
   ReplaceOutcome,
@@ -75,15 +78,21 @@ export class MemoryKeyRepository implements KeyRepository {
   async markRevoked(
     customerSlug: string,
     keyId: string,
-    options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent },
+    options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent; reason?: string },
   ): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }> {
     this.check();
     const found = this.records.get(`${customerSlug}/${keyId}`);
     if (!found) return { outcome: 'not_found' };
     if (found.status === 'revoked') return { outcome: 'already_revoked', record: { ...found } };
-    Object.assign(found, { status: 'revoked', revokedBy: options.revokedBy, revokedAt: options.revokedAt });
+    Object.assign(found, {
+      status: 'revoked',
+      revokedBy: options.revokedBy,
+      revokedAt: options.revokedAt,
+      ...(options.reason ? { revokedReason: options.reason } : {}),
+    });
     const customer = this.customers.customers.get(customerSlug);
-    if (customer) customer.activeKeyCount = Math.max(0, customer.activeKeyCount - 1);
+    // A key rolling out handed its place under the cap to its successor.
+    if (customer && !found.rolledTo) customer.activeKeyCount = Math.max(0, customer.activeKeyCount - 1);
     this.audit.push(options.audit);
     return { outcome: 'revoked', record: { ...found } };
   }
@@ -101,6 +110,50 @@ export class MemoryKeyRepository implements KeyRepository {
     this.records.set(`${customerSlug}/${replacement.id}`, { ...replacement });
     this.audit.push(options.audit);
     return 'replaced';
+  }
+
+  async rollRecord(
+    customerSlug: string,
+    oldKeyId: string,
+    replacement: ApiKeyRecord,
+    options: { oldExpiresAt: (old: ApiKeyRecord) => string; audit: AuditEvent },
+  ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }> {
+    this.check();
+    const old = this.records.get(`${customerSlug}/${oldKeyId}`);
+    if (!old) return { outcome: 'not_found' };
+    if (old.status !== 'active') return { outcome: 'not_active', old: { ...old } };
+    if (old.rolledTo) return { outcome: 'rolling_out', old: { ...old } };
+    Object.assign(old, { expiresAt: options.oldExpiresAt({ ...old }), rolledTo: replacement.id });
+    this.records.set(`${customerSlug}/${replacement.id}`, { ...replacement });
+    this.audit.push(options.audit);
+    return { outcome: 'rolled', old: { ...old } };
+  }
+
+  async updateAccess(
+    customerSlug: string,
+    keyId: string,
+    change: (current: ApiKeyRecord) => KeyAccess | undefined,
+    audit: (before: ApiKeyRecord, after: KeyAccess) => AuditEvent,
+  ): Promise<{ outcome: AccessOutcome; record?: ApiKeyRecord }> {
+    this.check();
+    const found = this.records.get(`${customerSlug}/${keyId}`);
+    if (!found) return { outcome: 'not_found' };
+    if (found.status !== 'active') return { outcome: 'not_active', record: { ...found } };
+    const access = change({ ...found });
+    if (!access) return { outcome: 'unchanged', record: { ...found } };
+    this.audit.push(audit({ ...found }, access));
+    found.expiresAt = access.expiresAt;
+    found.allowedIps = access.allowedIps?.length ? [...access.allowedIps] : undefined;
+    await this.updateLookupAccess(found.secretHash, access);
+    return { outcome: 'updated', record: { ...found } };
+  }
+
+  async updateLookupAccess(secretHash: string, access: KeyAccess): Promise<void> {
+    this.check();
+    const lookup = this.lookups.get(secretHash);
+    if (!lookup) return;
+    lookup.expiresAt = access.expiresAt;
+    lookup.allowedIps = access.allowedIps?.length ? [...access.allowedIps] : undefined;
   }
 
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {

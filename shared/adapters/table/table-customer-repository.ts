@@ -25,6 +25,10 @@ export type CustomerEntity = {
   autoRevokeStaleKeys?: boolean;
   /** Absent on rows written before the policy existed: the default, `revoke`. */
   leakedKeyPolicy?: string;
+  /** The daily key review's last counts (absent before its first run). */
+  reviewedAt?: string;
+  staleKeys?: number;
+  rotationDueKeys?: number;
 };
 
 export function toCustomer(row: CustomerEntity): Customer {
@@ -43,6 +47,7 @@ export function toCustomer(row: CustomerEntity): Customer {
     requireComponent: row.requireComponent === true,
     autoRevokeStaleKeys: row.autoRevokeStaleKeys === true,
     leakedKeyPolicy: leakedKeyPolicyOf(row.leakedKeyPolicy),
+    keyReview: row.reviewedAt ? { at: row.reviewedAt, stale: row.staleKeys ?? 0, rotationDue: row.rotationDueKeys ?? 0 } : undefined,
   };
 }
 
@@ -74,6 +79,9 @@ export function customerEntity(customer: Customer): CustomerEntity {
     requireComponent: customer.requireComponent,
     autoRevokeStaleKeys: customer.autoRevokeStaleKeys,
     leakedKeyPolicy: customer.leakedKeyPolicy,
+    reviewedAt: customer.keyReview?.at,
+    staleKeys: customer.keyReview?.stale,
+    rotationDueKeys: customer.keyReview?.rotationDue,
   });
 }
 
@@ -89,6 +97,7 @@ export function applyPatch(customer: Customer, patch: CustomerPatch): Customer {
   if (patch.componentRotatedAt !== undefined) next.componentRotatedAt = patch.componentRotatedAt;
   if (patch.autoRevokeStaleKeys !== undefined) next.autoRevokeStaleKeys = patch.autoRevokeStaleKeys;
   if (patch.leakedKeyPolicy !== undefined) next.leakedKeyPolicy = patch.leakedKeyPolicy;
+  if (patch.keyReview !== undefined) next.keyReview = patch.keyReview;
   return next;
 }
 

@@ -15,8 +15,11 @@ import {
   type TenantKeyState,
 } from '../../domain';
 import type {
+  AccessOutcome,
   ExposureOutcome,
   InsertOutcome,
+  KeyAccess,
+  RollOutcome,
   KeyLookupEntry,
   KeyRepository,
   ReplaceOutcome,
@@ -77,6 +80,12 @@ type KeyEntity = {
   /** JSON array of the first places the key was found in public (KeyExposure). */
   exposures?: string;
   exposureCount?: number;
+  /** '' once cleared (Merge cannot remove a property), like allowedIps (a JSON array). */
+  expiresAt?: string;
+  allowedIps?: string;
+  rolledTo?: string;
+  rolledFrom?: string;
+  revokedReason?: string;
 };
 
 const rateLimitColumns = (setting: RateLimitSetting | undefined) => ({
@@ -109,7 +118,30 @@ type LookupEntity = {
   requireComponent: boolean;
   rateLimitRps?: number;
   rateLimitBurst?: number;
+  /** '' for none (Merge cannot remove a property). */
+  expiresAt?: string;
+  /** A JSON array; '' for none. */
+  allowedIps?: string;
 };
+
+/** What a key's expiry and allowlist look like in a row: '' for none. */
+const accessColumns = (access: { expiresAt?: string | undefined; allowedIps?: readonly string[] | undefined }) => ({
+  expiresAt: access.expiresAt ?? '',
+  allowedIps: access.allowedIps?.length ? JSON.stringify(access.allowedIps) : '',
+});
+
+function allowedIpsOf(row: { allowedIps?: string }, what: string): string[] | undefined {
+  if (!row.allowedIps) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(row.allowedIps);
+  } catch {
+    // Reported below.
+  }
+  if (!Array.isArray(parsed) || !parsed.every((e) => typeof e === 'string'))
+    throw new CorruptRowError(`the allowlist of ${what} is not a list`);
+  return parsed;
+}
 
 const tenantKeyColumns = (state: TenantKeyState) => ({
   componentVersion: state.componentVersion,
@@ -149,6 +181,10 @@ function keyEntity(record: ApiKeyRecord): KeyEntity {
     lastUsedAt: record.lastUsedAt,
     ...(record.rateLimit ? rateLimitColumns(record.rateLimit) : {}),
     ...(record.exposures ? { exposures: JSON.stringify(record.exposures), exposureCount: record.exposureCount } : {}),
+    ...(record.expiresAt || record.allowedIps ? accessColumns(record) : {}),
+    rolledTo: record.rolledTo,
+    rolledFrom: record.rolledFrom,
+    revokedReason: record.revokedReason,
   });
 }
 
@@ -186,6 +222,11 @@ function toRecord(row: KeyEntity): ApiKeyRecord {
     rateLimit: rateLimitOf(row),
     exposures,
     exposureCount: exposures ? Math.max(exposures.length, typeof row.exposureCount === 'number' ? row.exposureCount : 0) : undefined,
+    expiresAt: row.expiresAt || undefined,
+    allowedIps: allowedIpsOf(row, `key ${row.id}`),
+    rolledTo: row.rolledTo || undefined,
+    rolledFrom: row.rolledFrom || undefined,
+    revokedReason: row.revokedReason || undefined,
   });
 }
 
@@ -260,6 +301,7 @@ export class TableKeyRepository implements KeyRepository {
       status: lookup.status,
       ...tenantKeyColumns(lookup.tenantKey),
       ...(lookup.rateLimit ? rateLimitColumns(lookup.rateLimit) : {}),
+      ...accessColumns(lookup),
     };
     await this.storage.call((o) => this.lookups.createEntity(row, o));
   }
@@ -272,7 +314,7 @@ export class TableKeyRepository implements KeyRepository {
   async markRevoked(
     customerSlug: string,
     keyId: string,
-    options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent },
+    options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent; reason?: string },
   ): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }> {
     await this.storage.step('keys.markRevoked');
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -291,13 +333,15 @@ export class TableKeyRepository implements KeyRepository {
             status: 'revoked',
             revokedAt: options.revokedAt,
             revokedBy: actorToText(options.revokedBy),
+            ...(options.reason ? { revokedReason: options.reason } : {}),
           },
           'Merge',
           { etag: key.etag },
         ],
         ['create', auditEntity(options.audit)],
       ];
-      if (customer) {
+      // A key rolling out handed its place under the cap to its successor when it was rolled.
+      if (customer && !key.rolledTo) {
         actions.push([
           'update',
           { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, activeKeyCountOf(customer) - 1) },
@@ -310,7 +354,13 @@ export class TableKeyRepository implements KeyRepository {
         await this.storage.call((o) => this.customers.submitTransaction(actions, o));
         return {
           outcome: 'revoked',
-          record: { ...toRecord(key), status: 'revoked', revokedAt: options.revokedAt, revokedBy: options.revokedBy },
+          record: {
+            ...toRecord(key),
+            status: 'revoked',
+            revokedAt: options.revokedAt,
+            revokedBy: options.revokedBy,
+            ...(options.reason ? { revokedReason: options.reason } : {}),
+          },
         };
       } catch (error) {
         if (statusOf(error) !== 412 && statusOf(error) !== 404) throw error;
@@ -367,6 +417,105 @@ export class TableKeyRepository implements KeyRepository {
     throw new Error('key replace: the key kept changing under concurrent updates');
   }
 
+  async rollRecord(
+    customerSlug: string,
+    oldKeyId: string,
+    replacement: ApiKeyRecord,
+    options: { oldExpiresAt: (old: ApiKeyRecord) => string; audit: AuditEvent },
+  ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }> {
+    await this.storage.step('keys.rollRecord');
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      await backoff(attempt);
+      const old = await this.getRow<KeyEntity>(customerSlug, keyRowKey(oldKeyId));
+      if (!old) return { outcome: 'not_found' };
+      const record = toRecord(old);
+      if (record.status !== 'active') return { outcome: 'not_active', old: record };
+      if (record.rolledTo) return { outcome: 'rolling_out', old: record };
+      const expiresAt = options.oldExpiresAt(record);
+      const labelKey = labelRowKey(old.label);
+      const label = await this.getRow<{ partitionKey: string; rowKey: string; keyId: string }>(customerSlug, labelKey);
+      const labelAction: TransactionAction = label
+        ? ['update', { partitionKey: customerSlug, rowKey: labelKey, keyId: replacement.id }, 'Replace', { etag: label.etag }]
+        : ['create', { partitionKey: customerSlug, rowKey: labelKey, keyId: replacement.id }];
+      try {
+        await this.storage.call((o) =>
+          this.customers.submitTransaction(
+            [
+              // The old key keeps its place under the cap for its successor, and stops at `expiresAt`.
+              [
+                'update',
+                { partitionKey: customerSlug, rowKey: old.rowKey, expiresAt, rolledTo: replacement.id },
+                'Merge',
+                { etag: old.etag },
+              ],
+              ['create', keyEntity(replacement)],
+              labelAction,
+              ['create', auditEntity(options.audit)],
+            ],
+            o,
+          ),
+        );
+        return { outcome: 'rolled', old: { ...record, expiresAt, rolledTo: replacement.id } };
+      } catch (error) {
+        const status = statusOf(error);
+        if (status !== 412 && status !== 409 && status !== 404) throw error;
+      }
+    }
+    throw new Error('key roll: the key kept changing under concurrent updates');
+  }
+
+  async updateAccess(
+    customerSlug: string,
+    keyId: string,
+    change: (current: ApiKeyRecord) => KeyAccess | undefined,
+    audit: (before: ApiKeyRecord, after: KeyAccess) => AuditEvent,
+  ): Promise<{ outcome: AccessOutcome; record?: ApiKeyRecord }> {
+    await this.storage.step('keys.updateAccess');
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      await backoff(attempt);
+      const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
+      if (!key) return { outcome: 'not_found' };
+      const record = toRecord(key);
+      if (record.status !== 'active') return { outcome: 'not_active', record };
+      const access = change(record);
+      if (!access) return { outcome: 'unchanged', record };
+      try {
+        await this.storage.call((o) =>
+          this.customers.submitTransaction(
+            [
+              ['update', { partitionKey: customerSlug, rowKey: key.rowKey, ...accessColumns(access) }, 'Merge', { etag: key.etag }],
+              ['create', auditEntity(audit(record, access))],
+            ],
+            o,
+          ),
+        );
+      } catch (error) {
+        if (statusOf(error) === 412) continue;
+        throw error;
+      }
+      const updated = withoutUndefined({
+        ...record,
+        expiresAt: access.expiresAt,
+        allowedIps: access.allowedIps?.length ? [...access.allowedIps] : undefined,
+      });
+      // Absent when the key was revoked meanwhile: nothing to copy to.
+      await this.updateLookupAccess(key.secretHash, access);
+      return { outcome: 'updated', record: updated };
+    }
+    throw new Error('key access: the key kept changing under concurrent updates');
+  }
+
+  async updateLookupAccess(secretHash: string, access: KeyAccess): Promise<void> {
+    await absentIfNotFound(
+      this.storage.call((o) =>
+        this.lookups.updateEntity({ partitionKey: lookupPartition(secretHash), rowKey: secretHash, ...accessColumns(access) }, 'Merge', {
+          ...o,
+          etag: '*',
+        }),
+      ),
+    );
+  }
+
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {
     return this.storage.call(async (o) => {
       const rows: ApiKeyRecord[] = [];
@@ -410,6 +559,8 @@ export class TableKeyRepository implements KeyRepository {
       keyType: row.keyType as KeyType,
       tenantKey: tenantKeyOf(row),
       rateLimit: rateLimitOf(row),
+      ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
+      ...(row.allowedIps ? { allowedIps: allowedIpsOf(row, `the lookup row of key ${row.keyId}`) } : {}),
     };
   }
 

@@ -15,6 +15,8 @@ export const TABLE_NAMES = {
   keyRequestIndex: 'keyrequestindex',
   /** One partition: rotated-out master components by the end of their grace period. */
   tenantKeyGrace: 'tenantkeygrace',
+  /** One partition: keys with an expiry, by when they expire (the expiry timer's index). */
+  keyExpiry: 'keyexpiry',
   /** Partition per instance: its per-key demand, for sharing rate limits. */
   rateLimits: 'ratelimits',
   /** Partition per customer: requests per key per hour, one row per instance that counted them. */

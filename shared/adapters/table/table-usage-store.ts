@@ -15,6 +15,8 @@ type UsageEntity = {
   instanceId: string;
   accepted: number;
   rateLimited: number;
+  /** Absent on rows of hours before allowlists existed: none. */
+  ipRefused?: number;
 };
 
 /**
@@ -46,6 +48,7 @@ export class TableUsageStore implements UsageStore {
             instanceId: r.instanceId,
             accepted: r.accepted,
             rateLimited: r.rateLimited,
+            ipRefused: r.ipRefused,
           },
           'Replace',
         ]);
@@ -68,6 +71,7 @@ export class TableUsageStore implements UsageStore {
           instanceId: row.instanceId,
           accepted: row.accepted,
           rateLimited: row.rateLimited,
+          ipRefused: typeof row.ipRefused === 'number' ? row.ipRefused : 0,
         });
       }
       return out;

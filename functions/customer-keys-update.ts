@@ -1,0 +1,25 @@
+import { json } from '../shared/http/responses';
+import { keyIdParams, patchKeySchema } from '../shared/schemas/keys';
+import { keyView, toKeyBody } from '../shared/schemas/views';
+import { httpFunction } from '../shared/function-contract';
+
+/** `PATCH /v1/customer-keys/{keyId}`: set or clear an active key's expiry and IP allowlist. */
+export const customerKeysUpdate = httpFunction({
+  kind: 'http',
+  name: 'customer-keys-update',
+  route: 'v1/customer-keys/{keyId}',
+  methods: ['PATCH'],
+  auth: 'customer',
+  summary:
+    "Set or clear (null) an active key's expiry (at most a year ahead) and IP allowlist. Every instance applies the change within about a second.",
+  input: { params: keyIdParams, body: patchKeySchema },
+  docs: {
+    responses: { 200: { description: 'The key as it now is', schema: keyView } },
+    errors: ['not_found', 'conflict', 'key_rolling_out', 'sandbox_read_only'],
+    tags: ['Customer keys'],
+  },
+  handler: async (_request, { services, tenant, actor, requestId, input }) => {
+    const key = await services.keys.updateAccess(tenant, input.params.keyId, input.body, { actor, requestId });
+    return json(200, toKeyBody(key, { stale: services.usage.isStale(key), rotationDue: services.keys.isRotationDue(key) }));
+  },
+});

@@ -1,0 +1,18 @@
+/** A key waiting for its expiry. */
+export interface ExpiryEntry {
+  customerSlug: string;
+  keyId: string;
+  expiresAt: string;
+}
+
+/**
+ * When each key with an expiry stops, so that the `key-expiry` timer finds the due ones with one
+ * query instead of reading every customer's keys. The door never reads it (an expired key is
+ * refused from its cached identity); the timer revokes and frees what expired.
+ */
+export interface ExpirySchedule {
+  add(entry: ExpiryEntry): Promise<void>;
+  remove(entry: ExpiryEntry): Promise<void>;
+  /** Entries whose expiry is at or before `now`, oldest first (past-due runs catch up). */
+  due(now: Date): Promise<ExpiryEntry[]>;
+}
