@@ -32,6 +32,10 @@ Commands:
   key list   --customer <slug>
   key revoke --customer <slug> --key <keyId> [--force]
   key reset  --customer <slug>
+  key roll   --customer <slug> --key <keyId> --overlap-hours <0-168>   (new key once; the old one expires after the overlap)
+  key expire --customer <slug> --key <keyId> (--at <ISO 8601> | --never)
+  key allow-ips --customer <slug> --key <keyId> (--ip <address or CIDR> [--ip ...] | --any)
+  key expire-due                                             (what the key-expiry timer does)
   tenant-key show     --customer <slug>
   tenant-key rotate   --customer <slug> [--grace-hours <n>]   (0: the old component stops at once)
   tenant-key end-grace --customer <slug>
@@ -60,6 +64,11 @@ const OPTIONS = {
   sub: { type: 'string' },
   ttl: { type: 'string' },
   'grace-hours': { type: 'string' },
+  'overlap-hours': { type: 'string' },
+  at: { type: 'string' },
+  never: { type: 'boolean', default: false },
+  ip: { type: 'string', multiple: true },
+  any: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -73,6 +82,7 @@ function need(value: string | undefined, flag: string): string {
 
 function keyTable(keys: ApiKeyView[]): string {
   if (keys.length === 0) return '(no keys)';
+  const now = Date.now();
   const rows = keys.map((k) => [
     k.id,
     k.displayPrefix,
@@ -80,12 +90,13 @@ function keyTable(keys: ApiKeyView[]): string {
     k.application,
     k.type,
     k.environment,
-    k.status,
+    k.status === 'active' && k.rolledTo ? 'rolling out' : k.status,
     k.createdAt,
+    k.status === 'active' && k.expiresAt ? (Date.parse(k.expiresAt) <= now ? 'expired' : k.expiresAt) : '-',
     // Where a secret scanner found it first, and how many places in all.
     k.exposures?.length ? `${k.exposures[0]!.url || k.exposures[0]!.source} (${k.exposureCount ?? k.exposures.length})` : '-',
   ]);
-  const header = ['ID', 'KEY', 'LABEL', 'APPLICATION', 'TYPE', 'ENV', 'STATUS', 'CREATED', 'EXPOSED'];
+  const header = ['ID', 'KEY', 'LABEL', 'APPLICATION', 'TYPE', 'ENV', 'STATUS', 'CREATED', 'EXPIRES', 'EXPOSED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [header, ...rows]
     .map((r) =>
@@ -162,6 +173,49 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
           : `Replaced ${reset.keys.length} key(s). The new keys, shown this once:\n\n${reset.keys.map((k) => `  ${k.metadata.label}: ${k.key}`).join('\n')}`,
         reset,
       );
+      return;
+    }
+    case 'key roll': {
+      const hours = need(values['overlap-hours'], 'overlap-hours');
+      if (!/^\d+$/.test(hours)) throw new UsageError('--overlap-hours must be a whole number from 0 to 168');
+      const rolled = await services.keys.roll(
+        need(values.customer, 'customer'),
+        need(values.key, 'key'),
+        { overlapHours: Number(hours) },
+        op,
+      );
+      out(
+        `Rolled ${rolled.old.id} (${rolled.old.label}) to ${rolled.metadata.id}; the old key ${rolled.old.status === 'revoked' ? 'has stopped' : `works until ${rolled.old.expiresAt}`}. The new key, shown this once:\n\n  ${rolled.key}\n\nStore it in a secret manager now; it cannot be shown again.`,
+        rolled,
+      );
+      return;
+    }
+    case 'key expire': {
+      if (Boolean(values.at) === values.never) throw new UsageError('give one of --at <time> and --never');
+      const key = await services.keys.updateAccess(
+        need(values.customer, 'customer'),
+        need(values.key, 'key'),
+        { expiresAt: values.never ? null : values.at },
+        op,
+      );
+      out(key.expiresAt ? `${key.id} (${key.label}) expires at ${key.expiresAt}.` : `${key.id} (${key.label}) no longer expires.`, key);
+      return;
+    }
+    case 'key allow-ips': {
+      const ips = values.ip ?? [];
+      if (values.any === ips.length > 0) throw new UsageError('give --ip (one or more) or --any');
+      const key = await services.keys.updateAccess(need(values.customer, 'customer'), need(values.key, 'key'), { allowedIps: ips }, op);
+      out(
+        key.allowedIps?.length
+          ? `${key.id} (${key.label}) may be used from ${key.allowedIps.join(', ')}.`
+          : `${key.id} (${key.label}) may be used from any address.`,
+        key,
+      );
+      return;
+    }
+    case 'key expire-due': {
+      const revoked = await services.keys.expireDue();
+      out(`Revoked ${revoked} expired key(s).`, { revoked });
       return;
     }
     case 'tenant-key show': {

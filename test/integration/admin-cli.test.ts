@@ -36,6 +36,36 @@ describe('npm run admin (against Azurite, through the same services as the API)'
     expect(await run('key', 'list', '--customer', slug)).toMatch(/revoked/);
   });
 
+  it('rolls a key with an overlap, sets and clears an expiry and an allowlist', async () => {
+    const rollSlug = `${slug}-roll`;
+    await run('customer', 'create', '--slug', rollSlug, '--name', 'Roll Co', '--plan', 'starter');
+    const issued = JSON.parse(await run('key', 'issue', '--customer', rollSlug, '--label', 'api', '--application', 'web', '--json'));
+    trackSecret(issued.key);
+    const rolled = JSON.parse(
+      await run('key', 'roll', '--customer', rollSlug, '--key', issued.metadata.id, '--overlap-hours', '24', '--json'),
+    );
+    trackSecret(rolled.key);
+    expect(rolled.metadata).toMatchObject({ label: 'api', rolledFrom: issued.metadata.id });
+    expect(rolled.old).toMatchObject({ status: 'active', rolledTo: rolled.metadata.id });
+    expect(await run('key', 'list', '--customer', rollSlug)).toMatch(/rolling out/);
+    await expect(run('key', 'roll', '--customer', rollSlug, '--key', issued.metadata.id, '--overlap-hours', '1')).rejects.toMatchObject({
+      code: 'key_rolling_out',
+    });
+
+    const at = new Date(Date.now() + 86_400_000).toISOString();
+    expect(await run('key', 'expire', '--customer', rollSlug, '--key', rolled.metadata.id, '--at', at)).toContain(`expires at ${at}`);
+    expect(await run('key', 'list', '--customer', rollSlug)).toContain(at);
+    expect(await run('key', 'expire', '--customer', rollSlug, '--key', rolled.metadata.id, '--never')).toContain('no longer expires');
+    expect(
+      await run('key', 'allow-ips', '--customer', rollSlug, '--key', rolled.metadata.id, '--ip', '10.0.0.0/8', '--ip', '::1'),
+    ).toContain('may be used from 10.0.0.0/8, ::1');
+    await expect(run('key', 'allow-ips', '--customer', rollSlug, '--key', rolled.metadata.id, '--ip', '10.0.0.1/8')).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+    expect(await run('key', 'allow-ips', '--customer', rollSlug, '--key', rolled.metadata.id, '--any')).toContain('any address');
+    expect(await run('key', 'expire-due')).toMatch(/^Revoked \d+ expired key/);
+  });
+
   it('refuses bad input with the API error codes', async () => {
     await expect(run('customer', 'create', '--slug', 'Bad Slug', '--name', 'x', '--plan', 'gold')).rejects.toMatchObject({
       code: 'validation_failed',
