@@ -108,6 +108,34 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
     for (const part of key.split('.').slice(1)) expect(logger.lines[0]).not.toContain(part);
   });
 
+  it('says why when the key expired or the address is not on its allowlist', async () => {
+    const { customer, key, keyId } = await customerWithKey(services);
+    await services.keys.updateAccess(customer.slug, keyId, { allowedIps: ['203.0.113.0/24'] }, op());
+    const outside = recordingLogger();
+    const first = configure({ apiKey: key, logger: outside });
+    first.tracer().startSpan('from-outside').end();
+    await first.forceFlush();
+    expect(outside.lines).toEqual([
+      expect.stringMatching(/\(403 ip_not_allowed\): this machine's address is not on the key's IP allowlist/),
+    ]);
+
+    const expiring = await services.keys.issue(
+      customer.slug,
+      { label: 'short', application: 'sdk', expiresAt: new Date(Date.now() + 1500).toISOString() },
+      op(),
+    );
+    trackSecret(expiring.key);
+    await new Promise((r) => setTimeout(r, 1600));
+    const expired = recordingLogger();
+    const second = configure({ apiKey: expiring.key, logger: expired });
+    second.tracer().startSpan('too-late').end();
+    await second.forceFlush();
+    expect(expired.lines).toEqual([expect.stringMatching(/\(401 api_key_expired\): it has expired/)]);
+    for (const part of [...key.split('.').slice(1), ...expiring.key.split('.').slice(1)]) {
+      expect([...outside.lines, ...expired.lines].join('\n')).not.toContain(part);
+    }
+  });
+
   it('backs off on 429 as told by Retry-After, and the spans still arrive', async () => {
     const { customer, key, keyId } = await customerWithKey(services);
     await services.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());

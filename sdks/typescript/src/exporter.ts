@@ -77,7 +77,7 @@ export class VeriproofSpanExporter implements SpanExporter {
       const problem = problemCode((result.error as { data?: unknown }).data);
       if (this.paused?.fingerprint !== id) {
         this.options.logger.warn(
-          `[veriproof] The service rejected the API key of ${key.name} (${status}${problem ? ` ${problem}` : ''}): it is unknown, revoked or not allowed to ingest. ` +
+          `[veriproof] The service rejected the API key of ${key.name} (${status}${problem ? ` ${problem}` : ''}): ${why(problem)}. ` +
             `Exporting with it is paused for ${Math.round(this.options.pauseMillis / 1000)} s; a new key (VERIPROOF_API_KEY or your apiKeyProvider) resumes at once.`,
         );
       }
@@ -123,5 +123,17 @@ function problemCode(data: unknown): string | undefined {
     return typeof code === 'string' && /^[a-z_]{1,40}$/.test(code) ? code : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** What a refusal means, by its problem code, in the words of the warning. */
+function why(problem: string | undefined): string {
+  switch (problem) {
+    case 'api_key_expired':
+      return "it has expired (its expiry, or the end of a roll's overlap, has passed); switch to its replacement";
+    case 'ip_not_allowed':
+      return "this machine's address is not on the key's IP allowlist; ask your admin to add it, or send from an allowed address";
+    default:
+      return 'it is unknown, revoked or not allowed to ingest';
   }
 }

@@ -202,11 +202,12 @@ class VeriproofSpanExporter(SpanExporter):
         if not already:
             code = f" {attempt.problem}" if attempt.problem else ""
             logger.warning(
-                "[veriproof] The service rejected the API key of %s (%s%s): it is unknown, revoked or not allowed to ingest. "
+                "[veriproof] The service rejected the API key of %s (%s%s): %s. "
                 "Exporting with it is paused for %d s; a new key (VERIPROOF_API_KEY or your api_key_provider) resumes at once.",
                 key.name,
                 attempt.status,
                 code,
+                _why(attempt.problem),
                 round(self._pause),
             )
 
@@ -249,3 +250,12 @@ def _problem_code(response: requests.Response) -> Optional[str]:
     if isinstance(code, str) and 0 < len(code) <= 40 and all(c.islower() or c == "_" for c in code):
         return code
     return None
+
+
+def _why(problem: str | None) -> str:
+    """What a refusal means, by its problem code, in the words of the warning."""
+    if problem == "api_key_expired":
+        return "it has expired (its expiry, or the end of a roll's overlap, has passed); switch to its replacement"
+    if problem == "ip_not_allowed":
+        return "this machine's address is not on the key's IP allowlist; ask your admin to add it, or send from an allowed address"
+    return "it is unknown, revoked or not allowed to ingest"

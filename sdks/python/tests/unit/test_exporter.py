@@ -178,6 +178,31 @@ def test_a_rejected_key_logs_one_warning_without_the_key_and_pauses_instead_of_h
     assert len(server.requests) == 2
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "says"),
+    [
+        (401, "api_key_expired", "it has expired"),
+        (403, "ip_not_allowed", "this machine's address is not on the key's IP allowlist"),
+        (401, "api_key_invalid", "it is unknown, revoked or not allowed to ingest"),
+    ],
+)
+def test_the_warning_says_why_the_key_was_refused(
+    server: RecordingServer,
+    make_exporter: Callable[..., VeriproofSpanExporter],
+    keys: MakeKey,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    code: str,
+    says: str,
+) -> None:
+    key = keys("acme")
+    server.answer(status, {"Content-Type": "application/problem+json"}, f'{{"code":"{code}","status":{status}}}'.encode())
+    exporter = make_exporter(static(key), pause_millis=60_000)
+    assert exporter.export(spans("refused")) is SpanExportResult.FAILURE
+    [warning] = veriproof_warnings(caplog)
+    assert f"vp_cust_acme ({status} {code}): {says}" in warning
+
+
 def test_a_new_key_from_the_provider_resumes_at_once_after_a_rejection(
     server: RecordingServer, make_exporter: Callable[..., VeriproofSpanExporter], keys: MakeKey
 ) -> None:
