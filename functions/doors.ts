@@ -23,9 +23,11 @@ const API_KEY_CODES: readonly ErrorCode[] = [
   'api_key_missing',
   'api_key_malformed',
   'api_key_invalid',
+  'api_key_expired',
   'component_invalid',
   'component_required',
   'rate_limited',
+  'ip_not_allowed',
   'dependency_unavailable',
 ];
 

@@ -136,6 +136,7 @@ export async function loadUsage(portal: Portal): Promise<void> {
         timeCell(k.lastUsedAt, formatAgo(k.lastUsedAt)),
         el('td', { class: 'num' }, k.totals.accepted.toLocaleString()),
         el('td', { class: 'num' }, k.totals.rateLimited.toLocaleString()),
+        el('td', { class: 'num' }, k.totals.ipRefused.toLocaleString()),
       ),
     ),
   );

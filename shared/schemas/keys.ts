@@ -86,19 +86,26 @@ export const expiresAtSchema = z.iso
   .datetime({ offset: true })
   .describe('When the key stops working (ISO 8601): in the future, at most one year ahead');
 
-/** Where a key may be used from: addresses and CIDR ranges, IPv4 or IPv6 (shared/keys/ip-allowlist.ts). */
-export const allowedIpsSchema = z
-  .array(z.string().max(64))
-  .max(MAX_ALLOWED_IPS)
-  .transform((entries, ctx) => {
-    const parsed = parseAllowlist(entries);
-    if (parsed.ok) return parsed.entries;
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(parsed.error.entry)} ${parsed.error.reason}` });
-    return z.NEVER;
-  })
-  .describe(
-    `Addresses and CIDR ranges (IPv4 or IPv6, at most ${MAX_ALLOWED_IPS}) the key may be used from; empty: any address. A range is written by its first address.`,
-  );
+const ALLOWED_IPS_RULE = `Addresses and CIDR ranges (IPv4 or IPv6, at most ${MAX_ALLOWED_IPS}) the key may be used from; empty: any address. A range is written by its first address.`;
+
+/**
+ * Where a key may be used from: addresses and CIDR ranges, IPv4 or IPv6 (shared/keys/ip-allowlist.ts).
+ * The document states the bound on entries in words rather than as `maxItems`: a list over it is
+ * refused as a whole, like an entry that is not an address (the fuzzer cannot build either rule).
+ */
+export const allowedIpsSchema = documentedAs(
+  z
+    .array(z.string().max(64))
+    .max(MAX_ALLOWED_IPS)
+    .transform((entries, ctx) => {
+      const parsed = parseAllowlist(entries);
+      if (parsed.ok) return parsed.entries;
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(parsed.error.entry)} ${parsed.error.reason}` });
+      return z.NEVER;
+    }),
+  () => ({ type: 'array', items: { type: 'string', maxLength: 64 }, description: ALLOWED_IPS_RULE }),
+  'replace',
+);
 
 export const issueKeySchema = z.object({
   label: text(64),
