@@ -426,8 +426,26 @@ export class KeyService {
       (k) => k.status === 'active' && !(op.actor.type === 'key' && k.type === 'management'),
     );
     const result: ResetResult = { keys: [], replaced: [] };
-    for (const old of active) {
+    // A key rolling out already has its successor (replaced below): it stops, and is not replaced twice.
+    for (const old of active.filter((k) => k.rolledTo)) {
+      await this.stopAuthenticating([old], op);
+      await this.keys.markRevoked(customer.slug, old.id, {
+        revokedBy: op.actor,
+        revokedAt: this.clock.now().toISOString(),
+        reason: 'rolled',
+        audit: this.audit.event({
+          customerSlug: customer.slug,
+          type: 'key.revoked',
+          op,
+          keyId: old.id,
+          details: { label: old.label, reason: 'rolled' },
+        }),
+      });
+    }
+    for (const old of active.filter((k) => !k.rolledTo)) {
+      // The replacement keeps the old key's expiry and allowlist.
       const { record, lookup, key } = await this.mint(customer, old, op.actor);
+      if (record.expiresAt) await this.expiries.add({ customerSlug: customer.slug, keyId: record.id, expiresAt: record.expiresAt });
       await this.stopAuthenticating([old], op);
       const outcome = await this.keys.replaceRecord(customer.slug, old.id, record, {
         revokedBy: op.actor,

@@ -150,6 +150,24 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     }
   });
 
+  it('resets a customer with a key rolling out: every old key stops, one new key per label, the count right', async () => {
+    const { customer, key, keyId } = await customerWithKey(services, { label: 'web' });
+    const token = await admin(customer.slug);
+    const rolled = (await (await roll(token, keyId, 24)).json()) as { key: string };
+    trackSecret(rolled.key);
+    const reset = await call(token, 'POST', '/v1/customer-keys/reset');
+    expect(reset.status).toBe(200);
+    const result = (await reset.json()) as { keys: Array<{ key: string; metadata: { label: string } }> };
+    for (const k of result.keys) trackSecret(k.key);
+    expect(result.keys.map((k) => k.metadata.label)).toEqual(['web']);
+    expect(await codeOf(await whoami(key))).toBe('api_key_invalid');
+    expect(await codeOf(await whoami(rolled.key))).toBe('api_key_invalid');
+    expect(await codeOf(await whoami(result.keys[0]!.key))).toBe('ok');
+    const active = (await services.keys.list(customer.slug)).filter((k) => k.status === 'active');
+    expect(active.map((k) => k.label)).toEqual(['web']);
+    expect((await services.customers.get(customer.slug))!.activeKeyCount).toBe(1);
+  });
+
   it('lets the request flow roll a key at once, and keeps a management key from rolling a management key', async () => {
     const { customer, keyId } = await customerWithKey(services);
     const token = await admin(customer.slug);
