@@ -54,6 +54,8 @@ import { StaleKeyReview } from '../shared/services/stale-key-review';
 import { TenantKeyService } from '../shared/services/tenant-key-service';
 import { UsageRecorder } from '../shared/services/usage-recorder';
 import { UsageService } from '../shared/services/usage-service';
+import { ServiceStatus } from '../shared/services/service-status';
+import { Telemetry } from '../shared/telemetry/telemetry';
 
 /**
  * The composition root: the one place that knows every adapter and service, and wires them
@@ -100,6 +102,8 @@ export interface ServiceOverrides {
     rateLimits?: RateLimitStore;
     usage?: UsageStore;
   };
+  /** The metrics (tests read them back; the entry point may add exporting readers). */
+  telemetry?: Telemetry;
   /** Start background work (health probe, revocation feed reads). On by default. */
   background?: boolean;
 }
@@ -107,6 +111,8 @@ export interface ServiceOverrides {
 export function createServices(config: Config, overrides: ServiceOverrides = {}): ServiceContext {
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? processLogger;
+  const telemetry = overrides.telemetry ?? new Telemetry();
+  const metrics = telemetry.metrics;
   let credential: TokenCredential | undefined;
   const azureCredential = () =>
     (credential ??= new DefaultAzureCredential(
@@ -117,6 +123,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     ...(overrides.faultHook ? { faultHook: overrides.faultHook } : {}),
     ...(overrides.throttle ? { throttle: overrides.throttle } : {}),
     operationLog: overrides.operationLog ?? 0,
+    metrics,
   });
   // Sessions accounts, when configured, share the main account's operation counter.
   const sessionAccounts =
@@ -132,6 +139,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
                 tables: ['sessions'],
                 account: `sessions-${i + 1}`,
                 operations: storage.operations,
+                metrics,
               },
             ),
         );
@@ -148,14 +156,18 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const sessionRepository = repositories.sessions ?? tableSessions!;
   const usageStore = repositories.usage ?? new TableUsageStore(storage);
   const audit = new AuditTrail(repositories.audit ?? new TableAuditLog(storage), clock);
-  const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000 });
+  const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000 }, metrics);
 
   // The authenticator trusts its cache only while the revocation feed is being read; the
   // listener, built next, applies the feed to that cache.
   const authenticator = new KeyAuthenticator(keyRepository, clock, { ...config.authCache, trusted: () => listener.trusted() });
   const listener: RevocationListener = new RevocationListener({
     feed,
-    apply: (entry) => (entry.reason === 'revoked' ? authenticator.revoke(entry.secretHash) : authenticator.evict(entry.secretHash)),
+    apply: (entry) => {
+      metrics.feedEntry(entry.reason);
+      if (entry.reason === 'revoked') authenticator.revoke(entry.secretHash);
+      else authenticator.evict(entry.secretHash);
+    },
     clock,
     options: config.revocationFeed,
     log,
@@ -215,6 +227,12 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     instanceId: rateLimiter.instanceId,
     flushIntervalMs: config.usage.flushIntervalMs,
     log,
+    metrics,
+  });
+  metrics.observe({
+    authCacheEntries: () => authenticator.cachedEntries,
+    feedLagSeconds: () => listener.lagSeconds(),
+    rateLimitSyncLagSeconds: () => rateLimiter.syncLagSeconds(),
   });
   const usage = new UsageService({
     usage: usageStore,
@@ -255,6 +273,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     audit,
     leaks: new LeakedKeyService({ keys: keyRepository, keyService: keys, customers, audit, clock, log }),
     usage,
+    status: new ServiceStatus(telemetry, rateLimiter.instanceId, clock),
     staleKeys: new StaleKeyReview({ customers: customerRepository, keys, usage, audit, clock, log }),
     health,
   });
@@ -279,6 +298,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     rateLimiter,
     usageRecorder,
     usageStore,
+    telemetry,
     async dispose() {
       health.stop();
       listener.stop();

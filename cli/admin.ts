@@ -12,6 +12,7 @@ import { silentLogger } from '../shared/logging';
 import { createServices } from '../app/compose';
 import type { ServiceContext } from '../shared/services/context';
 import type { Operation } from '../shared/services/key-service';
+import type { ServiceSnapshot } from '../shared/services/service-status';
 import { createCustomerSchema, issueKeySchema } from '../shared/schemas/keys';
 import { parseInput } from '../shared/validation';
 
@@ -40,6 +41,7 @@ Commands:
   tenant-key rotate   --customer <slug> [--grace-hours <n>]   (0: the old component stops at once)
   tenant-key end-grace --customer <slug>
   tenant-key retire-due                                      (what the tenant-key-grace timer does)
+  stats [--url <host>]     this host's metrics (asks the running npm start; default http://localhost:7071)
   token --customer <slug> --role CustomerAdmin|Staff [--role ...] [--sub <id>] [--name <name>] [--ttl <seconds>]
                  (a local portal token; needs PORTAL_JWT_SECRET, never available in Azure)
 
@@ -70,6 +72,7 @@ const OPTIONS = {
   ip: { type: 'string', multiple: true },
   any: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
+  url: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -106,6 +109,23 @@ function keyTable(keys: ApiKeyView[]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** A snapshot as lines: name, attributes, value (histograms: count, mean, max). */
+function statsTable(snapshot: ServiceSnapshot): string {
+  const lines = snapshot.metrics.map((m) => {
+    const attributes = Object.entries(m.attributes)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
+    const value =
+      m.sum !== undefined && m.value > 0
+        ? `count ${m.value}, mean ${(m.sum / m.value).toFixed(2)}, max ${m.max?.toFixed(2) ?? '-'}`
+        : Number.isInteger(m.value)
+          ? String(m.value)
+          : m.value.toFixed(2);
+    return `${m.name}${attributes ? ` {${attributes}}` : ''}  ${value}`;
+  });
+  return [`instance ${snapshot.instanceId} at ${snapshot.at}`, ...lines].join('\n');
 }
 
 export async function runAdmin(argv: string[], services: ServiceContext, print: (line: string) => void): Promise<void> {
@@ -265,6 +285,25 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
         ttl,
       );
       out(token, { token, expiresInSeconds: ttl });
+      return;
+    }
+    case 'stats': {
+      // The metrics live in the serving process: ask the running host (npm start) for its own.
+      const base = (values.url ?? `http://localhost:${process.env.PORT ?? 7071}`).replace(/\/+$/, '');
+      const token = await signLocalPortalToken(
+        services.config.portal,
+        { sub: `local-${safeUser()}`, name: safeUser(), roles: ['Staff'] },
+        60,
+      );
+      let response: Response;
+      try {
+        response = await fetch(`${base}/v1/staff/service`, { headers: { authorization: `Bearer ${token}` } });
+      } catch {
+        throw new UsageError(`no host answers at ${base}: start it with npm start (or give --url)`);
+      }
+      if (!response.ok) throw new UsageError(`${base}/v1/staff/service answered ${response.status}`);
+      const snapshot = (await response.json()) as ServiceSnapshot;
+      out(statsTable(snapshot), snapshot);
       return;
     }
     default:

@@ -21,6 +21,7 @@ import { secretScanningGitHub } from './secret-scanning-github';
 import { sessionsList } from './sessions-list';
 import { staffCustomersCreate, staffCustomersGet, staffCustomersList, staffCustomersUpdate } from './staff-customers';
 import { staffKeysUpdate } from './staff-keys';
+import { staffService } from './staff-service';
 import { staleKeys } from './stale-keys';
 import { usageRetention } from './usage-retention';
 import { staffRequestsExecute, staffRequestsList, staffRequestsReject } from './staff-requests';
@@ -59,6 +60,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   staffCustomersGet,
   staffCustomersUpdate,
   staffKeysUpdate,
+  staffService,
   staffRequestsList,
   staffRequestsExecute,
   staffRequestsReject,

@@ -21,6 +21,7 @@ export function rateLimitHeaders(decision: Decision & { limits: KeyLimits }): Re
 export function meterKeyRequest(identity: KeyIdentity, ctx: RequestContext): void {
   const decision = ctx.services.rateLimiter.decide(identity);
   ctx.services.usageRecorder.record(identity, decision.allowed ? 'accepted' : 'rateLimited');
+  ctx.services.telemetry.metrics.auth(decision.allowed ? 'ok' : 'rate_limited', identity);
   Object.assign(ctx.responseHeaders, rateLimitHeaders(decision));
   if (!decision.allowed) {
     throw new ApiError(

@@ -300,6 +300,23 @@ export const whoamiView = z
   })
   .meta({ id: 'Whoami' });
 
+export const serviceView = z
+  .object({
+    instanceId: z.string().describe('The instance that answered (each keeps its own values)'),
+    at: timestamp,
+    metrics: z.array(
+      z.object({
+        name: z.string().describe('An OpenTelemetry metric name, under veriproof.'),
+        attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+        value: z.number().describe("A counter's total or a gauge's value since the instance started; a histogram's count"),
+        sum: z.number().optional(),
+        min: z.number().optional(),
+        max: z.number().optional(),
+      }),
+    ),
+  })
+  .meta({ id: 'ServiceMetrics' });
+
 export const healthView = z
   .object({
     status: z.literal('ok'),

@@ -1,3 +1,4 @@
+import type { ServiceMetrics } from '../telemetry/metrics';
 import { BoundedCache } from '../cache/bounded-cache';
 import type { Clock } from '../clock';
 import type { SecretStore } from '../ports/secret-store';
@@ -19,6 +20,7 @@ export class ComponentCache {
     private readonly secrets: SecretStore,
     clock: Clock,
     options: { ttlMs: number; maxEntries: number },
+    private readonly metrics?: ServiceMetrics,
   ) {
     this.values = new BoundedCache(options.maxEntries, options.ttlMs, () => clock.millis());
   }
@@ -33,19 +35,31 @@ export class ComponentCache {
     const key = `${customerSlug}/${version}`;
     for (;;) {
       const cached = this.values.get(key);
-      if (cached !== undefined) return cached;
+      if (cached !== undefined) {
+        this.metrics?.componentLookup('hit');
+        return cached;
+      }
       const pending = this.inFlight.get(customerSlug);
       if (!pending) break;
       // One read per customer at a time: wait for it (its failure is ours too), then look again.
       if ((await pending) === version) return this.values.get(key);
     }
     this.storeCalls += 1;
+    this.metrics?.componentLookup('miss');
+    const started = performance.now();
     const read = this.secrets
       .getComponent(customerSlug, version)
-      .then((found) => {
-        if (found) this.values.set(key, found.value);
-        return version;
-      })
+      .then(
+        (found) => {
+          this.metrics?.keyVaultCall(found ? 'ok' : 'absent', performance.now() - started);
+          if (found) this.values.set(key, found.value);
+          return version;
+        },
+        (error: unknown) => {
+          this.metrics?.keyVaultCall('failed', performance.now() - started);
+          throw error;
+        },
+      )
       .finally(() => this.inFlight.delete(customerSlug));
     this.inFlight.set(customerSlug, read);
     await read;

@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logging';
 import type { RevocationFeed } from '../ports/revocation-feed';
 import type { UsageStore } from '../ports/usage-store';
+import type { Telemetry } from '../telemetry/telemetry';
 import type { AuditTrail } from './audit-trail';
 import type { ComponentCache } from './component-cache';
 import type { CustomerService } from './customer-service';
@@ -19,6 +20,7 @@ import type { KeyService } from './key-service';
 import type { LeakedKeyService } from './leaked-key-service';
 import type { RateLimiter } from './rate-limiter';
 import type { RevocationListener } from './revocation-listener';
+import type { ServiceStatus } from './service-status';
 import type { SessionService } from './session-service';
 import type { StaffService } from './staff-service';
 import type { StaleKeyReview } from './stale-key-review';
@@ -48,6 +50,8 @@ export interface UseCases {
   usage: UsageService;
   staleKeys: StaleKeyReview;
   health: HealthMonitor;
+  /** This instance's current metrics (the staff service view, `npm run admin -- stats`). */
+  status: ServiceStatus;
 }
 
 /**
@@ -76,6 +80,8 @@ export interface ServiceContext extends UseCases {
   rateLimiter: RateLimiter;
   usageRecorder: UsageRecorder;
   usageStore: UsageStore;
+  /** The OpenTelemetry metrics (shared/telemetry/). */
+  telemetry: Telemetry;
   /** Stops background work (probes, feed reads); flushes what the process holds. */
   dispose(): Promise<void>;
 }

@@ -51,6 +51,8 @@ export class RateLimiter {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastSyncAt: number;
+  /** When demand was last shared and read back (for the sync-lag gauge). */
+  private lastSharedAt: number;
   private syncs = 0;
   private stopped = true;
   /** Consecutive failed exchanges (0: sharing works). */
@@ -69,6 +71,7 @@ export class RateLimiter {
     this.log = deps.log;
     this.buckets = new SharedTokenBuckets(() => deps.clock.millis());
     this.lastSyncAt = deps.clock.millis();
+    this.lastSharedAt = this.lastSyncAt;
   }
 
   /** The limits of a key: its own override, else its plan's. */
@@ -109,6 +112,11 @@ export class RateLimiter {
     this.timer = undefined;
   }
 
+  /** Seconds since this instance last shared its demand and read the others' (0 right after a good exchange). */
+  syncLagSeconds(): number {
+    return (this.clock.millis() - this.lastSharedAt) / 1000;
+  }
+
   /** One exchange with the other instances; resolves whether some key is near its limit. */
   sync(): Promise<boolean> {
     const run = (this.running ??= this.exchange().finally(() => (this.running = undefined)));
@@ -135,6 +143,7 @@ export class RateLimiter {
         shares.set(keyId, allocateShares(byInstance).get(this.instanceId)!);
       }
       this.buckets.applyShares(shares, live.length);
+      this.lastSharedAt = now;
       if (++this.syncs % PRUNE_EVERY_SYNCS === 0) await this.store.prune(now - 10 * 60_000);
       if (this.failures > 0) this.log.info('rate-limit sharing restored');
       this.failures = 0;

@@ -54,7 +54,10 @@ export class RevocationListener {
     this.options = deps.options;
     this.log = deps.log;
     this.readFrom = deps.clock.millis() - FEED_RETENTION_MS;
+    this.startedAt = deps.clock.millis();
   }
+
+  private readonly startedAt: number;
 
   start(): void {
     if (this.timer) return;
@@ -66,6 +69,11 @@ export class RevocationListener {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Seconds since the feed was last read successfully (since start, before the first read). */
+  lagSeconds(): number {
+    return (this.clock.millis() - (this.lastSuccessAt ?? this.startedAt)) / 1000;
   }
 
   /** Whether cached lookups may be used: the feed was read recently enough. */

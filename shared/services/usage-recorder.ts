@@ -1,3 +1,4 @@
+import type { ServiceMetrics } from '../telemetry/metrics';
 import type { Clock } from '../clock';
 import type { KeyIdentity } from '../domain';
 import { describeError, type Logger } from '../logging';
@@ -23,6 +24,7 @@ export interface UsageRecorderDeps {
   instanceId: string;
   flushIntervalMs: number;
   log: Logger;
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -47,6 +49,7 @@ export class UsageRecorder {
   private readonly instanceId: string;
   private readonly flushIntervalMs: number;
   private readonly log: Logger;
+  private readonly metrics: ServiceMetrics | undefined;
 
   constructor(deps: UsageRecorderDeps) {
     this.store = deps.store;
@@ -55,6 +58,7 @@ export class UsageRecorder {
     this.instanceId = deps.instanceId;
     this.flushIntervalMs = deps.flushIntervalMs;
     this.log = deps.log;
+    this.metrics = deps.metrics;
   }
 
   /** One request of a key: admitted, refused by the rate limit, or refused for its address (IP allowlist). */
@@ -127,11 +131,13 @@ export class UsageRecorder {
         await this.keys.touchLastUsed(touches.map(({ customerSlug, keyId, hour }) => ({ customerSlug, keyId, hour })));
         for (const t of touches) t.written = true;
       }
+      this.metrics?.usageFlush('ok');
       if (this.failures > 0) this.log.info('usage flush succeeded again');
       this.failures = 0;
       this.retryAt = 0;
     } catch (error) {
       for (const c of dirty) c.dirty = true; // written next time (rows are cumulative: nothing double counts)
+      this.metrics?.usageFlush('failed');
       if (this.failures === 0) this.log.warn('usage flush failed; counts are kept for the next flush', describeError(error));
       this.failures += 1;
       this.retryAt = this.clock.millis() + failureBackoffMs(this.failures, this.flushIntervalMs, MAX_BACKOFF_MS);

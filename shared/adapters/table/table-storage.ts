@@ -1,3 +1,4 @@
+import { storageOutcome, type ServiceMetrics } from '../../telemetry/metrics';
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
@@ -18,6 +19,8 @@ export { StorageOperationCounter, type StorageOperationKind, type StorageOperati
 export type StorageFaultHook = (step: string) => void | Promise<void>;
 
 export interface TableStorageOptions {
+  /** Where each operation's outcome is counted (the service's metrics). */
+  metrics?: ServiceMetrics;
   credential?: TokenCredential;
   faultHook?: StorageFaultHook;
   /** The tables this account holds for the service (all of them by default; a sessions account holds `sessions`). */
@@ -65,6 +68,7 @@ export class TableStorage {
     this.tables = options.tables ?? (Object.keys(TABLE_NAMES) as TableName[]);
     this.operations = options.operations ?? new StorageOperationCounter(config.prefix, options.operationLog ?? 0);
     const account = options.account ?? 'main';
+    const metrics = options.metrics;
     const operations = this.operations;
     const lastAnswers = this.lastAnswers;
     /** Requests marked deferred: the mark leaves with the first attempt, retries are the same request. */
@@ -79,8 +83,16 @@ export class TableStorage {
         const deferred = deferredRequests.has(request);
         const target = describeOperation(request);
         const cause = operations.record(request, target);
+        const table = operations.tableOf(target) ?? 'other';
         if (operations.logCapacity === 0) {
-          const response = await next(request);
+          let response;
+          try {
+            response = await next(request);
+          } catch (error) {
+            metrics?.storageOperation(table, target.kind, 'failed');
+            throw error;
+          }
+          metrics?.storageOperation(table, target.kind, storageOutcome(response.status));
           if (request.abortSignal) lastAnswers.set(request.abortSignal, response.status);
           return response;
         }
@@ -95,6 +107,7 @@ export class TableStorage {
           if (status >= 300 && target.kind !== 'query') entities = 0;
           return response;
         } finally {
+          metrics?.storageOperation(table, target.kind, storageOutcome(status));
           operations.keep({
             account,
             table: operations.tableOf(target),

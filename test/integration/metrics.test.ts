@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { hashSecret } from '../../shared/keys/compound-key';
+import type { ServiceContext } from '../../shared/services/context';
+import { METRICS } from '../../shared/telemetry/metrics';
+import { problemOf, serveApp } from '../support/http';
+import { op, portalToken } from '../support/portal';
+import { customerWithKey, testServices } from '../support/services';
+
+/**
+ * The service's OpenTelemetry metrics, read back from the instance's own reader (what staff see
+ * at `GET /v1/staff/service`), in the existing kinds of scenario: keys used and revoked, storage
+ * unreachable and throttled, the revocation feed unreadable.
+ */
+describe('metrics', () => {
+  let services: ServiceContext;
+  let app: Awaited<ReturnType<typeof serveApp>>;
+  const whoami = (key: string) => app.fetch('/v1/whoami', { headers: { 'x-api-key': key } });
+
+  beforeAll(async () => {
+    services = testServices();
+    await services.revocations.poll();
+    app = await serveApp(services);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await services?.dispose();
+  });
+
+  it('counts authentication outcomes: a revoked key moves from ok (with its customer and plan) to api_key_invalid', async () => {
+    const { customer, key, keyId } = await customerWithKey(services, { plan: 'pro' });
+    const spare = await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op());
+    const ok = { outcome: 'ok', customer: customer.slug, plan: 'pro' };
+    const before = await services.telemetry.total(METRICS.authOutcomes, { outcome: 'api_key_invalid' });
+    for (let i = 0; i < 3; i++) expect((await whoami(key)).status).toBe(200);
+    expect(await services.telemetry.total(METRICS.authOutcomes, ok)).toBe(3);
+    await services.keys.revoke(customer.slug, keyId, op());
+    expect((await whoami(key)).status).toBe(401);
+    expect(await services.telemetry.total(METRICS.authOutcomes, ok)).toBe(3);
+    expect((await services.telemetry.total(METRICS.authOutcomes, { outcome: 'api_key_invalid' })) - before).toBe(1);
+    // Nothing that identifies a key is in any metric: no key, secret, component or hash.
+    const dump = JSON.stringify(await services.telemetry.snapshot());
+    for (const secret of [key, spare.key]) {
+      for (const part of secret.split('.').slice(1)) expect(dump).not.toContain(part);
+      expect(dump).not.toContain(hashSecret(secret.split('.').at(-1)!));
+    }
+    expect(dump).not.toContain(keyId);
+  });
+
+  it('counts rate-limited requests and storage operations by table, kind and outcome', async () => {
+    const { customer, key, keyId } = await customerWithKey(services);
+    await services.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await whoami(key)).status);
+    expect(statuses).toContain(429);
+    expect(await services.telemetry.total(METRICS.authOutcomes, { outcome: 'rate_limited', customer: customer.slug })).toBe(
+      statuses.filter((s) => s === 429).length,
+    );
+    expect(await services.telemetry.total(METRICS.storageOperations, { table: 'keyLookup', kind: 'read', outcome: 'ok' })).toBeGreaterThan(
+      0,
+    );
+    expect(await services.telemetry.total(METRICS.storageOperations, { table: 'customers', kind: 'batch', outcome: 'ok' })).toBeGreaterThan(
+      0,
+    );
+    expect(
+      await services.telemetry.total(METRICS.storageOperations, { table: 'customers', kind: 'read', outcome: 'absent' }),
+    ).toBeGreaterThanOrEqual(0);
+  });
+
+  it('names only the metrics the runbook knows, and shows them to staff only', async () => {
+    const { customer } = await customerWithKey(services);
+    const staff = await portalToken(services, { roles: ['Staff'] });
+    const response = await app.fetch('/v1/staff/service', { headers: { authorization: `Bearer ${staff}` } });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { instanceId: string; metrics: Array<{ name: string }> };
+    expect(body.instanceId).toBe(services.rateLimiter.instanceId);
+    const known = new Set<string>(Object.values(METRICS));
+    expect(body.metrics.length).toBeGreaterThan(5);
+    for (const metric of body.metrics) expect(known.has(metric.name)).toBe(true);
+    for (const name of [METRICS.authCacheEntries, METRICS.feedLag, METRICS.rateLimitSyncLag]) {
+      expect(body.metrics.map((m) => m.name)).toContain(name);
+    }
+    const admin = await portalToken(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
+    const refused = await app.fetch('/v1/staff/service', { headers: { authorization: `Bearer ${admin}` } });
+    expect(refused.status).toBe(403);
+    expect((await problemOf(refused)).code).toBe('forbidden');
+  });
+
+  it('counts storage failures while storage is unreachable, and the feed lag grows until a read succeeds', async () => {
+    const down = testServices({
+      TABLES_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${randomBytes(32).toString('base64')};TableEndpoint=http://127.0.0.1:9/devstoreaccount1`,
+      STORAGE_TIMEOUT_MS: '300',
+    });
+    try {
+      await down.revocations.poll();
+      const lag = async () => (await down.telemetry.snapshot()).find((p) => p.name === METRICS.feedLag)!.value;
+      const first = await lag();
+      await new Promise((r) => setTimeout(r, 600));
+      await down.revocations.poll();
+      expect(await lag()).toBeGreaterThan(first + 0.5);
+      // Every attempt failed (the first are the table checks each storage call starts with).
+      expect(await down.telemetry.total(METRICS.storageOperations, { outcome: 'failed' })).toBeGreaterThanOrEqual(2);
+      expect(await down.telemetry.total(METRICS.storageOperations, { outcome: 'ok' })).toBe(0);
+      expect(await services.telemetry.snapshot().then((points) => points.find((p) => p.name === METRICS.feedLag)!.value)).toBeLessThan(60);
+    } finally {
+      await down.dispose();
+    }
+  });
+
+  it('counts storage answers of a throttled partition as throttled', async () => {
+    const throttled = testServices(
+      { TABLES_PREFIX: services.config.tables.prefix },
+      { throttle: { partition: '^metrics-throttled', entitiesPerSecond: 1, answer: 'ServerBusy' } },
+    );
+    try {
+      const slug = 'metrics-throttled';
+      await throttled.customers.create({ slug, name: 'Throttled', plan: 'pro' }).catch(() => undefined);
+      for (let i = 0; i < 5; i++) await throttled.customers.get(slug).catch(() => undefined);
+      expect(await throttled.telemetry.total(METRICS.storageOperations, { table: 'customers', outcome: 'throttled' })).toBeGreaterThan(0);
+    } finally {
+      await throttled.dispose();
+    }
+  });
+});
