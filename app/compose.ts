@@ -165,7 +165,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     feed,
     apply: (entry) => {
       metrics.feedEntry(entry.reason);
-      if (entry.reason === 'revoked') authenticator.revoke(entry.secretHash);
+      if (entry.reason === 'revoked') authenticator.revoke(entry.secretHash, entry.customerSlug);
       else authenticator.evict(entry.secretHash);
     },
     clock,
@@ -263,12 +263,13 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     requests,
     staff: new StaffService(customers, keys, audit),
     tenantKeys,
-    ingest: new IngestService(
-      sessionRepository,
-      new IngestAdmission(config.ingest.memoryBudgetBytes, INGEST_ADMISSION_WAIT_MS),
+    ingest: new IngestService({
+      sessions: sessionRepository,
+      admission: new IngestAdmission(config.ingest.memoryBudgetBytes, INGEST_ADMISSION_WAIT_MS),
       clock,
       log,
-    ),
+      metrics,
+    }),
     sessions: new SessionService(sessionRepository),
     audit,
     leaks: new LeakedKeyService({ keys: keyRepository, keyService: keys, customers, audit, clock, log }),

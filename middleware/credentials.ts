@@ -90,7 +90,9 @@ export async function authenticateApiKey(request: HttpRequest, ctx: Pick<Request
     verdict = check;
   }
   if (!verdict.ok) {
-    ctx.services.telemetry.metrics.auth(verdict.code, verdict.identity);
+    // The customer, when known: the key's (refused for its address) or a revoked key's (a fleet still using it).
+    const customer = verdict.identity ?? (verdict.revokedCustomer ? { customerSlug: verdict.revokedCustomer, plan: 'unknown' } : undefined);
+    ctx.services.telemetry.metrics.auth(verdict.code, customer);
     // Refused for its address: counted in the key's usage, as a rate-limited request is.
     if (verdict.identity) ctx.services.usageRecorder.record(verdict.identity, 'ipRefused');
     throw doorProblem(verdict.code, verdict.retryAfterSeconds);

@@ -49,7 +49,16 @@ export type DoorFailure =
   | 'ip_not_allowed';
 
 export type DoorVerdict =
-  { ok: true; identity: KeyIdentity } | { ok: false; code: DoorFailure; retryAfterSeconds?: number; identity?: KeyIdentity };
+  | { ok: true; identity: KeyIdentity }
+  | {
+      ok: false;
+      code: DoorFailure;
+      retryAfterSeconds?: number;
+      /** The key's identity, when the key was good but refused (its address). */
+      identity?: KeyIdentity;
+      /** The customer of a revoked key presented again (a fleet still using it): for the metrics. */
+      revokedCustomer?: string;
+    };
 
 const failure = (code: DoorFailure): DoorVerdict => ({ ok: false, code });
 
@@ -72,7 +81,7 @@ export class ApiKeyDoor {
     const secretHash = hashSecret(presented.secret);
     const known = this.deps.authenticator.cached(secretHash);
     if (known !== undefined) {
-      const quick = this.decide(known, presented, component, credentials.address);
+      const quick = this.decide(known, secretHash, presented, component, credentials.address);
       if (quick !== undefined) return quick;
     }
     return this.checkSlowly(secretHash, known, presented, component, credentials.address);
@@ -95,18 +104,25 @@ export class ApiKeyDoor {
   /** A verdict from memory for a known lookup result; `undefined` when the component needs a read. */
   private decide(
     identity: DoorIdentity | null,
+    secretHash: string,
     presented: PresentedKey,
     component: string | undefined,
     address: string | undefined,
   ): DoorVerdict | undefined {
     if (!identity || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
       this.deps.failedAuth.recordFailure(address);
-      return failure('api_key_invalid');
+      return this.invalid(secretHash);
     }
     if (this.expired(identity)) return failure('api_key_expired');
     const verdict = this.deps.components.verifyCached(identity, component);
     if (verdict === undefined || verdict === 'mismatch') return undefined; // a read, or the bounded refresh, decides
     return verdict === 'required' ? failure('component_required') : this.fromAllowedAddress(identity, address);
+  }
+
+  /** `api_key_invalid`, naming the customer when the key is one this instance knows as revoked. */
+  private invalid(secretHash: string): DoorVerdict {
+    const customer = this.deps.authenticator.revokedCustomer(secretHash);
+    return customer ? { ok: false, code: 'api_key_invalid', revokedCustomer: customer } : failure('api_key_invalid');
   }
 
   private expired(identity: DoorIdentity): boolean {
@@ -135,7 +151,7 @@ export class ApiKeyDoor {
     }
     if (!identity || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
       failedAuth.recordFailure(address);
-      return failure('api_key_invalid');
+      return this.invalid(secretHash);
     }
     if (this.expired(identity)) return failure('api_key_expired');
     let verdict = await components.verify(identity, component);

@@ -1,3 +1,4 @@
+import type { ServiceMetrics } from '../telemetry/metrics';
 import type { Clock } from '../clock';
 import type { KeyIdentity } from '../domain';
 import type { Logger } from '../logging';
@@ -16,14 +17,30 @@ export interface IngestResult {
   duplicates: number;
 }
 
+/** What an IngestService is built from. */
+export interface IngestServiceDeps {
+  sessions: SessionRepository;
+  admission: IngestAdmission;
+  clock: Clock;
+  log: Logger;
+  metrics?: ServiceMetrics;
+}
+
 /** Stores the sessions of an OTLP export, tagged with the key that sent them. */
 export class IngestService {
-  constructor(
-    private readonly sessions: SessionRepository,
-    private readonly admission: IngestAdmission,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-  ) {}
+  private readonly sessions: SessionRepository;
+  private readonly admission: IngestAdmission;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly metrics: ServiceMetrics | undefined;
+
+  constructor(deps: IngestServiceDeps) {
+    this.sessions = deps.sessions;
+    this.admission = deps.admission;
+    this.clock = deps.clock;
+    this.log = deps.log;
+    this.metrics = deps.metrics;
+  }
 
   /**
    * Ingests an OTLP body (content-decoded): its shape is measured and bounded on the bytes, the
@@ -31,12 +48,25 @@ export class IngestService {
    * decoded and stored. Resolves once every session is durably stored.
    */
   async ingestBody(identity: KeyIdentity, body: Uint8Array, format: OtlpFormat): Promise<IngestResult> {
-    const shape = measureTraceRequest(body, format);
-    const release = await this.admission.admit(requestMemoryCost(shape, body.byteLength));
+    const bytes = body.byteLength;
     try {
-      return await this.ingest(identity, await decodeTraceRequestInTurns(body, format));
-    } finally {
-      release();
+      const shape = measureTraceRequest(body, format);
+      const release = await this.admission.admit(requestMemoryCost(shape, bytes));
+      try {
+        const result = await this.ingest(identity, await decodeTraceRequestInTurns(body, format));
+        this.metrics?.ingest(identity.customerSlug, 'accepted', {
+          bytes,
+          batches: result.sessions,
+          spans: result.acceptedSpans,
+          droppedSpans: result.rejectedSpans,
+        });
+        return result;
+      } finally {
+        release();
+      }
+    } catch (error) {
+      this.metrics?.ingest(identity.customerSlug, 'refused', { bytes });
+      throw error;
     }
   }
 

@@ -36,7 +36,8 @@ export class KeyAuthenticator {
   /** Identities, built once when read and frozen: a hit hands out the same object, copying nothing. */
   private readonly cache: BoundedCache<string, DoorIdentity> | undefined;
   private readonly misses: BoundedCache<string, true> | undefined;
-  private readonly revoked: BoundedCache<string, true>;
+  /** Revoked hashes, with the customer whose key it was ('' when not known). */
+  private readonly revoked: BoundedCache<string, string>;
   private readonly inFlight = new Map<string, Promise<DoorIdentity | undefined>>();
   private evictions = 0;
   private readonly trusted: () => boolean;
@@ -58,7 +59,7 @@ export class KeyAuthenticator {
    * `undefined` when only storage can tell (then call {@link authenticate}).
    */
   cached(secretHash: string): DoorIdentity | null | undefined {
-    if (this.revoked.get(secretHash)) return null;
+    if (this.revoked.get(secretHash) !== undefined) return null;
     if (!this.trusted()) return undefined;
     const cached = this.cache?.get(secretHash);
     if (cached !== undefined) return cached;
@@ -92,7 +93,7 @@ export class KeyAuthenticator {
     }
     const identity = await pending;
     // Revoked while the read was in flight: refused, whatever the row said.
-    return identity && !this.revoked.get(secretHash) ? identity : undefined;
+    return identity && this.revoked.get(secretHash) === undefined ? identity : undefined;
   }
 
   /** Forgets a hash at once: its key changed (plan, limits, component state), read it again. */
@@ -104,9 +105,14 @@ export class KeyAuthenticator {
   }
 
   /** Refuses a hash from now on: its key was revoked (here, or elsewhere as the feed says). */
-  revoke(secretHash: string): void {
-    this.revoked.set(secretHash, true);
+  revoke(secretHash: string, customerSlug = ''): void {
+    this.revoked.set(secretHash, customerSlug);
     this.evict(secretHash);
+  }
+
+  /** The customer of a key this instance knows as revoked (for the refusal's metrics), if any. */
+  revokedCustomer(secretHash: string): string | undefined {
+    return this.revoked.get(secretHash) || undefined;
   }
 
   /** Entries currently cached, identities and misses (for the memory figure in the benchmark). */

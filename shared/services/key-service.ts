@@ -501,7 +501,7 @@ export class KeyService {
         requestId: op.requestId,
       })),
     );
-    for (const record of records) this.authenticator.revoke(record.secretHash);
+    for (const record of records) this.authenticator.revoke(record.secretHash, record.customerSlug);
     for (const record of records) await this.keys.deleteLookup(record.secretHash);
   }
 

@@ -4,6 +4,7 @@ import type { ServiceContext } from '../../shared/services/context';
 import { METRICS } from '../../shared/telemetry/metrics';
 import { problemOf, serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
+import { oneSpanExport } from '../support/otel';
 import { customerWithKey, testServices } from '../support/services';
 
 /**
@@ -37,6 +38,8 @@ describe('metrics', () => {
     expect((await whoami(key)).status).toBe(401);
     expect(await services.telemetry.total(METRICS.authOutcomes, ok)).toBe(3);
     expect((await services.telemetry.total(METRICS.authOutcomes, { outcome: 'api_key_invalid' })) - before).toBe(1);
+    // A revoked key presented again names its customer: a fleet still using it shows per customer.
+    expect(await services.telemetry.total(METRICS.authOutcomes, { outcome: 'api_key_invalid', customer: customer.slug })).toBe(1);
     // Nothing that identifies a key is in any metric: no key, secret, component or hash.
     const dump = JSON.stringify(await services.telemetry.snapshot());
     for (const secret of [key, spare.key]) {
@@ -64,6 +67,30 @@ describe('metrics', () => {
     expect(
       await services.telemetry.total(METRICS.storageOperations, { table: 'customers', kind: 'read', outcome: 'absent' }),
     ).toBeGreaterThanOrEqual(0);
+  });
+
+  it('counts ingest requests, batches, spans, bytes and dropped spans by customer', async () => {
+    const { customer, key } = await customerWithKey(services);
+    const body = oneSpanExport('metrics-session');
+    const response = await app.fetch('/v1/traces', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body,
+    });
+    expect(response.status).toBe(200);
+    const refused = await app.fetch('/v1/traces', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: '{"resourceSpans":',
+    });
+    expect(refused.status).toBe(400);
+    const of = (name: string, match: Record<string, string> = {}) => services.telemetry.total(name, { customer: customer.slug, ...match });
+    expect(await of(METRICS.ingestRequests, { outcome: 'accepted' })).toBe(1);
+    expect(await of(METRICS.ingestRequests, { outcome: 'refused' })).toBe(1);
+    expect(await of(METRICS.ingestBatches)).toBe(1);
+    expect(await of(METRICS.ingestSpans)).toBe(1);
+    expect(await of(METRICS.ingestBytes)).toBe(Buffer.byteLength(body) + Buffer.byteLength('{"resourceSpans":'));
+    expect(await of(METRICS.ingestDroppedSpans)).toBe(0);
   });
 
   it('names only the metrics the runbook knows, and shows them to staff only', async () => {
