@@ -58,6 +58,9 @@ param sessionStorageAccounts int = 0
 @description('Days the Log Analytics workspace keeps logs.')
 param logRetentionDays int = 30
 
+@description('Where the on-call alerts (modules/alerts.bicep) are mailed.')
+param alertEmail string
+
 var tags = { 'azd-env-name': environmentName }
 // 13 characters, stable for a given subscription, environment and region.
 var token = uniqueString(subscription().id, environmentName, location)
@@ -133,6 +136,18 @@ module access 'modules/access.bicep' = {
     sessionStorageAccountNames: sessionStorage.outputs.names
     keyVaultName: vault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: group
+  params: {
+    namePrefix: 'keys-${token}'
+    location: location
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+    alertEmail: alertEmail
   }
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_SETTINGS, ConfigError, loadConfig } from '../../shared/config';
+import { METRICS } from '../../shared/telemetry/metrics';
 import { blockAt, entries, moduleProblems, objectEntry, readBicep } from '../support/bicep';
 
 /**
@@ -169,6 +170,7 @@ describe('infra/ templates hold together', () => {
   it('passes every module the parameters it declares and requires, and reads only outputs that exist', () => {
     expect(main.modules.map((m) => m.symbol).sort()).toEqual([
       'access',
+      'alerts',
       'functionApp',
       'identity',
       'monitoring',
@@ -177,6 +179,39 @@ describe('infra/ templates hold together', () => {
       'vault',
     ]);
     expect(moduleProblems(main)).toEqual([]);
+  });
+
+  it('alerts on the metrics the code emits, each rule with its entry in the runbook', () => {
+    const alerts = readFileSync(join(infra, 'modules', 'alerts.bicep'), 'utf8');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const onCall = readme.slice(readme.indexOf('## On call'), readme.indexOf('\n## ', readme.indexOf('## On call') + 5));
+    expect(onCall.length).toBeGreaterThan(500);
+    const emitted = new Set<string>(Object.values(METRICS));
+    // Every metric a query or the runbook names is one the code emits (a renamed metric breaks here, not in production).
+    const named = [...`${alerts}\n${onCall}`.matchAll(/veriproof\.[a-z_.]+[a-z_]/g)].map((m) => m[0]);
+    expect(named.length).toBeGreaterThan(5);
+    expect(named.filter((name) => !emitted.has(name))).toEqual([]);
+    // Every rule has its section in the runbook, and goes to the action group mailed at the given address.
+    const ruleList = alerts.slice(alerts.indexOf('var rules = ['), alerts.indexOf('resource alertRules'));
+    const rules = [...ruleList.matchAll(/^\s+name: '([a-z-]+)'$/gm)].map((m) => m[1]!);
+    expect(rules).toEqual([
+      'server-errors',
+      'dependency-unavailable',
+      'storage-throttling',
+      'revocation-feed-lag',
+      'key-vault-failures',
+      'invalid-keys-one-customer',
+    ]);
+    for (const rule of rules) expect(onCall).toContain(`\`${rule}\``);
+    expect(alerts).toMatch(/emailAddress: alertEmail/);
+    expect(alerts).toMatch(/actionGroups: \[actionGroup\.id\]/);
+    // Each query is one line of KQL whose quotes and brackets balance.
+    for (const [, query] of alerts.matchAll(/query: '(.*)'$/gm)) {
+      const text = query!.replace(/\\'/g, "'");
+      expect((text.match(/"/g) ?? []).length % 2).toBe(0);
+      expect((text.match(/\(/g) ?? []).length).toBe((text.match(/\)/g) ?? []).length);
+      expect(text).toMatch(/^(let |requests|customMetrics)/);
+    }
   });
 
   it('the dev parameters file names only parameters of main.bicep and gives every required one', () => {
