@@ -1,6 +1,8 @@
 import { app } from '@azure/functions';
 import { loadConfig } from '../shared/config';
+import { startAzureMonitor } from '../app/azure-monitor';
 import { createServices } from '../app/compose';
+import { Telemetry } from '../shared/telemetry/telemetry';
 import type { ServiceContext } from '../shared/services/context';
 import { bindHttpFunction, bindTimerFunction } from './bind';
 import type { FunctionDefinition } from '../shared/function-contract';
@@ -42,8 +44,13 @@ export function registerFunctions(
 app.setup({ enableHttpStream: true });
 
 const config = loadConfig();
+// In Azure: traces and metrics to Application Insights through the Azure Monitor distro.
+const exporting = startAzureMonitor(config, process.env);
 let services: ServiceContext | undefined;
-registerFunctions(functionDefinitions, () => (services ??= createServices(config)));
+registerFunctions(
+  functionDefinitions,
+  () => (services ??= createServices(config, { telemetry: new Telemetry({ readers: exporting ? [exporting] : [] }) })),
+);
 // A graceful stop of the worker writes the usage counts it holds.
 app.hook.appTerminate(async () => {
   await services?.dispose();

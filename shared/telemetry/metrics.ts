@@ -1,4 +1,18 @@
-import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes, Meter } from '@opentelemetry/api';
+
+/** One instrument on every meter the service reports to (its own reader's, and an exporter's in Azure). */
+class FanCounter {
+  constructor(private readonly counters: Array<{ add(value: number, attributes?: Attributes): void }>) {}
+  add(value: number, attributes?: Attributes): void {
+    for (const counter of this.counters) counter.add(value, attributes);
+  }
+}
+class FanHistogram {
+  constructor(private readonly histograms: Array<{ record(value: number, attributes?: Attributes): void }>) {}
+  record(value: number, attributes?: Attributes): void {
+    for (const histogram of this.histograms) histogram.record(value, attributes);
+  }
+}
 
 /**
  * Every metric the service emits, by name (OpenTelemetry, under `veriproof.`): the runbook's
@@ -54,9 +68,8 @@ export interface GaugeSources {
 export type AuthOutcome = string;
 
 /**
- * The service's instruments, made once per process from a Meter (compose.ts passes the app's
- * MeterProvider; tests read it back with a snapshot). The hot path only adds to counters and
- * records into histograms with small attribute objects.
+ * The service's instruments, made once per process on each meter it reports to (its own
+ * reader's, and in Azure the exporter's: telemetry.ts). The hot path only increments a tally.
  */
 export class ServiceMetrics {
   /**
@@ -65,52 +78,65 @@ export class ServiceMetrics {
    * warm door (bench figure 1c), a Map increment does not.
    */
   private readonly authTallies = new Map<string, { attributes: Attributes; count: number }>();
-  private readonly authDuration: Histogram;
-  private readonly feedApplied: Counter;
-  private readonly componentLookups: Counter;
-  private readonly keyVaultCalls: Counter;
-  private readonly keyVaultDuration: Histogram;
-  private readonly storageOperations: Counter;
-  private readonly ingestRequests: Counter;
-  private readonly ingestBatches: Counter;
-  private readonly ingestSpans: Counter;
-  private readonly ingestBytes: Counter;
-  private readonly ingestDroppedSpans: Counter;
-  private readonly usageFlushes: Counter;
+  private readonly authDuration: FanHistogram;
+  private readonly feedApplied: FanCounter;
+  private readonly componentLookups: FanCounter;
+  private readonly keyVaultCalls: FanCounter;
+  private readonly keyVaultDuration: FanHistogram;
+  private readonly storageOperations: FanCounter;
+  private readonly ingestRequests: FanCounter;
+  private readonly ingestBatches: FanCounter;
+  private readonly ingestSpans: FanCounter;
+  private readonly ingestBytes: FanCounter;
+  private readonly ingestDroppedSpans: FanCounter;
+  private readonly usageFlushes: FanCounter;
 
-  constructor(private readonly meter: Meter) {
-    meter.createObservableCounter(METRICS.authOutcomes, { description: 'API-key authentications by outcome' }).addCallback((result) => {
-      for (const { attributes, count } of this.authTallies.values()) result.observe(count, attributes);
-    });
-    this.authDuration = meter.createHistogram(METRICS.authDuration, {
-      description: "The API-key door's decision time",
-      unit: 'ms',
-      advice: { explicitBucketBoundaries: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 25, 50, 100, 250, 1000] },
-    });
-    this.feedApplied = meter.createCounter(METRICS.feedApplied, { description: 'Revocation-feed entries applied' });
-    this.componentLookups = meter.createCounter(METRICS.componentLookups, { description: 'Master-component lookups' });
-    this.keyVaultCalls = meter.createCounter(METRICS.keyVaultCalls, { description: 'Key Vault calls' });
-    this.keyVaultDuration = meter.createHistogram(METRICS.keyVaultDuration, { description: 'Key Vault call time', unit: 'ms' });
-    this.storageOperations = meter.createCounter(METRICS.storageOperations, { description: 'Table Storage operations' });
-    this.ingestRequests = meter.createCounter(METRICS.ingestRequests, { description: 'Ingest requests' });
-    this.ingestBatches = meter.createCounter(METRICS.ingestBatches, { description: 'Sessions stored' });
-    this.ingestSpans = meter.createCounter(METRICS.ingestSpans, { description: 'Spans stored' });
-    this.ingestBytes = meter.createCounter(METRICS.ingestBytes, { description: 'Ingest request bytes', unit: 'By' });
-    this.ingestDroppedSpans = meter.createCounter(METRICS.ingestDroppedSpans, { description: 'Spans refused in accepted requests' });
-    this.usageFlushes = meter.createCounter(METRICS.usageFlushes, { description: 'Usage flushes' });
+  /** `meters`: every meter to report to (the service's own reader's first; in Azure, the exporter's). */
+  constructor(private readonly meters: readonly Meter[]) {
+    const counter = (name: string, description: string, unit?: string) =>
+      new FanCounter(meters.map((m) => m.createCounter(name, { description, ...(unit ? { unit } : {}) })));
+    const histogram = (name: string, description: string, boundaries?: number[]) =>
+      new FanHistogram(
+        meters.map((m) =>
+          m.createHistogram(name, { description, unit: 'ms', ...(boundaries ? { advice: { explicitBucketBoundaries: boundaries } } : {}) }),
+        ),
+      );
+    for (const meter of meters) {
+      meter.createObservableCounter(METRICS.authOutcomes, { description: 'API-key requests by outcome' }).addCallback((result) => {
+        for (const { attributes, count } of this.authTallies.values()) result.observe(count, attributes);
+      });
+    }
+    this.authDuration = histogram(
+      METRICS.authDuration,
+      "The API-key door's decision time when it read storage",
+      [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 3000],
+    );
+    this.feedApplied = counter(METRICS.feedApplied, 'Revocation-feed entries applied');
+    this.componentLookups = counter(METRICS.componentLookups, 'Master-component lookups');
+    this.keyVaultCalls = counter(METRICS.keyVaultCalls, 'Key Vault calls');
+    this.keyVaultDuration = histogram(METRICS.keyVaultDuration, 'Key Vault call time');
+    this.storageOperations = counter(METRICS.storageOperations, 'Table Storage operations');
+    this.ingestRequests = counter(METRICS.ingestRequests, 'Ingest requests');
+    this.ingestBatches = counter(METRICS.ingestBatches, 'Sessions stored');
+    this.ingestSpans = counter(METRICS.ingestSpans, 'Spans stored');
+    this.ingestBytes = counter(METRICS.ingestBytes, 'Ingest request bytes', 'By');
+    this.ingestDroppedSpans = counter(METRICS.ingestDroppedSpans, 'Spans refused in accepted requests');
+    this.usageFlushes = counter(METRICS.usageFlushes, 'Usage flushes');
   }
 
   /** Registers the gauges, read at each collection. */
   observe(sources: GaugeSources): void {
-    this.meter
-      .createObservableGauge(METRICS.authCacheEntries, { description: 'Entries in the auth cache' })
-      .addCallback((result) => result.observe(sources.authCacheEntries()));
-    this.meter
-      .createObservableGauge(METRICS.feedLag, { description: 'Seconds since the last good revocation-feed read', unit: 's' })
-      .addCallback((result) => result.observe(sources.feedLagSeconds()));
-    this.meter
-      .createObservableGauge(METRICS.rateLimitSyncLag, { description: 'Seconds since rate-limit demand was last shared', unit: 's' })
-      .addCallback((result) => result.observe(sources.rateLimitSyncLagSeconds()));
+    for (const meter of this.meters) {
+      meter
+        .createObservableGauge(METRICS.authCacheEntries, { description: 'Entries in the auth cache' })
+        .addCallback((result) => result.observe(sources.authCacheEntries()));
+      meter
+        .createObservableGauge(METRICS.feedLag, { description: 'Seconds since the last good revocation-feed read', unit: 's' })
+        .addCallback((result) => result.observe(sources.feedLagSeconds()));
+      meter
+        .createObservableGauge(METRICS.rateLimitSyncLag, { description: 'Seconds since rate-limit demand was last shared', unit: 's' })
+        .addCallback((result) => result.observe(sources.rateLimitSyncLagSeconds()));
+    }
   }
 
   /** One API-key request's outcome. `customer` only for a key that was found (an unknown key has none). */

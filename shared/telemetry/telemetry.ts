@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import { DataPointType, MeterProvider, MetricReader, type MetricReader as Reader } from '@opentelemetry/sdk-metrics';
+import { DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { ServiceMetrics } from './metrics';
 
 /** One metric's current value on this instance, for one set of attributes. */
@@ -14,6 +14,9 @@ export interface MetricPoint {
   max?: number;
 }
 
+/** The instrumentation scope of every metric the service emits. */
+export const METER_NAME = 'veriproof.keys';
+
 /** A reader that collects only when asked: what the staff route and `npm run admin -- stats` show. */
 class OnDemandReader extends MetricReader {
   protected async onForceFlush(): Promise<void> {}
@@ -21,18 +24,24 @@ class OnDemandReader extends MetricReader {
 }
 
 /**
- * The service's OpenTelemetry metrics: one MeterProvider per process with an on-demand reader
- * (this instance's current values, read by the staff route and the admin CLI) and, in Azure,
- * the readers that export (added by the entry point). Tests read the same snapshot.
+ * The service's OpenTelemetry metrics: a MeterProvider of its own with an on-demand reader (this
+ * instance's current values, for the staff route, the admin CLI and the tests) and, in Azure, a
+ * reader that exports to Azure Monitor every minute.
  */
 export class Telemetry {
   readonly metrics: ServiceMetrics;
   private readonly reader = new OnDemandReader();
   private readonly provider: MeterProvider;
 
-  constructor(options: { readers?: Reader[] } = {}) {
+  /** `readers`: readers that export (in Azure, to Azure Monitor: app/azure-monitor.ts), beside the on-demand one. */
+  constructor(options: { readers?: MetricReader[] } = {}) {
     this.provider = new MeterProvider({ readers: [this.reader, ...(options.readers ?? [])] });
-    this.metrics = new ServiceMetrics(this.provider.getMeter('veriproof.keys'));
+    this.metrics = new ServiceMetrics([this.provider.getMeter(METER_NAME)]);
+  }
+
+  /** Exports what the exporting readers hold (a graceful stop). */
+  async flush(): Promise<void> {
+    await this.provider.forceFlush();
   }
 
   /** Every metric's current value on this instance (cumulative since the process started). */
