@@ -27,7 +27,9 @@ export class ComponentCache {
 
   /** A cached value, without waiting; `undefined` when it is not in memory. */
   peek(customerSlug: string, version: string): string | undefined {
-    return this.values.peek(`${customerSlug}/${version}`);
+    const value = this.values.peek(`${customerSlug}/${version}`);
+    if (value !== undefined) this.metrics?.componentLookup('hit');
+    return value;
   }
 
   /** The value of one component version, or `undefined` if the store has no such (enabled) version. */

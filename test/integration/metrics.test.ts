@@ -69,6 +69,24 @@ describe('metrics', () => {
     ).toBeGreaterThanOrEqual(0);
   });
 
+  it('counts auth-cache hits and misses, times every read and one warm decision in 64, and counts component lookups', async () => {
+    const { key } = await customerWithKey(services);
+    const before = {
+      hit: await services.telemetry.total(METRICS.authCacheLookups, { result: 'hit' }),
+      miss: await services.telemetry.total(METRICS.authCacheLookups, { result: 'miss' }),
+      timedHits: await services.telemetry.total(METRICS.authDuration, { cache: 'hit' }),
+      components: await services.telemetry.total(METRICS.componentLookups, { result: 'hit' }),
+    };
+    for (let i = 0; i < 130; i++) expect((await whoami(key)).status).toBe(200);
+    expect((await services.telemetry.total(METRICS.authCacheLookups, { result: 'miss' })) - before.miss).toBe(1);
+    expect((await services.telemetry.total(METRICS.authCacheLookups, { result: 'hit' })) - before.hit).toBe(129);
+    const timed = (await services.telemetry.total(METRICS.authDuration, { cache: 'hit' })) - before.timedHits;
+    expect(timed).toBeGreaterThanOrEqual(2);
+    expect(timed).toBeLessThanOrEqual(3);
+    // The whole key presents the component: checked from memory on every request.
+    expect((await services.telemetry.total(METRICS.componentLookups, { result: 'hit' })) - before.components).toBeGreaterThanOrEqual(129);
+  });
+
   it('counts ingest requests, batches, spans, bytes and dropped spans by customer', async () => {
     const { customer, key } = await customerWithKey(services);
     const body = oneSpanExport('metrics-session');
