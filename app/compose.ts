@@ -56,6 +56,7 @@ import { UsageRecorder } from '../shared/services/usage-recorder';
 import { UsageService } from '../shared/services/usage-service';
 import { ServiceStatus } from '../shared/services/service-status';
 import { Telemetry } from '../shared/telemetry/telemetry';
+import { Tracing } from '../shared/telemetry/tracing';
 
 /**
  * The composition root: the one place that knows every adapter and service, and wires them
@@ -104,6 +105,8 @@ export interface ServiceOverrides {
   };
   /** The metrics (tests read them back; the entry point may add exporting readers). */
   telemetry?: Telemetry;
+  /** Where spans go (the entry point passes the distro's API in Azure; tests an in-memory one). */
+  tracing?: Tracing;
   /** Start background work (health probe, revocation feed reads). On by default. */
   background?: boolean;
 }
@@ -113,6 +116,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const log = overrides.log ?? processLogger;
   const telemetry = overrides.telemetry ?? new Telemetry();
   const metrics = telemetry.metrics;
+  const tracing = overrides.tracing ?? new Tracing();
   let credential: TokenCredential | undefined;
   const azureCredential = () =>
     (credential ??= new DefaultAzureCredential(
@@ -124,6 +128,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     ...(overrides.throttle ? { throttle: overrides.throttle } : {}),
     operationLog: overrides.operationLog ?? 0,
     metrics,
+    tracing,
   });
   // Sessions accounts, when configured, share the main account's operation counter.
   const sessionAccounts =
@@ -140,6 +145,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
                 account: `sessions-${i + 1}`,
                 operations: storage.operations,
                 metrics,
+                tracing,
               },
             ),
         );
@@ -156,7 +162,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const sessionRepository = repositories.sessions ?? tableSessions!;
   const usageStore = repositories.usage ?? new TableUsageStore(storage);
   const audit = new AuditTrail(repositories.audit ?? new TableAuditLog(storage), clock);
-  const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000 }, metrics);
+  const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000, metrics, tracing });
 
   // The authenticator trusts its cache only while the revocation feed is being read; the
   // listener, built next, applies the feed to that cache.
@@ -300,6 +306,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     usageRecorder,
     usageStore,
     telemetry,
+    tracing,
     async dispose() {
       health.stop();
       listener.stop();

@@ -26,7 +26,7 @@ export function bindHttpFunction(definition: HttpFunctionDefinition, getServices
   // The handler is handed the use cases alone: storage, ports and the doors' machinery stay here.
   const withInput: AnonymousHandler = async (request, ctx) =>
     handler(request, { ...ctx, services: ctx.services.useCases, input: await readInput(definition, request) });
-  return withErrorBoundary(getServices)(DOORS[definition.auth].wrap(definition, withInput));
+  return withErrorBoundary(getServices, definition.route)(DOORS[definition.auth].wrap(definition, withInput));
 }
 
 /** The route's declared input, parsed: params (404 when they name nothing), query and JSON body (400). */

@@ -49,7 +49,11 @@ const exporting = startAzureMonitor(config, process.env);
 let services: ServiceContext | undefined;
 registerFunctions(
   functionDefinitions,
-  () => (services ??= createServices(config, { telemetry: new Telemetry({ readers: exporting ? [exporting] : [] }) })),
+  () =>
+    (services ??= createServices(config, {
+      telemetry: new Telemetry({ readers: exporting ? [exporting.reader] : [] }),
+      ...(exporting ? { tracing: exporting.tracing } : {}),
+    })),
 );
 // A graceful stop of the worker writes the usage counts it holds.
 app.hook.appTerminate(async () => {

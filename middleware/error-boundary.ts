@@ -18,19 +18,30 @@ export type ServiceProvider = () => ServiceContext | Promise<ServiceContext>;
  * 3. anything else is logged with the request id and answered with a generic 500 that
  *    carries no message and no stack.
  */
-export function withErrorBoundary(getServices: ServiceProvider) {
+export function withErrorBoundary(getServices: ServiceProvider, route?: string) {
   return (handler: AnonymousHandler): HttpHandler =>
     async function errorBoundary(request: HttpRequest, invocation: InvocationContext): Promise<HttpResponseInit> {
       const requestId = invocation.invocationId;
       const log = invocationLogger(invocation);
       const responseHeaders = baseHeaders(requestId);
-      let response: HttpResponseInit;
+      let services: ServiceContext;
       try {
-        const services = await getServices();
-        response = await handler(request, { services, invocation, requestId, log, responseHeaders });
+        services = await getServices();
       } catch (error) {
-        response = errorResponse(error, requestId, log);
+        return withHeaders(errorResponse(error, requestId, log), responseHeaders);
       }
+      // The request's span: its route (the template, never the path's values), its status, its id.
+      const response = await services.tracing.request(
+        `${request.method} /${route ?? '?'}`,
+        { 'http.request.method': request.method, 'http.route': `/${route ?? ''}`, 'veriproof.request_id': requestId },
+        async () => {
+          try {
+            return await handler(request, { services, invocation, requestId, log, responseHeaders });
+          } catch (error) {
+            return errorResponse(error, requestId, log);
+          }
+        },
+      );
       return withHeaders(response, responseHeaders);
     };
 }

@@ -19,6 +19,7 @@ export function rateLimitHeaders(decision: Decision & { limits: KeyLimits }): Re
  * `Retry-After`.
  */
 export function meterKeyRequest(identity: KeyIdentity, ctx: RequestContext): void {
+  ctx.services.tracing.annotate({ 'veriproof.customer': identity.customerSlug, 'veriproof.key_id': identity.keyId });
   const decision = ctx.services.rateLimiter.decide(identity);
   ctx.services.usageRecorder.record(identity, decision.allowed ? 'accepted' : 'rateLimited');
   ctx.services.telemetry.metrics.auth(decision.allowed ? 'ok' : 'rate_limited', identity);

@@ -1,5 +1,5 @@
 import type { Portal } from './portal.js';
-import type { CustomerList, QueuedRequest, StaffRequestQueue, TenantKey } from './types.js';
+import type { CustomerList, QueuedRequest, ServiceMetrics, StaffRequestQueue, TenantKey } from './types.js';
 import { byId, confirmAction, el, fillBody, formatDateTime, showError, timeCell, toast } from './ui.js';
 
 /** Staff: the queue of pending requests (execute, reject) and a customer's tenant-key state. */
@@ -133,6 +133,37 @@ export async function loadStaff(portal: Portal): Promise<void> {
   );
   select.value = customers.some((c) => c.slug === previous) ? previous : '';
   await loadTenantKey(portal);
+  await loadService(portal);
+}
+
+/** The answering instance's metrics (README "On call" says what each one answers). */
+async function loadService(portal: Portal): Promise<void> {
+  const service = await portal.api.get<ServiceMetrics>('/v1/staff/service');
+  byId('service-summary').textContent = `Instance ${service.instanceId}, ${formatDateTime(service.at)}: values since it started.`;
+  fillBody(
+    byId<HTMLTableElement>('service-table'),
+    service.metrics.map((m) =>
+      el(
+        'tr',
+        {},
+        el('td', {}, el('code', {}, m.name)),
+        el(
+          'td',
+          {},
+          Object.entries(m.attributes)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(' '),
+        ),
+        el(
+          'td',
+          { class: 'num' },
+          m.sum !== undefined && m.value > 0
+            ? `${m.value} (mean ${(m.sum / m.value).toFixed(2)} ms)`
+            : String(Math.round(m.value * 100) / 100),
+        ),
+      ),
+    ),
+  );
 }
 
 export function initStaff(portal: Portal): void {

@@ -17,6 +17,7 @@ export type {
   KeySettings,
   ResetResult,
   RolledKey,
+  ServiceMetrics,
   Session,
   SessionPage,
   StaffRequestQueue,

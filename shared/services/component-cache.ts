@@ -1,4 +1,5 @@
 import type { ServiceMetrics } from '../telemetry/metrics';
+import type { Tracing } from '../telemetry/tracing';
 import { BoundedCache } from '../cache/bounded-cache';
 import type { Clock } from '../clock';
 import type { SecretStore } from '../ports/secret-store';
@@ -16,12 +17,16 @@ export class ComponentCache {
   /** Calls made to the store (for tests and the benchmark). */
   storeCalls = 0;
 
+  private readonly metrics: ServiceMetrics | undefined;
+  private readonly tracing: Tracing | undefined;
+
   constructor(
     private readonly secrets: SecretStore,
     clock: Clock,
-    options: { ttlMs: number; maxEntries: number },
-    private readonly metrics?: ServiceMetrics,
+    options: { ttlMs: number; maxEntries: number; metrics?: ServiceMetrics; tracing?: Tracing },
   ) {
+    this.metrics = options.metrics;
+    this.tracing = options.tracing;
     this.values = new BoundedCache(options.maxEntries, options.ttlMs, () => clock.millis());
   }
 
@@ -49,8 +54,8 @@ export class ComponentCache {
     this.storeCalls += 1;
     this.metrics?.componentLookup('miss');
     const started = performance.now();
-    const read = this.secrets
-      .getComponent(customerSlug, version)
+    const get = () => this.secrets.getComponent(customerSlug, version);
+    const read = (this.tracing ? this.tracing.child('key_vault get_component', { 'veriproof.customer': customerSlug }, get) : get())
       .then(
         (found) => {
           this.metrics?.keyVaultCall(found ? 'ok' : 'absent', performance.now() - started);

@@ -9,6 +9,7 @@ import type { Logger } from '../logging';
 import type { RevocationFeed } from '../ports/revocation-feed';
 import type { UsageStore } from '../ports/usage-store';
 import type { Telemetry } from '../telemetry/telemetry';
+import type { Tracing } from '../telemetry/tracing';
 import type { AuditTrail } from './audit-trail';
 import type { ComponentCache } from './component-cache';
 import type { CustomerService } from './customer-service';
@@ -82,6 +83,8 @@ export interface ServiceContext extends UseCases {
   usageStore: UsageStore;
   /** The OpenTelemetry metrics (shared/telemetry/). */
   telemetry: Telemetry;
+  /** Spans of requests and their storage and Key Vault calls. */
+  tracing: Tracing;
   /** Stops background work (probes, feed reads); flushes what the process holds. */
   dispose(): Promise<void>;
 }

@@ -19,7 +19,7 @@ const ROOT = resolve(__dirname, '..', '..');
  * the (here fake) managed identity. The service's metrics arrive there by name.
  */
 describe('Azure Monitor export (functions/index.ts start-up)', () => {
-  it('sends the veriproof metrics to the ingestion endpoint with an Entra ID token, and stays off in local mode', async () => {
+  it('sends the veriproof metrics and spans to the ingestion endpoint with an Entra ID token, and stays off in local mode', async () => {
     const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
     // The exporter speaks HTTPS only: a throwaway self-signed certificate, trusted for this test alone.
     const dir = mkdtempSync(join(tmpdir(), 'vp-ingestion-'));
@@ -71,11 +71,24 @@ describe('Azure Monitor export (functions/index.ts start-up)', () => {
         const { loadConfig } = require('./dist/shared/config');
         const config = { ...loadConfig(JSON.parse(process.env.PROBE_ENV)), runtime: 'azure' };
         const credential = { getToken: async () => ({ token: 'managed-identity-token', expiresOnTimestamp: Date.now() + 3600000 }) };
-        const reader = startAzureMonitor(config, process.env, () => credential);
+        const { shutdownAzureMonitor } = require('@azure/monitor-opentelemetry');
+        const { reader, tracing } = startAzureMonitor(config, process.env, () => credential);
         const telemetry = new Telemetry({ readers: [reader] });
         telemetry.metrics.auth('ok', { customerSlug: 'acme', plan: 'pro' });
         telemetry.metrics.storageOperation('keyLookup', 'read', 'throttled');
-        telemetry.flush().then(() => telemetry.shutdown()).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });`;
+        // The distro samples at most 5 traces a second, a budget that builds up from its start.
+        new Promise((r) => setTimeout(r, 1000))
+          .then(() => tracing.request('GET /v1/whoami', { 'veriproof.request_id': 'probe-request' }, async () => {
+            tracing.annotate({ 'veriproof.customer': 'acme' });
+            await tracing.child('storage read keyLookup', {}, async () => 1);
+            return { status: 200 };
+          }))
+          .then(() => telemetry.flush())
+          .then(() => telemetry.shutdown())
+          .then(() => shutdownAzureMonitor())
+          // The distro's shutdown resolves before its last upload has been answered: let it land.
+          .then(() => new Promise((r) => setTimeout(r, 1000)))
+          .then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });`;
       // Asynchronously: the stand-in endpoint answers from this process's event loop.
       const child = spawn(process.execPath, ['-e', script], {
         cwd: ROOT,
@@ -90,6 +103,10 @@ describe('Azure Monitor export (functions/index.ts start-up)', () => {
       expect(bodies).toContain(METRICS.authOutcomes);
       expect(bodies).toContain(METRICS.storageOperations);
       expect(bodies).toContain('throttled');
+      // The request's span and its storage call, through the API the distro registered its tracer with.
+      expect(bodies).toContain('GET /v1/whoami');
+      expect(bodies).toContain('storage read keyLookup');
+      expect(bodies).toContain('probe-request');
       expect(received.some((r) => r.headers.authorization === 'Bearer managed-identity-token')).toBe(true);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,4 +1,5 @@
 import { storageOutcome, type ServiceMetrics } from '../../telemetry/metrics';
+import type { Tracing } from '../../telemetry/tracing';
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
@@ -21,6 +22,8 @@ export type StorageFaultHook = (step: string) => void | Promise<void>;
 export interface TableStorageOptions {
   /** Where each operation's outcome is counted (the service's metrics). */
   metrics?: ServiceMetrics;
+  /** Each operation as a child span of the request that made it. */
+  tracing?: Tracing;
   credential?: TokenCredential;
   faultHook?: StorageFaultHook;
   /** The tables this account holds for the service (all of them by default; a sessions account holds `sessions`). */
@@ -69,6 +72,7 @@ export class TableStorage {
     this.operations = options.operations ?? new StorageOperationCounter(config.prefix, options.operationLog ?? 0);
     const account = options.account ?? 'main';
     const metrics = options.metrics;
+    const tracing = options.tracing;
     const operations = this.operations;
     const lastAnswers = this.lastAnswers;
     /** Requests marked deferred: the mark leaves with the first attempt, retries are the same request. */
@@ -84,10 +88,18 @@ export class TableStorage {
         const target = describeOperation(request);
         const cause = operations.record(request, target);
         const table = operations.tableOf(target) ?? 'other';
+        const send = () =>
+          tracing
+            ? tracing.child(
+                `storage ${target.kind} ${table}`,
+                { 'veriproof.storage.table': table, 'veriproof.storage.kind': target.kind },
+                () => next(request),
+              )
+            : next(request);
         if (operations.logCapacity === 0) {
           let response;
           try {
-            response = await next(request);
+            response = await send();
           } catch (error) {
             metrics?.storageOperation(table, target.kind, 'failed');
             throw error;
@@ -100,7 +112,7 @@ export class TableStorage {
         let status = 0;
         let entities = target.entitiesWritten;
         try {
-          const response = await next(request);
+          const response = await send();
           status = response.status;
           if (request.abortSignal) lastAnswers.set(request.abortSignal, status);
           entities += entitiesRead(target, response);
