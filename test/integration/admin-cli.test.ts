@@ -1,7 +1,8 @@
 import { runAdmin } from '../../cli/admin';
 import { hashSecret } from '../../shared/keys/compound-key';
 import { trackSecret } from '../support/secrets';
-import { testServices } from '../support/services';
+import { serveApp } from '../support/http';
+import { customerWithKey, testServices } from '../support/services';
 
 describe('npm run admin (against Azurite, through the same services as the API)', () => {
   const services = testServices();
@@ -93,6 +94,23 @@ describe('npm run admin (against Azurite, through the same services as the API)'
       inGrace: false,
     });
     await expect(run('tenant-key', 'rotate', '--customer', slug, '--grace-hours', 'soon')).rejects.toThrow(/whole number/);
+  });
+
+  it("prints the running host's metrics (stats), and says so when no host answers", async () => {
+    const app = await serveApp(services);
+    try {
+      const { key } = await customerWithKey(services);
+      expect((await app.fetch('/v1/whoami', { headers: { 'x-api-key': key } })).status).toBe(200);
+      const printed = await run('stats', '--url', app.url);
+      expect(printed).toMatch(new RegExp(`^instance ${services.rateLimiter.instanceId} at `));
+      expect(printed).toMatch(/veriproof\.auth\.outcomes \{outcome=ok customer=\S+ plan=pro\} {2}\d+/);
+      expect(printed).toMatch(/veriproof\.revocation_feed\.lag {2}[\d.]+/);
+      const json = JSON.parse(await run('stats', '--url', app.url, '--json')) as { metrics: Array<{ name: string }> };
+      expect(json.metrics.map((m) => m.name)).toContain('veriproof.storage.operations');
+    } finally {
+      await app.close();
+    }
+    await expect(run('stats', '--url', 'http://127.0.0.1:9')).rejects.toThrow(/no host answers/);
   });
 
   it('prints usage for help', async () => {
