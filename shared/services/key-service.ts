@@ -315,19 +315,7 @@ export class KeyService {
     if (rolled.expiresAt !== oldEnd) await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: rolled.expiresAt! });
     if (overlapHours === 0) {
       // No overlap: the old key stops now, through the revocation path (every instance within a poll).
-      await this.stopAuthenticating([rolled], op);
-      await this.keys.markRevoked(customer.slug, rolled.id, {
-        revokedBy: op.actor,
-        revokedAt: new Date(now).toISOString(),
-        reason: 'rolled',
-        audit: this.audit.event({
-          customerSlug: customer.slug,
-          type: 'key.revoked',
-          op,
-          keyId: rolled.id,
-          details: { label: rolled.label, reason: 'rolled' },
-        }),
-      });
+      await this.stopRolledKey(rolled, op, new Date(now).toISOString());
     } else {
       await this.keys.updateLookupAccess(rolled.secretHash, {
         expiresAt: rolled.expiresAt!,
@@ -380,6 +368,23 @@ export class KeyService {
     return revoked;
   }
 
+  /** Revokes a key a roll replaced (its successor keeps the place under the cap), through the revocation path. */
+  private async stopRolledKey(record: ApiKeyRecord, op: Operation, at: string): Promise<void> {
+    await this.stopAuthenticating([record], op);
+    await this.keys.markRevoked(record.customerSlug, record.id, {
+      revokedBy: op.actor,
+      revokedAt: at,
+      reason: 'rolled',
+      audit: this.audit.event({
+        customerSlug: record.customerSlug,
+        type: 'key.revoked',
+        op,
+        keyId: record.id,
+        details: { label: record.label, reason: 'rolled' },
+      }),
+    });
+  }
+
   /** A key's expiry when it is set: ahead of now, and at most a year ahead. */
   private checkExpiry(expiresAt: string): void {
     const at = Date.parse(expiresAt);
@@ -428,19 +433,7 @@ export class KeyService {
     const result: ResetResult = { keys: [], replaced: [] };
     // A key rolling out already has its successor (replaced below): it stops, and is not replaced twice.
     for (const old of active.filter((k) => k.rolledTo)) {
-      await this.stopAuthenticating([old], op);
-      await this.keys.markRevoked(customer.slug, old.id, {
-        revokedBy: op.actor,
-        revokedAt: this.clock.now().toISOString(),
-        reason: 'rolled',
-        audit: this.audit.event({
-          customerSlug: customer.slug,
-          type: 'key.revoked',
-          op,
-          keyId: old.id,
-          details: { label: old.label, reason: 'rolled' },
-        }),
-      });
+      await this.stopRolledKey(old, op, this.clock.now().toISOString());
     }
     for (const old of active.filter((k) => !k.rolledTo)) {
       // The replacement keeps the old key's expiry and allowlist.

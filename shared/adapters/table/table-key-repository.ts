@@ -380,11 +380,7 @@ export class TableKeyRepository implements KeyRepository {
       await backoff(attempt);
       const old = await this.getRow<KeyEntity>(customerSlug, keyRowKey(oldKeyId));
       if (!old || old.status !== 'active') return 'not_active';
-      const labelKey = labelRowKey(old.label);
-      const label = await this.getRow<{ partitionKey: string; rowKey: string; keyId: string }>(customerSlug, labelKey);
-      const labelAction: TransactionAction = label
-        ? ['update', { partitionKey: customerSlug, rowKey: labelKey, keyId: replacement.id }, 'Replace', { etag: label.etag }]
-        : ['create', { partitionKey: customerSlug, rowKey: labelKey, keyId: replacement.id }];
+      const labelAction = await this.labelTo(customerSlug, old.label, replacement.id);
       try {
         await this.storage.call((o) =>
           this.customers.submitTransaction(
@@ -432,11 +428,7 @@ export class TableKeyRepository implements KeyRepository {
       if (record.status !== 'active') return { outcome: 'not_active', old: record };
       if (record.rolledTo) return { outcome: 'rolling_out', old: record };
       const expiresAt = options.oldExpiresAt(record);
-      const labelKey = labelRowKey(old.label);
-      const label = await this.getRow<{ partitionKey: string; rowKey: string; keyId: string }>(customerSlug, labelKey);
-      const labelAction: TransactionAction = label
-        ? ['update', { partitionKey: customerSlug, rowKey: labelKey, keyId: replacement.id }, 'Replace', { etag: label.etag }]
-        : ['create', { partitionKey: customerSlug, rowKey: labelKey, keyId: replacement.id }];
+      const labelAction = await this.labelTo(customerSlug, old.label, replacement.id);
       try {
         await this.storage.call((o) =>
           this.customers.submitTransaction(
@@ -676,6 +668,15 @@ export class TableKeyRepository implements KeyRepository {
         ),
       );
     }
+  }
+
+  /** The transaction step that hands a label's reservation to another key (a replacement, a roll's successor). */
+  private async labelTo(customerSlug: string, label: string, keyId: string): Promise<TransactionAction> {
+    const labelKey = labelRowKey(label);
+    const row = await this.getRow<{ partitionKey: string; rowKey: string; keyId: string }>(customerSlug, labelKey);
+    return row
+      ? ['update', { partitionKey: customerSlug, rowKey: labelKey, keyId }, 'Replace', { etag: row.etag }]
+      : ['create', { partitionKey: customerSlug, rowKey: labelKey, keyId }];
   }
 
   private getRow<T extends object>(pk: string, rk: string): Promise<WithEtag<T> | undefined> {
