@@ -76,7 +76,8 @@ export function doorProblem(code: DoorFailure, retryAfterSeconds = 1): ApiError 
 /**
  * The identity behind the API key a request presents, or the problem that says why there is
  * none. Authentication itself is the door's (shared/auth/api-key-door.ts); this only reads the
- * headers and maps a refusal to its 401 (or 429 for an address that keeps failing).
+ * headers, counts the decision (metrics; usage for a key refused for its address) and maps a
+ * refusal to its problem: 401, 403 `ip_not_allowed`, or 429 for an address that keeps failing.
  */
 export async function authenticateApiKey(request: HttpRequest, ctx: Pick<RequestContext, 'services'>): Promise<KeyIdentity> {
   const metrics = ctx.services.telemetry.metrics;
