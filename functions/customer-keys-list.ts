@@ -18,8 +18,8 @@ export const customerKeysList: HttpFunctionDefinition = {
     const body: z.infer<typeof keyListView> = {
       customer: customer.slug,
       sandbox,
-      // A key rolling out handed its place under the cap to its successor.
-      activeKeyCount: keys.filter((k) => k.status === 'active' && !k.rolledTo).length,
+      // The count the cap is held to (a key rolling out handed its place to its successor).
+      activeKeyCount: customer.activeKeyCount,
       keyLimit: services.keys.keyLimit(customer),
       keys: keys.map((k) => toKeyBody(k, { stale: services.usage.isStale(k), rotationDue: services.keys.isRotationDue(k) })),
     };

@@ -12,7 +12,8 @@ const refused = (detail: string) => new ApiError('signature_invalid', detail);
 /**
  * The door of GitHub's secret-scanning reports: no API key and no portal token, but GitHub's
  * ECDSA signature over the raw body, by one of the keys GitHub publishes. Headers are checked
- * first (a request without them is refused unread), then the body is read within its bound
+ * first (a request without them, or naming a key GitHub does not publish, is refused unread),
+ * then the body is read within its bound
  * (413 past it), then the signature is verified; the handler gets the bytes that were signed.
  * A refused report changes nothing; one we cannot judge (GitHub's key list unreadable) is 503,
  * which GitHub retries.
@@ -24,6 +25,10 @@ export function withGitHubSignature() {
       const signature = request.headers.get(SIGNATURE_HEADER)?.trim();
       if (!keyId || !signature) {
         throw refused('A report must carry GitHub-Public-Key-Identifier and GitHub-Public-Key-Signature.');
+      }
+      // Headers no body can make good (a made-up key id, a malformed signature): refused unread.
+      if (ctx.services.reportSignatures.refusesUnread(keyId, signature)) {
+        throw refused('The report is not signed by a key GitHub publishes for secret scanning.');
       }
       const body = await readBody(
         request,

@@ -41,6 +41,17 @@ export class ReportSignatureVerifier {
   /** How many times the list was read (for tests and the health of the integration). */
   reads = 0;
 
+  /**
+   * Whether a report with these headers is refused whatever its body: a header far from the
+   * format, or a key id the list (read less than a minute ago) does not hold. Its body is then
+   * never read.
+   */
+  refusesUnread(keyId: string, signature: string): boolean {
+    if (!KEY_ID_PATTERN.test(keyId) || !SIGNATURE_PATTERN.test(signature)) return true;
+    if (this.keys.has(keyId) || this.reading || this.lastReadFailed || this.attemptedAt === undefined) return false;
+    return this.clock.millis() - this.attemptedAt < UNKNOWN_KEY_REFRESH_MS;
+  }
+
   async verify(keyId: string, signature: string, body: Uint8Array): Promise<SignatureVerdict> {
     if (!KEY_ID_PATTERN.test(keyId) || !SIGNATURE_PATTERN.test(signature)) return 'invalid';
     // A read under way (a cold start, a new key id) decides for every report that waits on it.

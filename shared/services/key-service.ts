@@ -313,9 +313,10 @@ export class KeyService {
     const rolled = result.old!;
     await this.keys.insertLookup(lookup);
     if (rolled.expiresAt !== oldEnd) await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: rolled.expiresAt! });
+    let after = rolled;
     if (overlapHours === 0) {
       // No overlap: the old key stops now, through the revocation path (every instance within a poll).
-      await this.stopRolledKey(rolled, op, new Date(now).toISOString());
+      after = (await this.stopRolledKey(rolled, op, new Date(now).toISOString())) ?? rolled;
     } else {
       await this.keys.updateLookupAccess(rolled.secretHash, {
         expiresAt: rolled.expiresAt!,
@@ -324,7 +325,6 @@ export class KeyService {
       await this.invalidate([rolled], 'changed');
     }
     this.log.info('key rolled', { customer: customer.slug, keyId: old.id, newKeyId: record.id, overlapHours });
-    const after = (await this.keys.get(customer.slug, old.id)) ?? rolled;
     return { key, metadata: toKeyView(record), old: toKeyView(after) };
   }
 
@@ -369,9 +369,9 @@ export class KeyService {
   }
 
   /** Revokes a key a roll replaced (its successor keeps the place under the cap), through the revocation path. */
-  private async stopRolledKey(record: ApiKeyRecord, op: Operation, at: string): Promise<void> {
+  private async stopRolledKey(record: ApiKeyRecord, op: Operation, at: string): Promise<ApiKeyRecord | undefined> {
     await this.stopAuthenticating([record], op);
-    await this.keys.markRevoked(record.customerSlug, record.id, {
+    const result = await this.keys.markRevoked(record.customerSlug, record.id, {
       revokedBy: op.actor,
       revokedAt: at,
       reason: 'rolled',
@@ -383,6 +383,7 @@ export class KeyService {
         details: { label: record.label, reason: 'rolled' },
       }),
     });
+    return result.record;
   }
 
   /** A key's expiry when it is set: ahead of now, and at most a year ahead. */

@@ -89,6 +89,20 @@ describe('ReportSignatureVerifier', () => {
     expect(list.reads).toEqual([undefined, 'v1']);
   });
 
+  it('refuses without reading the body what no body can make good: malformed headers, or a key id the fresh list lacks', async () => {
+    expect(verifier.refusesUnread('../x', signature)).toBe(true);
+    expect(verifier.refusesUnread('k1', 'not base64!')).toBe(true);
+    expect(verifier.refusesUnread('k9', signature)).toBe(false); // nothing read yet: the list may hold it
+    expect(await verifier.verify('k1', signature, body)).toBe('valid');
+    expect(verifier.refusesUnread('k1', signature)).toBe(false);
+    expect(verifier.refusesUnread('k9', signature)).toBe(true); // read less than a minute ago
+    clock.advance(UNKNOWN_KEY_REFRESH_MS);
+    expect(verifier.refusesUnread('k9', signature)).toBe(false); // may be new: the list is read again
+    list.up = false;
+    expect(await verifier.verify('k9', signature, body).catch((e: unknown) => e)).toBeInstanceOf(DependencyUnavailableError);
+    expect(verifier.refusesUnread('k9', signature)).toBe(false); // the list could not be read: 503, not 401
+  });
+
   it('reads an hour-old list again conditionally, and keeps known keys working while it cannot be read', async () => {
     expect(await verifier.verify('k1', signature, body)).toBe('valid');
     clock.advance(KEY_LIST_MAX_AGE_MS);

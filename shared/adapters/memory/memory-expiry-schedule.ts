@@ -1,21 +1,12 @@
 import type { ExpiryEntry, ExpirySchedule } from '../../ports/expiry-schedule';
+import { MemoryDueIndex } from './memory-due-index';
 
 /** In-memory ExpirySchedule for unit tests. */
-export class MemoryExpirySchedule implements ExpirySchedule {
-  readonly entries = new Map<string, ExpiryEntry>();
-  private key = (e: ExpiryEntry) => `${e.expiresAt}_${e.customerSlug}_${e.keyId}`;
-
-  async add(entry: ExpiryEntry): Promise<void> {
-    this.entries.set(this.key(entry), { ...entry });
-  }
-
-  async remove(entry: ExpiryEntry): Promise<void> {
-    this.entries.delete(this.key(entry));
-  }
-
-  async due(now: Date): Promise<ExpiryEntry[]> {
-    return [...this.entries.values()]
-      .filter((e) => e.expiresAt <= now.toISOString())
-      .sort((a, b) => a.expiresAt.localeCompare(b.expiresAt));
+export class MemoryExpirySchedule extends MemoryDueIndex<ExpiryEntry> implements ExpirySchedule {
+  constructor() {
+    super(
+      (e) => `${e.expiresAt}_${e.customerSlug}_${e.keyId}`,
+      (e) => e.expiresAt,
+    );
   }
 }
