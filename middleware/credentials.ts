@@ -56,18 +56,11 @@ const DETAIL: Record<DoorFailure, string> = {
   api_key_expired: 'The API key has expired: switch to its replacement, or ask your admin for a new key.',
   component_invalid: "The key's component is not the customer's current one (nor a previous one still in its grace period).",
   component_required: 'This customer requires the key component: send the whole key, or the component in x-functions-key.',
-  rate_limited: 'Too many failed authentications from this address.',
   ip_not_allowed: "This key's IP allowlist does not include the address this request came from.",
 };
 
 /** The problem the door's refusal answers with (401s with a `WWW-Authenticate` challenge). */
-export function doorProblem(code: DoorFailure, retryAfterSeconds = 1): ApiError {
-  if (code === 'rate_limited') {
-    return new ApiError('rate_limited', `${DETAIL.rate_limited} Retry after ${retryAfterSeconds} s.`, {
-      headers: { 'Retry-After': String(retryAfterSeconds) },
-      extensions: { retryAfterSeconds },
-    });
-  }
+export function doorProblem(code: DoorFailure): ApiError {
   // The key is good, the place is not: a 403, without an authentication challenge.
   if (code === 'ip_not_allowed') return new ApiError(code, DETAIL[code]);
   return new ApiError(code, DETAIL[code], { headers: { 'WWW-Authenticate': challenge(code !== 'api_key_missing') } });
@@ -77,7 +70,7 @@ export function doorProblem(code: DoorFailure, retryAfterSeconds = 1): ApiError 
  * The identity behind the API key a request presents, or the problem that says why there is
  * none. Authentication itself is the door's (shared/auth/api-key-door.ts); this only reads the
  * headers, counts the decision (metrics; usage for a key refused for its address) and maps a
- * refusal to its problem: 401, 403 `ip_not_allowed`, or 429 for an address that keeps failing.
+ * refusal to its problem: 401, or 403 `ip_not_allowed`.
  */
 export async function authenticateApiKey(request: HttpRequest, ctx: Pick<RequestContext, 'services'>): Promise<KeyIdentity> {
   const metrics = ctx.services.telemetry.metrics;
@@ -98,7 +91,7 @@ export async function authenticateApiKey(request: HttpRequest, ctx: Pick<Request
     metrics.auth(verdict.code, customer);
     // Refused for its address: counted in the key's usage, as a rate-limited request is.
     if (verdict.identity) ctx.services.usageRecorder.record(verdict.identity, 'ipRefused');
-    throw doorProblem(verdict.code, verdict.retryAfterSeconds);
+    throw doorProblem(verdict.code);
   }
   return verdict.identity;
 }

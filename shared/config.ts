@@ -97,7 +97,7 @@ export const configSchema = z
     AUTH_CACHE_TTL_SECONDS: intSetting(300, 0, 3600),
     /** Upper bound on cached key lookups (positive and negative), which bounds the cache's memory. */
     AUTH_CACHE_MAX_ENTRIES: intSetting(10_000, 1, 1_000_000),
-    /** Failed authentications a client address may cause per minute before its unknown keys are refused unread. */
+    /** Failed authentications a client address may cause per minute before its unknown keys are looked up one at a time. */
     AUTH_FAILURES_PER_MINUTE: intSetting(60, 1, 100_000),
     /**
      * GitHub's secret-scanning public keys, in GitHub's `public_keys` format: what the signatures

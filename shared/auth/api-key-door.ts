@@ -11,8 +11,9 @@ import type { ComponentCheck } from './component-check';
  *
  * 1. no key -> `api_key_missing`; a key that breaks the grammar -> `api_key_malformed`, no read;
  * 2. the secret's SHA-256 -> the identity of an active key, from the cache or one point read
- *    (unknown, revoked, or a compound key naming another customer -> `api_key_invalid`); an
- *    address that keeps failing is refused before the read (`rate_limited`);
+ *    (unknown, revoked, or a compound key naming another customer -> `api_key_invalid`); the
+ *    reads of an address that keeps failing wait their turn, one at a time (never refused: a
+ *    real key from that address is read and served, shared/services/failed-auth-throttle.ts);
  * 3. a key past its expiry -> `api_key_expired`, decided from the identity (cached or read), to
  *    the second and on every instance, whatever the expiry timer has done;
  * 4. a presented component must be the customer's current one, or the previous one in grace
@@ -45,7 +46,6 @@ export type DoorFailure =
   | 'api_key_expired'
   | 'component_invalid'
   | 'component_required'
-  | 'rate_limited'
   | 'ip_not_allowed';
 
 export type DoorVerdict =
@@ -53,7 +53,6 @@ export type DoorVerdict =
   | {
       ok: false;
       code: DoorFailure;
-      retryAfterSeconds?: number;
       /** The key's identity, when the key was good but refused (its address). */
       identity?: KeyIdentity;
       /** The customer of a revoked key presented again (a fleet still using it): for the metrics. */
@@ -143,16 +142,13 @@ export class ApiKeyDoor {
     address: string | undefined,
   ): Promise<DoorVerdict> {
     const { authenticator, components, failedAuth } = this.deps;
-    let identity = known;
-    if (identity === undefined) {
-      const wait = failedAuth.retryAfterSeconds(address);
-      if (wait > 0) return { ok: false, code: 'rate_limited', retryAfterSeconds: wait };
-      identity = (await authenticator.authenticate(secretHash)) ?? null;
-    }
-    if (!identity || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
-      failedAuth.recordFailure(address);
-      return this.invalid(secretHash);
-    }
+    const belongs = (found: DoorIdentity | undefined): found is DoorIdentity =>
+      found !== undefined && (presented.form !== 'compound' || presented.slug === found.customerSlug);
+    // A known identity got here having passed `decide`'s checks; an unknown one is read (the
+    // throttle counts the read's failure).
+    const found = known ?? (await failedAuth.lookup(address, secretHash, () => authenticator.authenticate(secretHash), belongs));
+    if (!belongs(found)) return this.invalid(secretHash);
+    let identity: DoorIdentity | undefined = found;
     if (this.expired(identity)) return failure('api_key_expired');
     let verdict = await components.verify(identity, component);
     if (verdict === 'mismatch' && components.mayRefreshAfterMismatch(identity.customerSlug)) {

@@ -20,7 +20,10 @@ export const text = (max: number) =>
       .superRefine((value, ctx) => {
         const hidden = invisibleCharacter(value);
         if (hidden)
-          ctx.addIssue({ code: 'custom', message: `must not contain invisible, formatting or control characters (found ${hidden})` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `must not contain invisible, default-ignorable (such as variation selectors and zero-width characters), formatting or control characters (found ${hidden})`,
+          });
       })
       .trim()
       .min(1, 'must not be empty'),

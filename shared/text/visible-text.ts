@@ -1,19 +1,22 @@
 /**
  * Text that shows what it says. Names people read in the portal and the audit log (labels,
  * application and customer names, reasons) must not carry characters that render as nothing
- * or reorder what is around them: a label with a right-to-left override or a zero-width space
- * can display as another label.
+ * or reorder what is around them: a label with a right-to-left override, a zero-width space or
+ * a variation selector can display as another label.
  *
- * Refused: control characters (Cc), format characters (Cf: bidirectional overrides and
- * isolates, zero-width spaces and joiners, the byte-order mark, soft hyphens), line and
- * paragraph separators, private-use and unassigned code points, spaces other than U+0020, and
- * the characters that draw as blanks (Hangul fillers, the braille blank, the combining
- * grapheme joiner). Variation selectors stay allowed (emoji need them).
+ * Refused: every default-ignorable code point (the Unicode property Default_Ignorable_Code_Point,
+ * read from the engine's Unicode data, not listed here: zero-width spaces and joiners, variation
+ * selectors, Hangul fillers, the combining grapheme joiner, tags, Mongolian free variation
+ * selectors, …), control characters (Cc), format characters (Cf: bidirectional overrides and
+ * isolates, the byte-order mark, soft hyphens), line and paragraph separators, private-use and
+ * unassigned code points, spaces other than U+0020, and the braille blank (it draws as a blank).
+ * Emoji pass in their plain form; an emoji presentation selector (U+FE0F) is refused like any
+ * variation selector.
  */
-// The class lists the combining grapheme joiner (U+034F) on its own, on purpose: it draws as nothing.
 const INVISIBLE =
-  // eslint-disable-next-line no-misleading-character-class
-  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u034f\u115f\u1160\u3164\uffa0\u2800\u180e]/u;
+  /[\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2800]/u;
+
+const DEFAULT_IGNORABLE_ALL = /\p{Default_Ignorable_Code_Point}/gu;
 
 /** The first character that would hide or disguise text, as `U+XXXX`, or undefined. */
 export function invisibleCharacter(text: string): string | undefined {
@@ -21,12 +24,19 @@ export function invisibleCharacter(text: string): string | undefined {
   return match ? `U+${match[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` : undefined;
 }
 
-// eslint-disable-next-line no-misleading-character-class -- the same class as INVISIBLE
 const INVISIBLE_ALL = new RegExp(INVISIBLE.source, 'gu');
 
 /** Text with every such character removed (for names we must take as given, like a token's). */
 export function withoutInvisibles(text: string): string {
   return text.replace(INVISIBLE_ALL, '');
+}
+
+/**
+ * Text without its default-ignorable code points: what comparisons of names see (two labels
+ * that differ only by characters that render as nothing are the same label).
+ */
+export function withoutDefaultIgnorables(text: string): string {
+  return text.replace(DEFAULT_IGNORABLE_ALL, '');
 }
 
 let pattern: string | undefined;

@@ -333,11 +333,11 @@ describe('key management API (portal tokens, management keys), against Azurite',
       });
     });
 
-    it('names the invisible character it refused, and accepts letters, accents, scripts and emoji', async () => {
+    it('names the invisible character it refused, and accepts letters, accents, scripts and emoji (without variation selectors)', async () => {
       const { token } = await newCustomer();
       const refused = await call('POST', '/v1/customer-keys/issue', { token, body: { label: 'a\u202Eb', application: 'a' } });
       expect(JSON.stringify(refused.body)).toContain('U+202E');
-      for (const label of ['Zürich prod', 'décisions-2', '東京 ingest', 'rocket 🚀', 'heart ❤️']) {
+      for (const label of ['Zürich prod', 'décisions-2', '東京 ingest', 'rocket 🚀', 'heart \u2764']) {
         expect((await call('POST', '/v1/customer-keys/issue', { token, body: { label, application: 'app' } })).status).toBe(201);
         await call('GET', '/v1/customer-keys', { token });
       }
