@@ -84,21 +84,17 @@ export class LeakedKeyService {
       named.set(token.secretHash, key);
     }
     const found = await this.findKeys([...named.values()]);
-    const policies = new Map<string, Promise<LeakedKeyPolicy>>();
-    const policyOf = (slug: string): Promise<LeakedKeyPolicy> => {
-      if (!policies.has(slug))
-        policies.set(
-          slug,
-          this.deps.customers.get(slug).then((c) => c?.leakedKeyPolicy ?? 'revoke'),
-        );
-      return policies.get(slug)!;
-    };
-    // Customers side by side; one customer's keys one after another, so that their revocations do
-    // not race on the customer's row (each would retry, and cost more, under that contention).
     const byCustomer = new Map<string, ApiKeyRecord[]>();
-    for (const record of found.values()) byCustomer.set(record.customerSlug, [...(byCustomer.get(record.customerSlug) ?? []), record]);
-    await forEachAtMost(CUSTOMERS_AT_ONCE, [...byCustomer.values()], async (records) => {
-      for (const record of records) await this.handleKey(record, named.get(record.secretHash)!.matches, policyOf, op);
+    for (const record of found.values()) {
+      if (!byCustomer.has(record.customerSlug)) byCustomer.set(record.customerSlug, []);
+      byCustomer.get(record.customerSlug)!.push(record);
+    }
+    // Customers side by side, each read once for its policy; one customer's keys one after
+    // another, so that their revocations do not race on the customer's row (each would retry,
+    // and cost more, under that contention).
+    await forEachAtMost(CUSTOMERS_AT_ONCE, [...byCustomer], async ([slug, records]) => {
+      const policy: LeakedKeyPolicy = (await this.deps.customers.get(slug))?.leakedKeyPolicy ?? 'revoke';
+      for (const record of records) await this.handleKey(record, named.get(record.secretHash)!.matches, policy, op);
     });
     return matches.map((match, i) => ({
       token_hash: hash('sha256', match.token, 'hex'),
@@ -137,13 +133,7 @@ export class LeakedKeyService {
    * then its places recorded with one `key.exposed` event that lists the first of them and counts
    * them all.
    */
-  private async handleKey(
-    record: ApiKeyRecord,
-    matches: GitHubMatch[],
-    policyOf: (slug: string) => Promise<LeakedKeyPolicy>,
-    op: Operation,
-  ): Promise<void> {
-    const policy = await policyOf(record.customerSlug);
+  private async handleKey(record: ApiKeyRecord, matches: GitHubMatch[], policy: LeakedKeyPolicy, op: Operation): Promise<void> {
     let action: ExposureAction = 'already_revoked';
     if (record.status === 'active') {
       // Revoked first: from here every instance refuses the key within a feed poll.
@@ -204,8 +194,8 @@ export class LeakedKeyService {
    * A key issued before the index existed is found among its customer's keys: read once per
    * report, and only while that customer is not yet indexed (the read indexes it, so it happens
    * once). A bare secret (not the form GitHub matches) the index lacks is looked up as an active
-   * key. So a token that matches nothing costs one point read, and its customer at most one more
-   * per report.
+   * key. So a token that matches nothing costs one point read, and the customer it names one more
+   * per report (its marker), and one read of its keys only while it is not yet indexed.
    */
   private async findKeys(named: NamedKey[]): Promise<Map<string, ApiKeyRecord>> {
     const found = new Map<string, ApiKeyRecord>();
