@@ -86,8 +86,25 @@ export interface KeyExposure {
   reportedAt: string;
 }
 
-/** Places a key's record keeps; further reports are counted (and each is in the audit log). */
+/** Places a key's record keeps; further places are counted (and each report is in the audit log). */
 export const MAX_KEPT_EXPOSURES = 10;
+
+/**
+ * A key's kept places with a report's places added: the first {@link MAX_KEPT_EXPOSURES} are kept,
+ * and `added` counts the report's places that are new to the key (a place already kept, or named
+ * twice in the report, counts once).
+ */
+export function withPlaces(kept: KeyExposure[], places: KeyExposure[]): { exposures: KeyExposure[]; added: number } {
+  const placeOf = (e: KeyExposure) => JSON.stringify([e.reporter, e.source, e.url]);
+  const seen = new Set(kept.map(placeOf));
+  const fresh: KeyExposure[] = [];
+  for (const e of places) {
+    if (seen.has(placeOf(e))) continue;
+    seen.add(placeOf(e));
+    fresh.push(e);
+  }
+  return { exposures: [...kept, ...fresh].slice(0, MAX_KEPT_EXPOSURES), added: fresh.length };
+}
 
 /** A key as stored for its customer. `secretHash` never leaves the service layer. */
 export interface ApiKeyRecord {
@@ -112,7 +129,10 @@ export interface ApiKeyRecord {
   rateLimit?: RateLimitSetting;
   /** Where the key was found in public: the first {@link MAX_KEPT_EXPOSURES} places, oldest first. */
   exposures?: KeyExposure[];
-  /** How many distinct places it was reported in (at least `exposures.length`). */
+  /**
+   * How many places it was reported in (at least `exposures.length`): each report's distinct
+   * places, less those already kept; a report delivered again counts nothing.
+   */
   exposureCount?: number;
   /** When the key stops working (set at issue, by PATCH, or by a roll's overlap); absent: never. */
   expiresAt?: string;

@@ -28,8 +28,14 @@ export interface KeyAccess {
   allowedIps?: readonly string[];
 }
 
-/** `known`: this place was recorded for this key before (nothing was written). */
+/** `known`: this report's places were recorded for this key before, or are among its kept places (nothing was written). */
 export type ExposureOutcome = 'recorded' | 'known' | 'not_found';
+
+/** A key found by the hash of its secret in the key-hash index: its customer and id. */
+export interface IndexedKey {
+  customerSlug: string;
+  keyId: string;
+}
 
 /**
  * Keys, stored twice: under their customer (the record: listing, counting, labels, audit)
@@ -46,6 +52,7 @@ export interface KeyRepository {
    * audit event.
    */
   insertRecord(record: ApiKeyRecord, options: { keyLimit: (customer: Customer) => number; audit: AuditEvent }): Promise<InsertOutcome>;
+  /** Writes the key's row in the key-hash index (see {@link findIndexed}), then its lookup row. */
   insertLookup(lookup: KeyLookupEntry): Promise<void>;
   /** Removes a lookup row (idempotent). */
   deleteLookup(secretHash: string): Promise<void>;
@@ -107,17 +114,27 @@ export interface KeyRepository {
     audit: AuditEvent,
   ): Promise<ApiKeyRecord | undefined>;
   /**
-   * Records that a key was found in public at a place (reporter, source and URL), with its audit
-   * event, in one transaction: once per key and place, whatever the concurrency (a report
-   * delivered twice, or to two instances at once, records one exposure). The record keeps the
-   * first places and counts them all.
+   * Records that a key was found in public at the places one report names (distinct, in the
+   * report's order), with one audit event, in one transaction whatever their number: one exposure
+   * row per key and report, so the same report delivered twice, or to two instances at once,
+   * records once. The record keeps the first places (a place already kept is not counted again)
+   * and counts the others.
    */
-  recordExposure(
+  recordExposures(
     customerSlug: string,
     keyId: string,
-    exposure: KeyExposure,
+    exposures: KeyExposure[],
     audit: AuditEvent,
   ): Promise<{ outcome: ExposureOutcome; record?: ApiKeyRecord }>;
+  /**
+   * The key with this secret hash, active or revoked, from the key-hash index: one point read.
+   * A key issued before the index existed is in it once its customer is (see {@link isIndexed}).
+   */
+  findIndexed(secretHash: string): Promise<IndexedKey | undefined>;
+  /** Whether every key of the customer is in the key-hash index (one point read). */
+  isIndexed(customerSlug: string): Promise<boolean>;
+  /** Puts these keys of a customer (all of them, as just listed) in the key-hash index, then marks the customer indexed. */
+  indexCustomer(customerSlug: string, keys: ApiKeyRecord[]): Promise<void>;
   /** Records the hour each key was last used in (batched per customer; never moves backwards much: hourly). */
   touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void>;
   /** Rewrites the customer data copied into the lookup rows of these keys (plan, master-component state). */

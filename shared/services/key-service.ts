@@ -172,8 +172,9 @@ export class KeyService {
     const customer = await this.customers.require(customerSlug);
     const record = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
     if (!record) throw new ApiError('not_found', 'This customer has no such key.');
-    const othersActive = (await this.keys.list(customer.slug)).some((k) => k.status === 'active' && k.id !== record.id);
-    if (record.status === 'active' && !options.force && !othersActive) {
+    // Read only when it decides something: a forced revocation (a leak report's) never lists the customer's keys.
+    const lastActive = async () => !(await this.keys.list(customer.slug)).some((k) => k.status === 'active' && k.id !== record.id);
+    if (record.status === 'active' && !options.force && (await lastActive())) {
       throw new ApiError(
         'last_active_key',
         'This is the last active key: revoking it would stop every integration. Issue a replacement first, or repeat with ?force=true.',

@@ -14,8 +14,12 @@ import type { KeyService, Operation } from './key-service';
 export const MAX_REPORT_BYTES = 1024 * 1024;
 /** Most matches handled in one report. */
 export const MAX_REPORT_MATCHES = 1000;
-/** Keys handled at once within one report (each is a few storage calls). */
+/** Keys looked up at once within one report (a point read or two each). */
 const KEYS_AT_ONCE = 8;
+/** Customers whose keys are revoked and recorded at once within one report (each key is a few storage calls). */
+const CUSTOMERS_AT_ONCE = 8;
+/** Places a `key.exposed` event lists (it counts them all): a bounded event, whatever the report. */
+export const MAX_AUDITED_PLACES = 10;
 const MAX_URL_LENGTH = 2048;
 
 /** Who revokes and records on GitHub's behalf (the audit log's actor). */
@@ -50,27 +54,52 @@ export class LeakedKeyService {
   ) {}
 
   /**
-   * Handles one report: every token that is a key of ours (its checksum holds and we find its
-   * hash) is revoked at once or flagged, by its customer's policy, and the place is recorded
-   * once per key (a report delivered twice records nothing new). Tokens that are not ours change
-   * nothing and cost no storage call unless their checksum holds. Returns GitHub's feedback,
-   * one entry per match, in the report's order.
+   * Handles one report: every key of ours it names (a token whose checksum holds and whose hash
+   * we find) is revoked at once or flagged, by its customer's policy, and the places it was found
+   * in are recorded once per key and report (a report delivered twice records nothing new).
+   * Tokens that are not ours change nothing and cost no storage call unless their checksum holds.
+   * What it costs grows with the distinct keys named, not with the matches: see
+   * {@link LeakedKeyService.findKeys}. Returns GitHub's feedback, one entry per match, in the
+   * report's order.
    */
   async handleGitHubReport(matches: GitHubMatch[], requestId: string): Promise<MatchFeedback[]> {
     if (matches.length > MAX_REPORT_MATCHES) {
       throw new ApiError('too_many_matches', `A report may hold at most ${MAX_REPORT_MATCHES} matches; this one holds ${matches.length}.`);
     }
     const op: Operation = { actor: GITHUB_SCANNING_ACTOR, requestId };
-    const byToken = new Map<string, GitHubMatch[]>();
-    for (const match of matches) byToken.set(match.token, [...(byToken.get(match.token) ?? []), match]);
-    const ours = new Set<string>();
-    await forEachAtMost(KEYS_AT_ONCE, [...byToken], async ([token, places]) => {
-      if (await this.handleToken(token, places, op)) ours.add(token);
+    // The distinct keys named: tokens whose checksum holds, by the hash of their secret.
+    const parsed = new Map<string, ReturnType<typeof namedBy>>();
+    const hashes = matches.map((match) => {
+      if (!parsed.has(match.token)) parsed.set(match.token, namedBy(match.token));
+      return parsed.get(match.token)?.secretHash;
     });
-    return matches.map((match) => ({
+    const named = new Map<string, NamedKey>();
+    for (const match of matches) {
+      const token = parsed.get(match.token);
+      if (!token) continue;
+      const key = named.get(token.secretHash) ?? { secretHash: token.secretHash, slugs: new Set<string>(), bare: false, matches: [] };
+      if (token.slug !== undefined) key.slugs.add(token.slug);
+      key.bare ||= token.bare;
+      key.matches.push(match);
+      named.set(token.secretHash, key);
+    }
+    const found = await this.findKeys([...named.values()]);
+    const byCustomer = new Map<string, ApiKeyRecord[]>();
+    for (const record of found.values()) {
+      if (!byCustomer.has(record.customerSlug)) byCustomer.set(record.customerSlug, []);
+      byCustomer.get(record.customerSlug)!.push(record);
+    }
+    // Customers side by side, each read once for its policy; one customer's keys one after
+    // another, so that their revocations do not race on the customer's row (each would retry,
+    // and cost more, under that contention).
+    await forEachAtMost(CUSTOMERS_AT_ONCE, [...byCustomer], async ([slug, records]) => {
+      const policy: LeakedKeyPolicy = (await this.deps.customers.get(slug))?.leakedKeyPolicy ?? 'revoke';
+      for (const record of records) await this.handleKey(record, named.get(record.secretHash)!.matches, policy, op);
+    });
+    return matches.map((match, i) => ({
       token_hash: hash('sha256', match.token, 'hex'),
       token_type: match.type,
-      label: ours.has(match.token) ? 'true_positive' : 'false_positive',
+      label: hashes[i] !== undefined && found.has(hashes[i]) ? 'true_positive' : 'false_positive',
     }));
   }
 
@@ -99,15 +128,12 @@ export class LeakedKeyService {
     return after.leakedKeyPolicy;
   }
 
-  /** One token of a report and the places it was found in; true when it is a key of ours. */
-  private async handleToken(token: string, places: GitHubMatch[], op: Operation): Promise<boolean> {
-    const parsed = parsePresentedKey(token, true);
-    if (!parsed.ok) return false;
-    const secretHash = hashSecret(parsed.value.secret);
-    const record = await this.findRecord(secretHash, parsed.value.form === 'compound' ? parsed.value.slug : undefined);
-    if (!record) return false;
-    const customer = await this.deps.customers.get(record.customerSlug);
-    const policy: LeakedKeyPolicy = customer?.leakedKeyPolicy ?? 'revoke';
+  /**
+   * One key of ours a report names, with its matches: revoked first (by its customer's policy),
+   * then its places recorded with one `key.exposed` event that lists the first of them and counts
+   * them all.
+   */
+  private async handleKey(record: ApiKeyRecord, matches: GitHubMatch[], policy: LeakedKeyPolicy, op: Operation): Promise<void> {
     let action: ExposureAction = 'already_revoked';
     if (record.status === 'active') {
       // Revoked first: from here every instance refuses the key within a feed poll.
@@ -118,54 +144,118 @@ export class LeakedKeyService {
         action = 'flagged';
       }
     }
-    for (const match of places) {
-      const exposure: KeyExposure = { reporter: 'github', ...placeOf(match), reportedAt: this.deps.clock.now().toISOString() };
-      const result = await this.deps.keys.recordExposure(
-        record.customerSlug,
-        record.id,
-        exposure,
-        this.deps.audit.event({
-          customerSlug: record.customerSlug,
-          type: 'key.exposed',
-          op,
-          keyId: record.id,
-          details: {
-            label: record.label,
-            url: exposure.url || null,
-            source: exposure.source,
-            tokenType: match.type.slice(0, 100),
-            policy,
-            action,
-          },
-        }),
-      );
-      if (result.outcome === 'recorded') {
-        this.deps.log.warn('key exposed in public', {
-          customer: record.customerSlug,
-          keyId: record.id,
-          display: record.displayPrefix,
-          source: exposure.source,
-          url: exposure.url,
-          action,
-        });
-      }
+    const reportedAt = this.deps.clock.now().toISOString();
+    // The distinct places, in the report's order.
+    const distinct = new Map<string, KeyExposure>();
+    for (const match of matches) {
+      const place: KeyExposure = { reporter: 'github', ...placeOf(match), reportedAt };
+      const id = JSON.stringify([place.source, place.url]);
+      if (!distinct.has(id)) distinct.set(id, place);
     }
-    return true;
+    const places = [...distinct.values()];
+    const first = places[0]!;
+    const result = await this.deps.keys.recordExposures(
+      record.customerSlug,
+      record.id,
+      places,
+      this.deps.audit.event({
+        customerSlug: record.customerSlug,
+        type: 'key.exposed',
+        op,
+        keyId: record.id,
+        details: {
+          label: record.label,
+          url: first.url || null,
+          source: first.source,
+          places: places.slice(0, MAX_AUDITED_PLACES).map((p) => ({ url: p.url || null, source: p.source })),
+          placeCount: places.length,
+          tokenType: matches[0]!.type.slice(0, 100),
+          policy,
+          action,
+        },
+      }),
+    );
+    if (result.outcome === 'recorded') {
+      this.deps.log.warn('key exposed in public', {
+        customer: record.customerSlug,
+        keyId: record.id,
+        display: record.displayPrefix,
+        source: first.source,
+        url: first.url,
+        places: places.length,
+        action,
+      });
+    }
   }
 
   /**
-   * The key whose secret has this hash, active or revoked: an active key by its lookup row (one
-   * point read); otherwise among the keys of the customer the token names (one partition query).
+   * The keys of ours among those a report names, by secret hash. Each is looked up in the
+   * key-hash index (one point read, whether the key is active or revoked), then its record read.
+   * A key issued before the index existed is found among its customer's keys: read once per
+   * report, and only while that customer is not yet indexed (the read indexes it, so it happens
+   * once). A bare secret (not the form GitHub matches) the index lacks is looked up as an active
+   * key. So a token that matches nothing costs one point read, and the customer it names one more
+   * per report (its marker), and one read of its keys only while it is not yet indexed.
    */
-  private async findRecord(secretHash: string, slug: string | undefined): Promise<ApiKeyRecord | undefined> {
-    const lookup = await this.deps.keys.findByHash(secretHash);
-    const candidates = lookup
-      ? [await this.deps.keys.get(lookup.customerSlug, lookup.keyId)]
-      : slug && isValidSlug(slug)
-        ? await this.deps.keys.list(slug)
-        : [];
-    return candidates.find((r) => r !== undefined && sameText(r.secretHash, secretHash));
+  private async findKeys(named: NamedKey[]): Promise<Map<string, ApiKeyRecord>> {
+    const found = new Map<string, ApiKeyRecord>();
+    const missed: NamedKey[] = [];
+    await forEachAtMost(KEYS_AT_ONCE, named, async (key) => {
+      const indexed = await this.deps.keys.findIndexed(key.secretHash);
+      const record = indexed ? await this.deps.keys.get(indexed.customerSlug, indexed.keyId) : undefined;
+      if (record && sameText(record.secretHash, key.secretHash)) found.set(key.secretHash, record);
+      else missed.push(key);
+    });
+    const bySlug = new Map<string, NamedKey[]>();
+    for (const key of missed) {
+      for (const slug of key.slugs) {
+        if (!bySlug.has(slug)) bySlug.set(slug, []);
+        bySlug.get(slug)!.push(key);
+      }
+    }
+    await forEachAtMost(KEYS_AT_ONCE, [...bySlug], async ([slug, keys]) => {
+      if (await this.deps.keys.isIndexed(slug)) return;
+      const all = await this.deps.keys.list(slug);
+      const byHash = new Map(all.map((r) => [r.secretHash, r]));
+      for (const key of keys) {
+        const record = byHash.get(key.secretHash);
+        if (record && sameText(record.secretHash, key.secretHash)) found.set(key.secretHash, record);
+      }
+      // No keys: nothing to index (and no marker written for a customer that may not exist).
+      if (all.length > 0) await this.deps.keys.indexCustomer(slug, all);
+    });
+    const bare = missed.filter((key) => key.bare && !found.has(key.secretHash));
+    await forEachAtMost(KEYS_AT_ONCE, bare, async (key) => {
+      const lookup = await this.deps.keys.findByHash(key.secretHash);
+      const record = lookup ? await this.deps.keys.get(lookup.customerSlug, lookup.keyId) : undefined;
+      if (record && sameText(record.secretHash, key.secretHash)) found.set(key.secretHash, record);
+    });
+    return found;
   }
+}
+
+/** A key a report names: its secret's hash, the slugs its tokens carry, and every match that names it. */
+interface NamedKey {
+  secretHash: string;
+  slugs: Set<string>;
+  /** Named by a bare secret too (no slug to find its customer by). */
+  bare: boolean;
+  matches: GitHubMatch[];
+}
+
+/**
+ * The hash of a token's secret, and the slug it carries (a whole key) or that it is a bare
+ * secret, when its checksum holds; `undefined` otherwise (no storage call for it).
+ */
+function namedBy(token: string): { secretHash: string; slug: string | undefined; bare: boolean } | undefined {
+  const parsed = parsePresentedKey(token, true);
+  if (!parsed.ok) return undefined;
+  const { value } = parsed;
+  return {
+    secretHash: hashSecret(value.secret),
+    slug: value.form === 'compound' && isValidSlug(value.slug) ? value.slug : undefined,
+    bare: value.form === 'secret',
+  };
 }
 
 /** Where a match was found, in the forms we keep: an http(s) address or '', a lower-case source word. */

@@ -1,5 +1,5 @@
 import {
-  MAX_KEPT_EXPOSURES,
+  withPlaces,
   type Actor,
   type ApiKeyRecord,
   type AuditEvent,
@@ -12,6 +12,7 @@ import {
 import type {
   AccessOutcome,
   ExposureOutcome,
+  IndexedKey,
   InsertOutcome,
   KeyAccess,
   RollOutcome,
@@ -32,8 +33,10 @@ export class MemoryKeyRepository implements KeyRepository {
   readonly records = new Map<string, ApiKeyRecord>();
   readonly lookups = new Map<string, KeyLookupEntry>();
   readonly audit: AuditEvent[] = [];
-  /** Places recorded per key (`{slug}/{keyId}` → reporter, source and URL as JSON). */
-  private readonly exposurePlaces = new Set<string>();
+  /** Reports recorded per key (`{slug}/{keyId}` and the report's places as JSON). */
+  private readonly exposureReports = new Set<string>();
+  /** The key-hash index: every key that was ever given a lookup row, by its hash. */
+  readonly hashIndex = new Map<string, IndexedKey>();
   lookupCalls = 0;
   /** When set, every call fails with it (a storage outage). */
   failWith: Error | undefined;
@@ -67,6 +70,7 @@ export class MemoryKeyRepository implements KeyRepository {
 
   async insertLookup(lookup: KeyLookupEntry): Promise<void> {
     this.check();
+    this.hashIndex.set(lookup.secretHash, { customerSlug: lookup.customerSlug, keyId: lookup.keyId });
     this.lookups.set(lookup.secretHash, { ...lookup });
   }
 
@@ -193,23 +197,41 @@ export class MemoryKeyRepository implements KeyRepository {
     return { ...found };
   }
 
-  async recordExposure(
+  async recordExposures(
     customerSlug: string,
     keyId: string,
-    exposure: KeyExposure,
+    places: KeyExposure[],
     audit: AuditEvent,
   ): Promise<{ outcome: ExposureOutcome; record?: ApiKeyRecord }> {
     this.check();
     const found = this.records.get(`${customerSlug}/${keyId}`);
     if (!found) return { outcome: 'not_found' };
-    const place = `${customerSlug}/${keyId} ${JSON.stringify([exposure.reporter, exposure.source, exposure.url])}`;
-    if (this.exposurePlaces.has(place)) return { outcome: 'known', record: { ...found } };
-    this.exposurePlaces.add(place);
-    const kept = found.exposures ?? [];
-    found.exposures = kept.length < MAX_KEPT_EXPOSURES ? [...kept, { ...exposure }] : kept;
-    found.exposureCount = (found.exposureCount ?? 0) + 1;
+    const report = `${customerSlug}/${keyId} ${JSON.stringify([...new Set(places.map((e) => JSON.stringify([e.reporter, e.source, e.url])))].sort())}`;
+    const { exposures, added } = withPlaces(found.exposures ?? [], places);
+    if (added === 0 || this.exposureReports.has(report)) return { outcome: 'known', record: { ...found } };
+    this.exposureReports.add(report);
+    found.exposures = exposures.map((e) => ({ ...e }));
+    found.exposureCount = (found.exposureCount ?? 0) + added;
     this.audit.push(audit);
     return { outcome: 'recorded', record: { ...found } };
+  }
+
+  async findIndexed(secretHash: string): Promise<IndexedKey | undefined> {
+    this.check();
+    this.lookupCalls += 1;
+    const found = this.hashIndex.get(secretHash);
+    return found ? { ...found } : undefined;
+  }
+
+  async isIndexed(customerSlug: string): Promise<boolean> {
+    this.check();
+    // Every key here was indexed when it was given its lookup row.
+    return this.customers.customers.has(customerSlug);
+  }
+
+  async indexCustomer(customerSlug: string, keys: ApiKeyRecord[]): Promise<void> {
+    this.check();
+    for (const key of keys) this.hashIndex.set(key.secretHash, { customerSlug, keyId: key.id });
   }
 
   async touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void> {

@@ -3,6 +3,7 @@ import { LEAKED_KEY_POLICIES, type Customer, type LeakedKeyPolicy, type Plan } f
 import type { CustomerPatch, CustomerRepository } from '../../ports/customer-repository';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { CorruptRowError, backoff, withoutUndefined } from './rows';
+import { keyHashMarkerEntity } from './table-key-hash-index';
 import type { TableStorage } from './table-storage';
 
 /** Row key of a customer's profile row inside its partition (the customer's slug). */
@@ -111,7 +112,16 @@ export class TableCustomerRepository implements CustomerRepository {
   async create(customer: Customer): Promise<'created' | 'exists'> {
     await this.storage.step('customers.create');
     try {
-      await this.storage.call((o) => this.table.createEntity(customerEntity(customer), o));
+      // Born with no keys, so with all of them in the key-hash index (its marker).
+      await this.storage.call((o) =>
+        this.table.submitTransaction(
+          [
+            ['create', customerEntity(customer)],
+            ['create', keyHashMarkerEntity(customer.slug)],
+          ],
+          o,
+        ),
+      );
       return 'created';
     } catch (error) {
       if (statusOf(error) === 409) return 'exists';

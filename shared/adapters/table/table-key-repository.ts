@@ -1,7 +1,7 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
-  MAX_KEPT_EXPOSURES,
+  withPlaces,
   type Actor,
   type ApiKeyRecord,
   type AuditEvent,
@@ -17,6 +17,7 @@ import {
 import type {
   AccessOutcome,
   ExposureOutcome,
+  IndexedKey,
   InsertOutcome,
   KeyAccess,
   RollOutcome,
@@ -29,6 +30,7 @@ import { absentIfNotFound, statusOf } from '../azure-errors';
 import { CorruptRowError, actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
 import { deferredWork } from './storage-operations';
+import { TableKeyHashIndex } from './table-key-hash-index';
 import type { TableStorage } from './table-storage';
 import { withoutDefaultIgnorables } from '../../text/visible-text';
 
@@ -51,13 +53,16 @@ export const normalizeLabel = (label: string): string => withoutDefaultIgnorable
 const labelRowKey = (label: string): string =>
   `label_${createHash('sha256').update(normalizeLabel(label), 'utf8').digest('hex').slice(0, 32)}`;
 
+const placeOf = (e: KeyExposure): string => JSON.stringify([e.reporter, e.source, e.url]);
+
 /**
- * One row per key and place it was reported in (created in the transaction that records the
- * exposure): a second report of the same place conflicts on it, so it is recorded once.
+ * One row per key and report (created in the transaction that records the exposure), named by
+ * the places the report gave for the key: the same report again (GitHub retries, or a second
+ * instance) conflicts on it, so it is recorded once, however many places it names.
  */
-const exposureRowKey = (keyId: string, exposure: KeyExposure): string =>
+const exposureRowKey = (keyId: string, exposures: KeyExposure[]): string =>
   `exposure_${keyId}_${createHash('sha256')
-    .update(JSON.stringify([exposure.reporter, exposure.source, exposure.url]), 'utf8')
+    .update(JSON.stringify([...new Set(exposures.map(placeOf))].sort()), 'utf8')
     .digest('hex')
     .slice(0, 32)}`;
 
@@ -237,7 +242,11 @@ function toRecord(row: KeyEntity): ApiKeyRecord {
 type WithEtag<T> = T & { etag: string };
 
 export class TableKeyRepository implements KeyRepository {
-  constructor(private readonly storage: TableStorage) {}
+  private readonly hashIndex: TableKeyHashIndex;
+
+  constructor(private readonly storage: TableStorage) {
+    this.hashIndex = new TableKeyHashIndex(storage);
+  }
 
   private get customers() {
     return this.storage.clients.customers;
@@ -307,6 +316,8 @@ export class TableKeyRepository implements KeyRepository {
       ...(lookup.rateLimit ? rateLimitColumns(lookup.rateLimit) : {}),
       ...accessColumns(lookup),
     };
+    // Indexed first: a key that can authenticate can always be found by a leak report.
+    await this.hashIndex.add({ secretHash: lookup.secretHash, customerSlug: lookup.customerSlug, keyId: lookup.keyId });
     await this.storage.call((o) => this.lookups.createEntity(row, o));
   }
 
@@ -602,26 +613,27 @@ export class TableKeyRepository implements KeyRepository {
     throw new Error('key rate limit: the key kept changing under concurrent updates');
   }
 
-  async recordExposure(
+  async recordExposures(
     customerSlug: string,
     keyId: string,
-    exposure: KeyExposure,
+    places: KeyExposure[],
     audit: AuditEvent,
   ): Promise<{ outcome: ExposureOutcome; record?: ApiKeyRecord }> {
-    await this.storage.step('keys.recordExposure');
+    await this.storage.step('keys.recordExposures');
+    const rowKey = exposureRowKey(keyId, places);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       await backoff(attempt);
       const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
       if (!key) return { outcome: 'not_found' };
       const record = toRecord(key);
-      const kept = record.exposures ?? [];
-      const exposures = kept.length < MAX_KEPT_EXPOSURES ? [...kept, exposure] : kept;
-      const exposureCount = (record.exposureCount ?? 0) + 1;
+      const { exposures, added } = withPlaces(record.exposures ?? [], places);
+      if (added === 0) return { outcome: 'known', record };
+      const exposureCount = (record.exposureCount ?? 0) + added;
       try {
         await this.storage.call((o) =>
           this.customers.submitTransaction(
             [
-              ['create', { partitionKey: customerSlug, rowKey: exposureRowKey(keyId, exposure), keyId, at: exposure.reportedAt }],
+              ['create', { partitionKey: customerSlug, rowKey, keyId, at: places[0]?.reportedAt ?? '', places: places.length }],
               [
                 'update',
                 { partitionKey: customerSlug, rowKey: key.rowKey, exposures: JSON.stringify(exposures), exposureCount },
@@ -636,7 +648,7 @@ export class TableKeyRepository implements KeyRepository {
         return { outcome: 'recorded', record: { ...record, exposures, exposureCount } };
       } catch (error) {
         const status = statusOf(error);
-        // The audit row has a fresh id: a conflict is this place's row, recorded before.
+        // The audit row has a fresh id: a conflict is this report's row, recorded before.
         if (status === 409) return { outcome: 'known', record };
         if (status !== 412) throw error;
       }
@@ -672,6 +684,19 @@ export class TableKeyRepository implements KeyRepository {
         ),
       );
     }
+  }
+
+  findIndexed(secretHash: string): Promise<IndexedKey | undefined> {
+    return this.hashIndex.find(secretHash);
+  }
+
+  isIndexed(customerSlug: string): Promise<boolean> {
+    return this.hashIndex.isComplete(customerSlug);
+  }
+
+  async indexCustomer(customerSlug: string, keys: ApiKeyRecord[]): Promise<void> {
+    await this.storage.step('keys.indexCustomer');
+    await this.hashIndex.complete(customerSlug, keys);
   }
 
   /** The transaction step that hands a label's reservation to another key (a replacement, a roll's successor). */

@@ -5,6 +5,11 @@ export const TABLE_NAMES = {
   /** Partitioned by the first four hex digits of a secret hash; one row per active key. */
   keyLookup: 'keylookup',
   /**
+   * Partitioned like `keylookup`; one row per key ever handed out, keyed by the hash, never
+   * deleted: what a leak report finds a key by, active or revoked.
+   */
+  keyHashes: 'keyhashes',
+  /**
    * Partitions per customer (128, by a hash of the session id): session summaries, their id
    * index, span documents and pending per-batch counts. May live in accounts of its own.
    */
