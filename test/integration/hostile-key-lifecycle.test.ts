@@ -2,7 +2,7 @@ import { TableExpirySchedule } from '../../shared/adapters/table/table-expiry-sc
 import { TableGraceSchedule } from '../../shared/adapters/table/table-grace-schedule';
 import type { ServiceContext } from '../../shared/services/context';
 import { problemOf, serveApp } from '../support/http';
-import { op, portalToken } from '../support/portal';
+import { portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { customerWithKey, testServices } from '../support/services';
 import { SteppingClock } from '../support/stepping-clock';
