@@ -25,11 +25,10 @@ import type { ComponentCache } from './component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyAuthenticator } from './key-authenticator';
+import { KeyExpiry } from './key-expiry';
 
 /** A revocation published this long ago whose record still says active was cut short. */
 const INTERRUPTED_AFTER_MS = 30_000;
-/** Who revokes a key whose expiry passed. */
-const EXPIRY_ACTOR: Actor = { type: 'system', id: 'key-expiry', name: 'key expiry' };
 /** The furthest ahead a key's expiry may be set. */
 const MAX_EXPIRY_AHEAD_MS = 366 * 86_400_000;
 /** Who completes a revocation when the feed entry does not say who started it. */
@@ -87,6 +86,7 @@ export class KeyService {
   private readonly audit: AuditTrail;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly expiry: KeyExpiry;
 
   constructor(deps: KeyServiceDeps) {
     this.audit = deps.audit;
@@ -100,6 +100,7 @@ export class KeyService {
     this.rotationDueMs = deps.rotationDueMs;
     this.clock = deps.clock;
     this.log = deps.log;
+    this.expiry = new KeyExpiry({ ...deps, stop: (records, op) => this.stopAuthenticating(records, op) });
   }
 
   /** The customer's cap on active keys: the staff override, else the plan's. */
@@ -153,8 +154,8 @@ export class KeyService {
   async list(customerSlug: string): Promise<ApiKeyView[]> {
     const customer = await this.customers.require(customerSlug);
     const keys = await this.keys.list(customer.slug);
-    if (!keys.some((k) => this.hasExpired(k))) return keys.map(toKeyView);
-    await this.retireExpired(customer.slug, keys);
+    if (!keys.some((k) => this.expiry.hasExpired(k))) return keys.map(toKeyView);
+    await this.expiry.retireExpired(customer.slug, keys);
     return (await this.keys.list(customer.slug)).map(toKeyView);
   }
 
@@ -218,7 +219,7 @@ export class KeyService {
     const current = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
     if (!current) throw new ApiError('not_found', 'This customer has no such key.');
     // Past its expiry a key stays expired (the timer revokes it): nothing brings it back.
-    if (this.hasExpired(current)) throw keyExpired('issue a new key instead');
+    if (this.expiry.hasExpired(current)) throw keyExpired('issue a new key instead');
     if (current.rolledTo && patch.expiresAt !== undefined) {
       throw new ApiError('key_rolling_out', 'This key is rolling out: its expiry is the end of its overlap. Revoke it to stop it sooner.');
     }
@@ -298,7 +299,7 @@ export class KeyService {
     }
     if (old.status !== 'active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
     // Past its expiry (the timer has not revoked it yet) a key has nothing left to hand over.
-    if (this.hasExpired(old)) throw keyExpired('issue a new key instead');
+    if (this.expiry.hasExpired(old)) throw keyExpired('issue a new key instead');
     if (old.rolledTo) throw rollingOut(old.rolledTo);
     await this.requirePredecessorStopped(old);
     const { record, lookup, key } = await this.mint(customer, { ...old, expiresAt: undefined }, op.actor);
@@ -400,8 +401,8 @@ export class KeyService {
   private async requirePredecessorStopped(key: ApiKeyRecord): Promise<void> {
     const predecessor = key.rolledFrom && isId('key', key.rolledFrom) ? await this.keys.get(key.customerSlug, key.rolledFrom) : undefined;
     if (!predecessor || predecessor.status !== 'active') return;
-    if (this.hasExpired(predecessor)) {
-      await this.retire(predecessor);
+    if (this.expiry.hasExpired(predecessor)) {
+      await this.expiry.retire(predecessor);
       return;
     }
     throw new ApiError(
@@ -416,57 +417,8 @@ export class KeyService {
    * frees its label and its place under the cap, with its audit event. Idempotent; the door does
    * not depend on it (an expired key is refused from its identity). Returns how many it revoked.
    */
-  async expireDue(): Promise<number> {
-    const now = this.clock.now();
-    let revoked = 0;
-    for (const entry of await this.expiries.due(now)) {
-      const record = isId('key', entry.keyId) ? await this.keys.get(entry.customerSlug, entry.keyId) : undefined;
-      const due = record !== undefined && this.hasExpired(record);
-      if (due && (await this.retire(record))) revoked += 1;
-      // Done with, or stale (the key's expiry moved or went, or the key never came to be).
-      const current = record?.status === 'active' && record.expiresAt && Date.parse(record.expiresAt) === Date.parse(entry.expiresAt);
-      if (!current || due) await this.expiries.remove(entry);
-    }
-    if (revoked > 0) this.log.info('expired keys revoked', { count: revoked });
-    return revoked;
-  }
-
-  /** Whether an active key's expiry has passed (the door refuses it from that instant). */
-  private hasExpired(key: Pick<ApiKeyRecord, 'status' | 'expiresAt'>): boolean {
-    return key.status === 'active' && key.expiresAt !== undefined && Date.parse(key.expiresAt) <= this.clock.millis();
-  }
-
-  /** Revokes a key whose expiry passed (reason `expired`, at its expiry), through the revocation path. */
-  private async retire(record: ApiKeyRecord): Promise<boolean> {
-    const op: Operation = { actor: EXPIRY_ACTOR, requestId: 'key-expiry' };
-    await this.stopAuthenticating([record], op);
-    const result = await this.keys.markRevoked(record.customerSlug, record.id, {
-      revokedBy: EXPIRY_ACTOR,
-      revokedAt: record.expiresAt!,
-      reason: 'expired',
-      audit: this.audit.event({
-        customerSlug: record.customerSlug,
-        type: 'key.revoked',
-        op,
-        keyId: record.id,
-        details: {
-          label: record.label,
-          reason: 'expired',
-          expiredAt: record.expiresAt,
-          ...(record.rolledTo ? { rolledTo: record.rolledTo } : {}),
-        },
-      }),
-    });
-    return result.outcome === 'revoked';
-  }
-
-  /** Retires a customer's keys past their expiry (read from `keys`, or listed); how many it revoked. */
-  private async retireExpired(customerSlug: string, keys?: ApiKeyRecord[]): Promise<number> {
-    let revoked = 0;
-    for (const key of keys ?? (await this.keys.list(customerSlug))) {
-      if (this.hasExpired(key) && (await this.retire(key))) revoked += 1;
-    }
-    return revoked;
+  expireDue(): Promise<number> {
+    return this.expiry.expireDue();
   }
 
   /**
@@ -476,7 +428,7 @@ export class KeyService {
    */
   private async takingPlace<T>(customerSlug: string, write: () => Promise<T>, full: (outcome: T) => boolean): Promise<T> {
     const outcome = await write();
-    if (!full(outcome) || (await this.retireExpired(customerSlug)) === 0) return outcome;
+    if (!full(outcome) || (await this.expiry.retireExpired(customerSlug)) === 0) return outcome;
     return write();
   }
 

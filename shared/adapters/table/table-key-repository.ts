@@ -84,6 +84,12 @@ type KeyEntity = {
   expiresAt?: string;
   allowedIps?: string;
   rolledTo?: string;
+  /**
+   * Written with `rolledTo` since a key rolling out holds its own place under the cap. A key
+   * rolled before (no such column) handed its place to its successor, so revoking it frees none.
+   * Only such keys need it: they are gone once the last overlap then running ends (168 h at most).
+   */
+  rolledHoldingPlace?: boolean;
   rolledFrom?: string;
   revokedReason?: string;
 };
@@ -340,8 +346,8 @@ export class TableKeyRepository implements KeyRepository {
         ],
         ['create', auditEntity(options.audit)],
       ];
-      // Every active key holds a place under the cap, a key rolling out too.
-      if (customer) {
+      // Every active key holds a place under the cap, a key rolling out too (unless rolled before that rule).
+      if (customer && (!key.rolledTo || key.rolledHoldingPlace === true)) {
         actions.push([
           'update',
           { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, activeKeyCountOf(customer) - 1) },
@@ -449,7 +455,7 @@ export class TableKeyRepository implements KeyRepository {
               // The old key stops at `expiresAt`.
               [
                 'update',
-                { partitionKey: customerSlug, rowKey: old.rowKey, expiresAt, rolledTo: replacement.id },
+                { partitionKey: customerSlug, rowKey: old.rowKey, expiresAt, rolledTo: replacement.id, rolledHoldingPlace: true },
                 'Merge',
                 { etag: old.etag },
               ],
