@@ -363,7 +363,7 @@ export class KeyService {
    * No overlap: the old key stops first, through the revocation path (every instance within a
    * poll), then hands its label and place to the successor in one transaction, so the two never
    * authenticate together. A crash between the two leaves the old key stopped and no successor
-   * (the completion timer marks it revoked); rolling again is then an issue.
+   * (as a crash in a reset does): the completion timer marks it revoked, freeing its place for an issue.
    */
   private async rollAtOnce(old: ApiKeyRecord, successor: ApiKeyRecord, op: Operation, rolled: AuditEvent): Promise<ApiKeyRecord> {
     await this.stopAuthenticating([old], op);
