@@ -57,7 +57,16 @@ export const customerKeysRequestSubmit = httpFunction({
         },
       },
     },
-    errors: ['validation_failed', 'label_taken', 'key_limit_reached', 'last_active_key', 'not_found', 'sandbox_read_only'],
+    errors: [
+      'validation_failed',
+      'label_taken',
+      'key_limit_reached',
+      'key_rolling_out',
+      'key_expired',
+      'last_active_key',
+      'not_found',
+      'sandbox_read_only',
+    ],
     tags: ['Key requests'],
   },
   handler: async (_request, { services, tenant, actor, requestId, input }) => {

@@ -11,7 +11,7 @@ export const customerKeysRoll = httpFunction({
   methods: ['POST'],
   auth: 'customer',
   summary:
-    'Roll a key: a new key with the same label, application, type and allowlist (shown once), while the old one keeps working for overlapHours (0 to 168) and then expires. Counts once against the cap.',
+    'Roll a key: a new key with the same label, application, type and allowlist (shown once), while the old one keeps working for overlapHours (0 to 168) and then expires. Both count against the cap until the old one stops (an overlap needs a free place; 0 needs none).',
   input: { params: keyIdParams, body: rollKeySchema },
   docs: {
     responses: {
@@ -27,7 +27,7 @@ export const customerKeysRoll = httpFunction({
         },
       },
     },
-    errors: ['not_found', 'conflict', 'key_rolling_out', 'forbidden', 'sandbox_read_only'],
+    errors: ['not_found', 'conflict', 'key_expired', 'key_rolling_out', 'key_limit_reached', 'forbidden', 'sandbox_read_only'],
     tags: ['Customer keys'],
   },
   handler: async (_request, { services, tenant, actor, requestId, input }) => {

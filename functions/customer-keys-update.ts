@@ -11,11 +11,11 @@ export const customerKeysUpdate = httpFunction({
   methods: ['PATCH'],
   auth: 'customer',
   summary:
-    "Set or clear (null) an active key's expiry (at most a year ahead) and IP allowlist. Every instance applies the change within about a second.",
+    "Set or clear (null) an active key's expiry (at most a year ahead; any UTC offset, kept in UTC) and IP allowlist. A management key may only narrow a management key's (an earlier expiry, an allowlist within the current one). Every instance applies the change within about a second.",
   input: { params: keyIdParams, body: patchKeySchema },
   docs: {
     responses: { 200: { description: 'The key as it now is', schema: keyView } },
-    errors: ['not_found', 'conflict', 'key_rolling_out', 'sandbox_read_only'],
+    errors: ['not_found', 'conflict', 'key_expired', 'key_rolling_out', 'forbidden', 'sandbox_read_only'],
     tags: ['Customer keys'],
   },
   handler: async (_request, { services, tenant, actor, requestId, input }) => {

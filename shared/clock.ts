@@ -26,3 +26,14 @@ export class ManualClock implements Clock {
     this.current += ms;
   }
 }
+
+/**
+ * An ISO 8601 time, whatever its UTC offset, as the same instant in UTC with milliseconds
+ * (`2026-01-01T00:00:00.000Z`): the one form every time is stored in, so stored times compare
+ * and sort as text in the order of their instants. Throws on text that is not a time.
+ */
+export function utcInstant(iso: string): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new RangeError(`not an ISO 8601 time: ${JSON.stringify(iso.slice(0, 40))}`);
+  return new Date(ms).toISOString();
+}

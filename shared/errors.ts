@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   key_limit_reached: { status: 409, title: 'Key limit reached' },
   last_active_key: { status: 409, title: 'Last active key' },
   key_rolling_out: { status: 409, title: 'Key already rolling out' },
+  key_expired: { status: 409, title: 'Key expired' },
   request_not_pending: { status: 409, title: 'Request is not pending' },
   action_unavailable: { status: 409, title: 'Action cannot be executed yet' },
   payload_too_large: { status: 413, title: 'Payload too large' },

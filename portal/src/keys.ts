@@ -63,7 +63,9 @@ function keyRow(portal: Portal, key: Key, withActions: boolean): HTMLTableRowEle
     const revoke = el('button', { type: 'button', class: 'danger small write', 'aria-label': `Revoke key ${key.label}` }, 'Revoke');
     revoke.addEventListener('click', () => void revokeKey(portal, key));
     const cell = el('td', { class: 'row-actions' });
-    if (!key.rolledTo) {
+    // A key rolling out, or one whose predecessor still is, cannot be rolled (the API answers key_rolling_out).
+    const predecessorRollingOut = key.rolledFrom && portal.keys?.keys.some((k) => k.id === key.rolledFrom && k.status === 'active');
+    if (!key.rolledTo && !predecessorRollingOut) {
       const roll = el('button', { type: 'button', class: 'small write', 'aria-label': `Roll key ${key.label}` }, 'Roll');
       roll.addEventListener('click', () => void rollKey(portal, key));
       cell.append(roll, ' ');
@@ -252,8 +254,13 @@ async function rollKey(portal: Portal, key: Key): Promise<void> {
   const dialog = byId<HTMLDialogElement>('roll-dialog');
   const form = byId<HTMLFormElement>('roll-form');
   byId('roll-title').textContent = `Roll “${key.label}”`;
+  const list = portal.keys;
+  const full = list !== undefined && list.activeKeyCount >= list.keyLimit;
   byId('roll-help').textContent =
-    `A new key replaces “${key.label}” (${key.displayPrefix}): same label, application, type and allowlist. The old key keeps working for the overlap you choose, so integrations can switch without downtime; then it stops.`;
+    `A new key replaces “${key.label}” (${key.displayPrefix}): same label, application, type and allowlist. The old key keeps working for the overlap you choose, so integrations can switch without downtime; then it stops. Until then both keys count against your key limit` +
+    (full
+      ? `, which is full (${list.activeKeyCount} of ${list.keyLimit}): choose no overlap, or revoke a key you no longer use first.`
+      : '.');
   byId('roll-error').hidden = true;
   let rolled: RolledKey | undefined;
   const submit = async (event: SubmitEvent) => {

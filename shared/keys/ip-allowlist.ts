@@ -114,6 +114,37 @@ export function parseAllowlist(entries: readonly string[]): { ok: true; entries:
 }
 
 /**
+ * Whether an allowlist admits no address that `current` does not, by a rule simple enough to
+ * state: each entry of `candidate` lies inside one entry of `current` (the same family, a prefix
+ * at least as long, the same leading bits; IPv4-mapped IPv6 counts as IPv4). A candidate entry
+ * covered only by several current entries together (`10.0.0.0/23` under `10.0.0.0/24` and
+ * `10.0.1.0/24`) is not within: write it as the entries it covers. An empty `current` admits
+ * any address, so every candidate is within it; an empty candidate admits any address, so it
+ * is within an empty `current` only.
+ */
+export function allowlistWithin(candidate: readonly string[], current: readonly string[]): boolean {
+  if (current.length === 0) return true;
+  if (candidate.length === 0) return false;
+  const outer = current.map(parseEntry).filter((e): e is ParsedEntry => !('reason' in e));
+  return candidate.every((raw) => {
+    const inner = parseEntry(raw);
+    return !('reason' in inner) && outer.some((o) => entryWithin(inner, o));
+  });
+}
+
+/** Whether the range `inner` lies inside the range `outer`. */
+function entryWithin(inner: ParsedEntry, outer: ParsedEntry): boolean {
+  if (inner.family !== outer.family || inner.prefix < outer.prefix) return false;
+  const a = toBytes(inner.address, inner.family);
+  const b = toBytes(outer.address, outer.family);
+  for (let bit = 0; bit < outer.prefix; bit++) {
+    const mask = 0x80 >> (bit & 7);
+    if ((a[bit >> 3]! & mask) !== (b[bit >> 3]! & mask)) return false;
+  }
+  return true;
+}
+
+/**
  * A key's allowlist, compiled once (when the key's identity is read) for the door: matching is
  * on parsed addresses, never text, so `::ffff:10.1.2.3` is `10.1.2.3` and `10.1.2.3` is in
  * `10.0.0.0/8`. No storage call, no allocation beyond the address's own parse.

@@ -13,6 +13,6 @@ export interface ExpiryEntry {
 export interface ExpirySchedule {
   add(entry: ExpiryEntry): Promise<void>;
   remove(entry: ExpiryEntry): Promise<void>;
-  /** Entries whose expiry is at or before `now`, oldest first (past-due runs catch up). */
+  /** Entries whose expiry is at or before `now`, oldest first, by instant whatever offset they were written with (past-due runs catch up). */
   due(now: Date): Promise<ExpiryEntry[]>;
 }

@@ -13,6 +13,6 @@ export interface GraceEntry {
 export interface GraceSchedule {
   add(entry: GraceEntry): Promise<void>;
   remove(entry: GraceEntry): Promise<void>;
-  /** Entries whose grace ended at or before `now`, oldest first (past-due runs catch up). */
+  /** Entries whose grace ended at or before `now`, oldest first, by instant whatever offset they were written with (past-due runs catch up). */
   due(now: Date): Promise<GraceEntry[]>;
 }

@@ -18,8 +18,8 @@ export interface KeyLookupEntry extends KeyIdentity {
 
 export type InsertOutcome = 'inserted' | 'label_taken' | 'key_limit_reached' | 'customer_missing';
 export type RevokeRecordOutcome = 'revoked' | 'already_revoked' | 'not_found';
-export type ReplaceOutcome = 'replaced' | 'not_active';
-export type RollOutcome = 'rolled' | 'not_active' | 'rolling_out' | 'not_found';
+export type ReplaceOutcome = 'replaced' | 'not_active' | 'rolling_out';
+export type RollOutcome = 'rolled' | 'not_active' | 'rolling_out' | 'not_found' | 'key_limit_reached';
 export type AccessOutcome = 'updated' | 'unchanged' | 'not_active' | 'not_found';
 
 /** A key's expiry and allowlist, as a whole (absent: none). */
@@ -58,7 +58,8 @@ export interface KeyRepository {
   deleteLookup(secretHash: string): Promise<void>;
   /**
    * In one transaction: marks the record revoked, releases its label and its place under the
-   * cap, and writes the audit event. The first revocation's who and when stand.
+   * cap (every active key holds one, a key rolling out too), and writes the audit event. The
+   * first revocation's who and when stand.
    */
   markRevoked(
     customerSlug: string,
@@ -68,13 +69,15 @@ export interface KeyRepository {
   /**
    * In one transaction: the old key (active, not already rolling out) gets its expiry (computed
    * from its record) and a link to its successor; the successor is written with the old key's
-   * label and place under the cap (a roll never needs a free place); the audit event.
+   * label and a place of its own under the cap (`keyLimit` of the customer's current row:
+   * `key_limit_reached` when none is free, since the old key keeps its place until it stops);
+   * the audit event.
    */
   rollRecord(
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { oldExpiresAt: (old: ApiKeyRecord) => string; audit: AuditEvent },
+    options: { oldExpiresAt: (old: ApiKeyRecord) => string; keyLimit: (customer: Customer) => number; audit: AuditEvent },
   ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }>;
   /**
    * Replaces an active key's expiry and allowlist with what `change` computes from its record
@@ -90,13 +93,15 @@ export interface KeyRepository {
   updateLookupAccess(secretHash: string, access: KeyAccess): Promise<void>;
   /**
    * In one transaction: revokes an active record and writes its replacement (same label,
-   * same place under the cap) with the audit event. `not_active` if it was revoked meanwhile.
+   * same place under the cap) with the audit events. `not_active` if it was revoked meanwhile.
+   * With `rolled` (a roll without overlap) the old key must not be rolling out (`rolling_out`)
+   * and is marked as rolled to its replacement (`rolledTo`, reason `rolled`).
    */
   replaceRecord(
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { revokedBy: Actor; audit: AuditEvent },
+    options: { revokedBy: Actor; audit: AuditEvent | AuditEvent[]; rolled?: boolean },
   ): Promise<ReplaceOutcome>;
   /** Every key of one customer, oldest first (one single-partition query). */
   list(customerSlug: string): Promise<ApiKeyRecord[]>;

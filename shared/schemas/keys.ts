@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { utcInstant } from '../clock';
 import { KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, SANDBOX_SLUG } from '../domain';
 import { idPattern } from '../ids';
 import { SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN } from '../keys/compound-key';
@@ -78,16 +79,23 @@ export const updateKeySchema = z.object({
   rateLimit: rateLimitSettingSchema.nullable(),
 });
 
+/**
+ * A time a client sends (ISO 8601 with `Z` or any UTC offset), kept as the same instant in UTC
+ * (`…T…:…:….sssZ`, shared/clock.ts `utcInstant`): every time is stored in that one form, so
+ * stored times and the schedules built on them order by instant, never by how they were written.
+ */
+export const instant = () => z.iso.datetime({ offset: true }).transform(utcInstant);
+
 export const usageQuerySchema = z.object({
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: instant().optional(),
+  to: instant().optional(),
   granularity: z.enum(['hour', 'day']).default('day'),
 });
 
 /** When a key stops working. That it lies ahead, and at most a year ahead, is checked when it is set. */
-export const expiresAtSchema = z.iso
-  .datetime({ offset: true })
-  .describe('When the key stops working (ISO 8601): in the future, at most one year ahead');
+export const expiresAtSchema = instant().describe(
+  'When the key stops working (ISO 8601, any UTC offset; kept and answered in UTC): in the future, at most one year ahead',
+);
 
 const ALLOWED_IPS_RULE = `Addresses and CIDR ranges (IPv4 or IPv6, at most ${MAX_ALLOWED_IPS}) the key may be used from; empty: any address. A range is written by its first address.`;
 
@@ -216,8 +224,8 @@ export const pageQuerySchema = z.object({
 
 export const sessionsQuerySchema = pageQuerySchema.extend({
   keyLabel: z.string().max(64).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: instant().optional(),
+  to: instant().optional(),
 });
 
 /** Path parameters; a path that names nothing is 404 (the binding), never a 400 that confirms the route. */

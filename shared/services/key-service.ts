@@ -4,6 +4,7 @@ import {
   toKeyView,
   type Actor,
   type ApiKeyRecord,
+  type AuditEvent,
   type ApiKeyView,
   type Customer,
   type Plan,
@@ -12,6 +13,7 @@ import {
 } from '../domain';
 import { ApiError } from '../errors';
 import { isId, newId } from '../ids';
+import { loosening } from '../keys/access-narrowing';
 import { displayForm, formatCompoundKey, generateSecret, hashSecret } from '../keys/compound-key';
 import type { Logger } from '../logging';
 import type { KeyAccess, KeyLookupEntry, KeyRepository } from '../ports/key-repository';
@@ -23,11 +25,10 @@ import type { ComponentCache } from './component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyAuthenticator } from './key-authenticator';
+import { KeyExpiry } from './key-expiry';
 
 /** A revocation published this long ago whose record still says active was cut short. */
 const INTERRUPTED_AFTER_MS = 30_000;
-/** Who revokes a key whose expiry passed. */
-const EXPIRY_ACTOR: Actor = { type: 'system', id: 'key-expiry', name: 'key expiry' };
 /** The furthest ahead a key's expiry may be set. */
 const MAX_EXPIRY_AHEAD_MS = 366 * 86_400_000;
 /** Who completes a revocation when the feed entry does not say who started it. */
@@ -85,6 +86,7 @@ export class KeyService {
   private readonly audit: AuditTrail;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly expiry: KeyExpiry;
 
   constructor(deps: KeyServiceDeps) {
     this.audit = deps.audit;
@@ -98,6 +100,7 @@ export class KeyService {
     this.rotationDueMs = deps.rotationDueMs;
     this.clock = deps.clock;
     this.log = deps.log;
+    this.expiry = new KeyExpiry({ ...deps, stop: (records, op) => this.stopAuthenticating(records, op) });
   }
 
   /** The customer's cap on active keys: the staff override, else the plan's. */
@@ -116,44 +119,43 @@ export class KeyService {
     const { record, lookup, key } = await this.mint(customer, request, op.actor);
     // The schedule first: an entry whose key never came to be is dropped by the timer.
     if (record.expiresAt) await this.expiries.add({ customerSlug: customer.slug, keyId: record.id, expiresAt: record.expiresAt });
-    const outcome = await this.keys.insertRecord(record, {
-      keyLimit: (current) => this.keyLimit(current),
-      audit: this.audit.event({
-        customerSlug: customer.slug,
-        type: 'key.issued',
-        op,
-        keyId: record.id,
-        details: {
-          label: record.label,
-          application: record.application,
-          type: record.type,
-          environment: record.environment,
-          ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
-          ...(record.allowedIps ? { allowedIps: record.allowedIps } : {}),
-        },
-      }),
+    const audit = this.audit.event({
+      customerSlug: customer.slug,
+      type: 'key.issued',
+      op,
+      keyId: record.id,
+      details: {
+        label: record.label,
+        application: record.application,
+        type: record.type,
+        environment: record.environment,
+        ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
+        ...(record.allowedIps ? { allowedIps: record.allowedIps } : {}),
+      },
     });
+    const insert = () => this.keys.insertRecord(record, { keyLimit: (current) => this.keyLimit(current), audit });
+    const outcome = await this.takingPlace(customer.slug, insert, (o) => o === 'key_limit_reached' || o === 'label_taken');
     if (outcome === 'customer_missing') throw new ApiError('not_found', 'No such customer.');
     if (outcome === 'label_taken') {
       throw new ApiError('label_taken', 'An active key of this customer already has that label. Choose another label.', {
         extensions: { label: record.label },
       });
     }
-    if (outcome === 'key_limit_reached') {
-      const limit = this.keyLimit((await this.customers.get(customer.slug)) ?? customer);
-      throw new ApiError(
-        'key_limit_reached',
-        `This customer may hold at most ${limit} active key(s) on its plan. Revoke a key first, or ask us to raise the limit.`,
-        { extensions: { keyLimit: limit } },
-      );
-    }
+    if (outcome === 'key_limit_reached') throw await this.keyLimitReached(customer);
     await this.keys.insertLookup(lookup);
     this.log.info('key issued', { customer: customer.slug, keyId: record.id, display: record.displayPrefix });
     return { key, metadata: toKeyView(record) };
   }
 
+  /**
+   * Every key of a customer. Keys past their expiry are retired first (the timer's work, done
+   * now), so that the keys listed as active, and the customer's count, are those that authenticate.
+   */
   async list(customerSlug: string): Promise<ApiKeyView[]> {
     const customer = await this.customers.require(customerSlug);
+    const keys = await this.keys.list(customer.slug);
+    if (!keys.some((k) => this.expiry.hasExpired(k))) return keys.map(toKeyView);
+    await this.expiry.retireExpired(customer.slug, keys);
     return (await this.keys.list(customer.slug)).map(toKeyView);
   }
 
@@ -217,10 +219,8 @@ export class KeyService {
     const customer = await this.customers.require(customerSlug);
     const current = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
     if (!current) throw new ApiError('not_found', 'This customer has no such key.');
-    if (current.expiresAt && Date.parse(current.expiresAt) <= this.clock.millis()) {
-      // Past its expiry a key stays expired (the timer revokes it): nothing brings it back.
-      throw new ApiError('conflict', 'This key has expired: issue or roll to a new key instead.');
-    }
+    // Past its expiry a key stays expired (the timer revokes it): nothing brings it back.
+    if (this.expiry.hasExpired(current)) throw keyExpired('issue a new key instead');
     if (current.rolledTo && patch.expiresAt !== undefined) {
       throw new ApiError('key_rolling_out', 'This key is rolling out: its expiry is the end of its overlap. Revoke it to stop it sooner.');
     }
@@ -247,7 +247,16 @@ export class KeyService {
         };
         const same =
           next.expiresAt === record.expiresAt && JSON.stringify(next.allowedIps ?? []) === JSON.stringify(record.allowedIps ?? []);
-        return same ? undefined : next;
+        if (same) return undefined;
+        // A leaked management key must not lift its own limits or another's: a portal admin may; a key may only narrow them.
+        const loosens = op.actor.type === 'key' && record.type === 'management' ? loosening(record, next) : undefined;
+        if (loosens) {
+          throw new ApiError(
+            'forbidden',
+            `This change ${loosens}: a management key may only narrow a management key's expiry and allowlist. A portal admin can loosen them.`,
+          );
+        }
+        return next;
       },
       (before, after) =>
         this.audit.event({
@@ -276,8 +285,10 @@ export class KeyService {
   /**
    * Rolls a key: a new key with the same label, application, type, environment, rate limit and
    * allowlist (its value returned once), while the old one keeps working for `overlapHours` and
-   * then expires (never later than it would have). The two count once against the cap. With
-   * no overlap, the old key is revoked at once.
+   * then expires (never later than it would have). Both count against the cap until the old one
+   * stops, so a roll with an overlap needs a free place (`key_limit_reached`), and a key whose
+   * predecessor is still rolling out cannot be rolled (`key_rolling_out`). With no overlap the
+   * old key stops first and hands its place to the new one: that roll needs no free place.
    */
   async roll(customerSlug: string, keyId: string, input: unknown, op: Operation): Promise<RolledKey> {
     const { overlapHours } = parseInput(rollKeySchema, input);
@@ -288,45 +299,118 @@ export class KeyService {
       throw new ApiError('forbidden', 'Only a portal admin can roll management keys; a management key can roll ingest keys.');
     }
     if (old.status !== 'active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
+    // Past its expiry (the timer has not revoked it yet) a key has nothing left to hand over.
+    if (this.expiry.hasExpired(old)) throw keyExpired('issue a new key instead');
     if (old.rolledTo) throw rollingOut(old.rolledTo);
-    const now = this.clock.millis();
+    await this.requirePredecessorStopped(old);
     const { record, lookup, key } = await this.mint(customer, { ...old, expiresAt: undefined }, op.actor);
     record.rolledFrom = old.id;
-    const ends = (current: ApiKeyRecord) => {
-      const end = now + overlapHours * 3_600_000;
-      return new Date(current.expiresAt ? Math.min(end, Date.parse(current.expiresAt)) : end).toISOString();
-    };
-    const oldEnd = ends(old);
-    await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: oldEnd });
-    const result = await this.keys.rollRecord(customer.slug, old.id, record, {
-      oldExpiresAt: ends,
-      audit: this.audit.event({
+    const rolledEvent = (oldKeyExpiresAt: string) =>
+      this.audit.event({
         customerSlug: customer.slug,
         type: 'key.rolled',
         op,
         keyId: old.id,
-        details: { label: old.label, newKeyId: record.id, overlapHours, oldKeyExpiresAt: oldEnd },
-      }),
-    });
-    if (result.outcome === 'not_found') throw new ApiError('not_found', 'This customer has no such key.');
-    if (result.outcome === 'not_active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
-    if (result.outcome === 'rolling_out') throw rollingOut(result.old?.rolledTo);
-    const rolled = result.old!;
-    await this.keys.insertLookup(lookup);
-    if (rolled.expiresAt !== oldEnd) await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: rolled.expiresAt! });
-    let after = rolled;
-    if (overlapHours === 0) {
-      // No overlap: the old key stops now, through the revocation path (every instance within a poll).
-      after = (await this.stopRolledKey(rolled, op, new Date(now).toISOString())) ?? rolled;
-    } else {
-      await this.keys.updateLookupAccess(rolled.secretHash, {
-        expiresAt: rolled.expiresAt!,
-        ...(rolled.allowedIps ? { allowedIps: rolled.allowedIps } : {}),
+        details: { label: old.label, newKeyId: record.id, overlapHours, oldKeyExpiresAt },
       });
-      await this.invalidate([rolled], 'changed');
+    const after =
+      overlapHours === 0
+        ? await this.rollAtOnce(old, record, op, rolledEvent(record.createdAt))
+        : await this.rollWithOverlap(customer, old, record, overlapHours, rolledEvent);
+    await this.keys.insertLookup(lookup);
+    if (overlapHours > 0) {
+      await this.keys.updateLookupAccess(after.secretHash, {
+        expiresAt: after.expiresAt!,
+        ...(after.allowedIps ? { allowedIps: after.allowedIps } : {}),
+      });
+      await this.invalidate([after], 'changed');
     }
     this.log.info('key rolled', { customer: customer.slug, keyId: old.id, newKeyId: record.id, overlapHours });
     return { key, metadata: toKeyView(record), old: toKeyView(after) };
+  }
+
+  /** The old key gets its end and a link to the successor, which takes a place of its own under the cap. */
+  private async rollWithOverlap(
+    customer: Customer,
+    old: ApiKeyRecord,
+    successor: ApiKeyRecord,
+    overlapHours: number,
+    rolledEvent: (oldKeyExpiresAt: string) => AuditEvent,
+  ): Promise<ApiKeyRecord> {
+    const end = this.clock.millis() + overlapHours * 3_600_000;
+    const ends = (current: ApiKeyRecord) => new Date(current.expiresAt ? Math.min(end, Date.parse(current.expiresAt)) : end).toISOString();
+    const oldEnd = ends(old);
+    // The schedule first: an entry whose roll never happened is dropped by the timer.
+    await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: oldEnd });
+    const audit = rolledEvent(oldEnd);
+    const roll = () =>
+      this.keys.rollRecord(customer.slug, old.id, successor, { oldExpiresAt: ends, keyLimit: (c) => this.keyLimit(c), audit });
+    const result = await this.takingPlace(customer.slug, roll, (r) => r.outcome === 'key_limit_reached');
+    if (result.outcome === 'not_found') throw new ApiError('not_found', 'This customer has no such key.');
+    if (result.outcome === 'not_active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
+    if (result.outcome === 'rolling_out') throw rollingOut(result.old?.rolledTo);
+    if (result.outcome === 'key_limit_reached') {
+      throw await this.keyLimitReached(
+        customer,
+        'A roll with an overlap keeps the old key working beside the new one, and both count until the old one stops. Roll with overlapHours 0 (the old key stops at once), revoke a key first, or ask us to raise the limit.',
+      );
+    }
+    const rolled = result.old!;
+    if (rolled.expiresAt !== oldEnd) await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: rolled.expiresAt! });
+    return rolled;
+  }
+
+  /**
+   * No overlap: the old key stops first, through the revocation path (every instance within a
+   * poll), then hands its label and place to the successor in one transaction, so the two never
+   * authenticate together. A crash between the two leaves the old key stopped and no successor
+   * (as a crash in a reset does): the completion timer marks it revoked, freeing its place for an issue.
+   */
+  private async rollAtOnce(old: ApiKeyRecord, successor: ApiKeyRecord, op: Operation, rolled: AuditEvent): Promise<ApiKeyRecord> {
+    await this.stopAuthenticating([old], op);
+    const outcome = await this.keys.replaceRecord(old.customerSlug, old.id, successor, {
+      revokedBy: op.actor,
+      rolled: true,
+      audit: [
+        rolled,
+        this.audit.event({
+          customerSlug: old.customerSlug,
+          type: 'key.revoked',
+          op,
+          keyId: old.id,
+          details: { label: old.label, reason: 'rolled' },
+        }),
+      ],
+    });
+    if (outcome === 'not_active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
+    if (outcome === 'rolling_out') throw rollingOut(undefined);
+    return {
+      ...old,
+      status: 'revoked',
+      revokedAt: successor.createdAt,
+      revokedBy: op.actor,
+      revokedReason: 'rolled',
+      rolledTo: successor.id,
+    };
+  }
+
+  /**
+   * A successor cannot be rolled while its predecessor is rolling out (the chain would keep a
+   * key working per roll). A predecessor past its end has stopped: it is retired here, so its
+   * place is free for this roll without waiting for the timer.
+   */
+  private async requirePredecessorStopped(key: ApiKeyRecord): Promise<void> {
+    const predecessor = key.rolledFrom && isId('key', key.rolledFrom) ? await this.keys.get(key.customerSlug, key.rolledFrom) : undefined;
+    if (!predecessor || predecessor.status !== 'active') return;
+    if (this.expiry.hasExpired(predecessor)) {
+      await this.expiry.retire(predecessor);
+      return;
+    }
+    throw new ApiError(
+      'key_rolling_out',
+      'The key this one replaced is still rolling out: roll this key after its overlap ends, or revoke that key first.',
+      { extensions: { rolledFrom: predecessor.id, ...(predecessor.expiresAt ? { rollingOutUntil: predecessor.expiresAt } : {}) } },
+    );
   }
 
   /**
@@ -334,42 +418,30 @@ export class KeyService {
    * frees its label and its place under the cap, with its audit event. Idempotent; the door does
    * not depend on it (an expired key is refused from its identity). Returns how many it revoked.
    */
-  async expireDue(): Promise<number> {
-    const now = this.clock.now();
-    let revoked = 0;
-    for (const entry of await this.expiries.due(now)) {
-      const record = isId('key', entry.keyId) ? await this.keys.get(entry.customerSlug, entry.keyId) : undefined;
-      const due = record && record.status === 'active' && record.expiresAt && Date.parse(record.expiresAt) <= now.getTime();
-      if (record && due) {
-        const op: Operation = { actor: EXPIRY_ACTOR, requestId: 'key-expiry' };
-        await this.stopAuthenticating([record], op);
-        const result = await this.keys.markRevoked(record.customerSlug, record.id, {
-          revokedBy: EXPIRY_ACTOR,
-          revokedAt: record.expiresAt!,
-          reason: 'expired',
-          audit: this.audit.event({
-            customerSlug: record.customerSlug,
-            type: 'key.revoked',
-            op,
-            keyId: record.id,
-            details: {
-              label: record.label,
-              reason: 'expired',
-              expiredAt: record.expiresAt,
-              ...(record.rolledTo ? { rolledTo: record.rolledTo } : {}),
-            },
-          }),
-        });
-        if (result.outcome === 'revoked') revoked += 1;
-      }
-      // Done with, or stale (the key's expiry moved or went, or the key never came to be).
-      if (!record || record.status !== 'active' || record.expiresAt !== entry.expiresAt || due) await this.expiries.remove(entry);
-    }
-    if (revoked > 0) this.log.info('expired keys revoked', { count: revoked });
-    return revoked;
+  expireDue(): Promise<number> {
+    return this.expiry.expireDue();
   }
 
-  /** Revokes a key a roll replaced (its successor keeps the place under the cap), through the revocation path. */
+  /**
+   * A write that needs a free place (and label) under the cap: when it finds none, the
+   * customer's keys past their expiry, which no longer authenticate, give theirs back first
+   * (the timer's work, done now) and the write is tried once more.
+   */
+  private async takingPlace<T>(customerSlug: string, write: () => Promise<T>, full: (outcome: T) => boolean): Promise<T> {
+    const outcome = await write();
+    if (!full(outcome) || (await this.expiry.retireExpired(customerSlug)) === 0) return outcome;
+    return write();
+  }
+
+  /** 409 `key_limit_reached`, naming the customer's current cap. */
+  private async keyLimitReached(customer: Customer, advice = 'Revoke a key first, or ask us to raise the limit.'): Promise<ApiError> {
+    const limit = this.keyLimit((await this.customers.get(customer.slug)) ?? customer);
+    return new ApiError('key_limit_reached', `This customer may hold at most ${limit} active key(s) on its plan. ${advice}`, {
+      extensions: { keyLimit: limit },
+    });
+  }
+
+  /** Revokes a key rolling out (its successor holds a place of its own), through the revocation path. */
   private async stopRolledKey(record: ApiKeyRecord, op: Operation, at: string): Promise<ApiKeyRecord | undefined> {
     await this.stopAuthenticating([record], op);
     const result = await this.keys.markRevoked(record.customerSlug, record.id, {
@@ -601,6 +673,10 @@ export class KeyService {
       key: formatCompoundKey({ slug: customer.slug, component, secret }),
     };
   }
+}
+
+function keyExpired(advice: string): ApiError {
+  return new ApiError('key_expired', `This key has expired: nothing about it can change any more; ${advice}.`);
 }
 
 function rollingOut(successor: string | undefined): ApiError {

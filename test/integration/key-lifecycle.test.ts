@@ -1,27 +1,9 @@
-import type { Clock } from '../../shared/clock';
 import type { ServiceContext } from '../../shared/services/context';
 import { problemOf, serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { customerWithKey, testServices } from '../support/services';
-
-/**
- * Real time moved forward by hand (never back: rate limits and throttles, like the platform's
- * clocks, only see time go forward): steps over an overlap or an expiry without waiting for it.
- */
-class SteppingClock implements Clock {
-  private offset = 0;
-  now = () => new Date(Date.now() + this.offset);
-  millis = () => Date.now() + this.offset;
-  /** Moves to `iso` plus `ms`. */
-  moveTo(iso: string, ms = 0): void {
-    this.forward(Date.parse(iso) + ms - this.millis());
-  }
-  forward(ms: number): void {
-    if (ms < 0) throw new Error('this clock only moves forward');
-    this.offset += ms;
-  }
-}
+import { SteppingClock } from '../support/stepping-clock';
 
 const HOUR = 3_600_000;
 
@@ -85,51 +67,69 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     expect(expired.headers.get('www-authenticate')).toContain('invalid_token');
     expect(await codeOf(await whoami(rolled.key))).toBe('ok');
 
-    // The listing links the two; the timer then revokes the old key and the cap count stays one.
+    // The timer revokes the old key, which gives its place back; the listing links the two.
+    expect(await services.keys.expireDue()).toBeGreaterThanOrEqual(1);
+    expect(await services.keys.expireDue()).toBe(0); // idempotent
     const listing = (await (await call(token, 'GET', '/v1/customer-keys')).json()) as {
       activeKeyCount: number;
       keys: Array<{ id: string; rolledTo: string | null; rolledFrom: string | null; status: string; revokedReason: string | null }>;
     };
-    expect(listing.keys.find((k) => k.id === keyId)).toMatchObject({ rolledTo: rolled.metadata.id, status: 'active' });
-    expect(listing.keys.find((k) => k.id === rolled.metadata.id)).toMatchObject({ rolledFrom: keyId });
-    expect(await services.keys.expireDue()).toBeGreaterThanOrEqual(1);
-    expect(await services.keys.expireDue()).toBe(0); // idempotent
-    const after = await services.keys.list(customer.slug);
-    expect(after.find((k) => k.id === keyId)).toMatchObject({ status: 'revoked', revokedReason: 'expired' });
+    expect(listing.keys.find((k) => k.id === keyId)).toMatchObject({
+      rolledTo: rolled.metadata.id,
+      status: 'revoked',
+      revokedReason: 'expired',
+    });
+    expect(listing.keys.find((k) => k.id === rolled.metadata.id)).toMatchObject({ rolledFrom: keyId, status: 'active' });
+    expect(listing.activeKeyCount).toBe(1);
     expect((await services.customers.get(customer.slug))!.activeKeyCount).toBe(1);
     expect(await codeOf(await whoami(key))).toBe('api_key_invalid');
   });
 
-  it('never fails a roll on the cap, counts the pair once, and keeps the label with the new key, under 20 parallel calls', async () => {
-    const { customer, keyId } = await customerWithKey(services, { plan: 'starter', label: 'one' });
+  it('counts a key rolling out until it stops, and keeps the label with the new key, under 20 parallel rolls and issues racing them', async () => {
+    const { customer, keyId } = await customerWithKey(services, { plan: 'pro', label: 'one' });
     const second = await services.keys.issue(customer.slug, { label: 'two', application: 'a' }, op());
     trackSecret(second.key);
     const token = await admin(customer.slug);
-    // The cap (2) is full. 20 rolls of each key at once, and issues racing them.
-    const calls = await Promise.all([
-      ...Array.from({ length: 10 }, () => roll(token, keyId, 24)),
-      ...Array.from({ length: 10 }, () => roll(token, second.metadata.id, 1)),
-      ...Array.from({ length: 5 }, (_, i) => call(token, 'POST', '/v1/customer-keys/issue', { label: `extra-${i}`, application: 'a' })),
-      call(token, 'POST', '/v1/customer-keys/issue', { label: 'one', application: 'a' }),
-    ]);
-    const codes = await Promise.all(calls.map(async (r) => (r.status === 201 ? 201 : (await problemOf(r)).code)));
-    for (const r of calls.filter((c) => c.status === 201)) trackSecret(((await r.clone().json()) as { key: string }).key);
-    expect(codes.slice(0, 10).filter((c) => c === 201)).toHaveLength(1);
-    expect(codes.slice(0, 10).filter((c) => c === 'key_rolling_out')).toHaveLength(9);
-    expect(codes.slice(10, 20).filter((c) => c === 201)).toHaveLength(1);
-    expect(codes.slice(20, 25)).toEqual(Array(5).fill('key_limit_reached'));
-    expect(['key_limit_reached', 'label_taken']).toContain(codes[25]);
+    const count = async () => (await services.customers.require(customer.slug)).activeKeyCount;
+    const codesOf = async (calls: Response[]) => {
+      for (const r of calls.filter((c) => c.status === 201)) trackSecret(((await r.clone().json()) as { key: string }).key);
+      return Promise.all(calls.map(async (r) => (r.status === 201 ? 201 : (await problemOf(r)).code)));
+    };
+    // Cap 5, two keys: 10 rolls of each key at once make one new key each.
+    const rolls = await codesOf(
+      await Promise.all([
+        ...Array.from({ length: 10 }, () => roll(token, keyId, 24)),
+        ...Array.from({ length: 10 }, () => roll(token, second.metadata.id, 1)),
+      ]),
+    );
+    expect(rolls.slice(0, 10).filter((c) => c === 201)).toHaveLength(1);
+    expect(rolls.slice(0, 10).filter((c) => c === 'key_rolling_out')).toHaveLength(9);
+    expect(rolls.slice(10).filter((c) => c === 201)).toHaveLength(1);
+    expect(await count()).toBe(4); // two rolling out, two new: each holds a place
+    // One place is left for six issues at once (one of them with the label the new key took).
+    const issues = await codesOf(
+      await Promise.all([
+        ...Array.from({ length: 5 }, (_, i) => call(token, 'POST', '/v1/customer-keys/issue', { label: `extra-${i}`, application: 'a' })),
+        call(token, 'POST', '/v1/customer-keys/issue', { label: 'one', application: 'a' }),
+      ]),
+    );
+    expect(issues.filter((c) => c === 201)).toHaveLength(1);
+    expect(issues.slice(0, 5).filter((c) => c !== 201)).toEqual(Array(4).fill('key_limit_reached'));
+    expect(['key_limit_reached', 'label_taken']).toContain(issues[5]);
     const keys = await services.keys.list(customer.slug);
-    expect(keys.filter((k) => k.status === 'active')).toHaveLength(4); // two rolling out, two new
-    expect((await services.customers.get(customer.slug))!.activeKeyCount).toBe(2);
+    expect(keys.filter((k) => k.status === 'active')).toHaveLength(5);
+    expect(await count()).toBe(5);
     const newOne = keys.find((k) => k.rolledFrom === keyId)!;
     expect(newOne.label).toBe('one');
-    // Revoking a key that is rolling out frees no place; its successor still holds one.
+    // While the old key rolls out its successor cannot be rolled; revoking the old key frees its place.
+    expect((await problemOf(await roll(token, newOne.id, 1))).code).toBe('key_rolling_out');
     await services.keys.revoke(customer.slug, keyId, op());
-    expect((await services.customers.get(customer.slug))!.activeKeyCount).toBe(2);
+    expect(await count()).toBe(4);
     const again = await roll(token, keyId, 1);
     expect(again.status).toBe(409);
     expect((await problemOf(again)).code).toBe('conflict');
+    expect(await codesOf([await roll(token, newOne.id, 1)])).toEqual([201]);
+    expect(await count()).toBe(5);
   });
 
   it('replaces at once with no overlap: the old key is revoked (reason rolled) and refused at once', async () => {

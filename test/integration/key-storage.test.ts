@@ -243,4 +243,22 @@ describe('crash consistency of key writes (fault hook before each storage step)'
       await assertInvariants(customer.slug);
     },
   );
+
+  it('frees no place when it revokes a key rolled before rolling-out keys held their own (its successor holds the pair’s)', async () => {
+    const { customer, keyId } = await customerWithKey(services, { plan: 'starter' });
+    const successor = await services.keys.issue(customer.slug, { label: 'successor', application: 'a' }, op());
+    trackSecret(successor.key);
+    // As a roll wrote it before: the old key linked to its successor, one place for the two.
+    const customers = services.storage.clients.customers;
+    await customers.updateEntity({ partitionKey: customer.slug, rowKey: keyRowKey(keyId), rolledTo: successor.metadata.id }, 'Merge');
+    await customers.updateEntity({ partitionKey: customer.slug, rowKey: PROFILE_ROW, activeKeyCount: 1 }, 'Merge');
+    await services.keys.revoke(customer.slug, keyId, op());
+    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(1);
+    // A key rolled now holds its own place: revoking it frees it.
+    const rolled = await services.keys.roll(customer.slug, successor.metadata.id, { overlapHours: 1 }, op());
+    trackSecret(rolled.key);
+    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(2);
+    await services.keys.revoke(customer.slug, successor.metadata.id, op());
+    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(1);
+  });
 });

@@ -11,7 +11,7 @@ import { testEnv } from '../support/services';
 
 /**
  * The host process is killed (SIGKILL) when its storage adapter reaches each step of key
- * issuance, revocation and reset. After every crash: no key authenticates that its customer
+ * issuance, revocation, roll and reset. After every crash: no key authenticates that its customer
  * cannot list as active; no revoked key authenticates; and repeating the operation on a healthy
  * host completes it.
  */
@@ -93,6 +93,24 @@ describe('crash consistency: the host killed at each storage step', () => {
     const retried = await withHost(undefined, revoke);
     expect(retried.result?.status).toBe(204);
     expect((await services.keys.list(slug)).find((k) => k.id === keyId)!.status).toBe('revoked');
+    await assertInvariants();
+  });
+
+  it.each([
+    ['keys.rollRecord', 24],
+    ['keys.insertLookup', 24],
+    ['keys.deleteLookup', 0],
+    ['keys.replaceRecord', 0],
+    ['keys.insertLookup', 0],
+  ] as const)('roll, killed before %s (overlap %i h): the count stays the keys that can authenticate', async (step, overlapHours) => {
+    const keyId = await issueDirect(`roll-${step}-${overlapHours}`);
+    const roll = (host: HostProcess) =>
+      fetch(`${host.url}/v1/customer-keys/${keyId}/roll`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ overlapHours }),
+      });
+    expect((await withHost(step, roll)).killed).toBe(true);
     await assertInvariants();
   });
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { IpAllowlist, MAX_ALLOWED_IPS, parseAllowlist, unmapped } from '../../shared/keys/ip-allowlist';
+import { loosening } from '../../shared/keys/access-narrowing';
+import { IpAllowlist, MAX_ALLOWED_IPS, allowlistWithin, parseAllowlist, unmapped } from '../../shared/keys/ip-allowlist';
 
 const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255));
 const text4 = ([a, b, c, d]: [number, number, number, number]) => `${a}.${b}.${c}.${d}`;
@@ -97,5 +98,43 @@ describe('IP allowlists', () => {
     expect(unmapped('::ffff:10.1.2.3')).toBe('10.1.2.3');
     expect(unmapped('::FFFF:0a01:0203')).toBe('10.1.2.3');
     expect(unmapped('2001:db8::1')).toBe('2001:db8::1');
+  });
+
+  it('finds a range within another exactly when the bit arithmetic says every address of it is', () => {
+    const range = fc.tuple(v4, fc.integer({ min: 0, max: 32 })).map(([net, prefix]) => ({
+      base: (int4(net) & mask(prefix)) >>> 0,
+      prefix,
+    }));
+    fc.assert(
+      fc.property(range, range, (inner, outer) => {
+        const contained = inner.prefix >= outer.prefix && (inner.base & mask(outer.prefix)) >>> 0 === outer.base;
+        const write = (r: { base: number; prefix: number }) => `${fromInt(r.base)}/${r.prefix}`;
+        expect(allowlistWithin([write(inner)], [write(outer)])).toBe(contained);
+        // The same ranges as IPv4-mapped IPv6, and a whole list: each entry inside one current entry.
+        expect(allowlistWithin([`::ffff:${fromInt(inner.base)}/${inner.prefix + 96}`], [write(outer)])).toBe(contained);
+        expect(allowlistWithin([write(outer), write(inner)], ['2001:db8::/32', write(outer)])).toBe(contained);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('states what narrows a key and what loosens it', () => {
+    expect(allowlistWithin(['10.1.0.0/16', '10.2.3.4'], ['10.0.0.0/8'])).toBe(true);
+    expect(allowlistWithin(['10.0.0.0/23'], ['10.0.0.0/24', '10.0.1.0/24'])).toBe(false); // covered only together
+    expect(allowlistWithin(['2001:db8:1::/48'], ['2001:db8::/32'])).toBe(true);
+    expect(allowlistWithin(['2001:db8::/31'], ['2001:db8::/32'])).toBe(false);
+    expect(allowlistWithin(['::ffff:10.0.0.1'], ['10.0.0.0/8'])).toBe(true);
+    expect(allowlistWithin(['::1'], ['0.0.0.0/0'])).toBe(false);
+    expect(allowlistWithin([], ['10.0.0.0/8'])).toBe(false); // empty: any address
+    expect(allowlistWithin(['10.0.0.0/8'], [])).toBe(true);
+    const hour = '2026-01-01T01:00:00.000Z';
+    const current = { expiresAt: hour, allowedIps: ['10.0.0.0/8'] };
+    expect(loosening(current, { expiresAt: '2026-01-01T00:30:00Z', allowedIps: ['10.1.0.0/16'] })).toBeUndefined();
+    expect(loosening(current, { expiresAt: '2026-01-01T14:30:00+14:00', allowedIps: ['10.0.0.0/8'] })).toBeUndefined(); // 00:30Z
+    expect(loosening(current, { allowedIps: ['10.0.0.0/8'] })).toBe('clears its expiry');
+    expect(loosening(current, { expiresAt: '2026-01-01T01:00:01Z', allowedIps: ['10.0.0.0/8'] })).toBe('moves its expiry later');
+    expect(loosening(current, { expiresAt: hour })).toBe('clears its allowlist');
+    expect(loosening(current, { expiresAt: hour, allowedIps: ['11.0.0.0/8'] })).toBe('admits addresses its allowlist does not');
+    expect(loosening({}, { expiresAt: hour, allowedIps: ['10.0.0.0/8'] })).toBeUndefined(); // setting limits narrows
   });
 });

@@ -5,8 +5,8 @@ import { MemoryDueIndex } from './memory-due-index';
 export class MemoryExpirySchedule extends MemoryDueIndex<ExpiryEntry> implements ExpirySchedule {
   constructor() {
     super(
-      (e) => `${e.expiresAt}_${e.customerSlug}_${e.keyId}`,
       (e) => e.expiresAt,
+      (e) => `${e.customerSlug}_${e.keyId}`,
     );
   }
 }

@@ -5,8 +5,8 @@ import { MemoryDueIndex } from './memory-due-index';
 export class MemoryGraceSchedule extends MemoryDueIndex<GraceEntry> implements GraceSchedule {
   constructor() {
     super(
-      (e) => `${e.endsAt}_${e.customerSlug}_${e.version}`,
       (e) => e.endsAt,
+      (e) => `${e.customerSlug}_${e.version}`,
     );
   }
 }

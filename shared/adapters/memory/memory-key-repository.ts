@@ -95,8 +95,8 @@ export class MemoryKeyRepository implements KeyRepository {
       ...(options.reason ? { revokedReason: options.reason } : {}),
     });
     const customer = this.customers.customers.get(customerSlug);
-    // A key rolling out handed its place under the cap to its successor.
-    if (customer && !found.rolledTo) customer.activeKeyCount = Math.max(0, customer.activeKeyCount - 1);
+    // Every active key holds a place under the cap, a key rolling out too.
+    if (customer) customer.activeKeyCount = Math.max(0, customer.activeKeyCount - 1);
     this.audit.push(options.audit);
     return { outcome: 'revoked', record: { ...found } };
   }
@@ -105,14 +105,20 @@ export class MemoryKeyRepository implements KeyRepository {
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { revokedBy: Actor; audit: AuditEvent },
+    options: { revokedBy: Actor; audit: AuditEvent | AuditEvent[]; rolled?: boolean },
   ): Promise<ReplaceOutcome> {
     this.check();
     const old = this.records.get(`${customerSlug}/${oldKeyId}`);
     if (!old || old.status !== 'active') return 'not_active';
-    Object.assign(old, { status: 'revoked', revokedBy: options.revokedBy, revokedAt: replacement.createdAt });
+    if (options.rolled && old.rolledTo) return 'rolling_out';
+    Object.assign(old, {
+      status: 'revoked',
+      revokedBy: options.revokedBy,
+      revokedAt: replacement.createdAt,
+      ...(options.rolled ? { revokedReason: 'rolled', rolledTo: replacement.id } : {}),
+    });
     this.records.set(`${customerSlug}/${replacement.id}`, { ...replacement });
-    this.audit.push(options.audit);
+    this.audit.push(...[options.audit].flat());
     return 'replaced';
   }
 
@@ -120,13 +126,16 @@ export class MemoryKeyRepository implements KeyRepository {
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { oldExpiresAt: (old: ApiKeyRecord) => string; audit: AuditEvent },
+    options: { oldExpiresAt: (old: ApiKeyRecord) => string; keyLimit: (customer: Customer) => number; audit: AuditEvent },
   ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }> {
     this.check();
     const old = this.records.get(`${customerSlug}/${oldKeyId}`);
-    if (!old) return { outcome: 'not_found' };
+    const customer = this.customers.customers.get(customerSlug);
+    if (!old || !customer) return { outcome: 'not_found' };
     if (old.status !== 'active') return { outcome: 'not_active', old: { ...old } };
     if (old.rolledTo) return { outcome: 'rolling_out', old: { ...old } };
+    if (customer.activeKeyCount >= options.keyLimit(customer)) return { outcome: 'key_limit_reached', old: { ...old } };
+    customer.activeKeyCount += 1;
     Object.assign(old, { expiresAt: options.oldExpiresAt({ ...old }), rolledTo: replacement.id });
     this.records.set(`${customerSlug}/${replacement.id}`, { ...replacement });
     this.audit.push(options.audit);

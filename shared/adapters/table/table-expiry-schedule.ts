@@ -10,7 +10,8 @@ export class TableExpirySchedule implements ExpirySchedule {
     this.index = new TableDueIndex(storage, {
       table: 'keyExpiry',
       partition: 'expiry',
-      rowKey: (e) => `${e.expiresAt}_${e.customerSlug}_${e.keyId}`,
+      at: (e) => e.expiresAt,
+      id: (e) => `${e.customerSlug}_${e.keyId}`,
       fields: ['customerSlug', 'keyId', 'expiresAt'],
       steps: { add: 'expiry.add' },
     });

@@ -10,7 +10,8 @@ export class TableGraceSchedule implements GraceSchedule {
     this.index = new TableDueIndex(storage, {
       table: 'tenantKeyGrace',
       partition: 'grace',
-      rowKey: (e) => `${e.endsAt}_${e.customerSlug}_${e.version}`,
+      at: (e) => e.endsAt,
+      id: (e) => `${e.customerSlug}_${e.version}`,
       fields: ['customerSlug', 'version', 'endsAt'],
       steps: { add: 'grace.add', remove: 'grace.remove' },
     });

@@ -93,6 +93,12 @@ type KeyEntity = {
   expiresAt?: string;
   allowedIps?: string;
   rolledTo?: string;
+  /**
+   * Written with `rolledTo` since a key rolling out holds its own place under the cap. A key
+   * rolled before (no such column) handed its place to its successor, so revoking it frees none.
+   * Only such keys need it: they are gone once the last overlap then running ends (168 h at most).
+   */
+  rolledHoldingPlace?: boolean;
   rolledFrom?: string;
   revokedReason?: string;
 };
@@ -355,8 +361,8 @@ export class TableKeyRepository implements KeyRepository {
         ],
         ['create', auditEntity(options.audit)],
       ];
-      // A key rolling out handed its place under the cap to its successor when it was rolled.
-      if (customer && !key.rolledTo) {
+      // Every active key holds a place under the cap, a key rolling out too (unless rolled before that rule).
+      if (customer && (!key.rolledTo || key.rolledHoldingPlace === true)) {
         actions.push([
           'update',
           { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, activeKeyCountOf(customer) - 1) },
@@ -388,13 +394,14 @@ export class TableKeyRepository implements KeyRepository {
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { revokedBy: Actor; audit: AuditEvent },
+    options: { revokedBy: Actor; audit: AuditEvent | AuditEvent[]; rolled?: boolean },
   ): Promise<ReplaceOutcome> {
     await this.storage.step('keys.replaceRecord');
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       await backoff(attempt);
       const old = await this.getRow<KeyEntity>(customerSlug, keyRowKey(oldKeyId));
       if (!old || old.status !== 'active') return 'not_active';
+      if (options.rolled && old.rolledTo) return 'rolling_out';
       const labelAction = await this.labelTo(customerSlug, old.label, replacement.id);
       try {
         await this.storage.call((o) =>
@@ -408,13 +415,14 @@ export class TableKeyRepository implements KeyRepository {
                   status: 'revoked',
                   revokedAt: replacement.createdAt,
                   revokedBy: actorToText(options.revokedBy),
+                  ...(options.rolled ? { revokedReason: 'rolled', rolledTo: replacement.id } : {}),
                 },
                 'Merge',
                 { etag: old.etag },
               ],
               ['create', keyEntity(replacement)],
               labelAction,
-              ['create', auditEntity(options.audit)],
+              ...[options.audit].flat().map((e): TransactionAction => ['create', auditEntity(e)]),
             ],
             o,
           ),
@@ -432,7 +440,7 @@ export class TableKeyRepository implements KeyRepository {
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { oldExpiresAt: (old: ApiKeyRecord) => string; audit: AuditEvent },
+    options: { oldExpiresAt: (old: ApiKeyRecord) => string; keyLimit: (customer: Customer) => number; audit: AuditEvent },
   ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }> {
     await this.storage.step('keys.rollRecord');
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -442,16 +450,27 @@ export class TableKeyRepository implements KeyRepository {
       const record = toRecord(old);
       if (record.status !== 'active') return { outcome: 'not_active', old: record };
       if (record.rolledTo) return { outcome: 'rolling_out', old: record };
+      const customerRow = await this.getRow<CustomerEntity>(customerSlug, PROFILE_ROW);
+      if (!customerRow) return { outcome: 'not_found' };
+      const customer = toCustomer(customerRow);
+      if (customer.activeKeyCount >= options.keyLimit(customer)) return { outcome: 'key_limit_reached', old: record };
       const expiresAt = options.oldExpiresAt(record);
       const labelAction = await this.labelTo(customerSlug, old.label, replacement.id);
       try {
         await this.storage.call((o) =>
           this.customers.submitTransaction(
             [
-              // The old key keeps its place under the cap for its successor, and stops at `expiresAt`.
+              // The successor takes a place of its own (the customer's row, as on issue): the old key keeps its place until it stops.
               [
                 'update',
-                { partitionKey: customerSlug, rowKey: old.rowKey, expiresAt, rolledTo: replacement.id },
+                { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: customer.activeKeyCount + 1 },
+                'Merge',
+                { etag: customerRow.etag },
+              ],
+              // The old key stops at `expiresAt`.
+              [
+                'update',
+                { partitionKey: customerSlug, rowKey: old.rowKey, expiresAt, rolledTo: replacement.id, rolledHoldingPlace: true },
                 'Merge',
                 { etag: old.etag },
               ],

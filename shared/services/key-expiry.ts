@@ -1,0 +1,89 @@
+import type { Clock } from '../clock';
+import type { Actor, ApiKeyRecord } from '../domain';
+import { isId } from '../ids';
+import type { Logger } from '../logging';
+import type { ExpirySchedule } from '../ports/expiry-schedule';
+import type { KeyRepository } from '../ports/key-repository';
+import type { AuditTrail } from './audit-trail';
+import type { Operation } from './key-service';
+
+/** Who revokes a key whose expiry passed. */
+const EXPIRY_ACTOR: Actor = { type: 'system', id: 'key-expiry', name: 'key expiry' };
+
+/** What a KeyExpiry is built from (KeyService hands over its own revocation path as `stop`). */
+export interface KeyExpiryDeps {
+  keys: KeyRepository;
+  expiries: ExpirySchedule;
+  audit: AuditTrail;
+  clock: Clock;
+  log: Logger;
+  /** The first steps of every revocation (feed, then lookup rows): KeyService's. */
+  stop: (records: ApiKeyRecord[], op: Operation) => Promise<void>;
+}
+
+/**
+ * Retiring keys whose expiry passed: revoked (reason `expired`, at their expiry) through the
+ * revocation path, which frees their labels and places under the cap. The door refuses an
+ * expired key from its identity on its own; this makes the records, the count and the listing
+ * agree with it. The `key-expiry` timer does it every minute; the key service does it at once
+ * for one customer where a stopped key would otherwise still count (a listing, a full cap).
+ */
+export class KeyExpiry {
+  constructor(private readonly deps: KeyExpiryDeps) {}
+
+  /** Whether an active key's expiry has passed (the door refuses it from that instant). */
+  hasExpired(key: Pick<ApiKeyRecord, 'status' | 'expiresAt'>): boolean {
+    return key.status === 'active' && key.expiresAt !== undefined && Date.parse(key.expiresAt) <= this.deps.clock.millis();
+  }
+
+  /** Revokes a key whose expiry passed; whether this call revoked it. */
+  async retire(record: ApiKeyRecord): Promise<boolean> {
+    const op: Operation = { actor: EXPIRY_ACTOR, requestId: 'key-expiry' };
+    await this.deps.stop([record], op);
+    const result = await this.deps.keys.markRevoked(record.customerSlug, record.id, {
+      revokedBy: EXPIRY_ACTOR,
+      revokedAt: record.expiresAt!,
+      reason: 'expired',
+      audit: this.deps.audit.event({
+        customerSlug: record.customerSlug,
+        type: 'key.revoked',
+        op,
+        keyId: record.id,
+        details: {
+          label: record.label,
+          reason: 'expired',
+          expiredAt: record.expiresAt,
+          ...(record.rolledTo ? { rolledTo: record.rolledTo } : {}),
+        },
+      }),
+    });
+    return result.outcome === 'revoked';
+  }
+
+  /** Retires one customer's keys past their expiry (from `keys`, or as listed now); how many it revoked. */
+  async retireExpired(customerSlug: string, keys?: ApiKeyRecord[]): Promise<number> {
+    let revoked = 0;
+    for (const key of keys ?? (await this.deps.keys.list(customerSlug))) {
+      if (this.hasExpired(key) && (await this.retire(key))) revoked += 1;
+    }
+    return revoked;
+  }
+
+  /**
+   * The timer's pass: every key due in the schedule (by instant) is retired. Idempotent; the
+   * door does not depend on it. Returns how many it revoked.
+   */
+  async expireDue(): Promise<number> {
+    let revoked = 0;
+    for (const entry of await this.deps.expiries.due(this.deps.clock.now())) {
+      const record = isId('key', entry.keyId) ? await this.deps.keys.get(entry.customerSlug, entry.keyId) : undefined;
+      const due = record !== undefined && this.hasExpired(record);
+      if (due && (await this.retire(record))) revoked += 1;
+      // Done with, or stale (the key's expiry moved or went, or the key never came to be).
+      const current = record?.status === 'active' && record.expiresAt && Date.parse(record.expiresAt) === Date.parse(entry.expiresAt);
+      if (!current || due) await this.deps.expiries.remove(entry);
+    }
+    if (revoked > 0) this.deps.log.info('expired keys revoked', { count: revoked });
+    return revoked;
+  }
+}
