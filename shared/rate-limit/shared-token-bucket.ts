@@ -101,6 +101,19 @@ export class SharedTokenBuckets {
   }
 
   /**
+   * Takes `units` the bucket owes for work already done (never refused): the bucket may go below
+   * zero, and admits nothing more until it has refilled past the debt.
+   */
+  charge(bucketId: string, limits: KeyLimits, units: number): void {
+    const now = this.now();
+    const bucket = this.bucket(bucketId, limits, now);
+    this.refill(bucket, now);
+    bucket.demand += units;
+    bucket.lastSeenAt = now;
+    bucket.tokens -= units;
+  }
+
+  /**
    * Hands over this window's demand per key (requests per second since `since`) and starts a
    * new window. Keys not seen for `idleMs` are forgotten (their state is rebuilt on next use).
    */

@@ -11,6 +11,12 @@ import { BATCHES_POLICY, addRateLimitFields, batchesRateLimited } from '../rate-
 import type { IngestMemory, IngestTicket } from './ingest-memory';
 import type { RateLimiter } from './rate-limiter';
 
+/**
+ * The storage transactions one unit of the batch limit pays for: a batch is one transaction, two
+ * when it opens its session; a request that needs more is charged one unit per this many.
+ */
+export const TRANSACTIONS_PER_BATCH = 2;
+
 /** An OTLP request whose body has not been read yet: what its headers say, and how to read it. */
 export interface PendingOtlpBody {
   format: OtlpFormat;
@@ -44,7 +50,7 @@ export interface IngestServiceDeps {
   /** INGEST_MAX_BODY_BYTES: on the wire and after gunzip. */
   maxBodyBytes: number;
   /** Meters the session batches of each request per key (none: not metered, for tests of storage alone). */
-  limiter?: Pick<RateLimiter, 'decideBatches'>;
+  limiter?: Pick<RateLimiter, 'decideBatches' | 'chargeBatches'>;
   clock: Clock;
   log: Logger;
   metrics?: ServiceMetrics;
@@ -55,7 +61,7 @@ export class IngestService {
   private readonly sessions: SessionRepository;
   private readonly memory: IngestMemory;
   private readonly maxBodyBytes: number;
-  private readonly limiter: Pick<RateLimiter, 'decideBatches'> | undefined;
+  private readonly limiter: Pick<RateLimiter, 'decideBatches' | 'chargeBatches'> | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly metrics: ServiceMetrics | undefined;
@@ -135,12 +141,17 @@ export class IngestService {
       application: identity.application,
       environment: identity.environment,
     };
-    const { duplicates } = await this.sessions.append(
-      source,
-      grouped.sessions.map((group) => ({ sessionId: group.sessionId, build: () => sessionBatch(group, grouped.shared) })),
-      grouped.shared,
-      receivedAt,
-    );
+    // No session, nothing to store (not even the shared resources: they belong to batches).
+    const { duplicates, transactions } =
+      grouped.sessions.length === 0
+        ? { duplicates: 0, transactions: 0 }
+        : await this.sessions.append(
+            source,
+            grouped.sessions.map((group) => ({ sessionId: group.sessionId, build: () => sessionBatch(group, grouped.shared) })),
+            grouped.shared,
+            receivedAt,
+          );
+    this.chargeBeyondBatches(identity, grouped.sessions.length, transactions);
 
     const rejectedSpans = request.rejectedSpans + grouped.rejectedSpans;
     const result: IngestResult = {
@@ -159,6 +170,16 @@ export class IngestService {
       duplicates,
     });
     return result;
+  }
+
+  /**
+   * A request whose batches took more than {@link TRANSACTIONS_PER_BATCH} storage transactions
+   * each (bodies of megabytes: rows written ahead) owes one more unit per that many beyond; it is
+   * charged after the fact (nothing is stored half), and the key's next batches wait for it.
+   */
+  private chargeBeyondBatches(identity: KeyIdentity, batches: number, transactions: number | undefined): void {
+    const owed = Math.ceil((transactions ?? 0) / TRANSACTIONS_PER_BATCH) - batches;
+    if (this.limiter && owed > 0) this.limiter.chargeBatches(identity, owed);
   }
 
   /** Takes the request's session batches from the key's batch limit; over it, 429 before anything is stored. */

@@ -113,6 +113,11 @@ export class RateLimiter {
     return { ...decision, limits };
   }
 
+  /** Charges the batch bucket `units` for work already done (a request's storage beyond two transactions a batch); never refuses. */
+  chargeBatches(identity: KeyIdentity, units: number): void {
+    this.buckets.charge(`${identity.keyId}${BATCH_BUCKET_SUFFIX}`, this.batchLimitsFor(identity), units);
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;

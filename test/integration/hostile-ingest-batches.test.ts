@@ -98,6 +98,23 @@ describe('hostile ingest: the rate limit follows the batches written', () => {
     expect((await ingest(key, sessionsBody('after', 1))).status).toBe(200);
   });
 
+  it('charges a batch whose rows take more than two storage transactions one more unit per two, after it is stored', async () => {
+    const { key } = await customerWithKey(services, { plan: 'starter' });
+    const batchesLeft = async () => {
+      const answer = await ingest(key, '{}'); // an empty export: stores nothing, shows the batch bucket
+      expect(answer.status).toBe(200);
+      return Number(/"batches";r=(\d+)/.exec(answer.headers.get('ratelimit') ?? '')?.[1]);
+    };
+    expect(await batchesLeft()).toBe(20);
+    // One session whose document is megabytes: its rows beyond the first transaction go ahead.
+    const big = JSON.parse(sessionsBody('big', 1)) as {
+      resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ attributes: unknown[] }> }> }>;
+    };
+    big.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push({ key: 'blob', value: { stringValue: 'x'.repeat(3_500_000) } });
+    expect((await ingest(key, JSON.stringify(big))).status).toBe(200);
+    expect(await batchesLeft()).toBeLessThanOrEqual(20 - 2);
+  });
+
   it('says which limit a 429 is for when the requests run out first', async () => {
     const { key } = await customerWithKey(services, { plan: 'starter' });
     const answers = [];

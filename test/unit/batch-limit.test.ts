@@ -50,6 +50,17 @@ describe('the batch meter: units of a request taken at once', () => {
     expect(buckets.takeUnits('k', limits, 1).allowed).toBe(true);
   });
 
+  it('charges units owed for work already done without refusing, and admits nothing until they are paid', () => {
+    const clock = new ManualClock();
+    const buckets = new SharedTokenBuckets(() => clock.millis());
+    const limits = { rate: 10, burst: 20 };
+    expect(buckets.takeUnits('k', limits, 1).allowed).toBe(true);
+    buckets.charge('k', limits, 29); // 19 left, 29 owed: 10 of debt
+    expect(buckets.takeUnits('k', limits, 1)).toMatchObject({ allowed: false, retryAfterSeconds: 2 });
+    clock.advance(1_100);
+    expect(buckets.takeUnits('k', limits, 1).allowed).toBe(true);
+  });
+
   it('admits at most rate x time + burst + one request, whatever the request sizes', () => {
     const clock = new ManualClock();
     const buckets = new SharedTokenBuckets(() => clock.millis());
