@@ -19,8 +19,8 @@ import { IngestAdmission, type Reservation } from './ingest-admission';
  * Each pool is first come first served, and a request costlier than a whole pool runs alone in
  * it. No deadlock: a request waiting for processing holds only intake memory, and requests
  * holding processing memory wait for nothing (they decode and store, then give it back), so the
- * waits never form a cycle. One deadline covers both waits ({@link IngestMemoryOptions.maxWaitMs}
- * from the request's arrival); past it the request is answered 503 `server_busy` with
+ * waits never form a cycle. One deadline covers both waits, from the request's arrival (8 to 10 s:
+ * {@link IngestMemoryOptions.maxWaitMs}, a fifth of it spread at random); past it the request is answered 503 `server_busy` with
  * Retry-After, having read nothing if it never left the intake queue.
  *
  * Bound: intake + budget, plus the few KiB per connection the host buffers before a body is read
@@ -31,10 +31,18 @@ import { IngestAdmission, type Reservation } from './ingest-admission';
 export interface IngestMemoryOptions {
   budgetBytes: number;
   intakeBytes: number;
-  /** How long a request may wait, in all, for its reservations. */
+  /**
+   * How long a request may wait, in all, for its reservations: a fifth of it is spread at
+   * random, so requests that arrived together are not all answered 503 in the same instant.
+   */
   maxWaitMs: number;
   clock: Clock;
+  /** In [0, 1): the spread of each request's wait (Math.random by default). */
+  random?: () => number;
 }
+
+/** The part of the wait spread at random (see {@link IngestMemoryOptions.maxWaitMs}). */
+const WAIT_SPREAD = 0.2;
 
 /** The intake pool, in bodies of the largest size: room for a few to be read and inflated at once. */
 export const INTAKE_BODIES = 8;
@@ -48,10 +56,11 @@ export class IngestMemory {
     this.processing = new IngestAdmission(options.budgetBytes, options.maxWaitMs);
   }
 
-  /** Waits for room to read (and inflate) a body of at most `bytes`; from here the request has `maxWaitMs` for both reservations. */
+  /** Waits for room to read (and inflate) a body of at most `bytes`; from here the request has its wait for both reservations. */
   async enter(bytes: number): Promise<IngestTicket> {
-    const deadline = this.options.clock.millis() + this.options.maxWaitMs;
-    const intake = await this.intake.reserve(bytes, this.options.maxWaitMs);
+    const wait = this.options.maxWaitMs * (1 - WAIT_SPREAD * (this.options.random ?? Math.random)());
+    const deadline = this.options.clock.millis() + wait;
+    const intake = await this.intake.reserve(bytes, wait);
     return new IngestTicket(intake, this.processing, deadline, this.options.clock);
   }
 

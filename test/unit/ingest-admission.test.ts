@@ -60,8 +60,8 @@ describe('ingest memory: reserve before reading, then before decoding', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
-  const memory = (intakeBytes = 100, budgetBytes = 100) =>
-    new IngestMemory({ intakeBytes, budgetBytes, maxWaitMs: 10_000, clock: systemClock });
+  const memory = (intakeBytes = 100, budgetBytes = 100, random = () => 0) =>
+    new IngestMemory({ intakeBytes, budgetBytes, maxWaitMs: 10_000, clock: systemClock, random });
   const settled = async () => {
     for (let i = 0; i < 5; i++) await Promise.resolve();
   };
@@ -134,6 +134,21 @@ describe('ingest memory: reserve before reading, then before decoding', () => {
     ticket.release();
     runner.release();
     expect(m.reservedBytes).toEqual({ intake: 0, processing: 0 });
+  });
+
+  it('spreads the waits of requests that arrived together over the last fifth of the bound', async () => {
+    const m = memory(100, 100, () => 0.999_9);
+    const holder = await m.enter(100);
+    const outcome = m.enter(10).then(
+      () => 'admitted',
+      (error: { code: string }) => error.code,
+    );
+    jest.advanceTimersByTime(7_999);
+    await settled();
+    expect(m.intake.waitingRequests).toBe(1);
+    jest.advanceTimersByTime(2);
+    expect(await outcome).toBe('server_busy');
+    holder.release();
   });
 
   it('keeps what is reserved within the intake pool plus the budget, whatever the number of requests in flight', async () => {
