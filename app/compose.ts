@@ -40,7 +40,7 @@ import type { ServiceContext, UseCases } from '../shared/services/context';
 import { CustomerService } from '../shared/services/customer-service';
 import { FailedAuthThrottle } from '../shared/services/failed-auth-throttle';
 import { HealthMonitor } from '../shared/services/health-monitor';
-import { IngestAdmission } from '../shared/services/ingest-admission';
+import { INTAKE_BODIES, IngestMemory } from '../shared/services/ingest-memory';
 import { IngestService } from '../shared/services/ingest-service';
 import { KeyAuthenticator } from '../shared/services/key-authenticator';
 import { KeyRequestService } from '../shared/services/key-request-service';
@@ -271,7 +271,14 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     tenantKeys,
     ingest: new IngestService({
       sessions: sessionRepository,
-      admission: new IngestAdmission(config.ingest.memoryBudgetBytes, INGEST_ADMISSION_WAIT_MS),
+      memory: new IngestMemory({
+        budgetBytes: config.ingest.memoryBudgetBytes,
+        intakeBytes: INTAKE_BODIES * config.ingest.maxBodyBytes,
+        maxWaitMs: INGEST_ADMISSION_WAIT_MS,
+        clock,
+      }),
+      maxBodyBytes: config.ingest.maxBodyBytes,
+      limiter: rateLimiter,
       clock,
       log,
       metrics,

@@ -10,7 +10,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startAzurite } from '../local/azurite';
 import { PROJECT_ROOT, startHostProcess, type HostProcess } from '../local/host-process';
@@ -30,8 +30,11 @@ import { hostileCases } from '../test/support/hostile-otlp';
 import type { RequestContext } from '../shared/function-contract';
 import { meterKeyRequest } from '../middleware/metering';
 import type { DoorVerdict, PresentedCredentials } from '../shared/auth/api-key-door';
+import { onlyFigures, runFigureModules, type BenchContext } from './modules';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** `npm run bench -- --only 3e,5b`: only the figure modules that measure those (bench/modules.ts). */
+const ONLY = onlyFigures(process.argv.slice(2));
 const seconds = (full: number) => (QUICK ? Math.max(1, Math.round(full / 3)) : full);
 
 interface Figure {
@@ -190,7 +193,10 @@ async function main() {
     return secrets;
   }
 
+  const moduleContext: BenchContext = { quick: QUICK, host, seeder, record };
+
   try {
+    if (ONLY) return await runFigureModules(moduleContext, ONLY).then(() => summarise(started));
     // --- A: the main host, warm cache ------------------------------------------------------
     const prefixA = `b${randomBytes(4).toString('hex')}`;
     const seedA = seeder(prefixA);
@@ -740,6 +746,8 @@ async function main() {
       unit: 'transactions/s',
       detail: { ...model.transactionsPerSecond, customersPerAccount, accountLimit: 20_000, perHostRequestsPerSecond: perHost },
     });
+
+    await runFigureModules(moduleContext, undefined);
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
     await Promise.all(contexts.map((s) => s.dispose()));
@@ -747,11 +755,16 @@ async function main() {
     await azurite.stop();
   }
 
+  summarise(started);
+}
+
+/** Writes the run's figures under bench/results/ and prints them as one table. */
+function summarise(started: Date): void {
   const result = {
     startedAt: started.toISOString(),
     quick: QUICK,
     node: process.version,
-    cpus: (await import('node:os')).cpus().length,
+    cpus: cpus().length,
     figures,
   };
   const dir = join(PROJECT_ROOT, 'bench', 'results');

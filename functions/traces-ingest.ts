@@ -1,8 +1,8 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { ExportTraceServiceResponse } from '../shared/otlp/proto-schema';
-import { readBody } from '../shared/http/body';
-import { CONTENT_TYPES, decodeContent, otlpFormatOf, tooLarge } from '../shared/otlp/http-body';
+import { declaredLength, readBody } from '../shared/http/body';
+import { CONTENT_TYPES, contentEncodingOf, otlpFormatOf, tooLarge } from '../shared/otlp/http-body';
 import type { OtlpFormat } from '../shared/otlp/trace-request';
 import { INGEST_KEY_TYPES, type HttpFunctionDefinition } from '../shared/function-contract';
 
@@ -64,12 +64,20 @@ export const tracesIngest: HttpFunctionDefinition = {
     ],
     tags: ['Ingest'],
   },
-  handler: async (request, { services, identity }) => {
+  handler: async (request, { services, identity, responseHeaders }) => {
     const maxBytes = services.config.ingest.maxBodyBytes;
     const format = otlpFormatOf(request.headers.get('content-type'));
-    const raw = await readBody(request, maxBytes, () => tooLarge(maxBytes));
-    const body = await decodeContent(raw, request.headers.get('content-encoding'), maxBytes);
-    const result = await services.ingest.ingestBody(identity, body, format);
+    // The service reads the body only once its memory is reserved (shared/services/ingest-memory.ts).
+    const result = await services.ingest.ingestBody(
+      identity,
+      {
+        format,
+        encoding: contentEncodingOf(request.headers.get('content-encoding')),
+        declaredBytes: declaredLength(request),
+        read: (bound) => readBody(request, bound, () => tooLarge(maxBytes)),
+      },
+      { rateLimitFields: responseHeaders },
+    );
     return exportResponse(format, result.rejectedSpans, result.rejectionMessage);
   },
 };

@@ -28,7 +28,10 @@ export function meterKeyRequest(identity: KeyIdentity, ctx: RequestContext): voi
     throw new ApiError(
       'rate_limited',
       `This key may send ${decision.limits.rate} requests per second (bursts of ${decision.limits.burst}). Retry after ${decision.retryAfterSeconds} s.`,
-      { headers: { 'Retry-After': String(decision.retryAfterSeconds) }, extensions: { retryAfterSeconds: decision.retryAfterSeconds } },
+      {
+        headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+        extensions: { retryAfterSeconds: decision.retryAfterSeconds, limit: 'requests' },
+      },
     );
   }
 }

@@ -23,6 +23,13 @@ export const planLimitsSchema = z.object({
   requestsPerSecond: z.number().positive().max(1_000_000),
   /** Requests a key may send in a burst above the sustained rate. */
   burst: z.number().int().min(1).max(10_000_000),
+  /**
+   * Sustained session batches per second per key: ingest's second meter, one per session a
+   * request writes (what storage work follows). Unset: the plan's `requestsPerSecond`.
+   */
+  batchesPerSecond: z.number().positive().max(1_000_000).optional(),
+  /** Batches a key may write in a burst above the sustained rate. Unset: the plan's `burst`. */
+  batchBurst: z.number().int().min(1).max(10_000_000).optional(),
 });
 export type PlanLimits = z.infer<typeof planLimitsSchema>;
 

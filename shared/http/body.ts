@@ -11,8 +11,8 @@ export const MAX_JSON_BODY_BYTES = 64 * 1024;
  * its door; the host streams it (`enableHttpStream` in Azure, the local host likewise).
  */
 export async function readBody(request: HttpRequest, maxBytes: number, tooLarge: () => ApiError): Promise<Uint8Array> {
-  const declared = request.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) throw tooLarge();
+  const declared = declaredLength(request);
+  if (declared !== undefined && declared > maxBytes) throw tooLarge();
   const stream = request.body;
   if (!stream) return new Uint8Array(0);
   const reader: ReadableStreamDefaultReader<Uint8Array> = stream.getReader();
@@ -31,6 +31,12 @@ export async function readBody(request: HttpRequest, maxBytes: number, tooLarge:
     chunks.push(next.value);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** The body's length as its Content-Length declares it, when it does (a value that is not a length is ignored: the read bounds it). */
+export function declaredLength(request: HttpRequest): number | undefined {
+  const declared = request.headers.get('content-length');
+  return declared !== null && /^\d+$/.test(declared.trim()) ? Number(declared) : undefined;
 }
 
 const jsonTooLarge = (): ApiError => new ApiError('payload_too_large', `JSON bodies may be at most ${MAX_JSON_BODY_BYTES} bytes.`);

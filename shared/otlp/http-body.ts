@@ -20,16 +20,23 @@ export function otlpFormatOf(contentType: string | null): OtlpFormat {
   });
 }
 
+/** The content encodings an OTLP body may come in. */
+export type ContentEncoding = 'identity' | 'gzip';
+
+/** The encoding named by a Content-Encoding header, or a 415 (before a byte of the body is read). */
+export function contentEncodingOf(contentEncoding: string | null): ContentEncoding {
+  const encoding = (contentEncoding ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return 'identity';
+  if (encoding === 'gzip' || encoding === 'x-gzip') return 'gzip';
+  throw new ApiError('unsupported_media_type', 'The only content encoding accepted is gzip.', {
+    headers: { 'Accept-Encoding': 'gzip' },
+  });
+}
+
 /** The body's bytes after content decoding (gzip or none), within the size limit. */
 export async function decodeContent(body: Uint8Array, contentEncoding: string | null, maxBytes: number): Promise<Uint8Array> {
   if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
-  const encoding = (contentEncoding ?? '').trim().toLowerCase();
-  if (encoding === '' || encoding === 'identity') return body;
-  if (encoding !== 'gzip' && encoding !== 'x-gzip') {
-    throw new ApiError('unsupported_media_type', 'The only content encoding accepted is gzip.', {
-      headers: { 'Accept-Encoding': 'gzip' },
-    });
-  }
+  if (contentEncodingOf(contentEncoding) === 'identity') return body;
   try {
     return await gunzipAsync(body, { maxOutputLength: maxBytes });
   } catch (error) {

@@ -69,6 +69,11 @@ export interface AppendResult {
   stored: number;
   /** Batches whose content was stored before (a retried request): not counted again. */
   duplicates: number;
+  /**
+   * Storage transactions the append made (the folds it leaves for later not included), which
+   * the batch meter charges for beyond two per batch; adapters without transactions leave it out.
+   */
+  transactions?: number;
 }
 
 export interface SessionRepository {

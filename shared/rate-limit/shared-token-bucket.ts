@@ -75,6 +75,45 @@ export class SharedTokenBuckets {
   }
 
   /**
+   * Decides `units` at once for a bucket (the batches of one ingest request): admitted when the
+   * bucket holds them, or, for more than it can ever hold, when it is full. The bucket may then
+   * go below zero, a debt refilled at the sustained rate before anything else is admitted, so
+   * over any time the admitted units stay within rate x time + burst + one request's units.
+   * Demand counts the units, so shares across instances follow them.
+   */
+  takeUnits(bucketId: string, limits: KeyLimits, units: number): Decision {
+    const now = this.now();
+    const bucket = this.bucket(bucketId, limits, now);
+    this.refill(bucket, now);
+    bucket.demand += units;
+    bucket.lastSeenAt = now;
+    const localRate = bucket.limits.rate * bucket.share;
+    const capacity = capacityOf(bucket);
+    const needed = Math.min(units, capacity);
+    const allowed = bucket.tokens >= needed;
+    if (allowed) bucket.tokens -= units;
+    return {
+      allowed,
+      remaining: Math.max(0, Math.floor(bucket.tokens / bucket.share)),
+      resetSeconds: Math.max(0, Math.ceil((capacity - bucket.tokens) / localRate)),
+      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((needed - bucket.tokens) / localRate)),
+    };
+  }
+
+  /**
+   * Takes `units` the bucket owes for work already done (never refused): the bucket may go below
+   * zero, and admits nothing more until it has refilled past the debt.
+   */
+  charge(bucketId: string, limits: KeyLimits, units: number): void {
+    const now = this.now();
+    const bucket = this.bucket(bucketId, limits, now);
+    this.refill(bucket, now);
+    bucket.demand += units;
+    bucket.lastSeenAt = now;
+    bucket.tokens -= units;
+  }
+
+  /**
    * Hands over this window's demand per key (requests per second since `since`) and starts a
    * new window. Keys not seen for `idleMs` are forgotten (their state is rebuilt on next use).
    */

@@ -21,6 +21,9 @@ const PRUNE_EVERY_SYNCS = 200;
 /** Longest wait between failed exchanges: short of the liveness bound, so a brief throttle does not make others think this instance gone. */
 const MAX_BACKOFF_MS = 5000;
 
+/** A key's batch bucket sits beside its request bucket under this suffix (key ids never contain it). */
+const BATCH_BUCKET_SUFFIX = '/batches';
+
 /** What a RateLimiter is built from. */
 export interface RateLimiterDeps {
   store: RateLimitStore;
@@ -89,6 +92,30 @@ export class RateLimiter {
       void this.sync(); // the load changed: re-divide now rather than at the next tick
     }
     return { ...decision, limits };
+  }
+
+  /**
+   * The batch limits of a key (ingest's second meter, one unit per session batch a request
+   * writes): its own override, else its plan's `batchesPerSecond` / `batchBurst`, which default
+   * to the plan's request limits.
+   */
+  batchLimitsFor(identity: KeyIdentity): KeyLimits {
+    if (identity.rateLimit) return { rate: identity.rateLimit.requestsPerSecond, burst: identity.rateLimit.burst };
+    const plan = this.plans[identity.plan];
+    return { rate: plan.batchesPerSecond ?? plan.requestsPerSecond, burst: plan.batchBurst ?? plan.burst };
+  }
+
+  /** Decides the `batches` of one ingest request against the key's batch bucket, shared across instances like its request bucket (no I/O). */
+  decideBatches(identity: KeyIdentity, batches: number): Decision & { limits: KeyLimits } {
+    const limits = this.batchLimitsFor(identity);
+    const decision = this.buckets.takeUnits(`${identity.keyId}${BATCH_BUCKET_SUFFIX}`, limits, batches);
+    if (!decision.allowed && !this.stopped && this.clock.millis() - this.lastSyncAt >= this.options.syncIntervalMs) void this.sync();
+    return { ...decision, limits };
+  }
+
+  /** Charges the batch bucket `units` for work already done (a request's storage beyond two transactions a batch); never refuses. */
+  chargeBatches(identity: KeyIdentity, units: number): void {
+    this.buckets.charge(`${identity.keyId}${BATCH_BUCKET_SUFFIX}`, this.batchLimitsFor(identity), units);
   }
 
   start(): void {

@@ -166,8 +166,9 @@ export class TableSessionRepository implements SessionRepository {
     // partition; a large one is written once, ahead, to the customer's partition for them, so a
     // request of many sessions sharing a big resource does not copy it into every partition.
     const apart = shared.document.length > SHARED_INLINE_CHARS ? `${source.customerSlug}${SHARED_APART}` : undefined;
+    let sharedTransactions = 0;
     if (apart && !this.sharedWritten.get(`${apart}/${shared.hash}`)) {
-      await this.writeAhead(storage, this.sharedRows(apart, shared));
+      sharedTransactions = await this.writeAhead(storage, this.sharedRows(apart, shared));
       this.sharedWritten.set(`${apart}/${shared.hash}`, true);
     }
     const byPartition = new Map<string, Array<{ s: string; lazy: LazyBatch }>>();
@@ -176,7 +177,7 @@ export class TableSessionRepository implements SessionRepository {
       const pk = partitionOf(source.customerSlug, s);
       byPartition.set(pk, [...(byPartition.get(pk) ?? []), { s, lazy }]);
     }
-    const result: AppendResult = { stored: 0, duplicates: 0 };
+    const result = { stored: 0, duplicates: 0, transactions: sharedTransactions };
     await eachLimited([...byPartition], PARTITION_CONCURRENCY, async ([pk, list]) => {
       // Documents are built as they are written: at most one transaction's worth per partition.
       let group: Prepared[] = [];
@@ -191,6 +192,7 @@ export class TableSessionRepository implements SessionRepository {
         const outcome = await this.commit(storage, pk, written, apart, shared, receivedAt);
         result.stored += outcome.stored;
         result.duplicates += outcome.duplicates;
+        result.transactions += outcome.transactions;
       };
       for (const { s, lazy } of list) {
         const prepared = this.prepare(pk, s, lazy.build(), shared, apart, source, receivedAt);
@@ -263,10 +265,10 @@ export class TableSessionRepository implements SessionRepository {
     apart: string | undefined,
     shared: SharedBatchContext,
     receivedAt: string,
-  ): Promise<AppendResult> {
+  ): Promise<AppendResult & { transactions: number }> {
     // A batch over about 1.5 MiB writes its extra rows ahead; they count only once part 000 exists.
     const ahead = group.flatMap((p) => p.ahead);
-    if (ahead.length > 0) await this.writeAhead(storage, ahead);
+    const aheadTransactions = ahead.length > 0 ? await this.writeAhead(storage, ahead) : 0;
     const sharedKey = `${pk}/${shared.hash}`;
     const sharedRows: TransactionAction[] =
       apart || this.sharedWritten.get(sharedKey) ? [] : this.sharedRows(pk, shared).map((row) => ['upsert', row, 'Replace']);
@@ -275,13 +277,14 @@ export class TableSessionRepository implements SessionRepository {
       storage.call((o) => storage.clients.sessions.submitTransaction([...batches.flatMap((p) => p.rows), ...sharedRows], o));
     const [committed, opened] = await Promise.allSettled([write(group), this.open(storage, pk, unopened, receivedAt)]);
     if (opened.status === 'rejected') throw opened.reason;
-    const result: AppendResult = { stored: 0, duplicates: 0 };
+    const result = { stored: 0, duplicates: 0, transactions: aheadTransactions + 1 + (opened.value ?? 0) };
     if (committed.status === 'fulfilled') result.stored = group.length;
     else if (statusOf(committed.reason) !== 409) throw committed.reason;
     else if (group.length === 1) result.duplicates = 1;
     else {
       // Some batch of the group was stored before: each on its own now, so each conflict is its own.
       const outcomes = await Promise.allSettled(group.map((p) => write([p])));
+      result.transactions += group.length;
       for (const outcome of outcomes) {
         if (outcome.status === 'fulfilled') result.stored += 1;
         else if (statusOf(outcome.reason) === 409) result.duplicates += 1;
@@ -446,8 +449,8 @@ export class TableSessionRepository implements SessionRepository {
    * in one transaction; if it conflicts (one of them is open already), each is opened on its own,
    * where a conflict means another batch opened it first.
    */
-  private async open(storage: TableStorage, pk: string, sessions: Prepared[], receivedAt: string): Promise<void> {
-    if (sessions.length === 0) return;
+  private async open(storage: TableStorage, pk: string, sessions: Prepared[], receivedAt: string): Promise<number> {
+    if (sessions.length === 0) return 0;
     const rowsOf = (p: Prepared): TransactionAction[] => {
       const rowKey = `s_${invertedTime(receivedAt)}_${p.s}`;
       return [
@@ -463,13 +466,13 @@ export class TableSessionRepository implements SessionRepository {
     try {
       await create(sessions);
       sessions.forEach(opened);
-      return;
+      return 1;
     } catch (error) {
       if (statusOf(error) !== 409) throw error;
     }
     if (sessions.length === 1) {
       this.opened.set(`${pk}/${sessions[0]!.s}`, true);
-      return;
+      return 1;
     }
     await Promise.all(
       sessions.map(async (p) => {
@@ -482,6 +485,7 @@ export class TableSessionRepository implements SessionRepository {
         }
       }),
     );
+    return 1 + sessions.length;
   }
 
   /** Counts a stored batch and folds the session once this instance has written enough of it. */
@@ -618,7 +622,8 @@ export class TableSessionRepository implements SessionRepository {
     });
   }
 
-  private async writeAhead(storage: TableStorage, rows: TableEntity<Record<string, unknown>>[]): Promise<void> {
+  /** Writes rows in as few transactions as their limits allow; resolves with how many. */
+  private async writeAhead(storage: TableStorage, rows: TableEntity<Record<string, unknown>>[]): Promise<number> {
     const groups: TransactionAction[][] = [[]];
     let bytes = 0;
     for (const row of rows) {
@@ -641,5 +646,6 @@ export class TableSessionRepository implements SessionRepository {
       writes.push(write);
     }
     await Promise.all(writes);
+    return writes.length;
   }
 }
