@@ -20,6 +20,7 @@ import { DEFAULT_PLANS, loadConfig } from '../shared/config';
 import { SESSION_PARTITIONS } from '../shared/adapters/table/table-session-repository';
 import type { StorageOperationRecord } from '../shared/adapters/table/storage-operations';
 import { modelPartitionLoad, sequentialRoundTrips } from './partition-load';
+import { listingCost } from './listing-cost';
 import { tenantKeyState } from '../shared/domain';
 import { generateSecret, hashSecret } from '../shared/keys/compound-key';
 import { silentLogger } from '../shared/logging';
@@ -32,6 +33,8 @@ import { meterKeyRequest } from '../middleware/metering';
 import type { DoorVerdict, PresentedCredentials } from '../shared/auth/api-key-door';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** `npm run bench -- --only 4e`: only the named figures of their own modules (bench/listing-cost.ts: 4e). */
+const ONLY = process.argv.includes('--only') ? new Set((process.argv[process.argv.indexOf('--only') + 1] ?? '').split(',')) : undefined;
 const seconds = (full: number) => (QUICK ? Math.max(1, Math.round(full / 3)) : full);
 
 interface Figure {
@@ -190,7 +193,18 @@ async function main() {
     return secrets;
   }
 
+  const figure4e = async () => {
+    console.log('\n4e. Storage operations per listed session (GET /v1/sessions)');
+    const prefix = `b${randomBytes(4).toString('hex')}`;
+    const h = await host(prefix);
+    record(await listingCost({ url: h.url, services: seeder(prefix), sessions: QUICK ? 400 : 1000 }));
+  };
+
   try {
+    if (ONLY) {
+      if (ONLY.has('4e')) await figure4e();
+      return; // a partial run: printed, not written
+    }
     // --- A: the main host, warm cache ------------------------------------------------------
     const prefixA = `b${randomBytes(4).toString('hex')}`;
     const seedA = seeder(prefixA);
@@ -478,6 +492,8 @@ async function main() {
       pass: maxLeakDelay < 2000,
       detail: { delaysMs: leakDelays },
     });
+
+    await figure4e();
 
     console.log('\n5. Rate-limit accuracy across three hosts');
     const c = await host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });
