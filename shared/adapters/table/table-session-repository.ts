@@ -376,12 +376,12 @@ export class TableSessionRepository implements SessionRepository {
 
   /**
    * Newest first (by first arrival), from the customer's recent-sessions index
-   * (session-list-index.ts): one query per index partition, then each listed session's counts,
-   * two reads each ({@link SessionListing.exact}). A listing costs at most
-   * {@link LIST_PARTITIONS} + 2 x its sessions storage operations (more only while a fold lands
-   * between a session's two reads, or for a session whose opening never landed). A session whose
-   * key label is not the one asked for (opened by two keys at once, and the other's opening won)
-   * is left out of the page.
+   * (session-list-index.ts): one query per index partition (8), then each listed session's
+   * counts, two reads each (see `exact`). So a listing costs at most 8 + 2 x its sessions
+   * storage operations; more only for a session read while a fold lands, one with over 1,000
+   * pending rows, or one whose opening never landed (or lost to another instance's). A session
+   * whose key label is not the one asked for (opened by two keys at once, and the other's
+   * opening won) is left out of the page.
    */
   async list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>> {
     const storage = this.accountFor(customerSlug);
