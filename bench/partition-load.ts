@@ -7,7 +7,9 @@
  *   the run's rate there are that many times as many sessions, each placed by the same hash. The
  *   model lays `trafficScale` copies of the recorded session operations over the partitions, each
  *   copy under its own random permutation of the buckets (independent sessions hash
- *   independently), and adds them up second by second.
+ *   independently), and adds them up second by second. Its recent-sessions index partitions
+ *   (`{slug}~list{n}`, written when an instance first sees a session) carry traffic the same way,
+ *   laid over the index partitions.
  * - Everything else (key lookups, usage rows, rate-limit sharing, feed reads, probes) grows with
  *   the number of instances, not with the traffic: it is scaled by `instanceScale` (the instances
  *   the full rate needs over the instances of the run).
@@ -22,6 +24,8 @@ export interface LoadModelInput {
   /** The customer whose sessions carry the traffic. */
   customerSlug: string;
   partitionsPerCustomer: number;
+  /** The customer's recent-sessions index partitions (`{slug}~list{n}`); 0 or absent: none. */
+  listPartitionsPerCustomer?: number;
   trafficScale: number;
   instanceScale: number;
   /** Seeds the permutations, so a run's figures can be recomputed. */
@@ -71,7 +75,11 @@ export function modelPartitionLoad(input: LoadModelInput): LoadModel {
   if (seconds < 1) throw new Error('the modelled window must hold at least one whole second');
   const next = random(input.seed);
   const copies = Array.from({ length: input.trafficScale }, () => permutation(input.partitionsPerCustomer, next));
-  const sessionPartition = new RegExp(`^${input.customerSlug.replace(/[^a-z0-9]/g, '\\$&')}~([0-9a-f]{2})$`);
+  const listPartitions = input.listPartitionsPerCustomer ?? 0;
+  const listCopies = Array.from({ length: input.trafficScale }, () => permutation(listPartitions, next));
+  const slug = input.customerSlug.replace(/[^a-z0-9]/g, '\\$&');
+  const sessionPartition = new RegExp(`^${slug}~([0-9a-f]{2})$`);
+  const listPartition = new RegExp(`^${slug}~list(\\d+)$`);
   /** partition -> entities in each whole second of the window */
   const load = new Map<string, Float64Array>();
   const add = (partition: string, second: number, entities: number) => {
@@ -91,6 +99,12 @@ export function modelPartitionLoad(input: LoadModelInput): LoadModel {
       trafficTransactions += input.trafficScale;
       const b = parseInt(bucket, 16);
       for (const order of copies) add(`${input.customerSlug}~${order[b]!.toString(16).padStart(2, '0')}`, second, op.entities);
+      continue;
+    }
+    const listed = op.table === 'sessions' && op.partition !== undefined ? listPartition.exec(op.partition)?.[1] : undefined;
+    if (listed !== undefined && Number(listed) < listPartitions) {
+      trafficTransactions += input.trafficScale;
+      for (const order of listCopies) add(`${input.customerSlug}~list${order[Number(listed)]!}`, second, op.entities);
       continue;
     }
     instanceTransactions += input.instanceScale;

@@ -17,7 +17,7 @@ import { PROJECT_ROOT, startHostProcess, type HostProcess } from '../local/host-
 import { TableKeyRepository } from '../shared/adapters/table/table-key-repository';
 import { signLocalPortalToken } from '../shared/auth/portal-tokens';
 import { DEFAULT_PLANS, loadConfig } from '../shared/config';
-import { SESSION_PARTITIONS } from '../shared/adapters/table/table-session-repository';
+import { LIST_PARTITIONS, SESSION_PARTITIONS } from '../shared/adapters/table/table-session-repository';
 import type { StorageOperationRecord } from '../shared/adapters/table/storage-operations';
 import { modelPartitionLoad, sequentialRoundTrips } from './partition-load';
 import { tenantKeyState } from '../shared/domain';
@@ -676,6 +676,7 @@ async function main() {
       to: loadEnd,
       customerSlug: 'fullrate',
       partitionsPerCustomer: SESSION_PARTITIONS,
+      listPartitionsPerCustomer: LIST_PARTITIONS,
       trafficScale: scale,
       instanceScale: instancesAtFullRate / fullHosts.length,
       seed: 20261202,

@@ -76,7 +76,7 @@ export const DOORS: Record<DoorName, Door> = {
   },
   staff: {
     label: 'portal Staff',
-    codes: ['unauthenticated', 'forbidden', 'dependency_unavailable'],
+    codes: ['unauthenticated', 'forbidden', 'rate_limited', 'dependency_unavailable'],
     security: [{ PortalToken: [] }],
     wrap: (_definition, handler) => withStaff()(handler),
   },

@@ -5,6 +5,7 @@ import { SANDBOX_SLUG, type Actor } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { apiKeyCredential, authenticateApiKey, bearerToken } from './credentials';
 import { meterKeyRequest } from './metering';
+import { meterPortalRequest } from './portal-metering';
 
 /** The header the portal sends in sandbox mode. */
 export const SANDBOX_HEADER = 'x-veriproof-sandbox';
@@ -31,7 +32,10 @@ function sandboxMode(request: HttpRequest): boolean {
 async function portalUser(request: HttpRequest, ctx: RequestContext): Promise<PortalUser> {
   const token = bearerToken(request);
   if (!token) throw unauthenticated('Sign in to the portal: send its session token as Authorization: Bearer <token>.');
-  return ctx.services.portalTokens.verify(token);
+  const user = await ctx.services.portalTokens.verify(token);
+  // Every portal-token request is limited, per user and per customer, before its role is looked at.
+  meterPortalRequest(user, ctx);
+  return user;
 }
 
 const userActor = (user: PortalUser): Actor => ({ type: 'user', id: user.userId, name: user.name });

@@ -33,6 +33,12 @@ export const planLimitsSchema = z.object({
 });
 export type PlanLimits = z.infer<typeof planLimitsSchema>;
 
+/** A token bucket's setting: sustained requests per second, and what may go at once above it. */
+export interface RateSetting {
+  requestsPerSecond: number;
+  burst: number;
+}
+
 export const DEFAULT_PLANS: Record<Plan, PlanLimits> = {
   starter: { keyLimit: 2, requestsPerSecond: 10, burst: 20 },
   pro: { keyLimit: 5, requestsPerSecond: 100, burst: 200 },
@@ -148,6 +154,14 @@ export const configSchema = z
     RATE_LIMIT_SYNC_INTERVAL_MS: intSetting(250, 50, 10_000),
     /** How often they share otherwise (it is also each instance's heartbeat). */
     RATE_LIMIT_IDLE_SYNC_INTERVAL_MS: intSetting(2000, 200, 60_000),
+    /** Sustained requests per second one portal user (a token's `sub`, staff included) may make. */
+    PORTAL_RATE_LIMIT_USER_PER_SECOND: intSetting(5, 1, 1_000_000),
+    /** Requests a portal user may make at once above that rate. */
+    PORTAL_RATE_LIMIT_USER_BURST: intSetting(20, 1, 10_000_000),
+    /** Sustained requests per second the portal users of one customer may make together. */
+    PORTAL_RATE_LIMIT_CUSTOMER_PER_SECOND: intSetting(10, 1, 1_000_000),
+    /** Requests a customer's portal users may make at once above that rate. */
+    PORTAL_RATE_LIMIT_CUSTOMER_BURST: intSetting(40, 1, 10_000_000),
     /** How often usage counts are written (the most a crash can lose). */
     USAGE_FLUSH_INTERVAL_MS: intSetting(30_000, 500, 600_000),
     /** How long hourly usage is kept (at least 35 days). */
@@ -276,6 +290,8 @@ export interface Config {
   };
   revocationFeed: { pollIntervalMs: number; maxStalenessMs: number };
   rateLimit: { syncIntervalMs: number; idleSyncIntervalMs: number };
+  /** What portal-token requests are held to: per user (staff too) and per customer (its users together). */
+  portalRateLimit: { perUser: RateSetting; perCustomer: RateSetting };
   usage: { flushIntervalMs: number; retentionDays: number };
   staleKeyDays: number;
   /** Keys older than this are due for rotation. */
@@ -353,6 +369,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxStalenessMs: v.REVOCATION_FEED_MAX_STALENESS_SECONDS * 1000,
     },
     rateLimit: { syncIntervalMs: v.RATE_LIMIT_SYNC_INTERVAL_MS, idleSyncIntervalMs: v.RATE_LIMIT_IDLE_SYNC_INTERVAL_MS },
+    portalRateLimit: {
+      perUser: { requestsPerSecond: v.PORTAL_RATE_LIMIT_USER_PER_SECOND, burst: v.PORTAL_RATE_LIMIT_USER_BURST },
+      perCustomer: { requestsPerSecond: v.PORTAL_RATE_LIMIT_CUSTOMER_PER_SECOND, burst: v.PORTAL_RATE_LIMIT_CUSTOMER_BURST },
+    },
     usage: { flushIntervalMs: v.USAGE_FLUSH_INTERVAL_MS, retentionDays: v.USAGE_RETENTION_DAYS },
     staleKeyDays: v.STALE_KEY_DAYS,
     rotationDueMs: v.KEY_ROTATION_DAYS * 86_400_000,

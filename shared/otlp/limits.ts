@@ -21,11 +21,12 @@ export const MAX_VALUES_PER_REQUEST = 500_000;
  * What an accepted request may write to storage, checked by the hostile-input suite
  * (test/integration/hostile-ingest.test.ts): at most `STORED_BYTES_PER_DECODED_BYTE` times its
  * decoded body plus `STORED_BYTES_PER_SESSION` per session it opens or extends (summary, index
- * and batch rows, with the storage protocol's own framing). The first term is large because
- * OTLP/JSON, the stored form, spells a 4-byte protobuf nesting level in about 30 characters.
+ * and batch rows, its entry in the customer's recent-sessions index, with the storage protocol's
+ * own framing). The first term is large because OTLP/JSON, the stored form, spells a 4-byte
+ * protobuf nesting level in about 30 characters.
  */
 export const STORED_BYTES_PER_DECODED_BYTE = 10;
-export const STORED_BYTES_PER_SESSION = 3 * 1024;
+export const STORED_BYTES_PER_SESSION = 4 * 1024;
 
 /**
  * The memory a request may take while it is decoded and stored, estimated from its shape before

@@ -118,6 +118,19 @@ export class RateLimiter {
     this.buckets.charge(`${identity.keyId}${BATCH_BUCKET_SUFFIX}`, this.batchLimitsFor(identity), units);
   }
 
+  /**
+   * Decides one request of a subject other than a key (a portal user, a customer's portal users
+   * together), under the limits given: the same buckets, shared across instances the same way
+   * (the subject's id is published like a key's, so it must name no person: hash it). No I/O.
+   */
+  decideSubject(subjectId: string, limits: KeyLimits): Decision & { limits: KeyLimits } {
+    const decision = this.buckets.take(subjectId, limits);
+    if (!decision.allowed && !this.stopped && this.clock.millis() - this.lastSyncAt >= this.options.syncIntervalMs) {
+      void this.sync();
+    }
+    return { ...decision, limits };
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;

@@ -1,6 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { odata } from '@azure/data-tables';
-import { SESSION_PARTITIONS, TableSessionRepository, sessionPartition } from '../../shared/adapters/table/table-session-repository';
+import {
+  LIST_PARTITIONS,
+  SESSION_PARTITIONS,
+  TableSessionRepository,
+  sessionListPartition,
+  sessionPartition,
+} from '../../shared/adapters/table/table-session-repository';
 import type { IngestSource, SessionBatch } from '../../shared/ports/session-repository';
 import { testServices } from '../support/services';
 
@@ -42,7 +48,8 @@ async function one(
 const shared = { hash: '0'.repeat(64), document: '{"resources":[]}' };
 
 describe('sessions on Table Storage (Azurite)', () => {
-  const services = testServices({}, { operationLog: 100_000 });
+  // A reader runs beside 60 concurrent writes in one test: storage calls get more time than usual.
+  const services = testServices({ STORAGE_TIMEOUT_MS: '10000' }, { operationLog: 100_000 });
   const repo = new TableSessionRepository([services.storage]);
 
   it('stores a session with its audit metadata and documents', async () => {
@@ -102,7 +109,7 @@ describe('sessions on Table Storage (Azurite)', () => {
     expect(await repo.documents(src.customerSlug, 'busy')).toHaveLength(20);
   });
 
-  it('writes each batch in one round trip: one transaction, and the opening of a new session beside it', async () => {
+  it('writes each batch in one round trip: one transaction, and the opening and index entry of a new session beside it', async () => {
     const src = source();
     const fresh = new TableSessionRepository([services.storage]);
     const appendOps = async (b: SessionBatch) => {
@@ -111,9 +118,11 @@ describe('sessions on Table Storage (Azurite)', () => {
       return services.storage.operations.recent(since).filter((r) => r.table === 'sessions');
     };
     const first = await appendOps(batch('one-trip', '{"n":1}', 1));
-    expect(first.map((r) => r.kind)).toEqual(['batch', 'batch']); // the batch, and the session's opening
+    expect(first.map((r) => r.kind)).toEqual(['batch', 'batch', 'batch']); // the batch, the session's opening, its index entry
     expect(Math.max(...first.map((r) => r.startedAt))).toBeLessThan(Math.min(...first.map((r) => r.endedAt))); // side by side
-    expect(new Set(first.map((r) => r.partition))).toEqual(new Set([sessionPartition(src.customerSlug, 'one-trip')]));
+    expect(new Set(first.map((r) => r.partition))).toEqual(
+      new Set([sessionPartition(src.customerSlug, 'one-trip'), sessionListPartition(src.customerSlug, 'one-trip')]),
+    );
     const next = await appendOps(batch('one-trip', '{"n":2}', 1));
     expect(next.map((r) => [r.kind, r.entities])).toEqual([['batch', 2]]); // part 000 and its pending counts; nothing read
   });
@@ -129,27 +138,55 @@ describe('sessions on Table Storage (Azurite)', () => {
     // Two instances write the same session at once; each folds after every 5 of its batches.
     const first = new TableSessionRepository([services.storage], { foldAfterBatches: 5 });
     const second = new TableSessionRepository([services.storage], { foldAfterBatches: 5 });
-    await Promise.all(
-      Array.from({ length: 60 }, (_, i) =>
-        one(i % 2 ? first : second, src, batch('folded', `{"n":${i}}`, 2, i.toString(16).padStart(32, '0')), new Date().toISOString()),
-      ),
-    );
-    expect(await repo.get(src.customerSlug, 'folded')).toMatchObject({ spanCount: 120, batchCount: 60 });
-    await Promise.all([first.settle(), second.settle()]);
+    // A reader lists and reads the session all along: a count read across a fold (counted twice,
+    // or not at all) would show as a count that goes down between two reads.
+    const seen: number[] = [];
+    let writing = true;
+    const reader = (async () => {
+      while (writing) {
+        const [listed] = (await repo.list(src.customerSlug, { limit: 10 })).items;
+        const got = await repo.get(src.customerSlug, 'folded');
+        for (const session of [listed, got]) if (session) seen.push(session.spanCount);
+      }
+    })();
+    try {
+      await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          one(i % 2 ? first : second, src, batch('folded', `{"n":${i}}`, 2, i.toString(16).padStart(32, '0')), new Date().toISOString()),
+        ),
+      );
+      expect(await repo.get(src.customerSlug, 'folded')).toMatchObject({ spanCount: 120, batchCount: 60 });
+      await Promise.all([first.settle(), second.settle()]);
+    } finally {
+      writing = false;
+      await reader;
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((count, i) => count > 120 || (i > 0 && count < seen[i - 1]!))).toEqual([]);
     expect(await repo.get(src.customerSlug, 'folded')).toMatchObject({ spanCount: 120, batchCount: 60 });
     const pk = sessionPartition(src.customerSlug, 'folded');
-    const pending = [];
+    const pending: Array<Record<string, unknown>> = [];
     for await (const row of services.storage.clients.sessions.listEntities({
       queryOptions: { filter: odata`PartitionKey eq ${pk} and RowKey ge 'p_' and RowKey lt 'p\`'` },
     }))
       pending.push(row);
     expect(pending.length).toBeLessThan(60); // folded, at least in part (folds that lose a race leave theirs for later)
+    // The fold count moved with the summary, in every fold's one transaction.
+    const mark = pending.find((row) => String(row.rowKey).endsWith('_folds'));
+    const summaries: Array<Record<string, unknown>> = [];
+    for await (const row of services.storage.clients.sessions.listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${pk} and RowKey ge 's_' and RowKey lt 's\`'` },
+    }))
+      summaries.push(row);
+    expect(summaries).toHaveLength(1);
+    expect(mark?.folds).toBeGreaterThan(0);
+    expect(summaries[0]!.folds).toBe(mark?.folds);
     expect((await repo.list(src.customerSlug, { limit: 10 })).items).toMatchObject([
       { sessionId: 'folded', spanCount: 120, batchCount: 60 },
     ]);
   });
 
-  it('still finds a session whose opening was lost, and opens it when its counts are folded', async () => {
+  it('still finds and lists a session whose opening was lost, and opens it when its counts are folded', async () => {
     const src = source();
     const writer = new TableSessionRepository([services.storage], { foldAfterBatches: 3 });
     await one(writer, src, batch('orphan', '{"n":0}', 1, '0'.repeat(32)), '2026-01-01T00:00:00.000Z');
@@ -169,7 +206,10 @@ describe('sessions on Table Storage (Azurite)', () => {
       keyLabel: 'ingest',
       firstReceivedAt: '2026-01-01T00:00:00.000Z',
     });
-    expect((await reader.list(src.customerSlug, { limit: 10 })).items).toEqual([]); // not listed until opened
+    // Its index entry stands: listed from its batches meanwhile.
+    expect((await reader.list(src.customerSlug, { limit: 10 })).items).toMatchObject([
+      { sessionId: 'orphan', spanCount: 1, batchCount: 1, firstReceivedAt: '2026-01-01T00:00:00.000Z' },
+    ]);
 
     // Its writer believes it opened; its third batch here folds the counts and opens it then.
     await one(writer, src, batch('orphan', '{"n":1}', 1, '1'.repeat(32)), '2026-01-01T00:00:01.000Z');
@@ -199,7 +239,9 @@ describe('sessions on Table Storage (Azurite)', () => {
     expect(await fresh.append(src, half, shared, new Date().toISOString())).toEqual({ stored: 100, duplicates: 0 });
     const writes = services.storage.operations.recent(since).filter((r) => r.table === 'sessions' && r.kind === 'batch');
     const partitions = new Set(half.map((l) => sessionPartition(src.customerSlug, l.sessionId)));
-    expect(writes).toHaveLength(2 * partitions.size); // each partition: its batches, and its openings
+    const listPartitions = new Set(half.map((l) => sessionListPartition(src.customerSlug, l.sessionId)));
+    // Each partition: its batches, and its openings; each index partition: its entries.
+    expect(writes).toHaveLength(2 * partitions.size + listPartitions.size);
     // The same request again with 100 more sessions: a lost response retried by a client that added to it.
     expect(await fresh.append(src, all, shared, new Date().toISOString())).toEqual({ stored: 100, duplicates: 100 });
     for (const n of [0, 99, 100, 199])
@@ -212,12 +254,12 @@ describe('sessions on Table Storage (Azurite)', () => {
 
   it('pages a rare key label with bounded reads per page, ending short with a cursor rather than scanning everything', async () => {
     const src = source();
-    // 40 sessions in one partition, all newer than the one session of another key label.
-    const target = sessionPartition(src.customerSlug, 'crowd-0');
+    // 40 sessions in one index partition, all newer than the one session of another key label.
+    const target = sessionListPartition(src.customerSlug, 'crowd-0');
     const crowd: string[] = [];
-    for (let i = 0; crowd.length < 40; i++) if (sessionPartition(src.customerSlug, `crowd-${i}`) === target) crowd.push(`crowd-${i}`);
+    for (let i = 0; crowd.length < 40; i++) if (sessionListPartition(src.customerSlug, `crowd-${i}`) === target) crowd.push(`crowd-${i}`);
     let rare = '';
-    for (let i = 0; !rare; i++) if (sessionPartition(src.customerSlug, `rare-${i}`) === target) rare = `rare-${i}`;
+    for (let i = 0; !rare; i++) if (sessionListPartition(src.customerSlug, `rare-${i}`) === target) rare = `rare-${i}`;
     const fresh = new TableSessionRepository([services.storage]);
     await one(fresh, { ...src, keyLabel: 'rare' }, batch(rare, '{}'), '2026-01-01T00:00:00.000Z');
     for (const [n, id] of crowd.entries())
@@ -230,12 +272,12 @@ describe('sessions on Table Storage (Azurite)', () => {
       const since = performance.timeOrigin + performance.now();
       const page = await fresh.list(src.customerSlug, { limit: 1, keyLabel: 'rare', ...(cursor ? { cursor } : {}) });
       const reads = services.storage.operations.recent(since).filter((r) => r.table === 'sessions' && r.kind === 'query');
-      expect(reads.length).toBeLessThanOrEqual(4 * SESSION_PARTITIONS + 1); // at most four rounds, then the page's counts
+      expect(reads.length).toBeLessThanOrEqual(LIST_PARTITIONS + 1); // one page of each index partition, then the page's counts
       found.push(...page.items.map((s) => s.sessionId));
       cursor = page.cursor;
       pages++;
     } while (cursor && pages < 20);
     expect(found).toEqual([rare]);
-    expect(pages).toBeGreaterThan(1); // the first page ended short: 2 + 4 + 8 + 16 rows of the partition read, none of them "rare"
+    expect(pages).toBeGreaterThan(1); // the first page ended short: 32 entries of the partition read, none of them "rare"
   });
 });

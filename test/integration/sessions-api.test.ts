@@ -1,4 +1,4 @@
-import { SESSION_PARTITIONS } from '../../shared/adapters/table/table-session-repository';
+import { LIST_PARTITIONS } from '../../shared/adapters/table/table-session-repository';
 import type { ServiceContext } from '../../shared/services/context';
 import { serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
@@ -66,7 +66,7 @@ describe('GET /v1/sessions (the Decisions explorer), against Azurite', () => {
     expect(second.sessions.map((s) => s.sessionId)).toEqual(['s-1']);
   });
 
-  it("reads at most one page of each of the customer's session partitions, and never another customer's", async () => {
+  it("reads one page of each of the customer's recent-sessions index partitions, and never another customer's", async () => {
     const a = await customerWithKey(services);
     const b = await customerWithKey(services);
     await ingest(b.key, 'b-only', 9);
@@ -75,9 +75,9 @@ describe('GET /v1/sessions (the Decisions explorer), against Azurite', () => {
     const response = await app.fetch('/v1/sessions', { headers: { authorization: `Bearer ${token}` } });
     expect(await response.json()).toEqual({ sessions: [], cursor: null });
     const queries = services.storage.operations.recent(since).filter((r) => r.table === 'sessions');
-    expect(queries).toHaveLength(SESSION_PARTITIONS);
+    expect(queries).toHaveLength(LIST_PARTITIONS);
     expect(new Set(queries.map((r) => r.partition))).toEqual(
-      new Set(Array.from({ length: SESSION_PARTITIONS }, (_, i) => `${a.customer.slug}~${i.toString(16).padStart(2, '0')}`)),
+      new Set(Array.from({ length: LIST_PARTITIONS }, (_, i) => `${a.customer.slug}~list${i}`)),
     );
   });
 

@@ -13,7 +13,7 @@ import { ManualClock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/logging';
 import { createServices } from '../../app/compose';
-import { TEST_PORTAL_ENV } from './portal';
+import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV } from './portal';
 
 /** The real services over in-memory fakes, for unit tests of logic (no storage is reached). */
 export function memoryServices(env: Record<string, string> = {}) {
@@ -34,7 +34,7 @@ export function memoryServices(env: Record<string, string> = {}) {
   const secrets = new MemorySecretStore();
   const services = createServices(
     // The connection string is never used: every adapter is replaced.
-    loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', ...TEST_PORTAL_ENV, ...env }),
+    loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', ...TEST_PORTAL_ENV, ...UNLIMITED_PORTAL_ENV, ...env }),
     { repositories, secrets, clock, log: silentLogger, background: false },
   );
   // Background work is off in unit tests: one read of the (in-memory) feed makes the cache

@@ -12,6 +12,17 @@ export const TEST_PORTAL_ENV = {
   PORTAL_JWT_AUDIENCE: 'veriproof-keys-test',
 };
 
+/**
+ * Portal rate limits far above what any test sends, for the test services (a manual clock never
+ * refills a bucket); the tests of the limits themselves set their own.
+ */
+export const UNLIMITED_PORTAL_ENV = {
+  PORTAL_RATE_LIMIT_USER_PER_SECOND: '1000000',
+  PORTAL_RATE_LIMIT_USER_BURST: '10000000',
+  PORTAL_RATE_LIMIT_CUSTOMER_PER_SECOND: '1000000',
+  PORTAL_RATE_LIMIT_CUSTOMER_BURST: '10000000',
+};
+
 export const testActor: Actor = { type: 'user', id: 'test-user', name: 'Test User' };
 
 /** An operation for service calls made directly by tests. */

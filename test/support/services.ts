@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/logging';
 import { createServices, type ServiceOverrides } from '../../app/compose';
 import type { ServiceContext } from '../../shared/services/context';
-import { TEST_PORTAL_ENV, op } from './portal';
+import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV, op } from './portal';
 import { trackSecret } from './secrets';
 import type { Plan } from '../../shared/domain';
 
@@ -28,6 +28,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     TABLES_CONNECTION_STRING: azuriteConnectionString(),
     TABLES_PREFIX: uniquePrefix(),
     ...TEST_PORTAL_ENV,
+    ...UNLIMITED_PORTAL_ENV,
     LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vp-test-')),
     HEALTH_PROBE_INTERVAL_MS: '200',
     STORAGE_TIMEOUT_MS: '2000',

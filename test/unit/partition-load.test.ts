@@ -41,6 +41,18 @@ describe('the benchmark partition-load model', () => {
     expect(one.peak).toEqual({ partition: expect.stringMatching(/^acme~[0-9a-f]{2}$/), entitiesPerSecond: 100 });
   });
 
+  it("lays the recent-sessions index's traffic over the customer's index partitions, scaled like the sessions'", () => {
+    // 40 entities in one second, all in one index partition.
+    const operations = Array.from({ length: 20 }, (_, i) => op({ partition: 'acme~list3', startedAt: 2000 + i }));
+    const model = modelPartitionLoad({ ...base, operations, listPartitionsPerCustomer: 8, trafficScale: 16, instanceScale: 1 });
+    expect(model.transactionsPerSecond.traffic).toBeCloseTo((20 * 16) / 10);
+    expect(model.transactionsPerSecond.instances).toBe(0);
+    // 16 copies over 8 partitions: the total is kept, and no partition gets them all.
+    expect(model.peak.partition).toMatch(/^acme~list[0-7]$/);
+    expect(model.peak.entitiesPerSecond).toBeLessThan(16 * 40);
+    expect(model.busiest.length).toBeGreaterThan(1);
+  });
+
   it("does not count another customer's sessions as this one's traffic", () => {
     const operations = [op({ partition: 'acme-two~01', startedAt: 10 })];
     const model = modelPartitionLoad({ ...base, operations, trafficScale: 10, instanceScale: 1 });

@@ -90,6 +90,26 @@ describe('RateLimiter (instances sharing one store)', () => {
     expect(admitted / allowed).toBeLessThan(1.1);
   });
 
+  it("holds a portal subject's limit across instances the way it holds a key's", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryRateLimitStore();
+    const options = { syncIntervalMs: 250, idleSyncIntervalMs: 2000 };
+    const limiters = [0, 1].map(() => new RateLimiter({ store, plans: DEFAULT_PLANS, clock, options, log: silentLogger }));
+    for (let round = 0; round < 2; round++) for (const l of limiters) await l.sync();
+    const limits = { rate: 5, burst: 20 };
+    let admitted = 0;
+    for (let ms = 0; ms < 30_000; ms += 5) {
+      clock.advance(5);
+      if (limiters[(ms / 5) % 2]!.decideSubject('portal-user:ada', limits).allowed) admitted++;
+      if (ms % 250 === 0) await Promise.all(limiters.map((l) => l.sync()));
+    }
+    const allowed = 5 * 30 + 20;
+    expect(admitted / allowed).toBeGreaterThan(0.9);
+    expect(admitted / allowed).toBeLessThan(1.1);
+    // Its demand is shared under the subject's id, as a key's is under the key's.
+    expect(JSON.stringify(await store.readAll())).toContain('portal-user:ada');
+  });
+
   it('costs two store operations per sync, whatever the number of keys', async () => {
     const clock = new ManualClock();
     const store = new MemoryRateLimitStore();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KeyEnvironment } from '../../domain';
 import type { StoredSession } from '../../ports/session-repository';
-import { INVALID_CURSOR, readCursor, withoutUndefined, writeCursor } from './rows';
+import { INVALID_CURSOR, invertedTime, readCursor, withoutUndefined, writeCursor } from './rows';
 
 /**
  * The rows of ingested sessions in the `sessions` table (the repository is
@@ -18,10 +18,22 @@ import { INVALID_CURSOR, readCursor, withoutUndefined, writeCursor } from './row
  *                                   referred to by hash; written with the batch, once per
  *                                   partition per instance (larger than 16 KiB: once, ahead, in
  *                                   the customer's `{slug}~shared` partition)
+ * - `p_{sid}_folds`                 the session's fold count, written with every fold (the same
+ *                                   number as its summary's `folds`): read with the pending rows,
+ *                                   it tells whether a fold landed between reading the summary and
+ *                                   reading them
  * - `i_{sid}`                       index: the session's summary row key (written once)
  * - `s_{inverted time}_{sid}`       summary: who opened the session, when, and the counts folded
  *                                   so far; the inverted first-seen time sorts a partition newest
  *                                   first
+ *
+ * And the customer's recent-sessions index, what a listing reads: {@link LIST_PARTITIONS}
+ * partitions `{slug}~list{0..7}` (a session's is fixed by its session partition), each holding,
+ * per session, written together when an instance first sees the session:
+ *
+ * - `i_{sid}`                       the session's entry key (created: the first writer wins)
+ * - `s_{inverted time}_{sid}`       its entry: the session id and the key label it was opened
+ *                                   with; sorted newest first, the same key as its summary's
  *
  * `{sid}` is a hash of the session id (ids are arbitrary text; row keys are not).
  */
@@ -53,6 +65,16 @@ export const partitionsOf = (customerSlug: string): string[] =>
   Array.from({ length: SESSION_PARTITIONS }, (_, i) => `${customerSlug}~${hex2(i)}`);
 export const indexRow = (s: string): string => `i_${s}`;
 export const pendingPrefix = (s: string): string => `p_${s}_`;
+/** The fold count's row: inside the pending range, after every pending row (`fo` sorts after any hex pair). */
+export const foldMarkRow = (s: string): string => `${pendingPrefix(s)}folds`;
+/** A session's summary (and its listing entry): first seen at `receivedAt`, newest first. */
+export const summaryRow = (receivedAt: string, s: string): string => `s_${invertedTime(receivedAt)}_${s}`;
+/** The session id hash a summary or listing-entry key ends with. */
+export const sidOfSummary = (rowKey: string): string => rowKey.slice(-32);
+/** Summary keys (and listing-entry keys) first seen within a window, newest first: `lower <= key < upper`. */
+export function summaryRange(from: string | undefined, to: string | undefined): { lower: string; upper: string } {
+  return { upper: from ? `s_${invertedTime(from)}_~` : 's`', lower: to ? `s_${invertedTime(to)}` : 's_' };
+}
 export const batchPrefix = (s: string): string => `b_${s}_`;
 export const batchRow = (s: string, contentHash: string, part: number): string =>
   `${batchPrefix(s)}${contentHash.slice(0, 32)}_${String(part).padStart(3, '0')}`;
@@ -61,8 +83,18 @@ export const sharedPrefix = (hash: string): string => `r_${hash.slice(0, 32)}_`;
 export const after = (prefix: string): string => `${prefix.slice(0, -1)}\``;
 export const SUMMARY_KEY = /^s_\d{13}_[0-9a-f]{32}$/;
 
+/** Partitions of a customer's recent-sessions index: a listing reads one page of each. */
+export const LIST_PARTITIONS = 8;
+/** The index partition of a session: its session partition's, so one session partition's sessions share one. */
+export const listPartitionOf = (customerSlug: string, s: string): string =>
+  `${customerSlug}~list${(parseInt(s.slice(0, 2), 16) % SESSION_PARTITIONS) % LIST_PARTITIONS}`;
+export const listPartitionsOf = (customerSlug: string): string[] =>
+  Array.from({ length: LIST_PARTITIONS }, (_, i) => `${customerSlug}~list${i}`);
+
 /** The partition a customer's session lives in (the benchmark's load model uses it too). */
 export const sessionPartition = (customerSlug: string, sessionId: string): string => partitionOf(customerSlug, sid(sessionId));
+/** The recent-sessions index partition a customer's session is listed in. */
+export const sessionListPartition = (customerSlug: string, sessionId: string): string => listPartitionOf(customerSlug, sid(sessionId));
 
 /** Counts a summary folds in. */
 export interface SessionCounts {
@@ -87,7 +119,15 @@ export interface Opening {
 }
 
 export type SummaryEntity = Record<string, unknown> & { partitionKey: string; rowKey: string } & Opening &
-  SessionCounts & { sandbox: boolean; anchor: string; firstReceivedAt: string };
+  SessionCounts & {
+    sandbox: boolean;
+    anchor: string;
+    firstReceivedAt: string;
+    /** Folds applied so far (absent: none); its fold-count row holds the same number. */
+    folds?: number;
+  };
+/** A session's entry in the recent-sessions index. */
+export type ListEntryEntity = Record<string, unknown> & { partitionKey: string; rowKey: string; sessionId: string; keyLabel: string };
 export type PendingEntity = Record<string, unknown> & { partitionKey: string; rowKey: string } & Opening & {
     spanCount: number;
     traceIds: string;

@@ -16,11 +16,12 @@ import type {
 } from '../../ports/session-repository';
 import { BoundedCache } from '../../cache/bounded-cache';
 import { absentIfNotFound, statusOf } from '../azure-errors';
-import { invertedTime, withoutUndefined } from './rows';
+import { withoutUndefined } from './rows';
+import { eachLimited } from './each-limited';
+import { SessionListIndex } from './session-list-index';
 import { deferredWork } from './storage-operations';
 import type { TableStorage } from './table-storage';
 import {
-  SESSION_PARTITIONS,
   FOLD_AFTER_BATCHES,
   SHARED_INLINE_CHARS,
   SHARED_APART,
@@ -29,9 +30,11 @@ import {
   MAX_TRACE_IDS,
   sid,
   partitionOf,
-  partitionsOf,
   indexRow,
   pendingPrefix,
+  foldMarkRow,
+  summaryRow,
+  sidOfSummary,
   batchPrefix,
   batchRow,
   sharedPrefix,
@@ -40,6 +43,7 @@ import {
   type Opening,
   type SummaryEntity,
   type PendingEntity,
+  type ListEntryEntity,
   splitDocument,
   entityBytes,
   chunksOf,
@@ -47,11 +51,9 @@ import {
   openingOf,
   newSummary,
   toSession,
-  encodeListCursor,
-  decodeListCursor,
 } from './session-rows';
 
-export { FOLD_AFTER_BATCHES, SESSION_PARTITIONS, sessionPartition } from './session-rows';
+export { FOLD_AFTER_BATCHES, LIST_PARTITIONS, SESSION_PARTITIONS, sessionListPartition, sessionPartition } from './session-rows';
 
 /**
  * Ingested sessions in the `sessions` table, spread over {@link SESSION_PARTITIONS} partitions
@@ -61,20 +63,19 @@ export { FOLD_AFTER_BATCHES, SESSION_PARTITIONS, sessionPartition } from './sess
  * so a retried batch conflicts and is reported as a duplicate, never counted twice), its pending
  * counts and, when this instance has not written them to that partition yet, the shared rows. A
  * session this instance has not seen is opened (index and summary, created together; a conflict
- * means it exists) in parallel, in the same partition. No row is read and no shared row is
- * rewritten on the critical path, so concurrent batches of one session never contend.
+ * means it exists) in parallel, in the same partition, and added to the customer's
+ * recent-sessions index (session-list-index.ts), in parallel too. No row is read and no shared
+ * row is rewritten on the critical path, so concurrent batches of one session never contend.
  *
  * A session's counts are its summary plus its pending rows, read together: exact at any time.
  * The instance that wrote a session's batches folds their pending rows into the summary after
  * every {@link FOLD_AFTER_BATCHES} of them, off the critical path (the summary updated under its
- * ETag and the folded rows deleted in one transaction, so a count is never lost or doubled),
- * which keeps reads of long sessions short.
+ * ETag, its fold count written and the folded rows deleted in one transaction, so a count is
+ * never lost or doubled), which keeps reads of long sessions short.
  */
 
-/** Partition queries a listing runs at once. */
+/** Sessions of a listing whose counts are read at once. */
 const LIST_CONCURRENCY = 32;
-/** Rounds of partition reads one page of a listing may take (then it ends short, with a cursor). */
-const LIST_ROUNDS = 4;
 /** Partitions one request writes to at once. */
 const PARTITION_CONCURRENCY = 8;
 
@@ -85,16 +86,6 @@ interface Prepared {
   ahead: TableEntity<Record<string, unknown>>[];
   bytes: number;
   opening: Opening;
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
 }
 
 /** Folding is deferred work: no request waits for it. */
@@ -115,6 +106,8 @@ export class TableSessionRepository implements SessionRepository {
   private readonly summaryKeys = new BoundedCache<string, string>(50_000);
   /** Batches written here per session since this instance last folded it. */
   private readonly unfolded = new BoundedCache<string, number>(50_000);
+  /** The customer's recent-sessions index: what listings read. */
+  private readonly index = new SessionListIndex();
   /** Customer slug -> its account, when there are several. */
   private readonly placements = new BoundedCache<string, TableStorage>(10_000);
   private readonly folds = new Set<Promise<void>>();
@@ -162,6 +155,32 @@ export class TableSessionRepository implements SessionRepository {
    */
   async append(source: IngestSource, batches: LazyBatch[], shared: SharedBatchContext, receivedAt: string): Promise<AppendResult> {
     const storage = this.accountFor(source.customerSlug);
+    const keyed = batches.map((lazy) => ({ s: sid(lazy.sessionId), lazy }));
+    // The sessions this instance has not seen go into the customer's recent-sessions index,
+    // beside the batches and openings (not after them): still one round trip in sequence.
+    const [stored, indexed] = await Promise.allSettled([
+      this.store(storage, source, keyed, shared, receivedAt),
+      this.index.add(
+        storage,
+        source.customerSlug,
+        keyed.map(({ s, lazy }) => ({ s, sessionId: lazy.sessionId })),
+        source.keyLabel,
+        receivedAt,
+      ),
+    ]);
+    if (stored.status === 'rejected') throw stored.reason;
+    if (indexed.status === 'rejected') throw indexed.reason;
+    return stored.value;
+  }
+
+  /** The batches of a request, and the openings of the sessions this instance has not seen. */
+  private async store(
+    storage: TableStorage,
+    source: IngestSource,
+    keyed: Array<{ s: string; lazy: LazyBatch }>,
+    shared: SharedBatchContext,
+    receivedAt: string,
+  ): Promise<AppendResult> {
     // Small shared parts (the usual resource and scopes) travel with the batches, once per
     // partition; a large one is written once, ahead, to the customer's partition for them, so a
     // request of many sessions sharing a big resource does not copy it into every partition.
@@ -172,8 +191,7 @@ export class TableSessionRepository implements SessionRepository {
       this.sharedWritten.set(`${apart}/${shared.hash}`, true);
     }
     const byPartition = new Map<string, Array<{ s: string; lazy: LazyBatch }>>();
-    for (const lazy of batches) {
-      const s = sid(lazy.sessionId);
+    for (const { s, lazy } of keyed) {
       const pk = partitionOf(source.customerSlug, s);
       byPartition.set(pk, [...(byPartition.get(pk) ?? []), { s, lazy }]);
     }
@@ -360,71 +378,41 @@ export class TableSessionRepository implements SessionRepository {
   }
 
   /**
-   * Newest first across the customer's partitions: each partition's summaries sort newest first
-   * by key, so a page is a merge of the partitions' heads. Every partition is asked for a few
-   * rows (the page's share, doubled), then only the partitions that could still hold rows newer
-   * than the page's last are asked for more, for at most {@link LIST_ROUNDS} rounds. The key
-   * label is matched here, not in the query, so every row read moves the page on: a rare label
-   * costs a bounded amount per page (a page may then hold fewer sessions than asked, with a
-   * cursor), never a scan of all the customer's sessions. The cursor is the last key covered.
+   * Newest first (by first arrival), from the customer's recent-sessions index
+   * (session-list-index.ts): one query per index partition (8), then each listed session's
+   * counts, two reads each (see `exact`). So a listing costs at most 8 + 2 x its sessions
+   * storage operations; more only for a session read while a fold lands, one with over 1,000
+   * pending rows, or one whose opening never landed (or lost to another instance's). A session
+   * whose key label is not the one asked for (opened by two keys at once, and the other's
+   * opening won) is left out of the page.
    */
   async list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>> {
     const storage = this.accountFor(customerSlug);
-    const cursorKey = decodeListCursor(query.cursor, customerSlug);
-    const upper = query.from ? `s_${invertedTime(query.from)}_~` : 's`';
-    const lower = query.to ? `s_${invertedTime(query.to)}` : 's_';
-    let filter = odata`RowKey lt ${upper}`;
-    filter += cursorKey && cursorKey >= lower ? odata` and RowKey gt ${cursorKey}` : odata` and RowKey ge ${lower}`;
-    const matches = (row: SummaryEntity) => !query.keyLabel || row.keyLabel === query.keyLabel;
+    const page = await this.index.page(storage, customerSlug, query);
+    const items = new Array<StoredSession | undefined>(page.entries.length);
+    await eachLimited(
+      page.entries.map((entry, i) => ({ entry, i })),
+      LIST_CONCURRENCY,
+      async ({ entry, i }) => {
+        items[i] = await this.listed(storage, customerSlug, entry);
+      },
+    );
+    const shown = items.filter(
+      (item): item is StoredSession => item !== undefined && (!query.keyLabel || item.keyLabel === query.keyLabel),
+    );
+    return { items: shown, cursor: page.cursor };
+  }
 
-    type Head = { pk: string; rows: Array<TableEntityResult<SummaryEntity>>; token: string | undefined; done: boolean };
-    const heads: Head[] = partitionsOf(customerSlug).map((pk) => ({ pk, rows: [], token: undefined, done: false }));
-    const fetch = async (head: Head, size: number) => {
-      const page = await storage.call((o) =>
-        storage.clients.sessions
-          .listEntities<SummaryEntity>({
-            queryOptions: { filter: odata`PartitionKey eq ${head.pk} and ` + filter },
-            abortSignal: o.abortSignal,
-          })
-          .byPage({ maxPageSize: size, ...(head.token ? { continuationToken: head.token } : {}) })
-          .next(),
-      );
-      if (page.done) {
-        head.done = true;
-        return;
-      }
-      head.rows.push(...page.value);
-      head.token = page.value.continuationToken;
-      head.done = !head.token;
-    };
-
-    let size = Math.min(1000, Math.ceil((2 * query.limit) / SESSION_PARTITIONS) + 1);
-    let wanted = heads;
-    for (let round = 1; ; round++) {
-      await eachLimited(wanted, LIST_CONCURRENCY, (head) => fetch(head, size));
-      const merged = heads.flatMap((h) => h.rows).sort((a, b) => a.rowKey.localeCompare(b.rowKey));
-      const open = heads.filter((h) => !h.done);
-      // Every partition has been read up to the boundary: no open one could still hold a row before it.
-      const boundary = open.reduce<string | undefined>((min, h) => {
-        const last = h.rows.at(-1)?.rowKey ?? '';
-        return min === undefined || last < min ? last : min;
-      }, undefined);
-      const covered = boundary === undefined ? merged : merged.filter((row) => row.rowKey <= boundary);
-      const placed = covered.filter(matches);
-      const full = placed.length >= query.limit;
-      // Out of rounds with part of a page: hand back what is placed, and the boundary to go on from.
-      const outOfRounds = round >= LIST_ROUNDS && boundary !== undefined && boundary > (cursorKey ?? '');
-      if (full || open.length === 0 || outOfRounds) {
-        const items = placed.slice(0, query.limit);
-        const last = full ? items.at(-1)!.rowKey : boundary;
-        const more = open.length > 0 || merged.some((row) => row.rowKey > (last ?? '~'));
-        const sessions = await this.withPending(storage, items);
-        return { items: sessions, cursor: more && last ? encodeListCursor(customerSlug, last) : undefined };
-      }
-      const limitKey = placed[query.limit - 1]?.rowKey;
-      wanted = open.filter((h) => limitKey === undefined || (h.rows.at(-1)?.rowKey ?? '') < limitKey);
-      size = Math.min(1000, size * 2);
-    }
+  /**
+   * A listed session as of now: its summary is (nearly always) under its entry's key, since the
+   * instance that wrote the entry opened it at the same instant; otherwise (another instance's
+   * opening won, or none landed) it is found as {@link get} finds it.
+   */
+  private async listed(storage: TableStorage, customerSlug: string, entry: ListEntryEntity): Promise<StoredSession | undefined> {
+    const s = sidOfSummary(entry.rowKey);
+    const pk = partitionOf(customerSlug, s);
+    const summary = await this.readSummary(storage, pk, this.summaryKeys.get(`${pk}/${s}`) ?? entry.rowKey);
+    return summary ? this.exact(storage, summary) : this.get(customerSlug, entry.sessionId);
   }
 
   /** Waits for the folds under way (graceful shutdown, tests). */
@@ -452,7 +440,7 @@ export class TableSessionRepository implements SessionRepository {
   private async open(storage: TableStorage, pk: string, sessions: Prepared[], receivedAt: string): Promise<number> {
     if (sessions.length === 0) return 0;
     const rowsOf = (p: Prepared): TransactionAction[] => {
-      const rowKey = `s_${invertedTime(receivedAt)}_${p.s}`;
+      const rowKey = summaryRow(receivedAt, p.s);
       return [
         ['create', { partitionKey: pk, rowKey: indexRow(p.s), summaryRowKey: rowKey }],
         ['create', withoutUndefined(newSummary(pk, rowKey, p.opening, receivedAt))],
@@ -460,7 +448,7 @@ export class TableSessionRepository implements SessionRepository {
     };
     const opened = (p: Prepared) => {
       this.opened.set(`${pk}/${p.s}`, true);
-      this.summaryKeys.set(`${pk}/${p.s}`, `s_${invertedTime(receivedAt)}_${p.s}`);
+      this.summaryKeys.set(`${pk}/${p.s}`, summaryRow(receivedAt, p.s));
     };
     const create = (list: Prepared[]) => storage.call((o) => storage.clients.sessions.submitTransaction(list.flatMap(rowsOf), o));
     try {
@@ -512,27 +500,34 @@ export class TableSessionRepository implements SessionRepository {
    * changes nothing; the counts stay pending for the next fold and are read exactly meanwhile.
    */
   private async fold(storage: TableStorage, pk: string, s: string): Promise<void> {
-    const pending = (await this.pending(storage, pk, s, true)).slice(0, TRANSACTION_ENTITIES - 2);
+    const read = await this.pendingAndFolds(storage, pk, s, true);
+    // Room for the summary, its index row (when it opens the session) and the fold count.
+    const pending = read.pending.slice(0, TRANSACTION_ENTITIES - 3);
     if (pending.length === 0) return;
     const summaryKey = await this.summaryKey(storage, pk, s, true);
     const current = summaryKey ? await this.readSummary(storage, pk, summaryKey, true) : undefined;
     const deletes: TransactionAction[] = pending.map((p) => ['delete', { partitionKey: pk, rowKey: p.rowKey }]);
     let write: TransactionAction[];
+    let folds: number;
     if (current) {
+      folds = (current.folds ?? 0) + 1;
       const counts = pending.reduce(addPending, current as SessionCounts);
-      write = [['update', { partitionKey: pk, rowKey: current.rowKey, ...counts }, 'Merge', { etag: current.etag }]];
+      write = [['update', { partitionKey: pk, rowKey: current.rowKey, ...counts, folds }, 'Merge', { etag: current.etag }]];
     } else {
       // The opening never landed: open the session now from its earliest pending batch.
+      folds = read.folds + 1;
       const first = pending.reduce((a, b) => (a.receivedAt <= b.receivedAt ? a : b));
-      const rowKey = `s_${invertedTime(first.receivedAt)}_${s}`;
+      const rowKey = summaryRow(first.receivedAt, s);
       const opening = openingOf(first);
       const opened = newSummary(pk, rowKey, opening, first.receivedAt);
-      const summary: SummaryEntity = { ...opened, ...pending.reduce(addPending, opened as SessionCounts) };
+      const summary: SummaryEntity = { ...opened, ...pending.reduce(addPending, opened as SessionCounts), folds };
       write = [
         ...(summaryKey ? [] : ([['create', { partitionKey: pk, rowKey: indexRow(s), summaryRowKey: rowKey }]] as TransactionAction[])),
         ['create', withoutUndefined(summary)],
       ];
     }
+    // The fold count moves with the summary, in the same transaction (see exact()).
+    write.push(['upsert', { partitionKey: pk, rowKey: foldMarkRow(s), folds }, 'Replace']);
     try {
       await storage.call((o) => storage.clients.sessions.submitTransaction([...write, ...deletes], deferred(o)));
     } catch (error) {
@@ -568,39 +563,43 @@ export class TableSessionRepository implements SessionRepository {
     );
   }
 
-  private async pending(storage: TableStorage, pk: string, s: string, background = false): Promise<PendingEntity[]> {
-    return (await this.rowsFrom(storage, pk, pendingPrefix(s), background)) as unknown as PendingEntity[];
-  }
-
-  /** The summaries of a page with their pending counts, one query per session, a few at a time. */
-  private async withPending(storage: TableStorage, rows: Array<TableEntityResult<SummaryEntity>>): Promise<StoredSession[]> {
-    const out: StoredSession[] = new Array<StoredSession>(rows.length);
-    await eachLimited(
-      rows.map((row, i) => ({ row, i })),
-      LIST_CONCURRENCY,
-      async ({ row, i }) => {
-        out[i] = await this.exact(storage, row);
-      },
-    );
-    return out;
+  private async pending(storage: TableStorage, pk: string, s: string): Promise<PendingEntity[]> {
+    return (await this.pendingAndFolds(storage, pk, s)).pending;
   }
 
   /**
    * A session's counts as of one moment: its summary plus its pending rows. A fold moves rows
-   * from one to the other in one transaction, so the pending rows are read between two reads of
-   * the summary, and only kept if the summary did not change in between (its ETag); otherwise
-   * (a fold landed meanwhile, rare) it reads again.
+   * from one to the other in one transaction and counts itself in both (the summary's `folds`
+   * and the fold-count row, read with the pending rows and after them, in key order). So the
+   * pending rows read after the summary belong with it exactly when the two counts agree;
+   * otherwise a fold landed in between (rare) and the summary is read again. Two reads.
    */
   private async exact(storage: TableStorage, summary: TableEntityResult<SummaryEntity>): Promise<StoredSession> {
-    let before = summary;
+    let current = summary;
     for (let attempt = 0; ; attempt++) {
-      const pending = await this.pending(storage, before.partitionKey, before.rowKey.slice(-32));
-      const after = await this.readSummary(storage, before.partitionKey, before.rowKey);
-      if (!after) throw new Error('a session summary disappeared while it was read');
-      if (after.etag === before.etag) return toSession(after, pending);
+      const { pending, folds } = await this.pendingAndFolds(storage, current.partitionKey, sidOfSummary(current.rowKey));
+      if ((current.folds ?? 0) === folds) return toSession(current, pending);
       if (attempt >= 10) throw new Error('session counts: the summary kept changing while it was read');
-      before = after;
+      const again = await this.readSummary(storage, current.partitionKey, current.rowKey);
+      if (!again) throw new Error('a session summary disappeared while it was read');
+      current = again;
     }
+  }
+
+  /** A session's pending rows, and its fold count (0 before its first fold). */
+  private async pendingAndFolds(
+    storage: TableStorage,
+    pk: string,
+    s: string,
+    background = false,
+  ): Promise<{ pending: PendingEntity[]; folds: number }> {
+    const rows = await this.rowsFrom(storage, pk, pendingPrefix(s), background);
+    const mark = foldMarkRow(s);
+    const folds = rows.find((row) => row.rowKey === mark)?.folds;
+    return {
+      pending: rows.filter((row) => row.rowKey !== mark) as unknown as PendingEntity[],
+      folds: typeof folds === 'number' ? folds : 0,
+    };
   }
 
   /** Every row of a partition whose key starts with `prefix`. */
