@@ -71,7 +71,7 @@ export interface AppendResult {
   duplicates: number;
   /**
    * Storage transactions the append made (the folds it leaves for later not included), which
-   * the batch meter charges for beyond two per batch; adapters without transactions leave it out.
+   * the batch meter charges for beyond three per batch; adapters without transactions leave it out.
    */
   transactions?: number;
 }

@@ -12,10 +12,11 @@ import type { IngestMemory, IngestTicket } from './ingest-memory';
 import type { RateLimiter } from './rate-limiter';
 
 /**
- * The storage transactions one unit of the batch limit pays for: a batch is one transaction, two
- * when it opens its session; a request that needs more is charged one unit per this many.
+ * The storage transactions one unit of the batch limit pays for: a batch is one transaction,
+ * three when it opens its session (the opening, and its entry in the recent-sessions index);
+ * a request that needs more is charged one unit per this many.
  */
-export const TRANSACTIONS_PER_BATCH = 2;
+export const TRANSACTIONS_PER_BATCH = 3;
 
 /** An OTLP request whose body has not been read yet: what its headers say, and how to read it. */
 export interface PendingOtlpBody {

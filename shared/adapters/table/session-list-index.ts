@@ -60,10 +60,16 @@ export class SessionListIndex {
   private readonly listed = new BoundedCache<string, true>(50_000);
 
   /** Adds the sessions this instance has not indexed yet, first seen at `receivedAt` with `keyLabel`. */
-  async add(storage: TableStorage, customerSlug: string, sessions: IndexedSession[], keyLabel: string, receivedAt: string): Promise<void> {
+  async add(
+    storage: TableStorage,
+    customerSlug: string,
+    sessions: IndexedSession[],
+    keyLabel: string,
+    receivedAt: string,
+  ): Promise<number> {
     const fresh = new Map<string, IndexedSession>();
     for (const session of sessions) if (!this.listed.get(`${customerSlug}/${session.s}`)) fresh.set(session.s, session);
-    if (fresh.size === 0) return;
+    if (fresh.size === 0) return 0;
     const byPartition = new Map<string, IndexedSession[]>();
     for (const session of fresh.values()) {
       const pk = listPartitionOf(customerSlug, session.s);
@@ -82,13 +88,16 @@ export class SessionListIndex {
         ['create', entry],
       ];
     };
+    // Each attempt counts (a retried one costs the account as much): the meter charges for them.
+    let transactions = 0;
     const create = (pk: string, list: IndexedSession[]) =>
-      storage.call((o) =>
-        storage.clients.sessions.submitTransaction(
+      storage.call((o) => {
+        transactions += 1;
+        return storage.clients.sessions.submitTransaction(
           list.flatMap((session) => rowsOf(pk, session)),
           o,
-        ),
-      );
+        );
+      });
     const done = (session: IndexedSession) => this.listed.set(`${customerSlug}/${session.s}`, true);
     await eachLimited(groups, CONCURRENCY, async ({ pk, sessions: list }) => {
       try {
@@ -111,6 +120,7 @@ export class SessionListIndex {
         }),
       );
     });
+    return transactions;
   }
 
   /** The entries of one page, newest first, narrowed by key label and first-seen window. */

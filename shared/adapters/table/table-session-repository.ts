@@ -170,7 +170,8 @@ export class TableSessionRepository implements SessionRepository {
     ]);
     if (stored.status === 'rejected') throw stored.reason;
     if (indexed.status === 'rejected') throw indexed.reason;
-    return stored.value;
+    // What the meter charges for (ingest-service.ts): the index's transactions with the rest.
+    return { ...stored.value, transactions: (stored.value.transactions ?? 0) + indexed.value };
   }
 
   /** The batches of a request, and the openings of the sessions this instance has not seen. */
