@@ -51,6 +51,15 @@ function runProgram(
   });
 }
 
+/** Whether a failed run's only error is the interpreter's AST fault (see the test), with no check failed. */
+function interpreterFaultOnly(output: string): boolean {
+  if (!output.includes('SystemError: AST constructor recursion depth mismatch')) return false;
+  const summary = output.slice(output.lastIndexOf(' SUMMARY '));
+  if (/^\s*Failures:/m.test(summary)) return false;
+  const errors = (/Errors:\n([\s\S]*?)\n\s*\n/.exec(summary)?.[1] ?? '').split('\n').filter((line) => line.trim());
+  return errors.length === 1 && /Runtime Error: 1$/.test(errors[0]!.trim());
+}
+
 (available ? describe : describe.skip)('schemathesis against /v1/openapi.json of a running host', () => {
   let services: ServiceContext;
   let app: Awaited<ReturnType<typeof serveApp>>;
@@ -90,35 +99,46 @@ function runProgram(
     );
     trackSecret(management.key);
     const token = await portalToken(services, { customer: admin.customer.slug, roles: ['CustomerAdmin', 'Staff'] }, 3600);
-    const { code, output } = await runProgram(
-      ST,
-      [
-        '--no-color',
-        '--config-file',
-        join(ROOT, 'test', 'schemathesis', 'schemathesis.toml'),
-        'run',
-        `${app.url}/v1/openapi.json`,
-        '--checks',
-        'all',
-        '--max-examples',
-        EXAMPLES,
-        '--seed',
-        SEED,
-        '--workers',
-        '2',
-        '--request-timeout',
-        '10',
-        '--output-truncate',
-        'false',
-        '--report',
-        'junit',
-        '--report-dir',
+    const run = () =>
+      runProgram(
+        ST,
+        [
+          '--no-color',
+          '--config-file',
+          join(ROOT, 'test', 'schemathesis', 'schemathesis.toml'),
+          'run',
+          `${app.url}/v1/openapi.json`,
+          '--checks',
+          'all',
+          '--max-examples',
+          EXAMPLES,
+          '--seed',
+          SEED,
+          '--workers',
+          '2',
+          '--request-timeout',
+          '10',
+          '--output-truncate',
+          'false',
+          '--report',
+          'junit',
+          '--report-dir',
+          folder,
+        ],
+        { ...process.env, VP_INGEST_KEY: ingest.key, VP_MANAGEMENT_KEY: management.key, VP_PORTAL_TOKEN: token, SCHEMATHESIS_HOOKS: '' },
+        // Its example database and caches go to the scratch folder, not the repository.
         folder,
-      ],
-      { ...process.env, VP_INGEST_KEY: ingest.key, VP_MANAGEMENT_KEY: management.key, VP_PORTAL_TOKEN: token, SCHEMATHESIS_HOOKS: '' },
-      // Its example database and caches go to the scratch folder, not the repository.
-      folder,
-    );
+      );
+    // CPython 3.11.7 (the machines' interpreter) can raise "SystemError: AST constructor recursion
+    // depth mismatch" inside Hypothesis while it describes a strategy (an interpreter bug, fixed in
+    // later 3.11 releases), which schemathesis reports as a Runtime Error of whatever operation it
+    // was generating for. A run that failed for that reason alone, with no check failed, says
+    // nothing about the service: it is run again (at most twice), and each retry is printed.
+    let { code, output } = await run();
+    for (let retry = 1; code !== 0 && retry <= 2 && interpreterFaultOnly(output); retry++) {
+      console.warn(`[schemathesis] retry ${retry}: the run failed only on the interpreter's AST fault (CPython 3.11.7), not on a check`);
+      ({ code, output } = await run());
+    }
     if (code !== 0) throw new Error(`schemathesis exited with ${code}:\n${output}`);
     console.log(output.slice(output.lastIndexOf('SUMMARY')));
     // It really ran: every operation of the document was tested (but the document's own route,
@@ -126,5 +146,5 @@ function runProgram(
     const document = (await (await app.fetch('/v1/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };
     const operations = Object.values(document.paths).reduce((sum, methods) => sum + Object.keys(methods).length, 0);
     expect(/Tested: (\d+)/.exec(output)?.[1]).toBe(String(operations - 1));
-  }, 240_000);
+  }, 600_000);
 });
