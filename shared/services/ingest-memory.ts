@@ -9,9 +9,11 @@ import { IngestAdmission, type Reservation } from './ingest-admission';
  * holds anything:
  *
  * 1. **intake**, before a byte of its body is read: its read bound (the declared length, else
- *    the body bound) and, for a gzip body, twice the inflated bound (zlib collects its output,
- *    then joins it). A request waiting here holds nothing: its body stays in the connection.
- *    Once read and inflated, the reservation shrinks to the body it keeps;
+ *    the body bound). A request waiting here holds nothing: its body stays in the connection.
+ *    Once read, the reservation shrinks to the bytes read; a gzip body then reserves again, from
+ *    the same pool, twice the inflated bound (zlib collects its output, then joins it) before it
+ *    is inflated, and keeps only the inflated body once done. A slow upload thus holds its read
+ *    bound alone, never the inflate bound of a body it has not sent yet;
  * 2. **processing**, once its shape is measured: its estimate (shared/otlp/limits.ts
  *    `requestMemoryCost`, which counts its body), from the budget; once granted, the intake
  *    reservation is given back.
@@ -19,7 +21,9 @@ import { IngestAdmission, type Reservation } from './ingest-admission';
  * Each pool is first come first served, and a request costlier than a whole pool runs alone in
  * it. No deadlock: a request waiting for processing holds only intake memory, and requests
  * holding processing memory wait for nothing (they decode and store, then give it back), so the
- * waits never form a cycle. One deadline covers both waits, from the request's arrival (8 to 10 s:
+ * waits never form a cycle. A gzip body waiting to inflate holds only its compressed bytes; the
+ * pool (8 bodies of the largest size) always has room for one such body's inflate bound (3 of
+ * them) once the others give theirs back, and the deadline ends any wait. One deadline covers both waits, from the request's arrival (8 to 10 s:
  * {@link IngestMemoryOptions.maxWaitMs}, a fifth of it spread at random); past it the request is answered 503 `server_busy` with
  * Retry-After, having read nothing if it never left the intake queue.
  *
@@ -61,7 +65,7 @@ export class IngestMemory {
     const wait = this.options.maxWaitMs * (1 - WAIT_SPREAD * (this.options.random ?? Math.random)());
     const deadline = this.options.clock.millis() + wait;
     const intake = await this.intake.reserve(bytes, wait);
-    return new IngestTicket(intake, this.processing, deadline, this.options.clock);
+    return new IngestTicket(intake, this.intake, this.processing, deadline, this.options.clock);
   }
 
   /** Bytes reserved now, in both pools (diagnostics). */
@@ -72,19 +76,36 @@ export class IngestMemory {
 
 /** One request's hold on ingest memory, from before its body is read until it is stored. */
 export class IngestTicket {
+  private inflating: Reservation | undefined;
   private processing: Reservation | undefined;
   private released = false;
 
   constructor(
     private readonly intake: Reservation,
+    private readonly intakePool: IngestAdmission,
     private readonly pool: IngestAdmission,
     private readonly deadline: number,
     private readonly clock: Clock,
   ) {}
 
-  /** The body now holds at most `bytes`: the intake reservation shrinks to it. */
+  /** The body now holds at most `bytes`: what the request holds of the intake pool shrinks to it. */
   holding(bytes: number): void {
-    if (!this.processing) this.intake.shrinkTo(bytes);
+    if (this.processing) return;
+    if (this.inflating) {
+      // Inflated: the compressed bytes are gone, the inflated body is what is kept.
+      this.inflating.shrinkTo(bytes);
+      this.intake.release();
+    } else {
+      this.intake.shrinkTo(bytes);
+    }
+  }
+
+  /** Waits, within what is left of the deadline, for room to inflate into `bytes` (on top of the compressed body held). */
+  async beforeInflating(bytes: number): Promise<void> {
+    if (this.released || this.processing || this.inflating) throw new Error('IngestTicket.beforeInflating: out of order');
+    const granted = await this.intakePool.reserve(bytes, Math.max(0, this.deadline - this.clock.millis()));
+    if (this.released) return granted.release();
+    this.inflating = granted;
   }
 
   /** Waits, within what is left of the deadline, for `cost` bytes of the budget; then gives the intake back. */
@@ -94,12 +115,14 @@ export class IngestTicket {
     if (this.released) return granted.release(); // released while it waited (the request failed meanwhile)
     this.processing = granted;
     this.intake.release();
+    this.inflating?.release();
   }
 
   /** Gives back everything the request holds. */
   release(): void {
     this.released = true;
     this.intake.release();
+    this.inflating?.release();
     this.processing?.release();
   }
 }

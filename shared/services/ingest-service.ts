@@ -91,10 +91,8 @@ export class IngestService {
     try {
       if (pending.declaredBytes !== undefined && pending.declaredBytes > max) throw tooLarge(max);
       const readBound = pending.declaredBytes ?? max;
-      // gzip: zlib collects the inflated output, then joins it, so twice the inflated bound.
-      const inflating = pending.encoding === 'gzip' ? 2 * max : 0;
-      ticket = await this.memory.enter(readBound + inflating);
-      const body = await this.receive(pending, readBound, inflating, ticket);
+      ticket = await this.memory.enter(readBound);
+      const body = await this.receive(pending, readBound, ticket);
       bytes = body.byteLength;
       const shape = measureTraceRequest(body, pending.format);
       await ticket.admit(requestMemoryCost(shape, bytes));
@@ -114,11 +112,16 @@ export class IngestService {
     }
   }
 
-  /** The body, read and inflated within the ticket's intake reservation, which then shrinks to what is kept. */
-  private async receive(pending: PendingOtlpBody, readBound: number, inflating: number, ticket: IngestTicket): Promise<Uint8Array> {
+  /**
+   * The body, read within the ticket's read reservation (which then shrinks to the bytes read);
+   * a gzip body then reserves its inflate bound (zlib collects its output, then joins it: twice
+   * the body bound) before it is inflated, and keeps only the inflated body.
+   */
+  private async receive(pending: PendingOtlpBody, readBound: number, ticket: IngestTicket): Promise<Uint8Array> {
     const raw = await pending.read(readBound);
-    ticket.holding(raw.byteLength + inflating);
-    if (inflating === 0) return raw;
+    ticket.holding(raw.byteLength);
+    if (pending.encoding !== 'gzip') return raw;
+    await ticket.beforeInflating(2 * this.maxBodyBytes);
     const body = await decodeContent(raw, pending.encoding, this.maxBodyBytes);
     ticket.holding(body.byteLength);
     return body;

@@ -83,17 +83,55 @@ describe('ingest memory: reserve before reading, then before decoding', () => {
 
   it('shrinks the intake to the body kept, letting the next request read', async () => {
     const m = memory();
-    const first = await m.enter(90); // a gzip body: its read bound and twice its inflated bound
+    const first = await m.enter(90); // its read bound
     const second = m.enter(50);
     await settled();
     expect(m.intake.waitingRequests).toBe(1);
-    first.holding(40); // inflated: the body it keeps
+    first.holding(40); // read: the bytes it keeps
     const ticket = await second;
     expect(m.reservedBytes.intake).toBe(90);
     first.holding(60); // never grows
     expect(m.reservedBytes.intake).toBe(90);
     first.release();
     ticket.release();
+    expect(m.reservedBytes.intake).toBe(0);
+  });
+
+  it("reserves a gzip body's inflate bound only once the body is read: a slow upload holds its read bound alone", async () => {
+    const m = memory(100);
+    const slow = await m.enter(10); // a small compressed body still arriving
+    const other = await m.enter(10);
+    expect(m.reservedBytes.intake).toBe(20); // not 10 + twice an inflated bound
+    other.holding(4); // read: 4 compressed bytes
+    await other.beforeInflating(80);
+    expect(m.reservedBytes.intake).toBe(94);
+    // The pool cannot hold a third inflate bound: the slow body, once read, waits for it holding only its bytes.
+    slow.holding(6);
+    let inflating = false;
+    const grow = slow.beforeInflating(80).then(() => (inflating = true));
+    await settled();
+    expect(inflating).toBe(false);
+    expect(m.reservedBytes.intake).toBe(90);
+    other.holding(10); // inflated: the body kept, the compressed bytes and the rest of the bound given back
+    expect(m.reservedBytes.intake).toBe(10 + 6 + 80);
+    await grow;
+    expect(inflating).toBe(true);
+    other.release();
+    slow.release();
+    expect(m.reservedBytes.intake).toBe(0);
+  });
+
+  it('answers a gzip body that cannot reserve its inflate bound within its deadline 503 server_busy, holding only what it read', async () => {
+    const m = memory(100);
+    const holder = await m.enter(90);
+    const ticket = await m.enter(10);
+    ticket.holding(5);
+    const grow = ticket.beforeInflating(80);
+    jest.advanceTimersByTime(10_001);
+    await expect(grow).rejects.toMatchObject({ code: 'server_busy', status: 503 });
+    expect(m.reservedBytes.intake).toBe(95);
+    ticket.release();
+    holder.release();
     expect(m.reservedBytes.intake).toBe(0);
   });
 
