@@ -231,13 +231,17 @@ def test_a_raising_provider_fails_that_export_only_with_one_warning_and_is_asked
     assert exporter.export(spans("lost-1")) is SpanExportResult.FAILURE
     assert exporter.export(spans("lost-2")) is SpanExportResult.FAILURE
     assert veriproof_warnings(caplog) == [
-        "[veriproof] The api_key_provider failed (ConnectionError); the spans of this export are dropped and the next export asks again."
+        "[veriproof] The api_key_provider failed (ConnectionError). The spans of this export are dropped and the next export asks again."
     ]
     mode[0] = "good"
     assert exporter.export(spans("kept")) is SpanExportResult.SUCCESS
     mode[0] = "junk"
     assert exporter.export(spans("lost-3")) is SpanExportResult.FAILURE
-    assert "The Veriproof API key from api_key_provider is not a Veriproof key" in veriproof_warnings(caplog)[-1]
+    assert veriproof_warnings(caplog)[-1] == (
+        "[veriproof] The Veriproof API key from api_key_provider is not a Veriproof key "
+        "(expected vp_cust_{customer}.{component}.{secret}). The key itself is not shown. "
+        "The spans of this export are dropped and the next export asks again."
+    )
     assert [r.span_names() for r in server.requests] == [["kept"]]
 
 
