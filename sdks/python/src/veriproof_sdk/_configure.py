@@ -80,7 +80,9 @@ def configure_veriproof(
     else. With ``set_global=True`` the tracer provider becomes OpenTelemetry's global one, so
     ``opentelemetry.trace.get_tracer(...)`` anywhere in the application (instrumentations
     included) exports to Veriproof; if the application already set an SDK tracer provider, the
-    SDK adds its export to that provider instead of replacing it.
+    SDK adds its export to that provider instead of replacing it, and adds ``service.name``, the
+    application id and ``resource_attributes`` to the resource of the spans it sends (only those:
+    the application's own exporters see its resource unchanged).
 
     Raises ``ValueError`` when the endpoint or the key is missing or malformed (the message names
     what to set and never contains the key), ``TypeError`` for arguments of the wrong type.
@@ -92,11 +94,18 @@ def configure_veriproof(
     url = _traces_url(options.endpoint)
     resolve_key = _key_resolver(options)
 
+    attributes: dict[str, AttributeValue] = dict(resource_attributes or {})
+    attributes.update({"service.name": service_name, APPLICATION_ID_ATTRIBUTE: options.application_id})
+    existing = trace.get_tracer_provider()
+    joined = existing if set_global and isinstance(existing, TracerProvider) else None
     exporter = VeriproofSpanExporter(
         url=url,
         resolve_key=resolve_key,
         timeout_millis=options.export_timeout_millis,
         pause_millis=options.rejected_key_pause_millis,
+        # The application's provider keeps its own resource (it cannot change): the exporter adds
+        # ours to what it sends, so Veriproof sees the same attributes as with a provider of ours.
+        resource_attributes=attributes if joined is not None else None,
     )
     processors: list[SpanProcessor] = [
         SessionSpanProcessor(),
@@ -108,13 +117,15 @@ def configure_veriproof(
         ),
     ]
 
-    existing = trace.get_tracer_provider()
-    if set_global and isinstance(existing, TracerProvider):
-        provider, owns = existing, False
-        logger.info("[veriproof] The application already has a tracer provider: Veriproof export was added to it.")
+    if joined is not None:
+        provider, owns = joined, False
+        logger.info(
+            "[veriproof] The application already has a tracer provider: Veriproof export was added to it. "
+            "The spans sent to Veriproof carry service.name, %s and resource_attributes on their resource; "
+            "the application's own exporters see its resource unchanged.",
+            APPLICATION_ID_ATTRIBUTE,
+        )
     else:
-        attributes = dict(resource_attributes or {})
-        attributes.update({"service.name": service_name, APPLICATION_ID_ATTRIBUTE: options.application_id})
         provider, owns = TracerProvider(resource=Resource.create(attributes)), True
     for processor in processors:
         provider.add_span_processor(processor)

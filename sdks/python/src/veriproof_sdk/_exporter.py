@@ -10,24 +10,31 @@ key resolved once per export and the service's answers handled the way the TypeS
   exporting with that key then pauses for a while instead of hammering the service. A different
   key (from the provider) resumes at once.
 - A provider that raises or returns something that is not a key fails that export only.
+- When the SDK joined the application's own tracer provider (whose resource is fixed), the
+  attributes it was given (service name, application id, ``resource_attributes``) are added to the
+  resource of the spans it sends, in copies: the application's other exporters see its spans as
+  they were.
 
 ``export`` never raises into the application.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Optional, Sequence, cast
+from typing import Any, Callable, Mapping, Optional, Sequence, cast
 
 import requests
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.util.types import AttributeValue
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._api_key import ApiKey, InvalidApiKeyError
@@ -128,8 +135,12 @@ class VeriproofSpanExporter(SpanExporter):
         pause_millis: int,
         clock: Callable[[], float] = time.monotonic,
         sleep: Optional[Callable[[float], bool]] = None,
+        resource_attributes: Optional[Mapping[str, AttributeValue]] = None,
     ) -> None:
         self._resolve_key = resolve_key
+        # Added to the resource of every span sent (they win over the span's own values).
+        self._stamp = Resource(dict(resource_attributes)) if resource_attributes else None
+        self._stamped: Optional[tuple[Resource, Resource]] = None  # (a span's resource, it with the stamp)
         self._timeout = timeout_millis / 1000
         self._pause = pause_millis / 1000
         self._clock = clock
@@ -167,13 +178,34 @@ class VeriproofSpanExporter(SpanExporter):
         attempt = _Attempt(key=key, deadline=self._clock() + self._timeout)
         _exporting.attempt = attempt
         try:
-            result = self._stock.export(spans)
+            result = self._stock.export(self._stamped_spans(spans))
         finally:
             _exporting.attempt = None
         if attempt.status in _REJECTED_STATUSES:
             self._pause_key(key, attempt)
             return SpanExportResult.FAILURE
         return result
+
+    def _stamped_spans(self, spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
+        """The spans, each with the stamp added to its resource: shallow copies, so a span the
+        application's own exporters also see is left as it was."""
+        if self._stamp is None:
+            return spans
+        stamped = []
+        for span in spans:
+            twin = copy.copy(span)
+            twin._resource = self._with_stamp(span.resource)  # ReadableSpan has no public setter
+            stamped.append(twin)
+        return stamped
+
+    def _with_stamp(self, resource: Resource) -> Resource:
+        assert self._stamp is not None
+        last = self._stamped  # one provider: one resource, merged once
+        if last is not None and last[0] is resource:
+            return last[1]
+        merged = resource.merge(self._stamp)
+        self._stamped = (resource, merged)
+        return merged
 
     def _key_for_export(self) -> Optional[ApiKey]:
         try:
@@ -182,18 +214,19 @@ class VeriproofSpanExporter(SpanExporter):
             self._provider_failed(str(error))
             return None
         except Exception as error:
-            self._provider_failed(f"The api_key_provider failed ({type(error).__name__})")
+            self._provider_failed(f"The api_key_provider failed ({type(error).__name__}).")
             return None
         with self._lock:
             self._provider_failing = False
         return key
 
     def _provider_failed(self, what: str) -> None:
+        """``what`` is one or more whole sentences; the warning adds its own."""
         with self._lock:
             first = not self._provider_failing
             self._provider_failing = True
         if first:
-            logger.warning("[veriproof] %s; the spans of this export are dropped and the next export asks again.", what)
+            logger.warning("[veriproof] %s The spans of this export are dropped and the next export asks again.", what)
 
     def _pause_key(self, key: ApiKey, attempt: _Attempt) -> None:
         with self._lock:

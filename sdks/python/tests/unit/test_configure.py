@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 import pytest
 
@@ -125,12 +126,25 @@ def test_warns_once_for_plain_http_beyond_this_machine_and_never_with_the_key(ke
     assert warnings == ["[veriproof] The endpoint http://ingest.example.com is plain HTTP: your API key would cross the network unencrypted. Use https."]
 
 
+def resources_sent(server: RecordingServer) -> List[Dict[str, str]]:
+    """The resource attributes of every resource in every request the server received."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    found = []
+    for recorded in server.requests:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(recorded.body)
+        found += [{a.key: a.value.string_value for a in rs.resource.attributes} for rs in request.resource_spans]
+    return found
+
+
 def run_python(code: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
-    """set_global changes process-wide state that can be set once: each case gets its own process."""
+    """set_global changes process-wide state that can be set once: each case gets its own process
+    (importing the package from this checkout, whichever one the environment installed)."""
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=ROOT,
-        env={**(env or {}), "PYTHONPATH": str(ROOT)},
+        env={**(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])},
         capture_output=True,
         text=True,
         timeout=60,
@@ -177,6 +191,62 @@ def test_set_global_joins_a_tracer_provider_the_application_already_has(keys: Ma
     )
     assert done.returncode == 0, done.stderr
     assert [name for r in server.requests for name in r.span_names()] == ["both"]
+
+
+def test_set_global_with_a_provider_of_its_own_names_the_service_and_application(keys: MakeKey, server: RecordingServer) -> None:
+    done = run_python(
+        f"""
+        from opentelemetry import trace
+        from veriproof_sdk import VeriproofClientOptions, configure_veriproof
+        handle = configure_veriproof(VeriproofClientOptions(application_id="loan-review", api_key={keys()!r}, endpoint={server.url!r}),
+                                     service_name="scoring", set_global=True, resource_attributes={{"deployment.environment": "test"}})
+        assert trace.get_tracer_provider() is handle.tracer_provider
+        trace.get_tracer("app").start_span("ours").end()
+        handle.shutdown()
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    [resource] = resources_sent(server)
+    assert resource["service.name"] == "scoring"
+    assert resource["veriproof.application.id"] == "loan-review"
+    assert resource["deployment.environment"] == "test"
+
+
+def test_set_global_joining_the_applications_provider_keeps_the_application_id_and_resource_attributes(
+    keys: MakeKey, server: RecordingServer
+) -> None:
+    done = run_python(
+        f"""
+        import logging
+        from opentelemetry import trace
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        theirs = InMemorySpanExporter()
+        provider = TracerProvider(resource=Resource.create({{"service.name": "their-name", "team": "risk", "deployment.environment": "prod"}}))
+        provider.add_span_processor(SimpleSpanProcessor(theirs))
+        trace.set_tracer_provider(provider)
+        warnings = []
+        logging.getLogger("veriproof_sdk").addHandler(type("H", (logging.Handler,), {{"emit": lambda self, r: warnings.append(r)}})(logging.WARNING))
+        from veriproof_sdk import VeriproofClientOptions, configure_veriproof
+        handle = configure_veriproof(VeriproofClientOptions(application_id="loan-review", api_key={keys()!r}, endpoint={server.url!r}),
+                                     service_name="scoring", set_global=True, resource_attributes={{"deployment.environment": "test"}})
+        assert handle.tracer_provider is provider
+        trace.get_tracer("app").start_span("joined").end()
+        handle.shutdown()
+        [span] = theirs.get_finished_spans()
+        assert dict(span.resource.attributes) == dict(provider.resource.attributes), "the application's exporters see its resource unchanged"
+        assert "veriproof.application.id" not in span.resource.attributes
+        assert warnings == [], [r.getMessage() for r in warnings]
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    [resource] = resources_sent(server)
+    assert resource["veriproof.application.id"] == "loan-review"
+    assert resource["deployment.environment"] == "test"  # ours win, as with a provider of ours
+    assert resource["service.name"] == "scoring"
+    assert resource["team"] == "risk"  # the application's own attributes are kept
 
 
 def test_force_flush_and_shutdown_never_raise_when_the_service_is_down(keys: MakeKey, server: RecordingServer) -> None:

@@ -231,13 +231,17 @@ def test_a_raising_provider_fails_that_export_only_with_one_warning_and_is_asked
     assert exporter.export(spans("lost-1")) is SpanExportResult.FAILURE
     assert exporter.export(spans("lost-2")) is SpanExportResult.FAILURE
     assert veriproof_warnings(caplog) == [
-        "[veriproof] The api_key_provider failed (ConnectionError); the spans of this export are dropped and the next export asks again."
+        "[veriproof] The api_key_provider failed (ConnectionError). The spans of this export are dropped and the next export asks again."
     ]
     mode[0] = "good"
     assert exporter.export(spans("kept")) is SpanExportResult.SUCCESS
     mode[0] = "junk"
     assert exporter.export(spans("lost-3")) is SpanExportResult.FAILURE
-    assert "The Veriproof API key from api_key_provider is not a Veriproof key" in veriproof_warnings(caplog)[-1]
+    assert veriproof_warnings(caplog)[-1] == (
+        "[veriproof] The Veriproof API key from api_key_provider is not a Veriproof key "
+        "(expected vp_cust_{customer}.{component}.{secret}). The key itself is not shown. "
+        "The spans of this export are dropped and the next export asks again."
+    )
     assert [r.span_names() for r in server.requests] == [["kept"]]
 
 
@@ -269,3 +273,36 @@ def test_shutdown_ends_a_retry_after_wait_at_once(
     assert result[0] is SpanExportResult.FAILURE
     assert exporter.export(spans("after-shutdown")) is SpanExportResult.FAILURE
     assert len(server.requests) == 1
+
+
+def test_given_resource_attributes_it_adds_them_to_each_resource_it_sends_and_leaves_the_spans_as_they_were(
+    server: RecordingServer, keys: MakeKey
+) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.sdk.resources import Resource
+
+    exporter = VeriproofSpanExporter(
+        url=f"{server.url}/v1/traces",
+        resolve_key=static(keys()),
+        timeout_millis=10_000,
+        pause_millis=60_000,
+        resource_attributes={"veriproof.application.id": "loan-review", "service.name": "scoring"},
+    )
+    memory = InMemorySpanExporter()
+    for service in ("a", "b"):
+        provider = TracerProvider(resource=Resource({"service.name": service, "team": service}))
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        provider.get_tracer("test").start_span(f"from-{service}").end()
+    sent = memory.get_finished_spans()
+    try:
+        assert exporter.export(sent) is SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(server.requests[0].body)
+    resources = sorted(({a.key: a.value.string_value for a in rs.resource.attributes} for rs in request.resource_spans), key=lambda r: r["team"])
+    assert resources == [
+        {"service.name": "scoring", "team": "a", "veriproof.application.id": "loan-review"},
+        {"service.name": "scoring", "team": "b", "veriproof.application.id": "loan-review"},
+    ]
+    assert [dict(span.resource.attributes) for span in sent] == [{"service.name": "a", "team": "a"}, {"service.name": "b", "team": "b"}]
