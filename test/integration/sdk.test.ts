@@ -172,7 +172,10 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
     await sdk.forceFlush();
     expect(await sessions.get(customer.slug, 'kept')).toMatchObject({ spanCount: 1 });
     expect(await sessions.get(customer.slug, 'lost')).toBeUndefined();
-    expect(logger.lines.join('\n')).toMatch(/apiKeyProvider failed \(Error\)/);
+    // Whole sentences, the provider's failure then what happens to the export.
+    expect(logger.lines.join('\n')).toContain(
+      '[veriproof] The apiKeyProvider failed (Error). The spans of this export are dropped; the next export asks again.',
+    );
     expect(logger.lines.join('\n')).not.toContain('not-a-key');
   });
 

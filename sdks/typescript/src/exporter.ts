@@ -61,8 +61,8 @@ export class VeriproofSpanExporter implements SpanExporter {
         const what =
           error instanceof Error && error.name === 'InvalidApiKeyError'
             ? error.message
-            : `the apiKeyProvider failed (${error instanceof Error ? error.name : 'error'})`;
-        this.options.logger.warn(`[veriproof] ${what}; spans of this export are dropped, the next export asks again.`);
+            : `The apiKeyProvider failed (${error instanceof Error ? error.name : 'error'}).`;
+        this.options.logger.warn(`[veriproof] ${what} The spans of this export are dropped; the next export asks again.`);
       }
       this.providerFailing = true;
       return { code: ExportResultCode.FAILED, error: new Error('No Veriproof API key available for this export') };
