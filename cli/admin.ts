@@ -43,7 +43,9 @@ Commands:
   tenant-key retire-due                                      (what the tenant-key-grace timer does)
   stats [--url <host>]     this host's metrics (asks the running npm start; default http://localhost:7071)
   token --customer <slug> --role CustomerAdmin|Staff [--role ...] [--sub <id>] [--name <name>] [--ttl <seconds>]
-                 (a local portal token; needs PORTAL_JWT_SECRET, never available in Azure)
+        [--export [--var <NAME>]]
+                 (a local portal token; needs PORTAL_JWT_SECRET, never available in Azure;
+                  --export prints \`export TOKEN=...\` (or --var's name) for eval "$(...)")
 
 Options:
   --json     print machine-readable JSON
@@ -65,6 +67,8 @@ const OPTIONS = {
   role: { type: 'string', multiple: true },
   sub: { type: 'string' },
   ttl: { type: 'string' },
+  export: { type: 'boolean', default: false },
+  var: { type: 'string' },
   'grace-hours': { type: 'string' },
   'overlap-hours': { type: 'string' },
   at: { type: 'string' },
@@ -272,6 +276,9 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       if (roles.length === 0) throw new UsageError('missing --role');
       const unknown = roles.filter((r) => !(PORTAL_ROLES as readonly string[]).includes(r));
       if (unknown.length > 0) throw new UsageError(`unknown role ${unknown.join(', ')} (use ${PORTAL_ROLES.join(' or ')})`);
+      const variable = values.var ?? 'TOKEN';
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) throw new UsageError('--var must be a shell variable name');
+      if (values.var !== undefined && !values.export) throw new UsageError('--var goes with --export');
       const ttl = Number(values.ttl ?? 3600);
       if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new UsageError('--ttl must be 60 to 86400 seconds');
       const token = await signLocalPortalToken(
@@ -284,7 +291,9 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
         },
         ttl,
       );
-      out(token, { token, expiresInSeconds: ttl });
+      // A JWT is base64url and dots: nothing in it needs shell quoting.
+      if (values.export) print(`export ${variable}=${token}`);
+      else out(token, { token, expiresInSeconds: ttl });
       return;
     }
     case 'stats': {

@@ -83,6 +83,17 @@ describe('npm run admin (against Azurite, through the same services as the API)'
     await expect(run('token', '--role', 'Wizard')).rejects.toThrow(/unknown role/);
   });
 
+  it('prints a ready export line for a token (--export, --var)', async () => {
+    const line = await run('token', '--customer', slug, '--role', 'CustomerAdmin', '--export');
+    expect(line).toMatch(/^export TOKEN=[A-Za-z0-9_.-]+$/);
+    expect(await services.portalTokens.verify(line.slice('export TOKEN='.length))).toMatchObject({ customerSlug: slug });
+    const staff = await run('token', '--role', 'Staff', '--export', '--var', 'STAFF');
+    expect(staff).toMatch(/^export STAFF=[A-Za-z0-9_.-]+$/);
+    expect(await services.portalTokens.verify(staff.slice('export STAFF='.length))).toMatchObject({ roles: ['Staff'] });
+    await expect(run('token', '--role', 'Staff', '--export', '--var', 'A B')).rejects.toThrow(/shell variable name/);
+    await expect(run('token', '--role', 'Staff', '--var', 'STAFF')).rejects.toThrow(/goes with --export/);
+  });
+
   it('shows, rotates and ends the grace of a tenant key', async () => {
     const shown = JSON.parse(await run('tenant-key', 'show', '--customer', slug, '--json'));
     expect(shown).toMatchObject({ customer: slug, previousVersion: null, inGrace: false });
