@@ -22,7 +22,9 @@ describe('OTLP ingest with the real OpenTelemetry exporters', () => {
   let sessions: TableSessionRepository;
 
   beforeAll(async () => {
-    services = testServices();
+    // These tests judge what is stored, not how fast: storage gets the default bound's tenfold, so
+    // one busy core writing 10,000 spans is not answered 503 dependency_unavailable.
+    services = testServices({ STORAGE_TIMEOUT_MS: '30000' });
     app = await serveApp(services);
     sessions = new TableSessionRepository([services.storage]);
   });
