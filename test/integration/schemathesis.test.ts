@@ -138,7 +138,9 @@ function interpreterFaultOnly(output: string): boolean {
         // Its example database and caches go to the scratch folder, not the repository.
         folder,
       );
-    if (EXPLORE) console.log(`[schemathesis] exploring with seed ${SEED}: SCHEMATHESIS_SEED=${SEED} npm run test:explore replays it`);
+    // Written past the log capture's console (shown only with TEST_VERBOSE): an explored seed is worth keeping.
+    if (EXPLORE)
+      process.stderr.write(`[schemathesis] exploring with seed ${SEED}: SCHEMATHESIS_SEED=${SEED} npm run test:explore replays it\n`);
     // CPython 3.11.7 (the machines' interpreter) can raise "SystemError: AST constructor recursion
     // depth mismatch" inside Hypothesis while it describes a strategy (an interpreter bug, fixed in
     // later 3.11 releases), which schemathesis reports as a Runtime Error of whatever operation it
