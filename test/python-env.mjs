@@ -1,8 +1,15 @@
 #!/usr/bin/env node
 /**
  * The repository's Python test environment, `.venv/` at the root: the Python SDK (sdks/python)
- * with its test extras, and the API fuzzer of test/schemathesis/requirements.txt. Created on
- * first use and again whenever one of those files (or this one) changes.
+ * with its test extras, and the API fuzzer of test/schemathesis/requirements.txt. Every
+ * third-party package (hypothesis included) comes from test/python-requirements.lock, pinned
+ * with hashes and installed with `--require-hashes`; the SDK itself is then installed editable
+ * with `--no-deps --no-build-isolation` (its build backend, hatchling, is in the lock too).
+ * Created on first use and again whenever one of those files (or this one) changes.
+ *
+ * After changing the SDK's dependencies or the fuzzer's pin, regenerate the lock (pip-tools):
+ *   pip-compile --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links --extra test \
+ *     --output-file test/python-requirements.lock sdks/python/pyproject.toml test/python-requirements.in
  *
  * Run as a script (`npm test` does, before jest) it prepares the environment. Without a CPython
  * 3.9+ interpreter it warns and exits 0, so a machine without Python still runs the TypeScript
@@ -22,6 +29,7 @@ const EXE = process.platform === 'win32' ? '.exe' : '';
 const STAMP = join(VENV, '.veriproof-test-env');
 const SDK = join(ROOT, 'sdks', 'python');
 const FUZZER_REQUIREMENTS = join(HERE, 'schemathesis', 'requirements.txt');
+const LOCK = join(HERE, 'python-requirements.lock');
 
 /** Where the environment's programs are, once prepared. */
 export const VENV_PYTHON = join(BIN, `python${EXE}`);
@@ -46,7 +54,8 @@ function findPython() {
 
 function wantedStamp() {
   const hash = createHash('sha256');
-  for (const file of [join(SDK, 'pyproject.toml'), FUZZER_REQUIREMENTS, fileURLToPath(import.meta.url)]) hash.update(readFileSync(file));
+  for (const file of [join(SDK, 'pyproject.toml'), FUZZER_REQUIREMENTS, LOCK, fileURLToPath(import.meta.url)])
+    hash.update(readFileSync(file));
   return hash.digest('hex');
 }
 
@@ -67,8 +76,16 @@ export function preparePythonEnv() {
   rmSync(VENV, { recursive: true, force: true });
   if (run(python, ['-m', 'venv', VENV]) !== 0) throw new Error('python -m venv failed');
   const pip = ['-m', 'pip', '--disable-pip-version-check', '--quiet', 'install'];
-  if (run(VENV_PYTHON, [...pip, '--editable', `${SDK}[test]`, '--requirement', FUZZER_REQUIREMENTS]) !== 0)
-    throw new Error('pip install failed');
+  if (run(VENV_PYTHON, [...pip, '--require-hashes', '--only-binary', ':all:', '--requirement', LOCK]) !== 0)
+    throw new Error('pip install --require-hashes -r test/python-requirements.lock failed');
+  if (run(VENV_PYTHON, [...pip, '--no-deps', '--no-build-isolation', '--editable', SDK]) !== 0)
+    throw new Error('pip install --no-deps --editable sdks/python failed');
+  // The lock must cover what the SDK declares: a dependency added to pyproject.toml but not locked fails here.
+  const check = spawnSync(VENV_PYTHON, ['-m', 'pip', '--disable-pip-version-check', 'check'], { cwd: ROOT, encoding: 'utf8' });
+  if (check.status !== 0) {
+    process.stderr.write(check.stdout + check.stderr);
+    throw new Error('pip check failed: regenerate test/python-requirements.lock (see the top of test/python-env.mjs)');
+  }
   writeFileSync(STAMP, wantedStamp());
   return { ok: true };
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,14 +18,23 @@ import { customerWithKey, testServices } from '../support/services';
  * checks: server errors, undocumented status codes, content types, response headers and
  * schemas, auth that is ignored, bodies that should be rejected or accepted.
  *
- * SCHEMATHESIS_EXAMPLES (default 20 per operation) and SCHEMATHESIS_SEED (default fixed, so a
- * run is repeatable; set it to explore) tune the run. Without `.venv/` the test is skipped with a
- * warning, except under CI=true where it fails.
+ * SCHEMATHESIS_EXAMPLES (default 20 per operation) and SCHEMATHESIS_SEED tune the run. Unset, the
+ * seed is fixed and Hypothesis is derandomized (`--generation-deterministic`, no example
+ * database): `npm test` and CI make the same requests every time. `SCHEMATHESIS_SEED=random`
+ * (`npm run test:explore`) draws a new seed and prints it; a number replays that seed as explored.
+ * Without `.venv/` the test is skipped with a warning, except under CI=true where it fails.
  */
 const ROOT = resolve(__dirname, '..', '..');
 const ST = join(ROOT, '.venv', process.platform === 'win32' ? 'Scripts/st.exe' : 'bin/st');
 const EXAMPLES = process.env.SCHEMATHESIS_EXAMPLES ?? '20';
-const SEED = process.env.SCHEMATHESIS_SEED ?? '20261202';
+const EXPLORE = process.env.SCHEMATHESIS_SEED !== undefined && process.env.SCHEMATHESIS_SEED !== '';
+const SEED = !EXPLORE
+  ? '20261202'
+  : process.env.SCHEMATHESIS_SEED === 'random'
+    ? String(randomInt(1, 2 ** 47))
+    : process.env.SCHEMATHESIS_SEED!;
+/** The fixed run is derandomized; an exploring run is not (its seed alone decides, and is printed). */
+const SEED_ARGS = EXPLORE ? ['--seed', SEED] : ['--seed', SEED, '--generation-deterministic'];
 const available = existsSync(ST);
 
 if (!available) {
@@ -112,8 +122,7 @@ function interpreterFaultOnly(output: string): boolean {
           'all',
           '--max-examples',
           EXAMPLES,
-          '--seed',
-          SEED,
+          ...SEED_ARGS,
           '--workers',
           '2',
           '--request-timeout',
@@ -129,6 +138,9 @@ function interpreterFaultOnly(output: string): boolean {
         // Its example database and caches go to the scratch folder, not the repository.
         folder,
       );
+    // Written past the log capture's console (shown only with TEST_VERBOSE): an explored seed is worth keeping.
+    if (EXPLORE)
+      process.stderr.write(`[schemathesis] exploring with seed ${SEED}: SCHEMATHESIS_SEED=${SEED} npm run test:explore replays it\n`);
     // CPython 3.11.7 (the machines' interpreter) can raise "SystemError: AST constructor recursion
     // depth mismatch" inside Hypothesis while it describes a strategy (an interpreter bug, fixed in
     // later 3.11 releases), which schemathesis reports as a Runtime Error of whatever operation it
@@ -139,7 +151,7 @@ function interpreterFaultOnly(output: string): boolean {
       console.warn(`[schemathesis] retry ${retry}: the run failed only on the interpreter's AST fault (CPython 3.11.7), not on a check`);
       ({ code, output } = await run());
     }
-    if (code !== 0) throw new Error(`schemathesis exited with ${code}:\n${output}`);
+    if (code !== 0) throw new Error(`schemathesis (seed ${SEED}) exited with ${code}:\n${output}`);
     console.log(output.slice(output.lastIndexOf('SUMMARY')));
     // It really ran: every operation of the document was tested (but the document's own route,
     // which schemathesis leaves out).

@@ -14,6 +14,8 @@ import pytest
 from tests.support.service import Service, start_service
 
 PACKAGE = Path(__file__).resolve().parents[2]
+# The repository's lock of every Python package its tests install (test/python-env.mjs).
+LOCK = PACKAGE.parents[1] / "test" / "python-requirements.lock"
 
 
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
@@ -54,8 +56,15 @@ def built() -> Iterator[Built]:
                    check=True, capture_output=True, text=True)
     venv.EnvBuilder(with_pip=True).create(folder / "venv")
     result = Built(folder)
+    # The versions pip picks are the lock's (its `name==version` lines as constraints), so every run
+    # installs the same ones; hashes stay out, since the freshly built wheel cannot have one there.
+    constraints: List[str] = []
+    if LOCK.exists():
+        pins = [line.split()[0] for line in LOCK.read_text().splitlines() if "==" in line and not line.startswith((" ", "#"))]
+        (folder / "constraints.txt").write_text("\n".join(pins) + "\n")
+        constraints = ["--constraint", str(folder / "constraints.txt")]
     install = subprocess.run([str(result.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                              str(result.wheel), "azure-keyvault-secrets"], capture_output=True, text=True)
+                              *constraints, str(result.wheel), "azure-keyvault-secrets"], capture_output=True, text=True)
     assert install.returncode == 0, install.stderr
     yield result
     shutil.rmtree(folder, ignore_errors=True)
