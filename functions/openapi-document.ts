@@ -141,7 +141,17 @@ function operation(definition: HttpFunctionDefinition, method: string, variant?:
     summary: definition.summary,
     ...(docs?.tags ? { tags: docs.tags } : {}),
     security: DOORS[definition.auth].security,
-    parameters: [...parameters(input.params, 'path').filter((p) => p.name !== variant?.param), ...parameters(input.query, 'query')],
+    parameters: [
+      ...parameters(input.params, 'path').filter((p) => p.name !== variant?.param),
+      ...parameters(input.query, 'query'),
+      ...(DOORS[definition.auth].headers ?? []).map(({ name, description, example }) => ({
+        name,
+        in: 'header',
+        required: true,
+        description,
+        schema: { type: 'string', minLength: 1, examples: [example] },
+      })),
+    ],
     ...(!WITH_BODY.has(method)
       ? {}
       : body
@@ -192,18 +202,6 @@ export function buildOpenApiDocument(definitions: readonly FunctionDefinition[],
         ApiKeyBearer: { type: 'http', scheme: 'bearer', description: 'The compound key as a bearer token' },
         ManagementKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A key of type management' },
         PortalToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A portal session token' },
-        GitHubSignature: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'Github-Public-Key-Signature',
-          description: "GitHub's ECDSA P-256 / SHA-256 signature over the raw body, base64 (DER)",
-        },
-        GitHubKeyIdentifier: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'Github-Public-Key-Identifier',
-          description: "Which of GitHub's published secret-scanning keys signed the body",
-        },
       },
     },
   };
