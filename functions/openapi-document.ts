@@ -1,5 +1,6 @@
 import { z, type ZodType } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode } from '../shared/errors';
+import { problemExample } from '../shared/schemas/examples';
 import { applyDocumentedAs, type JsonSchema } from '../shared/schemas/json-schema';
 import { problemView } from '../shared/schemas/views';
 import type { FunctionDefinition, HttpFunctionDefinition } from '../shared/function-contract';
@@ -128,7 +129,13 @@ function operation(definition: HttpFunctionDefinition, method: string, variant?:
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     responses[String(status)] ??= {
       description: `Problem: ${list.join(', ')}`,
-      content: { 'application/problem+json': { schema: { $ref: PROBLEM_REF } } },
+      // The example is this status's own first problem, not the component's (another status's).
+      content: {
+        'application/problem+json': {
+          schema: { $ref: PROBLEM_REF },
+          example: problemExample(list[0]!, status, ERROR_CATALOGUE[list[0]!].title),
+        },
+      },
     };
   }
   return {

@@ -17,7 +17,18 @@ export const EXAMPLE_SLUG = 'acme';
 export const EXAMPLE_KEY = 'vp_cust_acme.Yeo9hectq0PgvDDUAHX55zm3IGMJGmWu.K4t3ldpFRx78t3Y8TApCfk9znx-GdDS1U7x55BsJ9oU';
 export const EXAMPLE_DISPLAY_PREFIX = 'vp_cust_acme.…K4t3…J9oU';
 export const EXAMPLE_INSTANT = '2026-03-14T09:26:53.000Z';
-export const EXAMPLE_LATER_INSTANT = '2026-06-12T09:00:00.000Z';
+/** A request id (the invocation id of the call), as problems and audit events carry it. */
+export const EXAMPLE_REQUEST_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+
+/** A problem as the API answers it (shared/http/responses.ts), for a code of the catalogue. */
+export const problemExample = (code: string, status: number, title: string) => ({
+  type: `urn:veriproof:problem:${code}`,
+  title,
+  status,
+  detail: `${title}.`,
+  code,
+  requestId: EXAMPLE_REQUEST_ID,
+});
 
 /** A string answered by the API, with the value the reference shows. */
 export const shown = (example: string) => z.string().meta({ examples: [example] });

@@ -16,8 +16,10 @@ import {
   count,
   EXAMPLE_DISPLAY_PREFIX,
   EXAMPLE_KEY,
+  EXAMPLE_REQUEST_ID,
   idOf,
   keyLabelView,
+  problemExample,
   shown,
   slugView,
   timestamp,
@@ -174,7 +176,7 @@ export const auditEventView = z
     actor: actorView,
     keyId: idOf('key').nullable(),
     keyRequestId: idOf('req').nullable(),
-    requestId: shown('7c9e6679-7425-40de-944b-e07fc1f90ae7').describe('The request id of the API call that caused the event'),
+    requestId: shown(EXAMPLE_REQUEST_ID).describe('The request id of the API call that caused the event'),
     details: z
       .record(z.string(), z.unknown())
       .meta({ examples: [{ label: 'checkout-ci', environment: 'live' }] })
@@ -307,10 +309,11 @@ export const problemView = z
     status: count(401),
     detail: shown('The API key is not valid.'),
     code: shown('api_key_invalid'),
-    requestId: shown('7c9e6679-7425-40de-944b-e07fc1f90ae7'),
+    requestId: shown(EXAMPLE_REQUEST_ID),
   })
   .loose()
-  .meta({ id: 'Problem' });
+  // Open to more members: the object's own example, or a reader is shown invented ones.
+  .meta({ id: 'Problem', examples: [problemExample('api_key_invalid', 401, 'API key invalid')] });
 
 export const whoamiView = z
   .object({

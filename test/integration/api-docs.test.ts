@@ -57,8 +57,12 @@ interface OpenApiDocument {
 function schemaRoots(document: OpenApiDocument): Array<[string, Schema]> {
   const roots: Array<[string, Schema]> = Object.entries(document.components.schemas).map(([name, schema]) => [name, schema]);
   const jsonContent = (where: string, content: unknown) => {
-    for (const [type, media] of Object.entries((content ?? {}) as Record<string, { schema?: Schema }>))
-      if (/json$/.test(type) && media.schema) roots.push([`${where} ${type}`, media.schema]);
+    for (const [type, media] of Object.entries((content ?? {}) as Record<string, { schema?: Schema; example?: unknown }>))
+      if (/json$/.test(type) && media.schema) {
+        roots.push([`${where} ${type}`, media.schema]);
+        // A media type's own example (a problem of that status) is checked against its schema too.
+        if (media.example !== undefined) roots.push([`${where} ${type} example`, { ...media.schema, examples: [media.example] }]);
+      }
   };
   for (const [path, operations] of Object.entries(document.paths))
     for (const [method, operation] of Object.entries(operations)) {
@@ -89,8 +93,10 @@ function walk(schema: unknown, where: string, covered: boolean, found: { missing
   const types = ([] as unknown[]).concat(node.type ?? []);
   const chosen = 'enum' in node || 'const' in node;
   if (!covered && !chosen && types.some((t) => t === 'string' || t === 'number' || t === 'integer')) found.missing.push(where);
-  if (!covered && types.includes('object') && !node.properties && node.additionalProperties !== false)
-    found.missing.push(`${where} (open keys)`);
+  const openKeys = node.properties
+    ? node.additionalProperties !== undefined && node.additionalProperties !== false
+    : node.additionalProperties !== false;
+  if (!covered && types.includes('object') && openKeys) found.missing.push(`${where} (open keys)`);
   for (const [name, property] of Object.entries((node.properties ?? {}) as Record<string, unknown>))
     walk(property, `${where}.${name}`, covered, found);
   walk(node.items, `${where}[]`, covered, found);
