@@ -1,5 +1,5 @@
 import { withApiKey } from '../middleware/api-key';
-import { withGitHubSignature } from '../middleware/github-signature';
+import { KEY_ID_HEADER, SIGNATURE_HEADER, withGitHubSignature } from '../middleware/github-signature';
 import { withLocalMode } from '../middleware/local-mode';
 import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
 import type { ErrorCode } from '../shared/errors';
@@ -16,6 +16,12 @@ export interface Door {
   codes: readonly ErrorCode[];
   /** OpenAPI security requirements (alternatives), by scheme name (shared/http/openapi.ts). */
   security: ReadonlyArray<Record<string, string[]>>;
+  /**
+   * Headers the door reads that no person supplies (a machine's signature): documented as
+   * required header parameters of each operation behind the door, not as security schemes, so
+   * the reference's Authorize dialog lists only the credentials a person uses.
+   */
+  headers?: ReadonlyArray<{ name: string; description: string; example: string }>;
   wrap(definition: HttpFunctionDefinition, handler: AnonymousHandler): AnonymousHandler;
 }
 
@@ -71,7 +77,20 @@ export const DOORS: Record<DoorName, Door> = {
     // No signature headers or a bad signature (401), a body over the bound (413), GitHub's key
     // list unreadable while the report names a key we do not hold (503: GitHub retries).
     codes: ['signature_invalid', 'payload_too_large', 'invalid_body', 'dependency_unavailable'],
-    security: [{ GitHubSignature: [], GitHubKeyIdentifier: [] }],
+    // Only GitHub can sign: no scheme a person would enter in the reference's Authorize dialog.
+    security: [],
+    headers: [
+      {
+        name: KEY_ID_HEADER,
+        description: "Which of GitHub's published secret-scanning keys signed the body (sent by GitHub)",
+        example: 'bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c',
+      },
+      {
+        name: SIGNATURE_HEADER,
+        description: "GitHub's ECDSA P-256 / SHA-256 signature over the raw body, base64 of its DER form (sent by GitHub)",
+        example: 'MEUCIQC3Xz8kqg5bZx2k7Z1YqV8pN6j2sH0Z7w4n9y1cX3o0ZQIgJ5mZb2X1wq7kZ0Yf3n8pL2sV6xH4r9t1cW5e0uQ7a8M=',
+      },
+    ],
     wrap: (_definition, handler) => withGitHubSignature()(handler),
   },
   staff: {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PORTAL_ROLES, signLocalPortalToken } from '../shared/auth/portal-tokens';
 import { json } from '../shared/http/responses';
+import { shown, slugView, timestamp } from '../shared/schemas/examples';
 import { slugSchema, text } from '../shared/schemas/keys';
 import { httpFunction } from '../shared/function-contract';
 
@@ -9,8 +10,8 @@ const LOCAL_TOKEN_TTL_SECONDS = 8 * 3600;
 
 /** A CustomerAdmin signs in for a customer; Staff for none (a customer sent along is ignored). */
 const signInSchema = z.discriminatedUnion('role', [
-  z.object({ role: z.literal('CustomerAdmin'), customer: slugSchema, name: text(100).default('Local user') }),
-  z.object({ role: z.literal('Staff'), customer: slugSchema.optional(), name: text(100).default('Local user') }),
+  z.object({ role: z.literal('CustomerAdmin'), customer: slugSchema, name: text(100, 'Local user').default('Local user') }),
+  z.object({ role: z.literal('Staff'), customer: slugSchema.optional(), name: text(100, 'Local user').default('Local user') }),
 ]);
 
 /**
@@ -31,10 +32,10 @@ export const localSignIn = httpFunction({
         description: 'GET: the customers; POST: a token',
         schema: z.union([
           z.object({
-            customers: z.array(z.object({ slug: z.string(), name: z.string(), plan: z.string() })),
+            customers: z.array(z.object({ slug: slugView, name: shown('Acme Corporation'), plan: shown('pro') })),
             roles: z.array(z.enum(PORTAL_ROLES)),
           }),
-          z.object({ token: z.string(), expiresAt: z.string() }),
+          z.object({ token: shown('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJsb2NhbCJ9.c2lnbmF0dXJl'), expiresAt: timestamp }),
         ]),
       },
     },

@@ -1,5 +1,6 @@
 import { z, type ZodType } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode } from '../shared/errors';
+import { problemExample } from '../shared/schemas/examples';
 import { applyDocumentedAs, type JsonSchema } from '../shared/schemas/json-schema';
 import { problemView } from '../shared/schemas/views';
 import type { FunctionDefinition, HttpFunctionDefinition } from '../shared/function-contract';
@@ -128,7 +129,13 @@ function operation(definition: HttpFunctionDefinition, method: string, variant?:
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     responses[String(status)] ??= {
       description: `Problem: ${list.join(', ')}`,
-      content: { 'application/problem+json': { schema: { $ref: PROBLEM_REF } } },
+      // The example is this status's own first problem, not the component's (another status's).
+      content: {
+        'application/problem+json': {
+          schema: { $ref: PROBLEM_REF },
+          example: problemExample(list[0]!, status, ERROR_CATALOGUE[list[0]!].title),
+        },
+      },
     };
   }
   return {
@@ -141,7 +148,17 @@ function operation(definition: HttpFunctionDefinition, method: string, variant?:
     summary: definition.summary,
     ...(docs?.tags ? { tags: docs.tags } : {}),
     security: DOORS[definition.auth].security,
-    parameters: [...parameters(input.params, 'path').filter((p) => p.name !== variant?.param), ...parameters(input.query, 'query')],
+    parameters: [
+      ...parameters(input.params, 'path').filter((p) => p.name !== variant?.param),
+      ...parameters(input.query, 'query'),
+      ...(DOORS[definition.auth].headers ?? []).map(({ name, description, example }) => ({
+        name,
+        in: 'header',
+        required: true,
+        description,
+        schema: { type: 'string', minLength: 1, examples: [example] },
+      })),
+    ],
     ...(!WITH_BODY.has(method)
       ? {}
       : body
@@ -192,18 +209,6 @@ export function buildOpenApiDocument(definitions: readonly FunctionDefinition[],
         ApiKeyBearer: { type: 'http', scheme: 'bearer', description: 'The compound key as a bearer token' },
         ManagementKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A key of type management' },
         PortalToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A portal session token' },
-        GitHubSignature: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'Github-Public-Key-Signature',
-          description: "GitHub's ECDSA P-256 / SHA-256 signature over the raw body, base64 (DER)",
-        },
-        GitHubKeyIdentifier: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'Github-Public-Key-Identifier',
-          description: "Which of GitHub's published secret-scanning keys signed the body",
-        },
       },
     },
   };

@@ -1,5 +1,6 @@
 import { ApiError } from '../shared/errors';
 import { json } from '../shared/http/responses';
+import { EXAMPLE_KEY } from '../shared/schemas/examples';
 import { gitHubReportSchema } from '../shared/schemas/secret-scanning';
 import { gitHubFeedbackView } from '../shared/schemas/views';
 import { MAX_REPORT_MATCHES } from '../shared/services/leaked-key-service';
@@ -39,6 +40,16 @@ export const secretScanningGitHub: HttpFunctionDefinition = {
                 source: { type: ['string', 'null'], maxLength: 256 },
               },
             },
+            examples: [
+              [
+                {
+                  token: EXAMPLE_KEY,
+                  type: 'veriproof_api_key',
+                  url: 'https://github.com/acme/checkout/blob/4f2c1e9/.env',
+                  source: 'content',
+                },
+              ],
+            ],
           },
         },
       },

@@ -5,6 +5,7 @@ import { declaredLength, readBody } from '../shared/http/body';
 import { CONTENT_TYPES, contentEncodingOf, otlpFormatOf, tooLarge } from '../shared/otlp/http-body';
 import type { OtlpFormat } from '../shared/otlp/trace-request';
 import { INGEST_KEY_TYPES, type HttpFunctionDefinition } from '../shared/function-contract';
+import { shown } from '../shared/schemas/examples';
 
 /**
  * `POST /v1/traces` (API key): OTLP/HTTP trace export. Spans are grouped into sessions and
@@ -41,6 +42,31 @@ export const tracesIngest: HttpFunctionDefinition = {
                 },
               },
             },
+            examples: [
+              {
+                resourceSpans: [
+                  {
+                    resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout-api' } }] },
+                    scopeSpans: [
+                      {
+                        scope: { name: 'checkout' },
+                        spans: [
+                          {
+                            traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+                            spanId: '00f067aa0ba902b7',
+                            name: 'POST /orders',
+                            kind: 2,
+                            startTimeUnixNano: '1773480413000000000',
+                            endTimeUnixNano: '1773480413120000000',
+                            attributes: [{ key: 'session.id', value: { stringValue: 'checkout-session-4711' } }],
+                          },
+                        ],
+                      },
+                    ],
+                  },
+                ],
+              },
+            ],
           },
         },
         'application/x-protobuf': { schema: { type: 'string', format: 'binary' } },
@@ -49,7 +75,9 @@ export const tracesIngest: HttpFunctionDefinition = {
     responses: {
       200: {
         description: 'Stored. An ExportTraceServiceResponse in the request encoding; rejected spans are reported as partial success.',
-        schema: z.object({ partialSuccess: z.object({ rejectedSpans: z.string(), errorMessage: z.string() }).optional() }),
+        schema: z.object({
+          partialSuccess: z.object({ rejectedSpans: shown('1'), errorMessage: shown('Rejected 1 span(s): invalid span') }).optional(),
+        }),
         alsoAs: { 'application/x-protobuf': { schema: { type: 'string', format: 'binary' } } },
       },
     },

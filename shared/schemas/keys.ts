@@ -5,6 +5,7 @@ import { idPattern } from '../ids';
 import { SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN } from '../keys/compound-key';
 import { MAX_ALLOWED_IPS, parseAllowlist } from '../keys/ip-allowlist';
 import { invisibleCharacter, visibleTextPattern } from '../text/visible-text';
+import { EXAMPLE_SLUG, exampleId } from './examples';
 import { documentedAs } from './json-schema';
 
 /**
@@ -13,7 +14,7 @@ import { documentedAs } from './json-schema';
  * characters are checked as sent, so the document's `maxLength` and `pattern` state the rule
  * exactly.
  */
-export const text = (max: number) =>
+export const text = (max: number, example: string) =>
   documentedAs(
     z
       .string()
@@ -28,11 +29,15 @@ export const text = (max: number) =>
       })
       .trim()
       .min(1, 'must not be empty'),
-    () => ({ pattern: visibleTextPattern() }),
+    () => ({ pattern: visibleTextPattern(), examples: [example] }),
   );
 
 /** An id made by shared/ids.ts with this prefix (`key_…`, `req_…`): what path parameters name. */
-export const idSchema = (prefix: string) => z.string().regex(idPattern(prefix), `must be a ${prefix}_ id`);
+export const idSchema = (prefix: string) =>
+  z
+    .string()
+    .regex(idPattern(prefix), `must be a ${prefix}_ id`)
+    .meta({ examples: [exampleId(prefix)] });
 
 const SLUG_RULE = `must be ${SLUG_MIN_LENGTH} to ${SLUG_MAX_LENGTH} lower-case letters or digits, with single hyphens inside`;
 
@@ -40,14 +45,16 @@ export const slugSchema = z
   .string()
   .min(SLUG_MIN_LENGTH, { message: SLUG_RULE, abort: true })
   .max(SLUG_MAX_LENGTH, { message: SLUG_RULE, abort: true })
-  .regex(SLUG_PATTERN, SLUG_RULE);
+  .regex(SLUG_PATTERN, SLUG_RULE)
+  .meta({ examples: [EXAMPLE_SLUG] });
 
 export const createCustomerSchema = z.object({
   slug: documentedAs(
     slugSchema.refine((s) => s !== SANDBOX_SLUG, `'${SANDBOX_SLUG}' is reserved for the shared sandbox tenant`),
-    () => ({ not: { const: SANDBOX_SLUG } }),
+    // The refinement makes a schema of its own: it restates the example.
+    () => ({ not: { const: SANDBOX_SLUG }, examples: [EXAMPLE_SLUG] }),
   ),
-  name: text(100),
+  name: text(100, 'Acme Corporation'),
   plan: z.enum(PLANS),
 });
 export type CreateCustomerInput = z.infer<typeof createCustomerSchema>;
@@ -59,7 +66,14 @@ export const updateCustomerSchema = documentedAs(
     .object({
       plan: z.enum(PLANS).optional(),
       /** Overrides the plan's cap on active keys; `null` returns to the plan's cap. */
-      keyLimit: z.number().int().min(1).max(10_000).nullable().optional(),
+      keyLimit: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .meta({ examples: [25] })
+        .nullable()
+        .optional(),
       /** When true, requests must present the master component (x-functions-key or a whole key). */
       requireComponent: z.boolean().optional(),
       /** When true, the daily review revokes keys unused for the stale period (never the last active key). */
@@ -70,8 +84,17 @@ export const updateCustomerSchema = documentedAs(
 );
 
 export const rateLimitSettingSchema = z.object({
-  requestsPerSecond: z.number().positive().max(1_000_000),
-  burst: z.number().int().min(1).max(10_000_000),
+  requestsPerSecond: z
+    .number()
+    .positive()
+    .max(1_000_000)
+    .meta({ examples: [50] }),
+  burst: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .meta({ examples: [100] }),
 });
 
 export const updateKeySchema = z.object({
@@ -84,7 +107,11 @@ export const updateKeySchema = z.object({
  * (`…T…:…:….sssZ`, shared/clock.ts `utcInstant`): every time is stored in that one form, so
  * stored times and the schedules built on them order by instant, never by how they were written.
  */
-export const instant = () => z.iso.datetime({ offset: true }).transform(utcInstant);
+export const instant = (example = '2026-03-14T09:00:00Z') =>
+  z.iso
+    .datetime({ offset: true })
+    .meta({ examples: [example] })
+    .transform(utcInstant);
 
 export const usageQuerySchema = z.object({
   from: instant().optional(),
@@ -93,7 +120,7 @@ export const usageQuerySchema = z.object({
 });
 
 /** When a key stops working. That it lies ahead, and at most a year ahead, is checked when it is set. */
-export const expiresAtSchema = instant().describe(
+export const expiresAtSchema = instant('2027-09-30T00:00:00Z').describe(
   'When the key stops working (ISO 8601, any UTC offset; kept and answered in UTC): in the future, at most one year ahead',
 );
 
@@ -114,13 +141,13 @@ export const allowedIpsSchema = documentedAs(
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(parsed.error.entry)} ${parsed.error.reason}` });
       return z.NEVER;
     }),
-  () => ({ type: 'array', items: { type: 'string', maxLength: 64 }, description: ALLOWED_IPS_RULE }),
+  () => ({ type: 'array', items: { type: 'string', maxLength: 64, examples: ['203.0.113.0/24'] }, description: ALLOWED_IPS_RULE }),
   'replace',
 );
 
 export const issueKeySchema = z.object({
-  label: text(64),
-  application: text(64),
+  label: text(64, 'checkout-ci'),
+  application: text(64, 'checkout'),
   environment: z.enum(KEY_ENVIRONMENTS).default('live'),
   type: z.enum(KEY_TYPES).default('secondary'),
   expiresAt: expiresAtSchema.optional(),
@@ -147,6 +174,7 @@ export const rollKeySchema = z.object({
     .int()
     .min(0)
     .max(MAX_OVERLAP_HOURS)
+    .meta({ examples: [24] })
     .describe('How long the old key keeps working beside the new one (0: it stops at once)'),
 });
 
@@ -166,7 +194,7 @@ export const revokeKeyRequestSchema = z.object({
 });
 
 export const rotateTenantKeyRequestSchema = z.object({
-  reason: text(500).optional(),
+  reason: text(500, 'Rotating after the March audit').optional(),
 });
 
 export const keyRequestActionSchema = z.enum(KEY_REQUEST_ACTIONS);
@@ -191,13 +219,14 @@ export const executeRequestSchema = z
       .int()
       .min(0)
       .max(24 * 90)
+      .meta({ examples: [24] })
       .optional(),
   })
   .default({});
 
 export const rotateTenantKeySchema = executeRequestSchema;
 
-export const rejectRequestSchema = z.object({ reason: text(500).optional() }).default({});
+export const rejectRequestSchema = z.object({ reason: text(500, 'Please roll the key instead').optional() }).default({});
 
 export const staffRequestsQuerySchema = z.object({
   status: z.enum(['pending', 'executed', 'rejected', 'failed']).default('pending'),
@@ -213,17 +242,25 @@ const limit = (max: number, fallback: number) =>
       .pipe(z.number().int().min(1).max(max))
       .optional()
       .transform((v) => v ?? fallback),
-    () => ({ type: 'integer', minimum: 1, maximum: max, default: fallback }),
+    () => ({ type: 'integer', minimum: 1, maximum: max, default: fallback, examples: [fallback] }),
     'replace',
   );
 
 export const pageQuerySchema = z.object({
   limit: limit(200, 50),
-  cursor: z.string().max(4096).optional(),
+  cursor: z
+    .string()
+    .max(4096)
+    .meta({ examples: ['eyJwIjoiYWNtZSJ9'] })
+    .optional(),
 });
 
 export const sessionsQuerySchema = pageQuerySchema.extend({
-  keyLabel: z.string().max(64).optional(),
+  keyLabel: z
+    .string()
+    .max(64)
+    .meta({ examples: ['checkout-ci'] })
+    .optional(),
   from: instant().optional(),
   to: instant().optional(),
 });

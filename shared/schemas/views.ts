@@ -1,15 +1,19 @@
 import { z } from 'zod';
+import { AUDIT_EVENT_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS } from '../domain';
 import {
-  AUDIT_EVENT_TYPES,
-  KEY_ENVIRONMENTS,
-  KEY_REQUEST_ACTIONS,
-  KEY_TYPES,
-  PLANS,
-  type ApiKeyView,
-  type AuditEvent,
-  type KeyRequest,
-} from '../domain';
-import type { StoredSession } from '../ports/session-repository';
+  amount,
+  applicationView,
+  count,
+  EXAMPLE_DISPLAY_PREFIX,
+  EXAMPLE_KEY,
+  EXAMPLE_REQUEST_ID,
+  idOf,
+  keyLabelView,
+  problemExample,
+  shown,
+  slugView,
+  timestamp,
+} from './examples';
 import { leakedKeyPolicySchema } from './secret-scanning';
 
 /**
@@ -17,20 +21,20 @@ import { leakedKeyPolicySchema } from './secret-scanning';
  * below; the OpenAPI document is generated from the same schemas.
  */
 
-const timestamp = z.iso.datetime({ offset: true });
-
 export const actorView = z.object({
   type: z.enum(['user', 'key', 'system']),
-  id: z.string(),
-  name: z.string(),
+  id: shown('user_8f14e45f'),
+  name: shown('Ada Lovelace'),
 });
 
 export const keyView = z
   .object({
-    id: z.string(),
-    displayPrefix: z.string().describe('The key masked: prefix and slug, then the first and last 4 characters of its secret'),
-    label: z.string(),
-    application: z.string(),
+    id: idOf('key'),
+    displayPrefix: shown(EXAMPLE_DISPLAY_PREFIX).describe(
+      'The key masked: prefix and slug, then the first and last 4 characters of its secret',
+    ),
+    label: keyLabelView,
+    application: applicationView,
     type: z.enum(KEY_TYPES),
     environment: z.enum(KEY_ENVIRONMENTS),
     status: z.enum(['active', 'revoked']),
@@ -39,7 +43,7 @@ export const keyView = z
     lastUsedAt: timestamp.nullable().describe('Start of the last hour the key was used in'),
     stale: z.boolean().describe('Active, and unused for 30 days (or never used since its creation 30 days ago)'),
     rateLimit: z
-      .object({ requestsPerSecond: z.number(), burst: z.number().int() })
+      .object({ requestsPerSecond: amount(50), burst: count(100) })
       .nullable()
       .describe("The key's own limit; null: its plan's"),
     revokedAt: timestamp.nullable(),
@@ -49,9 +53,9 @@ export const keyView = z
       .nullable()
       .describe('Why it was revoked when nobody revoked it by hand: its expiry passed, a roll without overlap, found in public'),
     expiresAt: timestamp.nullable().describe('When the key stops working (401 api_key_expired from then on); null: never'),
-    allowedIps: z.array(z.string()).describe('Addresses and CIDR ranges the key may be used from; empty: any'),
-    rolledTo: z.string().nullable().describe('The key that replaced this one in a roll (this one works until expiresAt)'),
-    rolledFrom: z.string().nullable().describe('The key this one replaced in a roll'),
+    allowedIps: z.array(shown('203.0.113.0/24')).describe('Addresses and CIDR ranges the key may be used from; empty: any'),
+    rolledTo: idOf('key', true).nullable().describe('The key that replaced this one in a roll (this one works until expiresAt)'),
+    rolledFrom: idOf('key', true).nullable().describe('The key this one replaced in a roll'),
     rotationDue: z.boolean().describe('Active, not being rolled, and older than the rotation period (90 days by default)'),
     exposure: z
       .object({
@@ -59,13 +63,15 @@ export const keyView = z
           .array(
             z.object({
               reporter: z.enum(['github']),
-              url: z.string().nullable().describe('Where it was found (an http(s) address), when the report gave one'),
-              source: z.string().describe('What kind of place, as the scanner names it: content, commit, npm, …'),
+              url: shown('https://github.com/acme/checkout/blob/main/.env')
+                .nullable()
+                .describe('Where it was found (an http(s) address), when the report gave one'),
+              source: shown('content').describe('What kind of place, as the scanner names it: content, commit, npm, …'),
               reportedAt: timestamp,
             }),
           )
           .describe('The first places reported, oldest first (at most 10)'),
-        count: z.number().int().describe('How many distinct places it was reported in'),
+        count: count(1).describe('How many distinct places it was reported in'),
       })
       .nullable()
       .describe('Where a secret scanner found the key in public; null: never reported'),
@@ -74,24 +80,24 @@ export const keyView = z
 
 export const keyListView = z
   .object({
-    customer: z.string(),
+    customer: slugView,
     sandbox: z.boolean(),
-    activeKeyCount: z.number().int(),
-    keyLimit: z.number().int(),
+    activeKeyCount: count(2),
+    keyLimit: count(10),
     keys: z.array(keyView),
   })
   .meta({ id: 'KeyList' });
 
 export const issuedKeyView = z
   .object({
-    key: z.string().describe('The full compound key. Shown this once: store it in a secret manager now.'),
+    key: shown(EXAMPLE_KEY).describe('The full compound key. Shown this once: store it in a secret manager now.'),
     metadata: keyView,
   })
   .meta({ id: 'IssuedKey' });
 
 export const rolledKeyView = z
   .object({
-    key: z.string().describe('The new compound key. Shown this once: store it in a secret manager now.'),
+    key: shown(EXAMPLE_KEY).describe('The new compound key. Shown this once: store it in a secret manager now.'),
     metadata: keyView,
     old: keyView.describe('The key rolled out: it works until its expiresAt'),
   })
@@ -100,20 +106,25 @@ export const rolledKeyView = z
 export const resetView = z
   .object({
     keys: z.array(issuedKeyView),
-    replaced: z.array(z.object({ oldKeyId: z.string(), newKeyId: z.string() })),
+    replaced: z.array(z.object({ oldKeyId: idOf('key'), newKeyId: idOf('key', true) })),
   })
   .meta({ id: 'ResetResult' });
 
 export const keyRequestView = z
   .object({
-    id: z.string(),
-    customer: z.string(),
+    id: idOf('req'),
+    customer: slugView,
     action: z.enum(KEY_REQUEST_ACTIONS),
     status: z.enum(['pending', 'executed', 'rejected', 'failed']),
-    params: z.record(z.string(), z.unknown()),
-    result: z.record(z.string(), z.unknown()).nullable(),
-    failure: z.object({ code: z.string(), detail: z.string() }).nullable(),
-    note: z.string().nullable(),
+    params: z
+      .record(z.string(), z.unknown())
+      .meta({ examples: [{ label: 'checkout-ci', application: 'checkout', environment: 'live', type: 'secondary' }] }),
+    result: z
+      .record(z.string(), z.unknown())
+      .meta({ examples: [{ keyId: 'key_01JQ8Z5M3T4V6W7X8Y9Z0A1B2C' }] })
+      .nullable(),
+    failure: z.object({ code: shown('key_limit_reached'), detail: shown('The customer already has 10 active keys.') }).nullable(),
+    note: shown('Rotating after the March audit').nullable(),
     requestedBy: actorView,
     requestedAt: timestamp,
     decidedBy: actorView.nullable(),
@@ -124,7 +135,7 @@ export const keyRequestView = z
 export const keyRequestOutcomeView = z
   .object({
     request: keyRequestView,
-    key: z.string().optional().describe('For an executed issue-key request: the new key, shown this once'),
+    key: shown(EXAMPLE_KEY).optional().describe('For an executed issue-key request: the new key, shown this once'),
     metadata: keyView.optional(),
   })
   .meta({ id: 'KeyRequestOutcome' });
@@ -133,8 +144,8 @@ export const staffQueueView = z
   .object({
     requests: z.array(
       z.object({
-        id: z.string(),
-        customer: z.string(),
+        id: idOf('req'),
+        customer: slugView,
         action: z.enum(KEY_REQUEST_ACTIONS),
         status: z.enum(['pending', 'executed', 'rejected', 'failed']),
         requestedAt: timestamp,
@@ -144,35 +155,41 @@ export const staffQueueView = z
   })
   .meta({ id: 'StaffRequestQueue' });
 
+/** An opaque page cursor, handed back to get the next page. */
+const cursorView = shown('eyJwIjoiYWNtZSIsInIiOiJldnRfMDFKUThaNU0zVDRWNlc3WDhZOVowQTFCMkMifQ');
+
 export const auditEventView = z
   .object({
-    id: z.string(),
+    id: idOf('evt'),
     type: z.enum(AUDIT_EVENT_TYPES),
     at: timestamp,
     actor: actorView,
-    keyId: z.string().nullable(),
-    keyRequestId: z.string().nullable(),
-    requestId: z.string().describe('The request id of the API call that caused the event'),
-    details: z.record(z.string(), z.unknown()).nullable(),
+    keyId: idOf('key').nullable(),
+    keyRequestId: idOf('req').nullable(),
+    requestId: shown(EXAMPLE_REQUEST_ID).describe('The request id of the API call that caused the event'),
+    details: z
+      .record(z.string(), z.unknown())
+      .meta({ examples: [{ label: 'checkout-ci', environment: 'live' }] })
+      .nullable(),
   })
   .meta({ id: 'AuditEvent' });
 
-export const auditPageView = z.object({ events: z.array(auditEventView), cursor: z.string().nullable() }).meta({ id: 'AuditPage' });
+export const auditPageView = z.object({ events: z.array(auditEventView), cursor: cursorView.nullable() }).meta({ id: 'AuditPage' });
 
 export const sessionView = z
   .object({
-    sessionId: z.string(),
+    sessionId: shown('checkout-session-4711'),
     sessionIdSource: z.enum(['attribute', 'trace']),
-    serviceName: z.string().nullable(),
-    keyId: z.string(),
-    keyLabel: z.string(),
-    application: z.string(),
+    serviceName: shown('checkout-api').nullable(),
+    keyId: idOf('key'),
+    keyLabel: keyLabelView,
+    application: applicationView,
     environment: z.enum(KEY_ENVIRONMENTS),
     sandbox: z.boolean(),
     anchor: z.enum(['pending', 'never']),
-    spanCount: z.number().int(),
-    batchCount: z.number().int(),
-    traceIds: z.array(z.string()),
+    spanCount: count(42),
+    batchCount: count(3),
+    traceIds: z.array(shown('4bf92f3577b34da6a3ce929d0e0e4736')),
     startedAt: timestamp.nullable(),
     endedAt: timestamp.nullable(),
     firstReceivedAt: timestamp,
@@ -180,52 +197,52 @@ export const sessionView = z
   })
   .meta({ id: 'Session' });
 
-export const sessionPageView = z.object({ sessions: z.array(sessionView), cursor: z.string().nullable() }).meta({ id: 'SessionPage' });
+export const sessionPageView = z.object({ sessions: z.array(sessionView), cursor: cursorView.nullable() }).meta({ id: 'SessionPage' });
 
 export const gitHubFeedbackView = z
   .array(
     z.object({
-      token_hash: z.string().describe('SHA-256 of the token, hex'),
-      token_type: z.string(),
+      token_hash: shown('9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08').describe('SHA-256 of the token, hex'),
+      token_type: shown('veriproof_api_key'),
       label: z.enum(['true_positive', 'false_positive']),
     }),
   )
   .meta({ id: 'SecretScanningFeedback' });
 
-export const keySettingsView = z.object({ customer: z.string(), leakedKeyPolicy: leakedKeyPolicySchema }).meta({ id: 'KeySettings' });
+export const keySettingsView = z.object({ customer: slugView, leakedKeyPolicy: leakedKeyPolicySchema }).meta({ id: 'KeySettings' });
 
 export const customerView = z
   .object({
-    id: z.string(),
-    slug: z.string(),
-    name: z.string(),
+    id: idOf('cus'),
+    slug: slugView,
+    name: shown('Acme Corporation'),
     plan: z.enum(PLANS),
     createdAt: timestamp,
-    activeKeyCount: z.number().int(),
-    keyLimit: z.number().int(),
-    keyLimitOverride: z.number().int().nullable(),
+    activeKeyCount: count(2),
+    keyLimit: count(10),
+    keyLimitOverride: count(25).nullable(),
     requireComponent: z.boolean(),
     autoRevokeStaleKeys: z.boolean(),
     leakedKeyPolicy: leakedKeyPolicySchema,
     keyReview: z
       .object({
         at: timestamp,
-        stale: z.number().int().describe('Active keys unused for the stale period'),
-        rotationDue: z.number().int().describe('Active keys older than the rotation period (90 days by default)'),
+        stale: count(0).describe('Active keys unused for the stale period'),
+        rotationDue: count(1).describe('Active keys older than the rotation period (90 days by default)'),
       })
       .nullable()
       .describe("The daily key review's last counts; null before its first run"),
   })
   .meta({ id: 'Customer' });
 
-const ipRefused = z.number().int().describe("Refused because they came from outside the key's IP allowlist (403 ip_not_allowed)");
-const usageBucket = z.object({ start: timestamp, accepted: z.number().int(), rateLimited: z.number().int(), ipRefused });
-const usageTotals = z.object({ accepted: z.number().int(), rateLimited: z.number().int(), ipRefused });
+const ipRefused = count(0).describe("Refused because they came from outside the key's IP allowlist (403 ip_not_allowed)");
+const usageBucket = z.object({ start: timestamp, accepted: count(1250), rateLimited: count(3), ipRefused });
+const usageTotals = z.object({ accepted: count(8600), rateLimited: count(12), ipRefused });
 
 export const keyUsageView = z
   .object({
-    keyId: z.string(),
-    label: z.string(),
+    keyId: idOf('key'),
+    label: keyLabelView,
     granularity: z.enum(['hour', 'day']),
     from: timestamp,
     to: timestamp,
@@ -240,9 +257,9 @@ export const customerUsageView = z
     to: timestamp,
     keys: z.array(
       z.object({
-        keyId: z.string(),
-        label: z.string(),
-        application: z.string(),
+        keyId: idOf('key'),
+        label: keyLabelView,
+        application: applicationView,
         status: z.enum(['active', 'revoked']),
         lastUsedAt: timestamp.nullable(),
         stale: z.boolean(),
@@ -255,9 +272,9 @@ export const customerUsageView = z
 
 export const tenantKeyView = z
   .object({
-    customer: z.string(),
-    currentVersion: z.string(),
-    previousVersion: z.string().nullable(),
+    customer: slugView,
+    currentVersion: shown('v2'),
+    previousVersion: shown('v1').nullable(),
     graceEndsAt: timestamp.nullable(),
     inGrace: z.boolean(),
     rotatedAt: timestamp.nullable(),
@@ -277,23 +294,24 @@ export type UsageBucketBody = z.infer<typeof usageBucket>;
 
 export const problemView = z
   .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    code: z.string(),
-    requestId: z.string(),
+    type: shown('urn:veriproof:problem:api_key_invalid'),
+    title: shown('API key invalid'),
+    status: count(401),
+    detail: shown('The API key is not valid.'),
+    code: shown('api_key_invalid'),
+    requestId: shown(EXAMPLE_REQUEST_ID),
   })
   .loose()
-  .meta({ id: 'Problem' });
+  // Open to more members: the object's own example, or a reader is shown invented ones.
+  .meta({ id: 'Problem', examples: [problemExample('api_key_invalid', 401, 'API key invalid')] });
 
 export const whoamiView = z
   .object({
-    customer: z.object({ id: z.string(), slug: z.string(), plan: z.enum(PLANS) }),
+    customer: z.object({ id: idOf('cus'), slug: slugView, plan: z.enum(PLANS) }),
     key: z.object({
-      id: z.string(),
-      label: z.string(),
-      application: z.string(),
+      id: idOf('key'),
+      label: keyLabelView,
+      application: applicationView,
       environment: z.enum(KEY_ENVIRONMENTS),
       type: z.enum(KEY_TYPES),
     }),
@@ -302,16 +320,16 @@ export const whoamiView = z
 
 export const serviceView = z
   .object({
-    instanceId: z.string().describe('The instance that answered (each keeps its own values)'),
+    instanceId: shown('host-7f3a').describe('The instance that answered (each keeps its own values)'),
     at: timestamp,
     metrics: z.array(
       z.object({
-        name: z.string().describe('An OpenTelemetry metric name, under veriproof.'),
-        attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-        value: z.number().describe("A counter's total or a gauge's value since the instance started; a histogram's count"),
-        sum: z.number().optional(),
-        min: z.number().optional(),
-        max: z.number().optional(),
+        name: shown('veriproof.auth.duration').describe('An OpenTelemetry metric name, under veriproof.'),
+        attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).meta({ examples: [{ outcome: 'accepted' }] }),
+        value: amount(1250).describe("A counter's total or a gauge's value since the instance started; a histogram's count"),
+        sum: amount(312.5).optional(),
+        min: amount(0.8).optional(),
+        max: amount(41.2).optional(),
       }),
     ),
   })
@@ -320,90 +338,14 @@ export const serviceView = z
 export const healthView = z
   .object({
     status: z.literal('ok'),
-    checks: z.record(
-      z.string(),
-      z.object({ status: z.enum(['ok', 'unavailable']), checkedAt: timestamp.nullable(), latencyMs: z.number().nullable() }),
-    ),
+    checks: z
+      .record(
+        z.string(),
+        z.object({ status: z.enum(['ok', 'unavailable']), checkedAt: timestamp.nullable(), latencyMs: amount(4.2).nullable() }),
+      )
+      .meta({ examples: [{ 'table-storage': { status: 'ok', checkedAt: '2026-03-14T09:26:53.000Z', latencyMs: 4.2 } }] }),
   })
   .meta({ id: 'Health' });
 
-/** What the listing adds to a key from the clock: stale (unused) and due for rotation (old). */
-export interface KeyFlags {
-  stale?: boolean;
-  rotationDue?: boolean;
-}
-
-const REVOKED_REASONS = new Set(['expired', 'rolled', 'exposed']);
-
-export function toKeyBody(key: ApiKeyView, flags: KeyFlags = {}): z.infer<typeof keyView> {
-  return {
-    id: key.id,
-    displayPrefix: key.displayPrefix,
-    label: key.label,
-    application: key.application,
-    type: key.type,
-    environment: key.environment,
-    status: key.status,
-    createdAt: key.createdAt,
-    createdBy: key.createdBy,
-    lastUsedAt: key.lastUsedAt ?? null,
-    stale: key.status === 'active' && Boolean(flags.stale),
-    rateLimit: key.rateLimit ?? null,
-    revokedAt: key.revokedAt ?? null,
-    revokedBy: key.revokedBy ?? null,
-    revokedReason:
-      key.status === 'revoked' && key.revokedReason && REVOKED_REASONS.has(key.revokedReason)
-        ? (key.revokedReason as 'expired' | 'rolled' | 'exposed')
-        : null,
-    expiresAt: key.expiresAt ?? null,
-    allowedIps: key.allowedIps ?? [],
-    rolledTo: key.rolledTo ?? null,
-    rolledFrom: key.rolledFrom ?? null,
-    rotationDue: key.status === 'active' && Boolean(flags.rotationDue),
-    exposure: key.exposures?.length
-      ? {
-          places: key.exposures.map((e) => ({ reporter: e.reporter, url: e.url || null, source: e.source, reportedAt: e.reportedAt })),
-          count: key.exposureCount ?? key.exposures.length,
-        }
-      : null,
-  };
-}
-
-export function toRequestBody(request: KeyRequest): z.infer<typeof keyRequestView> {
-  return {
-    id: request.id,
-    customer: request.customerSlug,
-    action: request.action,
-    status: request.status,
-    params: request.params,
-    result: request.result ?? null,
-    failure: request.failure ?? null,
-    note: request.note ?? null,
-    requestedBy: request.requestedBy,
-    requestedAt: request.requestedAt,
-    decidedBy: request.decidedBy ?? null,
-    decidedAt: request.decidedAt ?? null,
-  };
-}
-
-export function toAuditBody(event: AuditEvent): z.infer<typeof auditEventView> {
-  return {
-    id: event.id,
-    type: event.type,
-    at: event.at,
-    actor: event.actor,
-    keyId: event.keyId ?? null,
-    keyRequestId: event.keyRequestId ?? null,
-    requestId: event.requestId,
-    details: event.details ?? null,
-  };
-}
-
-export function toSessionBody(session: StoredSession): z.infer<typeof sessionView> {
-  return {
-    ...session,
-    serviceName: session.serviceName ?? null,
-    startedAt: session.startedAt ?? null,
-    endedAt: session.endedAt ?? null,
-  };
-}
+/** The mappers from the domain's records to these bodies (shared/schemas/view-mappers.ts). */
+export { toAuditBody, toKeyBody, toRequestBody, toSessionBody, type KeyFlags } from './view-mappers';

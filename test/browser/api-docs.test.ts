@@ -70,4 +70,34 @@ describeWithBrowser('the API reference page in a real browser', () => {
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
     expect(stored).not.toContain(demoKey.split('.')[2]);
   });
+
+  it("shows the document's own examples, and offers in Authorize only the credentials a person uses", async () => {
+    await page.goto(`${app.url}/docs`);
+    await page.locator('.opblock-summary-path', { hasText: '/v1/whoami' }).first().waitFor();
+
+    await page.locator('button.authorize').first().click();
+    const schemes = (await page.locator('.auth-container h4 code').allTextContents()).map((name) => name.trim()).sort();
+    expect(schemes).toEqual(['ApiKeyBearer', 'ApiKeyHeader', 'ManagementKeyHeader', 'PortalToken']);
+    await page.locator('button.close-modal').first().click();
+
+    const shownFor = async (path: string, method: string) => {
+      const operation = page.locator(`.opblock-${method}`, {
+        has: page.locator('.opblock-summary-path', { hasText: new RegExp(`^${path}$`) }),
+      });
+      await operation.locator('.opblock-summary').click();
+      const sample = operation.locator('.responses-wrapper .microlight, .responses-wrapper .highlight-code').first();
+      await sample.waitFor();
+      return (await operation.locator('.responses-wrapper').textContent()) ?? '';
+    };
+    const keys = await shownFor('/v1/customer-keys', 'get');
+    expect(keys).toContain('"id": "key_01JQ8Z5M3T4V6W7X8Y9Z0A1B2C"');
+    expect(keys).toContain('"createdAt": "2026-03-14T09:26:53.000Z"');
+    expect(keys).toContain('"activeKeyCount": 2');
+    const request = await shownFor('/v1/customer-keys/requests/{id}', 'get');
+    expect(request).toContain('"label": "checkout-ci"');
+    expect(request).toContain('"code": "not_found"'); // each status shows a problem of its own
+    for (const text of [keys, request]) {
+      expect(text).not.toMatch(/additionalProp|-?9007199254740991|"string"/);
+    }
+  });
 });

@@ -72,8 +72,8 @@ describe('declared equals validated', () => {
   });
 
   it.each([
-    ['text(64): a label', text(64), 64],
-    ['text(500): a reason', text(500), 500],
+    ['text(64): a label', text(64, 'checkout-ci'), 64],
+    ['text(500): a reason', text(500, 'Rotating after the March audit'), 500],
     // zod counts code points, as JSON Schema does (an emoji is one character, not two).
     ['a plain bounded string', z.string().max(64), 64],
   ])('accepts exactly the strings its documented schema accepts: %s', (_name, schema, max) => {
@@ -91,7 +91,7 @@ describe('declared equals validated', () => {
       paths: Record<string, Record<string, { parameters: Array<{ name: string; schema: object }> }>>;
     };
     const limit = document.paths['/v1/customer-keys/audit']!.get!.parameters.find((p) => p.name === 'limit');
-    expect(limit?.schema).toEqual({ type: 'integer', minimum: 1, maximum: 200, default: 50 });
+    expect(limit?.schema).toEqual({ type: 'integer', minimum: 1, maximum: 200, default: 50, examples: [50] });
   });
 
   it('documents a body whose schema a path parameter chooses as one path per value', () => {

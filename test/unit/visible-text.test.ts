@@ -27,7 +27,7 @@ describe('visible text: default-ignorable code points', () => {
   });
 
   it('refuses a label with a default-ignorable code point anywhere in it, with 400-ready messages naming it', () => {
-    const label = text(64);
+    const label = text(64, 'checkout-ci');
     fc.assert(
       fc.property(plainLabel, fc.integer({ min: 0, max: 0x10ffff }), fc.nat(), (plain, code, at) => {
         fc.pre(!isSurrogate(code));
@@ -60,7 +60,7 @@ describe('visible text: default-ignorable code points', () => {
     ['a zero-width space', 'pro\u200Bd', 'U+200B'],
   ])('refuses %s', (_name, value, named) => {
     expect(invisibleCharacter(value)).toBe(named);
-    expect(text(64).safeParse(value).success).toBe(false);
+    expect(text(64, 'checkout-ci').safeParse(value).success).toBe(false);
   });
 
   it('accepts letters, accents, scripts and emoji in their plain form', () => {

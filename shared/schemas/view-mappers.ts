@@ -1,0 +1,90 @@
+import type { z } from 'zod';
+import type { ApiKeyView, AuditEvent, KeyRequest } from '../domain';
+import type { StoredSession } from '../ports/session-repository';
+import type { auditEventView, keyRequestView, keyView, sessionView } from './views';
+
+/**
+ * The mappers from the domain's records to the response bodies of shared/schemas/views.ts
+ * (re-exported there): handlers build their bodies with these.
+ */
+
+/** What the listing adds to a key from the clock: stale (unused) and due for rotation (old). */
+export interface KeyFlags {
+  stale?: boolean;
+  rotationDue?: boolean;
+}
+
+const REVOKED_REASONS = new Set(['expired', 'rolled', 'exposed']);
+
+export function toKeyBody(key: ApiKeyView, flags: KeyFlags = {}): z.infer<typeof keyView> {
+  return {
+    id: key.id,
+    displayPrefix: key.displayPrefix,
+    label: key.label,
+    application: key.application,
+    type: key.type,
+    environment: key.environment,
+    status: key.status,
+    createdAt: key.createdAt,
+    createdBy: key.createdBy,
+    lastUsedAt: key.lastUsedAt ?? null,
+    stale: key.status === 'active' && Boolean(flags.stale),
+    rateLimit: key.rateLimit ?? null,
+    revokedAt: key.revokedAt ?? null,
+    revokedBy: key.revokedBy ?? null,
+    revokedReason:
+      key.status === 'revoked' && key.revokedReason && REVOKED_REASONS.has(key.revokedReason)
+        ? (key.revokedReason as 'expired' | 'rolled' | 'exposed')
+        : null,
+    expiresAt: key.expiresAt ?? null,
+    allowedIps: key.allowedIps ?? [],
+    rolledTo: key.rolledTo ?? null,
+    rolledFrom: key.rolledFrom ?? null,
+    rotationDue: key.status === 'active' && Boolean(flags.rotationDue),
+    exposure: key.exposures?.length
+      ? {
+          places: key.exposures.map((e) => ({ reporter: e.reporter, url: e.url || null, source: e.source, reportedAt: e.reportedAt })),
+          count: key.exposureCount ?? key.exposures.length,
+        }
+      : null,
+  };
+}
+
+export function toRequestBody(request: KeyRequest): z.infer<typeof keyRequestView> {
+  return {
+    id: request.id,
+    customer: request.customerSlug,
+    action: request.action,
+    status: request.status,
+    params: request.params,
+    result: request.result ?? null,
+    failure: request.failure ?? null,
+    note: request.note ?? null,
+    requestedBy: request.requestedBy,
+    requestedAt: request.requestedAt,
+    decidedBy: request.decidedBy ?? null,
+    decidedAt: request.decidedAt ?? null,
+  };
+}
+
+export function toAuditBody(event: AuditEvent): z.infer<typeof auditEventView> {
+  return {
+    id: event.id,
+    type: event.type,
+    at: event.at,
+    actor: event.actor,
+    keyId: event.keyId ?? null,
+    keyRequestId: event.keyRequestId ?? null,
+    requestId: event.requestId,
+    details: event.details ?? null,
+  };
+}
+
+export function toSessionBody(session: StoredSession): z.infer<typeof sessionView> {
+  return {
+    ...session,
+    serviceName: session.serviceName ?? null,
+    startedAt: session.startedAt ?? null,
+    endedAt: session.endedAt ?? null,
+  };
+}
