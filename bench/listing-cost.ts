@@ -10,17 +10,10 @@ import { randomBytes } from 'node:crypto';
 import type { StorageOperationRecord } from '../shared/adapters/table/storage-operations';
 import { signLocalPortalToken } from '../shared/auth/portal-tokens';
 import type { ServiceContext } from '../shared/services/context';
-import type { BenchContext } from './modules';
+import type { BenchContext, Figure } from './modules';
 
-export interface ListingCostFigure {
-  id: string;
-  name: string;
-  value: number;
-  unit: string;
-  target: string;
-  pass: boolean;
-  detail: Record<string, unknown>;
-}
+/** Figure 4e: a figure whose target and verdict are always stated. */
+export type ListingCostFigure = Figure & Required<Pick<Figure, 'target' | 'pass' | 'detail'>>;
 
 /** Operations allowed per call beyond 2 per listed session. */
 const PER_CALL = 10;

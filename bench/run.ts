@@ -30,22 +30,12 @@ import { hostileCases } from '../test/support/hostile-otlp';
 import type { RequestContext } from '../shared/function-contract';
 import { meterKeyRequest } from '../middleware/metering';
 import type { DoorVerdict, PresentedCredentials } from '../shared/auth/api-key-door';
-import { onlyFigures, runFigureModules, type BenchContext } from './modules';
+import { onlyFigures, runFigureModules, type BenchContext, type Figure } from './modules';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** `npm run bench -- --only 3e,5b`: only the figure modules that measure those (bench/modules.ts). */
 const ONLY = onlyFigures(process.argv.slice(2));
 const seconds = (full: number) => (QUICK ? Math.max(1, Math.round(full / 3)) : full);
-
-interface Figure {
-  id: string;
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-  pass?: boolean;
-  detail?: Record<string, unknown>;
-}
 
 const figures: Figure[] = [];
 const record = (figure: Figure) => {
