@@ -127,7 +127,9 @@ describe('hostile portal use: a portal token costs what its limits allow', () =>
     const response = await list(token, query);
     expect(response.status).toBe(200);
     const page = (await response.json()) as { sessions: unknown[]; cursor: string | null };
-    return { operations: services.storage.operations.recent(since).length, sessions: page.sessions.length, cursor: page.cursor };
+    // The sessions table's operations (the host's own timers may read other tables meanwhile).
+    const operations = services.storage.operations.recent(since).filter((o) => o.table === 'sessions').length;
+    return { operations, sessions: page.sessions.length, cursor: page.cursor };
   }
 
   it('costs at most 2 storage operations per listed session plus 10, for one session and for a page of 200', async () => {
@@ -181,7 +183,9 @@ describe('hostile portal use: a portal token costs what its limits allow', () =>
     const flood = await Promise.all(Array.from({ length: 3 * USER_BURST }, (_, i) => list(tokens[i % 3]!, '?limit=200')));
     const admitted = flood.filter((r) => r.status === 200).length;
     await Promise.all(flood.map((r) => r.arrayBuffer()));
-    const operations = services.storage.operations.recent(since);
+    // The sessions table's: the host's own timers (the key-expiry pass, each wall-clock minute) may
+    // read other tables meanwhile, and are not the listings' cost.
+    const operations = services.storage.operations.recent(since).filter((o) => o.table === 'sessions');
     expect(admitted).toBe(CUSTOMER_BURST);
     expect(operations.length).toBeLessThanOrEqual(CUSTOMER_BURST * perListing(10));
     expect(operations.filter((o) => !o.partition?.startsWith(`${noisy.customer.slug}~`))).toEqual([]);
