@@ -6,19 +6,10 @@ import { silentLogger } from '../../shared/logging';
 import { addRateLimitFields } from '../../shared/rate-limit/batch-limit';
 import { SharedTokenBuckets } from '../../shared/rate-limit/shared-token-bucket';
 import { RateLimiter } from '../../shared/services/rate-limiter';
+import { keyIdentity } from '../support/rate-limits';
 
-const identity = (plan: Plan = 'pro', rateLimit?: { requestsPerSecond: number; burst: number }): KeyIdentity => ({
-  customerId: 'cus_1',
-  customerSlug: 'acme',
-  plan,
-  keyId: 'key_1',
-  keyLabel: 'ingest',
-  application: 'web',
-  environment: 'live',
-  keyType: 'secondary',
-  tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
-  ...(rateLimit ? { rateLimit } : {}),
-});
+const identity = (plan: Plan = 'pro', rateLimit?: { requestsPerSecond: number; burst: number }): KeyIdentity =>
+  keyIdentity({ plan, ...(rateLimit ? { rateLimit } : {}) });
 
 const limiter = (clock: ManualClock, store = new MemoryRateLimitStore(), plans: Record<Plan, PlanLimits> = DEFAULT_PLANS) =>
   new RateLimiter({ store, plans, clock, options: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 }, log: silentLogger });

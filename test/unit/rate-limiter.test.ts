@@ -5,19 +5,10 @@ import type { KeyIdentity } from '../../shared/domain';
 import { silentLogger } from '../../shared/logging';
 import { SharedTokenBuckets, allocateShares } from '../../shared/rate-limit/shared-token-bucket';
 import { RateLimiter } from '../../shared/services/rate-limiter';
+import { keyIdentity, simulateSaturation } from '../support/rate-limits';
 
-const identity = (rateLimit?: { requestsPerSecond: number; burst: number }, keyId = 'key_1'): KeyIdentity => ({
-  customerId: 'cus_1',
-  customerSlug: 'acme',
-  plan: 'pro',
-  keyId,
-  keyLabel: 'ingest',
-  application: 'web',
-  environment: 'live',
-  keyType: 'secondary',
-  tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
-  ...(rateLimit ? { rateLimit } : {}),
-});
+const identity = (rateLimit?: { requestsPerSecond: number; burst: number }, keyId = 'key_1'): KeyIdentity =>
+  keyIdentity({ keyId, ...(rateLimit ? { rateLimit } : {}) });
 
 describe('SharedTokenBuckets (one instance)', () => {
   it('admits the burst, then the rate, and says when to retry', () => {
@@ -53,31 +44,9 @@ describe('SharedTokenBuckets (one instance)', () => {
 
 describe('RateLimiter (instances sharing one store)', () => {
   async function simulate(splits: number[], seconds: number, rate: number, burst: number, requestsPerSecond = 3000) {
-    const clock = new ManualClock();
     const store = new MemoryRateLimitStore();
-    const options = { syncIntervalMs: 250, idleSyncIntervalMs: 2000 };
-    const limiters = splits.map(() => new RateLimiter({ store: store, plans: DEFAULT_PLANS, clock, options: options, log: silentLogger }));
-    // Instances start and exchange heartbeats before the load (as they do on start-up).
-    for (const l of limiters) await l.sync();
-    for (const l of limiters) await l.sync();
-    const key = identity({ requestsPerSecond: rate, burst });
-    let admitted = 0;
-    const stepMs = 1000 / requestsPerSecond;
-    let nextSync = 250;
-    const total = splits.reduce((a, b) => a + b, 0);
-    for (let t = 0; t < seconds * 1000; t += stepMs) {
-      clock.set(new Date(Date.parse('2026-01-01T00:00:00Z') + t));
-      // Route each request to an instance in proportion to its split.
-      const pick = (Math.floor(t / stepMs) * 7919) % total;
-      let i = 0;
-      for (let acc = splits[0]!; pick >= acc; acc += splits[++i]!);
-      if (limiters[i]!.decide(key).allowed) admitted++;
-      if (t >= nextSync) {
-        await Promise.all(limiters.map((l) => l.sync()));
-        nextSync += 250;
-      }
-    }
-    return { admitted, allowed: rate * seconds + burst, storeOperations: store.operations };
+    const result = await simulateSaturation({ store, splits, seconds, rate, burst, requestsPerSecond });
+    return { ...result, storeOperations: store.operations };
   }
 
   it.each([
