@@ -5,7 +5,7 @@ import { TRANSACTIONS_PER_BATCH } from '../shared/services/ingest-service';
 import type { BenchContext } from './modules';
 
 /**
- * The storage transactions per rate-limit unit that README "Capacity" turns into per-plan figures:
+ * The storage transactions per rate-limit unit that docs/capacity.md turns into per-plan figures:
  * at most {@link TRANSACTIONS_PER_BATCH} on a request's path (the batch meter charges one more
  * unit per three beyond), and the fold a session gets after every {@link FOLD_AFTER_BATCHES} of its
  * batches on an instance (two operations: read its summary, then one transaction). A plan's batches
@@ -91,7 +91,7 @@ function shapes(quick: boolean): Shape[] {
  * storage operations the host made for it (request-driven, its deferred folds included, counted by
  * the Table clients' policy) over the units the batch meter took for it (its session batches, and
  * one more per three transactions beyond three a batch), read off the key's RateLimit field. The
- * figure is the worst shape's; the target is the ratio README "Capacity" states.
+ * figure is the worst shape's; the target is the ratio docs/capacity.md states.
  */
 export async function batchCostFigures(ctx: BenchContext): Promise<void> {
   const prefix = `b${randomBytes(4).toString('hex')}`;
@@ -169,7 +169,7 @@ export async function batchCostFigures(ctx: BenchContext): Promise<void> {
       name: `storage transactions per rate-limit unit (a session batch), worst shape: ${worst.shape} (per request, as the limit counted before: up to ${worstPerRequest.perRequest.toFixed(0)}, ${worstPerRequest.shape})`,
       value: worst.perUnit,
       unit: 'transactions/unit',
-      target: `<= ${STATED_TRANSACTIONS_PER_UNIT} (README "Capacity": ${TRANSACTIONS_PER_BATCH}, and a fold per 32 batches of a session)`,
+      target: `<= ${STATED_TRANSACTIONS_PER_UNIT} (docs/capacity.md: ${TRANSACTIONS_PER_BATCH}, and a fold per 32 batches of a session)`,
       pass: worst.perUnit <= STATED_TRANSACTIONS_PER_UNIT,
       detail: { byShape: rows },
     });

@@ -5,7 +5,7 @@ import type { BenchContext } from './modules';
 
 const CONCURRENT = 200;
 const BUDGET_MIB = 128;
-/** The constant the README states above the budget: the intake pool (8 x the 4 MiB body bound, 32 MiB) and the process's own. */
+/** The constant docs/capacity.md states above the budget: the intake pool (8 x the 4 MiB body bound, 32 MiB) and the process's own. */
 const CONSTANT_MIB = 64;
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;

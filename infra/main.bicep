@@ -48,7 +48,7 @@ param maximumInstanceCount int = 100
 @description('Redundancy of the storage account holding keys, usage and the host state.')
 param storageSku string = 'Standard_LRS'
 
-@description('Extra storage accounts for ingested sessions (0: sessions stay in the main account). See README "Capacity": one account carries about one enterprise customer at its full rate.')
+@description('Extra storage accounts for ingested sessions (0: sessions stay in the main account). See docs/capacity.md: one account carries about one enterprise customer at its full rate.')
 @minValue(0)
 @maxValue(16)
 param sessionStorageAccounts int = 0

@@ -80,7 +80,7 @@ export const configSchema = z
       .refine((v) => v === '' || TABLE_PREFIX.test(v), 'must start with a letter and hold at most 30 letters or digits')
       .default(''),
     /**
-     * Storage accounts for ingested sessions, when one account is not enough (README "Capacity"):
+     * Storage accounts for ingested sessions, when one account is not enough (docs/capacity.md):
      * their table endpoints, comma-separated, used with the managed identity. Each customer's
      * sessions live in one of them, chosen by a stable hash of its slug. Unset: the main account.
      */
@@ -135,7 +135,7 @@ export const configSchema = z
     PORTAL_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     /**
      * Where the portal page sends a user to be signed in (the portal back end): it returns them to
-     * `/portal#access_token=…&state=…` with the state the page sent (see the README).
+     * `/portal#access_token=…&state=…` with the state the page sent (see docs/operations.md, "Portal sign-in in production").
      */
     PORTAL_SIGN_IN_URL: z.url({ protocol: /^https?$/ }).optional(),
     /** HS256 secret for portal tokens (local and tests only; refused in Azure). */

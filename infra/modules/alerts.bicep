@@ -1,6 +1,6 @@
 // Alert rules for the on-call engineer, each a log query over Application Insights (where the
 // app's OpenTelemetry metrics and requests land) and each wired to one action group that mails
-// the address given at deployment. README "On call" has, for every rule, what it means, the query
+// the address given at deployment. docs/operations.md, "On call", has, for every rule, what it means, the query
 // that shows the detail and the steps; the metric names are checked against the code's
 // (test/unit/infra-drift.test.ts).
 param namePrefix string

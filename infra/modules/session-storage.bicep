@@ -1,5 +1,5 @@
 // Storage accounts that hold only ingested sessions, for when one account's transaction budget is
-// not enough (README "Capacity"). The app places each customer's sessions on one of them by a
+// not enough (docs/capacity.md). The app places each customer's sessions on one of them by a
 // stable hash of its slug; keys, usage and the host state stay in the main account. Zero by
 // default: sessions then live in the main account. Shared-key access is disabled, as there.
 param namePrefix string

@@ -8,13 +8,13 @@ import { customerWithKey, testEnv, testServices } from '../support/services';
 /**
  * Many small gzip bodies that each inflate to 4 MiB, sent at once to a host process with a small
  * ingest memory budget: what an instance holds for ingest must stay within its budget plus a
- * stated constant whatever the number of requests in flight (README "Security"; bench figure 3e).
+ * stated constant whatever the number of requests in flight (docs/capacity.md; bench figure 3e).
  * Every answer is a 200 or a 503 `server_busy` with Retry-After, never a 500; health answers
  * throughout. The host's peak resident memory is the kernel's own (`VmHWM`), so no short peak
  * between two samples is missed.
  */
 const BUDGET_MIB = 64;
-/** The constant above the budget the README states: the intake pool (8 x the 4 MiB body bound) and the process's own overhead. */
+/** The constant above the budget docs/capacity.md states: the intake pool (8 x the 4 MiB body bound) and the process's own overhead. */
 const CONSTANT_MIB = 64;
 const CONCURRENT = 48;
 

@@ -194,8 +194,8 @@ describe('compound key: error path', () => {
       'ghp_' + 'a'.repeat(36),
     ];
     for (const text of lookalikes) expect(KEY_PATTERN.test(text)).toBe(false);
-    // The README publishes this very pattern.
-    expect(readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')).toContain(`\n${KEY_PATTERN.source}\n`);
+    // docs/keys.md publishes this very pattern.
+    expect(readFileSync(join(__dirname, '..', '..', 'docs', 'keys.md'), 'utf8')).toContain(`PATTERN='${KEY_PATTERN.source}'`);
   });
 
   it('rejects over-long input before matching any pattern', () => {

@@ -184,7 +184,7 @@ describe('infra/ templates hold together', () => {
 
   it('alerts on the metrics the code emits, each rule with its entry in the runbook', () => {
     const alerts = readFileSync(join(infra, 'modules', 'alerts.bicep'), 'utf8');
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const readme = readFileSync(join(root, 'docs', 'operations.md'), 'utf8');
     const onCall = readme.slice(readme.indexOf('## On call'), readme.indexOf('\n## ', readme.indexOf('## On call') + 5));
     expect(onCall.length).toBeGreaterThan(500);
     const emitted = new Set<string>([...Object.values(METRICS), ...SPAN_ATTRIBUTES]);
