@@ -11,7 +11,9 @@
  *    Each page starts clean in the repository root, with the prelude (rule 5). A command that
  *    fails fails the page (naming the page, the block's line and the output), and the page's
  *    later blocks do not run. A command that is meant to fail is written `cmd || true`.
- *    Background processes a block starts are stopped when the block ends.
+ *    Background processes a block starts are stopped when the block ends. A block that runs
+ *    `npm install`/`ci`/`i`/`update`, `npm start`, `npm run azurite`, `func start`, `npm test`
+ *    or `npm run test...` must be skipped (rule 4): unskipped, it fails the page unrun.
  * 2. Expected output. Lines `#> text` (or a bare `#>` for an empty line) directly after a
  *    command are that command's expected stdout, one `#>` line per output line. A command is
  *    everything up to where bash would run it: `\` continuations, lines ending in `|`, `&&` or
@@ -180,6 +182,7 @@ export function parseDoc(markdown: string): ParsedDoc {
       const shell = splitShell(body, block.bodyLine);
       block.commands = shell.commands;
       problems.push(...shell.problems);
+      if (!block.skip) problems.push(...shell.commands.flatMap(guard));
     } else if (block.kind === 'json' && !block.skip) {
       if (body.includes('…')) problems.push({ line: block.line, message: 'a json block may not contain … (it must be valid JSON)' });
     }
@@ -209,6 +212,31 @@ export function parseDoc(markdown: string): ParsedDoc {
 
   problems.sort((a, b) => a.line - b.line);
   return { blocks, problems };
+}
+
+/**
+ * Commands a page's test must not run: they change the shared node_modules, start a second
+ * host that never ends, or run the test suite (and with it this test) again.
+ */
+const GUARDED: Array<[RegExp, string]> = [
+  [/\bnpm\s+(install|i|ci|uninstall|update|add)\b/, 'changes node_modules'],
+  [/\bnpm\s+(start|restart)\b|\bnpm\s+run(-script)?\s+(start|azurite)\b|\bfunc\s+start\b/, 'starts a host that runs until Ctrl-C'],
+  [/\bnpm\s+(test|t)\b|\bnpm\s+run(-script)?\s+test/, 'runs the test suite (and this test in it)'],
+];
+
+function guard(command: ShellCommand): Problem[] {
+  const code = command.text.replace(/(^|\s)#.*$/gm, '');
+  for (const [pattern, why] of GUARDED) {
+    const found = pattern.exec(code);
+    if (found)
+      return [
+        {
+          line: command.line,
+          message: `"${found[0]}" ${why}: the test cannot run it; mark the block <!-- doc-test: skip "name" reason -->`,
+        },
+      ];
+  }
+  return [];
 }
 
 // ---------------------------------------------------------------------------------------------
