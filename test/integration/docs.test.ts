@@ -35,7 +35,7 @@ function discoverPages(): string[] {
       : [];
   const override = process.env.DOC_BLOCKS_DIR;
   const files = override ? markdown(resolve(ROOT, override), false) : [join(ROOT, 'README.md'), ...markdown(join(ROOT, 'docs'), true)];
-  return files.filter((f) => existsSync(f)).map((f) => relative(ROOT, f));
+  return files.filter((f) => existsSync(f)).map(pageName);
 }
 
 /** The host's settings: the sample's values, with ports and a data folder of the test's own. */
@@ -67,6 +67,24 @@ function sessionEnv(settings: Record<string, string>, key: string): Record<strin
   };
 }
 
+/**
+ * The repository's Python environment (test/python-env.mjs, which `npm test` runs first). Without
+ * it python blocks are reported as skipped, with a warning; under CI=true that fails instead.
+ */
+function pythonEnv(): string | undefined {
+  const python = join(ROOT, '.venv', 'bin', 'python');
+  if (existsSync(python)) return python;
+  if (process.env.CI === 'true') throw new Error(`${python} is missing: run \`node test/python-env.mjs\` (npm test does) before jest`);
+  print(`[docs] WARNING: ${python} is missing (no Python 3?): python blocks are skipped. \`node test/python-env.mjs\` makes it.`);
+  return undefined;
+}
+
+/** A page's name: its path from the repository root (absolute when outside it). */
+function pageName(file: string): string {
+  const path = relative(ROOT, file);
+  return path.startsWith('..') ? file : path;
+}
+
 const pages = discoverPages();
 const reports: PageReport[] = [];
 let host: HostProcess | undefined;
@@ -92,7 +110,7 @@ describe('the documentation runs as written', () => {
       root: ROOT,
       port,
       env: sessionEnv(settings, key),
-      python: join(ROOT, '.venv', 'bin', 'python'),
+      python: pythonEnv(),
       blockTimeoutMs: 600_000,
     };
   }, 120_000);
@@ -115,7 +133,7 @@ describe('the documentation runs as written', () => {
     '%s',
     async (page) => {
       if (!context) throw new Error('the host did not start');
-      const report = await runPage(page, readFileSync(join(ROOT, page), 'utf8'), context);
+      const report = await runPage(page, readFileSync(resolve(ROOT, page), 'utf8'), context);
       reports.push(report);
       print(describeReport(report));
       if (report.failures.length > 0) throw new Error(report.failures.join('\n\n'));

@@ -30,8 +30,8 @@ export interface PageContext {
   port: number;
   /** The environment every page starts from (the prelude included). */
   env: Record<string, string>;
-  /** The Python the python blocks run with. */
-  python: string;
+  /** The Python the python blocks run with; without one they are reported as skipped. */
+  python: string | undefined;
   /** Bound on one block, a guard against a block that never ends (ms). */
   blockTimeoutMs: number;
 }
@@ -75,6 +75,10 @@ function header(stateFile: string, marker: string): string[] {
     `trap 'printf "\\n%s:%s:%s\\n" ${shellQuote(`${marker}:error`)} "$LINENO" "$?" >&2' ERR`,
     'source "$__vp_state"',
   ];
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function shellQuote(text: string): string {
@@ -163,6 +167,14 @@ export async function runPage(page: string, markdown: string, context: PageConte
         report.skipped.push({ ...block.skip, line: block.line });
         continue;
       }
+      if (block.kind === 'python' && !context.python) {
+        report.skipped.push({
+          name: 'python block',
+          reason: 'no Python environment (.venv/bin/python; no Python 3.9+?)',
+          line: block.line,
+        });
+        continue;
+      }
       count(report.ran, block.lang);
       const where = `${page}:${block.line} (${block.lang} block)`;
       if (block.kind === 'json') {
@@ -188,10 +200,20 @@ export async function runPage(page: string, markdown: string, context: PageConte
             report.failures.push(mismatch(page, expected, `the command at line ${command.line}`, actual));
         });
         if (result.code !== 0) {
-          const error = new RegExp(`\\n?${marker}:error:(\\d+):(\\d+)\\n`).exec(result.stderr);
-          const line = error ? script.pageLines[Number(error[1]) - 1] : undefined;
+          // bash's own messages name the script's lines: name the page's instead.
+          const stderr = result.stderr
+            .replace(new RegExp(`\\n?${marker}:error:\\d+:\\d+\\n`, 'g'), '\n')
+            .replaceAll(`${file}: line `, `${page}:`)
+            .replace(
+              new RegExp(`^${escapeRegExp(page)}:(\\d+):`, 'gm'),
+              (_, n: string) => `${page}:${script.pageLines[Number(n) - 1] ?? n}:`,
+            );
+          // The ERR trap's line, or else (an unset variable under set -u ends bash without it) bash's message.
+          const at =
+            new RegExp(`${marker}:error:(\\d+):`).exec(result.stderr)?.[1] ??
+            new RegExp(`^${escapeRegExp(file)}: line (\\d+):`, 'm').exec(result.stderr)?.[1];
+          const line = at === undefined ? undefined : script.pageLines[Number(at) - 1];
           const command = line === undefined ? undefined : block.commands?.find((c) => c.line <= line && line <= c.endLine);
-          const stderr = result.stderr.replace(new RegExp(`\\n?${marker}:error:\\d+:\\d+\\n`, 'g'), '\n');
           const stdout = result.stdout.replace(new RegExp(`\\n?${marker}:\\d+:(begin|end)\\n`, 'g'), '\n');
           report.failures.push(
             redact(
@@ -210,7 +232,7 @@ export async function runPage(page: string, markdown: string, context: PageConte
       const typescript = block.kind === 'typescript';
       const file = join(scratch, `${slug}-${block.line}.${typescript ? 'mts' : 'py'}`);
       writeFileSync(file, `${rewritePort(block.body, context.port)}\n`);
-      const result = await run(typescript ? process.execPath : context.python, [file], cwd, env, context.blockTimeoutMs);
+      const result = await run(typescript ? process.execPath : context.python!, [file], cwd, env, context.blockTimeoutMs);
       if (result.code !== 0) {
         report.failures.push(
           redact(

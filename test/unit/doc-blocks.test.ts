@@ -449,6 +449,13 @@ describe('running a page (bash, TypeScript, Python; no host involved)', () => {
     expect(report.ran).toEqual({ sh: 1 });
   });
 
+  it('names the page line of an unset variable (set -u ends bash without the ERR trap)', async () => {
+    const report = await run('Text.', '', ...fence('sh', 'echo ok', 'echo "$NOT_SET"'));
+    expect(report.failures).toEqual([
+      'page.md:3 (sh block): exited with 1 at the command on line 5:\necho "$NOT_SET"\n--- stdout ---\nok\n--- stderr ---\npage.md:5: NOT_SET: unbound variable',
+    ]);
+  });
+
   it('fails a python block that raises, a wrong ts output, invalid json, and a page with a bad directive', async () => {
     const ts = await run(...fence('ts', 'console.log("yes")'), '<!-- output -->', ...fence('text', 'no'));
     expect(ts.failures).toEqual(['page.md:6: the output of the ts block at line 1 differs.\n--- expected ---\nno\n--- actual ---\nyes']);
@@ -463,6 +470,11 @@ describe('running a page (bash, TypeScript, Python; no host involved)', () => {
       failures: ['page.md:1: a skip needs a name in double quotes: <!-- doc-test: skip "name" reason -->'],
       ran: {},
     });
+  });
+
+  it('reports python blocks as skipped where there is no Python environment', async () => {
+    const report = await runPage('page.md', md(...fence('python', 'print(1)')), { ...context, python: undefined });
+    expect(report).toMatchObject({ failures: [], ran: {}, skipped: [{ name: 'python block', line: 1 }] });
   });
 
   it('redacts compound keys in what it reports', () => {
