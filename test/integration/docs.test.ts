@@ -56,7 +56,8 @@ function hostSettings(port: number, azuritePort: number, dataDir: string): Recor
 function sessionEnv(settings: Record<string, string>, key: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(JEST_|TEST_)/.test(name) || ['NODE_ENV', 'BASH_ENV', 'ENV', 'NODE_OPTIONS'].includes(name)) continue;
+    if (value === undefined || /^(JEST_|TEST_|npm_lifecycle_|npm_package_)/.test(name)) continue;
+    if (['NODE_ENV', 'BASH_ENV', 'ENV', 'NODE_OPTIONS', 'INIT_CWD'].includes(name)) continue;
     env[name] = value;
   }
   return {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -224,8 +224,9 @@ export async function runPage(page: string, markdown: string, context: PageConte
           );
           break; // the page's later blocks build on this one
         }
-        env = readEnv(`${stateFile}.env`);
-        cwd = readFileSync(`${stateFile}.cwd`, 'utf8');
+        // A block that ends with `exit 0` saves nothing: the session stays as it was.
+        if (existsSync(`${stateFile}.env`)) env = readEnv(`${stateFile}.env`);
+        if (existsSync(`${stateFile}.cwd`)) cwd = readFileSync(`${stateFile}.cwd`, 'utf8');
         continue;
       }
       // TypeScript and Python: a file of their own, the session's environment and directory.
