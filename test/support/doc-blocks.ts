@@ -12,8 +12,10 @@
  *    fails fails the page (naming the page, the block's line and the output), and the page's
  *    later blocks do not run. A command that is meant to fail is written `cmd || true`.
  *    Background processes a block starts are stopped when the block ends. A block that runs
- *    `npm install`/`ci`/`i`/`update`, `npm start`, `npm run azurite`, `func start`, `npm test`
- *    or `npm run test...` must be skipped (rule 4): unskipped, it fails the page unrun.
+ *    `npm install`/`ci`/`i`/`update`, `npm start`, `npm run azurite`, `func start`, `npm test`,
+ *    `npm run test...`, `npm run build` or `npm run bench` must be skipped (rule 4): unskipped,
+ *    it fails the page unrun (they change the shared node_modules or dist/, never end, or run
+ *    the suite again).
  * 2. Expected output. Lines `#> text` (or a bare `#>` for an empty line) directly after a
  *    command are that command's expected stdout, one `#>` line per output line. A command is
  *    everything up to where bash would run it: `\` continuations, lines ending in `|`, `&&` or
@@ -222,6 +224,7 @@ const GUARDED: Array<[RegExp, string]> = [
   [/\bnpm\s+(install|i|ci|uninstall|update|add)\b/, 'changes node_modules'],
   [/\bnpm\s+(start|restart)\b|\bnpm\s+run(-script)?\s+(start|azurite)\b|\bfunc\s+start\b/, 'starts a host that runs until Ctrl-C'],
   [/\bnpm\s+(test|t)\b|\bnpm\s+run(-script)?\s+test/, 'runs the test suite (and this test in it)'],
+  [/\bnpm\s+run(-script)?\s+(build|bench)\b/, 'rewrites dist/ while other tests start hosts from it'],
 ];
 
 function guard(command: ShellCommand): Problem[] {
