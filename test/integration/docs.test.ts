@@ -2,10 +2,18 @@
  * Every shell and code block of README.md and docs/*.md runs, as written, against a host this
  * test starts, and the outputs the pages show are checked: one test per page.
  *
- * The convention the pages are written to (`#>` expected output, `<!-- output -->`,
- * `<!-- doc-test: skip "name" reason -->`, what the prelude gives: `$KEY`, the host's settings,
- * 7071 rewritten to the test host's port, data carried over between pages) is in the header of
- * test/support/doc-blocks.ts.
+ * The convention the pages are written to, in short (the whole of it is the header of
+ * test/support/doc-blocks.ts):
+ * - ```sh/```bash blocks of a page run in order as one bash session (`set -euo pipefail`;
+ *   variables, functions and `cd` carry over); `#> line` lines right after a command are its
+ *   expected stdout, `…` matching anything.
+ * - ```ts blocks run as .mts files with Node 22, ```python blocks with .venv/bin/python, in the
+ *   session's environment; a ```text block under `<!-- output -->` right after is their stdout.
+ *   ```json blocks must parse. Other blocks do not run.
+ * - `<!-- doc-test: skip "name" reason -->` above a fence skips the block (counted, printed).
+ * - The prelude exports `KEY` (the demo key) and the host's settings, so `npm run -s admin --`
+ *   works on the test host; `localhost:7071` means the test host. Its data carries over between
+ *   pages.
  *
  * The summary (blocks run and skipped, per page and in total) is printed to stdout and written
  * to .local/doc-blocks/summary.txt.

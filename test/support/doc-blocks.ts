@@ -23,9 +23,12 @@
  *    up to their end. Comparison: both sides have each line's trailing spaces removed and
  *    leading/trailing blank space trimmed; `…` (U+2026) matches any run of characters, newlines
  *    included, possibly none; everything else is literal. stderr is never compared. A command
- *    with no `#>` lines is checked only by its exit status. `# comment` lines are comments; a
- *    `#>` line after a blank or comment line, inside an unfinished command, or spelled `#>x`
- *    is an error.
+ *    with no `#>` lines is checked only by its exit status. A wrong output fails the page, which
+ *    still runs on (to show every mismatch). `# comment` lines are comments; a `#>` line after
+ *    a blank or comment line, inside an unfinished command, or spelled `#>x` is an error.
+ *    `…` in a command is a literal character: write `$KEY`, not `'vp_cust_demo.…'`. `npm run`
+ *    without `-s` prints its own `> veriproof-keys@... admin` lines on stdout: show the output
+ *    of `npm run -s admin -- ...`.
  * 3. ```ts / ```typescript blocks are saved as `.local/doc-blocks/<page>-<line>.mts` (ES module:
  *    top-level await works; `@veriproof/sdk` resolves from node_modules) and run with the
  *    project's Node 22, which strips the types. ```python / ```py blocks run with the repository's
@@ -33,8 +36,8 @@
  *    directory with the environment the page's shell blocks exported so far. Their expected
  *    stdout is a ```text block right after them (blank lines allowed between), whose fence line
  *    is directly preceded by `<!-- output -->`; compared as in rule 2. ```json blocks must parse
- *    as JSON (no `…`). Other blocks (text, http, bicep, console, no language, ...) are not run;
- *    the test counts them by language.
+ *    as JSON (no `…`; a shape with placeholders is a ```text block). Other blocks (text, http,
+ *    bicep, console, no language, ...) are not run; the test counts them by language.
  * 4. Skipping. `<!-- doc-test: skip "name" reason -->` on the line directly above a fence skips
  *    that block (it must be one that would run). Name and reason are both required. The test
  *    prints, per page and in total, how many blocks ran and which were skipped, with name and
