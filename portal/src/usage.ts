@@ -65,9 +65,10 @@ function renderChart(): void {
   const key = usage?.keys.find((k) => k.keyId === select.value);
   const body = byId('usage-chart-body');
   const caption = byId('usage-chart-caption');
+  byId('usage-chart-area').hidden = !key;
   if (!key) {
     body.replaceChildren();
-    caption.textContent = 'No keys yet.';
+    caption.textContent = '';
     return;
   }
   body.replaceChildren(
@@ -84,7 +85,7 @@ function renderChart(): void {
       el('summary', {}, 'Show the numbers'),
       el(
         'table',
-        { class: 'data' },
+        { class: 'data columns' },
         el('caption', { class: 'sr-only' }, `Requests per day for ${key.label}`),
         el(
           'thead',
@@ -139,6 +140,9 @@ export async function loadUsage(portal: Portal): Promise<void> {
         el('td', { class: 'num' }, k.totals.ipRefused.toLocaleString()),
       ),
     ),
+    portal.sandbox
+      ? 'The shared sandbox has no keys, so no usage.'
+      : 'No keys, so no usage. Issue a key on the Keys tab: its requests are counted here per day.',
   );
 }
 

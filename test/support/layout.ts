@@ -9,7 +9,7 @@ export interface LayoutReport {
   rootOverflow: string[];
   /** Visible elements whose right edge is past the viewport's (outside any scroll container of their own). */
   pastRightEdge: string[];
-  /** Text that wraps into a column of single words (fewer than 1.5 words per line over two lines or more). */
+  /** Text that wraps into a column of single words (fewer than 1.5 words per line: see {@link measure}). */
   wordPerLine: string[];
   /** Words broken across lines (ids, code and links may break; words of prose, labels and headings may not). */
   brokenWords: string[];
@@ -27,9 +27,11 @@ declare const NodeFilter: { SHOW_TEXT: number; FILTER_ACCEPT: number; FILTER_REJ
  * buttons, table headers and cells, captions, summaries, tabs, paragraphs, list items, terms), every
  * word of its own text gets a DOM Range and that Range's client rectangles. Words whose boxes
  * overlap vertically share a line (a badge's smaller text on the same line still counts as that
- * line). An element whose text takes two lines or more with fewer than 1.5 words per line on
- * average is a column of single words: "Key label" on two lines fails, "When / a / key / is /
- * found / in / public" fails, a sentence that wraps normally passes. This measures what the
+ * line). Fewer than 1.5 words per line on average is a column of single words: for the page's own
+ * words (labels, headings, buttons, headers, tabs) over two lines or more, so "Key label" on two
+ * lines fails and "When / a / key / is / found / in / public" fails; for the text it shows (cells,
+ * sentences) over three lines or more, so a two-word value wrapped once in a data column passes and
+ * a cell squeezed to a word per line fails. A sentence that wraps normally passes. This measures what the
  * reader sees (where the browser broke the lines), not heights and line-heights, so padding, badges
  * and mixed font sizes do not fool it. A word whose own Range has rectangles on two lines was
  * broken mid-word: a failure too, except after a hyphen ("loan-" / "review") and inside `code` and
@@ -37,8 +39,9 @@ declare const NodeFilter: { SHOW_TEXT: number; FILTER_ACCEPT: number; FILTER_REJ
  * Visually hidden text (the `sr-only` pattern: a clipped box of a pixel) is skipped.
  */
 function measure(): LayoutReport {
-  const TEXT =
-    'h1, h2, h3, label, button, th, td, caption, summary, legend, dt, dd, li, p, figcaption, .tabs a, .crumbs, .switch span, #account-name';
+  // The page's own words (labels, headings, buttons, headers, tabs), and the text it shows (values, sentences).
+  const CHROME = 'h1, h2, h3, label, button, th, caption, summary, legend, dt, .tabs a, .switch span';
+  const TEXT = `${CHROME}, td, dd, li, p, figcaption, .crumbs, #account-name`;
   const describe = (el: any): string => {
     const id = el.id ? `#${el.id}` : '';
     const cls = el.classList.length ? `.${[...el.classList].join('.')}` : '';
@@ -120,7 +123,8 @@ function measure(): LayoutReport {
         lineBottom = Math.max(lineBottom, box.bottom);
       }
     }
-    if (lines >= 2 && boxes.length / lines < 1.5) wordPerLine.push(`${describe(el)}: ${boxes.length} words on ${lines} lines`);
+    if (lines >= (el.matches(CHROME) ? 2 : 3) && boxes.length / lines < 1.5)
+      wordPerLine.push(`${describe(el)}: ${boxes.length} words on ${lines} lines`);
   }
 
   return {
