@@ -27,7 +27,7 @@ function niceMax(value: number): number {
 function chart(days: UsageBucket[], label: string): SVGSVGElement {
   const width = 760;
   const height = 240;
-  const left = 48;
+  const left = 56;
   const bottom = 28;
   const top = 12;
   const plotHeight = height - top - bottom;

@@ -248,7 +248,7 @@ describeWithBrowser('the portal on a phone and on a desktop', () => {
     });
   });
 
-  describe('at 1280x800', () => {
+  describe('at desktop widths', () => {
     beforeAll(async () => {
       await context.close();
       context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -256,7 +256,7 @@ describeWithBrowser('the portal on a phone and on a desktop', () => {
       page.setDefaultTimeout(10_000);
     });
 
-    it('every page is laid out as a desktop page: tables with their headers, nothing sideways', async () => {
+    it('at 1280x800 every page is laid out as a desktop page: tables with their headers, nothing sideways', async () => {
       await page.goto(`${app.url}/portal`);
       await page.locator('#view-sign-in').waitFor();
       await readable('desktop sign-in');
@@ -281,6 +281,31 @@ describeWithBrowser('the portal on a phone and on a desktop', () => {
       await page.locator('#service-table tbody tr').first().waitFor();
       await readable('desktop staff');
       await shot('desktop-03-staff');
+    });
+
+    it('at every width from 320 to 1440 px, no page scrolls sideways or squeezes its text', async () => {
+      // Every 40 px, and both sides of each breakpoint in portal.css (40rem, 56rem, 78rem).
+      const widths = [...Array.from({ length: 29 }, (_, i) => 320 + i * 40), 641, 896, 897, 1248, 1249].sort((a, b) => a - b);
+      const check = async (where: string) => {
+        for (const width of widths) {
+          await page.setViewportSize({ width, height: 800 });
+          await readable(`${where} at ${width} px`);
+        }
+      };
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await signIn('Staff');
+      await page.locator('#staff-requests-table tbody tr', { hasText: slug }).waitFor();
+      await check('staff');
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await signIn('CustomerAdmin');
+      for (const view of ['keys', 'usage', 'activity', 'decisions']) {
+        await open(view);
+        await check(view);
+      }
+      // Between phone and desktop: the keys as cards side by side, the other tables still tables.
+      await page.setViewportSize({ width: 1024, height: 768 });
+      await open('keys');
+      await shot('tablet-1024-keys');
     });
   });
 });
