@@ -28,7 +28,7 @@ function chart(days: UsageBucket[], label: string): SVGSVGElement {
   const width = 760;
   const height = 240;
   const left = 56;
-  const bottom = 28;
+  const bottom = 36;
   const top = 12;
   const plotHeight = height - top - bottom;
   const max = niceMax(Math.max(0, ...days.map((d) => Math.max(d.accepted, d.rateLimited))));
@@ -52,7 +52,15 @@ function chart(days: UsageBucket[], label: string): SVGSVGElement {
     );
     root.append(group);
     if (i % 5 === 0 || i === days.length - 1) {
-      root.append(svg('text', { x, y: height - 8, 'text-anchor': 'middle', class: 'axis' }, formatDay(day.start)));
+      // The last day's label ends at the edge rather than past it.
+      const last = i === days.length - 1;
+      root.append(
+        svg(
+          'text',
+          { x: last ? width - 8 : x, y: height - 8, 'text-anchor': last ? 'end' : 'middle', class: 'axis' },
+          formatDay(day.start),
+        ),
+      );
     }
   });
   return root;
