@@ -1,6 +1,6 @@
 import type { Portal } from './portal.js';
 import type { AuditEvent, AuditPage, KeyRequest, RequestList } from './types.js';
-import { badge, byId, el, fillBody, timeCell } from './ui.js';
+import { appendRows, badge, byId, el, fillBody, timeCell } from './ui.js';
 
 /** The customer's key requests with their status, and the audit log (newest first, paged). */
 
@@ -39,8 +39,15 @@ async function loadAudit(portal: Portal, append: boolean): Promise<void> {
   const page = await portal.api.get<AuditPage>(`/v1/customer-keys/audit?${query}`);
   const table = byId<HTMLTableElement>('audit-table');
   const rows = page.events.map(auditRow);
-  if (append) table.tBodies[0]!.append(...rows);
-  else fillBody(table, rows);
+  if (append) appendRows(table, rows);
+  else
+    fillBody(
+      table,
+      rows,
+      portal.sandbox
+        ? 'No audit events in the shared sandbox.'
+        : 'No audit events yet. Keys issued, revoked, rolled or reset, requests and policy changes are recorded here.',
+    );
   cursor = page.cursor;
   byId('audit-more').hidden = !cursor;
 }
@@ -61,6 +68,15 @@ export async function loadActivity(portal: Portal): Promise<void> {
         el('td', {}, r.failure ? `${r.failure.code}: ${r.failure.detail}` : (r.note ?? '')),
       ),
     ),
+    portal.sandbox
+      ? 'The shared sandbox has no key requests, and takes none: sandbox mode is read-only.'
+      : [
+          'No key requests. Requests are filed through the API (',
+          el('code', {}, 'POST /v1/customer-keys/requests/{action}'),
+          ', see ',
+          el('a', { href: '/docs' }, '/docs'),
+          '); a master-component rotation then waits here for Veriproof staff. Changes made on the Keys tab are in the audit log below.',
+        ],
   );
   await loadAudit(portal, false);
 }

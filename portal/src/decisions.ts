@@ -1,6 +1,6 @@
 import type { Portal } from './portal.js';
 import type { Session, SessionPage } from './types.js';
-import { badge, byId, el, fillBody, timeCell } from './ui.js';
+import { appendRows, badge, byId, el, fillBody, timeCell, type Child } from './ui.js';
 
 /** The decisions explorer: the customer's ingested sessions, filterable by key label, paged. */
 
@@ -20,6 +20,18 @@ function row(session: Session): HTMLTableRowElement {
   );
 }
 
+/** Why there are no sessions to show, and what to do about it. */
+function noSessions(portal: Portal, label: string): Child[] {
+  const docs = el('a', { href: '/docs' }, '/docs');
+  if (portal.sandbox) return ['No sessions in the shared sandbox.'];
+  if (label) return [`No sessions from the key labelled “${label}”. Choose All keys, or send traces with that key.`];
+  const traces = el('code', {}, 'POST /v1/traces');
+  if (!portal.keys?.keys.some((k) => k.status === 'active')) {
+    return ['No sessions yet. Issue a key on the Keys tab, then send traces with it to ', traces, ' (see ', docs, ').'];
+  }
+  return ['No sessions yet. They appear here once an integration sends traces to ', traces, ' with one of your keys (see ', docs, ').'];
+}
+
 async function loadSessions(portal: Portal, append: boolean): Promise<void> {
   const query = new URLSearchParams({ limit: '50' });
   const label = byId<HTMLSelectElement>('decisions-label').value;
@@ -27,9 +39,8 @@ async function loadSessions(portal: Portal, append: boolean): Promise<void> {
   if (append && cursor) query.set('cursor', cursor);
   const page = await portal.api.get<SessionPage>(`/v1/sessions?${query}`);
   const table = byId<HTMLTableElement>('decisions-table');
-  if (append) table.tBodies[0]!.append(...page.sessions.map(row));
-  else fillBody(table, page.sessions.map(row));
-  byId('decisions-empty').hidden = table.tBodies[0]!.rows.length > 0;
+  if (append) appendRows(table, page.sessions.map(row));
+  else fillBody(table, page.sessions.map(row), noSessions(portal, label));
   cursor = page.cursor;
   byId('decisions-more').hidden = !cursor;
 }

@@ -3,7 +3,7 @@ import { applyWriteState, type Portal } from './portal.js';
 import type { IssuedKey, Key, KeySettings, ResetResult, RolledKey } from './types.js';
 import { badge, byId, confirmAction, el, fillBody, formatAgo, formatDateTime, openDialog, showError, timeCell, toast } from './ui.js';
 
-/** The key table, Request New Key, the show-once dialog, revoke and reset. */
+/** The key table, Issue New Key, the show-once dialog, revoke and reset. */
 
 const TYPE_NAMES: Record<Key['type'], string> = { primary: 'Primary', secondary: 'Secondary', management: 'Management' };
 
@@ -87,11 +87,16 @@ export async function loadKeys(portal: Portal): Promise<void> {
   fillBody(
     byId<HTMLTableElement>('keys-table'),
     active.map((k) => keyRow(portal, k, true)),
+    list.sandbox
+      ? 'The shared sandbox has no active keys. Sandbox mode is read-only: turn it off to issue keys for your own account.'
+      : 'No active keys, so no integration can send data. Issue one with “Issue new key” above.',
   );
-  byId('keys-empty').hidden = active.length > 0;
   fillBody(
     byId<HTMLTableElement>('revoked-table'),
     revoked.map((k) => keyRow(portal, k, false)),
+    list.sandbox
+      ? 'The shared sandbox has no revoked keys.'
+      : 'No revoked keys. Keys you revoke, and keys replaced by a roll or a reset, are listed here.',
   );
   byId('revoked-count').textContent = String(revoked.length);
   byId<HTMLButtonElement>('new-key').dataset.full = String(list.activeKeyCount >= list.keyLimit);
@@ -185,7 +190,7 @@ function setFieldError(name: 'label' | 'application', message: string | undefine
   else input.removeAttribute('aria-invalid');
 }
 
-async function requestNewKey(portal: Portal): Promise<void> {
+async function issueNewKey(portal: Portal): Promise<void> {
   const form = byId<HTMLFormElement>('new-key-form');
   form.reset();
   setFieldError('label', undefined);
@@ -300,7 +305,7 @@ async function revokeKey(portal: Portal, key: Key): Promise<void> {
         'p',
         { class: 'warning' },
         el('strong', {}, 'This is your last active key. '),
-        'Revoking it locks out every integration until you request a new key.',
+        'Revoking it locks out every integration until you issue a new key.',
       ),
     );
   }
@@ -340,7 +345,7 @@ async function resetAll(portal: Portal): Promise<void> {
 }
 
 export function initKeys(portal: Portal): void {
-  byId('new-key').addEventListener('click', () => void requestNewKey(portal));
+  byId('new-key').addEventListener('click', () => void issueNewKey(portal));
   byId('reset-keys').addEventListener('click', () => void resetAll(portal));
   byId('leaked-key-policy').addEventListener('change', () => void savePolicy(portal));
 }

@@ -16,7 +16,7 @@ export interface Portal {
 export function applyWriteState(portal: Portal): void {
   for (const control of document.querySelectorAll<HTMLButtonElement | HTMLSelectElement>('button.write, select.write')) {
     control.disabled = portal.sandbox;
-    if (portal.sandbox) control.title = 'Read-only in sandbox mode';
+    if (portal.sandbox) control.title = 'Read-only in sandbox mode: turn it off to change your own keys';
     else control.removeAttribute('title');
   }
 }

@@ -1,8 +1,8 @@
 import type { Portal } from './portal.js';
-import type { CustomerList, QueuedRequest, ServiceMetrics, StaffRequestQueue, TenantKey } from './types.js';
+import type { CustomerList, MetricPoint, QueuedRequest, ServiceMetrics, StaffRequestQueue, TenantKey } from './types.js';
 import { byId, confirmAction, el, fillBody, formatDateTime, showError, timeCell, toast } from './ui.js';
 
-/** Staff: the queue of pending requests (execute, reject) and a customer's tenant-key state. */
+/** Staff: the queue of pending requests (execute, reject), a customer's tenant-key state, the instance's metrics. */
 
 const ACTIONS: Record<QueuedRequest['action'], string> = {
   'issue-key': 'Issue a key',
@@ -70,6 +70,8 @@ async function reject(portal: Portal, request: QueuedRequest): Promise<void> {
 async function loadTenantKey(portal: Portal): Promise<void> {
   const slug = byId<HTMLSelectElement>('staff-customer').value;
   const facts = byId('tenant-key');
+  facts.hidden = !slug;
+  byId('tenant-key-hint').hidden = Boolean(slug);
   if (!slug) {
     facts.replaceChildren();
     return;
@@ -121,8 +123,8 @@ export async function loadStaff(portal: Portal): Promise<void> {
         el('td', { class: 'row-actions' }, run, ' ', no),
       );
     }),
+    'No pending requests. A customer’s request to rotate its master component waits here until you execute or reject it.',
   );
-  byId('staff-requests-empty').hidden = requests.length > 0;
   const select = byId<HTMLSelectElement>('staff-customer');
   const previous = select.value;
   const { customers } = await portal.api.get<CustomerList>('/v1/staff/customers');
@@ -136,33 +138,60 @@ export async function loadStaff(portal: Portal): Promise<void> {
   await loadService(portal);
 }
 
-/** The answering instance's metrics (README "On call" says what each one answers). */
+const numbers = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+
+/** An amount in its metric's unit: bytes in kB or MB, seconds and milliseconds named, counts as they are. */
+function amount(value: number, unit: string): string {
+  if (unit === 'By') {
+    if (value < 1000) return `${numbers.format(value)} B`;
+    return value < 1e6 ? `${numbers.format(value / 1e3)} kB` : `${numbers.format(value / 1e6)} MB`;
+  }
+  return unit ? `${numbers.format(value)} ${unit}` : numbers.format(value);
+}
+
+/** A metric's value over some of its points: a histogram's count, mean and max; otherwise the total. */
+function summarise(points: MetricPoint[]): string {
+  const unit = points[0]?.unit ?? '';
+  const total = points.reduce((sum, p) => sum + p.value, 0);
+  if (!points.some((p) => p.sum !== undefined)) return amount(total, unit);
+  if (total === 0) return 'None recorded';
+  const sum = points.reduce((s, p) => s + (p.sum ?? 0), 0);
+  const max = Math.max(...points.map((p) => p.max ?? 0));
+  return `${numbers.format(total)} recorded, mean ${amount(sum / total, unit)}, max ${amount(max, unit)}`;
+}
+
+/** The values by attributes (outcome, table, customer…), named: a short list, or a long one behind a disclosure. */
+function breakdown(points: MetricPoint[]): HTMLElement | string {
+  const split = points.filter((p) => Object.keys(p.attributes).length > 0);
+  if (split.length === 0) return '—';
+  const by = `By ${[...new Set(split.flatMap((p) => Object.keys(p.attributes)))].join(', ')}`;
+  const items = el(
+    'ul',
+    { class: 'breakdown' },
+    ...split.map((p) => el('li', {}, `${Object.values(p.attributes).map(String).join(' · ')}: ${summarise([p])}`)),
+  );
+  if (split.length <= 4) return el('div', {}, el('span', { class: 'breakdown-by' }, by), items);
+  return el('details', {}, el('summary', {}, `${by} (${split.length})`), items);
+}
+
+/** The answering instance's metrics, one row per metric (README "On call" says what each one answers). */
 async function loadService(portal: Portal): Promise<void> {
   const service = await portal.api.get<ServiceMetrics>('/v1/staff/service');
   byId('service-summary').textContent = `Instance ${service.instanceId}, ${formatDateTime(service.at)}: values since it started.`;
+  const byName = new Map<string, MetricPoint[]>();
+  for (const point of service.metrics) byName.set(point.name, [...(byName.get(point.name) ?? []), point]);
   fillBody(
     byId<HTMLTableElement>('service-table'),
-    service.metrics.map((m) =>
+    [...byName.entries()].map(([name, points]) =>
       el(
         'tr',
-        {},
-        el('td', {}, el('code', {}, m.name)),
-        el(
-          'td',
-          {},
-          Object.entries(m.attributes)
-            .map(([k, v]) => `${k}=${String(v)}`)
-            .join(' '),
-        ),
-        el(
-          'td',
-          { class: 'num' },
-          m.sum !== undefined && m.value > 0
-            ? `${m.value} (mean ${(m.sum / m.value).toFixed(2)} ms)`
-            : String(Math.round(m.value * 100) / 100),
-        ),
+        { 'data-metric': name },
+        el('td', {}, el('span', { class: 'description' }, points[0]!.description || name), el('code', {}, name)),
+        el('td', {}, summarise(points)),
+        el('td', {}, breakdown(points)),
       ),
     ),
+    'This instance has recorded no metrics yet.',
   );
 }
 

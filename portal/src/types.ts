@@ -1,4 +1,4 @@
-import type { CustomerUsage, OperationResponses, StaffRequestQueue } from './api-types.js';
+import type { CustomerUsage, OperationResponses, ServiceMetrics, StaffRequestQueue } from './api-types.js';
 
 /**
  * The shapes of the portal API's answers the page reads, under the names the views use. All of
@@ -26,6 +26,9 @@ export type {
 
 /** One day of one key's usage (inline in the document, not a component of its own). */
 export type UsageBucket = CustomerUsage['keys'][number]['daily'][number];
+
+/** One metric's value on the instance, for one set of attributes. */
+export type MetricPoint = ServiceMetrics['metrics'][number];
 
 /** A request in the staff queue: a summary, without a KeyRequest's outcome fields. */
 export type QueuedRequest = StaffRequestQueue['requests'][number];

@@ -1,6 +1,6 @@
 /** Small DOM helpers: element building, formatting, dialogs with a focus trap, the toast. */
 
-type Child = Node | string | number | null | undefined | false;
+export type Child = Node | string | number | null | undefined | false;
 
 export function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -25,8 +25,48 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return node as T;
 }
 
-export function fillBody(table: HTMLTableElement, rows: HTMLTableRowElement[]): void {
+/**
+ * Gives each cell its column's header as `data-label` (on a phone a row is shown as a card of
+ * labelled values: portal.css) and keeps the table's roles explicit, since some browsers drop a
+ * table's semantics once its rows are not laid out as a table.
+ */
+function labelRows(table: HTMLTableElement, rows: HTMLTableRowElement[]): void {
+  const headers = [...(table.tHead?.rows[0]?.cells ?? [])];
+  if (!table.getAttribute('role')) {
+    table.setAttribute('role', 'table');
+    for (const group of [table.tHead, ...table.tBodies]) group?.setAttribute('role', 'rowgroup');
+    table.tHead?.rows[0]?.setAttribute('role', 'row');
+    for (const header of headers) header.setAttribute('role', 'columnheader');
+  }
+  for (const row of rows) {
+    row.setAttribute('role', 'row');
+    [...row.cells].forEach((cell, i) => {
+      cell.setAttribute('role', 'cell');
+      const label = headers[i]?.textContent?.trim();
+      if (label && !row.classList.contains('empty')) cell.dataset.label = label;
+    });
+  }
+}
+
+/**
+ * Replaces a table's rows. With none, the table shows one row that says why it is empty and
+ * what to do (`empty`): every table says it, so every caller must.
+ */
+export function fillBody(table: HTMLTableElement, rows: HTMLTableRowElement[], empty: Child | Child[]): void {
+  if (rows.length === 0) {
+    const columns = table.tHead?.rows[0]?.cells.length ?? 1;
+    rows = [el('tr', { class: 'empty' }, el('td', { colspan: String(columns) }, ...[empty].flat()))];
+  }
+  labelRows(table, rows);
   table.tBodies[0]!.replaceChildren(...rows);
+}
+
+/** Adds rows under the ones shown (the next page), replacing an empty state. */
+export function appendRows(table: HTMLTableElement, rows: HTMLTableRowElement[]): void {
+  if (rows.length === 0) return;
+  labelRows(table, rows);
+  table.tBodies[0]!.querySelector('tr.empty')?.remove();
+  table.tBodies[0]!.append(...rows);
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });

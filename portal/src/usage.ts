@@ -27,8 +27,8 @@ function niceMax(value: number): number {
 function chart(days: UsageBucket[], label: string): SVGSVGElement {
   const width = 760;
   const height = 240;
-  const left = 48;
-  const bottom = 28;
+  const left = 56;
+  const bottom = 36;
   const top = 12;
   const plotHeight = height - top - bottom;
   const max = niceMax(Math.max(0, ...days.map((d) => Math.max(d.accepted, d.rateLimited))));
@@ -52,7 +52,15 @@ function chart(days: UsageBucket[], label: string): SVGSVGElement {
     );
     root.append(group);
     if (i % 5 === 0 || i === days.length - 1) {
-      root.append(svg('text', { x, y: height - 8, 'text-anchor': 'middle', class: 'axis' }, formatDay(day.start)));
+      // The last day's label ends at the edge rather than past it.
+      const last = i === days.length - 1;
+      root.append(
+        svg(
+          'text',
+          { x: last ? width - 8 : x, y: height - 8, 'text-anchor': last ? 'end' : 'middle', class: 'axis' },
+          formatDay(day.start),
+        ),
+      );
     }
   });
   return root;
@@ -65,9 +73,10 @@ function renderChart(): void {
   const key = usage?.keys.find((k) => k.keyId === select.value);
   const body = byId('usage-chart-body');
   const caption = byId('usage-chart-caption');
+  byId('usage-chart-area').hidden = !key;
   if (!key) {
     body.replaceChildren();
-    caption.textContent = 'No keys yet.';
+    caption.textContent = '';
     return;
   }
   body.replaceChildren(
@@ -84,7 +93,7 @@ function renderChart(): void {
       el('summary', {}, 'Show the numbers'),
       el(
         'table',
-        { class: 'data' },
+        { class: 'data columns' },
         el('caption', { class: 'sr-only' }, `Requests per day for ${key.label}`),
         el(
           'thead',
@@ -139,6 +148,9 @@ export async function loadUsage(portal: Portal): Promise<void> {
         el('td', { class: 'num' }, k.totals.ipRefused.toLocaleString()),
       ),
     ),
+    portal.sandbox
+      ? 'The shared sandbox has no keys, so no usage.'
+      : 'No keys, so no usage. Issue a key on the Keys tab: its requests are counted here per day.',
   );
 }
 

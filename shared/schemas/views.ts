@@ -325,6 +325,8 @@ export const serviceView = z
     metrics: z.array(
       z.object({
         name: shown('veriproof.auth.duration').describe('An OpenTelemetry metric name, under veriproof.'),
+        description: shown("The API-key door's decision time").describe("The metric's instrument description"),
+        unit: shown('ms').describe("The metric's unit (UCUM: ms, s, By); empty for a count"),
         attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).meta({ examples: [{ outcome: 'accepted' }] }),
         value: amount(1250).describe("A counter's total or a gauge's value since the instance started; a histogram's count"),
         sum: amount(312.5).optional(),

@@ -5,6 +5,10 @@ import { ServiceMetrics } from './metrics';
 /** One metric's current value on this instance, for one set of attributes. */
 export interface MetricPoint {
   name: string;
+  /** What the metric counts or measures, as its instrument was described. */
+  description: string;
+  /** Its unit (UCUM: `ms`, `s`, `By`); empty for a count. */
+  unit: string;
   attributes: Attributes;
   /** A counter's total or a gauge's value; for a histogram, the number of recordings. */
   value: number;
@@ -50,13 +54,14 @@ export class Telemetry {
     const points: MetricPoint[] = [];
     for (const scope of resourceMetrics.scopeMetrics) {
       for (const metric of scope.metrics) {
+        const { name, description, unit } = metric.descriptor;
         for (const point of metric.dataPoints) {
           const value = point.value as unknown;
           if (metric.dataPointType === DataPointType.HISTOGRAM && value && typeof value === 'object') {
             const h = value as { count: number; sum?: number; min?: number; max?: number };
-            points.push({ name: metric.descriptor.name, attributes: point.attributes, value: h.count, sum: h.sum, min: h.min, max: h.max });
+            points.push({ name, description, unit, attributes: point.attributes, value: h.count, sum: h.sum, min: h.min, max: h.max });
           } else if (typeof value === 'number') {
-            points.push({ name: metric.descriptor.name, attributes: point.attributes, value });
+            points.push({ name, description, unit, attributes: point.attributes, value });
           }
         }
       }

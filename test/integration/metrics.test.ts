@@ -116,11 +116,15 @@ describe('metrics', () => {
     const staff = await portalToken(services, { roles: ['Staff'] });
     const response = await app.fetch('/v1/staff/service', { headers: { authorization: `Bearer ${staff}` } });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { instanceId: string; metrics: Array<{ name: string }> };
+    const body = (await response.json()) as { instanceId: string; metrics: Array<{ name: string; description: string; unit: string }> };
     expect(body.instanceId).toBe(services.rateLimiter.instanceId);
     const known = new Set<string>(Object.values(METRICS));
     expect(body.metrics.length).toBeGreaterThan(5);
     for (const metric of body.metrics) expect(known.has(metric.name)).toBe(true);
+    // Each says what it is and in which unit (what the staff page shows beside the name).
+    for (const metric of body.metrics) expect(metric.description).not.toBe('');
+    const unitOf = (name: string) => body.metrics.find((m) => m.name === name)?.unit;
+    expect([unitOf(METRICS.feedLag), unitOf(METRICS.authCacheEntries)]).toEqual(['s', '']);
     for (const name of [METRICS.authCacheEntries, METRICS.feedLag, METRICS.rateLimitSyncLag]) {
       expect(body.metrics.map((m) => m.name)).toContain(name);
     }
