@@ -7,7 +7,7 @@ import { byId, el, showError } from './ui.js';
  * Sign-in. Locally the service offers a route (only in local mode, never in Azure) that lists
  * customers and hands out a token for a chosen customer and role. In production the page sends
  * the user to the portal back end (`PORTAL_SIGN_IN_URL`), which hands the token back in the
- * address's fragment, bound to this tab by a one-time state (see the README).
+ * address's fragment, bound to this tab by a one-time state (see docs/operations.md, "Portal sign-in in production").
  */
 let wired = false;
 

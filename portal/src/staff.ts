@@ -174,7 +174,7 @@ function breakdown(points: MetricPoint[]): HTMLElement | string {
   return el('details', {}, el('summary', {}, `${by} (${split.length})`), items);
 }
 
-/** The answering instance's metrics, one row per metric (README "On call" says what each one answers). */
+/** The answering instance's metrics, one row per metric (docs/operations.md, "On call", says what each one answers). */
 async function loadService(portal: Portal): Promise<void> {
   const service = await portal.api.get<ServiceMetrics>('/v1/staff/service');
   byId('service-summary').textContent = `Instance ${service.instanceId}, ${formatDateTime(service.at)}: values since it started.`;
