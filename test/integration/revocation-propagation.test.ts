@@ -39,7 +39,10 @@ describe('a change through one instance reaches another at its next feed read', 
   const hostArgs = async () => ['--no-azurite', '--no-demo', '--no-timers', '--diagnostics', '--port', String(await freePort())];
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([hostArgs().then((args) => startHostProcess(args, env)), hostArgs().then((args) => startHostProcess(args, env))]);
+    [a, b] = await Promise.all([
+      hostArgs().then((args) => startHostProcess(args, env)),
+      hostArgs().then((args) => startHostProcess(args, env)),
+    ]);
   }, 90_000);
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

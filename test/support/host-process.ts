@@ -15,6 +15,7 @@ export function startHostProcess(args: string[], env: Record<string, string>): P
  */
 export async function nextFeedRead(host: HostProcess): Promise<void> {
   const response = await fetch(`${host.url}/_local/revocation-feed/next-read`);
-  if (response.status !== 200) throw new Error(`${host.url} answered ${response.status} for its next feed read: start it with --diagnostics`);
+  if (response.status !== 200)
+    throw new Error(`${host.url} answered ${response.status} for its next feed read: start it with --diagnostics`);
   await response.arrayBuffer();
 }
