@@ -1,6 +1,8 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { functionDefinitions } from '../../functions/registry';
 import type { FunctionDefinition } from '../../shared/function-contract';
 import { startLocalHost, type LocalHost } from '../../local/host';
+import type { ManualClock } from '../../shared/clock';
 import type { ServiceContext } from '../../shared/services/context';
 
 export interface ServeAppOptions {
@@ -27,6 +29,24 @@ export async function serveApp(
     log: (level, fn, message) => console.log(`[${level}] ${fn}: ${message}`),
   });
   return { ...host, fetch: (path, init) => fetch(`${host.url}${path}`, init) };
+}
+
+/**
+ * The statuses `app` answers on `path`, in order, as they are sent. Each 429 also moves `clock` on
+ * by `retryAfterMs` (what the key's Retry-After says): the time a client that waits as told lets
+ * pass before it retries. The rate limiter of services on a clock that otherwise stands still
+ * then sees that time pass, and exactly that, whatever the machine's speed.
+ */
+export function answersMovingClockOn429(app: LocalHost, path: string, clock: ManualClock, retryAfterMs: number): number[] {
+  const statuses: number[] = [];
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (new URL(req.url ?? '/', 'http://local').pathname !== path) return;
+    res.once('finish', () => {
+      statuses.push(res.statusCode);
+      if (res.statusCode === 429) clock.advance(retryAfterMs);
+    });
+  });
+  return statuses;
 }
 
 /** Reads a problem+json body and checks its shape. */
