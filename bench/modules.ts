@@ -3,6 +3,7 @@ import type { ServiceContext } from '../shared/services/context';
 import { ingestMemoryFigures } from './ingest-memory';
 import { batchCostFigures } from './batch-cost';
 import { listingCostFigure } from './listing-cost';
+import { propagationFigures } from './propagation';
 
 /** One figure of the benchmark, as bench/run.ts records it. */
 export interface Figure {
@@ -29,6 +30,11 @@ export interface BenchContext {
 /** Figures measured by modules of their own, in the order they run, with the ids each records. */
 export const FIGURE_MODULES: ReadonlyArray<{ ids: readonly string[]; title: string; run: (ctx: BenchContext) => Promise<void> }> = [
   { ids: ['3e', '3f'], title: '3e-3f. Ingest memory under 200 concurrent bodies inflating 4 KB to 4 MiB', run: ingestMemoryFigures },
+  {
+    ids: ['4a', '4b', '4c', '4d'],
+    title: '4. Revocation propagation across two hosts (a revocation, a leaked key)',
+    run: propagationFigures,
+  },
   { ids: ['4e'], title: '4e. Storage operations per listed session (GET /v1/sessions)', run: listingCostFigure },
   { ids: ['5b'], title: '5b. Storage transactions per rate-limit unit, by request shape', run: batchCostFigures },
 ];

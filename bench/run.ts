@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { freePort, startAzurite } from '../local/azurite';
 import { PROJECT_ROOT, startHostProcess, type HostProcess } from '../local/host-process';
 import { TableKeyRepository } from '../shared/adapters/table/table-key-repository';
-import { signLocalPortalToken } from '../shared/auth/portal-tokens';
 import { DEFAULT_PLANS, loadConfig } from '../shared/config';
 import { LIST_PARTITIONS, SESSION_PARTITIONS } from '../shared/adapters/table/table-session-repository';
 import type { StorageOperationRecord } from '../shared/adapters/table/storage-operations';
@@ -25,7 +24,6 @@ import { generateSecret, hashSecret } from '../shared/keys/compound-key';
 import { silentLogger } from '../shared/logging';
 import { backgroundOperationsPerSecond, createServices } from '../app/compose';
 import type { ServiceContext } from '../shared/services/context';
-import { FakeGitHubScanner } from '../test/support/github-scanner';
 import { hostileCases } from '../test/support/hostile-otlp';
 import type { RequestContext } from '../shared/function-contract';
 import { meterKeyRequest } from '../middleware/metering';
@@ -133,12 +131,9 @@ async function main() {
   };
   const hosts: HostProcess[] = [];
   const contexts: ServiceContext[] = [];
-  // GitHub's secret scanning, stood in for locally (its own key pair and key list): figure 4c.
-  const scanner = await FakeGitHubScanner.start();
   const host = async (prefix: string, env: Record<string, string> = {}) => {
     const h = await startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--diagnostics', '--port', String(await freePort())], {
       ...baseEnv,
-      GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url,
       TABLES_PREFIX: prefix,
       ...env,
     });
@@ -425,55 +420,8 @@ async function main() {
       detail: { p50: median(healthLatencies), p99: healthP99, max: sortedHealth.at(-1), checks: healthLatencies.length },
     });
 
-    console.log('\n4. Revocation propagation across two hosts');
+    // Figures 4a-4d (revocation propagation) run with the other figure modules, at the end (bench/propagation.ts).
     const b = await host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });
-    const admin = await signLocalPortalToken(seedA.config.portal, { sub: 'bench-admin', customer: 'bench', roles: ['CustomerAdmin'] });
-    const delays: number[] = [];
-    for (let i = 0; i < (QUICK ? 5 : 20); i++) {
-      const fresh = await seedA.keys.issue('bench', { label: `revoke-${i}`, application: 'bench' }, op);
-      for (let w = 0; w < 2; w++) await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': fresh.key } });
-      await sleep(Math.random() * 1000);
-      const t0 = performance.now();
-      await fetch(`${a.url}/v1/customer-keys/${fresh.metadata.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
-      while ((await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': fresh.key } })).status !== 401) await sleep(20);
-      delays.push(performance.now() - t0);
-    }
-    const maxDelay = Math.max(...delays);
-    record({ id: '4a', name: 'revocation propagation, median', value: median(delays), unit: 'ms' });
-    record({
-      id: '4b',
-      name: 'revocation propagation, max',
-      value: maxDelay,
-      unit: 'ms',
-      target: '< 2000',
-      pass: maxDelay < 2000,
-      detail: { delaysMs: delays },
-    });
-
-    console.log('\n4c. A leaked key: a signed GitHub report to host A, then the first 401 on host B');
-    const leakDelays: number[] = [];
-    for (let i = 0; i < (QUICK ? 5 : 20); i++) {
-      const fresh = await seedA.keys.issue('bench', { label: `leak-${i}`, application: 'bench' }, op);
-      for (let w = 0; w < 2; w++) await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': fresh.key } });
-      await sleep(Math.random() * 1000);
-      const report = scanner.report([{ token: fresh.key, url: `https://github.com/bench/leak/blob/main/${i}.env`, source: 'content' }]);
-      const answer = await fetch(`${a.url}/v1/secret-scanning/github`, { method: 'POST', headers: report.headers, body: report.body });
-      const t0 = performance.now(); // from the report's 200
-      if (answer.status !== 200) throw new Error(`the leak report was answered ${answer.status}`);
-      while ((await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': fresh.key } })).status !== 401) await sleep(20);
-      leakDelays.push(performance.now() - t0);
-    }
-    const maxLeakDelay = Math.max(...leakDelays);
-    record({ id: '4c', name: 'leaked key: report 200 on A to first 401 on B, median', value: median(leakDelays), unit: 'ms' });
-    record({
-      id: '4d',
-      name: 'leaked key: report 200 on A to first 401 on B, max',
-      value: maxLeakDelay,
-      unit: 'ms',
-      target: '< 2000',
-      pass: maxLeakDelay < 2000,
-      detail: { delaysMs: leakDelays },
-    });
 
     console.log('\n5. Rate-limit accuracy across three hosts');
     const c = await host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });
@@ -742,7 +690,6 @@ async function main() {
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
     await Promise.all(contexts.map((s) => s.dispose()));
-    await scanner.close();
     await azurite.stop();
   }
 

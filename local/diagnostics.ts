@@ -13,6 +13,10 @@ import { decodeTraceRequest } from '../shared/otlp/trace-request';
  *   memory, CPU time, and the peak heap since the last `?resetPeak=1` (sampled every 2 ms).
  * - `GET /_local/operations?since=<epoch ms>`: the storage operations kept one by one since then
  *   (table, partition, entities, timing, cause): the benchmark's partition-load model.
+ * - `GET /_local/revocation-feed/next-read`: answers once a revocation-feed read that started
+ *   after the request arrived has completed (RevocationListener.nextRead): the event that what was
+ *   published before the request (a revocation, a changed key) has reached this instance. The
+ *   multi-instance tests wait on it instead of timing propagation (`npm run bench` times it).
  * - `POST /_local/parse-only/traces`: what `POST /v1/traces` does before storage (content
  *   decoding, OTLP decoding, grouping into sessions), and nothing else: the baseline the
  *   ingest figures are compared with.
@@ -61,6 +65,12 @@ export async function serveDiagnostics(
     const services = await getServices();
     const since = Number(new URL(req.url ?? '', 'http://local').searchParams.get('since') ?? 0);
     send(res, 200, { instanceId: services.rateLimiter.instanceId, operations: services.storage.operations.recent(since) });
+    return true;
+  }
+  if (path === '/_local/revocation-feed/next-read' && method === 'GET') {
+    const services = await getServices();
+    await services.revocations.nextRead();
+    send(res, 200, { instanceId: services.rateLimiter.instanceId, feedLagSeconds: services.revocations.lagSeconds() });
     return true;
   }
   if (path === '/_local/parse-only/traces' && method === 'POST') {

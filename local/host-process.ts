@@ -11,6 +11,8 @@ export interface HostProcess {
   child: ChildProcess;
   url: string;
   stdout: () => string;
+  /** Resolves once the host has printed text matching `pattern` (at any time since it started); rejects if it exits first. */
+  printed(pattern: RegExp): Promise<void>;
   exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -22,7 +24,7 @@ export interface HostProcessOptions {
 
 /**
  * Runs the built `npm start` script as a separate process (another instance of the app) and
- * waits until it says where it listens. For the tests and the benchmark.
+ * waits until it says where it listens (or exits). For the tests and the benchmark.
  */
 export async function startHostProcess(
   args: string[],
@@ -36,23 +38,47 @@ export async function startHostProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  let listening = false;
+  /** Callers of `printed`, each told when stdout matches (or the process is gone). */
+  const waiting = new Set<{ pattern: RegExp; resolve: () => void; reject: (error: Error) => void }>();
+  const check = () => {
+    for (const waiter of waiting) {
+      if (waiter.pattern.test(out)) {
+        waiting.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    out += text;
+    // From the listening line on, stdout carries log lines only (a demo key, if any, was printed before).
+    if (listening) options.onLog?.(text);
+    check();
+  });
   child.stderr.on('data', (chunk: Buffer) => options.onLog?.(chunk.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const deadline = Date.now() + 45_000;
-  let match: RegExpExecArray | null;
-  while (!(match = /listening on (http:\/\/localhost:\d+)/.exec(out))) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`start.js exited (${child.exitCode ?? child.signalCode}):\n${out}`);
-    if (Date.now() > deadline) throw new Error(`start.js did not listen in time:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  // From here on stdout carries log lines only (a demo key, if any, was printed before).
-  child.stdout.on('data', (chunk: Buffer) => options.onLog?.(chunk.toString()));
+  const exited = new Promise<number | null>((r) =>
+    child.once('exit', (code) => {
+      for (const waiter of waiting) waiter.reject(new Error(`start.js exited (${code ?? child.signalCode}):\n${out}`));
+      waiting.clear();
+      r(code);
+    }),
+  );
+  const printed = (pattern: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      if (pattern.test(out)) return resolve();
+      if (child.exitCode !== null || child.signalCode !== null)
+        return reject(new Error(`start.js exited (${child.exitCode ?? child.signalCode}):\n${out}`));
+      waiting.add({ pattern, resolve, reject });
+    });
+  const LISTENING = /listening on (http:\/\/localhost:\d+)/;
+  await printed(LISTENING);
+  listening = true;
   return {
     child,
-    url: match[1]!,
+    url: LISTENING.exec(out)![1]!,
     stdout: () => out,
+    printed,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

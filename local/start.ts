@@ -18,7 +18,7 @@ import { loadLocalSettings } from './settings';
  *   --no-azurite    do not start Azurite (use TABLES_CONNECTION_STRING as it is)
  *   --no-demo       do not create the demo customer and key
  *   --no-timers     do not run timer functions
- *   --diagnostics   serve the local-only /_local/ routes of the benchmark and resilience suite
+ *   --diagnostics   serve the local-only /_local/ routes of the benchmark and the tests (local/diagnostics.ts)
  *   --fault-kill-at <step>   (resilience suite) kill this process with SIGKILL when the storage
  *                   adapter reaches <step>, e.g. keys.insertLookup
  *   --fault-throttle <json>  (throttling tests, benchmark) answer like Table Storage does for a

@@ -40,6 +40,10 @@ export class RevocationListener {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private failing = false;
+  /** Reads started so far; each read's number is the count when it started. */
+  private readsStarted = 0;
+  /** Callers of {@link nextRead}, each with the number of reads started before it asked. */
+  private readonly waiting: Array<{ after: number; resolve: () => void }> = [];
   private readonly seen = new BoundedCache<string, true>(100_000);
   private readonly feed: RevocationFeed;
   private readonly apply: (entry: RevocationEntry) => void;
@@ -81,6 +85,17 @@ export class RevocationListener {
     return this.lastSuccessAt !== undefined && this.clock.millis() - this.lastSuccessAt <= this.options.maxStalenessMs;
   }
 
+  /**
+   * Resolves when a read of the feed that started after this call has completed successfully:
+   * from then on, this instance applies everything published before the call (a key revoked
+   * before it is refused here). A read already under way when it is called does not count, since
+   * it may have started before the publication. For tests (the local host serves it with
+   * `--diagnostics`): the event that a revocation has reached this instance.
+   */
+  nextRead(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push({ after: this.readsStarted, resolve }));
+  }
+
   /** One read of the feed (a read already under way is shared). */
   poll(): Promise<void> {
     this.running ??= this.readOnce().finally(() => (this.running = undefined));
@@ -89,6 +104,7 @@ export class RevocationListener {
 
   private async readOnce(): Promise<void> {
     const startedAt = this.clock.millis();
+    const number = ++this.readsStarted;
     try {
       const entries = await this.feed.readSince(new Date(this.readFrom));
       for (const entry of entries) {
@@ -100,9 +116,21 @@ export class RevocationListener {
       this.lastSuccessAt = startedAt;
       if (this.failing) this.log.info('revocation feed readable again');
       this.failing = false;
+      this.settleWaiting(number);
     } catch (error) {
       if (!this.failing) this.log.warn('revocation feed unreadable; cache trust ends after the staleness bound', describeError(error));
       this.failing = true;
+    }
+  }
+
+  /** Resolves the {@link nextRead} callers that asked before read `number` started. */
+  private settleWaiting(number: number): void {
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const waiter = this.waiting[i]!;
+      if (waiter.after < number) {
+        this.waiting.splice(i, 1);
+        waiter.resolve();
+      }
     }
   }
 }

@@ -8,9 +8,10 @@ import { customerWithKey, testEnv, testServices } from '../support/services';
 /**
  * The worst requests inside the 4 MiB bound, sent by an authenticated key to a separate host
  * process whose heap is capped (so a request that costs more than its bound kills the host and
- * fails here). For each: the documented answer, the host's heap peak for that request, the
- * bytes written to storage against the stored-bytes bound, and health checks answered while it
- * was processed.
+ * fails here). For each: the documented answer, the host's heap peak for that request, and the
+ * bytes written to storage against the stored-bytes bound, all counted, never timed. Whether such
+ * a request holds other requests up is a time, measured by `npm run bench` (figure 3d: health
+ * p99 while two clients send these bodies back to back).
  */
 const HOST_HEAP_MIB = 256;
 
@@ -31,8 +32,7 @@ describe('hostile ingest: no request costs more than its size', () => {
   let services: ServiceContext;
   let host: HostProcess;
   let key = '';
-  const results: Array<{ name: string; status: number; ms: number; heapMiB: number; stored: number; bound: number; healthMaxMs: number }> =
-    [];
+  const results: Array<{ name: string; status: number; heapMiB: number; stored: number; bound: number }> = [];
 
   beforeAll(async () => {
     services = testServices(env);
@@ -51,28 +51,6 @@ describe('hostile ingest: no request costs more than its size', () => {
 
   const diagnostics = async (query = ''): Promise<Diagnostics> =>
     (await (await fetch(`${host.url}/_local/diagnostics${query}`)).json()) as Diagnostics;
-
-  /** Health checks every 25 ms while `work` runs; their latencies. */
-  async function whileHealthPolled<T>(work: Promise<T>): Promise<{ result: T; latencies: number[] }> {
-    const latencies: number[] = [];
-    let done = false;
-    const poller = (async () => {
-      while (!done) {
-        const started = performance.now();
-        const response = await fetch(`${host.url}/v1/health`);
-        await response.arrayBuffer();
-        latencies.push(performance.now() - started);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    })();
-    try {
-      const result = await work;
-      return { result, latencies };
-    } finally {
-      done = true;
-      await poller;
-    }
-  }
 
   async function send(c: HostileCase): Promise<{ status: number; code: string | undefined }> {
     const response = await fetch(`${host.url}/v1/traces`, {
@@ -93,9 +71,7 @@ describe('hostile ingest: no request costs more than its size', () => {
   it.each(hostileCases().map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     await diagnostics('?resetPeak=1');
     const before = await diagnostics();
-    const started = performance.now();
-    const { result, latencies } = await whileHealthPolled(send(c));
-    const ms = performance.now() - started;
+    const result = await send(c);
     const after = await diagnostics();
 
     // The documented answer, and the host is still there.
@@ -114,39 +90,39 @@ describe('hostile ingest: no request costs more than its size', () => {
     const bound = STORED_BYTES_PER_DECODED_BYTE * c.decodedBytes + STORED_BYTES_PER_SESSION * c.sessions;
     expect(stored).toBeLessThanOrEqual(c.expect.status === 200 ? bound : 0);
 
-    // Other requests were served meanwhile: no health check waited for the whole request.
-    expect(latencies.length).toBeGreaterThan(0);
-    expect(Math.max(...latencies)).toBeLessThan(Math.max(2_000, ms / 2));
-
-    results.push({
-      name: c.name,
-      status: result.status,
-      ms: Math.round(ms),
-      heapMiB: Math.round(heapGrowth / 1048576),
-      stored,
-      bound,
-      healthMaxMs: Math.round(Math.max(...latencies)),
-    });
+    results.push({ name: c.name, status: result.status, heapMiB: Math.round(heapGrowth / 1048576), stored, bound });
   });
 
   it('serves four of the heaviest requests sent at once, within the memory budget', async () => {
     // Each holds tens of MiB until its 1,000 sessions are stored. The budget lets as many through
     // as fit; the rest wait, or are told 503 server_busy with Retry-After and come back, as
     // exporters do (test/unit/ingest-admission.test.ts shows the admission rules themselves).
+    // One told to come back does so when another of the four has been answered (what frees the
+    // budget), or at once if none is still under way.
     const [heaviest] = hostileCases();
+    let underWay = 0;
+    let wake = (): void => undefined;
+    let answered = new Promise<void>((r) => (wake = r));
     const statuses = await Promise.all(
       Array.from({ length: 4 }, async () => {
         for (;;) {
+          underWay += 1;
           // A connection cut while the body is still going up (an answer sent before the body was
           // read closes it) is retried, as exporters retry it; a host that died fails here.
-          const answer = await send(heaviest!).catch((error: unknown) => {
-            if (host.child.exitCode !== null || host.child.signalCode !== null)
-              throw new Error(`the host died (${host.child.exitCode ?? host.child.signalCode})`, { cause: error });
-            return { status: 503, code: 'server_busy' };
-          });
+          const answer = await send(heaviest!)
+            .catch((error: unknown) => {
+              if (host.child.exitCode !== null || host.child.signalCode !== null)
+                throw new Error(`the host died (${host.child.exitCode ?? host.child.signalCode})`, { cause: error });
+              return { status: 503, code: 'server_busy' };
+            })
+            .finally(() => {
+              underWay -= 1;
+              wake();
+              answered = new Promise<void>((r) => (wake = r));
+            });
           if (answer.status !== 503) return answer.status;
           expect(answer.code).toBe('server_busy');
-          await new Promise((r) => setTimeout(r, 1000));
+          if (underWay > 0) await answered;
         }
       }),
     );

@@ -33,7 +33,7 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     clock = new SteppingClock();
     services = testServices({}, { clock });
     await services.revocations.poll();
-    app = await serveApp(services);
+    app = await serveApp(services, { timers: false }); // the tests run the timers themselves, on the moved clock
   });
   afterAll(async () => {
     await app?.close();
@@ -271,7 +271,7 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
 
   it('takes the client address the configured number of proxies from the end of X-Forwarded-For', async () => {
     const proxied = testServices({ TRUSTED_PROXY_HOPS: '2', TABLES_PREFIX: services.config.tables.prefix });
-    const proxiedApp = await serveApp(proxied);
+    const proxiedApp = await serveApp(proxied, { timers: false });
     try {
       // The secret alone: this second instance holds no master components to check a whole key's.
       const { secret, keyId, customer } = await customerWithKey(services);

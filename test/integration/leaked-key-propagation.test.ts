@@ -8,7 +8,7 @@ import { loadConfig } from '../../shared/config';
 import { freePort } from '../../local/azurite';
 import { SCREENSHOT_DIR, describeWithBrowser, launchBrowser } from '../support/browser';
 import { FakeGitHubScanner } from '../support/github-scanner';
-import { startHostProcess, type HostProcess } from '../support/host-process';
+import { nextFeedRead, startHostProcess, type HostProcess } from '../support/host-process';
 import { oneSpanExport } from '../support/otel';
 import { TEST_PORTAL_ENV } from '../support/portal';
 import { trackSecret } from '../support/secrets';
@@ -16,11 +16,13 @@ import { azuriteConnectionString, uniquePrefix } from '../support/services';
 
 /**
  * A key in use is leaked: GitHub's report reaches one instance of the app (host A, a process of
- * its own) and an ingest client exporting through another instance (host B) is refused within
- * 2 s, although B had the key cached for 5 minutes. Then the customer's admin sees it in the
- * portal, as exposed, with where it was found.
+ * its own) and an ingest client exporting through another instance (host B) is refused from B's
+ * first revocation-feed read that started after the report was answered, although B had the key
+ * cached for 5 minutes. With reads at least every second (test/unit/revocation-listener.test.ts)
+ * that is the README's "within 2 s"; `npm run bench -- --only 4c` times it end to end (figures 4c,
+ * 4d). Then the customer's admin sees it in the portal, as exposed, with where it was found.
  */
-describe('a leaked key reported to one instance is refused by another within 2 s', () => {
+describe('a leaked key reported to one instance is refused by another at its next feed read', () => {
   const env = {
     TABLES_CONNECTION_STRING: azuriteConnectionString(),
     TABLES_PREFIX: uniquePrefix(),
@@ -52,8 +54,12 @@ describe('a leaked key reported to one instance is refused by another within 2 s
     scanner = await FakeGitHubScanner.start();
     const hostEnv = { ...env, GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url };
     [a, b] = await Promise.all([
-      freePort().then((port) => startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--port', String(port)], hostEnv)),
-      freePort().then((port) => startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--port', String(port)], hostEnv)),
+      freePort().then((port) =>
+        startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--diagnostics', '--port', String(port)], hostEnv),
+      ),
+      freePort().then((port) =>
+        startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--diagnostics', '--port', String(port)], hostEnv),
+      ),
     ]);
     const staff = await signLocalPortalToken(portal, { sub: 'staff', roles: ['Staff'] });
     admin = await signLocalPortalToken(portal, { sub: 'admin', customer: slug, roles: ['CustomerAdmin'] });
@@ -69,51 +75,34 @@ describe('a leaked key reported to one instance is refused by another within 2 s
     await scanner?.close();
   });
 
-  it('stops a running ingest client on instance B within 2 s of the report to instance A (10 keys)', async () => {
+  /** One export of a span through B with the key: its status, and the error code of a refusal. */
+  const exportThroughB = async (key: string) => {
+    const response = await fetch(`${b.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: oneSpanExport(),
+    });
+    return response.status === 200
+      ? (await response.arrayBuffer(), { status: 200 })
+      : { status: response.status, code: ((await response.json()) as { code?: string }).code };
+  };
+
+  it("stops an ingest client on instance B at B's first feed read after the report to instance A (5 keys)", async () => {
     await issue('keeps-working'); // so that no leak revokes the customer's last key
-    const delays: number[] = [];
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 5; i++) {
       const { key, id } = await issue(`service-${i}`);
-      // The ingest client: exports through B every 20 ms until it is refused.
-      let firstRefusal: number | undefined;
-      let refusal: { status: number; code?: string } | undefined;
-      let accepted = 0;
-      const client = (async () => {
-        while (firstRefusal === undefined) {
-          const response = await fetch(`${b.url}/v1/traces`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-api-key': key },
-            body: oneSpanExport(),
-          });
-          if (response.status === 200) accepted += 1;
-          else {
-            firstRefusal = performance.now();
-            refusal = { status: response.status, code: ((await response.json()) as { code?: string }).code };
-            break;
-          }
-          await response.arrayBuffer().catch(() => undefined);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })();
-      while (accepted < 3) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setTimeout(r, Math.random() * 1000)); // anywhere in B's feed-read cycle
+      // The ingest client exports through B, which caches the key.
+      for (let n = 0; n < 3; n++) expect(await exportThroughB(key)).toEqual({ status: 200 });
       const url = `https://github.com/leaky/service-${i}/blob/main/.env`;
       const report = scanner.report([{ token: key, url, source: 'content' }]);
       const answered = await fetch(`${a.url}/v1/secret-scanning/github`, { method: 'POST', headers: report.headers, body: report.body });
-      const reportedAt = performance.now();
       expect(answered.status).toBe(200);
       expect(await answered.json()).toEqual([expect.objectContaining({ label: 'true_positive' })]);
-      await Promise.race([client, new Promise((r) => setTimeout(r, 5000))]);
-      expect(refusal).toEqual({ status: 401, code: 'api_key_invalid' });
-      delays.push(firstRefusal! - reportedAt);
+      await nextFeedRead(b);
+      expect(await exportThroughB(key)).toEqual({ status: 401, code: 'api_key_invalid' });
       leaked.push({ id, url, label: `service-${i}` });
     }
-    delays.sort((x, y) => x - y);
-    const median = delays[Math.floor(delays.length / 2)]!;
-    const max = delays.at(-1)!;
-    console.log(`leak report on A to first 401 on B over ${delays.length} keys: median ${median.toFixed(0)} ms, max ${max.toFixed(0)} ms`);
-    expect(max).toBeLessThan(2000);
-  }, 120_000);
+  }, 60_000);
 
   describeWithBrowser('the portal', () => {
     let browser: Browser;

@@ -27,9 +27,8 @@ describe('npm start (local host with Azurite)', () => {
     expect(whoami.status).toBe(200);
     expect(await whoami.json()).toMatchObject({ customer: { slug: 'demo' }, key: { label: 'demo' } });
     // The portal page, and its local sign-in (the sample settings carry the local signing secret).
-    // The banner ends after the "listening" line the start waits for: give it a moment to arrive.
-    for (const until = Date.now() + 5_000; !first.stdout().includes('Press Ctrl-C') && Date.now() < until;)
-      await new Promise((r) => setTimeout(r, 20));
+    // The banner ends after the "listening" line the start waits for.
+    await first.printed(/Press Ctrl-C/);
     expect(first.stdout()).toContain(`The portal page: http://localhost:${port}/portal`);
     const portal = await fetch(`http://localhost:${port}/portal`);
     expect(portal.status).toBe(200);

@@ -2,7 +2,7 @@ import { freePort } from '../../local/azurite';
 import { ManualClock } from '../../shared/clock';
 import { signLocalPortalToken } from '../../shared/auth/portal-tokens';
 import type { ServiceContext } from '../../shared/services/context';
-import { startHostProcess, type HostProcess } from '../support/host-process';
+import { nextFeedRead, startHostProcess, type HostProcess } from '../support/host-process';
 import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { testEnv, testServices } from '../support/services';
@@ -10,9 +10,11 @@ import { testEnv, testServices } from '../support/services';
 /**
  * A revocation cut short at each of its steps, with a second instance that has the key warm in
  * its cache: the revoking host process is killed (SIGKILL) when its storage adapter reaches the
- * step. The warm instance must refuse the key within 2 s, a host started after the crash must
- * refuse it from its first request, and the completion timer must then list it as revoked, with
- * the original who and when.
+ * step. The warm instance must refuse the key from its first revocation-feed read that starts
+ * after the crash (the README's "within 2 s": such a read starts within a second, see
+ * test/unit/revocation-listener.test.ts), a host started after the crash must refuse it from its
+ * first request, and the completion timer must then list it as revoked, with the original who
+ * and when.
  */
 describe('revocation survives a crash at every step', () => {
   jest.setTimeout(120_000);
@@ -22,7 +24,15 @@ describe('revocation survives a crash at every step', () => {
   let admin = '';
   const slug = 'revocrash';
 
-  const hostArgs = async (...extra: string[]) => ['--no-azurite', '--no-demo', '--no-timers', '--port', String(await freePort()), ...extra];
+  const hostArgs = async (...extra: string[]) => [
+    '--no-azurite',
+    '--no-demo',
+    '--no-timers',
+    '--diagnostics',
+    '--port',
+    String(await freePort()),
+    ...extra,
+  ];
   const whoami = async (host: HostProcess, secret: string) =>
     (await fetch(`${host.url}/v1/whoami`, { headers: { 'x-api-key': secret } })).status;
 
@@ -53,42 +63,31 @@ describe('revocation survives a crash at every step', () => {
 
   async function revokeOnDyingHost(step: string, keyId: string): Promise<void> {
     const dying = await startHostProcess(await hostArgs('--fault-kill-at', step), env);
-    await fetch(`${dying.url}/v1/customer-keys/${keyId}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } }).catch(
-      () => undefined,
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const died = await Promise.race([
-      dying.exited.then(() => true),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000))),
-    ]);
-    clearTimeout(timer);
-    expect(died).toBe(true);
-  }
-
-  /** How long until the instance answers 401 for the key (Infinity if not within `boundMs`). */
-  async function refusedAfter(host: HostProcess, secret: string, boundMs: number): Promise<number> {
-    const started = performance.now();
-    while (performance.now() - started < boundMs) {
-      if ((await whoami(host, secret)) === 401) return performance.now() - started;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return Number.POSITIVE_INFINITY;
+    const answered = await fetch(`${dying.url}/v1/customer-keys/${keyId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin}` },
+    }).catch(() => undefined);
+    expect(answered).toBeUndefined(); // no answer: the process died on the step
+    await dying.exited;
+    expect(dying.child.signalCode).toBe('SIGKILL');
   }
 
   it('killed before the feed: nothing happened, the key still works and still lists as active', async () => {
     const { keyId, secret } = await victim('before-feed');
     await revokeOnDyingHost('feed.publish', keyId);
+    await nextFeedRead(warm);
     expect(await whoami(warm, secret)).toBe(200);
     expect((await services.keys.list(slug)).find((k) => k.id === keyId)!.status).toBe('active');
   });
 
   it.each(['keys.deleteLookup', 'keys.markRevoked'])(
-    'killed before %s: the warm instance refuses the key within 2 s, a new one from the start, and the timer completes it',
+    'killed before %s: the warm instance refuses the key from its next feed read, a new one from the start, and the timer completes it',
     async (step) => {
       const { keyId, secret } = await victim(`at-${step.replace('.', '-')}`);
       const crashedAt = Date.now();
       await revokeOnDyingHost(step, keyId);
-      expect(await refusedAfter(warm, secret, 2000)).toBeLessThan(2000);
+      await nextFeedRead(warm);
+      expect(await whoami(warm, secret)).toBe(401);
 
       const fresh = await startHostProcess(await hostArgs(), env);
       try {

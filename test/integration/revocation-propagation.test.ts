@@ -2,19 +2,30 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createServices } from '../../app/compose';
 import { signLocalPortalToken } from '../../shared/auth/portal-tokens';
 import { loadConfig } from '../../shared/config';
+import { silentLogger } from '../../shared/logging';
 import { freePort } from '../../local/azurite';
-import { startHostProcess, type HostProcess } from '../support/host-process';
+import { nextFeedRead, startHostProcess, type HostProcess } from '../support/host-process';
+import { serveApp } from '../support/http';
 import { TEST_PORTAL_ENV } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { azuriteConnectionString, uniquePrefix } from '../support/services';
+import { SteppingClock } from '../support/stepping-clock';
 
 /**
- * Two instances of the app (two host processes) on one Azurite: a key revoked through one
- * answers 401 on the other within 2 s, although the other had it cached (TTL 5 minutes).
+ * Two instances of the app (two host processes) on one Azurite, B holding the key in its auth
+ * cache (TTL 5 minutes): a change made through A reaches B through the revocation feed.
+ *
+ * The README's "within 2 s" is shown in two parts, neither of which depends on the machine's
+ * speed: here, B answers as changed once it has completed its first feed read that started
+ * after the change was committed (the event B reports, `nextFeedRead`); and such a read starts
+ * at most REVOCATION_POLL_INTERVAL_MS (1 s by default) after any moment
+ * (test/unit/revocation-listener.test.ts). The time end to end, which adds what one read takes,
+ * is measured by `npm run bench -- --only 4a` (figures 4a, 4b).
  */
-describe('revocation reaches every instance within 2 s', () => {
+describe('a change through one instance reaches another at its next feed read', () => {
   const env = {
     TABLES_CONNECTION_STRING: azuriteConnectionString(),
     TABLES_PREFIX: uniquePrefix(),
@@ -25,120 +36,100 @@ describe('revocation reaches every instance within 2 s', () => {
   const portal = loadConfig(env).portal;
   let a: HostProcess;
   let b: HostProcess;
+  const hostArgs = async () => ['--no-azurite', '--no-demo', '--no-timers', '--diagnostics', '--port', String(await freePort())];
 
   beforeAll(async () => {
     [a, b] = await Promise.all([
-      freePort().then((port) => startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--port', String(port)], env)),
-      freePort().then((port) => startHostProcess(['--no-azurite', '--no-demo', '--no-timers', '--port', String(port)], env)),
+      hostArgs().then((args) => startHostProcess(args, env)),
+      hostArgs().then((args) => startHostProcess(args, env)),
     ]);
   }, 90_000);
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
   });
 
-  it('answers 401 on instance B within 2 s of a revocation through instance A (20 revocations)', async () => {
-    const slug = `p${randomBytes(4).toString('hex')}`;
+  /** A new customer (through A) and its admin's token. */
+  async function customer(name: string) {
+    const slug = `${name[0]!.toLowerCase()}${randomBytes(4).toString('hex')}`;
     const staff = await signLocalPortalToken(portal, { sub: 'staff', roles: ['Staff'] });
     const admin = await signLocalPortalToken(portal, { sub: 'admin', customer: slug, roles: ['CustomerAdmin'] });
     const created = await fetch(`${a.url}/v1/staff/customers`, {
       method: 'POST',
       headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ slug, name: 'Propagation', plan: 'enterprise' }),
+      body: JSON.stringify({ slug, name, plan: 'enterprise' }),
     });
     expect(created.status).toBe(201);
-
-    const delays: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const issued = await fetch(`${a.url}/v1/customer-keys/issue`, {
-        method: 'POST',
+    const send = (method: string, path: string, body?: unknown) =>
+      fetch(`${a.url}${path}`, {
+        method,
         headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ label: `key-${i}`, application: 'propagation' }),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
+    const issue = async (label: string) => {
+      const issued = await send('POST', '/v1/customer-keys/issue', { label, application: 'propagation' });
+      expect(issued.status).toBe(201);
       const { key, metadata } = (await issued.json()) as { key: string; metadata: { id: string } };
-      trackSecret(key);
+      return { key: trackSecret(key), id: metadata.id };
+    };
+    return { send, issue };
+  }
+
+  /** What `url` answers for the key: 'ok' or the error code. */
+  const answer = async (url: string, key: string) => {
+    const response = await fetch(`${url}/v1/whoami`, { headers: { 'x-api-key': key } });
+    return response.status === 200 ? 'ok' : ((await response.json()) as { code: string }).code;
+  };
+
+  it("refuses a key revoked through A on B after B's first feed read that started after the revocation (5 revocations)", async () => {
+    const { send, issue } = await customer('Propagation');
+    await issue('keeps-working'); // the customer's last key is not what is revoked
+    for (let i = 0; i < 5; i++) {
+      const { key, id } = await issue(`key-${i}`);
       // B caches the key.
-      for (let warm = 0; warm < 3; warm++) expect((await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': key } })).status).toBe(200);
-
-      // Revoke at a random point of B's feed-read cycle, not just after its last read.
-      await new Promise((r) => setTimeout(r, Math.random() * 1000));
-      const started = performance.now();
-      const revoked = await fetch(`${a.url}/v1/customer-keys/${metadata.id}?force=true`, {
-        method: 'DELETE',
-        headers: { authorization: `Bearer ${admin}` },
-      });
-      expect(revoked.status).toBe(204);
-      let status = 200;
-      while (status !== 401 && performance.now() - started < 5000) {
-        status = (await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': key } })).status;
-        if (status !== 401) await new Promise((r) => setTimeout(r, 25));
-      }
-      expect(status).toBe(401);
-      delays.push(performance.now() - started);
+      for (let warm = 0; warm < 3; warm++) expect(await answer(b.url, key)).toBe('ok');
+      expect((await send('DELETE', `/v1/customer-keys/${id}?force=true`)).status).toBe(204);
+      await nextFeedRead(b);
+      expect(await answer(b.url, key)).toBe('api_key_invalid');
     }
-    delays.sort((x, y) => x - y);
-    const median = delays[Math.floor(delays.length / 2)]!;
-    const max = delays.at(-1)!;
-    console.log(`revocation propagation over ${delays.length} revocations: median ${median.toFixed(0)} ms, max ${max.toFixed(0)} ms`);
-    expect(max).toBeLessThan(2000);
-  }, 120_000);
+  }, 60_000);
 
-  it('applies a narrowed IP allowlist and a nearer expiry on instance B within 2 s of the change through A', async () => {
-    const slug = `q${randomBytes(4).toString('hex')}`;
-    const staff = await signLocalPortalToken(portal, { sub: 'staff', roles: ['Staff'] });
-    const admin = await signLocalPortalToken(portal, { sub: 'admin', customer: slug, roles: ['CustomerAdmin'] });
-    const send = (url: string, method: string, body: unknown) =>
-      fetch(url, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect(
-      (
-        await fetch(`${a.url}/v1/staff/customers`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ slug, name: 'Access', plan: 'enterprise' }),
-        })
-      ).status,
-    ).toBe(201);
-    const issued = await send(`${a.url}/v1/customer-keys/issue`, 'POST', { label: 'access', application: 'propagation' });
-    const { key, metadata } = (await issued.json()) as { key: string; metadata: { id: string } };
-    trackSecret(key);
-    const onB = async () => {
-      const response = await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': key } });
-      return response.status === 200 ? 'ok' : ((await response.json()) as { code: string }).code;
-    };
-    /** Time from `change` until B answers `code`. */
-    const until = async (code: string, change: () => Promise<unknown>) => {
-      for (let warm = 0; warm < 3; warm++) await onB();
-      await new Promise((r) => setTimeout(r, Math.random() * 1000));
-      const started = performance.now();
-      await change();
-      let seen = await onB();
-      while (seen !== code && performance.now() - started < 5000) {
-        await new Promise((r) => setTimeout(r, 25));
-        seen = await onB();
-      }
-      expect(seen).toBe(code);
-      return performance.now() - started;
-    };
-    expect(await onB()).toBe('ok');
-    const narrowed = await until('ip_not_allowed', () =>
-      send(`${a.url}/v1/customer-keys/${metadata.id}`, 'PATCH', { allowedIps: ['203.0.113.0/24'] }),
-    );
-    const widened = await until('ok', () => send(`${a.url}/v1/customer-keys/${metadata.id}`, 'PATCH', { allowedIps: [] }));
-    // An expiry 3 s ahead, set through A while B holds the key: B refuses it from that second.
-    const expiresAt = new Date(Date.now() + 3000).toISOString();
-    expect((await send(`${a.url}/v1/customer-keys/${metadata.id}`, 'PATCH', { expiresAt })).status).toBe(200);
-    let seen = await onB();
-    while (seen === 'ok' && Date.now() < Date.parse(expiresAt) + 2000) {
-      await new Promise((r) => setTimeout(r, 25));
-      seen = await onB();
+  it('applies a narrowed, then a widened IP allowlist set through A on B after its next feed read', async () => {
+    const { send, issue } = await customer('Access');
+    const { key, id } = await issue('access');
+    for (let warm = 0; warm < 3; warm++) expect(await answer(b.url, key)).toBe('ok');
+
+    expect((await send('PATCH', `/v1/customer-keys/${id}`, { allowedIps: ['203.0.113.0/24'] })).status).toBe(200);
+    await nextFeedRead(b);
+    expect(await answer(b.url, key)).toBe('ip_not_allowed');
+
+    expect((await send('PATCH', `/v1/customer-keys/${id}`, { allowedIps: [] })).status).toBe(200);
+    await nextFeedRead(b);
+    expect(await answer(b.url, key)).toBe('ok');
+  }, 60_000);
+
+  it('refuses a key on another instance from the expiry set through A, to the second, on that instance’s clock', async () => {
+    // The instance is in this process, so that its clock can be moved by hand; its feed is read
+    // when the test says (no background reads), on the same tables and component files as A's.
+    const clock = new SteppingClock();
+    const c = createServices(loadConfig(env), { clock, background: false, log: silentLogger });
+    const app = await serveApp(c, { timers: false });
+    try {
+      const { send, issue } = await customer('Expiry');
+      const { key, id } = await issue('expiring');
+      await c.revocations.poll();
+      for (let warm = 0; warm < 3; warm++) expect(await answer(app.url, key)).toBe('ok'); // cached, without an expiry
+
+      // Inside the cache's five minutes and the feed's staleness bound: decided on the cached identity.
+      const expiresAt = new Date(Math.ceil((clock.millis() + 10_000) / 1000) * 1000).toISOString();
+      expect((await send('PATCH', `/v1/customer-keys/${id}`, { expiresAt })).status).toBe(200);
+      await c.revocations.poll(); // the first read that starts after the change
+      clock.moveTo(expiresAt, -1000);
+      expect(await answer(app.url, key)).toBe('ok');
+      clock.moveTo(expiresAt);
+      expect(await answer(app.url, key)).toBe('api_key_expired');
+    } finally {
+      await app.close();
+      await c.dispose();
     }
-    const late = Date.now() - Date.parse(expiresAt);
-    console.log(
-      `access changes through A reached B: allowlist narrowed ${narrowed.toFixed(0)} ms, widened ${widened.toFixed(0)} ms; expiry refused ${late} ms after it`,
-    );
-    expect(seen).toBe('api_key_expired');
-    expect(late).toBeGreaterThanOrEqual(0);
-    expect(late).toBeLessThan(1000);
-    expect(narrowed).toBeLessThan(2000);
-    expect(widened).toBeLessThan(2000);
   }, 60_000);
 });

@@ -1,11 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SpanStatusCode } from '@opentelemetry/api';
+import { ManualClock } from '../../shared/clock';
 import { generateSecret } from '../../shared/keys/compound-key';
 import { InvalidApiKeyError, configureVeriproof, currentSession, withSession, type VeriproofHandle } from '../../sdks/typescript/src/index';
 import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
 import type { ServiceContext } from '../../shared/services/context';
-import { serveApp } from '../support/http';
+import { answersMovingClockOn429, serveApp } from '../support/http';
 import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { customerWithKey, testServices } from '../support/services';
@@ -21,6 +22,7 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
   let app: Awaited<ReturnType<typeof serveApp>>;
   let sessions: TableSessionRepository;
   const handles: VeriproofHandle[] = [];
+  const closing: Array<() => Promise<void>> = [];
   /** Requests that reached the host (to see the SDK stop calling with a rejected key). */
   let hostRequests = 0;
   const requests = () => hostRequests;
@@ -34,9 +36,21 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
   });
   afterAll(async () => {
     await Promise.all(handles.map((h) => h.shutdown().catch(() => undefined)));
+    for (const close of closing) await close();
     await app.close();
     await services.dispose();
   });
+
+  /** Another instance of the service on the same tables, on a clock moved by hand (closed after the suite); its customers are its own. */
+  const movedByHand = async (clock: ManualClock) => {
+    const moved = testServices({ TABLES_PREFIX: services.config.tables.prefix }, { clock });
+    const movedApp = await serveApp(moved, { timers: false });
+    closing.push(async () => {
+      await movedApp.close();
+      await moved.dispose();
+    });
+    return { services: moved, app: movedApp };
+  };
 
   const configure = (options: Partial<Parameters<typeof configureVeriproof>[0]>) => {
     const handle = configureVeriproof({ applicationId: 'loan-review', serviceName: 'loan-review', endpoint: app.url, ...options });
@@ -52,7 +66,7 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
     await withSession('application-7731', async () => {
       expect(currentSession()).toBe('application-7731');
       const root = tracer.startSpan('review');
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setImmediate(r)); // the session carries across an await
       tracer.startSpan('score', { attributes: { model: 'v3' } }).end();
       root.setStatus({ code: SpanStatusCode.OK });
       root.end();
@@ -119,15 +133,19 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
       expect.stringMatching(/\(403 ip_not_allowed\): this machine's address is not on the key's IP allowlist/),
     ]);
 
-    const expiring = await services.keys.issue(
-      customer.slug,
-      { label: 'short', application: 'sdk', expiresAt: new Date(Date.now() + 1500).toISOString() },
+    // A key that expires: reached on an instance whose clock is moved past its expiry.
+    const clock = new ManualClock(new Date());
+    const later = await movedByHand(clock);
+    const elsewhere = await customerWithKey(later.services);
+    const expiring = await later.services.keys.issue(
+      elsewhere.customer.slug,
+      { label: 'short', application: 'sdk', expiresAt: new Date(clock.millis() + 60_000).toISOString() },
       op(),
     );
     trackSecret(expiring.key);
-    await new Promise((r) => setTimeout(r, 1600));
+    clock.advance(60_000);
     const expired = recordingLogger();
-    const second = configure({ apiKey: expiring.key, logger: expired });
+    const second = configure({ apiKey: expiring.key, logger: expired, endpoint: later.app.url });
     second.tracer().startSpan('too-late').end();
     await second.forceFlush();
     expect(expired.lines).toEqual([expect.stringMatching(/\(401 api_key_expired\): it has expired/)]);
@@ -136,18 +154,22 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
     }
   });
 
-  it('backs off on 429 as told by Retry-After, and the spans still arrive', async () => {
-    const { customer, key, keyId } = await customerWithKey(services);
-    await services.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
-    const sdk = configure({ apiKey: key, exportTimeoutMillis: 15_000 });
+  it('backs off on 429 and retries, and the spans still arrive', async () => {
+    // The limiter's clock moves only by what the SDK waits after a 429: one second, the key's Retry-After.
+    const clock = new ManualClock(new Date());
+    const limited = await movedByHand(clock);
+    const { customer, key, keyId } = await customerWithKey(limited.services);
+    await limited.services.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
+    const statuses = answersMovingClockOn429(limited.app, '/v1/traces', clock, 1000);
+    const sdk = configure({ apiKey: key, exportTimeoutMillis: 15_000, endpoint: limited.app.url });
     const tracer = sdk.tracer();
-    const started = performance.now();
     for (let i = 0; i < 3; i++) {
       withSession(`limited-${i}`, () => tracer.startSpan('step').end());
       await sdk.forceFlush();
     }
-    expect(performance.now() - started).toBeGreaterThan(1500); // two waits of about a second each
-    for (let i = 0; i < 3; i++) expect(await sessions.get(customer.slug, `limited-${i}`)).toMatchObject({ spanCount: 1 });
+    expect(statuses).toEqual([200, 429, 200, 429, 200]); // the second and third refused once each, then sent again
+    const stored = new TableSessionRepository([limited.services.storage]);
+    for (let i = 0; i < 3; i++) expect(await stored.get(customer.slug, `limited-${i}`)).toMatchObject({ spanCount: 1 });
   }, 30_000);
 
   it('fails one export, not the application, when the provider throws or returns a bad key', async () => {

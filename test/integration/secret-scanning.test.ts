@@ -39,7 +39,7 @@ describe('POST /v1/secret-scanning/github', () => {
     clock = new SteppingClock();
     services = testServices({ GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url }, { clock });
     await services.revocations.poll();
-    app = await serveApp(services);
+    app = await serveApp(services, { timers: false }); // storage operations are counted: no wall-clock timer passes among them
   });
   afterAll(async () => {
     await app?.close();
@@ -108,7 +108,7 @@ describe('POST /v1/secret-scanning/github', () => {
     // Two instances on the same tables receive one report at the same moment.
     const second = await customerWithKey(services);
     const twin = testServices({ GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url, TABLES_PREFIX: services.config.tables.prefix });
-    const twinApp = await serveApp(twin);
+    const twinApp = await serveApp(twin, { timers: false });
     try {
       const both = scanner.report([{ token: second.key, url: 'https://github.com/o/r/blob/2/b.env', source: 'content' }]);
       const answers = await Promise.all([send(both), twinApp.fetch(REPORT, { method: 'POST', headers: both.headers, body: both.body })]);
@@ -221,7 +221,7 @@ describe('POST /v1/secret-scanning/github', () => {
 
   it("answers 503 with Retry-After while GitHub's key list cannot be read, and works once it can", async () => {
     const fresh = testServices({ GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url, TABLES_PREFIX: services.config.tables.prefix }, { clock });
-    const freshApp = await serveApp(fresh);
+    const freshApp = await serveApp(fresh, { timers: false });
     try {
       const { customer, key } = await customerWithKey(services);
       scanner.down = true;

@@ -1,4 +1,5 @@
 import { LIST_PARTITIONS } from '../../shared/adapters/table/table-session-repository';
+import { ManualClock } from '../../shared/clock';
 import type { ServiceContext } from '../../shared/services/context';
 import { serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
@@ -15,11 +16,13 @@ const span = (session: string, n: number) => ({
 });
 
 describe('GET /v1/sessions (the Decisions explorer), against Azurite', () => {
+  // Sessions are placed in time by the service's clock: moved by hand, so that arrival order is exact.
+  const clock = new ManualClock(new Date());
   let services: ServiceContext;
   let app: Awaited<ReturnType<typeof serveApp>>;
   beforeAll(async () => {
-    services = testServices({}, { operationLog: 10_000 });
-    app = await serveApp(services);
+    services = testServices({}, { operationLog: 10_000, clock });
+    app = await serveApp(services, { timers: false });
   });
   afterAll(async () => {
     await app.close();
@@ -40,9 +43,11 @@ describe('GET /v1/sessions (the Decisions explorer), against Azurite', () => {
     const batch = await services.keys.issue(customer.slug, { label: 'batch-job', application: 'etl' }, op());
     trackSecret(batch.key);
     await ingest(checkoutKey, 's-1', 1);
+    clock.advance(1000);
     await ingest(batch.key, 's-2', 2);
-    const between = new Date().toISOString();
-    await new Promise((r) => setTimeout(r, 20));
+    clock.advance(10);
+    const between = clock.now().toISOString();
+    clock.advance(10);
     await ingest(checkoutKey, 's-3', 3);
     const token = await portalToken(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
     const get = async (query: string) => {
@@ -86,7 +91,7 @@ describe('GET /v1/sessions (the Decisions explorer), against Azurite', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `paged-${i}`);
     for (const id of ids) {
       await ingest(key, id, 1);
-      await new Promise((r) => setTimeout(r, 2)); // a millisecond apart at least: arrival order is the listing's order
+      clock.advance(1); // a millisecond apart: arrival order is the listing's order
     }
     const token = await portalToken(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
     for (const limit of [1, 7, 40, 100]) {

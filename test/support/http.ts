@@ -1,20 +1,52 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { functionDefinitions } from '../../functions/registry';
 import type { FunctionDefinition } from '../../shared/function-contract';
 import { startLocalHost, type LocalHost } from '../../local/host';
+import type { ManualClock } from '../../shared/clock';
 import type { ServiceContext } from '../../shared/services/context';
+
+export interface ServeAppOptions {
+  definitions?: readonly FunctionDefinition[];
+  /**
+   * Run the timer functions on their schedules (default true, as `npm start` does). They run on
+   * wall-clock minutes (key expiry at second 0, revocation completion at second 30, three of
+   * them at start), whatever clock the services have: a test that counts storage operations,
+   * or moves its clock past an expiry and expects no timer to have acted, turns them off.
+   */
+  timers?: boolean;
+}
 
 /** The app's functions served in-process on a free port, against the given services. */
 export async function serveApp(
   services: ServiceContext,
-  definitions: readonly FunctionDefinition[] = functionDefinitions,
+  options: ServeAppOptions = {},
 ): Promise<LocalHost & { fetch: (path: string, init?: RequestInit) => Promise<Response> }> {
   const host = await startLocalHost({
-    definitions,
+    definitions: options.definitions ?? functionDefinitions,
     getServices: () => services,
     port: 0,
+    timers: options.timers ?? true,
     log: (level, fn, message) => console.log(`[${level}] ${fn}: ${message}`),
   });
   return { ...host, fetch: (path, init) => fetch(`${host.url}${path}`, init) };
+}
+
+/**
+ * The statuses `app` answers on `path`, in order, as they are sent. Each 429 also moves `clock` on
+ * by `retryAfterMs` (what the key's Retry-After says): the time a client that waits as told lets
+ * pass before it retries. The rate limiter of services on a clock that otherwise stands still
+ * then sees that time pass, and exactly that, whatever the machine's speed.
+ */
+export function answersMovingClockOn429(app: LocalHost, path: string, clock: ManualClock, retryAfterMs: number): number[] {
+  const statuses: number[] = [];
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (new URL(req.url ?? '/', 'http://local').pathname !== path) return;
+    res.once('finish', () => {
+      statuses.push(res.statusCode);
+      if (res.statusCode === 429) clock.advance(retryAfterMs);
+    });
+  });
+  return statuses;
 }
 
 /** Reads a problem+json body and checks its shape. */
