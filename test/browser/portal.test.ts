@@ -151,12 +151,15 @@ describeWithBrowser('the portal page in a real browser', () => {
     await page.click('#tabs a[href="#usage"]');
     await page.selectOption('#usage-key', issuedKeyId);
     const usageRow = page.locator(`#usage-table tr[data-key-id="${issuedKeyId}"]`);
+    const idle = page.locator('body[data-view="usage"]:not([aria-busy])');
+    await idle.waitFor({ state: 'attached' }); // the view's first load has finished
     // The counts and the last-used hour are written by a flush: one that starts after the requests
     // were counted (a flush under way is shared, and may have started before the last of them).
     await services.usageRecorder.flush();
     await services.usageRecorder.flush();
+    // The refresh marks the page busy as it is clicked, and drawn when it is no longer.
     await page.click('[data-refresh="usage"]');
-    await usageRow.waitFor();
+    await idle.waitFor({ state: 'attached' });
     const [lastUsed, accepted, limited] = await Promise.all([3, 4, 5].map((n) => usageRow.locator('td').nth(n).textContent()));
     expect({ accepted: Number(accepted) > 0, limited: Number(limited) > 0, lastUsed }).toEqual({
       accepted: true,
