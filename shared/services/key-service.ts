@@ -21,10 +21,10 @@ import { FEED_RETENTION_MS, type RevocationFeed } from '../ports/revocation-feed
 import { issueKeySchema, patchKeySchema, rollKeySchema, type IssueKeyInput } from '../schemas/keys';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
 import { parseInput } from '../validation';
-import type { ComponentCache } from './component-cache';
+import type { ComponentCache } from '../auth/component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
-import type { KeyAuthenticator } from './key-authenticator';
+import type { KeyAuthenticator } from '../auth/key-authenticator';
 import { KeyExpiry } from './key-expiry';
 
 /** A revocation published this long ago whose record still says active was cut short. */
