@@ -36,7 +36,7 @@ import type { SessionRepository } from '../shared/ports/session-repository';
 import type { UsageStore } from '../shared/ports/usage-store';
 import { AuditTrail } from '../shared/services/audit-trail';
 import { ComponentCache } from '../shared/auth/component-cache';
-import type { ServiceContext, UseCases } from '../shared/services/context';
+import type { ServiceContext, UseCases } from './context';
 import { CustomerService } from '../shared/services/customer-service';
 import { FailedAuthThrottle } from '../shared/auth/failed-auth-throttle';
 import { HealthMonitor } from '../shared/services/health-monitor';

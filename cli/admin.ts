@@ -10,7 +10,7 @@ import type { ApiKeyView } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { silentLogger } from '../shared/logging';
 import { createServices } from '../app/compose';
-import type { ServiceContext } from '../shared/services/context';
+import type { ServiceContext } from '../app/context';
 import type { Operation } from '../shared/services/key-service';
 import type { ServiceSnapshot } from '../shared/services/service-status';
 import { createCustomerSchema, issueKeySchema } from '../shared/schemas/keys';

@@ -1,6 +1,6 @@
 import { json } from '../shared/http/responses';
 import { resetView, toKeyBody } from '../shared/schemas/views';
-import type { HttpFunctionDefinition } from '../shared/function-contract';
+import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /** `POST /v1/customer-keys/reset`: replace every active key in one call. */
 export const customerKeysReset: HttpFunctionDefinition = {

@@ -3,7 +3,7 @@ import { KEY_ID_HEADER, SIGNATURE_HEADER, withGitHubSignature } from '../middlew
 import { withLocalMode } from '../middleware/local-mode';
 import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
 import type { ErrorCode } from '../shared/errors';
-import type { AnonymousHandler, DoorName, HttpFunctionDefinition } from '../shared/function-contract';
+import type { AnonymousHandler, DoorName, HttpFunctionDefinition } from '../app/function-contract';
 
 /**
  * Each door a route can sit behind, described once: how it wraps a handler, the problems it can

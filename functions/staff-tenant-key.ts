@@ -1,7 +1,7 @@
 import { json } from '../shared/http/responses';
 import { customerParams, rotateTenantKeySchema } from '../shared/schemas/keys';
 import { tenantKeyView } from '../shared/schemas/views';
-import { httpFunction } from '../shared/function-contract';
+import { httpFunction } from '../app/function-contract';
 
 /** `GET /v1/staff/customers/{slug}/tenant-key`: versions and grace end, never values. */
 export const staffTenantKeyGet = httpFunction({

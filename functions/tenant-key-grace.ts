@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from '../shared/function-contract';
+import type { TimerFunctionDefinition } from '../app/function-contract';
 
 /**
  * Every 15 minutes: retires the master components whose grace period has ended. Acceptance

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../shared/function-contract';
+import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../app/function-contract';
 import type { KeyType } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { authenticateApiKey } from './credentials';

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { AnonymousHandler, RequestContext, SignedReportHandler } from '../shared/function-contract';
+import type { AnonymousHandler, RequestContext, SignedReportHandler } from '../app/function-contract';
 import { ApiError } from '../shared/errors';
 import { readBody } from '../shared/http/body';
 import { MAX_REPORT_BYTES } from '../shared/services/leaked-key-service';

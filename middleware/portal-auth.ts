@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { AnonymousHandler, CustomerHandler, RequestContext, StaffHandler } from '../shared/function-contract';
+import type { AnonymousHandler, CustomerHandler, RequestContext, StaffHandler } from '../app/function-contract';
 import type { PortalUser } from '../shared/auth/portal-tokens';
 import { SANDBOX_SLUG, type Actor } from '../shared/domain';
 import { ApiError } from '../shared/errors';

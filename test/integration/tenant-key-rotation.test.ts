@@ -5,7 +5,7 @@ import { ManualClock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/logging';
 import { createServices } from '../../app/compose';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { serveApp } from '../support/http';
 import { FAKE_VAULT_URL, FakeCredential, FakeKeyVault } from '../support/key-vault-fake';
 import { portalToken } from '../support/portal';
