@@ -1,6 +1,7 @@
 import { json } from '../shared/http/responses';
 import { pageQuerySchema } from '../shared/schemas/keys';
-import { auditPageView, toAuditBody } from '../shared/schemas/views';
+import { auditPageView } from '../shared/schemas/views';
+import { toAuditBody } from '../shared/schemas/view-mappers';
 import { httpFunction } from '../app/function-contract';
 
 /** `GET /v1/customer-keys/audit`: the customer's key events, newest first. */

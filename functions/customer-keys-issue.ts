@@ -1,6 +1,7 @@
 import { json } from '../shared/http/responses';
 import { issueKeySchema } from '../shared/schemas/keys';
-import { issuedKeyView, toKeyBody } from '../shared/schemas/views';
+import { issuedKeyView } from '../shared/schemas/views';
+import { toKeyBody } from '../shared/schemas/view-mappers';
 import { httpFunction } from '../app/function-contract';
 
 /** `POST /v1/customer-keys/issue`: a new key, returned whole this one time. */

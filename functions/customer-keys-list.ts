@@ -1,6 +1,7 @@
 import { type z } from 'zod';
 import { json } from '../shared/http/responses';
-import { keyListView, toKeyBody } from '../shared/schemas/views';
+import { keyListView } from '../shared/schemas/views';
+import { toKeyBody } from '../shared/schemas/view-mappers';
 import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /** `GET /v1/customer-keys`: every key of the caller's customer, masked. */

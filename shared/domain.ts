@@ -34,6 +34,12 @@ export interface Actor {
   name: string;
 }
 
+/** Who asks for a change, and in which HTTP request (for the audit log). */
+export interface Operation {
+  actor: Actor;
+  requestId: string;
+}
+
 export interface Customer {
   /** Opaque, stable id (`cus_…`). */
   id: string;

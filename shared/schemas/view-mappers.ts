@@ -4,8 +4,8 @@ import type { StoredSession } from '../ports/session-repository';
 import type { auditEventView, keyRequestView, keyView, sessionView } from './views';
 
 /**
- * The mappers from the domain's records to the response bodies of shared/schemas/views.ts
- * (re-exported there): handlers build their bodies with these.
+ * The mappers from the domain's records to the response bodies of shared/schemas/views.ts:
+ * handlers build their bodies with these.
  */
 
 /** What the listing adds to a key from the clock: stale (unused) and due for rotation (old). */

@@ -348,6 +348,3 @@ export const healthView = z
       .meta({ examples: [{ 'table-storage': { status: 'ok', checkedAt: '2026-03-14T09:26:53.000Z', latencyMs: 4.2 } }] }),
   })
   .meta({ id: 'Health' });
-
-/** The mappers from the domain's records to these bodies (shared/schemas/view-mappers.ts). */
-export { toAuditBody, toKeyBody, toRequestBody, toSessionBody, type KeyFlags } from './view-mappers';

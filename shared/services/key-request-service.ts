@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import type { ApiKeyView, AuditEvent, KeyRequest, KeyRequestAction, KeyRequestStatus } from '../domain';
+import type { ApiKeyView, AuditEvent, KeyRequest, KeyRequestAction, KeyRequestStatus, Operation } from '../domain';
 import { ApiError } from '../errors';
 import { isId, newId } from '../ids';
 import type { Logger } from '../logging';
@@ -17,7 +17,7 @@ import {
 import { parseInput } from '../validation';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
-import type { IssuedKey, KeyService, Operation } from './key-service';
+import type { IssuedKey, KeyService } from './key-service';
 
 /** Executes a `rotate-tenant-key` request (the tenant-key rotation). */
 export interface TenantKeyRotator {

@@ -7,6 +7,7 @@ import {
   type AuditEvent,
   type ApiKeyView,
   type Customer,
+  type Operation,
   type Plan,
   type RateLimitSetting,
   tenantKeyState,
@@ -33,12 +34,6 @@ const INTERRUPTED_AFTER_MS = 30_000;
 const MAX_EXPIRY_AHEAD_MS = 366 * 86_400_000;
 /** Who completes a revocation when the feed entry does not say who started it. */
 const REVOCATION_COMPLETER: Actor = { type: 'system', id: 'revocation-completion', name: 'revocation completion' };
-
-/** Who asks for a change, and in which HTTP request (for the audit log). */
-export interface Operation {
-  actor: Actor;
-  requestId: string;
-}
 
 /** A key as issued: the full key (this is the only time it exists) and its metadata. */
 export interface IssuedKey {

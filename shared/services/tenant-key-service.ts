@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import type { Customer, KeyRequest } from '../domain';
+import type { Customer, KeyRequest, Operation } from '../domain';
 import { ApiError } from '../errors';
 import { generateComponent } from '../keys/compound-key';
 import type { Logger } from '../logging';
@@ -11,7 +11,7 @@ import type { ComponentCache } from '../auth/component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { TenantKeyRotator } from './key-request-service';
-import type { KeyService, Operation } from './key-service';
+import type { KeyService } from './key-service';
 
 const SYSTEM: Operation = { actor: { type: 'system', id: 'tenant-key-grace', name: 'tenant-key-grace timer' }, requestId: 'timer' };
 

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { signLocalPortalToken, type PortalRole } from '../../shared/auth/portal-tokens';
-import type { Actor } from '../../shared/domain';
-import type { Operation } from '../../shared/services/key-service';
+import type { Actor, Operation } from '../../shared/domain';
 import type { ServiceContext } from '../../app/context';
 
 /** Portal token settings of the test run (the HS256 path; production uses a JWKS). */
