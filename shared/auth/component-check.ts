@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import type { KeyIdentity } from '../domain';
 import { isValidComponent } from '../keys/compound-key';
 import type { ComponentCache } from './component-cache';
-import { acceptedVersions, previousInGrace } from '../tenant-key/grace-policy';
+import { acceptedVersions, previousInGrace } from '../keys/grace-policy';
 
 export type ComponentVerdict = 'accepted' | 'not_presented' | 'required' | 'mismatch';
 

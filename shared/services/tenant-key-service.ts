@@ -6,7 +6,7 @@ import type { Logger } from '../logging';
 import type { GraceSchedule } from '../ports/grace-schedule';
 import type { SecretStore } from '../ports/secret-store';
 import type { TenantKeyBody } from '../schemas/views';
-import { dueForRetirement, previousInGrace } from '../tenant-key/grace-policy';
+import { dueForRetirement, previousInGrace } from '../keys/grace-policy';
 import type { ComponentCache } from '../auth/component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
