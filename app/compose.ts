@@ -51,7 +51,7 @@ import { RevocationListener } from '../shared/services/revocation-listener';
 import { SessionService } from '../shared/services/session-service';
 import { StaffService } from '../shared/services/staff-service';
 import { StaleKeyReview } from '../shared/services/stale-key-review';
-import { TenantKeyService } from '../shared/services/tenant-key-service';
+import { MasterComponentService } from '../shared/services/master-component-service';
 import { UsageRecorder } from '../shared/services/usage-recorder';
 import { UsageService } from '../shared/services/usage-service';
 import { ServiceStatus } from '../shared/services/service-status';
@@ -151,8 +151,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
         );
   const secrets =
     overrides.secrets ??
-    (config.tenantKey.vaultUrl
-      ? new KeyVaultSecretStore(new SecretClient(config.tenantKey.vaultUrl, azureCredential()))
+    (config.masterComponent.vaultUrl
+      ? new KeyVaultSecretStore(new SecretClient(config.masterComponent.vaultUrl, azureCredential()))
       : new FileSecretStore(config.localDataDir));
   const repositories = overrides.repositories ?? {};
   const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
@@ -162,7 +162,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const sessionRepository = repositories.sessions ?? tableSessions!;
   const usageStore = repositories.usage ?? new TableUsageStore(storage);
   const audit = new AuditTrail(repositories.audit ?? new TableAuditLog(storage), clock);
-  const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000, metrics, tracing });
+  const components = new ComponentCache(secrets, clock, { ttlMs: config.masterComponent.cacheTtlMs, maxEntries: 20_000, metrics, tracing });
 
   // The authenticator trusts its cache only while the revocation feed is being read; the
   // listener, built next, applies the feed to that cache.
@@ -199,7 +199,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     clock,
     log,
   });
-  const tenantKeys = new TenantKeyService({
+  const masterComponents = new MasterComponentService({
     customers,
     keys,
     secrets,
@@ -207,14 +207,14 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     schedule: repositories.grace ?? new TableGraceSchedule(storage),
     audit,
     clock,
-    gracePeriodMs: config.tenantKey.gracePeriodMs,
+    gracePeriodMs: config.masterComponent.gracePeriodMs,
     log,
   });
   const requests = new KeyRequestService({
     requests: repositories.requests ?? new TableKeyRequestRepository(storage),
     keys,
     customers,
-    rotator: tenantKeys,
+    rotator: masterComponents,
     audit,
     clock,
     log,
@@ -268,7 +268,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     keys,
     requests,
     staff: new StaffService(customers, keys, audit),
-    tenantKeys,
+    masterComponents,
     ingest: new IngestService({
       sessions: sessionRepository,
       memory: new IngestMemory({

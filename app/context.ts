@@ -25,7 +25,7 @@ import type { ServiceStatus } from '../shared/services/service-status';
 import type { SessionService } from '../shared/services/session-service';
 import type { StaffService } from '../shared/services/staff-service';
 import type { StaleKeyReview } from '../shared/services/stale-key-review';
-import type { TenantKeyService } from '../shared/services/tenant-key-service';
+import type { MasterComponentService } from '../shared/services/master-component-service';
 import type { UsageRecorder } from '../shared/services/usage-recorder';
 import type { UsageService } from '../shared/services/usage-service';
 
@@ -41,7 +41,7 @@ export interface UseCases {
   requests: KeyRequestService;
   staff: StaffService;
   /** The master component's administration (rotate, end grace, retire, status). */
-  tenantKeys: TenantKeyService;
+  masterComponents: MasterComponentService;
   ingest: IngestService;
   /** The read side of sessions (the Decisions explorer). */
   sessions: SessionService;

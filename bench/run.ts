@@ -19,7 +19,7 @@ import { DEFAULT_PLANS, loadConfig } from '../shared/config';
 import { LIST_PARTITIONS, SESSION_PARTITIONS } from '../shared/adapters/table/table-session-repository';
 import type { StorageOperationRecord } from '../shared/adapters/table/storage-operations';
 import { modelPartitionLoad, sequentialRoundTrips } from './partition-load';
-import { tenantKeyState } from '../shared/domain';
+import { masterComponentState } from '../shared/domain';
 import { generateSecret, hashSecret } from '../shared/keys/compound-key';
 import { silentLogger } from '../shared/logging';
 import { backgroundOperationsPerSecond, createServices } from '../app/compose';
@@ -170,7 +170,7 @@ async function main() {
           application: 'bench',
           environment: 'live',
           keyType: 'secondary',
-          tenantKey: tenantKeyState(customer),
+          masterComponent: masterComponentState(customer),
         });
       }
     };

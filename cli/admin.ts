@@ -242,14 +242,14 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'tenant-key show': {
-      const view = await services.tenantKeys.status(need(values.customer, 'customer'));
+      const view = await services.masterComponents.status(need(values.customer, 'customer'));
       out(JSON.stringify(view, null, 2), view);
       return;
     }
     case 'tenant-key rotate': {
       const hours = values['grace-hours'];
       if (hours !== undefined && !/^\d+$/.test(hours)) throw new UsageError('--grace-hours must be a whole number');
-      const view = await services.tenantKeys.rotateNow(
+      const view = await services.masterComponents.rotateNow(
         need(values.customer, 'customer'),
         op,
         hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 },
@@ -261,12 +261,12 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'tenant-key end-grace': {
-      const view = await services.tenantKeys.endGrace(need(values.customer, 'customer'), op);
+      const view = await services.masterComponents.endGrace(need(values.customer, 'customer'), op);
       out('Grace ended: only the current component is accepted.', view);
       return;
     }
     case 'tenant-key retire-due': {
-      const result = await services.tenantKeys.retireDue();
+      const result = await services.masterComponents.retireDue();
       out(`Checked ${result.checked} component(s) past their grace; retired ${result.retired}.`, result);
       return;
     }

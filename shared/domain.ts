@@ -164,14 +164,14 @@ export function toKeyView(record: ApiKeyRecord): ApiKeyView {
  * The customer's master-component state that the door needs, copied into every active key's
  * lookup row so that authentication stays one point read. The customer row is authoritative.
  */
-export interface TenantKeyState {
+export interface MasterComponentState {
   componentVersion: string;
   previousComponentVersion: string | undefined;
   graceEndsAt: string | undefined;
   requireComponent: boolean;
 }
 
-export const tenantKeyState = (customer: Customer): TenantKeyState => ({
+export const masterComponentState = (customer: Customer): MasterComponentState => ({
   componentVersion: customer.componentVersion,
   previousComponentVersion: customer.previousComponentVersion,
   graceEndsAt: customer.graceEndsAt,
@@ -192,7 +192,7 @@ export interface KeyIdentity {
   environment: KeyEnvironment;
   keyType: KeyType;
   /** The customer's master-component state, copied onto every lookup row (a row without it is corrupt). */
-  tenantKey: TenantKeyState;
+  masterComponent: MasterComponentState;
   /** This key's own rate limit, when staff set one (else the plan's applies). */
   rateLimit?: RateLimitSetting;
   /** When the key stops working (ISO 8601); absent: never. */

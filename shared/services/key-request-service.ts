@@ -20,7 +20,7 @@ import type { CustomerService } from './customer-service';
 import type { IssuedKey, KeyService } from './key-service';
 
 /** Executes a `rotate-tenant-key` request (the tenant-key rotation). */
-export interface TenantKeyRotator {
+export interface MasterComponentRotator {
   rotate(customerSlug: string, request: KeyRequest, op: Operation, options?: { gracePeriodMs?: number }): Promise<Record<string, unknown>>;
 }
 
@@ -43,7 +43,7 @@ export interface KeyRequestServiceDeps {
   requests: KeyRequestRepository;
   keys: KeyService;
   customers: CustomerService;
-  rotator: TenantKeyRotator;
+  rotator: MasterComponentRotator;
   audit: AuditTrail;
   clock: Clock;
   log: Logger;
@@ -58,7 +58,7 @@ export class KeyRequestService {
   private readonly requests: KeyRequestRepository;
   private readonly keys: KeyService;
   private readonly customers: CustomerService;
-  private readonly rotator: TenantKeyRotator;
+  private readonly rotator: MasterComponentRotator;
   private readonly audit: AuditTrail;
   private readonly clock: Clock;
   private readonly log: Logger;

@@ -10,7 +10,7 @@ import {
   type Operation,
   type Plan,
   type RateLimitSetting,
-  tenantKeyState,
+  masterComponentState,
 } from '../domain';
 import { ApiError } from '../errors';
 import { isId, newId } from '../ids';
@@ -537,7 +537,7 @@ export class KeyService {
     const active = (await this.keys.list(customer.slug)).filter((k) => k.status === 'active');
     await this.keys.refreshLookups(
       active.map((k) => k.secretHash),
-      { plan: customer.plan, tenantKey: tenantKeyState(customer) },
+      { plan: customer.plan, masterComponent: masterComponentState(customer) },
     );
     await this.invalidate(active, 'changed');
   }
@@ -660,7 +660,7 @@ export class KeyService {
         application: record.application,
         environment: record.environment,
         keyType: record.type,
-        tenantKey: tenantKeyState(customer),
+        masterComponent: masterComponentState(customer),
         ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
         ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
         ...(record.allowedIps ? { allowedIps: record.allowedIps } : {}),

@@ -294,7 +294,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     await page.click('#confirm-ok');
     await pending.waitFor({ state: 'detached' });
     await page.locator('#tenant-key dd', { hasText: 'Yes: both components are accepted' }).waitFor();
-    const state = await services.tenantKeys.status(slug);
+    const state = await services.masterComponents.status(slug);
     expect(state.inGrace).toBe(true);
     expect(new Date(state.graceEndsAt!).getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
   });

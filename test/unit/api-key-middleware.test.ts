@@ -61,7 +61,7 @@ describe('ApiKeyMiddleware: happy path', () => {
         application: 'web',
         environment: 'live',
         keyType: 'secondary',
-        tenantKey: {
+        masterComponent: {
           componentVersion: expect.any(String),
           previousComponentVersion: undefined,
           graceEndsAt: undefined,

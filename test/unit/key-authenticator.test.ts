@@ -16,7 +16,7 @@ const entry = (hash: string): KeyLookupEntry => ({
   application: 'web',
   environment: 'live',
   keyType: 'secondary',
-  tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
+  masterComponent: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
 });
 
 function setup(ttlMs = 30_000, maxEntries = 100) {

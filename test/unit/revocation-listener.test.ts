@@ -18,7 +18,7 @@ const entry: KeyLookupEntry = {
   application: 'web',
   environment: 'live',
   keyType: 'secondary',
-  tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
+  masterComponent: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
 };
 
 function setup(feedClock?: ManualClock) {
