@@ -1,7 +1,7 @@
 import type { TableStorage } from '../shared/adapters/table/table-storage';
 import type { SessionRepository } from '../shared/ports/session-repository';
 import type { ApiKeyDoor } from '../shared/auth/api-key-door';
-import type { ReportSignatureVerifier } from '../shared/auth/report-signature';
+import type { ReportSignatureVerifier } from '../shared/secret-scanning/report-signature';
 import type { PortalTokenVerifier } from '../shared/auth/portal-tokens';
 import type { Clock } from '../shared/clock';
 import type { Config } from '../shared/config';
@@ -18,7 +18,7 @@ import type { IngestService } from '../shared/services/ingest-service';
 import type { KeyAuthenticator } from '../shared/auth/key-authenticator';
 import type { KeyRequestService } from '../shared/services/key-request-service';
 import type { KeyService } from '../shared/services/key-service';
-import type { LeakedKeyService } from '../shared/services/leaked-key-service';
+import type { LeakedKeyService } from '../shared/secret-scanning/leaked-key-service';
 import type { RateLimiter } from '../shared/services/rate-limiter';
 import type { RevocationListener } from '../shared/services/revocation-listener';
 import type { ServiceStatus } from '../shared/services/service-status';
@@ -74,7 +74,7 @@ export interface ServiceContext extends UseCases {
   /** API-key authentication: from what a request presents to a verdict (shared/auth/api-key-door.ts). */
   door: ApiKeyDoor;
   portalTokens: PortalTokenVerifier;
-  /** The secret-scanning door's check of GitHub's signatures (shared/auth/report-signature.ts). */
+  /** The secret-scanning door's check of GitHub's signatures (shared/secret-scanning/report-signature.ts). */
   reportSignatures: ReportSignatureVerifier;
   revocations: RevocationListener;
   revocationFeed: RevocationFeed;

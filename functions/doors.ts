@@ -1,5 +1,5 @@
 import { withApiKey } from '../middleware/api-key';
-import { KEY_ID_HEADER, SIGNATURE_HEADER, withGitHubSignature } from '../middleware/github-signature';
+import { KEY_ID_HEADER, SIGNATURE_HEADER, withGitHubSignature } from '../middleware/secret-scanning-signature';
 import { withLocalMode } from '../middleware/local-mode';
 import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
 import type { ErrorCode } from '../shared/errors';
