@@ -26,7 +26,7 @@ import { backgroundOperationsPerSecond, createServices } from '../app/compose';
 import type { ServiceContext } from '../app/context';
 import { hostileCases } from '../test/support/hostile-otlp';
 import type { RequestContext } from '../app/function-contract';
-import { meterKeyRequest } from '../middleware/metering';
+import { meterKeyRequest } from '../middleware/rate-limit';
 import type { DoorVerdict, PresentedCredentials } from '../shared/auth/api-key-door';
 import { onlyFigures, runFigureModules, type BenchContext, type Figure } from './modules';
 

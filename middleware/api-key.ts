@@ -3,7 +3,7 @@ import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../app/fun
 import type { KeyType } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { authenticateApiKey } from './credentials';
-import { meterKeyRequest } from './metering';
+import { meterKeyRequest } from './rate-limit';
 
 export interface ApiKeyOptions {
   /** Key types this route accepts (all by default); another type is 403 `forbidden`. */
