@@ -23,6 +23,12 @@ export type KeyStatus = 'active' | 'revoked';
 export const LEAKED_KEY_POLICIES = ['revoke', 'notify'] as const;
 export type LeakedKeyPolicy = (typeof LEAKED_KEY_POLICIES)[number];
 
+/** Why a key was revoked when nobody revoked it by hand: its expiry passed, a roll without overlap, found in public. */
+export const REVOKED_REASONS = ['expired', 'rolled', 'exposed'] as const;
+export type RevokedReason = (typeof REVOKED_REASONS)[number];
+export const isRevokedReason = (value: string | undefined): value is RevokedReason =>
+  (REVOKED_REASONS as readonly (string | undefined)[]).includes(value);
+
 /** The built-in shared sandbox tenant that portal sandbox mode reads (read-only). */
 export const SANDBOX_SLUG = 'sandbox';
 
@@ -148,7 +154,7 @@ export interface ApiKeyRecord {
   rolledTo?: string;
   /** The key this one replaced in a roll. */
   rolledFrom?: string;
-  /** Why it was revoked, when not by someone's revoke: `expired`, `rolled`, `exposed`. */
+  /** Why it was revoked, when not by someone's revoke: one of REVOKED_REASONS (as stored; anything else is not shown). */
   revokedReason?: string;
 }
 
