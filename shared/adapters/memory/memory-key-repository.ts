@@ -21,7 +21,7 @@ import type {
   ReplaceOutcome,
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
-import { normalizeLabel } from '../table/table-key-repository';
+import { normalizeLabel } from '../../keys/labels';
 import type { MemoryCustomerRepository } from './memory-customer-repository';
 
 /**

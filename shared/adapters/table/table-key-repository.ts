@@ -26,13 +26,13 @@ import type {
   ReplaceOutcome,
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
+import { normalizeLabel } from '../../keys/labels';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { CorruptRowError, actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
 import { deferredWork } from './storage-operations';
 import { TableKeyHashIndex } from './table-key-hash-index';
 import type { TableStorage } from './table-storage';
-import { withoutDefaultIgnorables } from '../../text/visible-text';
 
 const KEY_ROW_PREFIX = 'key_';
 /** The first character after `key_` in ASCII order: the exclusive upper bound of a key-row range query. */
@@ -45,11 +45,7 @@ export const keyRowKey = (keyId: string): string => `${KEY_ROW_PREFIX}${keyId}`;
 /** Lookup rows are spread over 65,536 partitions by the leading hex digits of the hash. */
 export const lookupPartition = (secretHash: string): string => secretHash.slice(0, 4);
 
-/**
- * Labels are unique among a customer's active keys, compared without case, Unicode-form
- * differences or default-ignorable code points (a label without any compares as it always did).
- */
-export const normalizeLabel = (label: string): string => withoutDefaultIgnorables(label).trim().normalize('NFKC').toLowerCase();
+/** The row that holds a customer's active label once (labels compare as normalizeLabel has them). */
 const labelRowKey = (label: string): string =>
   `label_${createHash('sha256').update(normalizeLabel(label), 'utf8').digest('hex').slice(0, 32)}`;
 
