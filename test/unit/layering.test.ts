@@ -117,6 +117,10 @@ describe('the layering of the code', () => {
     ]).toEqual([]);
   });
 
+  it('has the in-memory fakes standing alone: no import from the Table adapters', () => {
+    expect(arrows('shared/adapters/memory/', ['shared/adapters/table/'])).toEqual([]);
+  });
+
   it('has the door (shared/auth/) using no service', () => {
     expect(arrows('shared/auth/', ['shared/services/'])).toEqual([]);
   });
