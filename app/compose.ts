@@ -18,7 +18,7 @@ import { TableUsageStore } from '../shared/adapters/table/table-usage-store';
 import { ApiKeyDoor } from '../shared/auth/api-key-door';
 import { ComponentCheck } from '../shared/auth/component-check';
 import { PortalTokenVerifier } from '../shared/auth/portal-tokens';
-import { ReportSignatureVerifier } from '../shared/auth/report-signature';
+import { ReportSignatureVerifier } from '../shared/secret-scanning/report-signature';
 import { systemClock, type Clock } from '../shared/clock';
 import type { Config } from '../shared/config';
 import { processLogger, type Logger } from '../shared/logging';
@@ -35,23 +35,23 @@ import type { SecretStore } from '../shared/ports/secret-store';
 import type { SessionRepository } from '../shared/ports/session-repository';
 import type { UsageStore } from '../shared/ports/usage-store';
 import { AuditTrail } from '../shared/services/audit-trail';
-import { ComponentCache } from '../shared/services/component-cache';
-import type { ServiceContext, UseCases } from '../shared/services/context';
+import { ComponentCache } from '../shared/auth/component-cache';
+import type { ServiceContext, UseCases } from './context';
 import { CustomerService } from '../shared/services/customer-service';
-import { FailedAuthThrottle } from '../shared/services/failed-auth-throttle';
+import { FailedAuthThrottle } from '../shared/auth/failed-auth-throttle';
 import { HealthMonitor } from '../shared/services/health-monitor';
 import { INTAKE_BODIES, IngestMemory } from '../shared/services/ingest-memory';
 import { IngestService } from '../shared/services/ingest-service';
-import { KeyAuthenticator } from '../shared/services/key-authenticator';
+import { KeyAuthenticator } from '../shared/auth/key-authenticator';
 import { KeyRequestService } from '../shared/services/key-request-service';
 import { KeyService } from '../shared/services/key-service';
-import { LeakedKeyService } from '../shared/services/leaked-key-service';
+import { LeakedKeyService } from '../shared/secret-scanning/leaked-key-service';
 import { RateLimiter } from '../shared/services/rate-limiter';
 import { RevocationListener } from '../shared/services/revocation-listener';
 import { SessionService } from '../shared/services/session-service';
 import { StaffService } from '../shared/services/staff-service';
 import { StaleKeyReview } from '../shared/services/stale-key-review';
-import { TenantKeyService } from '../shared/services/tenant-key-service';
+import { MasterComponentService } from '../shared/services/master-component-service';
 import { UsageRecorder } from '../shared/services/usage-recorder';
 import { UsageService } from '../shared/services/usage-service';
 import { ServiceStatus } from '../shared/services/service-status';
@@ -151,8 +151,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
         );
   const secrets =
     overrides.secrets ??
-    (config.tenantKey.vaultUrl
-      ? new KeyVaultSecretStore(new SecretClient(config.tenantKey.vaultUrl, azureCredential()))
+    (config.masterComponent.vaultUrl
+      ? new KeyVaultSecretStore(new SecretClient(config.masterComponent.vaultUrl, azureCredential()))
       : new FileSecretStore(config.localDataDir));
   const repositories = overrides.repositories ?? {};
   const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
@@ -162,7 +162,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const sessionRepository = repositories.sessions ?? tableSessions!;
   const usageStore = repositories.usage ?? new TableUsageStore(storage);
   const audit = new AuditTrail(repositories.audit ?? new TableAuditLog(storage), clock);
-  const components = new ComponentCache(secrets, clock, { ttlMs: config.tenantKey.cacheTtlMs, maxEntries: 20_000, metrics, tracing });
+  const components = new ComponentCache(secrets, clock, { ttlMs: config.masterComponent.cacheTtlMs, maxEntries: 20_000, metrics, tracing });
 
   // The authenticator trusts its cache only while the revocation feed is being read; the
   // listener, built next, applies the feed to that cache.
@@ -199,7 +199,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     clock,
     log,
   });
-  const tenantKeys = new TenantKeyService({
+  const masterComponents = new MasterComponentService({
     customers,
     keys,
     secrets,
@@ -207,14 +207,14 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     schedule: repositories.grace ?? new TableGraceSchedule(storage),
     audit,
     clock,
-    gracePeriodMs: config.tenantKey.gracePeriodMs,
+    gracePeriodMs: config.masterComponent.gracePeriodMs,
     log,
   });
   const requests = new KeyRequestService({
     requests: repositories.requests ?? new TableKeyRequestRepository(storage),
     keys,
     customers,
-    rotator: tenantKeys,
+    rotator: masterComponents,
     audit,
     clock,
     log,
@@ -268,7 +268,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     keys,
     requests,
     staff: new StaffService(customers, keys, audit),
-    tenantKeys,
+    masterComponents,
     ingest: new IngestService({
       sessions: sessionRepository,
       memory: new IngestMemory({

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StorageOperationRecord } from '../shared/adapters/table/storage-operations';
 import { signLocalPortalToken } from '../shared/auth/portal-tokens';
-import type { ServiceContext } from '../shared/services/context';
+import type { ServiceContext } from '../app/context';
 import type { BenchContext, Figure } from './modules';
 
 /** Figure 4e: a figure whose target and verdict are always stated. */

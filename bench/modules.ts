@@ -1,5 +1,5 @@
 import type { HostProcess } from '../local/host-process';
-import type { ServiceContext } from '../shared/services/context';
+import type { ServiceContext } from '../app/context';
 import { ingestMemoryFigures } from './ingest-memory';
 import { batchCostFigures } from './batch-cost';
 import { listingCostFigure } from './listing-cost';

@@ -19,14 +19,14 @@ import { DEFAULT_PLANS, loadConfig } from '../shared/config';
 import { LIST_PARTITIONS, SESSION_PARTITIONS } from '../shared/adapters/table/table-session-repository';
 import type { StorageOperationRecord } from '../shared/adapters/table/storage-operations';
 import { modelPartitionLoad, sequentialRoundTrips } from './partition-load';
-import { tenantKeyState } from '../shared/domain';
+import { masterComponentState } from '../shared/domain';
 import { generateSecret, hashSecret } from '../shared/keys/compound-key';
 import { silentLogger } from '../shared/logging';
 import { backgroundOperationsPerSecond, createServices } from '../app/compose';
-import type { ServiceContext } from '../shared/services/context';
+import type { ServiceContext } from '../app/context';
 import { hostileCases } from '../test/support/hostile-otlp';
-import type { RequestContext } from '../shared/function-contract';
-import { meterKeyRequest } from '../middleware/metering';
+import type { RequestContext } from '../app/function-contract';
+import { meterKeyRequest } from '../middleware/rate-limit';
 import type { DoorVerdict, PresentedCredentials } from '../shared/auth/api-key-door';
 import { onlyFigures, runFigureModules, type BenchContext, type Figure } from './modules';
 
@@ -170,7 +170,7 @@ async function main() {
           application: 'bench',
           environment: 'live',
           keyType: 'secondary',
-          tenantKey: tenantKeyState(customer),
+          masterComponent: masterComponentState(customer),
         });
       }
     };

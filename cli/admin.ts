@@ -6,12 +6,11 @@ import { startAzurite, type RunningAzurite } from '../local/azurite';
 import { loadLocalSettings } from '../local/settings';
 import { PORTAL_ROLES, signLocalPortalToken, type PortalRole } from '../shared/auth/portal-tokens';
 import { ConfigError, loadConfig } from '../shared/config';
-import type { ApiKeyView } from '../shared/domain';
+import type { ApiKeyView, Operation } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { silentLogger } from '../shared/logging';
 import { createServices } from '../app/compose';
-import type { ServiceContext } from '../shared/services/context';
-import type { Operation } from '../shared/services/key-service';
+import type { ServiceContext } from '../app/context';
 import type { ServiceSnapshot } from '../shared/services/service-status';
 import { createCustomerSchema, issueKeySchema } from '../shared/schemas/keys';
 import { parseInput } from '../shared/validation';
@@ -243,14 +242,14 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'tenant-key show': {
-      const view = await services.tenantKeys.status(need(values.customer, 'customer'));
+      const view = await services.masterComponents.status(need(values.customer, 'customer'));
       out(JSON.stringify(view, null, 2), view);
       return;
     }
     case 'tenant-key rotate': {
       const hours = values['grace-hours'];
       if (hours !== undefined && !/^\d+$/.test(hours)) throw new UsageError('--grace-hours must be a whole number');
-      const view = await services.tenantKeys.rotateNow(
+      const view = await services.masterComponents.rotateNow(
         need(values.customer, 'customer'),
         op,
         hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 },
@@ -262,12 +261,12 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'tenant-key end-grace': {
-      const view = await services.tenantKeys.endGrace(need(values.customer, 'customer'), op);
+      const view = await services.masterComponents.endGrace(need(values.customer, 'customer'), op);
       out('Grace ended: only the current component is accepted.', view);
       return;
     }
     case 'tenant-key retire-due': {
-      const result = await services.tenantKeys.retireDue();
+      const result = await services.masterComponents.retireDue();
       out(`Checked ${result.checked} component(s) past their grace; retired ${result.retired}.`, result);
       return;
     }

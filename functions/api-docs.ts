@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { staticSite } from '../shared/http/static-files';
-import type { HttpFunctionDefinition } from '../shared/function-contract';
+import type { HttpFunctionDefinition } from '../app/function-contract';
 import { PROJECT_ROOT, STATIC_SITE_DOCS, STATIC_SITE_INPUT } from './portal';
 
 /**

@@ -13,7 +13,7 @@ import type {
   RequestContext,
   RouteInput,
   TimerFunctionDefinition,
-} from '../shared/function-contract';
+} from '../app/function-contract';
 import { DOORS } from './doors';
 
 /**

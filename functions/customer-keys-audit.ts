@@ -1,7 +1,8 @@
 import { json } from '../shared/http/responses';
 import { pageQuerySchema } from '../shared/schemas/keys';
-import { auditPageView, toAuditBody } from '../shared/schemas/views';
-import { httpFunction } from '../shared/function-contract';
+import { auditPageView } from '../shared/schemas/views';
+import { toAuditBody } from '../shared/schemas/view-mappers';
+import { httpFunction } from '../app/function-contract';
 
 /** `GET /v1/customer-keys/audit`: the customer's key events, newest first. */
 export const customerKeysAudit = httpFunction({

@@ -1,7 +1,8 @@
 import { json } from '../shared/http/responses';
 import { issueKeySchema } from '../shared/schemas/keys';
-import { issuedKeyView, toKeyBody } from '../shared/schemas/views';
-import { httpFunction } from '../shared/function-contract';
+import { issuedKeyView } from '../shared/schemas/views';
+import { toKeyBody } from '../shared/schemas/view-mappers';
+import { httpFunction } from '../app/function-contract';
 
 /** `POST /v1/customer-keys/issue`: a new key, returned whole this one time. */
 export const customerKeysIssue = httpFunction({

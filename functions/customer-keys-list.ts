@@ -1,7 +1,8 @@
 import { type z } from 'zod';
 import { json } from '../shared/http/responses';
-import { keyListView, toKeyBody } from '../shared/schemas/views';
-import type { HttpFunctionDefinition } from '../shared/function-contract';
+import { keyListView } from '../shared/schemas/views';
+import { toKeyBody } from '../shared/schemas/view-mappers';
+import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /** `GET /v1/customer-keys`: every key of the caller's customer, masked. */
 export const customerKeysList: HttpFunctionDefinition = {

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { json } from '../shared/http/responses';
 import { KEY_REQUEST_BODIES, keyRequestActionSchema, requestIdParams } from '../shared/schemas/keys';
-import { keyRequestOutcomeView, keyRequestView, toKeyBody, toRequestBody } from '../shared/schemas/views';
-import { httpFunction, type HttpFunctionDefinition, type RouteLink } from '../shared/function-contract';
+import { keyRequestOutcomeView, keyRequestView } from '../shared/schemas/views';
+import { toKeyBody, toRequestBody } from '../shared/schemas/view-mappers';
+import { httpFunction, type HttpFunctionDefinition, type RouteLink } from '../app/function-contract';
 
 /** Where a submitted request can be followed. */
 const REQUEST_LINKS: Record<string, RouteLink> = {

@@ -1,6 +1,7 @@
 import { json } from '../shared/http/responses';
-import { resetView, toKeyBody } from '../shared/schemas/views';
-import type { HttpFunctionDefinition } from '../shared/function-contract';
+import { resetView } from '../shared/schemas/views';
+import { toKeyBody } from '../shared/schemas/view-mappers';
+import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /** `POST /v1/customer-keys/reset`: replace every active key in one call. */
 export const customerKeysReset: HttpFunctionDefinition = {

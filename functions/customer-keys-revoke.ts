@@ -1,5 +1,5 @@
 import { keyIdParams, revokeQuerySchema } from '../shared/schemas/keys';
-import { httpFunction } from '../shared/function-contract';
+import { httpFunction } from '../app/function-contract';
 
 /** `DELETE /v1/customer-keys/{keyId}`: revoke at once, for good; idempotent. */
 export const customerKeysRevoke = httpFunction({

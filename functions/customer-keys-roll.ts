@@ -1,7 +1,8 @@
 import { json } from '../shared/http/responses';
 import { keyIdParams, rollKeySchema } from '../shared/schemas/keys';
-import { rolledKeyView, toKeyBody } from '../shared/schemas/views';
-import { httpFunction } from '../shared/function-contract';
+import { rolledKeyView } from '../shared/schemas/views';
+import { toKeyBody } from '../shared/schemas/view-mappers';
+import { httpFunction } from '../app/function-contract';
 
 /** `POST /v1/customer-keys/{keyId}/roll`: a replacement key, with the old one working for an overlap. */
 export const customerKeysRoll = httpFunction({

@@ -1,7 +1,7 @@
 import { json } from '../shared/http/responses';
 import { updateKeySettingsSchema } from '../shared/schemas/secret-scanning';
 import { keySettingsView } from '../shared/schemas/views';
-import { httpFunction, type HttpFunctionDefinition } from '../shared/function-contract';
+import { httpFunction, type HttpFunctionDefinition } from '../app/function-contract';
 
 /** `GET /v1/customer-keys/settings`: the customer's key settings (its leaked-key policy). */
 export const customerKeysSettingsGet: HttpFunctionDefinition = {

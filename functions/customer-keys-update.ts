@@ -1,7 +1,8 @@
 import { json } from '../shared/http/responses';
 import { keyIdParams, patchKeySchema } from '../shared/schemas/keys';
-import { keyView, toKeyBody } from '../shared/schemas/views';
-import { httpFunction } from '../shared/function-contract';
+import { keyView } from '../shared/schemas/views';
+import { toKeyBody } from '../shared/schemas/view-mappers';
+import { httpFunction } from '../app/function-contract';
 
 /** `PATCH /v1/customer-keys/{keyId}`: set or clear an active key's expiry and IP allowlist. */
 export const customerKeysUpdate = httpFunction({

@@ -1,7 +1,7 @@
 import { json } from '../shared/http/responses';
 import { keyIdParams, usageQuerySchema } from '../shared/schemas/keys';
 import { customerUsageView, keyUsageView } from '../shared/schemas/views';
-import { httpFunction, type HttpFunctionDefinition } from '../shared/function-contract';
+import { httpFunction, type HttpFunctionDefinition } from '../app/function-contract';
 
 /** `GET /v1/customer-keys/{keyId}/usage?from=&to=&granularity=hour|day`: one key's requests over time. */
 export const customerKeyUsage = httpFunction({

@@ -1,9 +1,9 @@
 import { withApiKey } from '../middleware/api-key';
-import { KEY_ID_HEADER, SIGNATURE_HEADER, withGitHubSignature } from '../middleware/github-signature';
+import { KEY_ID_HEADER, SIGNATURE_HEADER, withGitHubSignature } from '../middleware/secret-scanning-signature';
 import { withLocalMode } from '../middleware/local-mode';
 import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
 import type { ErrorCode } from '../shared/errors';
-import type { AnonymousHandler, DoorName, HttpFunctionDefinition } from '../shared/function-contract';
+import type { AnonymousHandler, DoorName, HttpFunctionDefinition } from '../app/function-contract';
 
 /**
  * Each door a route can sit behind, described once: how it wraps a handler, the problems it can

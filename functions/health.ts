@@ -1,7 +1,7 @@
 import { ApiError, DEPENDENCY_RETRY_AFTER_SECONDS } from '../shared/errors';
 import { json } from '../shared/http/responses';
 import { healthView } from '../shared/schemas/views';
-import type { HttpFunctionDefinition } from '../shared/function-contract';
+import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /**
  * `GET /v1/health` (anonymous): 200 when storage answered its last background probe, 503 when

@@ -3,9 +3,9 @@ import { loadConfig } from '../shared/config';
 import { startAzureMonitor } from '../app/azure-monitor';
 import { createServices } from '../app/compose';
 import { Telemetry } from '../shared/telemetry/telemetry';
-import type { ServiceContext } from '../shared/services/context';
+import type { ServiceContext } from '../app/context';
 import { bindHttpFunction, bindTimerFunction } from './bind';
-import type { FunctionDefinition } from '../shared/function-contract';
+import type { FunctionDefinition } from '../app/function-contract';
 import { functionDefinitions } from './registry';
 
 /**

@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from '../shared/function-contract';
+import type { TimerFunctionDefinition } from '../app/function-contract';
 
 /**
  * Every minute: keys whose expiry passed (set at issue, by PATCH, or by a roll's overlap) are

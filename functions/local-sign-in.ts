@@ -3,7 +3,7 @@ import { PORTAL_ROLES, signLocalPortalToken } from '../shared/auth/portal-tokens
 import { json } from '../shared/http/responses';
 import { shown, slugView, timestamp } from '../shared/schemas/examples';
 import { slugSchema, text } from '../shared/schemas/keys';
-import { httpFunction } from '../shared/function-contract';
+import { httpFunction } from '../app/function-contract';
 
 /** Local tokens last a working day; production tokens come from the portal's identity provider. */
 const LOCAL_TOKEN_TTL_SECONDS = 8 * 3600;

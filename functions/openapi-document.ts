@@ -3,7 +3,7 @@ import { ERROR_CATALOGUE, type ErrorCode } from '../shared/errors';
 import { problemExample } from '../shared/schemas/examples';
 import { applyDocumentedAs, type JsonSchema } from '../shared/schemas/json-schema';
 import { problemView } from '../shared/schemas/views';
-import type { FunctionDefinition, HttpFunctionDefinition } from '../shared/function-contract';
+import type { FunctionDefinition, HttpFunctionDefinition } from '../app/function-contract';
 import { DOORS, HOST_CODES } from './doors';
 
 /**

@@ -1,6 +1,6 @@
 import { buildOpenApiDocument } from './openapi-document';
 import { json } from '../shared/http/responses';
-import type { FunctionDefinition, HttpFunctionDefinition } from '../shared/function-contract';
+import type { FunctionDefinition, HttpFunctionDefinition } from '../app/function-contract';
 
 /** Version of the API contract (not of the package): bump it when the contract changes. */
 export const API_VERSION = '1.0.0';

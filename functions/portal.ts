@@ -3,7 +3,7 @@ import { extname, join, resolve } from 'node:path';
 import { PAGE_SECURITY_HEADERS, servableFile, staticSite } from '../shared/http/static-files';
 import { json } from '../shared/http/responses';
 import { z } from 'zod';
-import type { HttpFunctionDefinition, RouteInputSchemas, RouteDocs } from '../shared/function-contract';
+import type { HttpFunctionDefinition, RouteInputSchemas, RouteDocs } from '../app/function-contract';
 
 /**
  * `GET /portal/{*asset}` (anonymous): the Customer Keys panel, a static page that talks only to

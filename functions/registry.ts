@@ -9,7 +9,7 @@ import { customerKeysRoll } from './customer-keys-roll';
 import { customerKeysUpdate } from './customer-keys-update';
 import { customerKeysSettingsGet, customerKeysSettingsUpdate } from './customer-keys-settings';
 import { customerKeyUsage, customerKeysUsage } from './customer-keys-usage';
-import type { FunctionDefinition } from '../shared/function-contract';
+import type { FunctionDefinition } from '../app/function-contract';
 import { health } from './health';
 import { keyExpiry } from './key-expiry';
 import { localSignIn } from './local-sign-in';

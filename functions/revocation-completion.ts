@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from '../shared/function-contract';
+import type { TimerFunctionDefinition } from '../app/function-contract';
 
 /**
  * Every minute, and at start-up: finishes revocations a crash cut short after they reached the

@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from '../shared/function-contract';
+import type { TimerFunctionDefinition } from '../app/function-contract';
 
 /** Hourly: deletes revocation feed entries older than a day. */
 export const revocationFeedPrune: TimerFunctionDefinition = {

@@ -3,9 +3,9 @@ import { json } from '../shared/http/responses';
 import { EXAMPLE_KEY } from '../shared/schemas/examples';
 import { gitHubReportSchema } from '../shared/schemas/secret-scanning';
 import { gitHubFeedbackView } from '../shared/schemas/views';
-import { MAX_REPORT_MATCHES } from '../shared/services/leaked-key-service';
+import { MAX_REPORT_MATCHES } from '../shared/secret-scanning/leaked-key-service';
 import { parseInput } from '../shared/validation';
-import type { HttpFunctionDefinition } from '../shared/function-contract';
+import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /**
  * `POST /v1/secret-scanning/github`: GitHub's secret-scanning partner endpoint. The door has

@@ -1,7 +1,8 @@
 import { json } from '../shared/http/responses';
 import { sessionsQuerySchema } from '../shared/schemas/keys';
-import { sessionPageView, toSessionBody } from '../shared/schemas/views';
-import { httpFunction } from '../shared/function-contract';
+import { sessionPageView } from '../shared/schemas/views';
+import { toSessionBody } from '../shared/schemas/view-mappers';
+import { httpFunction } from '../app/function-contract';
 
 /** `GET /v1/sessions`: the Decisions explorer's list: sessions newest first, by key label and time. */
 export const sessionsList = httpFunction({

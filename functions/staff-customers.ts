@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { json } from '../shared/http/responses';
 import { createCustomerSchema, customerParams, updateCustomerSchema } from '../shared/schemas/keys';
 import { customerView } from '../shared/schemas/views';
-import { httpFunction, type HttpFunctionDefinition } from '../shared/function-contract';
+import { httpFunction, type HttpFunctionDefinition } from '../app/function-contract';
 
 /** `POST /v1/staff/customers`: a new customer, born with its master component. */
 export const staffCustomersCreate = httpFunction({

@@ -1,7 +1,8 @@
 import { json } from '../shared/http/responses';
 import { customerKeyParams, updateKeySchema } from '../shared/schemas/keys';
-import { keyView, toKeyBody } from '../shared/schemas/views';
-import { httpFunction } from '../shared/function-contract';
+import { keyView } from '../shared/schemas/views';
+import { toKeyBody } from '../shared/schemas/view-mappers';
+import { httpFunction } from '../app/function-contract';
 
 /** `PATCH /v1/staff/customers/{slug}/keys/{keyId}`: a key's own rate limit. */
 export const staffKeysUpdate = httpFunction({

@@ -1,7 +1,8 @@
 import { json } from '../shared/http/responses';
 import { executeRequestSchema, rejectRequestSchema, requestIdParams, staffRequestsQuerySchema } from '../shared/schemas/keys';
-import { keyRequestOutcomeView, keyRequestView, staffQueueView, toRequestBody } from '../shared/schemas/views';
-import { httpFunction } from '../shared/function-contract';
+import { keyRequestOutcomeView, keyRequestView, staffQueueView } from '../shared/schemas/views';
+import { toRequestBody } from '../shared/schemas/view-mappers';
+import { httpFunction } from '../app/function-contract';
 
 /** `GET /v1/staff/customer-keys/requests?status=pending`: the queue across customers. */
 export const staffRequestsList = httpFunction({

@@ -1,6 +1,6 @@
 import { json } from '../shared/http/responses';
 import { serviceView } from '../shared/schemas/views';
-import type { HttpFunctionDefinition } from '../shared/function-contract';
+import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /** `GET /v1/staff/service`: the answering instance's metrics as they stand (what `npm run admin -- stats` prints). */
 export const staffService: HttpFunctionDefinition = {

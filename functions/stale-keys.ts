@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from '../shared/function-contract';
+import type { TimerFunctionDefinition } from '../app/function-contract';
 
 /** Daily: records every customer's stale keys in its audit log; revokes them where the customer's policy says so. */
 export const staleKeys: TimerFunctionDefinition = {

@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from '../shared/function-contract';
+import type { TimerFunctionDefinition } from '../app/function-contract';
 
 /**
  * Every 15 minutes: retires the master components whose grace period has ended. Acceptance
@@ -12,7 +12,7 @@ export const tenantKeyGrace: TimerFunctionDefinition = {
   runOnStartup: true,
   summary: 'Retires master components whose grace period has ended (idempotent, catches up after downtime).',
   handler: async (_timer, { services, log }) => {
-    const { retired, checked } = await services.tenantKeys.retireDue();
+    const { retired, checked } = await services.masterComponents.retireDue();
     if (checked > 0) log.info('tenant-key grace check', { checked, retired });
   },
 };

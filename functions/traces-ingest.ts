@@ -4,7 +4,7 @@ import { ExportTraceServiceResponse } from '../shared/otlp/proto-schema';
 import { declaredLength, readBody } from '../shared/http/body';
 import { CONTENT_TYPES, contentEncodingOf, otlpFormatOf, tooLarge } from '../shared/otlp/http-body';
 import type { OtlpFormat } from '../shared/otlp/trace-request';
-import { INGEST_KEY_TYPES, type HttpFunctionDefinition } from '../shared/function-contract';
+import { INGEST_KEY_TYPES, type HttpFunctionDefinition } from '../app/function-contract';
 import { shown } from '../shared/schemas/examples';
 
 /**

@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from '../shared/function-contract';
+import type { TimerFunctionDefinition } from '../app/function-contract';
 
 /** Daily: deletes hourly usage older than the retention (40 days by default, never under 35). */
 export const usageRetention: TimerFunctionDefinition = {

@@ -1,6 +1,6 @@
 import { json } from '../shared/http/responses';
 import { whoamiView } from '../shared/schemas/views';
-import type { HttpFunctionDefinition } from '../shared/function-contract';
+import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /** `GET /v1/whoami` (API key): who the presented key resolves to. No secret, no hash. */
 export const whoami: HttpFunctionDefinition = {

@@ -1,5 +1,5 @@
-import type { ServiceContext } from '../shared/services/context';
-import type { Operation } from '../shared/services/key-service';
+import type { ServiceContext } from '../app/context';
+import type { Operation } from '../shared/domain';
 
 const LOCAL_HOST: Operation = { actor: { type: 'system', id: 'local-host', name: 'local host (npm start)' }, requestId: 'local-start' };
 

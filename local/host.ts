@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { bindHttpFunction, bindTimerFunction } from '../functions/bind';
-import type { FunctionDefinition, HttpFunctionDefinition, TimerFunctionDefinition } from '../shared/function-contract';
+import type { FunctionDefinition, HttpFunctionDefinition, TimerFunctionDefinition } from '../app/function-contract';
 import type { ServiceProvider } from '../middleware/error-boundary';
 import { ApiError } from '../shared/errors';
 import { baseHeaders, problem } from '../shared/http/responses';

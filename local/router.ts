@@ -1,4 +1,4 @@
-import type { HttpFunctionDefinition } from '../shared/function-contract';
+import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /**
  * Route matching as the Functions host does it, for the templates this app uses:

@@ -1,6 +1,6 @@
 import type { Timer } from '@azure/functions';
 import { Cron } from 'croner';
-import type { TimerFunctionDefinition } from '../shared/function-contract';
+import type { TimerFunctionDefinition } from '../app/function-contract';
 
 /**
  * Runs timer functions on their NCRONTAB schedules, in UTC like the Functions host does.

@@ -1,9 +1,9 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../shared/function-contract';
+import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../app/function-contract';
 import type { KeyType } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { authenticateApiKey } from './credentials';
-import { meterKeyRequest } from './metering';
+import { meterKeyRequest } from './rate-limit';
 
 export interface ApiKeyOptions {
   /** Key types this route accepts (all by default); another type is 403 `forbidden`. */

@@ -1,5 +1,5 @@
 import type { HttpRequest } from '@azure/functions';
-import type { RequestContext } from '../shared/function-contract';
+import type { RequestContext } from '../app/function-contract';
 import type { DoorFailure, PresentedCredentials } from '../shared/auth/api-key-door';
 import type { KeyIdentity } from '../shared/domain';
 import { ApiError } from '../shared/errors';

@@ -1,10 +1,10 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { AnonymousHandler } from '../shared/function-contract';
+import type { AnonymousHandler } from '../app/function-contract';
 import { ApiError, DependencyUnavailableError, dependencyUnavailable } from '../shared/errors';
 import { baseHeaders, problem } from '../shared/http/responses';
 import { describeError, invocationLogger, type Logger } from '../shared/logging';
 import { OtlpDecodeError } from '../shared/otlp/trace-request';
-import type { ServiceContext } from '../shared/services/context';
+import type { ServiceContext } from '../app/context';
 
 /** Hands out the process's services (built once per cold start). */
 export type ServiceProvider = () => ServiceContext | Promise<ServiceContext>;

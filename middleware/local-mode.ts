@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { AnonymousHandler, RequestContext } from '../shared/function-contract';
+import type { AnonymousHandler, RequestContext } from '../app/function-contract';
 import { ApiError } from '../shared/errors';
 
 /**

@@ -1,11 +1,11 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { AnonymousHandler, CustomerHandler, RequestContext, StaffHandler } from '../shared/function-contract';
+import type { AnonymousHandler, CustomerHandler, RequestContext, StaffHandler } from '../app/function-contract';
 import type { PortalUser } from '../shared/auth/portal-tokens';
 import { SANDBOX_SLUG, type Actor } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { apiKeyCredential, authenticateApiKey, bearerToken } from './credentials';
-import { meterKeyRequest } from './metering';
-import { meterPortalRequest } from './portal-metering';
+import { meterKeyRequest } from './rate-limit';
+import { meterPortalRequest } from './portal-rate-limit';
 
 /** The header the portal sends in sandbox mode. */
 export const SANDBOX_HEADER = 'x-veriproof-sandbox';

@@ -302,7 +302,7 @@ export interface Config {
     /** GitHub's secret-scanning public keys (GITHUB_SECRET_SCANNING_KEYS_URL). */
     githubKeysUrl: string;
   };
-  tenantKey: {
+  masterComponent: {
     /** Key Vault URL; undefined locally (a file store under LOCAL_DATA_DIR stands in). */
     vaultUrl: string | undefined;
     gracePeriodMs: number;
@@ -378,7 +378,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rotationDueMs: v.KEY_ROTATION_DAYS * 86_400_000,
     trustedProxyHops: v.TRUSTED_PROXY_HOPS,
     secretScanning: { githubKeysUrl: v.GITHUB_SECRET_SCANNING_KEYS_URL },
-    tenantKey: {
+    masterComponent: {
       vaultUrl: v.KEY_VAULT_URL,
       gracePeriodMs: v.TENANT_KEY_GRACE_PERIOD_HOURS * 3_600_000,
       cacheTtlMs: v.COMPONENT_CACHE_TTL_HOURS * 3_600_000,

@@ -23,6 +23,12 @@ export type KeyStatus = 'active' | 'revoked';
 export const LEAKED_KEY_POLICIES = ['revoke', 'notify'] as const;
 export type LeakedKeyPolicy = (typeof LEAKED_KEY_POLICIES)[number];
 
+/** Why a key was revoked when nobody revoked it by hand: its expiry passed, a roll without overlap, found in public. */
+export const REVOKED_REASONS = ['expired', 'rolled', 'exposed'] as const;
+export type RevokedReason = (typeof REVOKED_REASONS)[number];
+export const isRevokedReason = (value: string | undefined): value is RevokedReason =>
+  (REVOKED_REASONS as readonly (string | undefined)[]).includes(value);
+
 /** The built-in shared sandbox tenant that portal sandbox mode reads (read-only). */
 export const SANDBOX_SLUG = 'sandbox';
 
@@ -32,6 +38,12 @@ export interface Actor {
   id: string;
   /** A user's name, a key's label, or the component of the service. */
   name: string;
+}
+
+/** Who asks for a change, and in which HTTP request (for the audit log). */
+export interface Operation {
+  actor: Actor;
+  requestId: string;
 }
 
 export interface Customer {
@@ -142,7 +154,7 @@ export interface ApiKeyRecord {
   rolledTo?: string;
   /** The key this one replaced in a roll. */
   rolledFrom?: string;
-  /** Why it was revoked, when not by someone's revoke: `expired`, `rolled`, `exposed`. */
+  /** Why it was revoked, when not by someone's revoke: one of REVOKED_REASONS (as stored; anything else is not shown). */
   revokedReason?: string;
 }
 
@@ -158,14 +170,14 @@ export function toKeyView(record: ApiKeyRecord): ApiKeyView {
  * The customer's master-component state that the door needs, copied into every active key's
  * lookup row so that authentication stays one point read. The customer row is authoritative.
  */
-export interface TenantKeyState {
+export interface MasterComponentState {
   componentVersion: string;
   previousComponentVersion: string | undefined;
   graceEndsAt: string | undefined;
   requireComponent: boolean;
 }
 
-export const tenantKeyState = (customer: Customer): TenantKeyState => ({
+export const masterComponentState = (customer: Customer): MasterComponentState => ({
   componentVersion: customer.componentVersion,
   previousComponentVersion: customer.previousComponentVersion,
   graceEndsAt: customer.graceEndsAt,
@@ -186,7 +198,7 @@ export interface KeyIdentity {
   environment: KeyEnvironment;
   keyType: KeyType;
   /** The customer's master-component state, copied onto every lookup row (a row without it is corrupt). */
-  tenantKey: TenantKeyState;
+  masterComponent: MasterComponentState;
   /** This key's own rate limit, when staff set one (else the plan's applies). */
   rateLimit?: RateLimitSetting;
   /** When the key stops working (ISO 8601); absent: never. */

@@ -1,8 +1,8 @@
 import type { Clock } from '../clock';
 import type { DoorIdentity, KeyIdentity } from '../domain';
 import { hashSecret, parsePresentedKey, type PresentedKey } from '../keys/compound-key';
-import type { FailedAuthThrottle } from '../services/failed-auth-throttle';
-import type { KeyAuthenticator } from '../services/key-authenticator';
+import type { FailedAuthThrottle } from './failed-auth-throttle';
+import type { KeyAuthenticator } from './key-authenticator';
 import type { ComponentCheck } from './component-check';
 
 /**
@@ -13,7 +13,7 @@ import type { ComponentCheck } from './component-check';
  * 2. the secret's SHA-256 -> the identity of an active key, from the cache or one point read
  *    (unknown, revoked, or a compound key naming another customer -> `api_key_invalid`); the
  *    reads of an address that keeps failing wait their turn, one at a time (never refused: a
- *    real key from that address is read and served, shared/services/failed-auth-throttle.ts);
+ *    real key from that address is read and served, shared/auth/failed-auth-throttle.ts);
  * 3. a key past its expiry -> `api_key_expired`, decided from the identity (cached or read), to
  *    the second and on every instance, whatever the expiry timer has done;
  * 4. a presented component must be the customer's current one, or the previous one in grace

@@ -1,8 +1,8 @@
 import type { Clock } from '../clock';
 import type { KeyIdentity } from '../domain';
 import { isValidComponent } from '../keys/compound-key';
-import type { ComponentCache } from '../services/component-cache';
-import { acceptedVersions, previousInGrace } from '../tenant-key/grace-policy';
+import type { ComponentCache } from './component-cache';
+import { acceptedVersions, previousInGrace } from '../keys/grace-policy';
 
 export type ComponentVerdict = 'accepted' | 'not_presented' | 'required' | 'mismatch';
 
@@ -17,7 +17,7 @@ const REFRESH_MEMORY = 10_000;
  * current one, or the previous one while its grace lasts? Decided from memory (the state copied
  * onto the key's lookup row, the values in the component cache) in microseconds; only a cold
  * customer costs a Key Vault read. Staff administration (rotation, grace, retirement) lives in
- * TenantKeyService.
+ * MasterComponentService.
  */
 export class ComponentCheck {
   private readonly lastRefresh = new Map<string, number>();
@@ -32,7 +32,7 @@ export class ComponentCheck {
    * ({@link verify}). Every accepted value is compared, whichever matches, in constant time.
    */
   verifyCached(identity: KeyIdentity, presented: string | undefined): ComponentVerdict | undefined {
-    const state = identity.tenantKey;
+    const state = identity.masterComponent;
     if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
     if (!isValidComponent(presented)) return 'mismatch';
     const current = this.cache.peek(identity.customerSlug, state.componentVersion);
@@ -50,7 +50,7 @@ export class ComponentCheck {
   async verify(identity: KeyIdentity, presented: string | undefined): Promise<ComponentVerdict> {
     const quick = this.verifyCached(identity, presented);
     if (quick !== undefined) return quick;
-    const state = identity.tenantKey;
+    const state = identity.masterComponent;
     if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
     if (!isValidComponent(presented)) return 'mismatch';
     let matched = false;

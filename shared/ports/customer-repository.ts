@@ -15,6 +15,22 @@ export interface CustomerPatch {
   keyReview?: KeyReviewSummary;
 }
 
+/** A customer with a patch applied (`null` clears). */
+export function applyPatch(customer: Customer, patch: CustomerPatch): Customer {
+  const next: Customer = { ...customer };
+  if (patch.plan !== undefined) next.plan = patch.plan;
+  if (patch.keyLimitOverride !== undefined) next.keyLimitOverride = patch.keyLimitOverride ?? undefined;
+  if (patch.requireComponent !== undefined) next.requireComponent = patch.requireComponent;
+  if (patch.componentVersion !== undefined) next.componentVersion = patch.componentVersion;
+  if (patch.previousComponentVersion !== undefined) next.previousComponentVersion = patch.previousComponentVersion ?? undefined;
+  if (patch.graceEndsAt !== undefined) next.graceEndsAt = patch.graceEndsAt ?? undefined;
+  if (patch.componentRotatedAt !== undefined) next.componentRotatedAt = patch.componentRotatedAt;
+  if (patch.autoRevokeStaleKeys !== undefined) next.autoRevokeStaleKeys = patch.autoRevokeStaleKeys;
+  if (patch.leakedKeyPolicy !== undefined) next.leakedKeyPolicy = patch.leakedKeyPolicy;
+  if (patch.keyReview !== undefined) next.keyReview = patch.keyReview;
+  return next;
+}
+
 /** Customers, by slug. */
 export interface CustomerRepository {
   /** Creates the customer; `'exists'` when the slug is taken (nothing is changed then). */

@@ -7,7 +7,7 @@ import type {
   KeyIdentity,
   Plan,
   RateLimitSetting,
-  TenantKeyState,
+  MasterComponentState,
 } from '../domain';
 
 /** The row authentication reads: everything the middleware needs, from one point read. */
@@ -143,5 +143,5 @@ export interface KeyRepository {
   /** Records the hour each key was last used in (batched per customer; never moves backwards much: hourly). */
   touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void>;
   /** Rewrites the customer data copied into the lookup rows of these keys (plan, master-component state). */
-  refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void>;
+  refreshLookups(secretHashes: string[], data: { plan: Plan; masterComponent: MasterComponentState }): Promise<void>;
 }

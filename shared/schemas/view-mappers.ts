@@ -1,11 +1,11 @@
 import type { z } from 'zod';
-import type { ApiKeyView, AuditEvent, KeyRequest } from '../domain';
+import { isRevokedReason, type ApiKeyView, type AuditEvent, type KeyRequest } from '../domain';
 import type { StoredSession } from '../ports/session-repository';
 import type { auditEventView, keyRequestView, keyView, sessionView } from './views';
 
 /**
- * The mappers from the domain's records to the response bodies of shared/schemas/views.ts
- * (re-exported there): handlers build their bodies with these.
+ * The mappers from the domain's records to the response bodies of shared/schemas/views.ts:
+ * handlers build their bodies with these.
  */
 
 /** What the listing adds to a key from the clock: stale (unused) and due for rotation (old). */
@@ -13,8 +13,6 @@ export interface KeyFlags {
   stale?: boolean;
   rotationDue?: boolean;
 }
-
-const REVOKED_REASONS = new Set(['expired', 'rolled', 'exposed']);
 
 export function toKeyBody(key: ApiKeyView, flags: KeyFlags = {}): z.infer<typeof keyView> {
   return {
@@ -32,10 +30,7 @@ export function toKeyBody(key: ApiKeyView, flags: KeyFlags = {}): z.infer<typeof
     rateLimit: key.rateLimit ?? null,
     revokedAt: key.revokedAt ?? null,
     revokedBy: key.revokedBy ?? null,
-    revokedReason:
-      key.status === 'revoked' && key.revokedReason && REVOKED_REASONS.has(key.revokedReason)
-        ? (key.revokedReason as 'expired' | 'rolled' | 'exposed')
-        : null,
+    revokedReason: key.status === 'revoked' && isRevokedReason(key.revokedReason) ? key.revokedReason : null,
     expiresAt: key.expiresAt ?? null,
     allowedIps: key.allowedIps ?? [],
     rolledTo: key.rolledTo ?? null,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_EVENT_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS } from '../domain';
+import { AUDIT_EVENT_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, REVOKED_REASONS } from '../domain';
 import {
   amount,
   applicationView,
@@ -49,7 +49,7 @@ export const keyView = z
     revokedAt: timestamp.nullable(),
     revokedBy: actorView.nullable(),
     revokedReason: z
-      .enum(['expired', 'rolled', 'exposed'])
+      .enum(REVOKED_REASONS)
       .nullable()
       .describe('Why it was revoked when nobody revoked it by hand: its expiry passed, a roll without overlap, found in public'),
     expiresAt: timestamp.nullable().describe('When the key stops working (401 api_key_expired from then on); null: never'),
@@ -348,6 +348,3 @@ export const healthView = z
       .meta({ examples: [{ 'table-storage': { status: 'ok', checkedAt: '2026-03-14T09:26:53.000Z', latencyMs: 4.2 } }] }),
   })
   .meta({ id: 'Health' });
-
-/** The mappers from the domain's records to these bodies (shared/schemas/view-mappers.ts). */
-export { toAuditBody, toKeyBody, toRequestBody, toSessionBody, type KeyFlags } from './view-mappers';

@@ -1,8 +1,7 @@
 import type { Clock } from '../clock';
-import type { AuditEvent } from '../domain';
+import type { AuditEvent, Operation } from '../domain';
 import { newId } from '../ids';
 import type { AuditLog, Page } from '../ports/audit-log';
-import type { Operation } from './key-service';
 
 /** What an audit event records; who and in which request come from the operation. */
 export interface AuditFacts {

@@ -1,11 +1,10 @@
 import type { Clock } from '../clock';
-import type { Actor, ApiKeyRecord } from '../domain';
+import type { Actor, ApiKeyRecord, Operation } from '../domain';
 import { isId } from '../ids';
 import type { Logger } from '../logging';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
 import type { KeyRepository } from '../ports/key-repository';
 import type { AuditTrail } from './audit-trail';
-import type { Operation } from './key-service';
 
 /** Who revokes a key whose expiry passed. */
 const EXPIRY_ACTOR: Actor = { type: 'system', id: 'key-expiry', name: 'key expiry' };

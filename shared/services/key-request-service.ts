@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import type { ApiKeyView, AuditEvent, KeyRequest, KeyRequestAction, KeyRequestStatus } from '../domain';
+import type { ApiKeyView, AuditEvent, KeyRequest, KeyRequestAction, KeyRequestStatus, Operation } from '../domain';
 import { ApiError } from '../errors';
 import { isId, newId } from '../ids';
 import type { Logger } from '../logging';
@@ -17,10 +17,10 @@ import {
 import { parseInput } from '../validation';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
-import type { IssuedKey, KeyService, Operation } from './key-service';
+import type { IssuedKey, KeyService } from './key-service';
 
 /** Executes a `rotate-tenant-key` request (the tenant-key rotation). */
-export interface TenantKeyRotator {
+export interface MasterComponentRotator {
   rotate(customerSlug: string, request: KeyRequest, op: Operation, options?: { gracePeriodMs?: number }): Promise<Record<string, unknown>>;
 }
 
@@ -43,7 +43,7 @@ export interface KeyRequestServiceDeps {
   requests: KeyRequestRepository;
   keys: KeyService;
   customers: CustomerService;
-  rotator: TenantKeyRotator;
+  rotator: MasterComponentRotator;
   audit: AuditTrail;
   clock: Clock;
   log: Logger;
@@ -58,7 +58,7 @@ export class KeyRequestService {
   private readonly requests: KeyRequestRepository;
   private readonly keys: KeyService;
   private readonly customers: CustomerService;
-  private readonly rotator: TenantKeyRotator;
+  private readonly rotator: MasterComponentRotator;
   private readonly audit: AuditTrail;
   private readonly clock: Clock;
   private readonly log: Logger;

@@ -7,9 +7,10 @@ import {
   type AuditEvent,
   type ApiKeyView,
   type Customer,
+  type Operation,
   type Plan,
   type RateLimitSetting,
-  tenantKeyState,
+  masterComponentState,
 } from '../domain';
 import { ApiError } from '../errors';
 import { isId, newId } from '../ids';
@@ -21,10 +22,10 @@ import { FEED_RETENTION_MS, type RevocationFeed } from '../ports/revocation-feed
 import { issueKeySchema, patchKeySchema, rollKeySchema, type IssueKeyInput } from '../schemas/keys';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
 import { parseInput } from '../validation';
-import type { ComponentCache } from './component-cache';
+import type { ComponentCache } from '../auth/component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
-import type { KeyAuthenticator } from './key-authenticator';
+import type { KeyAuthenticator } from '../auth/key-authenticator';
 import { KeyExpiry } from './key-expiry';
 
 /** A revocation published this long ago whose record still says active was cut short. */
@@ -33,12 +34,6 @@ const INTERRUPTED_AFTER_MS = 30_000;
 const MAX_EXPIRY_AHEAD_MS = 366 * 86_400_000;
 /** Who completes a revocation when the feed entry does not say who started it. */
 const REVOCATION_COMPLETER: Actor = { type: 'system', id: 'revocation-completion', name: 'revocation completion' };
-
-/** Who asks for a change, and in which HTTP request (for the audit log). */
-export interface Operation {
-  actor: Actor;
-  requestId: string;
-}
 
 /** A key as issued: the full key (this is the only time it exists) and its metadata. */
 export interface IssuedKey {
@@ -542,7 +537,7 @@ export class KeyService {
     const active = (await this.keys.list(customer.slug)).filter((k) => k.status === 'active');
     await this.keys.refreshLookups(
       active.map((k) => k.secretHash),
-      { plan: customer.plan, tenantKey: tenantKeyState(customer) },
+      { plan: customer.plan, masterComponent: masterComponentState(customer) },
     );
     await this.invalidate(active, 'changed');
   }
@@ -665,7 +660,7 @@ export class KeyService {
         application: record.application,
         environment: record.environment,
         keyType: record.type,
-        tenantKey: tenantKeyState(customer),
+        masterComponent: masterComponentState(customer),
         ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
         ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
         ...(record.allowedIps ? { allowedIps: record.allowedIps } : {}),

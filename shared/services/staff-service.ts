@@ -1,11 +1,11 @@
-import type { Customer } from '../domain';
+import type { Customer, Operation } from '../domain';
 import type { CustomerPatch } from '../ports/customer-repository';
 import type { CustomerBody } from '../schemas/views';
 import { updateCustomerSchema, type CreateCustomerInput, type UpdateCustomerInput } from '../schemas/keys';
 import { parseInput } from '../validation';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
-import type { KeyService, Operation } from './key-service';
+import type { KeyService } from './key-service';
 
 /** What staff do to customers: create them, change their plan or key cap. */
 export class StaffService {

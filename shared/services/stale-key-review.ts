@@ -1,10 +1,10 @@
 import type { Clock } from '../clock';
-import type { Customer } from '../domain';
+import type { Customer, Operation } from '../domain';
 import { ApiError } from '../errors';
 import { describeError, type Logger } from '../logging';
 import type { CustomerRepository } from '../ports/customer-repository';
 import type { AuditTrail } from './audit-trail';
-import type { KeyService, Operation } from './key-service';
+import type { KeyService } from './key-service';
 import type { UsageService } from './usage-service';
 
 const SYSTEM: Operation = { actor: { type: 'system', id: 'stale-keys', name: 'stale-keys timer' }, requestId: 'timer' };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { SCREENSHOT_DIR, describeWithBrowser, launchBrowser } from '../support/browser';
 import { serveApp } from '../support/http';
 import { oneSpanExport } from '../support/otel';
@@ -297,7 +297,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     await page.click('#confirm-ok');
     await pending.waitFor({ state: 'detached' });
     await page.locator('#tenant-key dd', { hasText: 'Yes: both components are accepted' }).waitFor();
-    const state = await services.tenantKeys.status(slug);
+    const state = await services.masterComponents.status(slug);
     expect(state.inGrace).toBe(true);
     expect(new Date(state.graceEndsAt!).getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
   });

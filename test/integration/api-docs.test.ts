@@ -1,6 +1,6 @@
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { problemOf, serveApp } from '../support/http';
 import { testServices } from '../support/services';
 

@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { MAX_JSON_BODY_BYTES } from '../../shared/http/body';
 import { serveApp } from '../support/http';
 import { portalToken } from '../support/portal';

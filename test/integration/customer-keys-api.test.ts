@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { functionDefinitions } from '../../functions/registry';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { rawRequest } from '../support/fuzz';
 import { problemOf, serveApp } from '../support/http';
 import { portalToken } from '../support/portal';

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import type { HttpFunctionDefinition } from '../../shared/function-contract';
+import type { HttpFunctionDefinition } from '../../app/function-contract';
 import { routeCodes } from '../../functions/openapi-document';
 import { functionDefinitions } from '../../functions/registry';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { pathFor, rawRequest, requestArbitrary, violation, type Credentials } from '../support/fuzz';
 import { serveApp } from '../support/http';
 import { craftedPortalTokens, op, portalToken } from '../support/portal';

@@ -5,7 +5,7 @@ import { loadConfig } from '../../shared/config';
 import type { KeyLookupEntry } from '../../shared/ports/key-repository';
 import { generateSecret } from '../../shared/keys/compound-key';
 import { newId } from '../../shared/ids';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { problemOf, serveApp } from '../support/http';
 import { portalToken, testActor } from '../support/portal';
 import { customerWithKey, testEnv, testServices } from '../support/services';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ManualClock } from '../../shared/clock';
 import { MAX_SESSIONS_PER_REQUEST } from '../../shared/otlp/limits';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { problemOf, serveApp } from '../support/http';
 import { customerWithKey, testServices } from '../support/services';
 

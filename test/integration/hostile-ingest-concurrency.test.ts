@@ -1,5 +1,5 @@
 import { freePort } from '../../local/azurite';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { startHostProcess, type HostProcess } from '../support/host-process';
 import { inflatingBody } from '../support/inflating-body';
 import { peakResidentBytes, resetPeakResident, residentBytes } from '../support/process-memory';

@@ -1,7 +1,7 @@
 import { TableExpirySchedule } from '../../shared/adapters/table/table-expiry-schedule';
 import { TableGraceSchedule } from '../../shared/adapters/table/table-grace-schedule';
 import { TableKeyRepository } from '../../shared/adapters/table/table-key-repository';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { problemOf, serveApp } from '../support/http';
 import { portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';

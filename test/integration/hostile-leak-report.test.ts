@@ -3,7 +3,7 @@ import { odata } from '@azure/data-tables';
 import { SECRET_RANDOM_BYTES, formatCompoundKey, secretFromRandom } from '../../shared/keys/compound-key';
 import type { StorageOperationRecord } from '../../shared/adapters/table/storage-operations';
 import { KEY_HASH_MARKER_ROW } from '../../shared/adapters/table/table-key-hash-index';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { FakeGitHubScanner, type ReportMatch } from '../support/github-scanner';
 import { serveApp } from '../support/http';
 import { op } from '../support/portal';

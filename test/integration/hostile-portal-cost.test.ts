@@ -1,5 +1,5 @@
 import { ManualClock } from '../../shared/clock';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { problemOf, serveApp } from '../support/http';
 import { portalToken } from '../support/portal';
 import { customerWithKey, testServices } from '../support/services';

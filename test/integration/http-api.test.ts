@@ -1,7 +1,7 @@
-import type { HttpFunctionDefinition } from '../../shared/function-contract';
+import type { HttpFunctionDefinition } from '../../app/function-contract';
 import { functionDefinitions } from '../../functions/registry';
 import { freePort } from '../../local/azurite';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { API_KEY_FAILURE_CASES, samplePath, type KeyFixtures } from '../support/api-key-cases';
 import { problemOf, serveApp } from '../support/http';
 import { op } from '../support/portal';

@@ -1,4 +1,4 @@
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { problemOf, serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';

@@ -4,7 +4,7 @@ import { CorruptRowError } from '../../shared/adapters/table/rows';
 import { PROFILE_ROW, TableCustomerRepository } from '../../shared/adapters/table/table-customer-repository';
 import { TableKeyRepository, keyRowKey, lookupPartition } from '../../shared/adapters/table/table-key-repository';
 import { hashSecret } from '../../shared/keys/compound-key';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { customerWithKey, testServices } from '../support/services';

@@ -1,4 +1,4 @@
-import type { TimerFunctionDefinition } from '../../shared/function-contract';
+import type { TimerFunctionDefinition } from '../../app/function-contract';
 import { startLocalHost } from '../../local/host';
 import { testServices } from '../support/services';
 

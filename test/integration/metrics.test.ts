@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ManualClock } from '../../shared/clock';
 import { hashSecret } from '../../shared/keys/compound-key';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { METRICS } from '../../shared/telemetry/metrics';
 import { problemOf, serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';

@@ -4,7 +4,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { gzipSync } from 'node:zlib';
 import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
 import { ExportTraceServiceResponse } from '../../shared/otlp/proto-schema';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { problemOf, serveApp } from '../support/http';
 import { encodeSpans, recordSpans } from '../support/otel';
 import { op } from '../support/portal';

@@ -1,9 +1,9 @@
 import { SignJWT } from 'jose';
-import type { HttpFunctionDefinition } from '../../shared/function-contract';
+import type { HttpFunctionDefinition } from '../../app/function-contract';
 import { routeCodes } from '../../functions/openapi-document';
 import { functionDefinitions } from '../../functions/registry';
 import type { ErrorCode } from '../../shared/errors';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { problemOf, serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';

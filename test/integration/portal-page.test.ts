@@ -1,5 +1,5 @@
 import { createServices } from '../../app/compose';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { loadConfig } from '../../shared/config';
 import { rawRequest } from '../support/fuzz';

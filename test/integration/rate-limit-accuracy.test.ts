@@ -1,5 +1,5 @@
 import { TableRateLimitStore } from '../../shared/adapters/table/table-rate-limit-store';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { simulateSaturation } from '../support/rate-limits';
 import { testServices } from '../support/services';
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
 import { ManualClock } from '../../shared/clock';
 import { hashSecret } from '../../shared/keys/compound-key';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { answersMovingClockOn429, problemOf, serveApp } from '../support/http';
 import { recordSpans } from '../support/otel';
 import { op, portalToken } from '../support/portal';

@@ -1,7 +1,7 @@
 import { freePort } from '../../local/azurite';
 import { ManualClock } from '../../shared/clock';
 import { signLocalPortalToken } from '../../shared/auth/portal-tokens';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { nextFeedRead, startHostProcess, type HostProcess } from '../support/host-process';
 import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';

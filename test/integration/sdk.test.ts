@@ -5,7 +5,7 @@ import { ManualClock } from '../../shared/clock';
 import { generateSecret } from '../../shared/keys/compound-key';
 import { InvalidApiKeyError, configureVeriproof, currentSession, withSession, type VeriproofHandle } from '../../sdks/typescript/src/index';
 import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { answersMovingClockOn429, serveApp } from '../support/http';
 import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';

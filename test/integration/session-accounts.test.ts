@@ -2,7 +2,7 @@ import { TableClient, odata } from '@azure/data-tables';
 import { startAzurite, type RunningAzurite } from '../../local/azurite';
 import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
 import { TableStorage } from '../../shared/adapters/table/table-storage';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { serveApp } from '../support/http';
 import { customerWithKey, testConfig, testServices } from '../support/services';
 

@@ -1,6 +1,6 @@
 import { LIST_PARTITIONS } from '../../shared/adapters/table/table-session-repository';
 import { ManualClock } from '../../shared/clock';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';

@@ -1,4 +1,4 @@
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { serveApp } from '../support/http';
 import { customerWithKey, testServices } from '../support/services';
 

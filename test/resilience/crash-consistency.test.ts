@@ -3,7 +3,7 @@ import { signLocalPortalToken } from '../../shared/auth/portal-tokens';
 import { loadConfig } from '../../shared/config';
 import { hashSecret } from '../../shared/keys/compound-key';
 import { createServices } from '../../app/compose';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { startHostProcess, type HostProcess } from '../support/host-process';
 import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';

@@ -5,7 +5,7 @@ import { freePort, startAzurite, type RunningAzurite } from '../../local/azurite
 import { TableSessionRepository } from '../../shared/adapters/table/table-session-repository';
 import { loadConfig } from '../../shared/config';
 import { createServices } from '../../app/compose';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { startHostProcess, type HostProcess } from '../support/host-process';
 import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { formatCompoundKey, generateComponent, generateSecret } from '../../shared/keys/compound-key';
-import type { HttpFunctionDefinition } from '../../shared/function-contract';
+import type { HttpFunctionDefinition } from '../../app/function-contract';
 
 /** What a failure case may use: a live key of one customer, a revoked one, another customer's slug. */
 export interface KeyFixtures {

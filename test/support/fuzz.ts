@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { request } from 'node:http';
 import { isErrorCode } from '../../shared/errors';
-import type { HttpFunctionDefinition } from '../../shared/function-contract';
+import type { HttpFunctionDefinition } from '../../app/function-contract';
 import { encodeSpans, recordSpans } from './otel';
 
 /** What a fuzz case may send as a credential (the fixtures of a real customer, or junk). */

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { functionDefinitions } from '../../functions/registry';
-import type { FunctionDefinition } from '../../shared/function-contract';
+import type { FunctionDefinition } from '../../app/function-contract';
 import { startLocalHost, type LocalHost } from '../../local/host';
 import type { ManualClock } from '../../shared/clock';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 
 export interface ServeAppOptions {
   definitions?: readonly FunctionDefinition[];

@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { signLocalPortalToken, type PortalRole } from '../../shared/auth/portal-tokens';
-import type { Actor } from '../../shared/domain';
-import type { Operation } from '../../shared/services/key-service';
-import type { ServiceContext } from '../../shared/services/context';
+import type { Actor, Operation } from '../../shared/domain';
+import type { ServiceContext } from '../../app/context';
 
 /** Portal token settings of the test run (the HS256 path; production uses a JWKS). */
 export const TEST_PORTAL_ENV = {

@@ -18,7 +18,7 @@ export function keyIdentity(
     application: 'web',
     environment: 'live',
     keyType: 'secondary',
-    tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
+    masterComponent: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   };
 }

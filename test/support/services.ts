@@ -6,7 +6,7 @@ import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-st
 import { loadConfig, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/logging';
 import { createServices, type ServiceOverrides } from '../../app/compose';
-import type { ServiceContext } from '../../shared/services/context';
+import type { ServiceContext } from '../../app/context';
 import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV, op } from './portal';
 import { trackSecret } from './secrets';
 import type { Plan } from '../../shared/domain';

@@ -1,6 +1,6 @@
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { bindHttpFunction } from '../../functions/bind';
-import type { HttpFunctionDefinition } from '../../shared/function-contract';
+import type { HttpFunctionDefinition } from '../../app/function-contract';
 import { functionDefinitions } from '../../functions/registry';
 import { withApiKey } from '../../middleware/api-key';
 import { DependencyUnavailableError } from '../../shared/errors';
@@ -61,7 +61,7 @@ describe('ApiKeyMiddleware: happy path', () => {
         application: 'web',
         environment: 'live',
         keyType: 'secondary',
-        tenantKey: {
+        masterComponent: {
           componentVersion: expect.any(String),
           previousComponentVersion: undefined,
           graceEndsAt: undefined,

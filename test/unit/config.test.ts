@@ -29,7 +29,7 @@ describe('config', () => {
       rotationDueMs: 90 * 86_400_000,
       trustedProxyHops: 1,
       secretScanning: { githubKeysUrl: 'https://api.github.com/meta/public_keys/secret_scanning' },
-      tenantKey: { vaultUrl: undefined, gracePeriodMs: 7 * 24 * 3_600_000, cacheTtlMs: 8 * 3_600_000 },
+      masterComponent: { vaultUrl: undefined, gracePeriodMs: 7 * 24 * 3_600_000, cacheTtlMs: 8 * 3_600_000 },
       runtime: 'local',
       managedIdentityClientId: undefined,
     });
@@ -70,7 +70,7 @@ describe('config', () => {
       AZURE_CLIENT_ID: '5b0f8a52-52c6-4c38-9a4f-3f6a1c2e9d10',
     });
     expect(config.managedIdentityClientId).toBe('5b0f8a52-52c6-4c38-9a4f-3f6a1c2e9d10');
-    expect(config.tenantKey.vaultUrl).toBe('https://acme-keys.vault.azure.net');
+    expect(config.masterComponent.vaultUrl).toBe('https://acme-keys.vault.azure.net');
     expect(config.tables.endpoint).toBe('https://acct.table.core.windows.net');
     expect(config.portal).toMatchObject({ jwksUrl: 'https://login.example.com/keys', sharedSecret: undefined });
     expect(config.runtime).toBe('azure');

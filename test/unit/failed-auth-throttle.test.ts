@@ -1,7 +1,7 @@
 import { ManualClock } from '../../shared/clock';
 import { generateSecret, hashSecret } from '../../shared/keys/compound-key';
-import { FailedAuthThrottle, OVER_BUDGET_LOOKUPS_AT_ONCE } from '../../shared/services/failed-auth-throttle';
-import { LookupQueue } from '../../shared/services/lookup-queue';
+import { FailedAuthThrottle, OVER_BUDGET_LOOKUPS_AT_ONCE } from '../../shared/auth/failed-auth-throttle';
+import { LookupQueue } from '../../shared/auth/lookup-queue';
 
 /** Lets every settled promise run its callbacks (one turn of the event loop; no time passes). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { acceptedVersions, dueForRetirement, previousInGrace } from '../../shared/tenant-key/grace-policy';
+import { acceptedVersions, dueForRetirement, previousInGrace } from '../../shared/keys/grace-policy';
 
 const rotatedAt = Date.parse('2026-01-01T00:00:00.000Z');
 const DAY = 86_400_000;

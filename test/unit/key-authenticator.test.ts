@@ -3,7 +3,7 @@ import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-rep
 import { ManualClock } from '../../shared/clock';
 import { DependencyUnavailableError } from '../../shared/errors';
 import type { KeyLookupEntry } from '../../shared/ports/key-repository';
-import { KeyAuthenticator } from '../../shared/services/key-authenticator';
+import { KeyAuthenticator } from '../../shared/auth/key-authenticator';
 
 const entry = (hash: string): KeyLookupEntry => ({
   secretHash: hash,
@@ -16,7 +16,7 @@ const entry = (hash: string): KeyLookupEntry => ({
   application: 'web',
   environment: 'live',
   keyType: 'secondary',
-  tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
+  masterComponent: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
 });
 
 function setup(ttlMs = 30_000, maxEntries = 100) {

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { KEY_LIST_MAX_AGE_MS, ReportSignatureVerifier, UNKNOWN_KEY_REFRESH_MS } from '../../shared/auth/report-signature';
+import { KEY_LIST_MAX_AGE_MS, ReportSignatureVerifier, UNKNOWN_KEY_REFRESH_MS } from '../../shared/secret-scanning/report-signature';
 import { ManualClock } from '../../shared/clock';
 import { DependencyUnavailableError } from '../../shared/errors';
 import type { PublishedKey, PublishedKeySource, PublishedKeysRead } from '../../shared/ports/signing-keys';

@@ -4,7 +4,7 @@ import { MemoryRevocationFeed } from '../../shared/adapters/memory/memory-revoca
 import { ManualClock } from '../../shared/clock';
 import { silentLogger } from '../../shared/logging';
 import type { KeyLookupEntry } from '../../shared/ports/key-repository';
-import { KeyAuthenticator } from '../../shared/services/key-authenticator';
+import { KeyAuthenticator } from '../../shared/auth/key-authenticator';
 import { RevocationListener } from '../../shared/services/revocation-listener';
 
 const entry: KeyLookupEntry = {
@@ -18,7 +18,7 @@ const entry: KeyLookupEntry = {
   application: 'web',
   environment: 'live',
   keyType: 'secondary',
-  tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
+  masterComponent: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
 };
 
 function setup(feedClock?: ManualClock) {

@@ -1,4 +1,4 @@
-import type { HttpFunctionDefinition } from '../../shared/function-contract';
+import type { HttpFunctionDefinition } from '../../app/function-contract';
 import { z } from 'zod';
 import { Router } from '../../local/router';
 

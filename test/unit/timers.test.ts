@@ -1,5 +1,5 @@
 import type { Timer } from '@azure/functions';
-import type { TimerFunctionDefinition } from '../../shared/function-contract';
+import type { TimerFunctionDefinition } from '../../app/function-contract';
 import { TimerScheduler, assertNcrontab, nextOccurrence } from '../../local/timers';
 
 describe('NCRONTAB schedules', () => {

@@ -13,7 +13,7 @@ const key = (keyId: string): KeyIdentity => ({
   application: 'web',
   environment: 'live',
   keyType: 'secondary',
-  tenantKey: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
+  masterComponent: { componentVersion: 'v1', previousComponentVersion: undefined, graceEndsAt: undefined, requireComponent: false },
 });
 
 function setup() {

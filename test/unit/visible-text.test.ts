@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { normalizeLabel } from '../../shared/adapters/table/table-key-repository';
+import { normalizeLabel } from '../../shared/keys/labels';
 import { text } from '../../shared/schemas/keys';
 import { invisibleCharacter, withoutDefaultIgnorables, withoutInvisibles } from '../../shared/text/visible-text';
 

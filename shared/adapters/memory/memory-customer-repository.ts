@@ -1,6 +1,5 @@
 import type { Customer } from '../../domain';
-import type { CustomerPatch, CustomerRepository } from '../../ports/customer-repository';
-import { applyPatch } from '../table/table-customer-repository';
+import { applyPatch, type CustomerPatch, type CustomerRepository } from '../../ports/customer-repository';
 
 /** In-memory CustomerRepository for unit tests. */
 export class MemoryCustomerRepository implements CustomerRepository {

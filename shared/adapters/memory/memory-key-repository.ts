@@ -7,7 +7,7 @@ import {
   type KeyExposure,
   type Plan,
   type RateLimitSetting,
-  type TenantKeyState,
+  type MasterComponentState,
 } from '../../domain';
 import type {
   AccessOutcome,
@@ -21,7 +21,7 @@ import type {
   ReplaceOutcome,
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
-import { normalizeLabel } from '../table/table-key-repository';
+import { normalizeLabel } from '../../keys/labels';
 import type { MemoryCustomerRepository } from './memory-customer-repository';
 
 /**
@@ -251,11 +251,11 @@ export class MemoryKeyRepository implements KeyRepository {
     }
   }
 
-  async refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void> {
+  async refreshLookups(secretHashes: string[], data: { plan: Plan; masterComponent: MasterComponentState }): Promise<void> {
     this.check();
     for (const hash of secretHashes) {
       const found = this.lookups.get(hash);
-      if (found) Object.assign(found, { plan: data.plan, tenantKey: { ...data.tenantKey } });
+      if (found) Object.assign(found, { plan: data.plan, masterComponent: { ...data.masterComponent } });
     }
   }
 }

@@ -1,6 +1,6 @@
 import { odata } from '@azure/data-tables';
 import { LEAKED_KEY_POLICIES, type Customer, type LeakedKeyPolicy, type Plan } from '../../domain';
-import type { CustomerPatch, CustomerRepository } from '../../ports/customer-repository';
+import { applyPatch, type CustomerPatch, type CustomerRepository } from '../../ports/customer-repository';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { CorruptRowError, backoff, withoutUndefined } from './rows';
 import { keyHashMarkerEntity } from './table-key-hash-index';
@@ -84,22 +84,6 @@ export function customerEntity(customer: Customer): CustomerEntity {
     staleKeys: customer.keyReview?.stale,
     rotationDueKeys: customer.keyReview?.rotationDue,
   });
-}
-
-/** A customer with a patch applied (`null` clears). */
-export function applyPatch(customer: Customer, patch: CustomerPatch): Customer {
-  const next: Customer = { ...customer };
-  if (patch.plan !== undefined) next.plan = patch.plan;
-  if (patch.keyLimitOverride !== undefined) next.keyLimitOverride = patch.keyLimitOverride ?? undefined;
-  if (patch.requireComponent !== undefined) next.requireComponent = patch.requireComponent;
-  if (patch.componentVersion !== undefined) next.componentVersion = patch.componentVersion;
-  if (patch.previousComponentVersion !== undefined) next.previousComponentVersion = patch.previousComponentVersion ?? undefined;
-  if (patch.graceEndsAt !== undefined) next.graceEndsAt = patch.graceEndsAt ?? undefined;
-  if (patch.componentRotatedAt !== undefined) next.componentRotatedAt = patch.componentRotatedAt;
-  if (patch.autoRevokeStaleKeys !== undefined) next.autoRevokeStaleKeys = patch.autoRevokeStaleKeys;
-  if (patch.leakedKeyPolicy !== undefined) next.leakedKeyPolicy = patch.leakedKeyPolicy;
-  if (patch.keyReview !== undefined) next.keyReview = patch.keyReview;
-  return next;
 }
 
 export class TableCustomerRepository implements CustomerRepository {

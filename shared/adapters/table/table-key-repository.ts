@@ -12,7 +12,7 @@ import {
   type KeyType,
   type Plan,
   type RateLimitSetting,
-  type TenantKeyState,
+  type MasterComponentState,
 } from '../../domain';
 import type {
   AccessOutcome,
@@ -26,13 +26,13 @@ import type {
   ReplaceOutcome,
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
+import { normalizeLabel } from '../../keys/labels';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { CorruptRowError, actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
 import { deferredWork } from './storage-operations';
 import { TableKeyHashIndex } from './table-key-hash-index';
 import type { TableStorage } from './table-storage';
-import { withoutDefaultIgnorables } from '../../text/visible-text';
 
 const KEY_ROW_PREFIX = 'key_';
 /** The first character after `key_` in ASCII order: the exclusive upper bound of a key-row range query. */
@@ -45,11 +45,7 @@ export const keyRowKey = (keyId: string): string => `${KEY_ROW_PREFIX}${keyId}`;
 /** Lookup rows are spread over 65,536 partitions by the leading hex digits of the hash. */
 export const lookupPartition = (secretHash: string): string => secretHash.slice(0, 4);
 
-/**
- * Labels are unique among a customer's active keys, compared without case, Unicode-form
- * differences or default-ignorable code points (a label without any compares as it always did).
- */
-export const normalizeLabel = (label: string): string => withoutDefaultIgnorables(label).trim().normalize('NFKC').toLowerCase();
+/** The row that holds a customer's active label once (labels compare as normalizeLabel has them). */
 const labelRowKey = (label: string): string =>
   `label_${createHash('sha256').update(normalizeLabel(label), 'utf8').digest('hex').slice(0, 32)}`;
 
@@ -126,7 +122,7 @@ type LookupEntity = {
   environment: string;
   keyType: string;
   status: string;
-  /** The customer's master-component state (see tenantKeyColumns; '' for no previous version or grace end). */
+  /** The customer's master-component state (see masterComponentColumns; '' for no previous version or grace end). */
   componentVersion: string;
   previousComponentVersion: string;
   graceEndsAt: string;
@@ -158,7 +154,7 @@ function allowedIpsOf(row: { allowedIps?: string }, what: string): string[] | un
   return parsed;
 }
 
-const tenantKeyColumns = (state: TenantKeyState) => ({
+const masterComponentColumns = (state: MasterComponentState) => ({
   componentVersion: state.componentVersion,
   previousComponentVersion: state.previousComponentVersion ?? '',
   graceEndsAt: state.graceEndsAt ?? '',
@@ -166,7 +162,7 @@ const tenantKeyColumns = (state: TenantKeyState) => ({
 });
 
 /** The state the door checks components against: every lookup row is written with it. */
-function tenantKeyOf(row: LookupEntity): TenantKeyState {
+function masterComponentOf(row: LookupEntity): MasterComponentState {
   if (!row.componentVersion) throw new CorruptRowError(`the lookup row of key ${row.keyId} has no master-component state`);
   return {
     componentVersion: row.componentVersion,
@@ -303,7 +299,7 @@ export class TableKeyRepository implements KeyRepository {
   }
 
   async insertLookup(lookup: KeyLookupEntry): Promise<void> {
-    if (!lookup.tenantKey)
+    if (!lookup.masterComponent)
       throw new Error(`key ${lookup.keyId}: a lookup row is never written without its customer's master-component state`);
     await this.storage.step('keys.insertLookup');
     const row: LookupEntity = {
@@ -318,7 +314,7 @@ export class TableKeyRepository implements KeyRepository {
       environment: lookup.environment,
       keyType: lookup.keyType,
       status: lookup.status,
-      ...tenantKeyColumns(lookup.tenantKey),
+      ...masterComponentColumns(lookup.masterComponent),
       ...(lookup.rateLimit ? rateLimitColumns(lookup.rateLimit) : {}),
       ...accessColumns(lookup),
     };
@@ -583,7 +579,7 @@ export class TableKeyRepository implements KeyRepository {
       application: row.application,
       environment: row.environment as KeyEnvironment,
       keyType: row.keyType as KeyType,
-      tenantKey: tenantKeyOf(row),
+      masterComponent: masterComponentOf(row),
       rateLimit: rateLimitOf(row),
       ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
       ...(row.allowedIps ? { allowedIps: allowedIpsOf(row, `the lookup row of key ${row.keyId}`) } : {}),
@@ -689,14 +685,14 @@ export class TableKeyRepository implements KeyRepository {
     }
   }
 
-  async refreshLookups(secretHashes: string[], data: { plan: Plan; tenantKey: TenantKeyState }): Promise<void> {
+  async refreshLookups(secretHashes: string[], data: { plan: Plan; masterComponent: MasterComponentState }): Promise<void> {
     await this.storage.step('keys.refreshLookups');
     for (const hash of secretHashes) {
       // Merge requires the row to exist, so a lookup deleted by a revocation is never recreated.
       await absentIfNotFound(
         this.storage.call((o) =>
           this.lookups.updateEntity(
-            { partitionKey: lookupPartition(hash), rowKey: hash, plan: data.plan, ...tenantKeyColumns(data.tenantKey) },
+            { partitionKey: lookupPartition(hash), rowKey: hash, plan: data.plan, ...masterComponentColumns(data.masterComponent) },
             'Merge',
             { ...o, etag: '*' },
           ),

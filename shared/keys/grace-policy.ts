@@ -1,4 +1,4 @@
-import type { TenantKeyState } from '../domain';
+import type { MasterComponentState } from '../domain';
 
 /**
  * The one rule for "is the previous component still inside its grace period", shared by the
@@ -6,17 +6,17 @@ import type { TenantKeyState } from '../domain';
  * timer last ran. The grace period is half-open: the previous component is accepted while
  * `now < graceEndsAt` and refused from `graceEndsAt` on.
  */
-export function previousInGrace(state: Pick<TenantKeyState, 'previousComponentVersion' | 'graceEndsAt'>, now: Date): boolean {
+export function previousInGrace(state: Pick<MasterComponentState, 'previousComponentVersion' | 'graceEndsAt'>, now: Date): boolean {
   if (!state.previousComponentVersion || !state.graceEndsAt) return false;
   return now.getTime() < new Date(state.graceEndsAt).getTime();
 }
 
 /** Component versions a request may present right now: the current one, and the previous one in grace. */
-export function acceptedVersions(state: TenantKeyState, now: Date): string[] {
+export function acceptedVersions(state: MasterComponentState, now: Date): string[] {
   return previousInGrace(state, now) ? [state.componentVersion, state.previousComponentVersion!] : [state.componentVersion];
 }
 
 /** Whether the timer should retire the previous component (its grace is over). */
-export function dueForRetirement(state: Pick<TenantKeyState, 'previousComponentVersion' | 'graceEndsAt'>, now: Date): boolean {
+export function dueForRetirement(state: Pick<MasterComponentState, 'previousComponentVersion' | 'graceEndsAt'>, now: Date): boolean {
   return Boolean(state.previousComponentVersion) && !previousInGrace(state, now);
 }

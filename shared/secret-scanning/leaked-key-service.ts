@@ -1,14 +1,14 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock';
-import type { Actor, ApiKeyRecord, KeyExposure, LeakedKeyPolicy } from '../domain';
+import type { Actor, ApiKeyRecord, KeyExposure, LeakedKeyPolicy, Operation } from '../domain';
 import { ApiError } from '../errors';
 import { hashSecret, isValidSlug, parsePresentedKey } from '../keys/compound-key';
 import type { Logger } from '../logging';
 import type { KeyRepository } from '../ports/key-repository';
 import type { GitHubMatch } from '../schemas/secret-scanning';
-import type { AuditTrail } from './audit-trail';
-import type { CustomerService } from './customer-service';
-import type { KeyService, Operation } from './key-service';
+import type { AuditTrail } from '../services/audit-trail';
+import type { CustomerService } from '../services/customer-service';
+import type { KeyService } from '../services/key-service';
 
 /** Largest report body read (GitHub batches matches; a handful is usual). */
 export const MAX_REPORT_BYTES = 1024 * 1024;

@@ -1,8 +1,8 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { AnonymousHandler, RequestContext, SignedReportHandler } from '../shared/function-contract';
+import type { AnonymousHandler, RequestContext, SignedReportHandler } from '../app/function-contract';
 import { ApiError } from '../shared/errors';
 import { readBody } from '../shared/http/body';
-import { MAX_REPORT_BYTES } from '../shared/services/leaked-key-service';
+import { MAX_REPORT_BYTES } from '../shared/secret-scanning/leaked-key-service';
 
 export const KEY_ID_HEADER = 'github-public-key-identifier';
 export const SIGNATURE_HEADER = 'github-public-key-signature';

@@ -1,4 +1,4 @@
-import type { RequestContext } from '../shared/function-contract';
+import type { RequestContext } from '../app/function-contract';
 import type { KeyIdentity } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import type { Decision, KeyLimits } from '../shared/rate-limit/shared-token-bucket';

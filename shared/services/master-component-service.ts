@@ -1,22 +1,22 @@
 import type { Clock } from '../clock';
-import type { Customer, KeyRequest } from '../domain';
+import type { Customer, KeyRequest, Operation } from '../domain';
 import { ApiError } from '../errors';
 import { generateComponent } from '../keys/compound-key';
 import type { Logger } from '../logging';
 import type { GraceSchedule } from '../ports/grace-schedule';
 import type { SecretStore } from '../ports/secret-store';
 import type { TenantKeyBody } from '../schemas/views';
-import { dueForRetirement, previousInGrace } from '../tenant-key/grace-policy';
-import type { ComponentCache } from './component-cache';
+import { dueForRetirement, previousInGrace } from '../keys/grace-policy';
+import type { ComponentCache } from '../auth/component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
-import type { TenantKeyRotator } from './key-request-service';
-import type { KeyService, Operation } from './key-service';
+import type { MasterComponentRotator } from './key-request-service';
+import type { KeyService } from './key-service';
 
 const SYSTEM: Operation = { actor: { type: 'system', id: 'tenant-key-grace', name: 'tenant-key-grace timer' }, requestId: 'timer' };
 
-/** What a TenantKeyService is built from. */
-export interface TenantKeyServiceDeps {
+/** What a MasterComponentService is built from. */
+export interface MasterComponentServiceDeps {
   customers: CustomerService;
   keys: KeyService;
   secrets: SecretStore;
@@ -35,7 +35,7 @@ export interface TenantKeyServiceDeps {
  * customer row holds the authoritative state (current, previous, grace end); each active key's
  * lookup row carries a copy so the door stays one point read.
  */
-export class TenantKeyService implements TenantKeyRotator {
+export class MasterComponentService implements MasterComponentRotator {
   private readonly customers: CustomerService;
   private readonly keys: KeyService;
   private readonly secrets: SecretStore;
@@ -46,7 +46,7 @@ export class TenantKeyService implements TenantKeyRotator {
   private readonly gracePeriodMs: number;
   private readonly log: Logger;
 
-  constructor(deps: TenantKeyServiceDeps) {
+  constructor(deps: MasterComponentServiceDeps) {
     this.customers = deps.customers;
     this.keys = deps.keys;
     this.secrets = deps.secrets;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RequestContext } from '../shared/function-contract';
+import type { RequestContext } from '../app/function-contract';
 import type { PortalUser } from '../shared/auth/portal-tokens';
 import type { RateSetting } from '../shared/config';
 import { ApiError } from '../shared/errors';

@@ -1,10 +1,10 @@
 import type { HttpMethod, HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import type { ZodType } from 'zod';
-import type { PortalUser } from './auth/portal-tokens';
-import type { Actor, KeyIdentity, KeyType } from './domain';
-import type { ErrorCode } from './errors';
-import type { Logger } from './logging';
-import type { ServiceContext, UseCases } from './services/context';
+import type { PortalUser } from '../shared/auth/portal-tokens';
+import type { Actor, KeyIdentity, KeyType } from '../shared/domain';
+import type { ErrorCode } from '../shared/errors';
+import type { Logger } from '../shared/logging';
+import type { ServiceContext, UseCases } from './context';
 
 /**
  * What a request carries through the doors: the whole service context (a door needs its

@@ -131,7 +131,7 @@ function toIdentity(entry: KeyLookupEntry): DoorIdentity {
     application: entry.application,
     environment: entry.environment,
     keyType: entry.keyType,
-    tenantKey: Object.freeze({ ...entry.tenantKey }),
+    masterComponent: Object.freeze({ ...entry.masterComponent }),
     ...(entry.rateLimit ? { rateLimit: Object.freeze({ ...entry.rateLimit }) } : {}),
     // Compiled here, once per read: the door compares a number and asks a compiled list.
     ...(entry.expiresAt ? { expiresAt: entry.expiresAt, expiresAtMs: Date.parse(entry.expiresAt) } : {}),

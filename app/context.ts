@@ -1,33 +1,33 @@
-import type { TableStorage } from '../adapters/table/table-storage';
-import type { SessionRepository } from '../ports/session-repository';
-import type { ApiKeyDoor } from '../auth/api-key-door';
-import type { ReportSignatureVerifier } from '../auth/report-signature';
-import type { PortalTokenVerifier } from '../auth/portal-tokens';
-import type { Clock } from '../clock';
-import type { Config } from '../config';
-import type { Logger } from '../logging';
-import type { RevocationFeed } from '../ports/revocation-feed';
-import type { UsageStore } from '../ports/usage-store';
-import type { Telemetry } from '../telemetry/telemetry';
-import type { Tracing } from '../telemetry/tracing';
-import type { AuditTrail } from './audit-trail';
-import type { ComponentCache } from './component-cache';
-import type { CustomerService } from './customer-service';
-import type { HealthMonitor } from './health-monitor';
-import type { IngestService } from './ingest-service';
-import type { KeyAuthenticator } from './key-authenticator';
-import type { KeyRequestService } from './key-request-service';
-import type { KeyService } from './key-service';
-import type { LeakedKeyService } from './leaked-key-service';
-import type { RateLimiter } from './rate-limiter';
-import type { RevocationListener } from './revocation-listener';
-import type { ServiceStatus } from './service-status';
-import type { SessionService } from './session-service';
-import type { StaffService } from './staff-service';
-import type { StaleKeyReview } from './stale-key-review';
-import type { TenantKeyService } from './tenant-key-service';
-import type { UsageRecorder } from './usage-recorder';
-import type { UsageService } from './usage-service';
+import type { TableStorage } from '../shared/adapters/table/table-storage';
+import type { SessionRepository } from '../shared/ports/session-repository';
+import type { ApiKeyDoor } from '../shared/auth/api-key-door';
+import type { ReportSignatureVerifier } from '../shared/secret-scanning/report-signature';
+import type { PortalTokenVerifier } from '../shared/auth/portal-tokens';
+import type { Clock } from '../shared/clock';
+import type { Config } from '../shared/config';
+import type { Logger } from '../shared/logging';
+import type { RevocationFeed } from '../shared/ports/revocation-feed';
+import type { UsageStore } from '../shared/ports/usage-store';
+import type { Telemetry } from '../shared/telemetry/telemetry';
+import type { Tracing } from '../shared/telemetry/tracing';
+import type { AuditTrail } from '../shared/services/audit-trail';
+import type { ComponentCache } from '../shared/auth/component-cache';
+import type { CustomerService } from '../shared/services/customer-service';
+import type { HealthMonitor } from '../shared/services/health-monitor';
+import type { IngestService } from '../shared/services/ingest-service';
+import type { KeyAuthenticator } from '../shared/auth/key-authenticator';
+import type { KeyRequestService } from '../shared/services/key-request-service';
+import type { KeyService } from '../shared/services/key-service';
+import type { LeakedKeyService } from '../shared/secret-scanning/leaked-key-service';
+import type { RateLimiter } from '../shared/services/rate-limiter';
+import type { RevocationListener } from '../shared/services/revocation-listener';
+import type { ServiceStatus } from '../shared/services/service-status';
+import type { SessionService } from '../shared/services/session-service';
+import type { StaffService } from '../shared/services/staff-service';
+import type { StaleKeyReview } from '../shared/services/stale-key-review';
+import type { MasterComponentService } from '../shared/services/master-component-service';
+import type { UsageRecorder } from '../shared/services/usage-recorder';
+import type { UsageService } from '../shared/services/usage-service';
 
 /**
  * What handlers and timers may use: the use cases, and the settings. Storage clients, ports and
@@ -41,7 +41,7 @@ export interface UseCases {
   requests: KeyRequestService;
   staff: StaffService;
   /** The master component's administration (rotate, end grace, retire, status). */
-  tenantKeys: TenantKeyService;
+  masterComponents: MasterComponentService;
   ingest: IngestService;
   /** The read side of sessions (the Decisions explorer). */
   sessions: SessionService;
@@ -74,7 +74,7 @@ export interface ServiceContext extends UseCases {
   /** API-key authentication: from what a request presents to a verdict (shared/auth/api-key-door.ts). */
   door: ApiKeyDoor;
   portalTokens: PortalTokenVerifier;
-  /** The secret-scanning door's check of GitHub's signatures (shared/auth/report-signature.ts). */
+  /** The secret-scanning door's check of GitHub's signatures (shared/secret-scanning/report-signature.ts). */
   reportSignatures: ReportSignatureVerifier;
   revocations: RevocationListener;
   revocationFeed: RevocationFeed;
