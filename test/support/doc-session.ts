@@ -233,7 +233,7 @@ export async function runPage(page: string, markdown: string, context: PageConte
       const typescript = block.kind === 'typescript';
       const file = join(scratch, `${slug}-${block.line}.${typescript ? 'mts' : 'py'}`);
       writeFileSync(file, `${rewritePort(block.body, context.port)}\n`);
-      const result = await run(typescript ? process.execPath : context.python!, [file], cwd, env, context.blockTimeoutMs);
+      const result = await run(typescript ? projectNode(context.root) : context.python!, [file], cwd, env, context.blockTimeoutMs);
       if (result.code !== 0) {
         report.failures.push(
           redact(
@@ -289,4 +289,13 @@ export function describeTotals(reports: PageReport[]): string {
     `doc blocks: ${reports.length} page(s), ${ran} block(s) ran, ${skipped.length} skipped${failed.length ? `; failing: ${failed.join(', ')}` : ''}`,
     ...skipped,
   ].join('\n');
+}
+
+/**
+ * The project's Node 22 (the `node` dev dependency), which strips types from a `.mts` file: what a
+ * reader's `npm run` puts first on the PATH, whichever Node runs the test itself.
+ */
+function projectNode(root: string): string {
+  const pinned = join(root, 'node_modules', 'node', 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
+  return existsSync(pinned) ? pinned : process.execPath;
 }
