@@ -8,7 +8,7 @@ import {
   type ResourceSpansJson,
   type ScopeSpansJson,
   type SpanJson,
-} from './trace-request';
+} from './otlp-json';
 
 /** The attribute that names a session (OpenTelemetry semantic conventions). */
 export const SESSION_ID_ATTRIBUTE = 'session.id';

@@ -28,6 +28,9 @@ export interface KeyAccess {
   allowedIps?: readonly string[];
 }
 
+/** A part of a key's record that its lookup row holds a copy of: its expiry and allowlist, or its own rate limit. */
+export type LookupPart = 'access' | 'rateLimit';
+
 /** `known`: this report's places were recorded for this key before, or are among its kept places (nothing was written). */
 export type ExposureOutcome = 'recorded' | 'known' | 'not_found';
 
@@ -89,8 +92,12 @@ export interface KeyRepository {
     change: (current: ApiKeyRecord) => KeyAccess | undefined,
     audit: (before: ApiKeyRecord, after: KeyAccess) => AuditEvent,
   ): Promise<{ outcome: AccessOutcome; record?: ApiKeyRecord }>;
-  /** Copies a key's expiry and allowlist to its lookup row (absent row: nothing to do). */
-  updateLookupAccess(secretHash: string, access: KeyAccess): Promise<void>;
+  /**
+   * Copies one part of a key's record to its lookup row (absent row: nothing to do, a revoked key
+   * stays without one). The one way a lookup row changes after it is written: the repository's
+   * own updates ({@link updateAccess}, {@link setRateLimit}) call it, and so does a roll for the old key's new end.
+   */
+  syncLookup(record: ApiKeyRecord, part: LookupPart): Promise<void>;
   /**
    * In one transaction: revokes an active record and writes its replacement (same label,
    * same place under the cap) with the audit events. `not_active` if it was revoked meanwhile.

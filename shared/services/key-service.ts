@@ -314,10 +314,7 @@ export class KeyService {
         : await this.rollWithOverlap(customer, old, record, overlapHours, rolledEvent);
     await this.keys.insertLookup(lookup);
     if (overlapHours > 0) {
-      await this.keys.updateLookupAccess(after.secretHash, {
-        expiresAt: after.expiresAt!,
-        ...(after.allowedIps ? { allowedIps: after.allowedIps } : {}),
-      });
+      await this.keys.syncLookup(after, 'access');
       await this.invalidate([after], 'changed');
     }
     this.log.info('key rolled', { customer: customer.slug, keyId: old.id, newKeyId: record.id, overlapHours });

@@ -18,6 +18,7 @@ import type {
   RollOutcome,
   KeyLookupEntry,
   KeyRepository,
+  LookupPart,
   ReplaceOutcome,
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
@@ -157,16 +158,20 @@ export class MemoryKeyRepository implements KeyRepository {
     this.audit.push(audit({ ...found }, access));
     found.expiresAt = access.expiresAt;
     found.allowedIps = access.allowedIps?.length ? [...access.allowedIps] : undefined;
-    await this.updateLookupAccess(found.secretHash, access);
+    await this.syncLookup(found, 'access');
     return { outcome: 'updated', record: { ...found } };
   }
 
-  async updateLookupAccess(secretHash: string, access: KeyAccess): Promise<void> {
+  async syncLookup(record: ApiKeyRecord, part: LookupPart): Promise<void> {
     this.check();
-    const lookup = this.lookups.get(secretHash);
+    const lookup = this.lookups.get(record.secretHash);
     if (!lookup) return;
-    lookup.expiresAt = access.expiresAt;
-    lookup.allowedIps = access.allowedIps?.length ? [...access.allowedIps] : undefined;
+    if (part === 'rateLimit') {
+      lookup.rateLimit = record.rateLimit;
+      return;
+    }
+    lookup.expiresAt = record.expiresAt;
+    lookup.allowedIps = record.allowedIps?.length ? [...record.allowedIps] : undefined;
   }
 
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {
@@ -200,8 +205,7 @@ export class MemoryKeyRepository implements KeyRepository {
     const found = this.records.get(`${customerSlug}/${keyId}`);
     if (!found) return undefined;
     found.rateLimit = setting;
-    const lookup = this.lookups.get(found.secretHash);
-    if (lookup) lookup.rateLimit = setting;
+    await this.syncLookup(found, 'rateLimit');
     this.audit.push(audit);
     return { ...found };
   }

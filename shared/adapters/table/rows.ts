@@ -1,3 +1,4 @@
+import type { TransactionAction } from '@azure/data-tables';
 import type { Actor, AuditEvent, AuditEventType } from '../../domain';
 import { ApiError } from '../../errors';
 
@@ -33,6 +34,14 @@ export function actorFromText(text: string): Actor {
     throw new CorruptRowError('an actor column does not hold an actor');
   return actor as Actor;
 }
+
+/** The transaction step that merges columns into a row as it was read (under that read's ETag). */
+export const mergeStep = (row: { partitionKey: string; rowKey: string; etag: string }, columns: object): TransactionAction => [
+  'update',
+  { partitionKey: row.partitionKey, rowKey: row.rowKey, ...columns },
+  'Merge',
+  { etag: row.etag },
+];
 
 /** Full-jitter exponential backoff between optimistic-concurrency retries. */
 export const backoff = (attempt: number, capMs = 250): Promise<void> =>

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { KeyEnvironment } from '../../domain';
 import type { StoredSession } from '../../ports/session-repository';
-import { INVALID_CURSOR, invertedTime, readCursor, withoutUndefined, writeCursor } from './rows';
+import { CorruptRowError, INVALID_CURSOR, invertedTime, readCursor, withoutUndefined, writeCursor } from './rows';
 
 /**
- * The rows of ingested sessions in the `sessions` table (the repository is
- * table-session-repository.ts), spread over {@link SESSION_PARTITIONS} partitions per
+ * The rows of ingested sessions in the `sessions` table, and the only place their keys are built
+ * and parsed (the repository, table-session-repository.ts, composes session-writer.ts,
+ * session-fold.ts and session-reader.ts), spread over {@link SESSION_PARTITIONS} partitions per
  * customer (`{slug}~{00..7f}`, by a hash of the session id), so one busy customer's traffic is
  * shared by many partitions instead of hitting one. All rows of one session live in its
  * partition:
@@ -63,25 +64,60 @@ export const partitionOf = (customerSlug: string, s: string): string =>
   `${customerSlug}~${hex2(parseInt(s.slice(0, 2), 16) % SESSION_PARTITIONS)}`;
 export const partitionsOf = (customerSlug: string): string[] =>
   Array.from({ length: SESSION_PARTITIONS }, (_, i) => `${customerSlug}~${hex2(i)}`);
-export const indexRow = (s: string): string => `i_${s}`;
-export const pendingPrefix = (s: string): string => `p_${s}_`;
-/** The fold count's row: inside the pending range, after every pending row (`fo` sorts after any hex pair). */
-export const foldMarkRow = (s: string): string => `${pendingPrefix(s)}folds`;
-/** A session's summary (and its listing entry): first seen at `receivedAt`, newest first. */
-export const summaryRow = (receivedAt: string, s: string): string => `s_${invertedTime(receivedAt)}_${s}`;
-/** The session id hash a summary or listing-entry key ends with. */
-export const sidOfSummary = (rowKey: string): string => rowKey.slice(-32);
-/** Summary keys (and listing-entry keys) first seen within a window, newest first: `lower <= key < upper`. */
-export function summaryRange(from: string | undefined, to: string | undefined): { lower: string; upper: string } {
-  return { upper: from ? `s_${invertedTime(from)}_~` : 's`', lower: to ? `s_${invertedTime(to)}` : 's_' };
-}
-export const batchPrefix = (s: string): string => `b_${s}_`;
-export const batchRow = (s: string, contentHash: string, part: number): string =>
-  `${batchPrefix(s)}${contentHash.slice(0, 32)}_${String(part).padStart(3, '0')}`;
-export const sharedPrefix = (hash: string): string => `r_${hash.slice(0, 32)}_`;
 /** The first key after every key that starts with `prefix` (which ends in `_`; '`' sorts right after it). */
 export const after = (prefix: string): string => `${prefix.slice(0, -1)}\``;
-export const SUMMARY_KEY = /^s_\d{13}_[0-9a-f]{32}$/;
+
+/** A part number in a row key: three digits at least, so a batch's or shared document's parts sort in order. */
+const partKey = (part: number): string => String(part).padStart(3, '0');
+
+export const indexRow = (s: string): string => `i_${s}`;
+/** A session's index row: where its summary is (written once, with the summary). */
+export const indexEntity = (partitionKey: string, s: string, summaryRowKey: string) => ({
+  partitionKey,
+  rowKey: indexRow(s),
+  summaryRowKey,
+});
+
+export const pendingPrefix = (s: string): string => `p_${s}_`;
+/** A batch's pending counts (one row per batch, by its content hash). */
+export const pendingRow = (s: string, contentHash: string): string => `${pendingPrefix(s)}${contentHash.slice(0, 32)}`;
+/** The fold count's row: inside the pending range, after every pending row (`fo` sorts after any hex pair). */
+export const foldMarkRow = (s: string): string => `${pendingPrefix(s)}folds`;
+export const foldMarkEntity = (partitionKey: string, s: string, folds: number) => ({ partitionKey, rowKey: foldMarkRow(s), folds });
+
+const SUMMARY_PREFIX = 's_';
+export const SUMMARY_KEY = /^s_(\d{13})_([0-9a-f]{32})$/;
+/** A session's summary (and its listing entry): first seen at `receivedAt`, newest first. */
+export const summaryRow = (receivedAt: string, s: string): string => `${SUMMARY_PREFIX}${invertedTime(receivedAt)}_${s}`;
+/** Whether a row key is a summary's (or a listing entry's). */
+export const isSummaryRow = (rowKey: string): boolean => SUMMARY_KEY.test(rowKey);
+/** The session id hash a summary or listing-entry key ends with. */
+export function sidOfSummary(rowKey: string): string {
+  const s = SUMMARY_KEY.exec(rowKey)?.[2];
+  if (s === undefined) throw new CorruptRowError(`${JSON.stringify(rowKey)} is not a session summary's key`);
+  return s;
+}
+/** Summary keys (and listing-entry keys) first seen within a window, newest first: `lower <= key < upper`. */
+export function summaryRange(from: string | undefined, to: string | undefined): { lower: string; upper: string } {
+  return {
+    upper: from ? `${SUMMARY_PREFIX}${invertedTime(from)}_~` : after(SUMMARY_PREFIX),
+    lower: to ? `${SUMMARY_PREFIX}${invertedTime(to)}` : SUMMARY_PREFIX,
+  };
+}
+
+export const batchPrefix = (s: string): string => `b_${s}_`;
+export const batchRow = (s: string, contentHash: string, part: number): string =>
+  `${batchPrefix(s)}${contentHash.slice(0, 32)}_${partKey(part)}`;
+/** The batch (its content hash, as its row keys hold it) and part a batch row holds. */
+export function parseBatchRow(rowKey: string): { contentHash: string; part: number } {
+  const [b, s, contentHash, part] = rowKey.split('_');
+  if (b !== 'b' || !s || !contentHash || part === undefined || !/^\d{3,}$/.test(part))
+    throw new CorruptRowError(`${JSON.stringify(rowKey)} is not a batch row's key`);
+  return { contentHash, part: Number(part) };
+}
+
+export const sharedPrefix = (hash: string): string => `r_${hash.slice(0, 32)}_`;
+export const sharedRow = (hash: string, part: number): string => `${sharedPrefix(hash)}${partKey(part)}`;
 
 /** Partitions of a customer's recent-sessions index: a listing reads one page of each. */
 export const LIST_PARTITIONS = 8;
@@ -230,6 +266,6 @@ export function encodeListCursor(customerSlug: string, rowKey: string): string {
 export function decodeListCursor(cursor: string | undefined, customerSlug: string): string | undefined {
   if (!cursor) return undefined;
   const { s, k } = readCursor(cursor);
-  if (s !== customerSlug || typeof k !== 'string' || !SUMMARY_KEY.test(k)) throw INVALID_CURSOR();
+  if (s !== customerSlug || typeof k !== 'string' || !isSummaryRow(k)) throw INVALID_CURSOR();
   return k;
 }

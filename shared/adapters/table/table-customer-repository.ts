@@ -2,7 +2,8 @@ import { odata } from '@azure/data-tables';
 import { LEAKED_KEY_POLICIES, type Customer, type LeakedKeyPolicy, type Plan } from '../../domain';
 import { applyPatch, type CustomerPatch, type CustomerRepository } from '../../ports/customer-repository';
 import { absentIfNotFound, statusOf } from '../azure-errors';
-import { CorruptRowError, backoff, withoutUndefined } from './rows';
+import { done, withEtagRetry } from './etag-retry';
+import { CorruptRowError, withoutUndefined } from './rows';
 import { keyHashMarkerEntity } from './table-key-hash-index';
 import type { TableStorage } from './table-storage';
 
@@ -133,24 +134,25 @@ export class TableCustomerRepository implements CustomerRepository {
 
   async update(slug: string, change: (current: Customer) => CustomerPatch | undefined) {
     await this.storage.step('customers.update');
-    for (let attempt = 0; attempt < 20; attempt++) {
-      await backoff(attempt);
-      const row = await this.getRow(slug);
-      if (!row) return undefined;
-      const before = toCustomer(row);
-      const patch = change(before);
-      if (!patch) return { before, after: before, changed: false };
-      const after = applyPatch(before, patch);
-      try {
-        // Replace, not merge, so that clearing a value removes the property. The count of active
-        // keys is carried over as read: the ETag guarantees nobody changed it meanwhile.
-        await this.storage.call((o) => this.table.updateEntity(customerEntity(after), 'Replace', { ...o, etag: row.etag }));
-        return { before, after, changed: true };
-      } catch (error) {
-        if (statusOf(error) !== 412) throw error;
-      }
-    }
-    throw new Error('customer update: the customer row kept changing under concurrent updates');
+    type Updated = { before: Customer; after: Customer; changed: boolean } | undefined;
+    return withEtagRetry<Updated>(
+      'customer update: the customer row',
+      async () => {
+        const row = await this.getRow(slug);
+        if (!row) return done(undefined);
+        const before = toCustomer(row);
+        const patch = change(before);
+        if (!patch) return done({ before, after: before, changed: false });
+        const after = applyPatch(before, patch);
+        return {
+          // Replace, not merge, so that clearing a value removes the property. The count of active
+          // keys is carried over as read: the ETag guarantees nobody changed it meanwhile.
+          write: () => this.storage.call((o) => this.table.updateEntity(customerEntity(after), 'Replace', { ...o, etag: row.etag })),
+          written: () => ({ before, after, changed: true }),
+        };
+      },
+      20,
+    );
   }
 
   private getRow(slug: string): Promise<(CustomerEntity & { etag: string }) | undefined> {

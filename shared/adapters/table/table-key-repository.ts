@@ -1,5 +1,5 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import {
   withPlaces,
   type Actor,
@@ -7,12 +7,9 @@ import {
   type AuditEvent,
   type Customer,
   type KeyExposure,
-  type KeyEnvironment,
-  type KeyStatus,
-  type KeyType,
+  type MasterComponentState,
   type Plan,
   type RateLimitSetting,
-  type MasterComponentState,
 } from '../../domain';
 import type {
   AccessOutcome,
@@ -23,223 +20,40 @@ import type {
   RollOutcome,
   KeyLookupEntry,
   KeyRepository,
+  LookupPart,
   ReplaceOutcome,
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
-import { normalizeLabel } from '../../keys/labels';
-import { absentIfNotFound, statusOf } from '../azure-errors';
-import { CorruptRowError, actorFromText, actorToText, auditEntity, backoff, withoutUndefined } from './rows';
+import { absentIfNotFound } from '../azure-errors';
+import { withEtagRetry, done } from './etag-retry';
+import {
+  KEY_ROW_END,
+  KEY_ROW_PREFIX,
+  exposureEntity,
+  keyEntity,
+  keyRowKey,
+  labelEntity,
+  labelRowKey,
+  lookupColumnsOf,
+  accessColumns,
+  customerColumns,
+  rateLimitColumns,
+  lookupEntity,
+  lookupPartition,
+  revokedColumns,
+  toLookupEntry,
+  toRecord,
+  type KeyEntity,
+  type LabelEntity,
+  type LookupEntity,
+} from './key-rows';
+import { auditEntity, mergeStep, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
 import { deferredWork } from './storage-operations';
 import { TableKeyHashIndex } from './table-key-hash-index';
 import type { TableStorage } from './table-storage';
 
-const KEY_ROW_PREFIX = 'key_';
-/** The first character after `key_` in ASCII order: the exclusive upper bound of a key-row range query. */
-const KEY_ROW_END = 'key`';
-const MAX_ATTEMPTS = 30;
-
-/** Key rows live in their customer's partition of the customers table. */
-export const keyRowKey = (keyId: string): string => `${KEY_ROW_PREFIX}${keyId}`;
-
-/** Lookup rows are spread over 65,536 partitions by the leading hex digits of the hash. */
-export const lookupPartition = (secretHash: string): string => secretHash.slice(0, 4);
-
-/** The row that holds a customer's active label once (labels compare as normalizeLabel has them). */
-const labelRowKey = (label: string): string =>
-  `label_${createHash('sha256').update(normalizeLabel(label), 'utf8').digest('hex').slice(0, 32)}`;
-
-const placeOf = (e: KeyExposure): string => JSON.stringify([e.reporter, e.source, e.url]);
-
-/**
- * One row per key and report (created in the transaction that records the exposure), named by
- * the places the report gave for the key: the same report again (GitHub retries, or a second
- * instance) conflicts on it, so it is recorded once, however many places it names.
- */
-const exposureRowKey = (keyId: string, exposures: KeyExposure[]): string =>
-  `exposure_${keyId}_${createHash('sha256')
-    .update(JSON.stringify([...new Set(exposures.map(placeOf))].sort()), 'utf8')
-    .digest('hex')
-    .slice(0, 32)}`;
-
-type KeyEntity = {
-  partitionKey: string;
-  rowKey: string;
-  id: string;
-  customerId: string;
-  label: string;
-  application: string;
-  type: string;
-  environment: string;
-  displayPrefix: string;
-  secretHash: string;
-  status: string;
-  createdAt: string;
-  createdBy: string;
-  revokedAt?: string;
-  revokedBy?: string;
-  lastUsedAt?: string;
-  /** The key's own rate limit (-1: none; Merge cannot remove a property). */
-  rateLimitRps?: number;
-  rateLimitBurst?: number;
-  /** JSON array of the first places the key was found in public (KeyExposure). */
-  exposures?: string;
-  exposureCount?: number;
-  /** '' once cleared (Merge cannot remove a property), like allowedIps (a JSON array). */
-  expiresAt?: string;
-  allowedIps?: string;
-  rolledTo?: string;
-  /**
-   * Written with `rolledTo` since a key rolling out holds its own place under the cap. A key
-   * rolled before (no such column) handed its place to its successor, so revoking it frees none.
-   * Only such keys need it: they are gone once the last overlap then running ends (168 h at most).
-   */
-  rolledHoldingPlace?: boolean;
-  rolledFrom?: string;
-  revokedReason?: string;
-};
-
-const rateLimitColumns = (setting: RateLimitSetting | undefined) => ({
-  rateLimitRps: setting?.requestsPerSecond ?? -1,
-  rateLimitBurst: setting?.burst ?? -1,
-});
-
-function rateLimitOf(row: { rateLimitRps?: number; rateLimitBurst?: number }): RateLimitSetting | undefined {
-  return typeof row.rateLimitRps === 'number' && row.rateLimitRps > 0 && typeof row.rateLimitBurst === 'number' && row.rateLimitBurst > 0
-    ? { requestsPerSecond: row.rateLimitRps, burst: row.rateLimitBurst }
-    : undefined;
-}
-
-type LookupEntity = {
-  partitionKey: string;
-  rowKey: string;
-  customerId: string;
-  customerSlug: string;
-  plan: string;
-  keyId: string;
-  keyLabel: string;
-  application: string;
-  environment: string;
-  keyType: string;
-  status: string;
-  /** The customer's master-component state (see masterComponentColumns; '' for no previous version or grace end). */
-  componentVersion: string;
-  previousComponentVersion: string;
-  graceEndsAt: string;
-  requireComponent: boolean;
-  rateLimitRps?: number;
-  rateLimitBurst?: number;
-  /** '' for none (Merge cannot remove a property). */
-  expiresAt?: string;
-  /** A JSON array; '' for none. */
-  allowedIps?: string;
-};
-
-/** What a key's expiry and allowlist look like in a row: '' for none. */
-const accessColumns = (access: { expiresAt?: string | undefined; allowedIps?: readonly string[] | undefined }) => ({
-  expiresAt: access.expiresAt ?? '',
-  allowedIps: access.allowedIps?.length ? JSON.stringify(access.allowedIps) : '',
-});
-
-function allowedIpsOf(row: { allowedIps?: string }, what: string): string[] | undefined {
-  if (!row.allowedIps) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(row.allowedIps);
-  } catch {
-    // Reported below.
-  }
-  if (!Array.isArray(parsed) || !parsed.every((e) => typeof e === 'string'))
-    throw new CorruptRowError(`the allowlist of ${what} is not a list`);
-  return parsed;
-}
-
-const masterComponentColumns = (state: MasterComponentState) => ({
-  componentVersion: state.componentVersion,
-  previousComponentVersion: state.previousComponentVersion ?? '',
-  graceEndsAt: state.graceEndsAt ?? '',
-  requireComponent: state.requireComponent,
-});
-
-/** The state the door checks components against: every lookup row is written with it. */
-function masterComponentOf(row: LookupEntity): MasterComponentState {
-  if (!row.componentVersion) throw new CorruptRowError(`the lookup row of key ${row.keyId} has no master-component state`);
-  return {
-    componentVersion: row.componentVersion,
-    previousComponentVersion: row.previousComponentVersion || undefined,
-    graceEndsAt: row.graceEndsAt || undefined,
-    requireComponent: row.requireComponent === true,
-  };
-}
-
-function keyEntity(record: ApiKeyRecord): KeyEntity {
-  return withoutUndefined({
-    partitionKey: record.customerSlug,
-    rowKey: keyRowKey(record.id),
-    id: record.id,
-    customerId: record.customerId,
-    label: record.label,
-    application: record.application,
-    type: record.type,
-    environment: record.environment,
-    displayPrefix: record.displayPrefix,
-    secretHash: record.secretHash,
-    status: record.status,
-    createdAt: record.createdAt,
-    createdBy: actorToText(record.createdBy),
-    revokedAt: record.revokedAt,
-    revokedBy: record.revokedBy ? actorToText(record.revokedBy) : undefined,
-    lastUsedAt: record.lastUsedAt,
-    ...(record.rateLimit ? rateLimitColumns(record.rateLimit) : {}),
-    ...(record.exposures ? { exposures: JSON.stringify(record.exposures), exposureCount: record.exposureCount } : {}),
-    ...(record.expiresAt || record.allowedIps ? accessColumns(record) : {}),
-    rolledTo: record.rolledTo,
-    rolledFrom: record.rolledFrom,
-    revokedReason: record.revokedReason,
-  });
-}
-
-function exposuresOf(row: KeyEntity): KeyExposure[] | undefined {
-  if (row.exposures === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(row.exposures);
-  } catch {
-    // Reported below.
-  }
-  if (!Array.isArray(parsed) || !parsed.every((e) => e && typeof e === 'object' && typeof (e as KeyExposure).url === 'string'))
-    throw new CorruptRowError(`the exposures of key ${row.id} are not a list of exposures`);
-  return parsed as KeyExposure[];
-}
-
-function toRecord(row: KeyEntity): ApiKeyRecord {
-  const exposures = exposuresOf(row);
-  return withoutUndefined({
-    id: row.id,
-    customerId: row.customerId,
-    customerSlug: row.partitionKey,
-    label: row.label,
-    application: row.application,
-    type: row.type as KeyType,
-    environment: row.environment as KeyEnvironment,
-    displayPrefix: row.displayPrefix,
-    secretHash: row.secretHash,
-    status: row.status as KeyStatus,
-    createdAt: row.createdAt,
-    createdBy: actorFromText(row.createdBy),
-    revokedAt: row.revokedAt,
-    revokedBy: row.revokedBy ? actorFromText(row.revokedBy) : undefined,
-    lastUsedAt: row.lastUsedAt,
-    rateLimit: rateLimitOf(row),
-    exposures,
-    exposureCount: exposures ? Math.max(exposures.length, typeof row.exposureCount === 'number' ? row.exposureCount : 0) : undefined,
-    expiresAt: row.expiresAt || undefined,
-    allowedIps: allowedIpsOf(row, `key ${row.id}`),
-    rolledTo: row.rolledTo || undefined,
-    rolledFrom: row.rolledFrom || undefined,
-    revokedReason: row.revokedReason || undefined,
-  });
-}
+export { keyRowKey, lookupPartition } from './key-rows';
 
 type WithEtag<T> = T & { etag: string };
 
@@ -264,60 +78,32 @@ export class TableKeyRepository implements KeyRepository {
   ): Promise<InsertOutcome> {
     await this.storage.step('keys.insertRecord');
     const pk = record.customerSlug;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      await backoff(attempt);
+    return withEtagRetry<InsertOutcome>('key insert: the customer row', async () => {
       const row = await this.getRow<CustomerEntity>(pk, PROFILE_ROW);
-      if (!row) return 'customer_missing';
+      if (!row) return done('customer_missing');
       const customer = toCustomer(row);
-      if (customer.activeKeyCount >= options.keyLimit(customer)) return 'key_limit_reached';
-      try {
-        await this.storage.call((o) =>
-          this.customers.submitTransaction(
-            [
-              [
-                'update',
-                { partitionKey: pk, rowKey: PROFILE_ROW, activeKeyCount: customer.activeKeyCount + 1 },
-                'Merge',
-                { etag: row.etag },
-              ],
-              ['create', { partitionKey: pk, rowKey: labelRowKey(record.label), keyId: record.id }],
-              ['create', keyEntity(record)],
-              ['create', auditEntity(options.audit)],
-            ],
-            o,
-          ),
-        );
-        return 'inserted';
-      } catch (error) {
-        const status = statusOf(error);
+      if (customer.activeKeyCount >= options.keyLimit(customer)) return done('key_limit_reached');
+      return {
+        write: () =>
+          this.transaction([
+            mergeStep(row, { activeKeyCount: customer.activeKeyCount + 1 }),
+            ['create', labelEntity(pk, record.label, record.id)],
+            ['create', keyEntity(record)],
+            ['create', auditEntity(options.audit)],
+          ]),
+        written: () => 'inserted',
         // Key and audit rows have fresh ids: a conflict can only be the label's row.
-        if (status === 409) return 'label_taken';
-        if (status !== 412) throw error;
-      }
-    }
-    throw new Error('key insert: the customer row kept changing under concurrent updates');
+        failed: (status) => (status === 409 ? 'label_taken' : undefined),
+      };
+    });
   }
 
   async insertLookup(lookup: KeyLookupEntry): Promise<void> {
-    if (!lookup.masterComponent)
+    const { masterComponent } = lookup;
+    if (!masterComponent)
       throw new Error(`key ${lookup.keyId}: a lookup row is never written without its customer's master-component state`);
     await this.storage.step('keys.insertLookup');
-    const row: LookupEntity = {
-      partitionKey: lookupPartition(lookup.secretHash),
-      rowKey: lookup.secretHash,
-      customerId: lookup.customerId,
-      customerSlug: lookup.customerSlug,
-      plan: lookup.plan,
-      keyId: lookup.keyId,
-      keyLabel: lookup.keyLabel,
-      application: lookup.application,
-      environment: lookup.environment,
-      keyType: lookup.keyType,
-      status: lookup.status,
-      ...masterComponentColumns(lookup.masterComponent),
-      ...(lookup.rateLimit ? rateLimitColumns(lookup.rateLimit) : {}),
-      ...accessColumns(lookup),
-    };
+    const row = lookupEntity({ ...lookup, masterComponent });
     // Indexed first: a key that can authenticate can always be found by a leak report.
     await this.hashIndex.add({ secretHash: lookup.secretHash, customerSlug: lookup.customerSlug, keyId: lookup.keyId });
     await this.storage.call((o) => this.lookups.createEntity(row, o));
@@ -334,56 +120,36 @@ export class TableKeyRepository implements KeyRepository {
     options: { revokedBy: Actor; revokedAt: string; audit: AuditEvent; reason?: string },
   ): Promise<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }> {
     await this.storage.step('keys.markRevoked');
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      await backoff(attempt);
+    return withEtagRetry<{ outcome: RevokeRecordOutcome; record?: ApiKeyRecord }>('key revoke: the key', async () => {
       const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
-      if (!key) return { outcome: 'not_found' };
-      if (key.status === 'revoked') return { outcome: 'already_revoked', record: toRecord(key) };
+      if (!key) return done({ outcome: 'not_found' });
+      if (key.status === 'revoked') return done({ outcome: 'already_revoked', record: toRecord(key) });
       const customer = await this.getRow<CustomerEntity>(customerSlug, PROFILE_ROW);
-      const label = await this.getRow<{ partitionKey: string; rowKey: string; keyId: string }>(customerSlug, labelRowKey(key.label));
+      const label = await this.getRow<LabelEntity>(customerSlug, labelRowKey(key.label));
       const actions: TransactionAction[] = [
-        [
-          'update',
-          {
-            partitionKey: customerSlug,
-            rowKey: key.rowKey,
-            status: 'revoked',
-            revokedAt: options.revokedAt,
-            revokedBy: actorToText(options.revokedBy),
-            ...(options.reason ? { revokedReason: options.reason } : {}),
-          },
-          'Merge',
-          { etag: key.etag },
-        ],
+        mergeStep(key, revokedColumns(options.revokedAt, options.revokedBy, options.reason)),
         ['create', auditEntity(options.audit)],
       ];
       // Every active key holds a place under the cap, a key rolling out too (unless rolled before that rule).
       if (customer && (!key.rolledTo || key.rolledHoldingPlace === true)) {
-        actions.push([
-          'update',
-          { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: Math.max(0, activeKeyCountOf(customer) - 1) },
-          'Merge',
-          { etag: customer.etag },
-        ]);
+        actions.push(mergeStep(customer, { activeKeyCount: Math.max(0, activeKeyCountOf(customer) - 1) }));
       }
       if (label && label.keyId === keyId) actions.push(['delete', { partitionKey: customerSlug, rowKey: label.rowKey }]);
-      try {
-        await this.storage.call((o) => this.customers.submitTransaction(actions, o));
-        return {
+      return {
+        write: () => this.transaction(actions),
+        written: () => ({
           outcome: 'revoked',
           record: {
             ...toRecord(key),
-            status: 'revoked',
+            status: 'revoked' as const,
             revokedAt: options.revokedAt,
             revokedBy: options.revokedBy,
             ...(options.reason ? { revokedReason: options.reason } : {}),
           },
-        };
-      } catch (error) {
-        if (statusOf(error) !== 412 && statusOf(error) !== 404) throw error;
-      }
-    }
-    throw new Error('key revoke: the key kept changing under concurrent updates');
+        }),
+        staleOn: [412, 404],
+      };
+    });
   }
 
   async replaceRecord(
@@ -393,43 +159,26 @@ export class TableKeyRepository implements KeyRepository {
     options: { revokedBy: Actor; audit: AuditEvent | AuditEvent[]; rolled?: boolean },
   ): Promise<ReplaceOutcome> {
     await this.storage.step('keys.replaceRecord');
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      await backoff(attempt);
+    return withEtagRetry<ReplaceOutcome>('key replace: the key', async () => {
       const old = await this.getRow<KeyEntity>(customerSlug, keyRowKey(oldKeyId));
-      if (!old || old.status !== 'active') return 'not_active';
-      if (options.rolled && old.rolledTo) return 'rolling_out';
+      if (!old || old.status !== 'active') return done('not_active');
+      if (options.rolled && old.rolledTo) return done('rolling_out');
       const labelAction = await this.labelTo(customerSlug, old.label, replacement.id);
-      try {
-        await this.storage.call((o) =>
-          this.customers.submitTransaction(
-            [
-              [
-                'update',
-                {
-                  partitionKey: customerSlug,
-                  rowKey: old.rowKey,
-                  status: 'revoked',
-                  revokedAt: replacement.createdAt,
-                  revokedBy: actorToText(options.revokedBy),
-                  ...(options.rolled ? { revokedReason: 'rolled', rolledTo: replacement.id } : {}),
-                },
-                'Merge',
-                { etag: old.etag },
-              ],
-              ['create', keyEntity(replacement)],
-              labelAction,
-              ...[options.audit].flat().map((e): TransactionAction => ['create', auditEntity(e)]),
-            ],
-            o,
-          ),
-        );
-        return 'replaced';
-      } catch (error) {
-        const status = statusOf(error);
-        if (status !== 412 && status !== 409 && status !== 404) throw error;
-      }
-    }
-    throw new Error('key replace: the key kept changing under concurrent updates');
+      return {
+        write: () =>
+          this.transaction([
+            mergeStep(old, {
+              ...revokedColumns(replacement.createdAt, options.revokedBy),
+              ...(options.rolled ? { revokedReason: 'rolled', rolledTo: replacement.id } : {}),
+            }),
+            ['create', keyEntity(replacement)],
+            labelAction,
+            ...[options.audit].flat().map((e): TransactionAction => ['create', auditEntity(e)]),
+          ]),
+        written: () => 'replaced',
+        staleOn: [412, 409, 404],
+      };
+    });
   }
 
   async rollRecord(
@@ -439,51 +188,33 @@ export class TableKeyRepository implements KeyRepository {
     options: { oldExpiresAt: (old: ApiKeyRecord) => string; keyLimit: (customer: Customer) => number; audit: AuditEvent },
   ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }> {
     await this.storage.step('keys.rollRecord');
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      await backoff(attempt);
+    return withEtagRetry<{ outcome: RollOutcome; old?: ApiKeyRecord }>('key roll: the key', async () => {
       const old = await this.getRow<KeyEntity>(customerSlug, keyRowKey(oldKeyId));
-      if (!old) return { outcome: 'not_found' };
+      if (!old) return done({ outcome: 'not_found' });
       const record = toRecord(old);
-      if (record.status !== 'active') return { outcome: 'not_active', old: record };
-      if (record.rolledTo) return { outcome: 'rolling_out', old: record };
+      if (record.status !== 'active') return done({ outcome: 'not_active', old: record });
+      if (record.rolledTo) return done({ outcome: 'rolling_out', old: record });
       const customerRow = await this.getRow<CustomerEntity>(customerSlug, PROFILE_ROW);
-      if (!customerRow) return { outcome: 'not_found' };
+      if (!customerRow) return done({ outcome: 'not_found' });
       const customer = toCustomer(customerRow);
-      if (customer.activeKeyCount >= options.keyLimit(customer)) return { outcome: 'key_limit_reached', old: record };
+      if (customer.activeKeyCount >= options.keyLimit(customer)) return done({ outcome: 'key_limit_reached', old: record });
       const expiresAt = options.oldExpiresAt(record);
       const labelAction = await this.labelTo(customerSlug, old.label, replacement.id);
-      try {
-        await this.storage.call((o) =>
-          this.customers.submitTransaction(
-            [
-              // The successor takes a place of its own (the customer's row, as on issue): the old key keeps its place until it stops.
-              [
-                'update',
-                { partitionKey: customerSlug, rowKey: PROFILE_ROW, activeKeyCount: customer.activeKeyCount + 1 },
-                'Merge',
-                { etag: customerRow.etag },
-              ],
-              // The old key stops at `expiresAt`.
-              [
-                'update',
-                { partitionKey: customerSlug, rowKey: old.rowKey, expiresAt, rolledTo: replacement.id, rolledHoldingPlace: true },
-                'Merge',
-                { etag: old.etag },
-              ],
-              ['create', keyEntity(replacement)],
-              labelAction,
-              ['create', auditEntity(options.audit)],
-            ],
-            o,
-          ),
-        );
-        return { outcome: 'rolled', old: { ...record, expiresAt, rolledTo: replacement.id } };
-      } catch (error) {
-        const status = statusOf(error);
-        if (status !== 412 && status !== 409 && status !== 404) throw error;
-      }
-    }
-    throw new Error('key roll: the key kept changing under concurrent updates');
+      return {
+        write: () =>
+          this.transaction([
+            // The successor takes a place of its own (the customer's row, as on issue): the old key keeps its place until it stops.
+            mergeStep(customerRow, { activeKeyCount: customer.activeKeyCount + 1 }),
+            // The old key stops at `expiresAt`.
+            mergeStep(old, { expiresAt, rolledTo: replacement.id, rolledHoldingPlace: true }),
+            ['create', keyEntity(replacement)],
+            labelAction,
+            ['create', auditEntity(options.audit)],
+          ]),
+        written: () => ({ outcome: 'rolled', old: { ...record, expiresAt, rolledTo: replacement.id } }),
+        staleOn: [412, 409, 404],
+      };
+    });
   }
 
   async updateAccess(
@@ -493,49 +224,31 @@ export class TableKeyRepository implements KeyRepository {
     audit: (before: ApiKeyRecord, after: KeyAccess) => AuditEvent,
   ): Promise<{ outcome: AccessOutcome; record?: ApiKeyRecord }> {
     await this.storage.step('keys.updateAccess');
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      await backoff(attempt);
+    return withEtagRetry<{ outcome: AccessOutcome; record?: ApiKeyRecord }>('key access: the key', async () => {
       const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
-      if (!key) return { outcome: 'not_found' };
+      if (!key) return done({ outcome: 'not_found' });
       const record = toRecord(key);
-      if (record.status !== 'active') return { outcome: 'not_active', record };
+      if (record.status !== 'active') return done({ outcome: 'not_active', record });
       const access = change(record);
-      if (!access) return { outcome: 'unchanged', record };
-      try {
-        await this.storage.call((o) =>
-          this.customers.submitTransaction(
-            [
-              ['update', { partitionKey: customerSlug, rowKey: key.rowKey, ...accessColumns(access) }, 'Merge', { etag: key.etag }],
-              ['create', auditEntity(audit(record, access))],
-            ],
-            o,
-          ),
-        );
-      } catch (error) {
-        if (statusOf(error) === 412) continue;
-        throw error;
-      }
+      if (!access) return done({ outcome: 'unchanged', record });
       const updated = withoutUndefined({
         ...record,
         expiresAt: access.expiresAt,
         allowedIps: access.allowedIps?.length ? [...access.allowedIps] : undefined,
       });
-      // Absent when the key was revoked meanwhile: nothing to copy to.
-      await this.updateLookupAccess(key.secretHash, access);
-      return { outcome: 'updated', record: updated };
-    }
-    throw new Error('key access: the key kept changing under concurrent updates');
+      return {
+        write: () => this.transaction([mergeStep(key, accessColumns(access)), ['create', auditEntity(audit(record, access))]]),
+        written: async () => {
+          // Absent when the key was revoked meanwhile: nothing to copy to.
+          await this.syncLookup(updated, 'access');
+          return { outcome: 'updated', record: updated };
+        },
+      };
+    });
   }
 
-  async updateLookupAccess(secretHash: string, access: KeyAccess): Promise<void> {
-    await absentIfNotFound(
-      this.storage.call((o) =>
-        this.lookups.updateEntity({ partitionKey: lookupPartition(secretHash), rowKey: secretHash, ...accessColumns(access) }, 'Merge', {
-          ...o,
-          etag: '*',
-        }),
-      ),
-    );
+  syncLookup(record: ApiKeyRecord, part: LookupPart): Promise<void> {
+    return this.mergeLookup(record.secretHash, lookupColumnsOf(record, part));
   }
 
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {
@@ -568,22 +281,7 @@ export class TableKeyRepository implements KeyRepository {
     const presented = Buffer.from(secretHash, 'utf8');
     if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return undefined;
     if (row.status !== 'active') return undefined;
-    return {
-      secretHash,
-      status: 'active',
-      customerId: row.customerId,
-      customerSlug: row.customerSlug,
-      plan: row.plan as Plan,
-      keyId: row.keyId,
-      keyLabel: row.keyLabel,
-      application: row.application,
-      environment: row.environment as KeyEnvironment,
-      keyType: row.keyType as KeyType,
-      masterComponent: masterComponentOf(row),
-      rateLimit: rateLimitOf(row),
-      ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
-      ...(row.allowedIps ? { allowedIps: allowedIpsOf(row, `the lookup row of key ${row.keyId}`) } : {}),
-    };
+    return toLookupEntry(row, secretHash);
   }
 
   async setRateLimit(
@@ -593,39 +291,19 @@ export class TableKeyRepository implements KeyRepository {
     audit: AuditEvent,
   ): Promise<ApiKeyRecord | undefined> {
     await this.storage.step('keys.setRateLimit');
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      await backoff(attempt);
+    return withEtagRetry<ApiKeyRecord | undefined>('key rate limit: the key', async () => {
       const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
-      if (!key) return undefined;
-      try {
-        await this.storage.call((o) =>
-          this.customers.submitTransaction(
-            [
-              ['update', { partitionKey: customerSlug, rowKey: key.rowKey, ...rateLimitColumns(setting) }, 'Merge', { etag: key.etag }],
-              ['create', auditEntity(audit)],
-            ],
-            o,
-          ),
-        );
-      } catch (error) {
-        if (statusOf(error) === 412) continue;
-        throw error;
-      }
-      if (key.status === 'active') {
-        // Absent when the key was revoked meanwhile: nothing to copy to.
-        await absentIfNotFound(
-          this.storage.call((o) =>
-            this.lookups.updateEntity(
-              { partitionKey: lookupPartition(key.secretHash), rowKey: key.secretHash, ...rateLimitColumns(setting) },
-              'Merge',
-              { ...o, etag: '*' },
-            ),
-          ),
-        );
-      }
-      return { ...toRecord(key), rateLimit: setting };
-    }
-    throw new Error('key rate limit: the key kept changing under concurrent updates');
+      if (!key) return done(undefined);
+      return {
+        write: () => this.transaction([mergeStep(key, rateLimitColumns(setting)), ['create', auditEntity(audit)]]),
+        written: async () => {
+          const updated = { ...toRecord(key), rateLimit: setting };
+          // Absent when the key was revoked meanwhile: nothing to copy to.
+          if (key.status === 'active') await this.syncLookup(updated, 'rateLimit');
+          return updated;
+        },
+      };
+    });
   }
 
   async recordExposures(
@@ -635,40 +313,25 @@ export class TableKeyRepository implements KeyRepository {
     audit: AuditEvent,
   ): Promise<{ outcome: ExposureOutcome; record?: ApiKeyRecord }> {
     await this.storage.step('keys.recordExposures');
-    const rowKey = exposureRowKey(keyId, places);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      await backoff(attempt);
+    return withEtagRetry<{ outcome: ExposureOutcome; record?: ApiKeyRecord }>('key exposure: the key', async () => {
       const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
-      if (!key) return { outcome: 'not_found' };
+      if (!key) return done({ outcome: 'not_found' });
       const record = toRecord(key);
       const { exposures, added } = withPlaces(record.exposures ?? [], places);
-      if (added === 0) return { outcome: 'known', record };
+      if (added === 0) return done({ outcome: 'known', record });
       const exposureCount = (record.exposureCount ?? 0) + added;
-      try {
-        await this.storage.call((o) =>
-          this.customers.submitTransaction(
-            [
-              ['create', { partitionKey: customerSlug, rowKey, keyId, at: places[0]?.reportedAt ?? '', places: places.length }],
-              [
-                'update',
-                { partitionKey: customerSlug, rowKey: key.rowKey, exposures: JSON.stringify(exposures), exposureCount },
-                'Merge',
-                { etag: key.etag },
-              ],
-              ['create', auditEntity(audit)],
-            ],
-            o,
-          ),
-        );
-        return { outcome: 'recorded', record: { ...record, exposures, exposureCount } };
-      } catch (error) {
-        const status = statusOf(error);
+      return {
+        write: () =>
+          this.transaction([
+            ['create', exposureEntity(customerSlug, keyId, places)],
+            mergeStep(key, { exposures: JSON.stringify(exposures), exposureCount }),
+            ['create', auditEntity(audit)],
+          ]),
+        written: () => ({ outcome: 'recorded', record: { ...record, exposures, exposureCount } }),
         // The audit row has a fresh id: a conflict is this report's row, recorded before.
-        if (status === 409) return { outcome: 'known', record };
-        if (status !== 412) throw error;
-      }
-    }
-    throw new Error('key exposure: the key kept changing under concurrent updates');
+        failed: (status) => (status === 409 ? { outcome: 'known', record } : undefined),
+      };
+    });
   }
 
   async touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void> {
@@ -687,18 +350,7 @@ export class TableKeyRepository implements KeyRepository {
 
   async refreshLookups(secretHashes: string[], data: { plan: Plan; masterComponent: MasterComponentState }): Promise<void> {
     await this.storage.step('keys.refreshLookups');
-    for (const hash of secretHashes) {
-      // Merge requires the row to exist, so a lookup deleted by a revocation is never recreated.
-      await absentIfNotFound(
-        this.storage.call((o) =>
-          this.lookups.updateEntity(
-            { partitionKey: lookupPartition(hash), rowKey: hash, plan: data.plan, ...masterComponentColumns(data.masterComponent) },
-            'Merge',
-            { ...o, etag: '*' },
-          ),
-        ),
-      );
-    }
+    for (const hash of secretHashes) await this.mergeLookup(hash, customerColumns(data));
   }
 
   findIndexed(secretHash: string): Promise<IndexedKey | undefined> {
@@ -716,11 +368,30 @@ export class TableKeyRepository implements KeyRepository {
 
   /** The transaction step that hands a label's reservation to another key (a replacement, a roll's successor). */
   private async labelTo(customerSlug: string, label: string, keyId: string): Promise<TransactionAction> {
-    const labelKey = labelRowKey(label);
-    const row = await this.getRow<{ partitionKey: string; rowKey: string; keyId: string }>(customerSlug, labelKey);
+    const row = await this.getRow<LabelEntity>(customerSlug, labelRowKey(label));
     return row
-      ? ['update', { partitionKey: customerSlug, rowKey: labelKey, keyId }, 'Replace', { etag: row.etag }]
-      : ['create', { partitionKey: customerSlug, rowKey: labelKey, keyId }];
+      ? ['update', labelEntity(customerSlug, label, keyId), 'Replace', { etag: row.etag }]
+      : ['create', labelEntity(customerSlug, label, keyId)];
+  }
+
+  /**
+   * Every change to a lookup row after it is written goes through here: a Merge of some of its
+   * columns. Merge requires the row to exist, so a lookup row deleted by a revocation is never recreated.
+   */
+  private async mergeLookup(secretHash: string, columns: Partial<LookupEntity>): Promise<void> {
+    await absentIfNotFound(
+      this.storage.call((o) =>
+        this.lookups.updateEntity({ partitionKey: lookupPartition(secretHash), rowKey: secretHash, ...columns }, 'Merge', {
+          ...o,
+          etag: '*',
+        }),
+      ),
+    );
+  }
+
+  /** One entity-group transaction in the customers table (a customer's partition). */
+  private transaction(actions: TransactionAction[]): Promise<unknown> {
+    return this.storage.call((o) => this.customers.submitTransaction(actions, o));
   }
 
   private getRow<T extends object>(pk: string, rk: string): Promise<WithEtag<T> | undefined> {
