@@ -237,7 +237,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'key expire-due': {
-      const revoked = await services.keys.expireDue();
+      const revoked = await services.revocation.expireDue();
       out(`Revoked ${revoked} expired key(s).`, { revoked });
       return;
     }

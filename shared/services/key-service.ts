@@ -13,27 +13,22 @@ import {
   masterComponentState,
 } from '../domain';
 import { ApiError } from '../errors';
-import { isId, newId } from '../ids';
+import { isId } from '../ids';
 import { loosening } from '../keys/access-narrowing';
-import { displayForm, formatCompoundKey, generateSecret, hashSecret } from '../keys/compound-key';
+import { mintKey, type KeyShape, type MintedKey } from '../keys/mint';
 import type { Logger } from '../logging';
-import type { KeyAccess, KeyLookupEntry, KeyRepository } from '../ports/key-repository';
-import { FEED_RETENTION_MS, type RevocationFeed } from '../ports/revocation-feed';
+import type { KeyAccess, KeyRepository } from '../ports/key-repository';
 import { issueKeySchema, patchKeySchema, rollKeySchema, type IssueKeyInput } from '../schemas/keys';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
 import { parseInput } from '../validation';
 import type { ComponentCache } from '../auth/component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
-import type { KeyAuthenticator } from '../auth/key-authenticator';
-import { KeyExpiry } from './key-expiry';
+import type { KeyExpiry } from './key-expiry';
+import type { KeyRevocation } from './key-revocation';
 
-/** A revocation published this long ago whose record still says active was cut short. */
-const INTERRUPTED_AFTER_MS = 30_000;
 /** The furthest ahead a key's expiry may be set. */
 const MAX_EXPIRY_AHEAD_MS = 366 * 86_400_000;
-/** Who completes a revocation when the feed entry does not say who started it. */
-const REVOCATION_COMPLETER: Actor = { type: 'system', id: 'revocation-completion', name: 'revocation completion' };
 
 /** A key as issued: the full key (this is the only time it exists) and its metadata. */
 export interface IssuedKey {
@@ -51,8 +46,8 @@ export interface KeyServiceDeps {
   keys: KeyRepository;
   customers: CustomerService;
   components: ComponentCache;
-  authenticator: KeyAuthenticator;
-  feed: RevocationFeed;
+  /** The revocation protocol (feed, lookup rows, record) every stop goes through. */
+  revocation: KeyRevocation;
   plans: Record<Plan, PlanLimits>;
   audit: AuditTrail;
   /** Keys with an expiry, by when (the expiry timer's index). */
@@ -73,8 +68,7 @@ export class KeyService {
   private readonly keys: KeyRepository;
   private readonly customers: CustomerService;
   private readonly components: ComponentCache;
-  private readonly authenticator: KeyAuthenticator;
-  private readonly feed: RevocationFeed;
+  private readonly revocation: KeyRevocation;
   private readonly plans: Record<Plan, PlanLimits>;
   private readonly expiries: ExpirySchedule;
   private readonly rotationDueMs: number;
@@ -88,14 +82,13 @@ export class KeyService {
     this.keys = deps.keys;
     this.customers = deps.customers;
     this.components = deps.components;
-    this.authenticator = deps.authenticator;
-    this.feed = deps.feed;
+    this.revocation = deps.revocation;
     this.plans = deps.plans;
     this.expiries = deps.expiries;
     this.rotationDueMs = deps.rotationDueMs;
     this.clock = deps.clock;
     this.log = deps.log;
-    this.expiry = new KeyExpiry({ ...deps, stop: (records, op) => this.stopAuthenticating(records, op) });
+    this.expiry = deps.revocation.expiry;
   }
 
   /** The customer's cap on active keys: the staff override, else the plan's. */
@@ -177,7 +170,7 @@ export class KeyService {
         'This is the last active key: revoking it would stop every integration. Issue a replacement first, or repeat with ?force=true.',
       );
     }
-    await this.stopAuthenticating([record], op);
+    await this.revocation.stopAuthenticating([record], op);
     if (record.status === 'revoked') return toKeyView(record);
     const result = await this.keys.markRevoked(customer.slug, record.id, {
       revokedBy: op.actor,
@@ -272,7 +265,7 @@ export class KeyService {
       if (current.expiresAt && current.expiresAt !== result.record.expiresAt) {
         await this.expiries.remove({ customerSlug: customer.slug, keyId, expiresAt: current.expiresAt });
       }
-      await this.invalidate([result.record], 'changed');
+      await this.revocation.invalidate([result.record], 'changed');
     }
     return toKeyView(result.record);
   }
@@ -318,7 +311,7 @@ export class KeyService {
         expiresAt: after.expiresAt!,
         ...(after.allowedIps ? { allowedIps: after.allowedIps } : {}),
       });
-      await this.invalidate([after], 'changed');
+      await this.revocation.invalidate([after], 'changed');
     }
     this.log.info('key rolled', { customer: customer.slug, keyId: old.id, newKeyId: record.id, overlapHours });
     return { key, metadata: toKeyView(record), old: toKeyView(after) };
@@ -362,7 +355,7 @@ export class KeyService {
    * (as a crash in a reset does): the completion timer marks it revoked, freeing its place for an issue.
    */
   private async rollAtOnce(old: ApiKeyRecord, successor: ApiKeyRecord, op: Operation, rolled: AuditEvent): Promise<ApiKeyRecord> {
-    await this.stopAuthenticating([old], op);
+    await this.revocation.stopAuthenticating([old], op);
     const outcome = await this.keys.replaceRecord(old.customerSlug, old.id, successor, {
       revokedBy: op.actor,
       rolled: true,
@@ -409,15 +402,6 @@ export class KeyService {
   }
 
   /**
-   * The expiry timer's work: every key whose expiry passed is revoked (reason `expired`), which
-   * frees its label and its place under the cap, with its audit event. Idempotent; the door does
-   * not depend on it (an expired key is refused from its identity). Returns how many it revoked.
-   */
-  expireDue(): Promise<number> {
-    return this.expiry.expireDue();
-  }
-
-  /**
    * A write that needs a free place (and label) under the cap: when it finds none, the
    * customer's keys past their expiry, which no longer authenticate, give theirs back first
    * (the timer's work, done now) and the write is tried once more.
@@ -434,24 +418,6 @@ export class KeyService {
     return new ApiError('key_limit_reached', `This customer may hold at most ${limit} active key(s) on its plan. ${advice}`, {
       extensions: { keyLimit: limit },
     });
-  }
-
-  /** Revokes a key rolling out (its successor holds a place of its own), through the revocation path. */
-  private async stopRolledKey(record: ApiKeyRecord, op: Operation, at: string): Promise<ApiKeyRecord | undefined> {
-    await this.stopAuthenticating([record], op);
-    const result = await this.keys.markRevoked(record.customerSlug, record.id, {
-      revokedBy: op.actor,
-      revokedAt: at,
-      reason: 'rolled',
-      audit: this.audit.event({
-        customerSlug: record.customerSlug,
-        type: 'key.revoked',
-        op,
-        keyId: record.id,
-        details: { label: record.label, reason: 'rolled' },
-      }),
-    });
-    return result.record;
   }
 
   /** A key's expiry when it is set: ahead of now, and at most a year ahead. */
@@ -484,7 +450,7 @@ export class KeyService {
         )
       : undefined;
     if (!record) throw new ApiError('not_found', 'This customer has no such key.');
-    await this.invalidate([record], 'changed');
+    await this.revocation.invalidate([record], 'changed');
     return toKeyView(record);
   }
 
@@ -502,13 +468,13 @@ export class KeyService {
     const result: ResetResult = { keys: [], replaced: [] };
     // A key rolling out already has its successor (replaced below): it stops, and is not replaced twice.
     for (const old of active.filter((k) => k.rolledTo)) {
-      await this.stopRolledKey(old, op, this.clock.now().toISOString());
+      await this.revocation.stopRolledKey(old, op, this.clock.now().toISOString());
     }
     for (const old of active.filter((k) => !k.rolledTo)) {
       // The replacement keeps the old key's expiry and allowlist.
       const { record, lookup, key } = await this.mint(customer, old, op.actor);
       if (record.expiresAt) await this.expiries.add({ customerSlug: customer.slug, keyId: record.id, expiresAt: record.expiresAt });
-      await this.stopAuthenticating([old], op);
+      await this.revocation.stopAuthenticating([old], op);
       const outcome = await this.keys.replaceRecord(customer.slug, old.id, record, {
         revokedBy: op.actor,
         audit: this.audit.event({
@@ -539,134 +505,14 @@ export class KeyService {
       active.map((k) => k.secretHash),
       { plan: customer.plan, masterComponent: masterComponentState(customer) },
     );
-    await this.invalidate(active, 'changed');
+    await this.revocation.invalidate(active, 'changed');
   }
 
-  /**
-   * The first steps of every revocation, in the order that survives a crash at any point:
-   * 1. the revocation feed: from here on this instance refuses the keys, every other one within
-   *    a poll (about a second), and one that starts later reads it at start, even though the
-   *    lookup rows still exist;
-   * 2. the lookup rows go, so no instance can read the keys as active again.
-   * The caller then marks the records revoked. A crash after step 1 leaves keys that no instance
-   * accepts and that still list as active: {@link completeInterruptedRevocations} (a timer,
-   * every minute and at start) finishes them with the original who and when.
-   */
-  private async stopAuthenticating(records: ApiKeyRecord[], op: Operation): Promise<void> {
-    await this.feed.publish(
-      records.map((r) => ({
-        secretHash: r.secretHash,
-        keyId: r.id,
-        customerSlug: r.customerSlug,
-        reason: 'revoked' as const,
-        actor: op.actor,
-        requestId: op.requestId,
-      })),
-    );
-    for (const record of records) this.authenticator.revoke(record.secretHash, record.customerSlug);
-    for (const record of records) await this.keys.deleteLookup(record.secretHash);
-  }
-
-  /** Deletes revocation-feed entries older than the feed keeps (every instance has read them by then). */
-  pruneRevocationFeed(): Promise<number> {
-    return this.feed.prune(new Date(this.clock.millis() - FEED_RETENTION_MS));
-  }
-
-  /**
-   * Finishes revocations a crash cut short: a key the feed says was revoked (more than a few
-   * seconds ago, so revocations under way are left alone) whose record still says active loses
-   * its lookup row and is marked revoked by whoever revoked it, when they did. Idempotent.
-   * Returns how many it finished.
-   */
-  async completeInterruptedRevocations(): Promise<number> {
-    const now = this.clock.millis();
-    const entries = await this.feed.readSince(new Date(now - FEED_RETENTION_MS));
-    let completed = 0;
-    const done = new Set<string>();
-    for (const entry of entries) {
-      if (entry.reason !== 'revoked' || done.has(entry.keyId) || now - Date.parse(entry.at) < INTERRUPTED_AFTER_MS) continue;
-      done.add(entry.keyId);
-      const record = isId('key', entry.keyId) ? await this.keys.get(entry.customerSlug, entry.keyId) : undefined;
-      if (!record || record.status !== 'active' || record.secretHash !== entry.secretHash) continue;
-      const op: Operation = { actor: entry.actor ?? REVOCATION_COMPLETER, requestId: entry.requestId ?? 'revocation-completion' };
-      await this.keys.deleteLookup(record.secretHash);
-      const result = await this.keys.markRevoked(record.customerSlug, record.id, {
-        revokedBy: op.actor,
-        revokedAt: entry.at,
-        audit: this.audit.event({
-          customerSlug: record.customerSlug,
-          type: 'key.revoked',
-          op,
-          keyId: record.id,
-          details: { label: record.label, completedAfterInterruption: true },
-        }),
-      });
-      if (result.outcome === 'revoked') {
-        completed += 1;
-        this.log.warn('interrupted revocation completed', {
-          customer: record.customerSlug,
-          keyId: record.id,
-          display: record.displayPrefix,
-        });
-      }
-    }
-    return completed;
-  }
-
-  private async invalidate(records: ApiKeyRecord[], reason: 'revoked' | 'changed'): Promise<void> {
-    for (const record of records) this.authenticator.evict(record.secretHash);
-    await this.feed.publish(records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason })));
-  }
-
-  /** A new key for a customer: its record, its lookup row and its full value. */
-  private async mint(
-    customer: Customer,
-    shape: Pick<ApiKeyRecord, 'label' | 'application' | 'type' | 'environment' | 'rateLimit'> &
-      Partial<Pick<ApiKeyRecord, 'expiresAt' | 'allowedIps'>>,
-    createdBy: Actor,
-  ): Promise<{ record: ApiKeyRecord; lookup: KeyLookupEntry; key: string }> {
+  /** A new key for a customer: its record, its lookup row and its full value (shared/keys/mint.ts). */
+  private async mint(customer: Customer, shape: KeyShape, createdBy: Actor): Promise<MintedKey> {
     const component = await this.components.value(customer.slug, customer.componentVersion);
     if (component === undefined) throw new Error(`customer ${customer.slug} has no master component version ${customer.componentVersion}`);
-    const secret = generateSecret();
-    const secretHash = hashSecret(secret);
-    const now = this.clock.now();
-    const record: ApiKeyRecord = {
-      id: newId('key', now),
-      customerId: customer.id,
-      customerSlug: customer.slug,
-      label: shape.label,
-      application: shape.application,
-      type: shape.type,
-      environment: shape.environment,
-      displayPrefix: displayForm(customer.slug, secret),
-      secretHash,
-      status: 'active',
-      createdAt: now.toISOString(),
-      createdBy,
-      ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
-      ...(shape.expiresAt ? { expiresAt: shape.expiresAt } : {}),
-      ...(shape.allowedIps?.length ? { allowedIps: [...shape.allowedIps] } : {}),
-    };
-    return {
-      record,
-      lookup: {
-        secretHash,
-        status: 'active',
-        customerId: customer.id,
-        customerSlug: customer.slug,
-        plan: customer.plan,
-        keyId: record.id,
-        keyLabel: record.label,
-        application: record.application,
-        environment: record.environment,
-        keyType: record.type,
-        masterComponent: masterComponentState(customer),
-        ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
-        ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
-        ...(record.allowedIps ? { allowedIps: record.allowedIps } : {}),
-      },
-      key: formatCompoundKey({ slug: customer.slug, component, secret }),
-    };
+    return mintKey({ customer, component, shape, createdBy, now: this.clock.now() });
   }
 }
 
