@@ -12,7 +12,7 @@ import { silentLogger } from '../shared/logging';
 import { createServices } from '../app/compose';
 import type { ServiceContext } from '../app/context';
 import type { ServiceSnapshot } from '../shared/services/service-status';
-import { createCustomerSchema, issueKeySchema } from '../shared/schemas/keys';
+import { createCustomerSchema, issueKeySchema, patchKeySchema, rollKeySchema } from '../shared/schemas/keys';
 import { parseInput } from '../shared/validation';
 
 /**
@@ -204,7 +204,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       const rolled = await services.keys.roll(
         need(values.customer, 'customer'),
         need(values.key, 'key'),
-        { overlapHours: Number(hours) },
+        parseInput(rollKeySchema, { overlapHours: Number(hours) }),
         op,
       );
       out(
@@ -218,7 +218,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       const key = await services.keys.updateAccess(
         need(values.customer, 'customer'),
         need(values.key, 'key'),
-        { expiresAt: values.never ? null : values.at },
+        parseInput(patchKeySchema, { expiresAt: values.never ? null : values.at }),
         op,
       );
       out(key.expiresAt ? `${key.id} (${key.label}) expires at ${key.expiresAt}.` : `${key.id} (${key.label}) no longer expires.`, key);
@@ -227,7 +227,12 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
     case 'key allow-ips': {
       const ips = values.ip ?? [];
       if (values.any === ips.length > 0) throw new UsageError('give --ip (one or more) or --any');
-      const key = await services.keys.updateAccess(need(values.customer, 'customer'), need(values.key, 'key'), { allowedIps: ips }, op);
+      const key = await services.keys.updateAccess(
+        need(values.customer, 'customer'),
+        need(values.key, 'key'),
+        parseInput(patchKeySchema, { allowedIps: ips }),
+        op,
+      );
       out(
         key.allowedIps?.length
           ? `${key.id} (${key.label}) may be used from ${key.allowedIps.join(', ')}.`

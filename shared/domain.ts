@@ -10,9 +10,13 @@ export type Plan = (typeof PLANS)[number];
 
 export const KEY_TYPES = ['primary', 'secondary', 'management'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
+/** A key's type when its issue names none. */
+export const DEFAULT_KEY_TYPE: KeyType = 'secondary';
 
 export const KEY_ENVIRONMENTS = ['live', 'test'] as const;
 export type KeyEnvironment = (typeof KEY_ENVIRONMENTS)[number];
+/** A key's environment when its issue names none. */
+export const DEFAULT_KEY_ENVIRONMENT: KeyEnvironment = 'live';
 
 export type KeyStatus = 'active' | 'revoked';
 

@@ -7,6 +7,8 @@ import {
   type AuditEvent,
   type ApiKeyView,
   type Customer,
+  DEFAULT_KEY_ENVIRONMENT,
+  DEFAULT_KEY_TYPE,
   type Operation,
   type Plan,
   type RateLimitSetting,
@@ -18,9 +20,8 @@ import { loosening } from '../keys/access-narrowing';
 import { mintKey, type KeyShape, type MintedKey } from '../keys/mint';
 import type { Logger } from '../logging';
 import type { KeyAccess, KeyRepository } from '../ports/key-repository';
-import { issueKeySchema, patchKeySchema, rollKeySchema, type IssueKeyInput } from '../schemas/keys';
+import type { IssueKeyRequest, PatchKeyRequest, RollKeyRequest } from '../schemas/keys';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
-import { parseInput } from '../validation';
 import type { ComponentCache } from '../auth/component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
@@ -57,6 +58,12 @@ export interface KeyServiceDeps {
   clock: Clock;
   log: Logger;
 }
+
+/**
+ * A key to issue, parsed at the edge (issueKeySchema: the HTTP binding, the CLI, a stored key
+ * request). The schema fills in type and environment; a caller in code may leave them to the same defaults.
+ */
+export type NewKey = Omit<IssueKeyRequest, 'type' | 'environment'> & Partial<Pick<IssueKeyRequest, 'type' | 'environment'>>;
 
 /** A rolled key: the new key (shown once) and the old one, now rolling out. */
 export interface RolledKey extends IssuedKey {
@@ -96,8 +103,8 @@ export class KeyService {
     return customer.keyLimitOverride ?? this.plans[customer.plan].keyLimit;
   }
 
-  async issue(customerSlug: string, input: IssueKeyInput, op: Operation): Promise<IssuedKey> {
-    const request = parseInput(issueKeySchema, input);
+  async issue(customerSlug: string, input: NewKey, op: Operation): Promise<IssuedKey> {
+    const request = { ...input, type: input.type ?? DEFAULT_KEY_TYPE, environment: input.environment ?? DEFAULT_KEY_ENVIRONMENT };
     if (request.type === 'management' && op.actor.type === 'key') {
       // A leaked management key must not be able to plant a successor that outlives its revocation.
       throw new ApiError('forbidden', 'Only a portal admin can issue management keys; a management key can issue ingest keys.');
@@ -201,8 +208,7 @@ export class KeyService {
    * change within a feed poll (about a second): a narrowed allowlist or a nearer expiry is not
    * left to cached copies.
    */
-  async updateAccess(customerSlug: string, keyId: string, input: unknown, op: Operation): Promise<ApiKeyView> {
-    const patch = parseInput(patchKeySchema, input);
+  async updateAccess(customerSlug: string, keyId: string, patch: PatchKeyRequest, op: Operation): Promise<ApiKeyView> {
     if (patch.expiresAt) this.checkExpiry(patch.expiresAt);
     const customer = await this.customers.require(customerSlug);
     const current = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
@@ -278,8 +284,7 @@ export class KeyService {
    * predecessor is still rolling out cannot be rolled (`key_rolling_out`). With no overlap the
    * old key stops first and hands its place to the new one: that roll needs no free place.
    */
-  async roll(customerSlug: string, keyId: string, input: unknown, op: Operation): Promise<RolledKey> {
-    const { overlapHours } = parseInput(rollKeySchema, input);
+  async roll(customerSlug: string, keyId: string, { overlapHours }: RollKeyRequest, op: Operation): Promise<RolledKey> {
     const customer = await this.customers.require(customerSlug);
     const old = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
     if (!old) throw new ApiError('not_found', 'This customer has no such key.');

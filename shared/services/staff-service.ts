@@ -1,8 +1,7 @@
 import type { Customer, Operation } from '../domain';
 import type { CustomerPatch } from '../ports/customer-repository';
 import type { CustomerBody } from '../schemas/views';
-import { updateCustomerSchema, type CreateCustomerInput, type UpdateCustomerInput } from '../schemas/keys';
-import { parseInput } from '../validation';
+import type { CreateCustomerInput, UpdateCustomerRequest } from '../schemas/keys';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyService } from './key-service';
@@ -44,8 +43,7 @@ export class StaffService {
     return this.view(await this.customers.require(slug));
   }
 
-  async updateCustomer(slug: string, input: UpdateCustomerInput, op: Operation): Promise<CustomerBody> {
-    const body = parseInput(updateCustomerSchema, input);
+  async updateCustomer(slug: string, body: UpdateCustomerRequest, op: Operation): Promise<CustomerBody> {
     const before = await this.customers.require(slug);
     const patch: CustomerPatch = {};
     if (body.plan !== undefined) patch.plan = body.plan;
