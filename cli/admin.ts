@@ -13,6 +13,7 @@ import { createServices } from '../app/compose';
 import type { ServiceContext } from '../app/context';
 import type { ServiceSnapshot } from '../shared/services/service-status';
 import { createCustomerSchema, issueKeySchema, patchKeySchema, rollKeySchema } from '../shared/schemas/keys';
+import { toTenantKeyBody } from '../shared/schemas/view-mappers';
 import { parseInput } from '../shared/validation';
 
 /**
@@ -247,17 +248,19 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'tenant-key show': {
-      const view = await services.masterComponents.status(need(values.customer, 'customer'));
+      const view = toTenantKeyBody(await services.masterComponents.status(need(values.customer, 'customer')));
       out(JSON.stringify(view, null, 2), view);
       return;
     }
     case 'tenant-key rotate': {
       const hours = values['grace-hours'];
       if (hours !== undefined && !/^\d+$/.test(hours)) throw new UsageError('--grace-hours must be a whole number');
-      const view = await services.masterComponents.rotateNow(
-        need(values.customer, 'customer'),
-        op,
-        hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 },
+      const view = toTenantKeyBody(
+        await services.masterComponents.rotateNow(
+          need(values.customer, 'customer'),
+          op,
+          hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 },
+        ),
       );
       out(
         `Rotated. Current version ${view.currentVersion}; ${view.inGrace ? `the previous one works until ${view.graceEndsAt}` : 'the previous one has stopped'}.`,
@@ -266,7 +269,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'tenant-key end-grace': {
-      const view = await services.masterComponents.endGrace(need(values.customer, 'customer'), op);
+      const view = toTenantKeyBody(await services.masterComponents.endGrace(need(values.customer, 'customer'), op));
       out('Grace ended: only the current component is accepted.', view);
       return;
     }

@@ -181,6 +181,13 @@ export interface MasterComponentState {
   requireComponent: boolean;
 }
 
+/** A customer's master component as staff see it: its versions and grace, never values. */
+export interface MasterComponentStatus {
+  customer: Customer;
+  /** Whether the previous component is still accepted (its grace has not ended). */
+  inGrace: boolean;
+}
+
 export const masterComponentState = (customer: Customer): MasterComponentState => ({
   componentVersion: customer.componentVersion,
   previousComponentVersion: customer.previousComponentVersion,
@@ -278,4 +285,33 @@ export interface AuditEvent {
   /** The HTTP request id of the call that caused it. */
   requestId: string;
   details?: Record<string, unknown>;
+}
+
+/** Requests counted for a key over some time: accepted, refused by its rate limit, refused by its allowlist. */
+export interface UsageCounts {
+  accepted: number;
+  rateLimited: number;
+  ipRefused: number;
+}
+
+/** The counts of one hour or day, from `start`. */
+export interface UsageBucket extends UsageCounts {
+  start: string;
+}
+
+/** One key's usage over [from, to), bucket by bucket (zeros included). */
+export interface KeyUsage {
+  key: ApiKeyView;
+  granularity: 'hour' | 'day';
+  from: string;
+  to: string;
+  totals: UsageCounts;
+  buckets: UsageBucket[];
+}
+
+/** Every key of a customer over the last 30 days, with a daily series each. */
+export interface CustomerUsage {
+  from: string;
+  to: string;
+  keys: Array<{ key: ApiKeyView; stale: boolean; totals: UsageCounts; daily: UsageBucket[] }>;
 }
