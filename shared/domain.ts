@@ -165,6 +165,17 @@ export interface ApiKeyRecord {
 /** A key as clients may see it: everything but the hash. */
 export type ApiKeyView = Omit<ApiKeyRecord, 'secretHash'>;
 
+/** A key as issued: the full key (this is the only time it exists) and its metadata. */
+export interface IssuedKey {
+  key: string;
+  metadata: ApiKeyView;
+}
+
+/** A rolled key: the new key (shown once) and the old one, now rolling out. */
+export interface RolledKey extends IssuedKey {
+  old: ApiKeyView;
+}
+
 export function toKeyView(record: ApiKeyRecord): ApiKeyView {
   const { secretHash: _hidden, ...view } = record;
   return view;

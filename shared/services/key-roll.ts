@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import { toKeyView, type Actor, type ApiKeyRecord, type AuditEvent, type Customer, type Operation } from '../domain';
+import { toKeyView, type Actor, type ApiKeyRecord, type AuditEvent, type Customer, type Operation, type RolledKey } from '../domain';
 import { ApiError } from '../errors';
 import { isId } from '../ids';
 import type { KeyShape, MintedKey } from '../keys/mint';
@@ -11,7 +11,6 @@ import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyExpiry } from './key-expiry';
 import type { KeyRevocation } from './key-revocation';
-import type { RolledKey } from './key-service';
 
 /** What a KeyRoll is built from: the stores, and the key service's steps for a place under the cap. */
 export interface KeyRollDeps {

@@ -5,6 +5,8 @@ import {
   type Actor,
   type ApiKeyView,
   type Customer,
+  type IssuedKey,
+  type RolledKey,
   DEFAULT_KEY_ENVIRONMENT,
   DEFAULT_KEY_TYPE,
   type Operation,
@@ -27,14 +29,10 @@ import type { KeyExpiry } from './key-expiry';
 import type { KeyRevocation } from './key-revocation';
 import { KeyRoll, keyExpired } from './key-roll';
 
+export type { IssuedKey, RolledKey } from '../domain';
+
 /** The furthest ahead a key's expiry may be set. */
 const MAX_EXPIRY_AHEAD_MS = 366 * 86_400_000;
-
-/** A key as issued: the full key (this is the only time it exists) and its metadata. */
-export interface IssuedKey {
-  key: string;
-  metadata: ApiKeyView;
-}
 
 export interface ResetResult {
   keys: IssuedKey[];
@@ -63,11 +61,6 @@ export interface KeyServiceDeps {
  * request). The schema fills in type and environment; a caller in code may leave them to the same defaults.
  */
 export type NewKey = Omit<IssueKeyRequest, 'type' | 'environment'> & Partial<Pick<IssueKeyRequest, 'type' | 'environment'>>;
-
-/** A rolled key: the new key (shown once) and the old one, now rolling out. */
-export interface RolledKey extends IssuedKey {
-  old: ApiKeyView;
-}
 
 /** Issuing, listing, revoking and resetting a customer's keys. */
 export class KeyService {
