@@ -44,6 +44,7 @@ import { INTAKE_BODIES, IngestMemory } from '../shared/services/ingest-memory';
 import { IngestService } from '../shared/services/ingest-service';
 import { KeyAuthenticator } from '../shared/auth/key-authenticator';
 import { KeyRequestService } from '../shared/services/key-request-service';
+import { KeyRevocation } from '../shared/services/key-revocation';
 import { KeyService } from '../shared/services/key-service';
 import { LeakedKeyService } from '../shared/secret-scanning/leaked-key-service';
 import { RateLimiter } from '../shared/services/rate-limiter';
@@ -186,15 +187,16 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     failedAuth: new FailedAuthThrottle(config.authCache.failuresPerMinute, clock),
     clock,
   });
+  const expiries = repositories.expiries ?? new TableExpirySchedule(storage);
+  const revocation = new KeyRevocation({ keys: keyRepository, authenticator, feed, audit, expiries, clock, log });
   const keys = new KeyService({
     keys: keyRepository,
     customers,
     components,
-    authenticator,
-    feed,
+    revocation,
     audit,
     plans: config.plans,
-    expiries: repositories.expiries ?? new TableExpirySchedule(storage),
+    expiries,
     rotationDueMs: config.rotationDueMs,
     clock,
     log,
@@ -266,6 +268,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     config,
     customers,
     keys,
+    revocation,
     requests,
     staff: new StaffService(customers, keys, audit),
     masterComponents,

@@ -17,6 +17,7 @@ import type { HealthMonitor } from '../shared/services/health-monitor';
 import type { IngestService } from '../shared/services/ingest-service';
 import type { KeyAuthenticator } from '../shared/auth/key-authenticator';
 import type { KeyRequestService } from '../shared/services/key-request-service';
+import type { KeyRevocation } from '../shared/services/key-revocation';
 import type { KeyService } from '../shared/services/key-service';
 import type { LeakedKeyService } from '../shared/secret-scanning/leaked-key-service';
 import type { RateLimiter } from '../shared/services/rate-limiter';
@@ -38,6 +39,8 @@ export interface UseCases {
   config: Config;
   customers: CustomerService;
   keys: KeyService;
+  /** The revocation protocol's timers: expiry, completion of interrupted revocations, feed pruning. */
+  revocation: KeyRevocation;
   requests: KeyRequestService;
   staff: StaffService;
   /** The master component's administration (rotate, end grace, retire, status). */

@@ -12,7 +12,8 @@ import { silentLogger } from '../shared/logging';
 import { createServices } from '../app/compose';
 import type { ServiceContext } from '../app/context';
 import type { ServiceSnapshot } from '../shared/services/service-status';
-import { createCustomerSchema, issueKeySchema } from '../shared/schemas/keys';
+import { createCustomerSchema, issueKeySchema, patchKeySchema, rollKeySchema } from '../shared/schemas/keys';
+import { toTenantKeyBody } from '../shared/schemas/view-mappers';
 import { parseInput } from '../shared/validation';
 
 /**
@@ -204,7 +205,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       const rolled = await services.keys.roll(
         need(values.customer, 'customer'),
         need(values.key, 'key'),
-        { overlapHours: Number(hours) },
+        parseInput(rollKeySchema, { overlapHours: Number(hours) }),
         op,
       );
       out(
@@ -218,7 +219,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       const key = await services.keys.updateAccess(
         need(values.customer, 'customer'),
         need(values.key, 'key'),
-        { expiresAt: values.never ? null : values.at },
+        parseInput(patchKeySchema, { expiresAt: values.never ? null : values.at }),
         op,
       );
       out(key.expiresAt ? `${key.id} (${key.label}) expires at ${key.expiresAt}.` : `${key.id} (${key.label}) no longer expires.`, key);
@@ -227,7 +228,12 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
     case 'key allow-ips': {
       const ips = values.ip ?? [];
       if (values.any === ips.length > 0) throw new UsageError('give --ip (one or more) or --any');
-      const key = await services.keys.updateAccess(need(values.customer, 'customer'), need(values.key, 'key'), { allowedIps: ips }, op);
+      const key = await services.keys.updateAccess(
+        need(values.customer, 'customer'),
+        need(values.key, 'key'),
+        parseInput(patchKeySchema, { allowedIps: ips }),
+        op,
+      );
       out(
         key.allowedIps?.length
           ? `${key.id} (${key.label}) may be used from ${key.allowedIps.join(', ')}.`
@@ -237,22 +243,24 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'key expire-due': {
-      const revoked = await services.keys.expireDue();
+      const revoked = await services.revocation.expireDue();
       out(`Revoked ${revoked} expired key(s).`, { revoked });
       return;
     }
     case 'tenant-key show': {
-      const view = await services.masterComponents.status(need(values.customer, 'customer'));
+      const view = toTenantKeyBody(await services.masterComponents.status(need(values.customer, 'customer')));
       out(JSON.stringify(view, null, 2), view);
       return;
     }
     case 'tenant-key rotate': {
       const hours = values['grace-hours'];
       if (hours !== undefined && !/^\d+$/.test(hours)) throw new UsageError('--grace-hours must be a whole number');
-      const view = await services.masterComponents.rotateNow(
-        need(values.customer, 'customer'),
-        op,
-        hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 },
+      const view = toTenantKeyBody(
+        await services.masterComponents.rotateNow(
+          need(values.customer, 'customer'),
+          op,
+          hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 },
+        ),
       );
       out(
         `Rotated. Current version ${view.currentVersion}; ${view.inGrace ? `the previous one works until ${view.graceEndsAt}` : 'the previous one has stopped'}.`,
@@ -261,7 +269,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'tenant-key end-grace': {
-      const view = await services.masterComponents.endGrace(need(values.customer, 'customer'), op);
+      const view = toTenantKeyBody(await services.masterComponents.endGrace(need(values.customer, 'customer'), op));
       out('Grace ended: only the current component is accepted.', view);
       return;
     }

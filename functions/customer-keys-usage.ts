@@ -1,6 +1,7 @@
 import { json } from '../shared/http/responses';
 import { keyIdParams, usageQuerySchema } from '../shared/schemas/keys';
 import { customerUsageView, keyUsageView } from '../shared/schemas/views';
+import { toCustomerUsageBody, toKeyUsageBody } from '../shared/schemas/view-mappers';
 import { httpFunction, type HttpFunctionDefinition } from '../app/function-contract';
 
 /** `GET /v1/customer-keys/{keyId}/usage?from=&to=&granularity=hour|day`: one key's requests over time. */
@@ -18,7 +19,7 @@ export const customerKeyUsage = httpFunction({
     tags: ['Usage'],
   },
   handler: async (_request, { services, tenant, input }) =>
-    json(200, await services.usage.keyUsage(tenant, input.params.keyId, input.query)),
+    json(200, toKeyUsageBody(await services.usage.keyUsage(tenant, input.params.keyId, input.query))),
 });
 
 /** `GET /v1/customer-keys/usage`: every key of the customer over the last 30 days, in one call. */
@@ -30,5 +31,5 @@ export const customerKeysUsage: HttpFunctionDefinition = {
   auth: 'customer',
   summary: 'Every key of the customer over the last 30 days: totals and a daily series per key, for a usage page.',
   docs: { responses: { 200: { description: 'Usage per key', schema: customerUsageView } }, tags: ['Usage'] },
-  handler: async (_request, { services, tenant }) => json(200, await services.usage.customerUsage(tenant)),
+  handler: async (_request, { services, tenant }) => json(200, toCustomerUsageBody(await services.usage.customerUsage(tenant))),
 };

@@ -12,7 +12,7 @@ export const keyExpiry: TimerFunctionDefinition = {
   runOnStartup: true,
   summary: 'Revokes keys whose expiry passed (reason expired), freeing their labels and cap places.',
   handler: async (_timer, { services, log }) => {
-    const revoked = await services.keys.expireDue();
+    const revoked = await services.revocation.expireDue();
     if (revoked > 0) log.info('expired keys revoked', { count: revoked });
   },
 };

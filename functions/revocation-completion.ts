@@ -12,7 +12,7 @@ export const revocationCompletion: TimerFunctionDefinition = {
   runOnStartup: true,
   summary: 'Finishes revocations a crash cut short (the feed has them; the key record does not yet).',
   handler: async (_timer, { services, log }) => {
-    const completed = await services.keys.completeInterruptedRevocations();
+    const completed = await services.revocation.completeInterruptedRevocations();
     if (completed > 0) log.warn('interrupted revocations completed', { completed });
   },
 };

@@ -7,7 +7,7 @@ export const revocationFeedPrune: TimerFunctionDefinition = {
   schedule: '0 17 * * * *',
   summary: 'Deletes revocation feed entries older than a day.',
   handler: async (_timer, { services, log }) => {
-    const removed = await services.keys.pruneRevocationFeed();
+    const removed = await services.revocation.pruneRevocationFeed();
     if (removed > 0) log.info('revocation feed pruned', { removed });
   },
 };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { json } from '../shared/http/responses';
 import { createCustomerSchema, customerParams, updateCustomerSchema } from '../shared/schemas/keys';
 import { customerView } from '../shared/schemas/views';
+import { toCustomerBody } from '../shared/schemas/view-mappers';
 import { httpFunction, type HttpFunctionDefinition } from '../app/function-contract';
 
 /** `POST /v1/staff/customers`: a new customer, born with its master component. */
@@ -36,7 +37,7 @@ export const staffCustomersCreate = httpFunction({
   },
   handler: async (_request, { services, input }) => {
     const customer = await services.staff.createCustomer(input.body);
-    return json(201, customer, { location: `/v1/staff/customers/${customer.slug}` });
+    return json(201, toCustomerBody(customer, services.keys.keyLimit(customer)), { location: `/v1/staff/customers/${customer.slug}` });
   },
 });
 
@@ -49,7 +50,10 @@ export const staffCustomersList: HttpFunctionDefinition = {
   auth: 'staff',
   summary: 'Every customer with its plan, key cap and active key count, by slug.',
   docs: { responses: { 200: { description: 'The customers', schema: z.object({ customers: z.array(customerView) }) } }, tags: ['Staff'] },
-  handler: async (_request, { services }) => json(200, { customers: await services.staff.listCustomers() }),
+  handler: async (_request, { services }) => {
+    const customers = await services.staff.listCustomers();
+    return json(200, { customers: customers.map((customer) => toCustomerBody(customer, services.keys.keyLimit(customer))) });
+  },
 };
 
 /** `GET /v1/staff/customers/{slug}`: a customer with its plan and key cap. */
@@ -62,7 +66,10 @@ export const staffCustomersGet = httpFunction({
   summary: 'A customer with its plan, key cap and active key count.',
   input: { params: customerParams },
   docs: { responses: { 200: { description: 'The customer', schema: customerView } }, errors: ['not_found'], tags: ['Staff'] },
-  handler: async (_request, { services, input }) => json(200, await services.staff.getCustomer(input.params.slug)),
+  handler: async (_request, { services, input }) => {
+    const customer = await services.staff.getCustomer(input.params.slug);
+    return json(200, toCustomerBody(customer, services.keys.keyLimit(customer)));
+  },
 });
 
 /** `PATCH /v1/staff/customers/{slug}`: change a customer's plan or key cap override. */
@@ -79,6 +86,8 @@ export const staffCustomersUpdate = httpFunction({
     errors: ['not_found'],
     tags: ['Staff'],
   },
-  handler: async (_request, { services, actor, requestId, input }) =>
-    json(200, await services.staff.updateCustomer(input.params.slug, input.body, { actor, requestId })),
+  handler: async (_request, { services, actor, requestId, input }) => {
+    const customer = await services.staff.updateCustomer(input.params.slug, input.body, { actor, requestId });
+    return json(200, toCustomerBody(customer, services.keys.keyLimit(customer)));
+  },
 });

@@ -1,6 +1,7 @@
 import { json } from '../shared/http/responses';
 import { customerParams, rotateTenantKeySchema } from '../shared/schemas/keys';
 import { tenantKeyView } from '../shared/schemas/views';
+import { toTenantKeyBody } from '../shared/schemas/view-mappers';
 import { httpFunction } from '../app/function-contract';
 
 /** `GET /v1/staff/customers/{slug}/tenant-key`: versions and grace end, never values. */
@@ -13,7 +14,7 @@ export const staffTenantKeyGet = httpFunction({
   summary: "A customer's master-component state: current and previous version, grace end (never values).",
   input: { params: customerParams },
   docs: { responses: { 200: { description: 'The state', schema: tenantKeyView } }, errors: ['not_found'], tags: ['Staff'] },
-  handler: async (_request, { services, input }) => json(200, await services.masterComponents.status(input.params.slug)),
+  handler: async (_request, { services, input }) => json(200, toTenantKeyBody(await services.masterComponents.status(input.params.slug))),
 });
 
 /** `POST /v1/staff/customers/{slug}/tenant-key/rotate`: rotate now (suspected compromise), optionally with no grace. */
@@ -29,7 +30,7 @@ export const staffTenantKeyRotate = httpFunction({
   handler: async (_request, { services, actor, requestId, input }) => {
     const { gracePeriodHours } = input.body;
     const options = gracePeriodHours === undefined ? {} : { gracePeriodMs: gracePeriodHours * 3_600_000 };
-    return json(200, await services.masterComponents.rotateNow(input.params.slug, { actor, requestId }, options));
+    return json(200, toTenantKeyBody(await services.masterComponents.rotateNow(input.params.slug, { actor, requestId }, options)));
   },
 });
 
@@ -44,5 +45,5 @@ export const staffTenantKeyEndGrace = httpFunction({
   input: { params: customerParams },
   docs: { responses: { 200: { description: 'The new state', schema: tenantKeyView } }, errors: ['not_found'], tags: ['Staff'] },
   handler: async (_request, { services, actor, requestId, input }) =>
-    json(200, await services.masterComponents.endGrace(input.params.slug, { actor, requestId })),
+    json(200, toTenantKeyBody(await services.masterComponents.endGrace(input.params.slug, { actor, requestId }))),
 });

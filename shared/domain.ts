@@ -10,9 +10,13 @@ export type Plan = (typeof PLANS)[number];
 
 export const KEY_TYPES = ['primary', 'secondary', 'management'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
+/** A key's type when its issue names none. */
+export const DEFAULT_KEY_TYPE: KeyType = 'secondary';
 
 export const KEY_ENVIRONMENTS = ['live', 'test'] as const;
 export type KeyEnvironment = (typeof KEY_ENVIRONMENTS)[number];
+/** A key's environment when its issue names none. */
+export const DEFAULT_KEY_ENVIRONMENT: KeyEnvironment = 'live';
 
 export type KeyStatus = 'active' | 'revoked';
 
@@ -161,6 +165,17 @@ export interface ApiKeyRecord {
 /** A key as clients may see it: everything but the hash. */
 export type ApiKeyView = Omit<ApiKeyRecord, 'secretHash'>;
 
+/** A key as issued: the full key (this is the only time it exists) and its metadata. */
+export interface IssuedKey {
+  key: string;
+  metadata: ApiKeyView;
+}
+
+/** A rolled key: the new key (shown once) and the old one, now rolling out. */
+export interface RolledKey extends IssuedKey {
+  old: ApiKeyView;
+}
+
 export function toKeyView(record: ApiKeyRecord): ApiKeyView {
   const { secretHash: _hidden, ...view } = record;
   return view;
@@ -175,6 +190,13 @@ export interface MasterComponentState {
   previousComponentVersion: string | undefined;
   graceEndsAt: string | undefined;
   requireComponent: boolean;
+}
+
+/** A customer's master component as staff see it: its versions and grace, never values. */
+export interface MasterComponentStatus {
+  customer: Customer;
+  /** Whether the previous component is still accepted (its grace has not ended). */
+  inGrace: boolean;
 }
 
 export const masterComponentState = (customer: Customer): MasterComponentState => ({
@@ -274,4 +296,33 @@ export interface AuditEvent {
   /** The HTTP request id of the call that caused it. */
   requestId: string;
   details?: Record<string, unknown>;
+}
+
+/** Requests counted for a key over some time: accepted, refused by its rate limit, refused by its allowlist. */
+export interface UsageCounts {
+  accepted: number;
+  rateLimited: number;
+  ipRefused: number;
+}
+
+/** The counts of one hour or day, from `start`. */
+export interface UsageBucket extends UsageCounts {
+  start: string;
+}
+
+/** One key's usage over [from, to), bucket by bucket (zeros included). */
+export interface KeyUsage {
+  key: ApiKeyView;
+  granularity: 'hour' | 'day';
+  from: string;
+  to: string;
+  totals: UsageCounts;
+  buckets: UsageBucket[];
+}
+
+/** Every key of a customer over the last 30 days, with a daily series each. */
+export interface CustomerUsage {
+  from: string;
+  to: string;
+  keys: Array<{ key: ApiKeyView; stale: boolean; totals: UsageCounts; daily: UsageBucket[] }>;
 }

@@ -1,7 +1,7 @@
 import { allowlistWithin } from './ip-allowlist';
 
 /** A key's expiry and allowlist as a whole (absent: none, so never expires / any address). */
-interface Access {
+export interface Access {
   expiresAt?: string | undefined;
   allowedIps?: readonly string[] | undefined;
 }
@@ -21,4 +21,32 @@ export function loosening(current: Access, next: Access): string | undefined {
     return next.allowedIps?.length ? 'admits addresses its allowlist does not' : 'clears its allowlist';
   }
   return undefined;
+}
+
+/** A change to a key's expiry and allowlist: a value sets it, `null` clears it, absent keeps it. */
+export interface AccessPatch {
+  expiresAt?: string | null | undefined;
+  allowedIps?: readonly string[] | null | undefined;
+}
+
+/** A key's expiry and allowlist after `patch` (an empty allowlist is none); `undefined` when nothing changes. */
+export function patchedAccess(current: Access, patch: AccessPatch): { expiresAt?: string; allowedIps?: readonly string[] } | undefined {
+  const next = {
+    ...(patch.expiresAt === undefined
+      ? current.expiresAt
+        ? { expiresAt: current.expiresAt }
+        : {}
+      : patch.expiresAt
+        ? { expiresAt: patch.expiresAt }
+        : {}),
+    ...(patch.allowedIps === undefined
+      ? current.allowedIps
+        ? { allowedIps: current.allowedIps }
+        : {}
+      : patch.allowedIps?.length
+        ? { allowedIps: patch.allowedIps }
+        : {}),
+  };
+  const same = next.expiresAt === current.expiresAt && JSON.stringify(next.allowedIps ?? []) === JSON.stringify(current.allowedIps ?? []);
+  return same ? undefined : next;
 }

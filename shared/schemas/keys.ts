@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { utcInstant } from '../clock';
-import { KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, SANDBOX_SLUG } from '../domain';
+import {
+  DEFAULT_KEY_ENVIRONMENT,
+  DEFAULT_KEY_TYPE,
+  KEY_ENVIRONMENTS,
+  KEY_REQUEST_ACTIONS,
+  KEY_TYPES,
+  PLANS,
+  SANDBOX_SLUG,
+} from '../domain';
 import { idPattern } from '../ids';
 import { SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN } from '../keys/compound-key';
 import { MAX_ALLOWED_IPS, parseAllowlist } from '../keys/ip-allowlist';
@@ -148,8 +156,8 @@ export const allowedIpsSchema = documentedAs(
 export const issueKeySchema = z.object({
   label: text(64, 'checkout-ci'),
   application: text(64, 'checkout'),
-  environment: z.enum(KEY_ENVIRONMENTS).default('live'),
-  type: z.enum(KEY_TYPES).default('secondary'),
+  environment: z.enum(KEY_ENVIRONMENTS).default(DEFAULT_KEY_ENVIRONMENT),
+  type: z.enum(KEY_TYPES).default(DEFAULT_KEY_TYPE),
   expiresAt: expiresAtSchema.optional(),
   allowedIps: allowedIpsSchema.optional(),
 });
@@ -163,7 +171,7 @@ export const patchKeySchema = documentedAs(
     .refine((v) => Object.keys(v).length > 0, `name at least one of ${KEY_SETTINGS.join(', ')}`),
   () => ({ anyOf: KEY_SETTINGS.map((name) => ({ required: [name] })) }),
 );
-export type PatchKeyInput = z.output<typeof patchKeySchema>;
+export type PatchKeyRequest = z.output<typeof patchKeySchema>;
 
 /** The longest overlap of a roll: a week. */
 export const MAX_OVERLAP_HOURS = 168;
@@ -179,7 +187,8 @@ export const rollKeySchema = z.object({
 });
 
 export const rollKeyRequestSchema = rollKeySchema.extend({ keyId: idSchema('key') });
-export type IssueKeyInput = z.input<typeof issueKeySchema>;
+export type IssueKeyRequest = z.output<typeof issueKeySchema>;
+export type RollKeyRequest = z.output<typeof rollKeySchema>;
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', ''])
@@ -207,7 +216,7 @@ export const KEY_REQUEST_BODIES: Record<(typeof KEY_REQUEST_ACTIONS)[number], z.
   'rotate-tenant-key': rotateTenantKeyRequestSchema,
 };
 
-export type UpdateCustomerInput = z.input<typeof updateCustomerSchema>;
+export type UpdateCustomerRequest = z.output<typeof updateCustomerSchema>;
 export type ExecuteRequestInput = z.input<typeof executeRequestSchema>;
 export type RejectRequestInput = z.input<typeof rejectRequestSchema>;
 

@@ -1,7 +1,28 @@
 import type { z } from 'zod';
-import { isRevokedReason, type ApiKeyView, type AuditEvent, type KeyRequest } from '../domain';
+import {
+  isRevokedReason,
+  type ApiKeyView,
+  type AuditEvent,
+  type Customer,
+  type CustomerUsage,
+  type KeyRequest,
+  type KeyUsage,
+  type MasterComponentStatus,
+  type UsageBucket,
+  type UsageCounts,
+} from '../domain';
 import type { StoredSession } from '../ports/session-repository';
-import type { auditEventView, keyRequestView, keyView, sessionView } from './views';
+import type {
+  auditEventView,
+  CustomerBody,
+  CustomerUsageBody,
+  keyRequestView,
+  KeyUsageBody,
+  keyView,
+  sessionView,
+  TenantKeyBody,
+  UsageBucketBody,
+} from './views';
 
 /**
  * The mappers from the domain's records to the response bodies of shared/schemas/views.ts:
@@ -81,5 +102,72 @@ export function toSessionBody(session: StoredSession): z.infer<typeof sessionVie
     serviceName: session.serviceName ?? null,
     startedAt: session.startedAt ?? null,
     endedAt: session.endedAt ?? null,
+  };
+}
+
+/** A customer as staff see it, with its current cap on active keys (KeyService.keyLimit). */
+export function toCustomerBody(customer: Customer, keyLimit: number): CustomerBody {
+  return {
+    id: customer.id,
+    slug: customer.slug,
+    name: customer.name,
+    plan: customer.plan,
+    createdAt: customer.createdAt,
+    activeKeyCount: customer.activeKeyCount,
+    keyLimit,
+    keyLimitOverride: customer.keyLimitOverride ?? null,
+    requireComponent: customer.requireComponent,
+    autoRevokeStaleKeys: customer.autoRevokeStaleKeys,
+    leakedKeyPolicy: customer.leakedKeyPolicy,
+    keyReview: customer.keyReview ?? null,
+  };
+}
+
+export function toTenantKeyBody({ customer, inGrace }: MasterComponentStatus): TenantKeyBody {
+  return {
+    customer: customer.slug,
+    currentVersion: customer.componentVersion,
+    previousVersion: customer.previousComponentVersion ?? null,
+    graceEndsAt: customer.graceEndsAt ?? null,
+    inGrace,
+    rotatedAt: customer.componentRotatedAt ?? null,
+    requireComponent: customer.requireComponent,
+  };
+}
+
+const toTotals = ({ accepted, rateLimited, ipRefused }: UsageCounts) => ({ accepted, rateLimited, ipRefused });
+const toBucket = ({ start, accepted, rateLimited, ipRefused }: UsageBucket): UsageBucketBody => ({
+  start,
+  accepted,
+  rateLimited,
+  ipRefused,
+});
+
+export function toKeyUsageBody(usage: KeyUsage): KeyUsageBody {
+  return {
+    keyId: usage.key.id,
+    label: usage.key.label,
+    granularity: usage.granularity,
+    from: usage.from,
+    to: usage.to,
+    totals: toTotals(usage.totals),
+    buckets: usage.buckets.map(toBucket),
+  };
+}
+
+export function toCustomerUsageBody(usage: CustomerUsage): CustomerUsageBody {
+  return {
+    from: usage.from,
+    to: usage.to,
+    keys: usage.keys.map(({ key, stale, totals, daily }) => ({
+      keyId: key.id,
+      label: key.label,
+      application: key.application,
+      status: key.status,
+      lastUsedAt: key.lastUsedAt ?? null,
+      stale,
+      totals: toTotals(totals),
+      daily: daily.map(toBucket),
+    })),
   };
 }

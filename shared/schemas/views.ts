@@ -284,7 +284,8 @@ export const tenantKeyView = z
 
 /**
  * The response shapes' TypeScript types, inferred from the schemas above: each shape has one
- * owner (its schema), which the services build, the handlers send and the document describes.
+ * owner (its schema), which view-mappers.ts builds from the services' domain values, the handlers
+ * send and the document describes.
  */
 export type CustomerBody = z.infer<typeof customerView>;
 export type TenantKeyBody = z.infer<typeof tenantKeyView>;

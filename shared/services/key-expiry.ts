@@ -9,14 +9,14 @@ import type { AuditTrail } from './audit-trail';
 /** Who revokes a key whose expiry passed. */
 const EXPIRY_ACTOR: Actor = { type: 'system', id: 'key-expiry', name: 'key expiry' };
 
-/** What a KeyExpiry is built from (KeyService hands over its own revocation path as `stop`). */
+/** What a KeyExpiry is built from (KeyRevocation hands over its own revocation path as `stop`). */
 export interface KeyExpiryDeps {
   keys: KeyRepository;
   expiries: ExpirySchedule;
   audit: AuditTrail;
   clock: Clock;
   log: Logger;
-  /** The first steps of every revocation (feed, then lookup rows): KeyService's. */
+  /** The first steps of every revocation (feed, then lookup rows): KeyRevocation's. */
   stop: (records: ApiKeyRecord[], op: Operation) => Promise<void>;
 }
 

@@ -3,43 +3,36 @@ import type { PlanLimits } from '../config';
 import {
   toKeyView,
   type Actor,
-  type ApiKeyRecord,
-  type AuditEvent,
   type ApiKeyView,
   type Customer,
+  type IssuedKey,
+  type RolledKey,
+  DEFAULT_KEY_ENVIRONMENT,
+  DEFAULT_KEY_TYPE,
   type Operation,
   type Plan,
   type RateLimitSetting,
   masterComponentState,
 } from '../domain';
 import { ApiError } from '../errors';
-import { isId, newId } from '../ids';
-import { loosening } from '../keys/access-narrowing';
-import { displayForm, formatCompoundKey, generateSecret, hashSecret } from '../keys/compound-key';
+import { isId } from '../ids';
+import { loosening, patchedAccess } from '../keys/access-narrowing';
+import { mintKey, type KeyShape, type MintedKey } from '../keys/mint';
 import type { Logger } from '../logging';
-import type { KeyAccess, KeyLookupEntry, KeyRepository } from '../ports/key-repository';
-import { FEED_RETENTION_MS, type RevocationFeed } from '../ports/revocation-feed';
-import { issueKeySchema, patchKeySchema, rollKeySchema, type IssueKeyInput } from '../schemas/keys';
+import type { KeyRepository } from '../ports/key-repository';
+import type { IssueKeyRequest, PatchKeyRequest, RollKeyRequest } from '../schemas/keys';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
-import { parseInput } from '../validation';
 import type { ComponentCache } from '../auth/component-cache';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
-import type { KeyAuthenticator } from '../auth/key-authenticator';
-import { KeyExpiry } from './key-expiry';
+import type { KeyExpiry } from './key-expiry';
+import type { KeyRevocation } from './key-revocation';
+import { KeyRoll, keyExpired } from './key-roll';
 
-/** A revocation published this long ago whose record still says active was cut short. */
-const INTERRUPTED_AFTER_MS = 30_000;
+export type { IssuedKey, RolledKey } from '../domain';
+
 /** The furthest ahead a key's expiry may be set. */
 const MAX_EXPIRY_AHEAD_MS = 366 * 86_400_000;
-/** Who completes a revocation when the feed entry does not say who started it. */
-const REVOCATION_COMPLETER: Actor = { type: 'system', id: 'revocation-completion', name: 'revocation completion' };
-
-/** A key as issued: the full key (this is the only time it exists) and its metadata. */
-export interface IssuedKey {
-  key: string;
-  metadata: ApiKeyView;
-}
 
 export interface ResetResult {
   keys: IssuedKey[];
@@ -51,8 +44,8 @@ export interface KeyServiceDeps {
   keys: KeyRepository;
   customers: CustomerService;
   components: ComponentCache;
-  authenticator: KeyAuthenticator;
-  feed: RevocationFeed;
+  /** The revocation protocol (feed, lookup rows, record) every stop goes through. */
+  revocation: KeyRevocation;
   plans: Record<Plan, PlanLimits>;
   audit: AuditTrail;
   /** Keys with an expiry, by when (the expiry timer's index). */
@@ -63,18 +56,18 @@ export interface KeyServiceDeps {
   log: Logger;
 }
 
-/** A rolled key: the new key (shown once) and the old one, now rolling out. */
-export interface RolledKey extends IssuedKey {
-  old: ApiKeyView;
-}
+/**
+ * A key to issue, parsed at the edge (issueKeySchema: the HTTP binding, the CLI, a stored key
+ * request). The schema fills in type and environment; a caller in code may leave them to the same defaults.
+ */
+export type NewKey = Omit<IssueKeyRequest, 'type' | 'environment'> & Partial<Pick<IssueKeyRequest, 'type' | 'environment'>>;
 
 /** Issuing, listing, revoking and resetting a customer's keys. */
 export class KeyService {
   private readonly keys: KeyRepository;
   private readonly customers: CustomerService;
   private readonly components: ComponentCache;
-  private readonly authenticator: KeyAuthenticator;
-  private readonly feed: RevocationFeed;
+  private readonly revocation: KeyRevocation;
   private readonly plans: Record<Plan, PlanLimits>;
   private readonly expiries: ExpirySchedule;
   private readonly rotationDueMs: number;
@@ -82,20 +75,27 @@ export class KeyService {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly expiry: KeyExpiry;
+  private readonly rolls: KeyRoll;
 
   constructor(deps: KeyServiceDeps) {
     this.audit = deps.audit;
     this.keys = deps.keys;
     this.customers = deps.customers;
     this.components = deps.components;
-    this.authenticator = deps.authenticator;
-    this.feed = deps.feed;
+    this.revocation = deps.revocation;
     this.plans = deps.plans;
     this.expiries = deps.expiries;
     this.rotationDueMs = deps.rotationDueMs;
     this.clock = deps.clock;
     this.log = deps.log;
-    this.expiry = new KeyExpiry({ ...deps, stop: (records, op) => this.stopAuthenticating(records, op) });
+    this.expiry = deps.revocation.expiry;
+    this.rolls = new KeyRoll({
+      ...deps,
+      mint: (customer, shape, createdBy) => this.mint(customer, shape, createdBy),
+      takingPlace: (customerSlug, write, full) => this.takingPlace(customerSlug, write, full),
+      keyLimit: (customer) => this.keyLimit(customer),
+      keyLimitReached: (customer, advice) => this.keyLimitReached(customer, advice),
+    });
   }
 
   /** The customer's cap on active keys: the staff override, else the plan's. */
@@ -103,8 +103,8 @@ export class KeyService {
     return customer.keyLimitOverride ?? this.plans[customer.plan].keyLimit;
   }
 
-  async issue(customerSlug: string, input: IssueKeyInput, op: Operation): Promise<IssuedKey> {
-    const request = parseInput(issueKeySchema, input);
+  async issue(customerSlug: string, input: NewKey, op: Operation): Promise<IssuedKey> {
+    const request = { ...input, type: input.type ?? DEFAULT_KEY_TYPE, environment: input.environment ?? DEFAULT_KEY_ENVIRONMENT };
     if (request.type === 'management' && op.actor.type === 'key') {
       // A leaked management key must not be able to plant a successor that outlives its revocation.
       throw new ApiError('forbidden', 'Only a portal admin can issue management keys; a management key can issue ingest keys.');
@@ -177,7 +177,7 @@ export class KeyService {
         'This is the last active key: revoking it would stop every integration. Issue a replacement first, or repeat with ?force=true.',
       );
     }
-    await this.stopAuthenticating([record], op);
+    await this.revocation.stopAuthenticating([record], op);
     if (record.status === 'revoked') return toKeyView(record);
     const result = await this.keys.markRevoked(customer.slug, record.id, {
       revokedBy: op.actor,
@@ -208,8 +208,7 @@ export class KeyService {
    * change within a feed poll (about a second): a narrowed allowlist or a nearer expiry is not
    * left to cached copies.
    */
-  async updateAccess(customerSlug: string, keyId: string, input: unknown, op: Operation): Promise<ApiKeyView> {
-    const patch = parseInput(patchKeySchema, input);
+  async updateAccess(customerSlug: string, keyId: string, patch: PatchKeyRequest, op: Operation): Promise<ApiKeyView> {
     if (patch.expiresAt) this.checkExpiry(patch.expiresAt);
     const customer = await this.customers.require(customerSlug);
     const current = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
@@ -224,25 +223,8 @@ export class KeyService {
       customer.slug,
       keyId,
       (record) => {
-        const next: KeyAccess = {
-          ...(patch.expiresAt === undefined
-            ? record.expiresAt
-              ? { expiresAt: record.expiresAt }
-              : {}
-            : patch.expiresAt
-              ? { expiresAt: patch.expiresAt }
-              : {}),
-          ...(patch.allowedIps === undefined
-            ? record.allowedIps
-              ? { allowedIps: record.allowedIps }
-              : {}
-            : patch.allowedIps?.length
-              ? { allowedIps: patch.allowedIps }
-              : {}),
-        };
-        const same =
-          next.expiresAt === record.expiresAt && JSON.stringify(next.allowedIps ?? []) === JSON.stringify(record.allowedIps ?? []);
-        if (same) return undefined;
+        const next = patchedAccess(record, patch);
+        if (!next) return undefined;
         // A leaked management key must not lift its own limits or another's: a portal admin may; a key may only narrow them.
         const loosens = op.actor.type === 'key' && record.type === 'management' ? loosening(record, next) : undefined;
         if (loosens) {
@@ -272,146 +254,14 @@ export class KeyService {
       if (current.expiresAt && current.expiresAt !== result.record.expiresAt) {
         await this.expiries.remove({ customerSlug: customer.slug, keyId, expiresAt: current.expiresAt });
       }
-      await this.invalidate([result.record], 'changed');
+      await this.revocation.invalidate([result.record], 'changed');
     }
     return toKeyView(result.record);
   }
 
-  /**
-   * Rolls a key: a new key with the same label, application, type, environment, rate limit and
-   * allowlist (its value returned once), while the old one keeps working for `overlapHours` and
-   * then expires (never later than it would have). Both count against the cap until the old one
-   * stops, so a roll with an overlap needs a free place (`key_limit_reached`), and a key whose
-   * predecessor is still rolling out cannot be rolled (`key_rolling_out`). With no overlap the
-   * old key stops first and hands its place to the new one: that roll needs no free place.
-   */
-  async roll(customerSlug: string, keyId: string, input: unknown, op: Operation): Promise<RolledKey> {
-    const { overlapHours } = parseInput(rollKeySchema, input);
-    const customer = await this.customers.require(customerSlug);
-    const old = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
-    if (!old) throw new ApiError('not_found', 'This customer has no such key.');
-    if (old.type === 'management' && op.actor.type === 'key') {
-      throw new ApiError('forbidden', 'Only a portal admin can roll management keys; a management key can roll ingest keys.');
-    }
-    if (old.status !== 'active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
-    // Past its expiry (the timer has not revoked it yet) a key has nothing left to hand over.
-    if (this.expiry.hasExpired(old)) throw keyExpired('issue a new key instead');
-    if (old.rolledTo) throw rollingOut(old.rolledTo);
-    await this.requirePredecessorStopped(old);
-    const { record, lookup, key } = await this.mint(customer, { ...old, expiresAt: undefined }, op.actor);
-    record.rolledFrom = old.id;
-    const rolledEvent = (oldKeyExpiresAt: string) =>
-      this.audit.event({
-        customerSlug: customer.slug,
-        type: 'key.rolled',
-        op,
-        keyId: old.id,
-        details: { label: old.label, newKeyId: record.id, overlapHours, oldKeyExpiresAt },
-      });
-    const after =
-      overlapHours === 0
-        ? await this.rollAtOnce(old, record, op, rolledEvent(record.createdAt))
-        : await this.rollWithOverlap(customer, old, record, overlapHours, rolledEvent);
-    await this.keys.insertLookup(lookup);
-    if (overlapHours > 0) {
-      await this.keys.syncLookup(after, 'access');
-      await this.invalidate([after], 'changed');
-    }
-    this.log.info('key rolled', { customer: customer.slug, keyId: old.id, newKeyId: record.id, overlapHours });
-    return { key, metadata: toKeyView(record), old: toKeyView(after) };
-  }
-
-  /** The old key gets its end and a link to the successor, which takes a place of its own under the cap. */
-  private async rollWithOverlap(
-    customer: Customer,
-    old: ApiKeyRecord,
-    successor: ApiKeyRecord,
-    overlapHours: number,
-    rolledEvent: (oldKeyExpiresAt: string) => AuditEvent,
-  ): Promise<ApiKeyRecord> {
-    const end = this.clock.millis() + overlapHours * 3_600_000;
-    const ends = (current: ApiKeyRecord) => new Date(current.expiresAt ? Math.min(end, Date.parse(current.expiresAt)) : end).toISOString();
-    const oldEnd = ends(old);
-    // The schedule first: an entry whose roll never happened is dropped by the timer.
-    await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: oldEnd });
-    const audit = rolledEvent(oldEnd);
-    const roll = () =>
-      this.keys.rollRecord(customer.slug, old.id, successor, { oldExpiresAt: ends, keyLimit: (c) => this.keyLimit(c), audit });
-    const result = await this.takingPlace(customer.slug, roll, (r) => r.outcome === 'key_limit_reached');
-    if (result.outcome === 'not_found') throw new ApiError('not_found', 'This customer has no such key.');
-    if (result.outcome === 'not_active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
-    if (result.outcome === 'rolling_out') throw rollingOut(result.old?.rolledTo);
-    if (result.outcome === 'key_limit_reached') {
-      throw await this.keyLimitReached(
-        customer,
-        'A roll with an overlap keeps the old key working beside the new one, and both count until the old one stops. Roll with overlapHours 0 (the old key stops at once), revoke a key first, or ask us to raise the limit.',
-      );
-    }
-    const rolled = result.old!;
-    if (rolled.expiresAt !== oldEnd) await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: rolled.expiresAt! });
-    return rolled;
-  }
-
-  /**
-   * No overlap: the old key stops first, through the revocation path (every instance within a
-   * poll), then hands its label and place to the successor in one transaction, so the two never
-   * authenticate together. A crash between the two leaves the old key stopped and no successor
-   * (as a crash in a reset does): the completion timer marks it revoked, freeing its place for an issue.
-   */
-  private async rollAtOnce(old: ApiKeyRecord, successor: ApiKeyRecord, op: Operation, rolled: AuditEvent): Promise<ApiKeyRecord> {
-    await this.stopAuthenticating([old], op);
-    const outcome = await this.keys.replaceRecord(old.customerSlug, old.id, successor, {
-      revokedBy: op.actor,
-      rolled: true,
-      audit: [
-        rolled,
-        this.audit.event({
-          customerSlug: old.customerSlug,
-          type: 'key.revoked',
-          op,
-          keyId: old.id,
-          details: { label: old.label, reason: 'rolled' },
-        }),
-      ],
-    });
-    if (outcome === 'not_active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');
-    if (outcome === 'rolling_out') throw rollingOut(undefined);
-    return {
-      ...old,
-      status: 'revoked',
-      revokedAt: successor.createdAt,
-      revokedBy: op.actor,
-      revokedReason: 'rolled',
-      rolledTo: successor.id,
-    };
-  }
-
-  /**
-   * A successor cannot be rolled while its predecessor is rolling out (the chain would keep a
-   * key working per roll). A predecessor past its end has stopped: it is retired here, so its
-   * place is free for this roll without waiting for the timer.
-   */
-  private async requirePredecessorStopped(key: ApiKeyRecord): Promise<void> {
-    const predecessor = key.rolledFrom && isId('key', key.rolledFrom) ? await this.keys.get(key.customerSlug, key.rolledFrom) : undefined;
-    if (!predecessor || predecessor.status !== 'active') return;
-    if (this.expiry.hasExpired(predecessor)) {
-      await this.expiry.retire(predecessor);
-      return;
-    }
-    throw new ApiError(
-      'key_rolling_out',
-      'The key this one replaced is still rolling out: roll this key after its overlap ends, or revoke that key first.',
-      { extensions: { rolledFrom: predecessor.id, ...(predecessor.expiresAt ? { rollingOutUntil: predecessor.expiresAt } : {}) } },
-    );
-  }
-
-  /**
-   * The expiry timer's work: every key whose expiry passed is revoked (reason `expired`), which
-   * frees its label and its place under the cap, with its audit event. Idempotent; the door does
-   * not depend on it (an expired key is refused from its identity). Returns how many it revoked.
-   */
-  expireDue(): Promise<number> {
-    return this.expiry.expireDue();
+  /** Rolls a key (./key-roll.ts): a new key, while the old one keeps working for `overlapHours`. */
+  roll(customerSlug: string, keyId: string, input: RollKeyRequest, op: Operation): Promise<RolledKey> {
+    return this.rolls.roll(customerSlug, keyId, input, op);
   }
 
   /**
@@ -431,24 +281,6 @@ export class KeyService {
     return new ApiError('key_limit_reached', `This customer may hold at most ${limit} active key(s) on its plan. ${advice}`, {
       extensions: { keyLimit: limit },
     });
-  }
-
-  /** Revokes a key rolling out (its successor holds a place of its own), through the revocation path. */
-  private async stopRolledKey(record: ApiKeyRecord, op: Operation, at: string): Promise<ApiKeyRecord | undefined> {
-    await this.stopAuthenticating([record], op);
-    const result = await this.keys.markRevoked(record.customerSlug, record.id, {
-      revokedBy: op.actor,
-      revokedAt: at,
-      reason: 'rolled',
-      audit: this.audit.event({
-        customerSlug: record.customerSlug,
-        type: 'key.revoked',
-        op,
-        keyId: record.id,
-        details: { label: record.label, reason: 'rolled' },
-      }),
-    });
-    return result.record;
   }
 
   /** A key's expiry when it is set: ahead of now, and at most a year ahead. */
@@ -481,7 +313,7 @@ export class KeyService {
         )
       : undefined;
     if (!record) throw new ApiError('not_found', 'This customer has no such key.');
-    await this.invalidate([record], 'changed');
+    await this.revocation.invalidate([record], 'changed');
     return toKeyView(record);
   }
 
@@ -499,13 +331,13 @@ export class KeyService {
     const result: ResetResult = { keys: [], replaced: [] };
     // A key rolling out already has its successor (replaced below): it stops, and is not replaced twice.
     for (const old of active.filter((k) => k.rolledTo)) {
-      await this.stopRolledKey(old, op, this.clock.now().toISOString());
+      await this.revocation.stopRolledKey(old, op, this.clock.now().toISOString());
     }
     for (const old of active.filter((k) => !k.rolledTo)) {
       // The replacement keeps the old key's expiry and allowlist.
       const { record, lookup, key } = await this.mint(customer, old, op.actor);
       if (record.expiresAt) await this.expiries.add({ customerSlug: customer.slug, keyId: record.id, expiresAt: record.expiresAt });
-      await this.stopAuthenticating([old], op);
+      await this.revocation.stopAuthenticating([old], op);
       const outcome = await this.keys.replaceRecord(customer.slug, old.id, record, {
         revokedBy: op.actor,
         audit: this.audit.event({
@@ -536,143 +368,13 @@ export class KeyService {
       active.map((k) => k.secretHash),
       { plan: customer.plan, masterComponent: masterComponentState(customer) },
     );
-    await this.invalidate(active, 'changed');
+    await this.revocation.invalidate(active, 'changed');
   }
 
-  /**
-   * The first steps of every revocation, in the order that survives a crash at any point:
-   * 1. the revocation feed: from here on this instance refuses the keys, every other one within
-   *    a poll (about a second), and one that starts later reads it at start, even though the
-   *    lookup rows still exist;
-   * 2. the lookup rows go, so no instance can read the keys as active again.
-   * The caller then marks the records revoked. A crash after step 1 leaves keys that no instance
-   * accepts and that still list as active: {@link completeInterruptedRevocations} (a timer,
-   * every minute and at start) finishes them with the original who and when.
-   */
-  private async stopAuthenticating(records: ApiKeyRecord[], op: Operation): Promise<void> {
-    await this.feed.publish(
-      records.map((r) => ({
-        secretHash: r.secretHash,
-        keyId: r.id,
-        customerSlug: r.customerSlug,
-        reason: 'revoked' as const,
-        actor: op.actor,
-        requestId: op.requestId,
-      })),
-    );
-    for (const record of records) this.authenticator.revoke(record.secretHash, record.customerSlug);
-    for (const record of records) await this.keys.deleteLookup(record.secretHash);
-  }
-
-  /** Deletes revocation-feed entries older than the feed keeps (every instance has read them by then). */
-  pruneRevocationFeed(): Promise<number> {
-    return this.feed.prune(new Date(this.clock.millis() - FEED_RETENTION_MS));
-  }
-
-  /**
-   * Finishes revocations a crash cut short: a key the feed says was revoked (more than a few
-   * seconds ago, so revocations under way are left alone) whose record still says active loses
-   * its lookup row and is marked revoked by whoever revoked it, when they did. Idempotent.
-   * Returns how many it finished.
-   */
-  async completeInterruptedRevocations(): Promise<number> {
-    const now = this.clock.millis();
-    const entries = await this.feed.readSince(new Date(now - FEED_RETENTION_MS));
-    let completed = 0;
-    const done = new Set<string>();
-    for (const entry of entries) {
-      if (entry.reason !== 'revoked' || done.has(entry.keyId) || now - Date.parse(entry.at) < INTERRUPTED_AFTER_MS) continue;
-      done.add(entry.keyId);
-      const record = isId('key', entry.keyId) ? await this.keys.get(entry.customerSlug, entry.keyId) : undefined;
-      if (!record || record.status !== 'active' || record.secretHash !== entry.secretHash) continue;
-      const op: Operation = { actor: entry.actor ?? REVOCATION_COMPLETER, requestId: entry.requestId ?? 'revocation-completion' };
-      await this.keys.deleteLookup(record.secretHash);
-      const result = await this.keys.markRevoked(record.customerSlug, record.id, {
-        revokedBy: op.actor,
-        revokedAt: entry.at,
-        audit: this.audit.event({
-          customerSlug: record.customerSlug,
-          type: 'key.revoked',
-          op,
-          keyId: record.id,
-          details: { label: record.label, completedAfterInterruption: true },
-        }),
-      });
-      if (result.outcome === 'revoked') {
-        completed += 1;
-        this.log.warn('interrupted revocation completed', {
-          customer: record.customerSlug,
-          keyId: record.id,
-          display: record.displayPrefix,
-        });
-      }
-    }
-    return completed;
-  }
-
-  private async invalidate(records: ApiKeyRecord[], reason: 'revoked' | 'changed'): Promise<void> {
-    for (const record of records) this.authenticator.evict(record.secretHash);
-    await this.feed.publish(records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason })));
-  }
-
-  /** A new key for a customer: its record, its lookup row and its full value. */
-  private async mint(
-    customer: Customer,
-    shape: Pick<ApiKeyRecord, 'label' | 'application' | 'type' | 'environment' | 'rateLimit'> &
-      Partial<Pick<ApiKeyRecord, 'expiresAt' | 'allowedIps'>>,
-    createdBy: Actor,
-  ): Promise<{ record: ApiKeyRecord; lookup: KeyLookupEntry; key: string }> {
+  /** A new key for a customer: its record, its lookup row and its full value (shared/keys/mint.ts). */
+  private async mint(customer: Customer, shape: KeyShape, createdBy: Actor): Promise<MintedKey> {
     const component = await this.components.value(customer.slug, customer.componentVersion);
     if (component === undefined) throw new Error(`customer ${customer.slug} has no master component version ${customer.componentVersion}`);
-    const secret = generateSecret();
-    const secretHash = hashSecret(secret);
-    const now = this.clock.now();
-    const record: ApiKeyRecord = {
-      id: newId('key', now),
-      customerId: customer.id,
-      customerSlug: customer.slug,
-      label: shape.label,
-      application: shape.application,
-      type: shape.type,
-      environment: shape.environment,
-      displayPrefix: displayForm(customer.slug, secret),
-      secretHash,
-      status: 'active',
-      createdAt: now.toISOString(),
-      createdBy,
-      ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
-      ...(shape.expiresAt ? { expiresAt: shape.expiresAt } : {}),
-      ...(shape.allowedIps?.length ? { allowedIps: [...shape.allowedIps] } : {}),
-    };
-    return {
-      record,
-      lookup: {
-        secretHash,
-        status: 'active',
-        customerId: customer.id,
-        customerSlug: customer.slug,
-        plan: customer.plan,
-        keyId: record.id,
-        keyLabel: record.label,
-        application: record.application,
-        environment: record.environment,
-        keyType: record.type,
-        masterComponent: masterComponentState(customer),
-        ...(shape.rateLimit ? { rateLimit: shape.rateLimit } : {}),
-        ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
-        ...(record.allowedIps ? { allowedIps: record.allowedIps } : {}),
-      },
-      key: formatCompoundKey({ slug: customer.slug, component, secret }),
-    };
+    return mintKey({ customer, component, shape, createdBy, now: this.clock.now() });
   }
-}
-
-function keyExpired(advice: string): ApiError {
-  return new ApiError('key_expired', `This key has expired: nothing about it can change any more; ${advice}.`);
-}
-
-function rollingOut(successor: string | undefined): ApiError {
-  return new ApiError('key_rolling_out', 'This key is already rolling out: roll its successor instead.', {
-    extensions: successor ? { rolledTo: successor } : {},
-  });
 }

@@ -1,11 +1,10 @@
 import type { Clock } from '../clock';
-import type { Customer, KeyRequest, Operation } from '../domain';
+import type { Customer, KeyRequest, MasterComponentStatus, Operation } from '../domain';
 import { ApiError } from '../errors';
 import { generateComponent } from '../keys/compound-key';
 import type { Logger } from '../logging';
 import type { GraceSchedule } from '../ports/grace-schedule';
 import type { SecretStore } from '../ports/secret-store';
-import type { TenantKeyBody } from '../schemas/views';
 import { dueForRetirement, previousInGrace } from '../keys/grace-policy';
 import type { ComponentCache } from '../auth/component-cache';
 import type { AuditTrail } from './audit-trail';
@@ -58,14 +57,18 @@ export class MasterComponentService implements MasterComponentRotator {
     this.log = deps.log;
   }
 
-  async status(customerSlug: string): Promise<TenantKeyBody> {
+  async status(customerSlug: string): Promise<MasterComponentStatus> {
     return this.view(await this.customers.require(customerSlug));
   }
 
   /** `rotate-tenant-key` requests, executed by staff. */
   async rotate(customerSlug: string, request: KeyRequest, op: Operation, options: { gracePeriodMs?: number } = {}) {
-    const view = await this.rotateNow(customerSlug, op, options, request.id);
-    return { currentVersion: view.currentVersion, previousVersion: view.previousVersion, graceEndsAt: view.graceEndsAt };
+    const { customer } = await this.rotateNow(customerSlug, op, options, request.id);
+    return {
+      currentVersion: customer.componentVersion,
+      previousVersion: customer.previousComponentVersion ?? null,
+      graceEndsAt: customer.graceEndsAt ?? null,
+    };
   }
 
   /**
@@ -78,7 +81,7 @@ export class MasterComponentService implements MasterComponentRotator {
     op: Operation,
     options: { gracePeriodMs?: number } = {},
     keyRequestId?: string,
-  ): Promise<TenantKeyBody> {
+  ): Promise<MasterComponentStatus> {
     const gracePeriodMs = options.gracePeriodMs ?? this.gracePeriodMs;
     const customer = await this.customers.require(customerSlug);
     const component = await this.secrets.putComponent(customer.slug, generateComponent());
@@ -119,7 +122,7 @@ export class MasterComponentService implements MasterComponentRotator {
   }
 
   /** Ends a grace period now (suspected compromise): the previous component stops at once. */
-  async endGrace(customerSlug: string, op: Operation): Promise<TenantKeyBody> {
+  async endGrace(customerSlug: string, op: Operation): Promise<MasterComponentStatus> {
     const { before, after, changed } = await this.customers.update(customerSlug, (current) =>
       current.previousComponentVersion ? { previousComponentVersion: null, graceEndsAt: null } : undefined,
     );
@@ -186,15 +189,7 @@ export class MasterComponentService implements MasterComponentRotator {
     this.cache.evict(customerSlug, version);
   }
 
-  private view(customer: Customer): TenantKeyBody {
-    return {
-      customer: customer.slug,
-      currentVersion: customer.componentVersion,
-      previousVersion: customer.previousComponentVersion ?? null,
-      graceEndsAt: customer.graceEndsAt ?? null,
-      inGrace: previousInGrace(customer, this.clock.now()),
-      rotatedAt: customer.componentRotatedAt ?? null,
-      requireComponent: customer.requireComponent,
-    };
+  private view(customer: Customer): MasterComponentStatus {
+    return { customer, inGrace: previousInGrace(customer, this.clock.now()) };
   }
 }

@@ -1,8 +1,6 @@
 import type { Customer, Operation } from '../domain';
 import type { CustomerPatch } from '../ports/customer-repository';
-import type { CustomerBody } from '../schemas/views';
-import { updateCustomerSchema, type CreateCustomerInput, type UpdateCustomerInput } from '../schemas/keys';
-import { parseInput } from '../validation';
+import type { CreateCustomerInput, UpdateCustomerRequest } from '../schemas/keys';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyService } from './key-service';
@@ -15,37 +13,19 @@ export class StaffService {
     private readonly audit: AuditTrail,
   ) {}
 
-  view(customer: Customer): CustomerBody {
-    return {
-      id: customer.id,
-      slug: customer.slug,
-      name: customer.name,
-      plan: customer.plan,
-      createdAt: customer.createdAt,
-      activeKeyCount: customer.activeKeyCount,
-      keyLimit: this.keys.keyLimit(customer),
-      keyLimitOverride: customer.keyLimitOverride ?? null,
-      requireComponent: customer.requireComponent,
-      autoRevokeStaleKeys: customer.autoRevokeStaleKeys,
-      leakedKeyPolicy: customer.leakedKeyPolicy,
-      keyReview: customer.keyReview ?? null,
-    };
+  createCustomer(input: CreateCustomerInput): Promise<Customer> {
+    return this.customers.create(input);
   }
 
-  async createCustomer(input: CreateCustomerInput): Promise<CustomerBody> {
-    return this.view(await this.customers.create(input));
+  listCustomers(): Promise<Customer[]> {
+    return this.customers.list();
   }
 
-  async listCustomers(): Promise<CustomerBody[]> {
-    return (await this.customers.list()).map((customer) => this.view(customer));
+  getCustomer(slug: string): Promise<Customer> {
+    return this.customers.require(slug);
   }
 
-  async getCustomer(slug: string): Promise<CustomerBody> {
-    return this.view(await this.customers.require(slug));
-  }
-
-  async updateCustomer(slug: string, input: UpdateCustomerInput, op: Operation): Promise<CustomerBody> {
-    const body = parseInput(updateCustomerSchema, input);
+  async updateCustomer(slug: string, body: UpdateCustomerRequest, op: Operation): Promise<Customer> {
     const before = await this.customers.require(slug);
     const patch: CustomerPatch = {};
     if (body.plan !== undefined) patch.plan = body.plan;
@@ -73,6 +53,6 @@ export class StaffService {
         },
       },
     });
-    return this.view(after);
+    return after;
   }
 }

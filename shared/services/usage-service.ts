@@ -1,8 +1,7 @@
 import type { Clock } from '../clock';
-import type { ApiKeyView } from '../domain';
+import type { ApiKeyView, CustomerUsage, KeyUsage, UsageBucket, UsageCounts } from '../domain';
 import { ApiError } from '../errors';
 import { isId } from '../ids';
-import type { CustomerUsageBody, KeyUsageBody, UsageBucketBody } from '../schemas/views';
 import type { UsageRow, UsageStore } from '../ports/usage-store';
 import type { KeyService } from './key-service';
 import { hourOf } from './usage-recorder';
@@ -23,7 +22,7 @@ function bucketStarts(from: Date, to: Date, granularity: 'hour' | 'day'): string
   return out;
 }
 
-function aggregate(rows: UsageRow[], starts: string[], granularity: 'hour' | 'day'): UsageBucketBody[] {
+function aggregate(rows: UsageRow[], starts: string[], granularity: 'hour' | 'day'): UsageBucket[] {
   const byStart = new Map(starts.map((s) => [s, { start: s, accepted: 0, rateLimited: 0, ipRefused: 0 }]));
   for (const row of rows) {
     const bucket = byStart.get(granularity === 'hour' ? row.hour : dayOf(row.hour));
@@ -35,7 +34,7 @@ function aggregate(rows: UsageRow[], starts: string[], granularity: 'hour' | 'da
   return [...byStart.values()];
 }
 
-const totalsOf = (buckets: UsageBucketBody[]) => ({
+const totalsOf = (buckets: UsageBucket[]): UsageCounts => ({
   accepted: buckets.reduce((a, b) => a + b.accepted, 0),
   rateLimited: buckets.reduce((a, b) => a + b.rateLimited, 0),
   ipRefused: buckets.reduce((a, b) => a + b.ipRefused, 0),
@@ -83,15 +82,14 @@ export class UsageService {
     customerSlug: string,
     keyId: string,
     query: { from?: string; to?: string; granularity: 'hour' | 'day' },
-  ): Promise<KeyUsageBody> {
+  ): Promise<KeyUsage> {
     const key = isId('key', keyId) ? (await this.keys.list(customerSlug)).find((k) => k.id === keyId) : undefined;
     if (!key) throw new ApiError('not_found', 'This customer has no such key.');
     const { from, to } = this.window(query.from, query.to);
     const rows = await this.usage.read(customerSlug, hourOf(from), hourOf(new Date(to.getTime() + HOUR - 1)), keyId);
     const buckets = aggregate(rows, bucketStarts(from, to, query.granularity), query.granularity);
     return {
-      keyId,
-      label: key.label,
+      key,
       granularity: query.granularity,
       from: from.toISOString(),
       to: to.toISOString(),
@@ -101,7 +99,7 @@ export class UsageService {
   }
 
   /** Every key of the customer over the last 30 days, with a daily series: one storage query for the usage. */
-  async customerUsage(customerSlug: string): Promise<CustomerUsageBody> {
+  async customerUsage(customerSlug: string): Promise<CustomerUsage> {
     const keys = await this.keys.list(customerSlug);
     const to = this.clock.now();
     const from = new Date(new Date(dayOf(to.toISOString())).getTime() - 29 * DAY);
@@ -117,11 +115,7 @@ export class UsageService {
           'day',
         );
         return {
-          keyId: key.id,
-          label: key.label,
-          application: key.application,
-          status: key.status,
-          lastUsedAt: key.lastUsedAt ?? null,
+          key,
           stale: key.status === 'active' && this.isStale(key),
           totals: totalsOf(daily),
           daily,

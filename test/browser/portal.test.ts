@@ -299,7 +299,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     await page.locator('#tenant-key dd', { hasText: 'Yes: both components are accepted' }).waitFor();
     const state = await services.masterComponents.status(slug);
     expect(state.inGrace).toBe(true);
-    expect(new Date(state.graceEndsAt!).getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
+    expect(new Date(state.customer.graceEndsAt!).getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
   });
 
   it('takes a token handed over in the address fragment only for the sign-in this tab started, and drops it from the address', async () => {

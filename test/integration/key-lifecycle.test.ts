@@ -68,8 +68,8 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     expect(await codeOf(await whoami(rolled.key))).toBe('ok');
 
     // The timer revokes the old key, which gives its place back; the listing links the two.
-    expect(await services.keys.expireDue()).toBeGreaterThanOrEqual(1);
-    expect(await services.keys.expireDue()).toBe(0); // idempotent
+    expect(await services.revocation.expireDue()).toBeGreaterThanOrEqual(1);
+    expect(await services.revocation.expireDue()).toBe(0); // idempotent
     const listing = (await (await call(token, 'GET', '/v1/customer-keys')).json()) as {
       activeKeyCount: number;
       keys: Array<{ id: string; rolledTo: string | null; rolledFrom: string | null; status: string; revokedReason: string | null }>;

@@ -99,8 +99,8 @@ describe('revocation survives a crash at every step', () => {
       // The completion timer, a minute later: the key lists as revoked, by Alice, when she did it.
       const later = testServices(env, { clock: new ManualClock(new Date(Date.now() + 60_000)) });
       try {
-        expect(await later.keys.completeInterruptedRevocations()).toBe(1);
-        expect(await later.keys.completeInterruptedRevocations()).toBe(0); // idempotent
+        expect(await later.revocation.completeInterruptedRevocations()).toBe(1);
+        expect(await later.revocation.completeInterruptedRevocations()).toBe(0); // idempotent
       } finally {
         await later.dispose();
       }

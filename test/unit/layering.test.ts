@@ -110,6 +110,11 @@ describe('the layering of the code', () => {
     expect([...arrows('shared/services/', ['shared/adapters/']), ...arrows('shared/secret-scanning/', ['shared/adapters/'])]).toEqual([]);
   });
 
+  it('has services returning domain values: no service builds a response body (shared/schemas/views.ts, view-mappers.ts)', () => {
+    const wire = ['shared/schemas/views.ts', 'shared/schemas/view-mappers.ts'];
+    expect([...arrows('shared/services/', wire), ...arrows('shared/secret-scanning/', wire)]).toEqual([]);
+  });
+
   it('has ports and adapters using no service and no door', () => {
     expect([
       ...arrows('shared/ports/', ['shared/services/', 'shared/auth/']),
