@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hostileCases } from '../test/support/hostile-otlp';
+import { hostileCases } from '../fixtures/hostile-otlp';
 import { FOLD_AFTER_BATCHES } from '../shared/adapters/table/table-session-repository';
 import { TRANSACTIONS_PER_BATCH } from '../shared/services/ingest-service';
 import type { BenchContext } from './modules';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { inflatingBody } from '../test/support/inflating-body';
-import { peakResidentBytes, resetPeakResident, residentBytes } from '../test/support/process-memory';
+import { inflatingBody } from '../fixtures/inflating-body';
+import { peakResidentBytes, resetPeakResident, residentBytes } from '../fixtures/process-memory';
 import type { BenchContext } from './modules';
 
 const CONCURRENT = 200;
@@ -13,7 +13,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 /**
  * Figures 3e and 3f: a host with `INGEST_MEMORY_BUDGET_MB=128` receives 200 requests at once,
  * each about 4 KB of gzip that inflates to 4 MiB (a valid export padded with whitespace,
- * test/support/inflating-body.ts), each on a connection of its own (fetch opens as many as are asked for). 3e: the host's peak resident
+ * fixtures/inflating-body.ts), each on a connection of its own (fetch opens as many as are asked for). 3e: the host's peak resident
  * memory above where it stood before (the kernel's own peak, `VmHWM`, so no short peak is missed);
  * target the budget + 64 MiB. 3f: the p99 of health checks sent every 20 ms meanwhile; target
  * 500 ms. Answers are 200, or 503 `server_busy` with Retry-After for those whose turn did not come

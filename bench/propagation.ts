@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { signLocalPortalToken } from '../shared/auth/portal-tokens';
-import { FakeGitHubScanner } from '../test/support/github-scanner';
+import { FakeGitHubScanner } from '../fixtures/github-scanner';
 import type { BenchContext } from './modules';
 
 const TARGET_MS = 2000;

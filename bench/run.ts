@@ -24,7 +24,7 @@ import { generateSecret, hashSecret } from '../shared/keys/compound-key';
 import { silentLogger } from '../shared/logging';
 import { backgroundOperationsPerSecond, createServices } from '../app/compose';
 import type { ServiceContext } from '../app/context';
-import { hostileCases } from '../test/support/hostile-otlp';
+import { hostileCases } from '../fixtures/hostile-otlp';
 import type { RequestContext } from '../app/function-contract';
 import { meterKeyRequest } from '../middleware/rate-limit';
 import type { DoorVerdict, PresentedCredentials } from '../shared/auth/api-key-door';

@@ -1,8 +1,8 @@
 import { freePort } from '../../local/azurite';
 import type { ServiceContext } from '../../app/context';
 import { startHostProcess, type HostProcess } from '../support/host-process';
-import { inflatingBody } from '../support/inflating-body';
-import { peakResidentBytes, resetPeakResident, residentBytes } from '../support/process-memory';
+import { inflatingBody } from '../../fixtures/inflating-body';
+import { peakResidentBytes, resetPeakResident, residentBytes } from '../../fixtures/process-memory';
 import { customerWithKey, testEnv, testServices } from '../support/services';
 
 /**

@@ -1,7 +1,7 @@
 import { freePort } from '../../local/azurite';
 import { REQUEST_HEAP_BOUND_BYTES, STORED_BYTES_PER_DECODED_BYTE, STORED_BYTES_PER_SESSION } from '../../shared/otlp/limits';
 import type { ServiceContext } from '../../app/context';
-import { hostileCases, type HostileCase } from '../support/hostile-otlp';
+import { hostileCases, type HostileCase } from '../../fixtures/hostile-otlp';
 import { startHostProcess, type HostProcess } from '../support/host-process';
 import { customerWithKey, testEnv, testServices } from '../support/services';
 

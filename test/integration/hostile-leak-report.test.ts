@@ -4,7 +4,7 @@ import { SECRET_RANDOM_BYTES, formatCompoundKey, secretFromRandom } from '../../
 import type { StorageOperationRecord } from '../../shared/adapters/table/storage-operations';
 import { KEY_HASH_MARKER_ROW } from '../../shared/adapters/table/table-key-hash-index';
 import type { ServiceContext } from '../../app/context';
-import { FakeGitHubScanner, type ReportMatch } from '../support/github-scanner';
+import { FakeGitHubScanner, type ReportMatch } from '../../fixtures/github-scanner';
 import { serveApp } from '../support/http';
 import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';

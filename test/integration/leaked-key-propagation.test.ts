@@ -7,7 +7,7 @@ import { signLocalPortalToken } from '../../shared/auth/portal-tokens';
 import { loadConfig } from '../../shared/config';
 import { freePort } from '../../local/azurite';
 import { SCREENSHOT_DIR, describeWithBrowser, launchBrowser } from '../support/browser';
-import { FakeGitHubScanner } from '../support/github-scanner';
+import { FakeGitHubScanner } from '../../fixtures/github-scanner';
 import { nextFeedRead, startHostProcess, type HostProcess } from '../support/host-process';
 import { oneSpanExport } from '../support/otel';
 import { TEST_PORTAL_ENV } from '../support/portal';

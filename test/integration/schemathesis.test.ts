@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ServiceContext } from '../../app/context';
-import { FakeGitHubScanner } from '../support/github-scanner';
+import { FakeGitHubScanner } from '../../fixtures/github-scanner';
 import { serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../../shared/clock';
 import { SECRET_RANDOM_BYTES, formatCompoundKey, secretFromRandom } from '../../shared/keys/compound-key';
 import type { ServiceContext } from '../../app/context';
-import { FakeGitHubScanner, type ReportMatch } from '../support/github-scanner';
+import { FakeGitHubScanner, type ReportMatch } from '../../fixtures/github-scanner';
 import { problemOf, serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';

@@ -28,19 +28,27 @@ function resolveImport(from: string, specifier: string): string | undefined {
   return [`${base}.ts`, join(base, 'index.ts')].find((candidate) => existsSync(candidate));
 }
 
-/** file (relative to the root) -> the app files it imports (relative to the root) */
-const graph = new Map<string, string[]>();
-for (const file of layers.flatMap((layer) => sourceFiles(join(root, layer)))) {
-  const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
-  const targets = importedFiles.map((imported) => resolveImport(file, imported.fileName)).filter((target) => target !== undefined);
-  graph.set(
-    relative(root, file),
-    [...new Set(targets)].map((target) => relative(root, target)),
-  );
+/** file (relative to the root) -> the files it imports (relative to the root), for the files under `dirs` */
+function importGraph(dirs: string[]): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  for (const file of dirs.flatMap((dir) => sourceFiles(join(root, dir)))) {
+    const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+    const targets = importedFiles.map((imported) => resolveImport(file, imported.fileName)).filter((target) => target !== undefined);
+    found.set(
+      relative(root, file),
+      [...new Set(targets)].map((target) => relative(root, target)),
+    );
+  }
+  return found;
 }
 
-function arrows(fromPrefix: string, toPrefixes: string[]): string[] {
-  return [...graph]
+/** The app's own code. */
+const graph = importGraph(layers);
+/** What measures and checks it: the bench, the tests, and the fixtures both use. */
+const harness = importGraph(['bench', 'fixtures', 'test']);
+
+function arrows(fromPrefix: string, toPrefixes: string[], of: Map<string, string[]> = graph): string[] {
+  return [...of]
     .filter(([file]) => file.startsWith(fromPrefix))
     .flatMap(([file, targets]) =>
       targets.filter((target) => toPrefixes.some((prefix) => target.startsWith(prefix))).map((target) => `${file} -> ${target}`),
@@ -128,6 +136,17 @@ describe('the layering of the code', () => {
 
   it('has the door (shared/auth/) using no service', () => {
     expect(arrows('shared/auth/', ['shared/services/'])).toEqual([]);
+  });
+
+  it('has the bench and the tests sharing what both use through fixtures/: the bench imports no test support, fixtures/ neither', () => {
+    expect(harness.size).toBeGreaterThan(50);
+    expect([...arrows('bench/', ['fixtures/'], harness), ...arrows('test/', ['fixtures/'], harness)]).not.toEqual([]);
+    // Tests of the bench's own code (test/unit/partition-load.test.ts) import it; test support does not.
+    expect([
+      ...arrows('bench/', ['test/'], harness),
+      ...arrows('test/support/', ['bench/'], harness),
+      ...arrows('fixtures/', ['bench/', 'test/'], harness),
+    ]).toEqual([]);
   });
 
   it('has no import circle among the files under shared/', () => {
