@@ -112,12 +112,59 @@ export interface ServiceOverrides {
   background?: boolean;
 }
 
-export function createServices(config: Config, overrides: ServiceOverrides = {}): ServiceContext {
-  const clock = overrides.clock ?? systemClock;
-  const log = overrides.log ?? processLogger;
-  const telemetry = overrides.telemetry ?? new Telemetry();
+/** What every step shares: the clock, the log, the metrics and the spans. */
+interface Runtime {
+  clock: Clock;
+  log: Logger;
+  telemetry: Telemetry;
+  tracing: Tracing;
+}
+
+/** Each port's adapter (or its override), and the storage accounts behind them. */
+interface Adapters {
+  storage: TableStorage;
+  /** The accounts sessions are written to: the main one, or the sessions accounts. */
+  sessionAccounts: TableStorage[];
+  secrets: SecretStore;
+  keys: KeyRepository;
+  customers: CustomerRepository;
+  feed: RevocationFeed;
+  sessions: SessionRepository;
+  /** The sessions adapter when it is the Table one (its deferred writes are settled on dispose). */
+  tableSessions: TableSessionRepository | undefined;
+  usage: UsageStore;
+  audit: AuditLog;
+  expiries: ExpirySchedule;
+  grace: GraceSchedule;
+  requests: KeyRequestRepository;
+  rateLimits: RateLimitStore;
+}
+
+/** The API-key door and what keeps its cache honest (the revocation-feed listener). */
+interface Door {
+  components: ComponentCache;
+  authenticator: KeyAuthenticator;
+  listener: RevocationListener;
+  door: ApiKeyDoor;
+}
+
+/** What meters authenticated requests: the shared rate limits and the usage counts. */
+interface Metering {
+  rateLimiter: RateLimiter;
+  usageRecorder: UsageRecorder;
+}
+
+/** Background work, each with a start and a stop. */
+interface Background {
+  health: HealthMonitor;
+  listener: RevocationListener;
+  rateLimiter: RateLimiter;
+  usageRecorder: UsageRecorder;
+}
+
+/** Step 1: the adapters, each port's Table (or Key Vault, or file) adapter unless the overrides replace it. */
+function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log, telemetry, tracing }: Runtime): Adapters {
   const metrics = telemetry.metrics;
-  const tracing = overrides.tracing ?? new Tracing();
   let credential: TokenCredential | undefined;
   const azureCredential = () =>
     (credential ??= new DefaultAzureCredential(
@@ -156,20 +203,39 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       ? new KeyVaultSecretStore(new SecretClient(config.masterComponent.vaultUrl, azureCredential()))
       : new FileSecretStore(config.localDataDir));
   const repositories = overrides.repositories ?? {};
-  const keyRepository = repositories.keys ?? new TableKeyRepository(storage);
-  const customerRepository = repositories.customers ?? new TableCustomerRepository(storage);
-  const feed = repositories.feed ?? new TableRevocationFeed(storage, clock);
   const tableSessions = repositories.sessions ? undefined : new TableSessionRepository(sessionAccounts, { log });
-  const sessionRepository = repositories.sessions ?? tableSessions!;
-  const usageStore = repositories.usage ?? new TableUsageStore(storage);
-  const audit = new AuditTrail(repositories.audit ?? new TableAuditLog(storage), clock);
-  const components = new ComponentCache(secrets, clock, { ttlMs: config.masterComponent.cacheTtlMs, maxEntries: 20_000, metrics, tracing });
+  return {
+    storage,
+    sessionAccounts,
+    secrets,
+    keys: repositories.keys ?? new TableKeyRepository(storage),
+    customers: repositories.customers ?? new TableCustomerRepository(storage),
+    feed: repositories.feed ?? new TableRevocationFeed(storage, clock),
+    sessions: repositories.sessions ?? tableSessions!,
+    tableSessions,
+    usage: repositories.usage ?? new TableUsageStore(storage),
+    audit: repositories.audit ?? new TableAuditLog(storage),
+    expiries: repositories.expiries ?? new TableExpirySchedule(storage),
+    grace: repositories.grace ?? new TableGraceSchedule(storage),
+    requests: repositories.requests ?? new TableKeyRequestRepository(storage),
+    rateLimits: repositories.rateLimits ?? new TableRateLimitStore(storage),
+  };
+}
 
+/** Step 2: the API-key door, its caches, and the listener that applies the revocation feed to them. */
+function buildDoor(config: Config, adapters: Adapters, { clock, log, telemetry, tracing }: Runtime): Door {
+  const metrics = telemetry.metrics;
+  const components = new ComponentCache(adapters.secrets, clock, {
+    ttlMs: config.masterComponent.cacheTtlMs,
+    maxEntries: 20_000,
+    metrics,
+    tracing,
+  });
   // The authenticator trusts its cache only while the revocation feed is being read; the
   // listener, built next, applies the feed to that cache.
-  const authenticator = new KeyAuthenticator(keyRepository, clock, { ...config.authCache, trusted: () => listener.trusted() });
+  const authenticator = new KeyAuthenticator(adapters.keys, clock, { ...config.authCache, trusted: () => listener.trusted() });
   const listener: RevocationListener = new RevocationListener({
-    feed,
+    feed: adapters.feed,
     apply: (entry) => {
       metrics.feedEntry(entry.reason);
       if (entry.reason === 'revoked') authenticator.revoke(entry.secretHash, entry.customerSlug);
@@ -179,24 +245,53 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     options: config.revocationFeed,
     log,
   });
-
-  const customers = new CustomerService(customerRepository, secrets, clock);
   const door = new ApiKeyDoor({
     authenticator,
     components: new ComponentCheck(components, clock),
     failedAuth: new FailedAuthThrottle(config.authCache.failuresPerMinute, clock),
     clock,
   });
-  const expiries = repositories.expiries ?? new TableExpirySchedule(storage);
-  const revocation = new KeyRevocation({ keys: keyRepository, authenticator, feed, audit, expiries, clock, log });
+  return { components, authenticator, listener, door };
+}
+
+/** Step 3: the rate limiter and usage recorder that meter each authenticated request (ingest's batches too). */
+function buildMetering(config: Config, adapters: Adapters, { clock, log, telemetry }: Runtime): Metering {
+  const rateLimiter = new RateLimiter({ store: adapters.rateLimits, plans: config.plans, clock, options: config.rateLimit, log });
+  const usageRecorder = new UsageRecorder({
+    store: adapters.usage,
+    keys: adapters.keys,
+    clock,
+    instanceId: rateLimiter.instanceId,
+    flushIntervalMs: config.usage.flushIntervalMs,
+    log,
+    metrics: telemetry.metrics,
+  });
+  return { rateLimiter, usageRecorder };
+}
+
+/** Step 4: the use cases handlers and timers are handed (services over ports, never an adapter). */
+function buildUseCases(config: Config, adapters: Adapters, door: Door, metering: Metering, { clock, log, telemetry }: Runtime): UseCases {
+  const { components, authenticator } = door;
+  const { rateLimiter } = metering;
+  const audit = new AuditTrail(adapters.audit, clock);
+  const customers = new CustomerService(adapters.customers, adapters.secrets, clock);
+  const revocation = new KeyRevocation({
+    keys: adapters.keys,
+    authenticator,
+    feed: adapters.feed,
+    audit,
+    expiries: adapters.expiries,
+    clock,
+    log,
+  });
   const keys = new KeyService({
-    keys: keyRepository,
+    keys: adapters.keys,
     customers,
     components,
     revocation,
     audit,
     plans: config.plans,
-    expiries,
+    expiries: adapters.expiries,
     rotationDueMs: config.rotationDueMs,
     clock,
     log,
@@ -204,52 +299,24 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const masterComponents = new MasterComponentService({
     customers,
     keys,
-    secrets,
+    secrets: adapters.secrets,
     cache: components,
-    schedule: repositories.grace ?? new TableGraceSchedule(storage),
+    schedule: adapters.grace,
     audit,
     clock,
     gracePeriodMs: config.masterComponent.gracePeriodMs,
     log,
   });
-  const requests = new KeyRequestService({
-    requests: repositories.requests ?? new TableKeyRequestRepository(storage),
-    keys,
-    customers,
-    rotator: masterComponents,
-    audit,
-    clock,
-    log,
-  });
-  const rateLimiter = new RateLimiter({
-    store: repositories.rateLimits ?? new TableRateLimitStore(storage),
-    plans: config.plans,
-    clock,
-    options: config.rateLimit,
-    log,
-  });
-  const usageRecorder = new UsageRecorder({
-    store: usageStore,
-    keys: keyRepository,
-    clock,
-    instanceId: rateLimiter.instanceId,
-    flushIntervalMs: config.usage.flushIntervalMs,
-    log,
-    metrics,
-  });
-  metrics.observe({
-    authCacheEntries: () => authenticator.cachedEntries,
-    feedLagSeconds: () => listener.lagSeconds(),
-    rateLimitSyncLagSeconds: () => rateLimiter.syncLagSeconds(),
-  });
+  const requests = new KeyRequestService({ requests: adapters.requests, keys, customers, rotator: masterComponents, audit, clock, log });
   const usage = new UsageService({
-    usage: usageStore,
+    usage: adapters.usage,
     keys,
     clock,
     staleAfterMs: config.staleKeyDays * DAY_MS,
     retentionMs: config.usage.retentionDays * DAY_MS,
   });
   // The main account, and each sessions account when there are any (ingest depends on them).
+  const { storage, sessionAccounts } = adapters;
   const probes = [
     { name: 'table-storage', check: () => storage.probe() },
     ...(sessionAccounts[0] === storage
@@ -257,14 +324,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       : sessionAccounts.map((account, i) => ({ name: `sessions-storage-${i + 1}`, check: () => account.probe() }))),
   ];
   const health = new HealthMonitor(probes, config.health.probeIntervalMs, clock, log);
-  if (overrides.background !== false) {
-    health.start();
-    listener.start();
-    rateLimiter.start();
-    usageRecorder.start();
-  }
-
-  const useCases: UseCases = Object.freeze({
+  return Object.freeze({
     config,
     customers,
     keys,
@@ -273,7 +333,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     staff: new StaffService(customers, keys, audit),
     masterComponents,
     ingest: new IngestService({
-      sessions: sessionRepository,
+      sessions: adapters.sessions,
       memory: new IngestMemory({
         budgetBytes: config.ingest.memoryBudgetBytes,
         intakeBytes: INTAKE_BODIES * config.ingest.maxBodyBytes,
@@ -284,45 +344,84 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       limiter: rateLimiter,
       clock,
       log,
-      metrics,
+      metrics: telemetry.metrics,
     }),
-    sessions: new SessionService(sessionRepository),
+    sessions: new SessionService(adapters.sessions),
     audit,
-    leaks: new LeakedKeyService({ keys: keyRepository, keyService: keys, customers, audit, clock, log }),
+    leaks: new LeakedKeyService({ keys: adapters.keys, keyService: keys, customers, audit, clock, log }),
     usage,
     status: new ServiceStatus(telemetry, rateLimiter.instanceId, clock),
-    staleKeys: new StaleKeyReview({ customers: customerRepository, keys, usage, audit, clock, log }),
+    staleKeys: new StaleKeyReview({ customers: adapters.customers, keys, usage, audit, clock, log }),
     health,
   });
+}
+
+/** Starts the background work: health probes, revocation-feed reads, rate-limit syncs, usage flushes. */
+function startBackground({ health, listener, rateLimiter, usageRecorder }: Background): void {
+  health.start();
+  listener.start();
+  rateLimiter.start();
+  usageRecorder.start();
+}
+
+/** Stops it (whether it started or not), flushing the usage counts held. */
+async function stopBackground({ health, listener, rateLimiter, usageRecorder }: Background): Promise<void> {
+  health.stop();
+  listener.stop();
+  rateLimiter.stop();
+  await usageRecorder.stop();
+}
+
+/**
+ * Builds the process's services in steps (adapters, door, metering, use cases), starts the
+ * background work unless `overrides.background` is false, and hands back one context.
+ */
+export function createServices(config: Config, overrides: ServiceOverrides = {}): ServiceContext {
+  const telemetry = overrides.telemetry ?? new Telemetry();
+  const runtime: Runtime = {
+    clock: overrides.clock ?? systemClock,
+    log: overrides.log ?? processLogger,
+    telemetry,
+    tracing: overrides.tracing ?? new Tracing(),
+  };
+  const adapters = buildAdapters(config, overrides, runtime);
+  const door = buildDoor(config, adapters, runtime);
+  const metering = buildMetering(config, adapters, runtime);
+  telemetry.metrics.observe({
+    authCacheEntries: () => door.authenticator.cachedEntries,
+    feedLagSeconds: () => door.listener.lagSeconds(),
+    rateLimitSyncLagSeconds: () => metering.rateLimiter.syncLagSeconds(),
+  });
+  const useCases = buildUseCases(config, adapters, door, metering, runtime);
+  const background: Background = { health: useCases.health, listener: door.listener, ...metering };
+  if (overrides.background !== false) startBackground(background);
+
   return {
     ...useCases,
     useCases,
-    clock,
-    log,
-    storage,
-    sessionStore: sessionRepository,
-    components,
-    authenticator,
-    door,
+    clock: runtime.clock,
+    log: runtime.log,
+    storage: adapters.storage,
+    sessionStore: adapters.sessions,
+    components: door.components,
+    authenticator: door.authenticator,
+    door: door.door,
     portalTokens: new PortalTokenVerifier(config.portal),
     reportSignatures: new ReportSignatureVerifier(
       overrides.scannerKeys ?? new GitHubPublicKeys(config.secretScanning.githubKeysUrl),
-      clock,
-      log,
+      runtime.clock,
+      runtime.log,
     ),
-    revocations: listener,
-    revocationFeed: feed,
-    rateLimiter,
-    usageRecorder,
-    usageStore,
+    revocations: door.listener,
+    revocationFeed: adapters.feed,
+    rateLimiter: metering.rateLimiter,
+    usageRecorder: metering.usageRecorder,
+    usageStore: adapters.usage,
     telemetry,
-    tracing,
+    tracing: runtime.tracing,
     async dispose() {
-      health.stop();
-      listener.stop();
-      rateLimiter.stop();
-      await usageRecorder.stop();
-      await tableSessions?.settle();
+      await stopBackground(background);
+      await adapters.tableSessions?.settle();
     },
   };
 }
