@@ -397,7 +397,6 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   if (overrides.background !== false) startBackground(background);
 
   return {
-    ...useCases,
     useCases,
     clock: runtime.clock,
     log: runtime.log,

@@ -62,8 +62,8 @@ export interface UseCases {
  * Everything built once per process (a cold start): the use cases, and what the doors, the
  * host and the tests use besides. Handlers receive `useCases` only (functions/bind.ts).
  */
-export interface ServiceContext extends UseCases {
-  /** The same use cases, alone: what a handler or a timer is handed. */
+export interface ServiceContext {
+  /** The use cases (the one path to each service): what a handler or a timer is handed. */
   useCases: UseCases;
   clock: Clock;
   log: Logger;

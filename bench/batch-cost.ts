@@ -97,9 +97,9 @@ export async function batchCostFigures(ctx: BenchContext): Promise<void> {
   const prefix = `b${randomBytes(4).toString('hex')}`;
   const seed = ctx.seeder(prefix);
   await seed.storage.ensureTables();
-  await seed.customers.create({ slug: 'shapes', name: 'Shapes', plan: 'enterprise' });
+  await seed.useCases.customers.create({ slug: 'shapes', name: 'Shapes', plan: 'enterprise' });
   const op = { actor: { type: 'system' as const, id: 'bench', name: 'bench' }, requestId: 'bench' };
-  const key = (await seed.keys.issue('shapes', { label: 'shapes', application: 'bench' }, op)).key;
+  const key = (await seed.useCases.keys.issue('shapes', { label: 'shapes', application: 'bench' }, op)).key;
   // The batch bucket is huge and refills at a thousandth of a unit per second, so what a shape
   // took from it is read off its RateLimit field (an empty export between shapes shows it, and
   // stores nothing). Usage flushes are out of the way: only what the requests store is counted.

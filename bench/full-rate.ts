@@ -29,10 +29,10 @@ export async function fullRateFigures(ctx: BenchContext): Promise<void> {
   const prefixFull = `b${randomBytes(4).toString('hex')}`;
   const seedFull = ctx.seeder(prefixFull);
   await seedFull.storage.ensureTables();
-  await seedFull.customers.create({ slug: 'fullrate', name: 'Full rate', plan: 'enterprise' });
+  await seedFull.useCases.customers.create({ slug: 'fullrate', name: 'Full rate', plan: 'enterprise' });
   const fullSecrets: string[] = [];
   for (let i = 0; i < fullKeys; i++)
-    fullSecrets.push((await seedFull.keys.issue('fullrate', { label: `full-${i}`, application: 'bench' }, op)).key);
+    fullSecrets.push((await seedFull.useCases.keys.issue('fullrate', { label: `full-${i}`, application: 'bench' }, op)).key);
   // Production's intervals (usage flushes every 30 s), three hosts on the same tables.
   const fullHosts = [];
   for (let i = 0; i < 3; i++) fullHosts.push(await ctx.host(prefixFull, { PLANS: '' }));

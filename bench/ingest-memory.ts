@@ -23,9 +23,9 @@ export async function ingestMemoryFigures(ctx: BenchContext): Promise<void> {
   const prefix = `b${randomBytes(4).toString('hex')}`;
   const seed = ctx.seeder(prefix);
   await seed.storage.ensureTables();
-  await seed.customers.create({ slug: 'inflating', name: 'Inflating', plan: 'enterprise' });
+  await seed.useCases.customers.create({ slug: 'inflating', name: 'Inflating', plan: 'enterprise' });
   const op = { actor: { type: 'system' as const, id: 'bench', name: 'bench' }, requestId: 'bench' };
-  const key = (await seed.keys.issue('inflating', { label: 'inflating', application: 'bench' }, op)).key;
+  const key = (await seed.useCases.keys.issue('inflating', { label: 'inflating', application: 'bench' }, op)).key;
   const host = await ctx.host(prefix, { INGEST_MEMORY_BUDGET_MB: String(BUDGET_MIB), NODE_OPTIONS: '--expose-gc' });
   const send = async (body: Buffer) => {
     const response = await fetch(`${host.url}/v1/traces`, {

@@ -28,10 +28,14 @@ export async function listingCost(options: { url: string; services: ServiceConte
   const { url, services } = options;
   await services.storage.ensureTables();
   const slug = `list${randomBytes(3).toString('hex')}`;
-  await services.customers.create({ slug, name: 'Listing cost', plan: 'enterprise' });
+  await services.useCases.customers.create({ slug, name: 'Listing cost', plan: 'enterprise' });
   const op = { actor: { type: 'system' as const, id: 'bench', name: 'bench' }, requestId: 'bench-4e' };
-  const { key } = await services.keys.issue(slug, { label: 'listing', application: 'bench' }, op);
-  const token = await signLocalPortalToken(services.config.portal, { sub: `bench-${slug}`, customer: slug, roles: ['CustomerAdmin'] });
+  const { key } = await services.useCases.keys.issue(slug, { label: 'listing', application: 'bench' }, op);
+  const token = await signLocalPortalToken(services.useCases.config.portal, {
+    sub: `bench-${slug}`,
+    customer: slug,
+    roles: ['CustomerAdmin'],
+  });
 
   const send = async (ids: string[], batch: number) => {
     const spans = ids.map((id, n) => ({

@@ -63,7 +63,7 @@ export async function diagnostics(host: HostProcess) {
 
 /** A customer with `count` keys whose lookup rows are written directly (fast), returning their secrets. */
 export async function seedKeys(services: ServiceContext, slug: string, count: number): Promise<string[]> {
-  const customer = await services.customers.create({ slug, name: slug, plan: 'enterprise' });
+  const customer = await services.useCases.customers.create({ slug, name: slug, plan: 'enterprise' });
   const repo = new TableKeyRepository(services.storage);
   const secrets: string[] = [];
   let next = 0;

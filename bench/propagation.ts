@@ -23,23 +23,27 @@ export async function propagationFigures(ctx: BenchContext): Promise<void> {
   const prefix = `p${randomBytes(4).toString('hex')}`;
   const seed = ctx.seeder(prefix);
   await seed.storage.ensureTables();
-  await seed.customers.create({ slug: 'bench', name: 'Bench', plan: 'enterprise' });
+  await seed.useCases.customers.create({ slug: 'bench', name: 'Bench', plan: 'enterprise' });
   const op = { actor: { type: 'system' as const, id: 'bench', name: 'bench' }, requestId: 'bench-4' };
-  await seed.keys.issue('bench', { label: 'keeps-working', application: 'bench' }, op); // never the last key revoked
+  await seed.useCases.keys.issue('bench', { label: 'keeps-working', application: 'bench' }, op); // never the last key revoked
   // GitHub's secret scanning, stood in for locally (its own key pair and key list).
   const scanner = await FakeGitHubScanner.start();
   try {
     const env = { USAGE_FLUSH_INTERVAL_MS: '2000', GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url };
     const a = await ctx.host(prefix, env);
     const b = await ctx.host(prefix, env);
-    const admin = await signLocalPortalToken(seed.config.portal, { sub: 'bench-admin', customer: 'bench', roles: ['CustomerAdmin'] });
+    const admin = await signLocalPortalToken(seed.useCases.config.portal, {
+      sub: 'bench-admin',
+      customer: 'bench',
+      roles: ['CustomerAdmin'],
+    });
     const refusedOnB = async (key: string) => (await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': key } })).status === 401;
     const rounds = ctx.quick ? 5 : 20;
 
     console.log('  4a-4b. A revocation through host A, then the first 401 on host B');
     const delays: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      const fresh = await seed.keys.issue('bench', { label: `revoke-${i}`, application: 'bench' }, op);
+      const fresh = await seed.useCases.keys.issue('bench', { label: `revoke-${i}`, application: 'bench' }, op);
       for (let w = 0; w < 2; w++) await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': fresh.key } });
       await sleep(Math.random() * 1000); // anywhere in B's feed-read cycle
       const t0 = performance.now();
@@ -66,7 +70,7 @@ export async function propagationFigures(ctx: BenchContext): Promise<void> {
     console.log('  4c-4d. A leaked key: a signed GitHub report to host A, then the first 401 on host B');
     const leakDelays: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      const fresh = await seed.keys.issue('bench', { label: `leak-${i}`, application: 'bench' }, op);
+      const fresh = await seed.useCases.keys.issue('bench', { label: `leak-${i}`, application: 'bench' }, op);
       for (let w = 0; w < 2; w++) await fetch(`${b.url}/v1/whoami`, { headers: { 'x-api-key': fresh.key } });
       await sleep(Math.random() * 1000);
       const report = scanner.report([{ token: fresh.key, url: `https://github.com/bench/leak/blob/main/${i}.env`, source: 'content' }]);

@@ -10,8 +10,8 @@ export async function rateLimitFigure(ctx: BenchContext): Promise<void> {
   const a = await ctx.mainHost();
   const b = await ctx.host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });
   const c = await ctx.host(prefixA, { USAGE_FLUSH_INTERVAL_MS: '2000' });
-  const limited = await seedA.keys.issue('bench', { label: 'limited', application: 'bench' }, op);
-  await seedA.keys.setRateLimit('bench', limited.metadata.id, { requestsPerSecond: 50, burst: 5 }, op);
+  const limited = await seedA.useCases.keys.issue('bench', { label: 'limited', application: 'bench' }, op);
+  await seedA.useCases.keys.setRateLimit('bench', limited.metadata.id, { requestsPerSecond: 50, burst: 5 }, op);
   for (const h of [a, b, c]) await fetch(`${h.url}/v1/whoami`, { headers: { 'x-api-key': limited.key } });
   await sleep(3000);
   const duration = ctx.seconds(10);

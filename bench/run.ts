@@ -68,8 +68,8 @@ async function main() {
     const prefix = `b${randomBytes(4).toString('hex')}`;
     const services = seeder(prefix);
     await services.storage.ensureTables(); // the host would create them; it starts after figure 1c
-    await services.customers.create({ slug: 'bench', name: 'Bench', plan: 'enterprise' });
-    const issued = await services.keys.issue('bench', { label: 'bench-main', application: 'bench' }, BENCH_OP);
+    await services.useCases.customers.create({ slug: 'bench', name: 'Bench', plan: 'enterprise' });
+    const issued = await services.useCases.keys.issue('bench', { label: 'bench-main', application: 'bench' }, BENCH_OP);
     return { prefix, services, key: issued.key };
   };
   let mainTables: Promise<MainTables> | undefined;

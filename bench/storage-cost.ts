@@ -10,7 +10,8 @@ export async function storageCostFigures(ctx: BenchContext): Promise<void> {
   const { prefix: prefixA, services: seedA } = await ctx.main();
   const a = await ctx.mainHost();
   const hundred: string[] = [];
-  for (let i = 0; i < 100; i++) hundred.push((await seedA.keys.issue('bench', { label: `steady-${i}`, application: 'bench' }, op)).key);
+  for (let i = 0; i < 100; i++)
+    hundred.push((await seedA.useCases.keys.issue('bench', { label: `steady-${i}`, application: 'bench' }, op)).key);
   await load({
     url: `${a.url}/v1/whoami`,
     amount: 200,

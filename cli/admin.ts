@@ -146,7 +146,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
   }
   switch (`${group} ${action ?? ''}`.trim()) {
     case 'customer create': {
-      const customer = await services.customers.create(
+      const customer = await services.useCases.customers.create(
         parseInput(createCustomerSchema, {
           slug: need(values.slug, 'slug'),
           name: need(values.name, 'name'),
@@ -157,13 +157,13 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'customer show': {
-      const customer = await services.customers.require(need(values.customer, 'customer'));
+      const customer = await services.useCases.customers.require(need(values.customer, 'customer'));
       const { componentVersion: _version, ...shown } = customer;
       out(JSON.stringify(shown, null, 2), shown);
       return;
     }
     case 'key issue': {
-      const issued = await services.keys.issue(
+      const issued = await services.useCases.keys.issue(
         need(values.customer, 'customer'),
         parseInput(issueKeySchema, {
           label: need(values.label, 'label'),
@@ -180,17 +180,19 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'key list': {
-      const keys = await services.keys.list(need(values.customer, 'customer'));
+      const keys = await services.useCases.keys.list(need(values.customer, 'customer'));
       out(keyTable(keys), keys);
       return;
     }
     case 'key revoke': {
-      const revoked = await services.keys.revoke(need(values.customer, 'customer'), need(values.key, 'key'), op, { force: values.force });
+      const revoked = await services.useCases.keys.revoke(need(values.customer, 'customer'), need(values.key, 'key'), op, {
+        force: values.force,
+      });
       out(`Revoked ${revoked.id} (${revoked.label}) at ${revoked.revokedAt}.`, revoked);
       return;
     }
     case 'key reset': {
-      const reset = await services.keys.reset(need(values.customer, 'customer'), op);
+      const reset = await services.useCases.keys.reset(need(values.customer, 'customer'), op);
       out(
         reset.keys.length === 0
           ? 'No active keys to reset.'
@@ -202,7 +204,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
     case 'key roll': {
       const hours = need(values['overlap-hours'], 'overlap-hours');
       if (!/^\d+$/.test(hours)) throw new UsageError('--overlap-hours must be a whole number from 0 to 168');
-      const rolled = await services.keys.roll(
+      const rolled = await services.useCases.keys.roll(
         need(values.customer, 'customer'),
         need(values.key, 'key'),
         parseInput(rollKeySchema, { overlapHours: Number(hours) }),
@@ -216,7 +218,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
     }
     case 'key expire': {
       if (Boolean(values.at) === values.never) throw new UsageError('give one of --at <time> and --never');
-      const key = await services.keys.updateAccess(
+      const key = await services.useCases.keys.updateAccess(
         need(values.customer, 'customer'),
         need(values.key, 'key'),
         parseInput(patchKeySchema, { expiresAt: values.never ? null : values.at }),
@@ -228,7 +230,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
     case 'key allow-ips': {
       const ips = values.ip ?? [];
       if (values.any === ips.length > 0) throw new UsageError('give --ip (one or more) or --any');
-      const key = await services.keys.updateAccess(
+      const key = await services.useCases.keys.updateAccess(
         need(values.customer, 'customer'),
         need(values.key, 'key'),
         parseInput(patchKeySchema, { allowedIps: ips }),
@@ -243,12 +245,12 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'key expire-due': {
-      const revoked = await services.revocation.expireDue();
+      const revoked = await services.useCases.revocation.expireDue();
       out(`Revoked ${revoked} expired key(s).`, { revoked });
       return;
     }
     case 'tenant-key show': {
-      const view = toTenantKeyBody(await services.masterComponents.status(need(values.customer, 'customer')));
+      const view = toTenantKeyBody(await services.useCases.masterComponents.status(need(values.customer, 'customer')));
       out(JSON.stringify(view, null, 2), view);
       return;
     }
@@ -256,7 +258,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       const hours = values['grace-hours'];
       if (hours !== undefined && !/^\d+$/.test(hours)) throw new UsageError('--grace-hours must be a whole number');
       const view = toTenantKeyBody(
-        await services.masterComponents.rotateNow(
+        await services.useCases.masterComponents.rotateNow(
           need(values.customer, 'customer'),
           op,
           hours === undefined ? {} : { gracePeriodMs: Number(hours) * 3_600_000 },
@@ -269,12 +271,12 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       return;
     }
     case 'tenant-key end-grace': {
-      const view = toTenantKeyBody(await services.masterComponents.endGrace(need(values.customer, 'customer'), op));
+      const view = toTenantKeyBody(await services.useCases.masterComponents.endGrace(need(values.customer, 'customer'), op));
       out('Grace ended: only the current component is accepted.', view);
       return;
     }
     case 'tenant-key retire-due': {
-      const result = await services.masterComponents.retireDue();
+      const result = await services.useCases.masterComponents.retireDue();
       out(`Checked ${result.checked} component(s) past their grace; retired ${result.retired}.`, result);
       return;
     }
@@ -289,7 +291,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       const ttl = Number(values.ttl ?? 3600);
       if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new UsageError('--ttl must be 60 to 86400 seconds');
       const token = await signLocalPortalToken(
-        services.config.portal,
+        services.useCases.config.portal,
         {
           sub: values.sub ?? `local-${safeUser()}`,
           name: values.name ?? safeUser(),
@@ -307,7 +309,7 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
       // The metrics live in the serving process: ask the running host (npm start) for its own.
       const base = (values.url ?? `http://localhost:${process.env.PORT ?? 7071}`).replace(/\/+$/, '');
       const token = await signLocalPortalToken(
-        services.config.portal,
+        services.useCases.config.portal,
         { sub: `local-${safeUser()}`, name: safeUser(), roles: ['Staff'] },
         60,
       );

@@ -11,12 +11,12 @@ export const DEMO_SLUG = 'demo';
  */
 export async function seedDemo(services: ServiceContext): Promise<{ customerCreated: boolean; key: string | undefined }> {
   let customerCreated = false;
-  if (!(await services.customers.get(DEMO_SLUG))) {
-    await services.customers.create({ slug: DEMO_SLUG, name: 'Demo Customer', plan: 'starter' });
+  if (!(await services.useCases.customers.get(DEMO_SLUG))) {
+    await services.useCases.customers.create({ slug: DEMO_SLUG, name: 'Demo Customer', plan: 'starter' });
     customerCreated = true;
   }
-  const keys = await services.keys.list(DEMO_SLUG);
+  const keys = await services.useCases.keys.list(DEMO_SLUG);
   if (keys.some((k) => k.status === 'active')) return { customerCreated, key: undefined };
-  const issued = await services.keys.issue(DEMO_SLUG, { label: 'demo', application: 'demo-app' }, LOCAL_HOST);
+  const issued = await services.useCases.keys.issue(DEMO_SLUG, { label: 'demo', application: 'demo-app' }, LOCAL_HOST);
   return { customerCreated, key: issued.key };
 }

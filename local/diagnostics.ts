@@ -51,7 +51,7 @@ export async function serveDiagnostics(
       instanceId: services.rateLimiter.instanceId,
       storageOperations: services.storage.operations.snapshot(),
       authCacheEntries: services.authenticator.cachedEntries,
-      authCacheMaxEntries: services.config.authCache.maxEntries,
+      authCacheMaxEntries: services.useCases.config.authCache.maxEntries,
       componentStoreCalls: services.components.storeCalls,
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
@@ -78,7 +78,7 @@ export async function serveDiagnostics(
     try {
       const format = otlpFormatOf(req.headers['content-type'] ?? null);
       const decoded = decodeTraceRequest(
-        await decodeContent(body, req.headers['content-encoding'] ?? null, services.config.ingest.maxBodyBytes),
+        await decodeContent(body, req.headers['content-encoding'] ?? null, services.useCases.config.ingest.maxBodyBytes),
         format,
       );
       groupSessions(decoded);

@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   });
   cleanup.push(() => services.dispose());
   await services.storage.ensureTables();
-  await services.health.probeAll();
+  await services.useCases.health.probeAll();
 
   if (!args['no-demo']) {
     const demo = await seedDemo(services);

@@ -75,7 +75,7 @@ export function doorProblem(code: DoorFailure): ApiError {
 export async function authenticateApiKey(request: HttpRequest, ctx: Pick<RequestContext, 'services'>): Promise<KeyIdentity> {
   const metrics = ctx.services.telemetry.metrics;
   const started = performance.now();
-  const check = ctx.services.door.check(presentedCredentials(request, ctx.services.config.trustedProxyHops));
+  const check = ctx.services.door.check(presentedCredentials(request, ctx.services.useCases.config.trustedProxyHops));
   let verdict;
   if (check instanceof Promise) {
     verdict = await check;

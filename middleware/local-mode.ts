@@ -10,7 +10,7 @@ import { ApiError } from '../shared/errors';
 export function withLocalMode() {
   return (handler: AnonymousHandler): AnonymousHandler =>
     async function localModeMiddleware(request: HttpRequest, ctx: RequestContext): Promise<HttpResponseInit> {
-      if (!ctx.services.config.portal.sharedSecret || ctx.services.config.runtime !== 'local') {
+      if (!ctx.services.useCases.config.portal.sharedSecret || ctx.services.useCases.config.runtime !== 'local') {
         throw new ApiError('not_found', 'No such route.');
       }
       const withBody = request.method !== 'GET' && request.method !== 'HEAD';

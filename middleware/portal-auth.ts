@@ -91,7 +91,7 @@ export function withCustomerAccess() {
         if (request.method !== 'GET' && request.method !== 'HEAD') {
           throw new ApiError('sandbox_read_only', 'The shared sandbox is read-only: leave sandbox mode to change keys.');
         }
-        await ctx.services.customers.ensureSandbox();
+        await ctx.services.useCases.customers.ensureSandbox();
         tenant = SANDBOX_SLUG;
       }
       return handler(request, { ...ctx, tenant, actor, sandbox, principal });

@@ -28,7 +28,7 @@ const windowOf = (limits: KeyLimits) => Math.max(1, Math.ceil(limits.burst / lim
  * policy; over a limit it is 429 `rate_limited` with `Retry-After` and the policy that refused.
  */
 export function meterPortalRequest(user: PortalUser, ctx: RequestContext): void {
-  const settings = ctx.services.config.portalRateLimit;
+  const settings = ctx.services.useCases.config.portalRateLimit;
   const checks: Array<{ policy: PortalPolicy; subject: string; limits: KeyLimits }> = [
     { policy: 'per-user', subject: portalUserSubject(user.userId), limits: limitsOf(settings.perUser) },
   ];

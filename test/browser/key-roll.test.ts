@@ -40,8 +40,8 @@ describeWithBrowser('rolling a key in the portal', () => {
   beforeAll(async () => {
     services = testServices({}, { background: true, clock });
     app = await serveApp(services);
-    await services.customers.create({ slug, name: 'Roll Bank', plan: 'starter' });
-    const issued = await services.keys.issue(slug, { label: 'payments-prod', application: 'payments' }, op('setup'));
+    await services.useCases.customers.create({ slug, name: 'Roll Bank', plan: 'starter' });
+    const issued = await services.useCases.keys.issue(slug, { label: 'payments-prod', application: 'payments' }, op('setup'));
     trackSecret(issued.key);
     oldKey = issued.key;
     oldKeyId = issued.metadata.id;
@@ -90,7 +90,7 @@ describeWithBrowser('rolling a key in the portal', () => {
     // Both keys authenticate during the window; the old one stops the second it ends.
     expect(await whoami(oldKey)).toBe('ok');
     expect(await whoami(newKey)).toBe('ok');
-    const old = (await services.keys.list(slug)).find((k) => k.id === oldKeyId)!;
+    const old = (await services.useCases.keys.list(slug)).find((k) => k.id === oldKeyId)!;
     clock.offset = Date.parse(old.expiresAt!) - 1000 - Date.now();
     expect(await whoami(oldKey)).toBe('ok');
     clock.offset = Date.parse(old.expiresAt!) + 1000 - Date.now();

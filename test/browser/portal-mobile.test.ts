@@ -77,7 +77,7 @@ describeWithBrowser('the portal on a phone and on a desktop', () => {
     services = testServices();
     app = await serveApp(services);
     // A fresh customer: no keys, no sessions, no requests.
-    await services.customers.create({ slug, name: 'Mobile Bank', plan: 'starter' });
+    await services.useCases.customers.create({ slug, name: 'Mobile Bank', plan: 'starter' });
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
     page = await context.newPage();
@@ -197,7 +197,7 @@ describeWithBrowser('the portal on a phone and on a desktop', () => {
   describe('at 390x844, with data', () => {
     beforeAll(async () => {
       // A second key, a session sent with it and a pending request, whatever the steps before did.
-      const issued = await services.keys.issue(slug, { label: 'loan-review', application: 'loans' }, op('setup'));
+      const issued = await services.useCases.keys.issue(slug, { label: 'loan-review', application: 'loans' }, op('setup'));
       trackSecret(issued.key);
       const ingest = await fetch(`${app.url}/v1/traces`, {
         method: 'POST',
@@ -205,7 +205,7 @@ describeWithBrowser('the portal on a phone and on a desktop', () => {
         body: oneSpanExport('mobile-session-1'),
       });
       expect(ingest.status).toBe(200);
-      await services.requests.submit(slug, 'rotate-tenant-key', {}, op('setup'));
+      await services.useCases.requests.submit(slug, 'rotate-tenant-key', {}, op('setup'));
     });
 
     it('the keys table reads as labelled rows', async () => {

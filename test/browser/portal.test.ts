@@ -43,12 +43,12 @@ describeWithBrowser('the portal page in a real browser', () => {
       { background: true, clock: { now: () => new Date(Date.now() + offsetMs), millis: () => Date.now() + offsetMs } },
     );
     app = await serveApp(services);
-    await services.customers.create({ slug, name: 'E2E Bank', plan: 'starter' });
-    const first = await services.keys.issue(slug, { label: 'loan-review', application: 'loans' }, op('setup'));
+    await services.useCases.customers.create({ slug, name: 'E2E Bank', plan: 'starter' });
+    const first = await services.useCases.keys.issue(slug, { label: 'loan-review', application: 'loans' }, op('setup'));
     trackSecret(first.key);
     offsetMs = 0;
-    await services.customers.ensureSandbox();
-    const sandboxKey = await services.keys.issue(
+    await services.useCases.customers.ensureSandbox();
+    const sandboxKey = await services.useCases.keys.issue(
       'sandbox',
       { label: `shared-demo-${slug}`, application: 'demo', environment: 'test' },
       op('setup'),
@@ -297,7 +297,7 @@ describeWithBrowser('the portal page in a real browser', () => {
     await page.click('#confirm-ok');
     await pending.waitFor({ state: 'detached' });
     await page.locator('#tenant-key dd', { hasText: 'Yes: both components are accepted' }).waitFor();
-    const state = await services.masterComponents.status(slug);
+    const state = await services.useCases.masterComponents.status(slug);
     expect(state.inGrace).toBe(true);
     expect(new Date(state.customer.graceEndsAt!).getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
   });

@@ -153,7 +153,7 @@ describe('key management API (portal tokens, management keys), against Azurite',
       expect(results.filter((r) => r.status === 409).every((r) => r.body!.code === 'key_limit_reached')).toBe(true);
       const listed = await call('GET', '/v1/customer-keys', { token });
       expect(listed.body!.keys.filter((k: { status: string }) => k.status === 'active')).toHaveLength(5);
-      expect((await services.customers.require(slug)).activeKeyCount).toBe(5);
+      expect((await services.useCases.customers.require(slug)).activeKeyCount).toBe(5);
     });
 
     it('resets every active key: same labels and shapes, old keys stop at once, new ones work', async () => {

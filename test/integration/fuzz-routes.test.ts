@@ -22,7 +22,11 @@ describe('fuzzing every HTTP route (fast-check, real Azurite)', () => {
     await services.revocations.poll();
     app = await serveApp(services);
     const { customer, key } = await customerWithKey(services);
-    const management = await services.keys.issue(customer.slug, { label: 'fuzz-bot', application: 'fuzz', type: 'management' }, op());
+    const management = await services.useCases.keys.issue(
+      customer.slug,
+      { label: 'fuzz-bot', application: 'fuzz', type: 'management' },
+      op(),
+    );
     trackSecret(management.key);
     credentials = {
       ingestKey: key,
@@ -44,7 +48,7 @@ describe('fuzzing every HTTP route (fast-check, real Azurite)', () => {
     const routes = functionDefinitions.filter(
       (d): d is HttpFunctionDefinition => d.kind === 'http' && (d.auth === 'customer' || d.auth === 'staff'),
     );
-    const customer = (await services.customers.list())[0]!;
+    const customer = (await services.useCases.customers.list())[0]!;
     const crafted = craftedPortalTokens(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
     const call = (route: HttpFunctionDefinition, token: string) =>
       rawRequest(app.url, route.methods[0]!, pathFor(route, ['key_01ARZ3NDEKTSV4RRFFQ69G5FAV', customer.slug, 'issue-key', 'x'], []), [
@@ -95,7 +99,7 @@ describe('fuzzing every HTTP route (fast-check, real Azurite)', () => {
     }
     expect(unhandled).toBeUndefined();
     // The host still answers after all that, storage included.
-    await services.health.probeAll();
+    await services.useCases.health.probeAll();
     expect((await app.fetch('/v1/health')).status).toBe(200);
   }, 300_000);
 });

@@ -156,7 +156,7 @@ describe('hostile labels: default-ignorable code points are refused in visible t
       await expectRefused(await post('/v1/customer-keys/issue', admin, { label, application: 'web' }), 'label', codePoint);
       await expectRefused(await post('/v1/customer-keys/requests/issue-key', admin, { label, application: 'web' }), 'label', codePoint);
     }
-    expect((await services.keys.list(customer.slug)).map((k) => k.label)).toEqual(['prod']);
+    expect((await services.useCases.keys.list(customer.slug)).map((k) => k.label)).toEqual(['prod']);
   });
 
   it('refuses them in application names, customer names and reasons', async () => {
@@ -191,7 +191,7 @@ describe('hostile labels: default-ignorable code points are refused in visible t
 
   it('compares labels without them: a reservation written with one blocks its visible twin (the Table adapter)', async () => {
     const { customer, keyId } = await customerWithKey(services, { label: 'prod' });
-    const adapter = new TableKeyRepository(new TableStorage(services.config.tables));
+    const adapter = new TableKeyRepository(new TableStorage(services.useCases.config.tables));
     const existing = (await adapter.get(customer.slug, keyId))!;
     const twin = { ...existing, id: newId('key'), label: 'pro\uFE00d' };
     const at = new Date().toISOString();

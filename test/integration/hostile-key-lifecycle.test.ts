@@ -186,9 +186,9 @@ describe('hostile key lifecycle: the cap, a management key, expiry and time zone
 
       // When the overlaps end the timer stops the old keys and gives their places back.
       clock.forward(25 * HOUR);
-      await services.revocation.expireDue();
+      await services.useCases.revocation.expireDue();
       const working = await expectWithinCap(token, values);
-      expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(working);
+      expect((await services.useCases.customers.require(customer.slug)).activeKeyCount).toBe(working);
     });
   });
 
@@ -281,10 +281,10 @@ describe('hostile key lifecycle: the cap, a management key, expiry and time zone
       expect(stored.map((k) => k.expiresAt)).toEqual([at, at, at]);
 
       clock.moveTo(at, -1000);
-      await services.revocation.expireDue();
+      await services.useCases.revocation.expireDue();
       expect((await records.list(customer.slug)).filter((k) => k.status === 'revoked')).toHaveLength(0);
       clock.moveTo(at);
-      await services.revocation.expireDue();
+      await services.useCases.revocation.expireDue();
       const after = await records.list(customer.slug);
       expect(after.filter((k) => [east.id, utc.id, west.id].includes(k.id)).map((k) => [k.status, k.revokedReason])).toEqual([
         ['revoked', 'expired'],

@@ -65,12 +65,12 @@ describe('hostile leak reports: a report costs what the keys of ours it names co
   async function customerWithKeys(count: number) {
     const first = await customerWithKey(services, { plan: 'enterprise' });
     const slug = first.customer.slug;
-    await services.customers.update(slug, () => ({ keyLimitOverride: count + 10 }));
+    await services.useCases.customers.update(slug, () => ({ keyLimitOverride: count + 10 }));
     const keys = new Map<string, string>([[first.keyId, first.key]]);
     const labels = Array.from({ length: count - 1 }, (_, i) => `k-${i}`);
     const issueNext = async () => {
       for (let label = labels.pop(); label; label = labels.pop()) {
-        const issued = await services.keys.issue(slug, { label, application: 'a' }, op());
+        const issued = await services.useCases.keys.issue(slug, { label, application: 'a' }, op());
         keys.set(issued.metadata.id, trackSecret(issued.key));
       }
     };
@@ -94,7 +94,7 @@ describe('hostile leak reports: a report costs what the keys of ours it names co
 
   it('one key named at 1,000 places: one exposure record, one audit event listing the places (bounded), a constant storage cost', async () => {
     const { customer, key, keyId } = await customerWithKey(services);
-    trackSecret((await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
+    trackSecret((await services.useCases.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
     const places = (run: string) =>
       Array.from({ length: 1000 }, (_, i) => ({
         token: key,
@@ -108,7 +108,7 @@ describe('hostile leak reports: a report costs what the keys of ours it names co
     expect(first.feedback.every((f) => f.label === 'true_positive' && f.token_hash === sha256(key))).toBe(true);
     expect(first.operations).toBeLessThanOrEqual(PER_KEY.operations + 5);
 
-    const events = (await services.audit.list(customer.slug, { limit: 100 })).items;
+    const events = (await services.useCases.audit.list(customer.slug, { limit: 100 })).items;
     const exposed = events.filter((e) => e.type === 'key.exposed');
     expect(exposed).toHaveLength(1);
     expect(exposed[0]!.details).toMatchObject({ placeCount: 1000, action: 'revoked', url: 'https://github.com/octo/a/blob/main/f0.env' });
@@ -117,29 +117,33 @@ describe('hostile leak reports: a report costs what the keys of ours it names co
     expect(listed[9]).toEqual({ url: 'https://github.com/octo/a/blob/main/f9.env', source: 'content' });
     expect(events.filter((e) => e.type === 'key.revoked')).toHaveLength(1);
     expect(await exposureRows(customer.slug, keyId)).toBe(1);
-    const record = (await services.keys.list(customer.slug)).find((k) => k.id === keyId)!;
+    const record = (await services.useCases.keys.list(customer.slug)).find((k) => k.id === keyId)!;
     expect(record.exposures).toHaveLength(10);
     expect(record.exposureCount).toBe(1000);
 
     // The same again at 1,000 new places: the same constant, one more record and event.
     const again = await measured(places('b'));
     expect(again.operations).toBeLessThanOrEqual(PER_KEY.operations + 5);
-    expect((await services.audit.list(customer.slug, { limit: 100 })).items.filter((e) => e.type === 'key.exposed')).toHaveLength(2);
+    expect((await services.useCases.audit.list(customer.slug, { limit: 100 })).items.filter((e) => e.type === 'key.exposed')).toHaveLength(
+      2,
+    );
     expect(await exposureRows(customer.slug, keyId)).toBe(2);
-    expect((await services.keys.list(customer.slug)).find((k) => k.id === keyId)!.exposureCount).toBe(2000);
+    expect((await services.useCases.keys.list(customer.slug)).find((k) => k.id === keyId)!.exposureCount).toBe(2000);
 
     // GitHub retrying the first report: nothing new is recorded.
     const retry = await measured(places('a'));
     expect(retry.operations).toBeLessThanOrEqual(PER_KEY.operations + 5);
-    expect((await services.audit.list(customer.slug, { limit: 100 })).items.filter((e) => e.type === 'key.exposed')).toHaveLength(2);
+    expect((await services.useCases.audit.list(customer.slug, { limit: 100 })).items.filter((e) => e.type === 'key.exposed')).toHaveLength(
+      2,
+    );
     expect(await exposureRows(customer.slug, keyId)).toBe(2);
-    expect((await services.keys.list(customer.slug)).find((k) => k.id === keyId)!.exposureCount).toBe(2000);
+    expect((await services.useCases.keys.list(customer.slug)).find((k) => k.id === keyId)!.exposureCount).toBe(2000);
   });
 
   it("1,000 made-up tokens with valid checksums for a customer with 300 keys: at most one point read each, never the customer's keys", async () => {
     const { slug, component, keys } = await customerWithKeys(300);
     const [revokedId, activeId] = [...keys.keys()];
-    await services.keys.revoke(slug, revokedId!, op());
+    await services.useCases.keys.revoke(slug, revokedId!, op());
     const tokens = Array.from({ length: 998 }, () => madeUp(slug, component));
     // Two keys of ours among them, one revoked and one active, to show the answer still finds them.
     const matches: ReportMatch[] = tokens.map((token) => ({ token }));
@@ -171,14 +175,14 @@ describe('hostile leak reports: a report costs what the keys of ours it names co
     expect(queriesOn(log, slug)).toBe(0);
     expect(operations).toBeLessThanOrEqual(20 * PER_KEY.operations + 5);
     expect(entities).toBeLessThanOrEqual(20 * PER_KEY.entities + 5);
-    const listed = await services.keys.list(slug);
+    const listed = await services.useCases.keys.list(slug);
     for (const [keyId] of named) expect(listed.find((k) => k.id === keyId)).toMatchObject({ status: 'revoked', exposureCount: 2 });
   });
 
   it("keys issued before the key-hash index: found by one read of their customer's keys, once, which indexes them", async () => {
     const { slug, component, keys } = await customerWithKeys(40);
     const [revokedId, activeId] = [...keys.keys()];
-    await services.keys.revoke(slug, revokedId!, op());
+    await services.useCases.keys.revoke(slug, revokedId!, op());
     // As a deployment before the index left them: no index rows, no marker.
     const customers = services.storage.clients.customers;
     await customers.deleteEntity(slug, KEY_HASH_MARKER_ROW);

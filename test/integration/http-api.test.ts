@@ -19,13 +19,13 @@ describe('HTTP API on the local host, against Azurite', () => {
 
   beforeAll(async () => {
     services = testServices();
-    services.health.start();
+    services.useCases.health.start();
     app = await serveApp(services);
     const acme = await customerWithKey(services, { label: 'ingest-prod' });
     const other = await customerWithKey(services);
-    const revoked = await services.keys.issue(acme.customer.slug, { label: 'old', application: 'web' }, op());
+    const revoked = await services.useCases.keys.issue(acme.customer.slug, { label: 'old', application: 'web' }, op());
     trackSecret(revoked.key);
-    await services.keys.revoke(acme.customer.slug, revoked.metadata.id, op());
+    await services.useCases.keys.revoke(acme.customer.slug, revoked.metadata.id, op());
     fixtures = { key: acme.key, secret: acme.secret, revokedKey: revoked.key, otherSlug: other.customer.slug };
     keyId = acme.keyId;
     slug = acme.customer.slug;
@@ -58,7 +58,7 @@ describe('HTTP API on the local host, against Azurite', () => {
     });
 
     it('GET /v1/health is anonymous and reports the last probe', async () => {
-      await services.health.probeAll();
+      await services.useCases.health.probeAll();
       const response = await app.fetch('/v1/health');
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({
@@ -68,10 +68,10 @@ describe('HTTP API on the local host, against Azurite', () => {
     });
 
     it('answers a revoked key with 401 at once on the instance that revoked it', async () => {
-      const issued = await services.keys.issue(slug, { label: 'short-lived', application: 'web' }, op());
+      const issued = await services.useCases.keys.issue(slug, { label: 'short-lived', application: 'web' }, op());
       trackSecret(issued.key);
       expect((await app.fetch('/v1/whoami', { headers: { 'X-API-Key': issued.key } })).status).toBe(200);
-      await services.keys.revoke(slug, issued.metadata.id, op());
+      await services.useCases.keys.revoke(slug, issued.metadata.id, op());
       const response = await app.fetch('/v1/whoami', { headers: { 'X-API-Key': issued.key } });
       expect(response.status).toBe(401);
       expect((await problemOf(response)).code).toBe('api_key_invalid');
@@ -143,7 +143,7 @@ describe('HTTP API on the local host, against Azurite', () => {
         expect(response.status).toBe(503);
         expect(response.headers.get('retry-after')).toBe('5');
         expect((await problemOf(response)).code).toBe('dependency_unavailable');
-        await down.health.probeAll();
+        await down.useCases.health.probeAll();
         const health = await downApp.fetch('/v1/health');
         expect(health.status).toBe(503);
         const body = (await problemOf(health)) as unknown as { code: string; checks: Record<string, { status: string }> };

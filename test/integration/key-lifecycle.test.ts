@@ -68,8 +68,8 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     expect(await codeOf(await whoami(rolled.key))).toBe('ok');
 
     // The timer revokes the old key, which gives its place back; the listing links the two.
-    expect(await services.revocation.expireDue()).toBeGreaterThanOrEqual(1);
-    expect(await services.revocation.expireDue()).toBe(0); // idempotent
+    expect(await services.useCases.revocation.expireDue()).toBeGreaterThanOrEqual(1);
+    expect(await services.useCases.revocation.expireDue()).toBe(0); // idempotent
     const listing = (await (await call(token, 'GET', '/v1/customer-keys')).json()) as {
       activeKeyCount: number;
       keys: Array<{ id: string; rolledTo: string | null; rolledFrom: string | null; status: string; revokedReason: string | null }>;
@@ -81,16 +81,16 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     });
     expect(listing.keys.find((k) => k.id === rolled.metadata.id)).toMatchObject({ rolledFrom: keyId, status: 'active' });
     expect(listing.activeKeyCount).toBe(1);
-    expect((await services.customers.get(customer.slug))!.activeKeyCount).toBe(1);
+    expect((await services.useCases.customers.get(customer.slug))!.activeKeyCount).toBe(1);
     expect(await codeOf(await whoami(key))).toBe('api_key_invalid');
   });
 
   it('counts a key rolling out until it stops, and keeps the label with the new key, under 20 parallel rolls and issues racing them', async () => {
     const { customer, keyId } = await customerWithKey(services, { plan: 'pro', label: 'one' });
-    const second = await services.keys.issue(customer.slug, { label: 'two', application: 'a' }, op());
+    const second = await services.useCases.keys.issue(customer.slug, { label: 'two', application: 'a' }, op());
     trackSecret(second.key);
     const token = await admin(customer.slug);
-    const count = async () => (await services.customers.require(customer.slug)).activeKeyCount;
+    const count = async () => (await services.useCases.customers.require(customer.slug)).activeKeyCount;
     const codesOf = async (calls: Response[]) => {
       for (const r of calls.filter((c) => c.status === 201)) trackSecret(((await r.clone().json()) as { key: string }).key);
       return Promise.all(calls.map(async (r) => (r.status === 201 ? 201 : (await problemOf(r)).code)));
@@ -116,14 +116,14 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     expect(issues.filter((c) => c === 201)).toHaveLength(1);
     expect(issues.slice(0, 5).filter((c) => c !== 201)).toEqual(Array(4).fill('key_limit_reached'));
     expect(['key_limit_reached', 'label_taken']).toContain(issues[5]);
-    const keys = await services.keys.list(customer.slug);
+    const keys = await services.useCases.keys.list(customer.slug);
     expect(keys.filter((k) => k.status === 'active')).toHaveLength(5);
     expect(await count()).toBe(5);
     const newOne = keys.find((k) => k.rolledFrom === keyId)!;
     expect(newOne.label).toBe('one');
     // While the old key rolls out its successor cannot be rolled; revoking the old key frees its place.
     expect((await problemOf(await roll(token, newOne.id, 1))).code).toBe('key_rolling_out');
-    await services.keys.revoke(customer.slug, keyId, op());
+    await services.useCases.keys.revoke(customer.slug, keyId, op());
     expect(await count()).toBe(4);
     const again = await roll(token, keyId, 1);
     expect(again.status).toBe(409);
@@ -143,7 +143,7 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     expect(rolled.old).toMatchObject({ status: 'revoked', revokedReason: 'rolled' });
     expect(await codeOf(await whoami(key))).toBe('api_key_invalid');
     expect(await codeOf(await whoami(rolled.key))).toBe('ok');
-    expect((await services.customers.get(customer.slug))!.activeKeyCount).toBe(1);
+    expect((await services.useCases.customers.get(customer.slug))!.activeKeyCount).toBe(1);
     for (const bad of [-1, 169, 1.5]) {
       const refused = await roll(token, keyId, bad);
       expect(refused.status).toBe(400);
@@ -163,9 +163,9 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     expect(await codeOf(await whoami(key))).toBe('api_key_invalid');
     expect(await codeOf(await whoami(rolled.key))).toBe('api_key_invalid');
     expect(await codeOf(await whoami(result.keys[0]!.key))).toBe('ok');
-    const active = (await services.keys.list(customer.slug)).filter((k) => k.status === 'active');
+    const active = (await services.useCases.keys.list(customer.slug)).filter((k) => k.status === 'active');
     expect(active.map((k) => k.label)).toEqual(['web']);
-    expect((await services.customers.get(customer.slug))!.activeKeyCount).toBe(1);
+    expect((await services.useCases.customers.get(customer.slug))!.activeKeyCount).toBe(1);
   });
 
   it('lets the request flow roll a key at once, and keeps a management key from rolling a management key', async () => {
@@ -178,7 +178,7 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     expect(outcome.request.status).toBe('executed');
     expect(outcome.metadata.rolledFrom).toBe(keyId);
 
-    const management = await services.keys.issue(customer.slug, { label: 'ops', application: 'ops', type: 'management' }, op());
+    const management = await services.useCases.keys.issue(customer.slug, { label: 'ops', application: 'ops', type: 'management' }, op());
     trackSecret(management.key);
     const byKey = await app.fetch(`/v1/customer-keys/${management.metadata.id}/roll`, {
       method: 'POST',
@@ -215,7 +215,7 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
 
     // Cleared before it passes: the key works after the old expiry, on this instance's cache too.
     const later = new Date(clock.millis() + 120_000).toISOString();
-    const other = await services.keys.issue(customer.slug, { label: 'second', application: 'ci', expiresAt: later }, op());
+    const other = await services.useCases.keys.issue(customer.slug, { label: 'second', application: 'ci', expiresAt: later }, op());
     trackSecret(other.key);
     expect(await codeOf(await whoami(other.key))).toBe('ok');
     const cleared = await call(token, 'PATCH', `/v1/customer-keys/${other.metadata.id}`, { expiresAt: null });
@@ -235,7 +235,7 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
       expect(((await refused.json()) as { detail: string }).detail).toMatch(message);
     }
     expect((await call(token, 'PATCH', `/v1/customer-keys/${other.metadata.id}`, {})).status).toBe(400);
-    await services.keys.revoke(customer.slug, other.metadata.id, op());
+    await services.useCases.keys.revoke(customer.slug, other.metadata.id, op());
     const onRevoked = await call(token, 'PATCH', `/v1/customer-keys/${other.metadata.id}`, { allowedIps: [] });
     expect(onRevoked.status).toBe(409);
     expect(await codeOf(await whoami(key))).toBe('ok');
@@ -270,12 +270,12 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
   });
 
   it('takes the client address the configured number of proxies from the end of X-Forwarded-For', async () => {
-    const proxied = testServices({ TRUSTED_PROXY_HOPS: '2', TABLES_PREFIX: services.config.tables.prefix });
+    const proxied = testServices({ TRUSTED_PROXY_HOPS: '2', TABLES_PREFIX: services.useCases.config.tables.prefix });
     const proxiedApp = await serveApp(proxied, { timers: false });
     try {
       // The secret alone: this second instance holds no master components to check a whole key's.
       const { secret, keyId, customer } = await customerWithKey(services);
-      await services.keys.updateAccess(customer.slug, keyId, { allowedIps: ['198.51.100.7'] }, op());
+      await services.useCases.keys.updateAccess(customer.slug, keyId, { allowedIps: ['198.51.100.7'] }, op());
       const via = (forwarded?: string) =>
         proxiedApp.fetch('/v1/whoami', { headers: { 'x-api-key': secret, ...(forwarded ? { 'x-forwarded-for': forwarded } : {}) } });
       // A trusted proxy appended 198.51.100.7, then the host appended the socket's address.
@@ -292,7 +292,7 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
     const { customer, keyId } = await customerWithKey(services);
     clock.forward(91 * 86_400_000);
     await services.revocations.poll();
-    const fresh = await services.keys.issue(customer.slug, { label: 'fresh', application: 'a' }, op());
+    const fresh = await services.useCases.keys.issue(customer.slug, { label: 'fresh', application: 'a' }, op());
     trackSecret(fresh.key);
     const token = await admin(customer.slug);
     const listing = (await (await call(token, 'GET', '/v1/customer-keys')).json()) as { keys: Array<{ id: string; rotationDue: boolean }> };
@@ -300,8 +300,8 @@ describe('key lifecycle: roll, expiry, IP allowlists, rotation reminders', () =>
       [keyId, true],
       [fresh.metadata.id, false],
     ]);
-    await services.staleKeys.run();
-    const events = (await services.audit.list(customer.slug, { limit: 50 })).items.filter((e) => e.type === 'keys.rotation-due');
+    await services.useCases.staleKeys.run();
+    const events = (await services.useCases.audit.list(customer.slug, { limit: 50 })).items.filter((e) => e.type === 'keys.rotation-due');
     expect(events).toEqual([expect.objectContaining({ details: { keys: [expect.objectContaining({ id: keyId })] } })]);
     const staff = await portalToken(services, { roles: ['Staff'] });
     const seen = (await (await call(staff, 'GET', `/v1/staff/customers/${customer.slug}`)).json()) as {

@@ -20,7 +20,7 @@ describe('keys on Table Storage (Azurite)', () => {
     const { key, keyId, secret, customer } = await customerWithKey(services);
     const identity = await services.authenticator.authenticate(hashSecret(secret));
     expect(identity).toMatchObject({ customerSlug: customer.slug, customerId: customer.id, keyId, plan: 'pro' });
-    const listed = await services.keys.list(customer.slug);
+    const listed = await services.useCases.keys.list(customer.slug);
     expect(listed).toEqual([
       expect.objectContaining({
         id: keyId,
@@ -41,7 +41,8 @@ describe('keys on Table Storage (Azurite)', () => {
 
   it('authenticates with exactly one point read, whatever the number of keys', async () => {
     const { customer, secret } = await customerWithKey(services, { plan: 'enterprise' });
-    for (let i = 0; i < 30; i++) trackSecret((await services.keys.issue(customer.slug, { label: `k${i}`, application: 'a' }, op())).key);
+    for (let i = 0; i < 30; i++)
+      trackSecret((await services.useCases.keys.issue(customer.slug, { label: `k${i}`, application: 'a' }, op())).key);
     const before = services.storage.operations.snapshot();
     await services.authenticator.authenticate(hashSecret(secret));
     const after = services.storage.operations.snapshot();
@@ -67,10 +68,10 @@ describe('keys on Table Storage (Azurite)', () => {
 
   it("lists a customer's keys with one single-partition query, oldest first", async () => {
     const { customer, keyId } = await customerWithKey(services);
-    const second = await services.keys.issue(customer.slug, { label: 'second', application: 'a' }, op());
+    const second = await services.useCases.keys.issue(customer.slug, { label: 'second', application: 'a' }, op());
     trackSecret(second.key);
     const before = services.storage.operations.snapshot();
-    const keys = await services.keys.list(customer.slug);
+    const keys = await services.useCases.keys.list(customer.slug);
     const after = services.storage.operations.snapshot();
     expect(keys.map((k) => k.id)).toEqual([keyId, second.metadata.id]);
     expect(after.query - before.query).toBe(1);
@@ -79,58 +80,64 @@ describe('keys on Table Storage (Azurite)', () => {
 
   it('revokes at once and for good; revoking again changes nothing', async () => {
     const { customer, keyId, secret } = await customerWithKey(services);
-    const first = await services.keys.revoke(customer.slug, keyId, op('alice'), { force: true });
+    const first = await services.useCases.keys.revoke(customer.slug, keyId, op('alice'), { force: true });
     expect(first).toMatchObject({ status: 'revoked', revokedBy: { type: 'user', name: 'alice' } });
     expect(await services.authenticator.authenticate(hashSecret(secret))).toBeUndefined();
-    const again = await services.keys.revoke(customer.slug, keyId, op('bob'), { force: true });
+    const again = await services.useCases.keys.revoke(customer.slug, keyId, op('bob'), { force: true });
     expect(again).toMatchObject({ status: 'revoked', revokedBy: { name: 'alice' }, revokedAt: first.revokedAt });
   });
 
   it('keeps the first revocation under 50 concurrent revokes of one key, and counts it once', async () => {
     const { customer, keyId, secret } = await customerWithKey(services);
-    trackSecret((await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => services.keys.revoke(customer.slug, keyId, op(`actor-${i}`))));
+    trackSecret((await services.useCases.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => services.useCases.keys.revoke(customer.slug, keyId, op(`actor-${i}`))),
+    );
     expect(new Set(results.map((r) => `${r.revokedBy?.name}@${r.revokedAt}`)).size).toBe(1);
     expect(await services.authenticator.authenticate(hashSecret(secret))).toBeUndefined();
-    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(1);
+    expect((await services.useCases.customers.require(customer.slug)).activeKeyCount).toBe(1);
   });
 
   it('keeps the books straight when a reset races issue calls', async () => {
     const { customer, key: firstKey, keyId: firstId } = await customerWithKey(services, { plan: 'enterprise' });
     const values = new Map<string, string>([[firstId, firstKey]]);
     for (let i = 0; i < 4; i++) {
-      const before = await services.keys.issue(customer.slug, { label: `before-${i}`, application: 'a' }, op());
+      const before = await services.useCases.keys.issue(customer.slug, { label: `before-${i}`, application: 'a' }, op());
       values.set(before.metadata.id, trackSecret(before.key));
     }
     const [reset, ...issued] = await Promise.all([
-      services.keys.reset(customer.slug, op('reset')),
-      ...Array.from({ length: 10 }, (_, i) => services.keys.issue(customer.slug, { label: `during-${i}`, application: 'a' }, op('issue'))),
+      services.useCases.keys.reset(customer.slug, op('reset')),
+      ...Array.from({ length: 10 }, (_, i) =>
+        services.useCases.keys.issue(customer.slug, { label: `during-${i}`, application: 'a' }, op('issue')),
+      ),
     ]);
     for (const k of [...reset.keys, ...issued]) values.set(k.metadata.id, trackSecret(k.key));
     const authenticates = async (keyId: string) =>
       Boolean(await services.authenticator.authenticate(hashSecret(values.get(keyId)!.split('.').at(-1)!)));
-    const keys = await services.keys.list(customer.slug);
+    const keys = await services.useCases.keys.list(customer.slug);
     const active = keys.filter((k) => k.status === 'active');
     // Every key issued during the reset is active (new keys are not reset), every replaced key is revoked,
     // labels stay unique among active keys, and the count of active keys matches the rows.
     for (const k of issued) expect(active.some((a) => a.id === k.metadata.id)).toBe(true);
     for (const { oldKeyId } of reset.replaced) expect(keys.find((k) => k.id === oldKeyId)!.status).toBe('revoked');
     expect(new Set(active.map((k) => k.label.toLowerCase())).size).toBe(active.length);
-    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(active.length);
+    expect((await services.useCases.customers.require(customer.slug)).activeKeyCount).toBe(active.length);
     for (const k of active) expect(await authenticates(k.id)).toBe(true);
     for (const k of keys.filter((x) => x.status === 'revoked')) expect(await authenticates(k.id)).toBe(false);
   });
 
   it('answers not_found for unknown customers and keys, and for ids that are not key ids', async () => {
     const { customer } = await customerWithKey(services);
-    await expect(services.keys.list('nobody-here')).rejects.toMatchObject({ code: 'not_found' });
-    await expect(services.keys.revoke(customer.slug, 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', op())).rejects.toMatchObject({ code: 'not_found' });
-    await expect(services.keys.revoke(customer.slug, "key_1' or '1'='1", op())).rejects.toMatchObject({ code: 'not_found' });
+    await expect(services.useCases.keys.list('nobody-here')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(services.useCases.keys.revoke(customer.slug, 'key_01ARZ3NDEKTSV4RRFFQ69G5FAV', op())).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await expect(services.useCases.keys.revoke(customer.slug, "key_1' or '1'='1", op())).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('refuses a second customer with the same slug', async () => {
     const { customer } = await customerWithKey(services);
-    await expect(services.customers.create({ slug: customer.slug, name: 'Again', plan: 'pro' })).rejects.toMatchObject({
+    await expect(services.useCases.customers.create({ slug: customer.slug, name: 'Again', plan: 'pro' })).rejects.toMatchObject({
       code: 'customer_exists',
     });
   });
@@ -167,7 +174,7 @@ describe('rows the code would never write', () => {
     const { customer } = await customerWithKey(services);
     await rewrite(services.storage.clients.customers, customer.slug, PROFILE_ROW, without('activeKeyCount'));
     await expect(new TableCustomerRepository(services.storage).get(customer.slug)).rejects.toThrow(CorruptRowError);
-    await expect(services.keys.issue(customer.slug, { label: 'second', application: 'a' }, op())).rejects.toThrow(CorruptRowError);
+    await expect(services.useCases.keys.issue(customer.slug, { label: 'second', application: 'a' }, op())).rejects.toThrow(CorruptRowError);
   });
 
   it('an actor held as a plain name', async () => {
@@ -201,14 +208,14 @@ describe('crash consistency of key writes (fault hook before each storage step)'
   }
 
   async function assertInvariants(slug: string) {
-    const listed = await services.keys.list(slug);
+    const listed = await services.useCases.keys.list(slug);
     const listedActive = new Set(listed.filter((k) => k.status === 'active').map((k) => k.id));
     const authenticating = await authenticatingKeyIds();
     for (const key of listed) {
       // No key authenticates that its customer cannot list as active; no revoked key authenticates.
       if (authenticating.has(key.id)) expect(listedActive.has(key.id)).toBe(true);
     }
-    expect((await services.customers.require(slug)).activeKeyCount).toBe(listedActive.size);
+    expect((await services.useCases.customers.require(slug)).activeKeyCount).toBe(listedActive.size);
   }
 
   it.each([
@@ -217,9 +224,11 @@ describe('crash consistency of key writes (fault hook before each storage step)'
   ])('issuing, crashed before %s: listed=%s, authenticates=%s, invariants hold', async (step, listed, authenticates) => {
     const { customer } = await customerWithKey(services);
     crashAt = step;
-    await expect(services.keys.issue(customer.slug, { label: 'during-crash', application: 'a' }, op())).rejects.toBeInstanceOf(Crash);
+    await expect(services.useCases.keys.issue(customer.slug, { label: 'during-crash', application: 'a' }, op())).rejects.toBeInstanceOf(
+      Crash,
+    );
     crashAt = undefined;
-    const crashed = (await services.keys.list(customer.slug)).find((k) => k.label === 'during-crash');
+    const crashed = (await services.useCases.keys.list(customer.slug)).find((k) => k.label === 'during-crash');
     expect(Boolean(crashed)).toBe(listed);
     if (crashed) expect((await authenticatingKeyIds()).has(crashed.id)).toBe(authenticates);
     await assertInvariants(customer.slug);
@@ -229,15 +238,15 @@ describe('crash consistency of key writes (fault hook before each storage step)'
     'revoking, crashed before %s, never lets a revoked key authenticate; a retry completes it',
     async (step) => {
       const { customer, keyId, secret } = await customerWithKey(services);
-      trackSecret((await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
+      trackSecret((await services.useCases.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
       crashAt = step;
-      await expect(services.keys.revoke(customer.slug, keyId, op('alice'))).rejects.toBeInstanceOf(Crash);
+      await expect(services.useCases.keys.revoke(customer.slug, keyId, op('alice'))).rejects.toBeInstanceOf(Crash);
       crashAt = undefined;
       const stillAuthenticates = Boolean(await services.authenticator.authenticate(hashSecret(secret)));
       // Before the feed nothing was written; from the feed on, the key is refused.
       expect(stillAuthenticates).toBe(step === 'feed.publish');
       await assertInvariants(customer.slug);
-      const retried = await services.keys.revoke(customer.slug, keyId, op('alice'));
+      const retried = await services.useCases.keys.revoke(customer.slug, keyId, op('alice'));
       expect(retried.status).toBe('revoked');
       expect(await services.authenticator.authenticate(hashSecret(secret))).toBeUndefined();
       await assertInvariants(customer.slug);
@@ -246,19 +255,19 @@ describe('crash consistency of key writes (fault hook before each storage step)'
 
   it('frees no place when it revokes a key rolled before rolling-out keys held their own (its successor holds the pair’s)', async () => {
     const { customer, keyId } = await customerWithKey(services, { plan: 'starter' });
-    const successor = await services.keys.issue(customer.slug, { label: 'successor', application: 'a' }, op());
+    const successor = await services.useCases.keys.issue(customer.slug, { label: 'successor', application: 'a' }, op());
     trackSecret(successor.key);
     // As a roll wrote it before: the old key linked to its successor, one place for the two.
     const customers = services.storage.clients.customers;
     await customers.updateEntity({ partitionKey: customer.slug, rowKey: keyRowKey(keyId), rolledTo: successor.metadata.id }, 'Merge');
     await customers.updateEntity({ partitionKey: customer.slug, rowKey: PROFILE_ROW, activeKeyCount: 1 }, 'Merge');
-    await services.keys.revoke(customer.slug, keyId, op());
-    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(1);
+    await services.useCases.keys.revoke(customer.slug, keyId, op());
+    expect((await services.useCases.customers.require(customer.slug)).activeKeyCount).toBe(1);
     // A key rolled now holds its own place: revoking it frees it.
-    const rolled = await services.keys.roll(customer.slug, successor.metadata.id, { overlapHours: 1 }, op());
+    const rolled = await services.useCases.keys.roll(customer.slug, successor.metadata.id, { overlapHours: 1 }, op());
     trackSecret(rolled.key);
-    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(2);
-    await services.keys.revoke(customer.slug, successor.metadata.id, op());
-    expect((await services.customers.require(customer.slug)).activeKeyCount).toBe(1);
+    expect((await services.useCases.customers.require(customer.slug)).activeKeyCount).toBe(2);
+    await services.useCases.keys.revoke(customer.slug, successor.metadata.id, op());
+    expect((await services.useCases.customers.require(customer.slug)).activeKeyCount).toBe(1);
   });
 });

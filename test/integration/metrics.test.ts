@@ -30,12 +30,12 @@ describe('metrics', () => {
 
   it('counts authentication outcomes: a revoked key moves from ok (with its customer and plan) to api_key_invalid', async () => {
     const { customer, key, keyId } = await customerWithKey(services, { plan: 'pro' });
-    const spare = await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op());
+    const spare = await services.useCases.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op());
     const ok = { outcome: 'ok', customer: customer.slug, plan: 'pro' };
     const before = await services.telemetry.total(METRICS.authOutcomes, { outcome: 'api_key_invalid' });
     for (let i = 0; i < 3; i++) expect((await whoami(key)).status).toBe(200);
     expect(await services.telemetry.total(METRICS.authOutcomes, ok)).toBe(3);
-    await services.keys.revoke(customer.slug, keyId, op());
+    await services.useCases.keys.revoke(customer.slug, keyId, op());
     expect((await whoami(key)).status).toBe(401);
     expect(await services.telemetry.total(METRICS.authOutcomes, ok)).toBe(3);
     expect((await services.telemetry.total(METRICS.authOutcomes, { outcome: 'api_key_invalid' })) - before).toBe(1);
@@ -52,7 +52,7 @@ describe('metrics', () => {
 
   it('counts rate-limited requests and storage operations by table, kind and outcome', async () => {
     const { customer, key, keyId } = await customerWithKey(services);
-    await services.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
+    await services.useCases.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await whoami(key)).status);
     expect(statuses).toContain(429);
@@ -68,7 +68,7 @@ describe('metrics', () => {
     // A point read of a row that is not there counts as `absent`, not as an error: one read, one count.
     const absent = { table: 'customers', kind: 'read', outcome: 'absent' };
     const absentBefore = await services.telemetry.total(METRICS.storageOperations, absent);
-    expect(await services.customers.get(`absent-${randomBytes(3).toString('hex')}`)).toBeUndefined();
+    expect(await services.useCases.customers.get(`absent-${randomBytes(3).toString('hex')}`)).toBeUndefined();
     expect((await services.telemetry.total(METRICS.storageOperations, absent)) - absentBefore).toBe(1);
   });
 
@@ -147,7 +147,7 @@ describe('metrics', () => {
       },
       { clock },
     );
-    const up = testServices({ TABLES_PREFIX: services.config.tables.prefix }, { clock });
+    const up = testServices({ TABLES_PREFIX: services.useCases.config.tables.prefix }, { clock });
     const lag = async (instance: ServiceContext) => (await instance.telemetry.snapshot()).find((p) => p.name === METRICS.feedLag)!.value;
     try {
       await Promise.all([down.revocations.poll(), up.revocations.poll()]);
@@ -167,13 +167,13 @@ describe('metrics', () => {
 
   it('counts storage answers of a throttled partition as throttled', async () => {
     const throttled = testServices(
-      { TABLES_PREFIX: services.config.tables.prefix },
+      { TABLES_PREFIX: services.useCases.config.tables.prefix },
       { throttle: { partition: '^metrics-throttled', entitiesPerSecond: 1, answer: 'ServerBusy' } },
     );
     try {
       const slug = 'metrics-throttled';
-      await throttled.customers.create({ slug, name: 'Throttled', plan: 'pro' }).catch(() => undefined);
-      for (let i = 0; i < 5; i++) await throttled.customers.get(slug).catch(() => undefined);
+      await throttled.useCases.customers.create({ slug, name: 'Throttled', plan: 'pro' }).catch(() => undefined);
+      for (let i = 0; i < 5; i++) await throttled.useCases.customers.get(slug).catch(() => undefined);
       expect(await throttled.telemetry.total(METRICS.storageOperations, { table: 'customers', outcome: 'throttled' })).toBeGreaterThan(0);
     } finally {
       await throttled.dispose();

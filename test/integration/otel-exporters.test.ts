@@ -92,7 +92,7 @@ describe('OTLP ingest with the real OpenTelemetry exporters', () => {
 
     it('fails the export with a revoked key (401), storing nothing', async () => {
       const { key, keyId, customer } = await customerWithKey(services);
-      await services.keys.revoke(customer.slug, keyId, op(), { force: true });
+      await services.useCases.keys.revoke(customer.slug, keyId, op(), { force: true });
       const spans = recordSpans((tracer) => tracer.startSpan('late', { attributes: { 'session.id': 'after-revoke' } }).end());
       const exporter = makeExporter(key);
       const result = await exportWith(exporter, spans);

@@ -88,8 +88,8 @@ describe('portal doors: the failure table on every customer and staff route', ()
     app = await serveApp(services);
     const { customer, key, keyId } = await customerWithKey(services);
     const other = await customerWithKey(services);
-    const request = await services.requests.submit(customer.slug, 'rotate-tenant-key', {}, op());
-    const issued = await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op());
+    const request = await services.useCases.requests.submit(customer.slug, 'rotate-tenant-key', {}, op());
+    const issued = await services.useCases.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op());
     trackSecret(issued.key);
     fixtures = {
       slug: customer.slug,

@@ -109,7 +109,7 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
     const frozen = await frozenTime();
     try {
       const { customer, key, keyId } = await customerWithKey(frozen.services);
-      await frozen.services.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
+      await frozen.services.useCases.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
       // The limiter's clock moves only by what the exporter waits after a 429: one second, the key's Retry-After.
       const statuses = answersMovingClockOn429(frozen.app, '/v1/traces', frozen.clock, 1000);
       const exporter = new OTLPTraceExporter({ url: `${frozen.app.url}/v1/traces`, headers: { 'X-API-Key': key }, timeoutMillis: 10_000 });
@@ -129,7 +129,7 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
 
   it('reports usage per key per hour and day, and the hour each key was last used in', async () => {
     const { customer, key, keyId } = await customerWithKey(services, { plan: 'starter' });
-    const other = await services.keys.issue(customer.slug, { label: 'idle', application: 'x' }, op());
+    const other = await services.useCases.keys.issue(customer.slug, { label: 'idle', application: 'x' }, op());
     trackSecret(other.key);
     const hourOf = (at: Date) => `${at.toISOString().slice(0, 13)}:00:00.000Z`;
     const hourBefore = hourOf(new Date());
@@ -189,10 +189,10 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
     const costApp = await serveApp(cost, { timers: false }); // its background work is the services', counted per second
     try {
       const slug = `cost-${randomBytes(3).toString('hex')}`;
-      await cost.customers.create({ slug, name: 'Cost', plan: 'enterprise' });
+      await cost.useCases.customers.create({ slug, name: 'Cost', plan: 'enterprise' });
       const keys: string[] = [];
       for (let i = 0; i < 100; i++)
-        keys.push(trackSecret((await cost.keys.issue(slug, { label: `k${i}`, application: 'bench' }, op())).key));
+        keys.push(trackSecret((await cost.useCases.keys.issue(slug, { label: `k${i}`, application: 'bench' }, op())).key));
       // Warm: every key authenticated once (a point read each), limiter and feed running.
       for (const key of keys) expect((await costApp.fetch('/v1/whoami', { headers: { 'x-api-key': key } })).status).toBe(200);
       await cost.usageRecorder.flush();
@@ -215,7 +215,7 @@ describe('rate limits, usage and last used (HTTP, Azurite)', () => {
       // pays per second of wall time, however slow a loaded machine makes the run.
       const requestDriven = after.requestDriven - before.requestDriven;
       const timeDriven = after.timeDriven - before.timeDriven;
-      const timeBound = Math.ceil(seconds * backgroundOperationsPerSecond(cost.config)) + 3;
+      const timeBound = Math.ceil(seconds * backgroundOperationsPerSecond(cost.useCases.config)) + 3;
       console.log(
         `storage operations for ${sent} requests over 100 keys in ${seconds.toFixed(1)} s: ${requestDriven} request-driven ` +
           `(${(requestDriven / sent).toFixed(4)} per request), ${timeDriven} time-driven (${(timeDriven / seconds).toFixed(1)} per second, bound ${timeBound})`,
@@ -236,8 +236,8 @@ describe('stale keys (injected clock)', () => {
     const clock = new ManualClock(new Date());
     const services = testServices({}, { clock });
     const { customer, key: usedKey, keyId: usedId } = await customerWithKey(services, { plan: 'enterprise' });
-    const quiet = await services.keys.issue(customer.slug, { label: 'quiet', application: 'x' }, op());
-    const quieter = await services.keys.issue(customer.slug, { label: 'quieter', application: 'x' }, op());
+    const quiet = await services.useCases.keys.issue(customer.slug, { label: 'quiet', application: 'x' }, op());
+    const quieter = await services.useCases.keys.issue(customer.slug, { label: 'quieter', application: 'x' }, op());
     trackSecret(quiet.key);
     trackSecret(quieter.key);
 
@@ -247,21 +247,21 @@ describe('stale keys (injected clock)', () => {
     await services.usageRecorder.flush();
     clock.advance(2 * 86_400_000); // day 31: the quiet keys were never used since creation 31 days ago
 
-    const listed = await services.keys.list(customer.slug);
-    const staleOf = (id: string) => services.usage.isStale(listed.find((k) => k.id === id)!);
+    const listed = await services.useCases.keys.list(customer.slug);
+    const staleOf = (id: string) => services.useCases.usage.isStale(listed.find((k) => k.id === id)!);
     expect(staleOf(usedId)).toBe(false);
     expect(staleOf(quiet.metadata.id)).toBe(true);
 
-    expect(await services.staleKeys.run()).toMatchObject({ revoked: 0 });
-    const audit = await services.audit.list(customer.slug, { limit: 10 });
+    expect(await services.useCases.staleKeys.run()).toMatchObject({ revoked: 0 });
+    const audit = await services.useCases.audit.list(customer.slug, { limit: 10 });
     const event = audit.items.find((e) => e.type === 'keys.stale')!;
     expect(event.details).toMatchObject({ autoRevoke: false, revoked: [] });
     expect((event.details!.keys as Array<{ id: string }>).map((k) => k.id).sort()).toEqual([quiet.metadata.id, quieter.metadata.id].sort());
 
-    await services.staff.updateCustomer(customer.slug, { autoRevokeStaleKeys: true }, op('staff'));
-    const result = await services.staleKeys.run();
+    await services.useCases.staff.updateCustomer(customer.slug, { autoRevokeStaleKeys: true }, op('staff'));
+    const result = await services.useCases.staleKeys.run();
     expect(result.revoked).toBe(2);
-    const after = await services.keys.list(customer.slug);
+    const after = await services.useCases.keys.list(customer.slug);
     expect(after.find((k) => k.id === usedId)!.status).toBe('active');
     expect(
       after

@@ -38,8 +38,8 @@ describe('revocation survives a crash at every step', () => {
 
   beforeAll(async () => {
     services = testServices(env);
-    await services.customers.create({ slug, name: 'Revocation crash', plan: 'enterprise' });
-    admin = await signLocalPortalToken(services.config.portal, {
+    await services.useCases.customers.create({ slug, name: 'Revocation crash', plan: 'enterprise' });
+    admin = await signLocalPortalToken(services.useCases.config.portal, {
       sub: 'alice',
       name: 'Alice Admin',
       customer: slug,
@@ -54,8 +54,8 @@ describe('revocation survives a crash at every step', () => {
 
   /** Issues a key (and a spare, so the victim is not the last), warms it on the second instance. */
   async function victim(label: string): Promise<{ keyId: string; secret: string }> {
-    const issued = await services.keys.issue(slug, { label, application: 'crash' }, op('setup'));
-    trackSecret((await services.keys.issue(slug, { label: `${label}-spare`, application: 'crash' }, op('setup'))).key);
+    const issued = await services.useCases.keys.issue(slug, { label, application: 'crash' }, op('setup'));
+    trackSecret((await services.useCases.keys.issue(slug, { label: `${label}-spare`, application: 'crash' }, op('setup'))).key);
     const secret = trackSecret(issued.key).split('.').at(-1)!;
     expect(await whoami(warm, secret)).toBe(200);
     return { keyId: issued.metadata.id, secret };
@@ -77,7 +77,7 @@ describe('revocation survives a crash at every step', () => {
     await revokeOnDyingHost('feed.publish', keyId);
     await nextFeedRead(warm);
     expect(await whoami(warm, secret)).toBe(200);
-    expect((await services.keys.list(slug)).find((k) => k.id === keyId)!.status).toBe('active');
+    expect((await services.useCases.keys.list(slug)).find((k) => k.id === keyId)!.status).toBe('active');
   });
 
   it.each(['keys.deleteLookup', 'keys.markRevoked'])(
@@ -99,12 +99,12 @@ describe('revocation survives a crash at every step', () => {
       // The completion timer, a minute later: the key lists as revoked, by Alice, when she did it.
       const later = testServices(env, { clock: new ManualClock(new Date(Date.now() + 60_000)) });
       try {
-        expect(await later.revocation.completeInterruptedRevocations()).toBe(1);
-        expect(await later.revocation.completeInterruptedRevocations()).toBe(0); // idempotent
+        expect(await later.useCases.revocation.completeInterruptedRevocations()).toBe(1);
+        expect(await later.useCases.revocation.completeInterruptedRevocations()).toBe(0); // idempotent
       } finally {
         await later.dispose();
       }
-      const listed = (await services.keys.list(slug)).find((k) => k.id === keyId)!;
+      const listed = (await services.useCases.keys.list(slug)).find((k) => k.id === keyId)!;
       expect(listed.status).toBe('revoked');
       expect(listed.revokedBy).toMatchObject({ id: 'alice' });
       expect(Date.parse(listed.revokedAt!)).toBeGreaterThanOrEqual(crashedAt - 1000);

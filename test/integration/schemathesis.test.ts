@@ -86,7 +86,7 @@ function interpreterFaultOnly(output: string): boolean {
       GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url,
     });
     await services.revocations.poll();
-    await services.health.probeAll();
+    await services.useCases.health.probeAll();
     app = await serveApp(services);
     folder = mkdtempSync(join(tmpdir(), 'vp-schemathesis-'));
   });
@@ -102,7 +102,7 @@ function interpreterFaultOnly(output: string): boolean {
     // fuzzer's own "reset all keys" calls cannot revoke the key it ingests with.
     const ingest = await customerWithKey(services);
     const admin = await customerWithKey(services);
-    const management = await services.keys.issue(
+    const management = await services.useCases.keys.issue(
       admin.customer.slug,
       { label: 'fuzzer', application: 'schemathesis', type: 'management' },
       op(),

@@ -43,7 +43,7 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
 
   /** Another instance of the service on the same tables, on a clock moved by hand (closed after the suite); its customers are its own. */
   const movedByHand = async (clock: ManualClock) => {
-    const moved = testServices({ TABLES_PREFIX: services.config.tables.prefix }, { clock });
+    const moved = testServices({ TABLES_PREFIX: services.useCases.config.tables.prefix }, { clock });
     const movedApp = await serveApp(moved, { timers: false });
     closing.push(async () => {
       await movedApp.close();
@@ -83,7 +83,7 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
 
   it('calls apiKeyProvider on each export, so a key switched mid-run keeps exporting', async () => {
     const { customer, key: first } = await customerWithKey(services, { label: 'before-rotation' });
-    const second = await services.keys.issue(customer.slug, { label: 'after-rotation', application: 'loan-review' }, op());
+    const second = await services.useCases.keys.issue(customer.slug, { label: 'after-rotation', application: 'loan-review' }, op());
     trackSecret(second.key);
     let current = first;
     let calls = 0;
@@ -92,9 +92,9 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
     withSession('s-before', () => tracer.startSpan('one').end());
     await sdk.forceFlush();
     current = second.key; // rotated in the secret manager
-    await services.keys.revoke(
+    await services.useCases.keys.revoke(
       customer.slug,
-      (await services.keys.list(customer.slug)).find((k) => k.label === 'before-rotation')!.id,
+      (await services.useCases.keys.list(customer.slug)).find((k) => k.label === 'before-rotation')!.id,
       op(),
     );
     withSession('s-after', () => tracer.startSpan('two').end());
@@ -106,7 +106,7 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
 
   it('handles a revoked key: one clear log line without the key, then pauses instead of hammering', async () => {
     const { customer, key, keyId } = await customerWithKey(services);
-    await services.keys.revoke(customer.slug, keyId, op(), { force: true });
+    await services.useCases.keys.revoke(customer.slug, keyId, op(), { force: true });
     const logger = recordingLogger();
     const sdk = configure({ apiKey: key, logger, rejectedKeyPauseMillis: 60_000 });
     const tracer = sdk.tracer();
@@ -124,7 +124,7 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
 
   it('says why when the key expired or the address is not on its allowlist', async () => {
     const { customer, key, keyId } = await customerWithKey(services);
-    await services.keys.updateAccess(customer.slug, keyId, { allowedIps: ['203.0.113.0/24'] }, op());
+    await services.useCases.keys.updateAccess(customer.slug, keyId, { allowedIps: ['203.0.113.0/24'] }, op());
     const outside = recordingLogger();
     const first = configure({ apiKey: key, logger: outside });
     first.tracer().startSpan('from-outside').end();
@@ -137,7 +137,7 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
     const clock = new ManualClock(new Date());
     const later = await movedByHand(clock);
     const elsewhere = await customerWithKey(later.services);
-    const expiring = await later.services.keys.issue(
+    const expiring = await later.services.useCases.keys.issue(
       elsewhere.customer.slug,
       { label: 'short', application: 'sdk', expiresAt: new Date(clock.millis() + 60_000).toISOString() },
       op(),
@@ -159,7 +159,7 @@ describe('the TypeScript ingest SDK, end to end against the local host', () => {
     const clock = new ManualClock(new Date());
     const limited = await movedByHand(clock);
     const { customer, key, keyId } = await customerWithKey(limited.services);
-    await limited.services.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
+    await limited.services.useCases.keys.setRateLimit(customer.slug, keyId, { requestsPerSecond: 1, burst: 1 }, op());
     const statuses = answersMovingClockOn429(limited.app, '/v1/traces', clock, 1000);
     const sdk = configure({ apiKey: key, exportTimeoutMillis: 15_000, endpoint: limited.app.url });
     const tracer = sdk.tracer();

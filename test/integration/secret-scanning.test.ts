@@ -32,7 +32,7 @@ describe('POST /v1/secret-scanning/github', () => {
   const send = (report: { body: string; headers: Record<string, string> }) =>
     app.fetch(REPORT, { method: 'POST', headers: report.headers, body: report.body });
   const whoami = (key: string) => app.fetch('/v1/whoami', { headers: { 'x-api-key': key } });
-  const auditOf = async (slug: string) => (await services.audit.list(slug, { limit: 100 })).items;
+  const auditOf = async (slug: string) => (await services.useCases.audit.list(slug, { limit: 100 })).items;
 
   beforeAll(async () => {
     scanner = await FakeGitHubScanner.start();
@@ -59,7 +59,7 @@ describe('POST /v1/secret-scanning/github', () => {
     expect(refused.status).toBe(401);
     expect((await problemOf(refused)).code).toBe('api_key_invalid');
 
-    const listed = (await services.keys.list(customer.slug)).find((k) => k.id === keyId)!;
+    const listed = (await services.useCases.keys.list(customer.slug)).find((k) => k.id === keyId)!;
     expect(listed.status).toBe('revoked');
     expect(listed.revokedBy).toMatchObject({ type: 'system', id: 'github-secret-scanning' });
     expect(listed.exposures).toEqual([{ reporter: 'github', url, source: 'content', reportedAt: expect.any(String) }]);
@@ -107,7 +107,7 @@ describe('POST /v1/secret-scanning/github', () => {
 
     // Two instances on the same tables receive one report at the same moment.
     const second = await customerWithKey(services);
-    const twin = testServices({ GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url, TABLES_PREFIX: services.config.tables.prefix });
+    const twin = testServices({ GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url, TABLES_PREFIX: services.useCases.config.tables.prefix });
     const twinApp = await serveApp(twin, { timers: false });
     try {
       const both = scanner.report([{ token: second.key, url: 'https://github.com/o/r/blob/2/b.env', source: 'content' }]);
@@ -126,14 +126,14 @@ describe('POST /v1/secret-scanning/github', () => {
 
   it('records only the exposure for a key that is already revoked, and a new place as a second exposure', async () => {
     const { customer, key, keyId } = await customerWithKey(services);
-    trackSecret((await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
-    await services.keys.revoke(customer.slug, keyId, op());
+    trackSecret((await services.useCases.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op())).key);
+    await services.useCases.keys.revoke(customer.slug, keyId, op());
     expect((await send(scanner.report([{ token: key, url: 'https://gist.github.com/x/1', source: 'gist_content' }]))).status).toBe(200);
     expect((await send(scanner.report([{ token: key, url: 'https://gist.github.com/x/2', source: 'gist_content' }]))).status).toBe(200);
     const events = await auditOf(customer.slug);
     expect(events.filter((e) => e.type === 'key.revoked')).toHaveLength(1); // ours, above
     expect(events.filter((e) => e.type === 'key.exposed').map((e) => e.details?.action)).toEqual(['already_revoked', 'already_revoked']);
-    const record = (await services.keys.list(customer.slug)).find((k) => k.id === keyId)!;
+    const record = (await services.useCases.keys.list(customer.slug)).find((k) => k.id === keyId)!;
     expect(record.exposures?.map((e) => e.url)).toEqual(['https://gist.github.com/x/1', 'https://gist.github.com/x/2']);
     expect(record.exposureCount).toBe(2);
   });
@@ -141,8 +141,8 @@ describe('POST /v1/secret-scanning/github', () => {
   it('answers a mixed batch match by match, calling storage only for tokens whose checksum holds', async () => {
     const active = await customerWithKey(services);
     const revoked = await customerWithKey(services);
-    trackSecret((await services.keys.issue(revoked.customer.slug, { label: 'spare', application: 'a' }, op())).key);
-    await services.keys.revoke(revoked.customer.slug, revoked.keyId, op());
+    trackSecret((await services.useCases.keys.issue(revoked.customer.slug, { label: 'spare', application: 'a' }, op())).key);
+    await services.useCases.keys.revoke(revoked.customer.slug, revoked.keyId, op());
     const component = active.key.split('.')[1]!;
     const notOurs = formatCompoundKey({ slug: 'nobody-here', component, secret: secretFromRandom(randomBytes(SECRET_RANDOM_BYTES)) });
     const lookalike = formatCompoundKey({ slug: 'acme', component, secret: randomBytes(32).toString('base64url') });
@@ -220,7 +220,10 @@ describe('POST /v1/secret-scanning/github', () => {
   });
 
   it("answers 503 with Retry-After while GitHub's key list cannot be read, and works once it can", async () => {
-    const fresh = testServices({ GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url, TABLES_PREFIX: services.config.tables.prefix }, { clock });
+    const fresh = testServices(
+      { GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url, TABLES_PREFIX: services.useCases.config.tables.prefix },
+      { clock },
+    );
     const freshApp = await serveApp(fresh, { timers: false });
     try {
       const { customer, key } = await customerWithKey(services);
@@ -283,7 +286,7 @@ describe('POST /v1/secret-scanning/github', () => {
     const { customer } = await customerWithKey(services);
     const admin = await portalToken(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
     const staff = await portalToken(services, { roles: ['Staff'] });
-    const management = await services.keys.issue(customer.slug, { label: 'mgmt', application: 'ops', type: 'management' }, op());
+    const management = await services.useCases.keys.issue(customer.slug, { label: 'mgmt', application: 'ops', type: 'management' }, op());
     trackSecret(management.key);
     const get = await app.fetch('/v1/customer-keys/settings', { headers: { authorization: `Bearer ${admin}` } });
     expect(await get.json()).toEqual({ customer: customer.slug, leakedKeyPolicy: 'revoke' });

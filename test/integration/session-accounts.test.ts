@@ -31,7 +31,7 @@ describe('sessions spread over storage accounts by customer', () => {
 
   /** The session rows an account holds for a customer (none while the account has no sessions table yet). */
   async function rowsIn(connectionString: string, slug: string): Promise<number> {
-    const table = TableClient.fromConnectionString(connectionString, `${services.config.tables.prefix}sessions`, {
+    const table = TableClient.fromConnectionString(connectionString, `${services.useCases.config.tables.prefix}sessions`, {
       allowInsecureConnection: true,
     });
     let n = 0;
@@ -88,9 +88,9 @@ describe('sessions spread over storage accounts by customer', () => {
     }
     expect(new Set(placed.values()).size).toBe(2);
     // The main account's own tables (keys, customers) are untouched by the rule.
-    expect(await services.keys.list('spread-0')).toHaveLength(1);
+    expect(await services.useCases.keys.list('spread-0')).toHaveLength(1);
     // Health covers every account ingest depends on.
-    await services.health.probeAll();
+    await services.useCases.health.probeAll();
     const health = (await (await app.fetch('/v1/health')).json()) as { checks: Record<string, unknown> };
     expect(Object.keys(health.checks).sort()).toEqual(['sessions-storage-1', 'sessions-storage-2', 'table-storage']);
   }, 60_000);

@@ -40,7 +40,7 @@ describe('GET /v1/sessions (the Decisions explorer), against Azurite', () => {
 
   it('lists sessions newest first with their key, filters by key label and time, and pages', async () => {
     const { customer, key: checkoutKey } = await customerWithKey(services, { label: 'checkout' });
-    const batch = await services.keys.issue(customer.slug, { label: 'batch-job', application: 'etl' }, op());
+    const batch = await services.useCases.keys.issue(customer.slug, { label: 'batch-job', application: 'etl' }, op());
     trackSecret(batch.key);
     await ingest(checkoutKey, 's-1', 1);
     clock.advance(1000);

@@ -80,7 +80,7 @@ describe('ingest while Table Storage throttles a partition', () => {
     );
     expect(seen.filter((s) => s === 503).length).toBeGreaterThan(0); // throttling was felt
     // Read back through an instance the fault does not touch (the same tables).
-    const reader = testServices({ TABLES_PREFIX: services.config.tables.prefix });
+    const reader = testServices({ TABLES_PREFIX: services.useCases.config.tables.prefix });
     for (const session of sessions) {
       expect(await reader.sessionStore.get('throttled-co', session)).toMatchObject({ spanCount: 24 * 20, batchCount: 24 });
       expect(await reader.sessionStore.documents('throttled-co', session)).toHaveLength(24);

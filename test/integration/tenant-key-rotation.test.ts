@@ -154,11 +154,14 @@ describe('tenant-key rotation with a 7-day grace period', () => {
     expect(vault.isEnabled(componentSecretName(slug), state.body!.previousVersion)).toBe(true); // the timer has not run
 
     // The timer, twice at once, then again: one retirement, the same state.
-    const [first, second] = await Promise.all([services(A).masterComponents.retireDue(), services(B).masterComponents.retireDue()]);
+    const [first, second] = await Promise.all([
+      services(A).useCases.masterComponents.retireDue(),
+      services(B).useCases.masterComponents.retireDue(),
+    ]);
     expect(first.retired + second.retired).toBe(1);
-    const afterTimer = toTenantKeyBody(await services(A).masterComponents.status(slug));
-    expect(await services(B).masterComponents.retireDue()).toEqual({ retired: 0, checked: 0 });
-    expect(toTenantKeyBody(await services(A).masterComponents.status(slug))).toEqual(afterTimer);
+    const afterTimer = toTenantKeyBody(await services(A).useCases.masterComponents.status(slug));
+    expect(await services(B).useCases.masterComponents.retireDue()).toEqual({ retired: 0, checked: 0 });
+    expect(toTenantKeyBody(await services(A).useCases.masterComponents.status(slug))).toEqual(afterTimer);
     expect(afterTimer).toMatchObject({
       previousVersion: null,
       graceEndsAt: null,

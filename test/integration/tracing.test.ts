@@ -34,8 +34,8 @@ describe('tracing', () => {
 
   it('makes a span per request (route, status, request id, customer, key id) with a child per storage call', async () => {
     const { customer, key, keyId } = await customerWithKey(services);
-    const spare = await services.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op());
-    await services.keys.revoke(customer.slug, spare.metadata.id, op());
+    const spare = await services.useCases.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op());
+    await services.useCases.keys.revoke(customer.slug, spare.metadata.id, op());
     exporter.reset();
     const ok = await app.fetch('/v1/whoami', { headers: { 'x-api-key': key } });
     expect(ok.status).toBe(200);

@@ -25,13 +25,13 @@ describe('crash consistency: the host killed at each storage step', () => {
   beforeAll(async () => {
     services = createServices(loadConfig(env), { background: false });
     slug = 'crash';
-    await services.customers.create({ slug, name: 'Crash', plan: 'enterprise' });
-    admin = await signLocalPortalToken(services.config.portal, { sub: 'admin', customer: slug, roles: ['CustomerAdmin'] });
+    await services.useCases.customers.create({ slug, name: 'Crash', plan: 'enterprise' });
+    admin = await signLocalPortalToken(services.useCases.config.portal, { sub: 'admin', customer: slug, roles: ['CustomerAdmin'] });
   });
   afterAll(() => services.dispose());
 
   async function issueDirect(label: string): Promise<string> {
-    const issued = await services.keys.issue(slug, { label, application: 'crash' }, op());
+    const issued = await services.useCases.keys.issue(slug, { label, application: 'crash' }, op());
     values.set(issued.metadata.id, trackSecret(issued.key));
     return issued.metadata.id;
   }
@@ -58,7 +58,7 @@ describe('crash consistency: the host killed at each storage step', () => {
 
   /** The invariants, read from storage directly (a fresh process's view, no cache). */
   async function assertInvariants() {
-    const listed = await services.keys.list(slug);
+    const listed = await services.useCases.keys.list(slug);
     const lookupRows = new Set<string>();
     for await (const row of services.storage.clients.keyLookup.listEntities<{ keyId: string }>()) lookupRows.add(row.keyId);
     for (const key of listed) {
@@ -69,7 +69,7 @@ describe('crash consistency: the host killed at each storage step', () => {
       }
     }
     for (const keyId of lookupRows) expect(listed.some((k) => k.id === keyId)).toBe(true); // nothing authenticates unlisted
-    expect((await services.customers.require(slug)).activeKeyCount).toBe(listed.filter((k) => k.status === 'active').length);
+    expect((await services.useCases.customers.require(slug)).activeKeyCount).toBe(listed.filter((k) => k.status === 'active').length);
   }
 
   it.each(['keys.insertRecord', 'keys.insertLookup'])('issue, killed before %s', async (step) => {
@@ -93,7 +93,7 @@ describe('crash consistency: the host killed at each storage step', () => {
     await assertInvariants();
     const retried = await withHost(undefined, revoke);
     expect(retried.result?.status).toBe(204);
-    expect((await services.keys.list(slug)).find((k) => k.id === keyId)!.status).toBe('revoked');
+    expect((await services.useCases.keys.list(slug)).find((k) => k.id === keyId)!.status).toBe('revoked');
     await assertInvariants();
   });
 

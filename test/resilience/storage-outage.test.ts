@@ -52,8 +52,9 @@ describe('storage outage', () => {
   });
 
   it('degrades to 503 within its bounds and recovers without a restart, losing no acknowledged ingest', async () => {
-    await services.customers.create({ slug: 'outage', name: 'Outage', plan: 'enterprise' });
-    const issue = async (label: string) => trackSecret((await services.keys.issue('outage', { label, application: 'load' }, op())).key);
+    await services.useCases.customers.create({ slug: 'outage', name: 'Outage', plan: 'enterprise' });
+    const issue = async (label: string) =>
+      trackSecret((await services.useCases.keys.issue('outage', { label, application: 'load' }, op())).key);
     const warm = await issue('warm');
     const cold = await issue('cold');
     const whoami = (key: string) => fetch(`${host.url}/v1/whoami`, { headers: { 'x-api-key': key } });

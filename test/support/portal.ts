@@ -34,7 +34,7 @@ export function portalToken(
   ttlSeconds = 600,
 ): Promise<string> {
   return signLocalPortalToken(
-    services.config.portal,
+    services.useCases.config.portal,
     { sub: claims.sub ?? 'user-1', name: claims.name ?? 'Ada Admin', ...claims },
     ttlSeconds,
   );
@@ -50,7 +50,7 @@ export function craftedPortalTokens(
   services: ServiceContext,
   claims: { customer?: string; roles: PortalRole[] },
 ): { invalid: string[]; hints: string[] } {
-  const { sharedSecret, issuer, audience } = services.config.portal;
+  const { sharedSecret, issuer, audience } = services.useCases.config.portal;
   const payload = { sub: 'crafted', iss: issuer, aud: audience, exp: Math.floor(Date.now() / 1000) + 3600, ...claims };
   const sign = (header: Record<string, unknown>) => {
     const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;

@@ -61,8 +61,8 @@ export async function customerWithKey(
   options: { plan?: Plan; environment?: 'live' | 'test'; label?: string; slug?: string } = {},
 ) {
   const slug = options.slug ?? `c${process.pid}-${++customerCounter}-${randomBytes(3).toString('hex')}`;
-  const customer = await services.customers.create({ slug, name: `Customer ${slug}`, plan: options.plan ?? 'pro' });
-  const issued = await services.keys.issue(
+  const customer = await services.useCases.customers.create({ slug, name: `Customer ${slug}`, plan: options.plan ?? 'pro' });
+  const issued = await services.useCases.keys.issue(
     slug,
     { label: options.label ?? 'primary-ingest', application: 'test-app', environment: options.environment ?? 'live' },
     op(),

@@ -25,11 +25,11 @@ const echo: HttpFunctionDefinition = {
 async function setup() {
   const env = memoryServices();
   const { services } = env;
-  await services.customers.create({ slug: 'acme', name: 'Acme', plan: 'pro' });
-  await services.customers.create({ slug: 'globex', name: 'Globex', plan: 'starter' });
-  const issued = await services.keys.issue('acme', { label: 'ingest', application: 'web' }, op());
-  const revoked = await services.keys.issue('acme', { label: 'old', application: 'web' }, op());
-  await services.keys.revoke('acme', revoked.metadata.id, op());
+  await services.useCases.customers.create({ slug: 'acme', name: 'Acme', plan: 'pro' });
+  await services.useCases.customers.create({ slug: 'globex', name: 'Globex', plan: 'starter' });
+  const issued = await services.useCases.keys.issue('acme', { label: 'ingest', application: 'web' }, op());
+  const revoked = await services.useCases.keys.issue('acme', { label: 'old', application: 'web' }, op());
+  await services.useCases.keys.revoke('acme', revoked.metadata.id, op());
   trackSecret(issued.key);
   trackSecret(revoked.key);
   const fixtures: KeyFixtures = { key: issued.key, secret: issued.key.split('.').at(-1)!, revokedKey: revoked.key, otherSlug: 'globex' };
@@ -137,7 +137,7 @@ describe('ApiKeyMiddleware: failed authentications per client address', () => {
     for (let i = 0; i < 160; i++) expect((await call(echo, from('198.51.100.7', generateSecret()))).status).toBe(401);
     expect((await call(echo, from('198.51.100.7', fixtures.key))).status).toBe(200); // its valid, known key still works
     // A key this instance has never seen, from that address: read, and served.
-    const fresh = await services.keys.issue('acme', { label: 'fresh', application: 'web' }, op());
+    const fresh = await services.useCases.keys.issue('acme', { label: 'fresh', application: 'web' }, op());
     trackSecret(fresh.key);
     const reads = repositories.keys.lookupCalls;
     expect((await call(echo, from('198.51.100.7', fresh.key))).status).toBe(200);

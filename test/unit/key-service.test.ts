@@ -16,12 +16,12 @@ const byKey = (keyId: string): Operation => ({ actor: { type: 'key', id: keyId, 
 
 async function setup(plan: 'starter' | 'pro' = 'pro') {
   const env = memoryServices();
-  await env.services.customers.create({ slug: 'acme', name: 'Acme', plan });
+  await env.services.useCases.customers.create({ slug: 'acme', name: 'Acme', plan });
   const issue = (label: string, extra: Record<string, unknown> = {}, operation = op()) =>
-    env.services.keys.issue('acme', { label, application: 'web', ...extra }, operation);
+    env.services.useCases.keys.issue('acme', { label, application: 'web', ...extra }, operation);
   // Key events are written with the key's own write (in one batch on Table Storage): the fake keeps them with its keys.
   const events = async (type: string) => env.repositories.keys.audit.filter((e) => e.type === type);
-  return { ...env, keys: env.services.keys, issue, events };
+  return { ...env, keys: env.services.useCases.keys, issue, events };
 }
 
 /** The ApiError a call fails with (the test fails when it does not). */
