@@ -1,9 +1,12 @@
-import { z } from 'zod';
+import { z, type ZodType } from 'zod';
 import { json } from '../shared/http/responses';
-import { KEY_REQUEST_BODIES, keyRequestActionSchema, requestIdParams } from '../shared/schemas/keys';
+import { KEY_REQUEST_BODIES, keyRequestActionSchema, requestIdParams, type KeyRequestCommand } from '../shared/schemas/keys';
 import { keyRequestOutcomeView, keyRequestView } from '../shared/schemas/views';
 import { toKeyBody, toRequestBody } from '../shared/schemas/view-mappers';
 import { httpFunction, type HttpFunctionDefinition, type RouteLink } from '../app/function-contract';
+
+/** The bodies by action, seen as one type: the handler pairs the body with its action. */
+const REQUEST_BODIES: Record<string, ZodType<KeyRequestCommand['params']>> = KEY_REQUEST_BODIES;
 
 /** Where a submitted request can be followed. */
 const REQUEST_LINKS: Record<string, RouteLink> = {
@@ -27,7 +30,7 @@ export const customerKeysRequestSubmit = httpFunction({
   auth: 'customer',
   summary: 'Submit a key request: issue-key and revoke-key run at once, rotate-tenant-key waits for staff.',
   // The action chooses the body's schema; an unknown action names nothing (404).
-  input: { params: z.object({ action: keyRequestActionSchema }), body: { by: 'action', schemas: KEY_REQUEST_BODIES } },
+  input: { params: z.object({ action: keyRequestActionSchema }), body: { by: 'action', schemas: REQUEST_BODIES } },
   docs: {
     responses: {
       201: {
@@ -71,7 +74,9 @@ export const customerKeysRequestSubmit = httpFunction({
     tags: ['Key requests'],
   },
   handler: async (_request, { services, tenant, actor, requestId, input }) => {
-    const outcome = await services.requests.submit(tenant, input.params.action, input.body, { actor, requestId });
+    // The binding parsed the body with the action's own schema, so the pair is a command.
+    const command = { action: input.params.action, params: input.body } as KeyRequestCommand;
+    const outcome = await services.requests.submit(tenant, command, { actor, requestId });
     const status = outcome.alreadyPending ? 200 : outcome.request.status === 'pending' ? 202 : outcome.issued ? 201 : 200;
     return json(status, {
       request: toRequestBody(outcome.request),

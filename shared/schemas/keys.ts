@@ -209,16 +209,21 @@ export const rotateTenantKeyRequestSchema = z.object({
 export const keyRequestActionSchema = z.enum(KEY_REQUEST_ACTIONS);
 
 /** The body of `POST /v1/customer-keys/requests/{action}`, by action: the action's own parameters. */
-export const KEY_REQUEST_BODIES: Record<(typeof KEY_REQUEST_ACTIONS)[number], z.ZodType<Record<string, unknown>>> = {
+export const KEY_REQUEST_BODIES = {
   'issue-key': issueKeySchema,
   'revoke-key': revokeKeyRequestSchema,
   'roll-key': rollKeyRequestSchema,
   'rotate-tenant-key': rotateTenantKeyRequestSchema,
-};
+} satisfies Record<(typeof KEY_REQUEST_ACTIONS)[number], z.ZodType<Record<string, unknown>>>;
+
+/** A key request's action with its parameters as its schema in {@link KEY_REQUEST_BODIES} parsed them. */
+export type KeyRequestCommand = {
+  [A in keyof typeof KEY_REQUEST_BODIES]: { action: A; params: z.output<(typeof KEY_REQUEST_BODIES)[A]> };
+}[keyof typeof KEY_REQUEST_BODIES];
 
 export type UpdateCustomerRequest = z.output<typeof updateCustomerSchema>;
-export type ExecuteRequestInput = z.input<typeof executeRequestSchema>;
-export type RejectRequestInput = z.input<typeof rejectRequestSchema>;
+export type ExecuteRequestInput = z.output<typeof executeRequestSchema>;
+export type RejectRequestInput = z.output<typeof rejectRequestSchema>;
 
 export const executeRequestSchema = z
   .object({

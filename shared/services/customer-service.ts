@@ -5,8 +5,7 @@ import { newId } from '../ids';
 import { generateComponent, isValidSlug } from '../keys/compound-key';
 import type { CustomerPatch, CustomerRepository } from '../ports/customer-repository';
 import type { SecretStore } from '../ports/secret-store';
-import { createCustomerSchema, type CreateCustomerInput } from '../schemas/keys';
-import { parseInput } from '../validation';
+import type { CreateCustomerInput } from '../schemas/keys';
 
 /** Creating and reading customers. A customer is born with its master component. */
 export class CustomerService {
@@ -18,15 +17,11 @@ export class CustomerService {
     private readonly clock: Clock,
   ) {}
 
-  async create(input: CreateCustomerInput): Promise<Customer> {
-    return this.createValidated(parseInput(createCustomerSchema, input));
-  }
-
   /** The built-in shared sandbox tenant that portal sandbox mode reads; created on first use. */
   async ensureSandbox(): Promise<void> {
     if (this.sandboxReady) return;
     if (!(await this.customers.get(SANDBOX_SLUG))) {
-      await this.createValidated({ slug: SANDBOX_SLUG, name: 'Shared sandbox', plan: 'starter' }).catch((error: unknown) => {
+      await this.create({ slug: SANDBOX_SLUG, name: 'Shared sandbox', plan: 'starter' }).catch((error: unknown) => {
         if (!(error instanceof ApiError && error.code === 'customer_exists')) throw error;
       });
     }
@@ -56,7 +51,8 @@ export class CustomerService {
     return updated;
   }
 
-  private async createValidated({ slug, name, plan }: CreateCustomerInput): Promise<Customer> {
+  /** A new customer from input parsed at the edge (`createCustomerSchema`: the HTTP binding, the CLI). */
+  async create({ slug, name, plan }: CreateCustomerInput): Promise<Customer> {
     if (await this.customers.get(slug)) {
       throw new ApiError('customer_exists', `A customer with the slug '${slug}' already exists.`);
     }

@@ -4,17 +4,7 @@ import { ApiError } from '../errors';
 import { isId, newId } from '../ids';
 import type { Logger } from '../logging';
 import type { KeyRequestRepository, KeyRequestSummary } from '../ports/key-request-repository';
-import {
-  KEY_REQUEST_BODIES,
-  executeRequestSchema,
-  issueKeySchema,
-  rejectRequestSchema,
-  revokeKeyRequestSchema,
-  rollKeyRequestSchema,
-  type ExecuteRequestInput,
-  type RejectRequestInput,
-} from '../schemas/keys';
-import { parseInput } from '../validation';
+import { KEY_REQUEST_BODIES, type ExecuteRequestInput, type KeyRequestCommand, type RejectRequestInput } from '../schemas/keys';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { IssuedKey, KeyService } from './key-service';
@@ -23,8 +13,6 @@ import type { IssuedKey, KeyService } from './key-service';
 export interface MasterComponentRotator {
   rotate(customerSlug: string, request: KeyRequest, op: Operation, options?: { gracePeriodMs?: number }): Promise<Record<string, unknown>>;
 }
-
-const PARAMS = KEY_REQUEST_BODIES;
 
 /** Actions a customer's request runs at once; the others wait for staff. */
 const SELF_SERVICE: ReadonlySet<KeyRequestAction> = new Set(['issue-key', 'revoke-key', 'roll-key']);
@@ -73,9 +61,9 @@ export class KeyRequestService {
     this.log = deps.log;
   }
 
-  /** Submits a request: `params` are the action's own (checked against its schema, defaults applied). */
-  async submit(customerSlug: string, action: KeyRequestAction, params: Record<string, unknown>, op: Operation): Promise<RequestOutcome> {
-    const actionParams = parseInput(PARAMS[action], params);
+  /** Submits a request: the action and its parameters, parsed at the edge (its schema in `KEY_REQUEST_BODIES`). */
+  async submit(customerSlug: string, command: KeyRequestCommand, op: Operation): Promise<RequestOutcome> {
+    const { action } = command;
     const customer = await this.customers.require(customerSlug);
     const now = this.clock.now();
     const request: KeyRequest = {
@@ -83,7 +71,7 @@ export class KeyRequestService {
       customerSlug: customer.slug,
       action,
       status: 'pending',
-      params: actionParams,
+      params: command.params,
       requestedBy: op.actor,
       requestedAt: now.toISOString(),
       submittedInRequest: op.requestId,
@@ -94,7 +82,7 @@ export class KeyRequestService {
     const pending = await this.requests.create(request, this.event(request, 'request.submitted', op), { exclusive });
     if (pending) return { request: pending, alreadyPending: true };
     if (exclusive) return { request };
-    return this.execute(request, op);
+    return this.execute(request, command, op);
   }
 
   async list(customerSlug: string): Promise<KeyRequest[]> {
@@ -113,19 +101,18 @@ export class KeyRequestService {
   }
 
   /** Staff: runs a pending request (for `rotate-tenant-key`, optionally with another grace period; 0 for none). */
-  async executeById(id: string, input: ExecuteRequestInput, op: Operation): Promise<RequestOutcome> {
-    const { gracePeriodHours } = parseInput(executeRequestSchema, input);
+  async executeById(id: string, { gracePeriodHours }: ExecuteRequestInput, op: Operation): Promise<RequestOutcome> {
     const request = await this.pending(id);
     if (request.action === 'issue-key' || request.action === 'roll-key') {
       // Running it would show staff a customer's key value: the customer submits it again instead.
       throw new ApiError('action_unavailable', 'An issue-key request runs when the customer submits it; reject this one instead.');
     }
-    return this.execute(request, op, gracePeriodHours === undefined ? {} : { gracePeriodMs: gracePeriodHours * 3_600_000 });
+    const options = gracePeriodHours === undefined ? {} : { gracePeriodMs: gracePeriodHours * 3_600_000 };
+    return this.execute(request, storedCommand(request), op, options);
   }
 
   /** Staff: declines a pending request. */
-  async rejectById(id: string, input: RejectRequestInput, op: Operation): Promise<KeyRequest> {
-    const { reason } = parseInput(rejectRequestSchema, input);
+  async rejectById(id: string, { reason }: RejectRequestInput, op: Operation): Promise<KeyRequest> {
     const request = await this.pending(id);
     const rejected: KeyRequest = { ...request, status: 'rejected', decidedBy: op.actor, decidedAt: this.clock.now().toISOString() };
     if (reason) rejected.note = reason;
@@ -140,11 +127,16 @@ export class KeyRequestService {
     return request;
   }
 
-  private async execute(request: KeyRequest, op: Operation, options: { gracePeriodMs?: number } = {}): Promise<RequestOutcome> {
+  private async execute(
+    request: KeyRequest,
+    command: KeyRequestCommand,
+    op: Operation,
+    options: { gracePeriodMs?: number } = {},
+  ): Promise<RequestOutcome> {
     let outcome: Omit<RequestOutcome, 'request'>;
     let result: Record<string, unknown>;
     try {
-      ({ outcome, result } = await this.run(request, op, options));
+      ({ outcome, result } = await this.run(request, command, op, options));
     } catch (error) {
       if (!(error instanceof ApiError) || error.status >= 500 || error.code === 'action_unavailable') throw error;
       // A business rule said no (a taken label, a full cap...): the request is recorded as failed.
@@ -169,21 +161,22 @@ export class KeyRequestService {
 
   private async run(
     request: KeyRequest,
+    command: KeyRequestCommand,
     op: Operation,
     options: { gracePeriodMs?: number },
   ): Promise<{ outcome: Omit<RequestOutcome, 'request'>; result: Record<string, unknown> }> {
-    switch (request.action) {
+    switch (command.action) {
       case 'issue-key': {
-        const issued = await this.keys.issue(request.customerSlug, parseInput(issueKeySchema, request.params), op);
+        const issued = await this.keys.issue(request.customerSlug, command.params, op);
         return { outcome: { issued }, result: { keyId: issued.metadata.id, label: issued.metadata.label } };
       }
       case 'revoke-key': {
-        const { keyId, force } = parseInput(revokeKeyRequestSchema, request.params);
+        const { keyId, force } = command.params;
         const revoked = await this.keys.revoke(request.customerSlug, keyId, op, { force });
         return { outcome: { revoked }, result: { keyId: revoked.id } };
       }
       case 'roll-key': {
-        const { keyId, overlapHours } = parseInput(rollKeyRequestSchema, request.params);
+        const { keyId, overlapHours } = command.params;
         const rolled = await this.keys.roll(request.customerSlug, keyId, { overlapHours }, op);
         return {
           outcome: { issued: { key: rolled.key, metadata: rolled.metadata } },
@@ -209,4 +202,15 @@ export class KeyRequestService {
 
 function notPending(status?: string): ApiError {
   return new ApiError('request_not_pending', status ? `The request is already ${status}.` : 'The request was decided meanwhile.');
+}
+
+/**
+ * A pending request's command, read back from storage: its parameters were parsed when it was
+ * submitted and are checked again as any stored data is (a row another version may have
+ * written). A row that no longer parses is a fault of ours (500), not the caller's.
+ */
+function storedCommand(request: KeyRequest): KeyRequestCommand {
+  const parsed = KEY_REQUEST_BODIES[request.action].safeParse(request.params);
+  if (!parsed.success) throw new Error(`stored key request ${request.id} has unreadable ${request.action} parameters`);
+  return { action: request.action, params: parsed.data } as KeyRequestCommand;
 }

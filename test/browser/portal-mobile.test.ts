@@ -205,7 +205,7 @@ describeWithBrowser('the portal on a phone and on a desktop', () => {
         body: oneSpanExport('mobile-session-1'),
       });
       expect(ingest.status).toBe(200);
-      await services.useCases.requests.submit(slug, 'rotate-tenant-key', {}, op('setup'));
+      await services.useCases.requests.submit(slug, { action: 'rotate-tenant-key', params: {} }, op('setup'));
     });
 
     it('the keys table reads as labelled rows', async () => {

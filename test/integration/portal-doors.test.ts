@@ -88,7 +88,7 @@ describe('portal doors: the failure table on every customer and staff route', ()
     app = await serveApp(services);
     const { customer, key, keyId } = await customerWithKey(services);
     const other = await customerWithKey(services);
-    const request = await services.useCases.requests.submit(customer.slug, 'rotate-tenant-key', {}, op());
+    const request = await services.useCases.requests.submit(customer.slug, { action: 'rotate-tenant-key', params: {} }, op());
     const issued = await services.useCases.keys.issue(customer.slug, { label: 'spare', application: 'a' }, op());
     trackSecret(issued.key);
     fixtures = {
