@@ -38,6 +38,8 @@ export class MemoryKeyRepository implements KeyRepository {
   private readonly exposureReports = new Set<string>();
   /** The key-hash index: every key that was ever given a lookup row, by its hash. */
   readonly hashIndex = new Map<string, IndexedKey>();
+  /** Customers marked indexed by {@link indexCustomer} (a customer created in the repository is from its start). */
+  private readonly indexedCustomers = new Set<string>();
   lookupCalls = 0;
   /** When set, every call fails with it (a storage outage). */
   failWith: Error | undefined;
@@ -48,9 +50,10 @@ export class MemoryKeyRepository implements KeyRepository {
     if (this.failWith) throw this.failWith;
   }
 
+  /** A key rolling out handed its label to its successor: it holds none (revoking the successor frees it). */
   private labelTaken(slug: string, label: string): boolean {
     return [...this.records.values()].some(
-      (r) => r.customerSlug === slug && r.status === 'active' && normalizeLabel(r.label) === normalizeLabel(label),
+      (r) => r.customerSlug === slug && r.status === 'active' && !r.rolledTo && normalizeLabel(r.label) === normalizeLabel(label),
     );
   }
 
@@ -239,12 +242,13 @@ export class MemoryKeyRepository implements KeyRepository {
   async isIndexed(customerSlug: string): Promise<boolean> {
     this.check();
     // Every key here was indexed when it was given its lookup row.
-    return this.customers.customers.has(customerSlug);
+    return this.customers.customers.has(customerSlug) || this.indexedCustomers.has(customerSlug);
   }
 
   async indexCustomer(customerSlug: string, keys: ApiKeyRecord[]): Promise<void> {
     this.check();
     for (const key of keys) this.hashIndex.set(key.secretHash, { customerSlug, keyId: key.id });
+    this.indexedCustomers.add(customerSlug);
   }
 
   async touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void> {
