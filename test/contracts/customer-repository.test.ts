@@ -90,7 +90,7 @@ describe.each(adapters)('CustomerRepository contract: %s', (_adapter, make) => {
       const listed = await repo.list();
       expect(listed).toHaveLength(3);
       const bySlug = (a: Customer, b: Customer) => a.slug.localeCompare(b.slug);
-      expect([...listed].sort(bySlug)).toEqual([{ ...customers[0]!, plan: 'starter' }, customers[1]!, customers[2]!].sort(bySlug));
+      expect([...listed].sort(bySlug)).toEqual([{ ...customers[0]!, plan: 'starter' as const }, customers[1]!, customers[2]!].sort(bySlug));
     });
   });
 
