@@ -9,5 +9,10 @@ export interface Page<T> {
 /** A customer's audit log, newest first. */
 export interface AuditLog {
   append(event: AuditEvent): Promise<void>;
+  /**
+   * A page of at most `limit` events. The next page starts after the last event of this one (events
+   * appended meanwhile shift nothing); a cursor this log did not give, or gave for another customer,
+   * is refused (`validation_failed`).
+   */
   list(customerSlug: string, options: { limit: number; cursor?: string }): Promise<Page<AuditEvent>>;
 }

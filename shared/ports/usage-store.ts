@@ -15,8 +15,11 @@ export interface UsageRow {
 export interface UsageStore {
   /** Writes rows (each replaces the same instance's earlier row for that key and hour). */
   write(rows: UsageRow[]): Promise<void>;
-  /** One customer's rows with `from <= hour < to`, optionally for one key. */
+  /**
+   * One customer's rows with `from <= hour < to`, optionally for one key. A bound inside an hour
+   * counts as the start of that hour.
+   */
   read(customerSlug: string, from: string, to: string, keyId?: string): Promise<UsageRow[]>;
-  /** Deletes rows of hours before `before`; returns how many. */
+  /** Deletes rows of hours that ended by `before` (the hour it falls inside stays); returns how many. */
   prune(before: string): Promise<number>;
 }

@@ -18,12 +18,14 @@ import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV } from './portal';
 /** The real services over in-memory fakes, for unit tests of logic (no storage is reached). */
 export function memoryServices(env: Record<string, string> = {}) {
   const customers = new MemoryCustomerRepository();
+  const audit = new MemoryAuditLog();
   const repositories = {
     customers,
     keys: new MemoryKeyRepository(customers),
     sessions: new MemorySessionRepository(),
-    audit: new MemoryAuditLog(),
-    requests: new MemoryKeyRequestRepository(),
+    audit,
+    // Request events land in the customer's audit log, as on Table Storage.
+    requests: new MemoryKeyRequestRepository(audit),
     feed: new MemoryRevocationFeed(),
     grace: new MemoryGraceSchedule(),
     expiries: new MemoryExpirySchedule(),

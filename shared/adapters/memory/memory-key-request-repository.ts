@@ -1,10 +1,16 @@
 import type { AuditEvent, KeyRequest, KeyRequestStatus } from '../../domain';
+import type { AuditLog } from '../../ports/audit-log';
 import type { KeyRequestRepository, KeyRequestSummary } from '../../ports/key-request-repository';
+import { MemoryAuditLog } from './memory-audit-log';
 
-/** In-memory KeyRequestRepository for unit tests. */
+/**
+ * In-memory KeyRequestRepository for unit tests. Its audit events go to `audit`: pass the
+ * customer's audit log to see them there, as the Table adapters write both to one partition.
+ */
 export class MemoryKeyRequestRepository implements KeyRequestRepository {
   readonly requests = new Map<string, KeyRequest>();
-  readonly audit: AuditEvent[] = [];
+
+  constructor(readonly audit: AuditLog = new MemoryAuditLog()) {}
 
   async create(request: KeyRequest, audit: AuditEvent, options: { exclusive?: boolean } = {}): Promise<KeyRequest | undefined> {
     if (options.exclusive) {
@@ -14,7 +20,7 @@ export class MemoryKeyRequestRepository implements KeyRequestRepository {
       if (pending) return structuredClone(pending);
     }
     this.requests.set(request.id, structuredClone(request));
-    this.audit.push(audit);
+    await this.audit.append(audit);
     return undefined;
   }
 
@@ -31,13 +37,14 @@ export class MemoryKeyRequestRepository implements KeyRequestRepository {
   async list(customerSlug: string): Promise<KeyRequest[]> {
     return [...this.requests.values()]
       .filter((r) => r.customerSlug === customerSlug)
-      .reverse()
+      .sort((a, b) => b.id.localeCompare(a.id)) // ids sort by time: newest first
       .map((r) => structuredClone(r));
   }
 
   async listByStatus(status: KeyRequestStatus): Promise<KeyRequestSummary[]> {
     return [...this.requests.values()]
       .filter((r) => r.status === status)
+      .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.id.localeCompare(b.id))
       .map((r) => ({
         id: r.id,
         customerSlug: r.customerSlug,
@@ -52,7 +59,7 @@ export class MemoryKeyRequestRepository implements KeyRequestRepository {
     const current = this.requests.get(request.id);
     if (!current || current.status !== expected) return false;
     this.requests.set(request.id, structuredClone(request));
-    this.audit.push(audit);
+    await this.audit.append(audit);
     return true;
   }
 }
