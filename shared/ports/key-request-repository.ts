@@ -13,8 +13,9 @@ export interface KeyRequestSummary {
 export interface KeyRequestRepository {
   /**
    * Stores a new request with its audit event (atomically) and indexes it for staff. With
-   * `exclusive`, a customer holds at most one pending request of the action: if one is pending
-   * already, nothing is stored and that one is returned.
+   * `exclusive`, a customer holds at most one pending exclusive request of the action: if one is
+   * pending already, nothing is stored and that one is returned. (An action is always submitted
+   * exclusive or never, so only exclusive requests are counted.)
    */
   create(request: KeyRequest, audit: AuditEvent, options?: { exclusive?: boolean }): Promise<KeyRequest | undefined>;
   get(customerSlug: string, id: string): Promise<KeyRequest | undefined>;
