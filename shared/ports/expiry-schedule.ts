@@ -11,7 +11,9 @@ export interface ExpiryEntry {
  * refused from its cached identity); the timer revokes and frees what expired.
  */
 export interface ExpirySchedule {
+  /** Adding an entry it holds already keeps one. */
   add(entry: ExpiryEntry): Promise<void>;
+  /** Removing an entry it does not hold does nothing. */
   remove(entry: ExpiryEntry): Promise<void>;
   /** Entries whose expiry is at or before `now`, oldest first, by instant whatever offset they were written with (past-due runs catch up). */
   due(now: Date): Promise<ExpiryEntry[]>;

@@ -11,7 +11,9 @@ export interface GraceEntry {
  * ones with one query instead of scanning every customer.
  */
 export interface GraceSchedule {
+  /** Adding an entry it holds already keeps one. */
   add(entry: GraceEntry): Promise<void>;
+  /** Removing an entry it does not hold does nothing. */
   remove(entry: GraceEntry): Promise<void>;
   /** Entries whose grace ended at or before `now`, oldest first, by instant whatever offset they were written with (past-due runs catch up). */
   due(now: Date): Promise<GraceEntry[]>;

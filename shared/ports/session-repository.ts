@@ -39,6 +39,12 @@ export interface SharedBatchContext {
   document: string;
 }
 
+/**
+ * A session as its batches add up: who opened it (key, label, application, environment, id
+ * source, and the first service name a batch gave) is its first batch's; span and batch counts
+ * are sums, trace ids a union, `startedAt`/`endedAt` the earliest start and latest end of any
+ * batch, `firstReceivedAt` its first arrival and `lastReceivedAt` the latest.
+ */
 export interface StoredSession {
   sessionId: string;
   sessionIdSource: 'attribute' | 'trace';
@@ -89,7 +95,10 @@ export interface SessionRepository {
   documents(customerSlug: string, sessionId: string): Promise<string[]>;
   /**
    * A customer's sessions, newest first (by first arrival), one page per call, optionally
-   * narrowed to a key label and a time window.
+   * narrowed to the key label a session was opened with and a window of first arrival. A page
+   * holds at most `limit` sessions (it may hold fewer and still have a cursor); its cursor goes
+   * on after its last session, whatever arrived since, and a cursor not handed out for this
+   * customer is refused (`validation_failed`).
    */
   list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>>;
 }

@@ -1,3 +1,4 @@
+import { ApiError } from '../../errors';
 import type { Page } from '../../ports/audit-log';
 import { assembleDocument } from '../../otlp/sessions';
 import type {
@@ -37,7 +38,7 @@ export class MemorySessionRepository implements SessionRepository {
     const sandbox = source.environment === 'test';
     this.sessions.set(key, {
       sessionId: batch.sessionId,
-      sessionIdSource: batch.sessionIdSource,
+      sessionIdSource: current?.sessionIdSource ?? batch.sessionIdSource,
       serviceName: current?.serviceName ?? batch.serviceName,
       keyId: current?.keyId ?? source.keyId,
       keyLabel: current?.keyLabel ?? source.keyLabel,
@@ -48,10 +49,10 @@ export class MemorySessionRepository implements SessionRepository {
       spanCount: (current?.spanCount ?? 0) + batch.spanCount,
       batchCount: (current?.batchCount ?? 0) + 1,
       traceIds: [...new Set([...(current?.traceIds ?? []), ...batch.traceIds])].slice(0, 20),
-      startedAt: current?.startedAt ?? batch.startedAt,
-      endedAt: batch.endedAt ?? current?.endedAt,
+      startedAt: earliest(current?.startedAt, batch.startedAt),
+      endedAt: latest(current?.endedAt, batch.endedAt),
       firstReceivedAt: current?.firstReceivedAt ?? receivedAt,
-      lastReceivedAt: receivedAt,
+      lastReceivedAt: latest(current?.lastReceivedAt, receivedAt)!,
     });
     return 'stored';
   }
@@ -67,14 +68,44 @@ export class MemorySessionRepository implements SessionRepository {
   }
 
   async list(customerSlug: string, query: SessionQuery): Promise<Page<StoredSession>> {
-    const all = [...this.sessions.entries()]
+    const after = query.cursor ? readCursor(customerSlug, query.cursor) : undefined;
+    const rest = [...this.sessions.entries()]
       .filter(([key]) => key.startsWith(`${customerSlug}/`))
       .map(([, s]) => s)
       .filter((s) => !query.keyLabel || s.keyLabel === query.keyLabel)
       .filter((s) => (!query.from || s.firstReceivedAt >= query.from) && (!query.to || s.firstReceivedAt <= query.to))
-      .sort((a, b) => b.firstReceivedAt.localeCompare(a.firstReceivedAt));
-    const start = query.cursor ? Number(query.cursor) : 0;
-    const items = all.slice(start, start + query.limit);
-    return { items, cursor: start + query.limit < all.length ? String(start + query.limit) : undefined };
+      .filter((s) => !after || newestFirst(s, after) > 0)
+      .sort(newestFirst);
+    const items = rest.slice(0, query.limit);
+    const last = items.at(-1);
+    return { items, cursor: rest.length > query.limit && last ? writeCursor(customerSlug, last) : undefined };
   }
+}
+
+const earliest = (a: string | undefined, b: string | undefined) => (a && b ? (a < b ? a : b) : (a ?? b));
+const latest = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
+
+/** A listing's position: the session a page ended with. */
+type Position = Pick<StoredSession, 'firstReceivedAt' | 'sessionId'>;
+/** Newest first arrival first; sessions first seen at one instant by id. */
+function newestFirst(a: Position, b: Position): number {
+  if (a.firstReceivedAt !== b.firstReceivedAt) return a.firstReceivedAt > b.firstReceivedAt ? -1 : 1;
+  return a.sessionId === b.sessionId ? 0 : a.sessionId < b.sessionId ? -1 : 1;
+}
+
+/** A cursor goes on after the page's last session (sessions that arrive meanwhile do not shift it), for its customer only. */
+const writeCursor = (customerSlug: string, last: Position): string =>
+  Buffer.from(JSON.stringify({ s: customerSlug, t: last.firstReceivedAt, id: last.sessionId }), 'utf8').toString('base64url');
+
+function readCursor(customerSlug: string, cursor: string): Position {
+  let position: unknown;
+  try {
+    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    // refused below
+  }
+  const { s, t, id } = (position && typeof position === 'object' ? position : {}) as Record<string, unknown>;
+  if (s !== customerSlug || typeof t !== 'string' || typeof id !== 'string')
+    throw new ApiError('validation_failed', 'The cursor is not valid here: pass back the cursor of the previous page unchanged.');
+  return { firstReceivedAt: t, sessionId: id };
 }

@@ -75,16 +75,20 @@ export class SessionFolder {
     const deletes: TransactionAction[] = pending.map((p) => ['delete', { partitionKey: pk, rowKey: p.rowKey }]);
     let write: TransactionAction[];
     let folds: number;
+    // A session opened by a batch without a service name takes the first a pending batch has, as
+    // reads do (toSession): kept in the summary, so a fold does not lose it with the rows.
+    const named = pending.find((p) => p.serviceName)?.serviceName;
     if (current) {
       folds = (current.folds ?? 0) + 1;
       const counts = pending.reduce(addPending, current as SessionCounts);
-      write = [['update', { partitionKey: pk, rowKey: current.rowKey, ...counts, folds }, 'Merge', { etag: current.etag }]];
+      const serviceName = current.serviceName || !named ? {} : { serviceName: named };
+      write = [['update', { partitionKey: pk, rowKey: current.rowKey, ...counts, ...serviceName, folds }, 'Merge', { etag: current.etag }]];
     } else {
       // The opening never landed: open the session now from its earliest pending batch.
       folds = read.folds + 1;
       const first = pending.reduce((a, b) => (a.receivedAt <= b.receivedAt ? a : b));
       const rowKey = summaryRow(first.receivedAt, s);
-      const opening = openingOf(first);
+      const opening = { ...openingOf(first), ...(first.serviceName || !named ? {} : { serviceName: named }) };
       const opened = newSummary(pk, rowKey, opening, first.receivedAt);
       const summary: SummaryEntity = { ...opened, ...pending.reduce(addPending, opened as SessionCounts), folds };
       write = [
