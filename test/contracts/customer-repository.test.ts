@@ -3,6 +3,7 @@ import { TableCustomerRepository } from '../../shared/adapters/table/table-custo
 import type { Customer } from '../../shared/domain';
 import { newId } from '../../shared/ids';
 import type { CustomerRepository } from '../../shared/ports/customer-repository';
+import { customerRecord } from './support/records';
 import { at, freshSlug, freshTableStorage } from './support/small-ports';
 
 /** The CustomerRepository port (shared/ports/customer-repository.ts): one behaviour, whichever adapter holds the customers. */
@@ -11,28 +12,8 @@ const adapters: Array<[string, () => Promise<CustomerRepository>]> = [
   ['table (Azurite)', async () => new TableCustomerRepository(await freshTableStorage('customers'))],
 ];
 
-/** A new customer as the customer service creates it: no keys, nothing optional set. */
-function newCustomer(overrides: Partial<Customer> = {}): Customer {
-  const slug = overrides.slug ?? freshSlug();
-  return {
-    id: newId('cus', new Date(at(0))),
-    slug,
-    name: `Customer ${slug}`,
-    plan: 'pro',
-    componentVersion: 'v1',
-    previousComponentVersion: undefined,
-    graceEndsAt: undefined,
-    componentRotatedAt: undefined,
-    requireComponent: false,
-    autoRevokeStaleKeys: false,
-    leakedKeyPolicy: 'revoke',
-    keyReview: undefined,
-    createdAt: at(0),
-    activeKeyCount: 0,
-    keyLimitOverride: undefined,
-    ...overrides,
-  };
-}
+/** A new customer as the customer service creates it (no keys, nothing optional set), on its own slug. */
+const newCustomer = (overrides: Partial<Customer> = {}): Customer => customerRecord({ slug: freshSlug(), ...overrides });
 
 /** A customer with every optional field set. */
 const fullCustomer = (): Customer =>

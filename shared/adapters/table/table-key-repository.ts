@@ -342,8 +342,7 @@ export class TableKeyRepository implements KeyRepository {
         const actions: TransactionAction[] = keys
           .slice(i, i + 100)
           .map((k) => ['update', { partitionKey: customerSlug, rowKey: keyRowKey(k.keyId), lastUsedAt: k.hour }, 'Merge', { etag: '*' }]);
-        // Absent only if a key row were gone (none is ever deleted): the batch's marks for the hour
-        // would be lost until the keys' next use. Deferred: the usage flush writes it.
+        // Absent only if a key row were gone (none ever is). Deferred: the usage flush writes it.
         await absentIfNotFound(this.storage.call((o) => this.customers.submitTransaction(actions, deferredWork(o))));
       }
     }
