@@ -13,6 +13,7 @@ import { TableRateLimitStore } from '../shared/adapters/table/table-rate-limit-s
 import { TableRevocationFeed } from '../shared/adapters/table/table-revocation-feed';
 import { TableSessionRepository } from '../shared/adapters/table/table-session-repository';
 import { TableStorage, type StorageFaultHook } from '../shared/adapters/table/table-storage';
+import { TableTrustPolicyRepository } from '../shared/adapters/table/table-trust-policy-repository';
 import type { PartitionThrottleOptions } from '../shared/adapters/table/partition-throttle';
 import { TableUsageStore } from '../shared/adapters/table/table-usage-store';
 import { ApiKeyDoor } from '../shared/auth/api-key-door';
@@ -33,6 +34,7 @@ import type { RevocationFeed } from '../shared/ports/revocation-feed';
 import type { PublishedKeySource } from '../shared/ports/signing-keys';
 import type { SecretStore } from '../shared/ports/secret-store';
 import type { SessionRepository } from '../shared/ports/session-repository';
+import type { TrustPolicyRepository } from '../shared/ports/trust-policy-repository';
 import type { UsageStore } from '../shared/ports/usage-store';
 import { AuditTrail } from '../shared/services/audit-trail';
 import { ComponentCache } from '../shared/auth/component-cache';
@@ -52,6 +54,7 @@ import { RevocationListener } from '../shared/services/revocation-listener';
 import { SessionService } from '../shared/services/session-service';
 import { StaffService } from '../shared/services/staff-service';
 import { StaleKeyReview } from '../shared/services/stale-key-review';
+import { TrustPolicyService } from '../shared/services/trust-policy-service';
 import { MasterComponentService } from '../shared/services/master-component-service';
 import { UsageRecorder } from '../shared/services/usage-recorder';
 import { UsageService } from '../shared/services/usage-service';
@@ -103,6 +106,7 @@ export interface ServiceOverrides {
     expiries?: ExpirySchedule;
     rateLimits?: RateLimitStore;
     usage?: UsageStore;
+    trustPolicies?: TrustPolicyRepository;
   };
   /** The metrics (tests read them back; the entry point may add exporting readers). */
   telemetry?: Telemetry;
@@ -138,6 +142,7 @@ interface Adapters {
   grace: GraceSchedule;
   requests: KeyRequestRepository;
   rateLimits: RateLimitStore;
+  trustPolicies: TrustPolicyRepository;
 }
 
 /** The API-key door and what keeps its cache honest (the revocation-feed listener). */
@@ -219,6 +224,7 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
     grace: repositories.grace ?? new TableGraceSchedule(storage),
     requests: repositories.requests ?? new TableKeyRequestRepository(storage),
     rateLimits: repositories.rateLimits ?? new TableRateLimitStore(storage),
+    trustPolicies: repositories.trustPolicies ?? new TableTrustPolicyRepository(storage),
   };
 }
 
@@ -352,6 +358,15 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
     usage,
     status: new ServiceStatus(telemetry, rateLimiter.instanceId, clock),
     staleKeys: new StaleKeyReview({ customers: adapters.customers, keys, usage, audit, clock, log }),
+    trustPolicies: new TrustPolicyService({
+      policies: adapters.trustPolicies,
+      customers,
+      audit,
+      plans: config.plans,
+      clock,
+      log,
+      localMode: config.runtime === 'local',
+    }),
     health,
   });
 }

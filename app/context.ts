@@ -26,6 +26,7 @@ import type { ServiceStatus } from '../shared/services/service-status';
 import type { SessionService } from '../shared/services/session-service';
 import type { StaffService } from '../shared/services/staff-service';
 import type { StaleKeyReview } from '../shared/services/stale-key-review';
+import type { TrustPolicyService } from '../shared/services/trust-policy-service';
 import type { MasterComponentService } from '../shared/services/master-component-service';
 import type { UsageRecorder } from '../shared/services/usage-recorder';
 import type { UsageService } from '../shared/services/usage-service';
@@ -53,6 +54,8 @@ export interface UseCases {
   leaks: LeakedKeyService;
   usage: UsageService;
   staleKeys: StaleKeyReview;
+  /** Trust policies (workload identity federation): whom a customer trusts to ingest without a key. */
+  trustPolicies: TrustPolicyService;
   health: HealthMonitor;
   /** This instance's current metrics (the staff service view, `npm run admin -- stats`). */
   status: ServiceStatus;

@@ -28,6 +28,7 @@ import { staffRequestsExecute, staffRequestsList, staffRequestsReject } from './
 import { staffTenantKeyEndGrace, staffTenantKeyGet, staffTenantKeyRotate } from './staff-tenant-key';
 import { tenantKeyGrace } from './tenant-key-grace';
 import { tracesIngest } from './traces-ingest';
+import { trustPoliciesCreate, trustPoliciesDelete, trustPoliciesGet, trustPoliciesList, trustPoliciesUpdate } from './trust-policies';
 import { whoami } from './whoami';
 
 /**
@@ -53,6 +54,11 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   customerKeysRequestSubmit,
   customerKeysRequestList,
   customerKeysRequestGet,
+  trustPoliciesList,
+  trustPoliciesCreate,
+  trustPoliciesGet,
+  trustPoliciesUpdate,
+  trustPoliciesDelete,
   sessionsList,
   secretScanningGitHub,
   staffCustomersList,

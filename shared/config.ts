@@ -19,6 +19,8 @@ const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;
 export const planLimitsSchema = z.object({
   /** Active keys a customer may hold. */
   keyLimit: z.number().int().min(1).max(10_000),
+  /** Trust policies (workload identity federation) a customer may hold; 0: none. */
+  trustPolicyLimit: z.number().int().min(0).max(1_000),
   /** Sustained ingest requests per second per key. */
   requestsPerSecond: z.number().positive().max(1_000_000),
   /** Requests a key may send in a burst above the sustained rate. */
@@ -40,9 +42,9 @@ export interface RateSetting {
 }
 
 export const DEFAULT_PLANS: Record<Plan, PlanLimits> = {
-  starter: { keyLimit: 2, requestsPerSecond: 10, burst: 20 },
-  pro: { keyLimit: 5, requestsPerSecond: 100, burst: 200 },
-  enterprise: { keyLimit: 50, requestsPerSecond: 1000, burst: 2000 },
+  starter: { keyLimit: 2, trustPolicyLimit: 2, requestsPerSecond: 10, burst: 20 },
+  pro: { keyLimit: 5, trustPolicyLimit: 10, requestsPerSecond: 100, burst: 200 },
+  enterprise: { keyLimit: 50, trustPolicyLimit: 50, requestsPerSecond: 1000, burst: 2000 },
 };
 
 /** A setting holding JSON: parsed, or refused with `message` naming what it must be. */
@@ -125,7 +127,7 @@ export const configSchema = z
     INGEST_MEMORY_BUDGET_MB: intSetting(256, 16, 16_384),
     /** Folder for local-only state (the local secret store). Ignored in Azure. */
     LOCAL_DATA_DIR: z.string().trim().min(1).default('.local'),
-    /** Plan table overrides as JSON, e.g. `{"pro":{"keyLimit":8}}`; unnamed values keep their defaults. */
+    /** Plan table overrides as JSON, e.g. `{"pro":{"keyLimit":8,"trustPolicyLimit":20}}`; unnamed values keep their defaults. */
     PLANS: plansSetting,
     /** Issuer the portal's session tokens must carry. */
     PORTAL_JWT_ISSUER: z.string({ error: 'is required' }).trim().min(1),

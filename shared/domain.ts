@@ -281,6 +281,9 @@ export const AUDIT_EVENT_TYPES = [
   'key.updated',
   'keys.rotation-due',
   'customer.leaked-key-policy-changed',
+  'trust_policy.created',
+  'trust_policy.updated',
+  'trust_policy.deleted',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -296,6 +299,46 @@ export interface AuditEvent {
   /** The HTTP request id of the call that caused it. */
   requestId: string;
   details?: Record<string, unknown>;
+}
+
+/** The shortest, longest and default lifetime of an access token a trust policy lets a workload mint, in minutes. */
+export const TOKEN_LIFETIME_MINUTES = { min: 5, max: 60, default: 15 } as const;
+
+/**
+ * Whom a customer trusts to ingest without a key (workload identity federation): a workload that
+ * presents an identity token from `issuer`, for `audience`, whose subject matches `subject` and
+ * whose claims hold every one of `claims`, may trade it for a short-lived access token that acts
+ * as an ingest key of `application` and `environment`.
+ */
+export interface TrustPolicy {
+  /** Opaque, time-ordered id (`tp_…`). */
+  id: string;
+  customerSlug: string;
+  /** Unique among the customer's policies, compared as key labels are (shared/keys/labels.ts). */
+  label: string;
+  /** The identity token's `iss`, compared exactly (an https URL; http only for a loopback host in local mode). */
+  issuer: string;
+  /** The identity token's `aud`, compared exactly. */
+  audience: string;
+  /** The identity token's `sub`: exact, where `*` matches any run of characters (none included). */
+  subject: string;
+  /** Further claims the identity token must hold, each with exactly this string value. */
+  claims: Record<string, string>;
+  /** What the tokens minted under it act as: an ingest key of this application and environment. */
+  application: string;
+  environment: KeyEnvironment;
+  /** How long a token minted under it lasts. */
+  tokenLifetimeMinutes: number;
+  /** `deleted` policies are kept (no longer listed) so that a repeated delete finds what it completes. */
+  status: 'active' | 'deleted';
+  createdAt: string;
+  createdBy: Actor;
+  /** The last change (its creation until then). */
+  updatedAt: string;
+  deletedAt?: string;
+  deletedBy?: Actor;
+  /** Start of the last hour a token minted under it was used in. */
+  lastUsedAt?: string;
 }
 
 /** Requests counted for a key over some time: accepted, refused by its rate limit, refused by its allowlist. */

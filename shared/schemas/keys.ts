@@ -20,9 +20,10 @@ import { documentedAs } from './json-schema';
  * Visible text (shared/text/visible-text.ts) of at most `max` characters, with at least one
  * that is not a space; surrounding spaces are trimmed from the value kept. The length and the
  * characters are checked as sent, so the document's `maxLength` and `pattern` state the rule
- * exactly.
+ * exactly. A `description` goes into the document with them (zod's `.describe` would make a new
+ * schema without them).
  */
-export const text = (max: number, example: string) =>
+export const text = (max: number, example: string, description?: string) =>
   documentedAs(
     z
       .string()
@@ -37,7 +38,7 @@ export const text = (max: number, example: string) =>
       })
       .trim()
       .min(1, 'must not be empty'),
-    () => ({ pattern: visibleTextPattern(), examples: [example] }),
+    () => ({ pattern: visibleTextPattern(), examples: [example], ...(description ? { description } : {}) }),
   );
 
 /** An id made by shared/ids.ts with this prefix (`key_…`, `req_…`): what path parameters name. */

@@ -8,6 +8,7 @@ import {
   type KeyRequest,
   type KeyUsage,
   type MasterComponentStatus,
+  type TrustPolicy,
   type UsageBucket,
   type UsageCounts,
 } from '../domain';
@@ -21,6 +22,7 @@ import type {
   keyView,
   sessionView,
   TenantKeyBody,
+  trustPolicyView,
   UsageBucketBody,
 } from './views';
 
@@ -63,6 +65,24 @@ export function toKeyBody(key: ApiKeyView, flags: KeyFlags = {}): z.infer<typeof
           count: key.exposureCount ?? key.exposures.length,
         }
       : null,
+  };
+}
+
+export function toTrustPolicyBody(policy: TrustPolicy): z.infer<typeof trustPolicyView> {
+  return {
+    id: policy.id,
+    label: policy.label,
+    issuer: policy.issuer,
+    audience: policy.audience,
+    subject: policy.subject,
+    claims: { ...policy.claims },
+    application: policy.application,
+    environment: policy.environment,
+    tokenLifetimeMinutes: policy.tokenLifetimeMinutes,
+    createdAt: policy.createdAt,
+    createdBy: policy.createdBy,
+    updatedAt: policy.updatedAt,
+    lastUsedAt: policy.lastUsedAt ?? null,
   };
 }
 

@@ -88,6 +88,39 @@ export const keyListView = z
   })
   .meta({ id: 'KeyList' });
 
+export const trustPolicyView = z
+  .object({
+    id: idOf('tp'),
+    label: shown('github-deploy'),
+    issuer: shown('https://token.actions.githubusercontent.com').describe("The identity token's `iss`, compared exactly"),
+    audience: shown('acme').describe("The identity token's `aud`, compared exactly"),
+    subject: shown('repo:acme/checkout:ref:refs/heads/main').describe(
+      "The identity token's `sub`: exact, where `*` matches any run of characters",
+    ),
+    claims: z
+      .record(z.string(), z.string())
+      .meta({ examples: [{ repository_owner: 'acme' }] })
+      .describe('Further claims the identity token must hold, each with exactly this value'),
+    application: applicationView,
+    environment: z.enum(KEY_ENVIRONMENTS),
+    tokenLifetimeMinutes: count(15).describe('How long an access token minted under the policy lasts, in minutes'),
+    createdAt: timestamp,
+    createdBy: actorView,
+    updatedAt: timestamp.describe('The last change (its creation until then)'),
+    lastUsedAt: timestamp.nullable().describe('Start of the last hour a token minted under the policy was used in'),
+  })
+  .meta({ id: 'TrustPolicy' });
+
+export const trustPolicyListView = z
+  .object({
+    customer: slugView,
+    sandbox: z.boolean(),
+    trustPolicyCount: count(1),
+    trustPolicyLimit: count(10),
+    trustPolicies: z.array(trustPolicyView).describe('Oldest first: the order an exchange tries them in'),
+  })
+  .meta({ id: 'TrustPolicyList' });
+
 export const issuedKeyView = z
   .object({
     key: shown(EXAMPLE_KEY).describe('The full compound key. Shown this once: store it in a secret manager now.'),

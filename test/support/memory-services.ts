@@ -9,6 +9,7 @@ import { MemoryRevocationFeed } from '../../shared/adapters/memory/memory-revoca
 import { MemoryUsageStore } from '../../shared/adapters/memory/memory-usage-store';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { MemorySessionRepository } from '../../shared/adapters/memory/memory-session-repository';
+import { MemoryTrustPolicyRepository } from '../../shared/adapters/memory/memory-trust-policy-repository';
 import { ManualClock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/logging';
@@ -31,6 +32,8 @@ export function memoryServices(env: Record<string, string> = {}) {
     expiries: new MemoryExpirySchedule(),
     rateLimits: new MemoryRateLimitStore(),
     usage: new MemoryUsageStore(),
+    // Policy events land in the customer's audit log, as on Table Storage.
+    trustPolicies: new MemoryTrustPolicyRepository(customers, audit),
   };
   const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const secrets = new MemorySecretStore();

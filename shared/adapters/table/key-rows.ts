@@ -37,8 +37,10 @@ export const keyRowKey = (keyId: string): string => `${KEY_ROW_PREFIX}${keyId}`;
 export const lookupPartition = (secretHash: string): string => secretHash.slice(0, 4);
 
 /** The row that holds a customer's active label once (labels compare as normalizeLabel has them). */
-export const labelRowKey = (label: string): string =>
-  `label_${createHash('sha256').update(normalizeLabel(label), 'utf8').digest('hex').slice(0, 32)}`;
+export const labelRowKey = (label: string): string => `label_${labelDigest(label)}`;
+
+/** A label as row keys name it: a digest of its normalized form, so lookalike labels share one row. */
+export const labelDigest = (label: string): string => createHash('sha256').update(normalizeLabel(label), 'utf8').digest('hex').slice(0, 32);
 
 const placeOf = (e: KeyExposure): string => JSON.stringify([e.reporter, e.source, e.url]);
 
