@@ -7,6 +7,7 @@ import {
   type AuditEventType,
   type Customer,
   type KeyExposure,
+  type TrustPolicy,
 } from '../../../shared/domain';
 import { newId } from '../../../shared/ids';
 import type { KeyLookupEntry } from '../../../shared/ports/key-repository';
@@ -27,6 +28,7 @@ export const bob: Actor = { type: 'user', id: 'usr_bob', name: 'bob' };
 
 let customers = 0;
 let keys = 0;
+let policies = 0;
 
 /** A customer no other case uses (a fresh slug), with no keys and no tenant-key rotation. */
 export function customerRecord(overrides: Partial<Customer> = {}): Customer {
@@ -115,4 +117,29 @@ export function auditEvent(customerSlug: string, type: AuditEventType = 'key.iss
 /** A place a key was found in public (GitHub secret scanning), at `https://example.com/{path}`. */
 export function exposure(path: string, source = 'content', seconds = 0): KeyExposure {
   return { reporter: 'github', url: `https://example.com/${path}`, source, reportedAt: at(seconds) };
+}
+
+/**
+ * An active trust policy of `customer`, created `seconds` after {@link BASE_TIME} (by default a
+ * second after the previous one built), so ids and creation times both sort in build order.
+ */
+export function trustPolicyRecord(customer: Customer, overrides: Partial<TrustPolicy> = {}, seconds = ++policies): TrustPolicy {
+  const createdAt = at(seconds);
+  return {
+    id: newId('tp', new Date(createdAt)),
+    customerSlug: customer.slug,
+    label: `policy ${seconds}`,
+    issuer: 'https://token.actions.githubusercontent.com',
+    audience: customer.slug,
+    subject: `repo:${customer.slug}/checkout:ref:refs/heads/main`,
+    claims: {},
+    application: 'checkout',
+    environment: 'live',
+    tokenLifetimeMinutes: 15,
+    status: 'active',
+    createdAt,
+    createdBy: alice,
+    updatedAt: createdAt,
+    ...overrides,
+  };
 }
