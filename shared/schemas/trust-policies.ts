@@ -46,7 +46,10 @@ export const issuerSchema = documentedAs(
 const SUBJECT_EXAMPLE = 'repo:acme/checkout:ref:refs/heads/main';
 
 export const subjectSchema = documentedAs(
-  text(512, SUBJECT_EXAMPLE).refine((value) => !onlyWildcards(value), 'must hold more than `*` (a subject of stars alone admits anyone)'),
+  text(512, SUBJECT_EXAMPLE).refine(
+    (value) => !onlyWildcards(value),
+    'must hold more than `*` and spaces (a subject of stars alone admits anyone)',
+  ),
   // The refinement makes a schema of its own: it restates text()'s rule, and states its own.
   () => ({
     pattern: visibleTextPattern(),

@@ -25,5 +25,8 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   return true;
 }
 
-/** Whether a pattern admits any subject at all whatever it is (nothing but stars): refused when a policy is written. */
-export const onlyWildcards = (pattern: string): boolean => /^\**$/.test(pattern);
+/**
+ * Whether a pattern is nothing but stars (and spaces): one that admits any subject, or next to any.
+ * Refused when a policy is written: a policy names who it trusts.
+ */
+export const onlyWildcards = (pattern: string): boolean => /^[ *]*$/.test(pattern);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { buildOpenApiDocument } from '../../functions/openapi-document';
 import { functionDefinitions } from '../../functions/registry';
 import { text } from '../../shared/schemas/keys';
+import { subjectSchema } from '../../shared/schemas/trust-policies';
 import { invisibleCharacter, visibleTextPattern } from '../../shared/text/visible-text';
 
 /**
@@ -12,14 +13,17 @@ import { invisibleCharacter, visibleTextPattern } from '../../shared/text/visibl
  */
 
 /** A JSON Schema string rule, applied as a client would: code points, and the pattern with `u`. */
-function documentedStringAccepts(schema: { maxLength?: number; minLength?: number; pattern?: string }, value: string): boolean {
+type StringRule = { maxLength?: number; minLength?: number; pattern?: string; not?: { pattern?: string } };
+
+function documentedStringAccepts(schema: StringRule, value: string): boolean {
   const length = [...value].length;
   if (schema.maxLength !== undefined && length > schema.maxLength) return false;
   if (schema.minLength !== undefined && length < schema.minLength) return false;
+  if (schema.not?.pattern !== undefined && new RegExp(schema.not.pattern, 'u').test(value)) return false;
   return schema.pattern === undefined || new RegExp(schema.pattern, 'u').test(value);
 }
 
-function documented(schema: z.ZodType): { maxLength?: number; minLength?: number; pattern?: string } {
+function documented(schema: z.ZodType): StringRule {
   const document = buildOpenApiDocument(
     [
       {
@@ -44,7 +48,22 @@ function documented(schema: z.ZodType): { maxLength?: number; minLength?: number
 const hostileParts = fc
   .array(
     fc.oneof(
-      fc.constantFrom(' ', '\t', '\n', '\u0000', '\u00a0', '\u200b', '\u202e', '\ufeff', '\u2800', '\ud83d\ude00', '\u{10ffff}', 'é', 'a'),
+      fc.constantFrom(
+        ' ',
+        '*',
+        '\t',
+        '\n',
+        '\u0000',
+        '\u00a0',
+        '\u200b',
+        '\u202e',
+        '\ufeff',
+        '\u2800',
+        '\ud83d\ude00',
+        '\u{10ffff}',
+        'é',
+        'a',
+      ),
       fc.string({ unit: 'grapheme', maxLength: 3 }),
       fc.string({ unit: 'binary', maxLength: 3 }),
     ),
@@ -55,7 +74,7 @@ const hostileParts = fc
 /** Such strings, often near `max` characters, where counting code points or UTF-16 units differs. */
 const hostileText = (max: number) =>
   fc
-    .tuple(fc.integer({ min: 0, max }), fc.constantFrom('x', ' ', '\ud83d\ude00'), hostileParts, fc.boolean())
+    .tuple(fc.integer({ min: 0, max }), fc.constantFrom('x', ' ', '*', '\ud83d\ude00'), hostileParts, fc.boolean())
     .map(([n, filler, parts, before]) => (before ? filler.repeat(n) + parts : parts + filler.repeat(n)));
 
 describe('declared equals validated', () => {
@@ -76,10 +95,13 @@ describe('declared equals validated', () => {
     ['text(500): a reason', text(500, 'Rotating after the March audit'), 500],
     // zod counts code points, as JSON Schema does (an emoji is one character, not two).
     ['a plain bounded string', z.string().max(64), 64],
+    // Visible text that holds more than stars (a trust policy's subject).
+    ['a subject pattern', subjectSchema, 512],
   ])('accepts exactly the strings its documented schema accepts: %s', (_name, schema, max) => {
     const declared = documented(schema);
     fc.assert(
-      fc.property(hostileText(max), (value) => {
+      // Hostile text, and short runs of the characters trimming and the star rule turn on.
+      fc.property(fc.oneof(hostileText(max), fc.string({ unit: fc.constantFrom(' ', '*', 'a', '\t'), maxLength: 6 })), (value) => {
         expect({ value, accepted: schema.safeParse(value).success }).toEqual({ value, accepted: documentedStringAccepts(declared, value) });
       }),
       { numRuns: 2000 },

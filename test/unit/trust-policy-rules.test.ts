@@ -62,9 +62,9 @@ describe("a trust policy's subject pattern", () => {
     expect(subjectMatches(`${'*a'.repeat(40)}*b`, `${'a'.repeat(500)}b`)).toBe(true);
   });
 
-  it('tells a pattern of nothing but stars (which admits anyone)', () => {
-    expect(['', '*', '***'].map(onlyWildcards)).toEqual([true, true, true]);
-    expect(['a*', '*a', ' * '].map(onlyWildcards)).toEqual([false, false, false]);
+  it('tells a pattern of nothing but stars and spaces (which admits anyone, or next to anyone)', () => {
+    expect(['', '*', '***', ' * ', '* *'].map(onlyWildcards)).toEqual([true, true, true, true, true]);
+    expect(['a*', '*a', '*.*'].map(onlyWildcards)).toEqual([false, false, false]);
   });
 });
 
