@@ -134,6 +134,11 @@ describe('the layering of the code', () => {
     expect(arrows('shared/adapters/memory/', ['shared/adapters/table/'])).toEqual([]);
   });
 
+  it('has the trust rules (shared/trust/: policy matching, the subject token verifier) using ports, never an adapter, a service or the door', () => {
+    expect(graph.has('shared/trust/oidc-verifier.ts')).toBe(true);
+    expect(arrows('shared/trust/', ['shared/adapters/', 'shared/services/', 'shared/auth/'])).toEqual([]);
+  });
+
   it('has the door (shared/auth/) using no service', () => {
     expect(arrows('shared/auth/', ['shared/services/'])).toEqual([]);
   });
