@@ -253,16 +253,17 @@ describe('SubjectTokenVerifier', () => {
   });
 
   describe('time', () => {
+    // The contract's numbers, written out: 60 s of skew each way, a day of age at most.
     it.each([
-      ['expired beyond the skew', { exp: -CLOCK_SKEW_SECONDS - 1 }, 'expired'],
-      ['expired exactly by the skew', { exp: -CLOCK_SKEW_SECONDS }, 'expired'],
-      ['expired within the skew', { exp: -CLOCK_SKEW_SECONDS + 1 }, undefined],
-      ['valid from beyond the skew', { nbf: CLOCK_SKEW_SECONDS + 1 }, 'not_yet_valid'],
-      ['valid from within the skew', { nbf: CLOCK_SKEW_SECONDS }, undefined],
-      ['issued in the future beyond the skew', { iat: CLOCK_SKEW_SECONDS + 1, nbf: undefined }, 'issued_in_future'],
-      ['issued in the future within the skew', { iat: CLOCK_SKEW_SECONDS, nbf: undefined }, undefined],
-      ['issued longer ago than the maximum age', { iat: -MAX_TOKEN_AGE_SECONDS - CLOCK_SKEW_SECONDS - 1, nbf: undefined }, 'too_old'],
-      ['issued just within the maximum age', { iat: -MAX_TOKEN_AGE_SECONDS - CLOCK_SKEW_SECONDS, nbf: undefined }, undefined],
+      ['expired beyond the skew', { exp: -61 }, 'expired'],
+      ['expired exactly by the skew', { exp: -60 }, 'expired'],
+      ['expired within the skew', { exp: -59 }, undefined],
+      ['valid from beyond the skew', { nbf: 61 }, 'not_yet_valid'],
+      ['valid from within the skew', { nbf: 60 }, undefined],
+      ['issued in the future beyond the skew', { iat: 61, nbf: undefined }, 'issued_in_future'],
+      ['issued in the future within the skew', { iat: 60, nbf: undefined }, undefined],
+      ['issued longer ago than a day (and the skew)', { iat: -86_400 - 61, nbf: undefined }, 'too_old'],
+      ['issued just within a day (and the skew)', { iat: -86_400 - 60, nbf: undefined }, undefined],
     ])('%s: %s', async (_name, offsets, reason) => {
       const claims = Object.fromEntries(
         Object.entries(offsets).map(([name, offset]) => [name, offset === undefined ? undefined : now() + offset]),
@@ -272,11 +273,15 @@ describe('SubjectTokenVerifier', () => {
       else expect(refused(verdict)).toMatchObject({ reason, subject: 'repo:acme/checkout:ref:refs/heads/main' });
     });
 
+    it('states its bounds as the contract does', () => {
+      expect({ CLOCK_SKEW_SECONDS, MAX_TOKEN_AGE_SECONDS }).toEqual({ CLOCK_SKEW_SECONDS: 60, MAX_TOKEN_AGE_SECONDS: 86_400 });
+    });
+
     it('judges time by the injected clock, not the wall clock', async () => {
       const token = issuer.sign();
       const v = verifier();
       accepted(await v.verify(token, [policy()]));
-      clock.advance((300 + CLOCK_SKEW_SECONDS) * 1000);
+      clock.advance((300 + 60) * 1000);
       expect(refused(await v.verify(token, [policy()])).reason).toBe('expired');
     });
 
