@@ -30,16 +30,17 @@ export class ComponentCheck {
   /**
    * The verdict from memory alone (the usual case); `undefined` when a value must be read first
    * ({@link verify}). Every accepted value is compared, whichever matches, in constant time.
+   * `now`: the clock's time in milliseconds, when the caller has already read it.
    */
-  verifyCached(identity: KeyIdentity, presented: string | undefined): ComponentVerdict | undefined {
+  verifyCached(identity: KeyIdentity, presented: string | undefined, now?: number): ComponentVerdict | undefined {
     const state = identity.masterComponent;
     if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
     if (!isValidComponent(presented)) return 'mismatch';
-    const current = this.cache.peek(identity.customerSlug, state.componentVersion);
+    const current = this.cache.peek(identity.customerSlug, state.componentVersion, now);
     if (current === undefined) return undefined;
     let matched = sameText(current, presented);
     if (state.previousComponentVersion && previousInGrace(state, this.clock.now())) {
-      const previous = this.cache.peek(identity.customerSlug, state.previousComponentVersion);
+      const previous = this.cache.peek(identity.customerSlug, state.previousComponentVersion, now);
       if (previous === undefined) return undefined;
       matched = sameText(previous, presented) || matched;
     }
