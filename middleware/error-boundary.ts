@@ -31,17 +31,13 @@ export function withErrorBoundary(getServices: ServiceProvider, route?: string) 
         return withHeaders(errorResponse(error, requestId, log), responseHeaders);
       }
       // The request's span: its route (the template, never the path's values), its status, its id.
-      const response = await services.tracing.request(
-        `${request.method} /${route ?? '?'}`,
-        { 'http.request.method': request.method, 'http.route': `/${route ?? ''}`, 'veriproof.request_id': requestId },
-        async () => {
-          try {
-            return await handler(request, { services, invocation, requestId, log, responseHeaders });
-          } catch (error) {
-            return errorResponse(error, requestId, log);
-          }
-        },
-      );
+      const response = await services.tracing.request(services.tracing.requestSpan(request.method, route), requestId, async () => {
+        try {
+          return await handler(request, { services, invocation, requestId, log, responseHeaders });
+        } catch (error) {
+          return errorResponse(error, requestId, log);
+        }
+      });
       return withHeaders(response, responseHeaders);
     };
 }
