@@ -68,11 +68,11 @@ export function withHeaders(response: HttpResponseInit, extra: Record<string, st
   if (own instanceof Headers || Array.isArray(own)) {
     new Headers(own).forEach((value, name) => (headers[name] = value));
   } else if (own) {
-    for (const [name, value] of Object.entries(own)) headers[name.toLowerCase()] = String(value);
+    for (const name in own) headers[name.toLowerCase()] = String(own[name]);
   }
-  for (const [name, value] of Object.entries(extra)) {
+  for (const name in extra) {
     const lower = name.toLowerCase();
-    if (!(lower in headers)) headers[lower] = value;
+    if (!(lower in headers)) headers[lower] = extra[name]!;
   }
   return { ...response, headers };
 }

@@ -15,9 +15,13 @@ function policyField(limits: KeyLimits): string {
   return policy;
 }
 
-/** The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) for a per-key token bucket. */
+/**
+ * The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) for a per-key token bucket,
+ * named in lower case as every response header is written (a name the boundary must lower-case
+ * costs it a new string per request).
+ */
 export function rateLimitHeaders(decision: LimitedDecision): Record<string, string> {
-  return { 'RateLimit-Policy': policyField(decision.limits), RateLimit: rateLimitField(decision) };
+  return { 'ratelimit-policy': policyField(decision.limits), ratelimit: rateLimitField(decision) };
 }
 
 const rateLimitField = (decision: LimitedDecision) => `"per-key";r=${decision.remaining};t=${decision.resetSeconds}`;
@@ -35,8 +39,8 @@ export function meterKeyRequest(identity: KeyIdentity, ctx: RequestContext): voi
   const decision = services.rateLimiter.decide(identity, now);
   services.usageRecorder.record(identity, decision.allowed ? 'accepted' : 'rateLimited', now);
   services.telemetry.metrics.auth(decision.allowed ? 'ok' : 'rate_limited', identity);
-  responseHeaders['RateLimit-Policy'] = policyField(decision.limits);
-  responseHeaders.RateLimit = rateLimitField(decision);
+  responseHeaders['ratelimit-policy'] = policyField(decision.limits);
+  responseHeaders.ratelimit = rateLimitField(decision);
   if (!decision.allowed) {
     throw new ApiError(
       'rate_limited',

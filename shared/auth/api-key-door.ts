@@ -35,8 +35,11 @@ export interface PresentedCredentials {
   bearerKey: string | undefined;
   /** `x-functions-key`: the component, sent apart by the SDKs. */
   component: string | undefined;
-  /** The client's address (IP allowlists, the failed-authentication throttle). */
-  address: string | undefined;
+  /**
+   * The client's address (IP allowlists, the failed-authentication throttle), read only when
+   * needed: it may be a getter that reads it from the request then.
+   */
+  readonly address: string | undefined;
 }
 
 export type DoorFailure =
@@ -104,10 +107,10 @@ export class ApiKeyDoor {
     const component = presentedComponent(presented, credentials.component);
     if (component === false) return failure('component_invalid');
     if (known !== undefined) {
-      const quick = this.decide(known, secretHash, presented, component, credentials.address, now);
+      const quick = this.decide(known, secretHash, presented, component, credentials, now);
       if (quick !== undefined) return quick;
     }
-    return this.checkSlowly(secretHash, known, presented, component, credentials.address);
+    return this.checkSlowly(secretHash, known, presented, component, credentials);
   }
 
   /** A verdict from memory for a known lookup result; `undefined` when the component needs a read. */
@@ -116,17 +119,17 @@ export class ApiKeyDoor {
     secretHash: string,
     presented: PresentedKey,
     component: string | undefined,
-    address: string | undefined,
+    credentials: PresentedCredentials,
     now: number,
   ): DoorVerdict | undefined {
     if (!identity || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
-      this.deps.failedAuth.recordFailure(address);
+      this.deps.failedAuth.recordFailure(credentials.address);
       return this.invalid(secretHash);
     }
     if (this.expired(identity, now)) return failure('api_key_expired');
     const verdict = this.deps.components.verifyCached(identity, component, now);
     if (verdict === undefined || verdict === 'mismatch') return undefined; // a read, or the bounded refresh, decides
-    return verdict === 'required' ? failure('component_required') : this.fromAllowedAddress(identity, address);
+    return verdict === 'required' ? failure('component_required') : this.fromAllowedAddress(identity, credentials);
   }
 
   /** `api_key_invalid`, naming the customer when the key is one this instance knows as revoked. */
@@ -139,9 +142,9 @@ export class ApiKeyDoor {
     return identity.expiresAtMs !== undefined && now >= identity.expiresAtMs;
   }
 
-  /** The last step: a key with an allowlist is good only from an address on it. */
-  private fromAllowedAddress(identity: DoorIdentity, address: string | undefined): DoorVerdict {
-    if (identity.allowlist && !identity.allowlist.allows(address)) return { ok: false, code: 'ip_not_allowed', identity };
+  /** The last step: a key with an allowlist is good only from an address on it (the only time a warm key's address is read). */
+  private fromAllowedAddress(identity: DoorIdentity, credentials: PresentedCredentials): DoorVerdict {
+    if (identity.allowlist && !identity.allowlist.allows(credentials.address)) return { ok: false, code: 'ip_not_allowed', identity };
     return { ok: true, identity };
   }
 
@@ -150,14 +153,15 @@ export class ApiKeyDoor {
     known: DoorIdentity | null | undefined,
     presented: PresentedKey,
     component: string | undefined,
-    address: string | undefined,
+    credentials: PresentedCredentials,
   ): Promise<DoorVerdict> {
     const { authenticator, components, failedAuth } = this.deps;
     const belongs = (found: DoorIdentity | undefined): found is DoorIdentity =>
       found !== undefined && (presented.form !== 'compound' || presented.slug === found.customerSlug);
     // A known identity got here having passed `decide`'s checks; an unknown one is read (the
     // throttle counts the read's failure).
-    const found = known ?? (await failedAuth.lookup(address, secretHash, () => authenticator.authenticate(secretHash), belongs));
+    const found =
+      known ?? (await failedAuth.lookup(credentials.address, secretHash, () => authenticator.authenticate(secretHash), belongs));
     if (!belongs(found)) return this.invalid(secretHash);
     let identity: DoorIdentity | undefined = found;
     if (this.expired(identity)) return failure('api_key_expired');
@@ -171,7 +175,7 @@ export class ApiKeyDoor {
     }
     if (verdict === 'mismatch') return failure('component_invalid');
     if (verdict === 'required') return failure('component_required');
-    return this.fromAllowedAddress(identity, address);
+    return this.fromAllowedAddress(identity, credentials);
   }
 }
 
