@@ -57,11 +57,17 @@ export class ComponentCache {
     return key;
   }
 
-  /** A cached value, without waiting; `undefined` when it is not in memory. `now`: the clock's time, when already read. */
+  /**
+   * A cached value, without waiting and without counting; `undefined` when it is not in memory.
+   * `now`: the clock's time, when already read.
+   */
   peek(customerSlug: string, version: string, now?: number): string | undefined {
-    const value = this.values.peek(this.keyOf(customerSlug, version), now);
-    if (value !== undefined) this.metrics?.componentLookup('hit');
-    return value;
+    return this.values.peek(this.keyOf(customerSlug, version), now);
+  }
+
+  /** Counts a lookup {@link peek} answered that the caller used (the request path's hit). */
+  countHit(): void {
+    this.metrics?.componentLookup('hit');
   }
 
   /** The value of one component version, or `undefined` if the store has no such (enabled) version. */
