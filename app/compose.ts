@@ -239,7 +239,7 @@ function buildDoor(config: Config, adapters: Adapters, { clock, log, telemetry, 
   });
   // The authenticator trusts its cache only while the revocation feed is being read; the
   // listener, built next, applies the feed to that cache.
-  const authenticator = new KeyAuthenticator(adapters.keys, clock, { ...config.authCache, trusted: () => listener.trusted() });
+  const authenticator = new KeyAuthenticator(adapters.keys, clock, { ...config.authCache, trusted: (now) => listener.trusted(now) });
   const listener: RevocationListener = new RevocationListener({
     feed: adapters.feed,
     apply: (entry) => {

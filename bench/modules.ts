@@ -62,8 +62,8 @@ export interface BenchContext {
 
 /** Every figure module, in the order a full run measures them, with the ids each records. */
 export const FIGURE_MODULES: ReadonlyArray<{ ids: readonly string[]; title: string; run: (ctx: BenchContext) => Promise<void> }> = [
-  // First, while this process is quiet and before any host starts: figure 1c times the door in process.
-  { ids: ['1', '1b', '1c'], title: '1. Auth overhead (warm cache)', run: doorThroughputFigures },
+  // First, while this process is quiet and before any host starts: figures 1c and 1e time the door and the telemetry in process.
+  { ids: ['1', '1b', '1c', '1e'], title: '1. Auth overhead (warm cache)', run: doorThroughputFigures },
   { ids: ['2a', '2b'], title: '2. Cold auth (auth cache off)', run: coldLookupFigures },
   { ids: ['3', '3b', '3c', '3d'], title: '3. Ingest (spans per second, stored vs parse-only)', run: ingestFigures },
   { ids: ['5'], title: '5. Rate-limit accuracy across three hosts', run: rateLimitFigure },

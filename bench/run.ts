@@ -4,7 +4,9 @@
  * and writes it as JSON under bench/results/. See bench/README.md for what each figure means.
  *
  * This file is the runner: it starts Azurite, hands the figure modules (bench/modules.ts, in
- * order; `--only 2a,5b` for some) what they share, and stops every host at the end.
+ * order; `--only 2a,5b` for some) what they share, and stops every host at the end. With
+ * `--profile` it measures no figure: it profiles the main host under whoami's and health's loads
+ * (bench/profile.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,10 +20,13 @@ import { createServices } from '../app/compose';
 import type { ServiceContext } from '../app/context';
 import { BENCH_OP } from './measure';
 import { onlyFigures, runFigureModules, type BenchContext, type Figure, type MainTables } from './modules';
+import { profileRoutes } from './profile';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** `npm run bench -- --only 3e,5b`: only the figure modules that measure those (bench/modules.ts). */
 const ONLY = onlyFigures(process.argv.slice(2));
+/** `npm run bench -- --profile`: CPU profiles of the host under whoami's and health's loads, side by side (bench/profile.ts). */
+const PROFILE = process.argv.includes('--profile');
 
 const figures: Figure[] = [];
 const record = (figure: Figure) => {
@@ -34,7 +39,7 @@ const format = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >
 
 async function main() {
   const started = new Date();
-  console.log(`Benchmark${QUICK ? ' (quick)' : ''}: starting Azurite and hosts...`);
+  console.log(`Benchmark${QUICK ? ' (quick)' : ''}${PROFILE ? ' (profile)' : ''}: starting Azurite and hosts...`);
   const azurite = await startAzurite({ tablePort: 0 });
   const dataDir = mkdtempSync(join(tmpdir(), 'vp-bench-'));
   const baseEnv = {
@@ -87,14 +92,15 @@ async function main() {
   };
 
   try {
-    await runFigureModules(ctx, ONLY);
+    if (PROFILE) await profileRoutes(ctx, started);
+    else await runFigureModules(ctx, ONLY);
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
     await Promise.all(contexts.map((s) => s.dispose()));
     await azurite.stop();
   }
 
-  summarise(started);
+  if (!PROFILE) summarise(started);
 }
 
 /** Writes the run's figures under bench/results/ and prints them as one table. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import { getHeapStatistics } from 'node:v8';
 import type { ServiceProvider } from '../middleware/error-boundary';
 import { CONTENT_TYPES, decodeContent, otlpFormatOf } from '../shared/otlp/http-body';
@@ -20,7 +21,12 @@ import { decodeTraceRequest } from '../shared/otlp/trace-request';
  * - `POST /_local/parse-only/traces`: what `POST /v1/traces` does before storage (content
  *   decoding, OTLP decoding, grouping into sessions), and nothing else: the baseline the
  *   ingest figures are compared with.
+ * - `POST /_local/profile/start?intervalMicros=100`, then `POST /_local/profile/stop`: a CPU
+ *   profile of this process between the two (V8's sampling profiler through the inspector, as
+ *   `node --cpu-prof` writes it), answered as the `.cpuprofile` JSON (`npm run bench -- --profile`).
  */
+/** The inspector session of a CPU profile under way (`/_local/profile/start`). */
+let profiler: Session | undefined;
 /** The largest heap in use seen since the last reset, sampled every 2 ms while diagnostics are on. */
 let heapPeak = 0;
 let sampler: NodeJS.Timeout | undefined;
@@ -71,6 +77,28 @@ export async function serveDiagnostics(
     const services = await getServices();
     await services.revocations.nextRead();
     send(res, 200, { instanceId: services.rateLimiter.instanceId, feedLagSeconds: services.revocations.lagSeconds() });
+    return true;
+  }
+  if (path === '/_local/profile/start' && method === 'POST') {
+    const interval = Number(new URL(req.url ?? '', 'http://local').searchParams.get('intervalMicros') ?? 100);
+    profiler ??= new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: Number.isInteger(interval) && interval > 0 ? interval : 100 });
+    await profiler.post('Profiler.start');
+    send(res, 200, { started: true });
+    return true;
+  }
+  if (path === '/_local/profile/stop' && method === 'POST') {
+    if (!profiler) {
+      send(res, 409, { error: 'no profile was started' });
+      return true;
+    }
+    const { profile } = await profiler.post('Profiler.stop');
+    await profiler.post('Profiler.disable');
+    profiler.disconnect();
+    profiler = undefined;
+    send(res, 200, profile);
     return true;
   }
   if (path === '/_local/parse-only/traces' && method === 'POST') {

@@ -282,7 +282,8 @@ async function writeHandlerResponse(res: ServerResponse, result: HttpResponseIni
 function plainResponse(init: HttpResponseInit): { status: number; headers: Record<string, string>; body: Buffer } | undefined {
   if (init.cookies?.length || (init.headers && (init.headers instanceof Headers || Array.isArray(init.headers)))) return undefined;
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(init.headers ?? {})) headers[name.toLowerCase()] = String(value);
+  const own = init.headers as Record<string, unknown> | undefined;
+  for (const name in own) headers[name.toLowerCase()] = String(own[name]);
   let body: Buffer;
   if (init.jsonBody !== undefined) {
     body = Buffer.from(JSON.stringify(init.jsonBody));
@@ -300,14 +301,15 @@ function plainResponse(init: HttpResponseInit): { status: number; headers: Recor
   return { status: init.status ?? 200, headers, body };
 }
 
+/** Writes a response; `headers` is the caller's own object (the content length is added to it). */
 function writeBody(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer): void {
-  const response = { status, headers };
-  if (response.status === 204 || response.status === 304) {
-    res.writeHead(response.status, headers);
+  if (status === 204 || status === 304) {
+    res.writeHead(status, headers);
     res.end();
     return;
   }
-  res.writeHead(response.status, { ...headers, 'content-length': String(body.length) });
+  headers['content-length'] = String(body.length);
+  res.writeHead(status, headers);
   res.end(body);
 }
 

@@ -23,7 +23,8 @@ export function withApiKey(options: ApiKeyOptions = {}) {
 
   return (handler: ApiKeyHandler): AnonymousHandler =>
     async function apiKeyMiddleware(request: HttpRequest, ctx: RequestContext): Promise<HttpResponseInit> {
-      const identity = await authenticateApiKey(request, ctx);
+      const authenticated = authenticateApiKey(request, ctx);
+      const identity = authenticated instanceof Promise ? await authenticated : authenticated;
       if (allowed && !allowed.has(identity.keyType)) {
         throw new ApiError('forbidden', `A ${identity.keyType} key cannot call this route.`);
       }

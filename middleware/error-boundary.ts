@@ -31,17 +31,13 @@ export function withErrorBoundary(getServices: ServiceProvider, route?: string) 
         return withHeaders(errorResponse(error, requestId, log), responseHeaders);
       }
       // The request's span: its route (the template, never the path's values), its status, its id.
-      const response = await services.tracing.request(
-        `${request.method} /${route ?? '?'}`,
-        { 'http.request.method': request.method, 'http.route': `/${route ?? ''}`, 'veriproof.request_id': requestId },
-        async () => {
-          try {
-            return await handler(request, { services, invocation, requestId, log, responseHeaders });
-          } catch (error) {
-            return errorResponse(error, requestId, log);
-          }
-        },
-      );
+      const response = await services.tracing.request(services.tracing.requestSpan(request.method, route), requestId, async () => {
+        try {
+          return await handler(request, { services, invocation, requestId, log, responseHeaders });
+        } catch (error) {
+          return errorResponse(error, requestId, log);
+        }
+      });
       return withHeaders(response, responseHeaders);
     };
 }
@@ -72,11 +68,11 @@ export function withHeaders(response: HttpResponseInit, extra: Record<string, st
   if (own instanceof Headers || Array.isArray(own)) {
     new Headers(own).forEach((value, name) => (headers[name] = value));
   } else if (own) {
-    for (const [name, value] of Object.entries(own)) headers[name.toLowerCase()] = String(value);
+    for (const name in own) headers[name.toLowerCase()] = String(own[name]);
   }
-  for (const [name, value] of Object.entries(extra)) {
+  for (const name in extra) {
     const lower = name.toLowerCase();
-    if (!(lower in headers)) headers[lower] = value;
+    if (!(lower in headers)) headers[lower] = extra[name]!;
   }
   return { ...response, headers };
 }

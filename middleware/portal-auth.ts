@@ -69,7 +69,8 @@ export function withCustomerAccess() {
       let actor: Actor;
       let principal: Parameters<CustomerHandler>[1]['principal'];
       if (apiKeyCredential(request)) {
-        const identity = await authenticateApiKey(request, ctx);
+        const authenticated = authenticateApiKey(request, ctx);
+        const identity = authenticated instanceof Promise ? await authenticated : authenticated;
         if (identity.keyType !== 'management') {
           throw new ApiError('forbidden', 'Ingest keys cannot manage keys: use a management key or a portal session.');
         }

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
 import type { DoorIdentity, KeyIdentity } from '../domain';
-import { hashSecret, parsePresentedKey, type PresentedKey } from '../keys/compound-key';
+import { hashSecret, isValidComponent, parsePresentedKey, splitPresentedKey, type PresentedKey } from '../keys/compound-key';
 import type { FailedAuthThrottle } from './failed-auth-throttle';
 import type { KeyAuthenticator } from './key-authenticator';
 import type { ComponentCheck } from './component-check';
@@ -35,8 +35,11 @@ export interface PresentedCredentials {
   bearerKey: string | undefined;
   /** `x-functions-key`: the component, sent apart by the SDKs. */
   component: string | undefined;
-  /** The client's address (IP allowlists, the failed-authentication throttle). */
-  address: string | undefined;
+  /**
+   * The client's address (IP allowlists, the failed-authentication throttle), read only when
+   * needed: it may be a getter that reads it from the request then.
+   */
+  readonly address: string | undefined;
 }
 
 export type DoorFailure =
@@ -73,31 +76,41 @@ export class ApiKeyDoor {
 
   /** The verdict on what a request presented; a promise only when storage or Key Vault must answer. */
   check(credentials: PresentedCredentials): DoorVerdict | Promise<DoorVerdict> {
-    const presented = this.presented(credentials);
-    if (!('form' in presented)) return presented;
+    const input = credentials.apiKey ?? credentials.bearerKey;
+    if (input === undefined) return failure('api_key_missing');
+    const allowBareSecret = credentials.apiKey !== undefined;
+    // One clock reading for the whole decision (cache entries' lifetimes, the key's expiry).
+    const now = this.deps.clock.millis();
+    // A warm key first: its secret, split off by structure alone, hashed and found in the cache.
+    // A hash that names a cached identity proves the secret's grammar and checksum (a secret is
+    // read only after it parsed in full), so such a key is not parsed again. Anything else is
+    // parsed in full, as it always was, before its hash decides anything.
+    const split = splitPresentedKey(input, allowBareSecret);
+    const splitHash = split && hashSecret(split.secret);
+    const splitKnown = splitHash === undefined ? undefined : this.deps.authenticator.cached(splitHash, now);
+    let presented: PresentedKey;
+    let secretHash: string;
+    let known: DoorIdentity | null | undefined;
+    if (split !== undefined && splitHash !== undefined && splitKnown && provenByIdentity(split, splitKnown)) {
+      presented = split;
+      secretHash = splitHash;
+      known = splitKnown;
+    } else {
+      const parsed = parsePresentedKey(input, allowBareSecret);
+      if (!parsed.ok) return failure('api_key_malformed');
+      presented = parsed.value;
+      // The same secret as split (the usual case): its hash and lookup stand.
+      const same = splitHash !== undefined && presented.secret === split?.secret;
+      secretHash = same ? splitHash : hashSecret(presented.secret);
+      known = same ? splitKnown : this.deps.authenticator.cached(secretHash, now);
+    }
     const component = presentedComponent(presented, credentials.component);
     if (component === false) return failure('component_invalid');
-    const secretHash = hashSecret(presented.secret);
-    const known = this.deps.authenticator.cached(secretHash);
     if (known !== undefined) {
-      const quick = this.decide(known, secretHash, presented, component, credentials.address);
+      const quick = this.decide(known, secretHash, presented, component, credentials, now);
       if (quick !== undefined) return quick;
     }
-    return this.checkSlowly(secretHash, known, presented, component, credentials.address);
-  }
-
-  /** The key a request presents, parsed; or why there is none to look up. */
-  private presented(credentials: PresentedCredentials): PresentedKey | DoorVerdict {
-    const header = credentials.apiKey;
-    if (header !== undefined) {
-      const parsed = parsePresentedKey(header, true);
-      return parsed.ok ? parsed.value : failure('api_key_malformed');
-    }
-    if (credentials.bearerKey !== undefined) {
-      const parsed = parsePresentedKey(credentials.bearerKey, false);
-      return parsed.ok ? parsed.value : failure('api_key_malformed');
-    }
-    return failure('api_key_missing');
+    return this.checkSlowly(secretHash, known, presented, component, credentials);
   }
 
   /** A verdict from memory for a known lookup result; `undefined` when the component needs a read. */
@@ -106,16 +119,17 @@ export class ApiKeyDoor {
     secretHash: string,
     presented: PresentedKey,
     component: string | undefined,
-    address: string | undefined,
+    credentials: PresentedCredentials,
+    now: number,
   ): DoorVerdict | undefined {
     if (!identity || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
-      this.deps.failedAuth.recordFailure(address);
+      this.deps.failedAuth.recordFailure(credentials.address);
       return this.invalid(secretHash);
     }
-    if (this.expired(identity)) return failure('api_key_expired');
-    const verdict = this.deps.components.verifyCached(identity, component);
+    if (this.expired(identity, now)) return failure('api_key_expired');
+    const verdict = this.deps.components.verifyCached(identity, component, now);
     if (verdict === undefined || verdict === 'mismatch') return undefined; // a read, or the bounded refresh, decides
-    return verdict === 'required' ? failure('component_required') : this.fromAllowedAddress(identity, address);
+    return verdict === 'required' ? failure('component_required') : this.fromAllowedAddress(identity, credentials);
   }
 
   /** `api_key_invalid`, naming the customer when the key is one this instance knows as revoked. */
@@ -124,13 +138,13 @@ export class ApiKeyDoor {
     return customer ? { ok: false, code: 'api_key_invalid', revokedCustomer: customer } : failure('api_key_invalid');
   }
 
-  private expired(identity: DoorIdentity): boolean {
-    return identity.expiresAtMs !== undefined && this.deps.clock.millis() >= identity.expiresAtMs;
+  private expired(identity: DoorIdentity, now = this.deps.clock.millis()): boolean {
+    return identity.expiresAtMs !== undefined && now >= identity.expiresAtMs;
   }
 
-  /** The last step: a key with an allowlist is good only from an address on it. */
-  private fromAllowedAddress(identity: DoorIdentity, address: string | undefined): DoorVerdict {
-    if (identity.allowlist && !identity.allowlist.allows(address)) return { ok: false, code: 'ip_not_allowed', identity };
+  /** The last step: a key with an allowlist is good only from an address on it (the only time a warm key's address is read). */
+  private fromAllowedAddress(identity: DoorIdentity, credentials: PresentedCredentials): DoorVerdict {
+    if (identity.allowlist && !identity.allowlist.allows(credentials.address)) return { ok: false, code: 'ip_not_allowed', identity };
     return { ok: true, identity };
   }
 
@@ -139,14 +153,15 @@ export class ApiKeyDoor {
     known: DoorIdentity | null | undefined,
     presented: PresentedKey,
     component: string | undefined,
-    address: string | undefined,
+    credentials: PresentedCredentials,
   ): Promise<DoorVerdict> {
     const { authenticator, components, failedAuth } = this.deps;
     const belongs = (found: DoorIdentity | undefined): found is DoorIdentity =>
       found !== undefined && (presented.form !== 'compound' || presented.slug === found.customerSlug);
     // A known identity got here having passed `decide`'s checks; an unknown one is read (the
     // throttle counts the read's failure).
-    const found = known ?? (await failedAuth.lookup(address, secretHash, () => authenticator.authenticate(secretHash), belongs));
+    const found =
+      known ?? (await failedAuth.lookup(credentials.address, secretHash, () => authenticator.authenticate(secretHash), belongs));
     if (!belongs(found)) return this.invalid(secretHash);
     let identity: DoorIdentity | undefined = found;
     if (this.expired(identity)) return failure('api_key_expired');
@@ -160,8 +175,18 @@ export class ApiKeyDoor {
     }
     if (verdict === 'mismatch') return failure('component_invalid');
     if (verdict === 'required') return failure('component_required');
-    return this.fromAllowedAddress(identity, address);
+    return this.fromAllowedAddress(identity, credentials);
   }
+}
+
+/**
+ * Whether a presented key split by structure alone is proven well formed by the cached identity
+ * its secret's hash named: the secret is (it parsed in full before it was read); a compound key's
+ * slug must be that identity's customer's, and its component must be well formed (a malformed
+ * one is `api_key_malformed`, which only the full parse tells).
+ */
+function provenByIdentity(split: PresentedKey, identity: DoorIdentity): boolean {
+  return split.form === 'secret' || (split.slug === identity.customerSlug && isValidComponent(split.component));
 }
 
 /** The component a request presents: the whole key's middle segment, or `x-functions-key`; `false` when the two disagree. */

@@ -30,18 +30,27 @@ export class ComponentCheck {
   /**
    * The verdict from memory alone (the usual case); `undefined` when a value must be read first
    * ({@link verify}). Every accepted value is compared, whichever matches, in constant time.
+   * `now`: the clock's time in milliseconds, when the caller has already read it.
+   *
+   * A presented value equal to one of the customer's components is well formed (components are
+   * generated so), so only a value that matches none is checked against the grammar, and a
+   * malformed one is refused before any lookup is counted, as it always was.
    */
-  verifyCached(identity: KeyIdentity, presented: string | undefined): ComponentVerdict | undefined {
+  verifyCached(identity: KeyIdentity, presented: string | undefined, now?: number): ComponentVerdict | undefined {
     const state = identity.masterComponent;
     if (presented === undefined) return state.requireComponent ? 'required' : 'not_presented';
-    if (!isValidComponent(presented)) return 'mismatch';
-    const current = this.cache.peek(identity.customerSlug, state.componentVersion);
-    if (current === undefined) return undefined;
+    const current = this.cache.peek(identity.customerSlug, state.componentVersion, now);
+    if (current === undefined) return isValidComponent(presented) ? undefined : 'mismatch';
     let matched = sameText(current, presented);
-    if (state.previousComponentVersion && previousInGrace(state, this.clock.now())) {
-      const previous = this.cache.peek(identity.customerSlug, state.previousComponentVersion);
+    const previousVersion =
+      state.previousComponentVersion && previousInGrace(state, this.clock.now()) ? state.previousComponentVersion : undefined;
+    const previous = previousVersion === undefined ? undefined : this.cache.peek(identity.customerSlug, previousVersion, now);
+    if (previous !== undefined) matched = sameText(previous, presented) || matched;
+    if (!matched && !isValidComponent(presented)) return 'mismatch';
+    this.cache.countHit();
+    if (previousVersion !== undefined) {
       if (previous === undefined) return undefined;
-      matched = sameText(previous, presented) || matched;
+      this.cache.countHit();
     }
     return matched ? 'accepted' : 'mismatch';
   }

@@ -14,10 +14,11 @@ export interface AuthCacheOptions {
   /** Bound on cached identities of active keys; unknown hashes are cached apart, in a tenth of it. */
   maxEntries: number;
   /**
-   * Whether cached results may be used right now (the revocation feed is being read). When it
-   * says no, every lookup goes to storage; results are still cached for when trust returns.
+   * Whether cached results may be used at `now` (the clock's milliseconds: the revocation feed is
+   * being read). When it says no, every lookup goes to storage; results are still cached for when
+   * trust returns.
    */
-  trusted?: () => boolean;
+  trusted?: (now: number) => boolean;
 }
 
 /**
@@ -40,14 +41,15 @@ export class KeyAuthenticator {
   private readonly revoked: BoundedCache<string, string>;
   private readonly inFlight = new Map<string, Promise<DoorIdentity | undefined>>();
   private evictions = 0;
-  private readonly trusted: () => boolean;
+  private readonly trusted: (now: number) => boolean;
+  private readonly now: () => number;
 
   constructor(
     private readonly keys: Pick<KeyRepository, 'findByHash'>,
     clock: Clock,
     options: AuthCacheOptions,
   ) {
-    const now = () => clock.millis();
+    const now = (this.now = () => clock.millis());
     this.cache = options.ttlMs > 0 ? new BoundedCache(options.maxEntries, options.ttlMs, now) : undefined;
     this.misses = options.ttlMs > 0 ? new BoundedCache(Math.max(1, Math.ceil(options.maxEntries / 10)), options.ttlMs, now) : undefined;
     this.revoked = new BoundedCache(REVOKED_ENTRIES, FEED_RETENTION_MS, now);
@@ -56,14 +58,15 @@ export class KeyAuthenticator {
 
   /**
    * The cached answer for a hash, without waiting: an identity, `null` for a known miss, or
-   * `undefined` when only storage can tell (then call {@link authenticate}).
+   * `undefined` when only storage can tell (then call {@link authenticate}). `now`: the clock's
+   * time, when the caller has already read it for this request.
    */
-  cached(secretHash: string): DoorIdentity | null | undefined {
-    if (this.revoked.get(secretHash) !== undefined) return null;
-    if (!this.trusted()) return undefined;
-    const cached = this.cache?.get(secretHash);
+  cached(secretHash: string, now = this.now()): DoorIdentity | null | undefined {
+    if (this.revoked.get(secretHash, now) !== undefined) return null;
+    if (!this.trusted(now)) return undefined;
+    const cached = this.cache?.get(secretHash, now);
     if (cached !== undefined) return cached;
-    return this.misses?.get(secretHash) ? null : undefined;
+    return this.misses?.get(secretHash, now) ? null : undefined;
   }
 
   /** The identity of the active key with this hash, or `undefined`. Storage outages throw. */

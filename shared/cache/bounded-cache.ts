@@ -31,16 +31,17 @@ export class BoundedCache<K, V> {
     return this.entries.size;
   }
 
-  get(key: K): V | undefined {
-    const entry = this.live(key);
+  /** The value of a live entry, marked as used; `now`: the time already read for this request (the cache's clock otherwise). */
+  get(key: K, now?: number): V | undefined {
+    const entry = this.live(key, now);
     if (!entry) return undefined;
     entry.used = true;
     return entry.value;
   }
 
   /** Like {@link get}, but without marking the entry as used. */
-  peek(key: K): V | undefined {
-    return this.live(key)?.value;
+  peek(key: K, now?: number): V | undefined {
+    return this.live(key, now)?.value;
   }
 
   set(key: K, value: V, ttlMs: number = this.ttlMs): void {
@@ -64,10 +65,10 @@ export class BoundedCache<K, V> {
     this.entries.clear();
   }
 
-  private live(key: K): Entry<V> | undefined {
+  private live(key: K, now?: number): Entry<V> | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    if (entry.expiresAt <= this.now()) {
+    if (entry.expiresAt <= (now ?? this.now())) {
       this.entries.delete(key);
       return undefined;
     }

@@ -122,6 +122,30 @@ export function parsePresentedKey(input: unknown, allowBareSecret: boolean): Par
   return parsed.ok ? { ok: true, value: { form: 'compound', ...parsed.value } } : parsed;
 }
 
+/**
+ * What a client presented, split by structure alone, as {@link parsePresentedKey} would split it
+ * (the prefix, three segments, a secret of the secret's length), without checking the segments'
+ * grammar or the checksum; `undefined` when the structure is not there. The door hashes the secret
+ * of this and looks the hash up first: a hash that names a cached identity proves the secret (one
+ * that was read for a key is one that parsed in full, and SHA-256 has no known collisions), so a
+ * warm key skips the regular expressions and the checksum. Anything else is parsed in full.
+ */
+export function splitPresentedKey(input: string, allowBareSecret: boolean): PresentedKey | undefined {
+  if (input.length > MAX_KEY_LENGTH) return undefined;
+  if (!input.startsWith(KEY_PREFIX)) {
+    return allowBareSecret && input.length === SECRET_LENGTH ? { form: 'secret', secret: input } : undefined;
+  }
+  const first = input.indexOf('.', KEY_PREFIX.length);
+  const second = first < 0 ? -1 : input.indexOf('.', first + 1);
+  if (second < 0 || input.length - second - 1 !== SECRET_LENGTH || input.includes('.', second + 1)) return undefined;
+  return {
+    form: 'compound',
+    slug: input.slice(KEY_PREFIX.length, first),
+    component: input.slice(first + 1, second),
+    secret: input.slice(second + 1),
+  };
+}
+
 export function formatCompoundKey(key: CompoundKey): string {
   return `${KEY_PREFIX}${key.slug}.${key.component}.${key.secret}`;
 }

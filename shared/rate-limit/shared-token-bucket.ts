@@ -26,6 +26,9 @@ export interface Decision {
   retryAfterSeconds: number;
 }
 
+/** A decision with the limits it was made under (what the RateLimit fields and a 429 state). */
+export type LimitedDecision = Decision & { limits: KeyLimits };
+
 interface Bucket {
   limits: KeyLimits;
   share: number;
@@ -55,9 +58,8 @@ export class SharedTokenBuckets {
 
   constructor(private readonly now: () => number) {}
 
-  /** Decides one request for a key. Pure arithmetic on this instance's share. */
-  take(keyId: string, limits: KeyLimits): Decision {
-    const now = this.now();
+  /** Decides one request for a key. Pure arithmetic on this instance's share. `now`: the clock's time, when already read. */
+  take(keyId: string, limits: KeyLimits, now = this.now()): LimitedDecision {
     const bucket = this.bucket(keyId, limits, now);
     this.refill(bucket, now);
     bucket.demand += 1;
@@ -71,6 +73,7 @@ export class SharedTokenBuckets {
       remaining: Math.max(0, Math.floor(bucket.tokens / bucket.share)),
       resetSeconds: Math.max(0, Math.ceil((capacity - bucket.tokens) / localRate)),
       retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / localRate)),
+      limits,
     };
   }
 
@@ -81,7 +84,7 @@ export class SharedTokenBuckets {
    * over any time the admitted units stay within rate x time + burst + one request's units.
    * Demand counts the units, so shares across instances follow them.
    */
-  takeUnits(bucketId: string, limits: KeyLimits, units: number): Decision {
+  takeUnits(bucketId: string, limits: KeyLimits, units: number): LimitedDecision {
     const now = this.now();
     const bucket = this.bucket(bucketId, limits, now);
     this.refill(bucket, now);
@@ -97,6 +100,7 @@ export class SharedTokenBuckets {
       remaining: Math.max(0, Math.floor(bucket.tokens / bucket.share)),
       resetSeconds: Math.max(0, Math.ceil((capacity - bucket.tokens) / localRate)),
       retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((needed - bucket.tokens) / localRate)),
+      limits,
     };
   }
 

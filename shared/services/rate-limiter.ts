@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock';
 import type { PlanLimits } from '../config';
-import type { KeyIdentity, Plan } from '../domain';
+import type { KeyIdentity, Plan, RateLimitSetting } from '../domain';
 import { describeError, type Logger } from '../logging';
 import type { RateLimitStore } from '../ports/rate-limit-store';
 import { failureBackoffMs } from '../backoff';
-import { SharedTokenBuckets, allocateShares, type Decision, type KeyLimits } from '../rate-limit/shared-token-bucket';
+import { SharedTokenBuckets, allocateShares, type KeyLimits, type LimitedDecision } from '../rate-limit/shared-token-bucket';
 
 export interface RateLimiterOptions {
   /** Sync interval while some key is near its limit. */
@@ -20,6 +20,9 @@ const FORGET_KEY_AFTER_MS = 60_000;
 const PRUNE_EVERY_SYNCS = 200;
 /** Longest wait between failed exchanges: short of the liveness bound, so a brief throttle does not make others think this instance gone. */
 const MAX_BACKOFF_MS = 5000;
+
+const limitsOf = (setting: { requestsPerSecond: number; burst: number }): KeyLimits =>
+  Object.freeze({ rate: setting.requestsPerSecond, burst: setting.burst });
 
 /** A key's batch bucket sits beside its request bucket under this suffix (key ids never contain it). */
 const BATCH_BUCKET_SUFFIX = '/batches';
@@ -65,6 +68,10 @@ export class RateLimiter {
   private readonly clock: Clock;
   private readonly options: RateLimiterOptions;
   private readonly log: Logger;
+  /** Each plan's limits, made once: a decision hands out the same object every time. */
+  private readonly planLimits = new Map<Plan, KeyLimits>();
+  /** The limits of each key's own setting (a frozen object per identity read), made once per setting. */
+  private readonly overrideLimits = new WeakMap<RateLimitSetting, KeyLimits>();
 
   constructor(deps: RateLimiterDeps) {
     this.store = deps.store;
@@ -77,21 +84,26 @@ export class RateLimiter {
     this.lastSharedAt = this.lastSyncAt;
   }
 
-  /** The limits of a key: its own override, else its plan's. */
+  /** The limits of a key: its own override, else its plan's (the same object for the same setting). */
   limitsFor(identity: KeyIdentity): KeyLimits {
-    const plan = this.plans[identity.plan];
-    const setting = identity.rateLimit ?? plan;
-    return { rate: setting.requestsPerSecond, burst: setting.burst };
+    const setting = identity.rateLimit;
+    if (setting) {
+      let limits = this.overrideLimits.get(setting);
+      if (limits === undefined) this.overrideLimits.set(setting, (limits = limitsOf(setting)));
+      return limits;
+    }
+    let limits = this.planLimits.get(identity.plan);
+    if (limits === undefined) this.planLimits.set(identity.plan, (limits = limitsOf(this.plans[identity.plan])));
+    return limits;
   }
 
-  /** Decides one request (no I/O). */
-  decide(identity: KeyIdentity): Decision & { limits: KeyLimits } {
-    const limits = this.limitsFor(identity);
-    const decision = this.buckets.take(identity.keyId, limits);
-    if (!decision.allowed && !this.stopped && this.clock.millis() - this.lastSyncAt >= this.options.syncIntervalMs) {
+  /** Decides one request (no I/O). `now`: the clock's time, when already read for this request. */
+  decide(identity: KeyIdentity, now = this.clock.millis()): LimitedDecision {
+    const decision = this.buckets.take(identity.keyId, this.limitsFor(identity), now);
+    if (!decision.allowed && !this.stopped && now - this.lastSyncAt >= this.options.syncIntervalMs) {
       void this.sync(); // the load changed: re-divide now rather than at the next tick
     }
-    return { ...decision, limits };
+    return decision;
   }
 
   /**
@@ -106,11 +118,11 @@ export class RateLimiter {
   }
 
   /** Decides the `batches` of one ingest request against the key's batch bucket, shared across instances like its request bucket (no I/O). */
-  decideBatches(identity: KeyIdentity, batches: number): Decision & { limits: KeyLimits } {
+  decideBatches(identity: KeyIdentity, batches: number): LimitedDecision {
     const limits = this.batchLimitsFor(identity);
     const decision = this.buckets.takeUnits(`${identity.keyId}${BATCH_BUCKET_SUFFIX}`, limits, batches);
     if (!decision.allowed && !this.stopped && this.clock.millis() - this.lastSyncAt >= this.options.syncIntervalMs) void this.sync();
-    return { ...decision, limits };
+    return decision;
   }
 
   /** Charges the batch bucket `units` for work already done (a request's storage beyond two transactions a batch); never refuses. */
@@ -123,12 +135,12 @@ export class RateLimiter {
    * together), under the limits given: the same buckets, shared across instances the same way
    * (the subject's id is published like a key's, so it must name no person: hash it). No I/O.
    */
-  decideSubject(subjectId: string, limits: KeyLimits): Decision & { limits: KeyLimits } {
+  decideSubject(subjectId: string, limits: KeyLimits): LimitedDecision {
     const decision = this.buckets.take(subjectId, limits);
     if (!decision.allowed && !this.stopped && this.clock.millis() - this.lastSyncAt >= this.options.syncIntervalMs) {
       void this.sync();
     }
-    return { ...decision, limits };
+    return decision;
   }
 
   start(): void {

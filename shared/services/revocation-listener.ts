@@ -81,8 +81,8 @@ export class RevocationListener {
   }
 
   /** Whether cached lookups may be used: the feed was read recently enough. */
-  trusted(): boolean {
-    return this.lastSuccessAt !== undefined && this.clock.millis() - this.lastSuccessAt <= this.options.maxStalenessMs;
+  trusted(now = this.clock.millis()): boolean {
+    return this.lastSuccessAt !== undefined && now - this.lastSuccessAt <= this.options.maxStalenessMs;
   }
 
   /**

@@ -35,6 +35,11 @@ export interface UsageRecorderDeps {
  */
 export class UsageRecorder {
   private readonly counters = new Map<string, Counter>();
+  /**
+   * The counter of each key in the current hour (the one `hourCache` holds), by key id, and
+   * whether its last-used hour is noted: a request finds its counter without building its id.
+   */
+  private readonly current = new Map<string, { counter: Counter; lastUsedNoted: boolean }>();
   private readonly lastUsed = new Map<string, { customerSlug: string; keyId: string; hour: string; written: boolean }>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -61,12 +66,35 @@ export class UsageRecorder {
     this.metrics = deps.metrics;
   }
 
-  /** One request of a key: admitted, refused by the rate limit, or refused for its address (IP allowlist). */
-  record(identity: KeyIdentity, outcome: 'accepted' | 'rateLimited' | 'ipRefused'): void {
-    const now = this.clock.millis();
+  /**
+   * One request of a key: admitted, refused by the rate limit, or refused for its address (IP
+   * allowlist). `now`: the clock's time, when already read for this request.
+   */
+  record(identity: KeyIdentity, outcome: 'accepted' | 'rateLimited' | 'ipRefused', now = this.clock.millis()): void {
     const start = now - (now % HOUR_MS);
-    if (start !== this.hourCache.start) this.hourCache = { start, text: new Date(start).toISOString() };
-    const hour = this.hourCache.text;
+    if (start !== this.hourCache.start) {
+      this.hourCache = { start, text: new Date(start).toISOString() };
+      this.current.clear();
+    }
+    let current = this.current.get(identity.keyId);
+    if (current === undefined || current.counter.customerSlug !== identity.customerSlug) {
+      current = { counter: this.counterOf(identity, this.hourCache.text), lastUsedNoted: false };
+      this.current.set(identity.keyId, current);
+    }
+    const counter = current.counter;
+    counter[outcome] += 1;
+    counter.dirty = true;
+    if (outcome === 'accepted' && !current.lastUsedNoted) {
+      current.lastUsedNoted = true;
+      const hour = counter.hour;
+      const last = this.lastUsed.get(identity.keyId);
+      if (!last || last.hour < hour)
+        this.lastUsed.set(identity.keyId, { customerSlug: identity.customerSlug, keyId: identity.keyId, hour, written: false });
+    }
+  }
+
+  /** The counter of a key in an hour, made when it has none. */
+  private counterOf(identity: KeyIdentity, hour: string): Counter {
     const id = `${identity.customerSlug}/${identity.keyId}/${hour}`;
     let counter = this.counters.get(id);
     if (!counter) {
@@ -82,13 +110,7 @@ export class UsageRecorder {
       };
       this.counters.set(id, counter);
     }
-    counter[outcome] += 1;
-    counter.dirty = true;
-    if (outcome === 'accepted') {
-      const last = this.lastUsed.get(identity.keyId);
-      if (!last || last.hour < hour)
-        this.lastUsed.set(identity.keyId, { customerSlug: identity.customerSlug, keyId: identity.keyId, hour, written: false });
-    }
+    return counter;
   }
 
   start(): void {
@@ -144,6 +166,10 @@ export class UsageRecorder {
     }
     // Hours that are over and written need not be kept.
     const current = hourOf(this.clock.now());
-    for (const [id, c] of this.counters) if (!c.dirty && c.hour < current) this.counters.delete(id);
+    for (const [id, c] of this.counters) {
+      if (c.dirty || c.hour >= current) continue;
+      this.counters.delete(id);
+      if (this.current.get(c.keyId)?.counter === c) this.current.delete(c.keyId);
+    }
   }
 }

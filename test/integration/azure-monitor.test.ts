@@ -97,7 +97,7 @@ describe('Azure Monitor export (functions/index.ts start-up)', () => {
         const telemetry = new Telemetry({ readers: [reader] });
         telemetry.metrics.auth('ok', { customerSlug: 'acme', plan: 'pro' });
         telemetry.metrics.storageOperation('keyLookup', 'read', 'throttled');
-        tracing.request('GET /v1/whoami', { 'veriproof.request_id': 'probe-request' }, async () => {
+        tracing.request(tracing.requestSpan('GET', 'v1/whoami'), 'probe-request', async () => {
             tracing.annotate({ 'veriproof.customer': 'acme' });
             await tracing.child('storage read keyLookup', {}, async () => 1);
             return { status: 200 };

@@ -87,7 +87,13 @@ describe('metrics', () => {
     expect(timed).toBeGreaterThanOrEqual(2);
     expect(timed).toBeLessThanOrEqual(3);
     // The whole key presents the component: checked from memory on every request.
-    expect((await services.telemetry.total(METRICS.componentLookups, { result: 'hit' })) - before.components).toBeGreaterThanOrEqual(129);
+    const components = await services.telemetry.total(METRICS.componentLookups, { result: 'hit' });
+    expect(components - before.components).toBeGreaterThanOrEqual(129);
+    // A component that is not even well formed is refused before any lookup: none is counted.
+    const secret = key.split('.').at(-1)!;
+    const malformed = await app.fetch('/v1/whoami', { headers: { 'x-api-key': secret, 'x-functions-key': 'not-a-component' } });
+    expect((await problemOf(malformed)).code).toBe('component_invalid');
+    expect(await services.telemetry.total(METRICS.componentLookups, { result: 'hit' })).toBe(components);
   });
 
   it('counts ingest requests, batches, spans, bytes and dropped spans by customer', async () => {

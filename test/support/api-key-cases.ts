@@ -49,6 +49,12 @@ export const API_KEY_FAILURE_CASES: ApiKeyFailureCase[] = [
     storageCalls: 0,
     headers: (f) => ({ 'x-api-key': f.key.replace(/^vp_cust_([a-z0-9-]+)/, (_m, s: string) => `vp_cust_${s.toUpperCase()}`) }),
   },
+  {
+    name: 'X-API-Key whose component is not well formed',
+    code: 'api_key_malformed',
+    storageCalls: 0,
+    headers: (f) => ({ 'x-api-key': f.key.replace(/\.[A-Za-z0-9]{32}\./, `.${'-'.repeat(32)}.`) }),
+  },
   { name: 'X-API-Key of 4 KiB', code: 'api_key_malformed', storageCalls: 0, headers: () => ({ 'x-api-key': 'k'.repeat(4096) }) },
   { name: 'Bearer that is not a key', code: 'api_key_malformed', storageCalls: 0, headers: () => ({ authorization: 'Bearer not-a-key' }) },
   {

@@ -112,6 +112,18 @@ describe('ApiKeyMiddleware: error path (the shared failure table, on every prote
   });
 });
 
+describe('ApiKeyMiddleware: error path with the key warm (its identity cached)', () => {
+  // The door looks a warm key's secret up before parsing the rest in full: every case of the
+  // shared table must still be answered with its own code once the key is in the cache.
+  it.each(API_KEY_FAILURE_CASES.map((c) => [c.name, c] as const))('%s', async (_caseName, failure) => {
+    const { call, fixtures } = await setup();
+    expect((await call(echo, { 'x-api-key': fixtures.key })).status).toBe(200);
+    const response = await call(echo, failure.headers(fixtures));
+    expect(response.status).toBe(401);
+    expect(response.body).toMatchObject({ code: failure.code, status: 401 });
+  });
+});
+
 describe('ApiKeyMiddleware: dependency failures', () => {
   it('answers 503 with Retry-After when storage is unreachable, never 200 or 500', async () => {
     const { call, fixtures, repositories, services } = await setup();
