@@ -106,6 +106,8 @@ function memoryBreakdown(memory: NodeJS.MemoryUsage) {
   const heap = getHeapStatistics();
   return {
     rssBytes: memory.rss,
+    /** The old generation's bound and the young one's, as the process was launched (`--max-old-space-size`). */
+    heapLimitBytes: heap.heap_size_limit,
     heapTotalBytes: memory.heapTotal,
     heapCommittedBytes: heap.total_physical_size,
     heapUsedBytes: memory.heapUsed,
