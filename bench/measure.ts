@@ -50,15 +50,28 @@ export async function sequentialLatencyMicros(url: string, headersFor: (i: numbe
   return median(samples);
 }
 
-/** A host's `GET /_local/diagnostics`: storage operations counted, auth-cache size, memory. */
-export async function diagnostics(host: HostProcess) {
-  return (await (await fetch(`${host.url}/_local/diagnostics`)).json()) as {
+/** A host's `GET /_local/diagnostics` (`?gc=1`: after a full collection): storage operations counted, auth-cache size, memory. */
+export async function diagnostics(host: HostProcess, query = '') {
+  return (await (await fetch(`${host.url}/_local/diagnostics${query}`)).json()) as {
     storageOperations: Record<string, number> & { total: number; requestDriven: number; timeDriven: number };
     authCacheEntries: number;
     authCacheMaxEntries: number;
     rssBytes: number;
     heapUsedBytes: number;
+    memory: HostMemory;
   };
+}
+
+/** The memory breakdown of a host's diagnostics (local/diagnostics.ts). */
+export interface HostMemory {
+  rssBytes: number;
+  heapLimitBytes: number;
+  heapCommittedBytes: number;
+  heapUsedBytes: number;
+  externalBytes: number;
+  arrayBuffersBytes: number;
+  heapSpaces: Record<string, { committedBytes: number; usedBytes: number }>;
+  kernel: { RssAnonBytes?: number; RssFileBytes?: number; VmHWMBytes?: number };
 }
 
 /** A customer with `count` keys whose lookup rows are written directly (fast), returning their secrets. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import type { ServiceProvider } from '../middleware/error-boundary';
 import { CONTENT_TYPES, decodeContent, otlpFormatOf } from '../shared/otlp/http-body';
 import { groupSessions } from '../shared/otlp/sessions';
@@ -12,6 +13,9 @@ import { decodeTraceRequest } from '../shared/otlp/trace-request';
  *
  * - `GET /_local/diagnostics`: storage operations and bytes written so far, auth-cache entries,
  *   memory, CPU time, and the peak heap since the last `?resetPeak=1` (sampled every 2 ms).
+ *   `memory` breaks the resident size down: V8's heap by space (committed and used), memory
+ *   outside it (`external`, of which `arrayBuffers`), and the kernel's view (anonymous and
+ *   file-backed resident pages, and the peak, from /proc/self/status on Linux).
  * - `GET /_local/operations?since=<epoch ms>`: the storage operations kept one by one since then
  *   (table, partition, entities, timing, cause): the benchmark's partition-load model.
  * - `GET /_local/revocation-feed/next-read`: answers once a revocation-feed read that started
@@ -62,6 +66,7 @@ export async function serveDiagnostics(
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
       heapPeakBytes: Math.max(heapPeak, sampleHeap()),
+      memory: memoryBreakdown(memory),
       uptimeSeconds: Math.round(process.uptime()),
     });
     if (req.url?.includes('resetPeak=1')) heapPeak = sampleHeap();
@@ -118,6 +123,43 @@ export async function serveDiagnostics(
     return true;
   }
   return false;
+}
+
+/** Where the resident memory is: V8's spaces, what lives outside the heap, and the kernel's counts. */
+function memoryBreakdown(memory: NodeJS.MemoryUsage) {
+  const heapSpaces: Record<string, { committedBytes: number; usedBytes: number }> = {};
+  for (const space of getHeapSpaceStatistics()) {
+    heapSpaces[space.space_name] = { committedBytes: space.physical_space_size, usedBytes: space.space_used_size };
+  }
+  const heap = getHeapStatistics();
+  return {
+    rssBytes: memory.rss,
+    /** The old generation's bound and the young one's, as the process was launched (`--max-old-space-size`). */
+    heapLimitBytes: heap.heap_size_limit,
+    heapTotalBytes: memory.heapTotal,
+    heapCommittedBytes: heap.total_physical_size,
+    heapUsedBytes: memory.heapUsed,
+    mallocedBytes: heap.malloced_memory,
+    peakMallocedBytes: heap.peak_malloced_memory,
+    externalBytes: memory.external,
+    arrayBuffersBytes: memory.arrayBuffers,
+    heapSpaces,
+    kernel: kernelMemory(),
+  };
+}
+
+/** RssAnon, RssFile, RssShmem and VmHWM of this process in bytes (Linux), or {} elsewhere. */
+function kernelMemory(): Record<string, number> {
+  const fields: Record<string, number> = {};
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    for (const match of status.matchAll(/^(VmHWM|VmRSS|RssAnon|RssFile|RssShmem):\s+(\d+) kB/gm)) {
+      fields[`${match[1]}Bytes`] = Number(match[2]) * 1024;
+    }
+  } catch {
+    // not Linux: the breakdown has V8's and Node's counts only
+  }
+  return fields;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

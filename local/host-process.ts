@@ -7,6 +7,20 @@ export const PROJECT_ROOT = __dirname.endsWith(join('dist', 'local')) ? resolve(
 /** The built start script that `npm start` runs. */
 export const START_SCRIPT = join(PROJECT_ROOT, 'dist', 'local', 'start.js');
 
+/**
+ * The V8 heap every host runs with, wherever it is launched: Azure (`languageWorkers__node__arguments`
+ * in infra/modules/function-app.bicep, half the instance's memory), `func start`
+ * (local.settings.sample.json), `npm start` (package.json) and the hosts of the tests and the
+ * benchmark (below); test/unit/infra-drift.test.ts holds them equal. Left to itself, Node sizes the
+ * heap from the machine's memory: 4 GiB on a developer's 24 GiB machine, where V8 then lets the old
+ * generation grow to 4 times its live size between full collections, and the pages it frees stay
+ * resident, kept for reuse (a host of 40 MiB live heap held 250 to 290 MiB after bench figure 7's
+ * load). Under 2 GiB V8 grows it by at most 1.3 to 2 times, so a host's memory follows what it
+ * holds, on every machine. 1 GiB is four times what the app's own bounds need (the ingest budget,
+ * 256 MiB, and the intake, 32 MiB: docs/capacity.md).
+ */
+export const HOST_NODE_ARGUMENTS = '--max-old-space-size=1024';
+
 export interface HostProcess {
   child: ChildProcess;
   url: string;
@@ -34,7 +48,8 @@ export async function startHostProcess(
   if (!existsSync(START_SCRIPT)) throw new Error(`${START_SCRIPT} is missing: build first (npm run build)`);
   const child = spawn(process.execPath, [START_SCRIPT, ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, ...env },
+    // The launch's heap first: a caller's own NODE_OPTIONS (a smaller heap in the hostile suite) come after it, and win.
+    env: { ...process.env, ...env, NODE_OPTIONS: `${HOST_NODE_ARGUMENTS} ${env.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? ''}`.trim() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -93,6 +93,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // Platform: the host refuses bodies over 4 MiB (the ingest bound, INGEST_MAX_BODY_BYTES) with
       // 413 before the app sees them; the app streams bodies and applies each route's own bound.
       FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '4194304'
+      // Platform: the Node worker's heap, half the instance's memory (1024 MB on 2048 MB), as every
+      // host is launched (local/host-process.ts, HOST_NODE_ARGUMENTS): below 2 GB V8 grows its old
+      // generation 1.3 to 2 times its live size between collections rather than 4, so an instance's
+      // resident memory follows what it holds (bench figure 7).
+      languageWorkers__node__arguments: '--max-old-space-size=${instanceMemoryMB / 2}'
       // The service (shared/config.ts).
       AZURE_CLIENT_ID: identityClientId
       TABLES_ENDPOINT: tableEndpoint

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HOST_NODE_ARGUMENTS } from '../../local/host-process';
 import { CONFIG_SETTINGS, ConfigError, loadConfig } from '../../shared/config';
 import { METRICS } from '../../shared/telemetry/metrics';
 import { SPAN_ATTRIBUTES } from '../../shared/telemetry/tracing';
@@ -23,6 +24,8 @@ const PLATFORM_READS = new Set([
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
   'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
+  // The arguments the host starts the Node worker with (the V8 heap: local/host-process.ts).
+  'languageWorkers__node__arguments',
 ]);
 /** Settings the platform sets on every instance; the code reads them, infra must not set them. */
 const PLATFORM_PROVIDES = new Set(['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME']);
@@ -158,10 +161,64 @@ describe('infra/ against the config schema', () => {
 
   it('local.settings.sample.json holds only settings the app or the host reads, and loads as a local config', () => {
     const sample = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
-    const host = new Set(['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage']);
+    const host = new Set(['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'languageWorkers__node__arguments']);
     const unknown = Object.keys(sample.Values).filter((name) => !(CONFIG_SETTINGS as string[]).includes(name) && !host.has(name));
     expect(unknown).toEqual([]);
     expect(loadConfig(sample.Values).runtime).toBe('local');
+  });
+});
+
+/**
+ * A Bicep string of literal text and `${parameter / n}` parts, as deployed with `parameters`;
+ * undefined for any other expression (then the test names it).
+ */
+function evaluateBicepString(expression: string, parameters: Record<string, number>): string | undefined {
+  if (!/^'[^']*'$/.test(expression)) return undefined;
+  let unknown = false;
+  const text = expression.slice(1, -1).replace(/\$\{([^}]*)\}/g, (_, inner: string) => {
+    const parts = /^\s*(\w+)\s*\/\s*(\d+)\s*$/.exec(inner);
+    const value = parts ? parameters[parts[1]!] : undefined;
+    if (value === undefined) {
+      unknown = true;
+      return '';
+    }
+    return String(Math.floor(value / Number(parts![2])));
+  });
+  return unknown ? undefined : text;
+}
+
+describe('the Node worker is launched with one heap everywhere (local/host-process.ts, HOST_NODE_ARGUMENTS)', () => {
+  const deployed = JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as {
+    parameters: Record<string, { value: unknown }>;
+  };
+  const instanceMemoryMB = Number(deployed.parameters.instanceMemoryMB?.value);
+
+  it('in Azure, from the instance memory the deployment gives (infra/modules/function-app.bicep)', () => {
+    expect(instanceMemoryMB).toBeGreaterThan(0);
+    const expression = templateAppSettings().languageWorkers__node__arguments ?? 'unset';
+    expect(evaluateBicepString(expression, { instanceMemoryMB })).toBe(HOST_NODE_ARGUMENTS);
+  });
+
+  it('under func start (local.settings.sample.json) and npm start (package.json)', () => {
+    const sample = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
+    expect(sample.Values.languageWorkers__node__arguments).toBe(HOST_NODE_ARGUMENTS);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toBe(`node ${HOST_NODE_ARGUMENTS} dist/local/start.js`);
+  });
+
+  it('with a heap that leaves the instance room: at most half its memory', () => {
+    const heapMB = Number(/--max-old-space-size=(\d+)/.exec(HOST_NODE_ARGUMENTS)?.[1]);
+    expect(heapMB).toBeGreaterThan(0);
+    expect(heapMB).toBeLessThanOrEqual(instanceMemoryMB / 2);
+  });
+
+  it('reads the template the way it is deployed, and notices another expression', () => {
+    expect(evaluateBicepString("'--max-old-space-size=${instanceMemoryMB / 2}'", { instanceMemoryMB: 4096 })).toBe(
+      '--max-old-space-size=2048',
+    );
+    expect(evaluateBicepString("'--max-old-space-size=${instanceMemoryMB}'", { instanceMemoryMB: 4096 })).toBeUndefined();
+    expect(evaluateBicepString("'--max-old-space-size=${heap / 2}'", { instanceMemoryMB: 4096 })).toBeUndefined();
+    expect(evaluateBicepString('concat(a, b)', { instanceMemoryMB: 4096 })).toBeUndefined();
   });
 });
 

@@ -6,6 +6,23 @@ import { ApiError } from '../../errors';
 
 export const invertedTime = (iso: string): string => String(9_999_999_999_999 - new Date(iso).getTime()).padStart(13, '0');
 
+/**
+ * Items grouped by key, groups in the order their keys first appear and each in input order.
+ * Linear: the flushes group up to a customer's every key (10,000) and the retention sweep far
+ * more, where copying a group to add each item (`[...group, item]`) is quadratic (a flush of
+ * 10,000 usage rows allocated 400 MB that way).
+ */
+export function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
 export function withoutUndefined<T extends object>(entity: T): T {
   return Object.fromEntries(Object.entries(entity).filter(([, v]) => v !== undefined)) as T;
 }

@@ -3,6 +3,7 @@ import { BoundedCache } from '../../cache/bounded-cache';
 import type { SessionQuery } from '../../ports/session-repository';
 import { statusOf } from '../azure-errors';
 import { eachLimited } from './each-limited';
+import { groupBy } from './rows';
 import {
   LIST_PARTITIONS,
   TRANSACTION_ENTITIES,
@@ -70,11 +71,7 @@ export class SessionListIndex {
     const fresh = new Map<string, IndexedSession>();
     for (const session of sessions) if (!this.listed.get(`${customerSlug}/${session.s}`)) fresh.set(session.s, session);
     if (fresh.size === 0) return 0;
-    const byPartition = new Map<string, IndexedSession[]>();
-    for (const session of fresh.values()) {
-      const pk = listPartitionOf(customerSlug, session.s);
-      byPartition.set(pk, [...(byPartition.get(pk) ?? []), session]);
-    }
+    const byPartition = groupBy(fresh.values(), (session) => listPartitionOf(customerSlug, session.s));
     const groups: Array<{ pk: string; sessions: IndexedSession[] }> = [];
     for (const [pk, list] of byPartition) {
       for (let i = 0; i < list.length; i += SESSIONS_PER_TRANSACTION)

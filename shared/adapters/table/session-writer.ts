@@ -2,7 +2,7 @@ import type { TableEntity, TransactionAction } from '@azure/data-tables';
 import { BoundedCache } from '../../cache/bounded-cache';
 import type { AppendResult, IngestSource, LazyBatch, SessionBatch, SharedBatchContext } from '../../ports/session-repository';
 import { statusOf } from '../azure-errors';
-import { withoutUndefined } from './rows';
+import { groupBy, withoutUndefined } from './rows';
 import { eachLimited } from './each-limited';
 import type { SessionFolder } from './session-fold';
 import type { SessionListIndex } from './session-list-index';
@@ -116,11 +116,7 @@ export class SessionWriter {
       sharedTransactions = await this.writeAhead(storage, this.sharedRows(apart, shared));
       this.sharedWritten.set(`${apart}/${shared.hash}`, true);
     }
-    const byPartition = new Map<string, Array<{ s: string; lazy: LazyBatch }>>();
-    for (const { s, lazy } of keyed) {
-      const pk = partitionOf(source.customerSlug, s);
-      byPartition.set(pk, [...(byPartition.get(pk) ?? []), { s, lazy }]);
-    }
+    const byPartition = groupBy(keyed, ({ s }) => partitionOf(source.customerSlug, s));
     const result = { stored: 0, duplicates: 0, transactions: sharedTransactions };
     await eachLimited([...byPartition], PARTITION_CONCURRENCY, async ([pk, list]) => {
       // Documents are built as they are written: at most one transaction's worth per partition.

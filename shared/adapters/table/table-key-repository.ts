@@ -47,7 +47,7 @@ import {
   type LabelEntity,
   type LookupEntity,
 } from './key-rows';
-import { auditEntity, mergeStep, withoutUndefined } from './rows';
+import { auditEntity, groupBy, mergeStep, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
 import { deferredWork } from './storage-operations';
 import { TableKeyHashIndex } from './table-key-hash-index';
@@ -335,9 +335,7 @@ export class TableKeyRepository implements KeyRepository {
   }
 
   async touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void> {
-    const byCustomer = new Map<string, Array<{ keyId: string; hour: string }>>();
-    for (const e of entries) byCustomer.set(e.customerSlug, [...(byCustomer.get(e.customerSlug) ?? []), e]);
-    for (const [customerSlug, keys] of byCustomer) {
+    for (const [customerSlug, keys] of groupBy(entries, (e) => e.customerSlug)) {
       for (let i = 0; i < keys.length; i += 100) {
         const actions: TransactionAction[] = keys
           .slice(i, i + 100)

@@ -1,5 +1,6 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import type { UsageRow, UsageStore } from '../../ports/usage-store';
+import { groupBy } from './rows';
 import { deferredWork } from './storage-operations';
 import type { TableStorage } from './table-storage';
 
@@ -34,9 +35,7 @@ export class TableUsageStore implements UsageStore {
 
   async write(rows: UsageRow[]): Promise<void> {
     await this.storage.step('usage.write');
-    const byCustomer = new Map<string, UsageRow[]>();
-    for (const row of rows) byCustomer.set(row.customerSlug, [...(byCustomer.get(row.customerSlug) ?? []), row]);
-    for (const [customerSlug, list] of byCustomer) {
+    for (const [customerSlug, list] of groupBy(rows, (row) => row.customerSlug)) {
       for (let i = 0; i < list.length; i += 100) {
         const actions: TransactionAction[] = list.slice(i, i + 100).map((r) => [
           'upsert',
@@ -89,13 +88,11 @@ export class TableUsageStore implements UsageStore {
       }
       return rows;
     });
-    const byPartition = new Map<string, string[]>();
-    for (const r of old) byPartition.set(r.partitionKey, [...(byPartition.get(r.partitionKey) ?? []), r.rowKey]);
-    for (const [partitionKey, keys] of byPartition) {
+    for (const [partitionKey, keys] of groupBy(old, (r) => r.partitionKey)) {
       for (let i = 0; i < keys.length; i += 100) {
         await this.storage.call((o) =>
           this.table.submitTransaction(
-            keys.slice(i, i + 100).map((rowKey) => ['delete', { partitionKey, rowKey }] as const),
+            keys.slice(i, i + 100).map(({ rowKey }) => ['delete', { partitionKey, rowKey }] as const),
             o,
           ),
         );
