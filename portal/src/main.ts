@@ -1,6 +1,7 @@
 import { Api } from './api.js';
 import { initActivity, loadActivity } from './activity.js';
 import { initDecisions, loadDecisions } from './decisions.js';
+import { initIdentities, loadIdentities } from './identities.js';
 import { initKeys, loadKeys } from './keys.js';
 import type { Portal } from './portal.js';
 import { clearToken, currentToken, readClaims, readHandOver, storeToken, type Claims, type HandOver } from './session.js';
@@ -12,10 +13,11 @@ import { initUsage, loadUsage } from './usage.js';
 
 /** The page: sign-in, the tabs a role may see, hash routing, sandbox mode. */
 
-type View = 'keys' | 'usage' | 'activity' | 'decisions' | 'staff';
+type View = 'keys' | 'identities' | 'usage' | 'activity' | 'decisions' | 'staff';
 
 const VIEWS: Record<View, { role: string; load: (portal: Portal) => Promise<void> }> = {
   keys: { role: 'CustomerAdmin', load: loadKeys },
+  identities: { role: 'CustomerAdmin', load: loadIdentities },
   usage: { role: 'CustomerAdmin', load: loadUsage },
   activity: { role: 'CustomerAdmin', load: loadActivity },
   decisions: { role: 'CustomerAdmin', load: loadDecisions },
@@ -152,6 +154,7 @@ async function wire(): Promise<void> {
   // Views wire their controls once; they read the portal through this proxy when used.
   const lazy = new Proxy({} as Portal, { get: (_t, name) => (portal as unknown as Record<string | symbol, unknown>)[name] });
   initKeys(lazy);
+  initIdentities(lazy);
   initUsage();
   initActivity(lazy);
   initDecisions(lazy);

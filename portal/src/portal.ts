@@ -12,11 +12,15 @@ export interface Portal {
   loadKeyList(): Promise<KeyList>;
 }
 
-/** In sandbox mode every control that would change something is disabled, with the reason. */
+/**
+ * In sandbox mode every control that would change something is disabled, with the reason; so is
+ * one whose view blocked it (`data-blocked`: why, such as a plan's cap reached).
+ */
 export function applyWriteState(portal: Portal): void {
   for (const control of document.querySelectorAll<HTMLButtonElement | HTMLSelectElement>('button.write, select.write')) {
-    control.disabled = portal.sandbox;
-    if (portal.sandbox) control.title = 'Read-only in sandbox mode: turn it off to change your own keys';
+    const reason = portal.sandbox ? 'Read-only in sandbox mode: turn it off to change your own account' : control.dataset.blocked;
+    control.disabled = Boolean(reason);
+    if (reason) control.title = reason;
     else control.removeAttribute('title');
   }
 }

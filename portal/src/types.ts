@@ -22,6 +22,8 @@ export type {
   SessionPage,
   StaffRequestQueue,
   TenantKey,
+  TrustPolicy,
+  TrustPolicyList,
 } from './api-types.js';
 
 /** One day of one key's usage (inline in the document, not a component of its own). */
