@@ -1,6 +1,6 @@
 import type { Portal } from './portal.js';
 import type { AuditEvent, AuditPage, KeyRequest, RequestList } from './types.js';
-import { appendRows, badge, byId, el, fillBody, timeCell } from './ui.js';
+import { appendRows, badge, byId, el, fillBody, timeCell, type Child } from './ui.js';
 
 /** The customer's key requests with their status, and the audit log (newest first, paged). */
 
@@ -11,12 +11,17 @@ const ACTIONS: Record<KeyRequest['action'], string> = {
   'rotate-tenant-key': 'Rotate the master component',
 };
 
-function details(event: AuditEvent): string {
-  if (!event.details) return '';
-  return Object.entries(event.details)
+/**
+ * The event's scalar details, `name: value` each. Ids and addresses (a trust policy's id, issuer,
+ * subject) are code: on a phone they may break anywhere, and words may not.
+ */
+function details(event: AuditEvent): Child[] {
+  return Object.entries(event.details ?? {})
     .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
-    .map(([k, v]) => `${k}: ${String(v)}`)
-    .join(', ');
+    .flatMap(([k, v], i) => {
+      const value = String(v);
+      return [i ? ', ' : '', `${k}: `, k.endsWith('Id') || /^\S*[:/]\S*$/.test(value) ? el('code', {}, value) : value];
+    });
 }
 
 let cursor: string | null = null;
@@ -29,7 +34,7 @@ function auditRow(event: AuditEvent): HTMLTableRowElement {
     el('td', {}, event.type),
     el('td', {}, event.actor.name),
     el('td', {}, event.keyId ? el('code', {}, event.keyId) : '—'),
-    el('td', {}, details(event)),
+    el('td', {}, ...details(event)),
   );
 }
 

@@ -368,7 +368,25 @@ describeWithBrowser('the Workload identities panel in a real browser', () => {
       await shot('mobile-03-at-cap');
     });
 
+    it('the audit log lists the policies’ creation, their ids and addresses readable on the phone', async () => {
+      await page.click('#tabs a[href="#activity"]');
+      await loaded('activity');
+      const created = page.locator('#audit-table tbody tr', { hasText: 'trust_policy.created' });
+      await created.first().waitFor();
+      expect(await created.count()).toBe(2);
+      expect(await created.first().locator('code', { hasText: /^tp_/ }).count()).toBe(1);
+      await readable('requests and audit, with trust policy events');
+      await shot('mobile-04-audit');
+      for (const width of [320, 768, 1280]) {
+        await page.setViewportSize({ width, height: 800 });
+        await readable(`requests and audit, with trust policy events, at ${width} px`);
+      }
+      await page.setViewportSize({ width: 375, height: 812 });
+      await open();
+    });
+
     it('at every width from 320 to 1440 px the panel neither scrolls sideways nor squeezes its text', async () => {
+      await open();
       const widths = [...Array.from({ length: 29 }, (_, i) => 320 + i * 40), 641, 896, 897, 1248, 1249].sort((a, b) => a - b);
       for (const width of widths) {
         await page.setViewportSize({ width, height: 800 });
