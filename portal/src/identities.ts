@@ -165,7 +165,7 @@ async function createPolicy(portal: Portal): Promise<void> {
           else showError(error, formError);
         }
       } else showError(error, formError);
-      for (const [field, texts] of messages) setFieldError(field, texts.join(' '));
+      for (const [field, texts] of messages) setFieldError(field, texts.join('\n')); // a line each (pre-line)
       FIELD_NAMES.map(input)
         .find((i) => i.getAttribute('aria-invalid'))
         ?.focus();

@@ -331,7 +331,12 @@ describeWithBrowser('the Workload identities panel in a real browser', () => {
       await page.click('#trust-policy-form button[type=submit]');
       await page.locator('#tp-label-error:not([hidden])').waitFor();
       expect(await text('#tp-label-error')).toBe('Label must not be empty');
+      // Two messages for one field: a line each.
+      const lines = await page.$eval('#tp-subject-error', (p) => (p as unknown as { innerText: string }).innerText.split('\n'));
+      expect(lines).toEqual(['Subject must not be empty', expect.stringMatching(/^Subject must hold more than `\*`/)]);
       await readable('identities, the form with errors');
+      // The dialog scrolls up and down, never sideways (the page's check skips what is inside a scroller).
+      expect(await page.$eval('#trust-policy-dialog', (d) => d.scrollWidth - d.clientWidth)).toBe(0);
       await shot('mobile-02-form');
       await page.keyboard.press('Escape');
 
