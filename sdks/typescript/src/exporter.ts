@@ -3,6 +3,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { createHash } from 'node:crypto';
 import type { ParsedKey } from './api-key';
+import { errorName } from './federation';
 
 export interface Logger {
   warn(message: string): void;
@@ -101,7 +102,7 @@ export class VeriproofSpanExporter implements SpanExporter {
       return key;
     } catch (error) {
       if (!this.providerFailing) {
-        const name = error instanceof Error ? error.name : '';
+        const name = errorName(error);
         let what: string;
         let then = 'The spans of this export are dropped; the next export asks again.';
         if (name === 'InvalidApiKeyError') what = (error as Error).message;
@@ -110,7 +111,7 @@ export class VeriproofSpanExporter implements SpanExporter {
           const retryIn = (error as { retryInMillis?: unknown }).retryInMillis;
           if (typeof retryIn === 'number')
             then = `The spans of this export are dropped; the exchange is tried again in ${Math.round(retryIn / 1000)} s.`;
-        } else what = `The apiKeyProvider failed (${error instanceof Error ? error.name : 'error'}).`;
+        } else what = `The apiKeyProvider failed (${errorName(error)}).`;
         this.options.logger.warn(`[veriproof] ${what} ${then}`);
       }
       this.providerFailing = true;

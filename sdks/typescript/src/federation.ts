@@ -192,7 +192,7 @@ export class FederatedCredential {
       identityToken = await this.options.identityTokenProvider({ customer });
     } catch (error) {
       if (error instanceof IdentityTokenError) throw new TokenExchangeError(`No identity token for ${who}: ${error.message}`);
-      throw new TokenExchangeError(`The identityTokenProvider failed (${error instanceof Error ? error.name : typeof error}).`);
+      throw new TokenExchangeError(`The identityTokenProvider failed (${errorName(error)}).`);
     }
     if (typeof identityToken !== 'string' || identityToken.trim() === '') {
       const what = typeof identityToken === 'string' ? 'an empty string' : identityToken === null ? 'null' : typeof identityToken;
@@ -215,9 +215,7 @@ export class FederatedCredential {
       });
       text = await response.text();
     } catch (error) {
-      throw new TokenExchangeError(
-        `The token exchange for ${who} could not reach the service (${error instanceof Error ? error.name : 'error'}).`,
-      );
+      throw new TokenExchangeError(`The token exchange for ${who} could not reach the service (${errorName(error)}).`);
     }
     const body = parseJson(text);
     if (response.status !== 200) {
@@ -246,6 +244,12 @@ export class FederatedCredential {
     }
     return { accessToken, expiresIn };
   }
+}
+
+/** An error's `name` (`TypeError`, `TimeoutError`, ...): never its message, which may hold anything. Realm-safe (no instanceof). */
+export function errorName(error: unknown): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name) ? name : typeof error === 'object' ? 'error' : typeof error;
 }
 
 function sameKey(a: ParsedKey, b: ParsedKey): boolean {

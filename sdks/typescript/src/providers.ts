@@ -5,7 +5,7 @@
  * cached here. Failures are {@link IdentityTokenError}s that say what to fix, never a token.
  */
 
-import { IdentityTokenError, USER_AGENT, type IdentityTokenContext, type IdentityTokenProvider } from './federation';
+import { errorName, IdentityTokenError, USER_AGENT, type IdentityTokenContext, type IdentityTokenProvider } from './federation';
 
 export const GITHUB_REQUEST_URL_ENV = 'ACTIONS_ID_TOKEN_REQUEST_URL';
 export const GITHUB_REQUEST_TOKEN_ENV = 'ACTIONS_ID_TOKEN_REQUEST_TOKEN';
@@ -49,9 +49,7 @@ export function githubActionsIdentityToken(options: GitHubActionsIdentityTokenOp
       });
       text = await response.text();
     } catch (error) {
-      throw new IdentityTokenError(
-        `GitHub Actions' token endpoint could not be reached (${error instanceof Error ? error.name : 'error'}).`,
-      );
+      throw new IdentityTokenError(`GitHub Actions' token endpoint could not be reached (${errorName(error)}).`);
     }
     if (response.status !== 200) {
       throw new IdentityTokenError(
@@ -103,7 +101,7 @@ export async function loadDefaultAzureCredential(
         'azureIdentityToken needs the @azure/identity package: npm install @azure/identity (or give it a credential of your own).',
       );
     }
-    throw new IdentityTokenError(`The @azure/identity package could not be loaded (${error instanceof Error ? error.name : 'error'}).`);
+    throw new IdentityTokenError(`The @azure/identity package could not be loaded (${errorName(error)}).`);
   }
   const DefaultAzureCredential = identity.DefaultAzureCredential;
   if (typeof DefaultAzureCredential !== 'function') {
@@ -135,7 +133,7 @@ export function azureIdentityToken(options: AzureIdentityTokenOptions): Identity
       token = (await loaded.getToken(scope))?.token;
     } catch (error) {
       throw new IdentityTokenError(
-        `The Azure credential could not get a token for ${scope} (${error instanceof Error ? error.name : 'error'}); ` +
+        `The Azure credential could not get a token for ${scope} (${errorName(error)}); ` +
           'check the identity the workload runs as and the app registration behind the scope.',
       );
     }
