@@ -41,21 +41,23 @@ class VeriproofClientOptions:
     """The compound key ``vp_cust_{customer}.{component}.{secret}``."""
     api_key_provider: Optional[ApiKeyProvider] = field(default=None, repr=False)
     """Called for every export, so a key rotated in a secret manager is used without a restart."""
-    identity_token_provider: Optional[IdentityTokenProvider] = field(default=None, repr=False)
-    """Instead of a key: returns the workload's identity token, which the SDK exchanges for a
-    short-lived ingest token (``{endpoint}/v1/oauth/token``). Needs ``customer``."""
-    customer: Optional[str] = None
-    """With ``identity_token_provider``: the customer's slug (``acme``), the exchange's audience."""
     endpoint: Optional[str] = None
     """The service's base URL (the SDK appends ``/v1/traces``)."""
     export_timeout_millis: int = 10_000
     """Bound on one export, retries and ``Retry-After`` waits included."""
     rejected_key_pause_millis: int = 60_000
-    """How long exporting with a key the service rejected (401/403) stays paused."""
+    """How long exporting with a key the service rejected (401/403) stays paused; without a key, also how
+    long an identity token the token exchange refused (400) waits before it is exchanged again."""
     max_export_batch_size: int = 512
     """Spans per export request (at most 1,000: the service takes spans of at most 1,000 sessions per request)."""
     max_queue_size: int = 2048
     """Spans held for export; beyond it, new spans are dropped (OpenTelemetry's batch processor)."""
+    # Added after the fields above, so their positions stay as they were.
+    identity_token_provider: Optional[IdentityTokenProvider] = field(default=None, repr=False)
+    """Instead of a key: returns the workload's identity token, which the SDK exchanges for a
+    short-lived ingest token (``{endpoint}/v1/oauth/token``). Needs ``customer``."""
+    customer: Optional[str] = None
+    """With ``identity_token_provider``: the customer's slug (``acme``), the exchange's audience."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not self.application_id.strip():
