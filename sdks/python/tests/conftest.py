@@ -28,7 +28,9 @@ def keys(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[..., str]]:
         return key
 
     yield make
-    logged = caplog.text + "\n".join(str(record.args) for record in caplog.records)
+    # In teardown, caplog.text and caplog.records hold only the teardown's records: read every phase's.
+    records = [r for phase in ("setup", "call") for r in caplog.get_records(phase)] + caplog.records
+    logged = "\n".join(f"{r.getMessage()} {r.args}" for r in records)
     for key in made:
         for part in parts(key):
             assert part not in logged, "a key or a part of one was logged"

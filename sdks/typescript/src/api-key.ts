@@ -15,6 +15,13 @@ export interface ParsedKey {
   /** `vp_cust_{slug}`: how logs may name the key (the slug is meant to be seen). */
   name: string;
   headers: Record<string, string>;
+  /** An ingest token exchanged for an identity token (`Authorization: Bearer`), not a key. */
+  federated?: boolean;
+}
+
+/** An ingest token from the token exchange: `Authorization: Bearer`, nothing in `x-functions-key`; logs name it by its customer. */
+export function bearerToken(accessToken: string, customer: string): ParsedKey {
+  return { name: `vp_cust_${customer}`, headers: { Authorization: `Bearer ${accessToken}` }, federated: true };
 }
 
 export class InvalidApiKeyError extends Error {

@@ -3,6 +3,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { createHash } from 'node:crypto';
 import type { ParsedKey } from './api-key';
+import { errorName } from './federation';
 
 export interface Logger {
   warn(message: string): void;
@@ -11,12 +12,16 @@ export interface Logger {
 export interface ExporterOptions {
   /** `{endpoint}/v1/traces`. */
   url: string;
-  /** Resolves the key for one export (a static key, or the customer's provider). */
+  /** Resolves the key for one export (a static key, the customer's provider, or an exchanged ingest token). */
   resolveKey: () => Promise<ParsedKey>;
+  /** Given for exchanged ingest tokens: a token the service refused (401) is dropped, so the next `resolveKey` exchanges again. */
+  forgetKey?: (key: ParsedKey) => void;
   /** How long a key the service rejected stays paused (a different key resumes at once). */
   pauseMillis: number;
   timeoutMillis: number;
   logger: Logger;
+  /** Milliseconds; default `Date.now`. */
+  now?: () => number;
 }
 
 type InnerExporter = Pick<OTLPTraceExporter, 'export' | 'shutdown' | 'forceFlush'>;
@@ -34,6 +39,9 @@ const fingerprint = (key: ParsedKey): string => createHash('sha256').update(JSON
  *   exports with that key then pause for `pauseMillis` instead of hammering the service. A new
  *   key from the provider resumes at once.
  * - A provider that throws fails that export only.
+ * - Without a key (`forgetKey` given: the ingest token of a token exchange), a 401 drops the token,
+ *   the next one is exchanged and the export is sent once more with it; a second refusal pauses as
+ *   above (no loop). A failed exchange fails that export only, with one warning.
  *
  * The key travels only in the two headers of the requests; it is never logged, thrown or put on
  * a span.
@@ -42,8 +50,11 @@ export class VeriproofSpanExporter implements SpanExporter {
   private readonly exporters = new Map<string, InnerExporter>();
   private paused: { fingerprint: string; until: number } | undefined;
   private providerFailing = false;
+  private readonly now: () => number;
 
-  constructor(private readonly options: ExporterOptions) {}
+  constructor(private readonly options: ExporterOptions) {
+    this.now = options.now ?? Date.now;
+  }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     this.run(spans).then(resultCallback, () =>
@@ -52,42 +63,81 @@ export class VeriproofSpanExporter implements SpanExporter {
   }
 
   private async run(spans: ReadableSpan[]): Promise<ExportResult> {
-    let key: ParsedKey;
-    try {
-      key = await this.options.resolveKey();
-      this.providerFailing = false;
-    } catch (error) {
-      if (!this.providerFailing) {
-        const what =
-          error instanceof Error && error.name === 'InvalidApiKeyError'
-            ? error.message
-            : `The apiKeyProvider failed (${error instanceof Error ? error.name : 'error'}).`;
-        this.options.logger.warn(`[veriproof] ${what} The spans of this export are dropped; the next export asks again.`);
-      }
-      this.providerFailing = true;
-      return { code: ExportResultCode.FAILED, error: new Error('No Veriproof API key available for this export') };
-    }
-    const id = fingerprint(key);
-    if (this.paused && this.paused.fingerprint === id && Date.now() < this.paused.until) {
+    let key = await this.resolve();
+    if (!key) return { code: ExportResultCode.FAILED, error: new Error('No Veriproof API key available for this export') };
+    let id = fingerprint(key);
+    if (this.paused && this.paused.fingerprint === id && this.now() < this.paused.until) {
       return { code: ExportResultCode.FAILED, error: new Error('Exporting is paused: the service rejected this API key') };
     }
-    const result = await new Promise<ExportResult>((resolve) => this.exporterFor(id, key).export(spans, resolve));
-    const status = (result.error as { code?: unknown } | undefined)?.code;
+    let result = await this.send(spans, id, key);
+    if (statusOf(result) === 401 && this.options.forgetKey) {
+      // An exchanged ingest token the service no longer takes: exchange again, send once more.
+      this.options.forgetKey(key);
+      const fresh = await this.resolve();
+      if (!fresh) return { code: ExportResultCode.FAILED, error: new Error('No Veriproof ingest token available for this export') };
+      if (fingerprint(fresh) !== id) {
+        key = fresh;
+        id = fingerprint(fresh);
+        result = await this.send(spans, id, key);
+      }
+    }
+    const status = statusOf(result);
     if (result.code === ExportResultCode.FAILED && (status === 401 || status === 403)) {
       const problem = problemCode((result.error as { data?: unknown }).data);
-      if (this.paused?.fingerprint !== id) {
-        this.options.logger.warn(
-          `[veriproof] The service rejected the API key of ${key.name} (${status}${problem ? ` ${problem}` : ''}): ${why(problem)}. ` +
-            `Exporting with it is paused for ${Math.round(this.options.pauseMillis / 1000)} s; a new key (VERIPROOF_API_KEY or your apiKeyProvider) resumes at once.`,
-        );
-      }
-      this.paused = { fingerprint: id, until: Date.now() + this.options.pauseMillis };
+      if (this.paused?.fingerprint !== id) this.options.logger.warn(this.refusal(key, status, problem));
+      this.paused = { fingerprint: id, until: this.now() + this.options.pauseMillis };
       return {
         code: ExportResultCode.FAILED,
-        error: new Error(`Veriproof rejected the API key (${status}${problem ? ` ${problem}` : ''})`),
+        error: new Error(`Veriproof rejected the ${key.federated ? 'ingest token' : 'API key'} (${status}${problem ? ` ${problem}` : ''})`),
       };
     }
     return result;
+  }
+
+  /** This export's key, or undefined (with one warning until a key comes again) when there is none. */
+  private async resolve(): Promise<ParsedKey | undefined> {
+    try {
+      const key = await this.options.resolveKey();
+      this.providerFailing = false;
+      return key;
+    } catch (error) {
+      if (!this.providerFailing) {
+        const name = errorName(error);
+        let what: string;
+        let then = 'The spans of this export are dropped; the next export asks again.';
+        if (name === 'InvalidApiKeyError') what = (error as Error).message;
+        else if (name === 'TokenExchangeError') {
+          what = (error as Error).message;
+          const retryIn = (error as { retryInMillis?: unknown }).retryInMillis;
+          if (typeof retryIn === 'number')
+            then = `The spans of this export are dropped; the exchange is tried again in ${Math.round(retryIn / 1000)} s.`;
+        } else what = `The apiKeyProvider failed (${errorName(error)}).`;
+        this.options.logger.warn(`[veriproof] ${what} ${then}`);
+      }
+      this.providerFailing = true;
+      return undefined;
+    }
+  }
+
+  private send(spans: ReadableSpan[], id: string, key: ParsedKey): Promise<ExportResult> {
+    return new Promise<ExportResult>((resolve) => this.exporterFor(id, key).export(spans, resolve));
+  }
+
+  /** The warning for a key (or an exchanged ingest token) the service refused. */
+  private refusal(key: ParsedKey, status: number, problem: string | undefined): string {
+    const pause = Math.round(this.options.pauseMillis / 1000);
+    const answer = `${status}${problem ? ` ${problem}` : ''}`;
+    if (key.federated) {
+      const again = status === 401 && this.options.forgetKey ? ', also one exchanged just now' : '';
+      return (
+        `[veriproof] The service refused the ingest token of ${key.name} (${answer})${again}: ${whyFederated(problem, status)}. ` +
+        `Exporting with it is paused for ${pause} s; the next token exchange resumes at once.`
+      );
+    }
+    return (
+      `[veriproof] The service rejected the API key of ${key.name} (${answer}): ${why(problem)}. ` +
+      `Exporting with it is paused for ${pause} s; a new key (VERIPROOF_API_KEY or your apiKeyProvider) resumes at once.`
+    );
   }
 
   private exporterFor(id: string, key: ParsedKey): InnerExporter {
@@ -115,6 +165,11 @@ export class VeriproofSpanExporter implements SpanExporter {
   }
 }
 
+/** The HTTP status of a failed export, when the service answered. */
+function statusOf(result: ExportResult): unknown {
+  return (result.error as { code?: unknown } | undefined)?.code;
+}
+
 /** The `code` of a problem+json error body, if that is what the body is. */
 function problemCode(data: unknown): string | undefined {
   if (typeof data !== 'string') return undefined;
@@ -124,6 +179,13 @@ function problemCode(data: unknown): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What a refused ingest token (of a token exchange) means, in the words of the warning. */
+function whyFederated(problem: string | undefined, status: number): string {
+  if (problem === 'ip_not_allowed') return "this machine's address is not allowed; send from an allowed address";
+  if (status === 403) return "the trust policy's tokens may not do this";
+  return 'its trust policy may have been deleted, or the token has expired';
 }
 
 /** What a refusal means, by its problem code, in the words of the warning. */

@@ -4,9 +4,18 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { parseApiKey, type ParsedKey } from './api-key';
 import { VeriproofSpanExporter, type Logger } from './exporter';
+import { FederatedCredential, TOKEN_PATH, type IdentityTokenProvider } from './federation';
 import { SessionSpanProcessor } from './session';
 
 export { InvalidApiKeyError } from './api-key';
+export { IdentityTokenError, TokenExchangeError, type IdentityTokenContext, type IdentityTokenProvider } from './federation';
+export {
+  azureIdentityToken,
+  githubActionsIdentityToken,
+  type AzureIdentityTokenOptions,
+  type AzureTokenCredential,
+  type GitHubActionsIdentityTokenOptions,
+} from './providers';
 export { SESSION_ID_ATTRIBUTE, currentSession, withSession } from './session';
 
 export interface VeriproofOptions {
@@ -14,6 +23,14 @@ export interface VeriproofOptions {
   apiKey?: string;
   /** Called for every export (sync or async), so a key rotated in a secret manager is picked up without a restart. */
   apiKeyProvider?: () => string | Promise<string>;
+  /**
+   * Instead of a key: returns the workload's identity token (sync or async), which the SDK
+   * exchanges for short-lived ingest tokens at `{endpoint}/v1/oauth/token`. Needs `customer`.
+   * Ready ones: `githubActionsIdentityToken()`, `azureIdentityToken({ scope })`.
+   */
+  identityTokenProvider?: IdentityTokenProvider;
+  /** With `identityTokenProvider`: the customer's slug (`acme`), the exchange's audience. */
+  customer?: string;
   /** The application this service belongs to (recorded on every span's resource). */
   applicationId: string;
   serviceName: string;
@@ -43,7 +60,10 @@ export interface VeriproofHandle {
 
 /**
  * Sets up OpenTelemetry tracing that exports to Veriproof over OTLP/HTTP with a compound key:
- * the secret in `X-API-Key`, the component in `x-functions-key`.
+ * the secret in `X-API-Key`, the component in `x-functions-key`. Or without a key: with
+ * `identityTokenProvider` and `customer`, the SDK exchanges the identity token at the first export,
+ * sends the ingest token as `Authorization: Bearer`, exchanges again ahead of its expiry, and once
+ * more when the service refuses it (401).
  */
 export function configureVeriproof(options: VeriproofOptions): VeriproofHandle {
   if (!options || typeof options.applicationId !== 'string' || options.applicationId.trim() === '') {
@@ -64,21 +84,36 @@ export function configureVeriproof(options: VeriproofOptions): VeriproofHandle {
   if (parsed.username || parsed.password)
     throw new TypeError('The Veriproof endpoint carries credentials: give the key as the API key instead.');
   const url = parsed.toString();
+  const federated = options.identityTokenProvider !== undefined;
+  checkCredentialOptions(options);
   const logger = options.logger ?? console;
   if (parsed.protocol === 'http:' && !isLoopback(parsed.hostname)) {
     logger.warn(
-      `[veriproof] The endpoint http://${parsed.host} is plain HTTP: your API key would cross the network unencrypted. Use https.`,
+      `[veriproof] The endpoint http://${parsed.host} is plain HTTP: your ${federated ? 'identity token and ingest tokens' : 'API key'} would cross the network unencrypted. Use https.`,
     );
   }
 
   let resolveKey: () => Promise<ParsedKey>;
-  if (options.apiKeyProvider) {
+  let forgetKey: ((key: ParsedKey) => void) | undefined;
+  if (options.identityTokenProvider) {
+    const credential = new FederatedCredential({
+      tokenUrl: new URL(`${endpoint.replace(/\/+$/, '')}${TOKEN_PATH}`).toString(),
+      customer: options.customer!,
+      identityTokenProvider: options.identityTokenProvider,
+      timeoutMillis: options.exportTimeoutMillis ?? 10_000,
+      pauseMillis: options.rejectedKeyPauseMillis ?? 60_000,
+    });
+    resolveKey = () => credential.key();
+    forgetKey = (key) => credential.forget(key);
+  } else if (options.apiKeyProvider) {
     const provider = options.apiKeyProvider;
     resolveKey = async () => parseApiKey(await provider(), 'apiKeyProvider');
   } else {
     const source = options.apiKey !== undefined ? 'the apiKey option' : 'VERIPROOF_API_KEY';
     const value = options.apiKey ?? process.env.VERIPROOF_API_KEY;
-    if (value === undefined || value === '') throw new TypeError('Set apiKey, apiKeyProvider or VERIPROOF_API_KEY.');
+    if (value === undefined || value === '') {
+      throw new TypeError('Set apiKey, apiKeyProvider or VERIPROOF_API_KEY, or identityTokenProvider and customer to send without a key.');
+    }
     const parsed = parseApiKey(value, source); // a malformed key fails here, at configuration
     resolveKey = () => Promise.resolve(parsed);
   }
@@ -86,6 +121,7 @@ export function configureVeriproof(options: VeriproofOptions): VeriproofHandle {
   const exporter = new VeriproofSpanExporter({
     url,
     resolveKey,
+    forgetKey,
     pauseMillis: options.rejectedKeyPauseMillis ?? 60_000,
     timeoutMillis: options.exportTimeoutMillis ?? 10_000,
     logger,
@@ -112,6 +148,30 @@ export function configureVeriproof(options: VeriproofOptions): VeriproofHandle {
     forceFlush: () => tracerProvider.forceFlush().catch(() => undefined),
     shutdown: () => tracerProvider.shutdown().catch(() => undefined),
   };
+}
+
+const CUSTOMER = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** Either a key (apiKey, apiKeyProvider, VERIPROOF_API_KEY) or an identity-token provider with its customer. */
+function checkCredentialOptions(options: VeriproofOptions): void {
+  if (options.identityTokenProvider !== undefined) {
+    if (typeof options.identityTokenProvider !== 'function') {
+      throw new TypeError('identityTokenProvider must be a function returning the identity token.');
+    }
+    if (options.apiKey !== undefined || options.apiKeyProvider !== undefined) {
+      throw new TypeError('Give either a key (apiKey or apiKeyProvider) or identityTokenProvider with customer, not both.');
+    }
+    if (options.customer === undefined) throw new TypeError("identityTokenProvider needs customer, your customer's slug (e.g. 'acme').");
+  }
+  if (options.customer !== undefined) {
+    const customer = options.customer;
+    if (typeof customer !== 'string' || customer.length < 2 || customer.length > 32 || !CUSTOMER.test(customer)) {
+      throw new TypeError("customer must be a customer's slug: 2 to 32 of a-z, 0-9 and inner hyphens (e.g. 'acme').");
+    }
+    if (options.identityTokenProvider === undefined) {
+      throw new TypeError('customer goes with identityTokenProvider (a key names its customer itself).');
+    }
+  }
 }
 
 /** localhost, *.localhost, 127.0.0.0/8 and ::1: a plain-HTTP endpoint there never leaves the machine. */

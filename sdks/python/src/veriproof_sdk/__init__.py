@@ -1,4 +1,5 @@
-"""Send your application's OpenTelemetry traces to Veriproof with a compound API key.
+"""Send your application's OpenTelemetry traces to Veriproof with a compound API key, or without
+one (an identity token from GitHub Actions, Azure, ... exchanged for short-lived ingest tokens).
 
 ::
 
@@ -9,11 +10,20 @@
         service_name="loan-review",
         set_global=True,
     )
+
+    # Without a key: the workload's identity token (here GitHub Actions'), exchanged for ingest tokens.
+    configure_veriproof(
+        VeriproofClientOptions(application_id="checkout", customer="acme",
+                               identity_token_provider=GitHubActionsIdentityToken()),
+        service_name="checkout-deploy",
+    )
 """
 
 from ._api_key import InvalidApiKeyError
 from ._configure import VeriproofHandle, configure_veriproof
-from ._options import ApiKeyProvider, VeriproofClientOptions
+from ._federation import IdentityTokenError, TokenExchangeError
+from ._options import ApiKeyProvider, IdentityTokenProvider, VeriproofClientOptions
+from ._providers import AzureIdentityToken, GitHubActionsIdentityToken
 from ._session import SESSION_ID_ATTRIBUTE, current_session, session
 
 __version__ = "0.1.0"
@@ -21,7 +31,12 @@ __version__ = "0.1.0"
 __all__ = [
     "SESSION_ID_ATTRIBUTE",
     "ApiKeyProvider",
+    "AzureIdentityToken",
+    "GitHubActionsIdentityToken",
+    "IdentityTokenError",
+    "IdentityTokenProvider",
     "InvalidApiKeyError",
+    "TokenExchangeError",
     "VeriproofClientOptions",
     "VeriproofHandle",
     "__version__",

@@ -56,6 +56,8 @@ class ApiKey:
     headers: Dict[str, str] = field(repr=False)
     fingerprint: str = field(repr=False)
     """SHA-256 of the headers: tells two keys apart without keeping a key as a dictionary key."""
+    federated: bool = False
+    """An ingest token exchanged for an identity token (``Authorization: Bearer``), not a key."""
 
 
 def parse_api_key(value: object, source: str) -> ApiKey:
@@ -80,8 +82,14 @@ def parse_api_key(value: object, source: str) -> ApiKey:
     raise InvalidApiKeyError(source)
 
 
-def _key(name: str, headers: Dict[str, str]) -> ApiKey:
+def bearer_token(access_token: str, customer: str) -> ApiKey:
+    """An ingest token from the token exchange, sent as ``Authorization: Bearer`` (and nothing in
+    ``x-functions-key``); logs name it by its customer."""
+    return _key(f"vp_cust_{customer}", {"Authorization": f"Bearer {access_token}"}, federated=True)
+
+
+def _key(name: str, headers: Dict[str, str], *, federated: bool = False) -> ApiKey:
     digest = hashlib.sha256()
     for header, part in sorted(headers.items()):
         digest.update(f"{header}\0{part}\0".encode())
-    return ApiKey(name=name, headers=headers, fingerprint=digest.hexdigest())
+    return ApiKey(name=name, headers=headers, fingerprint=digest.hexdigest(), federated=federated)

@@ -15,7 +15,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from ._api_key import ApiKey, parse_api_key
 from ._exporter import VeriproofSpanExporter
+from ._federation import TOKEN_PATH, FederatedCredential
 from ._options import VeriproofClientOptions
+from ._providers import GitHubActionsIdentityToken
 from ._session import SessionSpanProcessor
 
 logger = logging.getLogger("veriproof_sdk")
@@ -74,10 +76,14 @@ def configure_veriproof(
     set_global: bool = False,
     resource_attributes: Optional[Mapping[str, AttributeValue]] = None,
 ) -> VeriproofHandle:
-    """Sets up OpenTelemetry tracing that exports to Veriproof over OTLP/HTTP with a compound key.
+    """Sets up OpenTelemetry tracing that exports to Veriproof over OTLP/HTTP with a compound key,
+    or without one: with an identity token exchanged for short-lived ingest tokens.
 
     The key's secret goes in ``X-API-Key`` and its component in ``x-functions-key``, and nowhere
-    else. With ``set_global=True`` the tracer provider becomes OpenTelemetry's global one, so
+    else. With ``identity_token_provider`` the SDK exchanges the identity token at
+    ``{endpoint}/v1/oauth/token`` at the first export, sends the ingest token as
+    ``Authorization: Bearer``, exchanges again ahead of its expiry and once more when the service
+    refuses it (401). With ``set_global=True`` the tracer provider becomes OpenTelemetry's global one, so
     ``opentelemetry.trace.get_tracer(...)`` anywhere in the application (instrumentations
     included) exports to Veriproof; if the application already set an SDK tracer provider, the
     SDK adds its export to that provider instead of replacing it, and adds ``service.name``, the
@@ -91,16 +97,33 @@ def configure_veriproof(
         raise TypeError("configure_veriproof takes a VeriproofClientOptions as its first argument.")
     if not isinstance(service_name, str) or not service_name.strip():
         raise ValueError("configure_veriproof needs service_name, the name of this service (e.g. 'loan-review').")
-    url = _traces_url(options.endpoint)
-    resolve_key = _key_resolver(options)
+    base = _base_url(options.endpoint, federated=options.identity_token_provider is not None)
+    forget_key: Optional[Callable[[ApiKey], None]] = None
+    if options.identity_token_provider is not None:
+        assert options.customer is not None  # the options checked it
+        token_provider = options.identity_token_provider
+        if isinstance(token_provider, GitHubActionsIdentityToken):
+            token_provider = token_provider.with_default_audience(options.customer)
+        credential = FederatedCredential(
+            token_url=base + TOKEN_PATH,
+            customer=options.customer,
+            identity_token_provider=token_provider,
+            timeout=options.export_timeout_millis / 1000,
+            pause=options.rejected_key_pause_millis / 1000,
+        )
+        resolve_key: Callable[[], ApiKey] = credential.key
+        forget_key = credential.forget
+    else:
+        resolve_key = _key_resolver(options)
 
     attributes: dict[str, AttributeValue] = dict(resource_attributes or {})
     attributes.update({"service.name": service_name, APPLICATION_ID_ATTRIBUTE: options.application_id})
     existing = trace.get_tracer_provider()
     joined = existing if set_global and isinstance(existing, TracerProvider) else None
     exporter = VeriproofSpanExporter(
-        url=url,
+        url=base + TRACES_PATH,
         resolve_key=resolve_key,
+        forget_key=forget_key,
         timeout_millis=options.export_timeout_millis,
         pause_millis=options.rejected_key_pause_millis,
         # The application's provider keeps its own resource (it cannot change): the exporter adds
@@ -134,7 +157,7 @@ def configure_veriproof(
     return VeriproofHandle(provider, processors, owns, service_name)
 
 
-def _traces_url(option: Optional[str]) -> str:
+def _base_url(option: Optional[str], *, federated: bool = False) -> str:
     source = "VeriproofClientOptions.endpoint" if option is not None else ENDPOINT_ENV
     endpoint = (option if option is not None else os.environ.get(ENDPOINT_ENV, "")).strip()
     if not endpoint:
@@ -149,10 +172,11 @@ def _traces_url(option: Optional[str]) -> str:
         raise ValueError(f"The Veriproof endpoint from {source} carries credentials: give the key as the API key instead.")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         logger.warning(
-            "[veriproof] The endpoint %s is plain HTTP: your API key would cross the network unencrypted. Use https.",
+            "[veriproof] The endpoint %s is plain HTTP: your %s would cross the network unencrypted. Use https.",
             f"http://{parts.netloc}",
+            "identity token and ingest tokens" if federated else "API key",
         )
-    return endpoint.rstrip("/") + TRACES_PATH
+    return endpoint.rstrip("/")
 
 
 def _is_loopback(host: str) -> bool:
@@ -174,7 +198,8 @@ def _key_resolver(options: VeriproofClientOptions) -> Callable[[], ApiKey]:
         value = os.environ.get(API_KEY_ENV, "")
         if not value.strip():
             raise ValueError(
-                f"Set {API_KEY_ENV}, or give VeriproofClientOptions api_key or api_key_provider (a callable returning the key)."
+                f"Set {API_KEY_ENV}, or give VeriproofClientOptions api_key or api_key_provider (a callable returning the key), "
+                "or identity_token_provider and customer to send without a key."
             )
         parsed = parse_api_key(value, API_KEY_ENV)
     return lambda: parsed

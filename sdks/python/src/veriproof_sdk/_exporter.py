@@ -10,6 +10,9 @@ key resolved once per export and the service's answers handled the way the TypeS
   exporting with that key then pauses for a while instead of hammering the service. A different
   key (from the provider) resumes at once.
 - A provider that raises or returns something that is not a key fails that export only.
+- Without a key (``forget_key`` given: the ingest token of a token exchange), a 401 drops the
+  token, the next one is exchanged and the export is sent once more with it; a second refusal
+  pauses as above (no loop). A failed exchange fails that export only, with one warning.
 - When the SDK joined the application's own tracer provider (whose resource is fixed), the
   attributes it was given (service name, application id, ``resource_attributes``) are added to the
   resource of the spans it sends, in copies: the application's other exporters see its spans as
@@ -38,6 +41,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._api_key import ApiKey, InvalidApiKeyError
+from ._federation import TokenExchangeError
 
 logger = logging.getLogger("veriproof_sdk")
 
@@ -131,6 +135,7 @@ class VeriproofSpanExporter(SpanExporter):
         *,
         url: str,
         resolve_key: Callable[[], ApiKey],
+        forget_key: Optional[Callable[[ApiKey], None]] = None,
         timeout_millis: int,
         pause_millis: int,
         clock: Callable[[], float] = time.monotonic,
@@ -138,6 +143,7 @@ class VeriproofSpanExporter(SpanExporter):
         resource_attributes: Optional[Mapping[str, AttributeValue]] = None,
     ) -> None:
         self._resolve_key = resolve_key
+        self._forget_key = forget_key  # an exchanged token the service refused (401) is dropped, and exchanged again
         # Added to the resource of every span sent (they win over the span's own values).
         self._stamp = Resource(dict(resource_attributes)) if resource_attributes else None
         self._stamped: Optional[tuple[Resource, Resource]] = None  # (a span's resource, it with the stamp)
@@ -175,16 +181,30 @@ class VeriproofSpanExporter(SpanExporter):
             paused = self._paused
         if paused is not None and paused[0] == key.fingerprint and self._clock() < paused[1]:
             return SpanExportResult.FAILURE
-        attempt = _Attempt(key=key, deadline=self._clock() + self._timeout)
-        _exporting.attempt = attempt
-        try:
-            result = self._stock.export(self._stamped_spans(spans))
-        finally:
-            _exporting.attempt = None
+        stamped = self._stamped_spans(spans)
+        result, attempt = self._send(stamped, key)
+        if attempt.status == 401 and self._forget_key is not None:
+            # An exchanged ingest token the service no longer takes: exchange again, send once more.
+            self._forget_key(key)
+            fresh = self._key_for_export()
+            if fresh is None:
+                return SpanExportResult.FAILURE
+            if fresh.fingerprint != key.fingerprint:
+                logger.info("[veriproof] The service refused the ingest token of %s (401); sending again with a new one.", key.name)
+                key = fresh
+                result, attempt = self._send(stamped, key)
         if attempt.status in _REJECTED_STATUSES:
             self._pause_key(key, attempt)
             return SpanExportResult.FAILURE
         return result
+
+    def _send(self, spans: Sequence[ReadableSpan], key: ApiKey) -> tuple[SpanExportResult, _Attempt]:
+        attempt = _Attempt(key=key, deadline=self._clock() + self._timeout)
+        _exporting.attempt = attempt
+        try:
+            return self._stock.export(spans), attempt
+        finally:
+            _exporting.attempt = None
 
     def _stamped_spans(self, spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
         """The spans, each with the stamp added to its resource: shallow copies, so a span the
@@ -213,6 +233,10 @@ class VeriproofSpanExporter(SpanExporter):
         except InvalidApiKeyError as error:
             self._provider_failed(str(error))
             return None
+        except TokenExchangeError as error:
+            retry = "the next export asks again" if error.retry_in is None else f"the exchange is tried again in {round(error.retry_in)} s"
+            self._provider_failed(str(error), f"The spans of this export are dropped; {retry}.")
+            return None
         except Exception as error:
             self._provider_failed(f"The api_key_provider failed ({type(error).__name__}).")
             return None
@@ -220,19 +244,31 @@ class VeriproofSpanExporter(SpanExporter):
             self._provider_failing = False
         return key
 
-    def _provider_failed(self, what: str) -> None:
-        """``what`` is one or more whole sentences; the warning adds its own."""
+    def _provider_failed(self, what: str, then: str = "The spans of this export are dropped and the next export asks again.") -> None:
+        """``what`` and ``then`` are one or more whole sentences each."""
         with self._lock:
             first = not self._provider_failing
             self._provider_failing = True
         if first:
-            logger.warning("[veriproof] %s The spans of this export are dropped and the next export asks again.", what)
+            logger.warning("[veriproof] %s %s", what, then)
 
     def _pause_key(self, key: ApiKey, attempt: _Attempt) -> None:
         with self._lock:
             already = self._paused is not None and self._paused[0] == key.fingerprint
             self._paused = (key.fingerprint, self._clock() + self._pause)
-        if not already:
+        if not already and key.federated:
+            code = f" {attempt.problem}" if attempt.problem else ""
+            logger.warning(
+                "[veriproof] The service refused the ingest token of %s (%s%s)%s: %s. "
+                "Exporting with it is paused for %d s; the next token exchange resumes at once.",
+                key.name,
+                attempt.status,
+                code,
+                ", also one exchanged just now" if attempt.status == 401 and self._forget_key is not None else "",
+                _why_federated(attempt.problem, attempt.status),
+                round(self._pause),
+            )
+        elif not already:
             code = f" {attempt.problem}" if attempt.problem else ""
             logger.warning(
                 "[veriproof] The service rejected the API key of %s (%s%s): %s. "
@@ -283,6 +319,15 @@ def _problem_code(response: requests.Response) -> Optional[str]:
     if isinstance(code, str) and 0 < len(code) <= 40 and all(c.islower() or c == "_" for c in code):
         return code
     return None
+
+
+def _why_federated(problem: str | None, status: Optional[int]) -> str:
+    """What a refused ingest token (of a token exchange) means, in the words of the warning."""
+    if problem == "ip_not_allowed":
+        return "this machine's address is not allowed; send from an allowed address"
+    if status == 403:
+        return "the trust policy's tokens may not do this"
+    return "its trust policy may have been deleted, or the token has expired"
 
 
 def _why(problem: str | None) -> str:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 ApiKeyProvider = Callable[[], str]
 """Returns the current compound key. Called once per export, on the exporting thread."""
+
+IdentityTokenProvider = Callable[[], str]
+"""Returns an identity token (a JWT) from the workload's platform. Called only to exchange it for
+an ingest token (at the first export, then ahead of each ingest token's expiry), on the exporting
+thread. Synchronous: an ``async def`` function is refused at the first exchange."""
+
+_CUSTOMER = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,11 @@ class VeriproofClientOptions:
     Without ``api_key`` and ``api_key_provider`` the key is read from ``VERIPROOF_API_KEY``;
     without ``endpoint``, the service's base URL from ``VERIPROOF_ENDPOINT``. The key is kept out
     of this object's ``repr``.
+
+    Without a key: ``identity_token_provider`` and ``customer`` (instead of a key)::
+
+        VeriproofClientOptions(application_id="checkout", customer="acme",
+                               identity_token_provider=GitHubActionsIdentityToken())
     """
 
     application_id: str
@@ -33,11 +46,18 @@ class VeriproofClientOptions:
     export_timeout_millis: int = 10_000
     """Bound on one export, retries and ``Retry-After`` waits included."""
     rejected_key_pause_millis: int = 60_000
-    """How long exporting with a key the service rejected (401/403) stays paused."""
+    """How long exporting with a key the service rejected (401/403) stays paused; without a key, also how
+    long an identity token the token exchange refused (400) waits before it is exchanged again."""
     max_export_batch_size: int = 512
     """Spans per export request (at most 1,000: the service takes spans of at most 1,000 sessions per request)."""
     max_queue_size: int = 2048
     """Spans held for export; beyond it, new spans are dropped (OpenTelemetry's batch processor)."""
+    # Added after the fields above, so their positions stay as they were.
+    identity_token_provider: Optional[IdentityTokenProvider] = field(default=None, repr=False)
+    """Instead of a key: returns the workload's identity token, which the SDK exchanges for a
+    short-lived ingest token (``{endpoint}/v1/oauth/token``). Needs ``customer``."""
+    customer: Optional[str] = None
+    """With ``identity_token_provider``: the customer's slug (``acme``), the exchange's audience."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not self.application_id.strip():
@@ -48,6 +68,23 @@ class VeriproofClientOptions:
             raise TypeError("VeriproofClientOptions.api_key_provider must be a callable returning the key.")
         if self.api_key is not None and self.api_key_provider is not None:
             raise ValueError("Give VeriproofClientOptions either api_key or api_key_provider, not both.")
+        if self.identity_token_provider is not None:
+            if not callable(self.identity_token_provider):
+                raise TypeError("VeriproofClientOptions.identity_token_provider must be a callable returning the identity token.")
+            if self.api_key is not None or self.api_key_provider is not None:
+                raise ValueError(
+                    "Give VeriproofClientOptions either a key (api_key or api_key_provider) or identity_token_provider "
+                    "with customer, not both."
+                )
+            if self.customer is None:
+                raise ValueError("VeriproofClientOptions.identity_token_provider needs customer, your customer's slug (e.g. 'acme').")
+        if self.customer is not None:
+            if not isinstance(self.customer, str) or not 2 <= len(self.customer) <= 32 or not _CUSTOMER.fullmatch(self.customer):
+                raise ValueError("VeriproofClientOptions.customer must be a customer's slug: 2 to 32 of a-z, 0-9 and inner hyphens (e.g. 'acme').")
+            if self.identity_token_provider is None:
+                raise ValueError(
+                    "VeriproofClientOptions.customer goes with identity_token_provider (a key names its customer itself)."
+                )
         if self.endpoint is not None and not isinstance(self.endpoint, str):
             raise TypeError("VeriproofClientOptions.endpoint must be a string (the service's base URL).")
         for name in ("export_timeout_millis", "rejected_key_pause_millis", "max_export_batch_size", "max_queue_size"):

@@ -19,6 +19,11 @@ def test_the_wheel_holds_the_typed_package_and_its_metadata(built: Built) -> Non
     assert "Requires-Python: >=3.9" in metadata
     for dependency in ("opentelemetry-api", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"):
         assert f"Requires-Dist: {dependency}" in metadata
+    # azure-identity only through the optional extra (AzureIdentityToken imports it when first used).
+    assert "Provides-Extra: azure" in metadata
+    assert [line for line in metadata.splitlines() if line.startswith("Requires-Dist: azure-identity")] == [
+        "Requires-Dist: azure-identity<2,>=1.15; extra == 'azure'"
+    ]
 
 
 def test_the_sdist_holds_the_sources_readme_and_project_file(built: Built) -> None:
@@ -34,3 +39,17 @@ def test_the_installed_wheel_imports_in_a_fresh_environment(built: Built) -> Non
     version, location = done.stdout.split()
     assert version == "0.1.0"
     assert "site-packages" in location  # the installed wheel, not the checkout
+
+
+def test_without_the_azure_extra_the_package_imports_and_azure_identity_token_says_what_to_install(built: Built) -> None:
+    code = (
+        "import importlib.util, veriproof_sdk\n"
+        "assert importlib.util.find_spec('azure.identity') is None, 'azure-identity is installed'\n"
+        "try:\n"
+        "    veriproof_sdk.AzureIdentityToken('api://app/.default')()\n"
+        "except veriproof_sdk.IdentityTokenError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run([str(built.python), "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'veriproof-sdk[azure]'" in done.stdout

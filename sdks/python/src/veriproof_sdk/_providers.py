@@ -1,0 +1,149 @@
+"""Ready identity-token providers: GitHub Actions and Azure (managed identity, workload identity, ...).
+
+Each is a callable returning the identity token, to give as
+``VeriproofClientOptions(identity_token_provider=...)``. The SDK calls it only when it exchanges
+(at the first export, then ahead of each ingest token's expiry), so no caching is needed here.
+Errors are :class:`IdentityTokenError` with a message that says what to fix, never a token.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any, Callable, Optional, Protocol
+from urllib.parse import quote
+
+import requests
+
+from ._federation import USER_AGENT, IdentityTokenError
+
+GITHUB_REQUEST_URL_ENV = "ACTIONS_ID_TOKEN_REQUEST_URL"
+GITHUB_REQUEST_TOKEN_ENV = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+
+
+class GitHubActionsIdentityToken:
+    """The job's OIDC token from GitHub Actions, for ``audience`` (by default the customer's slug).
+
+    The job needs ``permissions: id-token: write``, which makes GitHub set
+    ``ACTIONS_ID_TOKEN_REQUEST_URL`` and ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``; the token is asked
+    for with ``GET {ACTIONS_ID_TOKEN_REQUEST_URL}&audience={audience}`` and
+    ``Authorization: bearer {ACTIONS_ID_TOKEN_REQUEST_TOKEN}``. Its issuer is
+    ``https://token.actions.githubusercontent.com``; its subject ``repo:{owner}/{repo}:ref:refs/heads/{branch}``
+    (or ``...:environment:{name}``, ``...:pull_request``). Without ``audience`` the SDK asks for the
+    customer's slug (``VeriproofClientOptions.customer``): the trust policy's audience.
+    """
+
+    def __init__(self, audience: Optional[str] = None, *, timeout: float = 10.0, session: Optional[requests.Session] = None) -> None:
+        if audience is not None and (not isinstance(audience, str) or not audience.strip()):
+            raise ValueError("GitHubActionsIdentityToken's audience must be a non-empty string.")
+        self.audience = audience
+        self._timeout = timeout
+        self._session = session
+
+    def with_default_audience(self, audience: str) -> "GitHubActionsIdentityToken":
+        """This provider, asking for ``audience`` unless it was given one (the SDK passes the customer's slug)."""
+        if self.audience is not None:
+            return self
+        return GitHubActionsIdentityToken(audience, timeout=self._timeout, session=self._session)
+
+    def __repr__(self) -> str:
+        return f"GitHubActionsIdentityToken(audience={self.audience!r})"
+
+    def __call__(self) -> str:
+        if self.audience is None:
+            raise IdentityTokenError("GitHubActionsIdentityToken needs an audience (the SDK gives the customer's slug).")
+        url = os.environ.get(GITHUB_REQUEST_URL_ENV, "").strip()
+        request_token = os.environ.get(GITHUB_REQUEST_TOKEN_ENV, "").strip()
+        if not url or not request_token:
+            raise IdentityTokenError(
+                f"{GITHUB_REQUEST_URL_ENV} and {GITHUB_REQUEST_TOKEN_ENV} are not set: run in a GitHub Actions job "
+                "with `permissions: id-token: write`."
+            )
+        session = self._session or requests.Session()
+        try:
+            response = session.get(
+                f"{url}{'&' if '?' in url else '?'}audience={quote(self.audience, safe='')}",
+                headers={"Authorization": f"bearer {request_token}", "Accept": "application/json", "User-Agent": USER_AGENT},
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:
+            raise IdentityTokenError(f"GitHub Actions' token endpoint could not be reached ({type(error).__name__}).") from None
+        finally:
+            if self._session is None:
+                session.close()
+        with response:
+            if response.status_code != 200:
+                raise IdentityTokenError(
+                    f"GitHub Actions' token endpoint answered {response.status_code}; check the job's `permissions: id-token: write`."
+                )
+            try:
+                value = response.json().get("value")
+            except (ValueError, AttributeError):
+                value = None
+        if not isinstance(value, str) or not value:
+            raise IdentityTokenError("GitHub Actions' token endpoint answered without a token.")
+        return value
+
+
+class _AccessToken(Protocol):
+    @property
+    def token(self) -> str: ...
+
+
+class TokenCredential(Protocol):
+    """What :class:`AzureIdentityToken` needs of a credential: azure-identity's credentials
+    (``DefaultAzureCredential``, ``ManagedIdentityCredential``, ``WorkloadIdentityCredential``, ...)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> _AccessToken: ...
+
+
+def _default_azure_credential(import_module: Callable[[str], Any] = importlib.import_module) -> TokenCredential:
+    try:
+        identity = import_module("azure.identity")
+    except ImportError:
+        raise IdentityTokenError(
+            "AzureIdentityToken needs the azure-identity package: pip install 'veriproof-sdk[azure]' "
+            "(or give it a credential of your own)."
+        ) from None
+    credential: TokenCredential = identity.DefaultAzureCredential()
+    return credential
+
+
+class AzureIdentityToken:
+    """A Microsoft Entra token for ``scope`` (``api://{app-id}/.default``, the app registration that
+    stands for Veriproof in your tenant), from azure-identity's ``DefaultAzureCredential`` (managed
+    identity, workload identity, environment, Azure CLI, ...) or the ``credential`` given.
+
+    azure-identity is an optional extra, imported at the first exchange:
+    ``pip install 'veriproof-sdk[azure]'``. The credential caches and renews its own tokens.
+    With the app registration's ``requestedAccessTokenVersion`` at 2, the token's issuer is
+    ``https://login.microsoftonline.com/{tenant}/v2.0``, its audience the app's client id and its
+    subject the workload identity's object id.
+    """
+
+    def __init__(self, scope: str, *, credential: Optional[TokenCredential] = None) -> None:
+        if not isinstance(scope, str) or not scope.strip():
+            raise ValueError("AzureIdentityToken needs a scope, e.g. 'api://<app-id>/.default'.")
+        self.scope = scope.strip()
+        self._credential = credential
+
+    def __repr__(self) -> str:
+        return f"AzureIdentityToken(scope={self.scope!r})"
+
+    def __call__(self) -> str:
+        credential = self._credential
+        if credential is None:
+            credential = self._credential = _default_azure_credential()
+        try:
+            token = credential.get_token(self.scope).token
+        except IdentityTokenError:
+            raise
+        except Exception as error:
+            raise IdentityTokenError(
+                f"The Azure credential could not get a token for {self.scope} ({type(error).__name__}); "
+                "check the identity the workload runs as and the app registration behind the scope."
+            ) from error
+        if not isinstance(token, str) or not token:
+            raise IdentityTokenError(f"The Azure credential returned no token for {self.scope}.")
+        return token
