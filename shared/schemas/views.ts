@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_EVENT_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, REVOKED_REASONS } from '../domain';
+import { AUDIT_EVENT_TYPES, CREDENTIAL_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, REVOKED_REASONS } from '../domain';
 import {
   amount,
   applicationView,
@@ -214,8 +214,8 @@ export const sessionView = z
     sessionId: shown('checkout-session-4711'),
     sessionIdSource: z.enum(['attribute', 'trace']),
     serviceName: shown('checkout-api').nullable(),
-    keyId: idOf('key'),
-    keyLabel: keyLabelView,
+    keyId: z.union([idOf('key'), idOf('tp')]).describe('The key that sent it; for a federated access token, its trust policy'),
+    keyLabel: keyLabelView.describe("The key's label; for a federated access token, its trust policy's"),
     application: applicationView,
     environment: z.enum(KEY_ENVIRONMENTS),
     sandbox: z.boolean(),
@@ -343,12 +343,18 @@ export const whoamiView = z
   .object({
     customer: z.object({ id: idOf('cus'), slug: slugView, plan: z.enum(PLANS) }),
     key: z.object({
-      id: idOf('key'),
-      label: keyLabelView,
+      id: z
+        .union([idOf('key'), idOf('tp')])
+        .describe("The key's id; for a federated access token, its trust policy's (usage and rate limits count per policy)"),
+      label: keyLabelView.describe("The key's label; for a federated access token, its trust policy's (sessions carry it)"),
       application: applicationView,
       environment: z.enum(KEY_ENVIRONMENTS),
-      type: z.enum(KEY_TYPES),
+      type: z.enum(CREDENTIAL_TYPES).describe('A key type, or `federated` for an access token from the token exchange'),
     }),
+    trustPolicy: z
+      .object({ id: idOf('tp'), label: shown('github-deploy') })
+      .optional()
+      .describe('For a federated access token only: the trust policy it was minted under'),
   })
   .meta({ id: 'Whoami' });
 

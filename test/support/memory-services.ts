@@ -1,6 +1,7 @@
 import { MemoryAuditLog } from '../../shared/adapters/memory/memory-audit-log';
 import { MemoryCustomerRepository } from '../../shared/adapters/memory/memory-customer-repository';
 import { MemoryExpirySchedule } from '../../shared/adapters/memory/memory-expiry-schedule';
+import { MemoryFederatedTokenRepository } from '../../shared/adapters/memory/memory-federated-token-repository';
 import { MemoryGraceSchedule } from '../../shared/adapters/memory/memory-grace-schedule';
 import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-repository';
 import { MemoryKeyRequestRepository } from '../../shared/adapters/memory/memory-key-request-repository';
@@ -20,9 +21,10 @@ import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV } from './portal';
 export function memoryServices(env: Record<string, string> = {}) {
   const customers = new MemoryCustomerRepository();
   const audit = new MemoryAuditLog();
+  const keys = new MemoryKeyRepository(customers);
   const repositories = {
     customers,
-    keys: new MemoryKeyRepository(customers),
+    keys,
     sessions: new MemorySessionRepository(),
     audit,
     // Request events land in the customer's audit log, as on Table Storage.
@@ -34,6 +36,8 @@ export function memoryServices(env: Record<string, string> = {}) {
     usage: new MemoryUsageStore(),
     // Policy events land in the customer's audit log, as on Table Storage.
     trustPolicies: new MemoryTrustPolicyRepository(customers, audit),
+    // Token lookup rows land beside the keys', where the door reads them.
+    federatedTokens: new MemoryFederatedTokenRepository(keys),
   };
   const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const secrets = new MemorySecretStore();
