@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { SECRET_LENGTH, SECRET_RANDOM_BYTES, generateSecret, hasValidChecksum, parsePresentedKey } from '../../shared/keys/compound-key';
 import {
@@ -83,6 +85,12 @@ describe('federated access token: error path', () => {
     expect(splitFederatedToken(`vp_fed_acme.${secret}x`)).toBeUndefined();
     expect(splitFederatedToken(`vp_fed_acme${secret}`)).toBeUndefined();
     expect(splitFederatedToken(secret)).toBeUndefined();
+  });
+
+  it("states the scanners' pattern in the docs as the code has it", () => {
+    expect(readFileSync(join(__dirname, '..', '..', 'docs', 'workload-identity.md'), 'utf8')).toContain(
+      `PATTERN='${FEDERATED_TOKEN_PATTERN.source}'`,
+    );
   });
 
   it('a lookalike of the shape without the checksum is not a token', () => {
