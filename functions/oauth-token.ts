@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { json, oauthError } from '../shared/http/responses';
 import { INVALID_GRANT_DESCRIPTION, OAUTH_ERRORS, TOKEN_TYPE_ACCESS_TOKEN, parseTokenExchangeRequest } from '../shared/oauth/token-request';
-import { oauthErrorView, tokenRequestBody, tokenResponseView } from '../shared/schemas/token-exchange';
+import { tokenRequestBody } from '../shared/schemas/token-exchange';
+import { oauthErrorView, tokenResponseView } from '../shared/schemas/views';
 import { httpFunction } from '../app/function-contract';
 
 /**

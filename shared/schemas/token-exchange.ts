@@ -1,18 +1,16 @@
-import { z } from 'zod';
 import {
   FORM_CONTENT_TYPE,
   GRANT_TYPE_TOKEN_EXCHANGE,
-  OAUTH_ERRORS,
   SUBJECT_TOKEN_TYPES,
   TOKEN_TYPE_ACCESS_TOKEN,
   TOKEN_TYPE_JWT,
 } from '../oauth/token-request';
-import { EXAMPLE_ACCESS_TOKEN, EXAMPLE_SLUG, count, shown } from './examples';
+import { EXAMPLE_SLUG } from './examples';
 
 /**
- * The wire shapes of the token endpoint (`POST /v1/oauth/token`, RFC 8693): its form body (read by
- * shared/oauth/token-request.ts, not by zod, so documented here as JSON Schema), its answer and its
- * RFC 6749 §5.2 errors.
+ * The token endpoint's (`POST /v1/oauth/token`, RFC 8693) form body, read by
+ * shared/oauth/token-request.ts rather than by zod, so stated here as the OpenAPI document shows it.
+ * Its answers (`tokenResponseView`, `oauthErrorView`) are in views.ts with every other.
  */
 
 /** An identity token's shape in the reference (a JWT: three base64url segments; this one opens nothing). */
@@ -52,28 +50,3 @@ export const tokenRequestBody = {
     },
   },
 } as const;
-
-export const tokenResponseView = z
-  .object({
-    access_token: shown(EXAMPLE_ACCESS_TOKEN).describe(
-      'A federated access token: send it as an ingest key (Authorization: Bearer or X-API-Key) until it expires',
-    ),
-    issued_token_type: z.literal(TOKEN_TYPE_ACCESS_TOKEN),
-    token_type: z.literal('Bearer'),
-    expires_in: count(900).describe(
-      "Seconds until it expires: the trust policy's tokenLifetimeMinutes, whatever the identity token's own expiry",
-    ),
-  })
-  .meta({ id: 'TokenExchangeResponse' });
-
-export const oauthErrorView = z
-  .object({
-    error: z.enum(OAUTH_ERRORS),
-    error_description: shown('The subject token is not accepted for this audience.'),
-  })
-  .meta({
-    id: 'OAuthError',
-    description:
-      'An RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, invalid_grant (every refused identity token), invalid_target',
-    examples: [{ error: 'invalid_grant', error_description: 'The subject token is not accepted for this audience.' }],
-  });

@@ -4,6 +4,7 @@ import {
   amount,
   applicationView,
   count,
+  EXAMPLE_ACCESS_TOKEN,
   EXAMPLE_DISPLAY_PREFIX,
   EXAMPLE_KEY,
   EXAMPLE_REQUEST_ID,
@@ -15,6 +16,7 @@ import {
   timestamp,
 } from './examples';
 import { leakedKeyPolicySchema } from './secret-scanning';
+import { OAUTH_ERRORS, TOKEN_TYPE_ACCESS_TOKEN } from '../oauth/token-request';
 
 /**
  * Response bodies of the API, as zod schemas. Handlers build their bodies with the mappers
@@ -388,3 +390,29 @@ export const healthView = z
       .meta({ examples: [{ 'table-storage': { status: 'ok', checkedAt: '2026-03-14T09:26:53.000Z', latencyMs: 4.2 } }] }),
   })
   .meta({ id: 'Health' });
+
+/** The token endpoint's answer (RFC 8693 §2.2.1). */
+export const tokenResponseView = z
+  .object({
+    access_token: shown(EXAMPLE_ACCESS_TOKEN).describe(
+      'A federated access token: send it as an ingest key (Authorization: Bearer or X-API-Key) until it expires',
+    ),
+    issued_token_type: z.literal(TOKEN_TYPE_ACCESS_TOKEN),
+    token_type: z.literal('Bearer'),
+    expires_in: count(900).describe(
+      "Seconds until it expires: the trust policy's tokenLifetimeMinutes, whatever the identity token's own expiry",
+    ),
+  })
+  .meta({ id: 'TokenExchangeResponse' });
+
+export const oauthErrorView = z
+  .object({
+    error: z.enum(OAUTH_ERRORS),
+    error_description: shown('The subject token is not accepted for this audience.'),
+  })
+  .meta({
+    id: 'OAuthError',
+    description:
+      'An RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, invalid_grant (every refused identity token), invalid_target',
+    examples: [{ error: 'invalid_grant', error_description: 'The subject token is not accepted for this audience.' }],
+  });
