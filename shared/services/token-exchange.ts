@@ -1,5 +1,5 @@
 import type { Actor, Operation } from '../domain';
-import type { Logger } from '../logging';
+import { describeError, type Logger } from '../logging';
 import type { TrustPolicyRepository } from '../ports/trust-policy-repository';
 import type { SubjectTokenFailureReason, SubjectTokenVerifier } from '../trust/oidc-verifier';
 import type { AuditTrail } from './audit-trail';
@@ -90,7 +90,17 @@ export class TokenExchange {
     // The policy as it is now, read after the token was stored: a change or a deletion that began
     // before this read stops the token itself (its index row was written first); one that this
     // read sees, the exchange undoes. Expired tokens of the policy are cleared meanwhile.
-    const [current] = await Promise.all([this.policies.get(customer.slug, policy.id), this.tokens.sweepExpired(customer.slug, policy.id)]);
+    const [current] = await Promise.all([
+      this.policies.get(customer.slug, policy.id),
+      // Housekeeping: a failure here leaves rows for a later exchange to clear, and fails nothing.
+      this.tokens.sweepExpired(customer.slug, policy.id).catch((error: unknown) => {
+        this.log.warn('expired federated tokens not cleared', {
+          customer: customer.slug,
+          trustPolicyId: policy.id,
+          ...describeError(error),
+        });
+      }),
+    ]);
     if (!current || current.status !== 'active' || current.updatedAt !== policy.updatedAt) {
       await this.tokens.withdraw(minted.record, op);
       return this.refuse(customer.slug, op, {

@@ -14,11 +14,14 @@ import { MemoryTrustPolicyRepository } from '../../shared/adapters/memory/memory
 import { ManualClock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/logging';
-import { createServices } from '../../app/compose';
+import { createServices, type ServiceOverrides } from '../../app/compose';
 import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV } from './portal';
 
-/** The real services over in-memory fakes, for unit tests of logic (no storage is reached). */
-export function memoryServices(env: Record<string, string> = {}) {
+/**
+ * The real services over in-memory fakes, for unit tests of logic (no storage is reached).
+ * `overrides`: further collaborators (an in-memory fetch of issuers' documents, say).
+ */
+export function memoryServices(env: Record<string, string> = {}, overrides: Pick<ServiceOverrides, 'documents'> = {}) {
   const customers = new MemoryCustomerRepository();
   const audit = new MemoryAuditLog();
   const keys = new MemoryKeyRepository(customers);
@@ -44,7 +47,7 @@ export function memoryServices(env: Record<string, string> = {}) {
   const services = createServices(
     // The connection string is never used: every adapter is replaced.
     loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', ...TEST_PORTAL_ENV, ...UNLIMITED_PORTAL_ENV, ...env }),
-    { repositories, secrets, clock, log: silentLogger, background: false },
+    { repositories, secrets, clock, log: silentLogger, background: false, ...overrides },
   );
   // Background work is off in unit tests: one read of the (in-memory) feed makes the cache
   // trusted, as on a healthy instance.
