@@ -2,10 +2,12 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { GitHubPublicKeys } from '../shared/adapters/github/github-public-keys';
 import { FileSecretStore } from '../shared/adapters/local/file-secret-store';
+import { HttpPublicDocumentFetch } from '../shared/adapters/oidc/http-public-document-fetch';
 import { KeyVaultSecretStore } from '../shared/adapters/keyvault/key-vault-secret-store';
 import { TableAuditLog } from '../shared/adapters/table/table-audit-log';
 import { TableCustomerRepository } from '../shared/adapters/table/table-customer-repository';
 import { TableExpirySchedule } from '../shared/adapters/table/table-expiry-schedule';
+import { TableFederatedTokenRepository } from '../shared/adapters/table/table-federated-token-repository';
 import { TableGraceSchedule } from '../shared/adapters/table/table-grace-schedule';
 import { TableKeyRepository } from '../shared/adapters/table/table-key-repository';
 import { TableKeyRequestRepository } from '../shared/adapters/table/table-key-request-repository';
@@ -26,9 +28,11 @@ import { processLogger, type Logger } from '../shared/logging';
 import type { AuditLog } from '../shared/ports/audit-log';
 import type { CustomerRepository } from '../shared/ports/customer-repository';
 import type { ExpirySchedule } from '../shared/ports/expiry-schedule';
+import type { FederatedTokenRepository } from '../shared/ports/federated-token-repository';
 import type { GraceSchedule } from '../shared/ports/grace-schedule';
 import type { KeyRepository } from '../shared/ports/key-repository';
 import type { KeyRequestRepository } from '../shared/ports/key-request-repository';
+import type { PublicDocumentFetch } from '../shared/ports/public-documents';
 import type { RateLimitStore } from '../shared/ports/rate-limit-store';
 import type { RevocationFeed } from '../shared/ports/revocation-feed';
 import type { PublishedKeySource } from '../shared/ports/signing-keys';
@@ -39,8 +43,10 @@ import type { UsageStore } from '../shared/ports/usage-store';
 import { AuditTrail } from '../shared/services/audit-trail';
 import { ComponentCache } from '../shared/auth/component-cache';
 import type { ServiceContext, UseCases } from './context';
+import { isId } from '../shared/ids';
 import { CustomerService } from '../shared/services/customer-service';
 import { FailedAuthThrottle } from '../shared/auth/failed-auth-throttle';
+import { FederatedTokens } from '../shared/services/federated-tokens';
 import { HealthMonitor } from '../shared/services/health-monitor';
 import { INTAKE_BODIES, IngestMemory } from '../shared/services/ingest-memory';
 import { IngestService } from '../shared/services/ingest-service';
@@ -54,7 +60,9 @@ import { RevocationListener } from '../shared/services/revocation-listener';
 import { SessionService } from '../shared/services/session-service';
 import { StaffService } from '../shared/services/staff-service';
 import { StaleKeyReview } from '../shared/services/stale-key-review';
+import { TokenExchange } from '../shared/services/token-exchange';
 import { TrustPolicyService } from '../shared/services/trust-policy-service';
+import { SubjectTokenVerifier } from '../shared/trust/oidc-verifier';
 import { MasterComponentService } from '../shared/services/master-component-service';
 import { UsageRecorder } from '../shared/services/usage-recorder';
 import { UsageService } from '../shared/services/usage-service';
@@ -89,6 +97,8 @@ export interface ServiceOverrides {
   secrets?: SecretStore;
   /** Where GitHub's secret-scanning keys are read (default: GITHUB_SECRET_SCANNING_KEYS_URL). */
   scannerKeys?: PublishedKeySource;
+  /** How issuers' discovery documents and key sets are read (default: over HTTP; unit tests: in memory). */
+  documents?: PublicDocumentFetch;
   faultHook?: StorageFaultHook;
   /** Tests and the benchmark: answer like a partition over Table Storage's scalability target. */
   throttle?: PartitionThrottleOptions;
@@ -107,6 +117,7 @@ export interface ServiceOverrides {
     rateLimits?: RateLimitStore;
     usage?: UsageStore;
     trustPolicies?: TrustPolicyRepository;
+    federatedTokens?: FederatedTokenRepository;
   };
   /** The metrics (tests read them back; the entry point may add exporting readers). */
   telemetry?: Telemetry;
@@ -143,6 +154,9 @@ interface Adapters {
   requests: KeyRequestRepository;
   rateLimits: RateLimitStore;
   trustPolicies: TrustPolicyRepository;
+  federatedTokens: FederatedTokenRepository;
+  /** Issuers' public documents (the token exchange's discovery and key sets). */
+  documents: PublicDocumentFetch;
 }
 
 /** The API-key door and what keeps its cache honest (the revocation-feed listener). */
@@ -225,6 +239,8 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
     requests: repositories.requests ?? new TableKeyRequestRepository(storage),
     rateLimits: repositories.rateLimits ?? new TableRateLimitStore(storage),
     trustPolicies: repositories.trustPolicies ?? new TableTrustPolicyRepository(storage),
+    federatedTokens: repositories.federatedTokens ?? new TableFederatedTokenRepository(storage),
+    documents: overrides.documents ?? new HttpPublicDocumentFetch(),
   };
 }
 
@@ -265,7 +281,19 @@ function buildMetering(config: Config, adapters: Adapters, { clock, log, telemet
   const rateLimiter = new RateLimiter({ store: adapters.rateLimits, plans: config.plans, clock, options: config.rateLimit, log });
   const usageRecorder = new UsageRecorder({
     store: adapters.usage,
-    keys: adapters.keys,
+    // A federated token counts for its trust policy (its identity's key id is the policy's): the
+    // policy's row records the last use.
+    keys: {
+      touchLastUsed: async (entries) => {
+        const policies = entries.filter((e) => isId('tp', e.keyId));
+        await adapters.keys.touchLastUsed(entries.filter((e) => !isId('tp', e.keyId)));
+        if (policies.length > 0) {
+          await adapters.trustPolicies.touchLastUsed(
+            policies.map((e) => ({ customerSlug: e.customerSlug, trustPolicyId: e.keyId, hour: e.hour })),
+          );
+        }
+      },
+    },
     clock,
     instanceId: rateLimiter.instanceId,
     flushIntervalMs: config.usage.flushIntervalMs,
@@ -330,6 +358,8 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
       : sessionAccounts.map((account, i) => ({ name: `sessions-storage-${i + 1}`, check: () => account.probe() }))),
   ];
   const health = new HealthMonitor(probes, config.health.probeIntervalMs, clock, log);
+  const localMode = config.runtime === 'local';
+  const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
   return Object.freeze({
     config,
     customers,
@@ -363,9 +393,19 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
       customers,
       audit,
       plans: config.plans,
+      tokens: federatedTokens,
       clock,
       log,
-      localMode: config.runtime === 'local',
+      localMode,
+    }),
+    tokenExchange: new TokenExchange({
+      // One verifier per process: its cache of issuers' keys serves every exchange.
+      verifier: new SubjectTokenVerifier({ fetch: adapters.documents, clock, log, localMode }),
+      policies: adapters.trustPolicies,
+      customers,
+      tokens: federatedTokens,
+      audit,
+      log,
     }),
     health,
   });

@@ -26,6 +26,7 @@ import type { ServiceStatus } from '../shared/services/service-status';
 import type { SessionService } from '../shared/services/session-service';
 import type { StaffService } from '../shared/services/staff-service';
 import type { StaleKeyReview } from '../shared/services/stale-key-review';
+import type { TokenExchange } from '../shared/services/token-exchange';
 import type { TrustPolicyService } from '../shared/services/trust-policy-service';
 import type { MasterComponentService } from '../shared/services/master-component-service';
 import type { UsageRecorder } from '../shared/services/usage-recorder';
@@ -56,6 +57,8 @@ export interface UseCases {
   staleKeys: StaleKeyReview;
   /** Trust policies (workload identity federation): whom a customer trusts to ingest without a key. */
   trustPolicies: TrustPolicyService;
+  /** The token exchange (RFC 8693): a workload's identity token for a federated access token. */
+  tokenExchange: TokenExchange;
   health: HealthMonitor;
   /** This instance's current metrics (the staff service view, `npm run admin -- stats`). */
   status: ServiceStatus;

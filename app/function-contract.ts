@@ -1,8 +1,9 @@
 import type { HttpMethod, HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import type { ZodType } from 'zod';
 import type { PortalUser } from '../shared/auth/portal-tokens';
-import type { Actor, KeyIdentity, KeyType } from '../shared/domain';
+import type { Actor, CredentialType, KeyIdentity } from '../shared/domain';
 import type { ErrorCode } from '../shared/errors';
+import type { FormParameters, OAuthErrorCode } from '../shared/oauth/token-request';
 import type { Logger } from '../shared/logging';
 import type { ServiceContext, UseCases } from './context';
 
@@ -53,13 +54,22 @@ export interface SignedReportContext extends RequestContext {
   report: { body: Uint8Array; keyId: string };
 }
 
+/**
+ * What the token endpoint receives: a request its door admitted (within the exchange's limits),
+ * and the parameters of its form body, read within the bound.
+ */
+export interface TokenExchangeContext extends RequestContext {
+  form: FormParameters;
+}
+
 export type AnonymousHandler = (request: HttpRequest, ctx: RequestContext) => Promise<HttpResponseInit>;
 export type ApiKeyHandler = (request: HttpRequest, ctx: ApiKeyContext) => Promise<HttpResponseInit>;
 export type CustomerHandler = (request: HttpRequest, ctx: CustomerContext) => Promise<HttpResponseInit>;
 export type StaffHandler = (request: HttpRequest, ctx: StaffContext) => Promise<HttpResponseInit>;
 export type SignedReportHandler = (request: HttpRequest, ctx: SignedReportContext) => Promise<HttpResponseInit>;
+export type TokenExchangeHandler = (request: HttpRequest, ctx: TokenExchangeContext) => Promise<HttpResponseInit>;
 /** A handler behind any door, before its input is parsed. */
-export type DoorHandler = AnonymousHandler | ApiKeyHandler | CustomerHandler | StaffHandler | SignedReportHandler;
+export type DoorHandler = AnonymousHandler | ApiKeyHandler | CustomerHandler | StaffHandler | SignedReportHandler | TokenExchangeHandler;
 
 /**
  * What a route takes, declared once: the binding parses `params`, `query` and `body` with these
@@ -122,6 +132,11 @@ export interface RouteDocs {
   requestBody?: Record<string, unknown>;
   /** The catalogue codes this route's handler can answer with; its door's and its input's are added. */
   errors?: ErrorCode[];
+  /**
+   * The RFC 6749 §5.2 errors (400, `{ error, error_description }` as JSON, not problem+json) of an
+   * OAuth endpoint: its 400 response documents them (the token endpoint alone answers them).
+   */
+  oauthErrors?: readonly OAuthErrorCode[];
   tags?: string[];
 }
 
@@ -158,10 +173,11 @@ type Handler<C extends RequestContext, P, Q, B> = (request: HttpRequest, ctx: Ha
 export type HttpFunctionDefinition<P = any, Q = any, B = any> =
   | (HttpFunctionBase<P, Q, B> & { auth: 'anonymous'; handler: Handler<RequestContext, P, Q, B> })
   | (HttpFunctionBase<P, Q, B> & { auth: 'local'; handler: Handler<RequestContext, P, Q, B> })
-  | (HttpFunctionBase<P, Q, B> & { auth: 'apiKey'; keyTypes?: readonly KeyType[]; handler: Handler<ApiKeyContext, P, Q, B> })
+  | (HttpFunctionBase<P, Q, B> & { auth: 'apiKey'; keyTypes?: readonly CredentialType[]; handler: Handler<ApiKeyContext, P, Q, B> })
   | (HttpFunctionBase<P, Q, B> & { auth: 'customer'; handler: Handler<CustomerContext, P, Q, B> })
   | (HttpFunctionBase<P, Q, B> & { auth: 'staff'; handler: Handler<StaffContext, P, Q, B> })
-  | (HttpFunctionBase<P, Q, B> & { auth: 'githubSignature'; handler: Handler<SignedReportContext, P, Q, B> });
+  | (HttpFunctionBase<P, Q, B> & { auth: 'githubSignature'; handler: Handler<SignedReportContext, P, Q, B> })
+  | (HttpFunctionBase<P, Q, B> & { auth: 'tokenExchange'; handler: Handler<TokenExchangeContext, P, Q, B> });
 
 /** The doors a route can sit behind. */
 export type DoorName = HttpFunctionDefinition['auth'];
@@ -176,8 +192,8 @@ export function httpFunction<P = Record<string, never>, Q = Record<string, never
   return definition as HttpFunctionDefinition;
 }
 
-/** Key types that may call ingest routes; management keys manage, they do not ingest. */
-export const INGEST_KEY_TYPES: readonly KeyType[] = ['primary', 'secondary'];
+/** Credentials that may call ingest routes: ingest keys and federated access tokens (management keys manage, they do not ingest). */
+export const INGEST_KEY_TYPES: readonly CredentialType[] = ['primary', 'secondary', 'federated'];
 
 /** What a timer receives: the use cases (a timer calls service methods, never a port). */
 export interface TimerContext {

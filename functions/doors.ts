@@ -1,6 +1,7 @@
 import { withApiKey } from '../middleware/api-key';
 import { KEY_ID_HEADER, SIGNATURE_HEADER, withGitHubSignature } from '../middleware/secret-scanning-signature';
 import { withLocalMode } from '../middleware/local-mode';
+import { withTokenExchangeLimits } from '../middleware/token-exchange';
 import { withCustomerAccess, withStaff } from '../middleware/portal-auth';
 import type { ErrorCode } from '../shared/errors';
 import type { AnonymousHandler, DoorName, HttpFunctionDefinition } from '../app/function-contract';
@@ -92,6 +93,15 @@ export const DOORS: Record<DoorName, Door> = {
       },
     ],
     wrap: (_definition, handler) => withGitHubSignature()(handler),
+  },
+  tokenExchange: {
+    label: 'anonymous, limited per address and customer',
+    // Over a limit (429), a body over the bound (413), storage unreachable (503): problems. What is
+    // wrong with the request itself, or the grant, is the route's own RFC 6749 error (docs.oauthErrors).
+    codes: ['rate_limited', 'payload_too_large', 'dependency_unavailable'],
+    // The identity token in the body is the credential: no scheme a person enters.
+    security: [],
+    wrap: (_definition, handler) => withTokenExchangeLimits()(handler),
   },
   staff: {
     label: 'portal Staff',

@@ -14,6 +14,7 @@ import { health } from './health';
 import { keyExpiry } from './key-expiry';
 import { localSignIn } from './local-sign-in';
 import { portalPage } from './portal';
+import { oauthToken } from './oauth-token';
 import { openApiFunction } from './openapi';
 import { revocationCompletion } from './revocation-completion';
 import { revocationFeedPrune } from './revocation-feed-prune';
@@ -40,6 +41,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   openApiFunction(() => functionDefinitions),
   whoami,
   tracesIngest,
+  oauthToken,
   customerKeysList,
   customerKeysIssue,
   customerKeysRevoke,

@@ -1,13 +1,13 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { AnonymousHandler, ApiKeyHandler, RequestContext } from '../app/function-contract';
-import type { KeyType } from '../shared/domain';
+import type { CredentialType } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { authenticateApiKey } from './credentials';
 import { meterKeyRequest } from './rate-limit';
 
 export interface ApiKeyOptions {
-  /** Key types this route accepts (all by default); another type is 403 `forbidden`. */
-  keyTypes?: readonly KeyType[];
+  /** Key types (and `federated`, for access tokens) this route accepts (all by default); another type is 403 `forbidden`. */
+  keyTypes?: readonly CredentialType[];
 }
 
 /**
@@ -26,7 +26,12 @@ export function withApiKey(options: ApiKeyOptions = {}) {
       const authenticated = authenticateApiKey(request, ctx);
       const identity = authenticated instanceof Promise ? await authenticated : authenticated;
       if (allowed && !allowed.has(identity.keyType)) {
-        throw new ApiError('forbidden', `A ${identity.keyType} key cannot call this route.`);
+        throw new ApiError(
+          'forbidden',
+          identity.keyType === 'federated'
+            ? 'An access token cannot call this route.'
+            : `A ${identity.keyType} key cannot call this route.`,
+        );
       }
       meterKeyRequest(identity, ctx);
       return handler(request, { ...ctx, identity });

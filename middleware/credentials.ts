@@ -5,6 +5,7 @@ import type { KeyIdentity } from '../shared/domain';
 import { ApiError } from '../shared/errors';
 import { clientAddress } from '../shared/http/client-address';
 import { KEY_PREFIX } from '../shared/keys/compound-key';
+import { FEDERATED_TOKEN_PREFIX } from '../shared/keys/federated-token';
 
 /**
  * What both doors read from a request's headers (API keys and portal tokens), and how an API
@@ -26,12 +27,15 @@ export function bearerToken(request: HttpRequest): string | undefined {
   return match ? match[1]! : '';
 }
 
-/** Where a request carries an API key, if it carries one: `X-API-Key`, or a Bearer token that looks like a compound key. */
+/**
+ * Where a request carries an API key (or a federated access token, which the same door decides),
+ * if it carries one: `X-API-Key`, or a Bearer token that looks like a compound key or a token.
+ */
 export function apiKeyCredential(request: HttpRequest): string | undefined {
   const header = request.headers.get(API_KEY_HEADER);
   if (header !== null && header.trim() !== '') return header.trim();
   const bearer = bearerToken(request);
-  return bearer?.startsWith(KEY_PREFIX) ? bearer : undefined;
+  return bearer?.startsWith(KEY_PREFIX) || bearer?.startsWith(FEDERATED_TOKEN_PREFIX) ? bearer : undefined;
 }
 
 /**
@@ -80,11 +84,17 @@ const DETAIL: Record<DoorFailure, string> = {
   ip_not_allowed: "This key's IP allowlist does not include the address this request came from.",
 };
 
+/** What a federated token's refusals say instead, where a key's would mislead (its code is the same). */
+const TOKEN_DETAIL: Partial<Record<DoorFailure, string>> = {
+  api_key_expired: 'The access token has expired: exchange a new identity token for another (POST /v1/oauth/token).',
+};
+
 /** The problem the door's refusal answers with (401s with a `WWW-Authenticate` challenge). */
-export function doorProblem(code: DoorFailure): ApiError {
+export function doorProblem(code: DoorFailure, credential?: 'federated'): ApiError {
+  const detail = (credential === 'federated' ? TOKEN_DETAIL[code] : undefined) ?? DETAIL[code];
   // The key is good, the place is not: a 403, without an authentication challenge.
-  if (code === 'ip_not_allowed') return new ApiError(code, DETAIL[code]);
-  return new ApiError(code, DETAIL[code], { headers: { 'WWW-Authenticate': challenge(code !== 'api_key_missing') } });
+  if (code === 'ip_not_allowed') return new ApiError(code, detail);
+  return new ApiError(code, detail, { headers: { 'WWW-Authenticate': challenge(code !== 'api_key_missing') } });
 }
 
 /**
@@ -122,7 +132,7 @@ function admitted(verdict: DoorVerdict, ctx: Pick<RequestContext, 'services'>): 
     metrics.auth(verdict.code, customer);
     // Refused for its address: counted in the key's usage, as a rate-limited request is.
     if (verdict.identity) ctx.services.usageRecorder.record(verdict.identity, 'ipRefused');
-    throw doorProblem(verdict.code);
+    throw doorProblem(verdict.code, verdict.credential);
   }
   return verdict.identity;
 }

@@ -72,7 +72,12 @@ export function withCustomerAccess() {
         const authenticated = authenticateApiKey(request, ctx);
         const identity = authenticated instanceof Promise ? await authenticated : authenticated;
         if (identity.keyType !== 'management') {
-          throw new ApiError('forbidden', 'Ingest keys cannot manage keys: use a management key or a portal session.');
+          throw new ApiError(
+            'forbidden',
+            identity.keyType === 'federated'
+              ? 'Access tokens (workload identity) only ingest: manage keys with a management key or a portal session.'
+              : 'Ingest keys cannot manage keys: use a management key or a portal session.',
+          );
         }
         // Management keys are limited and counted like every other key.
         meterKeyRequest(identity, ctx);

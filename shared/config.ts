@@ -164,6 +164,14 @@ export const configSchema = z
     PORTAL_RATE_LIMIT_CUSTOMER_PER_SECOND: intSetting(10, 1, 1_000_000),
     /** Requests a customer's portal users may make at once above that rate. */
     PORTAL_RATE_LIMIT_CUSTOMER_BURST: intSetting(40, 1, 10_000_000),
+    /** Sustained token exchanges (POST /v1/oauth/token) per second from one client address, checked before anything is read. */
+    TOKEN_EXCHANGE_RATE_LIMIT_ADDRESS_PER_SECOND: intSetting(5, 1, 1_000_000),
+    /** Exchanges one address may make at once above that rate. */
+    TOKEN_EXCHANGE_RATE_LIMIT_ADDRESS_BURST: intSetting(50, 1, 10_000_000),
+    /** Sustained token exchanges per second for one customer (its `audience`), all addresses together, checked before verification. */
+    TOKEN_EXCHANGE_RATE_LIMIT_CUSTOMER_PER_SECOND: intSetting(20, 1, 1_000_000),
+    /** Exchanges for one customer at once above that rate. */
+    TOKEN_EXCHANGE_RATE_LIMIT_CUSTOMER_BURST: intSetting(200, 1, 10_000_000),
     /** How often usage counts are written (the most a crash can lose). */
     USAGE_FLUSH_INTERVAL_MS: intSetting(30_000, 500, 600_000),
     /** How long hourly usage is kept (at least 35 days). */
@@ -294,6 +302,8 @@ export interface Config {
   rateLimit: { syncIntervalMs: number; idleSyncIntervalMs: number };
   /** What portal-token requests are held to: per user (staff too) and per customer (its users together). */
   portalRateLimit: { perUser: RateSetting; perCustomer: RateSetting };
+  /** What token exchanges are held to, before any verification: per client address and per customer. */
+  tokenExchangeRateLimit: { perAddress: RateSetting; perCustomer: RateSetting };
   usage: { flushIntervalMs: number; retentionDays: number };
   staleKeyDays: number;
   /** Keys older than this are due for rotation. */
@@ -374,6 +384,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     portalRateLimit: {
       perUser: { requestsPerSecond: v.PORTAL_RATE_LIMIT_USER_PER_SECOND, burst: v.PORTAL_RATE_LIMIT_USER_BURST },
       perCustomer: { requestsPerSecond: v.PORTAL_RATE_LIMIT_CUSTOMER_PER_SECOND, burst: v.PORTAL_RATE_LIMIT_CUSTOMER_BURST },
+    },
+    tokenExchangeRateLimit: {
+      perAddress: {
+        requestsPerSecond: v.TOKEN_EXCHANGE_RATE_LIMIT_ADDRESS_PER_SECOND,
+        burst: v.TOKEN_EXCHANGE_RATE_LIMIT_ADDRESS_BURST,
+      },
+      perCustomer: {
+        requestsPerSecond: v.TOKEN_EXCHANGE_RATE_LIMIT_CUSTOMER_PER_SECOND,
+        burst: v.TOKEN_EXCHANGE_RATE_LIMIT_CUSTOMER_BURST,
+      },
     },
     usage: { flushIntervalMs: v.USAGE_FLUSH_INTERVAL_MS, retentionDays: v.USAGE_RETENTION_DAYS },
     staleKeyDays: v.STALE_KEY_DAYS,

@@ -13,6 +13,13 @@ export type KeyType = (typeof KEY_TYPES)[number];
 /** A key's type when its issue names none. */
 export const DEFAULT_KEY_TYPE: KeyType = 'secondary';
 
+/**
+ * What a credential the API-key door admits is: a key of one of the key types, or a federated
+ * access token (minted by `POST /v1/oauth/token` under a trust policy, never issued as a key).
+ */
+export const CREDENTIAL_TYPES = [...KEY_TYPES, 'federated'] as const;
+export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
+
 export const KEY_ENVIRONMENTS = ['live', 'test'] as const;
 export type KeyEnvironment = (typeof KEY_ENVIRONMENTS)[number];
 /** A key's environment when its issue names none. */
@@ -199,6 +206,17 @@ export interface MasterComponentStatus {
   inGrace: boolean;
 }
 
+/**
+ * The master-component state of a federated token's identity: none. A token is not a compound key,
+ * carries no component, and the customer's `requireComponent` does not apply to it.
+ */
+export const NO_MASTER_COMPONENT: MasterComponentState = Object.freeze({
+  componentVersion: '',
+  previousComponentVersion: undefined,
+  graceEndsAt: undefined,
+  requireComponent: false,
+});
+
 export const masterComponentState = (customer: Customer): MasterComponentState => ({
   componentVersion: customer.componentVersion,
   previousComponentVersion: customer.previousComponentVersion,
@@ -218,8 +236,16 @@ export interface KeyIdentity {
   keyLabel: string;
   application: string;
   environment: KeyEnvironment;
-  keyType: KeyType;
-  /** The customer's master-component state, copied onto every lookup row (a row without it is corrupt). */
+  /**
+   * A key's type, or `federated` for an access token minted under a trust policy: then `keyId` and
+   * `keyLabel` are the policy's id and label (usage, last use and the rate limit count per policy,
+   * sessions carry its label), and the token expires at `expiresAt`.
+   */
+  keyType: CredentialType;
+  /**
+   * The customer's master-component state, copied onto every key's lookup row (a key's row without
+   * it is corrupt); a federated token's is {@link NO_MASTER_COMPONENT} (no component applies).
+   */
   masterComponent: MasterComponentState;
   /** This key's own rate limit, when staff set one (else the plan's applies). */
   rateLimit?: RateLimitSetting;
@@ -284,6 +310,8 @@ export const AUDIT_EVENT_TYPES = [
   'trust_policy.created',
   'trust_policy.updated',
   'trust_policy.deleted',
+  'token.exchanged',
+  'token.refused',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

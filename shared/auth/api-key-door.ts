@@ -1,6 +1,7 @@
 import type { Clock } from '../clock';
 import type { DoorIdentity, KeyIdentity } from '../domain';
-import { hashSecret, isValidComponent, parsePresentedKey, splitPresentedKey, type PresentedKey } from '../keys/compound-key';
+import { SECRET_LENGTH, hashSecret, isValidComponent, parsePresentedKey, splitPresentedKey, type PresentedKey } from '../keys/compound-key';
+import { FEDERATED_TOKEN_PREFIX, parseFederatedToken, splitFederatedToken } from '../keys/federated-token';
 import type { FailedAuthThrottle } from './failed-auth-throttle';
 import type { KeyAuthenticator } from './key-authenticator';
 import type { ComponentCheck } from './component-check';
@@ -24,14 +25,21 @@ import type { ComponentCheck } from './component-check';
  *    above, so it tells nothing to a caller without the key; the verdict carries the identity so
  *    the refusal is counted in the key's usage).
  *
- * A warm key (identity and component values in memory) is decided synchronously, with no I/O.
- * Outages are thrown (DependencyUnavailableError), never turned into a verdict.
+ * A federated access token (`vp_fed_{slug}.{secret}`, minted by the token exchange under a trust
+ * policy) takes the same door and the same read of its secret's hash, with steps 1 to 3 alone: no
+ * component is presented or required (x-functions-key is not read; the customer's
+ * `requireComponent` does not apply) and it has no allowlist. A key's secret never passes for a
+ * token's, nor the reverse: each fails the other's checksum, and a cached identity proves only a
+ * secret presented in its own form.
+ *
+ * A warm key or token (identity and component values in memory) is decided synchronously, with no
+ * I/O. Outages are thrown (DependencyUnavailableError), never turned into a verdict.
  */
 
 export interface PresentedCredentials {
   /** `X-API-Key`: the secret segment or the whole compound key. */
   apiKey: string | undefined;
-  /** The token of `Authorization: Bearer`, when it looks like a compound key. */
+  /** The token of `Authorization: Bearer` (a compound key or a federated token, or anything else). */
   bearerKey: string | undefined;
   /** `x-functions-key`: the component, sent apart by the SDKs. */
   component: string | undefined;
@@ -60,6 +68,8 @@ export type DoorVerdict =
       identity?: KeyIdentity;
       /** The customer of a revoked key presented again (a fleet still using it): for the metrics. */
       revokedCustomer?: string;
+      /** Set when what was refused is a federated token (its answer names a token, not a key). */
+      credential?: 'federated';
     };
 
 const failure = (code: DoorFailure): DoorVerdict => ({ ok: false, code });
@@ -78,6 +88,8 @@ export class ApiKeyDoor {
   check(credentials: PresentedCredentials): DoorVerdict | Promise<DoorVerdict> {
     const input = credentials.apiKey ?? credentials.bearerKey;
     if (input === undefined) return failure('api_key_missing');
+    // A token is longer than a bare secret (which could, by chance, start with the prefix).
+    if (input.length > SECRET_LENGTH && input.startsWith(FEDERATED_TOKEN_PREFIX)) return this.checkToken(input, credentials);
     const allowBareSecret = credentials.apiKey !== undefined;
     // One clock reading for the whole decision (cache entries' lifetimes, the key's expiry).
     const now = this.deps.clock.millis();
@@ -122,7 +134,7 @@ export class ApiKeyDoor {
     credentials: PresentedCredentials,
     now: number,
   ): DoorVerdict | undefined {
-    if (!identity || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
+    if (!identity || identity.keyType === 'federated' || (presented.form === 'compound' && presented.slug !== identity.customerSlug)) {
       this.deps.failedAuth.recordFailure(credentials.address);
       return this.invalid(secretHash);
     }
@@ -130,6 +142,40 @@ export class ApiKeyDoor {
     const verdict = this.deps.components.verifyCached(identity, component, now);
     if (verdict === undefined || verdict === 'mismatch') return undefined; // a read, or the bounded refresh, decides
     return verdict === 'required' ? failure('component_required') : this.fromAllowedAddress(identity, credentials);
+  }
+
+  /**
+   * A federated token: its secret's hash, the cached or stored identity (a token's, of the
+   * customer its slug names), its expiry. A warm token is proven by its cached identity as a warm
+   * key is; anything else is parsed in full first.
+   */
+  private checkToken(input: string, credentials: PresentedCredentials): DoorVerdict | Promise<DoorVerdict> {
+    const split = splitFederatedToken(input);
+    if (split === undefined) return failure('api_key_malformed');
+    const now = this.deps.clock.millis();
+    const secretHash = hashSecret(split.secret);
+    const known = this.deps.authenticator.cached(secretHash, now);
+    const proven = known ? isTokenOf(known, split.slug) : false;
+    if (!proven && !parseFederatedToken(input).ok) return failure('api_key_malformed');
+    if (known === undefined) return this.checkTokenSlowly(secretHash, split.slug, credentials);
+    if (!known || !proven) {
+      this.deps.failedAuth.recordFailure(credentials.address);
+      return this.invalid(secretHash);
+    }
+    return this.tokenVerdict(known, now);
+  }
+
+  private async checkTokenSlowly(secretHash: string, slug: string, credentials: PresentedCredentials): Promise<DoorVerdict> {
+    const { authenticator, failedAuth } = this.deps;
+    const belongs = (found: DoorIdentity | undefined): found is DoorIdentity => found !== undefined && isTokenOf(found, slug);
+    const found = await failedAuth.lookup(credentials.address, secretHash, () => authenticator.authenticate(secretHash), belongs);
+    if (!belongs(found)) return this.invalid(secretHash);
+    return this.tokenVerdict(found, this.deps.clock.millis());
+  }
+
+  /** A token's identity admits it until its expiry (it has no component and no allowlist). */
+  private tokenVerdict(identity: DoorIdentity, now: number): DoorVerdict {
+    return this.expired(identity, now) ? { ok: false, code: 'api_key_expired', credential: 'federated' } : { ok: true, identity };
   }
 
   /** `api_key_invalid`, naming the customer when the key is one this instance knows as revoked. */
@@ -157,7 +203,7 @@ export class ApiKeyDoor {
   ): Promise<DoorVerdict> {
     const { authenticator, components, failedAuth } = this.deps;
     const belongs = (found: DoorIdentity | undefined): found is DoorIdentity =>
-      found !== undefined && (presented.form !== 'compound' || presented.slug === found.customerSlug);
+      found !== undefined && found.keyType !== 'federated' && (presented.form !== 'compound' || presented.slug === found.customerSlug);
     // A known identity got here having passed `decide`'s checks; an unknown one is read (the
     // throttle counts the read's failure).
     const found =
@@ -181,12 +227,20 @@ export class ApiKeyDoor {
 
 /**
  * Whether a presented key split by structure alone is proven well formed by the cached identity
- * its secret's hash named: the secret is (it parsed in full before it was read); a compound key's
- * slug must be that identity's customer's, and its component must be well formed (a malformed
- * one is `api_key_malformed`, which only the full parse tells).
+ * its secret's hash named: the secret is (it parsed in full before it was read), if the identity
+ * is a key's (a token's secret presented as a key's is not: only the full parse, whose checksum
+ * it fails, decides it); a compound key's slug must be that identity's customer's, and its
+ * component must be well formed (a malformed one is `api_key_malformed`, which only the full
+ * parse tells).
  */
 function provenByIdentity(split: PresentedKey, identity: DoorIdentity): boolean {
+  if (identity.keyType === 'federated') return false;
   return split.form === 'secret' || (split.slug === identity.customerSlug && isValidComponent(split.component));
+}
+
+/** Whether an identity is a federated token's, of the customer a presented token's slug names. */
+function isTokenOf(identity: DoorIdentity, slug: string): boolean {
+  return identity.keyType === 'federated' && identity.customerSlug === slug;
 }
 
 /** The component a request presents: the whole key's middle segment, or `x-functions-key`; `false` when the two disagree. */

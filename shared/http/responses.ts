@@ -28,3 +28,11 @@ export function problem(error: ApiError, requestId: string): HttpResponseInit {
     },
   };
 }
+
+/**
+ * An RFC 6749 §5.2 error of the token endpoint: 400, `{ error, error_description }` as JSON, not
+ * cached (Cache-Control: no-store is on every response; Pragma: no-cache as the RFC asks too).
+ */
+export function oauthError(failure: { error: string; description: string }): HttpResponseInit {
+  return json(400, { error: failure.error, error_description: failure.description }, { pragma: 'no-cache' });
+}

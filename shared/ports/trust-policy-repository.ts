@@ -47,4 +47,9 @@ export interface TrustPolicyRepository {
   list(customerSlug: string): Promise<TrustPolicy[]>;
   /** One policy of the customer, deleted ones included (`status` says). */
   get(customerSlug: string, id: string): Promise<TrustPolicy | undefined>;
+  /**
+   * Records the hour a token minted under each policy was last used in (the usage flush's
+   * batches, as keys' last use; a deleted policy's row is kept, so it takes the write too).
+   */
+  touchLastUsed(entries: Array<{ customerSlug: string; trustPolicyId: string; hour: string }>): Promise<void>;
 }

@@ -16,6 +16,8 @@ export const EXAMPLE_SLUG = 'acme';
 /** A compound key of the right shape (never issued: it opens nothing). */
 export const EXAMPLE_KEY = 'vp_cust_acme.Yeo9hectq0PgvDDUAHX55zm3IGMJGmWu.K4t3ldpFRx78t3Y8TApCfk9znx-GdDS1U7x55BsJ9oU';
 export const EXAMPLE_DISPLAY_PREFIX = 'vp_cust_acme.…K4t3…J9oU';
+/** A federated access token of the right shape (never minted: it opens nothing). */
+export const EXAMPLE_ACCESS_TOKEN = 'vp_fed_acme.q1akluF8AnkFEiQf5jRBPwJFZUdJqzH7trjG6jpqE-M';
 export const EXAMPLE_INSTANT = '2026-03-14T09:26:53.000Z';
 /** A request id (the invocation id of the call), as problems and audit events carry it. */
 export const EXAMPLE_REQUEST_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { AUDIT_EVENT_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, REVOKED_REASONS } from '../domain';
+import { AUDIT_EVENT_TYPES, CREDENTIAL_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, REVOKED_REASONS } from '../domain';
 import {
   amount,
   applicationView,
   count,
+  EXAMPLE_ACCESS_TOKEN,
   EXAMPLE_DISPLAY_PREFIX,
   EXAMPLE_KEY,
   EXAMPLE_REQUEST_ID,
@@ -15,6 +16,7 @@ import {
   timestamp,
 } from './examples';
 import { leakedKeyPolicySchema } from './secret-scanning';
+import { OAUTH_ERRORS, TOKEN_TYPE_ACCESS_TOKEN } from '../oauth/token-request';
 
 /**
  * Response bodies of the API, as zod schemas. Handlers build their bodies with the mappers
@@ -214,8 +216,8 @@ export const sessionView = z
     sessionId: shown('checkout-session-4711'),
     sessionIdSource: z.enum(['attribute', 'trace']),
     serviceName: shown('checkout-api').nullable(),
-    keyId: idOf('key'),
-    keyLabel: keyLabelView,
+    keyId: z.union([idOf('key'), idOf('tp')]).describe('The key that sent it; for a federated access token, its trust policy'),
+    keyLabel: keyLabelView.describe("The key's label; for a federated access token, its trust policy's"),
     application: applicationView,
     environment: z.enum(KEY_ENVIRONMENTS),
     sandbox: z.boolean(),
@@ -343,12 +345,18 @@ export const whoamiView = z
   .object({
     customer: z.object({ id: idOf('cus'), slug: slugView, plan: z.enum(PLANS) }),
     key: z.object({
-      id: idOf('key'),
-      label: keyLabelView,
+      id: z
+        .union([idOf('key'), idOf('tp')])
+        .describe("The key's id; for a federated access token, its trust policy's (usage and rate limits count per policy)"),
+      label: keyLabelView.describe("The key's label; for a federated access token, its trust policy's (sessions carry it)"),
       application: applicationView,
       environment: z.enum(KEY_ENVIRONMENTS),
-      type: z.enum(KEY_TYPES),
+      type: z.enum(CREDENTIAL_TYPES).describe('A key type, or `federated` for an access token from the token exchange'),
     }),
+    trustPolicy: z
+      .object({ id: idOf('tp'), label: shown('github-deploy') })
+      .optional()
+      .describe('For a federated access token only: the trust policy it was minted under'),
   })
   .meta({ id: 'Whoami' });
 
@@ -382,3 +390,29 @@ export const healthView = z
       .meta({ examples: [{ 'table-storage': { status: 'ok', checkedAt: '2026-03-14T09:26:53.000Z', latencyMs: 4.2 } }] }),
   })
   .meta({ id: 'Health' });
+
+/** The token endpoint's answer (RFC 8693 §2.2.1). */
+export const tokenResponseView = z
+  .object({
+    access_token: shown(EXAMPLE_ACCESS_TOKEN).describe(
+      'A federated access token: send it as an ingest key (Authorization: Bearer or X-API-Key) until it expires',
+    ),
+    issued_token_type: z.literal(TOKEN_TYPE_ACCESS_TOKEN),
+    token_type: z.literal('Bearer'),
+    expires_in: count(900).describe(
+      "Seconds until it expires: the trust policy's tokenLifetimeMinutes, whatever the identity token's own expiry",
+    ),
+  })
+  .meta({ id: 'TokenExchangeResponse' });
+
+export const oauthErrorView = z
+  .object({
+    error: z.enum(OAUTH_ERRORS),
+    error_description: shown('The subject token is not accepted for this audience.'),
+  })
+  .meta({
+    id: 'OAuthError',
+    description:
+      'An RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, invalid_grant (every refused identity token), invalid_target',
+    examples: [{ error: 'invalid_grant', error_description: 'The subject token is not accepted for this audience.' }],
+  });

@@ -9,6 +9,7 @@ import type { CreateTrustPolicyRequest, PatchTrustPolicyRequest } from '../schem
 import { issuerModeProblem } from '../trust/issuer';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
+import type { FederatedTokens } from './federated-tokens';
 
 /** What a TrustPolicyService is built from. */
 export interface TrustPolicyServiceDeps {
@@ -16,6 +17,8 @@ export interface TrustPolicyServiceDeps {
   customers: CustomerService;
   audit: AuditTrail;
   plans: Record<Plan, PlanLimits>;
+  /** The access tokens minted under the policies: a change or a deletion stops them. */
+  tokens: FederatedTokens;
   clock: Clock;
   log: Logger;
   /** Local mode: an issuer may be http on a loopback host (a developer's or a test's issuer). */
@@ -54,6 +57,7 @@ export class TrustPolicyService {
   private readonly customers: CustomerService;
   private readonly audit: AuditTrail;
   private readonly plans: Record<Plan, PlanLimits>;
+  private readonly tokens: FederatedTokens;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly localMode: boolean;
@@ -63,6 +67,7 @@ export class TrustPolicyService {
     this.customers = deps.customers;
     this.audit = deps.audit;
     this.plans = deps.plans;
+    this.tokens = deps.tokens;
     this.clock = deps.clock;
     this.log = deps.log;
     this.localMode = deps.localMode;
@@ -123,7 +128,14 @@ export class TrustPolicyService {
     return policy;
   }
 
-  /** Changes the fields the patch names (`claims` as a whole); a patch that changes nothing writes nothing. */
+  /**
+   * Changes the fields the patch names (`claims` as a whole); a patch that changes nothing writes
+   * nothing. Any change stops the tokens minted under the policy before it (every instance refuses
+   * them within a feed read): a workload exchanges again under the policy as it now is. The change
+   * is the policy's new version (`updatedAt`, always later than the one before); tokens are stopped
+   * once it is written, and an exchange that minted meanwhile finds the new version and withdraws
+   * its own token (shared/services/token-exchange.ts).
+   */
   async update(customerSlug: string, id: string, patch: PatchTrustPolicyRequest, op: Operation): Promise<TrustPolicy> {
     if (patch.issuer !== undefined) this.checkIssuer(patch.issuer);
     const customer = await this.customers.require(customerSlug);
@@ -134,7 +146,9 @@ export class TrustPolicyService {
       (current) => {
         const next: TrustPolicy = { ...current, ...patch, claims: patch.claims ? sortedClaims(patch.claims) : current.claims };
         if (POLICY_FIELDS.every((field) => sameValue(current[field], next[field]))) return undefined;
-        return { ...next, updatedAt: this.clock.now().toISOString() };
+        // A version the policy never had: later than the one before, whatever the clocks say.
+        const at = Math.max(this.clock.millis(), Date.parse(current.updatedAt) + 1);
+        return { ...next, updatedAt: new Date(at).toISOString() };
       },
       (before, after) => {
         const changed = POLICY_FIELDS.filter((field) => !sameValue(before[field], after[field]));
@@ -154,16 +168,24 @@ export class TrustPolicyService {
     if (result.outcome === 'label_taken') throw this.labelTaken(patch.label ?? '');
     if (result.outcome === 'not_found' || !result.policy) throw NOT_FOUND();
     if (result.outcome === 'updated') this.log.info('trust policy updated', { customer: customer.slug, trustPolicyId: id });
+    // Unchanged too: a patch repeated after a crash cut the first one short finishes its stop.
+    await this.tokens.stop(customer.slug, id, op, { keepVersion: result.policy.updatedAt });
     return result.policy;
   }
 
   /**
-   * Deletes a policy: it is no longer listed and its label and place under the cap are free.
-   * Idempotent: deleting a deleted policy changes nothing (and answers as the first time did).
+   * Deletes a policy: it is no longer listed, its label and place under the cap are free, and the
+   * tokens minted under it stop, on every instance within a feed read. In the order of key
+   * revocation: its tokens stop authenticating first (a crash after that leaves a policy that still
+   * lists, whose outstanding tokens no instance accepts), then the policy is marked deleted, then
+   * any token an exchange minted meanwhile is stopped too (that exchange, reading the policy after
+   * storing its token, would withdraw it itself). Idempotent: deleting a deleted policy changes
+   * nothing but that last step (and answers as the first time did).
    */
   async delete(customerSlug: string, id: string, op: Operation): Promise<void> {
     const customer = await this.customers.require(customerSlug);
     if (!isId('tp', id)) throw NOT_FOUND();
+    await this.tokens.stop(customer.slug, id, op);
     const result = await this.policies.markDeleted(customer.slug, id, {
       deletedBy: op.actor,
       deletedAt: this.clock.now().toISOString(),
@@ -177,6 +199,7 @@ export class TrustPolicyService {
     });
     if (result.outcome === 'not_found') throw NOT_FOUND();
     if (result.outcome === 'deleted') this.log.info('trust policy deleted', { customer: customer.slug, trustPolicyId: id });
+    await this.tokens.stop(customer.slug, id, op);
   }
 
   /** An issuer of the right shape (the schema checked it) under the running mode's rule. */

@@ -218,6 +218,25 @@ describe.each(ADAPTERS)('TrustPolicyRepository contract: %s', (_adapter, make) =
     });
   });
 
+  describe('touchLastUsed', () => {
+    it("records the hour a policy's tokens were last used in, a deleted policy's too, in batches over customers", async () => {
+      const first = await create();
+      const gone = await create();
+      await remove(gone);
+      const other = await newCustomer();
+      const theirs = await create({}, other);
+      await s.policies.touchLastUsed([
+        { customerSlug: customer.slug, trustPolicyId: first.id, hour: at(3600) },
+        { customerSlug: customer.slug, trustPolicyId: gone.id, hour: at(3600) },
+        { customerSlug: other.slug, trustPolicyId: theirs.id, hour: at(7200) },
+      ]);
+      expect((await s.policies.get(customer.slug, first.id))?.lastUsedAt).toBe(at(3600));
+      expect(await s.policies.get(customer.slug, gone.id)).toMatchObject({ status: 'deleted', lastUsedAt: at(3600) });
+      expect((await s.policies.get(other.slug, theirs.id))?.lastUsedAt).toBe(at(7200));
+      expect(await s.policies.touchLastUsed([])).toBeUndefined();
+    });
+  });
+
   describe('update', () => {
     it('replaces the policy with what the change computes from it, with the audit event, in one go', async () => {
       const policy = await create({ claims: { ref: 'refs/heads/main' } });

@@ -89,7 +89,7 @@ describe('fuzzing every HTTP route (fast-check, real Azurite)', () => {
           if (c.contentType) headers.push(['content-type', c.contentType]);
           const withBody = method !== 'GET' && method !== 'DELETE' ? c.body : undefined;
           const response = await rawRequest(app.url, method, pathFor(c.definition, c.params, c.query), headers, withBody);
-          const broken = violation(response, secrets, routeCodes(c.definition));
+          const broken = violation(response, secrets, routeCodes(c.definition), c.definition.docs?.oauthErrors);
           if (broken) throw new Error(`${method} /${c.definition.route}: ${broken}`);
         }),
         { numRuns: FUZZ_RUNS },

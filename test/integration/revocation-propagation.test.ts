@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createServices } from '../../app/compose';
+import { LoopbackOidcIssuer } from '../../fixtures/oidc-issuer';
+import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_JWT } from '../../shared/oauth/token-request';
 import { signLocalPortalToken } from '../../shared/auth/portal-tokens';
 import { loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/logging';
@@ -71,7 +73,7 @@ describe('a change through one instance reaches another at its next feed read', 
       const { key, metadata } = (await issued.json()) as { key: string; metadata: { id: string } };
       return { key: trackSecret(key), id: metadata.id };
     };
-    return { send, issue };
+    return { slug, send, issue };
   }
 
   /** What `url` answers for the key: 'ok' or the error code. */
@@ -90,6 +92,48 @@ describe('a change through one instance reaches another at its next feed read', 
       expect((await send('DELETE', `/v1/customer-keys/${id}?force=true`)).status).toBe(204);
       await nextFeedRead(b);
       expect(await answer(b.url, key)).toBe('api_key_invalid');
+    }
+  }, 60_000);
+
+  it("refuses a federated token on B after B's first feed read that started after its trust policy was deleted through A", async () => {
+    // A workload's identity provider, on this machine (local mode takes an http loopback issuer).
+    const issuer = await LoopbackOidcIssuer.start();
+    issuer.addKey('ES256');
+    try {
+      const { slug, send } = await customer('Federation');
+      const created = await send('POST', '/v1/trust-policies', {
+        label: 'ci',
+        issuer: issuer.issuer,
+        audience: slug,
+        subject: 'repo:acme/checkout:*',
+        application: 'propagation',
+        environment: 'live',
+      });
+      expect(created.status).toBe(201);
+      const policyId = ((await created.json()) as { id: string }).id;
+      const exchange = async () => {
+        const response = await fetch(`${a.url}/v1/oauth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+            subject_token: issuer.sign({ aud: slug }),
+            subject_token_type: TOKEN_TYPE_JWT,
+            audience: slug,
+          }),
+        });
+        expect(response.status).toBe(200);
+        return trackSecret(((await response.json()) as { access_token: string }).access_token);
+      };
+      // Two tokens minted through A, in use on B (cached there) while the policy is deleted.
+      const tokens = [await exchange(), await exchange()];
+      for (const token of tokens) for (let warm = 0; warm < 3; warm++) expect(await answer(b.url, token)).toBe('ok');
+
+      expect((await send('DELETE', `/v1/trust-policies/${policyId}`)).status).toBe(204);
+      await nextFeedRead(b);
+      for (const token of tokens) expect(await answer(b.url, token)).toBe('api_key_invalid');
+    } finally {
+      await issuer.close();
     }
   }, 60_000);
 

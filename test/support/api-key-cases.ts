@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { formatCompoundKey, generateComponent, generateSecret } from '../../shared/keys/compound-key';
+import { formatFederatedToken, generateFederatedSecret } from '../../shared/keys/federated-token';
 import type { HttpFunctionDefinition } from '../../app/function-contract';
 
 /** What a failure case may use: a live key of one customer, a revoked one, another customer's slug. */
@@ -25,6 +26,8 @@ const typo = (key: string): string => {
 };
 const randomKey = (slug: string) => formatCompoundKey({ slug, component: generateComponent(), secret: generateSecret() });
 const slugOf = (key: string) => key.slice('vp_cust_'.length).split('.')[0]!;
+/** A federated access token of the right shape and checksum that was never minted. */
+const randomToken = (slug: string) => formatFederatedToken({ slug, secret: generateFederatedSecret() });
 
 /** The API-key failures every protected function must answer the same way. */
 export const API_KEY_FAILURE_CASES: ApiKeyFailureCase[] = [
@@ -110,6 +113,52 @@ export const API_KEY_FAILURE_CASES: ApiKeyFailureCase[] = [
     code: 'api_key_invalid',
     storageCalls: 1,
     headers: (f) => ({ 'x-api-key': f.key.replace(/^vp_cust_[a-z0-9-]+\./, `vp_cust_${f.otherSlug}.`) }),
+  },
+  // Federated access tokens take the same door: their failures answer the same way.
+  {
+    name: 'federated token with a one-character typo',
+    code: 'api_key_malformed',
+    storageCalls: 0,
+    headers: (f) => ({ authorization: `Bearer ${typo(randomToken(slugOf(f.key)))}` }),
+  },
+  {
+    name: 'federated token without its secret',
+    code: 'api_key_malformed',
+    storageCalls: 0,
+    headers: (f) => ({ 'x-api-key': `vp_fed_${slugOf(f.key)}.` }),
+  },
+  {
+    name: 'unknown federated token',
+    code: 'api_key_invalid',
+    storageCalls: 1,
+    headers: (f) => ({ 'x-api-key': randomToken(slugOf(f.key)) }),
+  },
+  {
+    name: 'unknown federated token as Bearer',
+    code: 'api_key_invalid',
+    storageCalls: 1,
+    headers: (f) => ({ authorization: `Bearer ${randomToken(slugOf(f.key))}` }),
+  },
+  // A key's secret never passes for a token's, nor a token's for a key's: each fails the other's checksum.
+  {
+    name: "a key's secret in a federated token",
+    code: 'api_key_malformed',
+    storageCalls: 0,
+    headers: (f) => ({ 'x-api-key': `vp_fed_${slugOf(f.key)}.${f.secret}` }),
+  },
+  {
+    name: "a federated token's secret as a bare key",
+    code: 'api_key_malformed',
+    storageCalls: 0,
+    headers: () => ({ 'x-api-key': generateFederatedSecret() }),
+  },
+  {
+    name: "a federated token's secret in a compound key",
+    code: 'api_key_malformed',
+    storageCalls: 0,
+    headers: (f) => ({
+      'x-api-key': formatCompoundKey({ slug: slugOf(f.key), component: generateComponent(), secret: generateFederatedSecret() }),
+    }),
   },
   {
     name: "whole key with a component that is not the customer's",

@@ -84,6 +84,35 @@ const body = fc.oneof(
       rateLimit: fc.anything(),
     })
     .map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
+  // A token exchange's form, its values anything (the token endpoint's parameters, repeated or not).
+  fc
+    .array(
+      fc.tuple(
+        fc.constantFrom(
+          'grant_type',
+          'subject_token',
+          'subject_token_type',
+          'audience',
+          'resource',
+          'actor_token',
+          'requested_token_type',
+          'scope',
+        ),
+        fc.oneof(
+          fc.string({ maxLength: 60 }),
+          fc.constantFrom(
+            'urn:ietf:params:oauth:grant-type:token-exchange',
+            'urn:ietf:params:oauth:token-type:jwt',
+            'urn:ietf:params:oauth:token-type:id_token',
+            'acme',
+            'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
+            'vp_fed_acme.',
+          ),
+        ),
+      ),
+      { maxLength: 8 },
+    )
+    .map((pairs) => Buffer.from(new URLSearchParams(pairs).toString())),
 );
 
 const contentType = fc.constantFrom(
@@ -93,6 +122,7 @@ const contentType = fc.constantFrom(
   'text/plain',
   'application/json; charset=latin1',
   'multipart/form-data',
+  'application/x-www-form-urlencoded',
   '*/*',
 );
 
@@ -177,10 +207,27 @@ export const UNROUTED_CODES: readonly string[] = ['not_found', 'method_not_allow
 /**
  * The invariants every answer keeps, whatever was sent. Returns what broke, or undefined. With
  * `documented`, a problem's code must be one the route documents (or one answered when the path reaches no route).
+ * With `oauthErrors` (the token endpoint's), a 400 may instead be an RFC 6749 error of that list:
+ * JSON `{ error, error_description }`, uncached.
  */
-export function violation(response: RawResponse, secrets: string[], documented?: readonly string[]): string | undefined {
+export function violation(
+  response: RawResponse,
+  secrets: string[],
+  documented?: readonly string[],
+  oauthErrors?: readonly string[],
+): string | undefined {
   if (response.status >= 500 && response.status !== 503) return `status ${response.status}: ${response.body.slice(0, 300)}`;
-  if (response.status >= 400) {
+  if (response.status === 400 && oauthErrors && String(response.headers['content-type']).startsWith('application/json')) {
+    let error: { error?: unknown; error_description?: unknown };
+    try {
+      error = JSON.parse(response.body) as typeof error;
+    } catch {
+      return 'an OAuth error body that is not JSON';
+    }
+    if (typeof error.error !== 'string' || !oauthErrors.includes(error.error)) return `unknown OAuth error ${String(error.error)}`;
+    if (typeof error.error_description !== 'string') return 'an OAuth error without its description';
+    if (response.headers['cache-control'] !== 'no-store') return 'an OAuth error that may be cached';
+  } else if (response.status >= 400) {
     if (response.headers['content-type'] !== 'application/problem+json') {
       return `status ${response.status} without problem+json (${String(response.headers['content-type'])})`;
     }

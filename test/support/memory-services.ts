@@ -1,6 +1,7 @@
 import { MemoryAuditLog } from '../../shared/adapters/memory/memory-audit-log';
 import { MemoryCustomerRepository } from '../../shared/adapters/memory/memory-customer-repository';
 import { MemoryExpirySchedule } from '../../shared/adapters/memory/memory-expiry-schedule';
+import { MemoryFederatedTokenRepository } from '../../shared/adapters/memory/memory-federated-token-repository';
 import { MemoryGraceSchedule } from '../../shared/adapters/memory/memory-grace-schedule';
 import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-repository';
 import { MemoryKeyRequestRepository } from '../../shared/adapters/memory/memory-key-request-repository';
@@ -13,16 +14,20 @@ import { MemoryTrustPolicyRepository } from '../../shared/adapters/memory/memory
 import { ManualClock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/logging';
-import { createServices } from '../../app/compose';
+import { createServices, type ServiceOverrides } from '../../app/compose';
 import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV } from './portal';
 
-/** The real services over in-memory fakes, for unit tests of logic (no storage is reached). */
-export function memoryServices(env: Record<string, string> = {}) {
+/**
+ * The real services over in-memory fakes, for unit tests of logic (no storage is reached).
+ * `overrides`: further collaborators (an in-memory fetch of issuers' documents, say).
+ */
+export function memoryServices(env: Record<string, string> = {}, overrides: Pick<ServiceOverrides, 'documents'> = {}) {
   const customers = new MemoryCustomerRepository();
   const audit = new MemoryAuditLog();
+  const keys = new MemoryKeyRepository(customers);
   const repositories = {
     customers,
-    keys: new MemoryKeyRepository(customers),
+    keys,
     sessions: new MemorySessionRepository(),
     audit,
     // Request events land in the customer's audit log, as on Table Storage.
@@ -34,13 +39,15 @@ export function memoryServices(env: Record<string, string> = {}) {
     usage: new MemoryUsageStore(),
     // Policy events land in the customer's audit log, as on Table Storage.
     trustPolicies: new MemoryTrustPolicyRepository(customers, audit),
+    // Token lookup rows land beside the keys', where the door reads them.
+    federatedTokens: new MemoryFederatedTokenRepository(keys),
   };
   const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const secrets = new MemorySecretStore();
   const services = createServices(
     // The connection string is never used: every adapter is replaced.
     loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', ...TEST_PORTAL_ENV, ...UNLIMITED_PORTAL_ENV, ...env }),
-    { repositories, secrets, clock, log: silentLogger, background: false },
+    { repositories, secrets, clock, log: silentLogger, background: false, ...overrides },
   );
   // Background work is off in unit tests: one read of the (in-memory) feed makes the cache
   // trusted, as on a healthy instance.

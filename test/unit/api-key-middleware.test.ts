@@ -5,7 +5,8 @@ import { functionDefinitions } from '../../functions/registry';
 import { withApiKey } from '../../middleware/api-key';
 import { DependencyUnavailableError } from '../../shared/errors';
 import { json } from '../../shared/http/responses';
-import { generateSecret } from '../../shared/keys/compound-key';
+import { generateSecret, hashSecret } from '../../shared/keys/compound-key';
+import { formatFederatedToken, generateFederatedSecret } from '../../shared/keys/federated-token';
 import { API_KEY_FAILURE_CASES, samplePath, type KeyFixtures } from '../support/api-key-cases';
 import { memoryServices } from '../support/memory-services';
 import { op } from '../support/portal';
@@ -155,5 +156,111 @@ describe('ApiKeyMiddleware: failed authentications per client address', () => {
     expect((await call(echo, from('198.51.100.7', fresh.key))).status).toBe(200);
     expect(repositories.keys.lookupCalls).toBe(reads + 1);
     expect((await call(echo, from('198.51.100.8', generateSecret()))).status).toBe(401); // another address is untouched
+  });
+});
+
+describe('ApiKeyMiddleware: federated access tokens (the same door)', () => {
+  /** A token of acme's policy stored as the exchange stores one, expiring `lifetimeMs` from the clock's now. */
+  async function withToken(lifetimeMs = 900_000) {
+    const env = await setup();
+    const { services, repositories, clock } = env;
+    const customer = (await services.useCases.customers.get('acme'))!;
+    const secret = generateFederatedSecret();
+    const expiresAt = new Date(clock.millis() + lifetimeMs).toISOString();
+    await repositories.federatedTokens.insert({
+      secretHash: hashSecret(secret),
+      customerId: customer.id,
+      customerSlug: 'acme',
+      plan: customer.plan,
+      trustPolicyId: 'tp_01JQ8Z5M3T4V6W7X8Y9Z0A1B2C',
+      trustPolicyLabel: 'github-deploy',
+      application: 'checkout',
+      environment: 'test',
+      expiresAt,
+      policyVersion: clock.now().toISOString(),
+    });
+    const token = trackSecret(formatFederatedToken({ slug: 'acme', secret }));
+    return { ...env, token, secret, expiresAt };
+  }
+
+  it('resolves a token in either header to its policy (no component), reading storage once', async () => {
+    const { call, token, repositories, expiresAt } = await withToken();
+    const before = repositories.keys.lookupCalls;
+    for (const headers of [
+      { authorization: `Bearer ${token}` },
+      { 'x-api-key': token },
+      { 'x-api-key': token, 'x-functions-key': 'Z'.repeat(32) },
+    ] as Array<Record<string, string>>) {
+      const response = await call(echo, headers);
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({
+        customerId: expect.stringMatching(/^cus_/),
+        customerSlug: 'acme',
+        plan: 'pro',
+        keyId: 'tp_01JQ8Z5M3T4V6W7X8Y9Z0A1B2C',
+        keyLabel: 'github-deploy',
+        application: 'checkout',
+        environment: 'test',
+        keyType: 'federated',
+        masterComponent: { componentVersion: '', requireComponent: false },
+        expiresAt,
+        expiresAtMs: Date.parse(expiresAt),
+      });
+    }
+    expect(repositories.keys.lookupCalls - before).toBe(1);
+  });
+
+  it("refuses a warm token's secret in any other form, unread: alone, in a compound key, under another customer's slug", async () => {
+    const { call, token, secret, repositories } = await withToken();
+    expect((await call(echo, { 'x-api-key': token })).status).toBe(200);
+    const before = repositories.keys.lookupCalls;
+    for (const [headers, code] of [
+      [{ 'x-api-key': secret }, 'api_key_malformed'],
+      [{ 'x-api-key': `vp_cust_acme.${'A'.repeat(32)}.${secret}` }, 'api_key_malformed'],
+      [{ authorization: `Bearer ${secret}` }, 'api_key_malformed'],
+      [{ 'x-api-key': `vp_fed_globex.${secret}` }, 'api_key_invalid'],
+    ] as const) {
+      const response = await call(echo, headers);
+      expect({ headers, status: response.status, code: response.body.code }).toEqual({ headers, status: 401, code });
+    }
+    expect(repositories.keys.lookupCalls).toBe(before);
+  });
+
+  it("refuses a warm key's secret as a token, unread", async () => {
+    const { call, fixtures, repositories } = await withToken();
+    expect((await call(echo, { 'x-api-key': fixtures.key })).status).toBe(200);
+    const before = repositories.keys.lookupCalls;
+    const response = await call(echo, { 'x-api-key': `vp_fed_acme.${fixtures.secret}` });
+    expect(response.body).toMatchObject({ status: 401, code: 'api_key_malformed' });
+    expect(repositories.keys.lookupCalls).toBe(before);
+  });
+
+  it('expires a token at its expiry to the millisecond, warm or cold, with a detail that names the exchange', async () => {
+    const { call, token, clock, services } = await withToken(300_000);
+    expect((await call(echo, { 'x-api-key': token })).status).toBe(200);
+    clock.advance(300_000 - 1);
+    expect((await call(echo, { 'x-api-key': token })).status).toBe(200);
+    clock.advance(1);
+    const warm = await call(echo, { 'x-api-key': token });
+    expect(warm.body).toMatchObject({ status: 401, code: 'api_key_expired', detail: expect.stringContaining('/v1/oauth/token') });
+    services.authenticator.evict(hashSecret(token.split('.')[1]!));
+    expect((await call(echo, { 'x-api-key': token })).body).toMatchObject({ code: 'api_key_expired' });
+  });
+
+  it('refuses a stopped token without a read, even while its lookup row is still there', async () => {
+    const { call, token, services, repositories } = await withToken();
+    expect((await call(echo, { 'x-api-key': token })).status).toBe(200);
+    services.authenticator.revoke(hashSecret(token.split('.')[1]!), 'acme');
+    const before = repositories.keys.lookupCalls;
+    expect((await call(echo, { 'x-api-key': token })).body).toMatchObject({ code: 'api_key_invalid' });
+    expect(repositories.keys.lookupCalls).toBe(before);
+  });
+
+  it('is refused by a route that names the key types it takes, unless it names federated', async () => {
+    const { call, token } = await withToken();
+    const keysOnly: HttpFunctionDefinition = { ...echo, name: 'keys-only', keyTypes: ['primary', 'secondary'] } as HttpFunctionDefinition;
+    expect((await call(keysOnly, { 'x-api-key': token })).body).toMatchObject({ status: 403, code: 'forbidden' });
+    const ingest = functionDefinitions.find((d) => d.name === 'traces-ingest') as HttpFunctionDefinition & { keyTypes?: readonly string[] };
+    expect(ingest.keyTypes).toContain('federated');
   });
 });

@@ -24,6 +24,7 @@ describe('config', () => {
       revocationFeed: { pollIntervalMs: 1000, maxStalenessMs: 30_000 },
       rateLimit: { syncIntervalMs: 250, idleSyncIntervalMs: 2000 },
       portalRateLimit: { perUser: { requestsPerSecond: 5, burst: 20 }, perCustomer: { requestsPerSecond: 10, burst: 40 } },
+      tokenExchangeRateLimit: { perAddress: { requestsPerSecond: 5, burst: 50 }, perCustomer: { requestsPerSecond: 20, burst: 200 } },
       usage: { flushIntervalMs: 30_000, retentionDays: 40 },
       staleKeyDays: 30,
       rotationDueMs: 90 * 86_400_000,

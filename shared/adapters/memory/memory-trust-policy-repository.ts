@@ -98,4 +98,11 @@ export class MemoryTrustPolicyRepository implements TrustPolicyRepository {
     const found = this.policies.get(`${customerSlug}/${id}`);
     return found ? copy(found) : undefined;
   }
+
+  async touchLastUsed(entries: Array<{ customerSlug: string; trustPolicyId: string; hour: string }>): Promise<void> {
+    for (const e of entries) {
+      const found = this.policies.get(`${e.customerSlug}/${e.trustPolicyId}`);
+      if (found) found.lastUsedAt = e.hour;
+    }
+  }
 }

@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
-import type {
-  Actor,
-  ApiKeyRecord,
-  KeyEnvironment,
-  KeyExposure,
-  KeyStatus,
-  KeyType,
-  MasterComponentState,
-  Plan,
-  RateLimitSetting,
+import {
+  NO_MASTER_COMPONENT,
+  type Actor,
+  type ApiKeyRecord,
+  type CredentialType,
+  type KeyEnvironment,
+  type KeyExposure,
+  type KeyStatus,
+  type KeyType,
+  type MasterComponentState,
+  type Plan,
+  type RateLimitSetting,
 } from '../../domain';
 import type { KeyLookupEntry, LookupPart } from '../../ports/key-repository';
 import { normalizeLabel } from '../../keys/labels';
@@ -154,8 +156,9 @@ export const masterComponentColumns = (state: MasterComponentState) => ({
   requireComponent: state.requireComponent,
 });
 
-/** The state the door checks components against: every lookup row is written with it. */
+/** The state the door checks components against: every key's lookup row is written with it (a federated token's holds none). */
 function masterComponentOf(row: LookupEntity): MasterComponentState {
+  if (row.keyType === 'federated') return NO_MASTER_COMPONENT;
   if (!row.componentVersion) throw new CorruptRowError(`the lookup row of key ${row.keyId} has no master-component state`);
   return {
     componentVersion: row.componentVersion,
@@ -266,7 +269,7 @@ export function toLookupEntry(row: LookupEntity, secretHash: string): KeyLookupE
     keyLabel: row.keyLabel,
     application: row.application,
     environment: row.environment as KeyEnvironment,
-    keyType: row.keyType as KeyType,
+    keyType: row.keyType as CredentialType,
     masterComponent: masterComponentOf(row),
     rateLimit: rateLimitOf(row),
     ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),

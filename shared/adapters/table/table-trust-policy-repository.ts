@@ -8,7 +8,8 @@ import type {
 } from '../../ports/trust-policy-repository';
 import { absentIfNotFound } from '../azure-errors';
 import { done, withEtagRetry } from './etag-retry';
-import { actorToText, auditEntity, mergeStep } from './rows';
+import { actorToText, auditEntity, groupBy, mergeStep } from './rows';
+import { deferredWork } from './storage-operations';
 import { PROFILE_ROW, toCustomer, type CustomerEntity } from './table-customer-repository';
 import type { TableStorage } from './table-storage';
 import {
@@ -148,6 +149,23 @@ export class TableTrustPolicyRepository implements TrustPolicyRepository {
   async get(customerSlug: string, id: string): Promise<TrustPolicy | undefined> {
     const row = await this.getRow<TrustPolicyEntity>(customerSlug, policyRowKey(id));
     return row ? toTrustPolicy(row) : undefined;
+  }
+
+  async touchLastUsed(entries: Array<{ customerSlug: string; trustPolicyId: string; hour: string }>): Promise<void> {
+    for (const [customerSlug, policies] of groupBy(entries, (e) => e.customerSlug)) {
+      for (let i = 0; i < policies.length; i += 100) {
+        const actions: TransactionAction[] = policies
+          .slice(i, i + 100)
+          .map((p) => [
+            'update',
+            { partitionKey: customerSlug, rowKey: policyRowKey(p.trustPolicyId), lastUsedAt: p.hour },
+            'Merge',
+            { etag: '*' },
+          ]);
+        // Policy rows are never deleted (a deleted policy is marked so). Deferred: the usage flush writes it.
+        await absentIfNotFound(this.storage.call((o) => this.table.submitTransaction(actions, deferredWork(o))));
+      }
+    }
   }
 
   /** One entity-group transaction in the customer's partition. */

@@ -1,0 +1,64 @@
+import { odata } from '@azure/data-tables';
+import type { FederatedTokenRecord, FederatedTokenRef, FederatedTokenRepository } from '../../ports/federated-token-repository';
+import { absentIfNotFound } from '../azure-errors';
+import { lookupPartition } from './key-rows';
+import {
+  tokenIndexEntity,
+  tokenLookupEntity,
+  tokenRangeEnd,
+  tokenRangeStart,
+  tokenRowKey,
+  toTokenRef,
+  type TokenIndexEntity,
+} from './federated-token-rows';
+import type { TableStorage } from './table-storage';
+
+/**
+ * Federated access tokens (rows: federated-token-rows.ts): a lookup row beside the keys' (what the
+ * door reads), and an index row under the customer by policy and expiry (what finds them again).
+ */
+export class TableFederatedTokenRepository implements FederatedTokenRepository {
+  constructor(private readonly storage: TableStorage) {}
+
+  async insert(token: FederatedTokenRecord): Promise<void> {
+    await this.storage.step('federatedTokens.insert');
+    // Indexed first: a token that can authenticate can always be found, and stopped.
+    await this.storage.call((o) => this.storage.clients.customers.createEntity(tokenIndexEntity(token), o));
+    await this.storage.step('federatedTokens.insertLookup');
+    await this.storage.call((o) => this.storage.clients.keyLookup.createEntity(tokenLookupEntity(token), o));
+  }
+
+  async list(
+    customerSlug: string,
+    trustPolicyId: string,
+    options: { expiredAt?: string; limit?: number } = {},
+  ): Promise<FederatedTokenRef[]> {
+    const start = tokenRangeStart(trustPolicyId);
+    // Row keys go on with `_` after the expiry: the character after it bounds the tokens expired at that time.
+    const end = options.expiredAt === undefined ? tokenRangeEnd(trustPolicyId) : `${start}${options.expiredAt}\``;
+    return this.storage.call(async (o) => {
+      const found: FederatedTokenRef[] = [];
+      const query = this.storage.clients.customers.listEntities<TokenIndexEntity>({
+        queryOptions: { filter: odata`PartitionKey eq ${customerSlug} and RowKey ge ${start} and RowKey lt ${end}` },
+        abortSignal: o.abortSignal,
+      });
+      for await (const row of query) {
+        found.push(toTokenRef(row));
+        if (options.limit !== undefined && found.length >= options.limit) break;
+      }
+      return found;
+    });
+  }
+
+  async remove(customerSlug: string, trustPolicyId: string, token: FederatedTokenRef): Promise<void> {
+    await this.storage.step('federatedTokens.remove');
+    // The lookup row first: once it is gone no instance can read the token as active again.
+    await absentIfNotFound(
+      this.storage.call((o) => this.storage.clients.keyLookup.deleteEntity(lookupPartition(token.secretHash), token.secretHash, o)),
+    );
+    await this.storage.step('federatedTokens.removeIndex');
+    await absentIfNotFound(
+      this.storage.call((o) => this.storage.clients.customers.deleteEntity(customerSlug, tokenRowKey(trustPolicyId, token), o)),
+    );
+  }
+}
