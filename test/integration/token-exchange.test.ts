@@ -12,20 +12,14 @@ import {
   TOKEN_TYPE_JWT,
 } from '../../shared/oauth/token-request';
 import { absentIfNotFound } from '../../shared/adapters/azure-errors';
-import { serveApp } from '../support/http';
+import { caller, serveApp, type AnswerBody } from '../support/http';
 import { oneSpanExport } from '../support/otel';
 import { portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { testServices } from '../support/services';
 
 type App = Awaited<ReturnType<typeof serveApp>>;
-type Body = Record<string, any>;
-interface Call {
-  token?: string;
-  key?: string;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
+type Body = AnswerBody;
 
 /** A form of the exchange: each value sent as given (an array: the parameter repeated). */
 type Form = Record<string, string | string[] | undefined>;
@@ -41,20 +35,7 @@ async function host(services: ServiceContext, issuer: LoopbackOidcIssuer) {
   const app: App = await serveApp(services, { timers: false });
   const staffToken = await portalToken(services, { roles: ['Staff'], sub: 'staff-1', name: 'Sam Staff' });
 
-  async function call(method: string, path: string, options: Call = {}) {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    if (options.key) headers['x-api-key'] = options.key;
-    if (options.body !== undefined) headers['content-type'] ??= 'application/json';
-    const response = await app.fetch(path, {
-      method,
-      headers,
-      ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
-    });
-    const text = await response.text();
-    const body = text ? (JSON.parse(text) as Body) : undefined;
-    return { status: response.status, headers: response.headers, body, text };
-  }
+  const call = caller(app);
 
   /** A customer created by staff, its admin's token, and (unless told not to) a policy trusting the issuer's `main` of acme/checkout. */
   async function newCustomer(options: { plan?: string; policy?: Body | null } = {}) {

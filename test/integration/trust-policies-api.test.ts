@@ -3,19 +3,13 @@ import type { ServiceContext } from '../../app/context';
 import { createServices } from '../../app/compose';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { ManualClock } from '../../shared/clock';
-import { serveApp } from '../support/http';
+import { caller, serveApp, type AnswerBody } from '../support/http';
 import { portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { testConfig, testServices } from '../support/services';
 
 type App = Awaited<ReturnType<typeof serveApp>>;
-interface Call {
-  token?: string;
-  key?: string;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-type Body = Record<string, any>;
+type Body = AnswerBody;
 
 /** A policy as a customer's admin would write it for GitHub Actions. */
 const githubPolicy = (overrides: Body = {}): Body => ({
@@ -34,20 +28,7 @@ async function host(services: ServiceContext) {
   const app: App = await serveApp(services, { timers: false });
   const staffToken = await portalToken(services, { roles: ['Staff'], sub: 'staff-1', name: 'Sam Staff' });
 
-  async function call(method: string, path: string, options: Call = {}) {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    if (options.key) headers['x-api-key'] = options.key;
-    if (options.body !== undefined) headers['content-type'] ??= 'application/json';
-    const response = await app.fetch(path, {
-      method,
-      headers,
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    });
-    const text = await response.text();
-    const body = text ? (JSON.parse(text) as Body) : undefined;
-    return { status: response.status, headers: response.headers, body, text };
-  }
+  const call = caller(app);
 
   /** A customer created by staff over HTTP, and a CustomerAdmin token for it. */
   async function newCustomer(plan = 'pro') {

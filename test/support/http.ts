@@ -61,3 +61,32 @@ export async function problemOf(
   expect(body.type).toBe(`urn:veriproof:problem:${body.code}`);
   return body;
 }
+
+/** What a test sends with {@link caller}: a portal token or an API key, a body (a string as is, else JSON), headers. */
+export interface Call {
+  token?: string;
+  key?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** An answer's JSON body, read freely by tests (a shape mismatch fails their assertions). */
+export type AnswerBody = Record<string, any>;
+
+/** Calls a served app as a client would: `Authorization: Bearer` for a token, `X-API-Key` for a key, JSON bodies. */
+export function caller(app: { fetch: (path: string, init?: RequestInit) => Promise<Response> }) {
+  return async function call(method: string, path: string, options: Call = {}) {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.key) headers['x-api-key'] = options.key;
+    if (options.body !== undefined) headers['content-type'] ??= 'application/json';
+    const response = await app.fetch(path, {
+      method,
+      headers,
+      ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
+    });
+    const text = await response.text();
+    const body = text ? (JSON.parse(text) as AnswerBody) : undefined;
+    return { status: response.status, headers: response.headers, body, text };
+  };
+}
