@@ -2,18 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { functionDefinitions } from '../../functions/registry';
 import type { ServiceContext } from '../../app/context';
 import { rawRequest } from '../support/fuzz';
-import { problemOf, serveApp } from '../support/http';
+import { caller, problemOf, serveApp } from '../support/http';
 import { portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { testServices } from '../support/services';
 
 type App = Awaited<ReturnType<typeof serveApp>>;
-interface Call {
-  token?: string;
-  key?: string;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
 
 describe('key management API (portal tokens, management keys), against Azurite', () => {
   let services: ServiceContext;
@@ -30,20 +24,8 @@ describe('key management API (portal tokens, management keys), against Azurite',
     await services.dispose();
   });
 
-  async function call(method: string, path: string, options: Call = {}) {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    if (options.key) headers['x-api-key'] = options.key;
-    if (options.body !== undefined) headers['content-type'] ??= 'application/json';
-    const response = await app.fetch(path, {
-      method,
-      headers,
-      ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
-    });
-    const text = await response.text();
-    const body = text ? (JSON.parse(text) as Record<string, any>) : undefined;
-    return { status: response.status, headers: response.headers, body, text };
-  }
+  // The app is served in beforeAll: the client is bound to it at each call.
+  const call: ReturnType<typeof caller> = (method, path, options) => caller(app)(method, path, options);
 
   /** A customer created by staff over HTTP, and a CustomerAdmin token for it. */
   async function newCustomer(plan = 'pro') {
