@@ -8,7 +8,7 @@ import { MAX_KEPT_EXPOSURES, type Actor, type ApiKeyRecord, type Customer, type 
 import type { CustomerRepository } from '../../shared/ports/customer-repository';
 import type { KeyAccess, KeyRepository } from '../../shared/ports/key-repository';
 import { testConfig, uniquePrefix } from '../support/services';
-import { alice, at, auditEvent, bob, customerRecord, exposure, keyRecord, lookupOf, secretHashOf } from './support/records';
+import { alice, at, auditEvent, bob, customerRecord, storedCustomer, exposure, keyRecord, lookupOf, secretHashOf } from './support/records';
 
 /**
  * The KeyRepository port (shared/ports/key-repository.ts) as its doc comments promise it, run
@@ -50,11 +50,7 @@ describe.each(ADAPTERS)('KeyRepository contract: %s', (_adapter, make) => {
     customer = await newCustomer();
   });
 
-  async function newCustomer(overrides: Partial<Customer> = {}): Promise<Customer> {
-    const created = customerRecord(overrides);
-    expect(await s.customers.create(created)).toBe('created');
-    return created;
-  }
+  const newCustomer = (overrides: Partial<Customer> = {}): Promise<Customer> => storedCustomer(s.customers, overrides);
 
   const insert = (record: ApiKeyRecord, limit = 10) =>
     s.keys.insertRecord(record, { keyLimit: () => limit, audit: auditEvent(record.customerSlug, 'key.issued', record.id) });

@@ -9,7 +9,7 @@ import { newId } from '../../shared/ids';
 import type { AuditLog } from '../../shared/ports/audit-log';
 import type { CustomerRepository } from '../../shared/ports/customer-repository';
 import type { TrustPolicyRepository } from '../../shared/ports/trust-policy-repository';
-import { alice, at, auditEvent as eventAt0, bob, customerRecord, trustPolicyRecord } from './support/records';
+import { alice, at, auditEvent as eventAt0, bob, customerRecord, storedCustomer, trustPolicyRecord } from './support/records';
 import { freshTableStorage } from './support/small-ports';
 
 /**
@@ -61,11 +61,7 @@ describe.each(ADAPTERS)('TrustPolicyRepository contract: %s', (_adapter, make) =
     customer = await newCustomer();
   });
 
-  async function newCustomer(overrides: Partial<Customer> = {}): Promise<Customer> {
-    const created = customerRecord(overrides);
-    expect(await s.customers.create(created)).toBe('created');
-    return created;
-  }
+  const newCustomer = (overrides: Partial<Customer> = {}): Promise<Customer> => storedCustomer(s.customers, overrides);
 
   const insert = (policy: TrustPolicy, limit = 10) =>
     s.policies.insert(policy, { limit: () => limit, audit: auditEvent(policy.customerSlug, 'trust_policy.created') });

@@ -10,6 +10,7 @@ import {
   type TrustPolicy,
 } from '../../../shared/domain';
 import { newId } from '../../../shared/ids';
+import type { CustomerRepository } from '../../../shared/ports/customer-repository';
 import type { KeyLookupEntry } from '../../../shared/ports/key-repository';
 
 /**
@@ -51,6 +52,13 @@ export function customerRecord(overrides: Partial<Customer> = {}): Customer {
     keyLimitOverride: undefined,
     ...overrides,
   };
+}
+
+/** A {@link customerRecord} stored through the port (its creation asserted). */
+export async function storedCustomer(customers: CustomerRepository, overrides: Partial<Customer> = {}): Promise<Customer> {
+  const created = customerRecord(overrides);
+  expect(await customers.create(created)).toBe('created');
+  return created;
 }
 
 /** A fresh secret hash (hex SHA-256 shaped), never seen before. */
