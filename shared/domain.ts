@@ -167,7 +167,19 @@ export interface ApiKeyRecord {
   rolledFrom?: string;
   /** Why it was revoked, when not by someone's revoke: one of REVOKED_REASONS (as stored; anything else is not shown). */
   revokedReason?: string;
+  /**
+   * The `key.expiring` warnings already recorded for the key's expiry `expiresAt` (a warning for an
+   * earlier expiry no longer counts once the expiry moves). Internal: never shown.
+   */
+  expiryWarned?: { expiresAt: string; windows: ExpiryWarningWindow[] };
 }
+
+/** How long before a key's expiry a `key.expiring` warning is recorded (and sent as a webhook). */
+export const EXPIRY_WARNINGS = [
+  { window: '7d', beforeMs: 7 * 86_400_000 },
+  { window: '1d', beforeMs: 86_400_000 },
+] as const;
+export type ExpiryWarningWindow = (typeof EXPIRY_WARNINGS)[number]['window'];
 
 /** A key as clients may see it: everything but the hash. */
 export type ApiKeyView = Omit<ApiKeyRecord, 'secretHash'>;
@@ -306,6 +318,7 @@ export const AUDIT_EVENT_TYPES = [
   'key.rolled',
   'key.updated',
   'keys.rotation-due',
+  'key.expiring',
   'customer.leaked-key-policy-changed',
   'trust_policy.created',
   'trust_policy.updated',

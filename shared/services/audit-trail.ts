@@ -1,7 +1,17 @@
 import type { Clock } from '../clock';
-import type { AuditEvent, Operation } from '../domain';
+import type { ApiKeyRecord, AuditEvent, Operation } from '../domain';
 import { newId } from '../ids';
 import type { AuditLog, Page } from '../ports/audit-log';
+
+/**
+ * What an audit event about a key says about it, so that the event (and the webhook it becomes,
+ * shared/webhooks/events.ts) names the key as customers know it: never its secret or hash.
+ */
+export const keyFacts = (key: Pick<ApiKeyRecord, 'label' | 'application' | 'displayPrefix'>) => ({
+  label: key.label,
+  application: key.application,
+  displayPrefix: key.displayPrefix,
+});
 
 /** What an audit event records; who and in which request come from the operation. */
 export interface AuditFacts {

@@ -24,7 +24,8 @@ import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV } from './portal';
 export function memoryServices(env: Record<string, string> = {}, overrides: Pick<ServiceOverrides, 'documents'> = {}) {
   const customers = new MemoryCustomerRepository();
   const audit = new MemoryAuditLog();
-  const keys = new MemoryKeyRepository(customers);
+  // Key events land in the customer's audit log, as on Table Storage.
+  const keys = new MemoryKeyRepository(customers, audit);
   const repositories = {
     customers,
     keys,
