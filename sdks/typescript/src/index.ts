@@ -17,6 +17,14 @@ export {
   type GitHubActionsIdentityTokenOptions,
 } from './providers';
 export { SESSION_ID_ATTRIBUTE, currentSession, withSession } from './session';
+export {
+  verifyWebhook,
+  WebhookVerificationError,
+  type VerifyWebhookOptions,
+  type WebhookEvent,
+  type WebhookHeaders,
+  type WebhookVerificationReason,
+} from './webhooks';
 
 export interface VeriproofOptions {
   /** The compound key `vp_cust_{customer}.{component}.{secret}`; else `VERIPROOF_API_KEY`. */

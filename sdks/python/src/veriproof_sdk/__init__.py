@@ -17,6 +17,9 @@ one (an identity token from GitHub Actions, Azure, ... exchanged for short-lived
                                identity_token_provider=GitHubActionsIdentityToken()),
         service_name="checkout-deploy",
     )
+
+    # Receiving Veriproof's webhooks: the raw body, the request's headers, the endpoint's secret.
+    event = verify_webhook(request_body, request_headers, "whsec_...")
 """
 
 from ._api_key import InvalidApiKeyError
@@ -25,6 +28,7 @@ from ._federation import IdentityTokenError, TokenExchangeError
 from ._options import ApiKeyProvider, IdentityTokenProvider, VeriproofClientOptions
 from ._providers import AzureIdentityToken, GitHubActionsIdentityToken
 from ._session import SESSION_ID_ATTRIBUTE, current_session, session
+from ._webhooks import WebhookEvent, WebhookVerificationError, verify_webhook
 
 __version__ = "0.1.0"
 
@@ -39,8 +43,11 @@ __all__ = [
     "TokenExchangeError",
     "VeriproofClientOptions",
     "VeriproofHandle",
+    "WebhookEvent",
+    "WebhookVerificationError",
     "__version__",
     "configure_veriproof",
     "current_session",
     "session",
+    "verify_webhook",
 ]
