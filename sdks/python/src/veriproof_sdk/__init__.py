@@ -1,5 +1,5 @@
 """Send your application's OpenTelemetry traces to Veriproof with a compound API key, or without
-one (an identity token from GitHub Actions, Azure, ... exchanged for short-lived ingest tokens).
+one (an identity token from GitHub Actions, Azure, Kubernetes, Google, ... exchanged for short-lived ingest tokens).
 
 ::
 
@@ -26,7 +26,7 @@ from ._api_key import InvalidApiKeyError
 from ._configure import VeriproofHandle, configure_veriproof
 from ._federation import IdentityTokenError, TokenExchangeError
 from ._options import ApiKeyProvider, IdentityTokenProvider, VeriproofClientOptions
-from ._providers import AzureIdentityToken, GitHubActionsIdentityToken
+from ._providers import AzureIdentityToken, FileIdentityToken, GitHubActionsIdentityToken, GoogleIdentityToken
 from ._session import SESSION_ID_ATTRIBUTE, current_session, session
 from ._webhooks import WebhookEvent, WebhookVerificationError, verify_webhook
 
@@ -36,7 +36,9 @@ __all__ = [
     "SESSION_ID_ATTRIBUTE",
     "ApiKeyProvider",
     "AzureIdentityToken",
+    "FileIdentityToken",
     "GitHubActionsIdentityToken",
+    "GoogleIdentityToken",
     "IdentityTokenError",
     "IdentityTokenProvider",
     "InvalidApiKeyError",
