@@ -105,10 +105,6 @@ export class OutboundGuard {
     private readonly options: { localMode: boolean },
   ) {}
 
-  get localMode(): boolean {
-    return this.options.localMode;
-  }
-
   /**
    * Checks a URL: its scheme and shape, then every address its host resolves to (resolved once,
    * here). Admitted, it answers the target to connect to, pinned to those addresses; the signal
