@@ -3,6 +3,9 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { GitHubPublicKeys } from '../shared/adapters/github/github-public-keys';
 import { FileSecretStore } from '../shared/adapters/local/file-secret-store';
 import { HttpPublicDocumentFetch } from '../shared/adapters/oidc/http-public-document-fetch';
+import { DnsHostResolver } from '../shared/adapters/net/dns-host-resolver';
+import { GuardedHttpClient } from '../shared/adapters/net/guarded-http-client';
+import { OutboundGuard } from '../shared/net/outbound-guard';
 import { KeyVaultSecretStore } from '../shared/adapters/keyvault/key-vault-secret-store';
 import { TableAuditLog } from '../shared/adapters/table/table-audit-log';
 import { TableCustomerRepository } from '../shared/adapters/table/table-customer-repository';
@@ -32,6 +35,8 @@ import type { FederatedTokenRepository } from '../shared/ports/federated-token-r
 import type { GraceSchedule } from '../shared/ports/grace-schedule';
 import type { KeyRepository } from '../shared/ports/key-repository';
 import type { KeyRequestRepository } from '../shared/ports/key-request-repository';
+import type { HostResolver } from '../shared/ports/host-resolver';
+import type { OutboundHttp } from '../shared/ports/outbound-http';
 import type { PublicDocumentFetch } from '../shared/ports/public-documents';
 import type { RateLimitStore } from '../shared/ports/rate-limit-store';
 import type { RevocationFeed } from '../shared/ports/revocation-feed';
@@ -99,6 +104,12 @@ export interface ServiceOverrides {
   scannerKeys?: PublishedKeySource;
   /** How issuers' discovery documents and key sets are read (default: over HTTP; unit tests: in memory). */
   documents?: PublicDocumentFetch;
+  /**
+   * How the host names of outbound requests (issuers, webhook endpoints) are resolved before the
+   * outbound guard checks their addresses (default: the system resolver; tests: in memory, so a
+   * name can resolve to 127.0.0.1 or 169.254.169.254 without DNS).
+   */
+  resolver?: HostResolver;
   faultHook?: StorageFaultHook;
   /** Tests and the benchmark: answer like a partition over Table Storage's scalability target. */
   throttle?: PartitionThrottleOptions;
@@ -155,7 +166,9 @@ interface Adapters {
   rateLimits: RateLimitStore;
   trustPolicies: TrustPolicyRepository;
   federatedTokens: FederatedTokenRepository;
-  /** Issuers' public documents (the token exchange's discovery and key sets). */
+  /** Every request to an address someone else chose, under the outbound guard's rules (pinned, bounded). */
+  outbound: OutboundHttp;
+  /** Issuers' public documents (the token exchange's discovery and key sets), read through `outbound`. */
   documents: PublicDocumentFetch;
 }
 
@@ -223,6 +236,10 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
       : new FileSecretStore(config.localDataDir));
   const repositories = overrides.repositories ?? {};
   const tableSessions = repositories.sessions ? undefined : new TableSessionRepository(sessionAccounts, { log });
+  // Outside local mode: https only, to hosts whose every address is public, the connection pinned to them.
+  const outbound = new GuardedHttpClient(
+    new OutboundGuard(overrides.resolver ?? new DnsHostResolver(), { localMode: config.runtime === 'local' }),
+  );
   return {
     storage,
     sessionAccounts,
@@ -240,7 +257,8 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
     rateLimits: repositories.rateLimits ?? new TableRateLimitStore(storage),
     trustPolicies: repositories.trustPolicies ?? new TableTrustPolicyRepository(storage),
     federatedTokens: repositories.federatedTokens ?? new TableFederatedTokenRepository(storage),
-    documents: overrides.documents ?? new HttpPublicDocumentFetch(),
+    outbound,
+    documents: overrides.documents ?? new HttpPublicDocumentFetch(outbound),
   };
 }
 

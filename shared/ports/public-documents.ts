@@ -24,9 +24,10 @@ export interface DocumentFetchLimits {
 /**
  * Reads a public document over HTTP(S): an OpenID issuer's discovery document and its key set
  * (JWKS). One GET, no credentials, no cookies, no redirect followed: 200 answers its body as
- * text; anything else throws {@link DocumentFetchError}. Whether an address may be read at all
- * (https, loopback http in local mode) is the caller's rule; an adapter refuses anything but
- * http: and https: whatever it is asked.
+ * text; anything else throws {@link DocumentFetchError}. The caller states which addresses it
+ * reads (https, loopback http in local mode); the HTTP adapter holds every read to the outbound
+ * guard's rules besides (shared/net/outbound-guard.ts: in production, a host whose addresses are
+ * all public), and a read it refuses fails with `not_allowed`, unsent.
  */
 export interface PublicDocumentFetch {
   get(url: string, limits: DocumentFetchLimits): Promise<string>;

@@ -48,8 +48,13 @@ export type KeyLookup =
   | { status: 'unknown_key'; detail: string }
   /** The key of this id is not one the algorithm may use (type, curve, or its own `alg`). */
   | { status: 'key_mismatch'; detail: string }
-  /** The issuer's keys could not be read (discovery, key set, or an address we do not read). */
-  | { status: 'unavailable'; detail: string };
+  /** The issuer's keys could not be read (discovery or key set: unreachable, failing, malformed). */
+  | { status: 'unavailable'; detail: string }
+  /**
+   * The issuer, or its key set, is at an address we never read: http outside local mode, or a host
+   * that resolves to an address that is not public (the outbound guard's rules). Nothing was sent.
+   */
+  | { status: 'refused'; detail: string };
 
 interface HeldKey {
   jwk: JWK;
@@ -66,6 +71,8 @@ interface IssuerState {
   /** When a read was last started (the cooldown counts from here, success or not). */
   attemptedAt?: number;
   lastFailure?: string;
+  /** The last read failed because an address was refused (not read at all), not because it failed. */
+  lastRefused?: boolean;
   refreshing?: Promise<void>;
 }
 
@@ -73,6 +80,9 @@ const discoveryDocument = z.object({ issuer: z.string().max(512), jwks_uri: z.st
 /** A set larger than this many entries is not looked through (the byte bound already holds it near). */
 const MAX_SET_ENTRIES = 200;
 const keySetDocument = z.object({ keys: z.array(z.unknown()).max(MAX_SET_ENTRIES) });
+
+/** An address the issuer's documents name that is not read by our rules (told apart from a read that failed). */
+class AddressRefused extends Error {}
 
 /** OpenID Connect Discovery 1.0 §4: the issuer, without a terminating `/`, then the well-known path. */
 export const discoveryUrl = (issuer: string): string => `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
@@ -148,7 +158,7 @@ export class IssuerKeyCache {
   /** The key to verify a token of this issuer with, by the algorithm and key id its header names. */
   async keyFor(issuer: string, header: { alg: SignatureAlgorithm; kid?: string }): Promise<KeyLookup> {
     const problem = issuerShapeProblem(issuer) ?? issuerModeProblem(issuer, this.options.localMode);
-    if (problem) return { status: 'unavailable', detail: `issuer not read: ${problem}` };
+    if (problem) return { status: 'refused', detail: `issuer not read: ${problem}` };
     const state = this.stateOf(issuer);
     if (state.refreshing) await state.refreshing;
     let held = select(state.keys, header);
@@ -160,7 +170,7 @@ export class IssuerKeyCache {
       held = select(state.keys, header);
     }
     if (state.loadedAt === undefined || this.clock.millis() - state.loadedAt >= this.bounds.staleKeyLimitMs) {
-      return { status: 'unavailable', detail: state.lastFailure ?? 'keys not read' };
+      return { status: state.lastRefused ? 'refused' : 'unavailable', detail: state.lastFailure ?? 'keys not read' };
     }
     switch (held.status) {
       case 'absent':
@@ -218,7 +228,7 @@ export class IssuerKeyCache {
         if (!discovery.success) throw new Error('discovery document without issuer and jwks_uri');
         if (discovery.data.issuer !== issuer) throw new Error('discovery document names another issuer');
         const problem = documentUrlProblem(discovery.data.jwks_uri, this.options.localMode);
-        if (problem) throw new Error(`jwks_uri not read: ${problem}`);
+        if (problem) throw new AddressRefused(`jwks_uri not read: ${problem}`);
         state.jwksUri = discovery.data.jwks_uri;
         state.discoveredAt = this.clock.millis();
       }
@@ -232,9 +242,14 @@ export class IssuerKeyCache {
       state.keys = keys;
       state.loadedAt = this.clock.millis();
       state.lastFailure = undefined;
+      state.lastRefused = undefined;
     } catch (error) {
+      const refused = error instanceof AddressRefused || (error instanceof DocumentFetchError && error.kind === 'not_allowed');
+      state.lastRefused = refused;
       state.lastFailure =
-        error instanceof DocumentFetchError ? `read failed (${error.kind}): ${error.message}` : (describeError(error).message as string);
+        error instanceof DocumentFetchError
+          ? `${refused ? 'not read' : 'read failed'} (${error.kind}): ${error.message}`
+          : (describeError(error).message as string);
       this.options.log.warn('identity token issuer keys could not be read', { issuer, reason: state.lastFailure });
     }
   }

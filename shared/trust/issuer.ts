@@ -4,6 +4,7 @@
  * Connect issuers are https URLs without query or fragment; credentials in the address are refused
  * too. http is for a loopback host in local mode only (a developer's or a test's issuer).
  */
+import { isLoopbackHost } from '../net/outbound-guard';
 
 /** Longest issuer accepted (what a token's `iss` may reasonably be). */
 export const ISSUER_MAX_LENGTH = 512;
@@ -25,10 +26,8 @@ export function issuerShapeProblem(issuer: string): string | undefined {
   return undefined;
 }
 
-/** Hosts an http issuer may name in local mode: this machine. */
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
+/** Hosts an http issuer may name in local mode: this machine (the outbound guard's rule, shared/net/outbound-guard.ts). */
+export { isLoopbackHost };
 
 /**
  * What is wrong with an issuer of the right shape under the rules of the running mode: http is

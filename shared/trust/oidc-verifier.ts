@@ -21,8 +21,14 @@ export type SubjectTokenFailureReason =
   | 'unsupported_algorithm'
   /** No active policy of the customer names the token's `iss`: nothing was fetched. */
   | 'untrusted_issuer'
-  /** The issuer's discovery document or key set could not be read, or is refused. */
+  /** The issuer's discovery document or key set could not be read (unreachable, failing, malformed, naming another issuer). */
   | 'issuer_unavailable'
+  /**
+   * The issuer or its `jwks_uri` is at an address never read, so nothing was sent: http outside
+   * local mode, or a host that resolves to an address that is not public (loopback, private,
+   * link-local and the cloud metadata address, ...: the outbound guard, shared/net/outbound-guard.ts).
+   */
+  | 'issuer_not_allowed'
   /** The issuer's key set holds no key of the token's `kid`, even read again (within its cooldown). */
   | 'unknown_key'
   /** The key the token names is not one its `alg` may use. */
@@ -157,6 +163,7 @@ export class SubjectTokenVerifier {
 
     const lookup = await this.keys.keyFor(issuer, { alg, ...(kid !== undefined ? { kid } : {}) });
     if (lookup.status === 'unavailable') return fail('issuer_unavailable', lookup.detail, seen);
+    if (lookup.status === 'refused') return fail('issuer_not_allowed', lookup.detail, seen);
     if (lookup.status !== 'found') {
       return fail(lookup.status, kid === undefined ? lookup.detail : `${lookup.detail} (kid ${printable(kid, 64)})`, seen);
     }

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { LoopbackOidcIssuer, type IssuerKeyAlgorithm } from '../../fixtures/oidc-issuer';
+import { DnsHostResolver } from '../../shared/adapters/net/dns-host-resolver';
+import { GuardedHttpClient } from '../../shared/adapters/net/guarded-http-client';
 import { HttpPublicDocumentFetch } from '../../shared/adapters/oidc/http-public-document-fetch';
+import { OutboundGuard } from '../../shared/net/outbound-guard';
 import { ManualClock } from '../../shared/clock';
 import type { TrustPolicy } from '../../shared/domain';
 import { DocumentFetchError } from '../../shared/ports/public-documents';
@@ -44,7 +47,8 @@ const reasonOf = (verdict: SubjectTokenVerdict): string => (verdict.ok ? 'ok' : 
 
 describe('subject tokens from an OpenID issuer over HTTP', () => {
   const clock = new ManualClock('2026-03-01T12:00:00.000Z');
-  const fetch = new HttpPublicDocumentFetch();
+  // The local rules (http to a loopback host), as the test host's; the production rules are the outbound guard's tests.
+  const fetch = new HttpPublicDocumentFetch(new GuardedHttpClient(new OutboundGuard(new DnsHostResolver(), { localMode: true })));
   const issuers: LoopbackOidcIssuer[] = [];
 
   async function startIssuer(path = ''): Promise<LoopbackOidcIssuer> {
@@ -170,12 +174,12 @@ describe('subject tokens from an OpenID issuer over HTTP', () => {
     plain.addKey('ES256');
     const trusted = [policy(plain.issuer)];
     expect(reasonOf(await verifier({ localMode: false }).verify(plain.sign({ repository_owner: 'acme' }), trusted))).toBe(
-      'issuer_unavailable',
+      'issuer_not_allowed',
     );
     expect(plain.reads).toEqual({ discovery: 0, jwks: 0 });
     plain.discoveryOverrides = { jwks_uri: 'http://keys.example.com/jwks' };
     const verdict = await verifier().verify(plain.sign({ repository_owner: 'acme' }), trusted);
-    expect(verdict).toMatchObject({ ok: false, reason: 'issuer_unavailable', detail: expect.stringMatching(/^jwks_uri not read: http/) });
+    expect(verdict).toMatchObject({ ok: false, reason: 'issuer_not_allowed', detail: expect.stringMatching(/^jwks_uri not read: http/) });
     expect(plain.reads).toEqual({ discovery: 1, jwks: 0 });
   });
 
