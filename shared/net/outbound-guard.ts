@@ -86,21 +86,13 @@ const refusal = (failure: OutboundRefusal, detail: string): OutboundAdmission =>
 /** Resolves with the promise, or rejects when the signal aborts first (a lookup cannot be cancelled, only no longer waited for). */
 function beforeAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Error('aborted'));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
+  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }
 
 /**
@@ -112,10 +104,6 @@ export class OutboundGuard {
     private readonly resolver: HostResolver,
     private readonly options: { localMode: boolean },
   ) {}
-
-  get localMode(): boolean {
-    return this.options.localMode;
-  }
 
   /**
    * Checks a URL: its scheme and shape, then every address its host resolves to (resolved once,

@@ -174,12 +174,12 @@ describe('subject tokens from an OpenID issuer over HTTP', () => {
     plain.addKey('ES256');
     const trusted = [policy(plain.issuer)];
     expect(reasonOf(await verifier({ localMode: false }).verify(plain.sign({ repository_owner: 'acme' }), trusted))).toBe(
-      'issuer_unavailable',
+      'issuer_not_allowed',
     );
     expect(plain.reads).toEqual({ discovery: 0, jwks: 0 });
     plain.discoveryOverrides = { jwks_uri: 'http://keys.example.com/jwks' };
     const verdict = await verifier().verify(plain.sign({ repository_owner: 'acme' }), trusted);
-    expect(verdict).toMatchObject({ ok: false, reason: 'issuer_unavailable', detail: expect.stringMatching(/^jwks_uri not read: http/) });
+    expect(verdict).toMatchObject({ ok: false, reason: 'issuer_not_allowed', detail: expect.stringMatching(/^jwks_uri not read: http/) });
     expect(plain.reads).toEqual({ discovery: 1, jwks: 0 });
   });
 

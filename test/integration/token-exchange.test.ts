@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { ServiceContext } from '../../app/context';
-import { LoopbackOidcIssuer } from '../../fixtures/oidc-issuer';
+import { LoopbackOidcIssuer, OidcTestIssuer } from '../../fixtures/oidc-issuer';
+import { createServices } from '../../app/compose';
+import { MemoryHostResolver } from '../../shared/adapters/memory/memory-host-resolver';
+import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { lookupPartition } from '../../shared/adapters/table/key-rows';
 import { TOKEN_ROW_PREFIX } from '../../shared/adapters/table/federated-token-rows';
 import { ManualClock } from '../../shared/clock';
@@ -16,7 +19,7 @@ import { caller, serveApp, type AnswerBody } from '../support/http';
 import { oneSpanExport } from '../support/otel';
 import { portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
-import { testServices } from '../support/services';
+import { testConfig, testServices } from '../support/services';
 
 type App = Awaited<ReturnType<typeof serveApp>>;
 type Body = AnswerBody;
@@ -30,8 +33,8 @@ const encode = (form: Form): string => {
   return params.toString();
 };
 
-/** One host over HTTP against Azurite, with a loopback OpenID issuer whose tokens its customers trust. */
-async function host(services: ServiceContext, issuer: LoopbackOidcIssuer) {
+/** One host over HTTP against Azurite, with an OpenID issuer (on loopback, or only named) whose tokens its customers trust. */
+async function host(services: ServiceContext, issuer: OidcTestIssuer) {
   const app: App = await serveApp(services, { timers: false });
   const staffToken = await portalToken(services, { roles: ['Staff'], sub: 'staff-1', name: 'Sam Staff' });
 
@@ -547,4 +550,67 @@ describe('the exchange is limited per address and per customer, before any verif
     for (const token of [first, first, second, second]) statuses.push((await h.call('GET', '/v1/whoami', { token })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
   });
+});
+
+describe('the exchange outside local mode reads no issuer at an address that is not public (the outbound guard)', () => {
+  let services: ServiceContext;
+  let h: Awaited<ReturnType<typeof host>>;
+  // Names resolved by the host through the in-memory resolver alone: no DNS.
+  const resolver = new MemoryHostResolver({
+    'issuer.example': '127.0.0.1',
+    'metadata.example': '169.254.169.254',
+    'mixed.example': ['8.8.8.8', '10.1.2.3'],
+  });
+  const issuers = Object.fromEntries(
+    ['issuer.example', 'metadata.example', 'mixed.example'].map((name) => [name, new OidcTestIssuer(`https://${name}`)]),
+  );
+
+  beforeAll(async () => {
+    for (const issuer of Object.values(issuers)) issuer.addKey('ES256');
+    // The production rules (what `runtime` decides); storage and portal tokens stay the test ones.
+    services = createServices(
+      { ...testConfig(), runtime: 'production' },
+      { secrets: new MemorySecretStore(), background: false, resolver },
+    );
+    h = await host(services, issuers['issuer.example']!);
+  });
+  afterAll(async () => {
+    await h.app.close();
+    await services.dispose();
+  });
+
+  it.each([
+    [
+      'issuer.example',
+      /^not read \(not_allowed\): issuer\.example resolves to 127\.0\.0\.1 \(loopback, 127\.0\.0\.0\/8\), not a public address$/,
+    ],
+    [
+      'metadata.example',
+      /metadata\.example resolves to 169\.254\.169\.254 \(link-local, 169\.254\.0\.0\/16, where cloud metadata services answer\)/,
+    ],
+    ['mixed.example', /mixed\.example resolves to 10\.1\.2\.3 \(private, 10\.0\.0\.0\/8\)/],
+  ])(
+    'refuses a token of an issuer whose name resolves to a private address (%s): invalid_grant, and the audit says why',
+    async (name, detail) => {
+      const issuer = issuers[name]!;
+      const { slug, admin, policy } = await h.newCustomer({ policy: { issuer: issuer.issuer } });
+      const before = resolver.lookups.length;
+      const answer = await h.exchange({
+        grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+        subject_token: issuer.sign({ aud: slug, repository_owner: 'acme' }),
+        subject_token_type: TOKEN_TYPE_JWT,
+        audience: slug,
+      });
+      expect({ status: answer.status, body: answer.body }).toEqual({
+        status: 400,
+        body: { error: 'invalid_grant', error_description: INVALID_GRANT_DESCRIPTION },
+      });
+      expect(resolver.lookups.slice(before)).toEqual([name]);
+      const refused = (await h.audit(admin)).find((e) => e.type === 'token.refused');
+      expect(refused).toMatchObject({
+        details: { reason: 'issuer_not_allowed', detail: expect.stringMatching(detail), issuer: issuer.issuer },
+      });
+      expect(policy.issuer).toBe(issuer.issuer);
+    },
+  );
 });

@@ -519,9 +519,44 @@ describe('SubjectTokenVerifier', () => {
       issuer.discoveryOverrides = { jwks_uri: jwksUri };
       fetch.serve(jwksUri, () => issuer.answer(issuer.jwksUri)!);
       const verdict = refused(await verifier({ localMode }).verify(issuer.sign(), [policy()]));
-      expect(verdict.reason).toBe('issuer_unavailable');
+      expect(verdict.reason).toBe('issuer_not_allowed');
       expect(verdict.detail).toMatch(/^jwks_uri not read/);
       expect(fetch.count(jwksUri)).toBe(0);
+    });
+
+    it('refuses an issuer at an address the outbound guard refuses as issuer_not_allowed, asking again only after the cooldown', async () => {
+      const why = 'issuer.example resolves to 127.0.0.1 (loopback, 127.0.0.0/8), not a public address';
+      fetch.refuse(issuer.discoveryUrl, why);
+      const v = verifier();
+      for (let i = 0; i < 5; i += 1) {
+        expect(refused(await v.verify(issuer.sign(), [policy()]))).toMatchObject({
+          reason: 'issuer_not_allowed',
+          detail: `not read (not_allowed): ${why}`,
+          issuer: ISSUER,
+        });
+      }
+      expect(fetch.count(issuer.discoveryUrl)).toBe(1);
+      fetch.allow(issuer.discoveryUrl);
+      clock.advance(COOLDOWN);
+      accepted(await v.verify(issuer.sign(), [policy()]));
+    });
+
+    it('keeps keys read from a public address when the name later resolves elsewhere, until the stale limit; then issuer_not_allowed', async () => {
+      const v = verifier();
+      accepted(await v.verify(issuer.sign(), [policy()]));
+      fetch.refuse(issuer.discoveryUrl, 'issuer.example resolves to 169.254.169.254 (link-local, 169.254.0.0/16)');
+      clock.advance(MAX_AGE);
+      accepted(await v.verify(issuer.sign(), [policy()]));
+      clock.advance(DEFAULT_ISSUER_KEY_BOUNDS.staleKeyLimitMs - MAX_AGE);
+      expect(refused(await v.verify(issuer.sign(), [policy()]))).toMatchObject({
+        reason: 'issuer_not_allowed',
+        detail: expect.stringMatching(/169\.254\.169\.254/),
+      });
+      // A read that fails for another reason is unavailability again.
+      fetch.allow(issuer.discoveryUrl);
+      issuer.failWith = { discovery: 503 };
+      clock.advance(COOLDOWN);
+      expect(refused(await v.verify(issuer.sign(), [policy()])).reason).toBe('issuer_unavailable');
     });
 
     it('reads an http issuer only on loopback and only in local mode', async () => {
@@ -529,7 +564,7 @@ describe('SubjectTokenVerifier', () => {
       local.adoptKey(KEYS.EdDSA);
       serve(local);
       const trusted = policy({ issuer: local.issuer });
-      expect(refused(await verifier({ localMode: false }).verify(local.sign(), [trusted])).reason).toBe('issuer_unavailable');
+      expect(refused(await verifier({ localMode: false }).verify(local.sign(), [trusted])).reason).toBe('issuer_not_allowed');
       expect(fetch.requests).toEqual([]);
       accepted(await verifier({ localMode: true }).verify(local.sign(), [trusted]));
     });

@@ -3,8 +3,12 @@
  * token endpoint and stub ingest on loopback. The exchange's form, the cache, the refresh ahead of
  * expiry on an injected clock, one exchange for concurrent callers, one re-exchange and one retry
  * on a 401 (no loop), the errors, the ready providers (GitHub Actions against a stub of its token
- * endpoint, Azure with a fake credential), and never a token in what the SDK logs or throws.
+ * endpoint, Azure with a fake credential, Google against a stub metadata server, a token file
+ * rewritten between exchanges), and never a token in what the SDK logs or throws.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +17,9 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import {
   azureIdentityToken,
   configureVeriproof,
+  fileIdentityToken,
   githubActionsIdentityToken,
+  googleIdentityToken,
   IdentityTokenError,
   TokenExchangeError,
   type AzureTokenCredential,
@@ -21,12 +27,12 @@ import {
 } from '../../sdks/typescript/src/index';
 import { VeriproofSpanExporter } from '../../sdks/typescript/src/exporter';
 import { FederatedCredential, refreshAfterMillis, type IdentityTokenProvider } from '../../sdks/typescript/src/federation';
-import { loadDefaultAzureCredential } from '../../sdks/typescript/src/providers';
+import { googleMetadataBase, loadDefaultAzureCredential } from '../../sdks/typescript/src/providers';
 import { trackSecret } from '../support/secrets';
 
 type Answer = { status: number; headers?: Record<string, string>; body?: string };
 
-/** The service's token exchange and ingest, and GitHub Actions' token endpoint, on one loopback server. */
+/** The service's token exchange and ingest, GitHub Actions' token endpoint and Google's metadata server, on one loopback server. */
 class StubService {
   server!: Server;
   url = '';
@@ -42,6 +48,10 @@ class StubService {
   githubRequestToken = trackSecret(`ghs_${randomBytes(18).toString('base64url')}`);
   githubToken = trackSecret(`eyJ.github-${randomBytes(24).toString('base64url')}.sig`);
   githubRequests: Array<{ query: URLSearchParams; headers: IncomingHttpHeaders }> = [];
+  googleToken = trackSecret(`eyJ.google-${randomBytes(24).toString('base64url')}.sig`);
+  googleRequests: Array<{ query: URLSearchParams; headers: IncomingHttpHeaders }> = [];
+  /** What the metadata server answers instead of the token (a status, a body, its own headers). */
+  googleAnswer: Answer | undefined;
   otherRequests: string[] = [];
 
   async start(): Promise<this> {
@@ -76,6 +86,17 @@ class StubService {
       if (headers.authorization !== `bearer ${this.githubRequestToken}`) send({ status: 401, body: '{"message":"no"}' });
       else
         send({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count: 1, value: this.githubToken }) });
+    } else if (method === 'GET' && url.pathname === '/computeMetadata/v1/instance/service-accounts/default/identity') {
+      this.googleRequests.push({ query: url.searchParams, headers });
+      if (headers['metadata-flavor'] !== 'Google') send({ status: 403, body: 'Missing Metadata-Flavor:Google header.' });
+      else
+        send(
+          this.googleAnswer ?? {
+            status: 200,
+            headers: { 'content-type': 'text/html', 'metadata-flavor': 'Google' },
+            body: `${this.googleToken}\n`,
+          },
+        );
     } else {
       this.otherRequests.push(path);
       send({ status: 404 });
@@ -186,7 +207,8 @@ function exporterFor(source: FederatedCredential, clock: FakeClock, logger = rec
 
 /** Every token made in a test: none may be in a log line or an error's text. */
 function expectNoTokenIn(text: string, ...extra: string[]) {
-  for (const token of [...stub.issued, stub.githubToken, stub.githubRequestToken, ...extra]) expect(text).not.toContain(token);
+  for (const token of [...stub.issued, stub.githubToken, stub.githubRequestToken, stub.googleToken, ...extra])
+    expect(text).not.toContain(token);
 }
 
 /** What a promise (or a provider's answer) rejects with. */
@@ -641,5 +663,118 @@ describe('Azure', () => {
       'The Azure credential returned no token for api://app/.default.',
     );
     expect(() => azureIdentityToken({ scope: ' ' })).toThrow(/needs a scope/);
+  });
+});
+
+describe('Google (the metadata server)', () => {
+  const saved = process.env.GCE_METADATA_HOST;
+  beforeEach(() => {
+    process.env.GCE_METADATA_HOST = new URL(stub.url).host; // host:port, as Google's libraries read it
+  });
+  afterEach(() => (saved === undefined ? delete process.env.GCE_METADATA_HOST : (process.env.GCE_METADATA_HOST = saved)));
+
+  it('asks for an identity token for the customer, in full format, and exchanges it', async () => {
+    const sdk = configureVeriproof({
+      applicationId: 'checkout',
+      serviceName: 'checkout-api',
+      endpoint: stub.url,
+      customer: 'acme',
+      identityTokenProvider: googleIdentityToken(),
+    });
+    handles.push(sdk);
+    sdk.tracer().startSpan('x').end();
+    await sdk.forceFlush();
+    expect(stub.googleRequests).toHaveLength(1);
+    expect([...stub.googleRequests[0]!.query]).toEqual([
+      ['audience', 'acme'],
+      ['format', 'full'],
+    ]);
+    expect(stub.googleRequests[0]!.headers['metadata-flavor']).toBe('Google');
+    expect(stub.exchanges.map((e) => [e.form.subject_token, e.form.audience])).toEqual([[stub.googleToken, 'acme']]);
+    expect(stub.bearerTokens()).toEqual(stub.issued);
+  });
+
+  it('takes an audience of its own, and GCE_METADATA_HOST with a scheme', async () => {
+    process.env.GCE_METADATA_HOST = `${stub.url}/`;
+    expect(await googleIdentityToken({ audience: 'https://ingest.example/acme' })({ customer: 'acme' })).toBe(stub.googleToken);
+    expect(stub.googleRequests[0]!.query.get('audience')).toBe('https://ingest.example/acme');
+    expect(() => googleIdentityToken({ audience: ' ' })).toThrow(/audience must be a non-empty string/);
+  });
+
+  it('asks metadata.google.internal without GCE_METADATA_HOST', () => {
+    expect(googleMetadataBase({})).toBe('http://metadata.google.internal');
+    expect(googleMetadataBase({ GCE_METADATA_HOST: ' ' })).toBe('http://metadata.google.internal');
+    expect(googleMetadataBase({ GCE_METADATA_HOST: '169.254.169.254' })).toBe('http://169.254.169.254');
+  });
+
+  it('says what went wrong, never with a token', async () => {
+    const ask = () => errorOf(googleIdentityToken()({ customer: 'acme' }));
+    stub.googleAnswer = { status: 404, body: 'not found' };
+    expect((await ask()).message).toBe(
+      'The metadata server answered 404 for an identity token; check that the workload runs as a service account.',
+    );
+    // A server that is not the metadata server (no Metadata-Flavor in its answer) is not believed.
+    stub.googleAnswer = { status: 200, body: stub.googleToken };
+    const impostor = await ask();
+    expect(impostor).toBeInstanceOf(IdentityTokenError);
+    expect(impostor.message).toBe(`The server at ${stub.url} is not a metadata server (no \`Metadata-Flavor: Google\` in its answer).`);
+    stub.googleAnswer = { status: 200, headers: { 'metadata-flavor': 'Google' }, body: ' ' };
+    expect((await ask()).message).toBe('The metadata server answered without a token.');
+    expectNoTokenIn(impostor.message);
+
+    const closed = await new StubService().start();
+    await closed.close();
+    process.env.GCE_METADATA_HOST = new URL(closed.url).host;
+    const unreachable = await errorOf(credential(googleIdentityToken(), new FakeClock()).key());
+    expect(unreachable.message).toBe(
+      `No identity token for customer acme: The metadata server at ${closed.url} could not be reached (TypeError): run on Google Cloud, or set GCE_METADATA_HOST.`,
+    );
+  });
+});
+
+describe('a token file (Kubernetes projected service-account tokens)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vp-token-file-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the file again at every exchange, so a token the kubelet rotated is the one sent', async () => {
+    const path = join(dir, 'token');
+    const [first, second] = [identityToken(), identityToken()];
+    writeFileSync(path, `${first}\n`);
+    const clock = new FakeClock();
+    const source = credential(fileIdentityToken(path), clock);
+    const key = await source.key();
+    writeFileSync(path, second); // rotated
+    expect(await source.key()).toBe(key); // read only to exchange: the ingest token serves on
+    expect(stub.exchanges).toHaveLength(1);
+    clock.millis += 720_000; // the ingest token's refresh is due
+    expect((await source.key()).headers).toEqual({ Authorization: `Bearer ${stub.issued[1]}` });
+    expect(stub.exchanges.map((e) => e.form.subject_token)).toEqual([first, second]);
+  });
+
+  it('says what is wrong with the file, never its content', async () => {
+    const ask = (path: string) => errorOf(fileIdentityToken(path)());
+    const token = identityToken();
+    expect((await ask(join(dir, 'missing'))).message).toBe(
+      `The identity token file ${join(dir, 'missing')} does not exist: check the volume that projects it (its mountPath and path).`,
+    );
+    mkdirSync(join(dir, 'folder'));
+    expect((await ask(join(dir, 'folder'))).message).toBe(`The identity token file ${join(dir, 'folder')} could not be read (EISDIR).`);
+    writeFileSync(join(dir, 'empty'), ' \n');
+    expect((await ask(join(dir, 'empty'))).message).toBe(`The identity token file ${join(dir, 'empty')} is empty.`);
+    writeFileSync(join(dir, 'two'), `${token}\n${token}\n`);
+    const two = await ask(join(dir, 'two'));
+    expect(two).toBeInstanceOf(IdentityTokenError);
+    expect(two.message).toBe(`The identity token file ${join(dir, 'two')} holds more than one token (it has whitespace inside).`);
+    expect(`${two.stack}`).not.toContain(token);
+    writeFileSync(join(dir, 'large'), 'x'.repeat(64 * 1024 + 1));
+    expect((await ask(join(dir, 'large'))).message).toBe(
+      `The identity token file ${join(dir, 'large')} is larger than 64 KiB: not a token.`,
+    );
+    writeFileSync(join(dir, 'exact'), 'x'.repeat(64 * 1024));
+    expect(await fileIdentityToken(join(dir, 'exact'))()).toHaveLength(64 * 1024);
+    expect(() => fileIdentityToken(' ')).toThrow(/needs the path/);
   });
 });

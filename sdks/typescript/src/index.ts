@@ -11,10 +11,13 @@ export { InvalidApiKeyError } from './api-key';
 export { IdentityTokenError, TokenExchangeError, type IdentityTokenContext, type IdentityTokenProvider } from './federation';
 export {
   azureIdentityToken,
+  fileIdentityToken,
   githubActionsIdentityToken,
+  googleIdentityToken,
   type AzureIdentityTokenOptions,
   type AzureTokenCredential,
   type GitHubActionsIdentityTokenOptions,
+  type GoogleIdentityTokenOptions,
 } from './providers';
 export { SESSION_ID_ATTRIBUTE, currentSession, withSession } from './session';
 export {
@@ -34,7 +37,8 @@ export interface VeriproofOptions {
   /**
    * Instead of a key: returns the workload's identity token (sync or async), which the SDK
    * exchanges for short-lived ingest tokens at `{endpoint}/v1/oauth/token`. Needs `customer`.
-   * Ready ones: `githubActionsIdentityToken()`, `azureIdentityToken({ scope })`.
+   * Ready ones: `githubActionsIdentityToken()`, `azureIdentityToken({ scope })`, `googleIdentityToken()`,
+   * `fileIdentityToken(path)` (Kubernetes' projected service-account token).
    */
   identityTokenProvider?: IdentityTokenProvider;
   /** With `identityTokenProvider`: the customer's slug (`acme`), the exchange's audience. */

@@ -10,11 +10,13 @@ export interface ServedDocument {
  * In-memory PublicDocumentFetch for unit tests: the documents served by address (a fixed answer or
  * one computed at each read), every read recorded with the limits it was asked under, and the
  * port's contract kept (a body over `maxBytes` is refused, a status other than 200 is a failure,
- * an address nothing serves is unreachable).
+ * an address nothing serves is unreachable, an address the outbound guard would refuse is
+ * `not_allowed`).
  */
 export class MemoryPublicDocumentFetch implements PublicDocumentFetch {
   readonly requests: Array<{ url: string; limits: DocumentFetchLimits }> = [];
   private readonly documents = new Map<string, () => ServedDocument>();
+  private readonly refusals = new Map<string, string>();
   /** While set, every read waits for it (reads arriving together, a slow issuer). */
   gate: Promise<void> | undefined;
 
@@ -30,6 +32,15 @@ export class MemoryPublicDocumentFetch implements PublicDocumentFetch {
     this.documents.delete(url);
   }
 
+  /** Reads of this address are refused as the outbound guard refuses one (`not_allowed`, with this reason), until `allow`. */
+  refuse(url: string, detail: string): void {
+    this.refusals.set(url, detail);
+  }
+
+  allow(url: string): void {
+    this.refusals.delete(url);
+  }
+
   /** Reads of this address so far. */
   count(url: string): number {
     return this.requests.filter((request) => request.url === url).length;
@@ -38,6 +49,8 @@ export class MemoryPublicDocumentFetch implements PublicDocumentFetch {
   async get(url: string, limits: DocumentFetchLimits): Promise<string> {
     this.requests.push({ url, limits });
     if (this.gate) await this.gate;
+    const refusal = this.refusals.get(url);
+    if (refusal !== undefined) throw new DocumentFetchError('not_allowed', refusal);
     const served = this.documents.get(url)?.();
     if (!served) throw new DocumentFetchError('unreachable', 'nothing serves this address');
     const status = served.status ?? 200;

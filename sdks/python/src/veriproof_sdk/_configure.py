@@ -17,7 +17,7 @@ from ._api_key import ApiKey, parse_api_key
 from ._exporter import VeriproofSpanExporter
 from ._federation import TOKEN_PATH, FederatedCredential
 from ._options import VeriproofClientOptions
-from ._providers import GitHubActionsIdentityToken
+from ._providers import GitHubActionsIdentityToken, GoogleIdentityToken
 from ._session import SessionSpanProcessor
 
 logger = logging.getLogger("veriproof_sdk")
@@ -102,7 +102,7 @@ def configure_veriproof(
     if options.identity_token_provider is not None:
         assert options.customer is not None  # the options checked it
         token_provider = options.identity_token_provider
-        if isinstance(token_provider, GitHubActionsIdentityToken):
+        if isinstance(token_provider, (GitHubActionsIdentityToken, GoogleIdentityToken)):
             token_provider = token_provider.with_default_audience(options.customer)
         credential = FederatedCredential(
             token_url=base + TOKEN_PATH,

@@ -1,4 +1,5 @@
-"""A local stand-in for the service's token exchange and ingest, and for GitHub Actions' token endpoint.
+"""A local stand-in for the service's token exchange and ingest, GitHub Actions' token endpoint and
+Google's metadata server.
 
 - ``POST /v1/oauth/token``: records the form; answers the next scripted answer, else a new ingest
   token (``{access_token, issued_token_type, token_type, expires_in}``). ``gate``, when set, holds
@@ -7,6 +8,8 @@
   (``refuse``, or every token with ``refuse_all``), else 200.
 - ``GET /github/idtoken?...&audience=...``: GitHub Actions' OIDC endpoint; answers ``{"value": ...}``
   when the ``Authorization`` header is ``bearer {github_request_token}``.
+- ``GET /computeMetadata/v1/instance/service-accounts/default/identity?audience=...``: Google's
+  metadata server; answers ``google_token`` (or ``google_answer``) to ``Metadata-Flavor: Google``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class StubService:
     github_token: str = field(default_factory=lambda: f"eyJ.github-{secrets.token_urlsafe(24)}.sig")
     github_status: int = 200
     github_requests: List[Tuple[Dict[str, List[str]], Dict[str, str]]] = field(default_factory=list)
+    google_token: str = field(default_factory=lambda: f"eyJ.google-{secrets.token_urlsafe(24)}.sig")
+    google_answer: Optional[Answer] = None
+    google_requests: List[Tuple[List[Tuple[str, str]], Dict[str, str]]] = field(default_factory=list)
     other_requests: List[str] = field(default_factory=list)
     _server: Optional[ThreadingHTTPServer] = None
 
@@ -89,6 +95,16 @@ class StubService:
 
             def do_GET(self) -> None:  # noqa: N802
                 parts = urlsplit(self.path)
+                if parts.path == "/computeMetadata/v1/instance/service-accounts/default/identity":
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    stub.google_requests.append((parse_qsl(parts.query), headers))
+                    if headers.get("metadata-flavor") != "Google":
+                        self.answer(403, {}, b"Missing Metadata-Flavor:Google header.")
+                    elif stub.google_answer is not None:
+                        self.answer(*stub.google_answer)
+                    else:
+                        self.answer(200, {"Content-Type": "text/html", "Metadata-Flavor": "Google"}, f"{stub.google_token}\n".encode())
+                    return
                 if parts.path != "/github/idtoken":
                     stub.other_requests.append(self.path)
                     self.answer(404, {}, b"")

@@ -1,11 +1,13 @@
 """Without a key: the identity token exchanged for ingest tokens, against a stub token endpoint and
 stub ingest (tests/support/federation_server.py). The exchange's form, the cache, the refresh ahead
 of expiry on an injected clock, one exchange for concurrent callers, one re-exchange and one retry
-on a 401, the errors, the ready providers (GitHub Actions, Azure), and never a token in the logs."""
+on a 401, the errors, the ready providers (GitHub Actions, Azure, Google's metadata server, a token
+file rewritten between exchanges), and never a token in the logs."""
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sys
 import threading
@@ -22,7 +24,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tests.support.federation_server import StubService, error_answer
 from veriproof_sdk import (
     AzureIdentityToken,
+    FileIdentityToken,
     GitHubActionsIdentityToken,
+    GoogleIdentityToken,
     IdentityTokenError,
     TokenExchangeError,
     VeriproofClientOptions,
@@ -30,6 +34,7 @@ from veriproof_sdk import (
 )
 from veriproof_sdk._exporter import VeriproofSpanExporter
 from veriproof_sdk._federation import FederatedCredential, refresh_after
+from veriproof_sdk._providers import google_metadata_base
 
 Provider = Callable[[], object]
 
@@ -68,7 +73,7 @@ def watched(stub: StubService, caplog: pytest.LogCaptureFixture) -> Iterator[Lis
     # In teardown, caplog.records holds only the teardown's records: read every phase's.
     records = [r for phase in ("setup", "call") for r in caplog.get_records(phase)] + caplog.records
     logged = "\n".join(f"{r.getMessage()} {r.args}" for r in records)
-    for token in [*made, *stub.issued, stub.github_token, stub.github_request_token]:
+    for token in [*made, *stub.issued, stub.github_token, stub.github_request_token, stub.google_token]:
         assert token not in logged, "a token was logged"
 
 
@@ -603,3 +608,113 @@ def test_azure_credential_failing_is_an_error_naming_the_scope_not_the_cause_tex
         AzureIdentityToken("api://app/.default", credential=FakeCredential(token=""))()
     with pytest.raises(ValueError, match="needs a scope"):
         AzureIdentityToken(" ")
+
+
+# --- Google (the metadata server) ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def google(stub: StubService, monkeypatch: pytest.MonkeyPatch, watched: List[str]) -> StubService:
+    """GCE_METADATA_HOST (host:port, as Google's libraries read it) pointing at the stub."""
+    monkeypatch.setenv("GCE_METADATA_HOST", stub.url.removeprefix("http://"))
+    return stub
+
+
+def test_google_asks_for_an_identity_token_for_the_customer_in_full_format_and_exchanges_it(google: StubService) -> None:
+    handle = configure_veriproof(
+        VeriproofClientOptions(application_id="checkout", customer="acme", identity_token_provider=GoogleIdentityToken(), endpoint=google.url),
+        service_name="checkout-api",
+    )
+    handle.tracer().start_span("x").end()
+    handle.shutdown()
+    [(query, headers)] = google.google_requests
+    assert query == [("audience", "acme"), ("format", "full")]
+    assert headers["metadata-flavor"] == "Google"
+    [exchange] = google.exchanges
+    assert exchange.form["subject_token"] == google.google_token and exchange.form["audience"] == "acme"
+    assert google.bearer_tokens() == google.issued
+
+
+def test_google_with_an_audience_of_its_own_and_a_metadata_host_with_a_scheme(google: StubService, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GCE_METADATA_HOST", f"{google.url}/")
+    assert GoogleIdentityToken("https://ingest.example/acme")() == google.google_token
+    [(query, _)] = google.google_requests
+    assert dict(query)["audience"] == "https://ingest.example/acme"
+    assert GoogleIdentityToken("mine").with_default_audience("acme").audience == "mine"
+    with pytest.raises(ValueError, match="audience must be a non-empty string"):
+        GoogleIdentityToken(" ")
+
+
+def test_google_asks_metadata_google_internal_without_gce_metadata_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GCE_METADATA_HOST", raising=False)
+    assert google_metadata_base() == "http://metadata.google.internal"
+    monkeypatch.setenv("GCE_METADATA_HOST", "169.254.169.254")
+    assert google_metadata_base() == "http://169.254.169.254"
+
+
+def test_google_says_what_went_wrong_never_with_a_token(google: StubService, monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
+    google.google_answer = (404, {}, b"not found")
+    with pytest.raises(IdentityTokenError) as missing:
+        GoogleIdentityToken("acme")()
+    assert str(missing.value) == "The metadata server answered 404 for an identity token; check that the workload runs as a service account."
+    # A server that is not the metadata server (no Metadata-Flavor in its answer) is not believed.
+    google.google_answer = (200, {}, google.google_token.encode())
+    with pytest.raises(IdentityTokenError) as impostor:
+        GoogleIdentityToken("acme")()
+    assert str(impostor.value) == f"The server at {google.url} is not a metadata server (no `Metadata-Flavor: Google` in its answer)."
+    google.google_answer = (200, {"Metadata-Flavor": "Google"}, b" ")
+    with pytest.raises(IdentityTokenError, match="answered without a token"):
+        GoogleIdentityToken("acme")()
+
+    closed = StubService().start()
+    closed.stop()
+    monkeypatch.setenv("GCE_METADATA_HOST", closed.url.removeprefix("http://"))
+    with pytest.raises(TokenExchangeError) as unreachable:
+        make_credential(google, GoogleIdentityToken("acme"), clock).key()
+    assert str(unreachable.value) == (
+        f"No identity token for customer acme: The metadata server at {closed.url} could not be reached (ConnectionError): "
+        "run on Google Cloud, or set GCE_METADATA_HOST."
+    )
+
+
+# --- A token file (Kubernetes projected service-account tokens) ---------------------------------------------
+
+
+def test_a_token_file_is_read_again_at_every_exchange_so_a_rotated_token_is_the_one_sent(
+    stub: StubService, clock: FakeClock, tmp_path: Any, watched: List[str]
+) -> None:
+    first, second = identity_token(), identity_token()
+    watched.extend([first, second])
+    path = tmp_path / "token"
+    path.write_text(f"{first}\n")
+    credential = make_credential(stub, FileIdentityToken(path), clock)
+    key = credential.key()
+    path.write_text(second)  # rotated
+    assert credential.key() is key  # read only to exchange: the ingest token serves on
+    assert len(stub.exchanges) == 1
+    clock.now += 720  # the ingest token's refresh is due
+    assert credential.key().headers == {"Authorization": f"Bearer {stub.issued[1]}"}
+    assert [e.form["subject_token"] for e in stub.exchanges] == [first, second]
+
+
+def test_a_token_file_says_what_is_wrong_never_its_content(tmp_path: Any) -> None:
+    def error(name: str) -> str:
+        with pytest.raises(IdentityTokenError) as raised:
+            FileIdentityToken(os.path.join(tmp_path, name))()
+        return str(raised.value)
+
+    token = identity_token()
+    where = str(tmp_path)
+    assert error("missing") == f"The identity token file {where}/missing does not exist: check the volume that projects it (its mountPath and path)."
+    (tmp_path / "folder").mkdir()
+    assert error("folder") == f"The identity token file {where}/folder could not be read (EISDIR)."
+    (tmp_path / "empty").write_text(" \n")
+    assert error("empty") == f"The identity token file {where}/empty is empty."
+    (tmp_path / "two").write_text(f"{token}\n{token}\n")
+    assert error("two") == f"The identity token file {where}/two holds more than one token (it has whitespace inside)."
+    (tmp_path / "large").write_text("x" * (64 * 1024 + 1))
+    assert error("large") == f"The identity token file {where}/large is larger than 64 KiB: not a token."
+    (tmp_path / "exact").write_text("x" * (64 * 1024))
+    assert len(FileIdentityToken(tmp_path / "exact")()) == 64 * 1024
+    with pytest.raises(ValueError, match="needs the path"):
+        FileIdentityToken(" ")
