@@ -16,6 +16,7 @@ import { TableRevocationFeed } from '../shared/adapters/table/table-revocation-f
 import { TableSessionRepository } from '../shared/adapters/table/table-session-repository';
 import { TableStorage, type StorageFaultHook } from '../shared/adapters/table/table-storage';
 import { TableTrustPolicyRepository } from '../shared/adapters/table/table-trust-policy-repository';
+import { TableWebhookEndpointRepository } from '../shared/adapters/table/table-webhook-endpoint-repository';
 import type { PartitionThrottleOptions } from '../shared/adapters/table/partition-throttle';
 import { TableUsageStore } from '../shared/adapters/table/table-usage-store';
 import { ApiKeyDoor } from '../shared/auth/api-key-door';
@@ -40,6 +41,7 @@ import type { SecretStore } from '../shared/ports/secret-store';
 import type { SessionRepository } from '../shared/ports/session-repository';
 import type { TrustPolicyRepository } from '../shared/ports/trust-policy-repository';
 import type { UsageStore } from '../shared/ports/usage-store';
+import type { WebhookEndpointRepository } from '../shared/ports/webhook-endpoint-repository';
 import { AuditTrail } from '../shared/services/audit-trail';
 import { ComponentCache } from '../shared/auth/component-cache';
 import type { ServiceContext, UseCases } from './context';
@@ -62,6 +64,8 @@ import { StaffService } from '../shared/services/staff-service';
 import { StaleKeyReview } from '../shared/services/stale-key-review';
 import { TokenExchange } from '../shared/services/token-exchange';
 import { TrustPolicyService } from '../shared/services/trust-policy-service';
+import { WebhookEndpointService } from '../shared/services/webhook-endpoints';
+import { WebhookSecretVault } from '../shared/webhooks/secrets';
 import { SubjectTokenVerifier } from '../shared/trust/oidc-verifier';
 import { MasterComponentService } from '../shared/services/master-component-service';
 import { UsageRecorder } from '../shared/services/usage-recorder';
@@ -118,6 +122,7 @@ export interface ServiceOverrides {
     usage?: UsageStore;
     trustPolicies?: TrustPolicyRepository;
     federatedTokens?: FederatedTokenRepository;
+    webhookEndpoints?: WebhookEndpointRepository;
   };
   /** The metrics (tests read them back; the entry point may add exporting readers). */
   telemetry?: Telemetry;
@@ -155,6 +160,7 @@ interface Adapters {
   rateLimits: RateLimitStore;
   trustPolicies: TrustPolicyRepository;
   federatedTokens: FederatedTokenRepository;
+  webhookEndpoints: WebhookEndpointRepository;
   /** Issuers' public documents (the token exchange's discovery and key sets). */
   documents: PublicDocumentFetch;
 }
@@ -240,6 +246,7 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
     rateLimits: repositories.rateLimits ?? new TableRateLimitStore(storage),
     trustPolicies: repositories.trustPolicies ?? new TableTrustPolicyRepository(storage),
     federatedTokens: repositories.federatedTokens ?? new TableFederatedTokenRepository(storage),
+    webhookEndpoints: repositories.webhookEndpoints ?? new TableWebhookEndpointRepository(storage),
     documents: overrides.documents ?? new HttpPublicDocumentFetch(),
   };
 }
@@ -360,6 +367,8 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
   const health = new HealthMonitor(probes, config.health.probeIntervalMs, clock, log);
   const localMode = config.runtime === 'local';
   const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
+  // One vault per process: it caches the data key webhook signing secrets are sealed under.
+  const webhookSecrets = new WebhookSecretVault(adapters.secrets);
   return Object.freeze({
     config,
     customers,
@@ -394,6 +403,16 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
       audit,
       plans: config.plans,
       tokens: federatedTokens,
+      clock,
+      log,
+      localMode,
+    }),
+    webhookEndpoints: new WebhookEndpointService({
+      endpoints: adapters.webhookEndpoints,
+      customers,
+      audit,
+      secrets: webhookSecrets,
+      plans: config.plans,
       clock,
       log,
       localMode,
