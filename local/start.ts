@@ -142,7 +142,9 @@ async function main(): Promise<void> {
     console.log(
       d.kind === 'http'
         ? `  ${d.methods.join(',').padEnd(7)} ${host.url}/${d.route}  (${DOORS[d.auth].label})`
-        : `  timer   ${d.name}  [${d.schedule}]`,
+        : d.kind === 'timer'
+          ? `  timer   ${d.name}  [${d.schedule}]`
+          : `  queue   ${d.name}  [${d.queue}]`,
     );
   }
   console.log(`\nThe portal page: ${host.url}/portal`);

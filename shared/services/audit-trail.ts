@@ -28,14 +28,25 @@ export interface AuditFacts {
  * read, so the id's time and `at` never disagree) and read back, newest first.
  */
 export class AuditTrail {
+  private readonly listeners: Array<(customerSlug: string) => void> = [];
+
   constructor(
     private readonly log: AuditLog,
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * Calls `listener` with the customer's slug whenever one of its events is built (before the
+   * write that stores it: the webhook dispatcher reads the log a moment later). It must not throw.
+   */
+  onEvent(listener: (customerSlug: string) => void): void {
+    this.listeners.push(listener);
+  }
+
   /** An event for a change that a repository writes in one transaction with it. */
   event(facts: AuditFacts): AuditEvent {
     const now = this.clock.now();
+    for (const listener of this.listeners) listener(facts.customerSlug);
     return {
       id: newId('evt', now),
       customerSlug: facts.customerSlug,
