@@ -14,6 +14,8 @@ export interface ServeAppOptions {
    * or moves its clock past an expiry and expects no timer to have acted, turns them off.
    */
   timers?: boolean;
+  /** Receive the service's queues for their functions (webhook deliveries); default: as `timers`. */
+  queues?: boolean;
 }
 
 /** The app's functions served in-process on a free port, against the given services. */
@@ -26,6 +28,7 @@ export async function serveApp(
     getServices: () => services,
     port: 0,
     timers: options.timers ?? true,
+    queues: options.queues ?? options.timers ?? true,
     log: (level, fn, message) => console.log(`[${level}] ${fn}: ${message}`),
   });
   return { ...host, fetch: (path, init) => fetch(`${host.url}${path}`, init) };
