@@ -54,6 +54,7 @@ export async function sequentialLatencyMicros(url: string, headersFor: (i: numbe
 export async function diagnostics(host: HostProcess, query = '') {
   return (await (await fetch(`${host.url}/_local/diagnostics${query}`)).json()) as {
     storageOperations: Record<string, number> & { total: number; requestDriven: number; timeDriven: number };
+    queueOperations: Record<'create' | 'send' | 'receive' | 'delete' | 'update', number>;
     authCacheEntries: number;
     authCacheMaxEntries: number;
     rssBytes: number;

@@ -12,6 +12,7 @@ import { listingCostFigure } from './listing-cost';
 import { propagationFigures } from './propagation';
 import { rateLimitFigure } from './rate-limit';
 import { storageCostFigures } from './storage-cost';
+import { webhookLatencyFigures } from './webhook-latency';
 
 /** One figure of the benchmark, as bench/run.ts records it. */
 export interface Figure {
@@ -82,6 +83,11 @@ export const FIGURE_MODULES: ReadonlyArray<{ ids: readonly string[]; title: stri
   },
   { ids: ['4e'], title: '4e. Storage operations per listed session (GET /v1/sessions)', run: listingCostFigure },
   { ids: ['5b'], title: '5b. Storage transactions per rate-limit unit, by request shape', run: batchCostFigures },
+  {
+    ids: ['12', '12b', '12c', '12d'],
+    title: '12. A key revocation to its webhook at the receiver (the queue warm), and its storage and queue operations',
+    run: webhookLatencyFigures,
+  },
 ];
 
 /** The figure ids of `--only 3e,5b` (or `--only=3e`), when given. */

@@ -40,7 +40,8 @@ const format = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >
 async function main() {
   const started = new Date();
   console.log(`Benchmark${QUICK ? ' (quick)' : ''}${PROFILE ? ' (profile)' : ''}: starting Azurite and hosts...`);
-  const azurite = await startAzurite({ tablePort: 0 });
+  // The queue service too: webhook deliveries (figure 12) go through it.
+  const azurite = await startAzurite({ tablePort: 0, queuePort: 0 });
   const dataDir = mkdtempSync(join(tmpdir(), 'vp-bench-'));
   const baseEnv = {
     VERIPROOF_LOCAL_MODE: 'true',

@@ -60,6 +60,7 @@ export async function serveDiagnostics(
       cpuMicros: cpu.user + cpu.system,
       instanceId: services.rateLimiter.instanceId,
       storageOperations: services.storage.operations.snapshot(),
+      queueOperations: { ...services.queueOperations.counts },
       authCacheEntries: services.authenticator.cachedEntries,
       authCacheMaxEntries: services.useCases.config.authCache.maxEntries,
       componentStoreCalls: services.components.storeCalls,

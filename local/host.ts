@@ -43,7 +43,7 @@ export interface LocalHostOptions {
   log?: LogSink;
   /** Run timer functions on their schedules (default true). */
   timers?: boolean;
-  /** Receive the service's queues for their functions (default: as `timers`). */
+  /** Receive the service's queues for their functions (default true). */
   queues?: boolean;
   /** Serve the local-only `/_local/...` routes of the benchmark and resilience suite. */
   diagnostics?: boolean;
@@ -207,7 +207,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     });
   });
   if (options.timers !== false) scheduler.start();
-  if ((options.queues ?? options.timers) !== false) poller.start();
+  if (options.queues !== false) poller.start();
   const port = (server.address() as AddressInfo).port;
 
   return {

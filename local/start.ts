@@ -18,6 +18,7 @@ import { loadLocalSettings } from './settings';
  *   --no-azurite    do not start Azurite (use TABLES_CONNECTION_STRING and QUEUES_CONNECTION_STRING as they are)
  *   --no-demo       do not create the demo customer and key
  *   --no-timers     do not run timer functions
+ *   --no-queues     do not receive the service's queues (webhook deliveries) for their functions
  *   --diagnostics   serve the local-only /_local/ routes of the benchmark and the tests (local/diagnostics.ts)
  *   --fault-kill-at <step>   (resilience suite) kill this process with SIGKILL when the storage
  *                   adapter reaches <step>, e.g. keys.insertLookup
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
       'no-azurite': { type: 'boolean', default: false },
       'no-demo': { type: 'boolean', default: false },
       'no-timers': { type: 'boolean', default: false },
+      'no-queues': { type: 'boolean', default: false },
       diagnostics: { type: 'boolean', default: false },
       'fault-kill-at': { type: 'string' },
       'fault-throttle': { type: 'string' },
@@ -133,6 +135,7 @@ async function main(): Promise<void> {
     getServices: () => services,
     port,
     timers: !args['no-timers'],
+    queues: !args['no-queues'],
     diagnostics: args.diagnostics,
   });
   cleanup.push(() => host.close());

@@ -8,7 +8,7 @@ import { startHostProcess, type HostProcess } from '../support/host-process';
 import { op } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { testEnv } from '../support/services';
-import { WebhookReceiver } from '../support/webhook-receiver';
+import { WebhookReceiver } from '../../fixtures/webhook-receiver';
 
 /**
  * A host killed (SIGKILL) between a change and the send of its webhook: the change is committed

@@ -17,7 +17,7 @@ import { oneSpanExport } from '../support/otel';
 import { op, portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { testConfig, testServices } from '../support/services';
-import { WebhookReceiver } from '../support/webhook-receiver';
+import { WebhookReceiver } from '../../fixtures/webhook-receiver';
 
 /**
  * Webhooks end to end, on Azurite's tables and queue, to a loopback receiver: the app served with
