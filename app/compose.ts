@@ -19,6 +19,7 @@ import { TableRevocationFeed } from '../shared/adapters/table/table-revocation-f
 import { TableSessionRepository } from '../shared/adapters/table/table-session-repository';
 import { TableStorage, type StorageFaultHook } from '../shared/adapters/table/table-storage';
 import { TableTrustPolicyRepository } from '../shared/adapters/table/table-trust-policy-repository';
+import { TableWebhookEndpointRepository } from '../shared/adapters/table/table-webhook-endpoint-repository';
 import type { PartitionThrottleOptions } from '../shared/adapters/table/partition-throttle';
 import { TableUsageStore } from '../shared/adapters/table/table-usage-store';
 import { ApiKeyDoor } from '../shared/auth/api-key-door';
@@ -45,6 +46,7 @@ import type { SecretStore } from '../shared/ports/secret-store';
 import type { SessionRepository } from '../shared/ports/session-repository';
 import type { TrustPolicyRepository } from '../shared/ports/trust-policy-repository';
 import type { UsageStore } from '../shared/ports/usage-store';
+import type { WebhookEndpointRepository } from '../shared/ports/webhook-endpoint-repository';
 import { AuditTrail } from '../shared/services/audit-trail';
 import { ComponentCache } from '../shared/auth/component-cache';
 import type { ServiceContext, UseCases } from './context';
@@ -67,6 +69,8 @@ import { StaffService } from '../shared/services/staff-service';
 import { StaleKeyReview } from '../shared/services/stale-key-review';
 import { TokenExchange } from '../shared/services/token-exchange';
 import { TrustPolicyService } from '../shared/services/trust-policy-service';
+import { WebhookEndpointService } from '../shared/services/webhook-endpoints';
+import { WebhookSecretVault } from '../shared/webhooks/secrets';
 import { SubjectTokenVerifier } from '../shared/trust/oidc-verifier';
 import { MasterComponentService } from '../shared/services/master-component-service';
 import { UsageRecorder } from '../shared/services/usage-recorder';
@@ -129,6 +133,7 @@ export interface ServiceOverrides {
     usage?: UsageStore;
     trustPolicies?: TrustPolicyRepository;
     federatedTokens?: FederatedTokenRepository;
+    webhookEndpoints?: WebhookEndpointRepository;
   };
   /** The metrics (tests read them back; the entry point may add exporting readers). */
   telemetry?: Telemetry;
@@ -166,6 +171,7 @@ interface Adapters {
   rateLimits: RateLimitStore;
   trustPolicies: TrustPolicyRepository;
   federatedTokens: FederatedTokenRepository;
+  webhookEndpoints: WebhookEndpointRepository;
   /** Every request to an address someone else chose, under the outbound guard's rules (pinned, bounded). */
   outbound: OutboundHttp;
   /** Issuers' public documents (the token exchange's discovery and key sets), read through `outbound`. */
@@ -257,6 +263,7 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
     rateLimits: repositories.rateLimits ?? new TableRateLimitStore(storage),
     trustPolicies: repositories.trustPolicies ?? new TableTrustPolicyRepository(storage),
     federatedTokens: repositories.federatedTokens ?? new TableFederatedTokenRepository(storage),
+    webhookEndpoints: repositories.webhookEndpoints ?? new TableWebhookEndpointRepository(storage),
     outbound,
     documents: overrides.documents ?? new HttpPublicDocumentFetch(outbound),
   };
@@ -378,6 +385,8 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
   const health = new HealthMonitor(probes, config.health.probeIntervalMs, clock, log);
   const localMode = config.runtime === 'local';
   const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
+  // One vault per process: it caches the data key webhook signing secrets are sealed under.
+  const webhookSecrets = new WebhookSecretVault(adapters.secrets);
   return Object.freeze({
     config,
     customers,
@@ -412,6 +421,16 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
       audit,
       plans: config.plans,
       tokens: federatedTokens,
+      clock,
+      log,
+      localMode,
+    }),
+    webhookEndpoints: new WebhookEndpointService({
+      endpoints: adapters.webhookEndpoints,
+      customers,
+      audit,
+      secrets: webhookSecrets,
+      plans: config.plans,
       clock,
       log,
       localMode,

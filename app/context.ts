@@ -28,6 +28,7 @@ import type { StaffService } from '../shared/services/staff-service';
 import type { StaleKeyReview } from '../shared/services/stale-key-review';
 import type { TokenExchange } from '../shared/services/token-exchange';
 import type { TrustPolicyService } from '../shared/services/trust-policy-service';
+import type { WebhookEndpointService } from '../shared/services/webhook-endpoints';
 import type { MasterComponentService } from '../shared/services/master-component-service';
 import type { UsageRecorder } from '../shared/services/usage-recorder';
 import type { UsageService } from '../shared/services/usage-service';
@@ -57,6 +58,8 @@ export interface UseCases {
   staleKeys: StaleKeyReview;
   /** Trust policies (workload identity federation): whom a customer trusts to ingest without a key. */
   trustPolicies: TrustPolicyService;
+  /** Webhook endpoints: where a customer's key events are delivered, and the secrets they are signed with. */
+  webhookEndpoints: WebhookEndpointService;
   /** The token exchange (RFC 8693): a workload's identity token for a federated access token. */
   tokenExchange: TokenExchange;
   health: HealthMonitor;

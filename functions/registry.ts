@@ -30,6 +30,14 @@ import { staffTenantKeyEndGrace, staffTenantKeyGet, staffTenantKeyRotate } from 
 import { tenantKeyGrace } from './tenant-key-grace';
 import { tracesIngest } from './traces-ingest';
 import { trustPoliciesCreate, trustPoliciesDelete, trustPoliciesGet, trustPoliciesList, trustPoliciesUpdate } from './trust-policies';
+import {
+  webhookEndpointsCreate,
+  webhookEndpointsDelete,
+  webhookEndpointsGet,
+  webhookEndpointsList,
+  webhookEndpointsRotateSecret,
+  webhookEndpointsUpdate,
+} from './webhook-endpoints';
 import { whoami } from './whoami';
 
 /**
@@ -61,6 +69,12 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   trustPoliciesGet,
   trustPoliciesUpdate,
   trustPoliciesDelete,
+  webhookEndpointsList,
+  webhookEndpointsCreate,
+  webhookEndpointsGet,
+  webhookEndpointsUpdate,
+  webhookEndpointsDelete,
+  webhookEndpointsRotateSecret,
   sessionsList,
   secretScanningGitHub,
   staffCustomersList,

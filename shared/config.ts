@@ -21,6 +21,8 @@ export const planLimitsSchema = z.object({
   keyLimit: z.number().int().min(1).max(10_000),
   /** Trust policies (workload identity federation) a customer may hold; 0: none. */
   trustPolicyLimit: z.number().int().min(0).max(1_000),
+  /** Webhook endpoints a customer may hold (disabled ones included); 0: none. */
+  webhookEndpointLimit: z.number().int().min(0).max(1_000),
   /** Sustained ingest requests per second per key. */
   requestsPerSecond: z.number().positive().max(1_000_000),
   /** Requests a key may send in a burst above the sustained rate. */
@@ -42,9 +44,9 @@ export interface RateSetting {
 }
 
 export const DEFAULT_PLANS: Record<Plan, PlanLimits> = {
-  starter: { keyLimit: 2, trustPolicyLimit: 2, requestsPerSecond: 10, burst: 20 },
-  pro: { keyLimit: 5, trustPolicyLimit: 10, requestsPerSecond: 100, burst: 200 },
-  enterprise: { keyLimit: 50, trustPolicyLimit: 50, requestsPerSecond: 1000, burst: 2000 },
+  starter: { keyLimit: 2, trustPolicyLimit: 2, webhookEndpointLimit: 2, requestsPerSecond: 10, burst: 20 },
+  pro: { keyLimit: 5, trustPolicyLimit: 10, webhookEndpointLimit: 10, requestsPerSecond: 100, burst: 200 },
+  enterprise: { keyLimit: 50, trustPolicyLimit: 50, webhookEndpointLimit: 50, requestsPerSecond: 1000, burst: 2000 },
 };
 
 /** A setting holding JSON: parsed, or refused with `message` naming what it must be. */

@@ -312,6 +312,11 @@ export const AUDIT_EVENT_TYPES = [
   'trust_policy.deleted',
   'token.exchanged',
   'token.refused',
+  'webhook_endpoint.created',
+  'webhook_endpoint.updated',
+  'webhook_endpoint.deleted',
+  'webhook_endpoint.secret_rotated',
+  'webhook_endpoint.disabled',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -367,6 +372,78 @@ export interface TrustPolicy {
   deletedBy?: Actor;
   /** Start of the last hour a token minted under it was used in. */
   lastUsedAt?: string;
+}
+
+/**
+ * The webhook event types a customer can receive (issue 28), the catalogue an endpoint's `events`
+ * are checked against. `webhook.test` is what `POST /v1/webhook-endpoints/{id}/test` sends.
+ */
+export const WEBHOOK_EVENT_TYPES = [
+  'key.issued',
+  'key.updated',
+  'key.revoked',
+  'key.rolled',
+  'key.exposed',
+  'key.expiring',
+  'key.stale',
+  'key.rotation_completed',
+  'tenant_key.rotated',
+  'tenant_key.grace_ended',
+  'key_request.created',
+  'key_request.executed',
+  'key_request.rejected',
+  'webhook.test',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+/** What an endpoint subscribes to: event types, or `['*']` for every type (those added later included). */
+export type WebhookEventSelection = WebhookEventType[] | ['*'];
+
+/** Whether an endpoint subscribed to `events` receives events of `type`. */
+export const subscribesTo = (events: WebhookEventSelection, type: WebhookEventType): boolean =>
+  (events as readonly string[]).includes('*') || (events as readonly string[]).includes(type);
+
+/** A signing secret of a webhook endpoint, as stored: never the secret itself. */
+export interface WebhookSecret {
+  /** The secret (`whsec_…`) envelope-encrypted (shared/webhooks/secrets.ts); decrypted only to sign. */
+  encrypted: string;
+  createdAt: string;
+  /** Set on the previous secret by a rotation: it signs beside the new one until then. Absent on the current one. */
+  expiresAt?: string;
+}
+
+/** Why an endpoint is disabled: its deliveries kept failing (the pipeline's rule), or the customer disabled it. */
+export type WebhookDisabledReason = 'failing' | 'customer';
+
+/**
+ * Where a customer receives webhook events: an https URL, the events it subscribes to, and the
+ * secrets its deliveries are signed with (Standard Webhooks). Stored under the customer.
+ */
+export interface WebhookEndpoint {
+  /** Opaque, time-ordered id (`we_…`). */
+  id: string;
+  customerSlug: string;
+  url: string;
+  events: WebhookEventSelection;
+  description?: string;
+  /**
+   * `active` endpoints receive events; `disabled` ones are kept (and listed) but receive none until
+   * re-enabled; `deleted` ones are kept (no longer listed) so that a repeated delete finds what it completes.
+   */
+  status: 'active' | 'disabled' | 'deleted';
+  /** The current secret first, then the previous one while it still signs (`expiresAt`). Never empty. */
+  secrets: WebhookSecret[];
+  createdAt: string;
+  createdBy: Actor;
+  /** The last change by the customer or the service (its creation until then); delivery outcomes do not count. */
+  updatedAt: string;
+  disabledAt?: string;
+  disabledReason?: WebhookDisabledReason;
+  /** The first failed delivery after the last successful one; absent while deliveries succeed. */
+  failingSince?: string;
+  /** The last successful delivery. */
+  lastSuccessAt?: string;
+  deletedAt?: string;
+  deletedBy?: Actor;
 }
 
 /** Requests counted for a key over some time: accepted, refused by its rate limit, refused by its allowlist. */

@@ -29,6 +29,7 @@ export const ERROR_CATALOGUE = {
   label_taken: { status: 409, title: 'Label already in use' },
   key_limit_reached: { status: 409, title: 'Key limit reached' },
   trust_policy_limit_reached: { status: 409, title: 'Trust policy limit reached' },
+  webhook_endpoint_limit_reached: { status: 409, title: 'Webhook endpoint limit reached' },
   last_active_key: { status: 409, title: 'Last active key' },
   key_rolling_out: { status: 409, title: 'Key already rolling out' },
   key_expired: { status: 409, title: 'Key expired' },

@@ -11,6 +11,7 @@ import {
   type TrustPolicy,
   type UsageBucket,
   type UsageCounts,
+  type WebhookEndpoint,
 } from '../domain';
 import type { StoredSession } from '../ports/session-repository';
 import type {
@@ -24,6 +25,7 @@ import type {
   TenantKeyBody,
   trustPolicyView,
   UsageBucketBody,
+  webhookEndpointView,
 } from './views';
 
 /**
@@ -83,6 +85,29 @@ export function toTrustPolicyBody(policy: TrustPolicy): z.infer<typeof trustPoli
     createdBy: policy.createdBy,
     updatedAt: policy.updatedAt,
     lastUsedAt: policy.lastUsedAt ?? null,
+  };
+}
+
+/**
+ * An endpoint as the API shows it: never a secret, sealed or not. Its secrets are those still
+ * signing (the service answers no other): one with an `expiresAt` is the previous one, in its overlap.
+ */
+export function toWebhookEndpointBody(endpoint: WebhookEndpoint): z.infer<typeof webhookEndpointView> {
+  const previous = endpoint.secrets.find((s) => s.expiresAt !== undefined);
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    events: [...endpoint.events],
+    description: endpoint.description ?? null,
+    status: endpoint.status === 'disabled' ? 'disabled' : 'active',
+    disabledAt: endpoint.status === 'disabled' ? (endpoint.disabledAt ?? null) : null,
+    disabledReason: endpoint.status === 'disabled' ? (endpoint.disabledReason ?? null) : null,
+    failingSince: endpoint.failingSince ?? null,
+    lastSuccessAt: endpoint.lastSuccessAt ?? null,
+    previousSecretExpiresAt: previous?.expiresAt ?? null,
+    createdAt: endpoint.createdAt,
+    createdBy: endpoint.createdBy,
+    updatedAt: endpoint.updatedAt,
   };
 }
 

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { AUDIT_EVENT_TYPES, CREDENTIAL_TYPES, KEY_ENVIRONMENTS, KEY_REQUEST_ACTIONS, KEY_TYPES, PLANS, REVOKED_REASONS } from '../domain';
+import {
+  AUDIT_EVENT_TYPES,
+  CREDENTIAL_TYPES,
+  KEY_ENVIRONMENTS,
+  KEY_REQUEST_ACTIONS,
+  KEY_TYPES,
+  PLANS,
+  REVOKED_REASONS,
+  WEBHOOK_EVENT_TYPES,
+} from '../domain';
 import {
   amount,
   applicationView,
@@ -122,6 +131,52 @@ export const trustPolicyListView = z
     trustPolicies: z.array(trustPolicyView).describe('Oldest first: the order an exchange tries them in'),
   })
   .meta({ id: 'TrustPolicyList' });
+
+const EXAMPLE_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw5Y0ySqzz2Iw=';
+
+export const webhookEndpointView = z
+  .object({
+    id: idOf('we'),
+    url: shown('https://hooks.acme.example/veriproof'),
+    events: z
+      .array(z.enum([...WEBHOOK_EVENT_TYPES, '*']))
+      .meta({ examples: [['key.revoked', 'key.exposed']] })
+      .describe('The event types it receives; ["*"]: every type'),
+    description: shown('PagerDuty bridge').nullable(),
+    status: z.enum(['active', 'disabled']).describe('disabled: it receives nothing until re-enabled (PATCH with "enabled": true)'),
+    disabledAt: timestamp.nullable(),
+    disabledReason: z
+      .enum(['failing', 'customer'])
+      .nullable()
+      .describe('failing: its deliveries failed for 3 days; customer: disabled by PATCH'),
+    failingSince: timestamp.nullable().describe('The first failed delivery since the last successful one; null while deliveries succeed'),
+    lastSuccessAt: timestamp.nullable().describe('The last successful delivery'),
+    previousSecretExpiresAt: timestamp
+      .nullable()
+      .describe('After a secret rotation: until when the previous secret also signs deliveries (a second signature)'),
+    createdAt: timestamp,
+    createdBy: actorView,
+    updatedAt: timestamp.describe('The last change (its creation until then)'),
+  })
+  .meta({ id: 'WebhookEndpoint' });
+
+export const webhookEndpointWithSecretView = webhookEndpointView
+  .extend({
+    secret: shown(EXAMPLE_SECRET).describe(
+      'The signing secret (Standard Webhooks: `whsec_` and base64 of 32 bytes). Shown this once: store it in a secret manager now.',
+    ),
+  })
+  .meta({ id: 'WebhookEndpointWithSecret' });
+
+export const webhookEndpointListView = z
+  .object({
+    customer: slugView,
+    sandbox: z.boolean(),
+    webhookEndpointCount: count(1),
+    webhookEndpointLimit: count(10),
+    webhookEndpoints: z.array(webhookEndpointView).describe('Oldest first; disabled ones too'),
+  })
+  .meta({ id: 'WebhookEndpointList' });
 
 export const issuedKeyView = z
   .object({

@@ -117,4 +117,52 @@ describe.each(adapters)('SecretStore contract: %s', (_name, make) => {
     for (const s of stored) expect(await store.getComponent('acme', s.version)).toEqual(s);
     expect(stored).toContainEqual(await store.getComponent('acme'));
   });
+
+  describe('service secrets by name', () => {
+    it('stores a secret as a new version and reads it back, by its version and as the latest', async () => {
+      const value = component();
+      const stored = await store.putSecret('webhook-data-key', value);
+      expect(stored).toEqual({ version: expect.any(String), value });
+      expect(await store.getSecret('webhook-data-key', stored.version)).toEqual(stored);
+      expect(await store.getSecret('webhook-data-key')).toEqual(stored);
+    });
+
+    it('keeps every version: the latest is the newest, each older one still reads by its version', async () => {
+      const stored = [];
+      for (let i = 0; i < 3; i++) stored.push(await store.putSecret('webhook-data-key', component()));
+      expect(new Set(stored.map((s) => s.version)).size).toBe(3);
+      expect(await store.getSecret('webhook-data-key')).toEqual(stored[2]);
+      for (const s of stored) expect(await store.getSecret('webhook-data-key', s.version)).toEqual(s);
+    });
+
+    it('answers undefined for a name never stored and a version it does not hold', async () => {
+      const stored = await store.putSecret('webhook-data-key', component());
+      expect(await store.getSecret('other-key')).toBeUndefined();
+      expect(await store.getSecret('other-key', stored.version)).toBeUndefined();
+      expect(await store.getSecret('webhook-data-key', unknownVersion())).toBeUndefined();
+    });
+
+    it("keeps service secrets apart from customers' components, even under a customer slug of the same name", async () => {
+      const secret = await store.putSecret('acme', component());
+      const acme = await store.putComponent('acme', component());
+      expect(await store.getSecret('acme')).toEqual(secret);
+      expect(await store.getComponent('acme')).toEqual(acme);
+      expect(await store.getComponent('acme', secret.version)).toBeUndefined();
+      expect(await store.getSecret('acme', acme.version)).toBeUndefined();
+    });
+
+    it('stores secrets put at once each as a version of its own', async () => {
+      const values = Array.from({ length: 5 }, component);
+      const stored = await Promise.all(values.map((value) => store.putSecret('webhook-data-key', value)));
+      expect(new Set(stored.map((s) => s.version)).size).toBe(5);
+      for (const s of stored) expect(await store.getSecret('webhook-data-key', s.version)).toEqual(s);
+    });
+
+    it('refuses a name that is not lower-case words joined by dashes', async () => {
+      for (const name of ['', 'Upper', 'a_b', '../x', 'a--b', '-a', 'x'.repeat(65)]) {
+        await expect(store.putSecret(name, component())).rejects.toThrow(/Not a service secret name/);
+        await expect(store.getSecret(name)).rejects.toThrow(/Not a service secret name/);
+      }
+    });
+  });
 });

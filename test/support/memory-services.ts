@@ -11,6 +11,7 @@ import { MemoryUsageStore } from '../../shared/adapters/memory/memory-usage-stor
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { MemorySessionRepository } from '../../shared/adapters/memory/memory-session-repository';
 import { MemoryTrustPolicyRepository } from '../../shared/adapters/memory/memory-trust-policy-repository';
+import { MemoryWebhookEndpointRepository } from '../../shared/adapters/memory/memory-webhook-endpoint-repository';
 import { ManualClock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/logging';
@@ -41,6 +42,8 @@ export function memoryServices(env: Record<string, string> = {}, overrides: Pick
     trustPolicies: new MemoryTrustPolicyRepository(customers, audit),
     // Token lookup rows land beside the keys', where the door reads them.
     federatedTokens: new MemoryFederatedTokenRepository(keys),
+    // Endpoint events land in the customer's audit log, as on Table Storage.
+    webhookEndpoints: new MemoryWebhookEndpointRepository(customers, audit),
   };
   const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const secrets = new MemorySecretStore();

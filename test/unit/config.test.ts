@@ -38,9 +38,9 @@ describe('config', () => {
 
   it('has the plan table of the product: starter 2, pro 5, enterprise 50 keys; 2, 10 and 50 trust policies', () => {
     expect(DEFAULT_PLANS).toEqual({
-      starter: { keyLimit: 2, trustPolicyLimit: 2, requestsPerSecond: 10, burst: 20 },
-      pro: { keyLimit: 5, trustPolicyLimit: 10, requestsPerSecond: 100, burst: 200 },
-      enterprise: { keyLimit: 50, trustPolicyLimit: 50, requestsPerSecond: 1000, burst: 2000 },
+      starter: { keyLimit: 2, trustPolicyLimit: 2, webhookEndpointLimit: 2, requestsPerSecond: 10, burst: 20 },
+      pro: { keyLimit: 5, trustPolicyLimit: 10, webhookEndpointLimit: 10, requestsPerSecond: 100, burst: 200 },
+      enterprise: { keyLimit: 50, trustPolicyLimit: 50, webhookEndpointLimit: 50, requestsPerSecond: 1000, burst: 2000 },
     });
   });
 
@@ -55,9 +55,9 @@ describe('config', () => {
   });
 
   it('takes plan overrides as JSON, keeping unnamed values', () => {
-    const config = loadConfig({ ...base, PLANS: '{"pro":{"keyLimit":8},"starter":{"trustPolicyLimit":0}}' });
-    expect(config.plans.pro).toEqual({ keyLimit: 8, trustPolicyLimit: 10, requestsPerSecond: 100, burst: 200 });
-    expect(config.plans.starter).toEqual({ ...DEFAULT_PLANS.starter, trustPolicyLimit: 0 });
+    const config = loadConfig({ ...base, PLANS: '{"pro":{"keyLimit":8},"starter":{"trustPolicyLimit":0,"webhookEndpointLimit":0}}' });
+    expect(config.plans.pro).toEqual({ keyLimit: 8, trustPolicyLimit: 10, webhookEndpointLimit: 10, requestsPerSecond: 100, burst: 200 });
+    expect(config.plans.starter).toEqual({ ...DEFAULT_PLANS.starter, trustPolicyLimit: 0, webhookEndpointLimit: 0 });
     expect(config.plans.enterprise).toEqual(DEFAULT_PLANS.enterprise);
   });
 
@@ -139,6 +139,7 @@ describe('config', () => {
     [{ ...base, PLANS: '{"gold":{"keyLimit":1}}' }, /PLANS/],
     [{ ...base, PLANS: '{"pro":{"keyLimit":0}}' }, /PLANS/],
     [{ ...base, PLANS: '{"pro":{"trustPolicyLimit":-1}}' }, /PLANS/],
+    [{ ...base, PLANS: '{"pro":{"webhookEndpointLimit":1.5}}' }, /PLANS/],
     [{ ...base, SESSIONS_TABLES_ENDPOINTS: 'https://a.table.core.windows.net,not a url' }, /SESSIONS_TABLES_ENDPOINTS/],
     [
       { ...base, SESSIONS_TABLES_CONNECTION_STRINGS: 'UseDevelopmentStorage=true' },

@@ -1,9 +1,11 @@
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { ComponentVersion, SecretStore } from '../../ports/secret-store';
+import { checkSecretName, type ComponentVersion, type SecretStore, type SecretVersion } from '../../ports/secret-store';
 import { absentIfNotFound, toDependencyError } from '../azure-errors';
 
 /** One secret per customer; its versions are the customer's components. */
 export const componentSecretName = (customerSlug: string): string => `customer-${customerSlug}-component`;
+/** A service secret's name in the vault: `service-` keeps it apart from every customer's (`customer-…`). */
+export const serviceSecretName = (name: string): string => `service-${name}`;
 
 /**
  * Master components in Azure Key Vault, through `@azure/keyvault-secrets`. The vault's
@@ -53,6 +55,34 @@ export class KeyVaultSecretStore implements SecretStore {
         }),
       ),
     );
+  }
+
+  async putSecret(name: string, value: string): Promise<SecretVersion> {
+    checkSecretName(name);
+    const secret = await this.call(() =>
+      this.client.setSecret(serviceSecretName(name), value, {
+        contentType: 'text/plain',
+        tags: { purpose: 'service-secret' },
+        abortSignal: AbortSignal.timeout(this.timeoutMs),
+      }),
+    );
+    if (!secret.properties.version || secret.value === undefined) throw new Error('Key Vault returned a secret without a version');
+    return { version: secret.properties.version, value: secret.value };
+  }
+
+  /** A missing or disabled version reads as `undefined`. */
+  async getSecret(name: string, version?: string): Promise<SecretVersion | undefined> {
+    checkSecretName(name);
+    const secret = await absentIfNotFound(
+      this.call(() =>
+        this.client.getSecret(serviceSecretName(name), {
+          ...(version ? { version } : {}),
+          abortSignal: AbortSignal.timeout(this.timeoutMs),
+        }),
+      ),
+    );
+    if (!secret?.value || !secret.properties.version) return undefined;
+    return { version: secret.properties.version, value: secret.value };
   }
 
   /** Outages, server errors and a refused identity become DependencyUnavailableError (see toDependencyError). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ComponentVersion, SecretStore } from '../../ports/secret-store';
+import { checkSecretName, type ComponentVersion, type SecretStore, type SecretVersion } from '../../ports/secret-store';
 
 interface StoredVersion extends ComponentVersion {
   createdAt: string;
@@ -10,15 +10,18 @@ interface StoredVersion extends ComponentVersion {
 
 /**
  * The local stand-in for Key Vault: every customer's component versions in one JSON file
- * under the local data folder (git-ignored), written atomically with owner-only permissions,
- * so keys issued on a developer's machine survive a restart. Never used in Azure.
+ * under the local data folder (git-ignored), the service's named secrets in another beside it,
+ * written atomically with owner-only permissions, so keys issued on a developer's machine
+ * survive a restart. Never used in Azure.
  */
 export class FileSecretStore implements SecretStore {
   private readonly file: string;
+  private readonly namedFile: string;
   private writes: Promise<unknown> = Promise.resolve();
 
   constructor(dataDir: string) {
     this.file = join(dataDir, 'secrets', 'components.json');
+    this.namedFile = join(dataDir, 'secrets', 'service.json');
   }
 
   async putComponent(customerSlug: string, value: string): Promise<ComponentVersion> {
@@ -51,19 +54,39 @@ export class FileSecretStore implements SecretStore {
     await run;
   }
 
-  private async read(): Promise<Record<string, StoredVersion[]>> {
+  async putSecret(name: string, value: string): Promise<SecretVersion> {
+    checkSecretName(name);
+    const version = randomBytes(16).toString('hex');
+    const run = this.writes.then(async () => {
+      const all = await this.read(this.namedFile);
+      (all[name] ??= []).push({ version, value, createdAt: new Date().toISOString() });
+      await this.write(all, this.namedFile);
+    });
+    this.writes = run.catch(() => undefined);
+    await run;
+    return { version, value };
+  }
+
+  async getSecret(name: string, version?: string): Promise<SecretVersion | undefined> {
+    checkSecretName(name);
+    const versions = (await this.read(this.namedFile))[name] ?? [];
+    const found = version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);
+    return found ? { version: found.version, value: found.value } : undefined;
+  }
+
+  private async read(file = this.file): Promise<Record<string, StoredVersion[]>> {
     try {
-      return JSON.parse(await readFile(this.file, 'utf8')) as Record<string, StoredVersion[]>;
+      return JSON.parse(await readFile(file, 'utf8')) as Record<string, StoredVersion[]>;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw error;
     }
   }
 
-  private async write(all: Record<string, StoredVersion[]>): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
-    const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  private async write(all: Record<string, StoredVersion[]>, file = this.file): Promise<void> {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temp, JSON.stringify(all, null, 2), { mode: 0o600 });
-    await rename(temp, this.file);
+    await rename(temp, file);
   }
 }

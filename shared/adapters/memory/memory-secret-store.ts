@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { ComponentVersion, SecretStore } from '../../ports/secret-store';
+import { checkSecretName, type ComponentVersion, type SecretStore, type SecretVersion } from '../../ports/secret-store';
 
 /** In-memory SecretStore for unit tests; counts reads and can fail like an unreachable vault. */
 export class MemorySecretStore implements SecretStore {
   private readonly versions = new Map<string, Array<ComponentVersion & { enabled: boolean }>>();
+  private readonly named = new Map<string, SecretVersion[]>();
   reads = 0;
   failWith: Error | undefined;
 
@@ -30,5 +31,22 @@ export class MemorySecretStore implements SecretStore {
 
   isEnabled(customerSlug: string, version: string): boolean | undefined {
     return (this.versions.get(customerSlug) ?? []).find((v) => v.version === version)?.enabled;
+  }
+
+  async putSecret(name: string, value: string): Promise<SecretVersion> {
+    checkSecretName(name);
+    if (this.failWith) throw this.failWith;
+    const entry = { version: randomBytes(16).toString('hex'), value };
+    this.named.set(name, [...(this.named.get(name) ?? []), entry]);
+    return { ...entry };
+  }
+
+  async getSecret(name: string, version?: string): Promise<SecretVersion | undefined> {
+    checkSecretName(name);
+    this.reads += 1;
+    if (this.failWith) throw this.failWith;
+    const all = this.named.get(name) ?? [];
+    const found = version === undefined ? all.at(-1) : all.find((v) => v.version === version);
+    return found ? { ...found } : undefined;
   }
 }

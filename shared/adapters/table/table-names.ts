@@ -26,6 +26,8 @@ export const TABLE_NAMES = {
   rateLimits: 'ratelimits',
   /** Partition per customer: requests per key per hour, one row per instance that counted them. */
   keyUsage: 'keyusage',
+  /** One partition: a row per customer with webhook endpoints (what the delivery sweeper reads instead of every customer). */
+  webhookCustomers: 'webhookcustomers',
 } as const;
 
 export type TableName = keyof typeof TABLE_NAMES;

@@ -8,6 +8,7 @@ import {
   type Customer,
   type KeyExposure,
   type TrustPolicy,
+  type WebhookEndpoint,
 } from '../../../shared/domain';
 import { newId } from '../../../shared/ids';
 import type { CustomerRepository } from '../../../shared/ports/customer-repository';
@@ -30,6 +31,7 @@ export const bob: Actor = { type: 'user', id: 'usr_bob', name: 'bob' };
 let customers = 0;
 let keys = 0;
 let policies = 0;
+let endpoints = 0;
 
 /** A customer no other case uses (a fresh slug), with no keys and no tenant-key rotation. */
 export function customerRecord(overrides: Partial<Customer> = {}): Customer {
@@ -145,6 +147,31 @@ export function trustPolicyRecord(customer: Customer, overrides: Partial<TrustPo
     environment: 'live',
     tokenLifetimeMinutes: 15,
     status: 'active',
+    createdAt,
+    createdBy: alice,
+    updatedAt: createdAt,
+    ...overrides,
+  };
+}
+
+/**
+ * An active webhook endpoint of `customer`, created `seconds` after {@link BASE_TIME} (by default a
+ * second after the previous one built), so ids and creation times both sort in build order. Its
+ * secret is an opaque stand-in for the encrypted form (the repository never reads it).
+ */
+export function webhookEndpointRecord(
+  customer: Customer,
+  overrides: Partial<WebhookEndpoint> = {},
+  seconds = ++endpoints,
+): WebhookEndpoint {
+  const createdAt = at(seconds);
+  return {
+    id: newId('we', new Date(createdAt)),
+    customerSlug: customer.slug,
+    url: `https://hooks.example.com/${customer.slug}/${seconds}`,
+    events: ['*'],
+    status: 'active',
+    secrets: [{ encrypted: `sealed-${randomBytes(6).toString('hex')}`, createdAt }],
     createdAt,
     createdBy: alice,
     updatedAt: createdAt,
