@@ -312,6 +312,7 @@ export const AUDIT_EVENT_TYPES = [
   'trust_policy.deleted',
   'token.exchanged',
   'token.refused',
+  'token.exposed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
