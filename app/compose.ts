@@ -342,9 +342,22 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
     log,
   });
   const requests = new KeyRequestService({ requests: adapters.requests, keys, customers, rotator: masterComponents, audit, clock, log });
+  const localMode = config.runtime === 'local';
+  const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
+  const trustPolicies = new TrustPolicyService({
+    policies: adapters.trustPolicies,
+    customers,
+    audit,
+    plans: config.plans,
+    tokens: federatedTokens,
+    clock,
+    log,
+    localMode,
+  });
   const usage = new UsageService({
     usage: adapters.usage,
     keys,
+    policies: trustPolicies,
     clock,
     staleAfterMs: config.staleKeyDays * DAY_MS,
     retentionMs: config.usage.retentionDays * DAY_MS,
@@ -358,8 +371,6 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
       : sessionAccounts.map((account, i) => ({ name: `sessions-storage-${i + 1}`, check: () => account.probe() }))),
   ];
   const health = new HealthMonitor(probes, config.health.probeIntervalMs, clock, log);
-  const localMode = config.runtime === 'local';
-  const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
   return Object.freeze({
     config,
     customers,
@@ -397,16 +408,7 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
     usage,
     status: new ServiceStatus(telemetry, rateLimiter.instanceId, clock),
     staleKeys: new StaleKeyReview({ customers: adapters.customers, keys, usage, audit, clock, log }),
-    trustPolicies: new TrustPolicyService({
-      policies: adapters.trustPolicies,
-      customers,
-      audit,
-      plans: config.plans,
-      tokens: federatedTokens,
-      clock,
-      log,
-      localMode,
-    }),
+    trustPolicies,
     tokenExchange: new TokenExchange({
       // One verifier per process: its cache of issuers' keys serves every exchange.
       verifier: new SubjectTokenVerifier({ fetch: adapters.documents, clock, log, localMode }),
