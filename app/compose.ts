@@ -417,6 +417,7 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
       tokens: federatedTokens,
       audit,
       log,
+      metrics: telemetry.metrics,
     }),
     health,
   });
