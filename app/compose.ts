@@ -367,9 +367,22 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
     log,
   });
   const requests = new KeyRequestService({ requests: adapters.requests, keys, customers, rotator: masterComponents, audit, clock, log });
+  const localMode = config.runtime === 'local';
+  const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
+  const trustPolicies = new TrustPolicyService({
+    policies: adapters.trustPolicies,
+    customers,
+    audit,
+    plans: config.plans,
+    tokens: federatedTokens,
+    clock,
+    log,
+    localMode,
+  });
   const usage = new UsageService({
     usage: adapters.usage,
     keys,
+    policies: trustPolicies,
     clock,
     staleAfterMs: config.staleKeyDays * DAY_MS,
     retentionMs: config.usage.retentionDays * DAY_MS,
@@ -383,8 +396,6 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
       : sessionAccounts.map((account, i) => ({ name: `sessions-storage-${i + 1}`, check: () => account.probe() }))),
   ];
   const health = new HealthMonitor(probes, config.health.probeIntervalMs, clock, log);
-  const localMode = config.runtime === 'local';
-  const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
   // One vault per process: it caches the data key webhook signing secrets are sealed under.
   const webhookSecrets = new WebhookSecretVault(adapters.secrets);
   return Object.freeze({
@@ -411,20 +422,20 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
     }),
     sessions: new SessionService(adapters.sessions),
     audit,
-    leaks: new LeakedKeyService({ keys: adapters.keys, keyService: keys, customers, audit, clock, log }),
+    leaks: new LeakedKeyService({
+      keys: adapters.keys,
+      keyService: keys,
+      tokenRows: adapters.federatedTokens,
+      tokens: federatedTokens,
+      customers,
+      audit,
+      clock,
+      log,
+    }),
     usage,
     status: new ServiceStatus(telemetry, rateLimiter.instanceId, clock),
     staleKeys: new StaleKeyReview({ customers: adapters.customers, keys, usage, audit, clock, log }),
-    trustPolicies: new TrustPolicyService({
-      policies: adapters.trustPolicies,
-      customers,
-      audit,
-      plans: config.plans,
-      tokens: federatedTokens,
-      clock,
-      log,
-      localMode,
-    }),
+    trustPolicies,
     webhookEndpoints: new WebhookEndpointService({
       endpoints: adapters.webhookEndpoints,
       customers,
@@ -443,6 +454,7 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
       tokens: federatedTokens,
       audit,
       log,
+      metrics: telemetry.metrics,
     }),
     health,
   });

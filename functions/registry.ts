@@ -29,7 +29,14 @@ import { staffRequestsExecute, staffRequestsList, staffRequestsReject } from './
 import { staffTenantKeyEndGrace, staffTenantKeyGet, staffTenantKeyRotate } from './staff-tenant-key';
 import { tenantKeyGrace } from './tenant-key-grace';
 import { tracesIngest } from './traces-ingest';
-import { trustPoliciesCreate, trustPoliciesDelete, trustPoliciesGet, trustPoliciesList, trustPoliciesUpdate } from './trust-policies';
+import {
+  trustPoliciesCreate,
+  trustPoliciesDelete,
+  trustPoliciesGet,
+  trustPoliciesList,
+  trustPoliciesUpdate,
+  trustPolicyUsage,
+} from './trust-policies';
 import {
   webhookEndpointsCreate,
   webhookEndpointsDelete,
@@ -69,6 +76,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   trustPoliciesGet,
   trustPoliciesUpdate,
   trustPoliciesDelete,
+  trustPolicyUsage,
   webhookEndpointsList,
   webhookEndpointsCreate,
   webhookEndpointsGet,

@@ -312,6 +312,7 @@ export const AUDIT_EVENT_TYPES = [
   'trust_policy.deleted',
   'token.exchanged',
   'token.refused',
+  'token.exposed',
   'webhook_endpoint.created',
   'webhook_endpoint.updated',
   'webhook_endpoint.deleted',
@@ -468,9 +469,29 @@ export interface KeyUsage {
   buckets: UsageBucket[];
 }
 
-/** Every key of a customer over the last 30 days, with a daily series each. */
+/** One trust policy's requests over time: those of every token minted under it, together. */
+export interface TrustPolicyUsage {
+  policy: TrustPolicy;
+  granularity: 'hour' | 'day';
+  from: string;
+  to: string;
+  totals: UsageCounts;
+  buckets: UsageBucket[];
+}
+
+/**
+ * Every key of a customer over the last 30 days, with a daily series each, then every active trust
+ * policy (its tokens' requests together), told apart by which of `key` and `policy` they hold.
+ */
 export interface CustomerUsage {
   from: string;
   to: string;
-  keys: Array<{ key: ApiKeyView; stale: boolean; totals: UsageCounts; daily: UsageBucket[] }>;
+  keys: Array<({ key: ApiKeyView; policy?: undefined } | { policy: TrustPolicy; key?: undefined }) & CustomerUsageSeries>;
+}
+
+/** What the customer's usage gives for each key or policy. */
+export interface CustomerUsageSeries {
+  stale: boolean;
+  totals: UsageCounts;
+  daily: UsageBucket[];
 }

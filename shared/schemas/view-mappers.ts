@@ -7,6 +7,7 @@ import {
   type CustomerUsage,
   type KeyRequest,
   type KeyUsage,
+  type TrustPolicyUsage,
   type MasterComponentStatus,
   type TrustPolicy,
   type UsageBucket,
@@ -20,6 +21,7 @@ import type {
   CustomerUsageBody,
   keyRequestView,
   KeyUsageBody,
+  TrustPolicyUsageBody,
   keyView,
   sessionView,
   TenantKeyBody,
@@ -200,16 +202,40 @@ export function toKeyUsageBody(usage: KeyUsage): KeyUsageBody {
   };
 }
 
+export function toTrustPolicyUsageBody(usage: TrustPolicyUsage): TrustPolicyUsageBody {
+  return {
+    trustPolicyId: usage.policy.id,
+    label: usage.policy.label,
+    granularity: usage.granularity,
+    from: usage.from,
+    to: usage.to,
+    totals: toTotals(usage.totals),
+    buckets: usage.buckets.map(toBucket),
+  };
+}
+
 export function toCustomerUsageBody(usage: CustomerUsage): CustomerUsageBody {
   return {
     from: usage.from,
     to: usage.to,
-    keys: usage.keys.map(({ key, stale, totals, daily }) => ({
-      keyId: key.id,
-      label: key.label,
-      application: key.application,
-      status: key.status,
-      lastUsedAt: key.lastUsedAt ?? null,
+    keys: usage.keys.map(({ key, policy, stale, totals, daily }) => ({
+      ...(key
+        ? {
+            keyId: key.id,
+            type: key.type,
+            label: key.label,
+            application: key.application,
+            status: key.status,
+            lastUsedAt: key.lastUsedAt ?? null,
+          }
+        : {
+            keyId: policy.id,
+            type: 'federated' as const,
+            label: policy.label,
+            application: policy.application,
+            status: 'active' as const,
+            lastUsedAt: policy.lastUsedAt ?? null,
+          }),
       stale,
       totals: toTotals(totals),
       daily: daily.map(toBucket),

@@ -341,16 +341,33 @@ export const keyUsageView = z
   })
   .meta({ id: 'KeyUsage' });
 
+export const trustPolicyUsageView = z
+  .object({
+    trustPolicyId: idOf('tp'),
+    label: shown('github-deploy'),
+    granularity: z.enum(['hour', 'day']),
+    from: timestamp,
+    to: timestamp,
+    totals: usageTotals,
+    buckets: z.array(usageBucket),
+  })
+  .meta({ id: 'TrustPolicyUsage' });
+
 export const customerUsageView = z
   .object({
     from: timestamp,
     to: timestamp,
     keys: z.array(
       z.object({
-        keyId: idOf('key'),
-        label: keyLabelView,
+        keyId: z
+          .union([idOf('key'), idOf('tp')])
+          .describe("The key's id; for a trust policy (`type: federated`), the policy's: its tokens' requests together"),
+        type: z.enum(CREDENTIAL_TYPES).describe("The key's type, or `federated` for a trust policy (every token minted under it)"),
+        label: keyLabelView.describe("The key's label, or the trust policy's"),
         application: applicationView,
-        status: z.enum(['active', 'revoked']),
+        status: z
+          .enum(['active', 'revoked'])
+          .describe('`revoked` for a revoked key; trust policies are listed while they exist (`active`)'),
         lastUsedAt: timestamp.nullable(),
         stale: z.boolean(),
         totals: usageTotals,
@@ -381,6 +398,7 @@ export type CustomerBody = z.infer<typeof customerView>;
 export type TenantKeyBody = z.infer<typeof tenantKeyView>;
 export type KeyUsageBody = z.infer<typeof keyUsageView>;
 export type CustomerUsageBody = z.infer<typeof customerUsageView>;
+export type TrustPolicyUsageBody = z.infer<typeof trustPolicyUsageView>;
 export type UsageBucketBody = z.infer<typeof usageBucket>;
 
 export const problemView = z

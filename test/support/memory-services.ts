@@ -40,8 +40,8 @@ export function memoryServices(env: Record<string, string> = {}, overrides: Pick
     usage: new MemoryUsageStore(),
     // Policy events land in the customer's audit log, as on Table Storage.
     trustPolicies: new MemoryTrustPolicyRepository(customers, audit),
-    // Token lookup rows land beside the keys', where the door reads them.
-    federatedTokens: new MemoryFederatedTokenRepository(keys),
+    // Token lookup rows land beside the keys', where the door reads them; exposure events in the audit log.
+    federatedTokens: new MemoryFederatedTokenRepository(keys, audit),
     // Endpoint events land in the customer's audit log, as on Table Storage.
     webhookEndpoints: new MemoryWebhookEndpointRepository(customers, audit),
   };

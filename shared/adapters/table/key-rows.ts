@@ -51,11 +51,14 @@ const placeOf = (e: KeyExposure): string => JSON.stringify([e.reporter, e.source
  * the places the report gave for the key: the same report again (GitHub retries, or a second
  * instance) conflicts on it, so it is recorded once, however many places it names.
  */
-export const exposureRowKey = (keyId: string, exposures: KeyExposure[]): string =>
-  `exposure_${keyId}_${createHash('sha256')
+export const exposureRowKey = (keyId: string, exposures: KeyExposure[]): string => `exposure_${keyId}_${exposureDigest(exposures)}`;
+
+/** The places one report gives, as row keys name them: a digest of the distinct places, in any order. */
+export const exposureDigest = (exposures: KeyExposure[]): string =>
+  createHash('sha256')
     .update(JSON.stringify([...new Set(exposures.map(placeOf))].sort()), 'utf8')
     .digest('hex')
-    .slice(0, 32)}`;
+    .slice(0, 32);
 
 export type KeyEntity = {
   partitionKey: string;
