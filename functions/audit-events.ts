@@ -6,8 +6,8 @@ import { auditCloudEventView, auditFeedPageView } from '../shared/schemas/views'
 import { httpFunction } from '../app/function-contract';
 
 /** Response headers that carry the feed's position, whatever the body's format. */
-export const CURSOR_HEADER = 'x-veriproof-cursor';
-export const HAS_MORE_HEADER = 'x-veriproof-has-more';
+const CURSOR_HEADER = 'x-veriproof-cursor';
+const HAS_MORE_HEADER = 'x-veriproof-has-more';
 
 /**
  * `GET /v1/audit-events`: the customer's audit events oldest first, for a SIEM to pull. Each answer
