@@ -47,6 +47,7 @@ import type { SessionRepository } from '../shared/ports/session-repository';
 import type { TrustPolicyRepository } from '../shared/ports/trust-policy-repository';
 import type { UsageStore } from '../shared/ports/usage-store';
 import type { WebhookEndpointRepository } from '../shared/ports/webhook-endpoint-repository';
+import { AuditFeed } from '../shared/services/audit-feed';
 import { AuditTrail } from '../shared/services/audit-trail';
 import { ComponentCache } from '../shared/auth/component-cache';
 import type { ServiceContext, UseCases } from './context';
@@ -422,6 +423,7 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
     }),
     sessions: new SessionService(adapters.sessions),
     audit,
+    auditFeed: new AuditFeed(adapters.audit, clock, config.auditFeed),
     leaks: new LeakedKeyService({
       keys: adapters.keys,
       keyService: keys,

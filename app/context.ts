@@ -10,6 +10,7 @@ import type { RevocationFeed } from '../shared/ports/revocation-feed';
 import type { UsageStore } from '../shared/ports/usage-store';
 import type { Telemetry } from '../shared/telemetry/telemetry';
 import type { Tracing } from '../shared/telemetry/tracing';
+import type { AuditFeed } from '../shared/services/audit-feed';
 import type { AuditTrail } from '../shared/services/audit-trail';
 import type { ComponentCache } from '../shared/auth/component-cache';
 import type { CustomerService } from '../shared/services/customer-service';
@@ -52,6 +53,8 @@ export interface UseCases {
   /** The read side of sessions (the Decisions explorer). */
   sessions: SessionService;
   audit: AuditTrail;
+  /** The audit log as a feed a SIEM pulls: oldest first, from a cursor, once events have settled. */
+  auditFeed: AuditFeed;
   /** Keys found in public (GitHub secret scanning) and each customer's leaked-key policy. */
   leaks: LeakedKeyService;
   usage: UsageService;

@@ -1,4 +1,5 @@
 import { apiDocs } from './api-docs';
+import { auditEvents } from './audit-events';
 import { customerKeysAudit } from './customer-keys-audit';
 import { customerKeysIssue } from './customer-keys-issue';
 import { customerKeysList } from './customer-keys-list';
@@ -64,6 +65,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   customerKeysRoll,
   customerKeysReset,
   customerKeysAudit,
+  auditEvents,
   customerKeysSettingsGet,
   customerKeysSettingsUpdate,
   customerKeysUsage,

@@ -248,7 +248,7 @@ export const staffRequestsQuerySchema = z.object({
 });
 
 /** A page size from the query string: a whole number from 1 to `max`, `fallback` when absent. */
-const limit = (max: number, fallback: number) =>
+export const limit = (max: number, fallback: number) =>
   documentedAs(
     z
       .string()

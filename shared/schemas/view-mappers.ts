@@ -15,7 +15,9 @@ import {
   type WebhookEndpoint,
 } from '../domain';
 import type { StoredSession } from '../ports/session-repository';
+import { cloudEventSource, cloudEventType } from './audit-feed';
 import type {
+  auditCloudEventView,
   auditEventView,
   CustomerBody,
   CustomerUsageBody,
@@ -140,6 +142,27 @@ export function toAuditBody(event: AuditEvent): z.infer<typeof auditEventView> {
     keyRequestId: event.keyRequestId ?? null,
     requestId: event.requestId,
     details: event.details ?? null,
+  };
+}
+
+/** The id of what an audit event is about: its key, else its trust policy, else its key request. */
+function cloudEventSubject(event: AuditEvent): string | undefined {
+  const policy = event.details?.trustPolicyId;
+  return event.keyId ?? (typeof policy === 'string' ? policy : undefined) ?? event.keyRequestId;
+}
+
+/** An audit event as a CloudEvent 1.0: `data` is the event exactly as the JSON feed answers it. */
+export function toAuditCloudEvent(event: AuditEvent): z.infer<typeof auditCloudEventView> {
+  const subject = cloudEventSubject(event);
+  return {
+    specversion: '1.0',
+    id: event.id,
+    source: cloudEventSource(event.customerSlug),
+    type: cloudEventType(event.type),
+    time: event.at,
+    ...(subject ? { subject } : {}),
+    datacontenttype: 'application/json',
+    data: toAuditBody(event),
   };
 }
 

@@ -22,8 +22,10 @@ import {
   problemExample,
   shown,
   slugView,
+  EXAMPLE_SLUG,
   timestamp,
 } from './examples';
+import { CLOUD_EVENT_TYPE_PREFIX, cloudEventSource, cloudEventType, EXAMPLE_FEED_CURSOR, type AuditCloudEventType } from './audit-feed';
 import { leakedKeyPolicySchema } from './secret-scanning';
 import { OAUTH_ERRORS, TOKEN_TYPE_ACCESS_TOKEN } from '../oauth/token-request';
 
@@ -265,6 +267,35 @@ export const auditEventView = z
   .meta({ id: 'AuditEvent' });
 
 export const auditPageView = z.object({ events: z.array(auditEventView), cursor: cursorView.nullable() }).meta({ id: 'AuditPage' });
+
+/** A page of the audit feed (`GET /v1/audit-events`): oldest first, and where the next poll goes on from. */
+export const auditFeedPageView = z
+  .object({
+    events: z.array(auditEventView).describe('Oldest first; only events at least AUDIT_FEED_SETTLE_SECONDS old'),
+    cursor: shown(EXAMPLE_FEED_CURSOR).describe(
+      'Where the next poll goes on from: pass it back as `after`. Always present, on an empty page too (it then names where that page started)',
+    ),
+    hasMore: z.boolean().describe('More events are ready now: poll again at once rather than at the next interval'),
+  })
+  .meta({ id: 'AuditFeedPage' });
+
+const CLOUD_EVENT_TYPES = AUDIT_EVENT_TYPES.map(cloudEventType) as [AuditCloudEventType, ...AuditCloudEventType[]];
+
+/** An audit event as a CloudEvent 1.0 (JSON format), one element of the feed's `application/cloudevents-batch+json` answer. */
+export const auditCloudEventView = z
+  .object({
+    specversion: z.literal('1.0'),
+    id: idOf('evt').describe("The audit event's id (unique within its source)"),
+    source: shown(cloudEventSource(EXAMPLE_SLUG)).describe('The customer: urn:veriproof:customer:{slug}'),
+    type: z.enum(CLOUD_EVENT_TYPES).describe(`${CLOUD_EVENT_TYPE_PREFIX} followed by the audit event's type`),
+    time: timestamp.describe("The audit event's `at`"),
+    subject: idOf('key')
+      .describe('The key, trust policy or key request the event is about; absent when it is about none of them')
+      .optional(),
+    datacontenttype: z.literal('application/json'),
+    data: auditEventView.describe('The audit event exactly as the JSON feed answers it'),
+  })
+  .meta({ id: 'AuditCloudEvent' });
 
 export const sessionView = z
   .object({

@@ -24,7 +24,7 @@ import {
   type TokenExposureEntity,
   type TokenIndexEntity,
 } from './federated-token-rows';
-import { auditEntity } from './rows';
+import { auditSteps } from './rows';
 import type { TableStorage } from './table-storage';
 
 /**
@@ -80,13 +80,7 @@ export class TableFederatedTokenRepository implements FederatedTokenRepository {
     await this.storage.step('federatedTokens.recordExposure');
     try {
       await this.storage.call((o) =>
-        this.storage.clients.customers.submitTransaction(
-          [
-            ['create', tokenExposureEntity(exposure, places)],
-            ['create', auditEntity(audit)],
-          ],
-          o,
-        ),
+        this.storage.clients.customers.submitTransaction([['create', tokenExposureEntity(exposure, places)], ...auditSteps(audit)], o),
       );
       return 'recorded';
     } catch (error) {

@@ -47,7 +47,7 @@ import {
   type LabelEntity,
   type LookupEntity,
 } from './key-rows';
-import { auditEntity, groupBy, mergeStep, withoutUndefined } from './rows';
+import { auditSteps, groupBy, mergeStep, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
 import { deferredWork } from './storage-operations';
 import { TableKeyHashIndex } from './table-key-hash-index';
@@ -89,7 +89,7 @@ export class TableKeyRepository implements KeyRepository {
             mergeStep(row, { activeKeyCount: customer.activeKeyCount + 1 }),
             ['create', labelEntity(pk, record.label, record.id)],
             ['create', keyEntity(record)],
-            ['create', auditEntity(options.audit)],
+            ...auditSteps(options.audit),
           ]),
         written: () => 'inserted',
         // Key and audit rows have fresh ids: a conflict can only be the label's row.
@@ -128,7 +128,7 @@ export class TableKeyRepository implements KeyRepository {
       const label = await this.getRow<LabelEntity>(customerSlug, labelRowKey(key.label));
       const actions: TransactionAction[] = [
         mergeStep(key, revokedColumns(options.revokedAt, options.revokedBy, options.reason)),
-        ['create', auditEntity(options.audit)],
+        ...auditSteps(options.audit),
       ];
       // Every active key holds a place under the cap, a key rolling out too (unless rolled before that rule).
       if (customer && (!key.rolledTo || key.rolledHoldingPlace === true)) {
@@ -173,7 +173,7 @@ export class TableKeyRepository implements KeyRepository {
             }),
             ['create', keyEntity(replacement)],
             labelAction,
-            ...[options.audit].flat().map((e): TransactionAction => ['create', auditEntity(e)]),
+            ...[options.audit].flat().flatMap(auditSteps),
           ]),
         written: () => 'replaced',
         staleOn: [412, 409, 404],
@@ -209,7 +209,7 @@ export class TableKeyRepository implements KeyRepository {
             mergeStep(old, { expiresAt, rolledTo: replacement.id, rolledHoldingPlace: true }),
             ['create', keyEntity(replacement)],
             labelAction,
-            ['create', auditEntity(options.audit)],
+            ...auditSteps(options.audit),
           ]),
         written: () => ({ outcome: 'rolled', old: { ...record, expiresAt, rolledTo: replacement.id } }),
         staleOn: [412, 409, 404],
@@ -237,7 +237,7 @@ export class TableKeyRepository implements KeyRepository {
         allowedIps: access.allowedIps?.length ? [...access.allowedIps] : undefined,
       });
       return {
-        write: () => this.transaction([mergeStep(key, accessColumns(access)), ['create', auditEntity(audit(record, access))]]),
+        write: () => this.transaction([mergeStep(key, accessColumns(access)), ...auditSteps(audit(record, access))]),
         written: async () => {
           // Absent when the key was revoked meanwhile: nothing to copy to.
           await this.syncLookup(updated, 'access');
@@ -295,7 +295,7 @@ export class TableKeyRepository implements KeyRepository {
       const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
       if (!key) return done(undefined);
       return {
-        write: () => this.transaction([mergeStep(key, rateLimitColumns(setting)), ['create', auditEntity(audit)]]),
+        write: () => this.transaction([mergeStep(key, rateLimitColumns(setting)), ...auditSteps(audit)]),
         written: async () => {
           const updated = { ...toRecord(key), rateLimit: setting };
           // Absent when the key was revoked meanwhile: nothing to copy to.
@@ -325,7 +325,7 @@ export class TableKeyRepository implements KeyRepository {
           this.transaction([
             ['create', exposureEntity(customerSlug, keyId, places)],
             mergeStep(key, { exposures: JSON.stringify(exposures), exposureCount }),
-            ['create', auditEntity(audit)],
+            ...auditSteps(audit),
           ]),
         written: () => ({ outcome: 'recorded', record: { ...record, exposures, exposureCount } }),
         // The audit row has a fresh id: a conflict is this report's row, recorded before.
