@@ -1,3 +1,4 @@
+import type { ApiKeyRecord, RolloutWatch } from '../domain';
 import type { RolloutEntry } from '../ports/rollout-store';
 
 /**
@@ -37,4 +38,14 @@ export function quietSince(entry: Pick<RolloutEntry, 'rolledAt' | 'oldLastUsedAt
 export function replacesRecordedUse(side: 'old' | 'successor', recorded: string | undefined, at: string): boolean {
   if (recorded === undefined) return true;
   return side === 'old' ? Date.parse(at) > Date.parse(recorded) : Date.parse(at) < Date.parse(recorded);
+}
+
+/**
+ * The watch the old key of a roll carries on its lookup row while its rollout is watched (active,
+ * rolling out with a rollout not yet complete, until its end); `undefined` otherwise.
+ */
+export function oldKeyWatch(record: Pick<ApiKeyRecord, 'id' | 'status' | 'rolledTo' | 'rollout' | 'expiresAt'>): RolloutWatch | undefined {
+  if (record.status !== 'active' || !record.rolledTo || !record.rollout || record.rollout.completedAt || !record.expiresAt)
+    return undefined;
+  return { oldKeyId: record.id, side: 'old', until: record.expiresAt };
 }
