@@ -83,8 +83,16 @@ export class KeyRevocation {
     await this.feed.publish(records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason })));
   }
 
-  /** Revokes a key rolling out (its successor holds a place of its own), through the revocation path. */
-  async stopRolledKey(record: ApiKeyRecord, op: Operation, at: string): Promise<ApiKeyRecord | undefined> {
+  /**
+   * Revokes a key rolling out (its successor holds a place of its own), through the revocation
+   * path (reason `rolled`); `details` adds to its audit event's.
+   */
+  async stopRolledKey(
+    record: ApiKeyRecord,
+    op: Operation,
+    at: string,
+    details: Record<string, unknown> = {},
+  ): Promise<ApiKeyRecord | undefined> {
     await this.stopAuthenticating([record], op);
     const result = await this.keys.markRevoked(record.customerSlug, record.id, {
       revokedBy: op.actor,
@@ -95,7 +103,7 @@ export class KeyRevocation {
         type: 'key.revoked',
         op,
         keyId: record.id,
-        details: { label: record.label, reason: 'rolled' },
+        details: { label: record.label, reason: 'rolled', ...details },
       }),
     });
     return result.record;
@@ -127,16 +135,19 @@ export class KeyRevocation {
       const record = isId('key', entry.keyId) ? await this.keys.get(entry.customerSlug, entry.keyId) : undefined;
       if (!record || record.status !== 'active' || record.secretHash !== entry.secretHash) continue;
       const op: Operation = { actor: entry.actor ?? REVOCATION_COMPLETER, requestId: entry.requestId ?? 'revocation-completion' };
+      // A rollout that completed and was closing its old key (closeWhenQuiet) keeps its reason.
+      const reason = record.rollout?.completedAt && record.rollout.closeWhenQuiet ? 'rolled' : undefined;
       await this.keys.deleteLookup(record.secretHash);
       const result = await this.keys.markRevoked(record.customerSlug, record.id, {
         revokedBy: op.actor,
         revokedAt: entry.at,
+        ...(reason ? { reason } : {}),
         audit: this.audit.event({
           customerSlug: record.customerSlug,
           type: 'key.revoked',
           op,
           keyId: record.id,
-          details: { label: record.label, completedAfterInterruption: true },
+          details: { label: record.label, ...(reason ? { reason } : {}), completedAfterInterruption: true },
         }),
       });
       if (result.outcome === 'revoked') {

@@ -7,6 +7,7 @@ import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-rep
 import { MemoryKeyRequestRepository } from '../../shared/adapters/memory/memory-key-request-repository';
 import { MemoryRateLimitStore } from '../../shared/adapters/memory/memory-rate-limit-store';
 import { MemoryRevocationFeed } from '../../shared/adapters/memory/memory-revocation-feed';
+import { MemoryRolloutStore } from '../../shared/adapters/memory/memory-rollout-store';
 import { MemoryUsageStore } from '../../shared/adapters/memory/memory-usage-store';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { MemorySessionRepository } from '../../shared/adapters/memory/memory-session-repository';
@@ -35,6 +36,7 @@ export function memoryServices(env: Record<string, string> = {}, overrides: Pick
     feed: new MemoryRevocationFeed(),
     grace: new MemoryGraceSchedule(),
     expiries: new MemoryExpirySchedule(),
+    rollouts: new MemoryRolloutStore(),
     rateLimits: new MemoryRateLimitStore(),
     usage: new MemoryUsageStore(),
     // Policy events land in the customer's audit log, as on Table Storage.
