@@ -23,6 +23,7 @@ import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV } from './portal';
  * `overrides`: further collaborators (an in-memory fetch of issuers' documents, say).
  */
 export function memoryServices(env: Record<string, string> = {}, overrides: Pick<ServiceOverrides, 'documents'> = {}) {
+  const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const customers = new MemoryCustomerRepository();
   const audit = new MemoryAuditLog();
   const keys = new MemoryKeyRepository(customers);
@@ -33,7 +34,8 @@ export function memoryServices(env: Record<string, string> = {}, overrides: Pick
     audit,
     // Request events land in the customer's audit log, as on Table Storage.
     requests: new MemoryKeyRequestRepository(audit),
-    feed: new MemoryRevocationFeed(),
+    // Entries dated by the services' clock, as Table Storage's are by the instance that writes them.
+    feed: new MemoryRevocationFeed(clock),
     grace: new MemoryGraceSchedule(),
     expiries: new MemoryExpirySchedule(),
     rollouts: new MemoryRolloutStore(),
@@ -44,7 +46,6 @@ export function memoryServices(env: Record<string, string> = {}, overrides: Pick
     // Token lookup rows land beside the keys', where the door reads them.
     federatedTokens: new MemoryFederatedTokenRepository(keys),
   };
-  const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const secrets = new MemorySecretStore();
   const services = createServices(
     // The connection string is never used: every adapter is replaced.

@@ -225,6 +225,30 @@ describe('a rollout that completes itself', () => {
     expect(await use(old.key)).toBe('api_key_invalid');
   });
 
+  it('keeps reason rolled when a crash cut the close short and the revocation-completion timer finishes it', async () => {
+    const { services, clock, old, use, tick, roll, events, oldRecord, repositories } = await setup();
+    const rolled = await roll({ closeWhenQuiet: true, quietMinutes: 5 });
+    expect(await use(rolled.key)).toBe('ok');
+    clock.advance(5 * MINUTE + SETTLE);
+    // The feed and the lookup row are done, then the process dies before the record is marked.
+    const markRevoked = repositories.keys.markRevoked.bind(repositories.keys);
+    repositories.keys.markRevoked = async () => {
+      throw new Error('killed');
+    };
+    await expect(tick()).rejects.toThrow('killed');
+    repositories.keys.markRevoked = markRevoked;
+    expect(await use(old.key)).toBe('api_key_invalid');
+    clock.advance(31_000);
+    expect(await services.useCases.revocation.completeInterruptedRevocations()).toBe(1);
+    expect(await oldRecord()).toMatchObject({ status: 'revoked', revokedReason: 'rolled' });
+    expect(events('key.revoked').map((e) => e.details)).toEqual([
+      { label: 'checkout', reason: 'rolled', completedAfterInterruption: true },
+    ]);
+    await tick();
+    expect(events('key.rotation_completed')).toHaveLength(1);
+    expect(events('key.revoked')).toHaveLength(1);
+  });
+
   it('costs the timer one query per pass and no key read while rollouts wait', async () => {
     const { services, clock, tick, rollouts, repositories } = await setup();
     await services.useCases.customers.create({ slug: 'bulk', name: 'Bulk', plan: 'enterprise' });
