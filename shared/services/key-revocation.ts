@@ -83,16 +83,8 @@ export class KeyRevocation {
     await this.feed.publish(records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason })));
   }
 
-  /**
-   * Revokes a key rolling out (its successor holds a place of its own), through the revocation
-   * path (reason `rolled`); `details` adds to its audit event's.
-   */
-  async stopRolledKey(
-    record: ApiKeyRecord,
-    op: Operation,
-    at: string,
-    details: Record<string, unknown> = {},
-  ): Promise<ApiKeyRecord | undefined> {
+  /** Revokes a key rolling out (its successor holds a place of its own), through the revocation path. */
+  async stopRolledKey(record: ApiKeyRecord, op: Operation, at: string): Promise<ApiKeyRecord | undefined> {
     await this.stopAuthenticating([record], op);
     const result = await this.keys.markRevoked(record.customerSlug, record.id, {
       revokedBy: op.actor,
@@ -103,7 +95,7 @@ export class KeyRevocation {
         type: 'key.revoked',
         op,
         keyId: record.id,
-        details: { label: record.label, reason: 'rolled', ...details },
+        details: { label: record.label, reason: 'rolled' },
       }),
     });
     return result.record;

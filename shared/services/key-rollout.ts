@@ -101,9 +101,13 @@ export class KeyRollout {
           op,
           keyId: old.id,
           details: {
+            // The keys as customers know them (never a secret or a hash), for the webhook it becomes.
             label: old.label,
+            application: old.application,
+            displayPrefix: old.displayPrefix,
             oldKeyId: old.id,
             newKeyId: entry.successorId,
+            newDisplayPrefix: successor.displayPrefix,
             newKeyFirstUsedAt: entry.successorFirstUsedAt,
             // null: not used since the roll (the listing's lastUsedAt has the hour it was last used in).
             oldKeyLastUsedAt: entry.oldLastUsedAt ?? null,
@@ -118,7 +122,7 @@ export class KeyRollout {
     }
     let closed = false;
     if (old.rollout!.closeWhenQuiet && old.status === 'active') {
-      const stopped = await this.deps.revocation.stopRolledKey(old, op, at, { rotationCompleted: true });
+      const stopped = await this.deps.revocation.stopRolledKey(old, op, at);
       closed = stopped?.revokedAt === at;
     }
     await rollouts.remove(entry.customerSlug, entry.oldKeyId);

@@ -89,8 +89,11 @@ describe('a rollout that completes itself', () => {
       actor: { type: 'system', id: 'key-rollout' },
       details: {
         label: 'checkout',
+        application: 'web',
+        displayPrefix: old.metadata.displayPrefix,
         oldKeyId: old.metadata.id,
         newKeyId: rolled.metadata.id,
+        newDisplayPrefix: rolled.metadata.displayPrefix,
         newKeyFirstUsedAt: firstNew,
         oldKeyLastUsedAt: new Date(lastUse).toISOString(),
         quietMinutes: 30,
@@ -108,7 +111,7 @@ describe('a rollout that completes itself', () => {
       revokedAt: clock.now().toISOString(),
       rollout: { quietMinutes: 30, closeWhenQuiet: true, completedAt: clock.now().toISOString() },
     });
-    expect(events('key.revoked').map((e) => e.details)).toEqual([{ label: 'checkout', reason: 'rolled', rotationCompleted: true }]);
+    expect(events('key.revoked').map((e) => e.details)).toEqual([{ label: 'checkout', reason: 'rolled' }]);
 
     // Exactly once: later passes, and the overlap's end, record nothing more.
     for (const step of [MINUTE, HOUR, 24 * HOUR]) {
