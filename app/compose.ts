@@ -16,6 +16,7 @@ import { TableKeyRepository } from '../shared/adapters/table/table-key-repositor
 import { TableKeyRequestRepository } from '../shared/adapters/table/table-key-request-repository';
 import { TableRateLimitStore } from '../shared/adapters/table/table-rate-limit-store';
 import { TableRevocationFeed } from '../shared/adapters/table/table-revocation-feed';
+import { TableRolloutStore } from '../shared/adapters/table/table-rollout-store';
 import { TableSessionRepository } from '../shared/adapters/table/table-session-repository';
 import { TableStorage, type StorageFaultHook } from '../shared/adapters/table/table-storage';
 import { TableTrustPolicyRepository } from '../shared/adapters/table/table-trust-policy-repository';
@@ -41,6 +42,7 @@ import type { OutboundHttp } from '../shared/ports/outbound-http';
 import type { PublicDocumentFetch } from '../shared/ports/public-documents';
 import type { RateLimitStore } from '../shared/ports/rate-limit-store';
 import type { RevocationFeed } from '../shared/ports/revocation-feed';
+import type { RolloutStore } from '../shared/ports/rollout-store';
 import type { PublishedKeySource } from '../shared/ports/signing-keys';
 import type { SecretStore } from '../shared/ports/secret-store';
 import type { SessionRepository } from '../shared/ports/session-repository';
@@ -61,6 +63,7 @@ import { IngestService } from '../shared/services/ingest-service';
 import { KeyAuthenticator } from '../shared/auth/key-authenticator';
 import { KeyRequestService } from '../shared/services/key-request-service';
 import { KeyRevocation } from '../shared/services/key-revocation';
+import { KeyRollout } from '../shared/services/key-rollout';
 import { KeyService } from '../shared/services/key-service';
 import { LeakedKeyService } from '../shared/secret-scanning/leaked-key-service';
 import { RateLimiter } from '../shared/services/rate-limiter';
@@ -130,6 +133,7 @@ export interface ServiceOverrides {
     feed?: RevocationFeed;
     grace?: GraceSchedule;
     expiries?: ExpirySchedule;
+    rollouts?: RolloutStore;
     rateLimits?: RateLimitStore;
     usage?: UsageStore;
     trustPolicies?: TrustPolicyRepository;
@@ -167,6 +171,8 @@ interface Adapters {
   usage: UsageStore;
   audit: AuditLog;
   expiries: ExpirySchedule;
+  /** Rolls with an overlap whose completion is watched. */
+  rollouts: RolloutStore;
   grace: GraceSchedule;
   requests: KeyRequestRepository;
   rateLimits: RateLimitStore;
@@ -259,6 +265,7 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
     usage: repositories.usage ?? new TableUsageStore(storage),
     audit: repositories.audit ?? new TableAuditLog(storage),
     expiries: repositories.expiries ?? new TableExpirySchedule(storage),
+    rollouts: repositories.rollouts ?? new TableRolloutStore(storage),
     grace: repositories.grace ?? new TableGraceSchedule(storage),
     requests: repositories.requests ?? new TableKeyRequestRepository(storage),
     rateLimits: repositories.rateLimits ?? new TableRateLimitStore(storage),
@@ -320,6 +327,7 @@ function buildMetering(config: Config, adapters: Adapters, { clock, log, telemet
         }
       },
     },
+    rollouts: adapters.rollouts,
     clock,
     instanceId: rateLimiter.instanceId,
     flushIntervalMs: config.usage.flushIntervalMs,
@@ -352,6 +360,7 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
     audit,
     plans: config.plans,
     expiries: adapters.expiries,
+    rollouts: adapters.rollouts,
     rotationDueMs: config.rotationDueMs,
     clock,
     log,
@@ -404,6 +413,16 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
     customers,
     keys,
     revocation,
+    rollouts: new KeyRollout({
+      keys: adapters.keys,
+      rollouts: adapters.rollouts,
+      revocation,
+      audit,
+      clock,
+      log,
+      // A use waits in an instance's memory until its next usage flush.
+      settleMs: config.usage.flushIntervalMs,
+    }),
     requests,
     staff: new StaffService(customers, keys, audit),
     masterComponents,

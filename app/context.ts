@@ -19,6 +19,7 @@ import type { IngestService } from '../shared/services/ingest-service';
 import type { KeyAuthenticator } from '../shared/auth/key-authenticator';
 import type { KeyRequestService } from '../shared/services/key-request-service';
 import type { KeyRevocation } from '../shared/services/key-revocation';
+import type { KeyRollout } from '../shared/services/key-rollout';
 import type { KeyService } from '../shared/services/key-service';
 import type { LeakedKeyService } from '../shared/secret-scanning/leaked-key-service';
 import type { RateLimiter } from '../shared/services/rate-limiter';
@@ -45,6 +46,8 @@ export interface UseCases {
   keys: KeyService;
   /** The revocation protocol's timers: expiry, completion of interrupted revocations, feed pruning. */
   revocation: KeyRevocation;
+  /** Rollouts that complete themselves: the `key-expiry` timer's second step. */
+  rollouts: KeyRollout;
   requests: KeyRequestService;
   staff: StaffService;
   /** The master component's administration (rotate, end grace, retire, status). */

@@ -165,8 +165,39 @@ export interface ApiKeyRecord {
   rolledTo?: string;
   /** The key this one replaced in a roll. */
   rolledFrom?: string;
+  /**
+   * On a key rolling out (a roll with an overlap): when its rotation counts as complete (the
+   * successor used, this key quiet for `quietMinutes`), and whether it then stops.
+   */
+  rollout?: KeyRollout;
   /** Why it was revoked, when not by someone's revoke: one of REVOKED_REASONS (as stored; anything else is not shown). */
   revokedReason?: string;
+}
+
+/** The shortest, longest and default quiet time of a roll's rollout, in minutes (a week at most, as an overlap). */
+export const QUIET_MINUTES = { min: 5, max: 10_080, default: 60 } as const;
+
+/**
+ * What a roll with an overlap watches for, kept on the old key: once its successor has been used
+ * and it has gone unused for `quietMinutes`, the rotation is complete (`key.rotation_completed`,
+ * once) and, with `closeWhenQuiet`, the old key stops then rather than at the overlap's end.
+ */
+export interface KeyRollout {
+  quietMinutes: number;
+  closeWhenQuiet: boolean;
+  /** When the rotation was recorded complete; absent while it is watched. */
+  completedAt?: string;
+}
+
+/**
+ * A key whose uses a roll watches, as the door holds it: the old key (`old`: its last use counts)
+ * or its successor (`successor`: its first use counts), until `until` (the old key's end). The
+ * usage flush writes those uses, to the minute and better, where the rollout timer reads them.
+ */
+export interface RolloutWatch {
+  oldKeyId: string;
+  side: 'old' | 'successor';
+  until: string;
 }
 
 /** A key as clients may see it: everything but the hash. */
@@ -253,6 +284,8 @@ export interface KeyIdentity {
   expiresAt?: string;
   /** Addresses and ranges the key may be used from; absent: any. */
   allowedIps?: readonly string[];
+  /** Set while a roll watches this key's uses (the old key, or its successor until its first use is written). */
+  rolloutWatch?: RolloutWatch;
 }
 
 /**
@@ -306,6 +339,7 @@ export const AUDIT_EVENT_TYPES = [
   'key.rolled',
   'key.updated',
   'keys.rotation-due',
+  'key.rotation_completed',
   'customer.leaked-key-policy-changed',
   'trust_policy.created',
   'trust_policy.updated',

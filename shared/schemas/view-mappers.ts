@@ -64,6 +64,9 @@ export function toKeyBody(key: ApiKeyView, flags: KeyFlags = {}): z.infer<typeof
     allowedIps: key.allowedIps ?? [],
     rolledTo: key.rolledTo ?? null,
     rolledFrom: key.rolledFrom ?? null,
+    rollout: key.rollout
+      ? { quietMinutes: key.rollout.quietMinutes, closeWhenQuiet: key.rollout.closeWhenQuiet, completedAt: key.rollout.completedAt ?? null }
+      : null,
     rotationDue: key.status === 'active' && Boolean(flags.rotationDue),
     exposure: key.exposures?.length
       ? {

@@ -69,6 +69,14 @@ export const keyView = z
     allowedIps: z.array(shown('203.0.113.0/24')).describe('Addresses and CIDR ranges the key may be used from; empty: any'),
     rolledTo: idOf('key', true).nullable().describe('The key that replaced this one in a roll (this one works until expiresAt)'),
     rolledFrom: idOf('key', true).nullable().describe('The key this one replaced in a roll'),
+    rollout: z
+      .object({
+        quietMinutes: count(60).describe('The rotation completes once the new key has been used and this one unused for this many minutes'),
+        closeWhenQuiet: z.boolean().describe('Whether this key stops when the rotation completes (else at expiresAt)'),
+        completedAt: timestamp.nullable().describe('When the rotation completed (key.rotation_completed); null: not yet'),
+      })
+      .nullable()
+      .describe('On a key rolled with an overlap: what completes its rotation; null otherwise'),
     rotationDue: z.boolean().describe('Active, not being rolled, and older than the rotation period (90 days by default)'),
     exposure: z
       .object({

@@ -7,6 +7,7 @@ import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-rep
 import { MemoryKeyRequestRepository } from '../../shared/adapters/memory/memory-key-request-repository';
 import { MemoryRateLimitStore } from '../../shared/adapters/memory/memory-rate-limit-store';
 import { MemoryRevocationFeed } from '../../shared/adapters/memory/memory-revocation-feed';
+import { MemoryRolloutStore } from '../../shared/adapters/memory/memory-rollout-store';
 import { MemoryUsageStore } from '../../shared/adapters/memory/memory-usage-store';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { MemorySessionRepository } from '../../shared/adapters/memory/memory-session-repository';
@@ -23,6 +24,7 @@ import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV } from './portal';
  * `overrides`: further collaborators (an in-memory fetch of issuers' documents, say).
  */
 export function memoryServices(env: Record<string, string> = {}, overrides: Pick<ServiceOverrides, 'documents'> = {}) {
+  const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const customers = new MemoryCustomerRepository();
   const audit = new MemoryAuditLog();
   const keys = new MemoryKeyRepository(customers);
@@ -33,9 +35,11 @@ export function memoryServices(env: Record<string, string> = {}, overrides: Pick
     audit,
     // Request events land in the customer's audit log, as on Table Storage.
     requests: new MemoryKeyRequestRepository(audit),
-    feed: new MemoryRevocationFeed(),
+    // Entries dated by the services' clock, as Table Storage's are by the instance that writes them.
+    feed: new MemoryRevocationFeed(clock),
     grace: new MemoryGraceSchedule(),
     expiries: new MemoryExpirySchedule(),
+    rollouts: new MemoryRolloutStore(),
     rateLimits: new MemoryRateLimitStore(),
     usage: new MemoryUsageStore(),
     // Policy events land in the customer's audit log, as on Table Storage.
@@ -45,7 +49,6 @@ export function memoryServices(env: Record<string, string> = {}, overrides: Pick
     // Endpoint events land in the customer's audit log, as on Table Storage.
     webhookEndpoints: new MemoryWebhookEndpointRepository(customers, audit),
   };
-  const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const secrets = new MemorySecretStore();
   const services = createServices(
     // The connection string is never used: every adapter is replaced.

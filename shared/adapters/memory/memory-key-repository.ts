@@ -5,12 +5,14 @@ import {
   type AuditEvent,
   type Customer,
   type KeyExposure,
+  type KeyRollout,
   type Plan,
   type RateLimitSetting,
   type MasterComponentState,
 } from '../../domain';
 import type {
   AccessOutcome,
+  CompleteRolloutOutcome,
   ExposureOutcome,
   IndexedKey,
   InsertOutcome,
@@ -23,6 +25,7 @@ import type {
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
 import { normalizeLabel } from '../../keys/labels';
+import { oldKeyWatch } from '../../keys/rollout-policy';
 import type { MemoryCustomerRepository } from './memory-customer-repository';
 
 /**
@@ -130,7 +133,12 @@ export class MemoryKeyRepository implements KeyRepository {
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { oldExpiresAt: (old: ApiKeyRecord) => string; keyLimit: (customer: Customer) => number; audit: AuditEvent },
+    options: {
+      oldExpiresAt: (old: ApiKeyRecord) => string;
+      keyLimit: (customer: Customer) => number;
+      audit: AuditEvent;
+      rollout?: KeyRollout;
+    },
   ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }> {
     this.check();
     const old = this.records.get(`${customerSlug}/${oldKeyId}`);
@@ -140,10 +148,30 @@ export class MemoryKeyRepository implements KeyRepository {
     if (old.rolledTo) return { outcome: 'rolling_out', old: { ...old } };
     if (customer.activeKeyCount >= options.keyLimit(customer)) return { outcome: 'key_limit_reached', old: { ...old } };
     customer.activeKeyCount += 1;
-    Object.assign(old, { expiresAt: options.oldExpiresAt({ ...old }), rolledTo: replacement.id });
+    Object.assign(old, {
+      expiresAt: options.oldExpiresAt({ ...old }),
+      rolledTo: replacement.id,
+      ...(options.rollout ? { rollout: { ...options.rollout } } : {}),
+    });
     this.records.set(`${customerSlug}/${replacement.id}`, { ...replacement });
     this.audit.push(options.audit);
     return { outcome: 'rolled', old: { ...old } };
+  }
+
+  async completeRollout(
+    customerSlug: string,
+    oldKeyId: string,
+    options: { successorId: string; completedAt: string; audit: AuditEvent },
+  ): Promise<{ outcome: CompleteRolloutOutcome; record?: ApiKeyRecord }> {
+    this.check();
+    const found = this.records.get(`${customerSlug}/${oldKeyId}`);
+    if (!found) return { outcome: 'not_found' };
+    if (found.status !== 'active' || found.rolledTo !== options.successorId || !found.rollout)
+      return { outcome: 'not_rolling_out', record: { ...found } };
+    if (found.rollout.completedAt) return { outcome: 'already_completed', record: { ...found, rollout: { ...found.rollout } } };
+    found.rollout = { ...found.rollout, completedAt: options.completedAt };
+    this.audit.push(options.audit);
+    return { outcome: 'completed', record: { ...found, rollout: { ...found.rollout } } };
   }
 
   async updateAccess(
@@ -165,16 +193,20 @@ export class MemoryKeyRepository implements KeyRepository {
     return { outcome: 'updated', record: { ...found } };
   }
 
-  async syncLookup(record: ApiKeyRecord, part: LookupPart): Promise<void> {
+  async syncLookup(record: ApiKeyRecord, part: LookupPart | readonly LookupPart[]): Promise<void> {
     this.check();
     const lookup = this.lookups.get(record.secretHash);
     if (!lookup) return;
-    if (part === 'rateLimit') {
-      lookup.rateLimit = record.rateLimit;
-      return;
+    for (const p of typeof part === 'string' ? [part] : part) {
+      if (p === 'rateLimit') {
+        lookup.rateLimit = record.rateLimit;
+      } else if (p === 'rollout') {
+        lookup.rolloutWatch = oldKeyWatch(record);
+      } else {
+        lookup.expiresAt = record.expiresAt;
+        lookup.allowedIps = record.allowedIps?.length ? [...record.allowedIps] : undefined;
+      }
     }
-    lookup.expiresAt = record.expiresAt;
-    lookup.allowedIps = record.allowedIps?.length ? [...record.allowedIps] : undefined;
   }
 
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {

@@ -6,14 +6,17 @@ import {
   type CredentialType,
   type KeyEnvironment,
   type KeyExposure,
+  type KeyRollout,
   type KeyStatus,
   type KeyType,
   type MasterComponentState,
   type Plan,
   type RateLimitSetting,
+  type RolloutWatch,
 } from '../../domain';
 import type { KeyLookupEntry, LookupPart } from '../../ports/key-repository';
 import { normalizeLabel } from '../../keys/labels';
+import { oldKeyWatch } from '../../keys/rollout-policy';
 import { CorruptRowError, actorFromText, actorToText, withoutUndefined } from './rows';
 
 /**
@@ -94,6 +97,8 @@ export type KeyEntity = {
    */
   rolledHoldingPlace?: boolean;
   rolledFrom?: string;
+  /** JSON of the rollout a roll with an overlap watches for (KeyRollout), on the old key. */
+  rollout?: string;
   revokedReason?: string;
 };
 
@@ -131,7 +136,45 @@ export type LookupEntity = {
   expiresAt?: string;
   /** A JSON array; '' for none. */
   allowedIps?: string;
+  /** The watch of a rollout this key's uses are written for (RolloutWatch): the old key's id, the side, until when; '' for none. */
+  rolloutOf?: string;
+  rolloutSide?: string;
+  rolloutUntil?: string;
 };
+
+/** What a lookup row holds of a rollout's watch: '' for none (Merge cannot remove a property). */
+export const rolloutColumns = (watch: RolloutWatch | undefined) => ({
+  rolloutOf: watch?.oldKeyId ?? '',
+  rolloutSide: watch?.side ?? '',
+  rolloutUntil: watch?.until ?? '',
+});
+
+function rolloutWatchOf(row: LookupEntity): RolloutWatch | undefined {
+  if (!row.rolloutOf) return undefined;
+  if ((row.rolloutSide !== 'old' && row.rolloutSide !== 'successor') || !row.rolloutUntil)
+    throw new CorruptRowError(`the lookup row of key ${row.keyId} has a rollout watch without its side or end`);
+  return { oldKeyId: row.rolloutOf, side: row.rolloutSide, until: row.rolloutUntil };
+}
+
+function rolloutOf(row: KeyEntity): KeyRollout | undefined {
+  if (!row.rollout) return undefined;
+  let parsed: Partial<KeyRollout> | undefined;
+  try {
+    parsed = JSON.parse(row.rollout) as Partial<KeyRollout>;
+  } catch {
+    // Reported below.
+  }
+  if (!parsed || typeof parsed.quietMinutes !== 'number' || typeof parsed.closeWhenQuiet !== 'boolean')
+    throw new CorruptRowError(`the rollout of key ${row.id} is not a rollout`);
+  return withoutUndefined({
+    quietMinutes: parsed.quietMinutes,
+    closeWhenQuiet: parsed.closeWhenQuiet,
+    completedAt: typeof parsed.completedAt === 'string' ? parsed.completedAt : undefined,
+  });
+}
+
+/** The column that holds a key's rollout. */
+export const rolloutColumn = (rollout: KeyRollout) => ({ rollout: JSON.stringify(rollout) });
 
 /** What a key's expiry and allowlist look like in a row: '' for none. */
 export const accessColumns = (access: { expiresAt?: string | undefined; allowedIps?: readonly string[] | undefined }) => ({
@@ -194,6 +237,7 @@ export function keyEntity(record: ApiKeyRecord): KeyEntity {
     ...(record.expiresAt || record.allowedIps ? accessColumns(record) : {}),
     rolledTo: record.rolledTo,
     rolledFrom: record.rolledFrom,
+    ...(record.rollout ? rolloutColumn(record.rollout) : {}),
     revokedReason: record.revokedReason,
   });
 }
@@ -236,6 +280,7 @@ export function toRecord(row: KeyEntity): ApiKeyRecord {
     allowedIps: allowedIpsOf(row, `key ${row.id}`),
     rolledTo: row.rolledTo || undefined,
     rolledFrom: row.rolledFrom || undefined,
+    rollout: rolloutOf(row),
     revokedReason: row.revokedReason || undefined,
   });
 }
@@ -257,6 +302,7 @@ export function lookupEntity(lookup: KeyLookupEntry & { masterComponent: MasterC
     ...masterComponentColumns(lookup.masterComponent),
     ...(lookup.rateLimit ? rateLimitColumns(lookup.rateLimit) : {}),
     ...accessColumns(lookup),
+    ...(lookup.rolloutWatch ? rolloutColumns(lookup.rolloutWatch) : {}),
   };
 }
 
@@ -277,12 +323,17 @@ export function toLookupEntry(row: LookupEntity, secretHash: string): KeyLookupE
     rateLimit: rateLimitOf(row),
     ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
     ...(row.allowedIps ? { allowedIps: allowedIpsOf(row, `the lookup row of key ${row.keyId}`) } : {}),
+    ...(row.rolloutOf ? { rolloutWatch: rolloutWatchOf(row) } : {}),
   };
 }
 
 /** The columns of a lookup row that hold a copy of one part of its key's record (a Merge: the others stay). */
 export const lookupColumnsOf = (record: ApiKeyRecord, part: LookupPart) =>
-  part === 'access' ? accessColumns(record) : rateLimitColumns(record.rateLimit);
+  part === 'access'
+    ? accessColumns(record)
+    : part === 'rateLimit'
+      ? rateLimitColumns(record.rateLimit)
+      : rolloutColumns(oldKeyWatch(record));
 
 /** The columns of a lookup row that hold a copy of its customer's data. */
 export const customerColumns = (data: { plan: Plan; masterComponent: MasterComponentState }) => ({

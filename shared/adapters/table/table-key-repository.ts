@@ -7,12 +7,14 @@ import {
   type AuditEvent,
   type Customer,
   type KeyExposure,
+  type KeyRollout,
   type MasterComponentState,
   type Plan,
   type RateLimitSetting,
 } from '../../domain';
 import type {
   AccessOutcome,
+  CompleteRolloutOutcome,
   ExposureOutcome,
   IndexedKey,
   InsertOutcome,
@@ -41,6 +43,7 @@ import {
   lookupEntity,
   lookupPartition,
   revokedColumns,
+  rolloutColumn,
   toLookupEntry,
   toRecord,
   type KeyEntity,
@@ -185,7 +188,12 @@ export class TableKeyRepository implements KeyRepository {
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { oldExpiresAt: (old: ApiKeyRecord) => string; keyLimit: (customer: Customer) => number; audit: AuditEvent },
+    options: {
+      oldExpiresAt: (old: ApiKeyRecord) => string;
+      keyLimit: (customer: Customer) => number;
+      audit: AuditEvent;
+      rollout?: KeyRollout;
+    },
   ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }> {
     await this.storage.step('keys.rollRecord');
     return withEtagRetry<{ outcome: RollOutcome; old?: ApiKeyRecord }>('key roll: the key', async () => {
@@ -206,13 +214,42 @@ export class TableKeyRepository implements KeyRepository {
             // The successor takes a place of its own (the customer's row, as on issue): the old key keeps its place until it stops.
             mergeStep(customerRow, { activeKeyCount: customer.activeKeyCount + 1 }),
             // The old key stops at `expiresAt`.
-            mergeStep(old, { expiresAt, rolledTo: replacement.id, rolledHoldingPlace: true }),
+            mergeStep(old, {
+              expiresAt,
+              rolledTo: replacement.id,
+              rolledHoldingPlace: true,
+              ...(options.rollout ? rolloutColumn(options.rollout) : {}),
+            }),
             ['create', keyEntity(replacement)],
             labelAction,
             ...auditSteps(options.audit),
           ]),
-        written: () => ({ outcome: 'rolled', old: { ...record, expiresAt, rolledTo: replacement.id } }),
+        written: () => ({
+          outcome: 'rolled',
+          old: { ...record, expiresAt, rolledTo: replacement.id, ...(options.rollout ? { rollout: { ...options.rollout } } : {}) },
+        }),
         staleOn: [412, 409, 404],
+      };
+    });
+  }
+
+  async completeRollout(
+    customerSlug: string,
+    oldKeyId: string,
+    options: { successorId: string; completedAt: string; audit: AuditEvent },
+  ): Promise<{ outcome: CompleteRolloutOutcome; record?: ApiKeyRecord }> {
+    await this.storage.step('keys.completeRollout');
+    return withEtagRetry<{ outcome: CompleteRolloutOutcome; record?: ApiKeyRecord }>('rollout completion: the key', async () => {
+      const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(oldKeyId));
+      if (!key) return done({ outcome: 'not_found' });
+      const record = toRecord(key);
+      if (record.status !== 'active' || record.rolledTo !== options.successorId || !record.rollout)
+        return done({ outcome: 'not_rolling_out', record });
+      if (record.rollout.completedAt) return done({ outcome: 'already_completed', record });
+      const rollout = { ...record.rollout, completedAt: options.completedAt };
+      return {
+        write: () => this.transaction([mergeStep(key, rolloutColumn(rollout)), ['create', auditEntity(options.audit)]]),
+        written: () => ({ outcome: 'completed', record: { ...record, rollout } }),
       };
     });
   }
@@ -247,8 +284,9 @@ export class TableKeyRepository implements KeyRepository {
     });
   }
 
-  syncLookup(record: ApiKeyRecord, part: LookupPart): Promise<void> {
-    return this.mergeLookup(record.secretHash, lookupColumnsOf(record, part));
+  syncLookup(record: ApiKeyRecord, part: LookupPart | readonly LookupPart[]): Promise<void> {
+    const parts: readonly LookupPart[] = typeof part === 'string' ? [part] : part;
+    return this.mergeLookup(record.secretHash, Object.assign({}, ...parts.map((p) => lookupColumnsOf(record, p))) as Partial<LookupEntity>);
   }
 
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {
