@@ -248,7 +248,7 @@ export class TableKeyRepository implements KeyRepository {
       if (record.rollout.completedAt) return done({ outcome: 'already_completed', record });
       const rollout = { ...record.rollout, completedAt: options.completedAt };
       return {
-        write: () => this.transaction([mergeStep(key, rolloutColumn(rollout)), ['create', auditEntity(options.audit)]]),
+        write: () => this.transaction([mergeStep(key, rolloutColumn(rollout)), ...auditSteps(options.audit)]),
         written: () => ({ outcome: 'completed', record: { ...record, rollout } }),
       };
     });
