@@ -16,6 +16,7 @@ import { TableKeyRepository } from '../shared/adapters/table/table-key-repositor
 import { TableKeyRequestRepository } from '../shared/adapters/table/table-key-request-repository';
 import { TableRateLimitStore } from '../shared/adapters/table/table-rate-limit-store';
 import { TableRevocationFeed } from '../shared/adapters/table/table-revocation-feed';
+import { TableRolloutStore } from '../shared/adapters/table/table-rollout-store';
 import { TableSessionRepository } from '../shared/adapters/table/table-session-repository';
 import { TableStorage, type StorageFaultHook } from '../shared/adapters/table/table-storage';
 import { TableTrustPolicyRepository } from '../shared/adapters/table/table-trust-policy-repository';
@@ -41,12 +42,14 @@ import type { OutboundHttp } from '../shared/ports/outbound-http';
 import type { PublicDocumentFetch } from '../shared/ports/public-documents';
 import type { RateLimitStore } from '../shared/ports/rate-limit-store';
 import type { RevocationFeed } from '../shared/ports/revocation-feed';
+import type { RolloutStore } from '../shared/ports/rollout-store';
 import type { PublishedKeySource } from '../shared/ports/signing-keys';
 import type { SecretStore } from '../shared/ports/secret-store';
 import type { SessionRepository } from '../shared/ports/session-repository';
 import type { TrustPolicyRepository } from '../shared/ports/trust-policy-repository';
 import type { UsageStore } from '../shared/ports/usage-store';
 import type { WebhookEndpointRepository } from '../shared/ports/webhook-endpoint-repository';
+import { AuditFeed } from '../shared/services/audit-feed';
 import { AuditTrail } from '../shared/services/audit-trail';
 import { ComponentCache } from '../shared/auth/component-cache';
 import type { ServiceContext, UseCases } from './context';
@@ -60,6 +63,7 @@ import { IngestService } from '../shared/services/ingest-service';
 import { KeyAuthenticator } from '../shared/auth/key-authenticator';
 import { KeyRequestService } from '../shared/services/key-request-service';
 import { KeyRevocation } from '../shared/services/key-revocation';
+import { KeyRollout } from '../shared/services/key-rollout';
 import { KeyService } from '../shared/services/key-service';
 import { LeakedKeyService } from '../shared/secret-scanning/leaked-key-service';
 import { RateLimiter } from '../shared/services/rate-limiter';
@@ -142,6 +146,7 @@ export interface ServiceOverrides {
     feed?: RevocationFeed;
     grace?: GraceSchedule;
     expiries?: ExpirySchedule;
+    rollouts?: RolloutStore;
     rateLimits?: RateLimitStore;
     usage?: UsageStore;
     trustPolicies?: TrustPolicyRepository;
@@ -181,6 +186,8 @@ interface Adapters {
   usage: UsageStore;
   audit: AuditLog;
   expiries: ExpirySchedule;
+  /** Rolls with an overlap whose completion is watched. */
+  rollouts: RolloutStore;
   grace: GraceSchedule;
   requests: KeyRequestRepository;
   rateLimits: RateLimitStore;
@@ -286,6 +293,7 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
     usage: repositories.usage ?? new TableUsageStore(storage),
     audit: repositories.audit ?? new TableAuditLog(storage),
     expiries: repositories.expiries ?? new TableExpirySchedule(storage),
+    rollouts: repositories.rollouts ?? new TableRolloutStore(storage),
     grace: repositories.grace ?? new TableGraceSchedule(storage),
     requests: repositories.requests ?? new TableKeyRequestRepository(storage),
     rateLimits: repositories.rateLimits ?? new TableRateLimitStore(storage),
@@ -350,6 +358,7 @@ function buildMetering(config: Config, adapters: Adapters, { clock, log, telemet
         }
       },
     },
+    rollouts: adapters.rollouts,
     clock,
     instanceId: rateLimiter.instanceId,
     flushIntervalMs: config.usage.flushIntervalMs,
@@ -388,6 +397,7 @@ function buildUseCases(
     audit,
     plans: config.plans,
     expiries: adapters.expiries,
+    rollouts: adapters.rollouts,
     rotationDueMs: config.rotationDueMs,
     clock,
     log,
@@ -404,9 +414,22 @@ function buildUseCases(
     log,
   });
   const requests = new KeyRequestService({ requests: adapters.requests, keys, customers, rotator: masterComponents, audit, clock, log });
+  const localMode = config.runtime === 'local';
+  const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
+  const trustPolicies = new TrustPolicyService({
+    policies: adapters.trustPolicies,
+    customers,
+    audit,
+    plans: config.plans,
+    tokens: federatedTokens,
+    clock,
+    log,
+    localMode,
+  });
   const usage = new UsageService({
     usage: adapters.usage,
     keys,
+    policies: trustPolicies,
     clock,
     staleAfterMs: config.staleKeyDays * DAY_MS,
     retentionMs: config.usage.retentionDays * DAY_MS,
@@ -420,8 +443,6 @@ function buildUseCases(
       : sessionAccounts.map((account, i) => ({ name: `sessions-storage-${i + 1}`, check: () => account.probe() }))),
   ];
   const health = new HealthMonitor(probes, config.health.probeIntervalMs, clock, log);
-  const localMode = config.runtime === 'local';
-  const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
   // One vault per process: it caches the data key webhook signing secrets are sealed under.
   const webhookSecrets = new WebhookSecretVault(adapters.secrets);
   const webhookEndpoints = new WebhookEndpointService({
@@ -461,6 +482,16 @@ function buildUseCases(
     customers,
     keys,
     revocation,
+    rollouts: new KeyRollout({
+      keys: adapters.keys,
+      rollouts: adapters.rollouts,
+      revocation,
+      audit,
+      clock,
+      log,
+      // A use waits in an instance's memory until its next usage flush.
+      settleMs: config.usage.flushIntervalMs,
+    }),
     requests,
     staff: new StaffService(customers, keys, audit),
     masterComponents,
@@ -480,20 +511,21 @@ function buildUseCases(
     }),
     sessions: new SessionService(adapters.sessions),
     audit,
-    leaks: new LeakedKeyService({ keys: adapters.keys, keyService: keys, customers, audit, clock, log }),
+    auditFeed: new AuditFeed(adapters.audit, clock, config.auditFeed),
+    leaks: new LeakedKeyService({
+      keys: adapters.keys,
+      keyService: keys,
+      tokenRows: adapters.federatedTokens,
+      tokens: federatedTokens,
+      customers,
+      audit,
+      clock,
+      log,
+    }),
     usage,
     status: new ServiceStatus(telemetry, rateLimiter.instanceId, clock),
     staleKeys: new StaleKeyReview({ customers: adapters.customers, keys, usage, audit, clock, log }),
-    trustPolicies: new TrustPolicyService({
-      policies: adapters.trustPolicies,
-      customers,
-      audit,
-      plans: config.plans,
-      tokens: federatedTokens,
-      clock,
-      log,
-      localMode,
-    }),
+    trustPolicies,
     webhookEndpoints,
     webhookDeliveries,
     webhookDispatch,
@@ -505,6 +537,7 @@ function buildUseCases(
       tokens: federatedTokens,
       audit,
       log,
+      metrics: telemetry.metrics,
     }),
     health,
   });

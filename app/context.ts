@@ -10,6 +10,7 @@ import type { RevocationFeed } from '../shared/ports/revocation-feed';
 import type { UsageStore } from '../shared/ports/usage-store';
 import type { Telemetry } from '../shared/telemetry/telemetry';
 import type { Tracing } from '../shared/telemetry/tracing';
+import type { AuditFeed } from '../shared/services/audit-feed';
 import type { AuditTrail } from '../shared/services/audit-trail';
 import type { ComponentCache } from '../shared/auth/component-cache';
 import type { CustomerService } from '../shared/services/customer-service';
@@ -18,6 +19,7 @@ import type { IngestService } from '../shared/services/ingest-service';
 import type { KeyAuthenticator } from '../shared/auth/key-authenticator';
 import type { KeyRequestService } from '../shared/services/key-request-service';
 import type { KeyRevocation } from '../shared/services/key-revocation';
+import type { KeyRollout } from '../shared/services/key-rollout';
 import type { KeyService } from '../shared/services/key-service';
 import type { LeakedKeyService } from '../shared/secret-scanning/leaked-key-service';
 import type { RateLimiter } from '../shared/services/rate-limiter';
@@ -49,6 +51,8 @@ export interface UseCases {
   keys: KeyService;
   /** The revocation protocol's timers: expiry, completion of interrupted revocations, feed pruning. */
   revocation: KeyRevocation;
+  /** Rollouts that complete themselves: the `key-expiry` timer's second step. */
+  rollouts: KeyRollout;
   requests: KeyRequestService;
   staff: StaffService;
   /** The master component's administration (rotate, end grace, retire, status). */
@@ -57,6 +61,8 @@ export interface UseCases {
   /** The read side of sessions (the Decisions explorer). */
   sessions: SessionService;
   audit: AuditTrail;
+  /** The audit log as a feed a SIEM pulls: oldest first, from a cursor, once events have settled. */
+  auditFeed: AuditFeed;
   /** Keys found in public (GitHub secret scanning) and each customer's leaked-key policy. */
   leaks: LeakedKeyService;
   usage: UsageService;

@@ -123,6 +123,8 @@ export interface RouteDocs {
       contentType?: string;
       /** Further media types of the same answer, as OpenAPI Media Type Objects (say, protobuf). */
       alsoAs?: Record<string, Record<string, unknown>>;
+      /** Headers the answer carries that a client reads (a `Link` to the next page, say), as OpenAPI Header Objects. */
+      headers?: Record<string, { description: string; schema: Record<string, unknown> }>;
       links?: Record<string, RouteLink>;
     }
   >;

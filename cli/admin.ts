@@ -33,7 +33,8 @@ Commands:
   key list   --customer <slug>
   key revoke --customer <slug> --key <keyId> [--force]
   key reset  --customer <slug>
-  key roll   --customer <slug> --key <keyId> --overlap-hours <0-168>   (new key once; the old one expires after the overlap)
+  key roll   --customer <slug> --key <keyId> --overlap-hours <0-168> [--quiet-minutes <5-10080>] [--close-when-quiet]
+             (new key once; the old one expires after the overlap, or once quiet with --close-when-quiet)
   key expire --customer <slug> --key <keyId> (--at <ISO 8601> | --never)
   key allow-ips --customer <slug> --key <keyId> (--ip <address or CIDR> [--ip ...] | --any)
   key expire-due                                             (what the key-expiry timer does)
@@ -71,6 +72,8 @@ const OPTIONS = {
   var: { type: 'string' },
   'grace-hours': { type: 'string' },
   'overlap-hours': { type: 'string' },
+  'quiet-minutes': { type: 'string' },
+  'close-when-quiet': { type: 'boolean', default: false },
   at: { type: 'string' },
   never: { type: 'boolean', default: false },
   ip: { type: 'string', multiple: true },
@@ -204,10 +207,16 @@ export async function runAdmin(argv: string[], services: ServiceContext, print: 
     case 'key roll': {
       const hours = need(values['overlap-hours'], 'overlap-hours');
       if (!/^\d+$/.test(hours)) throw new UsageError('--overlap-hours must be a whole number from 0 to 168');
+      const quiet = values['quiet-minutes'];
+      if (quiet !== undefined && !/^\d+$/.test(quiet)) throw new UsageError('--quiet-minutes must be a whole number from 5 to 10080');
       const rolled = await services.useCases.keys.roll(
         need(values.customer, 'customer'),
         need(values.key, 'key'),
-        parseInput(rollKeySchema, { overlapHours: Number(hours) }),
+        parseInput(rollKeySchema, {
+          overlapHours: Number(hours),
+          ...(quiet !== undefined ? { quietMinutes: Number(quiet) } : {}),
+          ...(values['close-when-quiet'] ? { closeWhenQuiet: true } : {}),
+        }),
         op,
       );
       out(

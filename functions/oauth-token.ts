@@ -34,7 +34,10 @@ export const oauthToken = httpFunction({
   },
   handler: async (_request, { services, requestId, form }) => {
     const parsed = parseTokenExchangeRequest(form);
-    if (!parsed.ok) return oauthError(parsed);
+    if (!parsed.ok) {
+      services.tokenExchange.invalidRequest(parsed.error);
+      return oauthError(parsed);
+    }
     const outcome = await services.tokenExchange.exchange(parsed.request, requestId);
     if (!outcome.ok) return oauthError({ error: outcome.error, description: INVALID_GRANT_DESCRIPTION });
     const body: z.infer<typeof tokenResponseView> = {

@@ -107,6 +107,7 @@ function operation(definition: HttpFunctionDefinition, method: string, variant?:
             },
           }
         : {}),
+      ...(response.headers ? { headers: response.headers } : {}),
       ...(response.links
         ? {
             links: Object.fromEntries(

@@ -1,4 +1,5 @@
 import { apiDocs } from './api-docs';
+import { auditEvents } from './audit-events';
 import { customerKeysAudit } from './customer-keys-audit';
 import { customerKeysIssue } from './customer-keys-issue';
 import { customerKeysList } from './customer-keys-list';
@@ -12,6 +13,7 @@ import { customerKeyUsage, customerKeysUsage } from './customer-keys-usage';
 import type { FunctionDefinition } from '../app/function-contract';
 import { health } from './health';
 import { keyExpiry } from './key-expiry';
+import { keyExpiryWarnings } from './key-expiry-warnings';
 import { localSignIn } from './local-sign-in';
 import { portalPage } from './portal';
 import { oauthToken } from './oauth-token';
@@ -29,7 +31,14 @@ import { staffRequestsExecute, staffRequestsList, staffRequestsReject } from './
 import { staffTenantKeyEndGrace, staffTenantKeyGet, staffTenantKeyRotate } from './staff-tenant-key';
 import { tenantKeyGrace } from './tenant-key-grace';
 import { tracesIngest } from './traces-ingest';
-import { trustPoliciesCreate, trustPoliciesDelete, trustPoliciesGet, trustPoliciesList, trustPoliciesUpdate } from './trust-policies';
+import {
+  trustPoliciesCreate,
+  trustPoliciesDelete,
+  trustPoliciesGet,
+  trustPoliciesList,
+  trustPoliciesUpdate,
+  trustPolicyUsage,
+} from './trust-policies';
 import {
   webhookEndpointsCreate,
   webhookEndpointsDelete,
@@ -64,6 +73,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   customerKeysRoll,
   customerKeysReset,
   customerKeysAudit,
+  auditEvents,
   customerKeysSettingsGet,
   customerKeysSettingsUpdate,
   customerKeysUsage,
@@ -76,6 +86,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   trustPoliciesGet,
   trustPoliciesUpdate,
   trustPoliciesDelete,
+  trustPolicyUsage,
   webhookEndpointsList,
   webhookEndpointsCreate,
   webhookEndpointsGet,
@@ -104,6 +115,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   revocationCompletion,
   staleKeys,
   keyExpiry,
+  keyExpiryWarnings,
   usageRetention,
   webhookDispatchSweep,
   webhookDeliveriesQueue,

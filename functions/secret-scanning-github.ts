@@ -9,8 +9,9 @@ import type { HttpFunctionDefinition } from '../app/function-contract';
 
 /**
  * `POST /v1/secret-scanning/github`: GitHub's secret-scanning partner endpoint. The door has
- * checked GitHub's signature over the raw body; here the matches are parsed and each key of
- * ours is revoked or flagged by its customer's policy. The answer is GitHub's feedback format.
+ * checked GitHub's signature over the raw body; here the matches are parsed, each key of ours is
+ * revoked or flagged by its customer's policy, and each federated access token of ours stopped.
+ * The answer is GitHub's feedback format.
  */
 export const secretScanningGitHub: HttpFunctionDefinition = {
   kind: 'http',
@@ -19,7 +20,7 @@ export const secretScanningGitHub: HttpFunctionDefinition = {
   methods: ['POST'],
   auth: 'githubSignature',
   summary:
-    "GitHub secret scanning reports keys found in public: each key of ours is revoked (or flagged, by its customer's leaked-key policy) and the place recorded.",
+    "GitHub secret scanning reports keys and federated access tokens found in public: each key of ours is revoked (or flagged, by its customer's leaked-key policy), each token of ours stopped, and the place recorded.",
   docs: {
     requestBody: {
       required: true,
@@ -56,7 +57,8 @@ export const secretScanningGitHub: HttpFunctionDefinition = {
     },
     responses: {
       200: {
-        description: "GitHub's feedback: true_positive for each key of ours (active or not), false_positive otherwise",
+        description:
+          "GitHub's feedback: true_positive for each key of ours (active or not) and each federated access token of ours (working, expired but not yet cleared away, or stopped by a report), false_positive otherwise",
         schema: gitHubFeedbackView,
       },
     },

@@ -1,8 +1,9 @@
 import type { z } from 'zod';
 import { json } from '../shared/http/responses';
+import { usageQuerySchema } from '../shared/schemas/keys';
 import { createTrustPolicySchema, patchTrustPolicySchema, trustPolicyIdParams } from '../shared/schemas/trust-policies';
-import { trustPolicyListView, trustPolicyView } from '../shared/schemas/views';
-import { toTrustPolicyBody } from '../shared/schemas/view-mappers';
+import { trustPolicyListView, trustPolicyUsageView, trustPolicyView } from '../shared/schemas/views';
+import { toTrustPolicyBody, toTrustPolicyUsageBody } from '../shared/schemas/view-mappers';
 import { httpFunction, type RouteLink } from '../app/function-contract';
 
 /**
@@ -18,6 +19,7 @@ const policyLinks = (id: string): Record<string, RouteLink> => ({
   get: { operation: 'trust-policies-get', parameters: { id }, description: 'Read the policy' },
   update: { operation: 'trust-policies-update', parameters: { id }, description: 'Change the policy' },
   delete: { operation: 'trust-policies-delete', parameters: { id }, description: 'Delete the policy' },
+  usage: { operation: 'trust-policy-usage', parameters: { id }, description: "The policy's tokens' requests over time" },
 });
 
 /** `POST /v1/trust-policies`: a new policy. */
@@ -117,4 +119,23 @@ export const trustPoliciesDelete = httpFunction({
     await services.trustPolicies.delete(tenant, input.params.id, { actor, requestId });
     return { status: 204 };
   },
+});
+
+/** `GET /v1/trust-policies/{id}/usage?from=&to=&granularity=hour|day`: the policy's tokens' requests over time, as a key's. */
+export const trustPolicyUsage = httpFunction({
+  kind: 'http',
+  name: 'trust-policy-usage',
+  route: 'v1/trust-policies/{id}/usage',
+  methods: ['GET'],
+  auth: 'customer',
+  summary:
+    "Requests of every token minted under one trust policy, together, per hour or per day (accepted and rate-limited), 30 days by default, at most 40: the query and answer of a key's usage.",
+  input: { params: trustPolicyIdParams, query: usageQuerySchema },
+  docs: {
+    responses: { 200: { description: 'The usage series', schema: trustPolicyUsageView } },
+    errors: ['not_found'],
+    tags: ['Usage', ...TAGS],
+  },
+  handler: async (_request, { services, tenant, input }) =>
+    json(200, toTrustPolicyUsageBody(await services.usage.trustPolicyUsage(tenant, input.params.id, input.query))),
 });

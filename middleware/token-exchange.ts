@@ -35,6 +35,7 @@ const windowOf = (limits: KeyLimits) => Math.max(1, Math.ceil(limits.burst / lim
  * Over a limit it is 429 `rate_limited` with `Retry-After`, as application/problem+json like every
  * 429 of the API (RFC 6749 defines no error for it), naming the policy that refused; every answer
  * carries the IETF RateLimit fields of the limits drawn on. The handler gets the form's parameters.
+ * A refusal here is counted (`veriproof.token_exchange.outcomes`: `rate_limited`, `invalid_request`).
  */
 export function withTokenExchangeLimits() {
   return (handler: TokenExchangeHandler): AnonymousHandler =>
@@ -49,7 +50,10 @@ export function withTokenExchangeLimits() {
         () => new ApiError('payload_too_large', `A token request may be at most ${MAX_JSON_BODY_BYTES} bytes.`),
       );
       const form = parseForm(body, request.headers.get('content-type'));
-      if (!form.ok) return oauthError(form);
+      if (!form.ok) {
+        ctx.services.telemetry.metrics.tokenExchange({ outcome: 'invalid_request', error: form.error });
+        return oauthError(form);
+      }
       const audience = audienceOf(form.params);
       if (audience !== undefined) {
         ctx.services.tracing.annotate({ 'veriproof.customer': audience });
@@ -74,6 +78,7 @@ class ExchangeMeter {
       RateLimit: this.drawn.map((d) => `"${d.policy}";r=${d.remaining};t=${d.resetSeconds}`).join(', '),
     });
     if (decision.allowed) return;
+    this.ctx.services.telemetry.metrics.tokenExchange({ outcome: 'rate_limited', limit: policy });
     const who = policy === 'per-address' ? 'This address' : 'Exchanges for this customer, from all addresses together,';
     throw new ApiError(
       'rate_limited',

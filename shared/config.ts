@@ -219,6 +219,13 @@ export const configSchema = z
     USAGE_RETENTION_DAYS: intSetting(40, 35, 400),
     /** A key unused this long is stale. */
     STALE_KEY_DAYS: intSetting(30, 1, 365),
+    /**
+     * How old an audit event must be before the audit feed (`GET /v1/audit-events`) shows it. An
+     * event's time is taken before its transaction commits, on whichever instance made it: the
+     * window must cover that delay and the clock difference between instances, so that no event
+     * can commit behind a position a reader has already passed (docs/audit-feed.md).
+     */
+    AUDIT_FEED_SETTLE_SECONDS: intSetting(5, 1, 300),
     /** A key older than this is due for rotation (a reminder in the listing, the portal and to staff). */
     KEY_ROTATION_DAYS: intSetting(90, 1, 3650),
     /**
@@ -379,6 +386,8 @@ export interface Config {
   tokenExchangeRateLimit: { perAddress: RateSetting; perCustomer: RateSetting };
   usage: { flushIntervalMs: number; retentionDays: number };
   staleKeyDays: number;
+  /** The audit feed: events younger than `settleMs` are held back (AUDIT_FEED_SETTLE_SECONDS). */
+  auditFeed: { settleMs: number };
   /** Keys older than this are due for rotation. */
   rotationDueMs: number;
   /** Proxies that append to X-Forwarded-For in front of the app. */
@@ -478,6 +487,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     usage: { flushIntervalMs: v.USAGE_FLUSH_INTERVAL_MS, retentionDays: v.USAGE_RETENTION_DAYS },
     staleKeyDays: v.STALE_KEY_DAYS,
+    auditFeed: { settleMs: v.AUDIT_FEED_SETTLE_SECONDS * 1000 },
     rotationDueMs: v.KEY_ROTATION_DAYS * 86_400_000,
     trustedProxyHops: v.TRUSTED_PROXY_HOPS,
     secretScanning: { githubKeysUrl: v.GITHUB_SECRET_SCANNING_KEYS_URL },

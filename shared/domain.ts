@@ -165,6 +165,11 @@ export interface ApiKeyRecord {
   rolledTo?: string;
   /** The key this one replaced in a roll. */
   rolledFrom?: string;
+  /**
+   * On a key rolling out (a roll with an overlap): when its rotation counts as complete (the
+   * successor used, this key quiet for `quietMinutes`), and whether it then stops.
+   */
+  rollout?: KeyRollout;
   /** Why it was revoked, when not by someone's revoke: one of REVOKED_REASONS (as stored; anything else is not shown). */
   revokedReason?: string;
   /**
@@ -180,6 +185,32 @@ export const EXPIRY_WARNINGS = [
   { window: '1d', beforeMs: 86_400_000 },
 ] as const;
 export type ExpiryWarningWindow = (typeof EXPIRY_WARNINGS)[number]['window'];
+
+/** The shortest, longest and default quiet time of a roll's rollout, in minutes (a week at most, as an overlap). */
+export const QUIET_MINUTES = { min: 5, max: 10_080, default: 60 } as const;
+
+/**
+ * What a roll with an overlap watches for, kept on the old key: once its successor has been used
+ * and it has gone unused for `quietMinutes`, the rotation is complete (`key.rotation_completed`,
+ * once) and, with `closeWhenQuiet`, the old key stops then rather than at the overlap's end.
+ */
+export interface KeyRollout {
+  quietMinutes: number;
+  closeWhenQuiet: boolean;
+  /** When the rotation was recorded complete; absent while it is watched. */
+  completedAt?: string;
+}
+
+/**
+ * A key whose uses a roll watches, as the door holds it: the old key (`old`: its last use counts)
+ * or its successor (`successor`: its first use counts), until `until` (the old key's end). The
+ * usage flush writes those uses, to the minute and better, where the rollout timer reads them.
+ */
+export interface RolloutWatch {
+  oldKeyId: string;
+  side: 'old' | 'successor';
+  until: string;
+}
 
 /** A key as clients may see it: everything but the hash. */
 export type ApiKeyView = Omit<ApiKeyRecord, 'secretHash'>;
@@ -265,6 +296,8 @@ export interface KeyIdentity {
   expiresAt?: string;
   /** Addresses and ranges the key may be used from; absent: any. */
   allowedIps?: readonly string[];
+  /** Set while a roll watches this key's uses (the old key, or its successor until its first use is written). */
+  rolloutWatch?: RolloutWatch;
 }
 
 /**
@@ -319,12 +352,14 @@ export const AUDIT_EVENT_TYPES = [
   'key.updated',
   'keys.rotation-due',
   'key.expiring',
+  'key.rotation_completed',
   'customer.leaked-key-policy-changed',
   'trust_policy.created',
   'trust_policy.updated',
   'trust_policy.deleted',
   'token.exchanged',
   'token.refused',
+  'token.exposed',
   'webhook_endpoint.created',
   'webhook_endpoint.updated',
   'webhook_endpoint.deleted',
@@ -481,11 +516,31 @@ export interface KeyUsage {
   buckets: UsageBucket[];
 }
 
-/** Every key of a customer over the last 30 days, with a daily series each. */
+/** One trust policy's requests over time: those of every token minted under it, together. */
+export interface TrustPolicyUsage {
+  policy: TrustPolicy;
+  granularity: 'hour' | 'day';
+  from: string;
+  to: string;
+  totals: UsageCounts;
+  buckets: UsageBucket[];
+}
+
+/**
+ * Every key of a customer over the last 30 days, with a daily series each, then every active trust
+ * policy (its tokens' requests together), told apart by which of `key` and `policy` they hold.
+ */
 export interface CustomerUsage {
   from: string;
   to: string;
-  keys: Array<{ key: ApiKeyView; stale: boolean; totals: UsageCounts; daily: UsageBucket[] }>;
+  keys: Array<({ key: ApiKeyView; policy?: undefined } | { policy: TrustPolicy; key?: undefined }) & CustomerUsageSeries>;
+}
+
+/** What the customer's usage gives for each key or policy. */
+export interface CustomerUsageSeries {
+  stale: boolean;
+  totals: UsageCounts;
+  daily: UsageBucket[];
 }
 
 /** One try at delivering a webhook: when, what came of it, how long it took, and what the endpoint answered. */

@@ -2,7 +2,10 @@ import type { Portal } from './portal.js';
 import type { CustomerUsage, UsageBucket } from './types.js';
 import { badge, byId, el, fillBody, formatAgo, formatDay, timeCell } from './ui.js';
 
-/** Usage: a per-key chart of requests per day (accepted and rate-limited) and a table of all keys. */
+/**
+ * Usage: a per-key chart of requests per day (accepted and rate-limited) and a table of all keys,
+ * and of the workload identities (trust policies: `type: federated`, their tokens together).
+ */
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -130,7 +133,9 @@ export async function loadUsage(portal: Portal): Promise<void> {
   const select = byId<HTMLSelectElement>('usage-key');
   const previous = select.value;
   const ordered = [...usage.keys].sort((a, b) => (a.status === b.status ? a.label.localeCompare(b.label) : a.status === 'active' ? -1 : 1));
-  select.replaceChildren(...ordered.map((k) => el('option', { value: k.keyId }, k.status === 'active' ? k.label : `${k.label} (revoked)`)));
+  const named = (k: CustomerUsage['keys'][number]) =>
+    k.type === 'federated' ? `${k.label} (workload identity)` : k.status === 'active' ? k.label : `${k.label} (revoked)`;
+  select.replaceChildren(...ordered.map((k) => el('option', { value: k.keyId }, named(k))));
   if (ordered.some((k) => k.keyId === previous)) select.value = previous;
   renderChart();
   fillBody(
@@ -139,7 +144,13 @@ export async function loadUsage(portal: Portal): Promise<void> {
       el(
         'tr',
         { 'data-key-id': k.keyId },
-        el('td', {}, k.label, k.stale ? badge('stale', 'stale') : null),
+        el(
+          'td',
+          {},
+          k.label,
+          k.type === 'federated' ? badge('Workload identity', 'federated') : null,
+          k.stale ? badge('stale', 'stale') : null,
+        ),
         el('td', {}, k.application),
         el('td', {}, badge(k.status === 'active' ? 'Active' : 'Revoked', k.status)),
         timeCell(k.lastUsedAt, formatAgo(k.lastUsedAt)),

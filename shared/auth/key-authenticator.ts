@@ -139,6 +139,7 @@ function toIdentity(entry: KeyLookupEntry): DoorIdentity {
     // Compiled here, once per read: the door compares a number and asks a compiled list.
     ...(entry.expiresAt ? { expiresAt: entry.expiresAt, expiresAtMs: Date.parse(entry.expiresAt) } : {}),
     ...(entry.allowedIps?.length ? { allowedIps: Object.freeze([...entry.allowedIps]), allowlist: new IpAllowlist(entry.allowedIps) } : {}),
+    ...(entry.rolloutWatch ? { rolloutWatch: Object.freeze({ ...entry.rolloutWatch }) } : {}),
   };
   return Object.freeze(identity);
 }

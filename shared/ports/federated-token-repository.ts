@@ -1,4 +1,4 @@
-import type { KeyEnvironment, Plan } from '../domain';
+import type { AuditEvent, KeyEnvironment, KeyExposure, Plan } from '../domain';
 
 /**
  * A federated access token as stored: its hash (never the token), whom it acts for, and the
@@ -29,6 +29,20 @@ export interface FederatedTokenRef {
   policyVersion: string;
 }
 
+/** A token's place in its rows: what finds its lookup row and its index row. */
+export type FederatedTokenPlace = Pick<FederatedTokenRef, 'secretHash' | 'expiresAt'>;
+
+/** A token found in public: whose it is and the policy it acted for. */
+export interface TokenExposure {
+  customerSlug: string;
+  secretHash: string;
+  trustPolicyId: string;
+  trustPolicyLabel: string;
+}
+
+/** `known`: this report was recorded for this token before (nothing was written). */
+export type TokenExposureOutcome = 'recorded' | 'known';
+
 /**
  * Federated tokens, stored twice, like keys: a lookup row in the key lookup table (what the door
  * reads, one point read) and an index row under the customer, by policy and expiry (what finds a
@@ -46,5 +60,18 @@ export interface FederatedTokenRepository {
    */
   list(customerSlug: string, trustPolicyId: string, options?: { expiredAt?: string; limit?: number }): Promise<FederatedTokenRef[]>;
   /** Removes a token's lookup row, then its index row (idempotent). */
-  remove(customerSlug: string, trustPolicyId: string, token: FederatedTokenRef): Promise<void>;
+  remove(customerSlug: string, trustPolicyId: string, token: FederatedTokenPlace): Promise<void>;
+  /**
+   * Records that a token of the policy was found in public at the places one report names
+   * (distinct, in the report's order), with one audit event, in one transaction: one exposure row
+   * per token and report, named by the token's hash and the places, so the same report delivered
+   * twice, or to two instances at once, records once (`known`).
+   */
+  recordExposure(exposure: TokenExposure, places: KeyExposure[], audit: AuditEvent): Promise<TokenExposureOutcome>;
+  /**
+   * The policy of the token with this hash if any report was recorded for it ({@link recordExposure});
+   * exposure rows outlive the token's own, so a report that names a token already stopped still
+   * finds it ours.
+   */
+  findExposed(customerSlug: string, secretHash: string): Promise<TokenExposure | undefined>;
 }

@@ -1,5 +1,6 @@
 import type {
   ApiKeyRecord,
+  KeyRollout,
   AuditEvent,
   Actor,
   Customer,
@@ -22,6 +23,8 @@ export type RevokeRecordOutcome = 'revoked' | 'already_revoked' | 'not_found';
 export type ReplaceOutcome = 'replaced' | 'not_active' | 'rolling_out';
 export type RollOutcome = 'rolled' | 'not_active' | 'rolling_out' | 'not_found' | 'key_limit_reached';
 export type AccessOutcome = 'updated' | 'unchanged' | 'not_active' | 'not_found';
+/** `not_rolling_out`: revoked, rolling out to another key, or rolled without a rollout to complete. */
+export type CompleteRolloutOutcome = 'completed' | 'already_completed' | 'not_rolling_out' | 'not_found';
 
 /** A key's expiry and allowlist, as a whole (absent: none). */
 export interface KeyAccess {
@@ -29,8 +32,12 @@ export interface KeyAccess {
   allowedIps?: readonly string[];
 }
 
-/** A part of a key's record that its lookup row holds a copy of: its expiry and allowlist, or its own rate limit. */
-export type LookupPart = 'access' | 'rateLimit';
+/**
+ * A part of a key's record that its lookup row holds a copy of: its expiry and allowlist, its own
+ * rate limit, or the watch of its rollout (the old side of a roll; a successor's side is written
+ * with its lookup row, once).
+ */
+export type LookupPart = 'access' | 'rateLimit' | 'rollout';
 
 /** `known`: this report's places were recorded for this key before, or are among its kept places (nothing was written). */
 export type ExposureOutcome = 'recorded' | 'known' | 'not_found';
@@ -78,14 +85,29 @@ export interface KeyRepository {
    * from its record) and a link to its successor; the successor is written with the old key's
    * label and a place of its own under the cap (`keyLimit` of the customer's current row:
    * `key_limit_reached` when none is free, since the old key keeps its place until it stops);
-   * the audit event.
+   * the audit event. With `rollout`, the old key keeps what its rollout watches for.
    */
   rollRecord(
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { oldExpiresAt: (old: ApiKeyRecord) => string; keyLimit: (customer: Customer) => number; audit: AuditEvent },
+    options: {
+      oldExpiresAt: (old: ApiKeyRecord) => string;
+      keyLimit: (customer: Customer) => number;
+      audit: AuditEvent;
+      rollout?: KeyRollout;
+    },
   ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }>;
+  /**
+   * In one transaction: marks the rollout of an active key rolling out to `successorId` complete
+   * (`rollout.completedAt`) and writes the audit event, once: a second call (another timer, a
+   * retry after a crash) answers `already_completed` with the record, writing nothing.
+   */
+  completeRollout(
+    customerSlug: string,
+    oldKeyId: string,
+    options: { successorId: string; completedAt: string; audit: AuditEvent },
+  ): Promise<{ outcome: CompleteRolloutOutcome; record?: ApiKeyRecord }>;
   /**
    * Replaces an active key's expiry and allowlist with what `change` computes from its record
    * (`undefined`: leave it), with the audit event, then copies them to its lookup row.
@@ -101,7 +123,7 @@ export interface KeyRepository {
    * stays without one). The one way a lookup row changes after it is written: the repository's
    * own updates ({@link updateAccess}, {@link setRateLimit}) call it, and so does a roll for the old key's new end.
    */
-  syncLookup(record: ApiKeyRecord, part: LookupPart): Promise<void>;
+  syncLookup(record: ApiKeyRecord, part: LookupPart | readonly LookupPart[]): Promise<void>;
   /**
    * In one transaction: revokes an active record and writes its replacement (same label,
    * same place under the cap) with the audit events. `not_active` if it was revoked meanwhile.

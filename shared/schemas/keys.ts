@@ -7,6 +7,7 @@ import {
   KEY_REQUEST_ACTIONS,
   KEY_TYPES,
   PLANS,
+  QUIET_MINUTES,
   SANDBOX_SLUG,
 } from '../domain';
 import { idPattern } from '../ids';
@@ -177,7 +178,7 @@ export type PatchKeyRequest = z.output<typeof patchKeySchema>;
 /** The longest overlap of a roll: a week. */
 export const MAX_OVERLAP_HOURS = 168;
 
-export const rollKeySchema = z.object({
+const rollFields = {
   overlapHours: z
     .number()
     .int()
@@ -185,9 +186,50 @@ export const rollKeySchema = z.object({
     .max(MAX_OVERLAP_HOURS)
     .meta({ examples: [24] })
     .describe('How long the old key keeps working beside the new one (0: it stops at once)'),
-});
+  quietMinutes: z
+    .number()
+    .int()
+    .min(QUIET_MINUTES.min)
+    .max(QUIET_MINUTES.max)
+    .meta({ examples: [QUIET_MINUTES.default] })
+    .optional()
+    .describe(
+      `With an overlap: the rotation is complete (key.rotation_completed) once the new key has been used and the old one unused for this many minutes (default ${QUIET_MINUTES.default})`,
+    ),
+  closeWhenQuiet: z
+    .boolean()
+    .optional()
+    .describe('With an overlap: stop the old key when the rotation completes, rather than at the end of the overlap (default false)'),
+};
 
-export const rollKeyRequestSchema = rollKeySchema.extend({ keyId: idSchema('key') });
+/** The rollout's options belong to a roll with an overlap: without one the old key stops at once. */
+const ROLLOUT_OPTIONS = ['quietMinutes', 'closeWhenQuiet'] as const;
+
+/** A roll's body (and a roll-key request's), with the rule that its rollout options need an overlap. */
+const rollSchema = <S extends z.ZodType<{ overlapHours: number; quietMinutes?: number | undefined; closeWhenQuiet?: boolean | undefined }>>(
+  schema: S,
+) =>
+  documentedAs(
+    schema.superRefine((value, ctx) => {
+      if (value.overlapHours > 0) return;
+      for (const name of ROLLOUT_OPTIONS) {
+        if (value[name] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: 'needs an overlap (overlapHours above 0): without one the old key stops at once',
+          });
+      }
+    }),
+    () => ({
+      if: { properties: { overlapHours: { const: 0 } }, required: ['overlapHours'] },
+      then: { not: { anyOf: ROLLOUT_OPTIONS.map((name) => ({ required: [name] })) } },
+    }),
+  );
+
+export const rollKeySchema = rollSchema(z.object(rollFields));
+
+export const rollKeyRequestSchema = rollSchema(z.object({ ...rollFields, keyId: idSchema('key') }));
 export type IssueKeyRequest = z.output<typeof issueKeySchema>;
 export type RollKeyRequest = z.output<typeof rollKeySchema>;
 
@@ -248,7 +290,7 @@ export const staffRequestsQuerySchema = z.object({
 });
 
 /** A page size from the query string: a whole number from 1 to `max`, `fallback` when absent. */
-const limit = (max: number, fallback: number) =>
+export const limit = (max: number, fallback: number) =>
   documentedAs(
     z
       .string()

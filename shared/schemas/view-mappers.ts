@@ -7,6 +7,7 @@ import {
   type CustomerUsage,
   type KeyRequest,
   type KeyUsage,
+  type TrustPolicyUsage,
   type MasterComponentStatus,
   type TrustPolicy,
   type UsageBucket,
@@ -15,12 +16,15 @@ import {
   type WebhookEndpoint,
 } from '../domain';
 import type { StoredSession } from '../ports/session-repository';
+import { cloudEventSource, cloudEventType } from './audit-feed';
 import type {
+  auditCloudEventView,
   auditEventView,
   CustomerBody,
   CustomerUsageBody,
   keyRequestView,
   KeyUsageBody,
+  TrustPolicyUsageBody,
   keyView,
   sessionView,
   TenantKeyBody,
@@ -62,6 +66,9 @@ export function toKeyBody(key: ApiKeyView, flags: KeyFlags = {}): z.infer<typeof
     allowedIps: key.allowedIps ?? [],
     rolledTo: key.rolledTo ?? null,
     rolledFrom: key.rolledFrom ?? null,
+    rollout: key.rollout
+      ? { quietMinutes: key.rollout.quietMinutes, closeWhenQuiet: key.rollout.closeWhenQuiet, completedAt: key.rollout.completedAt ?? null }
+      : null,
     rotationDue: key.status === 'active' && Boolean(flags.rotationDue),
     exposure: key.exposures?.length
       ? {
@@ -143,6 +150,27 @@ export function toAuditBody(event: AuditEvent): z.infer<typeof auditEventView> {
   };
 }
 
+/** The id of what an audit event is about: its key, else its trust policy, else its key request. */
+function cloudEventSubject(event: AuditEvent): string | undefined {
+  const policy = event.details?.trustPolicyId;
+  return event.keyId ?? (typeof policy === 'string' ? policy : undefined) ?? event.keyRequestId;
+}
+
+/** An audit event as a CloudEvent 1.0: `data` is the event exactly as the JSON feed answers it. */
+export function toAuditCloudEvent(event: AuditEvent): z.infer<typeof auditCloudEventView> {
+  const subject = cloudEventSubject(event);
+  return {
+    specversion: '1.0',
+    id: event.id,
+    source: cloudEventSource(event.customerSlug),
+    type: cloudEventType(event.type),
+    time: event.at,
+    ...(subject ? { subject } : {}),
+    datacontenttype: 'application/json',
+    data: toAuditBody(event),
+  };
+}
+
 export function toSessionBody(session: StoredSession): z.infer<typeof sessionView> {
   return {
     ...session,
@@ -202,16 +230,40 @@ export function toKeyUsageBody(usage: KeyUsage): KeyUsageBody {
   };
 }
 
+export function toTrustPolicyUsageBody(usage: TrustPolicyUsage): TrustPolicyUsageBody {
+  return {
+    trustPolicyId: usage.policy.id,
+    label: usage.policy.label,
+    granularity: usage.granularity,
+    from: usage.from,
+    to: usage.to,
+    totals: toTotals(usage.totals),
+    buckets: usage.buckets.map(toBucket),
+  };
+}
+
 export function toCustomerUsageBody(usage: CustomerUsage): CustomerUsageBody {
   return {
     from: usage.from,
     to: usage.to,
-    keys: usage.keys.map(({ key, stale, totals, daily }) => ({
-      keyId: key.id,
-      label: key.label,
-      application: key.application,
-      status: key.status,
-      lastUsedAt: key.lastUsedAt ?? null,
+    keys: usage.keys.map(({ key, policy, stale, totals, daily }) => ({
+      ...(key
+        ? {
+            keyId: key.id,
+            type: key.type,
+            label: key.label,
+            application: key.application,
+            status: key.status,
+            lastUsedAt: key.lastUsedAt ?? null,
+          }
+        : {
+            keyId: policy.id,
+            type: 'federated' as const,
+            label: policy.label,
+            application: policy.application,
+            status: 'active' as const,
+            lastUsedAt: policy.lastUsedAt ?? null,
+          }),
       stale,
       totals: toTotals(totals),
       daily: daily.map(toBucket),

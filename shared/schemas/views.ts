@@ -22,8 +22,10 @@ import {
   problemExample,
   shown,
   slugView,
+  EXAMPLE_SLUG,
   timestamp,
 } from './examples';
+import { CLOUD_EVENT_TYPE_PREFIX, cloudEventSource, cloudEventType, EXAMPLE_FEED_CURSOR, type AuditCloudEventType } from './audit-feed';
 import { leakedKeyPolicySchema } from './secret-scanning';
 import { OAUTH_ERRORS, TOKEN_TYPE_ACCESS_TOKEN } from '../oauth/token-request';
 
@@ -67,6 +69,14 @@ export const keyView = z
     allowedIps: z.array(shown('203.0.113.0/24')).describe('Addresses and CIDR ranges the key may be used from; empty: any'),
     rolledTo: idOf('key', true).nullable().describe('The key that replaced this one in a roll (this one works until expiresAt)'),
     rolledFrom: idOf('key', true).nullable().describe('The key this one replaced in a roll'),
+    rollout: z
+      .object({
+        quietMinutes: count(60).describe('The rotation completes once the new key has been used and this one unused for this many minutes'),
+        closeWhenQuiet: z.boolean().describe('Whether this key stops when the rotation completes (else at expiresAt)'),
+        completedAt: timestamp.nullable().describe('When the rotation completed (key.rotation_completed); null: not yet'),
+      })
+      .nullable()
+      .describe('On a key rolled with an overlap: what completes its rotation; null otherwise'),
     rotationDue: z.boolean().describe('Active, not being rolled, and older than the rotation period (90 days by default)'),
     exposure: z
       .object({
@@ -266,6 +276,35 @@ export const auditEventView = z
 
 export const auditPageView = z.object({ events: z.array(auditEventView), cursor: cursorView.nullable() }).meta({ id: 'AuditPage' });
 
+/** A page of the audit feed (`GET /v1/audit-events`): oldest first, and where the next poll goes on from. */
+export const auditFeedPageView = z
+  .object({
+    events: z.array(auditEventView).describe('Oldest first; only events at least AUDIT_FEED_SETTLE_SECONDS old'),
+    cursor: shown(EXAMPLE_FEED_CURSOR).describe(
+      'Where the next poll goes on from: pass it back as `after`. Always present, on an empty page too (it then names where that page started)',
+    ),
+    hasMore: z.boolean().describe('More events are ready now: poll again at once rather than at the next interval'),
+  })
+  .meta({ id: 'AuditFeedPage' });
+
+const CLOUD_EVENT_TYPES = AUDIT_EVENT_TYPES.map(cloudEventType) as [AuditCloudEventType, ...AuditCloudEventType[]];
+
+/** An audit event as a CloudEvent 1.0 (JSON format), one element of the feed's `application/cloudevents-batch+json` answer. */
+export const auditCloudEventView = z
+  .object({
+    specversion: z.literal('1.0'),
+    id: idOf('evt').describe("The audit event's id (unique within its source)"),
+    source: shown(cloudEventSource(EXAMPLE_SLUG)).describe('The customer: urn:veriproof:customer:{slug}'),
+    type: z.enum(CLOUD_EVENT_TYPES).describe(`${CLOUD_EVENT_TYPE_PREFIX} followed by the audit event's type`),
+    time: timestamp.describe("The audit event's `at`"),
+    subject: idOf('key')
+      .describe('The key, trust policy or key request the event is about; absent when it is about none of them')
+      .optional(),
+    datacontenttype: z.literal('application/json'),
+    data: auditEventView.describe('The audit event exactly as the JSON feed answers it'),
+  })
+  .meta({ id: 'AuditCloudEvent' });
+
 export const sessionView = z
   .object({
     sessionId: shown('checkout-session-4711'),
@@ -341,16 +380,33 @@ export const keyUsageView = z
   })
   .meta({ id: 'KeyUsage' });
 
+export const trustPolicyUsageView = z
+  .object({
+    trustPolicyId: idOf('tp'),
+    label: shown('github-deploy'),
+    granularity: z.enum(['hour', 'day']),
+    from: timestamp,
+    to: timestamp,
+    totals: usageTotals,
+    buckets: z.array(usageBucket),
+  })
+  .meta({ id: 'TrustPolicyUsage' });
+
 export const customerUsageView = z
   .object({
     from: timestamp,
     to: timestamp,
     keys: z.array(
       z.object({
-        keyId: idOf('key'),
-        label: keyLabelView,
+        keyId: z
+          .union([idOf('key'), idOf('tp')])
+          .describe("The key's id; for a trust policy (`type: federated`), the policy's: its tokens' requests together"),
+        type: z.enum(CREDENTIAL_TYPES).describe("The key's type, or `federated` for a trust policy (every token minted under it)"),
+        label: keyLabelView.describe("The key's label, or the trust policy's"),
         application: applicationView,
-        status: z.enum(['active', 'revoked']),
+        status: z
+          .enum(['active', 'revoked'])
+          .describe('`revoked` for a revoked key; trust policies are listed while they exist (`active`)'),
         lastUsedAt: timestamp.nullable(),
         stale: z.boolean(),
         totals: usageTotals,
@@ -381,6 +437,7 @@ export type CustomerBody = z.infer<typeof customerView>;
 export type TenantKeyBody = z.infer<typeof tenantKeyView>;
 export type KeyUsageBody = z.infer<typeof keyUsageView>;
 export type CustomerUsageBody = z.infer<typeof customerUsageView>;
+export type TrustPolicyUsageBody = z.infer<typeof trustPolicyUsageView>;
 export type UsageBucketBody = z.infer<typeof usageBucket>;
 
 export const problemView = z

@@ -3,11 +3,14 @@ import type { Clock } from '../clock';
 import type { Actor, ApiKeyRecord, KeyExposure, LeakedKeyPolicy, Operation } from '../domain';
 import { ApiError } from '../errors';
 import { hashSecret, isValidSlug, parsePresentedKey } from '../keys/compound-key';
+import { FEDERATED_TOKEN_PREFIX, parseFederatedToken } from '../keys/federated-token';
 import type { Logger } from '../logging';
+import type { FederatedTokenRepository, TokenExposure } from '../ports/federated-token-repository';
 import type { KeyRepository } from '../ports/key-repository';
 import type { GitHubMatch } from '../schemas/secret-scanning';
 import { keyFacts, type AuditTrail } from '../services/audit-trail';
 import type { CustomerService } from '../services/customer-service';
+import type { FederatedTokens } from '../services/federated-tokens';
 import type { KeyService } from '../services/key-service';
 
 /** Largest report body read (GitHub batches matches; a handful is usual). */
@@ -37,15 +40,25 @@ export interface MatchFeedback {
 export type ExposureAction = 'revoked' | 'flagged' | 'already_revoked';
 
 /**
+ * What was done to a federated access token of ours that a report named: `stopped` (it was
+ * working), `expired` (it had expired: its rows were cleared), `already_stopped` (a report before
+ * this one stopped it).
+ */
+export type TokenExposureAction = 'stopped' | 'expired' | 'already_stopped';
+
+/**
  * Keys found in public: GitHub's secret-scanning reports (already authenticated by the door)
- * revoke or flag our keys by each customer's leaked-key policy, and record where they were
- * found; and the policy itself, which a customer's admins choose.
+ * revoke or flag our keys by each customer's leaked-key policy, stop our federated access tokens,
+ * and record where they were found; and the policy itself, which a customer's admins choose.
  */
 export class LeakedKeyService {
   constructor(
     private readonly deps: {
       keys: KeyRepository;
       keyService: KeyService;
+      /** Federated access tokens' rows (their exposures) and their life (stopping one). */
+      tokenRows: FederatedTokenRepository;
+      tokens: FederatedTokens;
       customers: CustomerService;
       audit: AuditTrail;
       clock: Clock;
@@ -67,15 +80,26 @@ export class LeakedKeyService {
       throw new ApiError('too_many_matches', `A report may hold at most ${MAX_REPORT_MATCHES} matches; this one holds ${matches.length}.`);
     }
     const op: Operation = { actor: GITHUB_SCANNING_ACTOR, requestId };
+    // Federated access tokens apart (whole tokens whose checksum holds, by the hash of their secret).
+    const tokens = new Map<string, NamedToken>();
+    const tokenHashes = matches.map((match) => {
+      const token = federatedTokenNamedBy(match.token);
+      if (!token) return undefined;
+      const named = tokens.get(token.secretHash) ?? { ...token, matches: [] };
+      named.matches.push(match);
+      tokens.set(token.secretHash, named);
+      return token.secretHash;
+    });
     // The distinct keys named: tokens whose checksum holds, by the hash of their secret.
     const parsed = new Map<string, ReturnType<typeof namedBy>>();
-    const hashes = matches.map((match) => {
+    const hashes = matches.map((match, i) => {
+      if (tokenHashes[i] !== undefined) return undefined;
       if (!parsed.has(match.token)) parsed.set(match.token, namedBy(match.token));
       return parsed.get(match.token)?.secretHash;
     });
     const named = new Map<string, NamedKey>();
-    for (const match of matches) {
-      const token = parsed.get(match.token);
+    for (const [i, match] of matches.entries()) {
+      const token = hashes[i] === undefined ? undefined : parsed.get(match.token);
       if (!token) continue;
       const key = named.get(token.secretHash) ?? { secretHash: token.secretHash, slugs: new Set<string>(), bare: false, matches: [] };
       if (token.slug !== undefined) key.slugs.add(token.slug);
@@ -83,7 +107,7 @@ export class LeakedKeyService {
       key.matches.push(match);
       named.set(token.secretHash, key);
     }
-    const found = await this.findKeys([...named.values()]);
+    const [found, tokensFound] = await Promise.all([this.findKeys([...named.values()]), this.handleTokens([...tokens.values()], op)]);
     const byCustomer = new Map<string, ApiKeyRecord[]>();
     for (const record of found.values()) {
       if (!byCustomer.has(record.customerSlug)) byCustomer.set(record.customerSlug, []);
@@ -99,7 +123,10 @@ export class LeakedKeyService {
     return matches.map((match, i) => ({
       token_hash: hash('sha256', match.token, 'hex'),
       token_type: match.type,
-      label: hashes[i] !== undefined && found.has(hashes[i]) ? 'true_positive' : 'false_positive',
+      label:
+        (hashes[i] !== undefined && found.has(hashes[i])) || (tokenHashes[i] !== undefined && tokensFound.has(tokenHashes[i]))
+          ? 'true_positive'
+          : 'false_positive',
     }));
   }
 
@@ -144,15 +171,7 @@ export class LeakedKeyService {
         action = 'flagged';
       }
     }
-    const reportedAt = this.deps.clock.now().toISOString();
-    // The distinct places, in the report's order.
-    const distinct = new Map<string, KeyExposure>();
-    for (const match of matches) {
-      const place: KeyExposure = { reporter: 'github', ...placeOf(match), reportedAt };
-      const id = JSON.stringify([place.source, place.url]);
-      if (!distinct.has(id)) distinct.set(id, place);
-    }
-    const places = [...distinct.values()];
+    const places = this.placesOf(matches);
     const first = places[0]!;
     const result = await this.deps.keys.recordExposures(
       record.customerSlug,
@@ -180,6 +199,99 @@ export class LeakedKeyService {
         customer: record.customerSlug,
         keyId: record.id,
         display: record.displayPrefix,
+        source: first.source,
+        url: first.url,
+        places: places.length,
+        action,
+      });
+    }
+  }
+
+  /** The distinct places of some matches, in the report's order (at least one: there is a match). */
+  private placesOf(matches: GitHubMatch[]): KeyExposure[] {
+    const reportedAt = this.deps.clock.now().toISOString();
+    const distinct = new Map<string, KeyExposure>();
+    for (const match of matches) {
+      const place: KeyExposure = { reporter: 'github', ...placeOf(match), reportedAt };
+      const id = JSON.stringify([place.source, place.url]);
+      if (!distinct.has(id)) distinct.set(id, place);
+    }
+    return [...distinct.values()];
+  }
+
+  /**
+   * The federated access tokens a report names, each by the hash of its secret: one that works is
+   * stopped at once, whatever its customer's leaked-key policy (a workload exchanges again for a
+   * new one; the leaked one is compromised), and the report recorded. Returns the hashes of the
+   * tokens of ours: those that have a lookup row (one point read, the door's) and those a report
+   * stopped before (one query of their exposure rows, only for a token without a lookup row).
+   */
+  private async handleTokens(named: NamedToken[], op: Operation): Promise<Set<string>> {
+    const ours = new Set<string>();
+    await forEachAtMost(KEYS_AT_ONCE, named, async (token) => {
+      if (await this.handleToken(token, op)) ours.add(token.secretHash);
+    });
+    return ours;
+  }
+
+  private async handleToken(token: NamedToken, op: Operation): Promise<boolean> {
+    const entry = await this.deps.keys.findByHash(token.secretHash);
+    if (entry && entry.keyType === 'federated' && sameText(entry.secretHash, token.secretHash)) {
+      // The secret is what is secret: the token's customer is its lookup row's, whatever slug the text shows.
+      const exposure: TokenExposure = {
+        customerSlug: entry.customerSlug,
+        secretHash: entry.secretHash,
+        trustPolicyId: entry.keyId,
+        trustPolicyLabel: entry.keyLabel,
+      };
+      const expiresAt = entry.expiresAt ?? '';
+      const action: TokenExposureAction = expiresAt > this.deps.clock.now().toISOString() ? 'stopped' : 'expired';
+      // Stopped first (the feed: every instance refuses it within a read), recorded, then its rows cleared.
+      await this.deps.tokens.stopFound(entry.customerSlug, entry.keyId, { secretHash: entry.secretHash, expiresAt }, op, () =>
+        this.recordToken(exposure, token.matches, action, op, expiresAt),
+      );
+      return true;
+    }
+    const stopped = await this.deps.tokenRows.findExposed(token.slug, token.secretHash);
+    if (!stopped) return false;
+    await this.recordToken(stopped, token.matches, 'already_stopped', op);
+    return true;
+  }
+
+  /** One `token.exposed` event per token and report (the policy, the first place and the first 10, their count; never the token). */
+  private async recordToken(
+    exposure: TokenExposure,
+    matches: GitHubMatch[],
+    action: TokenExposureAction,
+    op: Operation,
+    expiresAt?: string,
+  ): Promise<void> {
+    const places = this.placesOf(matches);
+    const first = places[0]!;
+    const outcome = await this.deps.tokenRows.recordExposure(
+      exposure,
+      places,
+      this.deps.audit.event({
+        customerSlug: exposure.customerSlug,
+        type: 'token.exposed',
+        op,
+        details: {
+          trustPolicyId: exposure.trustPolicyId,
+          label: exposure.trustPolicyLabel,
+          url: first.url || null,
+          source: first.source,
+          places: places.slice(0, MAX_AUDITED_PLACES).map((p) => ({ url: p.url || null, source: p.source })),
+          placeCount: places.length,
+          tokenType: matches[0]!.type.slice(0, 100),
+          ...(expiresAt !== undefined ? { expiresAt } : {}),
+          action,
+        },
+      }),
+    );
+    if (outcome === 'recorded') {
+      this.deps.log.warn('federated token exposed in public', {
+        customer: exposure.customerSlug,
+        trustPolicyId: exposure.trustPolicyId,
         source: first.source,
         url: first.url,
         places: places.length,
@@ -241,6 +353,20 @@ interface NamedKey {
   /** Named by a bare secret too (no slug to find its customer by). */
   bare: boolean;
   matches: GitHubMatch[];
+}
+
+/** A federated access token a report names: its secret's hash, the slug its text shows, and every match that names it. */
+interface NamedToken {
+  secretHash: string;
+  slug: string;
+  matches: GitHubMatch[];
+}
+
+/** The hash of a federated token's secret and its slug, when the text is a whole token whose checksum holds; `undefined` otherwise. */
+function federatedTokenNamedBy(text: string): { secretHash: string; slug: string } | undefined {
+  if (!text.startsWith(FEDERATED_TOKEN_PREFIX)) return undefined;
+  const parsed = parseFederatedToken(text);
+  return parsed.ok ? { secretHash: hashSecret(parsed.value.secret), slug: parsed.value.slug } : undefined;
 }
 
 /**

@@ -4,7 +4,12 @@ import type { Customer, Operation, TrustPolicy } from '../domain';
 import { hashSecret } from '../keys/compound-key';
 import { formatFederatedToken, generateFederatedSecret } from '../keys/federated-token';
 import type { Logger } from '../logging';
-import type { FederatedTokenRecord, FederatedTokenRef, FederatedTokenRepository } from '../ports/federated-token-repository';
+import type {
+  FederatedTokenPlace,
+  FederatedTokenRecord,
+  FederatedTokenRef,
+  FederatedTokenRepository,
+} from '../ports/federated-token-repository';
 import type { RevocationFeed } from '../ports/revocation-feed';
 
 /** Expired tokens of a policy cleared away after each exchange under it, at most (the steady state clears one or two). */
@@ -76,6 +81,26 @@ export class FederatedTokens {
   }
 
   /**
+   * Stops one token found by its hash (a leak report names it), in the order that survives a crash
+   * at any step: on the revocation feed first (from then on this instance refuses it, every other
+   * one within a feed read), then `record` (what the caller keeps of it), then its lookup row and
+   * its index row. While the lookup row stands, a report retried after a crash finds the token
+   * again and finishes the work. Returns what `record` returned.
+   */
+  async stopFound<T>(
+    customerSlug: string,
+    trustPolicyId: string,
+    token: FederatedTokenPlace,
+    op: Operation,
+    record: () => Promise<T>,
+  ): Promise<T> {
+    await this.halt(customerSlug, trustPolicyId, [token], op);
+    const recorded = await record();
+    await this.tokens.remove(customerSlug, trustPolicyId, token);
+    return recorded;
+  }
+
+  /**
    * Stops the policy's tokens that have not expired (all, or all but those minted under the policy
    * version `keepVersion`), and clears its expired ones away. In the order of key revocation, which
    * survives a crash at any step: the revocation feed first (from then on this instance refuses
@@ -102,6 +127,12 @@ export class FederatedTokens {
 
   private async stopTokens(customerSlug: string, trustPolicyId: string, tokens: FederatedTokenRef[], op: Operation): Promise<void> {
     if (tokens.length === 0) return;
+    await this.halt(customerSlug, trustPolicyId, tokens, op);
+    for (const token of tokens) await this.tokens.remove(customerSlug, trustPolicyId, token);
+  }
+
+  /** The feed first, then this instance's cache: from here every instance refuses these tokens within a feed read. */
+  private async halt(customerSlug: string, trustPolicyId: string, tokens: FederatedTokenPlace[], op: Operation): Promise<void> {
     await this.feed.publish(
       tokens.map((t) => ({
         secretHash: t.secretHash,
@@ -113,6 +144,5 @@ export class FederatedTokens {
       })),
     );
     for (const token of tokens) this.authenticator.revoke(token.secretHash, customerSlug);
-    for (const token of tokens) await this.tokens.remove(customerSlug, trustPolicyId, token);
   }
 }

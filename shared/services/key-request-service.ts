@@ -177,11 +177,16 @@ export class KeyRequestService {
         return { outcome: { revoked }, result: { keyId: revoked.id } };
       }
       case 'roll-key': {
-        const { keyId, overlapHours } = command.params;
-        const rolled = await this.keys.roll(request.customerSlug, keyId, { overlapHours }, op);
+        const { keyId, ...options } = command.params;
+        const rolled = await this.keys.roll(request.customerSlug, keyId, options, op);
         return {
           outcome: { issued: { key: rolled.key, metadata: rolled.metadata } },
-          result: { keyId: rolled.metadata.id, rolledFrom: keyId, oldKeyExpiresAt: rolled.old.expiresAt ?? null },
+          result: {
+            keyId: rolled.metadata.id,
+            rolledFrom: keyId,
+            oldKeyExpiresAt: rolled.old.expiresAt ?? null,
+            ...(rolled.old.rollout ? { rollout: rolled.old.rollout } : {}),
+          },
         };
       }
       case 'rotate-tenant-key': {

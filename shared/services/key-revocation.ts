@@ -135,16 +135,19 @@ export class KeyRevocation {
       const record = isId('key', entry.keyId) ? await this.keys.get(entry.customerSlug, entry.keyId) : undefined;
       if (!record || record.status !== 'active' || record.secretHash !== entry.secretHash) continue;
       const op: Operation = { actor: entry.actor ?? REVOCATION_COMPLETER, requestId: entry.requestId ?? 'revocation-completion' };
+      // A rollout that completed and was closing its old key (closeWhenQuiet) keeps its reason.
+      const reason = record.rollout?.completedAt && record.rollout.closeWhenQuiet ? 'rolled' : undefined;
       await this.keys.deleteLookup(record.secretHash);
       const result = await this.keys.markRevoked(record.customerSlug, record.id, {
         revokedBy: op.actor,
         revokedAt: entry.at,
+        ...(reason ? { reason } : {}),
         audit: this.audit.event({
           customerSlug: record.customerSlug,
           type: 'key.revoked',
           op,
           keyId: record.id,
-          details: { ...keyFacts(record), completedAfterInterruption: true },
+          details: { ...keyFacts(record), ...(reason ? { reason } : {}), completedAfterInterruption: true },
         }),
       });
       if (result.outcome === 'revoked') {

@@ -1,11 +1,22 @@
 import type { Clock } from '../clock';
-import { toKeyView, type Actor, type ApiKeyRecord, type AuditEvent, type Customer, type Operation, type RolledKey } from '../domain';
+import {
+  QUIET_MINUTES,
+  toKeyView,
+  type Actor,
+  type ApiKeyRecord,
+  type AuditEvent,
+  type Customer,
+  type KeyRollout,
+  type Operation,
+  type RolledKey,
+} from '../domain';
 import { ApiError } from '../errors';
 import { isId } from '../ids';
 import type { KeyShape, MintedKey } from '../keys/mint';
 import type { Logger } from '../logging';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
 import type { KeyRepository } from '../ports/key-repository';
+import type { RolloutStore } from '../ports/rollout-store';
 import type { RollKeyRequest } from '../schemas/keys';
 import { keyFacts, type AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
@@ -19,6 +30,8 @@ export interface KeyRollDeps {
   revocation: KeyRevocation;
   audit: AuditTrail;
   expiries: ExpirySchedule;
+  /** Rolls with an overlap whose completion is watched (the rollout timer's index). */
+  rollouts: RolloutStore;
   clock: Clock;
   log: Logger;
   /** KeyService's: a new key for the customer (shared/keys/mint.ts, with its master component). */
@@ -38,6 +51,7 @@ export class KeyRoll {
   private readonly revocation: KeyRevocation;
   private readonly audit: AuditTrail;
   private readonly expiries: ExpirySchedule;
+  private readonly rollouts: RolloutStore;
   private readonly expiry: KeyExpiry;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -52,6 +66,7 @@ export class KeyRoll {
     this.revocation = deps.revocation;
     this.audit = deps.audit;
     this.expiries = deps.expiries;
+    this.rollouts = deps.rollouts;
     this.expiry = deps.revocation.expiry;
     this.clock = deps.clock;
     this.log = deps.log;
@@ -68,8 +83,21 @@ export class KeyRoll {
    * stops, so a roll with an overlap needs a free place (`key_limit_reached`), and a key whose
    * predecessor is still rolling out cannot be rolled (`key_rolling_out`). With no overlap the
    * old key stops first and hands its place to the new one: that roll needs no free place.
+   *
+   * With an overlap the rollout is watched (./key-rollout.ts): once the new key has been used and
+   * the old one unused for `quietMinutes`, `key.rotation_completed` is recorded and, with
+   * `closeWhenQuiet`, the old key stops then rather than at the overlap's end.
    */
-  async roll(customerSlug: string, keyId: string, { overlapHours }: RollKeyRequest, op: Operation): Promise<RolledKey> {
+  async roll(customerSlug: string, keyId: string, request: RollKeyRequest, op: Operation): Promise<RolledKey> {
+    const { overlapHours } = request;
+    if (overlapHours === 0 && (request.quietMinutes !== undefined || request.closeWhenQuiet !== undefined)) {
+      // The schema refuses this at every edge; a caller in code gets the same answer.
+      throw new ApiError('validation_failed', 'quietMinutes and closeWhenQuiet need an overlap: without one the old key stops at once.');
+    }
+    const rollout: KeyRollout = {
+      quietMinutes: request.quietMinutes ?? QUIET_MINUTES.default,
+      closeWhenQuiet: request.closeWhenQuiet ?? false,
+    };
     const customer = await this.customers.require(customerSlug);
     const old = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
     if (!old) throw new ApiError('not_found', 'This customer has no such key.');
@@ -89,15 +117,24 @@ export class KeyRoll {
         type: 'key.rolled',
         op,
         keyId: old.id,
-        details: { ...keyFacts(old), newKeyId: record.id, newDisplayPrefix: record.displayPrefix, overlapHours, oldKeyExpiresAt },
+        details: {
+          ...keyFacts(old),
+          newKeyId: record.id,
+          newDisplayPrefix: record.displayPrefix,
+          overlapHours,
+          oldKeyExpiresAt,
+          ...(overlapHours > 0 ? { quietMinutes: rollout.quietMinutes, closeWhenQuiet: rollout.closeWhenQuiet } : {}),
+        },
       });
     const after =
       overlapHours === 0
         ? await this.rollAtOnce(old, record, op, rolledEvent(record.createdAt))
-        : await this.rollWithOverlap(customer, old, record, overlapHours, rolledEvent);
+        : await this.rollWithOverlap(customer, old, record, overlapHours, rollout, rolledEvent);
+    // The door writes the uses of both keys while the rollout is watched: the successor's first, the old key's last.
+    if (overlapHours > 0) lookup.rolloutWatch = { oldKeyId: old.id, side: 'successor', until: after.expiresAt! };
     await this.keys.insertLookup(lookup);
     if (overlapHours > 0) {
-      await this.keys.syncLookup(after, 'access');
+      await this.keys.syncLookup(after, ['access', 'rollout']);
       await this.revocation.invalidate([after], 'changed');
     }
     this.log.info('key rolled', { customer: customer.slug, keyId: old.id, newKeyId: record.id, overlapHours });
@@ -110,16 +147,30 @@ export class KeyRoll {
     old: ApiKeyRecord,
     successor: ApiKeyRecord,
     overlapHours: number,
+    rollout: KeyRollout,
     rolledEvent: (oldKeyExpiresAt: string) => AuditEvent,
   ): Promise<ApiKeyRecord> {
     const end = this.clock.millis() + overlapHours * 3_600_000;
     const ends = (current: ApiKeyRecord) => new Date(current.expiresAt ? Math.min(end, Date.parse(current.expiresAt)) : end).toISOString();
     const oldEnd = ends(old);
-    // The schedule first: an entry whose roll never happened is dropped by the timer.
+    // The schedules first: an entry whose roll never happened is dropped by its timer.
     await this.expiries.add({ customerSlug: customer.slug, keyId: old.id, expiresAt: oldEnd });
+    await this.rollouts.add({
+      customerSlug: customer.slug,
+      oldKeyId: old.id,
+      successorId: successor.id,
+      rolledAt: successor.createdAt,
+      endsAt: oldEnd,
+      ...rollout,
+    });
     const audit = rolledEvent(oldEnd);
     const roll = () =>
-      this.keys.rollRecord(customer.slug, old.id, successor, { oldExpiresAt: ends, keyLimit: (c) => this.keyLimit(c), audit });
+      this.keys.rollRecord(customer.slug, old.id, successor, {
+        oldExpiresAt: ends,
+        keyLimit: (c) => this.keyLimit(c),
+        audit,
+        rollout,
+      });
     const result = await this.takingPlace(customer.slug, roll, (r) => r.outcome === 'key_limit_reached');
     if (result.outcome === 'not_found') throw new ApiError('not_found', 'This customer has no such key.');
     if (result.outcome === 'not_active') throw new ApiError('conflict', 'This key is revoked: issue a new key instead.');

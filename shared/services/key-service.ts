@@ -19,6 +19,7 @@ import { isId } from '../ids';
 import { loosening, patchedAccess } from '../keys/access-narrowing';
 import { mintKey, type KeyShape, type MintedKey } from '../keys/mint';
 import type { Logger } from '../logging';
+import type { RolloutStore } from '../ports/rollout-store';
 import type { KeyRepository } from '../ports/key-repository';
 import type { IssueKeyRequest, PatchKeyRequest, RollKeyRequest } from '../schemas/keys';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
@@ -50,6 +51,8 @@ export interface KeyServiceDeps {
   audit: AuditTrail;
   /** Keys with an expiry, by when (the expiry timer's index). */
   expiries: ExpirySchedule;
+  /** Rolls with an overlap whose completion is watched (./key-rollout.ts). */
+  rollouts: RolloutStore;
   /** Keys older than this are due for rotation. */
   rotationDueMs: number;
   clock: Clock;

@@ -1,6 +1,7 @@
 import type { Actor, Operation } from '../domain';
 import { describeError, type Logger } from '../logging';
 import type { TrustPolicyRepository } from '../ports/trust-policy-repository';
+import type { ServiceMetrics } from '../telemetry/metrics';
 import type { SubjectTokenFailureReason, SubjectTokenVerifier } from '../trust/oidc-verifier';
 import type { AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
@@ -43,6 +44,8 @@ export interface TokenExchangeDeps {
   tokens: FederatedTokens;
   audit: AuditTrail;
   log: Logger;
+  /** Each exchange's outcome and time (`veriproof.token_exchange.*`). */
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -59,6 +62,7 @@ export class TokenExchange {
   private readonly tokens: FederatedTokens;
   private readonly audit: AuditTrail;
   private readonly log: Logger;
+  private readonly metrics: ServiceMetrics | undefined;
 
   constructor(deps: TokenExchangeDeps) {
     this.verifier = deps.verifier;
@@ -67,9 +71,32 @@ export class TokenExchange {
     this.tokens = deps.tokens;
     this.audit = deps.audit;
     this.log = deps.log;
+    this.metrics = deps.metrics;
   }
 
+  /** One exchange, counted by its outcome (the refusal's reason) and timed. */
   async exchange(request: ExchangeRequest, requestId: string): Promise<ExchangeOutcome> {
+    const started = performance.now();
+    let outcome: ExchangeOutcome;
+    try {
+      outcome = await this.decide(request, requestId);
+    } catch (error) {
+      this.metrics?.tokenExchange({ outcome: 'failed' }, performance.now() - started);
+      throw error;
+    }
+    this.metrics?.tokenExchange(
+      outcome.ok ? { outcome: 'issued' } : { outcome: 'refused', reason: outcome.reason },
+      performance.now() - started,
+    );
+    return outcome;
+  }
+
+  /** A request refused before any exchange, with this RFC 6749 error (its parameters are wrong): counted, nothing else. */
+  invalidRequest(error: string): void {
+    this.metrics?.tokenExchange({ outcome: 'invalid_request', error });
+  }
+
+  private async decide(request: ExchangeRequest, requestId: string): Promise<ExchangeOutcome> {
     const op: Operation = { actor: TOKEN_EXCHANGE_ACTOR, requestId };
     const customer = await this.customers.get(request.audience);
     if (!customer) {

@@ -55,7 +55,24 @@ export const METRICS = {
   rateLimitSyncLag: 'veriproof.rate_limit.sync_lag',
   /** Counter: usage flushes by `outcome` (ok, failed). */
   usageFlushes: 'veriproof.usage.flushes',
+  /**
+   * Counter: token exchanges (`POST /v1/oauth/token`) by `outcome`: `issued`; `refused` with its
+   * `reason` (the subject-token verifier's, or the exchange's own); `rate_limited` with the `limit`
+   * that refused it (per-address, per-customer); `invalid_request` with its RFC 6749 `error`;
+   * `failed` (a dependency out of reach: answered 503). Never a customer: an audience is anyone's text.
+   */
+  tokenExchanges: 'veriproof.token_exchange.outcomes',
+  /** Histogram (ms): an exchange from its valid request to its answer (verification, policies, the token stored, audit), by `outcome` (issued, refused, failed). */
+  tokenExchangeDuration: 'veriproof.token_exchange.duration',
 } as const;
+
+/** How one token exchange ended, as its counter's attributes (each of low cardinality: a fixed set of words). */
+export type TokenExchangeResult =
+  | { outcome: 'issued' }
+  | { outcome: 'refused'; reason: string }
+  | { outcome: 'rate_limited'; limit: 'per-address' | 'per-customer' }
+  | { outcome: 'invalid_request'; error: string }
+  | { outcome: 'failed' };
 
 const CACHE_HIT: Attributes = Object.freeze({ cache: 'hit' });
 const CACHE_MISS: Attributes = Object.freeze({ cache: 'miss' });
@@ -115,6 +132,8 @@ export class ServiceMetrics {
   private readonly ingestBytes: FanCounter;
   private readonly ingestDroppedSpans: FanCounter;
   private readonly usageFlushes: FanCounter;
+  private readonly tokenExchanges: FanCounter;
+  private readonly tokenExchangeDuration: FanHistogram;
 
   /** `meters`: every meter to report to (the service's own reader's first; in Azure, the exporter's). */
   constructor(private readonly meters: readonly Meter[]) {
@@ -160,6 +179,8 @@ export class ServiceMetrics {
     this.ingestBytes = counter(METRICS.ingestBytes, 'Ingest request bytes', 'By');
     this.ingestDroppedSpans = counter(METRICS.ingestDroppedSpans, 'Spans refused in accepted requests');
     this.usageFlushes = counter(METRICS.usageFlushes, 'Usage flushes');
+    this.tokenExchanges = counter(METRICS.tokenExchanges, 'Token exchanges by outcome');
+    this.tokenExchangeDuration = histogram(METRICS.tokenExchangeDuration, 'Token exchange time, from the valid request to the answer');
   }
 
   /** Registers the gauges, read at each collection. */
@@ -255,6 +276,12 @@ export class ServiceMetrics {
 
   usageFlush(outcome: 'ok' | 'failed'): void {
     this.usageFlushes.add(1, { outcome });
+  }
+
+  /** One token exchange's end, and (for one that reached the exchange itself) how long it took. */
+  tokenExchange(result: TokenExchangeResult, durationMs?: number): void {
+    this.tokenExchanges.add(1, { ...result });
+    if (durationMs !== undefined) this.tokenExchangeDuration.record(durationMs, { outcome: result.outcome });
   }
 }
 

@@ -148,6 +148,25 @@ const CATALOGUE: Record<AuditEventType, Mapping> = {
           newKey: newId ? keyOf(newId, { label: d.label, application: d.application, displayPrefix: d.newDisplayPrefix }, keys) : null,
           overlapHours: typeof d.overlapHours === 'number' ? d.overlapHours : null,
           oldKeyExpiresAt: str(d.oldKeyExpiresAt) ?? null,
+          ...(typeof d.quietMinutes === 'number' ? { quietMinutes: d.quietMinutes, closeWhenQuiet: d.closeWhenQuiet === true } : {}),
+        },
+      },
+    ];
+  },
+  // A roll's rotation completed itself: the successor is in use and the old key went quiet.
+  'key.rotation_completed': (event, d, keys) => {
+    const newId = str(d.newKeyId);
+    return [
+      {
+        type: 'key.rotation_completed',
+        data: {
+          key: keyOf(event.keyId ?? str(d.oldKeyId) ?? '', d, keys),
+          newKey: newId ? keyOf(newId, { label: d.label, application: d.application, displayPrefix: d.newDisplayPrefix }, keys) : null,
+          newKeyFirstUsedAt: str(d.newKeyFirstUsedAt) ?? null,
+          oldKeyLastUsedAt: str(d.oldKeyLastUsedAt) ?? null,
+          quietMinutes: typeof d.quietMinutes === 'number' ? d.quietMinutes : null,
+          // With closeWhenQuiet the old key stopped now (its key.revoked, reason roll, follows).
+          closedOldKey: d.closedOldKey === true,
         },
       },
     ];
@@ -215,6 +234,8 @@ const CATALOGUE: Record<AuditEventType, Mapping> = {
   'trust_policy.deleted': none,
   'token.exchanged': none,
   'token.refused': none,
+  // A federated access token found in public: a trust policy's, not a key (no webhook type names tokens).
+  'token.exposed': none,
   'webhook_endpoint.created': none,
   'webhook_endpoint.updated': none,
   'webhook_endpoint.deleted': none,

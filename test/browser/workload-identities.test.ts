@@ -259,6 +259,20 @@ describeWithBrowser('the Workload identities panel in a real browser', () => {
     await shot('04-at-cap');
   });
 
+  it('the Usage tab lists the policies as workload identities, beside the keys', async () => {
+    const policies = (await listed()).trustPolicies as Array<{ id: string; label: string }>;
+    expect(policies).toHaveLength(2);
+    await page.click('#tabs a[href="#usage"]');
+    await loaded('usage');
+    for (const policy of policies) {
+      const usageRow = page.locator(`#usage-table tbody tr[data-key-id="${policy.id}"]`);
+      expect(await usageRow.locator('.badge.federated').textContent()).toBe('Workload identity');
+      expect(await usageRow.locator('td').first().textContent()).toContain(policy.label);
+      expect(await page.textContent(`#usage-key option[value="${policy.id}"]`)).toBe(`${policy.label} (workload identity)`);
+    }
+    await open();
+  });
+
   it('deletes after a confirmation that names the policy (Escape cancels); under the cap again, creation is enabled', async () => {
     const remove = row(GITHUB.label).getByRole('button', { name: `Delete trust policy ${GITHUB.label}` });
     await remove.click();

@@ -1,12 +1,15 @@
+import { MemoryAuditLog } from '../../shared/adapters/memory/memory-audit-log';
 import { MemoryCustomerRepository } from '../../shared/adapters/memory/memory-customer-repository';
 import { MemoryFederatedTokenRepository } from '../../shared/adapters/memory/memory-federated-token-repository';
 import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-repository';
+import { TableAuditLog } from '../../shared/adapters/table/table-audit-log';
 import { TableFederatedTokenRepository } from '../../shared/adapters/table/table-federated-token-repository';
 import { TableKeyRepository } from '../../shared/adapters/table/table-key-repository';
 import { NO_MASTER_COMPONENT, type Customer } from '../../shared/domain';
-import type { FederatedTokenRecord, FederatedTokenRepository } from '../../shared/ports/federated-token-repository';
+import type { AuditLog } from '../../shared/ports/audit-log';
+import type { FederatedTokenRecord, FederatedTokenRepository, TokenExposure } from '../../shared/ports/federated-token-repository';
 import type { KeyRepository } from '../../shared/ports/key-repository';
-import { at, customerRecord, secretHashOf } from './support/records';
+import { at, auditEvent, customerRecord, exposure, secretHashOf } from './support/records';
 import { freshTableStorage } from './support/small-ports';
 
 /**
@@ -18,6 +21,7 @@ import { freshTableStorage } from './support/small-ports';
 interface Subject {
   tokens: FederatedTokenRepository;
   keys: KeyRepository;
+  audit: AuditLog;
 }
 
 const ADAPTERS: Array<[string, () => Promise<Subject>]> = [
@@ -25,14 +29,19 @@ const ADAPTERS: Array<[string, () => Promise<Subject>]> = [
     'memory',
     async () => {
       const keys = new MemoryKeyRepository(new MemoryCustomerRepository());
-      return { keys, tokens: new MemoryFederatedTokenRepository(keys) };
+      const audit = new MemoryAuditLog();
+      return { keys, audit, tokens: new MemoryFederatedTokenRepository(keys, audit) };
     },
   ],
   [
     'table (Azurite)',
     async () => {
       const storage = await freshTableStorage('customers', 'keyLookup');
-      return { keys: new TableKeyRepository(storage), tokens: new TableFederatedTokenRepository(storage) };
+      return {
+        keys: new TableKeyRepository(storage),
+        audit: new TableAuditLog(storage),
+        tokens: new TableFederatedTokenRepository(storage),
+      };
     },
   ],
 ];
@@ -115,5 +124,43 @@ describe.each(ADAPTERS)('FederatedTokenRepository contract: %s', (_adapter, make
     expect(await s.tokens.list(customer.slug, POLICY)).toEqual([refOf(kept)]);
     await s.tokens.remove(customer.slug, POLICY, refOf(token));
     expect(await s.keys.findByHash(kept.secretHash)).toMatchObject({ keyType: 'federated' });
+  });
+
+  describe('exposures (a token found in public)', () => {
+    const exposureOf = (token: FederatedTokenRecord): TokenExposure => ({
+      customerSlug: token.customerSlug,
+      secretHash: token.secretHash,
+      trustPolicyId: token.trustPolicyId,
+      trustPolicyLabel: token.trustPolicyLabel,
+    });
+    const events = async () => (await s.audit.list(customer.slug, { limit: 50 })).items.filter((e) => e.type === 'token.exposed');
+
+    it('records a report once, with its audit event; the same places again (in any order) are known and write nothing', async () => {
+      const token = tokenRecord(customer);
+      const places = [exposure('a.env'), exposure('b.env', 'commit')];
+      expect(await s.tokens.recordExposure(exposureOf(token), places, auditEvent(customer.slug, 'token.exposed'))).toBe('recorded');
+      expect(await s.tokens.recordExposure(exposureOf(token), [...places].reverse(), auditEvent(customer.slug, 'token.exposed'))).toBe(
+        'known',
+      );
+      expect(await events()).toHaveLength(1);
+      // Another report (other places) is recorded again.
+      expect(await s.tokens.recordExposure(exposureOf(token), [exposure('c.env')], auditEvent(customer.slug, 'token.exposed'))).toBe(
+        'recorded',
+      );
+      expect(await events()).toHaveLength(2);
+    });
+
+    it("finds a token's exposure (its policy) after its own rows are gone, and nothing for another token or customer", async () => {
+      const token = tokenRecord(customer);
+      await s.tokens.insert(token);
+      expect(await s.tokens.findExposed(customer.slug, token.secretHash)).toBeUndefined();
+      await s.tokens.recordExposure(exposureOf(token), [exposure('a.env')], auditEvent(customer.slug, 'token.exposed'));
+      await s.tokens.remove(customer.slug, POLICY, { secretHash: token.secretHash, expiresAt: token.expiresAt });
+      expect(await s.keys.findByHash(token.secretHash)).toBeUndefined();
+      expect(await s.tokens.list(customer.slug, POLICY)).toEqual([]);
+      expect(await s.tokens.findExposed(customer.slug, token.secretHash)).toEqual(exposureOf(token));
+      expect(await s.tokens.findExposed(customer.slug, secretHashOf())).toBeUndefined();
+      expect(await s.tokens.findExposed(customerRecord().slug, token.secretHash)).toBeUndefined();
+    });
   });
 });

@@ -340,6 +340,86 @@ describe.each(ADAPTERS)('KeyRepository contract: %s', (_adapter, make) => {
     });
   });
 
+  describe('rollRecord with a rollout, and completeRollout', () => {
+    const rollout = { quietMinutes: 60, closeWhenQuiet: true };
+    const rollWatched = (old: ApiKeyRecord, successor: ApiKeyRecord) =>
+      s.keys.rollRecord(old.customerSlug, old.id, successor, {
+        oldExpiresAt: () => at(5000),
+        keyLimit: () => 10,
+        audit: auditEvent(old.customerSlug, 'key.rolled', successor.id),
+        rollout,
+      });
+    const complete = (old: ApiKeyRecord, successorId: string, when = at(3000)) =>
+      s.keys.completeRollout(old.customerSlug, old.id, {
+        successorId,
+        completedAt: when,
+        audit: auditEvent(old.customerSlug, 'key.rotation_completed', old.id),
+      });
+
+    it('keeps the rollout on the old key; a roll without one has none', async () => {
+      const old = await issue();
+      const successor = successorOf(old);
+      const rolling = { ...old, expiresAt: at(5000), rolledTo: successor.id, rollout };
+      expect(await rollWatched(old, successor)).toEqual({ outcome: 'rolled', old: rolling });
+      expect(await s.keys.get(customer.slug, old.id)).toEqual(rolling);
+      expect((await s.keys.get(customer.slug, successor.id))!.rollout).toBeUndefined();
+      const plain = await issue();
+      await roll(plain, successorOf(plain));
+      expect((await s.keys.get(customer.slug, plain.id))!.rollout).toBeUndefined();
+    });
+
+    it('completes a rollout once: a second call answers already_completed and changes nothing', async () => {
+      const old = await issue();
+      const successor = successorOf(old);
+      await rollWatched(old, successor);
+      const completed = { ...old, expiresAt: at(5000), rolledTo: successor.id, rollout: { ...rollout, completedAt: at(3000) } };
+      expect(await complete(old, successor.id)).toEqual({ outcome: 'completed', record: completed });
+      expect(await complete(old, successor.id, at(4000))).toEqual({ outcome: 'already_completed', record: completed });
+      expect(await s.keys.get(customer.slug, old.id)).toEqual(completed);
+    });
+
+    it('completes one of many racing calls', async () => {
+      const old = await issue();
+      const successor = successorOf(old);
+      await rollWatched(old, successor);
+      const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => complete(old, successor.id, at(3000 + i))));
+      expect(outcomes.filter((o) => o.outcome === 'completed')).toHaveLength(1);
+      expect(outcomes.filter((o) => o.outcome === 'already_completed')).toHaveLength(5);
+    });
+
+    it('answers not_rolling_out for a revoked key, another successor, or a roll without a rollout; not_found for a missing key', async () => {
+      const old = await issue();
+      const successor = successorOf(old);
+      await rollWatched(old, successor);
+      expect((await complete(old, 'key_someoneelse')).outcome).toBe('not_rolling_out');
+      await revoke(old);
+      expect((await complete(old, successor.id)).outcome).toBe('not_rolling_out');
+      expect((await s.keys.get(customer.slug, old.id))!.rollout).toEqual(rollout);
+      const plain = await issue();
+      const next = successorOf(plain);
+      await roll(plain, next);
+      expect((await complete(plain, next.id)).outcome).toBe('not_rolling_out');
+      expect(await complete(keyRecord(customer), successor.id)).toEqual({ outcome: 'not_found' });
+    });
+
+    it("copies the old key's watch to its lookup row while its rollout is watched, and a successor's watch is written with its row", async () => {
+      const old = await issue();
+      const successor = successorOf(old);
+      const { old: rolling } = await rollWatched(old, successor);
+      await s.keys.syncLookup(rolling!, ['access', 'rollout']);
+      expect(await s.keys.findByHash(old.secretHash)).toEqual(
+        lookupOf(rolling!, customer, { rolloutWatch: { oldKeyId: old.id, side: 'old', until: at(5000) } }),
+      );
+      const watch = { oldKeyId: old.id, side: 'successor' as const, until: at(5000) };
+      await s.keys.insertLookup(lookupOf(successor, customer, { rolloutWatch: watch }));
+      expect((await s.keys.findByHash(successor.secretHash))!.rolloutWatch).toEqual(watch);
+      // Complete: the old key's watch goes from its row.
+      const { record } = await complete(old, successor.id);
+      await s.keys.syncLookup(record!, 'rollout');
+      expect(await s.keys.findByHash(old.secretHash)).toEqual(lookupOf(rolling!, customer));
+    });
+  });
+
   describe('updateAccess', () => {
     const audited = (slug: string, calls: Array<[ApiKeyRecord, KeyAccess]>) => (before: ApiKeyRecord, after: KeyAccess) => {
       calls.push([before, after]);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { odata } from '@azure/data-tables';
 import { SECRET_RANDOM_BYTES, formatCompoundKey, secretFromRandom } from '../../shared/keys/compound-key';
+import { formatFederatedToken, generateFederatedSecret } from '../../shared/keys/federated-token';
 import type { StorageOperationRecord } from '../../shared/adapters/table/storage-operations';
 import { KEY_HASH_MARKER_ROW } from '../../shared/adapters/table/table-key-hash-index';
 import type { ServiceContext } from '../../app/context';
@@ -160,6 +161,20 @@ describe('hostile leak reports: a report costs what the keys of ours it names co
     expect(operations).toBeLessThanOrEqual(1000 + 2 * PER_KEY.operations + 5);
     expect(queriesOn(log, slug)).toBe(0);
     expect(entities).toBeLessThanOrEqual(2 * PER_KEY.entities + 5);
+  });
+
+  it('1,000 made-up federated tokens with valid checksums: two reads each (a lookup row, exposure rows), nothing written', async () => {
+    const { customer } = await customerWithKey(services);
+    const matches: ReportMatch[] = Array.from({ length: 1000 }, () => ({
+      token: formatFederatedToken({ slug: customer.slug, secret: generateFederatedSecret() }),
+      type: 'veriproof_federated_token',
+    }));
+    const { feedback, operations, log, entities } = await measured(matches);
+    expect(feedback.map((f) => f.token_hash)).toEqual(matches.map((m) => sha256(m.token)));
+    expect(feedback.every((f) => f.label === 'false_positive')).toBe(true);
+    expect(operations).toBeLessThanOrEqual(2 * 1000 + 5);
+    expect(log.filter((r) => r.kind === 'write' || r.kind === 'batch')).toEqual([]);
+    expect(entities).toBe(0);
   });
 
   it("many keys of one customer in one report: the customer's keys are never scanned, whatever their number", async () => {

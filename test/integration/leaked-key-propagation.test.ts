@@ -8,6 +8,8 @@ import { loadConfig } from '../../shared/config';
 import { freePort } from '../../local/azurite';
 import { SCREENSHOT_DIR, describeWithBrowser, launchBrowser } from '../support/browser';
 import { FakeGitHubScanner } from '../../fixtures/github-scanner';
+import { LoopbackOidcIssuer } from '../../fixtures/oidc-issuer';
+import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_JWT } from '../../shared/oauth/token-request';
 import { nextFeedRead, startHostProcess, type HostProcess } from '../support/host-process';
 import { oneSpanExport } from '../support/otel';
 import { TEST_PORTAL_ENV } from '../support/portal';
@@ -101,6 +103,55 @@ describe('a leaked key reported to one instance is refused by another at its nex
       await nextFeedRead(b);
       expect(await exportThroughB(key)).toEqual({ status: 401, code: 'api_key_invalid' });
       leaked.push({ id, url, label: `service-${i}` });
+    }
+  }, 60_000);
+
+  it("stops a leaked federated access token on instance B at B's first feed read after the report to instance A", async () => {
+    // A workload's identity provider, on this machine (local mode takes an http loopback issuer).
+    const issuer = await LoopbackOidcIssuer.start();
+    issuer.addKey('ES256');
+    try {
+      const created = await fetch(`${a.url}/v1/trust-policies`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          label: 'ci',
+          issuer: issuer.issuer,
+          audience: slug,
+          subject: 'repo:acme/checkout:*',
+          application: 'checkout',
+          environment: 'live',
+        }),
+      });
+      expect(created.status).toBe(201);
+      const exchange = async () => {
+        const response = await fetch(`${a.url}/v1/oauth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+            subject_token: issuer.sign({ aud: slug }),
+            subject_token_type: TOKEN_TYPE_JWT,
+            audience: slug,
+          }),
+        });
+        expect(response.status).toBe(200);
+        return trackSecret(((await response.json()) as { access_token: string }).access_token);
+      };
+      // Two tokens minted through A, in use through B (cached there); one of them is leaked.
+      const [leakedToken, kept] = [await exchange(), await exchange()];
+      for (const token of [leakedToken, kept]) for (let n = 0; n < 3; n++) expect(await exportThroughB(token)).toEqual({ status: 200 });
+      const report = scanner.report([
+        { token: leakedToken, url: 'https://github.com/leaky/ci/actions/runs/1', source: 'content', type: 'veriproof_federated_token' },
+      ]);
+      const answered = await fetch(`${a.url}/v1/secret-scanning/github`, { method: 'POST', headers: report.headers, body: report.body });
+      expect(answered.status).toBe(200);
+      expect(await answered.json()).toEqual([expect.objectContaining({ label: 'true_positive' })]);
+      await nextFeedRead(b);
+      expect(await exportThroughB(leakedToken)).toEqual({ status: 401, code: 'api_key_invalid' });
+      expect(await exportThroughB(kept)).toEqual({ status: 200 });
+    } finally {
+      await issuer.close();
     }
   }, 60_000);
 

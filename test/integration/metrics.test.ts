@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { ManualClock } from '../../shared/clock';
 import { hashSecret } from '../../shared/keys/compound-key';
+import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_JWT } from '../../shared/oauth/token-request';
 import type { ServiceContext } from '../../app/context';
+import { LoopbackOidcIssuer } from '../../fixtures/oidc-issuer';
 import { METRICS } from '../../shared/telemetry/metrics';
-import { problemOf, serveApp } from '../support/http';
+import { caller, problemOf, serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
 import { oneSpanExport } from '../support/otel';
+import { trackSecret } from '../support/secrets';
 import { customerWithKey, testServices } from '../support/services';
 
 /**
@@ -183,6 +186,129 @@ describe('metrics', () => {
       expect(await throttled.telemetry.total(METRICS.storageOperations, { table: 'customers', outcome: 'throttled' })).toBeGreaterThan(0);
     } finally {
       await throttled.dispose();
+    }
+  });
+
+  it('counts token exchanges by outcome (the refusal reason, the limit, the request error) and times those that ran', async () => {
+    // An instance of its own (counts from zero), on a clock moved by hand (no bucket refills), with
+    // a customer limit of 5 exchanges; a loopback issuer whose tokens the customer's policy trusts.
+    const clock = new ManualClock(new Date());
+    const issuer = await LoopbackOidcIssuer.start({ now: () => clock.millis() });
+    issuer.addKey('ES256');
+    const own = testServices(
+      {
+        TABLES_PREFIX: services.useCases.config.tables.prefix,
+        TOKEN_EXCHANGE_RATE_LIMIT_CUSTOMER_PER_SECOND: '1',
+        TOKEN_EXCHANGE_RATE_LIMIT_CUSTOMER_BURST: '5',
+      },
+      { clock },
+    );
+    const ownApp = await serveApp(own, { timers: false });
+    try {
+      const slug = `mx${randomBytes(4).toString('hex')}`;
+      await own.useCases.customers.create({ slug, name: 'Exchanges', plan: 'pro' });
+      const admin = { actor: { type: 'user' as const, id: 'usr_admin', name: 'Ada Admin' }, requestId: 'req-metrics' };
+      await own.useCases.trustPolicies.create(
+        slug,
+        {
+          label: 'ci',
+          issuer: issuer.issuer,
+          audience: slug,
+          subject: 'repo:acme/checkout:*',
+          claims: {},
+          application: 'checkout',
+          environment: 'live',
+          tokenLifetimeMinutes: 15,
+        },
+        admin,
+      );
+      const call = caller(ownApp);
+      const exchange = async (form: Record<string, string>, contentType = 'application/x-www-form-urlencoded') => {
+        const answer = await call('POST', '/v1/oauth/token', {
+          headers: { 'content-type': contentType },
+          body: new URLSearchParams(form).toString(),
+        });
+        if (typeof answer.body?.access_token === 'string') trackSecret(answer.body.access_token);
+        return answer;
+      };
+      const valid = (subjectToken: string, audience = slug) => ({
+        grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+        subject_token: subjectToken,
+        subject_token_type: TOKEN_TYPE_JWT,
+        audience,
+      });
+      const now = Math.floor(clock.millis() / 1000);
+      const issued = await exchange(valid(issuer.sign({ aud: slug })));
+      expect(issued.status).toBe(200);
+      expect((await exchange(valid(issuer.sign({ aud: slug })))).status).toBe(200);
+      expect((await exchange(valid(issuer.unsigned({ aud: slug })))).body!.error).toBe('invalid_grant');
+      expect((await exchange(valid(issuer.sign({ aud: slug, iat: now - 900, nbf: now - 900, exp: now - 600 })))).body!.error).toBe(
+        'invalid_grant',
+      );
+      expect((await exchange(valid(issuer.sign({ aud: slug, sub: 'repo:other/app:ref:refs/heads/main' })))).body!.error).toBe(
+        'invalid_grant',
+      );
+      // The customer's five are spent: the next two are refused before anything is read.
+      for (let i = 0; i < 2; i++) expect((await exchange(valid(issuer.sign({ aud: slug })))).status).toBe(429);
+      // A customer nobody has is a refusal like the others (its own bucket).
+      const nobody = `nobody${randomBytes(4).toString('hex')}`;
+      expect((await exchange(valid(issuer.sign({ aud: nobody }), nobody))).body!.error).toBe('invalid_grant');
+      // Requests that are not exchanges: a wrong grant type (the route's check), a body that is not a form (the door's).
+      expect((await exchange({ grant_type: 'password' })).body!.error).toBe('unsupported_grant_type');
+      expect((await exchange({}, 'application/json')).body!.error).toBe('invalid_request');
+
+      const total = (name: string, match: Record<string, string> = {}) => own.telemetry.total(name, match);
+      const outcomes = METRICS.tokenExchanges;
+      expect(await total(outcomes, { outcome: 'issued' })).toBe(2);
+      expect(await total(outcomes, { outcome: 'refused' })).toBe(4);
+      for (const reason of ['unsupported_algorithm', 'expired', 'subject_mismatch', 'unknown_customer'])
+        expect({ reason, count: await total(outcomes, { outcome: 'refused', reason }) }).toEqual({ reason, count: 1 });
+      expect(await total(outcomes, { outcome: 'rate_limited', limit: 'per-customer' })).toBe(2);
+      expect(await total(outcomes, { outcome: 'rate_limited', limit: 'per-address' })).toBe(0);
+      expect(await total(outcomes, { outcome: 'invalid_request', error: 'unsupported_grant_type' })).toBe(1);
+      expect(await total(outcomes, { outcome: 'invalid_request', error: 'invalid_request' })).toBe(1);
+      expect(await total(outcomes)).toBe(10);
+      // Timed: each exchange that ran (a histogram's count), not the requests refused before it.
+      expect(await total(METRICS.tokenExchangeDuration, { outcome: 'issued' })).toBe(2);
+      expect(await total(METRICS.tokenExchangeDuration, { outcome: 'refused' })).toBe(4);
+      expect(await total(METRICS.tokenExchangeDuration)).toBe(6);
+      // Low cardinality, nothing secret: no customer (an audience is anyone's text), no token.
+      const dump = JSON.stringify(
+        (await own.telemetry.snapshot()).filter((p) => p.name === outcomes || p.name === METRICS.tokenExchangeDuration),
+      );
+      expect(dump).not.toContain(nobody);
+      expect(dump).not.toContain(slug);
+      expect(dump).not.toContain((issued.body!.access_token as string).split('.')[1]!);
+    } finally {
+      await ownApp.close();
+      await own.dispose();
+      await issuer.close();
+    }
+  });
+
+  it('counts an exchange that storage fails as failed (answered 503), timed', async () => {
+    const down = testServices({
+      TABLES_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${randomBytes(32).toString('base64')};TableEndpoint=http://127.0.0.1:9/devstoreaccount1`,
+      STORAGE_TIMEOUT_MS: '300',
+    });
+    const downApp = await serveApp(down, { timers: false });
+    try {
+      const answer = await caller(downApp)('POST', '/v1/oauth/token', {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+          subject_token: 'x.y.z',
+          subject_token_type: TOKEN_TYPE_JWT,
+          audience: 'acme',
+        }).toString(),
+      });
+      expect(answer.status).toBe(503);
+      expect(await down.telemetry.total(METRICS.tokenExchanges, { outcome: 'failed' })).toBe(1);
+      expect(await down.telemetry.total(METRICS.tokenExchanges)).toBe(1);
+      expect(await down.telemetry.total(METRICS.tokenExchangeDuration, { outcome: 'failed' })).toBe(1);
+    } finally {
+      await downApp.close();
+      await down.dispose();
     }
   });
 });

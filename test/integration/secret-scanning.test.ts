@@ -1,9 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { odata } from '@azure/data-tables';
 import type { Clock } from '../../shared/clock';
-import { SECRET_RANDOM_BYTES, formatCompoundKey, secretFromRandom } from '../../shared/keys/compound-key';
+import { absentIfNotFound } from '../../shared/adapters/azure-errors';
+import { lookupPartition } from '../../shared/adapters/table/key-rows';
+import { TOKEN_ROW_PREFIX } from '../../shared/adapters/table/federated-token-rows';
+import { SECRET_RANDOM_BYTES, formatCompoundKey, hashSecret, secretFromRandom } from '../../shared/keys/compound-key';
+import { formatFederatedToken, generateFederatedSecret } from '../../shared/keys/federated-token';
+import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_JWT } from '../../shared/oauth/token-request';
 import type { ServiceContext } from '../../app/context';
 import { FakeGitHubScanner, type ReportMatch } from '../../fixtures/github-scanner';
-import { problemOf, serveApp } from '../support/http';
+import { LoopbackOidcIssuer } from '../../fixtures/oidc-issuer';
+import { caller, problemOf, serveApp } from '../support/http';
 import { op, portalToken } from '../support/portal';
 import { trackSecret } from '../support/secrets';
 import { customerWithKey, testServices } from '../support/services';
@@ -314,5 +321,200 @@ describe('POST /v1/secret-scanning/github', () => {
     expect(await seen.json()).toMatchObject({ slug: customer.slug, leakedKeyPolicy: 'notify' });
     const events = (await auditOf(customer.slug)).filter((e) => e.type === 'customer.leaked-key-policy-changed');
     expect(events).toEqual([expect.objectContaining({ details: { before: 'revoke', after: 'notify' } })]);
+  });
+
+  /**
+   * Federated access tokens (`vp_fed_…`, minted by the token exchange against a loopback issuer):
+   * a reported token of ours is stopped at once, whatever the customer's leaked-key policy, and the
+   * report recorded as `token.exposed`; the answer is GitHub's feedback, as for keys.
+   */
+  describe('federated access tokens', () => {
+    const TOKEN_TYPE = 'veriproof_federated_token';
+    let issuer: LoopbackOidcIssuer;
+    let call: ReturnType<typeof caller>;
+
+    beforeAll(async () => {
+      issuer = await LoopbackOidcIssuer.start({ now: () => clock.millis() });
+      issuer.addKey('ES256');
+      call = caller(app);
+    });
+    afterAll(async () => {
+      await issuer?.close();
+    });
+
+    /** A customer with a key, its admin, and a policy trusting the issuer's tokens for it. */
+    async function customerWithPolicy(policy: Record<string, unknown> = {}) {
+      const { customer, key } = await customerWithKey(services);
+      const admin = await portalToken(services, { customer: customer.slug, roles: ['CustomerAdmin'] });
+      const made = await call('POST', '/v1/trust-policies', {
+        token: admin,
+        body: {
+          label: 'deploy',
+          issuer: issuer.issuer,
+          audience: customer.slug,
+          subject: 'repo:acme/checkout:*',
+          application: 'checkout',
+          environment: 'live',
+          ...policy,
+        },
+      });
+      expect(made.status).toBe(201);
+      return { slug: customer.slug, key, admin, policyId: made.body!.id as string };
+    }
+
+    async function accessToken(slug: string): Promise<string> {
+      const answer = await call('POST', '/v1/oauth/token', {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+          subject_token: issuer.sign({ aud: slug }),
+          subject_token_type: TOKEN_TYPE_JWT,
+          audience: slug,
+        }).toString(),
+      });
+      expect(answer.status).toBe(200);
+      return trackSecret(answer.body!.access_token as string);
+    }
+
+    const lookupRow = (token: string) => {
+      const hash = hashSecret(token.split('.')[1]!);
+      return absentIfNotFound(services.storage.clients.keyLookup.getEntity(lookupPartition(hash), hash));
+    };
+    async function indexRows(slug: string): Promise<number> {
+      let rows = 0;
+      for await (const _ of services.storage.clients.customers.listEntities({
+        queryOptions: { filter: odata`PartitionKey eq ${slug} and RowKey ge ${TOKEN_ROW_PREFIX} and RowKey lt ${'fedtoken`'}` },
+      }))
+        rows += 1;
+      return rows;
+    }
+    const exposedEvents = async (slug: string) => (await auditOf(slug)).filter((e) => e.type === 'token.exposed');
+
+    it('stops a reported token at once (whatever the leaked-key policy), records where without the token, and answers true_positive', async () => {
+      const { slug, key, admin, policyId } = await customerWithPolicy();
+      // Under "notify" a leaked key keeps working; a leaked token is stopped all the same.
+      expect((await call('PATCH', '/v1/customer-keys/settings', { token: admin, body: { leakedKeyPolicy: 'notify' } })).status).toBe(200);
+      const leaked = await accessToken(slug);
+      const sibling = await accessToken(slug);
+      for (const token of [leaked, sibling]) expect((await whoami(token)).status).toBe(200);
+
+      const url = 'https://github.com/acme/checkout/actions/runs/42/job/7#step:4:12';
+      const response = await send(scanner.report([{ token: leaked, url, source: 'content', type: TOKEN_TYPE }]));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual([{ token_hash: sha256(leaked), token_type: TOKEN_TYPE, label: 'true_positive' }]);
+
+      // Refused here at once (this instance's cache and the feed), its rows gone; nothing else stops.
+      const refused = await whoami(leaked);
+      expect(refused.status).toBe(401);
+      expect((await problemOf(refused)).code).toBe('api_key_invalid');
+      expect(await lookupRow(leaked)).toBeUndefined();
+      expect(await indexRows(slug)).toBe(1);
+      expect((await whoami(sibling)).status).toBe(200);
+      expect((await whoami(key)).status).toBe(200);
+      expect((await whoami(await accessToken(slug))).status).toBe(200);
+
+      const events = await exposedEvents(slug);
+      expect(events).toEqual([
+        expect.objectContaining({
+          actor: expect.objectContaining({ type: 'system', id: 'github-secret-scanning' }),
+          details: {
+            trustPolicyId: policyId,
+            label: 'deploy',
+            url,
+            source: 'content',
+            places: [{ url, source: 'content' }],
+            placeCount: 1,
+            tokenType: TOKEN_TYPE,
+            expiresAt: expect.any(String),
+            action: 'stopped',
+          },
+        }),
+      ]);
+      expect(JSON.stringify(await auditOf(slug))).not.toContain(leaked.split('.')[1]!);
+      // Keys and tokens apart: no key was revoked or flagged.
+      expect((await auditOf(slug)).filter((e) => e.type === 'key.exposed' || e.type === 'key.revoked')).toEqual([]);
+    });
+
+    it('records a token once per report: the same report twice or to two instances at once; a new place is another event', async () => {
+      const { slug } = await customerWithPolicy();
+      const token = await accessToken(slug);
+      const report = scanner.report([{ token, url: 'https://github.com/o/r/blob/1/ci.log', source: 'commit', type: TOKEN_TYPE }]);
+      expect((await send(report)).status).toBe(200);
+      // GitHub retries: the token is known as ours (its exposure outlives its rows), nothing new is recorded.
+      const replay = await send(report);
+      expect(await replay.json()).toEqual([expect.objectContaining({ token_hash: sha256(token), label: 'true_positive' })]);
+      expect(await exposedEvents(slug)).toHaveLength(1);
+      const elsewhere = await send(
+        scanner.report([{ token, url: 'https://gist.github.com/x/3', source: 'gist_content', type: TOKEN_TYPE }]),
+      );
+      expect(await elsewhere.json()).toEqual([expect.objectContaining({ label: 'true_positive' })]);
+      expect((await exposedEvents(slug)).map((e) => [e.details?.action, e.details?.url])).toEqual([
+        ['already_stopped', 'https://gist.github.com/x/3'],
+        ['stopped', 'https://github.com/o/r/blob/1/ci.log'],
+      ]);
+
+      // Two instances on the same tables receive one report at the same moment.
+      const second = await accessToken(slug);
+      const twin = testServices({ GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url, TABLES_PREFIX: services.useCases.config.tables.prefix });
+      const twinApp = await serveApp(twin, { timers: false });
+      try {
+        const both = scanner.report([{ token: second, url: 'https://github.com/o/r/blob/2/b.env', source: 'content', type: TOKEN_TYPE }]);
+        const answers = await Promise.all([send(both), twinApp.fetch(REPORT, { method: 'POST', headers: both.headers, body: both.body })]);
+        expect(answers.map((a) => a.status)).toEqual([200, 200]);
+        for (const answer of answers) expect(await answer.json()).toEqual([expect.objectContaining({ label: 'true_positive' })]);
+      } finally {
+        await twinApp.close();
+        await twin.dispose();
+      }
+      expect((await whoami(second)).status).toBe(401);
+      expect((await exposedEvents(slug)).filter((e) => e.details?.url === 'https://github.com/o/r/blob/2/b.env')).toHaveLength(1);
+    });
+
+    it('answers a mixed batch token by token: an expired token is ours; made-up tokens, lookalikes and keys-as-tokens are not', async () => {
+      const { slug, key } = await customerWithPolicy({ tokenLifetimeMinutes: 5 });
+      const other = await customerWithPolicy();
+      const live = await accessToken(other.slug);
+      const expired = await accessToken(slug);
+      // Expired, its rows not yet cleared away (the policy's next exchange would).
+      clock.offset += 5 * 60_000;
+      const madeUp = formatFederatedToken({ slug, secret: generateFederatedSecret() });
+      const keyAsToken = formatFederatedToken({ slug, secret: key.split('.').at(-1)! });
+      const lookalike = `vp_fed_${slug}.${'A'.repeat(43)}`;
+      const matches: ReportMatch[] = [
+        { token: expired, type: TOKEN_TYPE },
+        { token: madeUp, type: TOKEN_TYPE },
+        { token: keyAsToken, type: TOKEN_TYPE },
+        { token: lookalike, type: TOKEN_TYPE },
+        { token: 'vp_fed_', type: TOKEN_TYPE },
+        { token: key },
+        { token: live, type: TOKEN_TYPE },
+      ];
+      const response = await send(scanner.report(matches));
+      const feedback = (await response.json()) as Array<{ token_hash: string; token_type: string; label: string }>;
+      expect(feedback.map((f) => f.label)).toEqual([
+        'true_positive',
+        'false_positive',
+        'false_positive',
+        'false_positive',
+        'false_positive',
+        'true_positive',
+        'true_positive',
+      ]);
+      expect(feedback.map((f) => f.token_hash)).toEqual(matches.map((m) => sha256(m.token)));
+      expect((await exposedEvents(slug)).map((e) => e.details?.action)).toEqual(['expired']);
+      expect((await exposedEvents(other.slug)).map((e) => e.details?.action)).toEqual(['stopped']);
+      expect(await lookupRow(expired)).toBeUndefined();
+      expect((await whoami(live)).status).toBe(401);
+
+      // Not ours by their checksum: refused without one storage call.
+      const before = services.storage.operations.snapshot();
+      const unchecked = await send(scanner.report([{ token: keyAsToken }, { token: lookalike }, { token: `vp_fed_${slug}.x` }]));
+      expect(((await unchecked.json()) as Array<{ label: string }>).map((f) => f.label)).toEqual([
+        'false_positive',
+        'false_positive',
+        'false_positive',
+      ]);
+      expect(services.storage.operations.snapshot().total - before.total).toBe(0);
+    });
   });
 });

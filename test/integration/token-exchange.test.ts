@@ -377,6 +377,96 @@ describe('token exchange (RFC 8693) and federated access tokens, against Azurite
     });
   });
 
+  describe('usage per policy (GET /v1/trust-policies/{id}/usage, and beside the keys in GET /v1/customer-keys/usage)', () => {
+    it("counts every token of a policy together, with a key usage's query and answer, and lists the policy beside the keys", async () => {
+      const { slug, admin, policy } = await h.newCustomer();
+      const issued = await h.call('POST', '/v1/customer-keys/issue', { token: admin, body: { label: 'svc', application: 'svc' } });
+      const key = trackSecret(issued.body!.key as string);
+      const keyId = issued.body!.metadata.id as string;
+      const [first, second] = [await h.accessToken(slug), await h.accessToken(slug)];
+      for (const token of [first, first, first, second, second]) expect((await h.call('GET', '/v1/whoami', { token })).status).toBe(200);
+      for (let i = 0; i < 4; i++) expect((await h.call('GET', '/v1/whoami', { key })).status).toBe(200);
+      await services.usageRecorder.flush();
+      const hour = `${clock.now().toISOString().slice(0, 13)}:00:00.000Z`;
+      const none = { accepted: 0, rateLimited: 0, ipRefused: 0 };
+
+      const from = new Date(clock.millis() - 2 * 3_600_000).toISOString();
+      const hourly = await h.call('GET', `/v1/trust-policies/${policy.id}/usage?granularity=hour&from=${encodeURIComponent(from)}`, {
+        token: admin,
+      });
+      expect(hourly.status).toBe(200);
+      expect(hourly.body).toEqual({
+        trustPolicyId: policy.id,
+        label: 'checkout-deploy',
+        granularity: 'hour',
+        from,
+        to: clock.now().toISOString(),
+        totals: { accepted: 5, rateLimited: 0, ipRefused: 0 },
+        buckets: [
+          { start: new Date(Date.parse(hour) - 2 * 3_600_000).toISOString(), ...none },
+          { start: new Date(Date.parse(hour) - 3_600_000).toISOString(), ...none },
+          { start: hour, accepted: 5, rateLimited: 0, ipRefused: 0 },
+        ],
+      });
+      // The key's usage route answers in the same shape, the id aside.
+      const keyHourly = await h.call('GET', `/v1/customer-keys/${keyId}/usage?granularity=hour&from=${encodeURIComponent(from)}`, {
+        token: admin,
+      });
+      const { keyId: _keyId, ...keyShape } = keyHourly.body!;
+      const { trustPolicyId: _policyId, ...policyShape } = hourly.body!;
+      expect(Object.keys(policyShape)).toEqual(Object.keys(keyShape));
+      expect(keyHourly.body!.totals).toEqual({ accepted: 4, rateLimited: 0, ipRefused: 0 });
+      const daily = await h.call('GET', `/v1/trust-policies/${policy.id}/usage`, { token: admin });
+      expect(daily.body).toMatchObject({ granularity: 'day', totals: hourly.body!.totals });
+      expect(daily.body!.buckets).toHaveLength(31);
+
+      const all = await h.call('GET', '/v1/customer-keys/usage', { token: admin });
+      expect(all.status).toBe(200);
+      expect(all.body!.keys.map((k: Body) => [k.keyId, k.type])).toEqual([
+        [keyId, issued.body!.metadata.type],
+        [policy.id, 'federated'],
+      ]);
+      expect(all.body!.keys[1]).toEqual({
+        keyId: policy.id,
+        type: 'federated',
+        label: 'checkout-deploy',
+        application: 'checkout',
+        status: 'active',
+        lastUsedAt: hour,
+        stale: false,
+        totals: { accepted: 5, rateLimited: 0, ipRefused: 0 },
+        daily: expect.any(Array),
+      });
+      expect(all.body!.keys[1].daily).toHaveLength(30);
+      expect(all.body!.keys[0]).toMatchObject({ label: 'svc', status: 'active', totals: { accepted: 4, rateLimited: 0, ipRefused: 0 } });
+    });
+
+    it("answers another customer's policy, a deleted one and none with 404, a bad query with 400, and no token", async () => {
+      const a = await h.newCustomer();
+      const b = await h.newCustomer();
+      const usageOf = (id: string, token: string, query = '') => h.call('GET', `/v1/trust-policies/${id}/usage${query}`, { token });
+      expect((await usageOf(a.policy.id, a.admin)).status).toBe(200);
+      const foreign = await usageOf(a.policy.id, b.admin);
+      expect(foreign.status).toBe(404);
+      expect(foreign.body!.code).toBe('not_found');
+      expect((await usageOf('tp_01JQAAAAAAAAAAAAAAAAAAAAAA', a.admin)).body!.code).toBe('not_found');
+      expect((await usageOf('key_01JQAAAAAAAAAAAAAAAAAAAAAA', a.admin)).body!.code).toBe('not_found');
+      for (const query of [
+        '?granularity=minute',
+        '?from=yesterday',
+        '?from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:00Z',
+        '?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z',
+      ]) {
+        expect((await usageOf(a.policy.id, a.admin, query)).body!.code).toBe('validation_failed');
+      }
+      // A federated token reads no usage: it is an ingest credential.
+      expect((await usageOf(a.policy.id, await h.accessToken(a.slug))).status).toBe(403);
+      expect((await h.call('DELETE', `/v1/trust-policies/${a.policy.id}`, { token: a.admin })).status).toBe(204);
+      expect((await usageOf(a.policy.id, a.admin)).status).toBe(404);
+      expect((await h.call('GET', '/v1/customer-keys/usage', { token: a.admin })).body!.keys).toEqual([]);
+    });
+  });
+
   describe('security path: what an access token cannot do', () => {
     it('is refused on management and staff routes, and cannot be exchanged for another', async () => {
       const { slug, policy } = await h.newCustomer();

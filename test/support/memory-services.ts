@@ -7,6 +7,7 @@ import { MemoryKeyRepository } from '../../shared/adapters/memory/memory-key-rep
 import { MemoryKeyRequestRepository } from '../../shared/adapters/memory/memory-key-request-repository';
 import { MemoryRateLimitStore } from '../../shared/adapters/memory/memory-rate-limit-store';
 import { MemoryRevocationFeed } from '../../shared/adapters/memory/memory-revocation-feed';
+import { MemoryRolloutStore } from '../../shared/adapters/memory/memory-rollout-store';
 import { MemoryUsageStore } from '../../shared/adapters/memory/memory-usage-store';
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { MemorySessionRepository } from '../../shared/adapters/memory/memory-session-repository';
@@ -28,6 +29,7 @@ export function memoryServices(
   env: Record<string, string> = {},
   overrides: Pick<ServiceOverrides, 'documents' | 'outbound' | 'random'> = {},
 ) {
+  const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const customers = new MemoryCustomerRepository();
   const audit = new MemoryAuditLog();
   // Key events land in the customer's audit log, as on Table Storage.
@@ -39,20 +41,21 @@ export function memoryServices(
     audit,
     // Request events land in the customer's audit log, as on Table Storage.
     requests: new MemoryKeyRequestRepository(audit),
-    feed: new MemoryRevocationFeed(),
+    // Entries dated by the services' clock, as Table Storage's are by the instance that writes them.
+    feed: new MemoryRevocationFeed(clock),
     grace: new MemoryGraceSchedule(),
     expiries: new MemoryExpirySchedule(),
+    rollouts: new MemoryRolloutStore(),
     rateLimits: new MemoryRateLimitStore(),
     usage: new MemoryUsageStore(),
     // Policy events land in the customer's audit log, as on Table Storage.
     trustPolicies: new MemoryTrustPolicyRepository(customers, audit),
-    // Token lookup rows land beside the keys', where the door reads them.
-    federatedTokens: new MemoryFederatedTokenRepository(keys),
+    // Token lookup rows land beside the keys', where the door reads them; exposure events in the audit log.
+    federatedTokens: new MemoryFederatedTokenRepository(keys, audit),
     // Endpoint events land in the customer's audit log, as on Table Storage.
     webhookEndpoints: new MemoryWebhookEndpointRepository(customers, audit),
     webhookDeliveries: new MemoryWebhookDeliveryRepository(),
   };
-  const clock = new ManualClock('2026-03-01T12:00:00.000Z');
   const queues = { webhookDeliveries: new MemoryWorkQueue(clock) };
   const secrets = new MemorySecretStore();
   const services = createServices(

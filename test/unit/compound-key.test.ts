@@ -196,6 +196,10 @@ describe('compound key: error path', () => {
     for (const text of lookalikes) expect(KEY_PATTERN.test(text)).toBe(false);
     // docs/keys.md publishes this very pattern.
     expect(readFileSync(join(__dirname, '..', '..', 'docs', 'keys.md'), 'utf8')).toContain(`PATTERN='${KEY_PATTERN.source}'`);
+    // docs/operations.md gives it to GitHub's partner program.
+    expect(readFileSync(join(__dirname, '..', '..', 'docs', 'operations.md'), 'utf8')).toContain(
+      `| \`veriproof_api_key\` (ingest and management keys) | \`${KEY_PATTERN.source}\` |`,
+    );
   });
 
   it('rejects over-long input before matching any pattern', () => {

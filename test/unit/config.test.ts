@@ -29,6 +29,7 @@ describe('config', () => {
       tokenExchangeRateLimit: { perAddress: { requestsPerSecond: 5, burst: 50 }, perCustomer: { requestsPerSecond: 20, burst: 200 } },
       usage: { flushIntervalMs: 30_000, retentionDays: 40 },
       staleKeyDays: 30,
+      auditFeed: { settleMs: 5000 },
       rotationDueMs: 90 * 86_400_000,
       trustedProxyHops: 1,
       secretScanning: { githubKeysUrl: 'https://api.github.com/meta/public_keys/secret_scanning' },

@@ -116,6 +116,24 @@ describe('declared equals validated', () => {
     expect(limit?.schema).toEqual({ type: 'integer', minimum: 1, maximum: 200, default: 50, examples: [50] });
   });
 
+  it('documents the audit feed: page size 1 to 1,000 (100), since an instant, the CloudEvents batch beside JSON, the cursor headers', () => {
+    const document = buildOpenApiDocument(functionDefinitions, 'test') as {
+      paths: Record<string, Record<string, { parameters: Array<{ name: string; schema: Record<string, unknown> }>; responses: any }>>;
+    };
+    const feed = document.paths['/v1/audit-events']!.get!;
+    const parameter = (name: string) => feed.parameters.find((p) => p.name === name)?.schema;
+    expect(parameter('limit')).toEqual({ type: 'integer', minimum: 1, maximum: 1000, default: 100, examples: [100] });
+    expect(parameter('since')).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(parameter('after')).toMatchObject({ type: 'string', maxLength: 1024 });
+    const ok = feed.responses['200'];
+    expect(Object.keys(ok.content)).toEqual(['application/json', 'application/cloudevents-batch+json']);
+    expect(ok.content['application/cloudevents-batch+json'].schema).toEqual({
+      type: 'array',
+      items: { $ref: '#/components/schemas/AuditCloudEvent' },
+    });
+    expect(Object.keys(ok.headers)).toEqual(['Link', 'X-Veriproof-Cursor', 'X-Veriproof-Has-More']);
+  });
+
   it('documents a body whose schema a path parameter chooses as one path per value', () => {
     const document = buildOpenApiDocument(functionDefinitions, 'test') as {
       paths: Record<string, Record<string, { operationId: string; parameters: unknown[] }>>;

@@ -87,9 +87,12 @@ describe('federated access token: error path', () => {
     expect(splitFederatedToken(secret)).toBeUndefined();
   });
 
-  it("states the scanners' pattern in the docs as the code has it", () => {
+  it("states the scanners' pattern in the docs as the code has it, and in what GitHub's partner program is given", () => {
     expect(readFileSync(join(__dirname, '..', '..', 'docs', 'workload-identity.md'), 'utf8')).toContain(
       `PATTERN='${FEDERATED_TOKEN_PATTERN.source}'`,
+    );
+    expect(readFileSync(join(__dirname, '..', '..', 'docs', 'operations.md'), 'utf8')).toContain(
+      `| \`veriproof_federated_token\` (access tokens of the token exchange) | \`${FEDERATED_TOKEN_PATTERN.source}\` |`,
     );
   });
 

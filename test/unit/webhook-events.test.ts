@@ -303,7 +303,7 @@ describe('the catalogue itself', () => {
     details,
   });
 
-  it('gives every webhook type but the test event and rotation completion a source among the audit types', () => {
+  it('gives every webhook type but the test event a source among the audit types', () => {
     const produced = new Set<string>();
     const samples: AuditEvent[] = AUDIT_EVENT_TYPES.map((type) =>
       event(
@@ -313,7 +313,7 @@ describe('the catalogue itself', () => {
       ),
     );
     for (const sample of samples) for (const w of webhookEventsOf(sample)) produced.add(w.type);
-    expect(WEBHOOK_EVENT_TYPES.filter((t) => !produced.has(t)).sort()).toEqual(['key.rotation_completed', 'webhook.test']);
+    expect(WEBHOOK_EVENT_TYPES.filter((t) => !produced.has(t)).sort()).toEqual(['webhook.test']);
     // Changes customers make to their own settings, staff changes and token traffic are not webhooks.
     for (const type of ['trust_policy.created', 'token.exchanged', 'customer.updated', 'webhook_endpoint.disabled'] as const) {
       expect(webhookEventsOf(event(type))).toEqual([]);

@@ -1,10 +1,17 @@
 import type { AuditEvent } from '../../domain';
 import { ApiError } from '../../errors';
-import type { AuditLog, Page } from '../../ports/audit-log';
+import type { AuditLog, FeedPage, FeedPosition, Page } from '../../ports/audit-log';
 
 /** Newest first; events of one instant by id (the order of the Table adapter's row keys). */
 const newestFirst = (a: Pick<AuditEvent, 'at' | 'id'>, b: Pick<AuditEvent, 'at' | 'id'>): number =>
   b.at.localeCompare(a.at) || a.id.localeCompare(b.id);
+
+/**
+ * Oldest first: by instant, then by id compared as code units (the order of the Table adapter's
+ * feed row keys; `localeCompare` would follow a locale's collation instead).
+ */
+const oldestFirst = (a: FeedPosition, b: FeedPosition): number =>
+  Date.parse(a.at) - Date.parse(b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** In-memory AuditLog for unit tests. */
 export class MemoryAuditLog implements AuditLog {
@@ -21,6 +28,15 @@ export class MemoryAuditLog implements AuditLog {
     const items = mine.slice(0, options.limit);
     const last = items.at(-1);
     return { items, cursor: last && mine.length > items.length ? writeCursor(customerSlug, last) : undefined };
+  }
+
+  async feed(customerSlug: string, options: { after?: FeedPosition; until: string; limit: number }): Promise<FeedPage> {
+    const { after, limit } = options;
+    const until = Date.parse(options.until);
+    const mine = this.events
+      .filter((e) => e.customerSlug === customerSlug && Date.parse(e.at) <= until && (!after || oldestFirst(e, after) > 0))
+      .sort(oldestFirst);
+    return { items: mine.slice(0, limit), hasMore: mine.length > limit };
   }
 }
 

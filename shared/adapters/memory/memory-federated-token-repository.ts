@@ -1,18 +1,34 @@
-import { NO_MASTER_COMPONENT } from '../../domain';
-import type { FederatedTokenRecord, FederatedTokenRef, FederatedTokenRepository } from '../../ports/federated-token-repository';
+import { NO_MASTER_COMPONENT, type AuditEvent, type KeyExposure } from '../../domain';
+import type {
+  FederatedTokenPlace,
+  FederatedTokenRecord,
+  FederatedTokenRef,
+  FederatedTokenRepository,
+  TokenExposure,
+  TokenExposureOutcome,
+} from '../../ports/federated-token-repository';
+import type { MemoryAuditLog } from './memory-audit-log';
 import type { MemoryKeyRepository } from './memory-key-repository';
 
 /**
  * In-memory FederatedTokenRepository for unit tests: lookup rows go into the key repository's
- * lookups (where its findByHash, the door's read, finds them), index rows are kept here.
+ * lookups (where its findByHash, the door's read, finds them), index rows are kept here. Audit
+ * events go to the audit log given (as on Table Storage, where they share the customer's
+ * partition), or to {@link audit}.
  */
 export class MemoryFederatedTokenRepository implements FederatedTokenRepository {
   /** Index rows by `{slug}/{policy id}`, then by hash. */
   readonly index = new Map<string, Map<string, FederatedTokenRef>>();
+  /** Exposure rows by `{slug}/{hash}`: the token's policy, and each report's distinct places. */
+  readonly exposures = new Map<string, { exposure: TokenExposure; reports: Set<string> }>();
+  readonly audit: AuditEvent[] = [];
   /** When set, every call fails with it (a storage outage). */
   failWith: Error | undefined;
 
-  constructor(private readonly keys: MemoryKeyRepository) {}
+  constructor(
+    private readonly keys: MemoryKeyRepository,
+    private readonly auditLog?: MemoryAuditLog,
+  ) {}
 
   private check(): void {
     if (this.failWith) throw this.failWith;
@@ -52,9 +68,28 @@ export class MemoryFederatedTokenRepository implements FederatedTokenRepository 
     return (options.limit === undefined ? all : all.slice(0, options.limit)).map((t) => ({ ...t }));
   }
 
-  async remove(customerSlug: string, trustPolicyId: string, token: FederatedTokenRef): Promise<void> {
+  async remove(customerSlug: string, trustPolicyId: string, token: FederatedTokenPlace): Promise<void> {
     this.check();
     this.keys.lookups.delete(token.secretHash);
     this.index.get(`${customerSlug}/${trustPolicyId}`)?.delete(token.secretHash);
+  }
+
+  async recordExposure(exposure: TokenExposure, places: KeyExposure[], audit: AuditEvent): Promise<TokenExposureOutcome> {
+    this.check();
+    const token = `${exposure.customerSlug}/${exposure.secretHash}`;
+    const report = JSON.stringify([...new Set(places.map((e) => JSON.stringify([e.reporter, e.source, e.url])))].sort());
+    let reports = this.exposures.get(token);
+    if (!reports) this.exposures.set(token, (reports = { exposure: { ...exposure }, reports: new Set<string>() }));
+    if (reports.reports.has(report)) return 'known';
+    reports.reports.add(report);
+    if (this.auditLog) await this.auditLog.append(audit);
+    else this.audit.push(audit);
+    return 'recorded';
+  }
+
+  async findExposed(customerSlug: string, secretHash: string): Promise<TokenExposure | undefined> {
+    this.check();
+    const found = this.exposures.get(`${customerSlug}/${secretHash}`);
+    return found ? { ...found.exposure } : undefined;
   }
 }

@@ -6,6 +6,7 @@ import {
   type Customer,
   type ExpiryWarningWindow,
   type KeyExposure,
+  type KeyRollout,
   type Plan,
   type RateLimitSetting,
   type MasterComponentState,
@@ -13,6 +14,7 @@ import {
 import type {
   AccessOutcome,
   ExpiryWarningOutcome,
+  CompleteRolloutOutcome,
   ExposureOutcome,
   IndexedKey,
   InsertOutcome,
@@ -27,6 +29,7 @@ import type {
 import { expiryWarnedAfter } from '../../ports/key-repository';
 import { normalizeLabel } from '../../keys/labels';
 import type { MemoryAuditLog } from './memory-audit-log';
+import { oldKeyWatch } from '../../keys/rollout-policy';
 import type { MemoryCustomerRepository } from './memory-customer-repository';
 
 /**
@@ -146,7 +149,12 @@ export class MemoryKeyRepository implements KeyRepository {
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { oldExpiresAt: (old: ApiKeyRecord) => string; keyLimit: (customer: Customer) => number; audit: AuditEvent },
+    options: {
+      oldExpiresAt: (old: ApiKeyRecord) => string;
+      keyLimit: (customer: Customer) => number;
+      audit: AuditEvent;
+      rollout?: KeyRollout;
+    },
   ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }> {
     this.check();
     const old = this.records.get(`${customerSlug}/${oldKeyId}`);
@@ -156,10 +164,30 @@ export class MemoryKeyRepository implements KeyRepository {
     if (old.rolledTo) return { outcome: 'rolling_out', old: { ...old } };
     if (customer.activeKeyCount >= options.keyLimit(customer)) return { outcome: 'key_limit_reached', old: { ...old } };
     customer.activeKeyCount += 1;
-    Object.assign(old, { expiresAt: options.oldExpiresAt({ ...old }), rolledTo: replacement.id });
+    Object.assign(old, {
+      expiresAt: options.oldExpiresAt({ ...old }),
+      rolledTo: replacement.id,
+      ...(options.rollout ? { rollout: { ...options.rollout } } : {}),
+    });
     this.records.set(`${customerSlug}/${replacement.id}`, { ...replacement });
     this.recordAudit(options.audit);
     return { outcome: 'rolled', old: { ...old } };
+  }
+
+  async completeRollout(
+    customerSlug: string,
+    oldKeyId: string,
+    options: { successorId: string; completedAt: string; audit: AuditEvent },
+  ): Promise<{ outcome: CompleteRolloutOutcome; record?: ApiKeyRecord }> {
+    this.check();
+    const found = this.records.get(`${customerSlug}/${oldKeyId}`);
+    if (!found) return { outcome: 'not_found' };
+    if (found.status !== 'active' || found.rolledTo !== options.successorId || !found.rollout)
+      return { outcome: 'not_rolling_out', record: { ...found } };
+    if (found.rollout.completedAt) return { outcome: 'already_completed', record: { ...found, rollout: { ...found.rollout } } };
+    found.rollout = { ...found.rollout, completedAt: options.completedAt };
+    this.recordAudit(options.audit);
+    return { outcome: 'completed', record: { ...found, rollout: { ...found.rollout } } };
   }
 
   async updateAccess(
@@ -181,16 +209,20 @@ export class MemoryKeyRepository implements KeyRepository {
     return { outcome: 'updated', record: { ...found } };
   }
 
-  async syncLookup(record: ApiKeyRecord, part: LookupPart): Promise<void> {
+  async syncLookup(record: ApiKeyRecord, part: LookupPart | readonly LookupPart[]): Promise<void> {
     this.check();
     const lookup = this.lookups.get(record.secretHash);
     if (!lookup) return;
-    if (part === 'rateLimit') {
-      lookup.rateLimit = record.rateLimit;
-      return;
+    for (const p of typeof part === 'string' ? [part] : part) {
+      if (p === 'rateLimit') {
+        lookup.rateLimit = record.rateLimit;
+      } else if (p === 'rollout') {
+        lookup.rolloutWatch = oldKeyWatch(record);
+      } else {
+        lookup.expiresAt = record.expiresAt;
+        lookup.allowedIps = record.allowedIps?.length ? [...record.allowedIps] : undefined;
+      }
     }
-    lookup.expiresAt = record.expiresAt;
-    lookup.allowedIps = record.allowedIps?.length ? [...record.allowedIps] : undefined;
   }
 
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {

@@ -1,5 +1,6 @@
-import type { FederatedTokenRecord, FederatedTokenRef } from '../../ports/federated-token-repository';
-import { lookupPartition, type LookupEntity } from './key-rows';
+import type { KeyExposure } from '../../domain';
+import type { FederatedTokenRecord, FederatedTokenRef, TokenExposure } from '../../ports/federated-token-repository';
+import { exposureDigest, lookupPartition, type LookupEntity } from './key-rows';
 import { CorruptRowError } from './rows';
 
 /**
@@ -10,7 +11,10 @@ import { CorruptRowError } from './rows';
  *   as its key id and label, its expiry, and no master-component state;
  * - in the customer's partition of the `customers` table, its index row
  *   `fedtoken_{policy id}_{expiry}_{hash}`: a policy's tokens in one range, by expiry, so that the
- *   tokens to stop, or the expired ones to clear away, are one range query.
+ *   tokens to stop, or the expired ones to clear away, are one range query;
+ * - in the same partition, `fedexposure_{hash}_{hash of places}`: one per token and leak report
+ *   (created with the report's audit event), so a report is recorded once, and a token found in
+ *   public is known as ours after its own rows are gone (one range query of its hash's rows).
  */
 
 export const TOKEN_ROW_PREFIX = 'fedtoken_';
@@ -64,3 +68,34 @@ export const tokenLookupEntity = (token: FederatedTokenRecord): LookupEntity => 
   expiresAt: token.expiresAt,
   allowedIps: '',
 });
+
+export const TOKEN_EXPOSURE_PREFIX = 'fedexposure_';
+
+/** The range of a token's exposure rows: from `fedexposure_{hash}_` up to (not including) `fedexposure_{hash}` and the character after `_`. */
+export const tokenExposureRangeStart = (secretHash: string): string => `${TOKEN_EXPOSURE_PREFIX}${secretHash}_`;
+export const tokenExposureRangeEnd = (secretHash: string): string => `${TOKEN_EXPOSURE_PREFIX}${secretHash}\``;
+
+/** The row that records one leak report for a token (with the policy it acted for: the token's own rows go). */
+export const tokenExposureEntity = (exposure: TokenExposure, places: KeyExposure[]): TokenExposureEntity => ({
+  partitionKey: exposure.customerSlug,
+  rowKey: `${tokenExposureRangeStart(exposure.secretHash)}${exposureDigest(places)}`,
+  trustPolicyId: exposure.trustPolicyId,
+  trustPolicyLabel: exposure.trustPolicyLabel,
+  at: places[0]?.reportedAt ?? '',
+  places: places.length,
+});
+
+export type TokenExposureEntity = {
+  partitionKey: string;
+  rowKey: string;
+  trustPolicyId: string;
+  trustPolicyLabel: string;
+  at: string;
+  places: number;
+};
+
+export function toTokenExposure(row: TokenExposureEntity, secretHash: string): TokenExposure {
+  if (typeof row.trustPolicyId !== 'string' || typeof row.trustPolicyLabel !== 'string')
+    throw new CorruptRowError(`the token exposure row ${row.rowKey} lacks its policy`);
+  return { customerSlug: row.partitionKey, secretHash, trustPolicyId: row.trustPolicyId, trustPolicyLabel: row.trustPolicyLabel };
+}

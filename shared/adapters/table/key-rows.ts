@@ -8,14 +8,17 @@ import {
   type ExpiryWarningWindow,
   type KeyEnvironment,
   type KeyExposure,
+  type KeyRollout,
   type KeyStatus,
   type KeyType,
   type MasterComponentState,
   type Plan,
   type RateLimitSetting,
+  type RolloutWatch,
 } from '../../domain';
 import type { KeyLookupEntry, LookupPart } from '../../ports/key-repository';
 import { normalizeLabel } from '../../keys/labels';
+import { oldKeyWatch } from '../../keys/rollout-policy';
 import { CorruptRowError, actorFromText, actorToText, withoutUndefined } from './rows';
 
 /**
@@ -53,11 +56,14 @@ const placeOf = (e: KeyExposure): string => JSON.stringify([e.reporter, e.source
  * the places the report gave for the key: the same report again (GitHub retries, or a second
  * instance) conflicts on it, so it is recorded once, however many places it names.
  */
-export const exposureRowKey = (keyId: string, exposures: KeyExposure[]): string =>
-  `exposure_${keyId}_${createHash('sha256')
+export const exposureRowKey = (keyId: string, exposures: KeyExposure[]): string => `exposure_${keyId}_${exposureDigest(exposures)}`;
+
+/** The places one report gives, as row keys name them: a digest of the distinct places, in any order. */
+export const exposureDigest = (exposures: KeyExposure[]): string =>
+  createHash('sha256')
     .update(JSON.stringify([...new Set(exposures.map(placeOf))].sort()), 'utf8')
     .digest('hex')
-    .slice(0, 32)}`;
+    .slice(0, 32);
 
 export type KeyEntity = {
   partitionKey: string;
@@ -93,6 +99,8 @@ export type KeyEntity = {
    */
   rolledHoldingPlace?: boolean;
   rolledFrom?: string;
+  /** JSON of the rollout a roll with an overlap watches for (KeyRollout), on the old key. */
+  rollout?: string;
   revokedReason?: string;
   /** The `key.expiring` warnings recorded: `{expiresAt}|{window},{window}` (see expiryWarnedColumn). */
   expiryWarned?: string;
@@ -145,7 +153,45 @@ export type LookupEntity = {
   expiresAt?: string;
   /** A JSON array; '' for none. */
   allowedIps?: string;
+  /** The watch of a rollout this key's uses are written for (RolloutWatch): the old key's id, the side, until when; '' for none. */
+  rolloutOf?: string;
+  rolloutSide?: string;
+  rolloutUntil?: string;
 };
+
+/** What a lookup row holds of a rollout's watch: '' for none (Merge cannot remove a property). */
+export const rolloutColumns = (watch: RolloutWatch | undefined) => ({
+  rolloutOf: watch?.oldKeyId ?? '',
+  rolloutSide: watch?.side ?? '',
+  rolloutUntil: watch?.until ?? '',
+});
+
+function rolloutWatchOf(row: LookupEntity): RolloutWatch | undefined {
+  if (!row.rolloutOf) return undefined;
+  if ((row.rolloutSide !== 'old' && row.rolloutSide !== 'successor') || !row.rolloutUntil)
+    throw new CorruptRowError(`the lookup row of key ${row.keyId} has a rollout watch without its side or end`);
+  return { oldKeyId: row.rolloutOf, side: row.rolloutSide, until: row.rolloutUntil };
+}
+
+function rolloutOf(row: KeyEntity): KeyRollout | undefined {
+  if (!row.rollout) return undefined;
+  let parsed: Partial<KeyRollout> | undefined;
+  try {
+    parsed = JSON.parse(row.rollout) as Partial<KeyRollout>;
+  } catch {
+    // Reported below.
+  }
+  if (!parsed || typeof parsed.quietMinutes !== 'number' || typeof parsed.closeWhenQuiet !== 'boolean')
+    throw new CorruptRowError(`the rollout of key ${row.id} is not a rollout`);
+  return withoutUndefined({
+    quietMinutes: parsed.quietMinutes,
+    closeWhenQuiet: parsed.closeWhenQuiet,
+    completedAt: typeof parsed.completedAt === 'string' ? parsed.completedAt : undefined,
+  });
+}
+
+/** The column that holds a key's rollout. */
+export const rolloutColumn = (rollout: KeyRollout) => ({ rollout: JSON.stringify(rollout) });
 
 /** What a key's expiry and allowlist look like in a row: '' for none. */
 export const accessColumns = (access: { expiresAt?: string | undefined; allowedIps?: readonly string[] | undefined }) => ({
@@ -208,6 +254,7 @@ export function keyEntity(record: ApiKeyRecord): KeyEntity {
     ...(record.expiresAt || record.allowedIps ? accessColumns(record) : {}),
     rolledTo: record.rolledTo,
     rolledFrom: record.rolledFrom,
+    ...(record.rollout ? rolloutColumn(record.rollout) : {}),
     revokedReason: record.revokedReason,
     expiryWarned: record.expiryWarned ? expiryWarnedColumn(record.expiryWarned) : undefined,
   });
@@ -251,6 +298,7 @@ export function toRecord(row: KeyEntity): ApiKeyRecord {
     allowedIps: allowedIpsOf(row, `key ${row.id}`),
     rolledTo: row.rolledTo || undefined,
     rolledFrom: row.rolledFrom || undefined,
+    rollout: rolloutOf(row),
     revokedReason: row.revokedReason || undefined,
     expiryWarned: expiryWarnedOf(row),
   });
@@ -273,6 +321,7 @@ export function lookupEntity(lookup: KeyLookupEntry & { masterComponent: MasterC
     ...masterComponentColumns(lookup.masterComponent),
     ...(lookup.rateLimit ? rateLimitColumns(lookup.rateLimit) : {}),
     ...accessColumns(lookup),
+    ...(lookup.rolloutWatch ? rolloutColumns(lookup.rolloutWatch) : {}),
   };
 }
 
@@ -293,12 +342,17 @@ export function toLookupEntry(row: LookupEntity, secretHash: string): KeyLookupE
     rateLimit: rateLimitOf(row),
     ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
     ...(row.allowedIps ? { allowedIps: allowedIpsOf(row, `the lookup row of key ${row.keyId}`) } : {}),
+    ...(row.rolloutOf ? { rolloutWatch: rolloutWatchOf(row) } : {}),
   };
 }
 
 /** The columns of a lookup row that hold a copy of one part of its key's record (a Merge: the others stay). */
 export const lookupColumnsOf = (record: ApiKeyRecord, part: LookupPart) =>
-  part === 'access' ? accessColumns(record) : rateLimitColumns(record.rateLimit);
+  part === 'access'
+    ? accessColumns(record)
+    : part === 'rateLimit'
+      ? rateLimitColumns(record.rateLimit)
+      : rolloutColumns(oldKeyWatch(record));
 
 /** The columns of a lookup row that hold a copy of its customer's data. */
 export const customerColumns = (data: { plan: Plan; masterComponent: MasterComponentState }) => ({

@@ -68,6 +68,19 @@ export const backoff = (attempt: number, capMs = 250): Promise<void> =>
 export const AUDIT_PREFIX = 'audit_';
 export const auditRowKey = (event: AuditEvent): string => `${AUDIT_PREFIX}${invertedTime(event.at)}_${event.id}`;
 
+/**
+ * The audit feed's copy of each audit row, sorted oldest first: `auditfeed_{ms since the epoch,
+ * 13 digits}_{event id}`, so "after this position, oldest first" is one range query (a Table query
+ * reads in row-key order only). Beyond `audit`` (the newest-first range's end), so neither range
+ * holds the other's rows.
+ */
+export const AUDIT_FEED_PREFIX = 'auditfeed_';
+const feedTime = (ms: number): string => String(ms).padStart(13, '0');
+/** The feed row key of the position (`at`, `id`); `id` '' is the position before every event of that instant. */
+export const auditFeedRowKey = (at: string, id: string): string => `${AUDIT_FEED_PREFIX}${feedTime(Date.parse(at))}_${id}`;
+/** An exclusive upper bound above every feed row of an instant and before all later ones. */
+export const auditFeedRowKeyAfterInstant = (at: string): string => `${AUDIT_FEED_PREFIX}${feedTime(Date.parse(at))}\``;
+
 export type AuditEntity = {
   partitionKey: string;
   rowKey: string;
@@ -81,7 +94,18 @@ export type AuditEntity = {
   details?: string;
 };
 
-export function auditEntity(event: AuditEvent): AuditEntity {
+/**
+ * The writes that record an audit event, for a transaction in its customer's partition: the
+ * newest-first row (the listing) and the oldest-first row (the feed), always together. Every
+ * adapter that writes an audit event writes it through this, never one row alone: an event
+ * without its feed row would be missing from the feed for good.
+ */
+export const auditSteps = (event: AuditEvent): TransactionAction[] => [
+  ['create', auditEntity(event)],
+  ['create', { ...auditEntity(event), rowKey: auditFeedRowKey(event.at, event.id) }],
+];
+
+function auditEntity(event: AuditEvent): AuditEntity {
   return withoutUndefined({
     partitionKey: event.customerSlug,
     rowKey: auditRowKey(event),

@@ -1,16 +1,30 @@
 import { odata } from '@azure/data-tables';
-import type { FederatedTokenRecord, FederatedTokenRef, FederatedTokenRepository } from '../../ports/federated-token-repository';
-import { absentIfNotFound } from '../azure-errors';
+import type { AuditEvent, KeyExposure } from '../../domain';
+import type {
+  FederatedTokenPlace,
+  FederatedTokenRecord,
+  FederatedTokenRef,
+  FederatedTokenRepository,
+  TokenExposure,
+  TokenExposureOutcome,
+} from '../../ports/federated-token-repository';
+import { absentIfNotFound, statusOf } from '../azure-errors';
 import { lookupPartition } from './key-rows';
 import {
+  tokenExposureEntity,
+  tokenExposureRangeEnd,
+  tokenExposureRangeStart,
   tokenIndexEntity,
   tokenLookupEntity,
   tokenRangeEnd,
   tokenRangeStart,
   tokenRowKey,
+  toTokenExposure,
   toTokenRef,
+  type TokenExposureEntity,
   type TokenIndexEntity,
 } from './federated-token-rows';
+import { auditSteps } from './rows';
 import type { TableStorage } from './table-storage';
 
 /**
@@ -50,7 +64,7 @@ export class TableFederatedTokenRepository implements FederatedTokenRepository {
     });
   }
 
-  async remove(customerSlug: string, trustPolicyId: string, token: FederatedTokenRef): Promise<void> {
+  async remove(customerSlug: string, trustPolicyId: string, token: FederatedTokenPlace): Promise<void> {
     await this.storage.step('federatedTokens.remove');
     // The lookup row first: once it is gone no instance can read the token as active again.
     await absentIfNotFound(
@@ -60,5 +74,33 @@ export class TableFederatedTokenRepository implements FederatedTokenRepository {
     await absentIfNotFound(
       this.storage.call((o) => this.storage.clients.customers.deleteEntity(customerSlug, tokenRowKey(trustPolicyId, token), o)),
     );
+  }
+
+  async recordExposure(exposure: TokenExposure, places: KeyExposure[], audit: AuditEvent): Promise<TokenExposureOutcome> {
+    await this.storage.step('federatedTokens.recordExposure');
+    try {
+      await this.storage.call((o) =>
+        this.storage.clients.customers.submitTransaction([['create', tokenExposureEntity(exposure, places)], ...auditSteps(audit)], o),
+      );
+      return 'recorded';
+    } catch (error) {
+      // The audit row has a fresh id: a conflict is this report's exposure row, recorded before.
+      if (statusOf(error) === 409) return 'known';
+      throw error;
+    }
+  }
+
+  async findExposed(customerSlug: string, secretHash: string): Promise<TokenExposure | undefined> {
+    const start = tokenExposureRangeStart(secretHash);
+    const end = tokenExposureRangeEnd(secretHash);
+    return this.storage.call(async (o) => {
+      const query = this.storage.clients.customers.listEntities<TokenExposureEntity>({
+        queryOptions: { filter: odata`PartitionKey eq ${customerSlug} and RowKey ge ${start} and RowKey lt ${end}` },
+        abortSignal: o.abortSignal,
+      });
+      // A page may come back empty with a continuation: the next is read then.
+      for await (const page of query.byPage({ maxPageSize: 1 })) if (page[0]) return toTokenExposure(page[0], secretHash);
+      return undefined;
+    });
   }
 }

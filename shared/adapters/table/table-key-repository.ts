@@ -8,12 +8,14 @@ import {
   type Customer,
   type ExpiryWarningWindow,
   type KeyExposure,
+  type KeyRollout,
   type MasterComponentState,
   type Plan,
   type RateLimitSetting,
 } from '../../domain';
 import type {
   AccessOutcome,
+  CompleteRolloutOutcome,
   ExpiryWarningOutcome,
   ExposureOutcome,
   IndexedKey,
@@ -45,13 +47,14 @@ import {
   lookupEntity,
   lookupPartition,
   revokedColumns,
+  rolloutColumn,
   toLookupEntry,
   toRecord,
   type KeyEntity,
   type LabelEntity,
   type LookupEntity,
 } from './key-rows';
-import { auditEntity, groupBy, mergeStep, withoutUndefined } from './rows';
+import { auditSteps, groupBy, mergeStep, withoutUndefined } from './rows';
 import { PROFILE_ROW, activeKeyCountOf, toCustomer, type CustomerEntity } from './table-customer-repository';
 import { deferredWork } from './storage-operations';
 import { TableKeyHashIndex } from './table-key-hash-index';
@@ -93,7 +96,7 @@ export class TableKeyRepository implements KeyRepository {
             mergeStep(row, { activeKeyCount: customer.activeKeyCount + 1 }),
             ['create', labelEntity(pk, record.label, record.id)],
             ['create', keyEntity(record)],
-            ['create', auditEntity(options.audit)],
+            ...auditSteps(options.audit),
           ]),
         written: () => 'inserted',
         // Key and audit rows have fresh ids: a conflict can only be the label's row.
@@ -132,7 +135,7 @@ export class TableKeyRepository implements KeyRepository {
       const label = await this.getRow<LabelEntity>(customerSlug, labelRowKey(key.label));
       const actions: TransactionAction[] = [
         mergeStep(key, revokedColumns(options.revokedAt, options.revokedBy, options.reason)),
-        ['create', auditEntity(options.audit)],
+        ...auditSteps(options.audit),
       ];
       // Every active key holds a place under the cap, a key rolling out too (unless rolled before that rule).
       if (customer && (!key.rolledTo || key.rolledHoldingPlace === true)) {
@@ -177,7 +180,7 @@ export class TableKeyRepository implements KeyRepository {
             }),
             ['create', keyEntity(replacement)],
             labelAction,
-            ...[options.audit].flat().map((e): TransactionAction => ['create', auditEntity(e)]),
+            ...[options.audit].flat().flatMap(auditSteps),
           ]),
         written: () => 'replaced',
         staleOn: [412, 409, 404],
@@ -189,7 +192,12 @@ export class TableKeyRepository implements KeyRepository {
     customerSlug: string,
     oldKeyId: string,
     replacement: ApiKeyRecord,
-    options: { oldExpiresAt: (old: ApiKeyRecord) => string; keyLimit: (customer: Customer) => number; audit: AuditEvent },
+    options: {
+      oldExpiresAt: (old: ApiKeyRecord) => string;
+      keyLimit: (customer: Customer) => number;
+      audit: AuditEvent;
+      rollout?: KeyRollout;
+    },
   ): Promise<{ outcome: RollOutcome; old?: ApiKeyRecord }> {
     await this.storage.step('keys.rollRecord');
     return withEtagRetry<{ outcome: RollOutcome; old?: ApiKeyRecord }>('key roll: the key', async () => {
@@ -210,13 +218,42 @@ export class TableKeyRepository implements KeyRepository {
             // The successor takes a place of its own (the customer's row, as on issue): the old key keeps its place until it stops.
             mergeStep(customerRow, { activeKeyCount: customer.activeKeyCount + 1 }),
             // The old key stops at `expiresAt`.
-            mergeStep(old, { expiresAt, rolledTo: replacement.id, rolledHoldingPlace: true }),
+            mergeStep(old, {
+              expiresAt,
+              rolledTo: replacement.id,
+              rolledHoldingPlace: true,
+              ...(options.rollout ? rolloutColumn(options.rollout) : {}),
+            }),
             ['create', keyEntity(replacement)],
             labelAction,
-            ['create', auditEntity(options.audit)],
+            ...auditSteps(options.audit),
           ]),
-        written: () => ({ outcome: 'rolled', old: { ...record, expiresAt, rolledTo: replacement.id } }),
+        written: () => ({
+          outcome: 'rolled',
+          old: { ...record, expiresAt, rolledTo: replacement.id, ...(options.rollout ? { rollout: { ...options.rollout } } : {}) },
+        }),
         staleOn: [412, 409, 404],
+      };
+    });
+  }
+
+  async completeRollout(
+    customerSlug: string,
+    oldKeyId: string,
+    options: { successorId: string; completedAt: string; audit: AuditEvent },
+  ): Promise<{ outcome: CompleteRolloutOutcome; record?: ApiKeyRecord }> {
+    await this.storage.step('keys.completeRollout');
+    return withEtagRetry<{ outcome: CompleteRolloutOutcome; record?: ApiKeyRecord }>('rollout completion: the key', async () => {
+      const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(oldKeyId));
+      if (!key) return done({ outcome: 'not_found' });
+      const record = toRecord(key);
+      if (record.status !== 'active' || record.rolledTo !== options.successorId || !record.rollout)
+        return done({ outcome: 'not_rolling_out', record });
+      if (record.rollout.completedAt) return done({ outcome: 'already_completed', record });
+      const rollout = { ...record.rollout, completedAt: options.completedAt };
+      return {
+        write: () => this.transaction([mergeStep(key, rolloutColumn(rollout)), ...auditSteps(options.audit)]),
+        written: () => ({ outcome: 'completed', record: { ...record, rollout } }),
       };
     });
   }
@@ -241,7 +278,7 @@ export class TableKeyRepository implements KeyRepository {
         allowedIps: access.allowedIps?.length ? [...access.allowedIps] : undefined,
       });
       return {
-        write: () => this.transaction([mergeStep(key, accessColumns(access)), ['create', auditEntity(audit(record, access))]]),
+        write: () => this.transaction([mergeStep(key, accessColumns(access)), ...auditSteps(audit(record, access))]),
         written: async () => {
           // Absent when the key was revoked meanwhile: nothing to copy to.
           await this.syncLookup(updated, 'access');
@@ -251,8 +288,9 @@ export class TableKeyRepository implements KeyRepository {
     });
   }
 
-  syncLookup(record: ApiKeyRecord, part: LookupPart): Promise<void> {
-    return this.mergeLookup(record.secretHash, lookupColumnsOf(record, part));
+  syncLookup(record: ApiKeyRecord, part: LookupPart | readonly LookupPart[]): Promise<void> {
+    const parts: readonly LookupPart[] = typeof part === 'string' ? [part] : part;
+    return this.mergeLookup(record.secretHash, Object.assign({}, ...parts.map((p) => lookupColumnsOf(record, p))) as Partial<LookupEntity>);
   }
 
   async list(customerSlug: string): Promise<ApiKeyRecord[]> {
@@ -299,7 +337,7 @@ export class TableKeyRepository implements KeyRepository {
       const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
       if (!key) return done(undefined);
       return {
-        write: () => this.transaction([mergeStep(key, rateLimitColumns(setting)), ['create', auditEntity(audit)]]),
+        write: () => this.transaction([mergeStep(key, rateLimitColumns(setting)), ...auditSteps(audit)]),
         written: async () => {
           const updated = { ...toRecord(key), rateLimit: setting };
           // Absent when the key was revoked meanwhile: nothing to copy to.
@@ -329,7 +367,7 @@ export class TableKeyRepository implements KeyRepository {
           this.transaction([
             ['create', exposureEntity(customerSlug, keyId, places)],
             mergeStep(key, { exposures: JSON.stringify(exposures), exposureCount }),
-            ['create', auditEntity(audit)],
+            ...auditSteps(audit),
           ]),
         written: () => ({ outcome: 'recorded', record: { ...record, exposures, exposureCount } }),
         // The audit row has a fresh id: a conflict is this report's row, recorded before.
@@ -351,8 +389,7 @@ export class TableKeyRepository implements KeyRepository {
       const expiryWarned = expiryWarnedAfter(record, warning.expiresAt, warning.windows);
       if (!expiryWarned) return done({ outcome: 'unchanged', record });
       return {
-        write: () =>
-          this.transaction([mergeStep(key, { expiryWarned: expiryWarnedColumn(expiryWarned) }), ['create', auditEntity(warning.audit)]]),
+        write: () => this.transaction([mergeStep(key, { expiryWarned: expiryWarnedColumn(expiryWarned) }), ...auditSteps(warning.audit)]),
         written: () => ({ outcome: 'recorded', record: { ...record, expiryWarned } }),
       };
     });

@@ -2,7 +2,7 @@ import { odata, type TransactionAction } from '@azure/data-tables';
 import type { AuditEvent, KeyRequest, KeyRequestAction, KeyRequestStatus } from '../../domain';
 import type { KeyRequestRepository, KeyRequestSummary } from '../../ports/key-request-repository';
 import { absentIfNotFound, statusOf } from '../azure-errors';
-import { actorFromText, actorToText, auditEntity, withoutUndefined } from './rows';
+import { actorFromText, actorToText, auditSteps, withoutUndefined } from './rows';
 import type { TableStorage } from './table-storage';
 
 const REQUEST_PREFIX = 'req_';
@@ -106,10 +106,7 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
     await this.storage.step('requests.index');
     await this.storage.call((o) => this.index.upsertEntity(indexEntity(request), 'Replace', o));
     await this.storage.step('requests.create');
-    const actions: TransactionAction[] = [
-      ['create', requestEntity(request)],
-      ['create', auditEntity(audit)],
-    ];
+    const actions: TransactionAction[] = [['create', requestEntity(request)], ...auditSteps(audit)];
     // The reservation is created with the request, so two submissions racing cannot both win.
     if (options.exclusive)
       actions.push(['create', { partitionKey: request.customerSlug, rowKey: pendingRowKey(request.action), requestId: request.id }]);
@@ -208,13 +205,7 @@ export class TableKeyRequestRepository implements KeyRequestRepository {
     }
     try {
       await this.storage.call((o) =>
-        this.customers.submitTransaction(
-          [
-            ['update', requestEntity(request), 'Replace', { etag: current.etag }],
-            ['create', auditEntity(audit)],
-          ],
-          o,
-        ),
+        this.customers.submitTransaction([['update', requestEntity(request), 'Replace', { etag: current.etag }], ...auditSteps(audit)], o),
       );
     } catch (error) {
       if (statusOf(error) === 412) return false;

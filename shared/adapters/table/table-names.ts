@@ -20,7 +20,7 @@ export const TABLE_NAMES = {
   keyRequestIndex: 'keyrequestindex',
   /** One partition: rotated-out master components by the end of their grace period. */
   tenantKeyGrace: 'tenantkeygrace',
-  /** One partition: keys with an expiry, by when they expire (the expiry timer's index). */
+  /** Two partitions: keys with an expiry, by when they expire (the expiry timer's index); rolls whose completion is watched. */
   keyExpiry: 'keyexpiry',
   /** Partition per instance: its per-key demand, for sharing rate limits. */
   rateLimits: 'ratelimits',

@@ -8,7 +8,7 @@ import type {
 } from '../../ports/trust-policy-repository';
 import { absentIfNotFound } from '../azure-errors';
 import { done, withEtagRetry } from './etag-retry';
-import { actorToText, auditEntity, groupBy, mergeStep } from './rows';
+import { actorToText, auditSteps, groupBy, mergeStep } from './rows';
 import { deferredWork } from './storage-operations';
 import { PROFILE_ROW, toCustomer, type CustomerEntity } from './table-customer-repository';
 import type { TableStorage } from './table-storage';
@@ -63,7 +63,7 @@ export class TableTrustPolicyRepository implements TrustPolicyRepository {
               : ['create', { partitionKey: pk, rowKey: POLICY_COUNT_ROW, activeCount: 1 }],
             ['create', policyLabelEntity(pk, policy.label, policy.id)],
             ['create', policyEntity(policy)],
-            ['create', auditEntity(options.audit)],
+            ...auditSteps(options.audit),
           ]),
         written: () => 'inserted',
         staleOn: counter ? [412] : [409],
@@ -92,7 +92,7 @@ export class TableTrustPolicyRepository implements TrustPolicyRepository {
         const held = await this.getRow<PolicyLabelEntity>(customerSlug, policyLabelRowKey(before.label));
         if (held?.policyId === id) actions.push(['delete', { partitionKey: customerSlug, rowKey: held.rowKey }]);
       }
-      actions.push(['create', auditEntity(audit(before, after))]);
+      actions.push(...auditSteps(audit(before, after)));
       return {
         write: () => this.transaction(actions),
         written: () => ({ outcome: 'updated', policy: after }),
@@ -117,7 +117,7 @@ export class TableTrustPolicyRepository implements TrustPolicyRepository {
       const label = await this.getRow<PolicyLabelEntity>(customerSlug, policyLabelRowKey(row.label));
       const actions: TransactionAction[] = [
         mergeStep(row, { status: 'deleted', deletedAt: options.deletedAt, deletedBy: actorToText(options.deletedBy) }),
-        ['create', auditEntity(options.audit(toTrustPolicy(row)))],
+        ...auditSteps(options.audit(toTrustPolicy(row))),
       ];
       if (counter) actions.push(mergeStep(counter, { activeCount: Math.max(0, counter.activeCount - 1) }));
       if (label?.policyId === id) actions.push(['delete', { partitionKey: customerSlug, rowKey: label.rowKey }]);

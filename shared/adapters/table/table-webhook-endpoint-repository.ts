@@ -11,7 +11,7 @@ import {
 } from '../../ports/webhook-endpoint-repository';
 import { absentIfNotFound, statusOf } from '../azure-errors';
 import { done, withEtagRetry } from './etag-retry';
-import { actorToText, auditEntity, mergeStep } from './rows';
+import { actorToText, auditSteps, mergeStep } from './rows';
 import { PROFILE_ROW, toCustomer, type CustomerEntity } from './table-customer-repository';
 import type { TableStorage } from './table-storage';
 import {
@@ -77,7 +77,7 @@ export class TableWebhookEndpointRepository implements WebhookEndpointRepository
               ? mergeStep(counter, { liveCount: live + 1 })
               : ['create', { partitionKey: pk, rowKey: ENDPOINT_COUNT_ROW, liveCount: 1 }],
             ['create', endpointEntity(endpoint)],
-            ['create', auditEntity(options.audit)],
+            ...auditSteps(options.audit),
           ]);
         },
         written: async (): Promise<WebhookEndpointInsertOutcome> => {
@@ -105,11 +105,7 @@ export class TableWebhookEndpointRepository implements WebhookEndpointRepository
       const entity = endpointEntity(changed);
       const after = toWebhookEndpoint(entity);
       return {
-        write: () =>
-          this.transaction([
-            ['update', entity, 'Replace', { etag: row.etag }],
-            ['create', auditEntity(audit(before, after))],
-          ]),
+        write: () => this.transaction([['update', entity, 'Replace', { etag: row.etag }], ...auditSteps(audit(before, after))]),
         written: () => ({ outcome: 'updated', endpoint: after }),
         staleOn: [412, 404],
       };
@@ -130,7 +126,7 @@ export class TableWebhookEndpointRepository implements WebhookEndpointRepository
       const left = Math.max(0, (counter?.liveCount ?? 1) - 1);
       const actions: TransactionAction[] = [
         mergeStep(row, { status: 'deleted', deletedAt: options.deletedAt, deletedBy: actorToText(options.deletedBy) }),
-        ['create', auditEntity(options.audit(toWebhookEndpoint(row)))],
+        ...auditSteps(options.audit(toWebhookEndpoint(row))),
       ];
       if (counter) actions.push(mergeStep(counter, { liveCount: left }));
       return {
@@ -214,7 +210,7 @@ export class TableWebhookEndpointRepository implements WebhookEndpointRepository
       if (current.status !== 'active' || (options.when && !options.when(current))) return done({ outcome: 'unchanged', endpoint: current });
       const columns = { status: 'disabled', disabledAt: options.at, disabledReason: options.reason, updatedAt: options.at };
       return {
-        write: () => this.transaction([mergeStep(row, columns), ['create', auditEntity(options.audit(current))]]),
+        write: () => this.transaction([mergeStep(row, columns), ...auditSteps(options.audit(current))]),
         written: () => ({ outcome: 'disabled', endpoint: toWebhookEndpoint({ ...row, ...columns }) }),
         staleOn: [412, 404],
       };
