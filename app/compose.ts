@@ -131,6 +131,11 @@ export interface ServiceOverrides {
   queues?: Partial<Record<QueueName, WorkQueue>>;
   /** A number in [0, 1) for the webhook retries' jitter (default Math.random). */
   random?: () => number;
+  /**
+   * Read a customer's audit log soon after each of its events (default true). Tests that count
+   * storage operations turn it off, as they turn timers off: the sweeper still dispatches.
+   */
+  webhookFastPath?: boolean;
   faultHook?: StorageFaultHook;
   /** Tests and the benchmark: answer like a partition over Table Storage's scalability target. */
   throttle?: PartitionThrottleOptions;
@@ -169,6 +174,7 @@ interface Runtime {
   telemetry: Telemetry;
   tracing: Tracing;
   random?: () => number;
+  webhookFastPath?: boolean;
 }
 
 /** Each port's adapter (or its override), and the storage accounts behind them. */
@@ -374,7 +380,7 @@ function buildUseCases(
   adapters: Adapters,
   door: Door,
   metering: Metering,
-  { clock, log, telemetry, random }: Runtime,
+  { clock, log, telemetry, random, webhookFastPath: fastPath = true }: Runtime,
 ): UseCases {
   const { components, authenticator } = door;
   const { rateLimiter } = metering;
@@ -476,7 +482,7 @@ function buildUseCases(
     log,
   });
   // Every event built is a webhook candidate: its customer's log is read a moment later.
-  audit.onEvent((customerSlug) => webhookDispatch.notify(customerSlug));
+  if (fastPath) audit.onEvent((customerSlug, type) => webhookDispatch.onEvent(customerSlug, type));
   return Object.freeze({
     config,
     customers,
@@ -571,6 +577,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     telemetry,
     tracing: overrides.tracing ?? new Tracing(),
     ...(overrides.random ? { random: overrides.random } : {}),
+    ...(overrides.webhookFastPath === false ? { webhookFastPath: false } : {}),
   };
   const adapters = buildAdapters(config, overrides, runtime);
   const door = buildDoor(config, adapters, runtime);

@@ -66,6 +66,7 @@ export class QueuePoller {
     const { concurrency, visibilityTimeoutMs, minIdleMs, maxIdleMs } = this.options;
     const mine = new Set<Promise<void>>();
     let idle = minIdleMs;
+    let lastFailure: string | undefined;
     while (!this.stopped) {
       if (mine.size >= concurrency) {
         await Promise.race(mine);
@@ -75,10 +76,14 @@ export class QueuePoller {
       try {
         messages = await queue.receive({ max: Math.min(32, concurrency - mine.size), visibilityTimeoutMs });
       } catch (error) {
-        this.log(`${definition.name}: receiving failed (${(error as Error).message}); trying again`);
+        // Said once per kind of failure (a queue endpoint missing would say it every two seconds).
+        const reason = (error as Error).message;
+        if (reason !== lastFailure) this.log(`${definition.name}: receiving failed (${reason}); trying again every ${maxIdleMs * 4} ms`);
+        lastFailure = reason;
         await this.pause(maxIdleMs * 4);
         continue;
       }
+      lastFailure = undefined;
       if (messages.length === 0) {
         await this.pause(idle);
         idle = Math.min(idle * 2, maxIdleMs);

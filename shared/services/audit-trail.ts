@@ -28,7 +28,7 @@ export interface AuditFacts {
  * read, so the id's time and `at` never disagree) and read back, newest first.
  */
 export class AuditTrail {
-  private readonly listeners: Array<(customerSlug: string) => void> = [];
+  private readonly listeners: Array<(customerSlug: string, type: AuditEvent['type']) => void> = [];
 
   constructor(
     private readonly log: AuditLog,
@@ -36,17 +36,18 @@ export class AuditTrail {
   ) {}
 
   /**
-   * Calls `listener` with the customer's slug whenever one of its events is built (before the
-   * write that stores it: the webhook dispatcher reads the log a moment later). It must not throw.
+   * Calls `listener` with the customer's slug and the event's type whenever one of its events is
+   * built (before the write that stores it: the webhook dispatcher reads the log a moment later).
+   * It must not throw.
    */
-  onEvent(listener: (customerSlug: string) => void): void {
+  onEvent(listener: (customerSlug: string, type: AuditEvent['type']) => void): void {
     this.listeners.push(listener);
   }
 
   /** An event for a change that a repository writes in one transaction with it. */
   event(facts: AuditFacts): AuditEvent {
     const now = this.clock.now();
-    for (const listener of this.listeners) listener(facts.customerSlug);
+    for (const listener of this.listeners) listener(facts.customerSlug, facts.type);
     return {
       id: newId('evt', now),
       customerSlug: facts.customerSlug,

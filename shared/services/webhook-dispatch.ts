@@ -17,6 +17,14 @@ const PAGE = 100;
 const MAX_REMEMBERED = 100_000;
 /** Customers one sweep dispatches at once. */
 const SWEEP_CONCURRENCY = 4;
+/**
+ * How long this process trusts that a customer has no active endpoint: its fast path then reads
+ * nothing for that customer's events. Its own endpoint changes clear it at once; another
+ * instance's are seen within this, and the sweeper (every minute) covers the events between.
+ */
+export const NO_ENDPOINTS_TTL_MS = 30_000;
+/** Customers remembered as without endpoints, at most. */
+const MAX_REMEMBERED_CUSTOMERS = 100_000;
 
 /** What a WebhookDispatcher is built from. */
 export interface WebhookDispatcherDeps {
@@ -66,6 +74,8 @@ export class WebhookDispatcher {
   /** Per customer: the pass running, and whether another was asked for meanwhile. */
   private readonly running = new Map<string, { pass: Promise<DispatchResult>; again: boolean }>();
   private readonly timers = new Map<string, FastPathTimers>();
+  /** Customers seen without an active endpoint, and when (their fast-path passes read nothing until {@link NO_ENDPOINTS_TTL_MS}). */
+  private readonly withoutEndpoints = new Map<string, number>();
   private stopped = false;
 
   constructor(deps: WebhookDispatcherDeps) {
@@ -77,6 +87,15 @@ export class WebhookDispatcher {
         timer.unref();
         return { cancel: () => clearTimeout(timer) };
       });
+  }
+
+  /**
+   * The audit trail's listener: an event of `type` was just built for the customer. An endpoint
+   * change forgets what this process knew of the customer's endpoints; then its log is read soon.
+   */
+  onEvent(customerSlug: string, type: string): void {
+    if (type.startsWith('webhook_endpoint.')) this.withoutEndpoints.delete(customerSlug);
+    this.notify(customerSlug);
   }
 
   /**
@@ -103,13 +122,15 @@ export class WebhookDispatcher {
       state.late = undefined;
       // Events built after this timer was armed get their own late pass, a second after the last.
       const since = (state.lastNotify ?? armedAt) - armedAt;
-      if (since > 0) this.armLate(customerSlug, state, since);
+      if (since > 0) this.armLate(customerSlug, state, Math.min(since, delay));
       this.fastPass(customerSlug, state);
     }, delay);
   }
 
   private fastPass(customerSlug: string, state: FastPathTimers): void {
     if (!state.early && !state.late) this.timers.delete(customerSlug);
+    const seen = this.withoutEndpoints.get(customerSlug);
+    if (seen !== undefined && this.deps.clock.millis() - seen < NO_ENDPOINTS_TTL_MS) return;
     void this.dispatch(customerSlug).catch((error: unknown) =>
       this.deps.log.warn('webhook dispatch failed (the sweeper will do it)', { customer: customerSlug, ...describeError(error) }),
     );
@@ -173,8 +194,16 @@ export class WebhookDispatcher {
   }
 
   private async pass(customerSlug: string): Promise<DispatchResult> {
-    const endpoints = (await this.deps.endpoints.list(customerSlug)).filter((e) => e.status === 'active');
-    if (endpoints.length === 0) return { events: 0, created: 0 };
+    const all = await this.deps.endpoints.list(customerSlug);
+    const endpoints = all.filter((e) => e.status === 'active');
+    if (endpoints.length === 0) {
+      if (this.withoutEndpoints.size >= MAX_REMEMBERED_CUSTOMERS) this.withoutEndpoints.clear();
+      this.withoutEndpoints.set(customerSlug, this.deps.clock.millis());
+      // Disabled endpoints receive nothing, later included: once one is enabled again, it gets what happens from then on.
+      if (all.length > 0) await this.deps.deliveries.advanceCheckpoint(customerSlug, this.deps.clock.now().toISOString());
+      return { events: 0, created: 0 };
+    }
+    this.withoutEndpoints.delete(customerSlug);
     const checkpoint = await this.deps.deliveries.checkpoint(customerSlug);
     // Never before the oldest endpoint: events from before any endpoint existed go nowhere.
     const oldest = Math.min(...endpoints.map((e) => Date.parse(e.createdAt)));

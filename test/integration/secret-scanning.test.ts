@@ -44,7 +44,8 @@ describe('POST /v1/secret-scanning/github', () => {
   beforeAll(async () => {
     scanner = await FakeGitHubScanner.start();
     clock = new SteppingClock();
-    services = testServices({ GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url }, { clock });
+    // Storage operations are counted: no webhook fast-path pass after an event among them either.
+    services = testServices({ GITHUB_SECRET_SCANNING_KEYS_URL: scanner.url }, { clock, webhookFastPath: false });
     await services.revocations.poll();
     app = await serveApp(services, { timers: false }); // storage operations are counted: no wall-clock timer passes among them
   });

@@ -393,6 +393,52 @@ describe('the fast path: soon after an event is built', () => {
     expect(timers.pending.every((t) => t.cancelled)).toBe(true);
   });
 
+  it('reads nothing for a customer known to have no endpoint, until one of its endpoints changes', async () => {
+    const { use, repositories, services, issue, endpoint, deliveries, clock } = await setup();
+    const timers = fakeTimers();
+    let lists = 0;
+    const list = repositories.webhookEndpoints.list.bind(repositories.webhookEndpoints);
+    repositories.webhookEndpoints.list = (slug) => (lists++, list(slug));
+    const dispatcher = new WebhookDispatcher({
+      audit: repositories.audit,
+      endpoints: repositories.webhookEndpoints,
+      deliveries: repositories.webhookDeliveries,
+      keys: repositories.keys,
+      enqueue: (d: WebhookDelivery) => use.webhookDeliveries.ensureQueued(d),
+      clock: services.clock,
+      log: silentLogger,
+      schedule: timers.schedule,
+    });
+    /** The passes under way, done. */
+    const settle = () => Promise.all([...dispatcher['running'].values()].map((r) => r.pass));
+    const pass = async () => {
+      timers.fire(100);
+      await settle();
+      timers.fire(1000);
+      await settle();
+    };
+    await use.webhookEndpoints.update('acme', endpoint.id, { enabled: false }, op());
+    dispatcher.onEvent('acme', 'key.issued');
+    await pass();
+    expect(lists).toBe(1); // none active: remembered
+    await issue('quiet');
+    dispatcher.onEvent('acme', 'key.issued');
+    await pass();
+    expect(lists).toBe(1);
+    // The sweeper's minute (it asks storage, whatever the fast path knows): nothing to send, the
+    // checkpoint moves on. What happened while the endpoint was disabled is never sent.
+    clock.advance(2 * 60 * SECOND);
+    await dispatcher.sweep();
+    expect(lists).toBe(2);
+    // An endpoint change of this customer: read again at once.
+    await use.webhookEndpoints.update('acme', endpoint.id, { enabled: true }, op());
+    dispatcher.onEvent('acme', 'webhook_endpoint.updated');
+    await issue('heard');
+    await pass();
+    expect(lists).toBe(4); // both passes: a customer with endpoints is read each time
+    expect((await deliveries()).map((d) => JSON.parse(d.body).data.key.label)).toEqual(['heard']);
+  });
+
   it('is wired to the audit trail: building an event schedules its customer’s pass', async () => {
     const { use, queue, issue } = await setup();
     const sent = new Promise<void>((resolve) => (queue.onSend = resolve));

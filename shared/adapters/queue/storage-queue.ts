@@ -32,23 +32,34 @@ const MAX_RECEIVE = 32;
  * are rounded up). Messages never expire on their own: only a delete removes one.
  */
 export class StorageWorkQueue implements WorkQueue {
-  readonly client: QueueClient;
+  private built: QueueClient | undefined;
   private ready: Promise<void> | undefined;
+  private readonly timeoutMs: number;
 
   constructor(
-    config: Config['queues'],
-    name: string,
+    private readonly config: Config['queues'],
+    private readonly name: string,
     private readonly options: { credential?: TokenCredential; operations?: QueueOperationCounter } = {},
-    private readonly timeoutMs = config.timeoutMs,
   ) {
-    const pipeline: StoragePipelineOptions = { retryOptions: RETRY_OPTIONS };
-    if (config.connectionString) {
-      this.client = QueueServiceClient.fromConnectionString(config.connectionString, pipeline).getQueueClient(name);
-    } else {
-      if (!config.endpoint || !options.credential)
-        throw new Error('StorageWorkQueue needs a connection string, or an endpoint and a credential');
-      this.client = new QueueClient(`${config.endpoint.replace(/\/+$/, '')}/${name}`, options.credential, pipeline);
+    this.timeoutMs = config.timeoutMs;
+  }
+
+  /**
+   * The queue's client, built on first use: a process that never uses its queues (a connection
+   * string that names tables only, the admin CLI) needs no queue endpoint.
+   */
+  get client(): QueueClient {
+    if (!this.built) {
+      const pipeline: StoragePipelineOptions = { retryOptions: RETRY_OPTIONS };
+      if (this.config.connectionString) {
+        this.built = QueueServiceClient.fromConnectionString(this.config.connectionString, pipeline).getQueueClient(this.name);
+      } else {
+        if (!this.config.endpoint || !this.options.credential)
+          throw new Error('StorageWorkQueue needs a connection string, or an endpoint and a credential');
+        this.built = new QueueClient(`${this.config.endpoint.replace(/\/+$/, '')}/${this.name}`, this.options.credential, pipeline);
+      }
     }
+    return this.built;
   }
 
   /** Creates the queue once per process (idempotent); a failure is retried on the next call. */
