@@ -151,7 +151,9 @@ describe('a rollout completes itself once the new key is used and the old one is
     const stopped = await oldKey();
     expect(stopped).toMatchObject({ status: 'revoked', revokedReason: 'rolled', rollout: { closeWhenQuiet: true } });
     expect(stopped.rollout!.completedAt).not.toBeNull();
-    expect((await events('key.revoked')).map((e) => e.details)).toEqual([{ label: 'checkout', reason: 'rolled' }]);
+    expect((await events('key.revoked')).map((e) => e.details)).toEqual([
+      { label: 'checkout', application: 'test-app', displayPrefix: stopped.displayPrefix, reason: 'rolled' },
+    ]);
 
     clock.forward(HOUR);
     await tick();
