@@ -22,6 +22,7 @@ const keyExpiryTimer = functionDefinitions.find((d) => d.name === 'key-expiry') 
 
 interface KeyBody {
   id: string;
+  displayPrefix: string;
   status: string;
   revokedReason: string | null;
   expiresAt: string | null;
