@@ -59,6 +59,8 @@ export async function diagnostics(host: HostProcess, query = '') {
     authCacheMaxEntries: number;
     rssBytes: number;
     heapUsedBytes: number;
+    /** The host process's CPU time so far (user and system). */
+    cpuMicros: number;
     memory: HostMemory;
   };
 }

@@ -12,6 +12,7 @@ import { listingCostFigure } from './listing-cost';
 import { propagationFigures } from './propagation';
 import { rateLimitFigure } from './rate-limit';
 import { storageCostFigures } from './storage-cost';
+import { tokenExchangeFigure } from './token-exchange';
 import { webhookLatencyFigures } from './webhook-latency';
 
 /** One figure of the benchmark, as bench/run.ts records it. */
@@ -63,8 +64,8 @@ export interface BenchContext {
 
 /** Every figure module, in the order a full run measures them, with the ids each records. */
 export const FIGURE_MODULES: ReadonlyArray<{ ids: readonly string[]; title: string; run: (ctx: BenchContext) => Promise<void> }> = [
-  // First, while this process is quiet and before any host starts: figures 1c and 1e time the door and the telemetry in process.
-  { ids: ['1', '1b', '1c', '1e'], title: '1. Auth overhead (warm cache)', run: doorThroughputFigures },
+  // First, while this process is quiet and before any host starts: figures 1c, 1d and 1e time the door and the telemetry in process.
+  { ids: ['1', '1b', '1c', '1d', '1e'], title: '1. Auth overhead (warm cache)', run: doorThroughputFigures },
   { ids: ['2a', '2b'], title: '2. Cold auth (auth cache off)', run: coldLookupFigures },
   { ids: ['3', '3b', '3c', '3d'], title: '3. Ingest (spans per second, stored vs parse-only)', run: ingestFigures },
   { ids: ['5'], title: '5. Rate-limit accuracy across three hosts', run: rateLimitFigure },
@@ -83,6 +84,7 @@ export const FIGURE_MODULES: ReadonlyArray<{ ids: readonly string[]; title: stri
   },
   { ids: ['4e'], title: '4e. Storage operations per listed session (GET /v1/sessions)', run: listingCostFigure },
   { ids: ['5b'], title: '5b. Storage transactions per rate-limit unit, by request shape', run: batchCostFigures },
+  { ids: ['11'], title: '11. Token exchange latency (POST /v1/oauth/token, the issuer key set warm)', run: tokenExchangeFigure },
   {
     ids: ['12', '12b', '12c', '12d'],
     title: '12. A key revocation to its webhook at the receiver (the queue warm), and its storage and queue operations',

@@ -98,12 +98,12 @@ export class TokenExchange {
 
   private async decide(request: ExchangeRequest, requestId: string): Promise<ExchangeOutcome> {
     const op: Operation = { actor: TOKEN_EXCHANGE_ACTOR, requestId };
-    const customer = await this.customers.get(request.audience);
+    // Both reads at once (one round trip less); a slug no customer has lists no policies.
+    const [customer, policies] = await Promise.all([this.customers.get(request.audience), this.policies.list(request.audience)]);
     if (!customer) {
       this.log.info('token exchange refused', { customer: request.audience, reason: 'unknown_customer', requestId });
       return { ok: false, error: 'invalid_grant', reason: 'unknown_customer' };
     }
-    const policies = await this.policies.list(customer.slug);
     if (policies.length === 0)
       return this.refuse(customer.slug, op, { reason: 'no_trust_policy', detail: 'the customer has no trust policy' });
 
