@@ -24,6 +24,9 @@ export type {
   TenantKey,
   TrustPolicy,
   TrustPolicyList,
+  WebhookEndpoint,
+  WebhookEndpointList,
+  WebhookEndpointWithSecret,
 } from './api-types.js';
 
 /** One day of one key's usage (inline in the document, not a component of its own). */
