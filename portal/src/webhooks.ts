@@ -20,6 +20,7 @@ import {
 /**
  * Webhooks: the customer's endpoints (list, add, enable or disable, rotate the signing secret,
  * delete) under the plan's cap. A signing secret is shown once, by the call that makes it.
+ * The delivery side's routes (test event, recent deliveries, retry) are not here yet: see HOOK below.
  */
 
 type EventType = Exclude<WebhookEndpoint['events'][number], '*'>;
@@ -129,6 +130,9 @@ function endpointRow(portal: Portal, endpoint: WebhookEndpoint): HTMLTableRowEle
         { class: 'actions' },
         button(disabled ? 'Enable' : 'Disable', 'toggle', () => setEnabled(portal, endpoint, disabled)),
         button('Rotate secret', 'rotate', () => rotateSecret(portal, endpoint)),
+        // HOOK(webhooks-pipeline): "Send test event" (POST /v1/webhook-endpoints/{id}/test) and "Recent deliveries"
+        // (GET …/{id}/deliveries, each with "Retry": POST …/deliveries/{deliveryId}/retry) go here, once those routes
+        // and their views are in the OpenAPI document (the portal's types come from it).
         button('Delete', 'delete', () => deleteEndpoint(portal, endpoint), 'danger'),
       ),
     ),
