@@ -71,6 +71,13 @@ import { TokenExchange } from '../shared/services/token-exchange';
 import { TrustPolicyService } from '../shared/services/trust-policy-service';
 import { WebhookEndpointService } from '../shared/services/webhook-endpoints';
 import { WebhookSecretVault } from '../shared/webhooks/secrets';
+import { queueName, type QueueName } from '../shared/adapters/queue/queue-names';
+import { QueueOperationCounter, StorageWorkQueue } from '../shared/adapters/queue/storage-queue';
+import { TableWebhookDeliveryRepository } from '../shared/adapters/table/table-webhook-delivery-repository';
+import type { WebhookDeliveryRepository } from '../shared/ports/webhook-delivery-repository';
+import type { WorkQueue } from '../shared/ports/work-queue';
+import { WebhookDeliveryService } from '../shared/services/webhook-delivery';
+import { WebhookDispatcher } from '../shared/services/webhook-dispatch';
 import { SubjectTokenVerifier } from '../shared/trust/oidc-verifier';
 import { MasterComponentService } from '../shared/services/master-component-service';
 import { UsageRecorder } from '../shared/services/usage-recorder';
@@ -114,6 +121,12 @@ export interface ServiceOverrides {
    * name can resolve to 127.0.0.1 or 169.254.169.254 without DNS).
    */
   resolver?: HostResolver;
+  /** Every outbound request (issuers, webhook endpoints); default: the guarded client under the runtime's rules. Tests pass one with production rules. */
+  outbound?: OutboundHttp;
+  /** Replace the queues (unit tests use the in-memory fake). */
+  queues?: Partial<Record<QueueName, WorkQueue>>;
+  /** A number in [0, 1) for the webhook retries' jitter (default Math.random). */
+  random?: () => number;
   faultHook?: StorageFaultHook;
   /** Tests and the benchmark: answer like a partition over Table Storage's scalability target. */
   throttle?: PartitionThrottleOptions;
@@ -134,6 +147,7 @@ export interface ServiceOverrides {
     trustPolicies?: TrustPolicyRepository;
     federatedTokens?: FederatedTokenRepository;
     webhookEndpoints?: WebhookEndpointRepository;
+    webhookDeliveries?: WebhookDeliveryRepository;
   };
   /** The metrics (tests read them back; the entry point may add exporting readers). */
   telemetry?: Telemetry;
@@ -143,12 +157,13 @@ export interface ServiceOverrides {
   background?: boolean;
 }
 
-/** What every step shares: the clock, the log, the metrics and the spans. */
+/** What every step shares: the clock, the log, the metrics and the spans (and, in tests, the jitter's randomness). */
 interface Runtime {
   clock: Clock;
   log: Logger;
   telemetry: Telemetry;
   tracing: Tracing;
+  random?: () => number;
 }
 
 /** Each port's adapter (or its override), and the storage accounts behind them. */
@@ -172,6 +187,10 @@ interface Adapters {
   trustPolicies: TrustPolicyRepository;
   federatedTokens: FederatedTokenRepository;
   webhookEndpoints: WebhookEndpointRepository;
+  webhookDeliveries: WebhookDeliveryRepository;
+  /** The service's queues, and the operations made on them. */
+  queues: Record<QueueName, WorkQueue>;
+  queueOperations: QueueOperationCounter;
   /** Every request to an address someone else chose, under the outbound guard's rules (pinned, bounded). */
   outbound: OutboundHttp;
   /** Issuers' public documents (the token exchange's discovery and key sets), read through `outbound`. */
@@ -243,9 +262,18 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
   const repositories = overrides.repositories ?? {};
   const tableSessions = repositories.sessions ? undefined : new TableSessionRepository(sessionAccounts, { log });
   // Outside local mode: https only, to hosts whose every address is public, the connection pinned to them.
-  const outbound = new GuardedHttpClient(
-    new OutboundGuard(overrides.resolver ?? new DnsHostResolver(), { localMode: config.runtime === 'local' }),
-  );
+  const outbound =
+    overrides.outbound ??
+    new GuardedHttpClient(new OutboundGuard(overrides.resolver ?? new DnsHostResolver(), { localMode: config.runtime === 'local' }));
+  const queueOperations = new QueueOperationCounter();
+  const queues: Record<QueueName, WorkQueue> = {
+    webhookDeliveries:
+      overrides.queues?.webhookDeliveries ??
+      new StorageWorkQueue(config.queues, queueName(config.queues.prefix, 'webhookDeliveries'), {
+        ...(config.queues.endpoint ? { credential: azureCredential() } : {}),
+        operations: queueOperations,
+      }),
+  };
   return {
     storage,
     sessionAccounts,
@@ -264,6 +292,9 @@ function buildAdapters(config: Config, overrides: ServiceOverrides, { clock, log
     trustPolicies: repositories.trustPolicies ?? new TableTrustPolicyRepository(storage),
     federatedTokens: repositories.federatedTokens ?? new TableFederatedTokenRepository(storage),
     webhookEndpoints: repositories.webhookEndpoints ?? new TableWebhookEndpointRepository(storage),
+    webhookDeliveries: repositories.webhookDeliveries ?? new TableWebhookDeliveryRepository(storage),
+    queues,
+    queueOperations,
     outbound,
     documents: overrides.documents ?? new HttpPublicDocumentFetch(outbound),
   };
@@ -329,7 +360,13 @@ function buildMetering(config: Config, adapters: Adapters, { clock, log, telemet
 }
 
 /** Step 4: the use cases handlers and timers are handed (services over ports, never an adapter). */
-function buildUseCases(config: Config, adapters: Adapters, door: Door, metering: Metering, { clock, log, telemetry }: Runtime): UseCases {
+function buildUseCases(
+  config: Config,
+  adapters: Adapters,
+  door: Door,
+  metering: Metering,
+  { clock, log, telemetry, random }: Runtime,
+): UseCases {
   const { components, authenticator } = door;
   const { rateLimiter } = metering;
   const audit = new AuditTrail(adapters.audit, clock);
@@ -387,6 +424,38 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
   const federatedTokens = new FederatedTokens({ tokens: adapters.federatedTokens, authenticator, feed: adapters.feed, clock, log });
   // One vault per process: it caches the data key webhook signing secrets are sealed under.
   const webhookSecrets = new WebhookSecretVault(adapters.secrets);
+  const webhookEndpoints = new WebhookEndpointService({
+    endpoints: adapters.webhookEndpoints,
+    customers,
+    audit,
+    secrets: webhookSecrets,
+    plans: config.plans,
+    clock,
+    log,
+    localMode,
+  });
+  const webhookDeliveries = new WebhookDeliveryService({
+    deliveries: adapters.webhookDeliveries,
+    endpoints: adapters.webhookEndpoints,
+    signer: webhookEndpoints,
+    queue: adapters.queues.webhookDeliveries,
+    outbound: adapters.outbound,
+    clock,
+    log,
+    retryDelaysMs: config.webhooks.retryDelaysMs,
+    ...(random ? { random } : {}),
+  });
+  const webhookDispatch = new WebhookDispatcher({
+    audit: adapters.audit,
+    endpoints: adapters.webhookEndpoints,
+    deliveries: adapters.webhookDeliveries,
+    keys: adapters.keys,
+    enqueue: (delivery) => webhookDeliveries.ensureQueued(delivery),
+    clock,
+    log,
+  });
+  // Every event built is a webhook candidate: its customer's log is read a moment later.
+  audit.onEvent((customerSlug) => webhookDispatch.notify(customerSlug));
   return Object.freeze({
     config,
     customers,
@@ -425,16 +494,9 @@ function buildUseCases(config: Config, adapters: Adapters, door: Door, metering:
       log,
       localMode,
     }),
-    webhookEndpoints: new WebhookEndpointService({
-      endpoints: adapters.webhookEndpoints,
-      customers,
-      audit,
-      secrets: webhookSecrets,
-      plans: config.plans,
-      clock,
-      log,
-      localMode,
-    }),
+    webhookEndpoints,
+    webhookDeliveries,
+    webhookDispatch,
     tokenExchange: new TokenExchange({
       // One verifier per process: its cache of issuers' keys serves every exchange.
       verifier: new SubjectTokenVerifier({ fetch: adapters.documents, clock, log, localMode }),
@@ -475,6 +537,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     log: overrides.log ?? processLogger,
     telemetry,
     tracing: overrides.tracing ?? new Tracing(),
+    ...(overrides.random ? { random: overrides.random } : {}),
   };
   const adapters = buildAdapters(config, overrides, runtime);
   const door = buildDoor(config, adapters, runtime);
@@ -510,7 +573,10 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     usageStore: adapters.usage,
     telemetry,
     tracing: runtime.tracing,
+    queues: adapters.queues,
+    queueOperations: adapters.queueOperations,
     async dispose() {
+      await useCases.webhookDispatch.stop();
       await stopBackground(background);
       await adapters.tableSessions?.settle();
     },

@@ -29,6 +29,11 @@ import type { StaleKeyReview } from '../shared/services/stale-key-review';
 import type { TokenExchange } from '../shared/services/token-exchange';
 import type { TrustPolicyService } from '../shared/services/trust-policy-service';
 import type { WebhookEndpointService } from '../shared/services/webhook-endpoints';
+import type { WebhookDeliveryService } from '../shared/services/webhook-delivery';
+import type { WebhookDispatcher } from '../shared/services/webhook-dispatch';
+import type { WorkQueue } from '../shared/ports/work-queue';
+import type { QueueName } from '../shared/adapters/queue/queue-names';
+import type { QueueOperationCounter } from '../shared/adapters/queue/storage-queue';
 import type { MasterComponentService } from '../shared/services/master-component-service';
 import type { UsageRecorder } from '../shared/services/usage-recorder';
 import type { UsageService } from '../shared/services/usage-service';
@@ -60,6 +65,10 @@ export interface UseCases {
   trustPolicies: TrustPolicyService;
   /** Webhook endpoints: where a customer's key events are delivered, and the secrets they are signed with. */
   webhookEndpoints: WebhookEndpointService;
+  /** Webhook deliveries: the queue worker's attempts and retries, and an endpoint's test event, deliveries and retry. */
+  webhookDeliveries: WebhookDeliveryService;
+  /** The audit log turned into deliveries: soon after each event, and by the sweeper timer. */
+  webhookDispatch: WebhookDispatcher;
   /** The token exchange (RFC 8693): a workload's identity token for a federated access token. */
   tokenExchange: TokenExchange;
   health: HealthMonitor;
@@ -97,6 +106,10 @@ export interface ServiceContext {
   telemetry: Telemetry;
   /** Spans of requests and their storage and Key Vault calls. */
   tracing: Tracing;
+  /** The service's queues (the local host polls them; in Azure queue-triggered functions receive them). */
+  queues: Record<QueueName, WorkQueue>;
+  /** Operations made on the queues, by kind (the benchmark's per-event figure). */
+  queueOperations: QueueOperationCounter;
   /** Stops background work (probes, feed reads); flushes what the process holds. */
   dispose(): Promise<void>;
 }

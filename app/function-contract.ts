@@ -5,6 +5,7 @@ import type { Actor, CredentialType, KeyIdentity } from '../shared/domain';
 import type { ErrorCode } from '../shared/errors';
 import type { FormParameters, OAuthErrorCode } from '../shared/oauth/token-request';
 import type { Logger } from '../shared/logging';
+import type { QueueName } from '../shared/adapters/queue/queue-names';
 import type { ServiceContext, UseCases } from './context';
 
 /**
@@ -212,4 +213,22 @@ export interface TimerFunctionDefinition {
   handler: (timer: Timer, ctx: TimerContext) => Promise<void>;
 }
 
-export type FunctionDefinition = HttpFunctionDefinition | TimerFunctionDefinition;
+/** What a queue-triggered function receives besides the message: the use cases, as a timer does. */
+export type QueueContext = TimerContext;
+
+/**
+ * A function triggered by a queue of the service's (shared/adapters/queue/queue-names.ts): in Azure
+ * the Functions host's queue trigger, locally the local host's poller. The message is deleted once
+ * the handler returns; a handler that throws lets it come back (after its visibility timeout).
+ */
+export interface QueueFunctionDefinition {
+  kind: 'queue';
+  name: string;
+  /** The queue it receives, by the service's name for it (the configured prefix is applied). */
+  queue: QueueName;
+  summary: string;
+  /** `message`: the text the queue holds, or the object the queue trigger parsed from its JSON. */
+  handler: (message: unknown, ctx: QueueContext) => Promise<void>;
+}
+
+export type FunctionDefinition = HttpFunctionDefinition | TimerFunctionDefinition | QueueFunctionDefinition;

@@ -10,6 +10,7 @@ import type {
   BodyByParam,
   HandlerContext,
   HttpFunctionDefinition,
+  QueueFunctionDefinition,
   RequestContext,
   RouteInput,
   TimerFunctionDefinition,
@@ -54,6 +55,22 @@ export async function readInput(definition: HttpFunctionDefinition, request: Htt
     body = parseInput(schema, sent === undefined ? {} : sent, 'body');
   }
   return { params, query, body };
+}
+
+/**
+ * Turns a declared queue function into its host handler (the queue trigger's, or the local
+ * poller's); failures are logged and rethrown, so the message is not deleted and comes back.
+ */
+export function bindQueueFunction(definition: QueueFunctionDefinition, getServices: ServiceProvider) {
+  return async function queueHandler(message: unknown, invocation: InvocationContext): Promise<void> {
+    const log = invocationLogger(invocation);
+    try {
+      await definition.handler(message, { services: (await getServices()).useCases, invocation, log });
+    } catch (error) {
+      log.error('queue function failed', { function: definition.name, ...describeError(error) });
+      throw error;
+    }
+  };
 }
 
 /** Turns a declared timer function into its host handler; failures are logged and rethrown. */

@@ -4,7 +4,11 @@ import { startAzureMonitor } from '../app/azure-monitor';
 import { createServices } from '../app/compose';
 import { Telemetry } from '../shared/telemetry/telemetry';
 import type { ServiceContext } from '../app/context';
-import { bindHttpFunction, bindTimerFunction } from './bind';
+import { queueName } from '../shared/adapters/queue/queue-names';
+import { bindHttpFunction, bindQueueFunction, bindTimerFunction } from './bind';
+
+/** The app setting (prefix) of the storage connection queue triggers listen through: the host's own. */
+export const QUEUE_TRIGGER_CONNECTION = 'AzureWebJobsStorage';
 import type { FunctionDefinition } from '../app/function-contract';
 import { functionDefinitions } from './registry';
 
@@ -16,10 +20,19 @@ import { functionDefinitions } from './registry';
 export function registerFunctions(
   definitions: readonly FunctionDefinition[],
   getServices: () => ServiceContext,
-  registrar: Pick<typeof app, 'http' | 'timer'> = app,
+  registrar: Pick<typeof app, 'http' | 'timer' | 'storageQueue'> = app,
+  options: { queuePrefix: string } = { queuePrefix: '' },
 ): void {
   for (const definition of definitions) {
-    if (definition.kind === 'http') {
+    if (definition.kind === 'queue') {
+      // The host's storage connection (AzureWebJobsStorage: the managed identity in Azure, Azurite
+      // locally) is the account the service sends to (QUEUES_ENDPOINT / QUEUES_CONNECTION_STRING; infra/ sets both alike).
+      registrar.storageQueue(definition.name, {
+        queueName: queueName(options.queuePrefix, definition.queue),
+        connection: QUEUE_TRIGGER_CONNECTION,
+        handler: bindQueueFunction(definition, getServices),
+      });
+    } else if (definition.kind === 'http') {
       registrar.http(definition.name, {
         route: definition.route,
         methods: [...definition.methods],
@@ -54,6 +67,8 @@ registerFunctions(
       telemetry: new Telemetry({ readers: exporting ? [exporting.reader] : [] }),
       ...(exporting ? { tracing: exporting.tracing } : {}),
     })),
+  app,
+  { queuePrefix: config.queues.prefix },
 );
 // A graceful stop of the worker writes the usage counts it holds.
 app.hook.appTerminate(async () => {

@@ -38,6 +38,13 @@ import {
   webhookEndpointsRotateSecret,
   webhookEndpointsUpdate,
 } from './webhook-endpoints';
+import {
+  webhookDeliveriesList,
+  webhookDeliveriesQueue,
+  webhookDeliveriesRetry,
+  webhookDispatchSweep,
+  webhookEndpointsTest,
+} from './webhook-deliveries';
 import { whoami } from './whoami';
 
 /**
@@ -75,6 +82,9 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   webhookEndpointsUpdate,
   webhookEndpointsDelete,
   webhookEndpointsRotateSecret,
+  webhookEndpointsTest,
+  webhookDeliveriesList,
+  webhookDeliveriesRetry,
   sessionsList,
   secretScanningGitHub,
   staffCustomersList,
@@ -95,6 +105,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   staleKeys,
   keyExpiry,
   usageRetention,
+  webhookDispatchSweep,
+  webhookDeliveriesQueue,
   portalPage,
   apiDocs,
   localSignIn,

@@ -165,6 +165,7 @@ module functionApp 'modules/function-app.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     tableEndpoint: storage.outputs.tableEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
     sessionTableEndpoints: sessionStorage.outputs.tableEndpoints
     keyVaultUrl: vault.outputs.uri
     appInsightsConnectionString: monitoring.outputs.connectionString

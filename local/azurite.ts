@@ -11,9 +11,17 @@ export function tableConnectionString(port: number, host = '127.0.0.1'): string 
   return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_ACCOUNT_KEY};TableEndpoint=http://${host}:${port}/${DEV_ACCOUNT};`;
 }
 
+/** The development account's connection string with its table and (when given) queue endpoints. */
+export function azuriteConnectionString(tablePort: number, queuePort: number | undefined, host = '127.0.0.1'): string {
+  const queue = queuePort === undefined ? '' : `QueueEndpoint=http://${host}:${queuePort}/${DEV_ACCOUNT};`;
+  return `${tableConnectionString(tablePort, host)}${queue}`;
+}
+
 export interface AzuriteOptions {
   /** Table service port (0 picks a free one). */
   tablePort: number;
+  /** Queue service port (0 picks a free one); omitted: no queue service. */
+  queuePort?: number;
   /** Folder for Azurite's data; omitted means in memory (tests). */
   location?: string;
   /** Receives Azurite's own output lines. */
@@ -21,11 +29,18 @@ export interface AzuriteOptions {
 }
 
 export interface RunningAzurite {
+  /** The table service's port. */
   port: number;
+  /** The queue service's port, when one was asked for. */
+  queuePort: number | undefined;
+  /** The table endpoint, and the queue endpoint when there is a queue service. */
   connectionString: string;
-  /** True when an Azurite that was already running is being reused. */
+  /** True when every service asked for was already running (and is reused, left running at the end). */
   reused: boolean;
+  /** The table service's process, when this call started it. */
   child: ChildProcess | undefined;
+  /** The queue service's process, when this call started it. */
+  queueChild: ChildProcess | undefined;
   stop(): Promise<void>;
 }
 
@@ -54,31 +69,73 @@ export function isListening(port: number, host = '127.0.0.1', timeoutMs = 500): 
   });
 }
 
-/** Whether what listens on the port answers like Azurite's table service. */
-async function isAzuriteTable(port: number): Promise<boolean> {
+type AzuriteService = 'table' | 'queue';
+
+/** Whether what listens on the port answers like Azurite's table or queue service. */
+async function isAzurite(service: AzuriteService, port: number): Promise<boolean> {
+  const path = service === 'table' ? `/${DEV_ACCOUNT}/Tables` : `/${DEV_ACCOUNT}?comp=list`;
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/${DEV_ACCOUNT}/Tables`, { signal: AbortSignal.timeout(2000) });
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
     return (response.headers.get('server') ?? '').toLowerCase().includes('azurite');
   } catch {
     return false;
   }
 }
 
+/** One of Azurite's services: one this call started, or one already listening (reused). */
+interface AzuriteProcess {
+  port: number;
+  child: ChildProcess | undefined;
+  stop(): Promise<void>;
+}
+
+const SETTING: Record<AzuriteService, string> = { table: 'AZURITE_TABLE_PORT', queue: 'AZURITE_QUEUE_PORT' };
+
 /**
- * Starts Azurite's table service from node_modules as a child process (with the same Node
- * binary) and waits until it accepts connections. When the port already serves Azurite,
- * that instance is reused and left running at the end.
+ * Starts Azurite's table service, and its queue service when `queuePort` is given, from
+ * node_modules as child processes (with the same Node binary), and waits until they accept
+ * connections. A port that already serves that Azurite service is reused and left running at
+ * the end; a service not yet running beside a reused one is started.
  */
 export async function startAzurite(options: AzuriteOptions): Promise<RunningAzurite> {
-  const port = options.tablePort === 0 ? await freePort() : options.tablePort;
-  if (await isListening(port)) {
-    if (await isAzuriteTable(port)) {
-      return { port, connectionString: tableConnectionString(port), reused: true, child: undefined, stop: async () => {} };
-    }
-    throw new Error(`Port ${port} is in use by something that is not Azurite. Free it or set AZURITE_TABLE_PORT.`);
+  const table = await startService('table', options.tablePort, options);
+  let queue: AzuriteProcess | undefined;
+  try {
+    queue = options.queuePort === undefined ? undefined : await startService('queue', options.queuePort, options);
+  } catch (error) {
+    await table.stop();
+    throw error;
   }
-  const entry = join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'table', 'main.js');
-  const args = [entry, '--tableHost', '127.0.0.1', '--tablePort', String(port), '--skipApiVersionCheck', '--disableTelemetry', '--silent'];
+  return {
+    port: table.port,
+    queuePort: queue?.port,
+    connectionString: azuriteConnectionString(table.port, queue?.port),
+    reused: table.child === undefined && (queue === undefined || queue.child === undefined),
+    child: table.child,
+    queueChild: queue?.child,
+    async stop() {
+      await Promise.all([table.stop(), queue?.stop()]);
+    },
+  };
+}
+
+async function startService(service: AzuriteService, requestedPort: number, options: AzuriteOptions): Promise<AzuriteProcess> {
+  const port = requestedPort === 0 ? await freePort() : requestedPort;
+  if (await isListening(port)) {
+    if (await isAzurite(service, port)) return { port, child: undefined, stop: async () => {} };
+    throw new Error(`Port ${port} is in use by something that is not Azurite's ${service} service. Free it or set ${SETTING[service]}.`);
+  }
+  const entry = join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', service, 'main.js');
+  const args = [
+    entry,
+    `--${service}Host`,
+    '127.0.0.1',
+    `--${service}Port`,
+    String(port),
+    '--skipApiVersionCheck',
+    '--disableTelemetry',
+    '--silent',
+  ];
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
     args.push('--location', options.location);
@@ -111,19 +168,17 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   const deadline = Date.now() + 30_000;
   while (!(await isListening(port))) {
     if (exited !== undefined) {
-      throw new Error(`Azurite exited (code ${exited}) before it listened on ${port}:\n${output.join('\n')}`);
+      throw new Error(`Azurite (${service}) exited (code ${exited}) before it listened on ${port}:\n${output.join('\n')}`);
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`Azurite did not listen on ${port} within 30 s:\n${output.join('\n')}`);
+      throw new Error(`Azurite (${service}) did not listen on ${port} within 30 s:\n${output.join('\n')}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
 
   return {
     port,
-    connectionString: tableConnectionString(port),
-    reused: false,
     child,
     async stop() {
       process.off('exit', killOnExit);

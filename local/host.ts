@@ -2,14 +2,20 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit, ty
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { bindHttpFunction, bindTimerFunction } from '../functions/bind';
-import type { FunctionDefinition, HttpFunctionDefinition, TimerFunctionDefinition } from '../app/function-contract';
+import { bindHttpFunction, bindQueueFunction, bindTimerFunction } from '../functions/bind';
+import type {
+  FunctionDefinition,
+  HttpFunctionDefinition,
+  QueueFunctionDefinition,
+  TimerFunctionDefinition,
+} from '../app/function-contract';
 import type { ServiceProvider } from '../middleware/error-boundary';
 import { ApiError } from '../shared/errors';
 import { baseHeaders, problem } from '../shared/http/responses';
 import { redact } from '../shared/logging';
 import { serveDiagnostics } from './diagnostics';
 import { Router } from './router';
+import { QueuePoller } from './queues';
 import { TimerScheduler } from './timers';
 
 /** Largest body of the local-only diagnostics routes (function bodies are read by their handlers). */
@@ -37,6 +43,8 @@ export interface LocalHostOptions {
   log?: LogSink;
   /** Run timer functions on their schedules (default true). */
   timers?: boolean;
+  /** Receive the service's queues for their functions (default: as `timers`). */
+  queues?: boolean;
   /** Serve the local-only `/_local/...` routes of the benchmark and resilience suite. */
   diagnostics?: boolean;
 }
@@ -61,6 +69,24 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const router = new Router(http);
   const handlers = new Map(http.map((d) => [d.name, bindHttpFunction(d, options.getServices)]));
   const timerHandlers = new Map(timers.map((d) => [d.name, bindTimerFunction(d, options.getServices)]));
+
+  const queueFunctions = options.definitions.filter((d): d is QueueFunctionDefinition => d.kind === 'queue');
+  const queueHandlers = new Map(queueFunctions.map((d) => [d.name, bindQueueFunction(d, options.getServices)]));
+  const poller = new QueuePoller(
+    queueFunctions,
+    async (definition) => (await options.getServices()).queues[definition.queue],
+    async (definition, message) => {
+      const invocation = new InvocationContext({
+        invocationId: randomUUID(),
+        functionName: definition.name,
+        logHandler: (level, ...args) => log(level, definition.name, args.map(String).join(' ')),
+        options: { trigger: { type: 'queueTrigger', name: 'message', queueName: definition.queue, connection: 'AzureWebJobsStorage' } },
+        triggerMetadata: { id: message.id, dequeueCount: message.dequeueCount },
+      });
+      await queueHandlers.get(definition.name)!(message.body, invocation);
+    },
+    (message) => log('warning', 'host', message),
+  );
 
   const scheduler = new TimerScheduler(timers, async (definition, timer) => {
     const invocation = new InvocationContext({
@@ -181,6 +207,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     });
   });
   if (options.timers !== false) scheduler.start();
+  if ((options.queues ?? options.timers) !== false) poller.start();
   const port = (server.address() as AddressInfo).port;
 
   return {
@@ -189,6 +216,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     server,
     async close() {
       await scheduler.stop();
+      await poller.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

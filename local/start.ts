@@ -15,7 +15,7 @@ import { loadLocalSettings } from './settings';
  * `npm start`: the app on http://localhost:7071 without Azure Functions Core Tools.
  *
  *   --port N        listen on N (default: PORT, else 7071)
- *   --no-azurite    do not start Azurite (use TABLES_CONNECTION_STRING as it is)
+ *   --no-azurite    do not start Azurite (use TABLES_CONNECTION_STRING and QUEUES_CONNECTION_STRING as they are)
  *   --no-demo       do not create the demo customer and key
  *   --no-timers     do not run timer functions
  *   --diagnostics   serve the local-only /_local/ routes of the benchmark and the tests (local/diagnostics.ts)
@@ -61,12 +61,20 @@ async function main(): Promise<void> {
   let azurite: RunningAzurite | undefined;
   if (!args['no-azurite'] && /^UseDevelopmentStorage=true;?$/i.test(process.env.TABLES_CONNECTION_STRING ?? '')) {
     const location = resolve(ROOT, process.env.LOCAL_DATA_DIR ?? '.local', 'azurite');
-    azurite = await startAzurite({ tablePort: Number(process.env.AZURITE_TABLE_PORT ?? 10002), location });
+    azurite = await startAzurite({
+      tablePort: Number(process.env.AZURITE_TABLE_PORT ?? 10002),
+      queuePort: Number(process.env.AZURITE_QUEUE_PORT ?? 10001),
+      location,
+    });
+    // One connection string names both services; the queues' setting defaults to it (shared/config.ts).
     process.env.TABLES_CONNECTION_STRING = azurite.connectionString;
+    if (/^UseDevelopmentStorage=true;?$/i.test(process.env.QUEUES_CONNECTION_STRING ?? '')) {
+      process.env.QUEUES_CONNECTION_STRING = azurite.connectionString;
+    }
     console.log(
       azurite.reused
-        ? `Using the Azurite table service already listening on 127.0.0.1:${azurite.port}.`
-        : `Started Azurite (table service) on 127.0.0.1:${azurite.port}, data in ${location}.`,
+        ? `Using the Azurite table and queue services already listening on 127.0.0.1:${azurite.port} and :${azurite.queuePort}.`
+        : `Started Azurite (table service on 127.0.0.1:${azurite.port}, queue service on :${azurite.queuePort}), data in ${location}.`,
     );
   }
 
@@ -134,7 +142,9 @@ async function main(): Promise<void> {
     console.log(
       d.kind === 'http'
         ? `  ${d.methods.join(',').padEnd(7)} ${host.url}/${d.route}  (${DOORS[d.auth].label})`
-        : `  timer   ${d.name}  [${d.schedule}]`,
+        : d.kind === 'timer'
+          ? `  timer   ${d.name}  [${d.schedule}]`
+          : `  queue   ${d.name}  [${d.queue}]`,
     );
   }
   console.log(`\nThe portal page: ${host.url}/portal`);

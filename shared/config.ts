@@ -77,6 +77,45 @@ export const configSchema = z
     TABLES_CONNECTION_STRING: z.string().trim().min(1).optional(),
     /** Table endpoint of the storage account (`https://<account>.table.core.windows.net`), used with DefaultAzureCredential. */
     TABLES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * Connection string for our queues (webhook deliveries); unset: TABLES_CONNECTION_STRING, which
+     * locally names Azurite's queue service too (`UseDevelopmentStorage=true`, or npm start's own).
+     */
+    QUEUES_CONNECTION_STRING: z.string().trim().min(1).optional(),
+    /**
+     * Queue endpoint of the storage account (`https://<account>.queue.core.windows.net`), used with
+     * the managed identity; unset: TABLES_ENDPOINT's account (`.table.` read as `.queue.`). The
+     * queue-triggered function listens through the host's `AzureWebJobsStorage` connection: infra
+     * points both at the same account.
+     */
+    QUEUES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * How long a failed webhook delivery waits before each retry, in seconds, comma-separated: one
+     * retry per entry, each with up to 20 % jitter. At most 7 days each (a queue message's longest delay).
+     */
+    WEBHOOK_RETRY_DELAYS_SECONDS: z
+      .string()
+      .trim()
+      .transform((text) => text.split(',').map((part) => part.trim()))
+      .pipe(
+        z
+          .array(
+            z
+              .string()
+              .regex(/^\d+$/, 'must be whole numbers of seconds, comma-separated')
+              .transform(Number)
+              .pipe(
+                z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(7 * 86_400),
+              ),
+          )
+          .min(1)
+          .max(20),
+      )
+      .default([5, 300, 1800, 7200, 18000, 36000]),
     /** Optional prefix for every table name, so several deployments (or test runs) can share an account. */
     TABLES_PREFIX: z
       .string()
@@ -264,6 +303,21 @@ export const configSchema = z
         message: 'set only one of SESSIONS_TABLES_ENDPOINTS and SESSIONS_TABLES_CONNECTION_STRINGS',
       });
     }
+    if (env.QUEUES_CONNECTION_STRING && env.QUEUES_ENDPOINT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['QUEUES_CONNECTION_STRING'],
+        message: 'set only one of QUEUES_CONNECTION_STRING and QUEUES_ENDPOINT',
+      });
+    } else if (!env.QUEUES_CONNECTION_STRING && !env.QUEUES_ENDPOINT && !env.TABLES_CONNECTION_STRING && env.TABLES_ENDPOINT) {
+      if (!queueEndpointOf(env.TABLES_ENDPOINT)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['QUEUES_ENDPOINT'],
+          message: 'is required when TABLES_ENDPOINT is not a storage account table endpoint (https://<account>.table.<suffix>)',
+        });
+      }
+    }
     const given = [env.TABLES_CONNECTION_STRING, env.TABLES_ENDPOINT].filter(Boolean).length;
     if (given !== 1) {
       ctx.addIssue({
@@ -277,7 +331,24 @@ export const configSchema = z
     }
   });
 
+/** A storage account's queue endpoint from its table endpoint (`https://<account>.table.<suffix>`); undefined for anything else. */
+export function queueEndpointOf(tableEndpoint: string): string | undefined {
+  const match = /^(https?:\/\/[a-z0-9]+)\.table\.(.+)$/i.exec(tableEndpoint.replace(/\/+$/, ''));
+  return match ? `${match[1]}.queue.${match[2]}` : undefined;
+}
+
 export interface Config {
+  /** Our queues (webhook deliveries): in the tables' account unless set apart; names take the tables' prefix. */
+  queues: {
+    connectionString: string | undefined;
+    endpoint: string | undefined;
+    prefix: string;
+    timeoutMs: number;
+  };
+  webhooks: {
+    /** How long a failed delivery waits before each retry (one retry per entry), before jitter. */
+    retryDelaysMs: number[];
+  };
   tables: {
     connectionString: string | undefined;
     endpoint: string | undefined;
@@ -351,7 +422,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`));
   }
   const v = parsed.data;
+  const queueConnection = v.QUEUES_CONNECTION_STRING ?? (v.QUEUES_ENDPOINT ? undefined : v.TABLES_CONNECTION_STRING);
   return {
+    queues: {
+      connectionString: queueConnection,
+      endpoint: queueConnection ? undefined : (v.QUEUES_ENDPOINT ?? queueEndpointOf(v.TABLES_ENDPOINT ?? '')),
+      prefix: v.TABLES_PREFIX,
+      timeoutMs: v.STORAGE_TIMEOUT_MS,
+    },
+    webhooks: { retryDelaysMs: v.WEBHOOK_RETRY_DELAYS_SECONDS.map((s) => s * 1000) },
     tables: {
       connectionString: v.TABLES_CONNECTION_STRING,
       endpoint: v.TABLES_ENDPOINT,

@@ -167,7 +167,19 @@ export interface ApiKeyRecord {
   rolledFrom?: string;
   /** Why it was revoked, when not by someone's revoke: one of REVOKED_REASONS (as stored; anything else is not shown). */
   revokedReason?: string;
+  /**
+   * The `key.expiring` warnings already recorded for the key's expiry `expiresAt` (a warning for an
+   * earlier expiry no longer counts once the expiry moves). Internal: never shown.
+   */
+  expiryWarned?: { expiresAt: string; windows: ExpiryWarningWindow[] };
 }
+
+/** How long before a key's expiry a `key.expiring` warning is recorded (and sent as a webhook). */
+export const EXPIRY_WARNINGS = [
+  { window: '7d', beforeMs: 7 * 86_400_000 },
+  { window: '1d', beforeMs: 86_400_000 },
+] as const;
+export type ExpiryWarningWindow = (typeof EXPIRY_WARNINGS)[number]['window'];
 
 /** A key as clients may see it: everything but the hash. */
 export type ApiKeyView = Omit<ApiKeyRecord, 'secretHash'>;
@@ -306,6 +318,7 @@ export const AUDIT_EVENT_TYPES = [
   'key.rolled',
   'key.updated',
   'keys.rotation-due',
+  'key.expiring',
   'customer.leaked-key-policy-changed',
   'trust_policy.created',
   'trust_policy.updated',
@@ -474,3 +487,52 @@ export interface CustomerUsage {
   to: string;
   keys: Array<{ key: ApiKeyView; stale: boolean; totals: UsageCounts; daily: UsageBucket[] }>;
 }
+
+/** One try at delivering a webhook: when, what came of it, how long it took, and what the endpoint answered. */
+export interface WebhookAttempt {
+  at: string;
+  /** `delivered`: a 2xx answer; anything else (another status, no answer, refused by the outbound guard) `failed`. */
+  status: 'delivered' | 'failed';
+  durationMs: number;
+  /** The endpoint's HTTP status, when it answered. */
+  responseCode?: number;
+  /** Why there was no 2xx (no answer, a timeout, a refused address, a redirect): safe to show, never a URL path or a body. */
+  error?: string;
+}
+
+/**
+ * `pending`: an attempt is due or under way; `delivered`: an attempt got a 2xx; `failed`: the
+ * retries ran out, the endpoint was disabled, or a single attempt (a test event, a manual retry) failed.
+ */
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/**
+ * One webhook event for one endpoint, and its attempts. Its id (`dlv_…`) comes from the event's
+ * (the same time-ordered characters), so the same event dispatched twice to an endpoint is one
+ * delivery; its body is fixed when it is made, so every attempt sends the same bytes under the
+ * same `webhook-id` (the event's id).
+ */
+export interface WebhookDelivery {
+  id: string;
+  customerSlug: string;
+  endpointId: string;
+  eventId: string;
+  eventType: WebhookEventType;
+  /** The JSON body every attempt sends. */
+  body: string;
+  createdAt: string;
+  status: WebhookDeliveryStatus;
+  /** Oldest first (the most recent {@link MAX_KEPT_ATTEMPTS}). */
+  attempts: WebhookAttempt[];
+  /** Attempts made in all, the kept ones and those dropped from {@link attempts}. */
+  attemptCount: number;
+  /** When the next attempt is due (pending deliveries). */
+  nextAttemptAt?: string;
+  /** The highest attempt number a queue message was sent for (-1: none yet): what crash recovery compares with `attemptCount`. */
+  queuedAttempt: number;
+  /** Whether a failed attempt is followed by the retry schedule (false for a test event and a manual retry: one attempt). */
+  autoRetry: boolean;
+}
+
+/** Attempts a delivery keeps (the retry schedule makes at most 7; manual retries add one each). */
+export const MAX_KEPT_ATTEMPTS = 20;

@@ -43,3 +43,16 @@ export function idPattern(prefix: string): RegExp {
 export function isId(prefix: string, value: string): boolean {
   return idPattern(prefix).test(value);
 }
+
+/** The creation time of an id made by {@link newId} (its first ten characters), in milliseconds; NaN for anything else. */
+export function idTime(id: string): number {
+  const head = id.slice(id.indexOf('_') + 1, id.indexOf('_') + 11);
+  if (head.length !== 10) return Number.NaN;
+  let time = 0;
+  for (const ch of head) {
+    const digit = CROCKFORD.indexOf(ch);
+    if (digit < 0) return Number.NaN;
+    time = time * 32 + digit;
+  }
+  return time;
+}

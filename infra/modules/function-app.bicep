@@ -10,6 +10,8 @@ param identityClientId string
 param storageAccountName string
 param deploymentContainerUrl string
 param tableEndpoint string
+@description('Queue endpoint of the same account as storageAccountName: the queue trigger listens there through AzureWebJobsStorage.')
+param queueEndpoint string
 @description('Table endpoints of the sessions accounts, comma-separated; empty: sessions live in the main account.')
 param sessionTableEndpoints string = ''
 param keyVaultUrl string
@@ -101,6 +103,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // The service (shared/config.ts).
       AZURE_CLIENT_ID: identityClientId
       TABLES_ENDPOINT: tableEndpoint
+      QUEUES_ENDPOINT: queueEndpoint
       SESSIONS_TABLES_ENDPOINTS: sessionTableEndpoints
       KEY_VAULT_URL: keyVaultUrl
       PORTAL_JWKS_URL: portalJwksUrl

@@ -3,6 +3,7 @@ import type {
   AuditEvent,
   Actor,
   Customer,
+  ExpiryWarningWindow,
   KeyExposure,
   KeyIdentity,
   Plan,
@@ -33,6 +34,9 @@ export type LookupPart = 'access' | 'rateLimit';
 
 /** `known`: this report's places were recorded for this key before, or are among its kept places (nothing was written). */
 export type ExposureOutcome = 'recorded' | 'known' | 'not_found';
+
+/** `unchanged`: the key is not active, its expiry is another, or these warnings were recorded for it before (nothing was written). */
+export type ExpiryWarningOutcome = 'recorded' | 'unchanged' | 'not_found';
 
 /** A key found by the hash of its secret in the key-hash index: its customer and id. */
 export interface IndexedKey {
@@ -139,6 +143,17 @@ export interface KeyRepository {
     audit: AuditEvent,
   ): Promise<{ outcome: ExposureOutcome; record?: ApiKeyRecord }>;
   /**
+   * In one transaction: marks the `key.expiring` warnings `windows` recorded for the key's expiry
+   * `expiresAt` and writes their audit event, when the key is active, still expires at that
+   * instant, and has not had every one of `windows` recorded for it; otherwise writes nothing
+   * (`unchanged`). So each warning is recorded once per expiry, whoever runs the timer and however often.
+   */
+  recordExpiryWarning(
+    customerSlug: string,
+    keyId: string,
+    warning: { expiresAt: string; windows: ExpiryWarningWindow[]; audit: AuditEvent },
+  ): Promise<{ outcome: ExpiryWarningOutcome; record?: ApiKeyRecord }>;
+  /**
    * The key with this secret hash, active or revoked, from the key-hash index: one point read.
    * A key issued before the index existed is in it once its customer is (see {@link isIndexed}).
    */
@@ -151,4 +166,21 @@ export interface KeyRepository {
   touchLastUsed(entries: Array<{ customerSlug: string; keyId: string; hour: string }>): Promise<void>;
   /** Rewrites the customer data copied into the lookup rows of these keys (plan, master-component state). */
   refreshLookups(secretHashes: string[], data: { plan: Plan; masterComponent: MasterComponentState }): Promise<void>;
+}
+
+/**
+ * The warnings of a key's record after `windows` are recorded for its expiry `expiresAt`;
+ * `undefined` when nothing changes (not active, another expiry, or every window recorded before).
+ * Shared by the adapters of {@link KeyRepository.recordExpiryWarning}.
+ */
+export function expiryWarnedAfter(
+  record: Pick<ApiKeyRecord, 'status' | 'expiresAt' | 'expiryWarned'>,
+  expiresAt: string,
+  windows: ExpiryWarningWindow[],
+): ApiKeyRecord['expiryWarned'] | undefined {
+  if (record.status !== 'active' || !record.expiresAt || Date.parse(record.expiresAt) !== Date.parse(expiresAt)) return undefined;
+  const warned =
+    record.expiryWarned && Date.parse(record.expiryWarned.expiresAt) === Date.parse(expiresAt) ? record.expiryWarned.windows : [];
+  if (windows.every((w) => warned.includes(w))) return undefined;
+  return { expiresAt: new Date(Date.parse(expiresAt)).toISOString(), windows: [...new Set([...warned, ...windows])] };
 }

@@ -11,6 +11,7 @@ import {
   type TrustPolicy,
   type UsageBucket,
   type UsageCounts,
+  type WebhookDelivery,
   type WebhookEndpoint,
 } from '../domain';
 import type { StoredSession } from '../ports/session-repository';
@@ -26,6 +27,7 @@ import type {
   trustPolicyView,
   UsageBucketBody,
   webhookEndpointView,
+  webhookDeliveryView,
 } from './views';
 
 /**
@@ -213,6 +215,27 @@ export function toCustomerUsageBody(usage: CustomerUsage): CustomerUsageBody {
       stale,
       totals: toTotals(totals),
       daily: daily.map(toBucket),
+    })),
+  };
+}
+
+/** A webhook delivery as `webhookDeliveryView` shows it. */
+export function toWebhookDeliveryBody(d: WebhookDelivery): z.infer<typeof webhookDeliveryView> {
+  return {
+    id: d.id,
+    endpointId: d.endpointId,
+    eventId: d.eventId,
+    eventType: d.eventType,
+    createdAt: d.createdAt,
+    status: d.status,
+    attemptCount: d.attemptCount,
+    nextAttemptAt: d.nextAttemptAt ?? null,
+    attempts: d.attempts.map((a) => ({
+      at: a.at,
+      status: a.status,
+      durationMs: a.durationMs,
+      responseCode: a.responseCode ?? null,
+      error: a.error ?? null,
     })),
   };
 }

@@ -471,3 +471,44 @@ export const oauthErrorView = z
       'An RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, invalid_grant (every refused identity token), invalid_target',
     examples: [{ error: 'invalid_grant', error_description: 'The subject token is not accepted for this audience.' }],
   });
+
+/** Webhook deliveries (the delivery side: functions/webhook-deliveries.ts). */
+export const webhookAttemptView = z
+  .object({
+    at: timestamp.describe('When the attempt started'),
+    status: z.enum(['delivered', 'failed']).describe('delivered: the endpoint answered 2xx'),
+    durationMs: count(84).describe('From the request to the end of the answer (at most 10 s)'),
+    responseCode: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ examples: [200] })
+      .describe('The HTTP status the endpoint answered; null without an answer'),
+    error: shown('timeout: no complete answer from hooks.acme.example in 10000 ms')
+      .nullable()
+      .describe('Why the attempt failed when there was no 2xx answer to show (no answer, a refused address, a redirect)'),
+  })
+  .meta({ id: 'WebhookAttempt' });
+
+export const webhookDeliveryView = z
+  .object({
+    id: idOf('dlv'),
+    endpointId: idOf('we'),
+    eventId: shown('evt_01JQ8Z5M3T4V6W7X8Y9Z0A1B2C').describe("The event: the `webhook-id` header of every attempt, and the body's `id`"),
+    eventType: z.enum(WEBHOOK_EVENT_TYPES),
+    createdAt: timestamp,
+    status: z
+      .enum(['pending', 'delivered', 'failed'])
+      .describe('pending: an attempt is due; delivered: an attempt got a 2xx; failed: the retries ran out or the endpoint was disabled'),
+    attemptCount: count(1),
+    nextAttemptAt: timestamp.nullable().describe('When the next attempt is due (pending deliveries)'),
+    attempts: z.array(webhookAttemptView).describe('Oldest first (the last 20)'),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const webhookDeliveryPageView = z
+  .object({
+    deliveries: z.array(webhookDeliveryView).describe('Newest event first'),
+    cursor: shown('eyJzIjoiYWNtZX53ZV8wMUpROFo1TTNUNFY2VzdYOFk5WjBBMUIyQyJ9').nullable(),
+  })
+  .meta({ id: 'WebhookDeliveryPage' });

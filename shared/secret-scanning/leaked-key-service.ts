@@ -6,7 +6,7 @@ import { hashSecret, isValidSlug, parsePresentedKey } from '../keys/compound-key
 import type { Logger } from '../logging';
 import type { KeyRepository } from '../ports/key-repository';
 import type { GitHubMatch } from '../schemas/secret-scanning';
-import type { AuditTrail } from '../services/audit-trail';
+import { keyFacts, type AuditTrail } from '../services/audit-trail';
 import type { CustomerService } from '../services/customer-service';
 import type { KeyService } from '../services/key-service';
 
@@ -164,7 +164,7 @@ export class LeakedKeyService {
         op,
         keyId: record.id,
         details: {
-          label: record.label,
+          ...keyFacts(record),
           url: first.url || null,
           source: first.source,
           places: places.slice(0, MAX_AUDITED_PLACES).map((p) => ({ url: p.url || null, source: p.source })),

@@ -1,7 +1,17 @@
 import type { Clock } from '../clock';
-import type { AuditEvent, Operation } from '../domain';
+import type { ApiKeyRecord, AuditEvent, Operation } from '../domain';
 import { newId } from '../ids';
 import type { AuditLog, Page } from '../ports/audit-log';
+
+/**
+ * What an audit event about a key says about it, so that the event (and the webhook it becomes,
+ * shared/webhooks/events.ts) names the key as customers know it: never its secret or hash.
+ */
+export const keyFacts = (key: Pick<ApiKeyRecord, 'label' | 'application' | 'displayPrefix'>) => ({
+  label: key.label,
+  application: key.application,
+  displayPrefix: key.displayPrefix,
+});
 
 /** What an audit event records; who and in which request come from the operation. */
 export interface AuditFacts {
@@ -18,14 +28,25 @@ export interface AuditFacts {
  * read, so the id's time and `at` never disagree) and read back, newest first.
  */
 export class AuditTrail {
+  private readonly listeners: Array<(customerSlug: string) => void> = [];
+
   constructor(
     private readonly log: AuditLog,
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * Calls `listener` with the customer's slug whenever one of its events is built (before the
+   * write that stores it: the webhook dispatcher reads the log a moment later). It must not throw.
+   */
+  onEvent(listener: (customerSlug: string) => void): void {
+    this.listeners.push(listener);
+  }
+
   /** An event for a change that a repository writes in one transaction with it. */
   event(facts: AuditFacts): AuditEvent {
     const now = this.clock.now();
+    for (const listener of this.listeners) listener(facts.customerSlug);
     return {
       id: newId('evt', now),
       customerSlug: facts.customerSlug,

@@ -116,7 +116,8 @@ export class KeyRequestService {
     const request = await this.pending(id);
     const rejected: KeyRequest = { ...request, status: 'rejected', decidedBy: op.actor, decidedAt: this.clock.now().toISOString() };
     if (reason) rejected.note = reason;
-    if (!(await this.requests.transition(rejected, 'pending', this.event(rejected, 'request.rejected', op)))) throw notPending();
+    const event = this.event(rejected, 'request.rejected', op, reason ? { reason } : undefined);
+    if (!(await this.requests.transition(rejected, 'pending', event))) throw notPending();
     return rejected;
   }
 

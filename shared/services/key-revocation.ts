@@ -6,7 +6,7 @@ import type { ExpirySchedule } from '../ports/expiry-schedule';
 import type { KeyRepository } from '../ports/key-repository';
 import { FEED_RETENTION_MS, type RevocationFeed } from '../ports/revocation-feed';
 import type { KeyAuthenticator } from '../auth/key-authenticator';
-import type { AuditTrail } from './audit-trail';
+import { keyFacts, type AuditTrail } from './audit-trail';
 import { KeyExpiry } from './key-expiry';
 
 /** A revocation published this long ago whose record still says active was cut short. */
@@ -83,8 +83,16 @@ export class KeyRevocation {
     await this.feed.publish(records.map((r) => ({ secretHash: r.secretHash, keyId: r.id, customerSlug: r.customerSlug, reason })));
   }
 
-  /** Revokes a key rolling out (its successor holds a place of its own), through the revocation path. */
-  async stopRolledKey(record: ApiKeyRecord, op: Operation, at: string): Promise<ApiKeyRecord | undefined> {
+  /**
+   * Revokes a key rolling out (its successor holds a place of its own), through the revocation
+   * path. `cause` is what the audit event gives as its reason: the roll, or a reset that stopped it early.
+   */
+  async stopRolledKey(
+    record: ApiKeyRecord,
+    op: Operation,
+    at: string,
+    cause: 'rolled' | 'reset' = 'rolled',
+  ): Promise<ApiKeyRecord | undefined> {
     await this.stopAuthenticating([record], op);
     const result = await this.keys.markRevoked(record.customerSlug, record.id, {
       revokedBy: op.actor,
@@ -95,7 +103,7 @@ export class KeyRevocation {
         type: 'key.revoked',
         op,
         keyId: record.id,
-        details: { label: record.label, reason: 'rolled' },
+        details: { ...keyFacts(record), reason: cause },
       }),
     });
     return result.record;
@@ -136,7 +144,7 @@ export class KeyRevocation {
           type: 'key.revoked',
           op,
           keyId: record.id,
-          details: { label: record.label, completedAfterInterruption: true },
+          details: { ...keyFacts(record), completedAfterInterruption: true },
         }),
       });
       if (result.outcome === 'revoked') {

@@ -7,7 +7,7 @@ import type { Logger } from '../logging';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
 import type { KeyRepository } from '../ports/key-repository';
 import type { RollKeyRequest } from '../schemas/keys';
-import type { AuditTrail } from './audit-trail';
+import { keyFacts, type AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyExpiry } from './key-expiry';
 import type { KeyRevocation } from './key-revocation';
@@ -89,7 +89,7 @@ export class KeyRoll {
         type: 'key.rolled',
         op,
         keyId: old.id,
-        details: { label: old.label, newKeyId: record.id, overlapHours, oldKeyExpiresAt },
+        details: { ...keyFacts(old), newKeyId: record.id, newDisplayPrefix: record.displayPrefix, overlapHours, oldKeyExpiresAt },
       });
     const after =
       overlapHours === 0
@@ -153,7 +153,7 @@ export class KeyRoll {
           type: 'key.revoked',
           op,
           keyId: old.id,
-          details: { label: old.label, reason: 'rolled' },
+          details: { ...keyFacts(old), reason: 'rolled' },
         }),
       ],
     });

@@ -23,7 +23,7 @@ import type { KeyRepository } from '../ports/key-repository';
 import type { IssueKeyRequest, PatchKeyRequest, RollKeyRequest } from '../schemas/keys';
 import type { ExpirySchedule } from '../ports/expiry-schedule';
 import type { ComponentCache } from '../auth/component-cache';
-import type { AuditTrail } from './audit-trail';
+import { keyFacts, type AuditTrail } from './audit-trail';
 import type { CustomerService } from './customer-service';
 import type { KeyExpiry } from './key-expiry';
 import type { KeyRevocation } from './key-revocation';
@@ -120,8 +120,7 @@ export class KeyService {
       op,
       keyId: record.id,
       details: {
-        label: record.label,
-        application: record.application,
+        ...keyFacts(record),
         type: record.type,
         environment: record.environment,
         ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
@@ -158,13 +157,14 @@ export class KeyService {
    * Revokes a key at once and for good. Revoking the last active key needs `force` (it would
    * lock out every integration). Revoking a revoked key changes nothing and repeats the
    * revocation's storage steps, which completes one a crash cut short. `reason` goes into the
-   * audit event (`exposed`: a secret scanner found the key in public).
+   * audit event (`exposed`: a secret scanner found the key in public, which the record keeps too;
+   * `stale`: the daily review found it unused).
    */
   async revoke(
     customerSlug: string,
     keyId: string,
     op: Operation,
-    options: { force?: boolean; reason?: 'exposed' } = {},
+    options: { force?: boolean; reason?: 'exposed' | 'stale' } = {},
   ): Promise<ApiKeyView> {
     const customer = await this.customers.require(customerSlug);
     const record = isId('key', keyId) ? await this.keys.get(customer.slug, keyId) : undefined;
@@ -182,13 +182,13 @@ export class KeyService {
     const result = await this.keys.markRevoked(customer.slug, record.id, {
       revokedBy: op.actor,
       revokedAt: this.clock.now().toISOString(),
-      ...(options.reason ? { reason: options.reason } : {}),
+      ...(options.reason === 'exposed' ? { reason: options.reason } : {}),
       audit: this.audit.event({
         customerSlug: customer.slug,
         type: 'key.revoked',
         op,
         keyId: record.id,
-        details: { label: record.label, forced: Boolean(options.force), ...(options.reason ? { reason: options.reason } : {}) },
+        details: { ...keyFacts(record), forced: Boolean(options.force), ...(options.reason ? { reason: options.reason } : {}) },
       }),
     });
     if (result.outcome === 'not_found' || !result.record) throw new ApiError('not_found', 'This customer has no such key.');
@@ -242,7 +242,7 @@ export class KeyService {
           op,
           keyId,
           details: {
-            label: before.label,
+            ...keyFacts(before),
             before: { expiresAt: before.expiresAt ?? null, allowedIps: before.allowedIps ?? [] },
             after: { expiresAt: after.expiresAt ?? null, allowedIps: after.allowedIps ?? [] },
           },
@@ -331,7 +331,7 @@ export class KeyService {
     const result: ResetResult = { keys: [], replaced: [] };
     // A key rolling out already has its successor (replaced below): it stops, and is not replaced twice.
     for (const old of active.filter((k) => k.rolledTo)) {
-      await this.revocation.stopRolledKey(old, op, this.clock.now().toISOString());
+      await this.revocation.stopRolledKey(old, op, this.clock.now().toISOString(), 'reset');
     }
     for (const old of active.filter((k) => !k.rolledTo)) {
       // The replacement keeps the old key's expiry and allowlist.
@@ -345,7 +345,7 @@ export class KeyService {
           type: 'key.reset',
           op,
           keyId: record.id,
-          details: { replacedKeyId: old.id, label: old.label },
+          details: { ...keyFacts(record), replacedKeyId: old.id, replacedDisplayPrefix: old.displayPrefix },
         }),
       });
       if (outcome !== 'replaced') continue; // revoked meanwhile: nothing to replace

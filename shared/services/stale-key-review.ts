@@ -80,7 +80,7 @@ export class StaleKeyReview {
     if (customer.autoRevokeStaleKeys) {
       for (const key of stale) {
         try {
-          await this.keys.revoke(customer.slug, key.id, SYSTEM);
+          await this.keys.revoke(customer.slug, key.id, SYSTEM, { reason: 'stale' });
           revokedIds.push(key.id);
         } catch (error) {
           if (error instanceof ApiError && error.code === 'last_active_key') kept.push(key.id);
@@ -93,7 +93,14 @@ export class StaleKeyReview {
       type: 'keys.stale',
       op: SYSTEM,
       details: {
-        keys: stale.map((k) => ({ id: k.id, label: k.label, lastUsedAt: k.lastUsedAt ?? null, createdAt: k.createdAt })),
+        keys: stale.map((k) => ({
+          id: k.id,
+          label: k.label,
+          application: k.application,
+          displayPrefix: k.displayPrefix,
+          lastUsedAt: k.lastUsedAt ?? null,
+          createdAt: k.createdAt,
+        })),
         autoRevoke: customer.autoRevokeStaleKeys,
         revoked: revokedIds,
         keptLastActiveKey: kept,

@@ -644,6 +644,52 @@ describe.each(ADAPTERS)('KeyRepository contract: %s', (_adapter, make) => {
     });
   });
 
+  describe('recordExpiryWarning', () => {
+    const warn = (key: ApiKeyRecord, windows: Array<'7d' | '1d'>, expiresAt = key.expiresAt!) =>
+      s.keys.recordExpiryWarning(key.customerSlug, key.id, {
+        expiresAt,
+        windows,
+        audit: auditEvent(key.customerSlug, 'key.expiring', key.id),
+      });
+
+    it('records a warning once per expiry, concurrent timers included, and reads it back with the key', async () => {
+      const key = await issue({ expiresAt: at(86_400 * 10) });
+      const first = await warn(key, ['7d']);
+      expect(first).toEqual({ outcome: 'recorded', record: { ...key, expiryWarned: { expiresAt: key.expiresAt, windows: ['7d'] } } });
+      expect(await s.keys.get(customer.slug, key.id)).toEqual(first.record);
+      expect(await warn(key, ['7d'])).toEqual({ outcome: 'unchanged', record: first.record });
+      // The same expiry written with another offset is the same instant.
+      expect((await warn(key, ['7d'], key.expiresAt!.replace('Z', '+00:00'))).outcome).toBe('unchanged');
+
+      const other = await issue({ expiresAt: at(86_400 * 10) });
+      const outcomes = await Promise.all([warn(other, ['1d', '7d']), warn(other, ['1d', '7d'])]);
+      expect(outcomes.map((o) => o.outcome).sort()).toEqual(['recorded', 'unchanged']);
+    });
+
+    it('adds a later window to those recorded, and starts again for a new expiry', async () => {
+      const key = await issue({ expiresAt: at(86_400 * 10) });
+      await warn(key, ['7d']);
+      expect((await warn(key, ['1d', '7d'])).record!.expiryWarned).toEqual({ expiresAt: key.expiresAt, windows: ['7d', '1d'] });
+      const moved = await s.keys.updateAccess(
+        customer.slug,
+        key.id,
+        () => ({ expiresAt: at(86_400 * 20) }),
+        () => auditEvent(customer.slug, 'key.updated', key.id),
+      );
+      expect(moved.outcome).toBe('updated');
+      expect((await warn(key, ['7d'], at(86_400 * 20))).outcome).toBe('recorded');
+      expect((await s.keys.get(customer.slug, key.id))!.expiryWarned).toEqual({ expiresAt: at(86_400 * 20), windows: ['7d'] });
+    });
+
+    it('writes nothing for an expiry the key no longer has, a revoked key or a missing one', async () => {
+      const key = await issue({ expiresAt: at(86_400 * 10) });
+      expect((await warn(key, ['7d'], at(86_400 * 11))).outcome).toBe('unchanged');
+      const { record: revoked } = await revoke(key);
+      expect(await warn(key, ['7d'])).toEqual({ outcome: 'unchanged', record: revoked });
+      expect(await warn(keyRecord(customer, { expiresAt: at(86_400) }), ['7d'])).toEqual({ outcome: 'not_found' });
+    });
+  });
+
   describe('findIndexed, isIndexed, indexCustomer', () => {
     it('finds a key given a lookup row by its hash, active or revoked, its lookup row gone', async () => {
       const key = await issue();

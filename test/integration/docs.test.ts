@@ -47,13 +47,14 @@ function discoverPages(): string[] {
 }
 
 /** The host's settings: the sample's values, with ports and a data folder of the test's own. */
-function hostSettings(port: number, azuritePort: number, dataDir: string): Record<string, string> {
+function hostSettings(port: number, azuritePort: number, azuriteQueuePort: number, dataDir: string): Record<string, string> {
   const sample = JSON.parse(readFileSync(join(ROOT, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, unknown> };
   const values = Object.fromEntries(Object.entries(sample.Values).map(([k, v]) => [k, String(v)]));
   return {
     ...values,
     PORT: String(port),
     AZURITE_TABLE_PORT: String(azuritePort),
+    AZURITE_QUEUE_PORT: String(azuriteQueuePort),
     LOCAL_DATA_DIR: dataDir,
     TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true',
     TABLES_PREFIX: '',
@@ -109,8 +110,9 @@ describe('the documentation runs as written', () => {
   beforeAll(async () => {
     const port = await freePort();
     const azuritePort = await freePort();
+    const azuriteQueuePort = await freePort();
     dataDir = mkdtempSync(join(tmpdir(), 'vp-docs-'));
-    const settings = hostSettings(port, azuritePort, dataDir);
+    const settings = hostSettings(port, azuritePort, azuriteQueuePort, dataDir);
     host = await startHostProcess([], settings);
     const key = /^\s+(vp_cust_demo\.\S+)$/m.exec(host.stdout())?.[1];
     if (!key) throw new Error(`the host printed no demo key:\n${host.stdout()}`);

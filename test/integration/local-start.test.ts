@@ -9,9 +9,11 @@ describe('npm start (local host with Azurite)', () => {
   it('serves the demo key on first start, keeps it across a restart, and stops Azurite on Ctrl-C', async () => {
     const port = await freePort();
     const azuritePort = await freePort();
+    const queuePort = await freePort();
     const env = {
       PORT: String(port),
       AZURITE_TABLE_PORT: String(azuritePort),
+      AZURITE_QUEUE_PORT: String(queuePort),
       LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vp-start-')),
       TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true',
       TABLES_PREFIX: '',
@@ -37,8 +39,13 @@ describe('npm start (local host with Azurite)', () => {
     const signIn = (await (await fetch(`http://localhost:${port}/v1/local/sign-in`)).json()) as { customers: Array<{ slug: string }> };
     expect(signIn.customers.map((c) => c.slug)).toContain('demo');
 
+    // Azurite's queue service runs beside its table service (webhook deliveries go through it).
+    expect(await isListening(queuePort)).toBe(true);
+    expect(first.stdout()).toContain(`queue service on :${queuePort}`);
+
     expect(await first.stop('SIGINT')).toBe(0);
     expect(await isListening(azuritePort)).toBe(false);
+    expect(await isListening(queuePort)).toBe(false);
     expect(await isListening(port)).toBe(false);
 
     const second = await startHostProcess([], env);
@@ -51,5 +58,6 @@ describe('npm start (local host with Azurite)', () => {
       expect(await second.stop('SIGTERM')).toBe(0);
     }
     expect(await isListening(azuritePort)).toBe(false);
+    expect(await isListening(queuePort)).toBe(false);
   }, 120_000);
 });

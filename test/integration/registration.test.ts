@@ -40,17 +40,24 @@ describe('production registration (functions/index.ts)', () => {
   });
 
   it('registers exactly the declared list: names, routes, methods, anonymous', () => {
+    const prefix = process.env.TABLES_PREFIX!.toLowerCase();
     const declared = functionDefinitions.map((d) =>
       d.kind === 'http'
         ? { name: d.name, type: 'httpTrigger', route: d.route, methods: [...d.methods], authLevel: 'anonymous' }
-        : { name: d.name, type: 'timerTrigger', schedule: d.schedule },
+        : d.kind === 'timer'
+          ? { name: d.name, type: 'timerTrigger', schedule: d.schedule }
+          : // The queue the service sends to (its prefix applied), through the host's storage connection.
+            { name: d.name, type: 'queueTrigger', queueName: `${prefix}webhook-deliveries`, connection: 'AzureWebJobsStorage' },
     );
     const actual = registered.map(({ metadata }) => {
       const trigger = Object.values(metadata.bindings).find((b) => b.direction === 'in')!;
       return trigger.type === 'httpTrigger'
         ? { name: metadata.name, type: trigger.type, route: trigger.route, methods: trigger.methods, authLevel: trigger.authLevel }
-        : { name: metadata.name, type: trigger.type, schedule: trigger.schedule };
+        : trigger.type === 'queueTrigger'
+          ? { name: metadata.name, type: trigger.type, queueName: trigger.queueName, connection: trigger.connection }
+          : { name: metadata.name, type: trigger.type, schedule: trigger.schedule };
     });
+    expect(declared.filter((d) => d.type === 'queueTrigger')).toHaveLength(1);
     expect(actual).toEqual(declared);
     expect(registered.length).toBeGreaterThan(0);
   });

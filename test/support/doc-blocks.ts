@@ -47,7 +47,7 @@
  *    `npm start`. Every run block has `localhost:7071` and `127.0.0.1:7071` (so also
  *    `http://localhost:7071`) replaced by the test host's address, and so do expected outputs:
  *    pages keep saying 7071. The prelude exports `KEY`, the demo key the host printed
- *    (`vp_cust_demo.…`), and the host's settings (PORT, AZURITE_TABLE_PORT, LOCAL_DATA_DIR,
+ *    (`vp_cust_demo.…`), and the host's settings (PORT, AZURITE_TABLE_PORT, AZURITE_QUEUE_PORT, LOCAL_DATA_DIR,
  *    TABLES_CONNECTION_STRING=UseDevelopmentStorage=true and the rest of
  *    local.settings.sample.json), so `npm run admin -- ...` works on the test host's storage and
  *    signs portal tokens it accepts:

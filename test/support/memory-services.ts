@@ -11,6 +11,8 @@ import { MemoryUsageStore } from '../../shared/adapters/memory/memory-usage-stor
 import { MemorySecretStore } from '../../shared/adapters/memory/memory-secret-store';
 import { MemorySessionRepository } from '../../shared/adapters/memory/memory-session-repository';
 import { MemoryTrustPolicyRepository } from '../../shared/adapters/memory/memory-trust-policy-repository';
+import { MemoryWebhookDeliveryRepository } from '../../shared/adapters/memory/memory-webhook-delivery-repository';
+import { MemoryWorkQueue } from '../../shared/adapters/memory/memory-work-queue';
 import { MemoryWebhookEndpointRepository } from '../../shared/adapters/memory/memory-webhook-endpoint-repository';
 import { ManualClock } from '../../shared/clock';
 import { loadConfig } from '../../shared/config';
@@ -22,10 +24,14 @@ import { TEST_PORTAL_ENV, UNLIMITED_PORTAL_ENV } from './portal';
  * The real services over in-memory fakes, for unit tests of logic (no storage is reached).
  * `overrides`: further collaborators (an in-memory fetch of issuers' documents, say).
  */
-export function memoryServices(env: Record<string, string> = {}, overrides: Pick<ServiceOverrides, 'documents'> = {}) {
+export function memoryServices(
+  env: Record<string, string> = {},
+  overrides: Pick<ServiceOverrides, 'documents' | 'outbound' | 'random'> = {},
+) {
   const customers = new MemoryCustomerRepository();
   const audit = new MemoryAuditLog();
-  const keys = new MemoryKeyRepository(customers);
+  // Key events land in the customer's audit log, as on Table Storage.
+  const keys = new MemoryKeyRepository(customers, audit);
   const repositories = {
     customers,
     keys,
@@ -44,16 +50,18 @@ export function memoryServices(env: Record<string, string> = {}, overrides: Pick
     federatedTokens: new MemoryFederatedTokenRepository(keys),
     // Endpoint events land in the customer's audit log, as on Table Storage.
     webhookEndpoints: new MemoryWebhookEndpointRepository(customers, audit),
+    webhookDeliveries: new MemoryWebhookDeliveryRepository(),
   };
   const clock = new ManualClock('2026-03-01T12:00:00.000Z');
+  const queues = { webhookDeliveries: new MemoryWorkQueue(clock) };
   const secrets = new MemorySecretStore();
   const services = createServices(
     // The connection string is never used: every adapter is replaced.
     loadConfig({ TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', ...TEST_PORTAL_ENV, ...UNLIMITED_PORTAL_ENV, ...env }),
-    { repositories, secrets, clock, log: silentLogger, background: false, ...overrides },
+    { repositories, queues, secrets, clock, log: silentLogger, background: false, ...overrides },
   );
   // Background work is off in unit tests: one read of the (in-memory) feed makes the cache
   // trusted, as on a healthy instance.
   void services.revocations.poll();
-  return { services, repositories, clock, secrets };
+  return { services, repositories, queues, clock, secrets };
 }

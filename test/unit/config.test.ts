@@ -7,6 +7,8 @@ describe('config', () => {
   it('parses a minimal local environment with defaults', () => {
     const config = loadConfig(base);
     expect(config).toEqual({
+      queues: { connectionString: 'UseDevelopmentStorage=true', endpoint: undefined, prefix: '', timeoutMs: 3000 },
+      webhooks: { retryDelaysMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000] },
       tables: { connectionString: 'UseDevelopmentStorage=true', endpoint: undefined, prefix: '', timeoutMs: 3000 },
       sessionAccounts: [],
       authCache: { ttlMs: 300_000, maxEntries: 10_000, failuresPerMinute: 60 },
@@ -74,12 +76,46 @@ describe('config', () => {
     expect(config.managedIdentityClientId).toBe('5b0f8a52-52c6-4c38-9a4f-3f6a1c2e9d10');
     expect(config.masterComponent.vaultUrl).toBe('https://acme-keys.vault.azure.net');
     expect(config.tables.endpoint).toBe('https://acct.table.core.windows.net');
+    // The queues live in the tables' account unless set apart.
+    expect(config.queues).toMatchObject({ connectionString: undefined, endpoint: 'https://acct.queue.core.windows.net' });
     expect(config.portal).toMatchObject({ jwksUrl: 'https://login.example.com/keys', sharedSecret: undefined });
     expect(config.runtime).toBe('azure');
   });
 
+  it('takes the queues from their own setting, else from the tables', () => {
+    expect(loadConfig({ ...base, QUEUES_CONNECTION_STRING: 'QueueEndpoint=http://127.0.0.1:1/x;' }).queues.connectionString).toBe(
+      'QueueEndpoint=http://127.0.0.1:1/x;',
+    );
+    expect(loadConfig({ ...base, QUEUES_ENDPOINT: 'https://other.queue.core.windows.net' }).queues).toMatchObject({
+      connectionString: undefined,
+      endpoint: 'https://other.queue.core.windows.net',
+    });
+    const { PORTAL_JWT_SECRET: _secret, ...portal } = TEST_PORTAL_ENV;
+    const sovereign = loadConfig({
+      ...portal,
+      PORTAL_JWKS_URL: 'https://login.example.com/keys',
+      TABLES_ENDPOINT: 'https://acct.table.core.chinacloudapi.cn/',
+    });
+    expect(sovereign.queues.endpoint).toBe('https://acct.queue.core.chinacloudapi.cn');
+  });
+
+  it('reads the webhook retry delays as a comma list of seconds', () => {
+    expect(loadConfig({ ...base, WEBHOOK_RETRY_DELAYS_SECONDS: ' 1, 2,3 ' }).webhooks.retryDelaysMs).toEqual([1000, 2000, 3000]);
+    expect(loadConfig({ ...base, WEBHOOK_RETRY_DELAYS_SECONDS: '604800' }).webhooks.retryDelaysMs).toEqual([604_800_000]);
+  });
+
   it.each([
     [{ ...TEST_PORTAL_ENV }, /TABLES_CONNECTION_STRING: set TABLES_CONNECTION_STRING/],
+    [{ ...base, QUEUES_CONNECTION_STRING: 'a', QUEUES_ENDPOINT: 'https://a.queue.core.windows.net' }, /set only one of QUEUES_/],
+    [{ ...base, QUEUES_ENDPOINT: 'not a url' }, /QUEUES_ENDPOINT/],
+    [
+      { ...base, TABLES_CONNECTION_STRING: undefined, TABLES_ENDPOINT: 'https://tables.example.com' },
+      /QUEUES_ENDPOINT: is required when TABLES_ENDPOINT is not a storage account table endpoint/,
+    ],
+    [{ ...base, WEBHOOK_RETRY_DELAYS_SECONDS: '5,five' }, /WEBHOOK_RETRY_DELAYS_SECONDS.*whole numbers of seconds/],
+    [{ ...base, WEBHOOK_RETRY_DELAYS_SECONDS: '0' }, /WEBHOOK_RETRY_DELAYS_SECONDS/],
+    [{ ...base, WEBHOOK_RETRY_DELAYS_SECONDS: '604801' }, /WEBHOOK_RETRY_DELAYS_SECONDS/],
+    [{ ...base, WEBHOOK_RETRY_DELAYS_SECONDS: '5,,6' }, /WEBHOOK_RETRY_DELAYS_SECONDS/],
     [{ ...base, TABLES_ENDPOINT: 'https://a.table.core.windows.net' }, /set only one/],
     [{ ...base, TABLES_CONNECTION_STRING: undefined, TABLES_ENDPOINT: 'not a url' }, /TABLES_ENDPOINT/],
     [{ ...base, AUTH_CACHE_TTL_SECONDS: 'ten' }, /AUTH_CACHE_TTL_SECONDS: must be a whole number/],

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOST_NODE_ARGUMENTS } from '../../local/host-process';
+import { queueName } from '../../shared/adapters/queue/queue-names';
 import { CONFIG_SETTINGS, ConfigError, loadConfig } from '../../shared/config';
 import { METRICS } from '../../shared/telemetry/metrics';
 import { SPAN_ATTRIBUTES } from '../../shared/telemetry/tracing';
@@ -41,6 +42,7 @@ const FLEX_REFUSES = new Set([
 const EXAMPLE_VALUES: Record<string, string> = {
   AZURE_CLIENT_ID: '5b0f8a52-52c6-4c38-9a4f-3f6a1c2e9d10',
   TABLES_ENDPOINT: 'https://stkeysabc123.table.core.windows.net',
+  QUEUES_ENDPOINT: 'https://stkeysabc123.queue.core.windows.net',
   SESSIONS_TABLES_ENDPOINTS: 'https://stsess0abc123.table.core.windows.net,https://stsess1abc123.table.core.windows.net',
   KEY_VAULT_URL: 'https://kv-keys-abc123.vault.azure.net/',
   PORTAL_JWKS_URL: 'https://login.example.com/tenant/discovery/v2.0/keys',
@@ -272,6 +274,19 @@ describe('infra/ templates hold together', () => {
     }
   });
 
+  it('queues webhook deliveries where the queue trigger listens: one account, one queue name', () => {
+    // The app sends to QUEUES_ENDPOINT; the trigger listens through AzureWebJobsStorage (the host's account).
+    const functionApp = main.modules.find((m) => m.symbol === 'functionApp')!;
+    const block = blockAt(main.text, main.text.indexOf("module functionApp 'modules/function-app.bicep'"));
+    expect(functionApp.params).toEqual(expect.arrayContaining(['queueEndpoint', 'storageAccountName']));
+    expect(block).toMatch(/^\s*queueEndpoint: storage\.outputs\.queueEndpoint$/m);
+    expect(block).toMatch(/^\s*storageAccountName: storage\.outputs\.name$/m);
+    expect(templateAppSettings().QUEUES_ENDPOINT).toBe('queueEndpoint');
+    const storage = readFileSync(join(infra, 'modules', 'storage.bicep'), 'utf8');
+    expect(storage).toMatch(/output queueEndpoint string = 'https:\/\/\$\{account\.name\}\.queue\./);
+    expect(storage).toMatch(new RegExp(`param webhookQueueName string = '${queueName('', 'webhookDeliveries')}'`));
+  });
+
   it('the dev parameters file names only parameters of main.bicep and gives every required one', () => {
     const file = JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, unknown> };
     const given = Object.keys(file.parameters);
@@ -287,10 +302,11 @@ describe('infra/ templates hold together', () => {
       'keyVaultSecretsOfficer',
       'monitoringMetricsPublisher',
       'storageBlobDataOwner',
+      'storageQueueDataContributor',
       'storageTableDataContributor',
     ]);
     const scopes = [...access.text.matchAll(/^\s*scope:\s*(\w+(?:\[\w+\])?)\s*$/gm)].map((m) => m[1] ?? '');
-    expect(scopes.sort()).toEqual(['appInsights', 'sessionAccounts[i]', 'storage', 'storage', 'vault']);
+    expect(scopes.sort()).toEqual(['appInsights', 'sessionAccounts[i]', 'storage', 'storage', 'storage', 'vault']);
     // No Owner, Contributor or account-key role anywhere in infra/.
     const everything = [
       'main.bicep',

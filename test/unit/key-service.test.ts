@@ -76,7 +76,9 @@ describe('KeyService.revoke', () => {
     expect((await keys.list('acme'))[0]!.status).toBe('active');
     const revoked = await keys.revoke('acme', only.metadata.id, op(), { force: true });
     expect(revoked.status).toBe('revoked');
-    expect((await events('key.revoked')).map((e) => e.details)).toEqual([{ label: 'only', forced: true }]);
+    expect((await events('key.revoked')).map((e) => e.details)).toEqual([
+      { label: 'only', application: 'web', displayPrefix: only.metadata.displayPrefix, forced: true },
+    ]);
   });
 
   it('is idempotent: revoking a revoked key answers the same key and writes no second event', async () => {

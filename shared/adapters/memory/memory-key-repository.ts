@@ -4,6 +4,7 @@ import {
   type ApiKeyRecord,
   type AuditEvent,
   type Customer,
+  type ExpiryWarningWindow,
   type KeyExposure,
   type Plan,
   type RateLimitSetting,
@@ -11,6 +12,7 @@ import {
 } from '../../domain';
 import type {
   AccessOutcome,
+  ExpiryWarningOutcome,
   ExposureOutcome,
   IndexedKey,
   InsertOutcome,
@@ -22,7 +24,9 @@ import type {
   ReplaceOutcome,
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
+import { expiryWarnedAfter } from '../../ports/key-repository';
 import { normalizeLabel } from '../../keys/labels';
+import type { MemoryAuditLog } from './memory-audit-log';
 import type { MemoryCustomerRepository } from './memory-customer-repository';
 
 /**
@@ -44,7 +48,19 @@ export class MemoryKeyRepository implements KeyRepository {
   /** When set, every call fails with it (a storage outage). */
   failWith: Error | undefined;
 
-  constructor(private readonly customers: MemoryCustomerRepository) {}
+  /**
+   * `auditLog`: where key events also go (as on Table Storage, where they share the customer's
+   * partition with the audit log); they are kept in {@link audit} either way.
+   */
+  constructor(
+    private readonly customers: MemoryCustomerRepository,
+    private readonly auditLog?: MemoryAuditLog,
+  ) {}
+
+  private recordAudit(...events: AuditEvent[]): void {
+    this.audit.push(...events);
+    this.auditLog?.events.push(...events);
+  }
 
   private check(): void {
     if (this.failWith) throw this.failWith;
@@ -68,7 +84,7 @@ export class MemoryKeyRepository implements KeyRepository {
     if (this.labelTaken(record.customerSlug, record.label)) return 'label_taken';
     customer.activeKeyCount += 1;
     this.records.set(`${record.customerSlug}/${record.id}`, { ...record });
-    this.audit.push(options.audit);
+    this.recordAudit(options.audit);
     return 'inserted';
   }
 
@@ -101,7 +117,7 @@ export class MemoryKeyRepository implements KeyRepository {
     const customer = this.customers.customers.get(customerSlug);
     // Every active key holds a place under the cap, a key rolling out too.
     if (customer) customer.activeKeyCount = Math.max(0, customer.activeKeyCount - 1);
-    this.audit.push(options.audit);
+    this.recordAudit(options.audit);
     return { outcome: 'revoked', record: { ...found } };
   }
 
@@ -122,7 +138,7 @@ export class MemoryKeyRepository implements KeyRepository {
       ...(options.rolled ? { revokedReason: 'rolled', rolledTo: replacement.id } : {}),
     });
     this.records.set(`${customerSlug}/${replacement.id}`, { ...replacement });
-    this.audit.push(...[options.audit].flat());
+    this.recordAudit(...[options.audit].flat());
     return 'replaced';
   }
 
@@ -142,7 +158,7 @@ export class MemoryKeyRepository implements KeyRepository {
     customer.activeKeyCount += 1;
     Object.assign(old, { expiresAt: options.oldExpiresAt({ ...old }), rolledTo: replacement.id });
     this.records.set(`${customerSlug}/${replacement.id}`, { ...replacement });
-    this.audit.push(options.audit);
+    this.recordAudit(options.audit);
     return { outcome: 'rolled', old: { ...old } };
   }
 
@@ -158,7 +174,7 @@ export class MemoryKeyRepository implements KeyRepository {
     if (found.status !== 'active') return { outcome: 'not_active', record: { ...found } };
     const access = change({ ...found });
     if (!access) return { outcome: 'unchanged', record: { ...found } };
-    this.audit.push(audit({ ...found }, access));
+    this.recordAudit(audit({ ...found }, access));
     found.expiresAt = access.expiresAt;
     found.allowedIps = access.allowedIps?.length ? [...access.allowedIps] : undefined;
     await this.syncLookup(found, 'access');
@@ -209,7 +225,7 @@ export class MemoryKeyRepository implements KeyRepository {
     if (!found) return undefined;
     found.rateLimit = setting;
     await this.syncLookup(found, 'rateLimit');
-    this.audit.push(audit);
+    this.recordAudit(audit);
     return { ...found };
   }
 
@@ -228,7 +244,22 @@ export class MemoryKeyRepository implements KeyRepository {
     this.exposureReports.add(report);
     found.exposures = exposures.map((e) => ({ ...e }));
     found.exposureCount = (found.exposureCount ?? 0) + added;
-    this.audit.push(audit);
+    this.recordAudit(audit);
+    return { outcome: 'recorded', record: { ...found } };
+  }
+
+  async recordExpiryWarning(
+    customerSlug: string,
+    keyId: string,
+    warning: { expiresAt: string; windows: ExpiryWarningWindow[]; audit: AuditEvent },
+  ): Promise<{ outcome: ExpiryWarningOutcome; record?: ApiKeyRecord }> {
+    this.check();
+    const found = this.records.get(`${customerSlug}/${keyId}`);
+    if (!found) return { outcome: 'not_found' };
+    const warned = expiryWarnedAfter(found, warning.expiresAt, warning.windows);
+    if (!warned) return { outcome: 'unchanged', record: { ...found } };
+    found.expiryWarned = warned;
+    this.recordAudit(warning.audit);
     return { outcome: 'recorded', record: { ...found } };
   }
 

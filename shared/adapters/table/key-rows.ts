@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
+  EXPIRY_WARNINGS,
   NO_MASTER_COMPONENT,
   type Actor,
   type ApiKeyRecord,
   type CredentialType,
+  type ExpiryWarningWindow,
   type KeyEnvironment,
   type KeyExposure,
   type KeyStatus,
@@ -92,7 +94,22 @@ export type KeyEntity = {
   rolledHoldingPlace?: boolean;
   rolledFrom?: string;
   revokedReason?: string;
+  /** The `key.expiring` warnings recorded: `{expiresAt}|{window},{window}` (see expiryWarnedColumn). */
+  expiryWarned?: string;
 };
+
+/** The column of a key's recorded expiry warnings. */
+export const expiryWarnedColumn = (warned: NonNullable<ApiKeyRecord['expiryWarned']>): string =>
+  `${warned.expiresAt}|${warned.windows.join(',')}`;
+
+function expiryWarnedOf(row: KeyEntity): ApiKeyRecord['expiryWarned'] {
+  if (!row.expiryWarned) return undefined;
+  const [expiresAt, windows] = row.expiryWarned.split('|');
+  const list = (windows ?? '').split(',').filter(Boolean);
+  if (!expiresAt || Number.isNaN(Date.parse(expiresAt)) || !list.every((w) => EXPIRY_WARNINGS.some((e) => e.window === w)))
+    throw new CorruptRowError(`the expiry warnings of key ${row.id} are not readable`);
+  return { expiresAt, windows: list as ExpiryWarningWindow[] };
+}
 
 export const rateLimitColumns = (setting: RateLimitSetting | undefined) => ({
   rateLimitRps: setting?.requestsPerSecond ?? -1,
@@ -192,6 +209,7 @@ export function keyEntity(record: ApiKeyRecord): KeyEntity {
     rolledTo: record.rolledTo,
     rolledFrom: record.rolledFrom,
     revokedReason: record.revokedReason,
+    expiryWarned: record.expiryWarned ? expiryWarnedColumn(record.expiryWarned) : undefined,
   });
 }
 
@@ -234,6 +252,7 @@ export function toRecord(row: KeyEntity): ApiKeyRecord {
     rolledTo: row.rolledTo || undefined,
     rolledFrom: row.rolledFrom || undefined,
     revokedReason: row.revokedReason || undefined,
+    expiryWarned: expiryWarnedOf(row),
   });
 }
 

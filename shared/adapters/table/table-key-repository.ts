@@ -6,6 +6,7 @@ import {
   type ApiKeyRecord,
   type AuditEvent,
   type Customer,
+  type ExpiryWarningWindow,
   type KeyExposure,
   type MasterComponentState,
   type Plan,
@@ -13,6 +14,7 @@ import {
 } from '../../domain';
 import type {
   AccessOutcome,
+  ExpiryWarningOutcome,
   ExposureOutcome,
   IndexedKey,
   InsertOutcome,
@@ -24,12 +26,14 @@ import type {
   ReplaceOutcome,
   RevokeRecordOutcome,
 } from '../../ports/key-repository';
+import { expiryWarnedAfter } from '../../ports/key-repository';
 import { absentIfNotFound } from '../azure-errors';
 import { withEtagRetry, done } from './etag-retry';
 import {
   KEY_ROW_END,
   KEY_ROW_PREFIX,
   exposureEntity,
+  expiryWarnedColumn,
   keyEntity,
   keyRowKey,
   labelEntity,
@@ -330,6 +334,26 @@ export class TableKeyRepository implements KeyRepository {
         written: () => ({ outcome: 'recorded', record: { ...record, exposures, exposureCount } }),
         // The audit row has a fresh id: a conflict is this report's row, recorded before.
         failed: (status) => (status === 409 ? { outcome: 'known', record } : undefined),
+      };
+    });
+  }
+
+  async recordExpiryWarning(
+    customerSlug: string,
+    keyId: string,
+    warning: { expiresAt: string; windows: ExpiryWarningWindow[]; audit: AuditEvent },
+  ): Promise<{ outcome: ExpiryWarningOutcome; record?: ApiKeyRecord }> {
+    await this.storage.step('keys.recordExpiryWarning');
+    return withEtagRetry<{ outcome: ExpiryWarningOutcome; record?: ApiKeyRecord }>('key expiry warning: the key', async () => {
+      const key = await this.getRow<KeyEntity>(customerSlug, keyRowKey(keyId));
+      if (!key) return done({ outcome: 'not_found' });
+      const record = toRecord(key);
+      const expiryWarned = expiryWarnedAfter(record, warning.expiresAt, warning.windows);
+      if (!expiryWarned) return done({ outcome: 'unchanged', record });
+      return {
+        write: () =>
+          this.transaction([mergeStep(key, { expiryWarned: expiryWarnedColumn(expiryWarned) }), ['create', auditEntity(warning.audit)]]),
+        written: () => ({ outcome: 'recorded', record: { ...record, expiryWarned } }),
       };
     });
   }

@@ -28,6 +28,11 @@ export const TABLE_NAMES = {
   keyUsage: 'keyusage',
   /** One partition: a row per customer with webhook endpoints (what the delivery sweeper reads instead of every customer). */
   webhookCustomers: 'webhookcustomers',
+  /**
+   * Partition per endpoint (`{slug}~{endpoint id}`): its deliveries, newest event first; and per
+   * customer (`{slug}`): the webhook dispatcher's checkpoint.
+   */
+  webhookDeliveries: 'webhookdeliveries',
 } as const;
 
 export type TableName = keyof typeof TABLE_NAMES;
