@@ -1,4 +1,5 @@
 import { ApiProblem } from './api.js';
+import { DISABLED_REASON, initDeliveries, sendTest, showDeliveries } from './deliveries.js';
 import { applyWriteState, type Portal } from './portal.js';
 import type { WebhookEndpoint, WebhookEndpointList, WebhookEndpointWithSecret } from './types.js';
 import {
@@ -20,7 +21,7 @@ import {
 /**
  * Webhooks: the customer's endpoints (list, add, enable or disable, rotate the signing secret,
  * delete) under the plan's cap. A signing secret is shown once, by the call that makes it.
- * The delivery side's routes (test event, recent deliveries, retry) are not here yet: see HOOK below.
+ * Its deliveries (the test event, recent deliveries, retry) are deliveries.ts's.
  */
 
 type EventType = Exclude<WebhookEndpoint['events'][number], '*'>;
@@ -96,16 +97,20 @@ function statusCell(endpoint: WebhookEndpoint): HTMLTableCellElement {
 
 function endpointRow(portal: Portal, endpoint: WebhookEndpoint): HTMLTableRowElement {
   const name = nameOf(endpoint);
-  const button = (label: string, action: string, run: () => Promise<void>, kind = '') => {
-    const node = el(
-      'button',
-      { type: 'button', class: `small write ${kind}`, 'data-action': action, 'aria-label': `${label} ${name}` },
-      label,
-    );
+  const button = (label: string, action: string, run: () => Promise<void>, kind = 'write', aria = `${label} ${name}`) => {
+    const node = el('button', { type: 'button', class: `small ${kind}`, 'data-action': action, 'aria-label': aria }, label);
     node.addEventListener('click', () => void run());
     return node;
   };
   const disabled = endpoint.status === 'disabled';
+  // After a dialog on the endpoint closes: the list read again, the focus back on the button that opened it.
+  const reload = async () => {
+    const action = document.activeElement instanceof HTMLElement ? document.activeElement.dataset.action : undefined;
+    await loadWebhooks(portal);
+    if (action) focusOn(endpoint.id, action);
+  };
+  const test = button('Send test event', 'test', () => sendTest(portal, endpoint, reload), 'write', `Send a test event to ${name}`);
+  if (disabled) test.dataset.blocked = DISABLED_REASON;
   const created = timeCell(endpoint.createdAt);
   created.append(el('div', { class: 'muted' }, `by ${endpoint.createdBy.name}`));
   return el(
@@ -129,11 +134,10 @@ function endpointRow(portal: Portal, endpoint: WebhookEndpoint): HTMLTableRowEle
         'div',
         { class: 'actions' },
         button(disabled ? 'Enable' : 'Disable', 'toggle', () => setEnabled(portal, endpoint, disabled)),
+        test,
+        button('Deliveries', 'deliveries', () => showDeliveries(portal, endpoint, reload), '', `Recent deliveries to ${name}`),
         button('Rotate secret', 'rotate', () => rotateSecret(portal, endpoint)),
-        // HOOK(webhooks-pipeline): "Send test event" (POST /v1/webhook-endpoints/{id}/test) and "Recent deliveries"
-        // (GET …/{id}/deliveries, each with "Retry": POST …/deliveries/{deliveryId}/retry) go here, once those routes
-        // and their views are in the OpenAPI document (the portal's types come from it).
-        button('Delete', 'delete', () => deleteEndpoint(portal, endpoint), 'danger'),
+        button('Delete', 'delete', () => deleteEndpoint(portal, endpoint), 'write danger'),
       ),
     ),
   );
@@ -355,5 +359,6 @@ export function initWebhooks(portal: Portal): void {
     ),
   );
   form.addEventListener('change', () => syncScope(form));
+  initDeliveries();
   byId('new-webhook').addEventListener('click', () => void createEndpoint(portal));
 }

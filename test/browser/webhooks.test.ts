@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { ServiceContext } from '../../app/context';
+import { verifyWebhook } from '../../sdks/typescript/src/index';
 import { TableWebhookEndpointRepository } from '../../shared/adapters/table/table-webhook-endpoint-repository';
 import { SCREENSHOT_DIR, describeWithBrowser, launchBrowser } from '../support/browser';
 import { serveApp } from '../support/http';
@@ -37,8 +40,12 @@ interface Listed {
  * adding is disabled with the reason (and, when the cap is reached meanwhile, the API's message),
  * disables and enables an endpoint, reads why one is disabled and since when one fails, rotates a
  * secret (the new one shown once, the old one signing 24 h more), deletes after a confirmation;
- * sandbox mode is read-only, staff do not see the tab, and on a 375 px phone nothing scrolls
- * sideways. Screenshots land in test-results/portal/webhooks-*.png.
+ * sandbox mode is read-only, staff do not see the tab. Against a loopback receiver, with the test
+ * as the queue's worker: a test event listed pending, then delivered (the receiver verifies it
+ * with the secret the page showed); a failed delivery's attempt (503, duration, next attempt) and a
+ * retry under the same `webhook-id`; a refused connection saying why; a disabled endpoint that
+ * cannot be sent to. On a 375 px phone nothing scrolls sideways. Screenshots land in
+ * test-results/portal/webhooks-*.png.
  */
 describeWithBrowser('the Webhooks panel in a real browser', () => {
   jest.setTimeout(60_000);
@@ -47,7 +54,12 @@ describeWithBrowser('the Webhooks panel in a real browser', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  let server: Server;
   const slug = `wh-${randomBytes(3).toString('hex')}`;
+  /** The customer whose endpoint is the loopback receiver. */
+  const hooked = `whd-${randomBytes(3).toString('hex')}`;
+  /** A receiver on 127.0.0.1 (local mode sends http to loopback): what it was sent, and what it answers. */
+  const receiver = { url: '', status: 200, requests: [] as Array<{ headers: IncomingHttpHeaders; body: string }> };
 
   const shot = (name: string) => page.screenshot({ path: join(SCREENSHOT_DIR, `webhooks-${name}.png`), fullPage: true });
   const text = async (selector: string) => ((await page.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
@@ -117,9 +129,53 @@ describeWithBrowser('the Webhooks panel in a real browser', () => {
     await loaded(role === 'Staff' ? 'staff' : 'keys');
   }
 
+  /** Works the visible queue messages as the worker would (handle, then delete) until none is left; what came of each. */
+  const drain = async () => {
+    const queue = services.queues.webhookDeliveries;
+    const outcomes: string[] = [];
+    for (;;) {
+      const messages = await queue.receive({ max: 32, visibilityTimeoutMs: 60_000 });
+      if (messages.length === 0) return outcomes.filter((o) => o !== 'stale'); // a duplicate message: its attempt was made
+      for (const message of messages) {
+        outcomes.push(await services.useCases.webhookDeliveries.handle(message.body));
+        await queue.delete(message);
+      }
+    }
+  };
+  /** The endpoint's deliveries as the API lists them. */
+  const deliveriesOf = async (id: string, customer = hooked) =>
+    (
+      (await (await api(`/v1/webhook-endpoints/${id}/deliveries`, {}, customer)).json()) as {
+        deliveries: Array<{
+          id: string;
+          eventId: string;
+          eventType: string;
+          status: string;
+          nextAttemptAt: string | null;
+          attempts: Array<Record<string, unknown>>;
+        }>;
+      }
+    ).deliveries;
+  const delivery = (text: string) => page.locator('#deliveries-table tbody tr', { hasText: text });
+  const deliveryCells = async (text: string) =>
+    (await delivery(text).locator('td').allInnerTexts()).map((c) => c.replace(/\s+/g, ' ').trim());
+
   beforeAll(async () => {
-    services = testServices();
-    app = await serveApp(services);
+    // A failed delivery's retry is an hour away: what the test's worker sees is only what is due now.
+    services = testServices({ WEBHOOK_RETRY_DELAYS_SECONDS: '3600' });
+    // No timers and no queue poller: the test makes each attempt (drain), so a delivery is seen pending first.
+    app = await serveApp(services, { timers: false });
+    server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        receiver.requests.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+        response.writeHead(receiver.status).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+    await services.useCases.customers.create({ slug: hooked, name: 'Receiver Bank', plan: 'starter' });
     // The starter plan holds 2 webhook endpoints.
     await services.useCases.customers.create({ slug, name: 'Hook Bank', plan: 'starter' });
     await services.useCases.customers.ensureSandbox();
@@ -135,6 +191,7 @@ describeWithBrowser('the Webhooks panel in a real browser', () => {
   });
   afterAll(async () => {
     await browser?.close();
+    await new Promise((resolve) => server?.close(resolve));
     await app?.close();
     await services?.dispose();
   });
@@ -424,6 +481,144 @@ describeWithBrowser('the Webhooks panel in a real browser', () => {
     expect(await page.isHidden('#view-webhooks')).toBe(true);
   });
 
+  describe('deliveries, against a loopback receiver (the test is the queue’s worker)', () => {
+    let secret: string;
+    let endpointId: string;
+
+    it('sends a test event: listed pending, then delivered (200, its duration) once the attempt is made; the receiver verifies it with the secret shown once', async () => {
+      await signIn('CustomerAdmin', hooked);
+      await open();
+      await page.click('#new-webhook');
+      await page.locator('#webhook-dialog[open]').waitFor();
+      await fill({ url: receiver.url, events: ['key.issued'], description: 'Receiver' });
+      await submit();
+      secret = await shownSecret();
+      await closeSecret();
+      endpointId = (await listed(hooked)).webhookEndpoints[0]!.id;
+
+      await row('Receiver').getByRole('button', { name: 'Send a test event to Receiver' }).click();
+      await page.locator('#deliveries-dialog[open]').waitFor();
+      expect(await text('#toast')).toBe('Sent a test event to “Receiver”.');
+      expect(await text('#deliveries-for')).toBe(`To ${receiver.url}`);
+      const [test] = await deliveriesOf(endpointId);
+      expect(test).toMatchObject({ eventType: 'webhook.test', status: 'pending', attempts: [] });
+      expect((await deliveryCells('webhook.test')).slice(0, 4)).toEqual([
+        `webhook.test ${test!.eventId}`,
+        expect.any(String) as unknown as string,
+        expect.stringMatching(/^Pending Next attempt /) as unknown as string,
+        'None yet',
+      ]);
+      expect(receiver.requests).toHaveLength(0);
+
+      // The worker makes the attempt; the open list reads itself again (no click) and shows it.
+      expect(await drain()).toEqual(['delivered']);
+      await delivery('webhook.test')
+        .locator('td:nth-child(3)', { hasText: /^Delivered$/ })
+        .waitFor();
+      const [made] = await deliveriesOf(endpointId);
+      const attempt = made!.attempts[0]!;
+      expect(attempt).toMatchObject({ status: 'delivered', responseCode: 200, error: null });
+      const cells = await deliveryCells('webhook.test');
+      expect(cells[3]).toMatch(new RegExp(`^Delivered: 200 in ${String(attempt.durationMs)} ms, `));
+      expect(await delivery('webhook.test').locator('li time').getAttribute('datetime')).toBe(attempt.at);
+      // What arrived is signed with the secret the page showed once.
+      expect(receiver.requests).toHaveLength(1);
+      const event = verifyWebhook(receiver.requests[0]!.body, receiver.requests[0]!.headers, secret);
+      expect(event).toMatchObject({ id: test!.eventId, type: 'webhook.test', customer: { slug: hooked } });
+      await shot('07-test-delivered');
+
+      // Closed, the list of endpoints is read again: it was delivered to just now.
+      await page.click('#deliveries-dialog [data-close]');
+      await page.locator('#deliveries-dialog[open]').waitFor({ state: 'detached' });
+      await row('Receiver').locator('td:nth-child(4)', { hasText: 'Within the hour' }).waitFor();
+      expect(await focusedLabel()).toBe('Send a test event to Receiver');
+    });
+
+    it('a failed delivery shows its attempt (503, duration) and its next attempt; Retry sends it again now, under the same webhook-id, and it is delivered', async () => {
+      receiver.status = 503;
+      await services.useCases.keys.issue(hooked, { label: 'checkout', application: 'web' }, op('setup'));
+      await services.useCases.webhookDispatch.dispatch(hooked);
+      expect(await drain()).toEqual(['retrying']);
+      const [issued] = await deliveriesOf(endpointId);
+      expect(issued).toMatchObject({ eventType: 'key.issued', status: 'pending' });
+
+      await row('Receiver').getByRole('button', { name: 'Recent deliveries to Receiver' }).click();
+      await page.locator('#deliveries-dialog[open]').waitFor();
+      // Newest first: the key's event, then the test event.
+      expect(await page.$$eval('#deliveries-table tbody tr td:first-child > code', (c) => c.map((n) => n.textContent))).toEqual([
+        'key.issued',
+        'webhook.test',
+      ]);
+      const failed = issued!.attempts[0]!;
+      const cells = await deliveryCells('key.issued');
+      expect(cells[2]).toMatch(/^Pending Next attempt /);
+      expect(await delivery('key.issued').locator('td:nth-child(3) time').getAttribute('datetime')).toBe(issued!.nextAttemptAt);
+      expect(cells[3]).toMatch(new RegExp(`^Failed: 503 in ${String(failed.durationMs)} ms, `));
+      await shot('08-failed');
+
+      receiver.status = 200;
+      const retry = delivery('key.issued').getByRole('button', { name: `Retry key.issued ${issued!.eventId}` });
+      await retry.click();
+      // Said once the API took it (its message queued).
+      await page.locator('#toast', { hasText: 'Retrying key.issued now: the same event, under the same webhook-id.' }).waitFor();
+      expect(await drain()).toEqual(['delivered']);
+      await delivery('key.issued')
+        .locator('td:nth-child(3)', { hasText: /^Delivered$/ })
+        .waitFor();
+      expect(await delivery('key.issued').locator('li').allInnerTexts()).toEqual([
+        expect.stringMatching(/^Failed: 503 in \d+ ms, /),
+        expect.stringMatching(/^Delivered: 200 in \d+ ms, /),
+      ]);
+      // The list read itself again; the focus stayed on the row's button.
+      expect(await focusedLabel()).toBe(`Retry key.issued ${issued!.eventId}`);
+      // Both attempts carried the same event under the same webhook-id, each signed.
+      const sent = receiver.requests.filter((r) => r.headers['webhook-id'] === issued!.eventId);
+      expect(sent).toHaveLength(2);
+      for (const request of sent) expect(verifyWebhook(request.body, request.headers, secret).type).toBe('key.issued');
+      expect(sent[0]!.body).toBe(sent[1]!.body);
+    });
+
+    it('an endpoint that refuses connections: the test event fails once and says why; a disabled endpoint cannot be sent to, and says so', async () => {
+      const refusing = 'http://127.0.0.1:1/hooks';
+      expect((await api(`/v1/webhook-endpoints/${endpointId}`, { method: 'PATCH', body: { url: refusing } }, hooked)).status).toBe(200);
+      await page.click('[data-refresh="webhooks"]');
+      await row(refusing).waitFor();
+      await row('Receiver').getByRole('button', { name: 'Send a test event to Receiver' }).click();
+      await page.locator('#deliveries-dialog[open]').waitFor();
+      expect(await drain()).toEqual(['failed']);
+      const [refused] = await deliveriesOf(endpointId);
+      const attempt = refused!.attempts[0]!;
+      expect(attempt).toMatchObject({ status: 'failed', responseCode: null });
+      expect(attempt.error).toEqual(expect.any(String));
+      const first = page.locator('#deliveries-table tbody tr').first();
+      await first.locator('td:nth-child(3)', { hasText: /^Failed$/ }).waitFor();
+      // The outcome and when on a line, then why.
+      const [outcome, why] = (await first.locator('li').innerText()).split('\n');
+      expect(outcome).toMatch(/^Failed: no answer in \d+(\.\d)? m?s, /);
+      expect(why).toBe(attempt.error);
+      await shot('09-refused');
+      await page.click('#deliveries-dialog [data-close]');
+      await page.locator('#deliveries-dialog[open]').waitFor({ state: 'detached' });
+      // Failing since the refused attempt.
+      expect(await row('Receiver').locator('td:nth-child(3) .note time').getAttribute('datetime')).toBe(attempt.at);
+
+      await row('Receiver').getByRole('button', { name: 'Disable Receiver' }).click();
+      await row('Receiver').getByRole('button', { name: 'Enable Receiver' }).waitFor();
+      const test = row('Receiver').getByRole('button', { name: 'Send a test event to Receiver' });
+      expect(await test.isDisabled()).toBe(true);
+      expect(await test.getAttribute('title')).toBe('The endpoint is disabled: enable it to send to it');
+      // Its deliveries can still be read, not retried.
+      await row('Receiver').getByRole('button', { name: 'Recent deliveries to Receiver' }).click();
+      await page.locator('#deliveries-dialog[open]').waitFor();
+      for (const button of await page.locator('#deliveries-table tbody button').all()) {
+        expect(await button.isDisabled()).toBe(true);
+        expect(await button.getAttribute('title')).toBe('The endpoint is disabled: enable it to send to it');
+      }
+      await page.keyboard.press('Escape');
+      await page.locator('#deliveries-dialog[open]').waitFor({ state: 'detached' });
+    });
+  });
+
   describe('on a phone, 375 px wide', () => {
     const fresh = `whm-${randomBytes(3).toString('hex')}`;
     beforeAll(async () => {
@@ -502,6 +697,25 @@ describeWithBrowser('the Webhooks panel in a real browser', () => {
       await shot('mobile-04-at-cap');
     });
 
+    it('an endpoint’s deliveries (a failed attempt saying why, a retried one) read on the phone', async () => {
+      await signIn('CustomerAdmin', hooked);
+      await open();
+      await row('Receiver').getByRole('button', { name: 'Recent deliveries to Receiver' }).click();
+      await page.locator('#deliveries-dialog[open]').waitFor();
+      await page.locator('#deliveries-table tbody tr').nth(2).waitFor();
+      await readable('webhooks, recent deliveries');
+      expect(await page.$eval('#deliveries-dialog', (d) => d.scrollWidth - d.clientWidth)).toBe(0);
+      await shot('mobile-05-deliveries');
+      for (const width of [320, 768, 1280]) {
+        await page.setViewportSize({ width, height: 800 });
+        await readable(`webhooks, recent deliveries, at ${width} px`);
+      }
+      await page.setViewportSize({ width: 375, height: 812 });
+      await page.keyboard.press('Escape');
+      await page.locator('#deliveries-dialog[open]').waitFor({ state: 'detached' });
+      await signIn('CustomerAdmin', fresh);
+    });
+
     it('the audit log lists the endpoints’ changes, their ids and addresses readable on the phone', async () => {
       await page.click('#tabs a[href="#activity"]');
       await loaded('activity');
@@ -511,7 +725,7 @@ describeWithBrowser('the Webhooks panel in a real browser', () => {
       expect(await created.first().locator('code', { hasText: /^we_/ }).count()).toBe(1);
       expect(await page.locator('#audit-table tbody tr', { hasText: 'webhook_endpoint.disabled' }).count()).toBe(1);
       await readable('requests and audit, with webhook endpoint events');
-      await shot('mobile-05-audit');
+      await shot('mobile-06-audit');
       for (const width of [320, 768, 1280]) {
         await page.setViewportSize({ width, height: 800 });
         await readable(`requests and audit, with webhook endpoint events, at ${width} px`);
