@@ -12,15 +12,15 @@ const ACTIONS: Record<KeyRequest['action'], string> = {
 };
 
 /**
- * The event's scalar details, `name: value` each. Ids and addresses (a trust policy's id, issuer,
- * subject) are code: on a phone they may break anywhere, and words may not.
+ * The event's scalar details, `name: value` each. Ids, a key's display prefix and addresses (a
+ * trust policy's id, issuer, subject) are code: on a phone they may break anywhere, and words may not.
  */
 function details(event: AuditEvent): Child[] {
   return Object.entries(event.details ?? {})
     .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
     .flatMap(([k, v], i) => {
       const value = String(v);
-      return [i ? ', ' : '', `${k}: `, k.endsWith('Id') || /^\S*[:/]\S*$/.test(value) ? el('code', {}, value) : value];
+      return [i ? ', ' : '', `${k}: `, /(Id|Prefix)$/.test(k) || /^\S*[:/]\S*$/.test(value) ? el('code', {}, value) : value];
     });
 }
 

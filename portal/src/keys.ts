@@ -1,7 +1,20 @@
 import { ApiProblem } from './api.js';
 import { applyWriteState, type Portal } from './portal.js';
 import type { IssuedKey, Key, KeySettings, ResetResult, RolledKey } from './types.js';
-import { badge, byId, confirmAction, el, fillBody, formatAgo, formatDateTime, openDialog, showError, timeCell, toast } from './ui.js';
+import {
+  badge,
+  byId,
+  confirmAction,
+  el,
+  fillBody,
+  formatAgo,
+  formatDateTime,
+  openDialog,
+  secretRow,
+  showError,
+  timeCell,
+  toast,
+} from './ui.js';
 
 /** The key table, Issue New Key, the show-once dialog, revoke and reset. */
 
@@ -153,29 +166,18 @@ export async function showOnce(issued: IssuedKey[]): Promise<void> {
   const list = byId('show-once-list');
   byId('show-once-title').textContent = issued.length === 1 ? 'Your new key' : `Your ${issued.length} new keys`;
   list.replaceChildren(
-    ...issued.map(({ key, metadata }) => {
-      const field = el('input', {
-        readonly: true,
-        'aria-label': `Full key for ${metadata.label}`,
-        spellcheck: 'false',
-        autocomplete: 'off',
-      });
-      // A property, not an attribute: the key never appears in the serialised DOM.
-      field.value = key;
-      const copy = el('button', { type: 'button', 'aria-label': `Copy key ${metadata.label}` }, 'Copy');
-      const copyKey = async () => {
-        try {
-          await navigator.clipboard.writeText(key);
-        } catch {
-          field.select();
-          document.execCommand('copy');
-        }
-        copy.textContent = 'Copied';
-        toast(`Copied the key “${metadata.label}”.`);
-      };
-      copy.addEventListener('click', () => void copyKey());
-      return el('li', {}, el('strong', {}, metadata.label), el('div', { class: 'secret-row' }, field, copy));
-    }),
+    ...issued.map(({ key, metadata }) =>
+      el(
+        'li',
+        {},
+        el('strong', {}, metadata.label),
+        secretRow(key, {
+          field: `Full key for ${metadata.label}`,
+          copy: `Copy key ${metadata.label}`,
+          copied: `Copied the key “${metadata.label}”.`,
+        }),
+      ),
+    ),
   );
   await openDialog(byId<HTMLDialogElement>('show-once-dialog'), list.querySelector('button') ?? undefined);
   list.replaceChildren();

@@ -10,14 +10,16 @@ import { initStaff, loadStaff } from './staff.js';
 import type { KeyList } from './types.js';
 import { byId, confirmAction, showError, toast } from './ui.js';
 import { initUsage, loadUsage } from './usage.js';
+import { initWebhooks, loadWebhooks } from './webhooks.js';
 
 /** The page: sign-in, the tabs a role may see, hash routing, sandbox mode. */
 
-type View = 'keys' | 'identities' | 'usage' | 'activity' | 'decisions' | 'staff';
+type View = 'keys' | 'identities' | 'webhooks' | 'usage' | 'activity' | 'decisions' | 'staff';
 
 const VIEWS: Record<View, { role: string; load: (portal: Portal) => Promise<void> }> = {
   keys: { role: 'CustomerAdmin', load: loadKeys },
   identities: { role: 'CustomerAdmin', load: loadIdentities },
+  webhooks: { role: 'CustomerAdmin', load: loadWebhooks },
   usage: { role: 'CustomerAdmin', load: loadUsage },
   activity: { role: 'CustomerAdmin', load: loadActivity },
   decisions: { role: 'CustomerAdmin', load: loadDecisions },
@@ -155,6 +157,7 @@ async function wire(): Promise<void> {
   const lazy = new Proxy({} as Portal, { get: (_t, name) => (portal as unknown as Record<string | symbol, unknown>)[name] });
   initKeys(lazy);
   initIdentities(lazy);
+  initWebhooks(lazy);
   initUsage();
   initActivity(lazy);
   initDecisions(lazy);

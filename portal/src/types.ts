@@ -24,6 +24,12 @@ export type {
   TenantKey,
   TrustPolicy,
   TrustPolicyList,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookEndpoint,
+  WebhookEndpointList,
+  WebhookEndpointWithSecret,
 } from './api-types.js';
 
 /** One day of one key's usage (inline in the document, not a component of its own). */

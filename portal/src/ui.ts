@@ -181,6 +181,28 @@ export async function confirmAction(options: ConfirmOptions): Promise<string | u
   return result === 'confirm' ? input.value : undefined;
 }
 
+/**
+ * A secret shown once: a read-only field and a Copy button. The value is the field's property,
+ * never an attribute, so it is not in the serialised DOM.
+ */
+export function secretRow(value: string, labels: { field: string; copy: string; copied: string }): HTMLDivElement {
+  const field = el('input', { readonly: true, 'aria-label': labels.field, spellcheck: 'false', autocomplete: 'off' });
+  field.value = value;
+  const copy = el('button', { type: 'button', 'aria-label': labels.copy }, 'Copy');
+  const copyValue = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+    } catch {
+      field.select();
+      document.execCommand('copy');
+    }
+    copy.textContent = 'Copied';
+    toast(labels.copied);
+  };
+  copy.addEventListener('click', () => void copyValue());
+  return el('div', { class: 'secret-row' }, field, copy);
+}
+
 /** Shows an error near a form, or as a toast. */
 export function showError(error: unknown, target?: HTMLElement): void {
   const message = error instanceof Error ? error.message : 'Something went wrong.';
