@@ -268,7 +268,7 @@ export class WebhookDeliveryService {
   private async activeEndpoint(customerSlug: string, endpointId: string): Promise<WebhookEndpoint> {
     const endpoint = await this.existingEndpoint(customerSlug, endpointId);
     if (endpoint.status !== 'active') {
-      throw new ApiError('conflict', 'This webhook endpoint is disabled: enable it (PATCH status active) before sending to it.');
+      throw new ApiError('conflict', 'This webhook endpoint is disabled: enable it (PATCH {"enabled": true}) before sending to it.');
     }
     return endpoint;
   }
