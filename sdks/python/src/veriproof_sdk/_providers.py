@@ -13,7 +13,7 @@ import errno
 import importlib
 import os
 import re
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -24,7 +24,36 @@ GITHUB_REQUEST_URL_ENV = "ACTIONS_ID_TOKEN_REQUEST_URL"
 GITHUB_REQUEST_TOKEN_ENV = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 
 
-class GitHubActionsIdentityToken:
+_P = TypeVar("_P", bound="_AudienceTokenProvider")
+
+
+class _AudienceTokenProvider:
+    """A provider that asks a platform's endpoint over HTTP for a token for one audience (by default
+    the customer's slug, which the SDK passes through ``with_default_audience``)."""
+
+    def __init__(self, audience: Optional[str] = None, *, timeout: float = 10.0, session: Optional[requests.Session] = None) -> None:
+        if audience is not None and (not isinstance(audience, str) or not audience.strip()):
+            raise ValueError(f"{type(self).__name__}'s audience must be a non-empty string.")
+        self.audience = audience
+        self._timeout = timeout
+        self._session = session
+
+    def with_default_audience(self: _P, audience: str) -> _P:
+        """This provider, asking for ``audience`` unless it was given one (the SDK passes the customer's slug)."""
+        if self.audience is not None:
+            return self
+        return type(self)(audience, timeout=self._timeout, session=self._session)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(audience={self.audience!r})"
+
+    def _audience(self) -> str:
+        if self.audience is None:
+            raise IdentityTokenError(f"{type(self).__name__} needs an audience (the SDK gives the customer's slug).")
+        return self.audience
+
+
+class GitHubActionsIdentityToken(_AudienceTokenProvider):
     """The job's OIDC token from GitHub Actions, for ``audience`` (by default the customer's slug).
 
     The job needs ``permissions: id-token: write``, which makes GitHub set
@@ -36,25 +65,8 @@ class GitHubActionsIdentityToken:
     customer's slug (``VeriproofClientOptions.customer``): the trust policy's audience.
     """
 
-    def __init__(self, audience: Optional[str] = None, *, timeout: float = 10.0, session: Optional[requests.Session] = None) -> None:
-        if audience is not None and (not isinstance(audience, str) or not audience.strip()):
-            raise ValueError("GitHubActionsIdentityToken's audience must be a non-empty string.")
-        self.audience = audience
-        self._timeout = timeout
-        self._session = session
-
-    def with_default_audience(self, audience: str) -> "GitHubActionsIdentityToken":
-        """This provider, asking for ``audience`` unless it was given one (the SDK passes the customer's slug)."""
-        if self.audience is not None:
-            return self
-        return GitHubActionsIdentityToken(audience, timeout=self._timeout, session=self._session)
-
-    def __repr__(self) -> str:
-        return f"GitHubActionsIdentityToken(audience={self.audience!r})"
-
     def __call__(self) -> str:
-        if self.audience is None:
-            raise IdentityTokenError("GitHubActionsIdentityToken needs an audience (the SDK gives the customer's slug).")
+        audience = self._audience()
         url = os.environ.get(GITHUB_REQUEST_URL_ENV, "").strip()
         request_token = os.environ.get(GITHUB_REQUEST_TOKEN_ENV, "").strip()
         if not url or not request_token:
@@ -65,7 +77,7 @@ class GitHubActionsIdentityToken:
         session = self._session or requests.Session()
         try:
             response = session.get(
-                f"{url}{'&' if '?' in url else '?'}audience={quote(self.audience, safe='')}",
+                f"{url}{'&' if '?' in url else '?'}audience={quote(audience, safe='')}",
                 headers={"Authorization": f"bearer {request_token}", "Accept": "application/json", "User-Agent": USER_AGENT},
                 timeout=self._timeout,
                 allow_redirects=False,
@@ -165,7 +177,7 @@ def google_metadata_base() -> str:
     return base.rstrip("/")
 
 
-class GoogleIdentityToken:
+class GoogleIdentityToken(_AudienceTokenProvider):
     """An identity token of the service account the workload runs as on Google Cloud (Compute
     Engine, GKE with Workload Identity, Cloud Run, Cloud Functions, App Engine), for ``audience``
     (by default the customer's slug), from the metadata server:
@@ -175,30 +187,13 @@ class GoogleIdentityToken:
     account's unique id (a number), its ``email`` the service account's address.
     """
 
-    def __init__(self, audience: Optional[str] = None, *, timeout: float = 10.0, session: Optional[requests.Session] = None) -> None:
-        if audience is not None and (not isinstance(audience, str) or not audience.strip()):
-            raise ValueError("GoogleIdentityToken's audience must be a non-empty string.")
-        self.audience = audience
-        self._timeout = timeout
-        self._session = session
-
-    def with_default_audience(self, audience: str) -> "GoogleIdentityToken":
-        """This provider, asking for ``audience`` unless it was given one (the SDK passes the customer's slug)."""
-        if self.audience is not None:
-            return self
-        return GoogleIdentityToken(audience, timeout=self._timeout, session=self._session)
-
-    def __repr__(self) -> str:
-        return f"GoogleIdentityToken(audience={self.audience!r})"
-
     def __call__(self) -> str:
-        if self.audience is None:
-            raise IdentityTokenError("GoogleIdentityToken needs an audience (the SDK gives the customer's slug).")
+        audience = self._audience()
         base = google_metadata_base()
         session = self._session or requests.Session()
         try:
             response = session.get(
-                f"{base}{_GOOGLE_IDENTITY_PATH}?audience={quote(self.audience, safe='')}&format=full",
+                f"{base}{_GOOGLE_IDENTITY_PATH}?audience={quote(audience, safe='')}&format=full",
                 headers={"Metadata-Flavor": "Google", "User-Agent": USER_AGENT},
                 timeout=self._timeout,
                 allow_redirects=False,
