@@ -19,11 +19,13 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from tests.support.loopback import QuietHandler, close, serve
 from tests.support.recording_server import Recorded
+
 
 Answer = Tuple[int, Dict[str, str], bytes]
 
@@ -71,7 +73,7 @@ class StubService:
     def start(self) -> "StubService":
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -116,19 +118,7 @@ class StubService:
                     return
                 self.answer(200, {"Content-Type": "application/json"}, json.dumps({"count": 1, "value": stub.github_token}).encode())
 
-            def answer(self, status: int, headers: Dict[str, str], payload: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = serve(Handler)
         return self
 
     def new_token(self, expires_in: Optional[int] = None) -> Answer:
@@ -150,5 +140,4 @@ class StubService:
         if self._server is not None:
             if self.gate is not None:
                 self.gate.set()
-            self._server.shutdown()
-            self._server.server_close()
+            close(self._server)

@@ -20,12 +20,13 @@ import hashlib
 import json
 import math
 import secrets
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.loopback import QuietHandler, close, serve
 
 # DER of DigestInfo's AlgorithmIdentifier for SHA-256, the prefix of the hash in PKCS#1 v1.5 (RFC 8017 §9.2, note 1).
 _SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
@@ -155,40 +156,31 @@ class LoopbackOidcIssuer:
     def start(self) -> "LoopbackOidcIssuer":
         issuer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 parts = urlsplit(self.path)
                 if parts.path == "/.well-known/openid-configuration":
                     issuer.reads["discovery"] += 1
-                    self.answer(200, issuer.discovery())
+                    self.answer_json(200, issuer.discovery())
                 elif parts.path == "/.well-known/jwks":
                     issuer.reads["jwks"] += 1
-                    self.answer(200, {"keys": [issuer.key.jwk()]})
+                    self.answer_json(200, {"keys": [issuer.key.jwk()]})
                 elif parts.path == "/_apis/idtoken":
                     query = parse_qs(parts.query)
                     authorization = self.headers.get("Authorization")
                     issuer.github_requests.append((query, authorization))
                     audience = query.get("audience", [None])[0]
                     if authorization != f"bearer {issuer.github_request_token}" or audience is None:
-                        self.answer(401, {"message": "Bad credentials"})
+                        self.answer_json(401, {"message": "Bad credentials"})
                     else:
-                        self.answer(200, {"count": 1, "value": issuer.sign(aud=audience)})
+                        self.answer_json(200, {"count": 1, "value": issuer.sign(aud=audience)})
                 else:
-                    self.answer(404, {})
+                    self.answer_json(404, {})
 
-            def answer(self, status: int, body: Mapping[str, Any]) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+            def answer_json(self, status: int, body: Mapping[str, Any]) -> None:
+                self.answer(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
 
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = serve(Handler)
         return self
 
     def discovery(self) -> Dict[str, Any]:
@@ -201,6 +193,4 @@ class LoopbackOidcIssuer:
         }
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        close(self._server)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import http.client
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import List, Optional
 from urllib.parse import urlsplit
+
+from tests.support.loopback import QuietHandler, close, serve
 
 # Not passed on: they describe one connection, not the request (RFC 9110 §7.6.1), or the proxy sets them itself.
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
@@ -61,7 +63,7 @@ class RecordingProxy:
         host: str = target.hostname or "127.0.0.1"
         port: int = target.port or 80
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's session uses it
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -84,21 +86,10 @@ class RecordingProxy:
                     connection.close()
                 with proxy._lock:
                     proxy.passed.append(Passed(self.command, urlsplit(self.path).path, status, self.headers.get("Authorization")))
-                self.send_response(status)
-                for name, value in answer_headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.answer(status, answer_headers, payload)
 
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        close(self._server)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Callable, Dict, List, Optional, Tuple
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.support.loopback import QuietHandler, close, serve
 
 Answer = Tuple[int, Dict[str, str], bytes]
 
@@ -51,7 +52,7 @@ class RecordingServer:
     def start(self) -> "RecordingServer":
         recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 body = gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
@@ -60,21 +61,10 @@ class RecordingServer:
                 if recorder.on_request is not None:
                     recorder.on_request(recorded)
                 status, headers, payload = recorder.answers.pop(0) if recorder.answers else (200, {}, b"")
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.answer(status, headers, payload)
 
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        close(self._server)
